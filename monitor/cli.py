@@ -1,0 +1,216 @@
+"""Command line: inbox-monitor run | migrate | check-config | accounts | recompute."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from monitor import __version__, logs
+from monitor.config import Config, ConfigError, load
+
+EXIT_CONFIG = 2
+
+
+class _Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+
+    def config(self) -> Config:
+        """Load the configuration or exit with status 2, listing every problem."""
+        try:
+            config = load(self.config_path)
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_CONFIG)
+        _register_secrets(config)
+        return config
+
+
+def _register_secrets(config: Config) -> None:
+    import os
+
+    for _, account in config.accounts():
+        for name, value in account:
+            if name.endswith("_env") and isinstance(value, str):
+                logs.register_secret(os.environ.get(value))
+    logs.register_secret(config.database.url())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="INBOX_MONITOR_CONFIG", type=click.Path(dir_okay=False),
+              help="TOML configuration file (default: $INBOX_MONITOR_CONFIG, else the built-in demo).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+@click.option("--log-format", default="logfmt", show_default=True, type=click.Choice(["logfmt", "json"]))
+@click.version_option(__version__, prog_name="inbox-monitor")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, log_level: str, log_format: str) -> None:
+    """Social inbox response-time monitor for X and Facebook Pages."""
+    logs.setup(log_level, log_format)
+    ctx.obj = _Context(config_path)
+
+
+@main.command("check-config")
+@click.pass_obj
+def check_config(obj: _Context) -> None:
+    """Validate the configuration; list every problem with its location (exit status 2)."""
+    config = obj.config()
+    n = len(config.accounts())
+    click.echo(f"configuration OK: {len(config.brands)} brand(s), {n} account(s), "
+               f"{len(config.policies)} policy(ies)")
+
+
+@main.command()
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.pass_obj
+def run(obj: _Context, duration: float | None) -> None:
+    """Poll every account, keep waits up to date, serve /metrics, until SIGTERM or Ctrl-C."""
+    from monitor.app import run as run_app
+
+    config = obj.config()
+    _database_errors(_run_until_signal)(lambda stop: run_app(config, stop), duration)
+
+
+@main.command()
+@click.pass_obj
+def migrate(obj: _Context) -> None:
+    """Apply the pending database migrations."""
+    from monitor.app import open_store
+    from monitor.store.db import migrate as apply
+
+    config = obj.config()
+
+    async def go() -> list[str]:
+        async with open_store(config) as store:
+            return await apply(store.pool)
+
+    applied = _database_errors(asyncio.run)(go())
+    click.echo("applied: " + ", ".join(applied) if applied else "database schema is up to date")
+
+
+@main.command()
+@click.pass_obj
+def accounts(obj: _Context) -> None:
+    """List the configured accounts and the state of their last polls."""
+    from monitor.app import open_store, prepare
+
+    config = obj.config()
+
+    async def go() -> list[Any]:
+        async with open_store(config) as store:
+            await prepare(config, store)
+            return list(await store.account_states())
+
+    rows = _database_errors(asyncio.run)(go())
+    header = ("BRAND", "ACCOUNT", "CHANNEL", "STREAM", "STATUS", "LAST SUCCESS", "FAILURES", "OPEN WAITS")
+    table = [header] + [
+        (r["brand"], r["name"], r["channel"], r["stream"] or "-", r["status"] or "never polled",
+         r["last_success_at"].isoformat(timespec="seconds") if r["last_success_at"] else "-",
+         str(r["consecutive_failures"] or 0), str(r["open_waits"]))
+        for r in rows
+    ]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    for r in rows:
+        if r["last_error"]:
+            click.echo(f"{r['name']}/{r['stream']}: {r['last_error']}")
+
+
+@main.command()
+@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="Recompute the waits of threads with messages since this date (UTC).")
+@click.pass_obj
+def recompute(obj: _Context, since: datetime) -> None:
+    """Recompute stored waits with the current policies (after a policy change)."""
+    from monitor.app import open_store, prepare
+
+    config = obj.config()
+
+    async def go() -> int:
+        async with open_store(config) as store:
+            engine, _ = await prepare(config, store)
+            return await engine.recompute_since(since.replace(tzinfo=UTC))
+
+    click.echo(f"recomputed {_database_errors(asyncio.run)(go())} thread(s)")
+
+
+def _database_errors(func: Any) -> Any:
+    """Turn a PostgreSQL that cannot be reached into one clear line and exit status 1."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import asyncpg
+
+        try:
+            return func(*args, **kwargs)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            detail = logs.redact(f"{type(exc).__name__}: {exc}")
+            click.echo(f"error: cannot connect to PostgreSQL or it failed: {detail}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _run_until_signal(make: Any, duration: float | None) -> None:
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if duration is not None:
+            loop.call_later(duration, stop.set)
+        await make(stop)
+
+    asyncio.run(go())
+
+
+@main.command()
+@click.option("--account", "account_name", required=True,
+              help="The X account to backfill (its name in the configuration).")
+@click.option("--since", "since", required=True,
+              help="How far back to read, e.g. 7d, 36h, 90m (the X API keeps the newest 800 "
+                   "mentions, 3,200 tweets and 30 days of DMs).")
+@click.pass_obj
+def backfill(obj: _Context, account_name: str, since: str) -> None:
+    """Read an X account's mentions, replies and DMs back to --since into the store.
+
+    The live cursor is left where it is: running pollers are not disturbed.
+    """
+    from monitor.backfill import run_backfill
+    from monitor.config import parse_duration
+    from monitor.sources.base import SourceError
+
+    try:
+        age = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    config = obj.config()
+    names = [a.name for _, a in config.accounts() if a.channel == "x"]
+    if account_name not in names:
+        raise click.BadParameter(f"no X account named {account_name!r} (known: "
+                                 f"{', '.join(names) or 'none'})", param_hint="--account")
+    shares: dict[str, float] = {}
+    with click.progressbar(length=1000, label=f"backfilling {account_name}",
+                           file=sys.stderr) as bar:
+
+        def progress(stream: str, share: float) -> None:
+            shares[stream] = share
+            done = int(1000 * sum(shares.values()) / 3)
+            bar.update(max(0, done - bar.pos))
+
+        try:
+            result = _database_errors(asyncio.run)(run_backfill(config, account_name, age,
+                                                                progress=progress))
+        except SourceError as exc:
+            click.echo(f"\nerror: {logs.redact(str(exc))}", err=True)
+            sys.exit(1)
+        bar.update(1000 - bar.pos)
+    click.echo(f"backfilled {account_name}: {result.messages} message(s) read in {result.pages} "
+               f"page(s), {result.new_messages} new")

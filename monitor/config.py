@@ -1,0 +1,423 @@
+"""Configuration: one TOML file, validated as a whole, every problem reported with its location.
+
+Secrets never live in the file: it names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from monitor.domain.calendar import ALWAYS_OPEN, Calendar
+from monitor.domain.questions import QuestionRules
+from monitor.domain.sla import Policy, PriorityRule, Targets
+
+ENV_CONFIG = "INBOX_MONITOR_CONFIG"
+DEFAULT_DATABASE_URL_ENV = "INBOX_MONITOR_DATABASE_URL"
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def parse_duration(value: object) -> timedelta:
+    """`30m`, `1h30m`, `2d`, `45s`, `1.5h` or a number of seconds -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '30m' or '1h30m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        match = _DURATION.fullmatch(text)
+        if not text or match is None:
+            raise ValueError(f"{value!r} is not a duration such as '30m', '1h30m', '2d' or '45s'")
+        d, h, m, s = (float(g) if g else 0.0 for g in match.groups())
+        seconds = d * 86400 + h * 3600 + m * 60 + s
+    else:
+        raise ValueError("expected a duration such as '30m' or '1h30m'")
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Model):
+    url_env: EnvName = DEFAULT_DATABASE_URL_ENV
+    """Environment variable holding the PostgreSQL URL; when it is unset, PostgreSQL is embedded."""
+    data_dir: Path | None = None
+    """Data directory of the embedded PostgreSQL (default: the user's data directory)."""
+    pool_min_size: int = Field(1, ge=1)
+    pool_max_size: int = Field(10, ge=1)
+
+    def url(self, environ: Mapping[str, str] = os.environ) -> str | None:
+        return environ.get(self.url_env) or None
+
+    def embedded_dir(self) -> Path:
+        if self.data_dir is not None:
+            return self.data_dir.expanduser()
+        return Path(platformdirs.user_data_dir("inbox-monitor")) / "pgdata"
+
+
+class ServerConfig(_Model):
+    listen: str = Field("127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$")
+    snapshot_interval: Duration = timedelta(seconds=10)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0] or "0.0.0.0"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+class TargetsConfig(_Model):
+    first: Duration
+    next: Duration
+
+
+class ChannelTargetsConfig(_Model):
+    channel: Literal["x", "facebook"]
+    kind: Literal["public", "private"]
+    first: Duration
+    next: Duration
+
+
+class PriorityConfig(_Model):
+    name: Name
+    patterns: list[str] = []
+    customers: list[str] = []
+    first: Duration
+    next: Duration
+
+
+class HolidaysConfig(_Model):
+    country: str
+    subdiv: str | None = None
+
+
+class CalendarConfig(_Model):
+    timezone: str = "UTC"
+    hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[str]]
+    holidays: HolidaysConfig | None = None
+    closed_dates: list[date] = []
+
+
+class QuestionsConfig(_Model):
+    extra_patterns: list[str] = []
+    ignore_patterns: list[str] = []
+    automatic_patterns: list[str] = []
+
+
+class PolicyConfig(_Model):
+    public: TargetsConfig
+    private: TargetsConfig
+    channels: list[ChannelTargetsConfig] = []
+    calendar: CalendarConfig | None = None
+    business_hours_only: bool = True
+    at_risk_share: float = Field(0.8, gt=0, lt=1)
+    priority: list[PriorityConfig] = []
+    questions: QuestionsConfig = QuestionsConfig()
+
+
+class _AccountBase(_Model):
+    name: Name
+    handle: str | None = None
+    source: Literal["api", "demo"] = "api"
+    poll_interval: Duration = timedelta(seconds=60)
+    policy: str = "default"
+    api_base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+/?$")
+    """Send the API calls to another host (a proxy, or the local fake APIs in tests)."""
+    demo_per_minute: float = Field(2.0, gt=0, le=100000)
+    """With source = "demo": questions per minute of generated traffic."""
+    demo_seed: int = 1
+
+
+class XAccount(_AccountBase):
+    channel: Literal["x"]
+    user_id: str = Field(pattern=r"^\d{1,20}$")
+    bearer_token_env: EnvName | None = None
+    dm: bool = False
+    consumer_key_env: EnvName | None = None
+    consumer_secret_env: EnvName | None = None
+    access_token_env: EnvName | None = None
+    access_token_secret_env: EnvName | None = None
+
+
+class FacebookAccount(_AccountBase):
+    channel: Literal["facebook"]
+    page_id: str = Field(pattern=r"^\d{1,25}$")
+    page_token_env: EnvName | None = None
+    app_secret_env: EnvName | None = None
+    graph_api_version: str = Field("v23.0", pattern=r"^v\d+\.\d+$")
+
+
+Account = Annotated[XAccount | FacebookAccount, Field(discriminator="channel")]
+
+
+class BrandConfig(_Model):
+    name: Name
+    accounts: list[Account] = Field(min_length=1)
+
+
+class Config(_Model):
+    database: DatabaseConfig = DatabaseConfig()
+    server: ServerConfig = ServerConfig()
+    policies: dict[Name, PolicyConfig] = Field(min_length=1)
+    brands: list[BrandConfig] = Field(min_length=1)
+
+    def accounts(self) -> list[tuple[str, XAccount | FacebookAccount]]:
+        """(brand, account) pairs in file order."""
+        return [(b.name, a) for b in self.brands for a in b.accounts]
+
+    def policy(self, name: str) -> Policy:
+        return _policy(name, self.policies[name])
+
+
+def _policy(name: str, cfg: PolicyConfig) -> Policy:
+    def targets(t: TargetsConfig | ChannelTargetsConfig | PriorityConfig) -> Targets:
+        return Targets(first=t.first.total_seconds(), next=t.next.total_seconds())
+
+    calendar = ALWAYS_OPEN
+    if cfg.calendar is not None:
+        c = cfg.calendar
+        calendar = Calendar(
+            tz=c.timezone,
+            hours={day: tuple(periods) for day, periods in c.hours.items()},
+            holidays_country=c.holidays.country if c.holidays else None,
+            holidays_subdiv=c.holidays.subdiv if c.holidays else None,
+            closed_dates=tuple(c.closed_dates),
+        )
+    return Policy(
+        name=name,
+        public=targets(cfg.public),
+        private=targets(cfg.private),
+        channel_targets=tuple((c.channel, c.kind, targets(c)) for c in cfg.channels),
+        calendar=calendar,
+        business_hours_only=cfg.business_hours_only and cfg.calendar is not None,
+        at_risk_share=cfg.at_risk_share,
+        priority_rules=tuple(
+            PriorityRule(p.name, targets(p), tuple(p.patterns), tuple(p.customers))
+            for p in cfg.priority
+        ),
+        rules=QuestionRules(
+            extra_patterns=tuple(cfg.questions.extra_patterns),
+            ignore_patterns=tuple(cfg.questions.ignore_patterns),
+            automatic_patterns=tuple(cfg.questions.automatic_patterns),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration, and where."""
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists every reason."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the configuration:\n{lines}")
+
+
+def format_location(loc: tuple[str | int, ...]) -> str:
+    """('brands', 0, 'accounts', 1, 'page_id') -> 'brands[0].accounts[1].page_id'."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i > 0 and isinstance(loc[i - 1], int) and i >= 2 and loc[i - 2] == "accounts" and (
+            part in ("x", "facebook")
+        ):
+            continue  # the tag pydantic adds for the account's channel
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    msg = str(error["msg"])
+    msg = msg.removeprefix("Value error, ")
+    if error["type"] == "union_tag_invalid":
+        msg = f"channel must be 'x' or 'facebook' (got {error['ctx']['tag']!r})"
+    elif error["type"] == "union_tag_not_found":
+        msg = "channel is required ('x' or 'facebook')"
+    return msg[:1].lower() + msg[1:]
+
+
+def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[Problem]:
+    """Checks across sections, made on the raw data so they add to the schema's own errors."""
+    problems: list[Problem] = []
+    policies = data.get("policies")
+    policy_names = set(policies) if isinstance(policies, dict) else set()
+    seen_accounts: dict[str, str] = {}
+    seen_brands: dict[str, str] = {}
+    brands = data.get("brands")
+    for b, brand in enumerate(brands if isinstance(brands, list) else []):
+        if not isinstance(brand, dict):
+            continue
+        bname = brand.get("name")
+        if isinstance(bname, str):
+            if bname in seen_brands:
+                problems.append(Problem(f"brands[{b}].name", f"{bname!r} is already the name of {seen_brands[bname]}"))
+            seen_brands.setdefault(bname, f"brands[{b}]")
+        accounts = brand.get("accounts")
+        for a, acc in enumerate(accounts if isinstance(accounts, list) else []):
+            if not isinstance(acc, dict):
+                continue
+            where = f"brands[{b}].accounts[{a}]"
+            name = acc.get("name")
+            if isinstance(name, str):
+                if name in seen_accounts:
+                    problems.append(Problem(f"{where}.name", f"{name!r} is already the name of {seen_accounts[name]}"))
+                seen_accounts.setdefault(name, where)
+            policy = acc.get("policy", "default")
+            if isinstance(policy, str) and policy_names and policy not in policy_names:
+                known = ", ".join(sorted(policy_names))
+                problems.append(Problem(f"{where}.policy", f"no policy named {policy!r} (known: {known})"))
+            if acc.get("source", "api") != "api":
+                continue
+            required: list[str] = []
+            if acc.get("channel") == "x":
+                required = ["bearer_token_env"]
+                if acc.get("dm"):
+                    required += ["consumer_key_env", "consumer_secret_env", "access_token_env",
+                                 "access_token_secret_env"]
+            elif acc.get("channel") == "facebook":
+                required = ["page_token_env"]
+            for key in required:
+                env = acc.get(key)
+                if env is None:
+                    problems.append(Problem(
+                        f"{where}.{key}",
+                        "field required (the name of the environment variable that holds this secret)",
+                    ))
+                elif isinstance(env, str) and not environ.get(env):
+                    problems.append(Problem(f"{where}.{key}", f"environment variable {env} is not set"))
+            secret = acc.get("app_secret_env")
+            if isinstance(secret, str) and not environ.get(secret):
+                problems.append(Problem(f"{where}.app_secret_env", f"environment variable {secret} is not set"))
+    for name, policy in (policies.items() if isinstance(policies, dict) else []):
+        cal = policy.get("calendar") if isinstance(policy, dict) else None
+        if isinstance(cal, dict):
+            try:
+                holidays = cal.get("holidays") or {}
+                Calendar(
+                    tz=str(cal.get("timezone", "UTC")),
+                    hours={k: tuple(v) for k, v in (cal.get("hours") or {}).items() if isinstance(v, list)},
+                    holidays_country=holidays.get("country") if isinstance(holidays, dict) else None,
+                    holidays_subdiv=holidays.get("subdiv") if isinstance(holidays, dict) else None,
+                )
+            except (ValueError, TypeError) as exc:
+                problems.append(Problem(f"policies.{name}.calendar", str(exc)))
+        questions = policy.get("questions") if isinstance(policy, dict) else None
+        for key in ("extra_patterns", "ignore_patterns", "automatic_patterns"):
+            pats = questions.get(key) if isinstance(questions, dict) else None
+            problems += _regex_problems(f"policies.{name}.questions.{key}", pats)
+        for i, prio in enumerate(policy.get("priority", []) if isinstance(policy, dict) else []):
+            pats = prio.get("patterns") if isinstance(prio, dict) else None
+            problems += _regex_problems(f"policies.{name}.priority[{i}].patterns", pats)
+    return problems
+
+
+def _regex_problems(where: str, patterns: object) -> list[Problem]:
+    problems = []
+    for i, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            problems.append(Problem(f"{where}[{i}]", f"bad regular expression: {exc}"))
+    return problems
+
+
+def parse(data: Mapping[str, Any], source: str = "<config>", environ: Mapping[str, str] = os.environ) -> Config:
+    """Validate a parsed TOML document; raise ConfigError listing every problem."""
+    problems: list[Problem] = []
+    config: Config | None = None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            if e["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc += ("channel",)
+            problems.append(Problem(format_location(loc), _message(e)))
+    problems += _semantic_problems(data, environ)
+    if problems or config is None:
+        unique = list(dict.fromkeys(problems))
+        raise ConfigError(source, unique)
+    return config
+
+
+def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] = os.environ) -> Config:
+    """Load the file given, or $INBOX_MONITOR_CONFIG, or the built-in demo configuration."""
+    if path is None:
+        path = environ.get(ENV_CONFIG) or None
+    if path is None:
+        return parse(tomllib.loads(DEMO_CONFIG), "<built-in demo configuration>", environ)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), [Problem("", f"cannot read the file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), [Problem("", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), [Problem("", f"not valid TOML: {exc}")]) from None
+    return parse(data, str(p), environ)
+
+
+DEMO_CONFIG = """
+# Built-in configuration: used when neither --config nor INBOX_MONITOR_CONFIG is given.
+# Two demo accounts whose traffic is generated in-process; no credentials needed.
+[policies.default]
+public = { first = "30m", next = "1h" }
+private = { first = "1h", next = "2h" }
+business_hours_only = false
+
+[[brands]]
+name = "demo"
+
+[[brands.accounts]]
+name = "demo-x"
+channel = "x"
+user_id = "1000000001"
+handle = "demo_brand"
+source = "demo"
+poll_interval = "5s"
+
+[[brands.accounts]]
+name = "demo-facebook"
+channel = "facebook"
+page_id = "2000000002"
+source = "demo"
+poll_interval = "5s"
+"""

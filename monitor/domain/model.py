@@ -1,0 +1,60 @@
+"""Domain records: messages as sources produce them, and the waits computed from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Channel = Literal["x", "facebook"]
+Direction = Literal["inbound", "outbound"]
+ThreadKind = Literal["public", "private"]
+WaitKind = Literal["first", "next"]
+
+CHANNELS: tuple[Channel, ...] = ("x", "facebook")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One ingested message, normalised by its source (no I/O, no clock)."""
+
+    external_id: str
+    thread_key: str
+    thread_kind: ThreadKind
+    direction: Direction
+    created_at: datetime
+    text: str
+    author_id: str | None = None
+    author_handle: str | None = None
+    url: str | None = None
+    is_retweet: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """A stored message as the wait computation sees it."""
+
+    external_id: str
+    direction: Direction
+    created_at: datetime
+    text: str
+    author_id: str | None = None
+    is_retweet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A question waiting for a reply: open from `opened_at` until `closed_at` (None: still open)."""
+
+    seq: int
+    kind: WaitKind
+    opened_at: datetime
+    opened_by: str
+    question_ids: tuple[str, ...]
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+
+    @property
+    def questions(self) -> int:
+        return len(self.question_ids)

@@ -1,0 +1,100 @@
+"""The engine: turns a source's batch into stored messages and recomputed waits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from monitor.domain.model import Channel, Message, ThreadMessage
+from monitor.domain.questions import is_automatic, needs_reply
+from monitor.domain.sla import Policy, evaluate
+from monitor.domain.waits import compute_waits
+from monitor.store.store import Compute, IngestResult, Store, ThreadInfo, ThreadOutcome, WaitRow
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AccountContext:
+    """What the engine needs to know of an account to compute its waits."""
+
+    id: int
+    name: str
+    brand: str
+    channel: Channel
+    policy: Policy
+
+
+def thread_outcome(
+    account: AccountContext, thread: ThreadInfo, messages: list[ThreadMessage], now: datetime
+) -> ThreadOutcome:
+    """The waits of one thread and its messages' flags under the account's policy (pure)."""
+    policy = account.policy
+    rules = policy.rules
+    private = thread.kind == "private"
+    flags: dict[str, tuple[bool, bool]] = {m.external_id: (False, False) for m in messages}
+    texts = {m.external_id: m.text for m in messages}
+
+    def question(m: ThreadMessage, after_brand_reply: bool) -> bool:
+        q = needs_reply(m.text, private=private, after_brand_reply=after_brand_reply,
+                        is_retweet=m.is_retweet, rules=rules)
+        flags[m.external_id] = (q, False)
+        return q
+
+    def automatic(m: ThreadMessage) -> bool:
+        a = is_automatic(m.text, rules)
+        flags[m.external_id] = (False, a)
+        return a
+
+    rows = []
+    for w in compute_waits(messages, needs_reply=question, is_automatic=automatic):
+        targets = policy.targets_for(
+            account.channel, "private" if private else "public",
+            [texts[q] for q in w.question_ids], thread.customer_handle,
+        )
+        t = evaluate(policy, w, targets.for_kind(w.kind), now)
+        rows.append(WaitRow(
+            seq=w.seq, kind=w.kind, opened_at=w.opened_at, opened_message=w.opened_by,
+            questions=w.questions, closed_at=w.closed_at, closed_message=w.closed_by,
+            target_seconds=t.target_seconds, deadline=t.deadline, at_risk_at=t.at_risk_at,
+            wall_seconds=t.wall_seconds, business_seconds=t.business_seconds,
+            at_risk_reached_at=t.at_risk_reached_at, breached_at=t.breached_at,
+        ))
+    return ThreadOutcome(rows, flags)
+
+
+class Engine:
+    """Ingests batches for configured accounts, in one transaction each."""
+
+    def __init__(self, store: Store, accounts: Mapping[int, AccountContext], clock: Clock = utcnow):
+        self.store = store
+        self.accounts = dict(accounts)
+        self.clock = clock
+
+    def _compute(self) -> Compute:
+        now = self.clock()
+        return lambda thread, messages: thread_outcome(
+            self.accounts[thread.account_id], thread, messages, now
+        )
+
+    async def ingest(
+        self, account_id: int, stream: str, messages: Sequence[Message], cursor: str | None
+    ) -> IngestResult:
+        """Store `messages`, recompute their threads' waits and save `cursor`, atomically."""
+        channel = self.accounts[account_id].channel
+        return await self.store.ingest(account_id, channel, stream, messages, cursor, self._compute())
+
+    async def recompute_since(self, since: datetime, *, page: int = 500) -> int:
+        """Recompute the waits of every thread with messages since `since`; return threads done."""
+        done, after = 0, 0
+        account_ids = sorted(self.accounts)
+        while ids := await self.store.threads_since(since, account_ids, after_id=after, limit=page):
+            await self.store.recompute(ids, self._compute())
+            done += len(ids)
+            after = ids[-1]
+        return done

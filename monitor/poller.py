@@ -1,0 +1,220 @@
+"""The poll loop: one task per account and stream, with jitter, backoff and health as state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import asyncpg
+
+from monitor.engine import Clock, Engine, utcnow
+from monitor.sources.base import (
+    BadPayload,
+    Batch,
+    CredentialsRejected,
+    RateLimited,
+    Source,
+    SourceError,
+)
+from monitor.store.store import IngestResult
+
+log = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
+
+
+@dataclass
+class PollTarget:
+    """One stream of one account, and how often to poll it."""
+
+    account_id: int
+    account: str
+    brand: str
+    channel: str
+    source: Source
+    interval: float
+
+    @property
+    def stream(self) -> str:
+        return self.source.stream
+
+
+@dataclass
+class Health:
+    """How a stream's polls are going: failure is state, logged on change only."""
+
+    status: str = "new"
+    since: float = 0.0
+    last_error: str | None = None
+    failures: int = 0
+    last_success: datetime | None = None
+
+
+class PollObserver(Protocol):
+    """Told of every poll (the metrics implement it)."""
+
+    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
+                  ingest: IngestResult | None) -> None: ...
+
+
+class _NoObserver:
+    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
+                  ingest: IngestResult | None) -> None:
+        return None
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter, capped (seconds)."""
+
+    base: float = 1.0
+    cap: float = 300.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, failures: int) -> float:
+        return self.rng.uniform(0, min(self.cap, self.base * 2 ** min(failures, 30)))
+
+
+class Poller:
+    """Runs every target's loop; one target's failure never touches another."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        targets: list[PollTarget],
+        *,
+        observer: PollObserver | None = None,
+        clock: Clock = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        backoff: Backoff | None = None,
+        jitter: float = 0.1,
+        credentials_retry: float = 300.0,
+        first_poll_spread: float = 10.0,
+    ) -> None:
+        self.engine = engine
+        self.targets = targets
+        self.observer = observer or _NoObserver()
+        self.clock = clock
+        self.sleep = sleep
+        self.backoff = backoff or Backoff()
+        self.jitter = jitter
+        self.credentials_retry = credentials_retry
+        self.first_poll_spread = first_poll_spread
+        self.health: dict[tuple[str, str], Health] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = asyncio.Event()
+
+    async def start(self) -> None:
+        for t in self.targets:
+            self.health[(t.account, t.stream)] = Health()
+            self._tasks.append(asyncio.create_task(self._loop(t), name=f"poll:{t.account}:{t.stream}"))
+        self.started.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _loop(self, target: PollTarget) -> None:
+        rng = self.backoff.rng
+        # Spread the first polls so that many accounts do not all call at once.
+        await self.sleep(rng.uniform(0, min(self.jitter * target.interval, self.first_poll_spread)))
+        cursor: str | None = None
+        cursor_loaded = False
+        while True:
+            delay = target.interval
+            try:
+                if not cursor_loaded:
+                    cursor = await self.engine.store.load_cursor(target.account_id, target.stream)
+                    cursor_loaded = True
+                batch, ingest = await self.poll_once(target, cursor)
+                cursor = batch.cursor if batch.cursor is not None else cursor
+                self._ok(target)
+                if batch.more:
+                    delay = 0.0
+                elif batch.next_poll_after is not None:
+                    delay = max(delay, batch.next_poll_after)
+            except RateLimited as exc:
+                self._failed(target, "rate_limited", exc)
+                delay = exc.retry_after if exc.retry_after is not None else self._backoff(target)
+            except CredentialsRejected as exc:
+                self._failed(target, "credentials_rejected", exc)
+                delay = max(target.interval, self.credentials_retry)
+            except (SourceError, *DATABASE_ERRORS) as exc:
+                self._failed(target, "failing", exc)
+                delay = self._backoff(target)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not stop the other accounts, nor this one for good
+                log.exception("poll crashed", extra={"account": target.account, "stream": target.stream})
+                self._failed(target, "failing", exc)
+                delay = self._backoff(target)
+            await self._record(target)
+            if delay == target.interval:
+                delay *= 1 + rng.uniform(-self.jitter, self.jitter)
+            if delay > 0:
+                await self.sleep(delay)
+
+    async def poll_once(self, target: PollTarget, cursor: str | None) -> tuple[Batch, IngestResult]:
+        """Fetch after `cursor` and ingest what came, reporting the outcome to the observer."""
+        started = time.monotonic()
+        batch: Batch | None = None
+        try:
+            batch = await target.source.fetch(cursor)
+            result = await self.engine.ingest(target.account_id, target.stream, batch.messages, batch.cursor)
+        except BaseException as exc:
+            self.observer.poll_done(target, _result_label(exc), time.monotonic() - started, batch, None)
+            raise
+        self.observer.poll_done(target, "ok", time.monotonic() - started, batch, result)
+        return batch, result
+
+    def _backoff(self, target: PollTarget) -> float:
+        return self.backoff.delay(self.health[(target.account, target.stream)].failures)
+
+    def _ok(self, target: PollTarget) -> None:
+        h = self.health[(target.account, target.stream)]
+        if h.status not in ("ok", "new"):
+            log.warning("polls recovered", extra={"account": target.account, "stream": target.stream,
+                                                 "after_failures": h.failures})
+        h.status, h.failures, h.last_error = "ok", 0, None
+        h.since = time.monotonic()
+        h.last_success = self.clock()
+
+    def _failed(self, target: PollTarget, status: str, exc: BaseException) -> None:
+        h = self.health[(target.account, target.stream)]
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        if h.status != status:
+            log.error("polls failing", extra={"account": target.account, "stream": target.stream,
+                                             "status": status, "error": error})
+            h.since = time.monotonic()
+        h.status, h.last_error = status, error
+        h.failures += 1
+
+    async def _record(self, target: PollTarget) -> None:
+        h = self.health[(target.account, target.stream)]
+        try:
+            await self.engine.store.record_poll(target.account_id, target.stream, at=self.clock(),
+                                                status=h.status, error=h.last_error)
+        except DATABASE_ERRORS as exc:  # the state is in memory; the next poll reports the database
+            log.debug("poll state not saved", extra={"account": target.account, "error": repr(exc)})
+
+
+def _result_label(exc: BaseException) -> str:
+    if isinstance(exc, RateLimited):
+        return "rate_limited"
+    if isinstance(exc, CredentialsRejected):
+        return "credentials_rejected"
+    if isinstance(exc, BadPayload):
+        return "bad_payload"
+    if isinstance(exc, SourceError):
+        return "api_error"
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return "store_error" if isinstance(exc, DATABASE_ERRORS) else "error"

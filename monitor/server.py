@@ -1,0 +1,55 @@
+"""The HTTP server of `inbox-monitor run`: /healthz, /readyz (and /metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from monitor.store.db import pending_migrations
+
+if TYPE_CHECKING:
+    from monitor.poller import Poller
+    from monitor.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class HttpServer:
+    def __init__(self, host: str, port: int, *, store: Store, poller: Poller) -> None:
+        self.host, self.port = host, port
+        self.store, self.poller = store, poller
+        self.app = web.Application()
+        self.app.router.add_get("/healthz", self.healthz)
+        self.app.router.add_get("/readyz", self.readyz)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        log.info("http server listening", extra={"host": self.host, "port": self.port})
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        problems = []
+        try:
+            pending = await asyncio.wait_for(pending_migrations(self.store.pool), timeout=2)
+            if pending:
+                problems.append(f"migrations pending: {', '.join(pending)}")
+        except Exception as exc:  # any failure to reach the database means not ready
+            problems.append(f"database unreachable: {type(exc).__name__}")
+        if not self.poller.started.is_set():
+            problems.append("pollers not started")
+        if problems:
+            return web.json_response({"status": "not ready", "problems": problems}, status=503)
+        return web.json_response({"status": "ready"})

@@ -1,0 +1,27 @@
+"""Sources: every account's streams behind the one interface of `monitor.sources.base`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from monitor.sources.base import Source
+from monitor.sources.demo import DemoSource
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from monitor.config import FacebookAccount, XAccount
+
+
+def build_sources(account: XAccount | FacebookAccount, session: aiohttp.ClientSession) -> list[Source]:
+    """The streams to poll for one configured account."""
+    if account.source == "demo":
+        return [DemoSource(account.name, account.channel, seed=account.demo_seed,
+                           per_minute=account.demo_per_minute)]
+    if account.channel == "x":
+        from monitor.sources.x import build_x_sources
+
+        return build_x_sources(account, session)
+    from monitor.sources.facebook import build_facebook_sources
+
+    return build_facebook_sources(account, session)

@@ -1,0 +1,63 @@
+"""The one small interface every source implements, and the only errors it may raise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from monitor.domain.model import Message
+
+
+class SourceError(Exception):
+    """Base of the errors a source raises; client libraries' errors are translated into these."""
+
+    retry_after: float | None = None
+
+    def __init__(self, message: str, *, retry_after: float | None = None, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.endpoint = endpoint
+
+
+class RateLimited(SourceError):
+    """The API refused for rate limiting; `retry_after` seconds until it accepts again."""
+
+
+class CredentialsRejected(SourceError):
+    """The API rejected the account's token or keys (401/403, Graph error 190)."""
+
+
+class TemporaryFailure(SourceError):
+    """5xx, timeout, connection reset: try again later."""
+
+
+class BadPayload(SourceError):
+    """The API answered something we cannot parse (missing fields, wrong types, bad JSON)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one fetch read: messages (all of them or none), and the cursor to save with them."""
+
+    messages: Sequence[Message]
+    cursor: str | None
+    more: bool = False
+    """True when the source stopped early (a page cap) and should be polled again at once."""
+    next_poll_after: float | None = None
+    """Seconds the source asks to wait before the next poll (rate-limit budget spacing)."""
+    calls: int = field(default=1)
+
+
+class Source(Protocol):
+    """A stream of one account: X mentions, X DMs, Messenger, Page comments, ..."""
+
+    stream: str
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        """Read everything after `cursor`; raise only SourceError subclasses."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the source holds (sessions are usually shared and closed elsewhere)."""
+        ...

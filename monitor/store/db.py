@@ -1,0 +1,118 @@
+"""Connections: the embedded PostgreSQL (pgserver) or a configured server, the pool, migrations."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "inbox_monitor"
+_MIGRATE_LOCK = 0x1B0C5_0001  # advisory lock key held while migrations run
+_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the pgserver wheel, in a data directory kept across runs."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or join) the server and return a URL of the project's database."""
+        import pgserver  # imported here: only the embedded mode needs it
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL data_dir=%s", self.data_dir)
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        uri: str = self._server.get_uri()
+        if DATABASE_NAME not in {r.strip() for r in self._server.psql(
+            "SELECT datname FROM pg_database;"
+        ).splitlines()}:
+            self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        return uri.replace("/postgres?", f"/{DATABASE_NAME}?", 1)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
+    """A pool whose connections decode JSON and give timestamps as aware datetimes."""
+
+    async def init(conn: asyncpg.Connection) -> None:
+        import json
+
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.execute("SET TIME ZONE 'UTC'")
+
+    kwargs.setdefault("server_settings", {"application_name": "inbox-monitor"})
+    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=init, **kwargs)
+    assert pool is not None
+    return pool
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """The numbered SQL files shipped in monitor/store/migrations, in order."""
+    found = []
+    for entry in resources.files("monitor.store").joinpath("migrations").iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a number: {[m.name for m in found]}")
+    return found
+
+
+async def migrate(pool: asyncpg.Pool) -> list[str]:
+    """Apply pending migrations under an advisory lock; return the names applied."""
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATE_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for m in migrations():
+                if m.version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name
+                    )
+                log.info("migration applied name=%s", m.name)
+                applied.append(m.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATE_LOCK)
+    return applied
+
+
+async def pending_migrations(pool: asyncpg.Pool) -> list[str]:
+    """Names of the migrations not applied yet (all of them on an empty database)."""
+    async with pool.acquire() as conn:
+        exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        done = set()
+        if exists:
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    return [m.name for m in migrations() if m.version not in done]

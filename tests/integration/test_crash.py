@@ -1,0 +1,117 @@
+"""SIGKILL in the middle of ingesting a batch: after a restart nothing is lost or duplicated."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+
+from monitor.config import load
+from monitor.domain.model import ThreadMessage
+from monitor.engine import AccountContext, thread_outcome
+from monitor.sources.demo import FIRST_WINDOW, demo_messages
+from monitor.store.store import ThreadInfo
+from tests.waiting import cli_env, free_port, start_cli, wait_for
+
+CONFIG = """
+[server]
+listen = "127.0.0.1:{port}"
+
+[policies.default]
+public = {{ first = "30m", next = "1h" }}
+private = {{ first = "1h", next = "2h" }}
+business_hours_only = false
+
+[[brands]]
+name = "crash"
+
+[[brands.accounts]]
+name = "big"
+channel = "facebook"
+page_id = "7"
+source = "demo"
+poll_interval = "1h"
+demo_per_minute = 600
+demo_seed = 7
+"""
+
+
+def query(url: str, sql: str) -> list[asyncpg.Record]:
+    async def go() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetch(sql)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+def ingest_in_progress(url: str) -> bool:
+    """The monitor has a transaction open that has already written rows."""
+    return bool(query(url, """
+        SELECT 1 FROM pg_stat_activity
+        WHERE application_name = 'inbox-monitor' AND backend_xid IS NOT NULL
+          AND query ~ '(INTO|FROM|UPDATE) (messages|waits)' AND query !~ 'CREATE TABLE'
+    """))
+
+
+def test_sigkill_mid_batch_then_restart(tmp_path: Path, database_url: str) -> None:
+    path = tmp_path / "crash.toml"
+    path.write_text(CONFIG.format(port=free_port()))
+    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(path))
+
+    first = start_cli("run", env=env, log=tmp_path / "first.log")
+    try:
+        wait_for(lambda: ingest_in_progress(database_url), timeout=60, interval=0.01,
+                 what="a batch being ingested")
+        first.send_signal(signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if first.poll() is None:
+            first.kill()
+    # The killed transaction left nothing behind: no message without its cursor.
+    assert query(database_url, "SELECT count(*) AS n FROM messages")[0]["n"] == 0
+    assert query(database_url, "SELECT count(*) AS n FROM poll_state WHERE cursor IS NOT NULL")[0]["n"] == 0
+
+    second = start_cli("run", env=env, log=tmp_path / "second.log")
+    try:
+        wait_for(lambda: query(database_url, "SELECT cursor FROM poll_state WHERE cursor IS NOT NULL"),
+                 timeout=120, what="the first batch after the restart")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+
+    # Exactly the demo traffic of the window the cursor covers, each message once.
+    cursor = datetime.fromisoformat(query(database_url, "SELECT cursor FROM poll_state")[0]["cursor"])
+    expected = demo_messages("big", "facebook", 7, cursor - FIRST_WINDOW, cursor, 600)
+    stored = query(database_url, "SELECT external_id, thread_id FROM messages")
+    assert len(expected) > 10_000
+    assert sorted(r["external_id"] for r in stored) == sorted(m.external_id for m in expected)
+
+    # The stored waits are those of the messages.
+    config = load(path, environ={})
+    account = AccountContext(1, "big", "crash", "facebook", config.policy("default"))
+    threads = {r["thread_key"]: r for r in query(database_url, "SELECT * FROM threads")}
+    got: dict[str, list[tuple[object, ...]]] = {}
+    for r in query(database_url, """SELECT t.thread_key, w.seq, w.kind, w.opened_message, w.closed_message
+                                     FROM waits w JOIN threads t ON t.id = w.thread_id ORDER BY 1, 2"""):
+        got.setdefault(r["thread_key"], []).append((r["seq"], r["kind"], r["opened_message"], r["closed_message"]))
+    want: dict[str, list[tuple[object, ...]]] = {}
+    by_thread: dict[str, list[ThreadMessage]] = {}
+    for m in expected:
+        by_thread.setdefault(m.thread_key, []).append(
+            ThreadMessage(m.external_id, m.direction, m.created_at, m.text, m.author_id))
+    for key, messages in by_thread.items():
+        t = threads[key]
+        info = ThreadInfo(t["id"], t["account_id"], t["kind"], t["customer_id"], t["customer_handle"])
+        outcome = thread_outcome(account, info, messages, cursor)
+        if outcome.waits:
+            want[key] = [(w.seq, w.kind, w.opened_message, w.closed_message) for w in outcome.waits]
+    assert got == want
+    assert sum(len(v) for v in want.values()) > 5_000

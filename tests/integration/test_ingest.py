@@ -1,0 +1,170 @@
+"""The engine against a real PostgreSQL: idempotent, order-independent, atomic with the cursor."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from datetime import timedelta
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.domain.model import Message
+from monitor.store.db import create_pool, migrate, pending_migrations
+from monitor.store.store import Store
+from tests.integration.helpers import FIXED_NOW, engine_for, waits_of
+
+T0 = FIXED_NOW - timedelta(days=1)
+QUESTION = "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?"
+THANKS = "Merci beaucoup, super service 😍"
+REPLY = "Bonjour, nous regardons cela en DM."
+
+
+def message(ext: str, thread: str, minute: int, direction: str = "inbound", text: str = QUESTION,
+            customer: str = "42") -> Message:
+    return Message(ext, thread, "public", direction, T0 + timedelta(minutes=minute),  # type: ignore[arg-type]
+                   text, customer if direction == "inbound" else "brand", f"user{customer}",
+                   f"https://x.com/i/web/status/{ext}", raw={"id": ext})
+
+
+async def test_ingest_stores_messages_waits_and_cursor(store: Store) -> None:
+    engine = await engine_for(store, ["acme-x"])
+    account_id = next(iter(engine.accounts))
+    batch = [message("1", "k:42", 0), message("2", "k:42", 12, "outbound", REPLY), message("3", "k:42", 30)]
+    result = await engine.ingest(account_id, "x.mentions", batch, "cursor-3")
+    assert result.messages_new == 3 and len(result.opened) == 2 and len(result.answered) == 1
+    assert result.answered[0].wall_seconds == 720.0
+    waits = (await waits_of(store, "acme-x"))["k:42"]
+    assert [(w[1], w[3], w[6]) for w in waits] == [("first", "1", "2"), ("next", "3", None)]
+    assert waits[1][10] == T0 + timedelta(minutes=30 + 60)  # open and past its 1h deadline: breached
+    assert await store.load_cursor(account_id, "x.mentions") == "cursor-3"
+
+    again = await engine.ingest(account_id, "x.mentions", batch, "cursor-3")
+    assert again.messages_new == 0 and again.opened == [] and again.answered == []
+
+
+async def test_nul_bytes_and_huge_text_are_stored(store: Store) -> None:
+    engine = await engine_for(store, ["acme-x"])
+    account_id = next(iter(engine.accounts))
+    text = "help\x00 me " + "é" * 100_000
+    batch = [Message("n1", "k:1", "public", "inbound", T0, text, "1", "a\x00b", raw={"t\x00": "\x00"})]
+    await engine.ingest(account_id, "s", batch, None)
+    async with store.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT body, author_handle, raw FROM messages WHERE external_id='n1'")
+    assert row["body"].startswith("help\ufffd me") and len(row["body"]) == len(text)
+    assert row["author_handle"] == "a\ufffdb" and row["raw"] == {"t\ufffd": "\ufffd"}
+
+
+async def test_failed_transaction_stores_nothing(store: Store) -> None:
+    engine = await engine_for(store, ["acme-x"])
+    account_id = next(iter(engine.accounts))
+
+    def broken(thread, messages):  # noqa: ANN001, ANN202 - a compute that fails mid-transaction
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await store.ingest(account_id, "x", "s", [message("1", "k:1", 0)], "c1", broken)
+    async with store.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM messages") == 0
+        assert await conn.fetchval("SELECT count(*) FROM threads") == 0
+    assert await store.load_cursor(account_id, "s") is None
+
+
+async def test_concurrent_migrations_do_not_race(database_url: str) -> None:
+    pools = [await create_pool(database_url, min_size=1, max_size=1) for _ in range(4)]
+    try:
+        results = await asyncio.gather(*(migrate(p) for p in pools))
+        assert sorted(len(r) for r in results) == [0, 0, 0, 1]
+        assert await pending_migrations(pools[0]) == []
+    finally:
+        for p in pools:
+            await p.close()
+
+
+async def test_message_unique_per_account_and_external_id(store: Store) -> None:
+    engine = await engine_for(store, ["a", "b"])
+    ids = sorted(engine.accounts)
+    for account_id in ids:  # a tweet that mentions two monitored accounts is in both inboxes
+        await engine.ingest(account_id, "s", [message("same", "k:1", 0)], None)
+    async with store.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM messages WHERE external_id = 'same'") == 2
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                "INSERT INTO messages (account_id, channel, external_id, thread_id, direction, body,"
+                " created_at) SELECT account_id, channel, external_id, thread_id, direction, body,"
+                " created_at FROM messages LIMIT 1"
+            )
+
+
+# --- order independence and idempotency, through the real database --------------------------
+
+TEXTS = [QUESTION, THANKS, "How do I reset my password", "still waiting...", "merci", "lol 😂"]
+_counter = itertools.count()
+
+
+@st.composite
+def threads(draw: st.DrawFn) -> list[Message]:
+    """Messages of 1–3 threads: customers' posts and brand replies, ties in time included."""
+    n = next(_counter)
+    out = []
+    for t in range(draw(st.integers(1, 3))):
+        customer = str(t + 1)
+        for i in range(draw(st.integers(1, 10))):
+            outbound = draw(st.booleans())
+            out.append(message(
+                f"{n}-{t}-{i}", f"conv{n}:{customer}", draw(st.integers(0, 600)),
+                "outbound" if outbound else "inbound",
+                REPLY if outbound and draw(st.booleans()) else draw(st.sampled_from(TEXTS)),
+                customer,
+            ))
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=threads(), seed=st.integers(0, 2**32 - 1), batches=st.integers(1, 5))
+def test_shuffled_duplicated_batches_give_the_waits_of_one_ordered_ingest(
+    db: tuple[asyncio.AbstractEventLoop, Store], messages: list[Message], seed: int, batches: int
+) -> None:
+    loop, store = db
+    rng = random.Random(seed)
+    noisy = messages + rng.sample(messages, k=rng.randint(0, len(messages)))  # duplicates
+    rng.shuffle(noisy)
+    cuts = sorted(rng.randint(0, len(noisy)) for _ in range(batches - 1))
+    chunks = [noisy[a:b] for a, b in zip([0, *cuts], [*cuts, len(noisy)], strict=True)]
+    chunks.append(rng.sample(messages, k=len(messages) // 2))  # a batch re-read after a restart
+
+    async def go() -> None:
+        engine = await engine_for(store, ["ordered", "shuffled"])
+        by_name = {c.name: i for i, c in engine.accounts.items()}
+        ordered = sorted(messages, key=lambda m: (m.created_at, m.external_id))
+        await engine.ingest(by_name["ordered"], "s", ordered, None)
+        for chunk in chunks:
+            await engine.ingest(by_name["shuffled"], "s", chunk, None)
+        threads_keys = {m.thread_key for m in messages}
+        expected = {k: v for k, v in (await waits_of(store, "ordered")).items() if k in threads_keys}
+        got = {k: v for k, v in (await waits_of(store, "shuffled")).items() if k in threads_keys}
+        assert got == expected
+        async with store.pool.acquire() as conn:
+            stored = await conn.fetchval(
+                "SELECT count(*) FROM messages m JOIN accounts a ON a.id = m.account_id"
+                " WHERE a.name = 'shuffled' AND m.external_id = ANY($1::text[])",
+                [m.external_id for m in messages],
+            )
+        assert stored == len(messages)
+
+    loop.run_until_complete(go())
+
+
+@pytest.fixture
+def db(database_url: str):  # noqa: ANN201 - a loop and a store for synchronous hypothesis tests
+    loop = asyncio.new_event_loop()
+    pool = loop.run_until_complete(create_pool(database_url, min_size=1, max_size=2))
+    loop.run_until_complete(migrate(pool))
+    try:
+        yield loop, Store(pool)
+    finally:
+        loop.run_until_complete(pool.close())
+        loop.close()

@@ -1,0 +1,126 @@
+"""Configuration: durations, the example file, every problem reported with its location."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import ConfigError, load, parse_duration
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config.example.toml"
+EXAMPLE_ENV = {
+    "ACME_X_BEARER_TOKEN": "b", "ACME_X_CONSUMER_KEY": "k", "ACME_X_CONSUMER_SECRET": "s",
+    "ACME_X_ACCESS_TOKEN": "t", "ACME_X_ACCESS_TOKEN_SECRET": "ts", "ACME_FB_PAGE_TOKEN": "p",
+    "ACME_FB_APP_SECRET": "a",
+}
+
+BROKEN = """
+[database]
+pool_min_size = 0
+
+[policies.default]
+public = { first = "30 minutes", next = "1h" }
+private = { first = "1h" }
+
+[policies.default.calendar]
+timezone = "Europe/Pariss"
+hours = { mon = ["09:00-18:00"] }
+
+[[brands]]
+name = "acme"
+
+[[brands.accounts]]
+name = "acme-x"
+channel = "x"
+user_id = "123"
+bearer_token_env = "UNSET_TOKEN_VAR"
+
+[[brands.accounts]]
+name = "acme-fb"
+channel = "facebook"
+page_token_env = "FB_TOKEN"
+policy = "nope"
+
+[[brands.accounts]]
+name = "acme-x"
+channel = "mastodon"
+"""
+
+EXPECTED = [
+    "database.pool_min_size: input should be greater than or equal to 1",
+    "policies.default.public.first: '30 minutes' is not a duration",
+    "policies.default.private.next: field required",
+    "brands[0].accounts[1].page_id: field required",
+    "brands[0].accounts[2].channel: channel must be 'x' or 'facebook'",
+    "brands[0].accounts[0].bearer_token_env: environment variable UNSET_TOKEN_VAR is not set",
+    "brands[0].accounts[1].policy: no policy named 'nope' (known: default)",
+    "brands[0].accounts[2].name: 'acme-x' is already the name of brands[0].accounts[0]",
+    "policies.default.calendar:",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30m", 1800), ("1h30m", 5400), ("2d", 172800), ("45s", 45), ("1.5h", 5400), (90, 90)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "30", "30 minutes", "1x", "-5m", "0s", True, None])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_example_config_is_valid() -> None:
+    config = load(EXAMPLE, environ=EXAMPLE_ENV)
+    assert [a.name for _, a in config.accounts()] == ["acme-x", "acme-facebook"]
+    policy = config.policy("default")
+    assert policy.targets_for("x", "public").first == 900
+    assert policy.targets_for("facebook", "public").first == 1800
+    assert policy.targets_for("x", "public", ["je veux un remboursement"]).first == 600
+
+
+def test_example_config_names_missing_secrets() -> None:
+    with pytest.raises(ConfigError) as err:
+        load(EXAMPLE, environ={})
+    assert "brands[0].accounts[1].page_token_env: environment variable ACME_FB_PAGE_TOKEN is not set" in str(err.value)
+    assert len(err.value.problems) == len(EXAMPLE_ENV)
+
+
+def test_every_problem_is_listed_with_its_location(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(BROKEN)
+    with pytest.raises(ConfigError) as err:
+        load(path, environ={"FB_TOKEN": "x"})
+    text = str(err.value)
+    for expected in EXPECTED:
+        assert expected in text, f"missing {expected!r} in:\n{text}"
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[database]\nurl_env = \n")
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*line 2"):
+        load(path, environ={})
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load(tmp_path / "nope.toml", environ={})
+
+
+def test_unknown_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(EXAMPLE.read_text().replace("poll_interval = \"1m\"", "poll_intervall = \"1m\""))
+    with pytest.raises(ConfigError, match=r"brands\[0\]\.accounts\[0\]\.poll_intervall: extra inputs"):
+        load(path, environ=EXAMPLE_ENV)
+
+
+def test_builtin_demo_config_needs_no_secret() -> None:
+    config = load(None, environ={})
+    assert {a.source for _, a in config.accounts()} == {"demo"}
