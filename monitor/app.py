@@ -1,17 +1,22 @@
-"""The one place that wires things together: store, engine, sources, poller, HTTP server."""
+"""The one place that wires things together: store, engine, sources, poller, deadlines, metrics, HTTP."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 import aiohttp
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from monitor.config import Config
+from monitor.deadlines import DeadlineScheduler
 from monitor.engine import AccountContext, Engine
-from monitor.poller import Poller, PollTarget
+from monitor.metrics import Metrics
+from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
+from monitor.server import HttpServer
 from monitor.sources import build_sources
 from monitor.store.db import EmbeddedPostgres, create_pool, migrate
 from monitor.store.store import AccountRow, Store
@@ -57,13 +62,32 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     return Engine(store, contexts), ids
 
 
-async def run(config: Config, stop: asyncio.Event) -> None:
-    """`inbox-monitor run`: poll every account until `stop` is set."""
-    from monitor.server import HttpServer
+@dataclass
+class Running:
+    """What `run` started, for tests and the demo to look at."""
 
+    engine: Engine
+    poller: Poller
+    metrics: Metrics
+    scheduler: DeadlineScheduler
+    server: HttpServer
+    registry: CollectorRegistry
+
+
+async def run(
+    config: Config,
+    stop: asyncio.Event,
+    *,
+    started: Callable[[Running], Awaitable[None] | None] | None = None,
+) -> None:
+    """`inbox-monitor run`: poll every account until `stop` is set."""
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(config))
         engine, ids = await prepare(config, store)
+        registry = CollectorRegistry()
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=registry)
+        metrics = Metrics(engine.accounts, registry=registry)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
             PollTarget(ids[account.name], account.name, brand, account.channel, source,
@@ -71,13 +95,50 @@ async def run(config: Config, stop: asyncio.Event) -> None:
             for brand, account in config.accounts()
             for source in build_sources(account, session)
         ]
-        poller = Poller(engine, targets)
-        server = HttpServer(config.server.host, config.server.port, store=store, poller=poller)
+        for target in targets:
+            stack.push_async_callback(target.source.close)
+        metrics.watch(targets)
+        scheduler = DeadlineScheduler(store, list(engine.accounts), on_breach=metrics.breaches)
+        poller = Poller(engine, targets, observers=[metrics, scheduler])
+        server = HttpServer(config.server.host, config.server.port, store=store, poller=poller,
+                            registry=registry)
         await server.start()
         stack.push_async_callback(server.stop)
+        tasks = [
+            asyncio.create_task(_refresh_loop(metrics, store, config.server.snapshot_interval.total_seconds()),
+                                name="snapshot"),
+            asyncio.create_task(scheduler.run(), name="deadlines"),
+        ]
+        stack.push_async_callback(_cancel, tasks)
         await poller.start()
         stack.push_async_callback(poller.stop)
         log.info("running", extra={"accounts": len(engine.accounts), "streams": len(targets),
-                                  "listen": config.server.listen})
+                                  "listen": f"{server.host}:{server.port}"})
+        if started is not None:
+            maybe = started(Running(engine, poller, metrics, scheduler, server, registry))
+            if maybe is not None:
+                await maybe
         await stop.wait()
         log.info("stopping")
+
+
+async def _refresh_loop(metrics: Metrics, store: Store, interval: float) -> None:
+    """Keep the gauges' snapshot fresh; failure is state, logged on change."""
+    failing = False
+    while True:
+        try:
+            await metrics.refresh(store)
+            if failing:
+                log.warning("metrics snapshot recovered")
+            failing = False
+        except DATABASE_ERRORS as exc:
+            if not failing:
+                log.error("metrics snapshot failing", extra={"error": f"{type(exc).__name__}: {exc}"})
+            failing = True
+        await asyncio.sleep(interval)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

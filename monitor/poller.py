@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -63,12 +63,6 @@ class PollObserver(Protocol):
                   ingest: IngestResult | None) -> None: ...
 
 
-class _NoObserver:
-    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-                  ingest: IngestResult | None) -> None:
-        return None
-
-
 @dataclass
 class Backoff:
     """Exponential backoff with full jitter, capped (seconds)."""
@@ -89,7 +83,7 @@ class Poller:
         engine: Engine,
         targets: list[PollTarget],
         *,
-        observer: PollObserver | None = None,
+        observers: Sequence[PollObserver] = (),
         clock: Clock = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff: Backoff | None = None,
@@ -99,7 +93,7 @@ class Poller:
     ) -> None:
         self.engine = engine
         self.targets = targets
-        self.observer = observer or _NoObserver()
+        self.observers = list(observers)
         self.clock = clock
         self.sleep = sleep
         self.backoff = backoff or Backoff()
@@ -170,10 +164,18 @@ class Poller:
             batch = await target.source.fetch(cursor)
             result = await self.engine.ingest(target.account_id, target.stream, batch.messages, batch.cursor)
         except BaseException as exc:
-            self.observer.poll_done(target, _result_label(exc), time.monotonic() - started, batch, None)
+            self._tell(target, _result_label(exc), time.monotonic() - started, batch, None)
             raise
-        self.observer.poll_done(target, "ok", time.monotonic() - started, batch, result)
+        self._tell(target, "ok", time.monotonic() - started, batch, result)
         return batch, result
+
+    def _tell(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
+              ingest: IngestResult | None) -> None:
+        for observer in self.observers:
+            try:
+                observer.poll_done(target, result, seconds, batch, ingest)
+            except Exception:  # an observer's bug must not fail the poll
+                log.exception("poll observer failed", extra={"account": target.account})
 
     def _backoff(self, target: PollTarget) -> float:
         return self.backoff.delay(self.health[(target.account, target.stream)].failures)

@@ -1,4 +1,4 @@
-"""The HTTP server of `inbox-monitor run`: /healthz, /readyz (and /metrics)."""
+"""The HTTP server of `inbox-monitor run`: /metrics, /healthz (alive), /readyz (ready to serve)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from monitor.store.db import pending_migrations
 
@@ -18,10 +20,11 @@ log = logging.getLogger(__name__)
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int, *, store: Store, poller: Poller) -> None:
+    def __init__(self, host: str, port: int, *, store: Store, poller: Poller, registry: CollectorRegistry) -> None:
         self.host, self.port = host, port
         self.store, self.poller = store, poller
         self.app = web.Application()
+        self.app.router.add_get("/metrics", make_aiohttp_handler(registry))
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self._runner: web.AppRunner | None = None
@@ -31,6 +34,8 @@ class HttpServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
+        if self._runner.addresses:
+            self.port = self._runner.addresses[0][1]  # the real port when 0 was asked
         log.info("http server listening", extra={"host": self.host, "port": self.port})
 
     async def stop(self) -> None:

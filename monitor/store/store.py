@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,13 @@ from monitor.domain.model import Message, ThreadMessage
 def clean_text(text: str) -> str:
     """PostgreSQL text cannot hold NUL: keep the message, mark where the NUL was."""
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def clean_message(m: Message) -> Message:
+    """The message with every text field storable (NUL replaced), the same object when it already is."""
+    fields = ("external_id", "thread_key", "text", "author_id", "author_handle", "url")
+    dirty = {f: clean_text(v) for f in fields if isinstance(v := getattr(m, f), str) and "\x00" in v}
+    return dataclasses.replace(m, **dirty) if dirty else m
 
 
 def clean_json(value: Any) -> Any:
@@ -45,6 +53,7 @@ class ThreadInfo:
     kind: str
     customer_id: str | None
     customer_handle: str | None
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +98,15 @@ class WaitEvent:
     wall_seconds: float | None = None
     business_seconds: float | None = None
     message: str | None = None
+    """External id of the question that opened the wait."""
+    url: str | None = None
 
 
 @dataclass
 class IngestResult:
     messages_new: int = 0
+    new_created_at: list[datetime] = field(default_factory=list)
+    """Customer time of each new message (for the ingest lag)."""
     threads_touched: int = 0
     opened: list[WaitEvent] = field(default_factory=list)
     answered: list[WaitEvent] = field(default_factory=list)
@@ -148,7 +161,7 @@ class Store:
     ) -> IngestResult:
         """Store a batch, recompute the waits of every thread it touches and save the cursor,
         all in one transaction: either everything is stored or nothing is."""
-        unique = {m.external_id: m for m in messages}
+        unique = {m.external_id: m for m in map(clean_message, messages)}
         batch = sorted(unique.values(), key=lambda m: (m.thread_key, m.external_id))
         result = IngestResult()
         async with self.pool.acquire() as conn, conn.transaction():
@@ -169,23 +182,24 @@ class Store:
                 )
                 ids = {r["thread_key"]: r["id"] for r in records}
                 thread_ids = sorted(ids.values())
-                status = await conn.execute(
+                inserted = await conn.fetch(
                     """
                     INSERT INTO messages (account_id, channel, external_id, thread_id, direction,
                         author_id, author_handle, body, url, is_retweet, created_at, raw)
                     SELECT $1, $2, * FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[],
                         $7::text[], $8::text[], $9::text[], $10::boolean[], $11::timestamptz[], $12::jsonb[])
                     ON CONFLICT (account_id, external_id) DO NOTHING
+                    RETURNING created_at
                     """,
                     account_id, channel,
                     [m.external_id for m in batch], [ids[m.thread_key] for m in batch],
                     [m.direction for m in batch], [m.author_id for m in batch],
-                    [clean_text(m.author_handle) if m.author_handle else None for m in batch],
-                    [clean_text(m.text) for m in batch], [m.url for m in batch],
+                    [m.author_handle for m in batch], [m.text for m in batch], [m.url for m in batch],
                     [m.is_retweet for m in batch], [m.created_at for m in batch],
                     [clean_json(m.raw) for m in batch],
                 )
-                result.messages_new = int(status.rsplit(" ", 1)[1])
+                result.messages_new = len(inserted)
+                result.new_created_at = [r["created_at"] for r in inserted]
             if thread_ids:
                 await _recompute(conn, thread_ids, compute, result)
             if cursor is not None:
@@ -249,6 +263,62 @@ class Store:
                 account_id, stream, at, ok, status, error,
             )
 
+    async def open_wait_summary(self, account_ids: Sequence[int], now: datetime) -> list[asyncpg.Record]:
+        """Open waits per account and kind: count, breached, at risk, oldest (one indexed query)."""
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(
+                """
+                SELECT account_id, kind, count(*) AS open,
+                       count(*) FILTER (WHERE deadline <= $2) AS breached,
+                       count(*) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk,
+                       min(opened_at) AS oldest_opened_at
+                FROM waits
+                WHERE closed_at IS NULL AND account_id = ANY($1::integer[])
+                GROUP BY account_id, kind
+                """,
+                list(account_ids), now,
+            )
+
+    async def mark_due(self, account_ids: Sequence[int], now: datetime) -> list[asyncpg.Record]:
+        """Mark the breaches and at-risk instants that have come; return the newly breached waits.
+
+        Each breach is returned once: `breach_counted_at` records that it was counted."""
+        ids = list(account_ids)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                UPDATE waits SET at_risk_reached_at = at_risk_at
+                WHERE at_risk_reached_at IS NULL AND (closed_at IS NULL OR closed_at > at_risk_at)
+                  AND at_risk_at <= $2 AND account_id = ANY($1::integer[])
+                """,
+                ids, now,
+            )
+            return await conn.fetch(
+                """
+                UPDATE waits w SET breached_at = w.deadline, breach_counted_at = $2
+                FROM threads t
+                WHERE w.breach_counted_at IS NULL AND (w.closed_at IS NULL OR w.closed_at > w.deadline)
+                  AND w.deadline <= $2 AND w.account_id = ANY($1::integer[]) AND t.id = w.thread_id
+                RETURNING w.account_id, w.kind, t.kind AS thread_kind, w.opened_message, t.url
+                """,
+                ids, now,
+            )
+
+    async def next_due(self, account_ids: Sequence[int]) -> datetime | None:
+        """The earliest breach or at-risk instant still to be marked (from the partial indexes)."""
+        async with self.pool.acquire() as conn:
+            value: datetime | None = await conn.fetchval(
+                """
+                SELECT least(
+                    (SELECT min(deadline) FROM waits WHERE breach_counted_at IS NULL
+                        AND (closed_at IS NULL OR closed_at > deadline) AND account_id = ANY($1::integer[])),
+                    (SELECT min(at_risk_at) FROM waits WHERE at_risk_reached_at IS NULL
+                        AND (closed_at IS NULL OR closed_at > at_risk_at) AND account_id = ANY($1::integer[])))
+                """,
+                list(account_ids),
+            )
+        return value
+
     async def account_states(self) -> list[asyncpg.Record]:
         """Every account with the state of each of its streams (for `inbox-monitor accounts`)."""
         async with self.pool.acquire() as conn:
@@ -274,7 +344,7 @@ def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, s
             rows[m.thread_key] = (
                 m.thread_key, m.thread_kind,
                 m.author_id if inbound else None,
-                clean_text(m.author_handle) if inbound and m.author_handle else None,
+                m.author_handle if inbound else None,
                 m.url if inbound else (known[4] if known else None),
             )
     return [rows[k] for k in sorted(rows)]
@@ -286,9 +356,9 @@ async def _recompute(
     """Replace the waits of `thread_ids` by what `compute` makes of their messages."""
     result.threads_touched += len(thread_ids)
     infos = {
-        r["id"]: ThreadInfo(r["id"], r["account_id"], r["kind"], r["customer_id"], r["customer_handle"])
+        r["id"]: ThreadInfo(r["id"], r["account_id"], r["kind"], r["customer_id"], r["customer_handle"], r["url"])
         for r in await conn.fetch(
-            "SELECT id, account_id, kind, customer_id, customer_handle FROM threads"
+            "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
             " WHERE id = ANY($1::bigint[])",
             thread_ids,
         )
@@ -333,12 +403,13 @@ async def _recompute(
                              w.at_risk_at, w.wall_seconds, w.business_seconds, w.at_risk_reached_at,
                              w.breached_at))
             before = old.get((tid, w.seq))
-            if before is None or before["opened_message"] != w.opened_message:
+            if before is None:
                 result.opened.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
-                                               message=w.opened_message))
+                                               message=w.opened_message, url=info.url))
             if w.closed_at is not None and (before is None or before["closed_at"] is None):
                 result.answered.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
-                                                 w.wall_seconds, w.business_seconds, w.closed_message))
+                                                 w.wall_seconds, w.business_seconds, w.opened_message,
+                                                 info.url))
     if flag_ids:
         await conn.execute(
             """

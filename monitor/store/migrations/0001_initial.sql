@@ -75,9 +75,12 @@ CREATE TABLE waits (
 CREATE INDEX waits_open ON waits (account_id, deadline) WHERE closed_at IS NULL;
 -- Closed waits by close time: histograms, reports.
 CREATE INDEX waits_closed ON waits (closed_at) WHERE closed_at IS NOT NULL;
--- Breaches still to come (open, or answered after the deadline and not yet marked).
-CREATE INDEX waits_breach_pending ON waits (deadline) WHERE breached_at IS NULL;
-CREATE INDEX waits_breach_uncounted ON waits (breached_at) WHERE breach_counted_at IS NULL AND breached_at IS NOT NULL;
+-- The schedule of upcoming breaches and at-risk instants: waits not answered in time whose
+-- breach (at-risk instant) has not been marked yet. Answered-in-time waits leave these indexes.
+CREATE INDEX waits_breach_due ON waits (deadline)
+    WHERE breach_counted_at IS NULL AND (closed_at IS NULL OR closed_at > deadline);
+CREATE INDEX waits_at_risk_due ON waits (at_risk_at)
+    WHERE at_risk_reached_at IS NULL AND (closed_at IS NULL OR closed_at > at_risk_at);
 
 -- What each poller has read (the cursor is saved in the transaction that stores the messages)
 -- and how its last polls went.

@@ -1,0 +1,83 @@
+"""Marks waits at risk and breached at their instants, from a schedule kept in PostgreSQL.
+
+The next instant comes from the partial indexes `waits_breach_due` and `waits_at_risk_due`
+(one index probe, not a scan); the task sleeps until then, or until an ingest may have brought
+an earlier one. Each breach is counted once: PostgreSQL records that it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from monitor.engine import Clock, utcnow
+from monitor.poller import DATABASE_ERRORS, PollTarget
+from monitor.sources.base import Batch
+from monitor.store.store import IngestResult, Store
+
+log = logging.getLogger(__name__)
+
+
+class DeadlineScheduler:
+    """Wakes at the next deadline of the accounts it holds and marks what has come."""
+
+    def __init__(
+        self,
+        store: Store,
+        account_ids: Sequence[int],
+        *,
+        on_breach: Callable[[list[asyncpg.Record]], None] = lambda rows: None,
+        clock: Clock = utcnow,
+        max_sleep: float = 30.0,
+        retry: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.account_ids = list(account_ids)
+        self.on_breach = on_breach
+        self.clock = clock
+        self.max_sleep = max_sleep
+        self.retry = retry
+        self._wake = asyncio.Event()
+        self._failing = False
+
+    def wake(self) -> None:
+        """Look at the schedule again now (new waits may be due earlier)."""
+        self._wake.set()
+
+    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
+                  ingest: IngestResult | None) -> None:
+        if ingest is not None and ingest.threads_touched:
+            self.wake()
+
+    async def step(self) -> float:
+        """Mark what is due; return the seconds until the next instant (capped)."""
+        breached = await self.store.mark_due(self.account_ids, self.clock())
+        if breached:
+            self.on_breach(list(breached))
+        nxt = await self.store.next_due(self.account_ids)
+        if nxt is None:
+            return self.max_sleep
+        return min(max(0.0, (nxt - self.clock()).total_seconds()), self.max_sleep)
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                delay = await self.step()
+                if self._failing:
+                    log.warning("deadline schedule recovered")
+                    self._failing = False
+            except DATABASE_ERRORS as exc:
+                if not self._failing:
+                    log.error("deadline schedule failing", extra={"error": f"{type(exc).__name__}: {exc}"})
+                    self._failing = True
+                delay = self.retry
+            if delay <= 0:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass

@@ -1,0 +1,203 @@
+"""Metrics: what /metrics says equals what PostgreSQL holds; bounded labels; exemplars; promtool."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.config import parse
+from monitor.deadlines import DeadlineScheduler
+from monitor.domain.model import Message
+from monitor.engine import AccountContext, Engine
+from monitor.metrics import Metrics
+from monitor.poller import Poller, PollTarget
+from monitor.sources.demo import DemoSource
+from monitor.store.store import AccountRow, Store
+from tests.waiting import cli_env, free_port, start_cli, wait_for
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ACCOUNTS = [("acme", "acme-x", "x"), ("acme", "acme-fb", "facebook"), ("globex", "globex-x", "x")]
+
+
+async def wire(store: Store, now: datetime = NOW, **policy: object) -> tuple[Engine, Metrics, list[PollTarget],
+                                                                            CollectorRegistry]:
+    config = parse({
+        "policies": {"default": {"public": {"first": "10m", "next": "20m"},
+                                 "private": {"first": "15m", "next": "30m"},
+                                 "business_hours_only": False, **policy}},
+        "brands": [{"name": "b", "accounts": [{"name": "a", "channel": "x", "user_id": "1", "source": "demo"}]}],
+    }, environ={})
+    ids = await store.sync_accounts(AccountRow(n, b, c, "1", None, "default") for b, n, c in ACCOUNTS)
+    contexts = {ids[n]: AccountContext(ids[n], n, b, c, config.policy("default")) for b, n, c in ACCOUNTS}  # type: ignore[arg-type]
+    engine = Engine(store, contexts, clock=lambda: now)
+    registry = CollectorRegistry()
+    metrics = Metrics(contexts, registry=registry, clock=lambda: now)
+    targets = [PollTarget(ids[n], n, b, c, DemoSource(n, c, seed=3, per_minute=20, clock=lambda: now), 60)  # type: ignore[arg-type]
+               for b, n, c in ACCOUNTS]
+    metrics.watch(targets)
+    return engine, metrics, targets, registry
+
+
+def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+async def test_every_metric_equals_an_independent_sql_count(store: Store) -> None:
+    engine, metrics, targets, registry = await wire(store)
+    scheduler = DeadlineScheduler(store, list(engine.accounts), on_breach=metrics.breaches, clock=lambda: NOW)
+    poller = Poller(engine, targets, observers=[metrics, scheduler])
+    for target in targets:
+        await poller.poll_once(target, None)
+    await scheduler.step()
+    await metrics.refresh(store)
+    got = samples(registry)
+
+    async with store.pool.acquire() as conn:
+        rows = await conn.fetch("""
+            SELECT a.brand, a.channel, a.name AS account, k.kind,
+              (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind) AS opened,
+              (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind
+                 AND w.closed_at IS NOT NULL) AS answered,
+              (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind
+                 AND w.breached_at IS NOT NULL) AS breached,
+              (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind
+                 AND w.closed_at IS NULL) AS open,
+              (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind
+                 AND w.closed_at IS NULL AND w.deadline <= $1) AS open_breached,
+              (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind
+                 AND w.closed_at IS NULL AND w.at_risk_at <= $1 AND w.deadline > $1) AS open_at_risk,
+              (SELECT coalesce(extract(epoch FROM $1 - min(opened_at)), 0) FROM waits w
+                 WHERE w.account_id = a.id AND w.kind = k.kind AND w.closed_at IS NULL) AS oldest,
+              (SELECT coalesce(sum(wall_seconds), 0) FROM waits w WHERE w.account_id = a.id
+                 AND w.kind = k.kind AND w.closed_at IS NOT NULL) AS response_sum,
+              (SELECT array_agg(wall_seconds) FROM waits w WHERE w.account_id = a.id
+                 AND w.kind = k.kind AND w.closed_at IS NOT NULL) AS responses
+            FROM accounts a CROSS JOIN (VALUES ('first'), ('next')) AS k(kind)
+        """, NOW)
+    assert sum(r["opened"] for r in rows) > 100 and sum(r["answered"] for r in rows) > 50
+    assert sum(r["breached"] for r in rows) > 10 and sum(r["open_at_risk"] for r in rows) >= 0
+    for r in rows:
+        labels = (("account", r["account"]), ("brand", r["brand"]), ("channel", r["channel"]), ("kind", r["kind"]))
+        p = "social_inbox_"
+        assert got[(p + "waits_opened_total", labels)] == r["opened"], labels
+        assert got[(p + "waits_answered_total", labels)] == r["answered"], labels
+        assert got[(p + "waits_breached_total", labels)] == r["breached"], labels
+        assert got[(p + "open_waits", labels)] == r["open"], labels
+        assert got[(p + "open_waits_breached", labels)] == r["open_breached"], labels
+        assert got[(p + "open_waits_at_risk", labels)] == r["open_at_risk"], labels
+        assert got[(p + "oldest_open_wait_seconds", labels)] == pytest.approx(float(r["oldest"]))
+        assert got[(p + "response_seconds_count", labels)] == r["answered"], labels
+        assert got[(p + "response_seconds_sum", labels)] == pytest.approx(r["response_sum"])
+        responses = r["responses"] or []
+        for (name, lab), value in got.items():
+            if name == p + "response_seconds_bucket" and tuple(x for x in lab if x[0] != "le") == labels:
+                le = dict(lab)["le"]
+                expected = len(responses) if le == "+Inf" else sum(1 for v in responses if v <= float(le))
+                assert value == expected, (labels, le)
+    # Bucket edges include the SLA targets.
+    edges = {dict(lab)["le"] for (name, lab) in got if name == "social_inbox_response_seconds_bucket"}
+    assert {"600.0", "1200.0", "900.0", "1800.0"} <= edges
+
+
+async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: Store) -> None:
+    engine, metrics, targets, registry = await wire(store)
+    hostile = ['"}\nsocial_inbox_open_waits{account="evil"} 1e9\n', "@evil\u202eresu", "x" * 10_000,
+               "{{brand}}", "\x00\x01", "🙂" * 50, "account=\"evil\"", "le=\"+Inf\""]
+    batch = [Message(f"m{i}-{h[:10]}", f"conv{i}:{h}", "public", "inbound", NOW - timedelta(minutes=5 + i),
+                     f"{h} my order never arrived, can you check?", h, h, f"https://x.com/{h}", raw={h: h})
+             for i, h in enumerate(hostile)]
+    account_id = next(iter(engine.accounts))
+    result = await engine.ingest(account_id, "x.mentions", batch, None)
+    metrics.ingested(result, "x")
+    await metrics.refresh(store)
+    allowed = {"acme", "globex", "x", "facebook", "acme-x", "acme-fb", "globex-x", "first", "next", "public",
+               "private", "demo"}
+    for (name, labels) in samples(registry):
+        for key, value in labels:
+            if key in ("le", "version", "result", "quantile"):
+                continue
+            assert value in allowed, (name, key, value)
+    text = generate_latest(registry).decode()
+    assert "evil" not in text and "1e9" not in text
+
+
+def http_get(url: str, accept: str | None = None) -> str:
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(request, timeout=5) as r:
+        return r.read().decode()
+
+
+LIVE = """
+[server]
+listen = "127.0.0.1:{port}"
+snapshot_interval = "1s"
+[policies.default]
+public = {{ first = "5m", next = "10m" }}
+private = {{ first = "10m", next = "20m" }}
+business_hours_only = false
+[[brands]]
+name = "live"
+[[brands.accounts]]
+name = "live-x"
+channel = "x"
+user_id = "1"
+source = "demo"
+poll_interval = "2s"
+demo_per_minute = 20
+"""
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str):  # noqa: ANN201 - a running inbox-monitor: its base URL
+    port = free_port()
+    (tmp_path / "live.toml").write_text(LIVE.format(port=port))
+    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp_path / "live.toml"))
+    proc = start_cli("run", env=env, log=tmp_path / "live.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: "social_inbox_response_seconds_count" in http_get(f"{base}/metrics")
+                 and 'social_inbox_poll_total{account="live-x"' in http_get(f"{base}/metrics")
+                 and "social_inbox_snapshot_timestamp_seconds 0.0" not in http_get(f"{base}/metrics"),
+                 timeout=60, what="metrics after the first poll and snapshot")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by .ci/run")
+def test_promtool_accepts_the_live_metrics(live: str) -> None:
+    text = http_get(f"{live}/metrics")
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.strip() == "" and check.stderr.strip() == "", check.stdout + check.stderr
+    # promtool reads the text format only; the OpenMetrics output must parse as OpenMetrics.
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+    families = list(parse_openmetrics(http_get(f"{live}/metrics", "application/openmetrics-text; version=1.0.0")))
+    assert {"social_inbox_open_waits", "social_inbox_response_seconds"} <= {f.name for f in families}
+
+
+def test_exemplars_only_in_openmetrics(live: str) -> None:
+    wait_for(lambda: 'social_inbox_response_seconds_bucket{' in http_get(f"{live}/metrics")
+             and "# {message_id=" in http_get(f"{live}/metrics", "application/openmetrics-text"),
+             what="an answered wait with its exemplar")
+    open_metrics = http_get(f"{live}/metrics", "application/openmetrics-text; version=1.0.0")
+    plain = http_get(f"{live}/metrics")
+    assert '# {message_id="live-x-' in open_metrics and 'url="https://x.com/' in open_metrics
+    assert "message_id" not in plain
+    assert "social_inbox_build_info{version=" in plain
+    health = http_get(f"{live}/healthz")
+    assert '"ok"' in health
