@@ -88,10 +88,12 @@ async def test_breach_is_stored_and_counted_within_two_seconds_of_the_deadline(s
     registry = CollectorRegistry()
     metrics = Metrics(engine.accounts, registry=registry)
     counted_at: list[datetime] = []
+    counted = asyncio.Event()
 
     def on_breach(rows):  # noqa: ANN001, ANN202
         metrics.breaches(rows)
         counted_at.append(utcnow())
+        counted.set()
 
     scheduler = DeadlineScheduler(store, [account], on_breach=on_breach)
     task = asyncio.create_task(scheduler.run())
@@ -100,9 +102,7 @@ async def test_breach_is_stored_and_counted_within_two_seconds_of_the_deadline(s
         result = await engine.ingest(account, "s", [q("b1", asked)], None)
         scheduler.poll_done(None, "ok", 0.0, None, result)  # type: ignore[arg-type]
         labels = {"brand": "b", "channel": "x", "account": "acc", "kind": "first"}
-        async with asyncio.timeout(10):  # a deadline on the condition below
-            while not counted_at:
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(counted.wait(), timeout=10)
         row = await stored(store, "b1")
         deadline = row["deadline"]
         assert deadline == asked + timedelta(seconds=3)
