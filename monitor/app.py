@@ -87,7 +87,7 @@ async def run(
         registry = CollectorRegistry()
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=registry)
-        metrics = Metrics(engine.accounts, registry=registry)
+        metrics = Metrics(engine.accounts, registry=None)  # rendered by the server, with `registry` after it
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
             PollTarget(ids[account.name], account.name, brand, account.channel, source,
@@ -101,7 +101,7 @@ async def run(
         scheduler = DeadlineScheduler(store, list(engine.accounts), on_breach=metrics.breaches)
         poller = Poller(engine, targets, observers=[metrics, scheduler])
         server = HttpServer(config.server.host, config.server.port, store=store, poller=poller,
-                            registry=registry)
+                            metrics=metrics, registry=registry)
         await server.start()
         stack.push_async_callback(server.stop)
         tasks = [

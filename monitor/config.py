@@ -318,11 +318,12 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
                         f"{where}.{key}",
                         "field required (the name of the environment variable that holds this secret)",
                     ))
-                elif isinstance(env, str) and not environ.get(env):
-                    problems.append(Problem(f"{where}.{key}", f"environment variable {env} is not set"))
+                elif isinstance(env, str) and not _secret_available(env, environ):
+                    problems.append(Problem(f"{where}.{key}", f"environment variable {env} (or {env}_FILE) is not set"))
             secret = acc.get("app_secret_env")
-            if isinstance(secret, str) and not environ.get(secret):
-                problems.append(Problem(f"{where}.app_secret_env", f"environment variable {secret} is not set"))
+            if isinstance(secret, str) and not _secret_available(secret, environ):
+                problems.append(Problem(f"{where}.app_secret_env",
+                                        f"environment variable {secret} (or {secret}_FILE) is not set"))
     for name, policy in (policies.items() if isinstance(policies, dict) else []):
         cal = policy.get("calendar") if isinstance(policy, dict) else None
         if isinstance(cal, dict):
@@ -344,6 +345,11 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
             pats = prio.get("patterns") if isinstance(prio, dict) else None
             problems += _regex_problems(f"policies.{name}.priority[{i}].patterns", pats)
     return problems
+
+
+def _secret_available(name: str, environ: Mapping[str, str]) -> bool:
+    """A secret is given as $NAME, or as a file named by $NAME_FILE (a mounted Kubernetes secret)."""
+    return bool(environ.get(name) or environ.get(f"{name}_FILE"))
 
 
 def _regex_problems(where: str, patterns: object) -> list[Problem]:

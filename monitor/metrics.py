@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
 
 import asyncpg
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from monitor import __version__
 from monitor.domain.calendar import business_seconds
 from monitor.domain.model import ThreadKind, WaitKind
 from monitor.engine import AccountContext, Clock, utcnow
+from monitor.exposition import Family, FamilySet, Labels
 from monitor.poller import PollTarget
 from monitor.sources.base import Batch
 from monitor.store.store import IngestResult, Store, WaitEvent
@@ -29,6 +27,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "social_inbox"
 WAIT_LABELS = ("brand", "channel", "account", "kind")
+# Response-time histograms are per brand, not per account: 2,000 accounts x 2 kinds x 2 histograms
+# x 16 lines would be 128,000 series (19 MB a scrape). Per-account distributions come from
+# PostgreSQL (dashboards, reports); the exemplars still name the message.
+HISTOGRAM_LABELS = ("brand", "channel", "kind")
 WAIT_KINDS: tuple[WaitKind, ...] = ("first", "next")
 THREAD_KINDS: tuple[ThreadKind, ...] = ("public", "private")
 POLL_RESULTS = ("ok", "rate_limited", "credentials_rejected", "bad_payload", "api_error", "store_error", "error")
@@ -60,75 +62,109 @@ def exemplar(message: str | None, url: str | None) -> dict[str, str] | None:
     return out if len("message_id" + message) <= EXEMPLAR_MAX else None
 
 
-@dataclass
-class Snapshot:
-    """Open-wait gauges as last read from PostgreSQL."""
-
-    taken_at: float = 0.0
-    rows: dict[tuple[int, str], tuple[int, int, int, datetime | None, float]] = field(default_factory=dict)
-    """(account id, kind) -> (open, breached, at risk, oldest opened_at, oldest business seconds)."""
-
-
 class Metrics:
-    """All of inbox-monitor's metrics for the accounts this process holds."""
+    """All of inbox-monitor's metrics for the accounts this process holds.
+
+    Exported (prefix social_inbox_; W = brand, channel, account, kind; S = brand, channel, account, stream):
+      response_seconds{brand, channel, kind}, response_business_seconds{brand, channel, kind}
+                                                          histograms, observed when a wait closes
+      waits_opened_total{W}, waits_answered_total{W}, waits_breached_total{W}
+      open_waits{W}, open_waits_breached{W}, open_waits_at_risk{W},
+      oldest_open_wait_seconds{W}, oldest_open_wait_business_seconds{W}   from the snapshot
+      sla_target_seconds{policy, channel, thread, kind}, account_info{brand, channel, account, policy}
+      poll_total{S, result}, poll_duration_seconds{channel, stream}, last_successful_poll_timestamp_seconds{S},
+      credentials_valid{S}, api_rate_limit_remaining{brand, channel, account, endpoint},
+      ingest_lag_seconds{channel}, snapshot_timestamp_seconds, build_info{version}
+    """
 
     def __init__(
         self,
         accounts: Mapping[int, AccountContext],
         *,
-        registry: CollectorRegistry = REGISTRY,
+        registry: CollectorRegistry | None = REGISTRY,
         clock: Clock = utcnow,
     ) -> None:
         self.accounts = dict(accounts)
         self.clock = clock
-        self.snapshot = Snapshot()
+        self._targets: list[PollTarget] = []
         sla_targets = [
             ctx.policy.targets_for(ctx.channel, thread_kind).for_kind(k)
             for ctx in accounts.values() for thread_kind in THREAD_KINDS for k in WAIT_KINDS
         ] + [r.targets.for_kind(k) for ctx in accounts.values() for r in ctx.policy.priority_rules for k in WAIT_KINDS]
         buckets = response_buckets(sla_targets)
-        p = PREFIX
-        self.response = Histogram(f"{p}_response_seconds", "Response time of answered waits (wall clock).",
-                                  WAIT_LABELS, buckets=buckets, registry=registry)
-        self.response_business = Histogram(
+        p, f = PREFIX, FamilySet()
+        self.families = f
+        stream = ("brand", "channel", "account", "stream")
+        self.response = f.add(Family(f"{p}_response_seconds", "Response time of answered waits (wall clock).",
+                                     "histogram", HISTOGRAM_LABELS, buckets=buckets))
+        self.response_business = f.add(Family(
             f"{p}_response_business_seconds", "Response time of answered waits, in business hours.",
-            WAIT_LABELS, buckets=buckets, registry=registry)
-        self.opened = Counter(f"{p}_waits_opened", "Waits opened (a question waiting for a reply).",
-                              WAIT_LABELS, registry=registry)
-        self.answered = Counter(f"{p}_waits_answered", "Waits closed by a reply.", WAIT_LABELS, registry=registry)
-        self.breached = Counter(f"{p}_waits_breached", "Waits that passed their SLA deadline, counted when it passed.",
-                                WAIT_LABELS, registry=registry)
-        self.polls = Counter(f"{p}_poll", "Polls of a stream, by result.",
-                             ("brand", "channel", "account", "stream", "result"), registry=registry)
-        self.poll_duration = Histogram(f"{p}_poll_duration_seconds", "Duration of a poll (fetch and ingest).",
-                                       ("channel", "stream"), buckets=POLL_BUCKETS, registry=registry)
-        self.last_success = Gauge(f"{p}_last_successful_poll_timestamp_seconds",
-                                  "Unix time of the last successful poll of a stream.",
-                                  ("brand", "channel", "account", "stream"), registry=registry)
-        self.credentials_valid = Gauge(f"{p}_credentials_valid",
-                                       "1 unless the API rejected the account's credentials at the last poll.",
-                                       ("brand", "channel", "account", "stream"), registry=registry)
-        self.lag = Histogram(f"{p}_ingest_lag_seconds", "From a message's creation to its ingestion.",
-                             ("channel",), buckets=LAG_BUCKETS, registry=registry)
-        Info(f"{p}_build", "Version of inbox-monitor.", registry=registry).info({"version": __version__})
-        self._targets: list[PollTarget] = []
+            "histogram", HISTOGRAM_LABELS, buckets=buckets))
+        self.opened = f.add(Family(f"{p}_waits_opened", "Waits opened (a question waiting for a reply).",
+                                   "counter", WAIT_LABELS))
+        self.answered = f.add(Family(f"{p}_waits_answered", "Waits closed by a reply.", "counter", WAIT_LABELS))
+        self.breached = f.add(Family(f"{p}_waits_breached",
+                                     "Waits that passed their SLA deadline, counted when it passed.",
+                                     "counter", WAIT_LABELS))
+        self.open_waits = f.add(Family(f"{p}_open_waits", "Questions waiting for a reply now.", "gauge",
+                                       WAIT_LABELS))
+        self.open_breached = f.add(Family(f"{p}_open_waits_breached", "Open waits past their SLA deadline.",
+                                          "gauge", WAIT_LABELS))
+        self.open_at_risk = f.add(Family(
+            f"{p}_open_waits_at_risk", "Open waits past the at-risk share of their target, not yet breached.",
+            "gauge", WAIT_LABELS))
+        self.oldest = f.add(Family(f"{p}_oldest_open_wait_seconds", "Age of the oldest open wait (wall clock).",
+                                   "gauge", WAIT_LABELS))
+        self.oldest_business = f.add(Family(f"{p}_oldest_open_wait_business_seconds",
+                                            "Age of the oldest open wait, in business hours.", "gauge", WAIT_LABELS))
+        self.sla_target = f.add(Family(f"{p}_sla_target_seconds", "SLA response target of a policy.", "gauge",
+                                       ("policy", "channel", "thread", "kind")))
+        self.account_info = f.add(Family(f"{p}_account", "A monitored account and its SLA policy.", "info",
+                                         ("brand", "channel", "account", "policy")))
+        self.polls = f.add(Family(f"{p}_poll", "Polls of a stream, by result.", "counter", (*stream, "result")))
+        self.poll_duration = f.add(Family(f"{p}_poll_duration_seconds", "Duration of a poll (fetch and ingest).",
+                                          "histogram", ("channel", "stream"), buckets=POLL_BUCKETS))
+        self.last_success = f.add(Family(f"{p}_last_successful_poll_timestamp_seconds",
+                                         "Unix time of the last successful poll of a stream.", "gauge", stream))
+        self.credentials_valid = f.add(Family(
+            f"{p}_credentials_valid", "1 unless the API rejected the account's credentials at the last poll.",
+            "gauge", stream))
+        self.rate_limit = f.add(Family(
+            f"{p}_api_rate_limit_remaining",
+            "Requests (X) or percent of usage (Graph API) left in the current rate-limit window.",
+            "gauge", ("brand", "channel", "account", "endpoint")))
+        self.lag = f.add(Family(f"{p}_ingest_lag_seconds", "From a message's creation to its ingestion.",
+                                "histogram", ("channel",), buckets=LAG_BUCKETS))
+        self.snapshot_ts = f.add(Family(f"{p}_snapshot_timestamp_seconds",
+                                        "Unix time of the last read of the open waits from PostgreSQL.", "gauge"))
+        f.add(Family(f"{p}_build", "Version of inbox-monitor.", "info", ("version",))).labels(__version__)
         for ctx in accounts.values():
+            self.account_info.labels(ctx.brand, ctx.channel, ctx.name, ctx.policy.name)
             for kind in WAIT_KINDS:
                 labels = (ctx.brand, ctx.channel, ctx.name, kind)
-                for metric in (self.opened, self.answered, self.breached, self.response, self.response_business):
-                    metric.labels(*labels)
-        registry.register(_SnapshotCollector(self))
+                for family in (self.opened, self.answered, self.breached):
+                    family.labels(*labels)
+                for thread in THREAD_KINDS:
+                    target = ctx.policy.targets_for(ctx.channel, thread).for_kind(kind)
+                    self.sla_target.set((ctx.policy.name, ctx.channel, thread, kind), target)
+        self.snapshot_ts.set((), 0.0)
+        self._zero_snapshot()
+        if registry is not None:
+            registry.register(f)
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        """This process's social_inbox_* metrics in the Prometheus text or OpenMetrics format."""
+        return self.families.render(openmetrics)
 
     def watch(self, targets: Sequence[PollTarget]) -> None:
-        """Export the pipeline state (rate-limit budget, credentials) of these streams."""
+        """Export the pipeline state (polls, rate-limit budget, credentials) of these streams."""
         self._targets = list(targets)
         for t in targets:
             labels = (t.brand, t.channel, t.account, t.stream)
-            self.credentials_valid.labels(*labels).set(1)
-            for result in POLL_RESULTS:
-                self.polls.labels(*labels, result)
+            self.credentials_valid.set(labels, 1)
+            self.polls.labels(*labels, "ok")
 
-    def _labels(self, account_id: int, kind: str) -> tuple[str, str, str, str]:
+    def _labels(self, account_id: int, kind: str) -> Labels:
         ctx = self.accounts[account_id]
         return ctx.brand, ctx.channel, ctx.name, kind
 
@@ -136,99 +172,74 @@ class Metrics:
                   ingest: IngestResult | None) -> None:
         """PollObserver: count the poll and what its ingest opened and answered."""
         labels = (target.brand, target.channel, target.account, target.stream)
-        self.polls.labels(*labels, result).inc()
-        self.poll_duration.labels(target.channel, target.stream).observe(seconds)
+        self.polls.inc((*labels, result if result in POLL_RESULTS else "error"))
+        self.poll_duration.observe((target.channel, target.stream), seconds)
         if result == "ok":
-            self.last_success.labels(*labels).set(time.time())
+            self.last_success.set(labels, time.time())
         if result in ("ok", "credentials_rejected"):
-            self.credentials_valid.labels(*labels).set(1 if result == "ok" else 0)
+            self.credentials_valid.set(labels, 1 if result == "ok" else 0)
         if ingest is not None:
             self.ingested(ingest, target.channel)
 
     def ingested(self, ingest: IngestResult, channel: str) -> None:
         now = self.clock()
         for created in ingest.new_created_at:
-            self.lag.labels(channel).observe(max(0.0, (now - created).total_seconds()))
+            self.lag.observe((channel,), max(0.0, (now - created).total_seconds()))
         for event in ingest.opened:
             if event.account_id in self.accounts:
-                self.opened.labels(*self._labels(event.account_id, event.kind)).inc()
+                self.opened.inc(self._labels(event.account_id, event.kind))
         for event in ingest.answered:
             if event.account_id in self.accounts:
                 self._answered(event)
 
     def _answered(self, event: WaitEvent) -> None:
         labels = self._labels(event.account_id, event.kind)
-        self.answered.labels(*labels).inc()
+        self.answered.inc(labels)
         ex = exemplar(event.message, event.url)
+        brand_labels = (labels[0], labels[1], labels[3])
         if event.wall_seconds is not None:
-            self.response.labels(*labels).observe(event.wall_seconds, ex)
+            self.response.observe(brand_labels, event.wall_seconds, ex)
         if event.business_seconds is not None:
-            self.response_business.labels(*labels).observe(event.business_seconds, ex)
+            self.response_business.observe(brand_labels, event.business_seconds, ex)
 
     def breaches(self, rows: Iterable[asyncpg.Record]) -> None:
         """Count waits that have just passed their deadline (from the deadline schedule)."""
         for row in rows:
             if row["account_id"] in self.accounts:
-                self.breached.labels(*self._labels(row["account_id"], row["kind"])).inc()
+                self.breached.inc(self._labels(row["account_id"], row["kind"]))
+
+    def _zero_snapshot(self) -> None:
+        zero: dict[Labels, float] = {
+            (c.brand, c.channel, c.name, k): 0.0 for c in self.accounts.values() for k in WAIT_KINDS
+        }
+        for family in (self.open_waits, self.open_breached, self.open_at_risk, self.oldest, self.oldest_business):
+            family.replace(zero)
 
     async def refresh(self, store: Store) -> None:
-        """Read the open-wait gauges from PostgreSQL (one indexed query)."""
+        """Read the open-wait gauges from PostgreSQL (one indexed query) and the sources' budgets."""
         now = self.clock()
         rows = await store.open_wait_summary(list(self.accounts), now)
-        snap: dict[tuple[int, str], tuple[int, int, int, datetime | None, float]] = {}
+        values: list[dict[Labels, float]] = [{} for _ in range(5)]
+        for ctx in self.accounts.values():
+            for kind in WAIT_KINDS:
+                for v in values:
+                    v[(ctx.brand, ctx.channel, ctx.name, kind)] = 0.0
         for r in rows:
+            labels = self._labels(r["account_id"], r["kind"])
             oldest = r["oldest_opened_at"]
             calendar = self.accounts[r["account_id"]].policy.calendar
-            business = business_seconds(calendar, oldest, now) if oldest is not None else 0.0
-            snap[(r["account_id"], r["kind"])] = (r["open"], r["breached"], r["at_risk"], oldest, business)
-        self.snapshot = Snapshot(time.time(), snap)
-
-    def collect_snapshot(self) -> Iterator[Metric]:
-        """The gauges of the last snapshot (no I/O: called on the event loop)."""
-        p = PREFIX
-        open_ = GaugeMetricFamily(f"{p}_open_waits", "Questions waiting for a reply now.", labels=WAIT_LABELS)
-        breached = GaugeMetricFamily(f"{p}_open_waits_breached", "Open waits past their SLA deadline.",
-                                     labels=WAIT_LABELS)
-        at_risk = GaugeMetricFamily(f"{p}_open_waits_at_risk",
-                                    "Open waits past the at-risk share of their target, not yet breached.",
-                                    labels=WAIT_LABELS)
-        oldest = GaugeMetricFamily(f"{p}_oldest_open_wait_seconds", "Age of the oldest open wait (wall clock).",
-                                   labels=WAIT_LABELS)
-        oldest_b = GaugeMetricFamily(f"{p}_oldest_open_wait_business_seconds",
-                                     "Age of the oldest open wait, in business hours.", labels=WAIT_LABELS)
-        target = GaugeMetricFamily(f"{p}_sla_target_seconds", "SLA response target.",
-                                   labels=(*WAIT_LABELS, "thread"))
-        snap_ts = GaugeMetricFamily(f"{p}_snapshot_timestamp_seconds",
-                                    "Unix time of the last read of the open waits from PostgreSQL.")
-        now = self.clock()
-        for account_id, ctx in self.accounts.items():
-            for kind in WAIT_KINDS:
-                labels = [ctx.brand, ctx.channel, ctx.name, kind]
-                n, b, r, first, business = self.snapshot.rows.get((account_id, kind), (0, 0, 0, None, 0.0))
-                open_.add_metric(labels, n)
-                breached.add_metric(labels, b)
-                at_risk.add_metric(labels, r)
-                oldest.add_metric(labels, max(0.0, (now - first).total_seconds()) if first else 0.0)
-                oldest_b.add_metric(labels, business)
-                for thread in THREAD_KINDS:
-                    target.add_metric([*labels, thread], ctx.policy.targets_for(ctx.channel, thread).for_kind(kind))
-        snap_ts.add_metric([], self.snapshot.taken_at)
-        yield from (open_, breached, at_risk, oldest, oldest_b, target, snap_ts)
-        remaining = GaugeMetricFamily(f"{p}_api_rate_limit_remaining",
-                                      "Requests (X) or percent of usage (Graph API) left in the current window.",
-                                      labels=("brand", "channel", "account", "endpoint"))
-        for stream in self._targets:
-            for endpoint, value in sorted(getattr(stream.source, "rate_limit_remaining", {}).items()):
-                remaining.add_metric([stream.brand, stream.channel, stream.account, endpoint], value)
-        yield remaining
-
-
-class _SnapshotCollector:
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def collect(self) -> Iterator[Metric]:
-        return self.metrics.collect_snapshot()
-
-    def describe(self) -> list[Metric]:
-        return []  # no samples at registration: collect() must not run before the first snapshot
+            values[0][labels] = r["open"]
+            values[1][labels] = r["breached"]
+            values[2][labels] = r["at_risk"]
+            values[3][labels] = max(0.0, (now - oldest).total_seconds())
+            values[4][labels] = business_seconds(calendar, oldest, now) if oldest <= now else 0.0
+        families = (self.open_waits, self.open_breached, self.open_at_risk, self.oldest, self.oldest_business)
+        for family, v in zip(families, values, strict=True):
+            family.replace(v)
+        self.rate_limit.replace({
+            (t.brand, t.channel, t.account, endpoint): float(value)
+            for t in self._targets
+            for endpoint, value in getattr(t.source, "rate_limit_remaining", {}).items()
+        })
+        self.snapshot_ts.set((), time.time())
+        self.families.prerender()  # the gauges just changed: render them here, not in the next scrape

@@ -8,11 +8,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client import generate_latest as text_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
 from monitor.store.db import pending_migrations
 
 if TYPE_CHECKING:
+    from monitor.metrics import Metrics
     from monitor.poller import Poller
     from monitor.store.store import Store
 
@@ -20,11 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int, *, store: Store, poller: Poller, registry: CollectorRegistry) -> None:
+    def __init__(self, host: str, port: int, *, store: Store, poller: Poller, metrics: Metrics,
+                 registry: CollectorRegistry) -> None:
         self.host, self.port = host, port
-        self.store, self.poller = store, poller
+        self.store, self.poller, self.metrics, self.registry = store, poller, metrics, registry
         self.app = web.Application()
-        self.app.router.add_get("/metrics", make_aiohttp_handler(registry))
+        self.app.router.add_get("/metrics", self.metrics_handler)
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self._runner: web.AppRunner | None = None
@@ -41,6 +46,19 @@ class HttpServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def metrics_handler(self, request: web.Request) -> web.Response:
+        """Our metrics (cached rendering) then the process collectors, in the format asked for."""
+        if "application/openmetrics-text" in request.headers.get("Accept", ""):
+            body = self.metrics.render(openmetrics=True) + openmetrics_latest(self.registry)
+            content_type = OPENMETRICS
+        else:
+            body = self.metrics.render(openmetrics=False) + text_latest(self.registry)
+            content_type = CONTENT_TYPE_PLAIN_0_0_4
+        response = web.Response(body=body, headers={"Content-Type": content_type})
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.enable_compression()
+        return response
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

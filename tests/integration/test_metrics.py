@@ -79,11 +79,7 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
               (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind
                  AND w.closed_at IS NULL AND w.at_risk_at <= $1 AND w.deadline > $1) AS open_at_risk,
               (SELECT coalesce(extract(epoch FROM $1 - min(opened_at)), 0) FROM waits w
-                 WHERE w.account_id = a.id AND w.kind = k.kind AND w.closed_at IS NULL) AS oldest,
-              (SELECT coalesce(sum(wall_seconds), 0) FROM waits w WHERE w.account_id = a.id
-                 AND w.kind = k.kind AND w.closed_at IS NOT NULL) AS response_sum,
-              (SELECT array_agg(wall_seconds) FROM waits w WHERE w.account_id = a.id
-                 AND w.kind = k.kind AND w.closed_at IS NOT NULL) AS responses
+                 WHERE w.account_id = a.id AND w.kind = k.kind AND w.closed_at IS NULL) AS oldest
             FROM accounts a CROSS JOIN (VALUES ('first'), ('next')) AS k(kind)
         """, NOW)
     assert sum(r["opened"] for r in rows) > 100 and sum(r["answered"] for r in rows) > 50
@@ -98,14 +94,26 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
         assert got[(p + "open_waits_breached", labels)] == r["open_breached"], labels
         assert got[(p + "open_waits_at_risk", labels)] == r["open_at_risk"], labels
         assert got[(p + "oldest_open_wait_seconds", labels)] == pytest.approx(float(r["oldest"]))
-        assert got[(p + "response_seconds_count", labels)] == r["answered"], labels
-        assert got[(p + "response_seconds_sum", labels)] == pytest.approx(r["response_sum"])
-        responses = r["responses"] or []
+    # Histograms are per brand, channel and kind; their series appear with the first observation.
+    async with store.pool.acquire() as conn:
+        groups = await conn.fetch("""
+            SELECT a.brand, a.channel, w.kind, count(*) AS n, sum(w.wall_seconds) AS total,
+                   array_agg(w.wall_seconds) AS responses
+            FROM waits w JOIN accounts a ON a.id = w.account_id WHERE w.closed_at IS NOT NULL
+            GROUP BY 1, 2, 3
+        """)
+    assert len(groups) == 3  # (acme, x), (acme, facebook), (globex, x); demo replies close first waits
+    p = "social_inbox_response_seconds"
+    for g in groups:
+        labels = (("brand", g["brand"]), ("channel", g["channel"]), ("kind", g["kind"]))
+        assert got[(p + "_count", labels)] == g["n"], labels
+        assert got[(p + "_sum", labels)] == pytest.approx(g["total"])
         for (name, lab), value in got.items():
-            if name == p + "response_seconds_bucket" and tuple(x for x in lab if x[0] != "le") == labels:
+            if name == p + "_bucket" and tuple(x for x in lab if x[0] != "le") == labels:
                 le = dict(lab)["le"]
-                expected = len(responses) if le == "+Inf" else sum(1 for v in responses if v <= float(le))
+                expected = g["n"] if le == "+Inf" else sum(1 for v in g["responses"] if v <= float(le))
                 assert value == expected, (labels, le)
+    assert sum(v for (name, _), v in got.items() if name == p + "_count") == sum(g["n"] for g in groups)
     # Bucket edges include the SLA targets.
     edges = {dict(lab)["le"] for (name, lab) in got if name == "social_inbox_response_seconds_bucket"}
     assert {"600.0", "1200.0", "900.0", "1800.0"} <= edges
@@ -123,7 +131,7 @@ async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: St
     metrics.ingested(result, "x")
     await metrics.refresh(store)
     allowed = {"acme", "globex", "x", "facebook", "acme-x", "acme-fb", "globex-x", "first", "next", "public",
-               "private", "demo"}
+               "private", "demo", "default"}  # "default" is the policy's name
     for (name, labels) in samples(registry):
         for key, value in labels:
             if key in ("le", "version", "result", "quantile"):
@@ -168,7 +176,7 @@ def live(tmp_path: Path, database_url: str):  # noqa: ANN201 - a running inbox-m
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: "social_inbox_response_seconds_count" in http_get(f"{base}/metrics")
-                 and 'social_inbox_poll_total{account="live-x"' in http_get(f"{base}/metrics")
+                 and 'account="live-x",stream="demo",result="ok"} 1' in http_get(f"{base}/metrics")
                  and "social_inbox_snapshot_timestamp_seconds 0.0" not in http_get(f"{base}/metrics"),
                  timeout=60, what="metrics after the first poll and snapshot")
         yield base

@@ -55,7 +55,7 @@ EXPECTED = [
     "policies.default.private.next: field required",
     "brands[0].accounts[1].page_id: field required",
     "brands[0].accounts[2].channel: channel must be 'x' or 'facebook'",
-    "brands[0].accounts[0].bearer_token_env: environment variable UNSET_TOKEN_VAR is not set",
+    "brands[0].accounts[0].bearer_token_env: environment variable UNSET_TOKEN_VAR (or UNSET_TOKEN_VAR_FILE) is not set",
     "brands[0].accounts[1].policy: no policy named 'nope' (known: default)",
     "brands[0].accounts[2].name: 'acme-x' is already the name of brands[0].accounts[0]",
     "policies.default.calendar:",
@@ -88,7 +88,8 @@ def test_example_config_is_valid() -> None:
 def test_example_config_names_missing_secrets() -> None:
     with pytest.raises(ConfigError) as err:
         load(EXAMPLE, environ={})
-    assert "brands[0].accounts[1].page_token_env: environment variable ACME_FB_PAGE_TOKEN is not set" in str(err.value)
+    assert ("brands[0].accounts[1].page_token_env: environment variable ACME_FB_PAGE_TOKEN"
+            " (or ACME_FB_PAGE_TOKEN_FILE) is not set") in str(err.value)
     assert len(err.value.problems) == len(EXAMPLE_ENV)
 
 

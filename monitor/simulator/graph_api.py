@@ -1,0 +1,1073 @@
+"""A local Graph API for Facebook Pages: what the Facebook sources read, as Meta serves it.
+
+Serves, for the Pages it holds, under `/{version}/...` (or no version):
+
+* `/{page-id}/conversations?platform=messenger` (newest-updated first),
+  `/{conversation-id}/messages` (newest first), `/{page-id}/feed`, `/posts`, `/visitor_posts`
+  (newest first, `since`/`until`),
+  `/{post-id}/comments` and `/{comment-id}/comments` (`filter=toplevel|stream`,
+  `order=chronological|reverse_chronological`), and the nodes themselves;
+* `fields` with nested fields and modifiers (`messages.limit(2){id,from}`, `parent{id,parent{id}}`),
+  `limit`, opaque base64 `before`/`after` cursors and absolute `paging.next`/`previous` URLs;
+* `access_token` (query, or `Authorization: Bearer|OAuth`), `appsecret_proof` when an app secret is
+  set; error bodies `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`;
+* `X-App-Usage` and `X-Business-Use-Case-Usage` on every answer, with settable usage.
+
+Faults: tokens expired or replaced at runtime (190), throttling (`throttle`: code 32/4/613/80001
+with usage at 100 % and `estimated_time_to_regain_access`), 5xx, HTML and malformed JSON bodies,
+answers that hang (`inject`, `random_faults`).
+
+Traffic is scripted (`add_conversation`, `add_message`, `add_post`, `add_comment`, or
+`script_page` for a whole Page) and the server shows only what exists at its clock (injectable).
+Every request is recorded in `requests`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import bisect
+import hashlib
+import hmac
+import itertools
+import json
+import math
+import random
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+
+Clock = Callable[[], datetime]
+Json = dict[str, Any]
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 25
+_VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+def graph_time(ts: int) -> str:
+    """UNIX seconds -> `2026-06-01T12:00:00+0000`, the Graph API's format."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _ts(t: datetime) -> int:
+    return math.floor(t.timestamp())
+
+
+# ----------------------------------------------------------------------------------------------
+# Objects
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+
+
+@dataclass
+class FakeMessage:
+    id: str
+    conversation_id: str
+    created: int
+    author: Person
+    to: Person
+    text: str
+
+
+@dataclass
+class FakeConversation:
+    id: str
+    page_id: str
+    customer: Person
+    messages: list[FakeMessage] = field(default_factory=list)  # by (created, id)
+    _times: list[int] = field(default_factory=list)
+
+    def add(self, message: FakeMessage) -> None:
+        i = bisect.bisect_right(self._times, message.created)
+        self._times.insert(i, message.created)
+        self.messages.insert(i, message)
+
+    def visible(self, now: int) -> list[FakeMessage]:
+        return self.messages[: bisect.bisect_right(self._times, now)]
+
+
+@dataclass
+class FakeComment:
+    id: str
+    post_id: str
+    created: int
+    author: Person
+    text: str
+    parent: str | None
+
+
+@dataclass
+class FakePost:
+    id: str
+    page_id: str
+    created: int
+    author: Person
+    text: str
+    comments: list[FakeComment] = field(default_factory=list)
+    _times: list[int] = field(default_factory=list)
+    deleted_at: int | None = None
+
+    def gone(self, now: int) -> bool:
+        return self.deleted_at is not None and self.deleted_at <= now
+
+    def add(self, comment: FakeComment) -> None:
+        i = bisect.bisect_right(self._times, comment.created)
+        self._times.insert(i, comment.created)
+        self.comments.insert(i, comment)
+
+    def visible(self, now: int) -> list[FakeComment]:
+        return self.comments[: bisect.bisect_right(self._times, now)]
+
+
+@dataclass
+class FakePage:
+    id: str
+    name: str
+    token: str
+    expired: set[str] = field(default_factory=set)
+    usage: dict[str, float] = field(
+        default_factory=lambda: {"call_count": 0.0, "total_cputime": 0.0, "total_time": 0.0})
+    blocked_until: float | None = None
+    block_code: int = 32
+    conversations: list[FakeConversation] = field(default_factory=list)
+    posts: list[FakePost] = field(default_factory=list)
+
+    @property
+    def person(self) -> Person:
+        return Person(self.id, self.name)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake saw it (`at` on the fake's clock; no token in `params`)."""
+
+    at: datetime
+    path: str
+    version: str | None
+    node: str | None
+    edge: str | None
+    params: dict[str, str]
+    page_id: str | None
+    status: int
+    code: int | None
+    items: int
+    """Objects in the answer's `data` (0 for errors)."""
+
+
+FaultKind = Literal["500", "503_html", "malformed", "html", "timeout", "rate_limit", "transient"]
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    page_id: str | None = None
+    edge: str | None = None
+    remaining: int = 1
+
+
+class GraphApiError(Exception):
+    """An error answer of the fake (rendered as a Graph error body)."""
+
+    def __init__(self, status: int, code: int, message: str, *, type: str = "OAuthException",
+                 subcode: int | None = None, transient: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.type = status, code, message, type
+        self.subcode, self.transient = subcode, transient
+
+    def body(self) -> Json:
+        e: Json = {"message": self.message, "type": self.type, "code": self.code,
+                   "fbtrace_id": base64.b64encode(random.randbytes(9)).decode()}
+        if self.subcode is not None:
+            e["error_subcode"] = self.subcode
+        if self.transient:
+            e["is_transient"] = True
+        return {"error": e}
+
+
+def _missing(node: str) -> GraphApiError:
+    return GraphApiError(400, 100, f"Unsupported get request. Object with ID '{node}' does not "
+                         "exist, cannot be loaded due to missing permissions, or does not support "
+                         "this operation. Please read the Graph API documentation at "
+                         "https://developers.facebook.com/docs/graph-api",
+                         type="GraphMethodException", subcode=33)
+
+
+# ----------------------------------------------------------------------------------------------
+# fields= syntax
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FieldSpec:
+    name: str
+    modifiers: dict[str, str] = field(default_factory=dict)
+    sub: list[FieldSpec] | None = None
+
+
+def parse_fields(text: str) -> list[FieldSpec]:
+    """`a,b.limit(2){c,d{e}}` -> specs; GraphApiError 100 on a syntax error."""
+    pos = 0
+
+    def fail() -> GraphApiError:
+        return GraphApiError(400, 100, f"Syntax error \"Expected end of string instead of "
+                             f"\"{text[pos:pos + 1]}\".\" at character {pos}: {text}")
+
+    def name() -> str:
+        nonlocal pos
+        start = pos
+        while pos < len(text) and (text[pos].isalnum() or text[pos] == "_"):
+            pos += 1
+        if start == pos:
+            raise fail()
+        return text[start:pos]
+
+    def spec_list(closing: str | None) -> list[FieldSpec]:
+        nonlocal pos
+        out: list[FieldSpec] = []
+        while True:
+            spec = FieldSpec(name())
+            while pos < len(text) and text[pos] in ".{":
+                if text[pos] == "{":
+                    pos += 1
+                    spec.sub = spec_list("}")
+                else:
+                    pos += 1
+                    mod = name()
+                    if pos >= len(text) or text[pos] != "(":
+                        raise fail()
+                    end = text.find(")", pos)
+                    if end < 0:
+                        raise fail()
+                    spec.modifiers[mod] = text[pos + 1:end]
+                    pos = end + 1
+            out.append(spec)
+            if pos < len(text) and text[pos] == ",":
+                pos += 1
+                continue
+            if closing is not None:
+                if pos < len(text) and text[pos] == closing:
+                    pos += 1
+                    return out
+                raise fail()
+            if pos != len(text):
+                raise fail()
+            return out
+
+    text = text.replace(" ", "")
+    return spec_list(None) if text else []
+
+
+def _specs(names: str) -> list[FieldSpec]:
+    return [FieldSpec(n) for n in names.split(",")]
+
+
+DEFAULT_FIELDS = {
+    "page": _specs("name,id"),
+    "conversation": _specs("id,updated_time"),
+    "message": _specs("id,created_time"),
+    "post": _specs("created_time,message,id"),
+    "comment": _specs("created_time,from,message,id"),
+}
+TYPE_NAMES = {"page": "Page", "conversation": "UnifiedThread", "message": "Message",
+              "post": "Post", "comment": "Comment"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Cursors
+# ----------------------------------------------------------------------------------------------
+
+
+def _cursor(key: tuple[Any, ...]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def _uncursor(text: str) -> tuple[Any, ...]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except ValueError:
+        value = None
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
+            and isinstance(value[1], str)):
+        raise GraphApiError(400, 100, "(#100) The after/before cursor is invalid")
+    return tuple(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# The server
+# ----------------------------------------------------------------------------------------------
+
+
+class FakeGraphApi:
+    """A local Graph API server; `await start()` returns its base URL (no version)."""
+
+    def __init__(self, *, clock: Clock = lambda: datetime.now(UTC), app_secret: str | None = None,
+                 hang_seconds: float = 5.0) -> None:
+        self.clock = clock
+        self.app_secret = app_secret
+        self.hang_seconds = hang_seconds
+        self.pages: dict[str, FakePage] = {}
+        self.app_usage: dict[str, float] = {"call_count": 0.0, "total_cputime": 0.0,
+                                            "total_time": 0.0}
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self._random_faults: tuple[float, tuple[FaultKind, ...], random.Random] | None = None
+        self._nodes: dict[str, tuple[str, Any]] = {}
+        self._ids = itertools.count(1_000_001)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.url = f"http://{host}:{self._runner.addresses[0][1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- traffic ---------------------------------------------------------------------------------
+
+    def add_page(self, page_id: str, *, token: str, name: str | None = None) -> FakePage:
+        page = FakePage(page_id, name or f"Page {page_id}", token)
+        self.pages[page_id] = page
+        self._nodes[page_id] = ("page", page)
+        return page
+
+    def _new_id(self) -> int:
+        return next(self._ids)
+
+    def add_conversation(self, page_id: str, customer: Person) -> str:
+        conv = FakeConversation(f"t_{self._new_id()}", page_id, customer)
+        self._nodes[conv.id] = ("conversation", conv)
+        self.pages[page_id].conversations.append(conv)
+        return conv.id
+
+    def add_message(self, conversation_id: str, at: datetime, text: str, *,
+                    from_page: bool = False) -> str:
+        kind, conv = self._nodes[conversation_id]
+        assert kind == "conversation"
+        page = self.pages[conv.page_id].person
+        author, to = (page, conv.customer) if from_page else (conv.customer, page)
+        msg = FakeMessage(f"m_{self._new_id()}", conv.id, _ts(at), author, to, text)
+        conv.add(msg)
+        self._nodes[msg.id] = ("message", msg)
+        return msg.id
+
+    def add_post(self, page_id: str, at: datetime, text: str, *,
+                 author: Person | None = None) -> str:
+        post = FakePost(f"{page_id}_{self._new_id()}", page_id, _ts(at),
+                        author or self.pages[page_id].person, text)
+        self._nodes[post.id] = ("post", post)
+        self.pages[page_id].posts.append(post)
+        return post.id
+
+    def add_comment(self, post_id: str, at: datetime, text: str, *, author: Person | None = None,
+                    parent: str | None = None) -> str:
+        kind, post = self._nodes[post_id]
+        assert kind == "post"
+        comment = FakeComment(f"{post_id.rsplit('_', 1)[1]}_{self._new_id()}", post_id, _ts(at),
+                              author or self.pages[post.page_id].person, text, parent)
+        post.add(comment)
+        self._nodes[comment.id] = ("comment", comment)
+        return comment.id
+
+    def delete_post(self, post_id: str, at: datetime | None = None) -> None:
+        """The post (and its comments) is gone from `at` on (default: now)."""
+        self._nodes[post_id][1].deleted_at = _ts(at or self.clock())
+
+    # -- faults and limits -----------------------------------------------------------------------
+
+    def set_token(self, page_id: str, token: str) -> None:
+        """Replace the Page's token; the old one is now expired."""
+        page = self.pages[page_id]
+        page.expired.add(page.token)
+        page.expired.discard(token)
+        page.token = token
+
+    def expire_token(self, page_id: str) -> None:
+        """The Page's token stops working (190, subcode 463) until `set_token`."""
+        page = self.pages[page_id]
+        page.expired.add(page.token)
+
+    def set_usage(self, page_id: str | None = None, **usage: float) -> None:
+        """Usage (%) reported in `X-Business-Use-Case-Usage` (a Page) or `X-App-Usage` (None)."""
+        target = self.pages[page_id].usage if page_id is not None else self.app_usage
+        for key, value in usage.items():
+            if key not in target:
+                raise KeyError(key)
+            target[key] = float(value)
+
+    def throttle(self, page_id: str, *, minutes: float, code: int = 32) -> None:
+        """Refuse the Page's calls for `minutes`: usage 100 %, `estimated_time_to_regain_access`."""
+        page = self.pages[page_id]
+        page.blocked_until = self.clock().timestamp() + minutes * 60
+        page.block_code = code
+
+    def inject(self, kind: FaultKind, *, count: int = 1, page_id: str | None = None,
+               edge: str | None = None) -> None:
+        """Answer the next `count` matching requests with a fault."""
+        self.faults.append(Fault(kind, page_id, edge, count))
+
+    def random_faults(self, rate: float, kinds: Iterable[FaultKind], *, seed: int = 0) -> None:
+        """Answer a share `rate` of all requests with one of `kinds` (0 turns it off)."""
+        self._random_faults = (rate, tuple(kinds), random.Random(seed)) if rate > 0 else None
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def _usage_headers(self, page: FakePage | None, now: float) -> dict[str, str]:
+        headers = {"X-App-Usage": json.dumps({k: round(v) for k, v in self.app_usage.items()})}
+        if page is not None:
+            blocked = page.blocked_until is not None and page.blocked_until > now
+            entry: Json = {"type": "pages"}
+            entry.update({k: 100 if blocked else round(v) for k, v in page.usage.items()})
+            entry["estimated_time_to_regain_access"] = (
+                math.ceil((page.blocked_until - now) / 60) if blocked and page.blocked_until else 0)
+            headers["X-Business-Use-Case-Usage"] = json.dumps({page.id: [entry]})
+        return headers
+
+    def _take_fault(self, page_id: str | None, edge: str | None) -> FaultKind | None:
+        for fault in self.faults:
+            if (fault.remaining > 0 and fault.page_id in (None, page_id)
+                    and fault.edge in (None, edge)):
+                fault.remaining -= 1
+                return fault.kind
+        if self._random_faults is not None:
+            rate, kinds, rng = self._random_faults
+            if rng.random() < rate:
+                return rng.choice(kinds)
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        now_dt = self.clock()
+        now = now_dt.timestamp()
+        params = {k: v for k, v in request.query.items() if k != "access_token"}
+        parts = [p for p in request.path.split("/") if p]
+        version = parts.pop(0) if parts and _VERSION.match(parts[0]) else None
+        node = parts[0] if parts else None
+        edge = parts[1] if len(parts) > 1 else None
+        page: FakePage | None = None
+        status, code, items = 200, None, 0
+        try:
+            token = self._token(request)
+            page = self._page_of_token(token)
+            if page is None:
+                raise GraphApiError(400, 190, "Invalid OAuth access token - Cannot parse access token",
+                                    subcode=None)
+            if token in page.expired:
+                raise GraphApiError(400, 190, "Error validating access token: Session has expired on "
+                                    f"{now_dt:%A, %d-%b-%y %H:%M:%S} PDT.", subcode=463)
+            self._check_proof(request, token)
+            if page.blocked_until is not None and page.blocked_until > now:
+                what = "Application" if page.block_code == 4 else "User"
+                raise GraphApiError(400, page.block_code,
+                                    f"(#{page.block_code}) {what} request limit reached",
+                                    transient=True)
+            fault = self._take_fault(page.id, edge)
+            if fault is not None:
+                response, code = await self._fault(fault, page, now)
+                status = response.status
+                return response
+            if len(parts) > 2 or node is None:
+                raise GraphApiError(400, 2500, f"Unknown path components: /{'/'.join(parts[2:])}",
+                                    type="OAuthException")
+            body = self._serve(request, version, node, edge, page, int(now))
+            items = len(body["data"]) if isinstance(body.get("data"), list) else 1
+            return web.json_response(body, headers=self._usage_headers(page, now))
+        except GraphApiError as exc:
+            status, code = exc.status, exc.code
+            return web.json_response(exc.body(), status=exc.status,
+                                     headers=self._usage_headers(page, now))
+        except Exception:
+            status = 500
+            raise
+        finally:
+            self.requests.append(RecordedRequest(now_dt, request.path, version, node, edge, params,
+                                                 page.id if page else None, status, code, items))
+
+    async def _fault(self, kind: FaultKind, page: FakePage,
+                     now: float) -> tuple[web.Response, int | None]:
+        headers = self._usage_headers(page, now)
+        errors = {
+            "500": GraphApiError(500, 2, "An unexpected error has occurred. Please retry your request "
+                                 "later.", transient=True),
+            "transient": GraphApiError(400, 1, "An unknown error occurred", subcode=99,
+                                       transient=True),
+            "rate_limit": GraphApiError(400, 613, "Calls to this api have exceeded the rate limit."),
+        }
+        if kind in errors:
+            err = errors[kind]
+            return web.json_response(err.body(), status=err.status, headers=headers), err.code
+        if kind == "503_html":
+            return web.Response(status=503, text="<html><body>Service Unavailable</body></html>",
+                                content_type="text/html", headers=headers), None
+        if kind == "html":
+            return web.Response(status=200, text="<!DOCTYPE html><html><body>Sorry, something "
+                                "went wrong.</body></html>", content_type="text/html",
+                                headers=headers), None
+        if kind == "malformed":
+            return web.Response(status=200, text='{"data": [{"id": "1", "updated_time": ',
+                                content_type="application/json", headers=headers), None
+        await asyncio.sleep(self.hang_seconds)  # "timeout": answer too late
+        return web.json_response({"data": []}, headers=headers), None
+
+    def _token(self, request: web.Request) -> str:
+        token = request.query.get("access_token")
+        auth = request.headers.get("Authorization", "")
+        if token is None and " " in auth:
+            scheme, _, value = auth.partition(" ")
+            if scheme.lower() in ("bearer", "oauth"):
+                token = value.strip()
+        if not token:
+            raise GraphApiError(400, 104, "An access token is required to request this resource.")
+        return token
+
+    def _page_of_token(self, token: str) -> FakePage | None:
+        for page in self.pages.values():
+            if token == page.token or token in page.expired:
+                return page
+        return None
+
+    def _check_proof(self, request: web.Request, token: str) -> None:
+        if self.app_secret is None:
+            return
+        proof = request.query.get("appsecret_proof")
+        if proof is None:
+            raise GraphApiError(400, 100, "API calls from the server require an appsecret_proof "
+                                "argument", type="GraphMethodException")
+        want = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(proof, want):
+            raise GraphApiError(400, 100, "Invalid appsecret_proof provided in the API argument",
+                                type="GraphMethodException")
+
+    def _serve(self, request: web.Request, version: str | None, node: str, edge: str | None,
+               page: FakePage, now: int) -> Json:
+        kind, obj = self._nodes.get(node, (None, None))
+        if kind is None or self._owner(kind, obj) != page.id or self._hidden(kind, obj, now):
+            raise _missing(node)
+        specs = parse_fields(request.query.get("fields", ""))
+        ctx = _Ctx(self, request, version, now)
+        if edge is None:
+            return ctx.render(kind, obj, specs or DEFAULT_FIELDS[kind])
+        return ctx.edge(kind, obj, edge, dict(request.query), specs or None)
+
+    def _owner(self, kind: str, obj: Any) -> str:
+        if kind == "page":
+            return str(obj.id)
+        if kind == "comment" or kind == "message":
+            parent = obj.post_id if kind == "comment" else obj.conversation_id
+            return self._owner(*self._nodes[parent])
+        return str(obj.page_id)
+
+    def _hidden(self, kind: str, obj: Any, now: int) -> bool:
+        if kind == "post":
+            return bool(obj.gone(now)) or obj.created > now
+        if kind == "comment":
+            post = self._nodes[obj.post_id][1]
+            return bool(post.gone(now)) or obj.created > now
+        if kind == "message":
+            return bool(obj.created > now)
+        if kind == "conversation":
+            return not obj.visible(now)
+        return False
+
+
+class _Ctx:
+    """Rendering of one request: fields, edges, paging URLs."""
+
+    def __init__(self, api: FakeGraphApi, request: web.Request, version: str | None,
+                 now: int) -> None:
+        self.api, self.request, self.version, self.now = api, request, version, now
+
+    def render(self, kind: str, obj: Any, specs: list[FieldSpec]) -> Json:
+        out: Json = {}
+        for spec in specs:
+            value = self._field(kind, obj, spec)
+            if value is not None:
+                out[spec.name] = value
+        out.setdefault("id", obj.id)  # the Graph API always adds the id
+        return out
+
+    def _field(self, kind: str, obj: Any, spec: FieldSpec) -> Any:
+        name, now = spec.name, self.now
+        if name == "id":
+            return obj.id
+        if name in EDGES.get(kind, ()):
+            return self.edge(kind, obj, name, spec.modifiers, spec.sub)
+        if kind == "page" and name == "name":
+            return obj.name
+        if kind == "conversation":
+            visible = obj.visible(now)
+            if name == "updated_time":
+                return graph_time(visible[-1].created)
+            if name == "message_count":
+                return len(visible)
+            if name == "link":
+                return f"/{obj.page_id}/inbox/{obj.id}/"
+            if name == "participants":
+                page = self.api.pages[obj.page_id]
+                return {"data": [_messenger_person(obj.customer), _messenger_person(page.person)]}
+        if kind == "message":
+            if name == "created_time":
+                return graph_time(obj.created)
+            if name == "from":
+                return _sub(_messenger_person(obj.author), spec)
+            if name == "to":
+                return {"data": [_messenger_person(obj.to)]}
+            if name == "message":
+                return obj.text
+        if kind == "post":
+            if name == "created_time":
+                return graph_time(obj.created)
+            if name == "updated_time":
+                visible = obj.visible(now)
+                return graph_time(max([obj.created, *(c.created for c in visible[-1:])]))
+            if name == "message":
+                return obj.text
+            if name == "from":
+                return _sub({"name": obj.author.name, "id": obj.author.id}, spec)
+            if name == "permalink_url":
+                return f"https://www.facebook.com/{obj.id}"
+        if kind == "comment":
+            if name == "created_time":
+                return graph_time(obj.created)
+            if name == "message":
+                return obj.text
+            if name == "from":
+                return _sub({"name": obj.author.name, "id": obj.author.id}, spec)
+            if name == "parent":
+                if obj.parent is None:
+                    return None
+                parent = self.api._nodes[obj.parent][1]
+                return self.render("comment", parent, spec.sub or DEFAULT_FIELDS["comment"])
+            if name == "permalink_url":
+                return f"https://www.facebook.com/{obj.post_id}?comment_id={obj.id}"
+        raise _no_field(name, kind)
+
+    def edge(self, kind: str, obj: Any, edge: str, args: dict[str, str],
+             specs: list[FieldSpec] | None) -> Json:
+        if edge not in EDGES.get(kind, ()):
+            raise _no_field(edge, kind)
+        child, items, key = EDGES[kind][edge](self, obj, args)
+        limit = _int(args.get("limit"), DEFAULT_LIMIT, "limit")
+        limit = max(1, min(limit, MAX_LIMIT))
+        keys = [key(i) for i in items]
+        order = sorted(range(len(items)), key=lambda i: keys[i])
+        ordered = [items[i] for i in order]
+        skeys = [keys[i] for i in order]
+        start, end = 0, len(ordered)
+        if args.get("after"):
+            start = bisect.bisect_right(skeys, _uncursor(args["after"]))
+            end = min(len(ordered), start + limit)
+        elif args.get("before"):
+            end = bisect.bisect_left(skeys, _uncursor(args["before"]))
+            start = max(0, end - limit)
+        else:
+            end = min(len(ordered), limit)
+        chosen = ordered[start:end]
+        body: Json = {"data": [self.render(child, c, specs or DEFAULT_FIELDS[child])
+                               for c in chosen]}
+        if chosen:
+            before, after = _cursor(skeys[start]), _cursor(skeys[end - 1])
+            paging: Json = {"cursors": {"before": before, "after": after}}
+            if end < len(ordered):
+                paging["next"] = self._url(obj.id, edge, args, specs, after=after)
+            if start > 0:
+                paging["previous"] = self._url(obj.id, edge, args, specs, before=before)
+            body["paging"] = paging
+        return body
+
+    def _url(self, node: str, edge: str, args: dict[str, str], specs: list[FieldSpec] | None,
+             **cursor: str) -> str:
+        query = {k: v for k, v in args.items() if k not in ("after", "before", "fields")}
+        if specs:
+            query["fields"] = _unparse(specs)
+        token = self.request.query.get("access_token")
+        if token is not None:
+            query["access_token"] = token
+        proof = self.request.query.get("appsecret_proof")
+        if proof is not None:
+            query["appsecret_proof"] = proof
+        query.update(cursor)
+        path = f"/{self.version}/{node}/{edge}" if self.version else f"/{node}/{edge}"
+        return str(self.request.url.with_path(path).with_query(query))
+
+
+def _int(value: str | None, default: int, what: str) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise GraphApiError(400, 100, f"(#100) Param {what} must be an integer") from None
+
+
+def _time_param(value: str | None, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise GraphApiError(400, 100, f"(#100) The parameter {what} is not a valid time") from None
+    return _ts(t if t.tzinfo else t.replace(tzinfo=UTC))
+
+
+def _unparse(specs: list[FieldSpec]) -> str:
+    out = []
+    for s in specs:
+        text = s.name + "".join(f".{k}({v})" for k, v in s.modifiers.items())
+        if s.sub is not None:
+            text += "{" + _unparse(s.sub) + "}"
+        out.append(text)
+    return ",".join(out)
+
+
+def _messenger_person(p: Person) -> Json:
+    return {"name": p.name, "email": f"{p.id}@facebook.com", "id": p.id}
+
+
+def _sub(value: Json, spec: FieldSpec) -> Json:
+    if spec.sub is None:
+        return value
+    return {s.name: value[s.name] for s in spec.sub if s.name in value}
+
+
+def _no_field(name: str, kind: str) -> GraphApiError:
+    return GraphApiError(400, 100, f"(#100) Tried accessing nonexisting field ({name}) on node type "
+                         f"({TYPE_NAMES[kind]})")
+
+
+SortKey = Callable[[Any], tuple[Any, ...]]
+Edge = Callable[[_Ctx, Any, dict[str, str]], tuple[str, list[Any], SortKey]]
+
+
+def _conversations(ctx: _Ctx, page: FakePage, args: dict[str, str]) -> tuple[str, list[Any], Any]:
+    if args.get("platform", "messenger") != "messenger":
+        return "conversation", [], lambda c: (c.id,)
+    latest = {}
+    for obj in page.conversations:
+        visible = obj.visible(ctx.now)
+        if visible:
+            latest[obj.id] = (obj, visible[-1].created)
+    items = [c for c, _ in latest.values()]
+    return "conversation", items, lambda c: (-latest[c.id][1], c.id)
+
+
+def _messages(ctx: _Ctx, conv: FakeConversation,
+              args: dict[str, str]) -> tuple[str, list[Any], Any]:
+    return "message", conv.visible(ctx.now), lambda m: (-m.created, m.id)
+
+
+def _posts(which: str) -> Edge:
+    def edge(ctx: _Ctx, page: FakePage, args: dict[str, str]) -> tuple[str, list[Any], Any]:
+        since = _time_param(args.get("since"), "since")
+        until = _time_param(args.get("until"), "until")
+        items = []
+        for obj in page.posts:
+            if obj.gone(ctx.now) or obj.created > ctx.now:
+                continue
+            if (since is not None and obj.created < since
+                    or until is not None and obj.created > until):
+                continue
+            own = obj.author.id == page.id
+            if which == "posts" and not own or which == "visitor_posts" and own:
+                continue
+            items.append(obj)
+        return "post", items, lambda p: (-p.created, p.id)
+    return edge
+
+
+def _comments(ctx: _Ctx, obj: Any, args: dict[str, str]) -> tuple[str, list[Any], Any]:
+    if isinstance(obj, FakePost):
+        visible = obj.visible(ctx.now)
+        if args.get("filter", "toplevel") != "stream":
+            visible = [c for c in visible if c.parent is None]
+    else:
+        post = ctx.api._nodes[obj.post_id][1]
+        visible = [c for c in post.visible(ctx.now) if c.parent == obj.id]
+    if args.get("order", "chronological") == "reverse_chronological":
+        return "comment", visible, lambda c: (-c.created, c.id)
+    return "comment", visible, lambda c: (c.created, c.id)
+
+
+EDGES: dict[str, dict[str, Edge]] = {
+    "page": {"conversations": _conversations, "feed": _posts("feed"), "posts": _posts("posts"),
+             "visitor_posts": _posts("visitor_posts"), "published_posts": _posts("posts")},
+    "conversation": {"messages": _messages},
+    "post": {"comments": _comments},
+    "comment": {"comments": _comments},
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Scripted traffic for a whole Page
+# ----------------------------------------------------------------------------------------------
+
+PRIVATE_QUESTIONS = [
+    "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
+    "Comment je fais pour changer mon adresse de livraison",
+    "J'attends mon remboursement depuis 3 semaines",
+    "Hi, my order never arrived, can you check?",
+    "How do I reset my password",
+    "Can someone help me with my invoice please",
+]
+PUBLIC_QUESTIONS = [
+    "Toujours pas reçu ma commande, vous pouvez vérifier ?",
+    "How do I change my booking?",
+    "Est-ce que vous livrez en Belgique ?",
+    "Do you ship to Canada?",
+    "Ma livraison est en retard, que se passe-t-il ?",
+    "Is the store open on Sunday?",
+    "The app keeps crashing since the update, any fix?",
+]
+FOLLOW_UPS = ["Et pour le retour, comment ça se passe ?", "And how long does a refund take?",
+              "Toujours rien reçu, vous pouvez relancer ?"]
+PRAISE = ["Merci pour le service au top !", "Love the new collection 😍", "Super équipe 👏",
+          "Thanks, great support as always"]
+COURTESY = ["Merci beaucoup !", "Super, merci 👍", "ok merci"]
+REPLIES = ["Bonjour, nous regardons cela tout de suite.", "Hi, we're looking into it right now.",
+           "Bonjour, c'est noté, nous revenons vers vous."]
+PAGE_POSTS = ["Nouvelle collection disponible dès aujourd'hui", "Our summer sale starts now",
+              "Rendez-vous samedi en boutique"]
+
+
+@dataclass(frozen=True)
+class ExpectedWait:
+    kind: str
+    opened_at: datetime
+    opened_by: str
+    questions: int
+    closed_at: datetime | None
+    closed_by: str | None
+
+
+@dataclass
+class Traffic:
+    """What `script_page` put on a Page: the threads with their expected waits, and the ids of
+    the messages a monitor should store (history older than `start` excluded)."""
+
+    threads: dict[tuple[str, str], list[ExpectedWait]] = field(default_factory=dict)
+    """("messenger", conversation id) | ("comment", top-level comment id) | ("post", post id)."""
+    messages: set[str] = field(default_factory=set)
+    thread_of: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Message id -> its thread (as in `threads`)."""
+    end: datetime | None = None
+    """When the last scripted item appears."""
+
+
+class _Thread:
+    """Builds one thread's messages and its expected waits from the script."""
+
+    def __init__(self, traffic: Traffic, key: tuple[str, str]) -> None:
+        self.traffic, self.key = traffic, key
+        self.waits: list[ExpectedWait] = []
+        self.open: tuple[datetime, str, int] | None = None
+        traffic.threads[key] = self.waits
+
+    def seen(self, mid: str, at: datetime) -> None:
+        self.traffic.messages.add(mid)
+        self.traffic.thread_of[mid] = self.key
+        if self.traffic.end is None or at > self.traffic.end:
+            self.traffic.end = at
+
+    def question(self, mid: str, at: datetime) -> None:
+        self.seen(mid, at)
+        if self.open is None:
+            self.open = (at, mid, 1)
+        else:
+            self.open = (self.open[0], self.open[1], self.open[2] + 1)
+
+    def reply(self, mid: str, at: datetime) -> None:
+        self.seen(mid, at)
+        if self.open is not None:
+            kind = "first" if not self.waits else "next"
+            self.waits.append(ExpectedWait(kind, self.open[0], self.open[1], self.open[2], at, mid))
+            self.open = None
+
+    def done(self) -> None:
+        if self.open is not None:
+            kind = "first" if not self.waits else "next"
+            opened_at, opened_by, questions = self.open
+            self.waits.append(ExpectedWait(kind, opened_at, opened_by, questions, None, None))
+            self.open = None
+
+
+def script_page(api: FakeGraphApi, page_id: str, *, start: datetime, span: timedelta, seed: int = 0,
+                conversations: int = 300, posts: int = 50, comments: int = 1000,
+                history: bool = True) -> Traffic:
+    """Script a Page's traffic between `start` and about `start + span` (+ reply delays).
+
+    Messenger: a question, then a reply after a delay (seconds to 2 h), or never; sometimes a second
+    message before the reply, a courtesy after it, a follow-up question and a second reply.
+    Posts: a fifth are visitor posts (the question); the others collect top-level questions,
+    praise, replies by the Page, customers' replies to the Page's replies (3 levels) - about
+    `comments` comments in all, some hours after their post. With `history`, older conversations
+    and posts (before `start - 10 days`) that a monitor must not read, one old conversation and one
+    old post that come back to life during the span, and a post deleted during the span.
+    """
+    rng = random.Random(f"{seed}:{page_id}")
+    traffic = Traffic()
+    s0 = _ts(start)
+    total = int(span.total_seconds())
+
+    def at(ts: float) -> datetime:
+        return datetime.fromtimestamp(int(ts), UTC)
+
+    def delay() -> int:
+        return rng.randint(30, 600) if rng.random() < 0.6 else rng.randint(600, 7200)
+
+    def customer() -> Person:
+        n = rng.randrange(10**12)
+        return Person(f"{n:015d}", f"Client {n % 10000}")
+
+    # Messenger ----------------------------------------------------------------------------------
+    for _ in range(conversations):
+        cid = api.add_conversation(page_id, customer())
+        th = _Thread(traffic, ("messenger", cid))
+        t = s0 + rng.randrange(total)
+        th.question(api.add_message(cid, at(t), rng.choice(PRIVATE_QUESTIONS)), at(t))
+        pattern = rng.random()
+        if pattern < 0.15:  # never answered
+            th.done()
+            continue
+        if pattern < 0.30:  # a second message before the reply
+            t2 = t + rng.randint(5, 25)
+            th.question(api.add_message(cid, at(t2), rng.choice(PRIVATE_QUESTIONS)), at(t2))
+        r = t + 30 + delay()
+        th.reply(api.add_message(cid, at(r), rng.choice(REPLIES), from_page=True), at(r))
+        if 0.30 <= pattern < 0.45:  # a courtesy: no new wait
+            k = r + rng.randint(5, 120)
+            th.seen(api.add_message(cid, at(k), rng.choice(COURTESY)), at(k))
+        elif pattern >= 0.70:  # a follow-up question, answered or not
+            q = r + rng.randint(60, 1800)
+            th.question(api.add_message(cid, at(q), rng.choice(FOLLOW_UPS)), at(q))
+            if pattern < 0.88:
+                r2 = q + delay()
+                th.reply(api.add_message(cid, at(r2), rng.choice(REPLIES), from_page=True), at(r2))
+        th.done()
+
+    # Posts and comments -------------------------------------------------------------------------
+    post_ids: list[tuple[str, int]] = []
+    written = 0
+    for i in range(posts):
+        t = s0 + rng.randrange(max(1, int(total * 0.7)))
+        if i % 5 != 4:
+            post_ids.append((api.add_post(page_id, at(t), rng.choice(PAGE_POSTS)), t))
+            continue
+        who = customer()  # a visitor post: the post is the question
+        pid = api.add_post(page_id, at(t), rng.choice(PUBLIC_QUESTIONS), author=who)
+        th = _Thread(traffic, ("post", pid))
+        th.question(pid, at(t))
+        if rng.random() < 0.8:
+            r = t + delay()
+            th.reply(api.add_comment(pid, at(r), rng.choice(REPLIES)), at(r))
+            written += 1
+            if rng.random() < 0.4:
+                q = r + rng.randint(60, 3600)
+                th.question(api.add_comment(pid, at(q), rng.choice(FOLLOW_UPS), author=who), at(q))
+                r2 = q + delay()
+                th.reply(api.add_comment(pid, at(r2), rng.choice(REPLIES)), at(r2))
+                written += 2
+        th.done()
+    while written < comments and post_ids:
+        pid, t_post = rng.choice(post_ids)
+        who = customer()
+        t = t_post + rng.randint(60, max(120, min(total, 6 * 3600)))
+        kind = rng.random()
+        if kind < 0.2:  # praise, sometimes thanked: no wait
+            c = api.add_comment(pid, at(t), rng.choice(PRAISE), author=who)
+            th = _Thread(traffic, ("comment", c))
+            th.seen(c, at(t))
+            written += 1
+            if rng.random() < 0.5:
+                r = t + delay()
+                th.seen(api.add_comment(pid, at(r), "Merci à vous !", parent=c), at(r))
+                written += 1
+            continue
+        c = api.add_comment(pid, at(t), rng.choice(PUBLIC_QUESTIONS), author=who)
+        th = _Thread(traffic, ("comment", c))
+        th.question(c, at(t))
+        written += 1
+        if kind < 0.35:  # never answered
+            th.done()
+            continue
+        if kind < 0.5:  # the customer adds to it before the reply
+            t2 = t + rng.randint(10, 25)
+            th.question(api.add_comment(pid, at(t2), rng.choice(FOLLOW_UPS), author=who, parent=c),
+                        at(t2))
+            written += 1
+        r = t + 30 + delay()
+        reply = api.add_comment(pid, at(r), rng.choice(REPLIES), parent=c)
+        th.reply(reply, at(r))
+        written += 1
+        if kind >= 0.75:  # a reply to the Page's reply (third level), then maybe another answer
+            q = r + rng.randint(60, 1800)
+            th.question(api.add_comment(pid, at(q), rng.choice(FOLLOW_UPS), author=who,
+                                        parent=reply), at(q))
+            written += 1
+            if kind < 0.92:
+                r2 = q + delay()
+                th.reply(api.add_comment(pid, at(r2), rng.choice(REPLIES), parent=c), at(r2))
+                written += 1
+        th.done()
+
+    if history:
+        _history(api, page_id, traffic, rng, s0, total, at, customer)
+    return traffic
+
+
+def _history(api: FakeGraphApi, page_id: str, traffic: Traffic, rng: random.Random, s0: int,
+             total: int, at: Callable[[float], datetime], customer: Callable[[], Person]) -> None:
+    old = s0 - 10 * 86400
+    for _ in range(20):  # old conversations, never read
+        cid = api.add_conversation(page_id, customer())
+        t = old - rng.randrange(30 * 86400)
+        api.add_message(cid, at(t), rng.choice(PRIVATE_QUESTIONS))
+        api.add_message(cid, at(t + 600), rng.choice(REPLIES), from_page=True)
+    # An old conversation comes back during the span: only the new messages count.
+    who = customer()
+    cid = api.add_conversation(page_id, who)
+    api.add_message(cid, at(old - 5 * 86400), rng.choice(PRIVATE_QUESTIONS))
+    api.add_message(cid, at(old - 5 * 86400 + 900), rng.choice(REPLIES), from_page=True)
+    th = _Thread(traffic, ("messenger", cid))
+    t = s0 + total // 2
+    th.question(api.add_message(cid, at(t), rng.choice(FOLLOW_UPS)), at(t))
+    th.reply(api.add_message(cid, at(t + 420), rng.choice(REPLIES), from_page=True), at(t + 420))
+    th.done()
+    # Old posts with old comments, never read; one of them gets a new question during the span.
+    for i in range(5):
+        t = old - (20 + i) * 86400
+        pid = api.add_post(page_id, at(t), rng.choice(PAGE_POSTS))
+        for j in range(3):
+            api.add_comment(pid, at(t + 3600 * (j + 1)), rng.choice(PUBLIC_QUESTIONS),
+                            author=customer())
+        if i == 0:
+            q = s0 + total // 3
+            c = api.add_comment(pid, at(q), rng.choice(PUBLIC_QUESTIONS), author=customer())
+            th = _Thread(traffic, ("comment", c))
+            th.question(c, at(q))
+            r = q + 1500
+            th.reply(api.add_comment(pid, at(r), rng.choice(REPLIES), parent=c), at(r))
+            th.done()
+    # A post that is deleted during the span, before anyone comments.
+    pid = api.add_post(page_id, at(s0 + 60), rng.choice(PAGE_POSTS))
+    api.delete_post(pid, at(s0 + total // 4))
