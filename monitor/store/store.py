@@ -21,7 +21,7 @@ def clean_text(text: str) -> str:
 def clean_message(m: Message) -> Message:
     """The message with every text field storable (NUL replaced), the same object when it already is."""
     fields = ("external_id", "thread_key", "text", "author_id", "author_handle", "url")
-    dirty = {f: clean_text(v) for f in fields if isinstance(v := getattr(m, f), str) and "\x00" in v}
+    dirty: dict[str, Any] = {f: clean_text(v) for f in fields if isinstance(v := getattr(m, f), str) and "\x00" in v}
     return dataclasses.replace(m, **dirty) if dirty else m
 
 
