@@ -32,6 +32,7 @@ class HttpServer:
         self.app.router.add_get("/metrics", self.metrics_handler)
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
+        self.app.router.add_get("/go/oldest", self.go_oldest)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -59,6 +60,20 @@ class HttpServer:
         if "gzip" in request.headers.get("Accept-Encoding", ""):
             response.enable_compression()
         return response
+
+    async def go_oldest(self, request: web.Request) -> web.Response:
+        """Redirect to the post of an account's oldest open wait: alerts link here, since metric
+        labels never carry a message id. `?account=NAME[&breached=1]`."""
+        from datetime import UTC, datetime
+
+        account = request.query.get("account", "")
+        if account not in {ctx.name for ctx in self.metrics.accounts.values()}:
+            return web.json_response({"error": "unknown account"}, status=404)
+        breached = request.query.get("breached", "0") in ("1", "true", "yes")
+        url = await self.store.oldest_open_wait_url(account, breached_only=breached, now=datetime.now(UTC))
+        if url is None:
+            return web.json_response({"status": "no open wait", "account": account}, status=404)
+        raise web.HTTPFound(url)
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -319,6 +319,22 @@ class Store:
             )
         return value
 
+    async def oldest_open_wait_url(self, account: str, *, breached_only: bool, now: datetime) -> str | None:
+        """Link to the post of an account's oldest open wait (the breached ones only, if asked)."""
+        async with self.pool.acquire() as conn:
+            url: str | None = await conn.fetchval(
+                """
+                SELECT coalesce(m.url, t.url) FROM waits w
+                JOIN accounts a ON a.id = w.account_id
+                JOIN threads t ON t.id = w.thread_id
+                LEFT JOIN messages m ON m.account_id = w.account_id AND m.external_id = w.opened_message
+                WHERE a.name = $1 AND w.closed_at IS NULL AND (NOT $2::boolean OR w.deadline <= $3)
+                ORDER BY w.opened_at LIMIT 1
+                """,
+                account, breached_only, now,
+            )
+        return url
+
     async def account_states(self) -> list[asyncpg.Record]:
         """Every account with the state of each of its streams (for `inbox-monitor accounts`)."""
         async with self.pool.acquire() as conn:

@@ -209,3 +209,20 @@ def test_exemplars_only_in_openmetrics(live: str) -> None:
     assert "social_inbox_build_info{version=" in plain
     health = http_get(f"{live}/healthz")
     assert '"ok"' in health
+
+
+def test_alert_links_redirect_to_the_oldest_open_post(live: str) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    def location(path: str) -> tuple[int, str | None]:
+        parts = urlsplit(live)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.getheader("Location")
+
+    status, url = wait_for(lambda: (r := location("/go/oldest?account=live-x"))[0] == 302 and r,
+                           what="an open wait to link to")
+    assert url is not None and url.startswith("https://x.com/i/web/status/live-x-")
+    assert location("/go/oldest?account=someone-else")[0] == 404

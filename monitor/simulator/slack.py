@@ -1,0 +1,92 @@
+"""A local Slack incoming-webhook server that records what it receives.
+
+It answers like Slack does: 200 with the body `ok` for a valid payload; 400 `invalid_payload`
+when the body is not JSON or has neither `text` nor `blocks` nor `attachments`; 404 `no_service`
+for an unknown hook path; and, when told to, 429 with `Retry-After` or 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class SlackMessage:
+    path: str
+    payload: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        """Everything a reader sees: text, blocks and attachments flattened to one string."""
+        return json.dumps(self.payload, ensure_ascii=False)
+
+
+@dataclass
+class FakeSlack:
+    """`await start()` gives the base URL; hooks are `{base}/services/T000/B000/XXXX` style paths."""
+
+    hooks: set[str] = field(default_factory=lambda: {"/services/T0000/B0000/test"})
+    messages: list[SlackMessage] = field(default_factory=list)
+    fail_next: list[int] = field(default_factory=list)
+    """Statuses to answer (429, 500) before accepting again."""
+    received: asyncio.Event = field(default_factory=asyncio.Event)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def hook_url(self, path: str = "/services/T0000/B0000/test") -> str:
+        return self.url + path
+
+    async def start(self, port: int = 0) -> str:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.path not in self.hooks:
+            return web.Response(status=404, text="no_service")
+        if self.fail_next:
+            status = self.fail_next.pop(0)
+            headers = {"Retry-After": "1"} if status == 429 else {}
+            return web.Response(status=status, text="rate_limited" if status == 429 else "error", headers=headers)
+        try:
+            payload = json.loads(await request.read())
+        except ValueError:
+            return web.Response(status=400, text="invalid_payload")
+        if not isinstance(payload, dict) or not any(k in payload for k in ("text", "blocks", "attachments")):
+            return web.Response(status=400, text="invalid_payload")
+        self.messages.append(SlackMessage(request.path, payload))
+        self.received.set()
+        return web.Response(text="ok")
+
+
+async def _main(port: int) -> None:  # pragma: no cover - `python -m monitor.simulator.slack` for manual use
+    slack = FakeSlack()
+    print(await slack.start(port), flush=True)
+    while True:
+        slack.received.clear()
+        await slack.received.wait()
+        print(slack.messages[-1].text, flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    asyncio.run(_main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
