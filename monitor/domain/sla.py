@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from monitor.domain.calendar import ALWAYS_OPEN, Calendar, business_seconds, deadline
@@ -107,7 +107,7 @@ def evaluate(policy: Policy, wait: Wait, target: float, now: datetime) -> Timing
     end = wait.closed_at
     wall = business = None
     if end is not None:
-        wall = (end - wait.opened_at).total_seconds()
+        wall = (end.astimezone(UTC) - wait.opened_at.astimezone(UTC)).total_seconds()  # real seconds, DST too
         business = business_seconds(policy.calendar, wait.opened_at, end)
     stop = end if end is not None else now + timedelta(days=36500)
     return Timing(

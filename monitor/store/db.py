@@ -51,7 +51,12 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, **kwar
     async def init(conn: asyncpg.Connection) -> None:
         import json
 
-        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        # Binary jsonb (a version byte, then the text) so COPY can carry it too.
+        await conn.set_type_codec(
+            "jsonb", schema="pg_catalog", format="binary",
+            encoder=lambda value: b"\x01" + json.dumps(value).encode(),
+            decoder=lambda data: json.loads(data[1:]),
+        )
         await conn.execute("SET TIME ZONE 'UTC'")
 
     kwargs.setdefault("server_settings", {"application_name": "inbox-monitor"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -22,6 +22,11 @@ def clean_message(m: Message) -> Message:
     """The message with every text field storable (NUL replaced), the same object when it already is."""
     fields = ("external_id", "thread_key", "text", "author_id", "author_handle", "url")
     dirty: dict[str, Any] = {f: clean_text(v) for f in fields if isinstance(v := getattr(m, f), str) and "\x00" in v}
+    if m.created_at.tzinfo is None:
+        raise ValueError(f"message {m.external_id!r}: created_at has no time zone")
+    if m.created_at.utcoffset() or m.created_at.tzinfo is not UTC:
+        # Aware datetimes that share a tzinfo subtract as wall clocks (DST lost): keep UTC only.
+        dirty["created_at"] = m.created_at.astimezone(UTC)
     return dataclasses.replace(m, **dirty) if dirty else m
 
 
@@ -160,48 +165,51 @@ class Store:
         compute: Compute,
     ) -> IngestResult:
         """Store a batch, recompute the waits of every thread it touches and save the cursor,
-        all in one transaction: either everything is stored or nothing is."""
+        all in one transaction: either everything is stored or nothing is.
+
+        The threads are locked first (in id order), their stored messages read, and the waits
+        computed on stored + new messages before anything is written, so each new message is
+        written once, with its flags."""
         unique = {m.external_id: m for m in map(clean_message, messages)}
         batch = sorted(unique.values(), key=lambda m: (m.thread_key, m.external_id))
         result = IngestResult()
         async with self.pool.acquire() as conn, conn.transaction():
-            thread_ids: list[int] = []
             if batch:
-                threads = _thread_rows(batch)
-                records = await conn.fetch(
-                    """
-                    INSERT INTO threads (account_id, thread_key, kind, customer_id, customer_handle, url)
-                    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    ON CONFLICT (account_id, thread_key) DO UPDATE SET
-                        customer_id = COALESCE(threads.customer_id, EXCLUDED.customer_id),
-                        customer_handle = COALESCE(threads.customer_handle, EXCLUDED.customer_handle),
-                        url = COALESCE(threads.url, EXCLUDED.url)
-                    RETURNING id, thread_key
-                    """,
-                    account_id, *zip(*threads, strict=True),
-                )
-                ids = {r["thread_key"]: r["id"] for r in records}
-                thread_ids = sorted(ids.values())
+                infos = await _lock_threads(conn, account_id, _thread_rows(batch))
+                state = await _ThreadState.load(conn, infos)
+                candidates = [m for m in batch if m.external_id not in state.stored_ids[infos[m.thread_key].id]]
+                for m in candidates:
+                    state.messages[infos[m.thread_key].id].append(_thread_message(m))
+                outcomes = {tid: compute(state.infos[tid], msgs) for tid, msgs in state.messages.items()}
+                flags = {ext: f for o in outcomes.values() for ext, f in o.flags.items()}
                 inserted = await conn.fetch(
                     """
                     INSERT INTO messages (account_id, channel, external_id, thread_id, direction,
-                        author_id, author_handle, body, url, is_retweet, created_at, raw)
+                        author_id, author_handle, body, url, is_retweet, created_at, raw, is_question, is_automatic)
                     SELECT $1, $2, * FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[],
-                        $7::text[], $8::text[], $9::text[], $10::boolean[], $11::timestamptz[], $12::jsonb[])
+                        $7::text[], $8::text[], $9::text[], $10::boolean[], $11::timestamptz[], $12::jsonb[],
+                        $13::boolean[], $14::boolean[])
                     ON CONFLICT (account_id, external_id) DO NOTHING
-                    RETURNING created_at
+                    RETURNING external_id, created_at
                     """,
                     account_id, channel,
-                    [m.external_id for m in batch], [ids[m.thread_key] for m in batch],
-                    [m.direction for m in batch], [m.author_id for m in batch],
-                    [m.author_handle for m in batch], [m.text for m in batch], [m.url for m in batch],
-                    [m.is_retweet for m in batch], [m.created_at for m in batch],
-                    [clean_json(m.raw) for m in batch],
+                    [m.external_id for m in candidates], [infos[m.thread_key].id for m in candidates],
+                    [m.direction for m in candidates], [m.author_id for m in candidates],
+                    [m.author_handle for m in candidates], [m.text for m in candidates],
+                    [m.url for m in candidates], [m.is_retweet for m in candidates],
+                    [m.created_at for m in candidates], [clean_json(m.raw) for m in candidates],
+                    [flags[m.external_id][0] for m in candidates], [flags[m.external_id][1] for m in candidates],
                 )
                 result.messages_new = len(inserted)
                 result.new_created_at = [r["created_at"] for r in inserted]
-            if thread_ids:
-                await _recompute(conn, thread_ids, compute, result)
+                stored_elsewhere = {m.external_id for m in candidates} - {r["external_id"] for r in inserted}
+                if stored_elsewhere:  # already stored in another thread: not part of these threads
+                    for m in candidates:
+                        if m.external_id in stored_elsewhere:
+                            tid = infos[m.thread_key].id
+                            state.messages[tid] = [t for t in state.messages[tid] if t.external_id != m.external_id]
+                            outcomes[tid] = compute(state.infos[tid], state.messages[tid])
+                await state.write(conn, outcomes, result)
             if cursor is not None:
                 await conn.execute(
                     """
@@ -218,11 +226,18 @@ class Store:
         """Recompute the waits of these threads (after a policy change) in one transaction."""
         result = IngestResult()
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT 1 FROM threads WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+            accounts = await conn.fetch(
+                "SELECT DISTINCT account_id FROM threads WHERE id = ANY($1::bigint[]) ORDER BY 1", list(thread_ids))
+            for a in accounts:  # in order: no deadlock with another recompute
+                await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, a["account_id"])
+            records = await conn.fetch(
+                "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
+                " WHERE id = ANY($1::bigint[])",
                 sorted(thread_ids),
             )
-            await _recompute(conn, sorted(thread_ids), compute, result)
+            state = await _ThreadState.load(conn, {str(r["id"]): _thread_info(r) for r in records})
+            outcomes = {tid: compute(state.infos[tid], msgs) for tid, msgs in state.messages.items()}
+            await state.write(conn, outcomes, result)
         return result
 
     async def threads_since(
@@ -366,116 +381,172 @@ def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, s
     return [rows[k] for k in sorted(rows)]
 
 
-async def _recompute(
-    conn: asyncpg.Connection, thread_ids: list[int], compute: Compute, result: IngestResult
-) -> None:
-    """Replace the waits of `thread_ids` by what `compute` makes of their messages."""
-    result.threads_touched += len(thread_ids)
-    infos = {
-        r["id"]: ThreadInfo(r["id"], r["account_id"], r["kind"], r["customer_id"], r["customer_handle"], r["url"])
-        for r in await conn.fetch(
-            "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
-            " WHERE id = ANY($1::bigint[])",
-            thread_ids,
+def _thread_info(r: Mapping[str, Any]) -> ThreadInfo:
+    return ThreadInfo(r["id"], r["account_id"], r["kind"], r["customer_id"], r["customer_handle"], r["url"])
+
+
+def _thread_message(m: Message) -> ThreadMessage:
+    return ThreadMessage(m.external_id, m.direction, m.created_at, m.text, m.author_id, m.is_retweet)
+
+
+ACCOUNT_LOCK = 0x1B0C  # advisory lock namespace: (ACCOUNT_LOCK, account id) while its threads change
+
+
+async def _lock_threads(
+    conn: asyncpg.Connection, account_id: int, rows: list[tuple[str, str, str | None, str | None, str | None]]
+) -> dict[str, ThreadInfo]:
+    """Lock the account's threads (one advisory lock per account: its streams ingest one at a
+    time, whichever process runs them), create the batch's new threads, and fill in a customer
+    learnt from this batch."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, account_id)
+    columns = list(zip(*rows, strict=True))
+    records = await conn.fetch(
+        """
+        WITH new AS (
+            INSERT INTO threads (account_id, thread_key, kind, customer_id, customer_handle, url)
+            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+            ON CONFLICT (account_id, thread_key) DO NOTHING
+            RETURNING id, thread_key, account_id, kind, customer_id, customer_handle, url
         )
-    }
-    by_thread: dict[int, list[ThreadMessage]] = {t: [] for t in infos}
-    stored_flags: dict[tuple[int, str], tuple[bool, bool, int]] = {}
-    for r in await conn.fetch(
-        "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
-        " is_question, is_automatic FROM messages WHERE thread_id = ANY($1::bigint[])",
-        thread_ids,
-    ):
-        by_thread[r["thread_id"]].append(
-            ThreadMessage(r["external_id"], r["direction"], r["created_at"], r["body"],
-                          r["author_id"], r["is_retweet"])
-        )
-        stored_flags[(r["thread_id"], r["external_id"])] = (r["is_question"], r["is_automatic"], r["id"])
-    old = {
-        (r["thread_id"], r["seq"]): r
-        for r in await conn.fetch(
-            "SELECT thread_id, seq, opened_message, closed_at FROM waits WHERE thread_id = ANY($1::bigint[])",
-            thread_ids,
-        )
-    }
-    new_rows: list[tuple[Any, ...]] = []
-    flag_ids: list[int] = []
-    flag_q: list[bool] = []
-    flag_a: list[bool] = []
-    counts: list[int] = []
-    for tid in thread_ids:
-        info = infos[tid]
-        outcome = compute(info, by_thread[tid])
-        counts.append(len(outcome.waits))
-        for ext, (q, a) in outcome.flags.items():
-            sq, sa, mid = stored_flags[(tid, ext)]
-            if (sq, sa) != (q, a):
-                flag_ids.append(mid)
-                flag_q.append(q)
-                flag_a.append(a)
-        for w in outcome.waits:
-            new_rows.append((tid, w.seq, info.account_id, w.kind, w.opened_at, w.opened_message,
-                             w.questions, w.closed_at, w.closed_message, w.target_seconds, w.deadline,
-                             w.at_risk_at, w.wall_seconds, w.business_seconds, w.at_risk_reached_at,
-                             w.breached_at))
-            before = old.get((tid, w.seq))
-            if before is None:
-                result.opened.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
-                                               message=w.opened_message, url=info.url))
-            if w.closed_at is not None and (before is None or before["closed_at"] is None):
-                result.answered.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
-                                                 w.wall_seconds, w.business_seconds, w.opened_message,
-                                                 info.url))
-    if flag_ids:
+        SELECT * FROM new
+        UNION ALL
+        SELECT id, thread_key, account_id, kind, customer_id, customer_handle, url FROM threads
+        WHERE account_id = $1 AND thread_key = ANY($2::text[])
+        """,
+        account_id, *columns,
+    )
+    infos = {r["thread_key"]: _thread_info(r) for r in records}
+    learnt = [row for row in rows if infos[row[0]].customer_id is None and row[2] is not None]
+    if learnt:
         await conn.execute(
             """
-            UPDATE messages m SET is_question = u.q, is_automatic = u.a
-            FROM unnest($1::bigint[], $2::boolean[], $3::boolean[]) AS u(id, q, a) WHERE m.id = u.id
+            UPDATE threads t SET customer_id = u.customer_id, customer_handle = u.customer_handle,
+                url = COALESCE(t.url, u.url)
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(thread_key, customer_id,
+                customer_handle, url)
+            WHERE t.account_id = $1 AND t.thread_key = u.thread_key
             """,
-            flag_ids, flag_q, flag_a,
+            account_id, [r[0] for r in learnt], [r[2] for r in learnt], [r[3] for r in learnt],
+            [r[4] for r in learnt],
         )
+        for key, _, customer_id, handle, url in learnt:
+            info = infos[key]
+            infos[key] = dataclasses.replace(info, customer_id=customer_id, customer_handle=handle,
+                                             url=info.url or url)
+    return infos
+
+
+_WAIT_FIELDS = ("kind", "opened_at", "opened_message", "questions", "closed_at", "closed_message",
+                "target_seconds", "deadline", "at_risk_at", "wall_seconds", "business_seconds",
+                "at_risk_reached_at", "breached_at")
+
+
+class _ThreadState:
+    """The stored messages and waits of locked threads."""
+
+    def __init__(self, infos: dict[int, ThreadInfo]) -> None:
+        self.infos = infos
+        self.messages: dict[int, list[ThreadMessage]] = {t: [] for t in infos}
+        self.stored_ids: dict[int, set[str]] = {t: set() for t in infos}
+        self.stored_flags: dict[str, tuple[bool, bool, int]] = {}
+        self.old_waits: dict[tuple[int, int], tuple[Any, ...]] = {}
+
+    @classmethod
+    async def load(cls, conn: asyncpg.Connection, infos: Mapping[str, ThreadInfo]) -> _ThreadState:
+        state = cls({i.id: i for i in infos.values()})
+        ids = sorted(state.infos)
+        for r in await conn.fetch(
+            "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
+            " is_question, is_automatic FROM messages WHERE thread_id = ANY($1::bigint[])",
+            ids,
+        ):
+            tid = r["thread_id"]
+            state.messages[tid].append(ThreadMessage(r["external_id"], r["direction"], r["created_at"], r["body"],
+                                                     r["author_id"], r["is_retweet"]))
+            state.stored_ids[tid].add(r["external_id"])
+            state.stored_flags[r["external_id"]] = (r["is_question"], r["is_automatic"], r["id"])
+        for r in await conn.fetch(
+            f"SELECT thread_id, seq, {_WAIT_COLUMNS} FROM waits WHERE thread_id = ANY($1::bigint[])", ids
+        ):
+            state.old_waits[(r["thread_id"], r["seq"])] = tuple(r[f] for f in _WAIT_FIELDS)
+        return state
+
+    async def write(self, conn: asyncpg.Connection, outcomes: Mapping[int, ThreadOutcome],
+                    result: IngestResult) -> None:
+        """Write what changed: flags of stored messages, waits (new, changed, gone)."""
+        result.threads_touched += len(outcomes)
+        flag_rows: list[tuple[int, bool, bool]] = []
+        wait_rows: list[tuple[Any, ...]] = []
+        gone: list[tuple[int, int]] = []
+        for tid, outcome in outcomes.items():
+            info = self.infos[tid]
+            for ext, (q, a) in outcome.flags.items():
+                stored = self.stored_flags.get(ext)
+                if stored is not None and stored[:2] != (q, a):
+                    flag_rows.append((stored[2], q, a))
+            for w in outcome.waits:
+                row = (w.kind, w.opened_at, w.opened_message, w.questions, w.closed_at, w.closed_message,
+                       w.target_seconds, w.deadline, w.at_risk_at, w.wall_seconds, w.business_seconds,
+                       w.at_risk_reached_at, w.breached_at)
+                before = self.old_waits.get((tid, w.seq))
+                if before != row:
+                    wait_rows.append((tid, w.seq, info.account_id, *row))
+                if before is None:
+                    result.opened.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
+                                                   message=w.opened_message, url=info.url))
+                if w.closed_at is not None and (before is None or before[4] is None):
+                    result.answered.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
+                                                     w.wall_seconds, w.business_seconds, w.opened_message,
+                                                     info.url))
+            gone += [(tid, seq) for (t, seq) in self.old_waits if t == tid and seq >= len(outcome.waits)]
+        if flag_rows:
+            await conn.execute(
+                """
+                UPDATE messages m SET is_question = u.q, is_automatic = u.a
+                FROM unnest($1::bigint[], $2::boolean[], $3::boolean[]) AS u(id, q, a) WHERE m.id = u.id
+                """,
+                *zip(*flag_rows, strict=True),
+            )
+        if gone:
+            await conn.execute(
+                """
+                DELETE FROM waits w USING unnest($1::bigint[], $2::integer[]) AS g(thread_id, seq)
+                WHERE w.thread_id = g.thread_id AND w.seq = g.seq
+                """,
+                *zip(*gone, strict=True),
+            )
+        if wait_rows:
+            await _upsert_waits(conn, wait_rows)
+
+
+async def _upsert_waits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    columns = list(zip(*rows, strict=True))
     await conn.execute(
-        """
-        DELETE FROM waits w USING unnest($1::bigint[], $2::integer[]) AS t(id, n)
-        WHERE w.thread_id = t.id AND w.seq >= t.n
+        f"""
+        INSERT INTO waits (thread_id, seq, account_id, {_WAIT_COLUMNS})
+        SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[],
+            $5::timestamptz[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[],
+            $10::double precision[], $11::timestamptz[], $12::timestamptz[],
+            $13::double precision[], $14::double precision[], $15::timestamptz[], $16::timestamptz[])
+        ON CONFLICT (thread_id, seq) DO UPDATE SET
+            kind = EXCLUDED.kind, opened_at = EXCLUDED.opened_at,
+            opened_message = EXCLUDED.opened_message, questions = EXCLUDED.questions,
+            closed_at = EXCLUDED.closed_at, closed_message = EXCLUDED.closed_message,
+            target_seconds = EXCLUDED.target_seconds, deadline = EXCLUDED.deadline,
+            at_risk_at = EXCLUDED.at_risk_at, wall_seconds = EXCLUDED.wall_seconds,
+            business_seconds = EXCLUDED.business_seconds,
+            -- Instants marked by the deadline schedule stay while they still hold.
+            at_risk_reached_at = COALESCE(EXCLUDED.at_risk_reached_at,
+                CASE WHEN waits.at_risk_at = EXCLUDED.at_risk_at
+                      AND (EXCLUDED.closed_at IS NULL OR EXCLUDED.closed_at > EXCLUDED.at_risk_at)
+                     THEN waits.at_risk_reached_at END),
+            breached_at = COALESCE(EXCLUDED.breached_at,
+                CASE WHEN waits.deadline = EXCLUDED.deadline
+                      AND (EXCLUDED.closed_at IS NULL OR EXCLUDED.closed_at > EXCLUDED.deadline)
+                     THEN waits.breached_at END),
+            breach_counted_at = CASE WHEN EXCLUDED.closed_at IS NOT NULL AND EXCLUDED.closed_at <= EXCLUDED.deadline
+                THEN NULL ELSE waits.breach_counted_at END,
+            updated_at = now()
         """,
-        thread_ids, counts,
+        *columns,
     )
-    if new_rows:
-        columns = list(zip(*new_rows, strict=True))
-        await conn.execute(
-            f"""
-            INSERT INTO waits (thread_id, seq, account_id, {_WAIT_COLUMNS})
-            SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[],
-                $5::timestamptz[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[],
-                $10::double precision[], $11::timestamptz[], $12::timestamptz[],
-                $13::double precision[], $14::double precision[], $15::timestamptz[], $16::timestamptz[])
-            ON CONFLICT (thread_id, seq) DO UPDATE SET
-                kind = EXCLUDED.kind, opened_at = EXCLUDED.opened_at,
-                opened_message = EXCLUDED.opened_message, questions = EXCLUDED.questions,
-                closed_at = EXCLUDED.closed_at, closed_message = EXCLUDED.closed_message,
-                target_seconds = EXCLUDED.target_seconds, deadline = EXCLUDED.deadline,
-                at_risk_at = EXCLUDED.at_risk_at, wall_seconds = EXCLUDED.wall_seconds,
-                business_seconds = EXCLUDED.business_seconds,
-                at_risk_reached_at = COALESCE(EXCLUDED.at_risk_reached_at,
-                    CASE WHEN waits.at_risk_at = EXCLUDED.at_risk_at THEN waits.at_risk_reached_at END),
-                breached_at = COALESCE(EXCLUDED.breached_at,
-                    CASE WHEN waits.deadline = EXCLUDED.deadline
-                          AND (EXCLUDED.closed_at IS NULL OR EXCLUDED.closed_at > EXCLUDED.deadline)
-                         THEN waits.breached_at END),
-                breach_counted_at = CASE WHEN EXCLUDED.breached_at IS NULL AND
-                    NOT (waits.deadline = EXCLUDED.deadline
-                         AND (EXCLUDED.closed_at IS NULL OR EXCLUDED.closed_at > EXCLUDED.deadline))
-                    THEN NULL ELSE waits.breach_counted_at END,
-                updated_at = now()
-            WHERE (waits.kind, waits.opened_at, waits.opened_message, waits.questions, waits.closed_at,
-                   waits.closed_message, waits.target_seconds, waits.deadline, waits.at_risk_at,
-                   waits.wall_seconds, waits.business_seconds, waits.at_risk_reached_at, waits.breached_at)
-                IS DISTINCT FROM
-                  (EXCLUDED.kind, EXCLUDED.opened_at, EXCLUDED.opened_message, EXCLUDED.questions,
-                   EXCLUDED.closed_at, EXCLUDED.closed_message, EXCLUDED.target_seconds,
-                   EXCLUDED.deadline, EXCLUDED.at_risk_at, EXCLUDED.wall_seconds,
-                   EXCLUDED.business_seconds, EXCLUDED.at_risk_reached_at, EXCLUDED.breached_at)
-            """,
-            *columns,
-        )

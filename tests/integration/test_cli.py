@@ -140,7 +140,7 @@ def test_run_on_embedded_defaults(tmp_path: Path) -> None:
 def test_migrate_is_idempotent(database_url: str) -> None:
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url)
     first = cli("migrate", env=env)
-    assert first.returncode == 0 and "applied: 0001_initial.sql" in first.stdout
+    assert first.returncode == 0 and "applied: 0001_initial.sql" in first.stdout, first.stderr
     second = cli("migrate", env=env)
     assert second.returncode == 0 and "up to date" in second.stdout
 

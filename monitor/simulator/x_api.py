@@ -1,0 +1,715 @@
+"""A local X API v2 for tests and demos: mentions and user timelines, DM events, auth, rate limits,
+faults, edits; every request recorded.
+
+Wire format as in the X API v2 docs: `data` / `includes` / `errors` / `meta` (`result_count`,
+`newest_id`, `oldest_id`, `next_token`), only the requested `tweet.fields` / `user.fields` /
+`dm_event.fields` and expansions, `max_results` bounds with X-style 400 bodies, 401 on a wrong
+bearer token or OAuth 1.0a signature, `x-rate-limit-*` headers on every authenticated answer and
+429 once a window's budget is spent. Ids are snowflakes (their creation time is in them). The fake
+serves only what exists at its clock's time, so a scripted scenario unfolds as time passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import math
+import random
+import time
+from bisect import insort
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+from oauthlib.oauth1.rfc5849 import utils as oauth_utils
+
+from monitor.simulator.scenario import Scenario
+
+MENTIONS = "GET /2/users/:id/mentions"
+TWEETS = "GET /2/users/:id/tweets"
+DM_EVENTS = "GET /2/dm_events"
+ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS)
+
+FAULTS = ("rate_limited", "http_500", "http_503_html", "malformed_json", "non_json",
+          "truncated_json", "missing_fields", "wrong_types", "partial_errors", "connection_reset")
+"""What `inject` and `fault_rates` accept."""
+
+TWITTER_EPOCH_MS = 1288834974657
+TIMELINE_CAP = {MENTIONS: 800, TWEETS: 3200}
+"""The API serves only the newest 800 mentions and 3,200 tweets of a user."""
+DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300}
+"""Requests per 15-minute window (app bearer for timelines, user keys for DMs)."""
+TOKEN_PREFIX = "7140dibdnow9c7btw"
+
+TWEET_FIELDS = {"attachments", "author_id", "context_annotations", "conversation_id", "created_at",
+                "edit_controls", "edit_history_tweet_ids", "entities", "geo", "id",
+                "in_reply_to_user_id", "lang", "note_tweet", "possibly_sensitive", "public_metrics",
+                "referenced_tweets", "reply_settings", "source", "text", "withheld"}
+USER_FIELDS = {"created_at", "description", "entities", "id", "location", "name", "pinned_tweet_id",
+               "profile_image_url", "protected", "public_metrics", "url", "username", "verified",
+               "withheld"}
+TWEET_EXPANSIONS = {"attachments.poll_ids", "attachments.media_keys", "author_id",
+                    "edit_history_tweet_ids", "entities.mentions.username", "geo.place_id",
+                    "in_reply_to_user_id", "referenced_tweets.id", "referenced_tweets.id.author_id"}
+DM_EVENT_FIELDS = {"id", "text", "event_type", "created_at", "dm_conversation_id", "sender_id",
+                   "participant_ids", "referenced_tweets", "attachments"}
+DM_EXPANSIONS = {"attachments.media_keys", "referenced_tweets.id", "sender_id", "participant_ids"}
+DM_EVENT_TYPES = {"MessageCreate", "ParticipantsJoin", "ParticipantsLeave"}
+
+
+@dataclass
+class Tweet:
+    id: int
+    author_id: str
+    text: str
+    created_at: float
+    conversation_id: int
+    in_reply_to_user_id: str | None = None
+    referenced: list[tuple[str, int]] = field(default_factory=list)
+    mentions: frozenset[str] = frozenset()
+    edit_history: list[int] = field(default_factory=list)
+    superseded_at: float | None = None
+    """Set when the tweet was edited: timelines show the new version from then on."""
+
+    def visible(self, now: float) -> bool:
+        return self.created_at <= now and (self.superseded_at is None or self.superseded_at > now)
+
+
+@dataclass
+class DmEvent:
+    id: int
+    conversation_id: str
+    sender_id: str
+    participants: tuple[str, ...]
+    text: str
+    created_at: float
+    event_type: str = "MessageCreate"
+
+
+@dataclass(frozen=True)
+class UserKeys:
+    """OAuth 1.0a user context: the app's consumer keys and a user's access token pair."""
+
+    user_id: str
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+
+
+@dataclass
+class RequestRecord:
+    """One request as the fake saw it."""
+
+    endpoint: str
+    path: str
+    params: dict[str, str]
+    user_id: str | None
+    """The timeline's user (path id) or, for DMs, the authenticated user."""
+    credential: str | None
+    at: float
+    status: int = 0
+    ids: list[str] = field(default_factory=list)
+    """Ids of the items returned in `data`."""
+    fault: str | None = None
+
+
+@dataclass
+class _Fault:
+    kind: str
+    endpoint: str | None
+    user_id: str | None
+    times: int
+    skip: int
+
+
+@dataclass(frozen=True)
+class LoadedPost:
+    """What the fake made of a scenario post: its ids, and the thread key a source should use."""
+
+    question_id: str
+    reply_id: str | None
+    edit_id: str | None
+    thread_key: str
+
+
+class _Reply(Exception):
+    def __init__(self, response: web.StreamResponse) -> None:
+        self.response = response
+
+
+def iso(ts: float) -> str:
+    millis = int(round(ts * 1000)) % 1000
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
+
+
+def snowflake_time(tweet_id: int) -> float:
+    return ((tweet_id >> 22) + TWITTER_EPOCH_MS) / 1000
+
+
+def problem(status: int, title: str, detail: str, kind: str = "about:blank") -> web.Response:
+    body = {"title": title, "detail": detail, "type": kind, "status": status}
+    return web.json_response(body, status=status)
+
+
+def too_many() -> web.Response:
+    return problem(429, "Too Many Requests", "Too Many Requests")
+
+
+def invalid(param: str, value: str, message: str) -> web.Response:
+    body = {"errors": [{"parameters": {param: [value]}, "message": message}],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request"}
+    return web.json_response(body, status=400)
+
+
+class FakeXApi:
+    """The local X API: `await start()` gives its base URL; script it with `add_*`, `load`,
+    `inject`; read `requests` afterwards."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, window_seconds: float = 900.0,
+                 limits: Mapping[str, int] | None = None, seed: int = 0,
+                 fault_rates: Mapping[str, float] | None = None, fault_retry_after: float = 15.0,
+                 timeline_cap: Mapping[str, int] | None = None) -> None:
+        self.clock = clock
+        self.window_seconds = window_seconds
+        self.limits: dict[str, int] = {**DEFAULT_LIMITS, **(limits or {})}
+        self.rng = random.Random(seed)
+        self.fault_rates: dict[str, float] = dict(fault_rates or {})
+        """Probability of each fault on any request (after auth and rate limiting)."""
+        self.fault_endpoints: set[str] | None = None
+        """Endpoints the random faults apply to (None: all)."""
+        self.fault_retry_after = fault_retry_after
+        self.timeline_cap = {**TIMELINE_CAP, **(timeline_cap or {})}
+        self.bearer_tokens: set[str] = set()
+        self.user_keys: dict[str, UserKeys] = {}
+        self.users: dict[str, str] = {}
+        self.tweets: dict[int, Tweet] = {}
+        self.dm_events: dict[int, DmEvent] = {}
+        self.requests: list[RequestRecord] = []
+        self._faults: deque[_Fault] = deque()
+        self._mentions: dict[str, list[int]] = {}
+        self._authored: dict[str, list[int]] = {}
+        self._dms: dict[str, list[int]] = {}
+        self._windows: dict[tuple[str, str], list[float]] = {}
+        self._seq: dict[int, int] = {}
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # ---------------------------------------------------------------- server
+
+    async def start(self) -> str:
+        """Serve on 127.0.0.1, a free port; return the base URL (http://127.0.0.1:PORT)."""
+        app = web.Application()
+        app.router.add_get("/2/users/{id}/mentions", self._mentions_handler)
+        app.router.add_get("/2/users/{id}/tweets", self._tweets_handler)
+        app.router.add_get("/2/dm_events", self._dm_handler)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ---------------------------------------------------------------- scripting
+
+    def add_user(self, user_id: str, username: str) -> None:
+        self.users[user_id] = username
+
+    def add_bearer_token(self, token: str) -> None:
+        self.bearer_tokens.add(token)
+
+    def add_user_keys(self, keys: UserKeys) -> None:
+        self.user_keys[keys.access_token] = keys
+
+    def new_id(self, at: float) -> int:
+        """A snowflake for time `at` (epoch seconds), unique."""
+        ms = int(round(at * 1000)) - TWITTER_EPOCH_MS
+        seq = self._seq.get(ms, 0)
+        if seq >= 1 << 12:
+            raise ValueError("more than 4096 ids in one millisecond")
+        self._seq[ms] = seq + 1
+        return (ms << 22) | seq
+
+    def add_tweet(self, author_id: str, text: str, at: datetime | float, *,
+                  mentions: Iterable[str] = (), reply_to: int | None = None,
+                  quote_of: int | None = None, retweet_of: int | None = None) -> int:
+        """A tweet by `author_id` at `at`; a reply (to tweet `reply_to`) joins its conversation."""
+        ts = at.timestamp() if isinstance(at, datetime) else at
+        tid = self.new_id(ts)
+        conversation, reply_user = tid, None
+        referenced: list[tuple[str, int]] = []
+        if reply_to is not None:
+            parent = self.tweets[reply_to]
+            conversation, reply_user = parent.conversation_id, parent.author_id
+            referenced.append(("replied_to", reply_to))
+        if quote_of is not None:
+            referenced.append(("quoted", quote_of))
+        if retweet_of is not None:
+            referenced.append(("retweeted", retweet_of))
+        tweet = Tweet(tid, author_id, text, ts, conversation, reply_user, referenced,
+                      frozenset(mentions), [tid])
+        self._store(tweet)
+        return tid
+
+    def edit_tweet(self, tweet_id: int, text: str, at: datetime | float) -> int:
+        """Edit a tweet at `at`: a new version with a new id; timelines show it from then on."""
+        ts = at.timestamp() if isinstance(at, datetime) else at
+        old = self.tweets[tweet_id]
+        new_id = self.new_id(ts)
+        old.superseded_at = ts
+        new = Tweet(new_id, old.author_id, text, ts, old.conversation_id, old.in_reply_to_user_id,
+                    list(old.referenced), old.mentions, [*old.edit_history, new_id])
+        self._store(new)
+        return new_id
+
+    def add_dm(self, sender_id: str, recipient_id: str, text: str, at: datetime | float) -> int:
+        ts = at.timestamp() if isinstance(at, datetime) else at
+        eid = self.new_id(ts)
+        a, b = sorted((sender_id, recipient_id), key=int)
+        event = DmEvent(eid, f"{a}-{b}", sender_id, (a, b), text, ts)
+        self.dm_events[eid] = event
+        for user in (a, b):
+            insort(self._dms.setdefault(user, []), eid)
+        return eid
+
+    def _store(self, tweet: Tweet) -> None:
+        self.tweets[tweet.id] = tweet
+        insort(self._authored.setdefault(tweet.author_id, []), tweet.id)
+        for user in tweet.mentions:
+            insort(self._mentions.setdefault(user, []), tweet.id)
+
+    def load(self, scenario: Scenario, *, brand_id: str,
+             brand_handle: str) -> dict[str, LoadedPost]:
+        """Turn a scenario into tweets (public posts mention the brand, replies answer them) and
+        DMs (private posts); return what each post became, by post key."""
+        self.add_user(brand_id, brand_handle)
+        out: dict[str, LoadedPost] = {}
+        for post in scenario.posts:
+            self.add_user(post.customer_id, post.customer_handle)
+            if post.private:
+                qid = self.add_dm(post.customer_id, brand_id, post.text, post.at)
+                rid = None
+                if post.reply_at is not None:
+                    rid = self.add_dm(brand_id, post.customer_id, post.reply_text, post.reply_at)
+                out[post.key] = LoadedPost(str(qid), str(rid) if rid else None, None,
+                                           self.dm_events[qid].conversation_id)
+                continue
+            text = post.text if post.text.startswith("@") else f"@{brand_handle} {post.text}"
+            qid = self.add_tweet(post.customer_id, text, post.at, mentions=[brand_id])
+            eid = None
+            if post.edited_at is not None:
+                edit = post.edit_text or post.text
+                edit = edit if edit.startswith("@") else f"@{brand_handle} {edit}"
+                eid = self.edit_tweet(qid, edit, post.edited_at)
+            rid = None
+            if post.reply_at is not None:
+                rid = self.add_tweet(brand_id, f"@{post.customer_handle} {post.reply_text}",
+                                     post.reply_at, mentions=[post.customer_id], reply_to=qid)
+            out[post.key] = LoadedPost(str(qid), str(rid) if rid else None,
+                                       str(eid) if eid else None, f"{qid}:{post.customer_id}")
+        return out
+
+    def inject(self, fault: str, *, endpoint: str | None = None, user_id: str | None = None,
+               times: int = 1, skip: int = 0) -> None:
+        """Answer the next `times` matching requests (after `skip` of them) with `fault`."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+        self._faults.append(_Fault(fault, endpoint, user_id, times, skip))
+
+    def requests_to(self, endpoint: str, user_id: str | None = None) -> list[RequestRecord]:
+        return [r for r in self.requests
+                if r.endpoint == endpoint and (user_id is None or r.user_id == user_id)]
+
+    # ---------------------------------------------------------------- handlers
+
+    async def _mentions_handler(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, MENTIONS)
+
+    async def _tweets_handler(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, TWEETS)
+
+    async def _dm_handler(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, DM_EVENTS)
+
+    async def _handle(self, request: web.Request, endpoint: str) -> web.StreamResponse:
+        now = self.clock()
+        params = {k: v for k, v in request.query.items()}
+        record = RequestRecord(endpoint, request.path, params, request.match_info.get("id"), None,
+                               now)
+        self.requests.append(record)
+        headers: dict[str, str] = {}
+        try:
+            credential, user = self._authenticate(request, endpoint)
+            record.credential = credential
+            if endpoint == DM_EVENTS:
+                record.user_id = user
+            headers = self._spend(credential, endpoint, now)
+            fault = self._fault(endpoint, record.user_id)
+            record.fault = fault
+            if fault == "connection_reset":
+                if request.transport is not None:
+                    request.transport.abort()
+                raise asyncio.CancelledError()  # aiohttp drops the handler of a lost connection
+            if fault == "rate_limited":
+                reset = math.ceil(now + self.fault_retry_after)
+                headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+                raise _Reply(self._with(too_many(), headers))
+            if fault == "http_500":
+                raise _Reply(self._with(problem(500, "Internal Server Error",
+                                                "Internal Server Error"), headers))
+            if fault == "http_503_html":
+                raise _Reply(self._with(web.Response(
+                    status=503, content_type="text/html",
+                    text="<html><body><h1>Over capacity</h1></body></html>"), headers))
+            if endpoint == DM_EVENTS:
+                body = self._dm_page(params, str(user), now)
+            else:
+                body = self._timeline_page(endpoint, params, record.user_id or "", now)
+            record.ids = [str(d["id"]) for d in body.get("data", [])]
+            response = self._render(body, fault)
+            if fault is not None and fault != "partial_errors":
+                record.ids = []
+            raise _Reply(self._with(response, headers))
+        except _Reply as reply:
+            for name, value in headers.items():  # every answer after the budget check has them
+                reply.response.headers.setdefault(name, value)
+            record.status = reply.response.status
+            return reply.response
+
+    def _with(self, response: web.StreamResponse, headers: Mapping[str, str]) -> web.StreamResponse:
+        response.headers.update(headers)
+        return response
+
+    # ---------------------------------------------------------------- auth and limits
+
+    def _authenticate(self, request: web.Request, endpoint: str) -> tuple[str, str | None]:
+        """(credential, authenticated user id or None for app-only) or a 401/403 reply."""
+        auth = request.headers.get("Authorization", "")
+        unauthorized = _Reply(problem(401, "Unauthorized", "Unauthorized"))
+        if auth.startswith("Bearer "):
+            token = auth[len("Bearer "):]
+            if token not in self.bearer_tokens:
+                raise unauthorized
+            if endpoint == DM_EVENTS:
+                raise _Reply(problem(
+                    403, "Unsupported Authentication",
+                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint."
+                    "  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User"
+                    " Context].", "https://api.twitter.com/2/problems/unsupported-authentication"))
+            return token, None
+        if auth.startswith("OAuth "):
+            try:
+                oauth = {k: oauth_utils.unescape(v)
+                         for k, v in oauth_utils.parse_authorization_header(auth)}
+            except ValueError:
+                raise unauthorized from None
+            keys = self.user_keys.get(oauth.get("oauth_token", ""))
+            if keys is None or oauth.get("oauth_consumer_key") != keys.consumer_key:
+                raise unauthorized
+            collected = oauth_signature.collect_parameters(
+                uri_query=request.rel_url.raw_query_string, headers={"Authorization": auth},
+                exclude_oauth_signature=True)
+            base = oauth_signature.signature_base_string(
+                request.method,
+                oauth_signature.base_string_uri("https://api.twitter.com" + request.path),
+                oauth_signature.normalize_parameters(collected))
+            key = f"{oauth_utils.escape(keys.consumer_secret)}&" \
+                  f"{oauth_utils.escape(keys.access_token_secret)}"
+            expected = base64.b64encode(
+                hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
+            if not hmac.compare_digest(expected, oauth.get("oauth_signature", "")):
+                raise unauthorized
+            return keys.access_token, keys.user_id
+        raise unauthorized
+
+    def _spend(self, credential: str, endpoint: str, now: float) -> dict[str, str]:
+        """Count one request in the credential's window for the endpoint; 429 if none is left."""
+        key = (credential, endpoint)
+        window = self._windows.get(key)
+        if window is None or now >= window[0] + self.window_seconds:
+            window = self._windows[key] = [now, 0.0]
+        limit = self.limits[endpoint]
+        reset = str(math.ceil(window[0] + self.window_seconds))
+        if window[1] >= limit:
+            headers = {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": "0",
+                       "x-rate-limit-reset": reset}
+            raise _Reply(self._with(too_many(), headers))
+        window[1] += 1
+        return {"x-rate-limit-limit": str(limit),
+                "x-rate-limit-remaining": str(int(limit - window[1])), "x-rate-limit-reset": reset}
+
+    def _fault(self, endpoint: str, user_id: str | None) -> str | None:
+        for f in self._faults:
+            if f.endpoint in (None, endpoint) and f.user_id in (None, user_id):
+                if f.skip > 0:
+                    f.skip -= 1
+                    return None
+                f.times -= 1
+                if f.times <= 0:
+                    self._faults.remove(f)
+                return f.kind
+        if self.fault_endpoints is None or endpoint in self.fault_endpoints:
+            for kind, p in self.fault_rates.items():
+                if self.rng.random() < p:
+                    return kind
+        return None
+
+    # ---------------------------------------------------------------- pages
+
+    def _fields(self, params: Mapping[str, str], name: str, known: set[str]) -> set[str]:
+        value = params.get(name)
+        if value is None:
+            return set()
+        items = set(value.split(","))
+        unknown = sorted(items - known)
+        if unknown:
+            raise _Reply(invalid(name, value, f"The `{name}` query parameter value [{unknown[0]}]"
+                                              f" is not one of [{','.join(sorted(known))}]"))
+        return items
+
+    def _max_results(self, params: Mapping[str, str], low: int, high: int, default: int) -> int:
+        value = params.get("max_results")
+        if value is None:
+            return default
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise _Reply(invalid("max_results", value,
+                                 f"The `max_results` query parameter value [{value}] is not between"
+                                 f" {low} and {high}"))
+        return int(value)
+
+    def _id_param(self, params: Mapping[str, str], name: str) -> int | None:
+        value = params.get(name)
+        if value is None:
+            return None
+        if not value.isdigit() or len(value) > 19:
+            raise _Reply(invalid(name, value, f"The `{name}` query parameter value [{value}] does"
+                                              " not match ^[0-9]{1,19}$"))
+        return int(value)
+
+    def _time_param(self, params: Mapping[str, str], name: str) -> float | None:
+        value = params.get(name)
+        if value is None:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                raise ValueError(value)
+        except ValueError:
+            raise _Reply(invalid(name, value, f"Invalid '{name}':'{value}'. '{name}' must be a "
+                                               "valid RFC3339 date.")) from None
+        return parsed.timestamp()
+
+    def _token(self, params: Mapping[str, str]) -> int | None:
+        value = params.get("pagination_token")
+        if value is None:
+            return None
+        bad = _Reply(invalid("pagination_token", value,
+                             f"The `pagination_token` query parameter value [{value}] is not"
+                             " valid"))
+        if not value.startswith(TOKEN_PREFIX):
+            raise bad
+        try:
+            return int(value[len(TOKEN_PREFIX):], 36)
+        except ValueError:
+            raise bad from None
+
+    @staticmethod
+    def _next_token(last_id: int) -> str:
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+        out = ""
+        while last_id:
+            last_id, r = divmod(last_id, 36)
+            out = digits[r] + out
+        return TOKEN_PREFIX + (out or "0")
+
+    def _timeline_page(self, endpoint: str, params: Mapping[str, str], user_id: str,
+                       now: float) -> dict[str, Any]:
+        if user_id not in self.users:
+            return {"errors": [{
+                "value": user_id, "detail": f"Could not find user with id: [{user_id}].",
+                "title": "Not Found Error", "resource_type": "user", "parameter": "id",
+                "resource_id": user_id,
+                "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
+        tweet_fields = self._fields(params, "tweet.fields", TWEET_FIELDS)
+        user_fields = self._fields(params, "user.fields", USER_FIELDS)
+        expansions = self._fields(params, "expansions", TWEET_EXPANSIONS)
+        size = self._max_results(params, 5, 100, 10)
+        since, until = self._id_param(params, "since_id"), self._id_param(params, "until_id")
+        start, end = self._time_param(params, "start_time"), self._time_param(params, "end_time")
+        below = self._token(params)
+        exclude = set(params["exclude"].split(",")) if params.get("exclude") else set()
+        if exclude - {"retweets", "replies"}:
+            raise _Reply(invalid("exclude", params["exclude"],
+                                 f"The `exclude` query parameter value [{params['exclude']}] is not"
+                                 " one of [replies,retweets]"))
+        index = self._mentions if endpoint == MENTIONS else self._authored
+        ids = index.get(user_id, [])
+        visible = [self.tweets[i] for i in reversed(ids) if self.tweets[i].visible(now)]
+        visible = visible[: self.timeline_cap[endpoint]]
+        matching = [
+            t for t in visible
+            if (since is None or t.id > since) and (until is None or t.id < until)
+            and (start is None or t.created_at >= start) and (end is None or t.created_at <= end)
+            and (below is None or t.id < below)
+            and not ("retweets" in exclude and any(k == "retweeted" for k, _ in t.referenced))
+            and not ("replies" in exclude and t.in_reply_to_user_id is not None)
+        ]
+        page = matching[:size]
+        if not page:
+            return {"meta": {"result_count": 0}}
+        body: dict[str, Any] = {"data": [self._tweet_json(t, tweet_fields) for t in page]}
+        includes: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        users: dict[str, None] = {}
+        if "author_id" in expansions:
+            users.update({t.author_id: None for t in page})
+        if "in_reply_to_user_id" in expansions:
+            users.update({t.in_reply_to_user_id: None for t in page if t.in_reply_to_user_id})
+        if "referenced_tweets.id" in expansions:
+            refs: dict[int, None] = {i: None for t in page for _, i in t.referenced}
+            found = []
+            for rid in refs:
+                ref = self.tweets.get(rid)
+                if ref is None:
+                    errors.append(self._not_found(rid))
+                    continue
+                found.append(self._tweet_json(ref, tweet_fields))
+                if "referenced_tweets.id.author_id" in expansions:
+                    users[ref.author_id] = None
+            if found:
+                includes["tweets"] = found
+        if users:
+            includes["users"] = [self._user_json(u, user_fields) for u in users if u in self.users]
+        if includes:
+            body["includes"] = includes
+        if errors:
+            body["errors"] = errors
+        meta: dict[str, Any] = {"result_count": len(page), "newest_id": str(page[0].id),
+                                "oldest_id": str(page[-1].id)}
+        if len(matching) > len(page):
+            meta["next_token"] = self._next_token(page[-1].id)
+        body["meta"] = meta
+        return body
+
+    def _dm_page(self, params: Mapping[str, str], user_id: str, now: float) -> dict[str, Any]:
+        fields = self._fields(params, "dm_event.fields", DM_EVENT_FIELDS)
+        user_fields = self._fields(params, "user.fields", USER_FIELDS)
+        expansions = self._fields(params, "expansions", DM_EXPANSIONS)
+        self._fields(params, "tweet.fields", TWEET_FIELDS)
+        types = self._fields(params, "event_types", DM_EVENT_TYPES) or DM_EVENT_TYPES
+        size = self._max_results(params, 1, 100, 100)
+        below = self._token(params)
+        matching = [
+            e for e in (self.dm_events[i] for i in reversed(self._dms.get(user_id, [])))
+            if e.created_at <= now and e.event_type in types and (below is None or e.id < below)
+        ]
+        page = matching[:size]
+        if not page:
+            return {"meta": {"result_count": 0}}
+        body: dict[str, Any] = {"data": [self._dm_json(e, fields) for e in page]}
+        if "sender_id" in expansions:
+            senders = dict.fromkeys(e.sender_id for e in page)
+            body["includes"] = {"users": [self._user_json(u, user_fields) for u in senders
+                                          if u in self.users]}
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if len(matching) > len(page):
+            meta["next_token"] = self._next_token(page[-1].id)
+        body["meta"] = meta
+        return body
+
+    @staticmethod
+    def _not_found(tweet_id: int) -> dict[str, Any]:
+        return {"value": str(tweet_id),
+                "detail": f"Could not find tweet with referenced_tweets.id: [{tweet_id}].",
+                "title": "Not Found Error",
+                "resource_type": "tweet", "parameter": "referenced_tweets.id",
+                "resource_id": str(tweet_id),
+                "type": "https://api.twitter.com/2/problems/resource-not-found"}
+
+    def _tweet_json(self, t: Tweet, fields: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": str(t.id), "text": t.text,
+                               "edit_history_tweet_ids": [str(i) for i in t.edit_history]}
+        if "created_at" in fields:
+            out["created_at"] = iso(t.created_at)
+        if "author_id" in fields:
+            out["author_id"] = t.author_id
+        if "conversation_id" in fields:
+            out["conversation_id"] = str(t.conversation_id)
+        if "in_reply_to_user_id" in fields and t.in_reply_to_user_id is not None:
+            out["in_reply_to_user_id"] = t.in_reply_to_user_id
+        if "referenced_tweets" in fields and t.referenced:
+            out["referenced_tweets"] = [{"type": k, "id": str(i)} for k, i in t.referenced]
+        if "lang" in fields:
+            out["lang"] = "en"
+        if "edit_controls" in fields:
+            first = snowflake_time(t.edit_history[0])
+            out["edit_controls"] = {"edits_remaining": max(0, 6 - len(t.edit_history)),
+                                    "is_edit_eligible": True, "editable_until": iso(first + 3600)}
+        return out
+
+    def _user_json(self, user_id: str, fields: set[str]) -> dict[str, Any]:
+        username = self.users[user_id]
+        out: dict[str, Any] = {"id": user_id, "name": username.replace("_", " ").title(),
+                               "username": username}
+        if "protected" in fields:
+            out["protected"] = False
+        if "verified" in fields:
+            out["verified"] = False
+        return out
+
+    @staticmethod
+    def _dm_json(e: DmEvent, fields: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": str(e.id), "event_type": e.event_type}
+        if e.event_type == "MessageCreate":
+            out["text"] = e.text
+        if "created_at" in fields:
+            out["created_at"] = iso(e.created_at)
+        if "dm_conversation_id" in fields:
+            out["dm_conversation_id"] = e.conversation_id
+        if "sender_id" in fields:
+            out["sender_id"] = e.sender_id
+        if "participant_ids" in fields and e.event_type != "MessageCreate":
+            out["participant_ids"] = list(e.participants)
+        return out
+
+    # ---------------------------------------------------------------- faults on the body
+
+    def _render(self, body: dict[str, Any], fault: str | None) -> web.Response:
+        if fault == "non_json":
+            return web.Response(status=200, content_type="text/html",
+                                text="<html><body>Something went wrong</body></html>")
+        if fault == "malformed_json":
+            return web.Response(status=200, content_type="application/json",
+                                text="{'data': [oops], 'meta': }")
+        if fault == "missing_fields":
+            if body.get("data"):
+                body["data"][0].pop("created_at", None)
+                body["data"][0].pop("text", None)
+            else:
+                body.pop("meta", None)
+        elif fault == "wrong_types":
+            if body.get("data"):
+                body["data"][0]["id"] = int(body["data"][0]["id"])
+            else:
+                body["meta"] = {"result_count": "0"}
+        elif fault == "partial_errors":
+            body.setdefault("errors", []).append(self._not_found(1))
+        text = json.dumps(body, ensure_ascii=False)
+        if fault == "truncated_json":
+            text = text[: max(1, len(text) // 2)]
+        return web.Response(status=200, content_type="application/json", text=text)

@@ -1,0 +1,743 @@
+"""X API v2 sources (mentions, the brand's replies, DMs) through tweepy's AsyncClient.
+
+Parsing is pure (`parse_tweets`, `parse_dm_events`); fetching pages, spacing requests on the
+`x-rate-limit-*` headers and translating every client error happen in `_XSource`.
+
+Requests go through the process' one aiohttp session. tweepy only ever calls
+`session.request(method, url, params=, json=, headers=)`, so each client gets a thin view of the
+shared session (`ApiSession`) that adds per-request middlewares (aiohttp >= 3.12): one keeps
+every response's status, headers and body before tweepy looks at them (so rate-limit headers are
+read on every answer, and errors are translated by status even when tweepy fails to decode an
+HTML error body), one (with `api_base_url`) rewrites `https://api.twitter.com` to another
+scheme/host/port. Accounts with different base URLs therefore share the one session. The clients
+use `return_type=aiohttp.ClientResponse` and `wait_on_rate_limit=False`: we parse the body.
+
+A fetch reads every page back to the cursor. When the rate budget (or the page cap) runs out
+first, it stores the pages read and leaves a gap in the cursor, filled by the next fetch (see
+`Cursor`): polls never exceed the budget, and a burst larger than a window is never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode
+
+import aiohttp
+import tweepy
+from aiohttp import hdrs
+from tweepy.asynchronous import AsyncClient
+from yarl import URL
+
+from monitor.domain.model import Message
+from monitor.sources.base import (
+    BadPayload,
+    Batch,
+    CredentialsRejected,
+    RateLimited,
+    Source,
+    SourceError,
+    TemporaryFailure,
+)
+
+if TYPE_CHECKING:
+    from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
+
+    from monitor.config import XAccount
+
+API_HOST = "api.twitter.com"
+ENDPOINT_MENTIONS = "GET /2/users/:id/mentions"
+ENDPOINT_TWEETS = "GET /2/users/:id/tweets"
+ENDPOINT_DM_EVENTS = "GET /2/dm_events"
+
+TWEET_FIELDS = ["created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets",
+                "author_id", "edit_history_tweet_ids"]
+TWEET_EXPANSIONS = ["author_id", "referenced_tweets.id"]
+USER_FIELDS = ["username"]
+DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "dm_conversation_id", "sender_id"]
+DM_EXPANSIONS = ["sender_id"]
+PAGE_SIZE = 100
+TWITTER_EPOCH_MS = 1288834974657
+"""Snowflake ids carry their creation time: (id >> 22) + this, in milliseconds."""
+
+
+# --------------------------------------------------------------------------------------------
+# Pure parsing
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Page:
+    """One response page: its messages (skipped items left out) and its paging facts."""
+
+    messages: list[Message]
+    ids: list[int]
+    """Ids of every item of the page, skipped ones included (they still move the cursor)."""
+    next_token: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    """Partial errors the API reported next to the data (a referenced tweet not found, ...)."""
+
+    @property
+    def newest_id(self) -> int | None:
+        return max(self.ids) if self.ids else None
+
+    @property
+    def oldest_id(self) -> int | None:
+        return min(self.ids) if self.ids else None
+
+
+def decode_json(body: bytes, endpoint: str) -> dict[str, Any]:
+    """A response body as a JSON object, or BadPayload saying what it is instead."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        start = body[:40].decode("utf-8", "replace")
+        raise BadPayload(f"{endpoint}: the body is not JSON ({exc}; {len(body)} bytes starting "
+                         f"{start!r})", endpoint=endpoint) from None
+    if not isinstance(value, dict):
+        raise BadPayload(f"{endpoint}: expected a JSON object, got {type(value).__name__}",
+                         endpoint=endpoint)
+    return value
+
+
+def snowflake_time(tweet_id: str) -> datetime:
+    """When a snowflake id was made."""
+    return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, UTC)
+
+
+def tweet_url(username: str | None, tweet_id: str) -> str:
+    return f"https://x.com/{username}/status/{tweet_id}" if username else \
+        f"https://x.com/i/web/status/{tweet_id}"
+
+
+class _Check:
+    """Reads fields of a payload, raising BadPayload naming the endpoint and the place."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def fail(self, where: str, what: str) -> BadPayload:
+        return BadPayload(f"{self.endpoint}: {where} {what}", endpoint=self.endpoint)
+
+    def mapping(self, value: object, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"is not an object ({type(value).__name__})")
+        return value
+
+    def items(self, value: object, where: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"is not a list ({type(value).__name__})")
+        return value
+
+    def text(self, item: Mapping[str, Any], key: str, where: str, *, required: bool = True,
+             digits: bool = False) -> str | None:
+        if key not in item or item[key] is None:
+            if required:
+                raise self.fail(where, f"has no {key}")
+            return None
+        value = item[key]
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{key}", f"is not a string ({type(value).__name__})")
+        if digits and not (value.isascii() and value.isdigit()):
+            raise self.fail(f"{where}.{key}", f"is not an id ({value[:40]!r})")
+        return value
+
+    def when(self, item: Mapping[str, Any], key: str, where: str) -> datetime:
+        text = self.text(item, key, where)
+        assert text is not None
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise self.fail(f"{where}.{key}", f"is not a time ({text[:40]!r})") from None
+        if value.tzinfo is None:
+            raise self.fail(f"{where}.{key}", f"has no time zone ({text[:40]!r})")
+        return value
+
+    def envelope(self, payload: object) -> tuple[list[Any], dict[str, str], str | None,
+                                                  list[dict[str, Any]]]:
+        """data, usernames by user id, next_token, partial errors of a v2 response."""
+        body = self.mapping(payload, "the response")
+        errors = body.get("errors")
+        if errors is not None:
+            errors = [e if isinstance(e, dict) else {"detail": str(e)}
+                      for e in self.items(errors, "errors")]
+        meta = self.mapping(body["meta"], "meta") if "meta" in body else None
+        if "data" not in body:
+            if meta is None:
+                detail = "; ".join(str(e.get("detail") or e.get("title") or e)
+                                   for e in errors or [])
+                raise self.fail("the response",
+                                f"has neither data nor meta{': ' + detail if detail else ''}")
+            count = meta.get("result_count", 0)
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise self.fail("meta.result_count", "is not an integer")
+            if count != 0:
+                raise self.fail("the response", f"has no data but meta.result_count is {count}")
+        data = self.items(body.get("data", []), "data")
+        users: dict[str, str] = {}
+        if "includes" in body:
+            includes = self.mapping(body["includes"], "includes")
+            for i, user in enumerate(self.items(includes.get("users", []), "includes.users")):
+                u = self.mapping(user, f"includes.users[{i}]")
+                uid = self.text(u, "id", f"includes.users[{i}]", digits=True)
+                name = self.text(u, "username", f"includes.users[{i}]", required=False)
+                if uid is not None and name is not None:
+                    users[uid] = name
+        next_token = self.text(meta, "next_token", "meta", required=False) if meta else None
+        return data, users, next_token, errors or []
+
+
+def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint: str) -> Page:
+    """Messages of one page of `/2/users/:id/mentions` or `/2/users/:id/tweets` for the account
+    `user_id`; raise BadPayload (naming the endpoint and the field) on anything malformed.
+
+    Customers' tweets are inbound, in thread `conversation:customer`; the brand's replies to a
+    customer are outbound in the customer's thread; the brand's other tweets are skipped. An
+    edited tweet is stored under its original id, at the original's time.
+    """
+    check = _Check(endpoint)
+    data, users, next_token, errors = check.envelope(payload)
+    messages: list[Message] = []
+    ids: list[int] = []
+    for i, item in enumerate(data):
+        where = f"data[{i}]"
+        tweet = check.mapping(item, where)
+        tid = check.text(tweet, "id", where, digits=True)
+        assert tid is not None
+        where = f"tweet {tid}"
+        text = check.text(tweet, "text", where)
+        created_at = check.when(tweet, "created_at", where)
+        author = check.text(tweet, "author_id", where, digits=True)
+        conversation = check.text(tweet, "conversation_id", where, digits=True)
+        reply_to = check.text(tweet, "in_reply_to_user_id", where, required=False, digits=True)
+        kinds: list[str] = []
+        for j, ref in enumerate(check.items(tweet.get("referenced_tweets") or [],
+                                           f"{where}.referenced_tweets")):
+            r = check.mapping(ref, f"{where}.referenced_tweets[{j}]")
+            kind = check.text(r, "type", f"{where}.referenced_tweets[{j}]")
+            check.text(r, "id", f"{where}.referenced_tweets[{j}]", digits=True)
+            kinds.append(str(kind))
+        history = check.items(tweet.get("edit_history_tweet_ids") or [tid],
+                             f"{where}.edit_history_tweet_ids")
+        if not all(isinstance(h, str) and h.isascii() and h.isdigit() for h in history):
+            raise check.fail(f"{where}.edit_history_tweet_ids", "holds something else than ids")
+        ids.append(int(tid))
+        original = min(history, key=int)
+        if original != tid:  # an edit: the question was asked when the first version was posted
+            first = snowflake_time(original)
+            if datetime(2010, 11, 4, tzinfo=UTC) < first <= created_at:
+                created_at = first
+        assert text is not None and author is not None and conversation is not None
+        if author == user_id:
+            if reply_to is None or reply_to == user_id or "retweeted" in kinds:
+                continue  # the brand's own posts (and replies to itself) open and close nothing
+            messages.append(Message(
+                original, f"{conversation}:{reply_to}", "public", "outbound", created_at, text,
+                author, users.get(author, handle), tweet_url(users.get(author, handle), tid), False,
+                tweet))
+            continue
+        username = users.get(author)
+        messages.append(Message(
+            original, f"{conversation}:{author}", "public", "inbound", created_at, text, author,
+            username, tweet_url(username, tid), "retweeted" in kinds, tweet))
+    return Page(messages, ids, next_token, errors)
+
+
+def parse_dm_events(payload: object, *, user_id: str, handle: str | None, endpoint: str) -> Page:
+    """Messages of one page of `/2/dm_events` for the account `user_id`: thread = the DM
+    conversation, private; the account's own events are outbound; joins and leaves skipped."""
+    check = _Check(endpoint)
+    data, users, next_token, errors = check.envelope(payload)
+    messages: list[Message] = []
+    ids: list[int] = []
+    for i, item in enumerate(data):
+        where = f"data[{i}]"
+        event = check.mapping(item, where)
+        eid = check.text(event, "id", where, digits=True)
+        assert eid is not None
+        where = f"event {eid}"
+        kind = check.text(event, "event_type", where)
+        created_at = check.when(event, "created_at", where)
+        ids.append(int(eid))
+        if kind != "MessageCreate":
+            continue
+        text = check.text(event, "text", where)
+        sender = check.text(event, "sender_id", where, digits=True)
+        conversation = check.text(event, "dm_conversation_id", where)
+        assert text is not None and sender is not None and conversation is not None
+        outbound = sender == user_id
+        messages.append(Message(
+            eid, conversation, "private", "outbound" if outbound else "inbound", created_at, text,
+            sender, users.get(sender, handle if outbound else None),
+            f"https://x.com/messages/{conversation}", False, event))
+    return Page(messages, ids, next_token, errors)
+
+
+# --------------------------------------------------------------------------------------------
+# Cursors
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a stream stands: every item up to `newest` is stored, except maybe one gap.
+
+    A fetch that had to stop early (its page cap, or the rate budget) stores what it read and
+    leaves a gap: the items after `since` (exclusive, None: as far back as the API goes) and
+    before `resume` (an `until_id`, or a DM pagination token). The next fetch fills the gap
+    first. Without a gap the cursor is just the newest id, as a plain string.
+    """
+
+    newest: str | None = None
+    gap: bool = False
+    since: str | None = None
+    resume: str | None = None
+
+    def encode(self) -> str | None:
+        if not self.gap:
+            return self.newest
+        return urlencode({"newest": self.newest or "", "since": self.since or "",
+                          "resume": self.resume or ""})
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor:
+        if not text:
+            return cls()
+        if text.isdigit():
+            return cls(text)
+        fields = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+        if set(fields) != {"newest", "since", "resume"}:
+            raise ValueError(f"not a cursor of an X stream: {text[:80]!r}")
+        return cls(fields["newest"] or None, True, fields["since"] or None,
+                   fields["resume"] or None)
+
+
+# --------------------------------------------------------------------------------------------
+# Rate budgets
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class RateWindow:
+    """One endpoint's budget for one credential, as the `x-rate-limit-*` headers tell it."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+    """Epoch seconds when the window ends and `limit` requests are allowed again."""
+    users: int = 0
+    """Sources of this process that spend this budget (they space their polls together)."""
+
+    def observe(self, limit: int | None, remaining: int, reset: float) -> None:
+        if self.reset is None or self.remaining is None or reset > self.reset + 1:
+            self.limit, self.remaining, self.reset = limit, remaining, reset
+        elif reset >= self.reset - 1:  # same window: requests in flight may answer out of order
+            self.remaining = min(self.remaining, remaining)
+            self.limit = limit if limit is not None else self.limit
+        # else: an answer from an older window, arriving late
+
+    def spend(self, now: float) -> None:
+        """Count a request about to be sent (the headers correct the count afterwards)."""
+        if self.remaining is not None and self.reset is not None and now < self.reset:
+            self.remaining = max(0, self.remaining - 1)
+
+    def exhausted(self, now: float) -> bool:
+        return (self.remaining is not None and self.reset is not None and now < self.reset
+                and self.remaining <= 0)
+
+    def spacing(self, now: float, margin: float = 1.0) -> float | None:
+        """Seconds to wait before the next request so that the budget lasts until the reset."""
+        if self.remaining is None or self.reset is None or now >= self.reset:
+            return None
+        if self.remaining <= 0:
+            return self.reset - now + margin
+        return max(1, self.users) * (self.reset - now) / self.remaining
+
+
+class RateBudgets:
+    """The budgets of one process, keyed by (base url, credential, endpoint): X counts an
+    app's bearer token and a user's keys separately, per endpoint."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str, str], RateWindow] = {}
+
+    def window(self, base_url: str, credential: str, endpoint: str) -> RateWindow:
+        import hashlib
+
+        key = (base_url, hashlib.sha256(credential.encode()).hexdigest()[:16], endpoint)
+        return self._windows.setdefault(key, RateWindow())
+
+
+_BUDGETS: weakref.WeakKeyDictionary[aiohttp.ClientSession, RateBudgets] = \
+    weakref.WeakKeyDictionary()
+
+
+def budgets_of(session: aiohttp.ClientSession) -> RateBudgets:
+    """The budgets shared by every source using `session` (one per process in production)."""
+    return _BUDGETS.setdefault(session, RateBudgets())
+
+
+# --------------------------------------------------------------------------------------------
+# The session tweepy sees
+# --------------------------------------------------------------------------------------------
+
+def rewrite_middleware(base_url: str) -> ClientMiddlewareType:
+    """An aiohttp client middleware sending requests for api.twitter.com to `base_url`."""
+    base = URL(base_url)
+
+    async def rewrite(request: aiohttp.ClientRequest,
+                      handler: ClientHandlerType) -> aiohttp.ClientResponse:
+        if request.url.host == API_HOST:
+            request.url = request.url.with_scheme(base.scheme).with_host(base.host or "") \
+                .with_port(base.explicit_port)
+            host = request.url.host_port_subcomponent
+            if host is not None:
+                request.headers[hdrs.HOST] = host
+        return await handler(request)
+
+    return rewrite
+
+
+class ApiSession:
+    """What a tweepy client takes for its session: the shared session, with this source's
+    middlewares and timeout added to every request. tweepy does not close it."""
+
+    def __init__(self, session: aiohttp.ClientSession, middlewares: Sequence[ClientMiddlewareType],
+                 timeout: aiohttp.ClientTimeout) -> None:
+        self.session = session
+        self.middlewares = tuple(middlewares)
+        self.timeout = timeout
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> Any:
+        # Per-request middlewares replace the session's own (the project's session has none).
+        return self.session.request(method, url, middlewares=self.middlewares, timeout=self.timeout,
+                                    **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------------------------
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class _Stop(Exception):
+    """Internal: a fetch must stop before its next request (page cap or rate budget)."""
+
+
+class _XSource:
+    """What the three X streams share: one tweepy client, requests, budgets, error translation."""
+
+    stream: str
+    endpoint: str
+
+    def __init__(self, *, user_id: str, handle: str | None, client: AsyncClient,
+                 session: aiohttp.ClientSession, credential: str, base_url: str | None = None,
+                 budgets: RateBudgets | None = None, clock: Clock = time.time,
+                 timeout: float = 30.0, max_pages: int = 20) -> None:
+        self.user_id = user_id
+        self.handle = handle
+        self.client = client
+        self.clock = clock
+        self.max_pages = max_pages
+        self.rate_limit_remaining: dict[str, float] = {}
+        """Endpoint -> what the last response said remained of its budget (for the metrics)."""
+        budgets = budgets or budgets_of(session)
+        self.window = budgets.window(base_url or "", credential, self.endpoint)
+        self.window.users += 1
+        self._last: _Response | None = None
+        self._pages = 0
+        middlewares: list[ClientMiddlewareType] = [self._observe]
+        if base_url:
+            middlewares.append(rewrite_middleware(base_url))
+        client.session = ApiSession(session, middlewares, aiohttp.ClientTimeout(total=timeout))
+
+    async def close(self) -> None:
+        """The session is shared and closed by its owner; release our share of the budget."""
+        self.window.users = max(0, self.window.users - 1)
+
+    async def _observe(self, request: aiohttp.ClientRequest,
+                       handler: ClientHandlerType) -> aiohttp.ClientResponse:
+        """Middleware: keep every response's status, headers and body before tweepy reads it,
+        and note its rate-limit headers."""
+        response = await handler(request)
+        body = await response.read()  # cached: tweepy's own read() returns the same bytes
+        self._last = _Response(response.status, response.headers, body)
+        try:
+            remaining = int(response.headers["x-rate-limit-remaining"])
+            reset = float(response.headers["x-rate-limit-reset"])
+        except (KeyError, ValueError):
+            return response
+        try:
+            limit: int | None = int(response.headers["x-rate-limit-limit"])
+        except (KeyError, ValueError):
+            limit = None
+        self.window.observe(limit, remaining, reset)
+        self.rate_limit_remaining[self.endpoint] = float(remaining)
+        return response
+
+    def _start(self) -> None:
+        self._pages = 0
+
+    def _check_budget(self) -> None:
+        if self._pages >= self.max_pages or self.window.exhausted(self.clock()):
+            raise _Stop()
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any,
+                    **params: Any) -> dict[str, Any]:
+        """One API request; every client-library error is translated here, and only here."""
+        self._check_budget()
+        self.window.spend(self.clock())
+        self._pages += 1
+        self._last = None
+        try:
+            await method(*args, **params)
+        except Exception as exc:
+            error = self._translate(exc)
+            if error is None:
+                raise
+            raise error from exc
+        assert self._last is not None, "a response came without passing our middleware"
+        return decode_json(self._last.body, self.endpoint)
+
+    def _translate(self, exc: Exception) -> SourceError | None:
+        endpoint = self.endpoint
+        last = self._last
+        if last is not None and not 200 <= last.status < 300:
+            status = last.status
+            detail = "; ".join(str(m) for m in getattr(exc, "api_messages", []) or []) or \
+                " ".join(last.body[:120].decode("utf-8", "replace").split())
+            if status == 429:
+                retry_after: float | None = None
+                try:
+                    retry_after = max(1.0, float(last.headers["x-rate-limit-reset"]) - self.clock())
+                except (KeyError, ValueError):
+                    pass
+                return RateLimited(f"{endpoint}: 429 rate limited", retry_after=retry_after,
+                                   endpoint=endpoint)
+            if status in (401, 403):
+                return CredentialsRejected(f"{endpoint}: {status} {detail}", endpoint=endpoint)
+            if status >= 500 or status in (408, 425):
+                return TemporaryFailure(f"{endpoint}: {status} {detail}", endpoint=endpoint)
+            return BadPayload(f"{endpoint}: the API refused the request: {status} {detail}",
+                              endpoint=endpoint)
+        if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError | tweepy.TweepyException):
+            return TemporaryFailure(f"{endpoint}: {type(exc).__name__}: {exc}"[:300],
+                                    endpoint=endpoint)
+        return None
+
+    def _out_of_budget(self) -> RateLimited:
+        return RateLimited(f"{self.endpoint}: no request left in this rate window",
+                           retry_after=self.window.spacing(self.clock()), endpoint=self.endpoint)
+
+    def _batch(self, messages: dict[str, Message], cursor: Cursor, *, stopped: bool) -> Batch:
+        now = self.clock()
+        budget_out = self.window.exhausted(now)
+        return Batch(list(messages.values()), cursor.encode(), more=stopped and not budget_out,
+                     next_poll_after=self.window.spacing(now), calls=self._pages)
+
+    @staticmethod
+    def _keep(into: dict[str, Message], page: Page) -> None:
+        for m in page.messages:  # two versions of an edited tweet: keep the newest text
+            known = into.get(m.external_id)
+            if known is None or int(m.raw.get("id", 0)) >= int(known.raw.get("id", 0)):
+                into[m.external_id] = m
+
+
+class XTimelineSource(_XSource):
+    """`x.mentions` (customers' tweets mentioning the account) or `x.replies` (its own tweets)."""
+
+    def __init__(self, stream: str, **kwargs: Any) -> None:
+        self.stream = stream
+        self.endpoint = ENDPOINT_MENTIONS if stream == "x.mentions" else ENDPOINT_TWEETS
+        super().__init__(**kwargs)
+
+    def _method(self) -> Callable[..., Awaitable[Any]]:
+        method: Callable[..., Awaitable[Any]] = (
+            self.client.get_users_mentions if self.stream == "x.mentions"
+            else self.client.get_users_tweets)
+        return method
+
+    async def _page(self, *, since: str | None = None, until: str | None = None,
+                    token: str | None = None, start_time: datetime | None = None) -> Page:
+        params: dict[str, Any] = dict(
+            since_id=since, until_id=until, pagination_token=token, start_time=start_time,
+            max_results=PAGE_SIZE, tweet_fields=TWEET_FIELDS, expansions=TWEET_EXPANSIONS,
+            user_fields=USER_FIELDS)
+        if self.stream == "x.replies":
+            params["exclude"] = ["retweets"]
+        payload = await self._call(self._method(), self.user_id,
+                                   **{k: v for k, v in params.items() if v is not None})
+        return parse_tweets(payload, user_id=self.user_id, handle=self.handle,
+                            endpoint=self.endpoint)
+
+    async def _read(self, into: dict[str, Message], since: str | None,
+                    until: str | None) -> tuple[bool, int | None, int | None]:
+        """Read (since, until) newest first, page by page: (stopped early, newest, oldest id)."""
+        token: str | None = None
+        newest: int | None = None
+        oldest: int | None = None
+        while True:
+            try:
+                page = await self._page(since=since, until=until, token=token)
+            except _Stop:
+                return True, newest, oldest
+            self._keep(into, page)
+            if page.newest_id is not None and page.oldest_id is not None:
+                newest = page.newest_id if newest is None else max(newest, page.newest_id)
+                oldest = page.oldest_id if oldest is None else min(oldest, page.oldest_id)
+            token = page.next_token
+            if not token or not page.ids:
+                return False, newest, oldest
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        """Everything after `cursor`, all pages; or up to the page cap / budget, with a gap."""
+        self._start()
+        state = Cursor.decode(cursor)
+        messages: dict[str, Message] = {}
+        if state.gap:
+            stopped, _, oldest = await self._read(messages, state.since, state.resume)
+            if stopped:
+                resume = str(oldest) if oldest is not None else state.resume
+                return self._batch(messages, Cursor(state.newest, True, state.since, resume),
+                                   stopped=True)
+            state = Cursor(state.newest)
+        stopped, newest, oldest = await self._read(messages, state.newest, None)
+        if newest is None:
+            return self._batch(messages, state, stopped=stopped)
+        top = str(max(newest, int(state.newest or 0)))
+        if stopped:
+            return self._batch(messages, Cursor(top, True, state.newest, str(oldest)), stopped=True)
+        return self._batch(messages, Cursor(top), stopped=False)
+
+    async def history_page(self, start_time: datetime, token: str | None) -> Page:
+        """One page of the timeline back to `start_time` (for backfills), newest first."""
+        self._start()
+        try:
+            return await self._page(token=token, start_time=start_time)
+        except _Stop:
+            raise self._out_of_budget() from None
+
+
+class XDmSource(_XSource):
+    """`x.dm`: the account's direct messages (OAuth 1.0a user context)."""
+
+    stream = "x.dm"
+    endpoint = ENDPOINT_DM_EVENTS
+
+    async def _page(self, token: str | None) -> Page:
+        params: dict[str, Any] = dict(
+            dm_event_fields=DM_EVENT_FIELDS, event_types="MessageCreate", expansions=DM_EXPANSIONS,
+            user_fields=USER_FIELDS, max_results=PAGE_SIZE)
+        if token:
+            params["pagination_token"] = token
+        payload = await self._call(self.client.get_direct_message_events, user_auth=True, **params)
+        return parse_dm_events(payload, user_id=self.user_id, handle=self.handle,
+                               endpoint=self.endpoint)
+
+    async def _read(self, into: dict[str, Message], since: str | None,
+                    token: str | None) -> tuple[bool, int | None, str | None]:
+        """Pages from `token` (None: the newest) down to `since`: (stopped, newest, resume token).
+        dm_events has no since_id: read until an event at or before `since` shows up."""
+        newest: int | None = None
+        floor = int(since) if since else -1
+        while True:
+            try:
+                page = await self._page(token)
+            except _Stop:
+                return True, newest, token
+            if page.newest_id is not None:
+                newest = page.newest_id if newest is None else max(newest, page.newest_id)
+            kept = Page([m for m in page.messages if int(m.external_id) > floor], page.ids)
+            self._keep(into, kept)
+            token = page.next_token
+            if not token or not page.ids or (page.oldest_id or 0) <= floor:
+                return False, newest, None
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        self._start()
+        state = Cursor.decode(cursor)
+        messages: dict[str, Message] = {}
+        if state.gap:
+            stopped, _, resume = await self._read(messages, state.since, state.resume)
+            if stopped:
+                return self._batch(messages, Cursor(state.newest, True, state.since, resume),
+                                   stopped=True)
+            state = Cursor(state.newest)
+        stopped, newest, resume = await self._read(messages, state.newest, None)
+        if newest is None:
+            return self._batch(messages, state, stopped=stopped)
+        top = str(max(newest, int(state.newest or 0)))
+        if stopped:
+            return self._batch(messages, Cursor(top, True, state.newest, resume), stopped=True)
+        return self._batch(messages, Cursor(top), stopped=False)
+
+    async def history_page(self, start_time: datetime, token: str | None) -> Page:
+        """One page of DM events, newest first; the caller stops at `start_time`."""
+        self._start()
+        try:
+            page = await self._page(token)
+        except _Stop:
+            raise self._out_of_budget() from None
+        return Page([m for m in page.messages if m.created_at >= start_time], page.ids,
+                    page.next_token, page.errors)
+
+
+XSource = XTimelineSource | XDmSource
+
+
+def build_x_sources(account: XAccount, session: aiohttp.ClientSession, *,
+                    environ: Mapping[str, str] = os.environ, clock: Clock = time.time,
+                    budgets: RateBudgets | None = None, timeout: float = 30.0,
+                    max_pages: int = 20) -> list[Source]:
+    """The streams of one X account: mentions, replies and, with `dm = true`, DMs."""
+    return list(x_sources(account, session, environ=environ, clock=clock, budgets=budgets,
+                          timeout=timeout, max_pages=max_pages))
+
+
+def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
+              environ: Mapping[str, str] = os.environ, clock: Clock = time.time,
+              budgets: RateBudgets | None = None, timeout: float = 30.0,
+              max_pages: int = 20) -> list[XSource]:
+    """Like `build_x_sources`, typed as the X sources (the backfill reads their history)."""
+
+    def secret(name: str | None) -> str:
+        value = environ.get(name) if name else None
+        if not value:
+            raise CredentialsRejected(f"{account.name}: environment variable {name} is not set")
+        return value
+
+    common: dict[str, Any] = dict(
+        user_id=account.user_id, handle=account.handle, session=session,
+        base_url=account.api_base_url, budgets=budgets or budgets_of(session), clock=clock,
+        timeout=timeout, max_pages=max_pages)
+    bearer = secret(account.bearer_token_env)
+    sources: list[XSource] = [
+        XTimelineSource(stream, credential=bearer, client=_client(bearer_token=bearer), **common)
+        for stream in ("x.mentions", "x.replies")
+    ]
+    if account.dm:
+        keys = [secret(n) for n in (account.consumer_key_env, account.consumer_secret_env,
+                                    account.access_token_env, account.access_token_secret_env)]
+        sources.append(XDmSource(credential=keys[2], client=_client(*keys), **common))
+    return sources
+
+
+def _client(consumer_key: str | None = None, consumer_secret: str | None = None,
+            access_token: str | None = None, access_token_secret: str | None = None, *,
+            bearer_token: str | None = None) -> AsyncClient:
+    """A tweepy client returning the raw aiohttp response (we read headers and body ourselves)."""
+    return AsyncClient(bearer_token=bearer_token, consumer_key=consumer_key,
+                       consumer_secret=consumer_secret, access_token=access_token,
+                       access_token_secret=access_token_secret,
+                       return_type=aiohttp.ClientResponse, wait_on_rate_limit=False)
