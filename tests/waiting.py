@@ -52,3 +52,24 @@ def start_cli(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[by
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "monitor", *args], stdout=out,
                                 stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+
+
+async def eventually(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,  # noqa: ASYNC109
+                     what: str = "condition") -> object:
+    """`wait_for` for async tests: the condition may be a coroutine function; the loop keeps running."""
+    import asyncio
+    import inspect
+
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if inspect.isawaitable(value):
+                value = await value
+            if value:
+                return value
+        except Exception as exc:  # the thing waited for may not exist yet
+            last_error = exc
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
