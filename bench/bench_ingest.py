@@ -102,7 +102,8 @@ async def run(url: str, n: int, batch: int) -> list[tuple[str, str]]:
         waits = await conn.fetchval("SELECT count(*) FROM waits")
     await pool.close()
     return [
-        ("ingest, whole path", f"{n / ingest_s:,.0f} messages/s ({n:,} messages in batches of {batch}, {waits:,} waits)"),
+        ("ingest, whole path",
+         f"{n / ingest_s:,.0f} messages/s ({n:,} messages in batches of {batch}, {waits:,} waits)"),
         ("raw COPY of the same rows", f"{n / copy_s:,.0f} messages/s"),
         ("ingest / COPY", f"{copy_s / ingest_s:.0%}"),
         ("waits checked against the pure domain", "200 threads, all equal"),

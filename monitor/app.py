@@ -14,11 +14,13 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from monitor.config import Config
 from monitor.deadlines import DeadlineScheduler
 from monitor.engine import AccountContext, Engine
+from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
 from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
 from monitor.server import HttpServer
 from monitor.sources import build_sources
 from monitor.store.db import EmbeddedPostgres, create_pool, migrate
+from monitor.store.leases import LeaseStore
 from monitor.store.store import AccountRow, Store
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class Running:
     scheduler: DeadlineScheduler
     server: HttpServer
     registry: CollectorRegistry
+    leases: LeaseManager
 
 
 async def run(
@@ -98,8 +101,22 @@ async def run(
         for target in targets:
             stack.push_async_callback(target.source.close)
         metrics.watch(targets)
-        scheduler = DeadlineScheduler(store, list(engine.accounts), on_breach=metrics.breaches)
-        poller = Poller(engine, targets, observers=[metrics, scheduler])
+        scheduler = DeadlineScheduler(store, [], on_breach=metrics.breaches)
+        metrics.hold(set())
+
+        async def leases_changed(gained: set[int], lost: set[int]) -> None:
+            await poller.deactivate(lost)
+            metrics.hold(set(leases.held))
+            scheduler.account_ids = sorted(leases.held)
+            scheduler.wake()
+            await poller.activate(gained)
+            if gained or lost:
+                log.info("accounts held", extra={"held": len(leases.held), "gained": len(gained),
+                                                "lost": len(lost)})
+
+        leases = LeaseManager(LeaseStore(store.pool), list(engine.accounts), on_change=leases_changed,
+                              ttl=config.server.lease_time.total_seconds())
+        poller = Poller(engine, targets, observers=[metrics, scheduler], may_poll=leases.holds)
         server = HttpServer(config.server.host, config.server.port, store=store, poller=poller,
                             metrics=metrics, registry=registry)
         await server.start()
@@ -108,18 +125,26 @@ async def run(
             asyncio.create_task(_refresh_loop(metrics, store, config.server.snapshot_interval.total_seconds()),
                                 name="snapshot"),
             asyncio.create_task(scheduler.run(), name="deadlines"),
+            asyncio.create_task(leases.run(), name="leases"),
+            asyncio.create_task(_started(leases, poller), name="started"),
         ]
+        stack.push_async_callback(leases.leave)  # runs last: polls have stopped
         stack.push_async_callback(_cancel, tasks)
-        await poller.start()
         stack.push_async_callback(poller.stop)
         log.info("running", extra={"accounts": len(engine.accounts), "streams": len(targets),
-                                  "listen": f"{server.host}:{server.port}"})
+                                  "listen": f"{server.host}:{server.port}", "holder": leases.holder})
         if started is not None:
-            maybe = started(Running(engine, poller, metrics, scheduler, server, registry))
+            maybe = started(Running(engine, poller, metrics, scheduler, server, registry, leases))
             if maybe is not None:
                 await maybe
         await stop.wait()
         log.info("stopping")
+
+
+async def _started(leases: LeaseManager, poller: Poller) -> None:
+    """Ready once the first lease round is done (the pollers of the accounts held have started)."""
+    await leases.ready.wait()
+    poller.started.set()
 
 
 async def _refresh_loop(metrics: Metrics, store: Store, interval: float) -> None:

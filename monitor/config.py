@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from monitor.domain.calendar import ALWAYS_OPEN, Calendar
 from monitor.domain.questions import QuestionRules
 from monitor.domain.sla import Policy, PriorityRule, Targets
+from monitor.reports.settings import ReportSchedules
 
 ENV_CONFIG = "INBOX_MONITOR_CONFIG"
 DEFAULT_DATABASE_URL_ENV = "INBOX_MONITOR_DATABASE_URL"
@@ -78,6 +79,8 @@ class DatabaseConfig(_Model):
 class ServerConfig(_Model):
     listen: str = Field("127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$")
     snapshot_interval: Duration = timedelta(seconds=10)
+    lease_time: Duration = timedelta(seconds=30)
+    """Processes sharing a database split the accounts; a dead one's accounts move after this long."""
 
     @property
     def host(self) -> str:
@@ -182,6 +185,8 @@ class Config(_Model):
     server: ServerConfig = ServerConfig()
     policies: dict[Name, PolicyConfig] = Field(min_length=1)
     brands: list[BrandConfig] = Field(min_length=1)
+    reports: ReportSchedules = []
+    """Scheduled reports (see monitor/reports/settings.py)."""
 
     def accounts(self) -> list[tuple[str, XAccount | FacebookAccount]]:
         """(brand, account) pairs in file order."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal
 
 from prometheus_client.core import (
@@ -110,6 +110,12 @@ class Family:
             self._rendered.clear()
         for key, value in values.items():
             self.set(key, value)
+
+    def retain(self, keep: Callable[[Labels], bool]) -> None:
+        """Drop the series whose labels `keep` refuses (accounts this process no longer holds)."""
+        for key in [k for k in self.series if not keep(k)]:
+            del self.series[key]
+            self._rendered.clear()
 
     def observe(self, values: Labels, value: float, exemplar: Mapping[str, str] | None = None) -> None:
         series = self.labels(*values)

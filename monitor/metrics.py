@@ -7,6 +7,7 @@ never from message content. Message ids and links go in exemplars (OpenMetrics o
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,6 +49,10 @@ POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 EXEMPLAR_MAX = 128  # OpenMetrics: the exemplar's label names and values, in characters
 
 
+def _label_in(labels: Labels, *, index: int, names: set[str]) -> bool:
+    return labels[index] in names
+
+
 def response_buckets(targets: Iterable[float]) -> list[float]:
     return sorted(set(RESPONSE_BUCKETS) | {float(t) for t in targets if t > 0})
 
@@ -84,7 +89,9 @@ class Metrics:
         registry: CollectorRegistry | None = REGISTRY,
         clock: Clock = utcnow,
     ) -> None:
+        self.all_accounts = dict(accounts)
         self.accounts = dict(accounts)
+        """The accounts this process holds, whose series it exports."""
         self.clock = clock
         self._targets: list[PollTarget] = []
         sla_targets = [
@@ -139,18 +146,36 @@ class Metrics:
                                         "Unix time of the last read of the open waits from PostgreSQL.", "gauge"))
         f.add(Family(f"{p}_build", "Version of inbox-monitor.", "info", ("version",))).labels(__version__)
         for ctx in accounts.values():
-            self.account_info.labels(ctx.brand, ctx.channel, ctx.name, ctx.policy.name)
             for kind in WAIT_KINDS:
-                labels = (ctx.brand, ctx.channel, ctx.name, kind)
-                for family in (self.opened, self.answered, self.breached):
-                    family.labels(*labels)
                 for thread in THREAD_KINDS:
                     target = ctx.policy.targets_for(ctx.channel, thread).for_kind(kind)
                     self.sla_target.set((ctx.policy.name, ctx.channel, thread, kind), target)
         self.snapshot_ts.set((), 0.0)
-        self._zero_snapshot()
+        self.hold(set(accounts))
         if registry is not None:
             registry.register(f)
+
+    def hold(self, account_ids: set[int]) -> None:
+        """Export the series of these accounts only (the ones whose leases this process holds), so
+        that sums across processes count each account once."""
+        self.accounts = {i: c for i, c in self.all_accounts.items() if i in account_ids}
+        names = {c.name for c in self.accounts.values()}
+        for family in self.families.families:
+            if "account" in family.labelnames:
+                index = family.labelnames.index("account")
+                family.retain(functools.partial(_label_in, index=index, names=names))
+        for ctx in self.accounts.values():
+            self.account_info.labels(ctx.brand, ctx.channel, ctx.name, ctx.policy.name)
+            for kind in WAIT_KINDS:
+                for family in (self.opened, self.answered, self.breached):
+                    family.labels(ctx.brand, ctx.channel, ctx.name, kind)
+        for t in self._targets:
+            if t.account_id in self.accounts:
+                labels = (t.brand, t.channel, t.account, t.stream)
+                if labels not in self.credentials_valid.series:
+                    self.credentials_valid.set(labels, 1)
+                self.polls.labels(*labels, "ok")
+        self._zero_snapshot()
 
     def render(self, openmetrics: bool = False) -> bytes:
         """This process's social_inbox_* metrics in the Prometheus text or OpenMetrics format."""
@@ -159,10 +184,7 @@ class Metrics:
     def watch(self, targets: Sequence[PollTarget]) -> None:
         """Export the pipeline state (polls, rate-limit budget, credentials) of these streams."""
         self._targets = list(targets)
-        for t in targets:
-            labels = (t.brand, t.channel, t.account, t.stream)
-            self.credentials_valid.set(labels, 1)
-            self.polls.labels(*labels, "ok")
+        self.hold(set(self.accounts))
 
     def _labels(self, account_id: int, kind: str) -> Labels:
         ctx = self.accounts[account_id]
@@ -171,6 +193,8 @@ class Metrics:
     def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
                   ingest: IngestResult | None) -> None:
         """PollObserver: count the poll and what its ingest opened and answered."""
+        if target.account_id not in self.accounts:
+            return  # a poll that ended after the lease went elsewhere
         labels = (target.brand, target.channel, target.account, target.stream)
         self.polls.inc((*labels, result if result in POLL_RESULTS else "error"))
         self.poll_duration.observe((target.channel, target.stream), seconds)
@@ -209,36 +233,39 @@ class Metrics:
                 self.breached.inc(self._labels(row["account_id"], row["kind"]))
 
     def _zero_snapshot(self) -> None:
-        zero: dict[Labels, float] = {
-            (c.brand, c.channel, c.name, k): 0.0 for c in self.accounts.values() for k in WAIT_KINDS
-        }
+        """Series for every held account (zero until the next snapshot says otherwise)."""
         for family in (self.open_waits, self.open_breached, self.open_at_risk, self.oldest, self.oldest_business):
-            family.replace(zero)
+            for c in self.accounts.values():
+                for k in WAIT_KINDS:
+                    family.labels(c.brand, c.channel, c.name, k)
 
     async def refresh(self, store: Store) -> None:
         """Read the open-wait gauges from PostgreSQL (one indexed query) and the sources' budgets."""
         now = self.clock()
-        rows = await store.open_wait_summary(list(self.accounts), now)
+        held = dict(self.accounts)
+        rows = await store.open_wait_summary(list(held), now)
         values: list[dict[Labels, float]] = [{} for _ in range(5)]
-        for ctx in self.accounts.values():
+        for ctx in held.values():
             for kind in WAIT_KINDS:
                 for v in values:
                     v[(ctx.brand, ctx.channel, ctx.name, kind)] = 0.0
         for r in rows:
-            labels = self._labels(r["account_id"], r["kind"])
+            ctx = held[r["account_id"]]
+            labels = (ctx.brand, ctx.channel, ctx.name, r["kind"])
             oldest = r["oldest_opened_at"]
-            calendar = self.accounts[r["account_id"]].policy.calendar
+            calendar = ctx.policy.calendar
             values[0][labels] = r["open"]
             values[1][labels] = r["breached"]
             values[2][labels] = r["at_risk"]
             values[3][labels] = max(0.0, (now - oldest).total_seconds())
             values[4][labels] = business_seconds(calendar, oldest, now) if oldest <= now else 0.0
         families = (self.open_waits, self.open_breached, self.open_at_risk, self.oldest, self.oldest_business)
+        names = {c.name for c in self.accounts.values()}  # leases may have moved while the query ran
         for family, v in zip(families, values, strict=True):
-            family.replace(v)
+            family.replace({k: x for k, x in v.items() if k[2] in names})
         self.rate_limit.replace({
             (t.brand, t.channel, t.account, endpoint): float(value)
-            for t in self._targets
+            for t in self._targets if t.account_id in self.accounts
             for endpoint, value in getattr(t.source, "rate_limit_remaining", {}).items()
         })
         self.snapshot_ts.set((), time.time())

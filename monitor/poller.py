@@ -90,6 +90,7 @@ class Poller:
         jitter: float = 0.1,
         credentials_retry: float = 300.0,
         first_poll_spread: float = 10.0,
+        may_poll: Callable[[int], bool] = lambda account_id: True,
     ) -> None:
         self.engine = engine
         self.targets = targets
@@ -100,21 +101,42 @@ class Poller:
         self.jitter = jitter
         self.credentials_retry = credentials_retry
         self.first_poll_spread = first_poll_spread
+        self.may_poll = may_poll
         self.health: dict[tuple[str, str], Health] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[int, list[asyncio.Task[None]]] = {}
         self.started = asyncio.Event()
 
-    async def start(self) -> None:
-        for t in self.targets:
-            self.health[(t.account, t.stream)] = Health()
-            self._tasks.append(asyncio.create_task(self._loop(t), name=f"poll:{t.account}:{t.stream}"))
+    async def start(self, account_ids: Sequence[int] | None = None) -> None:
+        """Poll the streams of these accounts (all of them when None)."""
+        await self.activate({t.account_id for t in self.targets} if account_ids is None else set(account_ids))
         self.started.set()
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    async def activate(self, account_ids: set[int]) -> None:
+        """Start polling these accounts (their leases were just taken)."""
+        for t in self.targets:
+            if t.account_id in account_ids and t.account_id not in self._tasks:
+                self.health.setdefault((t.account, t.stream), Health())
+        for account_id in account_ids:
+            if account_id in self._tasks:
+                continue
+            self._tasks[account_id] = [
+                asyncio.create_task(self._loop(t), name=f"poll:{t.account}:{t.stream}")
+                for t in self.targets if t.account_id == account_id
+            ]
+
+    async def deactivate(self, account_ids: set[int]) -> None:
+        """Stop polling these accounts, and wait until their polls have ended."""
+        tasks = [task for a in account_ids for task in self._tasks.pop(a, [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def active(self) -> set[int]:
+        return set(self._tasks)
+
+    async def stop(self) -> None:
+        await self.deactivate(set(self._tasks))
 
     async def _loop(self, target: PollTarget) -> None:
         rng = self.backoff.rng
@@ -124,6 +146,9 @@ class Poller:
         cursor_loaded = False
         while True:
             delay = target.interval
+            if not self.may_poll(target.account_id):  # the account's lease is ending: wait for news
+                await self.sleep(min(1.0, target.interval))
+                continue
             try:
                 if not cursor_loaded:
                     cursor = await self.engine.store.load_cursor(target.account_id, target.stream)

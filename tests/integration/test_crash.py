@@ -19,6 +19,7 @@ from tests.waiting import cli_env, free_port, start_cli, wait_for
 CONFIG = """
 [server]
 listen = "127.0.0.1:{port}"
+lease_time = "4s"
 
 [policies.default]
 public = {{ first = "30m", next = "1h" }}

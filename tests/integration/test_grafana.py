@@ -1,0 +1,623 @@
+"""Every dashboard query returns data: a live scenario, scraped by a real Prometheus, and PostgreSQL.
+
+Grafana itself is not available here, so the dashboards are proven by running what Grafana would
+run: every PromQL expression (panels, variables, annotations) through Prometheus's HTTP API, and
+every SQL query against the real schema, after the substitutions Grafana makes — template
+variables in the formats the dashboards use (`$var` for PromQL, `${var:sqlstring}` for SQL), the
+global variables (`$__range`, `$__interval`, `$__rate_interval`, with a panel's relative time
+such as "now/d" applied) and the PostgreSQL data source's macros (`$__timeFilter(col)`, ...).
+
+The scenario: inbox-monitor with demo accounts of two brands on X and Facebook (one account name
+with a dot, which a wrongly escaped regex would miss), 2-minute targets so that waits breach
+while the test runs, and one Facebook Page read through the local Graph API with injected errors,
+so that the rate-limit and failed-poll series exist. Prometheus scrapes it every second and
+evaluates one alert rule so that ALERTS has a firing series.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import json
+import math
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from monitor.simulator.graph_api import FakeGraphApi, script_page
+from tests.conftest import with_database
+from tests.waiting import ROOT, cli_env, free_port, start_cli, wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None,
+                                reason="Debian's prometheus package is installed by .ci/run")
+
+Json = dict[str, Any]
+SCRAPE_SECONDS = 1
+DATASOURCE_SCRAPE = 15.0  # timeInterval of the provisioned Prometheus data source
+PAGE = "101234567890123"
+TOKEN_ENV = "INBOX_TEST_GRAPH_TOKEN"
+
+CONFIG = """
+[server]
+listen = "127.0.0.1:{port}"
+snapshot_interval = "1s"
+
+[policies.default]
+public = {{ first = "2m", next = "4m" }}
+private = {{ first = "3m", next = "6m" }}
+business_hours_only = false
+
+[[brands]]
+name = "acme"
+[[brands.accounts]]
+name = "acme-x"
+channel = "x"
+user_id = "1"
+source = "demo"
+poll_interval = "1s"
+demo_per_minute = 30
+[[brands.accounts]]
+name = "acme-fb"
+channel = "facebook"
+page_id = "{page}"
+page_token_env = "{token_env}"
+api_base_url = "{graph}"
+poll_interval = "2s"
+
+[[brands]]
+name = "globex"
+[[brands.accounts]]
+name = "globex.fr-x"
+channel = "x"
+user_id = "2"
+source = "demo"
+poll_interval = "1s"
+demo_per_minute = 30
+demo_seed = 2
+[[brands.accounts]]
+name = "globex-fb"
+channel = "facebook"
+page_id = "2"
+source = "demo"
+poll_interval = "1s"
+demo_per_minute = 30
+demo_seed = 3
+"""
+
+PROMETHEUS = """
+global:
+  scrape_interval: {scrape}s
+  evaluation_interval: {scrape}s
+rule_files: {rule_files}
+scrape_configs:
+  - job_name: inbox-monitor
+    static_configs:
+      - targets: ["127.0.0.1:{port}"]
+"""
+
+# An alert whose firing series the dashboards' ALERTS annotations must show, whatever the timing
+# of the project's own rules (deploy/prometheus/rules, loaded beside it when present).
+RULES = """
+groups:
+  - name: dashboards-test
+    rules:
+      - alert: SocialInboxDashboardTest
+        expr: social_inbox_open_waits_breached > 0
+        labels:
+          severity: warning
+"""
+
+
+def load_generator() -> Any:
+    spec = importlib.util.spec_from_file_location("grafana_generate", ROOT / "grafana" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GENERATE = load_generator()
+BOARDS: dict[str, Json] = {
+    path.stem: json.loads(path.read_text(encoding="utf-8"))
+    for path in sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
+}
+
+
+def all_queries() -> list[tuple[str, str, Json, Json]]:
+    return [(uid, where, owner, target) for uid, board in BOARDS.items()
+            for where, owner, target in GENERATE.queries(board)]
+
+
+PROM_QUERIES = [q for q in all_queries() if q[3]["datasource"]["type"] == "prometheus"]
+SQL_QUERIES = [q for q in all_queries() if q[3]["datasource"]["type"] != "prometheus"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Grafana's substitutions
+# ------------------------------------------------------------------------------------------------
+
+VARIABLE = re.compile(r"\$(?:\{(\w+)(?::(\w+))?\}|(\w+))")
+MACRO = re.compile(r"\$(__\w+)\(([^)]*)\)")  # the PostgreSQL data source's macros (backend side)
+NICE = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def seconds(duration: str) -> float:
+    return sum(float(n) * UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", duration))
+
+
+def prom_regex_escape(value: str) -> str:
+    """Grafana's prometheusSpecialRegexEscape: a regex-escaped value inside a PromQL string."""
+    return re.sub(r"[$^*{}\[\]+?.()|]", lambda m: "\\\\" + m[0], value.replace("\\", "\\\\\\\\"))
+
+
+def prom_escape(value: str) -> str:
+    """Grafana's prometheusRegularEscape (a variable that is neither multi nor includeAll)."""
+    return value.replace("\\", "\\\\").replace("'", "\\\\'")
+
+
+def format_variable(variable: Json, values: list[str], fmt: str | None, language: str) -> str:
+    if fmt == "sqlstring":
+        return ",".join("'" + v.replace("'", "''") + "'" for v in values)
+    if fmt is not None:
+        raise AssertionError(f"format {fmt!r} of ${variable['name']} is not one the dashboards use")
+    if variable["type"] == "constant":
+        return values[0]
+    if language == "promql":
+        if not variable.get("multi") and not variable.get("includeAll"):
+            return prom_escape(values[0])
+        escaped = [prom_regex_escape(v) for v in values]
+        return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    raise AssertionError(f"${variable['name']} in SQL without :sqlstring")
+
+
+@dataclass
+class TimeRange:
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def time_range(board: Json, owner: Json, now: datetime) -> TimeRange:
+    """The range a panel queries: the dashboard's, or the panel's relative time ("now/d", "1h")."""
+    relative = owner.get("timeFrom") or board["time"]["from"]
+    if relative == "now/d":  # "Today so far", the test's day being UTC's. Just after midnight
+        # "today" holds nothing yet, in Grafana too: the test then reads the last 15 minutes.
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return TimeRange(min(start, now - timedelta(minutes=15)), now)
+    assert re.fullmatch(r"(now-)?\d+[smhdw]", relative), relative
+    return TimeRange(now - timedelta(seconds=seconds(relative.removeprefix("now-"))), now)
+
+
+def interval_of(rng: TimeRange, min_interval: str | None) -> float:
+    """$__interval: the range over ~1000 points, rounded up to a round step, at least the minimum."""
+    floor = seconds(min_interval) if min_interval else DATASOURCE_SCRAPE
+    raw = rng.seconds / 1000
+    return max(floor, next((n for n in NICE if n >= raw), NICE[-1]))
+
+
+def interpolate(text: str, language: str, variables: dict[str, Json], values: dict[str, list[str]],
+                builtins: dict[str, str]) -> str:
+    def one(m: re.Match[str]) -> str:
+        name, fmt = (m[1], m[2]) if m[1] else (m[3], None)
+        if name in builtins:
+            return builtins[name]
+        if name.startswith("__"):
+            return m[0]  # a data source macro, replaced later
+        assert name in variables, f"${name} is not a variable of the dashboard"
+        return format_variable(variables[name], values[name], fmt, language)
+
+    return VARIABLE.sub(one, text)
+
+
+def rfc3339(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def sql_macros(text: str, rng: TimeRange) -> str:
+    def one(m: re.Match[str]) -> str:
+        name, args = m[1], [a.strip() for a in m[2].split(",")]
+        if name == "__timeFilter":
+            return f"{args[0]} BETWEEN '{rfc3339(rng.start)}' AND '{rfc3339(rng.end)}'"
+        if name == "__timeFrom":
+            return f"'{rfc3339(rng.start)}'"
+        if name == "__timeTo":
+            return f"'{rfc3339(rng.end)}'"
+        if name in ("__timeGroup", "__timeGroupAlias"):
+            step = seconds(args[1].strip("'"))
+            group = f"floor(extract(epoch from {args[0]})/{step:g})*{step:g}"
+            return group + (' AS "time"' if name == "__timeGroupAlias" else "")
+        raise AssertionError(f"macro ${name} is not emulated by this test")
+
+    out = MACRO.sub(one, text)
+    assert "$" not in out, f"unsubstituted: {out}"
+    return out
+
+
+def builtins_for(board: Json, owner: Json, now: datetime) -> tuple[TimeRange, float, dict[str, str]]:
+    rng = time_range(board, owner, now)
+    interval = interval_of(rng, owner.get("interval"))
+    rate_interval = max(interval + DATASOURCE_SCRAPE, 4 * DATASOURCE_SCRAPE)
+    return rng, interval, {
+        "__interval": f"{interval:g}s", "__rate_interval": f"{rate_interval:g}s",
+        "__range": f"{max(1, int(rng.seconds))}s", "__range_s": str(int(rng.seconds)),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# The scenario
+# ------------------------------------------------------------------------------------------------
+
+
+class GraphApiThread:
+    """The local Graph API, served from its own event loop while the test thread waits."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="graph-api", daemon=True)
+        self.thread.start()
+        self.api = FakeGraphApi()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def call(self, fn: Any, *args: Any, **kw: Any) -> None:
+        self.loop.call_soon_threadsafe(lambda: fn(*args, **kw))
+
+    def close(self) -> None:
+        self.run(self.api.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+def http_json(url: str, params: dict[str, str] | list[tuple[str, str]], *, post: bool = True) -> Json:
+    """GET or POST (as Grafana does, httpMethod POST) a Prometheus API call; its JSON answer."""
+    data = urllib.parse.urlencode(params)
+    request = (urllib.request.Request(url, data=data.encode(), method="POST") if post
+               else urllib.request.Request(f"{url}?{data}"))
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            result: Json = json.loads(r.read())
+    except urllib.error.HTTPError as exc:  # Prometheus explains a bad query in the body
+        result = json.loads(exc.read())
+    return result
+
+
+@dataclass
+class Scenario:
+    prometheus: str
+    database_url: str
+    now: datetime
+
+    def query(self, expr: str, *, at: datetime | None = None) -> list[Json]:
+        body = http_json(f"{self.prometheus}/api/v1/query",
+                         {"query": expr, "time": f"{(at or datetime.now(UTC)).timestamp():.3f}"})
+        assert body["status"] == "success", (expr, body)
+        result: list[Json] = body["data"]["result"]
+        return result
+
+    def query_range(self, expr: str, rng: TimeRange, step: float) -> list[Json]:
+        body = http_json(f"{self.prometheus}/api/v1/query_range",
+                         {"query": expr, "start": f"{rng.start.timestamp():.3f}",
+                          "end": f"{rng.end.timestamp():.3f}", "step": f"{step:g}"})
+        assert body["status"] == "success", (expr, body)
+        result: list[Json] = body["data"]["result"]
+        return result
+
+    def label_values(self, label: str, match: str, rng: TimeRange) -> list[str]:
+        body = http_json(f"{self.prometheus}/api/v1/label/{label}/values",
+                         [("match[]", match), ("start", f"{rng.start.timestamp():.3f}"),
+                          ("end", f"{rng.end.timestamp():.3f}")], post=False)
+        assert body["status"] == "success", (match, body)
+        return sorted(body["data"])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    tmp = tmp_path_factory.mktemp("grafana")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(pg_server_url, f"CREATE DATABASE {name}"))
+    database_url = with_database(pg_server_url, name)
+    graph = GraphApiThread()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        now = datetime.now(UTC)
+        graph.api.add_page(PAGE, token="page-token", name="Acme")
+        script_page(graph.api, PAGE, start=now - timedelta(minutes=20), span=timedelta(minutes=25), seed=5,
+                    conversations=30, posts=6, comments=30, history=False)
+        graph.api.set_usage(PAGE, call_count=35, total_time=12)
+        graph.api.inject("500", count=2, page_id=PAGE)  # two failed polls, then recovery
+        graph_url = graph.run(graph.api.start())
+
+        port, prom_port = free_port(), free_port()
+        (tmp / "inbox.toml").write_text(CONFIG.format(port=port, page=PAGE, token_env=TOKEN_ENV, graph=graph_url))
+        env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp / "inbox.toml"),
+                      **{TOKEN_ENV: "page-token"})
+        project_rules = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
+        rule_files = [str(tmp / "rules.yml"), *map(str, project_rules)]
+        (tmp / "prometheus.yml").write_text(PROMETHEUS.format(scrape=SCRAPE_SECONDS, port=port,
+                                                              rule_files=json.dumps(rule_files)))
+        (tmp / "rules.yml").write_text(RULES)
+        check = subprocess.run(["promtool", "check", "config", str(tmp / "prometheus.yml")],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        # Prometheus first, so that it sees the counters from their first values.
+        with (tmp / "prometheus.log").open("wb") as log:
+            procs.append(subprocess.Popen(
+                ["prometheus", f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
+        prometheus = f"http://127.0.0.1:{prom_port}"
+        wait_for(lambda: urllib.request.urlopen(f"{prometheus}/-/ready", timeout=2).status == 200,
+                 timeout=30, what="Prometheus ready")
+        procs.append(start_cli("run", env=env, log=tmp / "inbox.log"))
+        s = Scenario(prometheus, database_url, now)
+        # What the dashboards need to show something honest: live answers and breaches seen by
+        # Prometheus (not only counted before its first scrape), a firing alert, the Graph API's
+        # rate-limit budget and a failed poll.
+        for expr in ['sum(increase(social_inbox_waits_breached_total[1m])) > 0',
+                     'sum(increase(social_inbox_waits_answered_total[1m])) > 0',
+                     'sum(increase(social_inbox_response_seconds_count[1m])) > 0',
+                     'ALERTS{alertname="SocialInboxDashboardTest", alertstate="firing"}',
+                     'social_inbox_api_rate_limit_remaining{account="acme-fb"}',
+                     'social_inbox_poll_total{account="acme-fb", result="api_error"}',
+                     'count(count by (account) (social_inbox_open_waits_breached > 0)) >= 3']:
+            wait_for(functools.partial(s.query, expr), timeout=90, interval=0.5, what=expr)
+        s.now = datetime.now(UTC)
+        yield s
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        graph.close()
+        asyncio.run(_admin(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Variables
+# ------------------------------------------------------------------------------------------------
+
+
+def variable_values(s: Scenario, board: Json, now: datetime) -> dict[str, list[str]]:
+    """Every variable resolved in order, "All" selected: what the panels are queried with."""
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    values: dict[str, list[str]] = {}
+    for v in board["templating"]["list"]:
+        if v["type"] == "constant":
+            values[v["name"]] = [v["query"]]
+        elif v["type"] == "custom":
+            values[v["name"]] = [v["current"]["value"]]
+        elif v["type"] == "query":
+            values[v["name"]] = resolve(s, board, v, variables, values, now)
+        else:
+            raise AssertionError(f"variable type {v['type']} is not emulated")
+        assert values[v["name"]], f"{board['uid']}: variable {v['name']} has no value"
+    return values
+
+
+def resolve(s: Scenario, board: Json, v: Json, variables: dict[str, Json], values: dict[str, list[str]],
+            now: datetime) -> list[str]:
+    rng, _, builtins = builtins_for(board, v, now)
+    if v["datasource"]["type"] == "prometheus":
+        query = interpolate(v["query"]["query"], "promql", variables, values, builtins)
+        m = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", query)
+        assert m, f"only label_values(metric, label) is emulated: {query}"
+        found = s.label_values(m[2], m[1], rng)
+    else:
+        found = [str(r[0]) for r in run_sql(s, sql_macros(interpolate(v["query"], "sql", variables, values,
+                                                                      builtins), rng))]
+    return found if v.get("includeAll") else found[:1]
+
+
+def run_sql(s: Scenario, query: str) -> list[asyncpg.Record]:
+    async def go() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(s.database_url)
+        try:
+            async with conn.transaction(readonly=True):  # what a read-only Grafana role may do
+                return list(await conn.fetch(query))
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def resolved(scenario: Scenario) -> dict[str, dict[str, list[str]]]:
+    return {uid: variable_values(scenario, board, scenario.now) for uid, board in BOARDS.items()}
+
+
+def test_variables_list_every_configured_brand_channel_and_account(resolved: dict[str, dict[str, list[str]]]) -> None:
+    for uid in ("inbox-live", "inbox-pipeline"):
+        assert resolved[uid]["brand"] == ["acme", "globex"]
+        assert resolved[uid]["channel"] == ["facebook", "x"]
+        assert resolved[uid]["account"] == ["acme-fb", "acme-x", "globex-fb", "globex.fr-x"]
+    assert resolved["inbox-pipeline"]["job"] == ["inbox-monitor"]
+    assert resolved["inbox-sla"]["brand"] == ["acme", "globex"]
+    assert resolved["inbox-sla"]["channel"] == ["facebook", "x"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Every PromQL query
+# ------------------------------------------------------------------------------------------------
+
+
+def finite(series: list[Json]) -> bool:
+    values = [s["value"] for s in series if "value" in s] + [v for s in series for v in s.get("values", [])]
+    return any(not math.isnan(float(v[1])) for v in values)
+
+
+@pytest.mark.parametrize(("uid", "where", "owner", "target"), PROM_QUERIES, ids=[q[1] for q in PROM_QUERIES])
+def test_every_promql_query_returns_series(scenario: Scenario, resolved: dict[str, dict[str, list[str]]],
+                                           uid: str, where: str, owner: Json, target: Json) -> None:
+    board = BOARDS[uid]
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+
+    if "query" in target:  # a variable's label_values(): resolved (and required) by `resolved`
+        assert resolved[uid][owner["name"]], where
+        return
+
+    def evaluate() -> tuple[str, list[Json]]:
+        now = datetime.now(UTC)
+        rng, interval, builtins = builtins_for(board, owner, now)
+        expr = interpolate(target["expr"], "promql", variables, resolved[uid], builtins)
+        if "/ annotation " in where:  # Grafana runs annotation queries over the range, at their step
+            return expr, scenario.query_range(expr, rng, seconds(owner["step"]))
+        if target["instant"]:
+            return expr, scenario.query(expr, at=now)
+        return expr, scenario.query_range(expr, rng, interval)
+
+    expr, result = evaluate()
+    if not finite(result):  # a window that needs one more scrape: wait for it, with a deadline
+        wait_for(lambda: finite(evaluate()[1]), timeout=20, interval=0.5, what=f"{where}: {expr}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Every SQL query
+# ------------------------------------------------------------------------------------------------
+
+
+def sql_for(s: Scenario, uid: str, owner: Json, target: Json, values: dict[str, list[str]]) -> tuple[str, TimeRange]:
+    board = BOARDS[uid]
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    rng, _, builtins = builtins_for(board, owner, datetime.now(UTC))
+    text = target.get("rawSql") or target["query"]
+    return sql_macros(interpolate(text, "sql", variables, values, builtins), rng), rng
+
+
+@pytest.mark.parametrize(("uid", "where", "owner", "target"), SQL_QUERIES, ids=[q[1] for q in SQL_QUERIES])
+def test_every_sql_query_returns_rows(scenario: Scenario, resolved: dict[str, dict[str, list[str]]],
+                                      uid: str, where: str, owner: Json, target: Json) -> None:
+    board = BOARDS[uid]
+    custom = [v for v in board["templating"]["list"] if v["type"] == "custom"
+              and re.search(r"\$\{?" + v["name"] + r"\b", target.get("rawSql") or target["query"])]
+    # Each option of a custom variable (the time zones) must work, not only the default.
+    selections = [dict(resolved[uid])] + [{**resolved[uid], v["name"]: [o["value"]]}
+                                          for v in custom for o in v["options"]]
+    for values in selections:
+        query, _ = sql_for(scenario, uid, owner, target, values)
+        rows = run_sql(scenario, query)
+        assert rows, f"{where}: no rows\n{query}"
+        if target.get("format") == "time_series":
+            assert "time" in rows[0].keys() and ("value" in rows[0].keys() or len(rows[0]) >= 2), where
+            assert all(r["time"] is not None for r in rows), where
+        if "/ variable " in where:
+            assert all(r[0] for r in rows), where
+            continue
+        cells = [v for r in rows for k, v in r.items() if not isinstance(v, str) and k != "time"]
+        assert any(v is not None for v in cells), f"{where}: every value is NULL\n{query}"
+
+
+def test_breach_table_counts_every_breached_question(scenario: Scenario,
+                                                     resolved: dict[str, dict[str, list[str]]]) -> None:
+    """The weekday x hour table adds up to an independent count of breached waits."""
+    board = BOARDS["inbox-sla"]
+    p = next(p for p in GENERATE.panels_of(board) if p["title"].startswith("Breached questions by weekday"))
+    query, rng = sql_for(scenario, "inbox-sla", p, p["targets"][0], resolved["inbox-sla"])
+
+    async def both() -> tuple[list[asyncpg.Record], int]:
+        conn = await asyncpg.connect(scenario.database_url)
+        try:
+            async with conn.transaction(readonly=True, isolation="repeatable_read"):  # one now(), one snapshot
+                rows = await conn.fetch(query)
+                expected = await conn.fetchval(
+                    "SELECT count(*) FROM waits WHERE deadline <= now() AND (closed_at IS NULL OR closed_at > deadline)"
+                    " AND opened_at BETWEEN $1 AND $2", rng.start, rng.end)
+                return list(rows), int(expected)
+        finally:
+            await conn.close()
+
+    rows, expected = asyncio.run(both())
+    assert [r["Day"] for r in rows] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert expected > 0
+    assert sum(r["Total"] for r in rows) == expected
+    assert sum(r[f"{h:02d}"] for r in rows for h in range(24)) == expected
+
+
+def test_open_questions_table_links_every_open_wait_to_its_post(scenario: Scenario,
+                                                                resolved: dict[str, dict[str, list[str]]]) -> None:
+    board = BOARDS["inbox-live"]
+    p = next(p for p in GENERATE.panels_of(board) if p["title"] == "Open questions, by deadline")
+    query, _ = sql_for(scenario, "inbox-live", p, p["targets"][0], resolved["inbox-live"])
+    async def both() -> tuple[list[asyncpg.Record], int]:
+        conn = await asyncpg.connect(scenario.database_url)
+        try:
+            async with conn.transaction(readonly=True, isolation="repeatable_read"):
+                rows = await conn.fetch(query)
+                return list(rows), int(await conn.fetchval("SELECT count(*) FROM waits WHERE closed_at IS NULL"))
+        finally:
+            await conn.close()
+
+    rows, open_waits = asyncio.run(both())
+    assert len(rows) == min(open_waits, 500)
+    assert [r["Deadline"] for r in rows] == sorted(r["Deadline"] for r in rows)
+    order = ["breached", "at risk", "on time"]
+    assert [order.index(r["Status"]) for r in rows] == sorted(order.index(r["Status"]) for r in rows)
+    assert all(r["Post"] and r["Post"].startswith("https://") for r in rows)
+    assert {r["Account"] for r in rows} == {"acme-fb", "acme-x", "globex-fb", "globex.fr-x"}
+    assert all(r["Question"] for r in rows)
+
+
+def test_sla_compliance_table_matches_the_waits(scenario: Scenario, resolved: dict[str, dict[str, list[str]]]) -> None:
+    """Directors' figures, recomputed in Python from the raw waits: due, within SLA, response rate."""
+    board = BOARDS["inbox-sla"]
+    p = next(p for p in GENERATE.panels_of(board) if p["title"] == "SLA compliance by brand and channel")
+    query, _ = sql_for(scenario, "inbox-sla", p, p["targets"][0], resolved["inbox-sla"])
+
+    async def both() -> tuple[list[asyncpg.Record], list[asyncpg.Record], datetime]:
+        conn = await asyncpg.connect(scenario.database_url)
+        try:
+            async with conn.transaction(readonly=True, isolation="repeatable_read"):
+                table = await conn.fetch(query)
+                waits = await conn.fetch("SELECT a.brand, a.channel, w.kind, w.opened_at, w.closed_at, w.deadline"
+                                         " FROM waits w JOIN accounts a ON a.id = w.account_id")
+                return list(table), list(waits), await conn.fetchval("SELECT now()")
+        finally:
+            await conn.close()
+
+    table, waits, now = asyncio.run(both())
+    assert len(table) == 4
+    for row in table:
+        mine = [w for w in waits if (w["brand"], w["channel"]) == (row["Brand"], row["Channel"])
+                and w["opened_at"] >= now - timedelta(days=30)]
+        due = [w for w in mine if w["closed_at"] is not None or w["deadline"] <= now]
+        within = [w for w in due if w["closed_at"] is not None and w["closed_at"] <= w["deadline"]]
+        first = [w for w in mine if w["kind"] == "first"]
+        assert row["Waits (30 d)"] == len(mine) > 0
+        assert float(row["Within SLA (30 d)"]) == pytest.approx(len(within) / len(due))
+        assert float(row["Response rate (30 d)"]) == pytest.approx(
+            sum(w["closed_at"] is not None for w in first) / len(first))
+        assert row["Previous 30 d"] is None  # a new install has no previous period: shown empty, not 0 %
