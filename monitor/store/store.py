@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,16 +13,30 @@ import asyncpg
 
 from monitor.domain.model import Message, ThreadMessage
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def clean_text(text: str) -> str:
-    """PostgreSQL text cannot hold NUL: keep the message, mark where the NUL was."""
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    """Text PostgreSQL accepts: NUL (refused in text and JSONB) and lone surrogates (not UTF-8,
+    e.g. from a JSON "\\ud800" escape) become U+FFFD; everything else is kept as received."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def clean_message(m: Message) -> Message:
-    """The message with every text field storable (NUL replaced), the same object when it already is."""
+    """The message with every text field storable, the same object when it already is."""
     fields = ("external_id", "thread_key", "text", "author_id", "author_handle", "url")
-    dirty: dict[str, Any] = {f: clean_text(v) for f in fields if isinstance(v := getattr(m, f), str) and "\x00" in v}
+    dirty: dict[str, Any] = {}
+    for f in fields:
+        value = getattr(m, f)
+        if isinstance(value, str) and (cleaned := clean_text(value)) is not value:
+            dirty[f] = cleaned
     if m.created_at.tzinfo is None:
         raise ValueError(f"message {m.external_id!r}: created_at has no time zone")
     if m.created_at.utcoffset() or m.created_at.tzinfo is not UTC:

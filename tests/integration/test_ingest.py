@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -168,3 +168,25 @@ def db(database_url: str):  # noqa: ANN201 - a loop and a store for synchronous 
     finally:
         loop.run_until_complete(pool.close())
         loop.close()
+
+
+async def test_any_unicode_and_odd_timestamps_are_stored_and_waited_on(store: Store) -> None:
+    """Bad input never stops the pipeline nor stores garbage: RTL, combining marks, emoji, 100 KB,
+    timestamps far in the past or in the future."""
+    engine = await engine_for(store, ["acme-x"])
+    account_id = next(iter(engine.accounts))
+    texts = ["مرحبا، طلبي لم يصل بعد؟ \u202b", "e\u0301\u0301\u0301 ça ne marche pas ?", "🙂" * 30_000,
+             "\ud7ff\ufffe how do I reset my password", "x" * 100_000 + "?", "lone \ud800 surrogate?"]
+    odd_times = [datetime(1971, 1, 1, tzinfo=FIXED_NOW.tzinfo), FIXED_NOW + timedelta(days=3650)]
+    batch = [message(f"u{i}", f"u:{i}", 0, text=t) for i, t in enumerate(texts)] + [
+        Message(f"t{i}", f"t:{i}", "public", "inbound", at, QUESTION, "9", "someone")
+        for i, at in enumerate(odd_times)
+    ]
+    result = await engine.ingest(account_id, "s", batch, "c")
+    assert result.messages_new == len(batch)
+    async with store.pool.acquire() as conn:
+        bodies = {r["external_id"]: r["body"] for r in await conn.fetch("SELECT external_id, body FROM messages")}
+        future = await conn.fetchrow("SELECT * FROM waits WHERE opened_message = 't1'")
+    assert [bodies[f"u{i}"] for i in range(len(texts) - 1)] == texts[:-1]  # stored exactly as received
+    assert bodies[f"u{len(texts) - 1}"] == "lone \ufffd surrogate?"  # not UTF-8: marked, not refused
+    assert future["breached_at"] is None and future["deadline"] > FIXED_NOW  # a future question waits
