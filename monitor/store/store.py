@@ -132,6 +132,9 @@ class IngestResult:
     answered: list[WaitEvent] = field(default_factory=list)
 
 
+_COPIED = ("account_id", "channel", "external_id", "thread_id", "direction", "author_id", "author_handle", "body",
+           "url", "is_retweet", "created_at", "raw", "is_question", "is_automatic")
+
 _WAIT_COLUMNS = (
     "kind, opened_at, opened_message, questions, closed_at, closed_message, target_seconds,"
     " deadline, at_risk_at, wall_seconds, business_seconds, at_risk_reached_at, breached_at"
@@ -197,27 +200,22 @@ class Store:
                     state.messages[infos[m.thread_key].id].append(_thread_message(m))
                 outcomes = {tid: compute(state.infos[tid], msgs) for tid, msgs in state.messages.items()}
                 flags = {ext: f for o in outcomes.values() for ext, f in o.flags.items()}
-                inserted = await conn.fetch(
-                    """
-                    INSERT INTO messages (account_id, channel, external_id, thread_id, direction,
-                        author_id, author_handle, body, url, is_retweet, created_at, raw, is_question, is_automatic)
-                    SELECT $1, $2, * FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[],
-                        $7::text[], $8::text[], $9::text[], $10::boolean[], $11::timestamptz[], $12::jsonb[],
-                        $13::boolean[], $14::boolean[])
-                    ON CONFLICT (account_id, external_id) DO NOTHING
-                    RETURNING external_id, created_at
-                    """,
-                    account_id, channel,
-                    [m.external_id for m in candidates], [infos[m.thread_key].id for m in candidates],
-                    [m.direction for m in candidates], [m.author_id for m in candidates],
-                    [m.author_handle for m in candidates], [m.text for m in candidates],
-                    [m.url for m in candidates], [m.is_retweet for m in candidates],
-                    [m.created_at for m in candidates], [clean_json(m.raw) for m in candidates],
-                    [flags[m.external_id][0] for m in candidates], [flags[m.external_id][1] for m in candidates],
-                )
+                # The account's lock is held: no one else inserts its messages now, so the ones
+                # not stored yet can be COPY'd straight in (the fastest way PostgreSQL takes rows).
+                known = {r["external_id"] for r in await conn.fetch(
+                    "SELECT external_id FROM messages WHERE account_id = $1 AND external_id = ANY($2::text[])",
+                    account_id, [m.external_id for m in candidates],
+                )}
+                inserted = [m for m in candidates if m.external_id not in known]
+                await conn.copy_records_to_table("messages", columns=_COPIED, records=[
+                    (account_id, channel, m.external_id, infos[m.thread_key].id, m.direction, m.author_id,
+                     m.author_handle, m.text, m.url, m.is_retweet, m.created_at, clean_json(m.raw),
+                     *flags[m.external_id])
+                    for m in inserted
+                ])
                 result.messages_new = len(inserted)
-                result.new_created_at = [r["created_at"] for r in inserted]
-                stored_elsewhere = {m.external_id for m in candidates} - {r["external_id"] for r in inserted}
+                result.new_created_at = [m.created_at for m in inserted]
+                stored_elsewhere = known
                 if stored_elsewhere:  # already stored in another thread: not part of these threads
                     for m in candidates:
                         if m.external_id in stored_elsewhere:
@@ -425,8 +423,9 @@ async def _lock_threads(
         )
         SELECT * FROM new
         UNION ALL
-        SELECT id, thread_key, account_id, kind, customer_id, customer_handle, url FROM threads
-        WHERE account_id = $1 AND thread_key = ANY($2::text[])
+        SELECT t.id, t.thread_key, t.account_id, t.kind, t.customer_id, t.customer_handle, t.url
+        FROM unnest($2::text[]) AS k(thread_key)
+        JOIN threads t ON t.account_id = $1 AND t.thread_key = k.thread_key
         """,
         account_id, *columns,
     )
