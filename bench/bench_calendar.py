@@ -51,7 +51,7 @@ def _measure(calls: list[Callable[[], object]]) -> tuple[float, float]:
     return median, p99
 
 
-def main() -> None:
+def main() -> list[tuple[str, str]]:
     starts = _starts(N)
     # Warm the caches of every year involved (tables are built once per calendar and UTC year).
     for start in (starts[0], starts[-1]):
@@ -66,14 +66,12 @@ def main() -> None:
     ]
     bs_median, bs_p99 = _measure(bs_calls)
     dl_median, dl_p99 = _measure(dl_calls)
-    print(
-        f"business_seconds (1-year span, Europe/Paris, FR holidays, split shifts), {N} calls: "
-        f"median {bs_median:.1f} us, p99 {bs_p99:.1f} us"
-    )
-    print(
-        f"deadline (40 business hours, same calendar), {N} calls: "
-        f"median {dl_median:.1f} us, p99 {dl_p99:.1f} us"
-    )
+    figures = [
+        (f"business_seconds, 1-year span (Europe/Paris, FR holidays, split shifts), {N} calls, median / p99",
+         f"{bs_median:.1f} µs / {bs_p99:.1f} µs"),
+        (f"deadline, 40 business hours, same calendar, {N} calls, median / p99",
+         f"{dl_median:.1f} µs / {dl_p99:.1f} µs"),
+    ]
     # Cold cost: build one year's tables from scratch (fresh calendar, so nothing is cached).
     t0 = time.perf_counter_ns()
     fresh = Calendar(
@@ -84,7 +82,10 @@ def main() -> None:
     )
     business_seconds(fresh, datetime(2031, 1, 2, tzinfo=PARIS), datetime(2031, 12, 1, tzinfo=PARIS))
     cold_ms = (time.perf_counter_ns() - t0) / 1e6
-    print(f"cold (construct calendar + build one UTC year's tables): {cold_ms:.2f} ms")
+    figures.append(("cold: construct a calendar and build one UTC year's tables", f"{cold_ms:.2f} ms"))
+    for name, value in figures:
+        print(f"{name}: {value}")
+    return figures
 
 
 if __name__ == "__main__":
