@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily
 
 from monitor.config import Config
 from monitor.deadlines import DeadlineScheduler
@@ -90,6 +91,7 @@ async def run(
         registry = CollectorRegistry()
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=registry)
+        registry.register(_TaskCollector())
         metrics = Metrics(engine.accounts, registry=None)  # rendered by the server, with `registry` after it
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
@@ -139,6 +141,18 @@ async def run(
                 await maybe
         await stop.wait()
         log.info("stopping")
+
+
+class _TaskCollector:
+    """`social_inbox_asyncio_tasks`: tasks alive in the event loop (a leak shows as growth)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("social_inbox_asyncio_tasks", "Tasks alive in the event loop.")
+        try:
+            family.add_metric([], len(asyncio.all_tasks()))
+        except RuntimeError:  # no running loop (a registry read outside the server)
+            family.add_metric([], 0)
+        yield family
 
 
 async def _started(leases: LeaseManager, poller: Poller) -> None:

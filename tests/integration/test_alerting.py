@@ -1,0 +1,328 @@
+"""Alerting end to end: fake X API -> inbox-monitor -> Prometheus -> Alertmanager -> fake Slack.
+
+Real `prometheus` and `prometheus-alertmanager` run on loopback ports with the repository's rules
+and Slack templates, unchanged. Their configs are test copies of deploy/prometheus/prometheus.yml
+and alertmanager.yml with only addresses, paths and timers substituted (scrape every 1 s,
+evaluate every 5 s, group_wait/group_interval 1 s; the webhook URL file points at the fake Slack).
+inbox-monitor runs as a subprocess polling the fake X API every second, with a 20-second SLA.
+
+One stack serves the module's tests (they run in one event loop, where the fakes live), so the
+poller failure that starts with the stack is ripe by the time the question test is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from monitor.simulator.slack import FakeSlack, SlackMessage
+from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi
+from tests.conftest import with_database
+from tests.waiting import ROOT, cli_env, free_port, start_cli
+
+DEPLOY = ROOT / "deploy" / "prometheus"
+TOOLS = ("prometheus", "prometheus-alertmanager")
+SLA_SECONDS = 20
+GRAFANA = "http://grafana.test"
+ACME = {"brand": "acme", "account": "acme-x", "user_id": "101", "handle": "acme", "token": "acme-bearer"}
+GLOBEX = {"brand": "globex", "account": "globex-x", "user_id": "202", "handle": "globex", "token": "globex-bearer"}
+CUSTOMER = ("7000000001", "customer_0001")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
+                       reason="prometheus and prometheus-alertmanager are installed by .ci/run"),
+    pytest.mark.asyncio(loop_scope="module"),
+]
+
+MONITOR_CONFIG = """
+[server]
+listen = "127.0.0.1:{port}"
+snapshot_interval = "1s"
+
+[policies.default]
+public = {{ first = "{sla}s", next = "{sla}s" }}
+private = {{ first = "{sla}s", next = "{sla}s" }}
+business_hours_only = false
+{brands}
+"""
+
+BRAND = """
+[[brands]]
+name = "{brand}"
+
+[[brands.accounts]]
+name = "{account}"
+channel = "x"
+user_id = "{user_id}"
+handle = "{handle}"
+bearer_token_env = "{env}"
+api_base_url = "{api}"
+poll_interval = "1s"
+"""
+
+
+async def eventually(condition: Callable[[], Any], within: float, what: str) -> Any:
+    """The first truthy value of `condition()` (awaited if need be), checked every 200 ms; fail
+    after `within` s. (tests.waiting.wait_for is synchronous: it would block the loop the fakes
+    run on.)"""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+            if inspect.isawaitable(last):
+                last = await last
+        except (aiohttp.ClientError, OSError) as exc:  # not listening yet
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {within}s waiting for {what} (last: {last!r})")
+
+
+def substitute(text: str, pattern: str, replacement: str, *, count: int | None = 1) -> str:
+    """Replace a setting of a config copy; fail loudly when the production file changed shape."""
+    new, n = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+    assert n > 0 and (count is None or n == count), f"{pattern!r} matched {n} times"
+    return new
+
+
+def prometheus_config(*, monitor: str, alertmanager: str) -> str:
+    """deploy/prometheus/prometheus.yml with test addresses, fast intervals, absolute rule paths."""
+    text = (DEPLOY / "prometheus.yml").read_text()
+    text = substitute(text, r"^(\s*scrape_interval:).*$", r"\1 1s")
+    text = substitute(text, r"^(\s*evaluation_interval:).*$", r"\1 5s")
+    text = substitute(text, r"^(\s*inbox_monitor_url:).*$", rf"\1 http://{monitor}")
+    text = substitute(text, r"^(\s*grafana_url:).*$", rf"\1 {GRAFANA}")
+    text = substitute(text, r"^(\s*- )rules/\*\.yml$", rf"\g<1>{DEPLOY}/rules/*.yml")
+    text = substitute(text, r'"localhost:9093"', f'"{alertmanager}"')
+    return substitute(text, r'"localhost:9464"', f'"{monitor}"')
+
+
+def alertmanager_config(*, webhook_file: Path) -> str:
+    """deploy/prometheus/alertmanager.yml with 1-second grouping and the fake Slack's URL file."""
+    text = (DEPLOY / "alertmanager.yml").read_text()
+    text = substitute(text, r"^(\s*group_wait:).*$", r"\1 1s", count=None)
+    text = substitute(text, r"^(\s*group_interval:).*$", r"\1 1s", count=None)
+    text = substitute(text, r"^(\s*- api_url_file:).*$", rf"\1 {webhook_file}", count=None)
+    return substitute(text, r"^(\s*- )templates/\*\.tmpl(.*)$", rf"\g<1>{DEPLOY}/templates/*.tmpl\2")
+
+
+@dataclass
+class Stack:
+    x: FakeXApi
+    slack: FakeSlack
+    http: aiohttp.ClientSession
+    monitor: str
+    prometheus: str
+    alertmanager: str
+    started: float
+    logs: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def messages(self, alertname: str, status: str | None = None) -> list[SlackMessage]:
+        """Slack messages about `alertname` ([FIRING...] or [RESOLVED] in the title)."""
+        out = []
+        for m in self.slack.messages:
+            for a in m.payload.get("attachments", []):
+                title = a.get("title", "")
+                if alertname in title + a.get("text", "") and (status is None or title.startswith(f"[{status}")):
+                    out.append(m)
+        return out
+
+    async def get_json(self, url: str) -> Any:
+        async with self.http.get(url) as r:
+            r.raise_for_status()
+            return await r.json()
+
+    def log_tail(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+                         for p in sorted(self.logs.glob("*.log")))
+
+
+async def _ready(http: aiohttp.ClientSession, url: str) -> bool:
+    async with http.get(url) as r:
+        return r.status == 200
+
+
+async def _admin(pg_server_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(pg_server_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    tmp = tmp_path_factory.mktemp("alerting")
+    x = FakeXApi(limits={MENTIONS: 100_000, TWEETS: 100_000, DM_EVENTS: 100_000})
+    api = await x.start()
+    slack = FakeSlack()
+    await slack.start()
+    for account in (ACME, GLOBEX):
+        x.add_user(account["user_id"], account["handle"])
+        x.add_bearer_token(account["token"])
+    x.add_user(*CUSTOMER)
+    # globex's X API answers nothing but 500s, from the first poll on.
+    x.inject("http_500", user_id=GLOBEX["user_id"], times=10**9)
+
+    ports = {name: free_port() for name in ("monitor", "prometheus", "alertmanager")}
+    monitor, prometheus, alertmanager = (f"127.0.0.1:{ports[n]}" for n in ("monitor", "prometheus", "alertmanager"))
+    brands = "".join(BRAND.format(env=f"{a['brand'].upper()}_X_BEARER", api=api, **a) for a in (ACME, GLOBEX))
+    (tmp / "monitor.toml").write_text(MONITOR_CONFIG.format(port=ports["monitor"], sla=SLA_SECONDS, brands=brands))
+    webhook_file = tmp / "slack-webhook-url"
+    webhook_file.write_text(slack.hook_url() + "\n")
+    (tmp / "prometheus.yml").write_text(prometheus_config(monitor=monitor, alertmanager=alertmanager))
+    (tmp / "alertmanager.yml").write_text(alertmanager_config(webhook_file=webhook_file))
+
+    database = f"t_alerting_{uuid.uuid4().hex[:8]}"
+    await _admin(pg_server_url, f"CREATE DATABASE {database}")
+    procs: list[subprocess.Popen[bytes]] = []
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+    stack = Stack(x, slack, http, f"http://{monitor}", f"http://{prometheus}", f"http://{alertmanager}",
+                  time.monotonic(), tmp, procs)
+    try:
+        env = cli_env(INBOX_MONITOR_DATABASE_URL=with_database(pg_server_url, database),
+                      INBOX_MONITOR_CONFIG=str(tmp / "monitor.toml"),
+                      ACME_X_BEARER=ACME["token"], GLOBEX_X_BEARER=GLOBEX["token"])
+        procs.append(start_cli("run", env=env, log=tmp / "monitor.log"))
+        procs.append(_spawn(["prometheus-alertmanager", f"--config.file={tmp / 'alertmanager.yml'}",
+                             f"--storage.path={tmp / 'am-data'}", f"--web.listen-address={alertmanager}",
+                             "--cluster.listen-address="], tmp / "alertmanager.log"))
+        procs.append(_spawn(["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
+                             f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address={prometheus}"],
+                            tmp / "prometheus.log"))
+        for name, url in (("inbox-monitor", f"{stack.monitor}/readyz"),
+                          ("alertmanager", f"{stack.alertmanager}/-/ready"),
+                          ("prometheus", f"{stack.prometheus}/-/ready")):
+            await eventually(functools.partial(_ready, http, url), 30, f"{name} ready")
+        yield stack
+    except BaseException:
+        print(stack.log_tail())
+        raise
+    finally:
+        for proc in reversed(procs):
+            await asyncio.to_thread(_stop, proc)
+        await http.close()
+        await slack.stop()
+        await x.stop()
+        await _admin(pg_server_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def links(message: SlackMessage) -> dict[str, str]:
+    """Slack `<url|label>` links of a message, by label."""
+    text = "\n".join(a.get("text", "") for a in message.payload.get("attachments", []))
+    return {label: url for url, label in re.findall(r"<([^|>]+)\|([^>]+)>", text)}
+
+
+async def test_an_unanswered_question_reaches_slack_then_resolves(stack: Stack) -> None:
+    created = time.time()
+    question = stack.x.add_tweet(CUSTOMER[0], "@acme my order never arrived, can you check?", created,
+                                 mentions=[ACME["user_id"]])
+    deadline = created + SLA_SECONDS
+
+    # Firing: within 60 s of the deadline, from the critical route (group brand/account).
+    firing = await eventually(lambda: stack.messages("SocialInboxQuestionUnanswered", "FIRING"),
+                              deadline - time.time() + 60, "a Slack message for the unanswered question")
+    late = time.time() - deadline
+    assert 0 <= late < 60, late
+    message = firing[0]
+    attachment = message.payload["attachments"][0]
+    text = attachment["text"]
+    assert attachment["title"] == "[FIRING:1] SocialInboxQuestionUnanswered — brand acme, x account acme-x"
+    assert attachment["color"] == "danger"
+    assert "*SocialInboxQuestionUnanswered* (critical) — brand acme, x account acme-x" in text
+    waited = re.search(r"1 question to acme-x \(x, brand acme\) passed the SLA deadline and is still unanswered; "
+                       r"the oldest has waited ((\d+)m )?([0-9.]+)s \(\1?\3s in business hours\)\.", text)
+    assert waited, text  # humanized by Prometheus: "23.41s", "1m 2s"; a 24/7 policy: business = wall
+    assert SLA_SECONDS <= 60 * int(waited[2] or 0) + float(waited[3]) < SLA_SECONDS + 60
+    assert "globex" not in message.text
+
+    urls = links(message)
+    assert set(urls) == {"Oldest question", "Dashboard", "Runbook"}
+    assert urls["Oldest question"] == f"{stack.monitor}/go/oldest?account=acme-x&breached=1"
+    assert urls["Dashboard"] == f"{GRAFANA}/d/inbox-live?var-brand=acme&var-account=acme-x"
+    assert urls["Runbook"].endswith("/deploy/prometheus/runbook.md#socialinboxquestionunanswered")
+    assert attachment["title_link"] == urls["Dashboard"]
+    # The post link leads to the customer's tweet.
+    async with stack.http.get(urls["Oldest question"], allow_redirects=False) as r:
+        assert r.status == 302
+        assert r.headers["Location"].endswith(f"/{question}")
+
+    # The brand replies: the wait closes and Slack hears that it is resolved.
+    replied = time.time()
+    stack.x.add_tweet(ACME["user_id"], f"@{CUSTOMER[1]} Hi, we're looking into it and will follow up by DM.",
+                      replied, mentions=[CUSTOMER[0]], reply_to=question)
+    resolved = await eventually(lambda: stack.messages("SocialInboxQuestionUnanswered", "RESOLVED"),
+                                60, "the resolved message")
+    attachment = resolved[0].payload["attachments"][0]
+    assert attachment["title"] == "[RESOLVED] SocialInboxQuestionUnanswered — brand acme, x account acme-x"
+    assert attachment["color"] == "good"
+    assert ":white_check_mark: *Resolved:* *SocialInboxQuestionUnanswered* — brand acme, x account acme-x" \
+        in attachment["text"]
+    print(f"unanswered: Slack {late:.1f}s after the deadline; resolved {time.time() - replied:.1f}s after the reply")
+
+
+async def test_an_api_failing_with_500s_alerts_for_that_account_only(stack: Stack) -> None:
+    firing = await eventually(lambda: stack.messages("SocialInboxPollerFailing", "FIRING"),
+                              150 - (time.monotonic() - stack.started), "SocialInboxPollerFailing in Slack")
+    print(f"poller failing: Slack {time.monotonic() - stack.started:.1f}s after the stack started")
+    for message in firing:
+        assert "globex-x" in message.text and "acme-x" not in message.text, message.text
+    attachment = firing[0].payload["attachments"][0]
+    assert attachment["title"].startswith("[FIRING:") and "brand globex, x account globex-x" in attachment["title"]
+    assert re.search(r"No poll of x\.(mentions|replies) for globex-x \(x, brand globex\) has succeeded in the last "
+                     r"15 minutes \(failed polls: api_error \d+\); last success: none since inbox-monitor started\.",
+                     attachment["text"]), attachment["text"]
+    assert f"{GRAFANA}/d/inbox-pipeline?var-brand=globex&var-account=globex-x" in attachment["text"]
+
+    # In Alertmanager and Prometheus alike: globex-x's streams, and nobody else.
+    alerts = await stack.get_json(
+        f"{stack.alertmanager}/api/v2/alerts?filter=alertname%3D%22SocialInboxPollerFailing%22")
+    assert alerts and {(a["labels"]["account"], a["labels"]["severity"]) for a in alerts} == {("globex-x", "critical")}
+    assert {a["labels"]["stream"] for a in alerts} <= {"x.mentions", "x.replies"}
+    rules = await stack.get_json(f"{stack.prometheus}/api/v1/alerts")
+    accounts = {a["labels"].get("account") for a in rules["data"]["alerts"]
+                if a["labels"]["alertname"] == "SocialInboxPollerFailing"}
+    assert accounts == {"globex-x"}
+    # acme-x is polled fine all along, and inbox-monitor is not reported down.
+    async with stack.http.get(f"{stack.monitor}/metrics") as r:
+        metrics = await r.text()
+    ok = re.search(r'social_inbox_poll_total\{brand="acme",channel="x",account="acme-x",stream="x.mentions",'
+                   r'result="ok"\} ([0-9.e+]+)', metrics)
+    assert ok and float(ok[1]) > 10, ok
+    assert not stack.messages("SocialInboxMonitorDown")
+    assert not stack.messages("SocialInboxAPITokenInvalid")
