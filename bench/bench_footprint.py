@@ -70,8 +70,8 @@ def tasks(port: int) -> float:
 async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tuple[str, str]]:
     import pgserver
 
-    data = tempfile.mkdtemp(prefix="imfoot-")
-    db = pgserver.get_server(data, cleanup_mode="delete")
+    data = tempfile.mkdtemp(prefix="imfoot-")  # config and log
+    db = pgserver.get_server(tempfile.mkdtemp(prefix="imfootdb-"), cleanup_mode="delete")
     rates = {"connection_reset": 0.02, "http_500": 0.02, "truncated_json": 0.02, "http_503_html": 0.02} \
         if faults else {}
     api = FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9}, fault_rates=rates)
@@ -94,8 +94,9 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
            "INBOX_MONITOR_CONFIG": str(cfg)}
     log = Path(data) / "run.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "--log-level", "warning", "run"],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", "--log-level", "warning", "run",
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     samples: list[tuple[float, float, float, float]] = []
     try:
         end = time.monotonic() + minutes * 60
@@ -111,7 +112,7 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
                   flush=True)
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        await asyncio.wait_for(proc.wait(), timeout=60)
         await api.stop()
         db.cleanup()
     text = log.read_text()
