@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+
+from common import database_url, report
 
 from monitor.config import parse
 from monitor.domain.model import Message, ThreadMessage
@@ -115,21 +115,8 @@ def main() -> list[tuple[str, str]]:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     args, _ = parser.parse_known_args()
-    url = os.environ.get("BENCH_DATABASE_URL")
-    server = None
-    if not url:
-        import pgserver
-
-        server = pgserver.get_server(tempfile.mkdtemp(prefix="imbench-"), cleanup_mode="delete")
-        url = server.get_uri()
-    try:
-        figures = asyncio.run(run(url, args.messages, args.batch))
-    finally:
-        if server is not None:
-            server.cleanup()
-    for name, value in figures:
-        print(f"{name}: {value}")
-    return figures
+    with database_url() as url:
+        return report(asyncio.run(run(url, args.messages, args.batch)))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
+from common import database_url, report
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from monitor.config import parse
@@ -139,21 +138,8 @@ def main() -> list[tuple[str, str]]:
     parser.add_argument("--waits", type=int, default=200_000)
     parser.add_argument("--scrapes", type=int, default=200)
     args, _ = parser.parse_known_args()
-    url = os.environ.get("BENCH_DATABASE_URL")
-    server = None
-    if not url:
-        import pgserver
-
-        server = pgserver.get_server(tempfile.mkdtemp(prefix="imbench-"), cleanup_mode="delete")
-        url = server.get_uri()
-    try:
-        figures = asyncio.run(run(url, args.accounts, args.waits, args.scrapes))
-    finally:
-        if server is not None:
-            server.cleanup()
-    for name, value in figures:
-        print(f"{name}: {value}")
-    return figures
+    with database_url() as url:
+        return report(asyncio.run(run(url, args.accounts, args.waits, args.scrapes)))
 
 
 if __name__ == "__main__":
