@@ -25,6 +25,7 @@ from pathlib import Path
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 
 ROOT = Path(__file__).resolve().parent.parent
+EVERY = 300  # seconds between two questions to one account
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -82,11 +83,12 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
         brand = str(10_000 + i)
         api.add_user(brand, f"brand{i}")
         api.add_user(str(90_000 + i), f"customer{i}")
-        for k in range(int(minutes * 60 / 30) + 2):  # a question every 30 s per account, half answered
+        for k in range(int(minutes * 60 / EVERY) + 2):  # a question every 5 min per account, half answered
+            asked = now - 60 + (i % EVERY) + k * EVERY
             tid = api.add_tweet(str(90_000 + i), f"@brand{i} my order {k} never arrived, can you check?",
-                                now - 60 + k * 30, mentions=[brand])
+                                asked, mentions=[brand])
             if k % 2 == 0:
-                api.add_tweet(brand, "sorry, on it", now - 60 + k * 30 + 20, reply_to=tid)
+                api.add_tweet(brand, "sorry, on it", asked + 120, reply_to=tid)
     port = 19000 + os.getpid() % 1000
     cfg = Path(data) / "bench.toml"
     cfg.write_text(config(port, base, accounts, poll))

@@ -26,6 +26,7 @@ from monitor.store.store import IngestResult
 
 log = logging.getLogger(__name__)
 
+STATE_SAVE_INTERVAL = 60.0
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
 
 
@@ -54,6 +55,8 @@ class Health:
     last_error: str | None = None
     failures: int = 0
     last_success: datetime | None = None
+    saved: tuple[str, float] = ("", 0.0)
+    """(status, monotonic time) last written to PostgreSQL."""
 
 
 class PollObserver(Protocol):
@@ -187,7 +190,10 @@ class Poller:
         batch: Batch | None = None
         try:
             batch = await target.source.fetch(cursor)
-            result = await self.engine.ingest(target.account_id, target.stream, batch.messages, batch.cursor)
+            if not batch.messages and batch.cursor in (None, cursor):
+                result = IngestResult()  # nothing new: no transaction
+            else:
+                result = await self.engine.ingest(target.account_id, target.stream, batch.messages, batch.cursor)
         except BaseException as exc:
             self._tell(target, _result_label(exc), time.monotonic() - started, batch, None)
             raise
@@ -225,7 +231,13 @@ class Poller:
         h.failures += 1
 
     async def _record(self, target: PollTarget) -> None:
+        """Save the stream's state for `inbox-monitor accounts`: at every change and every failure,
+        else at most once a minute (a poll should not cost a write of its own)."""
         h = self.health[(target.account, target.stream)]
+        now = time.monotonic()
+        if h.status == "ok" and h.saved[0] == "ok" and now - h.saved[1] < STATE_SAVE_INTERVAL:
+            return
+        h.saved = (h.status, now)
         try:
             await self.engine.store.record_poll(target.account_id, target.stream, at=self.clock(),
                                                 status=h.status, error=h.last_error)
