@@ -68,7 +68,10 @@ class DatabaseConfig(_Model):
     pool_max_size: int = Field(10, ge=1)
 
     def url(self, environ: Mapping[str, str] = os.environ) -> str | None:
-        return environ.get(self.url_env) or None
+        """$url_env, or the content of the file named by $url_env_FILE (a mounted secret)."""
+        from monitor.secrets import EnvSecret
+
+        return EnvSecret(self.url_env, environ).get()
 
     def embedded_dir(self) -> Path:
         if self.data_dir is not None:

@@ -36,6 +36,7 @@ from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from monitor.domain.model import Message
+from monitor.secrets import EnvSecret
 from monitor.sources.base import (
     BadPayload,
     Batch,
@@ -444,10 +445,19 @@ class _XSource:
     def __init__(self, *, user_id: str, handle: str | None, client: AsyncClient,
                  session: aiohttp.ClientSession, credential: str, base_url: str | None = None,
                  budgets: RateBudgets | None = None, clock: Clock = time.time,
-                 timeout: float = 30.0, max_pages: int = 20) -> None:
+                 timeout: float = 30.0, max_pages: int = 20,
+                 credentials: Callable[[], tuple[str, ...] | None] | None = None,
+                 make_client: Callable[[tuple[str, ...]], AsyncClient] | None = None,
+                 initial: tuple[str, ...] | None = None) -> None:
         self.user_id = user_id
         self.handle = handle
         self.client = client
+        self.credential = credential
+        self.credentials = credentials
+        """Reads the secrets again at each fetch (None when one is unset)."""
+        self.make_client = make_client
+        self._values = initial
+        """The secrets `client` was made with."""
         self.clock = clock
         self.max_pages = max_pages
         self.rate_limit_remaining: dict[str, float] = {}
@@ -460,7 +470,20 @@ class _XSource:
         middlewares: list[ClientMiddlewareType] = [self._observe]
         if base_url:
             middlewares.append(rewrite_middleware(base_url))
-        client.session = ApiSession(session, middlewares, aiohttp.ClientTimeout(total=timeout))
+        self._api_session = ApiSession(session, middlewares, aiohttp.ClientTimeout(total=timeout))
+        client.session = self._api_session
+
+    def _current_client(self) -> None:
+        """Follow a rotated token ($NAME or $NAME_FILE changed): a new client, same session."""
+        if self.credentials is None or self.make_client is None:
+            return
+        values = self.credentials()
+        if values is None:
+            raise CredentialsRejected(f"{self.handle or self.user_id}: the account's token is not set",
+                                      endpoint=self.endpoint)
+        if values != self._values:
+            self._values, self.client = values, self.make_client(values)
+            self.client.session = self._api_session
 
     async def close(self) -> None:
         """The session is shared and closed by its owner; release our share of the budget."""
@@ -602,6 +625,7 @@ class XTimelineSource(_XSource):
 
     async def fetch(self, cursor: str | None) -> Batch:
         """Everything after `cursor`, all pages; or up to the page cap / budget, with a gap."""
+        self._current_client()
         self._start()
         state = Cursor.decode(cursor)
         messages: dict[str, Message] = {}
@@ -665,6 +689,7 @@ class XDmSource(_XSource):
                 return False, newest, None
 
     async def fetch(self, cursor: str | None) -> Batch:
+        self._current_client()
         self._start()
         state = Cursor.decode(cursor)
         messages: dict[str, Message] = {}
@@ -711,25 +736,35 @@ def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
               max_pages: int = 20) -> list[XSource]:
     """Like `build_x_sources`, typed as the X sources (the backfill reads their history)."""
 
-    def secret(name: str | None) -> str:
-        value = environ.get(name) if name else None
-        if not value:
-            raise CredentialsRejected(f"{account.name}: environment variable {name} is not set")
-        return value
+    def reader(*names: str | None) -> Callable[[], tuple[str, ...] | None]:
+        """Read at each fetch: $NAME, or the file named by $NAME_FILE (rotation without restart)."""
+        secrets = [EnvSecret(n, environ) for n in names]
+
+        def read() -> tuple[str, ...] | None:
+            values = [s.get() for s in secrets]
+            return None if any(v is None for v in values) else tuple(v for v in values if v is not None)
+
+        return read
 
     common: dict[str, Any] = dict(
         user_id=account.user_id, handle=account.handle, session=session,
         base_url=account.api_base_url, budgets=budgets or budgets_of(session), clock=clock,
         timeout=timeout, max_pages=max_pages)
-    bearer = secret(account.bearer_token_env)
+    bearer_of = reader(account.bearer_token_env)
+    initial = bearer_of()  # None (unset): the first fetch says so with CredentialsRejected
+    bearer = (initial or ("",))[0]
     sources: list[XSource] = [
-        XTimelineSource(stream, credential=bearer, client=_client(bearer_token=bearer), **common)
+        XTimelineSource(stream, credential=bearer, client=_client(bearer_token=bearer), credentials=bearer_of,
+                        make_client=lambda values: _client(bearer_token=values[0]), initial=initial, **common)
         for stream in ("x.mentions", "x.replies")
     ]
     if account.dm:
-        keys = [secret(n) for n in (account.consumer_key_env, account.consumer_secret_env,
-                                    account.access_token_env, account.access_token_secret_env)]
-        sources.append(XDmSource(credential=keys[2], client=_client(*keys), **common))
+        keys_of = reader(account.consumer_key_env, account.consumer_secret_env, account.access_token_env,
+                         account.access_token_secret_env)
+        initial_keys = keys_of()
+        keys = initial_keys or ("", "", "", "")
+        sources.append(XDmSource(credential=keys[2], client=_client(*keys), credentials=keys_of,
+                                 make_client=lambda values: _client(*values), initial=initial_keys, **common))
     return sources
 
 

@@ -425,6 +425,24 @@ async def test_transport_failures_and_credentials(
         await mentions.fetch(batch.cursor)
 
 
+async def test_a_token_rotated_in_its_file_is_used_without_a_restart(
+        fake_api: FakeXApi, session: aiohttp.ClientSession, tmp_path: Path) -> None:
+    """$NAME empty, $NAME_FILE names a mounted secret: a new token there is read at the next fetch."""
+    from monitor.sources.base import CredentialsRejected
+
+    scenario = generate(seed=8, count=5, start=T0 - timedelta(hours=2), span=timedelta(hours=1),
+                        reply_delays=[None])
+    b = brand(0, scenario, fake_api)
+    secret = tmp_path / "bearer"
+    secret.write_text("expired-token\n")
+    [mentions, _] = build_x_sources(b.account(fake_api.base_url), session,
+                                    environ={"X_BEARER": "", "X_BEARER_FILE": str(secret)})
+    with pytest.raises(CredentialsRejected):
+        await mentions.fetch(None)
+    secret.write_text(BEARER + "\n")
+    assert len((await mentions.fetch(None)).messages) == 5
+
+
 async def test_backfill_command_reads_history_and_leaves_the_live_cursor(
         store: Store, fake_api: FakeXApi, database_url: str, tmp_path: Path) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
