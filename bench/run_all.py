@@ -1,8 +1,9 @@
-"""Run every benchmark and write bench/RESULTS.md (command, machine, figures, date).
+"""Run the benchmarks and write bench/RESULTS.md (command, machine, figures, date).
 
-Usage: python bench/run_all.py [--only calendar,metrics,ingest,report]
+Usage: python bench/run_all.py [--only calendar,metrics,ingest,report,footprint,soak]
 Each benchmark's main() returns (figure, value) pairs; where a baseline is measured in the same
 run (ingest against COPY), the benchmark reports the ratio too, since absolute times vary.
+Sections of benchmarks not run this time are kept from the previous RESULTS.md.
 """
 
 from __future__ import annotations
@@ -11,21 +12,27 @@ import argparse
 import importlib
 import os
 import platform
+import re
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = {
-    "calendar": ("bench_calendar", "python bench/bench_calendar.py", "SLA calendars (issue 5): target < 1 ms"),
-    "metrics": ("bench_metrics", "python bench/bench_metrics.py",
-                "Scrape and snapshot, 2,000 accounts, 200,000 open waits (issue 6): scrape p99 ≤ 50 ms, "
-                "refresh ≤ 500 ms"),
-    "ingest": ("bench_ingest", "python bench/bench_ingest.py",
-               "Ingest against raw COPY (issue 12): ≥ 30 % of COPY and ≥ 10,000 messages/s"),
-    "report": ("bench_report", "python bench/bench_report.py",
-               "SLA report over a year, 10 brands (issue 9): ≤ 20 s"),
+RESULTS = HERE / "RESULTS.md"
+BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
+    "calendar": ("bench_calendar", [], "SLA calendars (issue 5): business_seconds over a year < 1 ms"),
+    "metrics": ("bench_metrics", [], "scrape and snapshot with 2,000 accounts and 200,000 open waits (issue 6): "
+                "scrape p99 ≤ 50 ms, refresh ≤ 500 ms"),
+    "ingest": ("bench_ingest", [], "ingest against a raw COPY of the same rows (issue 12): ≥ 30 % of COPY and "
+               "≥ 10,000 messages/s, waits checked"),
+    "report": ("bench_report", [], "SLA report over a year of 10 brands (issue 9): ≤ 20 s"),
+    "footprint": ("bench_footprint", ["--accounts", "1000", "--poll", "60", "--minutes", "4"],
+                  "one process polling 1,000 accounts every 60 s on the fake X API (issue 12): < 200 MB "
+                  "resident, < 10 % of one core"),
+    "soak": ("bench_footprint", ["--accounts", "200", "--poll", "5", "--minutes", "10", "--faults"],
+             "10-minute soak, 200 accounts, API faults injected (issue 11): memory growth < 10 % after warm-up, "
+             "no leaked tasks, no unclosed session"),
 }
 
 
@@ -38,37 +45,52 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), Python "
-            f"{platform.python_version()}, load average {load:.1f} at start")
+    system = f"{platform.system()} {platform.machine()}"
+    return f"{system}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+
+
+def previous_sections() -> dict[str, str]:
+    if not RESULTS.exists():
+        return {}
+    parts = re.split(r"^## ", RESULTS.read_text(), flags=re.MULTILINE)[1:]
+    return {p.split("\n", 1)[0].strip(): "## " + p.rstrip() + "\n" for p in parts}
+
+
+def run(key: str) -> str:
+    module_name, args, target = BENCHMARKS[key]
+    sys.argv = [f"bench/{module_name}.py", *args]
+    command = " ".join(["python", *sys.argv])
+    print(f"== {key}: {command}", flush=True)
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    figures = importlib.import_module(module_name).main() or []
+    lines = [f"## {key}", "", f"Target: {target}.", "", f"Command: `{command}`  ",
+             f"Machine: {machine()}, load average {load:.1f} at start.  ",
+             f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {time.perf_counter() - started:.0f} s.", "",
+             "| figure | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in figures]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default=",".join(BENCHMARKS))
-    args, rest = parser.parse_known_args()
-    sys.argv = [sys.argv[0], *rest]
+    parser.add_argument("--only", default="calendar,metrics,ingest,report,footprint,soak")
+    args = parser.parse_args()
     sys.path.insert(0, str(HERE))
-    out = [
-        "# Benchmark results",
-        "",
-        "Written by `python bench/run_all.py` (each benchmark can also run alone, command below).",
-        f"Machine: {machine()}. Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
-        "",
-    ]
+    sections = previous_sections()
     for key in args.only.split(","):
-        module_name, command, target = BENCHMARKS[key]
-        if not (HERE / f"{module_name}.py").exists():
-            continue
-        print(f"== {key}", flush=True)
-        started = time.perf_counter()
-        figures = importlib.import_module(module_name).main() or []
-        out += [f"## {key}", "", f"Target: {target}.", "", f"Command: `{command}`", "",
-                "| figure | value |", "|---|---|"]
-        out += [f"| {name} | {value} |" for name, value in figures]
-        out += ["", f"({time.perf_counter() - started:.0f} s)", ""]
-    (HERE / "RESULTS.md").write_text("\n".join(out))
-    print(f"wrote {HERE / 'RESULTS.md'}")
+        if (HERE / f"{BENCHMARKS[key][0]}.py").exists():
+            sections[key] = run(key)
+            write(sections)
+
+
+def write(sections: dict[str, str]) -> None:
+    head = ["# Benchmark results", "",
+            "Written by `python bench/run_all.py` (`--only NAME,...` to run some; each benchmark also runs",
+            "alone with the command shown). Figures vary with the machine and its load: each section says both.",
+            ""]
+    order = [k for k in BENCHMARKS if k in sections] + [k for k in sections if k not in BENCHMARKS]
+    RESULTS.write_text("\n".join(head) + "\n" + "\n".join(sections[k] for k in order))
 
 
 if __name__ == "__main__":
