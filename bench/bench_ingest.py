@@ -41,8 +41,8 @@ def traffic(n: int, seed: int = 1) -> list[Message]:
         t = T0 + timedelta(seconds=thread * 2)
         for i in range(rng.randint(1, 4)):
             t += timedelta(seconds=rng.randint(5, 600))
-            out.append(Message(f"q{thread}-{i}", key, "public", "inbound", t,
-                               rng.choice(QUESTIONS if rng.random() < 0.8 else OTHER), customer, f"user{customer[:5]}",
+            text = f"{rng.choice(QUESTIONS if rng.random() < 0.8 else OTHER)} #{thread}-{i}"  # each text unique
+            out.append(Message(f"q{thread}-{i}", key, "public", "inbound", t, text, customer, f"user{customer[:5]}",
                                f"https://x.com/u/status/{thread}{i}", raw={"id": f"q{thread}-{i}", "text": "x" * 80}))
             if rng.random() < 0.6:
                 t += timedelta(seconds=rng.randint(30, 7200))

@@ -102,13 +102,18 @@ def evaluate(policy: Policy, wait: Wait, target: float, now: datetime) -> Timing
     facts and are None.
     """
     sla_cal = policy.sla_calendar
-    due = deadline(sla_cal, wait.opened_at, target)
-    risk = deadline(sla_cal, wait.opened_at, target * policy.at_risk_share)
+    opened = wait.opened_at.astimezone(UTC)
+    if sla_cal is ALWAYS_OPEN:  # round the clock: plain arithmetic, same result
+        due = opened + timedelta(seconds=target)
+        risk = opened + timedelta(seconds=target * policy.at_risk_share)
+    else:
+        due = deadline(sla_cal, opened, target)
+        risk = deadline(sla_cal, opened, target * policy.at_risk_share)
     end = wait.closed_at
     wall = business = None
     if end is not None:
-        wall = (end.astimezone(UTC) - wait.opened_at.astimezone(UTC)).total_seconds()  # real seconds, DST too
-        business = business_seconds(policy.calendar, wait.opened_at, end)
+        wall = (end.astimezone(UTC) - opened).total_seconds()  # real seconds, DST too
+        business = wall if policy.calendar is ALWAYS_OPEN else business_seconds(policy.calendar, opened, end)
     stop = end if end is not None else now + timedelta(days=36500)
     return Timing(
         target_seconds=target,
