@@ -168,7 +168,7 @@ async def main() -> None:
     if not url:
         import pgserver
 
-        server = pgserver.get_server(args.data_dir, cleanup_mode=None)
+        server = pgserver.get_server(args.data_dir, cleanup_mode="stop")  # the data is kept
         url = server.get_uri()
     pool = await create_pool(url, min_size=1, max_size=10)
     try:

@@ -18,6 +18,7 @@ from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
 from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
+from monitor.reports.schedule import ReportScheduler
 from monitor.server import HttpServer
 from monitor.sources import build_sources
 from monitor.store.db import EmbeddedPostgres, create_pool, migrate
@@ -129,6 +130,7 @@ async def run(
             asyncio.create_task(scheduler.run(), name="deadlines"),
             asyncio.create_task(leases.run(), name="leases"),
             asyncio.create_task(_started(leases, poller), name="started"),
+            asyncio.create_task(ReportScheduler(store, config, session=session).run(), name="reports"),
         ]
         stack.push_async_callback(leases.leave)  # runs last: polls have stopped
         stack.push_async_callback(_cancel, tasks)

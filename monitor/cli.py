@@ -214,3 +214,80 @@ def backfill(obj: _Context, account_name: str, since: str) -> None:
         bar.update(1000 - bar.pos)
     click.echo(f"backfilled {account_name}: {result.messages} message(s) read in {result.pages} "
                f"page(s), {result.new_messages} new")
+
+
+@main.command()
+@click.option("--period", default=None,
+              help="last-7-days (default), last-week, last-month, this-week, this-month, last-30-days, "
+                   "YYYY-MM or YYYY-Www.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First day of the period (with --to; both days are included).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day of the period.")
+@click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable; default: all).")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html", "csv", "json"]), default="pdf",
+              show_default=True)
+@click.option("--out", default=None, help="File or directory to write (default: ./sla-report-PERIOD.FORMAT; "
+                                          "- for standard output).")
+@click.option("--language", type=click.Choice(["fr", "en"]), default="en", show_default=True)
+@click.option("--hours", type=click.Choice(["business", "wall"]), default="business", show_default=True,
+              help="Response times in business hours (the policies' calendars) or elapsed time.")
+@click.option("--timezone", default=None,
+              help="Time zone of the period's days (default: the policies' calendar zone, else UTC).")
+@click.pass_obj
+def report(obj: _Context, period: str | None, date_from: datetime | None, date_to: datetime | None,
+           brands: tuple[str, ...], fmt: str, out: str | None, language: str, hours: str,
+           timezone: str | None) -> None:
+    """Make an SLA report (PDF, HTML, CSV or JSON) from the stored waits."""
+    from monitor.reports.command import ReportOptions, run_report_command
+
+    config = obj.config()
+    options = ReportOptions(period, date_from.date() if date_from else None, date_to.date() if date_to else None,
+                            brands, fmt, out, language, hours, timezone)  # type: ignore[arg-type]
+    path = run_report_command(config, options, run=_database_errors(asyncio.run))
+    if path is not None:
+        click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
+@click.option("--duration", type=click.FloatRange(min=1), default=None,
+              help="Stop after this many (real) seconds (default: until Ctrl-C).")
+@click.option("--speed", type=click.FloatRange(1, 600), default=60.0, show_default=True,
+              help="Simulated seconds per real second: reply delays, polls and SLA targets are divided by it "
+                   "(60: one simulated minute per second, the 30-minute X target is 30 s).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the simulated traffic.")
+@click.option("--listen", default="127.0.0.1:9464", show_default=True, metavar="HOST:PORT",
+              help="Where to serve /metrics, /healthz and /readyz.")
+@click.option("--with-prometheus", is_flag=True,
+              help="Also run Prometheus (with deploy/prometheus/rules) and Alertmanager on loopback and show "
+                   "the Slack messages they send (needs the prometheus and prometheus-alertmanager binaries).")
+@click.option("--plain", is_flag=True, default=None,
+              help="Plain periodic lines instead of the live view (the default when stdout is not a terminal).")
+@click.pass_obj
+def demo(obj: _Context, duration: float | None, speed: float, seed: int, listen: str, with_prometheus: bool,
+         plain: bool | None) -> None:
+    """Run the real monitor on simulated X and Facebook traffic, with a live view of waits and breaches.
+
+    Local fake X and Graph APIs serve French and English customers' questions; the brand answers
+    after realistic delays, or never; the Facebook token expires and is rotated halfway. The data
+    goes to the configured database (default: the embedded one in your data directory), so
+    `inbox-monitor report` works on it afterwards.
+    """
+    from monitor.config import DatabaseConfig, ServerConfig
+    from monitor.demo import DemoError, DemoOptions, prometheus_available, run_demo
+
+    try:
+        ServerConfig(listen=listen)
+    except ValueError:
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen") from None
+    if with_prometheus and not prometheus_available():
+        click.echo("warning: --with-prometheus needs the prometheus and prometheus-alertmanager binaries "
+                   "(apt-get install prometheus prometheus-alertmanager); running without them", err=True)
+        with_prometheus = False
+    database = obj.config().database if obj.config_path else DatabaseConfig()
+    options = DemoOptions(speed=speed, seed=seed, listen=listen, with_prometheus=with_prometheus,
+                          database=database, plain=True if plain else None)
+    try:
+        _database_errors(_run_until_signal)(lambda stop: run_demo(options, stop), duration)
+    except DemoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -383,6 +383,10 @@ def parse(data: Mapping[str, Any], source: str = "<config>", environ: Mapping[st
                 loc += ("channel",)
             problems.append(Problem(format_location(loc), _message(e)))
     problems += _semantic_problems(data, environ)
+    if config is not None:
+        from monitor.reports.settings import secret_problems
+
+        problems += [Problem(where, message) for where, message in secret_problems(config.reports, environ)]
     if problems or config is None:
         unique = list(dict.fromkeys(problems))
         raise ConfigError(source, unique)

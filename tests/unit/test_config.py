@@ -125,3 +125,18 @@ def test_unknown_keys_are_refused(tmp_path: Path) -> None:
 def test_builtin_demo_config_needs_no_secret() -> None:
     config = load(None, environ={})
     assert {a.source for _, a in config.accounts()} == {"demo"}
+
+
+def test_report_schedules_name_missing_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "reports.toml"
+    path.write_text(EXAMPLE.read_text() + """
+[[reports]]
+name = "weekly"
+cron = "0 8 * * mon"
+timezone = "Europe/Paris"
+period = "last-week"
+slack = { webhook_url_env = "WEEKLY_SLACK_URL" }
+""")
+    with pytest.raises(ConfigError, match=r"reports\[0\]\.slack\.webhook_url_env: environment variable WEEKLY_SLACK_URL"):
+        load(path, environ=EXAMPLE_ENV)
+    assert load(path, environ={**EXAMPLE_ENV, "WEEKLY_SLACK_URL": "https://hooks.slack.test/x"}).reports

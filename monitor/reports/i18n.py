@@ -1,0 +1,282 @@
+"""Words and number formats of the reports, in French and English."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from monitor.reports.model import Language
+from monitor.reports.period import Period
+
+NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % and units
+MINUS = "\u2212"
+NBSP = "\u00a0"
+
+_STRINGS: dict[str, dict[Language, str]] = {
+    "title": {"en": "Social inbox SLA report", "fr": "Rapport SLA des messageries sociales"},
+    "compared_with": {"en": "compared with", "fr": "comparé à"},
+    "generated": {"en": "Figures as of", "fr": "Chiffres arrêtés au"},
+    "hours_business": {"en": "response times in business hours", "fr": "temps de réponse en heures ouvrées"},
+    "hours_wall": {"en": "response times in elapsed (wall-clock) time",
+                   "fr": "temps de réponse en temps écoulé (horloge)"},
+    "all_brands": {"en": "all brands", "fr": "toutes les marques"},
+    "brands": {"en": "brands", "fr": "marques"},
+    "summary": {"en": "Summary", "fr": "Synthèse"},
+    "by_brand_channel": {"en": "By brand and channel", "fr": "Par marque et par canal"},
+    "charts": {"en": "Trends", "fr": "Tendances"},
+    "daily_volume": {"en": "Daily volume and share answered within SLA",
+                     "fr": "Volume quotidien et part des réponses dans le SLA"},
+    "distribution": {"en": "First response time", "fr": "Délai de première réponse"},
+    "heatmap": {"en": "Breaches by weekday and hour the question was asked",
+                "fr": "Dépassements selon le jour et l'heure de la question"},
+    "longest": {"en": "The 10 longest waits", "fr": "Les 10 attentes les plus longues"},
+    "per_account": {"en": "Per account", "fr": "Par compte"},
+    "methodology": {"en": "Methodology", "fr": "Méthodologie"},
+    "questions": {"en": "Questions", "fr": "Questions"},
+    "waits": {"en": "Waits opened", "fr": "Attentes ouvertes"},
+    "response_rate": {"en": "Response rate", "fr": "Taux de réponse"},
+    "median_first": {"en": "Median first response", "fr": "1re réponse médiane"},
+    "p90_first": {"en": "P90 first response", "fr": "1re réponse P90"},
+    "within_sla": {"en": "Within SLA", "fr": "Dans le SLA"},
+    "breaches": {"en": "Breaches", "fr": "Dépassements"},
+    "brand": {"en": "Brand", "fr": "Marque"},
+    "channel": {"en": "Channel", "fr": "Canal"},
+    "account": {"en": "Account", "fr": "Compte"},
+    "total": {"en": "Total", "fr": "Total"},
+    "customer": {"en": "Customer", "fr": "Client"},
+    "asked": {"en": "Asked", "fr": "Posée le"},
+    "waited": {"en": "Waited", "fr": "Attente"},
+    "business_time": {"en": "Business time", "fr": "Heures ouvrées"},
+    "target": {"en": "Target", "fr": "Objectif"},
+    "outcome": {"en": "Outcome", "fr": "Issue"},
+    "link": {"en": "Link", "fr": "Lien"},
+    "open": {"en": "open", "fr": "ouvrir"},
+    "unanswered": {"en": "Unanswered", "fr": "Sans réponse"},
+    "answered_late": {"en": "Answered late", "fr": "Réponse tardive"},
+    "answered_in_time": {"en": "Answered in time", "fr": "Réponse dans les temps"},
+    "no_data": {"en": "No data for this period", "fr": "Aucune donnée sur la période"},
+    "no_waits": {"en": "No question was asked in this period.", "fr": "Aucune question sur la période."},
+    "waits_axis": {"en": "Waits opened", "fr": "Attentes ouvertes"},
+    "sla_axis": {"en": "Within SLA", "fr": "Dans le SLA"},
+    "first_responses_axis": {"en": "First responses", "fr": "Premières réponses"},
+    "previous_period": {"en": "previous period", "fr": "période précédente"},
+    "vs_previous": {"en": "vs previous period", "fr": "vs période précédente"},
+    "changes_against": {"en": "Changes against", "fr": "Évolutions par rapport à"},
+    "page": {"en": "Page", "fr": "Page"},
+    "of": {"en": "of", "fr": "sur"},
+    "public": {"en": "public", "fr": "public"},
+    "private": {"en": "private", "fr": "privé"},
+    "first": {"en": "first", "fr": "première"},
+    "next": {"en": "next", "fr": "suivante"},
+    "x": {"en": "X", "fr": "X"},
+    "facebook": {"en": "Facebook", "fr": "Facebook"},
+    "policy": {"en": "Policy", "fr": "Politique"},
+    "always_open": {"en": "all hours count (no business calendar)",
+                    "fr": "toutes les heures comptent (pas de calendrier ouvré)"},
+    "slack_more": {"en": "Full report attached to the email / in the reports directory.",
+                   "fr": "Rapport complet joint au courriel / dans le répertoire des rapports."},
+}
+
+_METHOD: dict[Language, list[str]] = {
+    "en": [
+        "<b>Question.</b> An inbound message that needs a reply. In private conversations (X direct "
+        "messages, Messenger) every inbound message is one, except a bare thank-you right after a brand "
+        "reply. In public (mentions, replies, comments, visitor posts) questions, requests and complaints "
+        "count, in French and English; praise, retweets and the brand's own posts do not.",
+        "<b>Wait.</b> Opens at the earliest unanswered question of a thread (later questions join it) and "
+        "closes at the brand's first reply in that thread. Replies marked automatic (away messages, "
+        "instant replies) do not close a wait. A thread's first wait gives the <i>first response</i> "
+        "time; later ones are <i>next</i> waits, with their own target.",
+        "<b>Which waits.</b> Those opened during the period, counted as of the instant stated at the top: "
+        "a wait answered after it counts as unanswered. <i>Questions</i> are the inbound questions of those "
+        "waits. Response times (median, P90) are those of the "
+        "answered first waits. The previous period is the same length just before (the previous week or "
+        "calendar month).",
+        "<b>SLA.</b> Each wait has a target set by the account's policy (per channel, public or private, "
+        "first or next, with priority rules). It is <i>within SLA</i> if answered by its deadline and "
+        "<i>breached</i> once the deadline passes without a reply, answered later or not at all. The share "
+        "within SLA is over waits whose outcome is known (waits still open before their deadline are left "
+        "out). Breaches are counted by the hour the question was asked.",
+        "<b>Business hours.</b> When a policy has a calendar, targets and business times count only its "
+        "opening hours (several periods a day, overnight spans, public holidays and closed dates) in its "
+        "time zone. The longest waits are ranked by the time the customer actually waited.",
+        "<b>Changes.</b> Counts and times change in percent; shares in percentage points (pts). A change "
+        "shown in green is an improvement.",
+    ],
+    "fr": [
+        "<b>Question.</b> Un message entrant qui appelle une réponse. En conversation privée (messages "
+        "directs X, Messenger), tout message entrant en est une, sauf un simple remerciement juste après "
+        "une réponse de la marque. En public (mentions, réponses, commentaires, publications de visiteurs), "
+        "les questions, demandes et réclamations comptent, en français et en anglais ; pas les compliments, "
+        "les retweets ni les publications de la marque.",
+        "<b>Attente.</b> Elle s'ouvre à la plus ancienne question sans réponse d'un fil (les questions "
+        "suivantes s'y ajoutent) et se ferme à la première réponse de la marque dans ce fil. Les réponses "
+        "automatiques configurées (absence, réponse instantanée) ne la ferment pas. La première attente "
+        "d'un fil donne le délai de <i>première réponse</i> ; les suivantes ont leur propre objectif.",
+        "<b>Attentes comptées.</b> Celles ouvertes pendant la période, arrêtées à l'instant indiqué en tête : "
+        "une attente traitée après cet instant compte comme sans réponse. Les <i>questions</i> sont les "
+        "messages entrants de ces attentes. Les délais (médiane, P90) sont "
+        "ceux des premières attentes traitées. La période précédente a la même durée, juste avant "
+        "(semaine ou mois civil précédent).",
+        "<b>SLA.</b> Chaque attente a un objectif fixé par la politique du compte (par canal, public ou "
+        "privé, première ou suivante, avec règles de priorité). Elle est <i>dans le SLA</i> si la réponse "
+        "arrive avant l'échéance, et en <i>dépassement</i> dès que l'échéance passe sans réponse, traitée "
+        "plus tard ou jamais. La part dans le SLA se calcule sur les attentes dont l'issue est connue (les "
+        "attentes encore ouvertes avant leur échéance sont écartées). Les dépassements sont comptés selon "
+        "l'heure de la question.",
+        "<b>Heures ouvrées.</b> Quand une politique a un calendrier, objectifs et délais ne comptent que ses "
+        "heures d'ouverture (plusieurs plages par jour, plages de nuit, jours fériés et fermetures) dans son "
+        "fuseau horaire. Les attentes les plus longues sont classées selon le temps réellement attendu par "
+        "le client.",
+        "<b>Évolutions.</b> Volumes et délais varient en pourcentage ; les parts en points (pts). Une "
+        "évolution en vert est une amélioration.",
+    ],
+}
+
+_MONTHS: dict[Language, list[str]] = {
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"],
+    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+           "octobre", "novembre", "décembre"],
+}
+_WEEKDAYS: dict[Language, list[str]] = {
+    "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    "fr": ["lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."],
+}
+
+
+class Words:
+    """The words and formats of one language."""
+
+    def __init__(self, language: Language) -> None:
+        self.language: Language = language
+
+    def __call__(self, key: str) -> str:
+        return _STRINGS[key][self.language]
+
+    def methodology(self) -> list[str]:
+        """Paragraphs with <b>/<i> markup only."""
+        return list(_METHOD[self.language])
+
+    def weekdays(self) -> list[str]:
+        return list(_WEEKDAYS[self.language])
+
+    # --- numbers ------------------------------------------------------------------------------
+
+    def integer(self, n: int) -> str:
+        text = f"{abs(n):,}"
+        text = text.replace(",", NNBSP) if self.language == "fr" else text
+        return (MINUS if n < 0 else "") + text
+
+    def decimal(self, x: float, digits: int = 1) -> str:
+        text = f"{abs(x):,.{digits}f}"
+        if self.language == "fr":
+            text = text.replace(",", NNBSP).replace(".", ",")
+        return (MINUS if x < 0 and round(abs(x), digits) != 0 else "") + text
+
+    def percent(self, share: float | None, digits: int = 1) -> str:
+        if share is None:
+            return "–"
+        value = self.decimal(100 * share, digits)
+        return f"{value}{NNBSP}%" if self.language == "fr" else f"{value}%"
+
+    def duration(self, seconds: float | None) -> str:
+        """45 s, 12 min, 1 h 05 (en: 1h 05m), 2 j 3 h (en: 2d 3h)."""
+        if seconds is None:
+            return "–"
+        s = int(round(seconds))
+        fr = self.language == "fr"
+        if s < 60:
+            return f"{s}{NNBSP}s"
+        if s < 3600:
+            return f"{s // 60}{NNBSP}min"
+        if s < 86400:
+            h, m = divmod(s // 60, 60)
+            return f"{h}{NNBSP}h{NNBSP}{m:02d}" if fr else f"{h}h{NBSP}{m:02d}m"
+        d, h = divmod(s // 3600, 24)
+        return f"{d}{NNBSP}j{NNBSP}{h}{NNBSP}h" if fr else f"{d}d{NBSP}{h}h"
+
+    def round_duration(self, seconds: float) -> str:
+        """A round duration for axis labels: 5 min, 1 h, 1 d (fr: 1 j)."""
+        s = int(seconds)
+        if s % 86400 == 0:
+            return f"{s // 86400}{NNBSP}{'j' if self.language == 'fr' else 'd'}"
+        if s % 3600 == 0:
+            return f"{s // 3600}{NNBSP}h"
+        if s % 60 == 0:
+            return f"{s // 60}{NNBSP}min"
+        return f"{s}{NNBSP}s"
+
+    def bucket(self, lower: float, upper: float | None) -> str:
+        """< 5 min, 5–15 min, 30 min–1 h, > 1 d."""
+        if upper is None:
+            return f"> {self.round_duration(lower)}"
+        if lower == 0:
+            return f"< {self.round_duration(upper)}"
+        low, high = self.round_duration(lower), self.round_duration(upper)
+        low_n, _, low_unit = low.partition(NNBSP)
+        high_n, _, high_unit = high.partition(NNBSP)
+        if low_unit == high_unit:
+            return f"{low_n}–{high_n}{NNBSP}{high_unit}"
+        return f"{low}–{high}"
+
+    # --- changes against the previous period -----------------------------------------------------
+
+    def relative_change(self, now: float | None, before: float | None) -> str:
+        """+12 % / −3 %; – when there is nothing to compare with."""
+        if now is None or before is None or before == 0:
+            return "–"
+        change = (now - before) / before
+        sign = "+" if round(100 * change) > 0 else ""
+        return sign + self.percent(change, 0)
+
+    def points_change(self, now: float | None, before: float | None) -> str:
+        """+1.5 pts / −0.3 pts."""
+        if now is None or before is None:
+            return "–"
+        change = 100 * (now - before)
+        sign = "+" if round(change, 1) > 0 else ""
+        return f"{sign}{self.decimal(change, 1)}{NNBSP}pts"
+
+    # --- dates ----------------------------------------------------------------------------------
+
+    def day(self, d: date, *, year: bool = True) -> str:
+        month = _MONTHS[self.language][d.month - 1]
+        if self.language == "fr":
+            text = f"{'1er' if d.day == 1 else d.day} {month}"
+        else:
+            text = f"{d.day} {month}"
+        return f"{text} {d.year}" if year else text
+
+    def short_day(self, d: date) -> str:
+        return f"{d.day:02d}/{d.month:02d}" if self.language == "fr" else f"{d.month:02d}-{d.day:02d}"
+
+    def period(self, p: Period) -> str:
+        """`1–7 June 2026`, `March 2026`, `30 March – 5 April 2026`."""
+        first, last = p.first_day, p.last_day
+        if p.kind == "month":
+            return f"{_MONTHS[self.language][first.month - 1]} {first.year}"
+        if first == last:
+            return self.day(first)
+        if first.year != last.year:
+            return f"{self.day(first)} – {self.day(last)}"
+        if first.month != last.month:
+            return f"{self.day(first, year=False)} – {self.day(last)}"
+        start = "1er" if self.language == "fr" and first.day == 1 else str(first.day)
+        return f"{start}–{self.day(last)}"
+
+    def instant(self, at: datetime, timezone: str) -> str:
+        local = at.astimezone(ZoneInfo(timezone))
+        if self.language == "fr":
+            return f"{self.day(local.date())} à {local:%H:%M} ({timezone})"
+        return f"{self.day(local.date())} at {local:%H:%M} ({timezone})"
+
+    def timestamp(self, at: datetime, timezone: str) -> str:
+        """Compact local date and time for tables."""
+        local = at.astimezone(ZoneInfo(timezone))
+        if self.language == "fr":
+            return f"{local:%d/%m %H:%M}"
+        return f"{local:%m-%d %H:%M}"
+
+    def channel(self, channel: str | None) -> str:
+        return self(channel) if channel in ("x", "facebook") else (channel or "")

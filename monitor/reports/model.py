@@ -1,0 +1,157 @@
+"""The report as data: every figure, chart series and table row, before any rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from monitor.reports.period import Period
+from monitor.store.reports import Hours
+
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+FORMATS = ("pdf", "html", "csv", "json")
+
+# Edges of the first-response distribution: the usual promises (15 min, 30 min, 1 h) and the
+# steps a director reads at a glance (the same day, the next day).
+BUCKET_EDGES: tuple[float, ...] = (300, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What happened to the waits opened in a period, as of the report's instant."""
+
+    waits_opened: int = 0
+    questions: int = 0
+    """Inbound questions of these waits (a wait gathers every question asked before the reply)."""
+    answered: int = 0
+    first_waits: int = 0
+    first_answered: int = 0
+    median_first_seconds: float | None = None
+    p90_first_seconds: float | None = None
+    within_sla: int = 0
+    breaches: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        """Share of waits answered."""
+        return _share(self.answered, self.waits_opened)
+
+    @property
+    def decided(self) -> int:
+        """Waits whose SLA outcome is known: answered in time, or breached."""
+        return self.within_sla + self.breaches
+
+    @property
+    def within_sla_share(self) -> float | None:
+        """Share of decided waits answered within their target."""
+        return _share(self.within_sla, self.decided)
+
+
+@dataclass(frozen=True)
+class Row:
+    """Figures of one scope (everything, a brand, a brand's channel, an account), both periods."""
+
+    brand: str | None
+    channel: str | None
+    account: str | None
+    current: Figures
+    previous: Figures
+
+
+@dataclass(frozen=True)
+class Day:
+    """Waits opened on one local day, per channel, and how many were answered within SLA."""
+
+    day: date
+    waits_by_channel: dict[str, int]
+    within_sla: int
+    breaches: int
+
+    @property
+    def waits_opened(self) -> int:
+        return sum(self.waits_by_channel.values())
+
+    @property
+    def within_sla_share(self) -> float | None:
+        return _share(self.within_sla, self.within_sla + self.breaches)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """First responses that took [lower, upper) seconds (upper None: no limit)."""
+
+    lower: float
+    upper: float | None
+    waits: int
+
+
+@dataclass(frozen=True)
+class LongWait:
+    brand: str
+    channel: str
+    account: str
+    kind: str
+    thread_kind: str
+    customer_handle: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    """None when not answered as of the report's instant."""
+    waited_seconds: float
+    """Wall-clock seconds the customer waited (until the reply, or until the report's instant)."""
+    business_seconds: float | None
+    target_seconds: float
+    deadline: datetime
+    url: str | None
+
+    @property
+    def breached(self) -> bool:
+        return self.closed_at is None or self.closed_at > self.deadline
+
+
+@dataclass(frozen=True)
+class PolicyNote:
+    """What the methodology says of one SLA policy."""
+
+    name: str
+    public_first_seconds: float
+    public_next_seconds: float
+    private_first_seconds: float
+    private_next_seconds: float
+    business_hours: bool
+    timezone: str | None
+    hours: dict[str, list[str]]
+    holidays: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One SLA report: figures per scope for a period and the one before, charts' data, tables."""
+
+    period: Period
+    previous_period: Period
+    as_of: datetime
+    hours: Hours
+    brands_filter: tuple[str, ...]
+    total: Row
+    brands: list[Row]
+    channels: list[Row]
+    """Per brand and channel."""
+    accounts: list[Row]
+    days: list[Day]
+    distribution: list[Bucket]
+    """First responses (answered ones) by duration."""
+    unanswered_first: int
+    heatmap: list[list[int]]
+    """Breached waits by the weekday (0 = Monday) and local hour they were opened at: [7][24]."""
+    longest: list[LongWait]
+    policies: list[PolicyNote] = field(default_factory=list)
+
+    @property
+    def channel_names(self) -> list[str]:
+        return sorted({r.channel for r in self.channels if r.channel})

@@ -1,0 +1,235 @@
+"""`inbox-monitor demo` as a new user runs it, and the traffic it plays.
+
+The end-to-end tests start the real command in a subprocess with a fresh data directory
+(XDG_DATA_HOME, so the embedded PostgreSQL is new), read its /metrics until what the demo promises
+shows (questions, answers, a breach, the Facebook token rejected then recovered), stop it with
+SIGTERM, and make a report of its data with `inbox-monitor report`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.config import DatabaseConfig
+from monitor.demo import (
+    DEPLOY,
+    STORY_TARGETS,
+    alertmanager_config,
+    demo_config,
+    prometheus_available,
+)
+from monitor.domain.questions import is_automatic, needs_reply
+from monitor.simulator.traffic import PLACES, PRIVATE, Exchange, plan
+from tests.waiting import cli, cli_env, free_port, start_cli, wait_for
+
+STARTUP = 30.0
+"""Seconds for a cold start: a new embedded PostgreSQL (initdb) and the migrations."""
+
+
+# ------------------------------------------------------------------------------------------------
+# The traffic
+# ------------------------------------------------------------------------------------------------
+
+
+def hour_of_traffic(seed: int = 1) -> list[Exchange]:
+    return [e for place in PLACES for e in plan(seed, place, 0, 3600.0, salt="t")]
+
+
+def test_traffic_speaks_french_and_english_and_the_classifier_agrees() -> None:
+    exchanges = hour_of_traffic()
+    assert {e.lang for e in exchanges} == {"fr", "en"}
+    assert {e.place for e in exchanges} == set(PLACES)
+    for e in exchanges:
+        replied = False
+        for step in e.steps:
+            if step.kind == "reply":
+                assert not is_automatic(step.text), step.text
+                replied = True
+            elif step.kind == "question":
+                assert needs_reply(step.text, private=e.private, after_brand_reply=replied), step.text
+            else:  # praise (public) and a thank-you after a reply open no wait
+                assert not needs_reply(step.text, private=e.private, after_brand_reply=replied), step.text
+
+
+def test_some_questions_are_never_answered_and_replies_come_after_realistic_delays() -> None:
+    exchanges = [e for e in hour_of_traffic() if e.questions]
+    never = [e for e in exchanges if e.unanswered]
+    assert 0.1 < len(never) / len(exchanges) < 0.45
+    delays = [e.steps[1].offset for e in exchanges if len(e.steps) > 1 and e.steps[1].kind == "reply"]
+    assert delays and min(delays) >= 120 and max(delays) <= 4 * 3600  # 2 minutes to 4 hours
+    assert any(e.steps[-1].kind == "question" and len(e.steps) > 2 for e in exchanges)  # `next` waits
+    assert any(e.place in PRIVATE for e in never)
+
+
+def test_the_same_seed_plays_the_same_story_with_new_customers_each_run() -> None:
+    a = plan(7, "x_mention", 0, 1800.0, salt="run-a")
+    b = plan(7, "x_mention", 0, 1800.0, salt="run-b")
+    assert [(e.at, e.steps) for e in a] == [(e.at, e.steps) for e in b]
+    assert {e.customer_id for e in a}.isdisjoint({e.customer_id for e in b})
+    assert [(e.at, e.steps) for e in plan(8, "x_mention", 0, 1800.0)] != [(e.at, e.steps) for e in a]
+
+
+def test_the_demo_configuration_divides_the_targets_by_the_speed() -> None:
+    env = {f"DEMO_{n}": "x" * 8 for n in ("X_BEARER_TOKEN", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN",
+                                          "X_ACCESS_TOKEN_SECRET", "FACEBOOK_PAGE_TOKEN", "FACEBOOK_APP_SECRET")}
+    config = demo_config(speed=60, listen="127.0.0.1:1", x_url="http://127.0.0.1:2", graph_url="http://127.0.0.1:3",
+                         database=DatabaseConfig(), environ=env)
+    policy = config.policy("demo")
+    assert policy.targets_for("x", "public").first == STORY_TARGETS[("public", "first")] / 60 == 30.0
+    assert policy.targets_for("facebook", "private").next == STORY_TARGETS[("private", "next")] / 60
+    assert [a.api_base_url for _, a in config.accounts()] == ["http://127.0.0.1:2", "http://127.0.0.1:3"]
+
+
+def test_the_demo_alertmanager_configuration_is_the_projects_with_the_fake_slack(tmp_path: Path) -> None:
+    text = alertmanager_config((DEPLOY / "alertmanager.yml").read_text(encoding="utf-8"),
+                               slack_url_file=tmp_path / "url", templates=DEPLOY / "templates", group_wait="5s")
+    assert str(tmp_path / "url") in text and "group_wait: 5s" in text
+    (tmp_path / "url").write_text("http://127.0.0.1:1/services/T0000/B0000/test\n")
+    (tmp_path / "alertmanager.yml").write_text(text)
+    if shutil.which("amtool"):
+        result = subprocess.run(["amtool", "check-config", str(tmp_path / "alertmanager.yml")],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# The demo, end to end
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def data_home() -> Iterator[Path]:
+    # Short: the embedded PostgreSQL's Unix socket lives under it (a 108-byte limit).
+    path = Path(tempfile.mkdtemp(prefix="imdemo-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+        return str(r.read().decode())
+
+
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    return [(s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
+
+
+def total(text: str, name: str) -> float:
+    return sum(v for _, v in samples(text, name))
+
+
+def stop(process: subprocess.Popen[bytes], log: Path) -> str:
+    process.send_signal(signal.SIGTERM)
+    try:
+        assert process.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return log.read_text()
+
+
+@pytest.mark.slow
+def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_a_report(
+        data_home: Path, tmp_path: Path) -> None:
+    port = free_port()
+    env = cli_env(XDG_DATA_HOME=str(data_home))
+    log = tmp_path / "demo.log"
+    process = start_cli("demo", "--duration", "240", "--listen", f"127.0.0.1:{port}", env=env, log=log)
+    try:
+        wait_for(lambda: scrape(port), timeout=STARTUP, what="/metrics of the demo")
+        started = datetime.now(UTC)
+
+        def figures() -> dict[str, float] | None:
+            text = scrape(port)
+            names = [f"social_inbox_waits_{k}_total" for k in ("opened", "answered", "breached")]
+            found = {name: total(text, name) for name in [*names, "social_inbox_open_waits"]}
+            return found if all(found.values()) else None
+
+        # The first poll reads the last 30 simulated minutes: some of it is past its SLA already.
+        first = wait_for(figures, timeout=120, interval=1, what="questions, answers and a breach in /metrics")
+        assert first is not None
+
+        def more_breaches() -> dict[str, float] | None:
+            now = figures()
+            return now if now and now["social_inbox_waits_breached_total"] > first[
+                "social_inbox_waits_breached_total"] else None
+
+        # Then breaches keep coming as deadlines pass while the demo runs.
+        later = wait_for(more_breaches, timeout=120, interval=1, what="a breach while the demo runs")
+        assert later is not None
+        took = (datetime.now(UTC) - started).total_seconds()
+        assert took < 120
+        text = scrape(port)
+        assert {labels["channel"] for labels, v in samples(text, "social_inbox_waits_opened_total") if v} == \
+            {"x", "facebook"}
+        assert total(text, "social_inbox_response_seconds_count") == total(text, "social_inbox_waits_answered_total")
+
+        # The Facebook Page token expires at simulated minute 45 (45 s), is rotated at minute 75.
+        def rejected() -> bool:
+            return any(labels["result"] == "credentials_rejected" and labels["account"] == "demo-shop-facebook"
+                       and v > 0 for labels, v in samples(scrape(port), "social_inbox_poll_total"))
+
+        wait_for(rejected, timeout=90, interval=1, what="the expired Facebook token to be rejected")
+
+        def recovered() -> bool:
+            valid = samples(scrape(port), "social_inbox_credentials_valid")
+            return bool(valid) and all(v == 1 for _, v in valid)
+
+        wait_for(recovered, timeout=60, interval=1, what="the Facebook streams to recover after the rotation")
+        output = stop(process, log)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "the Page access token expired" in output and "a new Page token was written" in output
+    assert "SLA BREACHED" in output
+    assert re.search(r"demo-shop-x\s+x\s+\d+", output), output[-2000:]
+
+    # The report works on the demo's data (the same embedded data directory).
+    from monitor.cli import main
+
+    if "report" not in main.commands:
+        pytest.skip("`inbox-monitor report` does not exist yet")
+    pdf = tmp_path / "report.pdf"
+    result = cli("report", "--out", str(pdf), env=env)
+    assert result.returncode == 0, result.stderr
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 2000
+    result = cli("report", "--format", "json", "--out", "-", env=env)
+    assert result.returncode == 0, result.stderr
+    current = json.loads(result.stdout)["total"]["current"]
+    assert current["waits_opened"] >= later["social_inbox_waits_opened_total"]
+    assert current["breaches"] > 0 and current["answered"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not prometheus_available(), reason="prometheus and prometheus-alertmanager are not installed")
+def test_with_prometheus_the_projects_rules_send_alerts_to_slack(data_home: Path, tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "demo.log"
+    process = start_cli("demo", "--with-prometheus", "--speed", "120", "--duration", "180",
+                        "--listen", f"127.0.0.1:{port}", env=cli_env(XDG_DATA_HOME=str(data_home)), log=log)
+    try:
+        alert = r"Slack ← Alertmanager: \[FIRING:\d+\] SocialInboxQuestionUnanswered.*"
+        line = wait_for(lambda: re.search(alert, log.read_text()), timeout=STARTUP + 90, interval=0.5,
+                        what="a SocialInboxQuestionUnanswered Slack message")
+        assert line is not None and "brand demo-shop" in line.group(0)
+        output = stop(process, log)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Prometheus http://127.0.0.1:" in output

@@ -1,0 +1,636 @@
+"""Reports against a real PostgreSQL: figures, files, schedules, the command line.
+
+The dataset is scripted (tests/integration/report_data.py) and ingested through the engine;
+every expected figure is computed from the script in plain Python, never through the report SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import io
+import json
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import Message as EmailMessage
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pypdf
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from PIL import Image
+
+from monitor.config import parse
+from monitor.reports.build import ReportError, ReportRequest, build_report
+from monitor.reports.model import BUCKET_EDGES, Figures, Report
+from monitor.reports.period import parse_period
+from monitor.reports.render import render
+from monitor.reports.schedule import ReportScheduler
+from monitor.simulator.slack import FakeSlack
+from monitor.store.db import create_pool
+from monitor.store.reports import ReportStore
+from monitor.store.store import AccountRow, Store
+from tests.integration import report_data as rd
+from tests.waiting import cli, cli_env, free_port, wait_for
+
+PERIOD = parse_period("2026-W10", now=rd.AS_OF, timezone=rd.TZ)
+
+
+@pytest.fixture
+async def loaded(store: Store) -> rd.Script:
+    data = rd.script()
+    await rd.load(store, data, rd.config())
+    return data
+
+
+async def make(store: Store, hours: str = "business", brands: tuple[str, ...] = ()) -> Report:
+    request = ReportRequest(PERIOD, hours=hours, brands=brands)  # type: ignore[arg-type]
+    return await build_report(ReportStore(store.pool), request, as_of=rd.AS_OF)
+
+
+def assert_figures(got: Figures, want: rd.Expected, where: str) -> None:
+    for name in ("questions", "waits_opened", "answered", "first_waits", "first_answered", "within_sla",
+                 "breaches"):
+        assert getattr(got, name) == getattr(want, name), f"{where}: {name}"
+    for name in ("median_first_seconds", "p90_first_seconds"):
+        g, w = getattr(got, name), getattr(want, name)
+        assert (g is None and w is None) or g == pytest.approx(w, abs=1e-6), f"{where}: {name} {g} != {w}"
+
+
+# --- (1) every figure equals an independent computation -------------------------------------------
+
+
+def test_the_script_covers_the_cases_that_matter() -> None:
+    """The dataset has what the figures must get right, or the comparison proves little."""
+    data = rd.script()
+    fs = rd.facts(data, start=rd.START, end=rd.END)
+    assert len(fs) > 50
+    assert any(f.breached and f.answered for f in fs) and any(f.breached and not f.answered for f in fs)
+    assert any(f.within for f in fs) and any(f.wait.kind == "next" for f in fs)
+    assert any(f.wait.closed_at is not None and f.wait.closed_at > rd.AS_OF for f in fs)  # answered after
+    assert any(f.business is not None and f.wall is not None and f.business < f.wall for f in fs)
+    assert any(f.wait.thread_kind == "private" for f in fs)
+    assert any(f.wait.questions > 1 for f in fs)  # a question joined a wait
+    previous = rd.facts(data, start=rd.PREVIOUS_START, end=rd.START)
+    assert any(w.opened_at < rd.START <= (w.closed_at or rd.START) for w in data.waits)  # crosses the edge
+    assert len(previous) > 50
+
+
+@pytest.mark.parametrize("hours", ["business", "wall"])
+async def test_every_figure_equals_an_independent_computation(store: Store, loaded: rd.Script, hours: str) -> None:
+    data = loaded
+    report = await make(store, hours)
+
+    def check(row: Any, **scope: str | None) -> None:
+        where = f"{scope} {hours}"
+        assert_figures(row.current, rd.expected(data, start=rd.START, end=rd.END, hours=hours, **scope), where)
+        assert_figures(row.previous, rd.expected(data, start=rd.PREVIOUS_START, end=rd.START, hours=hours, **scope),
+                       f"previous {where}")
+
+    check(report.total)
+    assert [r.brand for r in report.brands] == ["acme", "globex"]
+    for r in report.brands:
+        check(r, brand=r.brand)
+    assert [(r.brand, r.channel) for r in report.channels] == [("acme", "facebook"), ("acme", "x"), ("globex", "x")]
+    for r in report.channels:
+        check(r, brand=r.brand, channel=r.channel)
+    assert [r.account for r in report.accounts] == ["acme-fb", "acme-x", "globex-x"]
+    for r in report.accounts:
+        check(r, account=r.account)
+
+    fs = rd.facts(data, start=rd.START, end=rd.END)
+    # Daily volume per channel and SLA outcome, by the local day the wait opened.
+    assert [d.day for d in report.days] == [PERIOD.first_day + timedelta(days=i) for i in range(7)]
+    for d in report.days:
+        of_day = [f for f in fs if rd.local_day(f.wait.opened_at) == d.day]
+        assert d.waits_by_channel == dict(Counter(f.channel for f in of_day)), d.day
+        assert (d.within_sla, d.breaches) == (sum(f.within for f in of_day), sum(f.breached for f in of_day))
+    # First responses by duration (the hours asked for), and those left unanswered.
+    seconds = [f.business if hours == "business" else f.wall for f in fs if f.wait.kind == "first" and f.answered]
+    edges = (0.0, *BUCKET_EDGES, float("inf"))
+    assert [b.waits for b in report.distribution] == [
+        sum(1 for s in seconds if s is not None and lo <= s < hi) for lo, hi in zip(edges, edges[1:], strict=False)
+    ]
+    assert report.unanswered_first == sum(1 for f in fs if f.wait.kind == "first" and not f.answered)
+    # Breaches by local weekday and hour the question was asked.
+    heat = Counter((f.wait.opened_at.astimezone(rd.PARIS).weekday(), f.wait.opened_at.astimezone(rd.PARIS).hour)
+                   for f in fs if f.breached)
+    assert report.heatmap == [[heat.get((d, h), 0) for h in range(24)] for d in range(7)]
+    assert sum(map(sum, report.heatmap)) == report.total.current.breaches
+    # The ten longest waits: wall-clock time waited, until the reply or the report's instant.
+    waited = sorted(fs, key=lambda f: -(f.wall if f.answered else (rd.AS_OF - f.wait.opened_at).total_seconds()))
+    assert [(w.account, w.opened_at, w.url, w.customer_handle) for w in report.longest] == [
+        (f.wait.account, f.wait.opened_at, f.wait.url, f.wait.customer) for f in waited[:10]
+    ]
+    for w, f in zip(report.longest, waited, strict=False):
+        until = f.wall if f.answered else (rd.AS_OF - f.wait.opened_at).total_seconds()
+        assert w.waited_seconds == pytest.approx(until)
+        assert w.closed_at == (f.wait.closed_at if f.answered else None)
+        assert w.business_seconds == (pytest.approx(f.business) if f.answered else None)
+        assert (w.target_seconds, w.deadline, w.breached) == (f.target, f.deadline, f.breached or not f.answered)
+
+
+async def test_brand_filter_and_unknown_brand(store: Store, loaded: rd.Script) -> None:
+    report = await make(store, brands=("globex",))
+    assert [a.account for a in report.accounts] == ["globex-x"]
+    assert_figures(report.total.current,
+                   rd.expected(loaded, start=rd.START, end=rd.END, hours="business", brand="globex"), "globex")
+    assert all(w.brand == "globex" for w in report.longest)
+    with pytest.raises(ReportError, match=r"unknown brand\(s\) 'nope' \(known: acme, globex\)"):
+        await make(store, brands=("nope",))
+
+
+async def test_one_connection_pool_gives_the_same_report(store: Store, loaded: rd.Script, database_url: str) -> None:
+    """The parallel queries share one snapshot; a pool of one connection runs them in turn."""
+    parallel = await make(store)
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        alone = await build_report(ReportStore(pool), ReportRequest(PERIOD), as_of=rd.AS_OF)
+    finally:
+        await pool.close()
+    assert alone == parallel
+
+
+async def test_an_empty_database_gives_an_empty_report_in_every_format(store: Store) -> None:
+    await store.sync_accounts([])
+    report = await make(store)
+    assert report.total.current == Figures() and report.longest == [] and report.accounts == []
+    for fmt in ("pdf", "html", "csv", "json"):
+        assert render(report, fmt, "fr")
+
+
+async def test_percentiles_equal_postgresql_percentile_cont(store: Store) -> None:
+    """The two-pass percentiles equal percentile_cont exactly: ties, zeros, values on bucket edges."""
+    import random
+
+    rng = random.Random(3)
+    ids = await store.sync_accounts(
+        AccountRow(f"{b}-{c}", b, c, "1", None, "default") for b in ("a", "b", "c") for c in ("x", "facebook")
+    )
+    edges = [0.0, 0.0, 0.0, 300.0, 900.0, 1.01 ** 100, 1.01 ** 100, 86400.0, 7776000.0, 9e7]
+    values = [rng.choice(edges) if rng.random() < 0.4 else rng.expovariate(1 / 3600) for _ in range(3000)]
+    accounts = [rng.choice(sorted(ids.values())) for _ in values]
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    async with store.pool.acquire() as conn:
+        await conn.execute(
+            """
+            INSERT INTO threads (id, account_id, thread_key, kind)
+            SELECT i, a, 't' || i, 'public' FROM unnest($1::integer[]) WITH ORDINALITY AS u(a, i)
+            """, accounts)
+        await conn.execute(
+            """
+            INSERT INTO waits (thread_id, seq, account_id, kind, opened_at, opened_message, closed_at, questions,
+                               target_seconds, deadline, at_risk_at, wall_seconds, business_seconds)
+            SELECT i, 0, a, 'first', t, 'm' || i, t + v * interval '1 second', 1, 1800,
+                   t + interval '30 minutes', t, v, v
+            FROM unnest($1::integer[], $3::double precision[]) WITH ORDINALITY AS u(a, v, i),
+                 LATERAL (SELECT $2::timestamptz + i * interval '1 minute' AS t) AS opened
+            """, accounts, start, values)
+        expected = {
+            (r["brand"], r["channel"], r["name"]): r["p"]
+            for r in await conn.fetch(
+                """
+                SELECT a.brand, a.channel, a.name,
+                       percentile_cont(ARRAY[0.5, 0.9]::double precision[])
+                           WITHIN GROUP (ORDER BY w.business_seconds) AS p
+                FROM waits w JOIN accounts a ON a.id = w.account_id
+                GROUP BY ROLLUP (a.brand, a.channel, a.name)
+                """)
+        }
+    period = parse_period("2026-03", now=start, timezone="UTC")
+    report = await build_report(ReportStore(store.pool), ReportRequest(period), as_of=datetime(2030, 1, 1, tzinfo=UTC))
+    rows = [report.total, *report.brands, *report.channels, *report.accounts]
+    assert len(rows) == len(expected) == 1 + 3 + 6 + 6
+    for row in rows:
+        assert [row.current.median_first_seconds, row.current.p90_first_seconds] == expected[
+            (row.brand, row.channel, row.account)], row
+    assert sum(b.waits for b in report.distribution) == len(values)
+    assert report.distribution[0].waits == sum(1 for v in values if v < BUCKET_EDGES[0])
+    assert report.distribution[-1].waits == sum(1 for v in values if v >= BUCKET_EDGES[-1])
+
+
+# --- (2) the PDF opens, has its sections, and its charts are drawn --------------------------------
+
+
+def colourful_share(image: Image.Image) -> float:
+    """Share of the pixels that are clearly coloured (not white, grey or black)."""
+    rgb = np.asarray(image.convert("RGB")).astype(int)
+    return float((rgb.max(axis=-1) - rgb.min(axis=-1) > 40).mean())
+
+
+def render_pages(pdf: bytes, folder: Path) -> list[Image.Image]:
+    """The PDF's pages as images, rendered by poppler's pdftoppm."""
+    pdftoppm = shutil.which("pdftoppm")
+    assert pdftoppm, "pdftoppm is missing: apt-get install poppler-utils"
+    (folder / "report.pdf").write_bytes(pdf)
+    subprocess.run([pdftoppm, "-r", "40", "-png", str(folder / "report.pdf"), str(folder / "page")],
+                   check=True, timeout=60)
+    return [Image.open(p) for p in sorted(folder.glob("page-*.png"))]
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+SECTIONS = {
+    "en": ["Social inbox SLA report", "2–8 March 2026", "Summary", "By brand and channel", "Trends",
+           "Daily volume and share answered within SLA", "First response time", "Breaches by weekday",
+           "The 10 longest waits", "Per account", "Methodology", "Median first response", "Within SLA"],
+    "fr": ["Rapport SLA des messageries sociales", "2–8 mars 2026", "Synthèse", "Par marque et par canal",
+           "Tendances", "Délai de première réponse", "Les 10 attentes les plus longues", "Par compte",
+           "Méthodologie", "Dans le SLA"],
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_pdf_opens_has_its_sections_and_its_pages_render_with_charts(
+    store: Store, loaded: rd.Script, tmp_path: Path, language: str
+) -> None:
+    report = await make(store)
+    pdf = await asyncio.to_thread(render, report, "pdf", language)
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert 3 <= len(reader.pages) <= 5
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for section in SECTIONS[language]:
+        assert section in text.replace("\n", " "), section
+    assert reader.metadata is not None and "2026" in (reader.metadata.title or "")
+    links = {a.get_object()["/A"]["/URI"] for page in reader.pages for a in page.get("/Annots") or []
+             if a.get_object().get("/Subtype") == "/Link"}
+    assert {w.url for w in report.longest} <= links and len(report.longest) == 10
+    # The three charts are embedded images, each with colour in it.
+    images = [img.image for page in reader.pages for img in page.images]
+    assert len(images) == 3
+    for image in images:
+        assert image is not None and colourful_share(image) > 0.01
+    # Rendered pages: the charts page is clearly coloured; every page has ink on it.
+    pages = await asyncio.to_thread(render_pages, pdf, tmp_path)
+    assert len(pages) == len(reader.pages)
+    shares = [colourful_share(p) for p in pages]
+    assert shares[1] > 0.08, shares  # page 2: the three charts
+    for p in pages:
+        assert (np.asarray(p.convert("L")) < 200).sum() > 500  # text and rules
+
+
+async def test_html_csv_and_json_carry_the_same_figures(store: Store, loaded: rd.Script) -> None:
+    report = await make(store)
+    html = render(report, "html", "fr").decode()
+    for section in ("Synthèse", "Tendances", "Les 10 attentes les plus longues", "Méthodologie"):
+        assert section in html
+    assert html.count("<svg") == 3 and all(w.url in html for w in report.longest if w.url)
+    rows = list(__import__("csv").DictReader(io.StringIO(render(report, "csv").decode())))
+    total = next(r for r in rows if r["scope"] == "total" and r["period"] == "current")
+    assert int(total["waits_opened"]) == report.total.current.waits_opened
+    assert float(total["median_first_response_seconds"]) == report.total.current.median_first_seconds
+    assert len(rows) == 2 * (1 + 2 + 3 + 3)
+    data = json.loads(render(report, "json"))
+    assert data["total"]["current"]["breaches"] == report.total.current.breaches
+    assert data["period"]["label"] == "2026-W10" and len(data["longest_waits"]) == 10
+    assert data["breach_heatmap"]["values"] == report.heatmap
+
+
+# --- (4) schedules: delivered by SMTP and Slack, once per occurrence -------------------------------
+
+
+@dataclass
+class Mailbox:
+    """An aiosmtpd handler that keeps what it receives (and checks the login)."""
+
+    password: str
+    messages: list[EmailMessage] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password.decode() == self.password
+        if ok:
+            self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox(password="s3cret-smtp")
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, authenticator=mailbox,
+                            auth_require_tls=False)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def schedule_config(**report: Any) -> Any:
+    return parse({**rd.CONFIG, "reports": [{"name": "weekly", "cron": "0 8 * * mon", "timezone": rd.TZ,
+                                            "period": "last-week", **report}]},
+                 environ=dict.fromkeys(("REPORT_SLACK_URL", "REPORT_SMTP_PASSWORD", "HOOK"), "set"))
+
+
+async def no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+async def test_scheduled_report_reaches_smtp_with_the_pdf_and_slack_with_the_summary(
+    store: Store, loaded: rd.Script, tmp_path: Path, smtp_server: tuple[Mailbox, int], slack: FakeSlack
+) -> None:
+    mailbox, port = smtp_server
+    config = schedule_config(
+        formats=["pdf", "csv"], language="fr",
+        directory={"path": str(tmp_path / "reports")},
+        slack={"webhook_url_env": "REPORT_SLACK_URL"},
+        email={"host": "127.0.0.1", "port": port, "from": "sla@acme.test", "to": ["direction@acme.test"],
+               "username": "sla", "password_env": "REPORT_SMTP_PASSWORD", "security": "none"},
+    )
+    environ = {"REPORT_SLACK_URL": slack.hook_url(), "REPORT_SMTP_PASSWORD": "s3cret-smtp"}
+    clock = Clock(datetime(2026, 3, 8, 12, 0, tzinfo=rd.PARIS))  # Sunday: the schedule is configured
+    scheduler = ReportScheduler(store, config, clock=clock, environ=environ, sleep=no_wait)
+    assert await scheduler.run_due() == []  # the last Monday 08:00 came before the schedule existed
+    clock.now = rd.AS_OF  # Monday 10:00: the 08:00 occurrence was missed while the process was down
+    restarted = ReportScheduler(store, config, clock=clock, environ=environ, sleep=no_wait)
+    [result] = await restarted.run_due()
+    assert result.errors == [] and result.delivered == ["directory", "slack", "email"]
+    assert result.occurrence == datetime(2026, 3, 9, 8, 0, tzinfo=rd.PARIS)
+
+    expected = rd.expected(loaded, start=rd.START, end=rd.END, hours="business")
+    # Email: the PDF (and the CSV) attached, the summary in the body, the password from the environment.
+    wait_for(lambda: mailbox.messages, timeout=10, what="the email")
+    [mail] = mailbox.messages
+    assert mailbox.logins == ["sla"] and mail["To"] == "direction@acme.test"
+    assert mail["Subject"] == "Rapport SLA des messageries sociales — 2–8 mars 2026"
+    parts = {p.get_filename(): p for p in mail.walk() if p.get_filename()}
+    assert set(parts) == {"weekly-2026-W10.pdf", "weekly-2026-W10.csv"}
+    assert parts["weekly-2026-W10.pdf"].get_content_type() == "application/pdf"
+    pdf = pypdf.PdfReader(io.BytesIO(parts["weekly-2026-W10.pdf"].get_payload(decode=True)))
+    assert "Synthèse" in pdf.pages[0].extract_text()
+    body = next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert f"Questions: {expected.questions} (" in body
+    # Slack: the summary, with the same figures.
+    [message] = slack.messages
+    assert f"*Questions*\\n{expected.questions} (" in message.text
+    assert f"Dépassements*\\n{expected.breaches} (" in message.text
+    assert "acme" in message.text and "globex" in message.text
+    # The directory: the same files.
+    assert listing(tmp_path / "reports") == ["weekly-2026-W10.csv", "weekly-2026-W10.pdf"]
+    assert (tmp_path / "reports" / "weekly-2026-W10.pdf").read_bytes() == parts["weekly-2026-W10.pdf"].get_payload(
+        decode=True)
+    [run] = await restarted.reports.runs("weekly")
+    assert (run["status"], run["delivered"], run["error"]) == ("done", ["directory", "slack", "email"], None)
+
+    # Started again the same day: nothing is sent twice.
+    clock.now += timedelta(hours=2)
+    assert await ReportScheduler(store, config, clock=clock, environ=environ).run_due() == []
+    assert len(mailbox.messages) == 1 and len(slack.messages) == 1
+
+
+async def test_a_missed_occurrence_runs_once_whatever_the_restarts_and_processes(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    config = schedule_config(formats=["json"], directory={"path": str(out)})
+    clock = Clock(datetime(2026, 3, 8, 12, 0, tzinfo=rd.PARIS))
+    await ReportScheduler(store, config, clock=clock).run_due()
+    clock.now = datetime(2026, 3, 11, 9, 0, tzinfo=rd.PARIS)  # down from Sunday to Wednesday
+    processes = [ReportScheduler(store, config, clock=clock, owner=f"p{i}") for i in range(4)]
+    results = await asyncio.gather(*(p.run_due() for p in processes))
+    assert sorted(len(r) for r in results) == [0, 0, 0, 1]
+    assert listing(out) == ["weekly-2026-W10.json"]
+    clock.now += timedelta(hours=1)
+    assert await ReportScheduler(store, config, clock=clock).run_due() == []
+    clock.now = datetime(2026, 4, 1, 9, 0, tzinfo=rd.PARIS)  # three weeks down: one report, the latest
+    [result] = await ReportScheduler(store, config, clock=clock).run_due()
+    assert result.occurrence == datetime(2026, 3, 30, 8, 0, tzinfo=rd.PARIS)  # after the switch to summer time
+    assert listing(out) == ["weekly-2026-W10.json", "weekly-2026-W13.json"]
+    runs = await processes[0].reports.runs("weekly")
+    assert [(r["occurrence"], r["status"], r["attempts"]) for r in runs] == [
+        (datetime(2026, 3, 30, 6, 0, tzinfo=UTC), "done", 1), (datetime(2026, 3, 9, 7, 0, tzinfo=UTC), "done", 1)]
+
+
+async def test_a_dead_claim_is_taken_over_without_repeating_its_deliveries(
+    store: Store, tmp_path: Path, slack: FakeSlack
+) -> None:
+    config = schedule_config(formats=["json"], directory={"path": str(tmp_path)},
+                             slack={"webhook_url_env": "HOOK"})
+    environ = {"HOOK": slack.hook_url()}
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=rd.PARIS))
+    await ReportScheduler(store, config, clock=clock).run_due()
+    occurrence = datetime(2026, 3, 2, 8, 0, tzinfo=rd.PARIS)
+    reports = ReportStore(store.pool)
+    # A process claimed Monday's report, wrote the files, and died before posting to Slack.
+    claimed = await reports.claim_run("weekly", occurrence, "dead", now=occurrence, stale_after=timedelta(minutes=30))
+    assert claimed == []
+    await reports.mark_delivered("weekly", occurrence, "dead", "directory")
+    clock.now = occurrence + timedelta(minutes=10)
+    assert await ReportScheduler(store, config, clock=clock, environ=environ).run_due() == []  # still its claim
+    clock.now = occurrence + timedelta(minutes=45)
+    [result] = await ReportScheduler(store, config, clock=clock, environ=environ).run_due()
+    assert result.delivered == ["directory", "slack"] and listing(tmp_path) == []
+    assert len(slack.messages) == 1
+    [run] = await reports.runs("weekly")
+    assert (run["status"], run["attempts"], run["delivered"]) == ("done", 2, ["directory", "slack"])
+
+
+async def test_delivery_retries_then_records_what_failed(
+    store: Store, tmp_path: Path, slack: FakeSlack
+) -> None:
+    config = schedule_config(formats=["json"], directory={"path": str(tmp_path)},
+                             slack={"webhook_url_env": "HOOK"},
+                             email={"host": "127.0.0.1", "port": free_port(), "from": "a@b.test", "to": ["c@d.test"],
+                                    "security": "none"})
+    slack.fail_next = [429, 500]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=rd.PARIS))
+    await ReportScheduler(store, config, clock=clock).run_due()
+    clock.now = datetime(2026, 3, 2, 9, 0, tzinfo=rd.PARIS)
+    scheduler = ReportScheduler(store, config, clock=clock, environ={"HOOK": slack.hook_url()}, sleep=sleep,
+                                retry_wait_seconds=2.0)
+    [result] = await scheduler.run_due()
+    assert result.delivered == ["directory", "slack"] and len(slack.messages) == 1
+    assert waits[:2] == [1.0, 4.0]  # Slack's Retry-After, then the backoff; then the SMTP retries
+    assert len(result.errors) == 1 and result.errors[0].startswith("email: SMTP server 127.0.0.1")
+    [run] = await scheduler.reports.runs("weekly")
+    assert run["status"] == "failed" and run["error"].startswith("email: ")
+
+
+async def test_the_runner_sleeps_until_each_occurrence(store: Store, tmp_path: Path) -> None:
+    config = schedule_config(formats=["json"], directory={"path": str(tmp_path)})
+    clock = Clock(datetime(2026, 3, 4, 12, 0, tzinfo=rd.PARIS))
+    slept: list[float] = []
+    two_reports = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += timedelta(seconds=seconds)
+        if len(listing(tmp_path)) >= 2:
+            two_reports.set()
+        await asyncio.sleep(0)
+
+    scheduler = ReportScheduler(store, config, clock=clock, sleep=sleep, jitter_seconds=0, max_sleep_seconds=86400)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        await asyncio.wait_for(two_reports.wait(), timeout=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert listing(tmp_path) == ["weekly-2026-W10.json", "weekly-2026-W11.json"]
+    assert slept[0] == 86400  # capped; then straight to Monday 08:00
+    assert clock.now >= datetime(2026, 3, 16, 8, 0, tzinfo=rd.PARIS)
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+
+def config_toml() -> str:
+    return """
+[policies.office]
+public = { first = "30m", next = "1h" }
+private = { first = "1h", next = "2h" }
+[policies.office.calendar]
+timezone = "Europe/Paris"
+[policies.office.calendar.hours]
+mon = ["09:00-18:00"]
+tue = ["09:00-18:00"]
+wed = ["09:00-18:00"]
+thu = ["09:00-18:00"]
+fri = ["09:00-18:00"]
+
+[policies.always]
+public = { first = "20m", next = "40m" }
+private = { first = "45m", next = "90m" }
+business_hours_only = false
+
+[[brands]]
+name = "acme"
+[[brands.accounts]]
+name = "acme-x"
+channel = "x"
+user_id = "11"
+source = "demo"
+policy = "office"
+[[brands.accounts]]
+name = "acme-fb"
+channel = "facebook"
+page_id = "12"
+source = "demo"
+policy = "office"
+
+[[brands]]
+name = "globex"
+[[brands.accounts]]
+name = "globex-x"
+channel = "x"
+user_id = "21"
+source = "demo"
+policy = "always"
+"""
+
+
+@pytest.fixture
+def cli_setup(database_url: str, tmp_path: Path) -> tuple[dict[str, str], rd.Script]:
+    path = tmp_path / "config.toml"
+    path.write_text(config_toml())
+    assert parse(__import__("tomllib").loads(config_toml()), environ={}) == rd.config()
+    data = rd.script()
+
+    async def fill() -> None:
+        pool = await create_pool(database_url, max_size=2)
+        try:
+            from monitor.store.db import migrate
+
+            await migrate(pool)
+            await rd.load(Store(pool), data, rd.config())
+        finally:
+            await pool.close()
+
+    asyncio.run(fill())
+    return cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(path)), data
+
+
+def test_report_command_writes_each_format(cli_setup: tuple[dict[str, str], rd.Script], tmp_path: Path) -> None:
+    env, data = cli_setup
+    result = cli("report", "--period", "2026-W10", "--format", "json", "--out", "-", env=env)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["period"]["timezone"] == "Europe/Paris"  # the calendars' zone by default
+    now = datetime.now(UTC)  # the data is in the past: every reply has come
+    want = rd.expected(data, start=rd.START, end=rd.END, hours="business", as_of=now)
+    assert got["total"]["current"]["questions"] == want.questions
+    assert got["total"]["current"]["breaches"] == want.breaches
+    assert got["total"]["current"]["median_first_response_seconds"] == pytest.approx(want.median_first_seconds)
+    pdf = cli("report", "--from", "2026-03-02", "--to", "2026-03-08", "--brand", "acme", "--language", "fr",
+              "--hours", "wall", "--out", str(tmp_path), env=env)
+    assert pdf.returncode == 0, pdf.stderr
+    path = tmp_path / "sla-report-acme-2026-03-02_2026-03-08.pdf"
+    assert f"wrote {path}" in pdf.stderr
+    assert "Par marque et par canal" in pypdf.PdfReader(path).pages[0].extract_text()
+    html = cli("report", "--period", "2026-03", "--format", "html", "--out", str(tmp_path / "m.html"), env=env)
+    assert html.returncode == 0 and "mars 2026" not in (tmp_path / "m.html").read_text()
+    assert "March 2026" in (tmp_path / "m.html").read_text()
+
+
+# One case per kind of check (click's own, the period's, the store's, the output's); the period
+# parser's every error is in tests/unit/test_report_period.py.
+BAD_ARGUMENTS = [
+    (["--period", "2026-13"], "there is no month 13"),
+    (["--from", "2026-03-05", "--to", "2026-03-01"], "--to (2026-03-01) is before --from (2026-03-05)"),
+    (["--period", "last-week", "--from", "2026-03-01", "--to", "2026-03-02"], "either --period or --from/--to"),
+    (["--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+    (["--brand", "nope"], "unknown brand(s) 'nope' (known: acme, globex)"),
+    (["--format", "docx"], "'docx' is not one of 'pdf', 'html', 'csv', 'json'"),
+    (["--out", "/nonexistent/dir/report.pdf"], "directory '/nonexistent/dir' does not exist"),
+]
+
+
+def test_report_command_rejects_bad_arguments_clearly(cli_setup: tuple[dict[str, str], rd.Script]) -> None:
+    env, _ = cli_setup
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda case: cli("report", *case[0], env=env), BAD_ARGUMENTS))
+    for (args, message), result in zip(BAD_ARGUMENTS, results, strict=True):
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr.replace("\n", " ").replace("  ", " "), (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_report_after_the_demo_run(database_url: str, tmp_path: Path) -> None:
+    """`inbox-monitor run` on the demo configuration, then `inbox-monitor report` with no argument."""
+    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url)
+    ran = cli("run", "--duration", "4", env=env)
+    assert ran.returncode == 0, ran.stderr
+    result = cli("report", "--out", str(tmp_path), env=env)
+    assert result.returncode == 0, result.stderr
+    [path] = tmp_path.glob("sla-report-*.pdf")
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(path).pages)
+    assert "demo-x" in text and "demo-facebook" in text
+    data = json.loads(cli("report", "--format", "json", "--out", "-", env=env).stdout)
+    assert data["total"]["current"]["waits_opened"] > 0
