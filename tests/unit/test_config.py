@@ -137,6 +137,7 @@ timezone = "Europe/Paris"
 period = "last-week"
 slack = { webhook_url_env = "WEEKLY_SLACK_URL" }
 """)
-    with pytest.raises(ConfigError, match=r"reports\[0\]\.slack\.webhook_url_env: environment variable WEEKLY_SLACK_URL"):
+    missing = r"reports\[0\]\.slack\.webhook_url_env: environment variable WEEKLY_SLACK_URL"
+    with pytest.raises(ConfigError, match=missing):
         load(path, environ=EXAMPLE_ENV)
     assert load(path, environ={**EXAMPLE_ENV, "WEEKLY_SLACK_URL": "https://hooks.slack.test/x"}).reports
