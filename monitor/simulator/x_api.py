@@ -38,7 +38,7 @@ DM_EVENTS = "GET /2/dm_events"
 ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS)
 
 FAULTS = ("rate_limited", "http_500", "http_503_html", "malformed_json", "non_json",
-          "truncated_json", "missing_fields", "wrong_types", "partial_errors", "connection_reset")
+          "truncated_json", "missing_fields", "wrong_types", "partial_errors", "connection_reset", "slow")
 """What `inject` and `fault_rates` accept."""
 
 TWITTER_EPOCH_MS = 1288834974657
@@ -188,6 +188,7 @@ class FakeXApi:
         self.fault_endpoints: set[str] | None = None
         """Endpoints the random faults apply to (None: all)."""
         self.fault_retry_after = fault_retry_after
+        self.slow_seconds = 5.0
         self.timeline_cap = {**TIMELINE_CAP, **(timeline_cap or {})}
         self.bearer_tokens: set[str] = set()
         self.user_keys: dict[str, UserKeys] = {}
@@ -361,6 +362,8 @@ class FakeXApi:
             headers = self._spend(credential, endpoint, now)
             fault = self._fault(endpoint, record.user_id)
             record.fault = fault
+            if fault == "slow":  # answers, but only after `slow_seconds` (past a client's timeout)
+                await asyncio.sleep(self.slow_seconds)
             if fault == "connection_reset":
                 if request.transport is not None:
                     request.transport.abort()
@@ -382,7 +385,7 @@ class FakeXApi:
                 body = self._timeline_page(endpoint, params, record.user_id or "", now)
             record.ids = [str(d["id"]) for d in body.get("data", [])]
             response = self._render(body, fault)
-            if fault is not None and fault != "partial_errors":
+            if fault is not None and fault not in ("partial_errors", "slow"):
                 record.ids = []
             raise _Reply(self._with(response, headers))
         except _Reply as reply:

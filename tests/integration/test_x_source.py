@@ -425,6 +425,21 @@ async def test_transport_failures_and_credentials(
         await mentions.fetch(batch.cursor)
 
 
+async def test_a_timeout_is_a_temporary_failure_and_loses_nothing(
+        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    """An API that answers too late: the fetch fails as temporary, the next one reads it all."""
+    scenario = generate(seed=10, count=150, start=T0 - timedelta(hours=2), span=timedelta(hours=1),
+                        reply_delays=[None])
+    b = brand(0, scenario, fake_api)
+    [mentions, _] = build_x_sources(b.account(fake_api.base_url), session, environ=ENV, timeout=0.3)
+    fake_api.slow_seconds = 1.0
+    fake_api.inject("slow", endpoint=MENTIONS, times=1, skip=1)  # the second page hangs
+    with pytest.raises(TemporaryFailure, match="GET /2/users/:id/mentions"):
+        await mentions.fetch(None)
+    batch = await mentions.fetch(None)
+    assert len({m.external_id for m in batch.messages}) == len(batch.messages) == 150
+
+
 async def test_a_token_rotated_in_its_file_is_used_without_a_restart(
         fake_api: FakeXApi, session: aiohttp.ClientSession, tmp_path: Path) -> None:
     """$NAME empty, $NAME_FILE names a mounted secret: a new token there is read at the next fetch."""
