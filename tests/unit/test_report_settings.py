@@ -25,8 +25,11 @@ GOOD = {
 }
 
 
+SECRETS = {"SLACK_URL": "https://hooks.slack.test/x", "SMTP_PASSWORD": "pw"}  # check-config asks for them
+
+
 def test_a_schedule_with_every_delivery() -> None:
-    config = parse({**BASE, "reports": [GOOD]}, environ={})
+    config = parse({**BASE, "reports": [GOOD]}, environ=SECRETS)
     [s] = config.reports
     assert s.formats == ["pdf", "csv"] and s.hours == "business" and s.brands == []
     assert s.email is not None and s.email.sender == "sla@example.com" and s.email.port == 587
@@ -66,7 +69,7 @@ def test_a_schedule_needs_a_delivery_and_a_unique_name() -> None:
 
 
 def test_secret_problems_name_the_missing_variables() -> None:
-    config = parse({**BASE, "reports": [GOOD]}, environ={})
+    config = parse({**BASE, "reports": [GOOD]}, environ=SECRETS)
     assert secret_problems(config.reports, {"SLACK_URL": "https://hooks", "SMTP_PASSWORD_FILE": "/run/pw"}) == []
     assert secret_problems(config.reports, {}) == [
         ("reports[0].slack.webhook_url_env", "environment variable SLACK_URL (or SLACK_URL_FILE) is not set"),
