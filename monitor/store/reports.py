@@ -31,31 +31,35 @@ _BREACHED = "w.deadline <= $4 AND (w.closed_at IS NULL OR w.closed_at > w.deadli
 
 
 
+_MEASURE_NAMES = ("waits_opened", "questions", "answered", "first_waits", "first_answered", "within_sla",
+                  "breaches")
+# What every report query counts over a set of waits (`w`), and how it rolls those counts up.
+_MEASURES = f"""count(*) AS waits_opened,
+               sum(w.questions) AS questions,
+               count(*) FILTER (WHERE {_ANSWERED}) AS answered,
+               count(*) FILTER (WHERE w.kind = 'first') AS first_waits,
+               count(*) FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS first_answered,
+               count(*) FILTER (WHERE {_WITHIN}) AS within_sla,
+               count(*) FILTER (WHERE {_BREACHED}) AS breaches"""
+
+
+def _rollup(alias: str) -> str:
+    return ",\n".join(f"coalesce(sum({alias}.{m}), 0)::bigint AS {m}" for m in _MEASURE_NAMES)
+
+
 # The previous period's counts: per account in one pass (a hash aggregate on an integer), then
 # rolled up to brands, channels and the total over those few rows. `questions`: the inbound
 # questions of the waits (a wait gathers every question asked before the reply).
 _COUNTS_SQL = f"""
     WITH per_account AS (
         SELECT w.account_id,
-               count(*) AS waits_opened,
-               sum(w.questions) AS questions,
-               count(*) FILTER (WHERE {_ANSWERED}) AS answered,
-               count(*) FILTER (WHERE w.kind = 'first') AS first_waits,
-               count(*) FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS first_answered,
-               count(*) FILTER (WHERE {_WITHIN}) AS within_sla,
-               count(*) FILTER (WHERE {_BREACHED}) AS breaches
+               {_MEASURES}
         FROM waits w
         WHERE {_COHORT}
         GROUP BY w.account_id
     )
     SELECT a.brand, a.channel, a.name AS account, GROUPING(a.brand, a.channel, a.name) AS grouping,
-           coalesce(sum(p.waits_opened), 0)::bigint AS waits_opened,
-           coalesce(sum(p.questions), 0)::bigint AS questions,
-           coalesce(sum(p.answered), 0)::bigint AS answered,
-           coalesce(sum(p.first_waits), 0)::bigint AS first_waits,
-           coalesce(sum(p.first_answered), 0)::bigint AS first_answered,
-           coalesce(sum(p.within_sla), 0)::bigint AS within_sla,
-           coalesce(sum(p.breaches), 0)::bigint AS breaches
+           {_rollup('p')}
     FROM per_account p JOIN accounts a ON a.id = p.account_id
     GROUP BY GROUPING SETS ((), (a.brand), (a.brand, a.channel), (a.brand, a.channel, a.name))
 """
@@ -69,48 +73,24 @@ _COUNTS_SQL = f"""
 _COHORT_SQL = f"""
     WITH cells AS (
         SELECT width_bucket(w.opened_at, $5::timestamptz[]) AS hour, w.account_id,
-               count(*) AS waits_opened,
-               sum(w.questions) AS questions,
-               count(*) FILTER (WHERE {_ANSWERED}) AS answered,
-               count(*) FILTER (WHERE w.kind = 'first') AS first_waits,
-               count(*) FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS first_answered,
-               count(*) FILTER (WHERE {_WITHIN}) AS within_sla,
-               count(*) FILTER (WHERE {_BREACHED}) AS breaches
+               {_MEASURES}
         FROM waits w
         WHERE {_COHORT}
         GROUP BY 1, 2
     )
     SELECT 'scope' AS part, a.brand, a.channel, a.name AS account,
            GROUPING(a.brand, a.channel, a.name) AS grouping, NULL::integer AS slot,
-               coalesce(sum(c.waits_opened), 0)::bigint AS waits_opened,
-               coalesce(sum(c.questions), 0)::bigint AS questions,
-               coalesce(sum(c.answered), 0)::bigint AS answered,
-               coalesce(sum(c.first_waits), 0)::bigint AS first_waits,
-               coalesce(sum(c.first_answered), 0)::bigint AS first_answered,
-               coalesce(sum(c.within_sla), 0)::bigint AS within_sla,
-               coalesce(sum(c.breaches), 0)::bigint AS breaches
+               {_rollup('c')}
     FROM cells c JOIN accounts a ON a.id = c.account_id
     GROUP BY GROUPING SETS ((), (a.brand), (a.brand, a.channel), (a.brand, a.channel, a.name))
     UNION ALL
     SELECT 'day', NULL, a.channel, NULL, NULL, ($6::integer[])[c.hour],
-               coalesce(sum(c.waits_opened), 0)::bigint AS waits_opened,
-               coalesce(sum(c.questions), 0)::bigint AS questions,
-               coalesce(sum(c.answered), 0)::bigint AS answered,
-               coalesce(sum(c.first_waits), 0)::bigint AS first_waits,
-               coalesce(sum(c.first_answered), 0)::bigint AS first_answered,
-               coalesce(sum(c.within_sla), 0)::bigint AS within_sla,
-               coalesce(sum(c.breaches), 0)::bigint AS breaches
+               {_rollup('c')}
     FROM cells c JOIN accounts a ON a.id = c.account_id
     GROUP BY a.channel, ($6::integer[])[c.hour]
     UNION ALL
     SELECT 'cell', NULL, NULL, NULL, NULL, ($7::integer[])[c.hour],
-               coalesce(sum(c.waits_opened), 0)::bigint AS waits_opened,
-               coalesce(sum(c.questions), 0)::bigint AS questions,
-               coalesce(sum(c.answered), 0)::bigint AS answered,
-               coalesce(sum(c.first_waits), 0)::bigint AS first_waits,
-               coalesce(sum(c.first_answered), 0)::bigint AS first_answered,
-               coalesce(sum(c.within_sla), 0)::bigint AS within_sla,
-               coalesce(sum(c.breaches), 0)::bigint AS breaches
+               {_rollup('c')}
     FROM cells c
     WHERE c.breaches > 0
     GROUP BY ($7::integer[])[c.hour]
