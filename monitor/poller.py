@@ -51,7 +51,6 @@ class Health:
     """How a stream's polls are going: failure is state, logged on change only."""
 
     status: str = "new"
-    since: float = 0.0
     last_error: str | None = None
     failures: int = 0
     last_success: datetime | None = None
@@ -217,7 +216,6 @@ class Poller:
             log.warning("polls recovered", extra={"account": target.account, "stream": target.stream,
                                                  "after_failures": h.failures})
         h.status, h.failures, h.last_error = "ok", 0, None
-        h.since = time.monotonic()
         h.last_success = self.clock()
 
     def _failed(self, target: PollTarget, status: str, exc: BaseException) -> None:
@@ -226,7 +224,6 @@ class Poller:
         if h.status != status:
             log.error("polls failing", extra={"account": target.account, "stream": target.stream,
                                              "status": status, "error": error})
-            h.since = time.monotonic()
         h.status, h.last_error = status, error
         h.failures += 1
 
