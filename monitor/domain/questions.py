@@ -96,7 +96,6 @@ _SPACE_TABLE.update({ord(c): "?" for c in "\uff1f\u061f\u00bf"})  # fullwidth, A
 _SPACE_TABLE.update({ord(c): "!" for c in "\uff01\u00a1"})
 _SPACE_TABLE[ord("\u2026")] = "."  # …
 _ASCII_SPACE_TABLE = bytes(ord(_SPACE_TABLE.get(i, chr(i))) if i < 128 else i for i in range(256))
-_PUNCT = frozenset("?!.,;:")
 _COMBINING_RE = re.compile("[\u0300-\u036f]+")
 
 _SMS = {
@@ -165,6 +164,7 @@ _SMS = {
 }
 _SMS_WORDS = frozenset(_SMS)
 _HAS_WORD_RE = re.compile(r"[^\W_]")
+_REPEATED_PUNCT_RE = re.compile(r"([?!.,;:])(?:\s*\1)+")
 
 
 def _fold(text: str) -> str:
@@ -187,19 +187,16 @@ def _normalise(folded: str) -> str:
         t = t.encode("ascii").translate(_ASCII_SPACE_TABLE).decode("ascii")
     else:
         t = t.translate(_SPACE_TABLE)
+    punctuated = False
     for c in "?!.,;:":
         if c in t:
+            if not punctuated:
+                t = _REPEATED_PUNCT_RE.sub(r"\1", t)  # "???" -> "?", "! !" -> "!"
+                punctuated = True
             t = t.replace(c, f" {c} ")
     words = t.split()
-    if not _SMS_WORDS.isdisjoint(words) or not _PUNCT.isdisjoint(words):
-        cleaned: list[str] = []
-        previous = ""
-        for word in words:
-            if word == previous and word in _PUNCT:
-                continue  # "???" -> "?"
-            previous = word
-            cleaned.append(_SMS.get(word, word))
-        words = cleaned
+    if not _SMS_WORDS.isdisjoint(words):
+        words = [_SMS.get(word, word) for word in words]
     return " ".join(words)
 
 
@@ -770,8 +767,18 @@ DEFAULT_RULES = QuestionRules()
 _DEFAULT_COMPILED = _compile_rules(DEFAULT_RULES)
 
 
+_last_compiled: tuple[QuestionRules, _Compiled] = (DEFAULT_RULES, _DEFAULT_COMPILED)
+
+
 def _compiled(rules: QuestionRules) -> _Compiled:
-    return _DEFAULT_COMPILED if rules is DEFAULT_RULES else _compile_rules(rules)
+    # A policy's rules are one object classifying many messages in a row: compare identity first
+    # (hashing the rules for the cache costs more than classifying a short message).
+    global _last_compiled
+    last_rules, compiled = _last_compiled
+    if rules is not last_rules:
+        compiled = _compile_rules(rules)
+        _last_compiled = (rules, compiled)
+    return compiled
 
 
 # --------------------------------------------------------------------------------------------

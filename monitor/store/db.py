@@ -51,11 +51,13 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, **kwar
     async def init(conn: asyncpg.Connection) -> None:
         import json
 
+        from monitor.store.store import encode_json
+
         # Binary jsonb (a version byte, then the text) so COPY can carry it too.
         await conn.set_type_codec(
             "jsonb", schema="pg_catalog", format="binary",
-            encoder=lambda value: b"\x01" + json.dumps(value).encode(),
-            decoder=lambda data: json.loads(data[1:]),
+            encoder=lambda value: b"\x01" + encode_json(value),
+            decoder=lambda data: json.loads(data[1:]),  # exact integers (orjson's are 64-bit)
         )
         await conn.execute("SET TIME ZONE 'UTC'")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from monitor.domain.model import Message, ThreadMessage
 
@@ -29,17 +31,21 @@ def clean_text(text: str) -> str:
     return text
 
 
+_TEXT_FIELDS = ("external_id", "thread_key", "text", "author_id", "author_handle", "url")
+
+
 def clean_message(m: Message) -> Message:
     """The message with every text field storable, the same object when it already is."""
-    fields = ("external_id", "thread_key", "text", "author_id", "author_handle", "url")
     dirty: dict[str, Any] = {}
-    for f in fields:
-        value = getattr(m, f)
-        if isinstance(value, str) and (cleaned := clean_text(value)) is not value:
-            dirty[f] = cleaned
+    values = [getattr(m, f) or "" for f in _TEXT_FIELDS]
+    joined = "".join(values)
+    if clean_text(joined) is not joined:  # rare: look at each field
+        for f, value in zip(_TEXT_FIELDS, values, strict=True):
+            if (cleaned := clean_text(value)) is not value:
+                dirty[f] = cleaned
     if m.created_at.tzinfo is None:
         raise ValueError(f"message {m.external_id!r}: created_at has no time zone")
-    if m.created_at.utcoffset() or m.created_at.tzinfo is not UTC:
+    if m.created_at.tzinfo is not UTC:
         # Aware datetimes that share a tzinfo subtract as wall clocks (DST lost): keep UTC only.
         dirty["created_at"] = m.created_at.astimezone(UTC)
     return dataclasses.replace(m, **dirty) if dirty else m
@@ -54,6 +60,21 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [clean_json(v) for v in value]
     return value
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON text PostgreSQL's jsonb accepts: no NUL, no lone surrogate (cleaned only when present)."""
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        if b"\\u0000" not in data:
+            return data
+    except TypeError:  # a lone surrogate is not UTF-8, or an integer beyond 64 bits
+        pass
+    cleaned = clean_json(value)
+    try:
+        return orjson.dumps(cleaned, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(cleaned, ensure_ascii=False).encode()  # big integers kept exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +215,7 @@ class Store:
         async with self.pool.acquire() as conn, conn.transaction():
             if batch:
                 infos = await _lock_threads(conn, account_id, _thread_rows(batch))
-                state = await _ThreadState.load(conn, infos)
+                state = await _ThreadState.load(conn, infos, account_id, [m.external_id for m in batch])
                 candidates = [m for m in batch if m.external_id not in state.stored_ids[infos[m.thread_key].id]]
                 for m in candidates:
                     state.messages[infos[m.thread_key].id].append(_thread_message(m))
@@ -202,14 +223,11 @@ class Store:
                 flags = {ext: f for o in outcomes.values() for ext, f in o.flags.items()}
                 # The account's lock is held: no one else inserts its messages now, so the ones
                 # not stored yet can be COPY'd straight in (the fastest way PostgreSQL takes rows).
-                known = {r["external_id"] for r in await conn.fetch(
-                    "SELECT external_id FROM messages WHERE account_id = $1 AND external_id = ANY($2::text[])",
-                    account_id, [m.external_id for m in candidates],
-                )}
+                known = state.known
                 inserted = [m for m in candidates if m.external_id not in known]
                 await conn.copy_records_to_table("messages", columns=_COPIED, records=[
                     (account_id, channel, m.external_id, infos[m.thread_key].id, m.direction, m.author_id,
-                     m.author_handle, m.text, m.url, m.is_retweet, m.created_at, clean_json(m.raw),
+                     m.author_handle, m.text, m.url, m.is_retweet, m.created_at, m.raw,
                      *flags[m.external_id])
                     for m in inserted
                 ])
@@ -412,23 +430,22 @@ async def _lock_threads(
     time, whichever process runs them), create the batch's new threads, and fill in a customer
     learnt from this batch."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, account_id)
-    columns = list(zip(*rows, strict=True))
     records = await conn.fetch(
-        """
-        WITH new AS (
+        "SELECT id, thread_key, account_id, kind, customer_id, customer_handle, url FROM threads"
+        " WHERE account_id = $1 AND thread_key = ANY($2::text[])",
+        account_id, [r[0] for r in rows],
+    )
+    known = {r["thread_key"] for r in records}
+    if fresh := [r for r in rows if r[0] not in known]:
+        # No one else creates this account's threads while its lock is held: a plain insert.
+        records += await conn.fetch(
+            """
             INSERT INTO threads (account_id, thread_key, kind, customer_id, customer_handle, url)
             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-            ON CONFLICT (account_id, thread_key) DO NOTHING
             RETURNING id, thread_key, account_id, kind, customer_id, customer_handle, url
+            """,
+            account_id, *zip(*fresh, strict=True),
         )
-        SELECT * FROM new
-        UNION ALL
-        SELECT t.id, t.thread_key, t.account_id, t.kind, t.customer_id, t.customer_handle, t.url
-        FROM unnest($2::text[]) AS k(thread_key)
-        JOIN threads t ON t.account_id = $1 AND t.thread_key = k.thread_key
-        """,
-        account_id, *columns,
-    )
     infos = {r["thread_key"]: _thread_info(r) for r in records}
     learnt = [row for row in rows if infos[row[0]].customer_id is None and row[2] is not None]
     if learnt:
@@ -464,17 +481,27 @@ class _ThreadState:
         self.stored_ids: dict[int, set[str]] = {t: set() for t in infos}
         self.stored_flags: dict[str, tuple[bool, bool, int]] = {}
         self.old_waits: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self.known: set[str] = set()
 
     @classmethod
-    async def load(cls, conn: asyncpg.Connection, infos: Mapping[str, ThreadInfo]) -> _ThreadState:
+    async def load(cls, conn: asyncpg.Connection, infos: Mapping[str, ThreadInfo], account_id: int = 0,
+                   external_ids: Sequence[str] = ()) -> _ThreadState:
+        """Read the threads' messages and waits; `known` gets which of `external_ids` the account
+        has stored already, in these threads or another one (one read)."""
         state = cls({i.id: i for i in infos.values()})
         ids = sorted(state.infos)
+        wanted = set(external_ids)
         for r in await conn.fetch(
             "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
-            " is_question, is_automatic FROM messages WHERE thread_id = ANY($1::bigint[])",
-            ids,
+            " is_question, is_automatic FROM messages"
+            " WHERE thread_id = ANY($1::bigint[]) OR (account_id = $2 AND external_id = ANY($3::text[]))",
+            ids, account_id, list(wanted),
         ):
+            if r["external_id"] in wanted:
+                state.known.add(r["external_id"])
             tid = r["thread_id"]
+            if tid not in state.infos:
+                continue  # stored in a thread this batch does not touch
             state.messages[tid].append(ThreadMessage(r["external_id"], r["direction"], r["created_at"], r["body"],
                                                      r["author_id"], r["is_retweet"]))
             state.stored_ids[tid].add(r["external_id"])
@@ -490,7 +517,8 @@ class _ThreadState:
         """Write what changed: flags of stored messages, waits (new, changed, gone)."""
         result.threads_touched += len(outcomes)
         flag_rows: list[tuple[int, bool, bool]] = []
-        wait_rows: list[tuple[Any, ...]] = []
+        new_rows: list[tuple[Any, ...]] = []
+        changed_rows: list[tuple[Any, ...]] = []
         gone: list[tuple[int, int]] = []
         for tid, outcome in outcomes.items():
             info = self.infos[tid]
@@ -503,8 +531,10 @@ class _ThreadState:
                        w.target_seconds, w.deadline, w.at_risk_at, w.wall_seconds, w.business_seconds,
                        w.at_risk_reached_at, w.breached_at)
                 before = self.old_waits.get((tid, w.seq))
-                if before != row:
-                    wait_rows.append((tid, w.seq, info.account_id, *row))
+                if before is None:
+                    new_rows.append((tid, w.seq, info.account_id, *row))
+                elif before != row:
+                    changed_rows.append((tid, w.seq, info.account_id, *row))
                 if before is None:
                     result.opened.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
                                                    message=w.opened_message, url=info.url))
@@ -529,38 +559,42 @@ class _ThreadState:
                 """,
                 *zip(*gone, strict=True),
             )
-        if wait_rows:
-            await _upsert_waits(conn, wait_rows)
+        # The account's lock is held and its stored waits were read under it: the new ones are
+        # COPY'd, the changed ones updated.
+        if new_rows:
+            await conn.copy_records_to_table("waits", columns=_WAIT_COPIED, records=new_rows)
+        if changed_rows:
+            await _update_waits(conn, changed_rows)
 
 
-async def _upsert_waits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+_WAIT_COPIED = ("thread_id", "seq", "account_id", *_WAIT_FIELDS)
+
+
+async def _update_waits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
     columns = list(zip(*rows, strict=True))
     await conn.execute(
         f"""
-        INSERT INTO waits (thread_id, seq, account_id, {_WAIT_COLUMNS})
-        SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[],
+        UPDATE waits SET
+            kind = u.kind, opened_at = u.opened_at, opened_message = u.opened_message, questions = u.questions,
+            closed_at = u.closed_at, closed_message = u.closed_message, target_seconds = u.target_seconds,
+            deadline = u.deadline, at_risk_at = u.at_risk_at, wall_seconds = u.wall_seconds,
+            business_seconds = u.business_seconds,
+            -- Instants marked by the deadline schedule stay while they still hold.
+            at_risk_reached_at = COALESCE(u.at_risk_reached_at,
+                CASE WHEN waits.at_risk_at = u.at_risk_at AND (u.closed_at IS NULL OR u.closed_at > u.at_risk_at)
+                     THEN waits.at_risk_reached_at END),
+            breached_at = COALESCE(u.breached_at,
+                CASE WHEN waits.deadline = u.deadline AND (u.closed_at IS NULL OR u.closed_at > u.deadline)
+                     THEN waits.breached_at END),
+            breach_counted_at = CASE WHEN u.closed_at IS NOT NULL AND u.closed_at <= u.deadline
+                THEN NULL ELSE waits.breach_counted_at END,
+            updated_at = now()
+        FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[],
             $5::timestamptz[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[],
             $10::double precision[], $11::timestamptz[], $12::timestamptz[],
             $13::double precision[], $14::double precision[], $15::timestamptz[], $16::timestamptz[])
-        ON CONFLICT (thread_id, seq) DO UPDATE SET
-            kind = EXCLUDED.kind, opened_at = EXCLUDED.opened_at,
-            opened_message = EXCLUDED.opened_message, questions = EXCLUDED.questions,
-            closed_at = EXCLUDED.closed_at, closed_message = EXCLUDED.closed_message,
-            target_seconds = EXCLUDED.target_seconds, deadline = EXCLUDED.deadline,
-            at_risk_at = EXCLUDED.at_risk_at, wall_seconds = EXCLUDED.wall_seconds,
-            business_seconds = EXCLUDED.business_seconds,
-            -- Instants marked by the deadline schedule stay while they still hold.
-            at_risk_reached_at = COALESCE(EXCLUDED.at_risk_reached_at,
-                CASE WHEN waits.at_risk_at = EXCLUDED.at_risk_at
-                      AND (EXCLUDED.closed_at IS NULL OR EXCLUDED.closed_at > EXCLUDED.at_risk_at)
-                     THEN waits.at_risk_reached_at END),
-            breached_at = COALESCE(EXCLUDED.breached_at,
-                CASE WHEN waits.deadline = EXCLUDED.deadline
-                      AND (EXCLUDED.closed_at IS NULL OR EXCLUDED.closed_at > EXCLUDED.deadline)
-                     THEN waits.breached_at END),
-            breach_counted_at = CASE WHEN EXCLUDED.closed_at IS NOT NULL AND EXCLUDED.closed_at <= EXCLUDED.deadline
-                THEN NULL ELSE waits.breach_counted_at END,
-            updated_at = now()
+            AS u(thread_id, seq, account_id, {_WAIT_COLUMNS})
+        WHERE waits.thread_id = u.thread_id AND waits.seq = u.seq
         """,
         *columns,
     )

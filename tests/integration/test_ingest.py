@@ -190,3 +190,27 @@ async def test_any_unicode_and_odd_timestamps_are_stored_and_waited_on(store: St
     assert [bodies[f"u{i}"] for i in range(len(texts) - 1)] == texts[:-1]  # stored exactly as received
     assert bodies[f"u{len(texts) - 1}"] == "lone \ufffd surrogate?"  # not UTF-8: marked, not refused
     assert future["breached_at"] is None and future["deadline"] > FIXED_NOW  # a future question waits
+
+
+async def test_raw_payloads_are_kept_whatever_they_hold(store: Store) -> None:
+    """The API's payload is stored as jsonb: NUL (refused by jsonb) and lone surrogates (not UTF-8)
+    become U+FFFD, in keys too; integers beyond 64 bits and nesting are kept exactly."""
+    import dataclasses
+
+    engine = await engine_for(store, ["acme-x"])
+    account_id = next(iter(engine.accounts))
+    payloads = {
+        "plain": {"id": "1", "text": "Où est ma commande ? 📦", "entities": {"mentions": [{"username": "acme"}]}},
+        "nul": {"text": "a\x00b", "k\x00": ["\x00"]},
+        "surrogate": {"text": "lone \ud800", "\udc00": 1},
+        "big": {"id": 2**70, "ratio": 0.5, "none": None, "flag": True},
+    }
+    batch = [dataclasses.replace(message(name, f"t:{name}", i), raw=raw)
+             for i, (name, raw) in enumerate(payloads.items())]
+    await engine.ingest(account_id, "s", batch, None)
+    async with store.pool.acquire() as conn:
+        stored = {r["external_id"]: r["raw"] for r in await conn.fetch("SELECT external_id, raw FROM messages")}
+    assert stored["plain"] == payloads["plain"]
+    assert stored["nul"] == {"text": "a\ufffdb", "k\ufffd": ["\ufffd"]}
+    assert stored["surrogate"] == {"text": "lone \ufffd", "\ufffd": 1}
+    assert stored["big"] == payloads["big"] and isinstance(stored["big"]["id"], int)
