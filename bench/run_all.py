@@ -1,6 +1,6 @@
 """Run the benchmarks and write bench/RESULTS.md (command, machine, figures, date).
 
-Usage: python bench/run_all.py [--only calendar,metrics,ingest,report,footprint,soak]
+Usage: python bench/run_all.py [--only calendar,metrics,ingest,freshness,report,footprint,soak]
 Each benchmark's main() returns (figure, value) pairs; where a baseline is measured in the same
 run (ingest against COPY), the benchmark reports the ratio too, since absolute times vary.
 Sections of benchmarks not run this time are kept from the previous RESULTS.md.
@@ -33,6 +33,9 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "soak": ("bench_footprint", ["--accounts", "200", "--poll", "5", "--minutes", "10", "--faults"],
              "10-minute soak, 200 accounts, API faults injected (issue 11): memory growth < 10 % after warm-up, "
              "no leaked tasks, no unclosed session"),
+    "freshness": ("bench_freshness", ["--poll", "5", "--accounts", "20", "--questions", "150", "--target", "10"],
+                  "question on the fake X API → visible in /metrics (issue 12): p99 ≤ poll interval + 2 s for "
+                  "waits_opened_total and for open_waits; deadline → waits_breached_total: ≤ 2 s"),
 }
 
 
@@ -74,7 +77,7 @@ def run(key: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="calendar,metrics,ingest,report,footprint,soak")
+    parser.add_argument("--only", default="calendar,metrics,ingest,freshness,report,footprint,soak")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     sections = previous_sections()

@@ -163,12 +163,21 @@ async def _started(leases: LeaseManager, poller: Poller) -> None:
     poller.started.set()
 
 
-async def _refresh_loop(metrics: Metrics, store: Store, interval: float) -> None:
-    """Keep the gauges' snapshot fresh; failure is state, logged on change."""
+async def _refresh_loop(metrics: Metrics, store: Store, interval: float, *, coalesce: float = 0.2) -> None:
+    """Keep the gauges' snapshot fresh: every held account each `interval`, and the accounts an
+    ingest or a breach just touched as soon as it happens (bursts read together, at most every
+    `coalesce` seconds). Failure is state, logged on change."""
+    loop = asyncio.get_running_loop()
+    next_full = loop.time()
     failing = False
     while True:
         try:
-            await metrics.refresh(store)
+            if loop.time() >= next_full:
+                next_full = loop.time() + interval
+                metrics.take_touched()  # this read covers them
+                await metrics.refresh(store)
+            elif touched := metrics.take_touched():
+                await metrics.refresh(store, touched)
             if failing:
                 log.warning("metrics snapshot recovered")
             failing = False
@@ -176,7 +185,11 @@ async def _refresh_loop(metrics: Metrics, store: Store, interval: float) -> None
             if not failing:
                 log.error("metrics snapshot failing", extra={"error": f"{type(exc).__name__}: {exc}"})
             failing = True
-        await asyncio.sleep(interval)
+        try:
+            await asyncio.wait_for(metrics.changed.wait(), timeout=max(0.0, next_full - loop.time()))
+            await asyncio.sleep(coalesce)  # let a burst of ingests land: one read for all of them
+        except TimeoutError:
+            pass
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -7,6 +7,7 @@ never from message content. Message ids and links go in exemplars (OpenMetrics o
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -94,6 +95,9 @@ class Metrics:
         """The accounts this process holds, whose series it exports."""
         self.clock = clock
         self._targets: list[PollTarget] = []
+        self._dirty: set[int] = set()
+        self.changed = asyncio.Event()
+        """Set when an ingest or a breach changed some held account's open waits."""
         sla_targets = [
             ctx.policy.targets_for(ctx.channel, thread_kind).for_kind(k)
             for ctx in accounts.values() for thread_kind in THREAD_KINDS for k in WAIT_KINDS
@@ -212,9 +216,11 @@ class Metrics:
         for event in ingest.opened:
             if event.account_id in self.accounts:
                 self.opened.inc(self._labels(event.account_id, event.kind))
+                self._touched(event.account_id)
         for event in ingest.answered:
             if event.account_id in self.accounts:
                 self._answered(event)
+                self._touched(event.account_id)
 
     def _answered(self, event: WaitEvent) -> None:
         labels = self._labels(event.account_id, event.kind)
@@ -231,6 +237,18 @@ class Metrics:
         for row in rows:
             if row["account_id"] in self.accounts:
                 self.breached.inc(self._labels(row["account_id"], row["kind"]))
+                self._touched(row["account_id"])
+
+    def _touched(self, account_id: int) -> None:
+        """The account's open waits changed: the snapshot task reads its gauges again now."""
+        self._dirty.add(account_id)
+        self.changed.set()
+
+    def take_touched(self) -> set[int]:
+        """The held accounts whose open waits changed since the last call."""
+        self.changed.clear()
+        touched, self._dirty = self._dirty & set(self.accounts), set()
+        return touched
 
     def _zero_snapshot(self) -> None:
         """Series for every held account (zero until the next snapshot says otherwise)."""
@@ -239,10 +257,13 @@ class Metrics:
                 for k in WAIT_KINDS:
                     family.labels(c.brand, c.channel, c.name, k)
 
-    async def refresh(self, store: Store) -> None:
-        """Read the open-wait gauges from PostgreSQL (one indexed query) and the sources' budgets."""
+    async def refresh(self, store: Store, account_ids: set[int] | None = None) -> None:
+        """Read the open-wait gauges from PostgreSQL (one indexed query): of every held account
+        and the sources' budgets, or of `account_ids` only (the ones an ingest just touched)."""
         now = self.clock()
-        held = dict(self.accounts)
+        held = {i: c for i, c in self.accounts.items() if account_ids is None or i in account_ids}
+        if not held and account_ids is not None:
+            return
         rows = await store.open_wait_summary(list(held), now)
         values: list[dict[Labels, float]] = [{} for _ in range(5)]
         for ctx in held.values():
@@ -262,11 +283,17 @@ class Metrics:
         families = (self.open_waits, self.open_breached, self.open_at_risk, self.oldest, self.oldest_business)
         names = {c.name for c in self.accounts.values()}  # leases may have moved while the query ran
         for family, v in zip(families, values, strict=True):
-            family.replace({k: x for k, x in v.items() if k[2] in names})
-        self.rate_limit.replace({
-            (t.brand, t.channel, t.account, endpoint): float(value)
-            for t in self._targets if t.account_id in self.accounts
-            for endpoint, value in getattr(t.source, "rate_limit_remaining", {}).items()
-        })
-        self.snapshot_ts.set((), time.time())
+            if account_ids is None:
+                family.replace({k: x for k, x in v.items() if k[2] in names})
+            else:
+                for k, x in v.items():
+                    if k[2] in names:
+                        family.set(k, x)
+        if account_ids is None:
+            self.rate_limit.replace({
+                (t.brand, t.channel, t.account, endpoint): float(value)
+                for t in self._targets if t.account_id in self.accounts
+                for endpoint, value in getattr(t.source, "rate_limit_remaining", {}).items()
+            })
+            self.snapshot_ts.set((), time.time())
         self.families.prerender()  # the gauges just changed: render them here, not in the next scrape

@@ -146,8 +146,8 @@ class _Reply(Exception):
 
 
 def iso(ts: float) -> str:
-    millis = int(round(ts * 1000)) % 1000
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
+    seconds, millis = divmod(int(round(ts * 1000)), 1000)  # 100.9996 -> 101.000, not 100.000
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
 def snowflake_time(tweet_id: int) -> float:

@@ -21,7 +21,7 @@ from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
 from monitor.sources.demo import DemoSource
 from monitor.store.store import AccountRow, Store
-from tests.waiting import cli_env, free_port, start_cli, wait_for
+from tests.waiting import cli_env, eventually, free_port, start_cli, wait_for
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ACCOUNTS = [("acme", "acme-x", "x"), ("acme", "acme-fb", "facebook"), ("globex", "globex-x", "x")]
@@ -117,6 +117,39 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
     # Bucket edges include the SLA targets.
     edges = {dict(lab)["le"] for (name, lab) in got if name == "social_inbox_response_seconds_bucket"}
     assert {"600.0", "1200.0", "900.0", "1800.0"} <= edges
+
+
+async def test_open_waits_follow_an_ingest_without_waiting_for_the_snapshot(store: Store) -> None:
+    import asyncio
+    import time
+
+    from monitor.app import _refresh_loop
+
+    engine, metrics, targets, registry = await wire(store)
+    acme = next(t for t in targets if t.account == "acme-x")
+    labels = ("acme", "x", "acme-x", "first")
+    loop = asyncio.create_task(_refresh_loop(metrics, store, interval=3600))  # one full read, then none
+    try:
+        await eventually(lambda: metrics.snapshot_ts.value(()) > 0, what="the first full snapshot")
+        full_at = metrics.snapshot_ts.value(())
+        question = Message("q-1", "t-1", "public", "inbound", NOW - timedelta(minutes=1),
+                           "My order never arrived, can you check?", "c1", "someone", "https://x.com/s/1")
+        metrics.ingested(await engine.ingest(acme.account_id, "mentions", [question], None), "x")
+        started = time.monotonic()
+        await eventually(lambda: metrics.open_waits.value(labels) == 1, timeout=2, what="the question's wait")
+        assert time.monotonic() - started < 2
+        assert metrics.oldest.value(labels) == 60.0
+        reply = Message("r-1", "t-1", "public", "outbound", NOW, "Sorry! We are looking into it.", "brand",
+                        "acme", None)
+        metrics.ingested(await engine.ingest(acme.account_id, "mentions", [reply], None), "x")
+        await eventually(lambda: metrics.open_waits.value(labels) == 0, timeout=2, what="the answer")
+        # Only the touched account was read again: the full snapshot's time did not move.
+        assert metrics.snapshot_ts.value(()) == full_at
+        assert samples(registry)[("social_inbox_open_waits", (("account", "acme-x"), ("brand", "acme"),
+                                                              ("channel", "x"), ("kind", "first")))] == 0
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
 
 
 async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: Store) -> None:
