@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from monitor.domain.model import Channel, Message, ThreadMessage
+from monitor.domain.model import Channel, Message, ThreadMessageLike
 from monitor.domain.questions import is_automatic, needs_reply
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import compute_waits
@@ -31,7 +31,7 @@ class AccountContext:
 
 
 def thread_outcome(
-    account: AccountContext, thread: ThreadInfo, messages: list[ThreadMessage], now: datetime
+    account: AccountContext, thread: ThreadInfo, messages: list[ThreadMessageLike], now: datetime
 ) -> ThreadOutcome:
     """The waits of one thread and its messages' flags under the account's policy (pure)."""
     policy = account.policy
@@ -40,13 +40,13 @@ def thread_outcome(
     flags: dict[str, tuple[bool, bool]] = {m.external_id: (False, False) for m in messages}
     texts = {m.external_id: m.text for m in messages}
 
-    def question(m: ThreadMessage, after_brand_reply: bool) -> bool:
+    def question(m: ThreadMessageLike, after_brand_reply: bool) -> bool:
         q = needs_reply(m.text, private=private, after_brand_reply=after_brand_reply,
                         is_retweet=m.is_retweet, rules=rules)
         flags[m.external_id] = (q, False)
         return q
 
-    def automatic(m: ThreadMessage) -> bool:
+    def automatic(m: ThreadMessageLike) -> bool:
         a = is_automatic(m.text, rules)
         flags[m.external_id] = (False, a)
         return a
@@ -91,10 +91,7 @@ class Engine:
 
     async def recompute_since(self, since: datetime, *, page: int = 500) -> int:
         """Recompute the waits of every thread with messages since `since`; return threads done."""
-        done, after = 0, 0
-        account_ids = sorted(self.accounts)
-        while ids := await self.store.threads_since(since, account_ids, after_id=after, limit=page):
-            await self.store.recompute(ids, self._compute())
-            done += len(ids)
-            after = ids[-1]
-        return done
+        ids = await self.store.threads_since(since, sorted(self.accounts))
+        for i in range(0, len(ids), page):
+            await self.store.recompute(ids[i:i + page], self._compute())
+        return len(ids)

@@ -43,6 +43,11 @@ class ThreadMessage:
     is_retweet: bool = False
 
 
+ThreadMessageLike = ThreadMessage | Message
+"""What the wait computation reads of a message (both have these fields): a stored one, or one just
+received (not copied into a ThreadMessage: the ingest path handles every message once)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Wait:
     """A question waiting for a reply: open from `opened_at` until `closed_at` (None: still open)."""

@@ -187,13 +187,13 @@ def _normalise(folded: str) -> str:
         t = t.encode("ascii").translate(_ASCII_SPACE_TABLE).decode("ascii")
     else:
         t = t.translate(_SPACE_TABLE)
-    punctuated = False
+    repeated = False
     for c in "?!.,;:":
         if c in t:
-            if not punctuated:
-                t = _REPEATED_PUNCT_RE.sub(r"\1", t)  # "???" -> "?", "! !" -> "!"
-                punctuated = True
+            repeated = repeated or t.count(c) > 1
             t = t.replace(c, f" {c} ")
+    if repeated:
+        t = _REPEATED_PUNCT_RE.sub(r"\1", t)  # "???" -> "?", "! !" -> "!"
     words = t.split()
     if not _SMS_WORDS.isdisjoint(words):
         words = [_SMS.get(word, word) for word in words]

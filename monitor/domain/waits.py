@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from monitor.domain.model import ThreadMessage, Wait
+from monitor.domain.model import ThreadMessageLike, Wait
 
-NeedsReply = Callable[[ThreadMessage, bool], bool]
+NeedsReply = Callable[[ThreadMessageLike, bool], bool]
 """(inbound message, right after a brand reply) -> does it need a reply."""
-IsAutomatic = Callable[[ThreadMessage], bool]
+IsAutomatic = Callable[[ThreadMessageLike], bool]
 """(outbound message) -> is it an automatic reply that does not close a wait."""
 
 
-def order_key(message: ThreadMessage) -> tuple[object, int, str]:
+def order_key(message: ThreadMessageLike) -> tuple[object, int, str]:
     """Total order of a thread: time, then inbound before outbound at the same instant, then id."""
     return (message.created_at, 0 if message.direction == "inbound" else 1, message.external_id)
 
 
 def compute_waits(
-    messages: Iterable[ThreadMessage],
+    messages: Iterable[ThreadMessageLike],
     *,
     needs_reply: NeedsReply,
     is_automatic: IsAutomatic,
@@ -33,7 +33,7 @@ def compute_waits(
     unique = {m.external_id: m for m in messages}
     ordered = sorted(unique.values(), key=order_key)
     waits: list[Wait] = []
-    opened: ThreadMessage | None = None
+    opened: ThreadMessageLike | None = None
     questions: list[str] = []
     after_brand_reply = False
     for message in ordered:
@@ -55,7 +55,7 @@ def compute_waits(
     return waits
 
 
-def _wait(seq: int, opened: ThreadMessage, questions: list[str], closing: ThreadMessage | None) -> Wait:
+def _wait(seq: int, opened: ThreadMessageLike, questions: list[str], closing: ThreadMessageLike | None) -> Wait:
     return Wait(
         seq=seq,
         kind="first" if seq == 0 else "next",

@@ -8,12 +8,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
 
-from monitor.domain.model import Message, ThreadMessage
+from monitor.domain.model import Message, ThreadMessage, ThreadMessageLike
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -49,6 +49,15 @@ def clean_message(m: Message) -> Message:
         # Aware datetimes that share a tzinfo subtract as wall clocks (DST lost): keep UTC only.
         dirty["created_at"] = m.created_at.astimezone(UTC)
     return dataclasses.replace(m, **dirty) if dirty else m
+
+
+def clean_messages(messages: Sequence[Message]) -> Sequence[Message]:
+    """`clean_message` of each, checked for the whole batch at once first (nearly always clean)."""
+    joined = "\x01".join([v or "" for m in messages for v in (m.external_id, m.thread_key, m.text, m.author_id,
+                                                             m.author_handle, m.url)])
+    if clean_text(joined) is joined and all(m.created_at.tzinfo is UTC for m in messages):
+        return messages
+    return [clean_message(m) for m in messages]
 
 
 def clean_json(value: Any) -> Any:
@@ -97,9 +106,9 @@ class ThreadInfo:
     url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WaitRow:
-    """A wait as stored: the domain's wait plus what the policy says of it."""
+class WaitRow(NamedTuple):
+    """A wait as stored: the domain's wait plus what the policy says of it (a tuple: built for
+    every wait of every touched thread, and written as is after its sequence number)."""
 
     seq: int
     kind: str
@@ -124,10 +133,10 @@ class ThreadOutcome:
     """external id -> (is_question, is_automatic)."""
 
 
-Compute = Callable[[ThreadInfo, list[ThreadMessage]], ThreadOutcome]
+Compute = Callable[[ThreadInfo, list[ThreadMessageLike]], ThreadOutcome]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WaitEvent:
     """A wait opened or answered by a transaction, for the metrics."""
 
@@ -209,7 +218,7 @@ class Store:
         The threads are locked first (in id order), their stored messages read, and the waits
         computed on stored + new messages before anything is written, so each new message is
         written once, with its flags."""
-        unique = {m.external_id: m for m in map(clean_message, messages)}
+        unique = {m.external_id: m for m in clean_messages(messages)}
         batch = sorted(unique.values(), key=lambda m: (m.thread_key, m.external_id))
         result = IngestResult()
         async with self.pool.acquire() as conn, conn.transaction():
@@ -218,7 +227,7 @@ class Store:
                 state = await _ThreadState.load(conn, infos, account_id, [m.external_id for m in batch])
                 candidates = [m for m in batch if m.external_id not in state.stored_ids[infos[m.thread_key].id]]
                 for m in candidates:
-                    state.messages[infos[m.thread_key].id].append(_thread_message(m))
+                    state.messages[infos[m.thread_key].id].append(m)  # a Message reads as a ThreadMessage
                 outcomes = {tid: compute(state.infos[tid], msgs) for tid, msgs in state.messages.items()}
                 flags = {ext: f for o in outcomes.values() for ext, f in o.flags.items()}
                 # The account's lock is held: no one else inserts its messages now, so the ones
@@ -271,18 +280,17 @@ class Store:
             await state.write(conn, outcomes, result)
         return result
 
-    async def threads_since(
-        self, since: datetime, account_ids: Sequence[int], *, after_id: int = 0, limit: int = 1000
-    ) -> list[int]:
-        """Ids of the accounts' threads with a message at or after `since`, by id, for paging."""
+    async def threads_since(self, since: datetime, account_ids: Sequence[int]) -> list[int]:
+        """Ids of the accounts' threads with a message at or after `since`, in order (one scan of
+        the period's block ranges)."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 """
                 SELECT DISTINCT thread_id FROM messages
-                WHERE created_at >= $1 AND account_id = ANY($2::integer[]) AND thread_id > $3
-                ORDER BY thread_id LIMIT $4
+                WHERE created_at >= $1 AND account_id = ANY($2::integer[])
+                ORDER BY thread_id
                 """,
-                since, list(account_ids), after_id, limit,
+                since, list(account_ids),
             )
         return [r["thread_id"] for r in rows]
 
@@ -416,10 +424,6 @@ def _thread_info(r: Mapping[str, Any]) -> ThreadInfo:
     return ThreadInfo(r["id"], r["account_id"], r["kind"], r["customer_id"], r["customer_handle"], r["url"])
 
 
-def _thread_message(m: Message) -> ThreadMessage:
-    return ThreadMessage(m.external_id, m.direction, m.created_at, m.text, m.author_id, m.is_retweet)
-
-
 ACCOUNT_LOCK = 0x1B0C  # advisory lock namespace: (ACCOUNT_LOCK, account id) while its threads change
 
 
@@ -477,7 +481,7 @@ class _ThreadState:
 
     def __init__(self, infos: dict[int, ThreadInfo]) -> None:
         self.infos = infos
-        self.messages: dict[int, list[ThreadMessage]] = {t: [] for t in infos}
+        self.messages: dict[int, list[ThreadMessageLike]] = {t: [] for t in infos}
         self.stored_ids: dict[int, set[str]] = {t: set() for t in infos}
         self.stored_flags: dict[str, tuple[bool, bool, int]] = {}
         self.old_waits: dict[tuple[int, int], tuple[Any, ...]] = {}
@@ -527,9 +531,7 @@ class _ThreadState:
                 if stored is not None and stored[:2] != (q, a):
                     flag_rows.append((stored[2], q, a))
             for w in outcome.waits:
-                row = (w.kind, w.opened_at, w.opened_message, w.questions, w.closed_at, w.closed_message,
-                       w.target_seconds, w.deadline, w.at_risk_at, w.wall_seconds, w.business_seconds,
-                       w.at_risk_reached_at, w.breached_at)
+                row = w[1:]  # _WAIT_FIELDS, in order
                 before = self.old_waits.get((tid, w.seq))
                 if before is None:
                     new_rows.append((tid, w.seq, info.account_id, *row))
