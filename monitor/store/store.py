@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import re
@@ -215,9 +217,8 @@ class Store:
         """Store a batch, recompute the waits of every thread it touches and save the cursor,
         all in one transaction: either everything is stored or nothing is.
 
-        The threads are locked first (in id order), their stored messages read, and the waits
-        computed on stored + new messages before anything is written, so each new message is
-        written once, with its flags."""
+        The account's threads are locked first, their stored messages read, and the waits
+        computed on stored + new messages, so each new message is written once, with its flags."""
         unique = {m.external_id: m for m in clean_messages(messages)}
         batch = sorted(unique.values(), key=lambda m: (m.thread_key, m.external_id))
         result = IngestResult()
@@ -225,30 +226,16 @@ class Store:
             if batch:
                 infos = await _lock_threads(conn, account_id, _thread_rows(batch))
                 state = await _ThreadState.load(conn, infos, account_id, [m.external_id for m in batch])
-                candidates = [m for m in batch if m.external_id not in state.stored_ids[infos[m.thread_key].id]]
-                for m in candidates:
-                    state.messages[infos[m.thread_key].id].append(m)  # a Message reads as a ThreadMessage
-                outcomes = {tid: compute(state.infos[tid], msgs) for tid, msgs in state.messages.items()}
-                flags = {ext: f for o in outcomes.values() for ext, f in o.flags.items()}
-                # The account's lock is held: no one else inserts its messages now, so the ones
-                # not stored yet can be COPY'd straight in (the fastest way PostgreSQL takes rows).
-                known = state.known
-                inserted = [m for m in candidates if m.external_id not in known]
-                await conn.copy_records_to_table("messages", columns=_COPIED, records=[
-                    (account_id, channel, m.external_id, infos[m.thread_key].id, m.direction, m.author_id,
-                     m.author_handle, m.text, m.url, m.is_retweet, m.created_at, m.raw,
-                     *flags[m.external_id])
-                    for m in inserted
-                ])
-                result.messages_new = len(inserted)
-                result.new_created_at = [m.created_at for m in inserted]
-                stored_elsewhere = known
-                if stored_elsewhere:  # already stored in another thread: not part of these threads
-                    for m in candidates:
-                        if m.external_id in stored_elsewhere:
-                            tid = infos[m.thread_key].id
-                            state.messages[tid] = [t for t in state.messages[tid] if t.external_id != m.external_id]
-                            outcomes[tid] = compute(state.infos[tid], state.messages[tid])
+                # New: not stored yet, neither in its thread nor (its thread key changed) in another one.
+                new: dict[int, list[Message]] = {}
+                for m in batch:
+                    if m.external_id not in state.known:
+                        tid = infos[m.thread_key].id
+                        new.setdefault(tid, []).append(m)
+                        state.messages[tid].append(m)  # a Message reads as a ThreadMessage
+                outcomes = await _compute_and_copy(conn, state, new, compute, account_id, channel)
+                result.messages_new = sum(map(len, new.values()))
+                result.new_created_at = [m.created_at for ms in new.values() for m in ms]
                 await state.write(conn, outcomes, result)
             if cursor is not None:
                 await conn.execute(
@@ -476,13 +463,51 @@ _WAIT_FIELDS = ("kind", "opened_at", "opened_message", "questions", "closed_at",
                 "at_risk_reached_at", "breached_at")
 
 
+_COPY_CHUNK = 250
+"""New messages per COPY while computing: PostgreSQL inserts a chunk while the next is computed."""
+
+
+async def _compute_and_copy(conn: asyncpg.Connection, state: _ThreadState, new: Mapping[int, Sequence[Message]],
+                            compute: Compute, account_id: int, channel: str) -> dict[int, ThreadOutcome]:
+    """Compute every locked thread's outcome and COPY its new messages with their flags.
+
+    The account's lock is held: no one else inserts its messages now, so the new ones can be
+    COPY'd straight in (the fastest way PostgreSQL takes rows). They go a chunk at a time, each
+    COPY in flight while the next threads are computed, so both processors work."""
+    outcomes: dict[int, ThreadOutcome] = {}
+    rows: list[tuple[Any, ...]] = []
+    pending: asyncio.Future[str] | None = None
+    try:
+        for tid, messages in state.messages.items():
+            outcome = outcomes[tid] = compute(state.infos[tid], messages)
+            for m in new.get(tid, ()):
+                rows.append((account_id, channel, m.external_id, tid, m.direction, m.author_id, m.author_handle,
+                             m.text, m.url, m.is_retweet, m.created_at, m.raw, *outcome.flags[m.external_id]))
+            if len(rows) >= _COPY_CHUNK:
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(conn.copy_records_to_table("messages", columns=_COPIED, records=rows))
+                rows = []
+                await asyncio.sleep(0)  # the COPY sends its rows now, before the next computation
+        if pending is not None:
+            await pending
+            pending = None
+        if rows:
+            await conn.copy_records_to_table("messages", columns=_COPIED, records=rows)
+    except BaseException:
+        if pending is not None:  # the transaction can roll back only once the connection is free
+            with contextlib.suppress(BaseException):
+                await pending
+        raise
+    return outcomes
+
+
 class _ThreadState:
     """The stored messages and waits of locked threads."""
 
     def __init__(self, infos: dict[int, ThreadInfo]) -> None:
         self.infos = infos
         self.messages: dict[int, list[ThreadMessageLike]] = {t: [] for t in infos}
-        self.stored_ids: dict[int, set[str]] = {t: set() for t in infos}
         self.stored_flags: dict[str, tuple[bool, bool, int]] = {}
         self.old_waits: dict[tuple[int, int], tuple[Any, ...]] = {}
         self.known: set[str] = set()
@@ -508,7 +533,6 @@ class _ThreadState:
                 continue  # stored in a thread this batch does not touch
             state.messages[tid].append(ThreadMessage(r["external_id"], r["direction"], r["created_at"], r["body"],
                                                      r["author_id"], r["is_retweet"]))
-            state.stored_ids[tid].add(r["external_id"])
             state.stored_flags[r["external_id"]] = (r["is_question"], r["is_automatic"], r["id"])
         for r in await conn.fetch(
             f"SELECT thread_id, seq, {_WAIT_COLUMNS} FROM waits WHERE thread_id = ANY($1::bigint[])", ids

@@ -214,3 +214,38 @@ async def test_raw_payloads_are_kept_whatever_they_hold(store: Store) -> None:
     assert stored["nul"] == {"text": "a\ufffdb", "k\ufffd": ["\ufffd"]}
     assert stored["surrogate"] == {"text": "lone \ufffd", "\ufffd": 1}
     assert stored["big"] == payloads["big"] and isinstance(stored["big"]["id"], int)
+
+
+async def test_a_failure_while_a_chunk_is_being_copied_stores_nothing(store: Store) -> None:
+    """Big batches are COPY'd a chunk at a time while the next threads are computed: a failure in
+    the middle rolls everything back (no message, thread, wait or cursor) and the connection is
+    usable again; the same batch then goes in whole, with the waits of the pure domain."""
+    from monitor.engine import thread_outcome
+
+    engine = await engine_for(store, ["acme-x"])
+    account_id = next(iter(engine.accounts))
+    ctx = engine.accounts[account_id]
+    batch = [m for i in range(600) for m in (message(f"q{i}", f"k:{i}", i), message(f"r{i}", f"k:{i}", i + 5,
+                                                                                       "outbound", REPLY))]
+    computed = 0
+
+    def failing(thread, messages):  # noqa: ANN001, ANN202 - Compute
+        nonlocal computed
+        computed += 1
+        if computed == 400:  # some chunks are stored (in the transaction) or on their way by now
+            raise RuntimeError("boom")
+        return thread_outcome(ctx, thread, messages, FIXED_NOW)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await store.ingest(account_id, "x", "s", batch, "c-1", failing)
+    assert computed == 400
+    async with store.pool.acquire() as conn:
+        counts = [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("messages", "threads", "waits")]
+    assert counts == [0, 0, 0] and await store.load_cursor(account_id, "s") is None
+
+    result = await engine.ingest(account_id, "s", batch, "c-1")
+    assert result.messages_new == 1200 and len(result.opened) == len(result.answered) == 600
+    waits = await waits_of(store, "acme-x")
+    assert len(waits) == 600 and all(w[0][3] == f"q{i}" and w[0][6] == f"r{i}" for i, w in
+                                     ((int(k.split(":")[1]), w) for k, w in waits.items()))
+    assert await store.load_cursor(account_id, "s") == "c-1"
