@@ -1,6 +1,6 @@
 """Run the benchmarks and write bench/RESULTS.md (command, machine, figures, date).
 
-Usage: python bench/run_all.py [--only calendar,metrics,ingest,freshness,report,footprint,soak]
+Usage: python bench/run_all.py [--only NAME,...]   (names: the keys of BENCHMARKS below; default all)
 Each benchmark's main() returns (figure, value) pairs; where a baseline is measured in the same
 run (ingest against COPY), the benchmark reports the ratio too, since absolute times vary.
 Sections of benchmarks not run this time are kept from the previous RESULTS.md.
@@ -26,6 +26,13 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
                 "scrape p99 ≤ 50 ms, refresh ≤ 500 ms"),
     "ingest": ("bench_ingest", [], "ingest against a raw COPY of the same rows (issue 12): ≥ 30 % of COPY and "
                "≥ 10,000 messages/s, waits checked"),
+    "ingest-concurrent": ("bench_ingest", ["--streams", "2"], "the same with two accounts ingesting at once, as the "
+                          "poller does, against two COPYs at once (issue 12): ≥ 30 % of COPY and ≥ 10,000 messages/s"),
+    "ingest-pages": ("bench_ingest", ["--batch", "100"], "the same in batches of 100 messages, the X API's page "
+                     "size (for information: live polls bring a few messages, backfills pages of 100)"),
+    "freshness": ("bench_freshness", ["--poll", "5", "--accounts", "20", "--questions", "150", "--target", "10"],
+                  "question on the fake X API → visible in /metrics (issue 12): p99 ≤ poll interval + 2 s for "
+                  "waits_opened_total and for open_waits; deadline → waits_breached_total: ≤ 2 s"),
     "report": ("bench_report", [], "SLA report over a year of 10 brands (issue 9): ≤ 20 s"),
     "footprint": ("bench_footprint", ["--accounts", "1000", "--poll", "60", "--minutes", "4"],
                   "one process polling 1,000 accounts every 60 s on the fake X API (issue 12): < 200 MB "
@@ -33,9 +40,6 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "soak": ("bench_footprint", ["--accounts", "200", "--poll", "5", "--minutes", "10", "--faults"],
              "10-minute soak, 200 accounts, API faults injected (issue 11): memory growth < 10 % after warm-up, "
              "no leaked tasks, no unclosed session"),
-    "freshness": ("bench_freshness", ["--poll", "5", "--accounts", "20", "--questions", "150", "--target", "10"],
-                  "question on the fake X API → visible in /metrics (issue 12): p99 ≤ poll interval + 2 s for "
-                  "waits_opened_total and for open_waits; deadline → waits_breached_total: ≤ 2 s"),
 }
 
 
@@ -77,7 +81,7 @@ def run(key: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="calendar,metrics,ingest,freshness,report,footprint,soak")
+    parser.add_argument("--only", default=",".join(BENCHMARKS))
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     sections = previous_sections()
