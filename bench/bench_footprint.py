@@ -15,16 +15,15 @@ import asyncio
 import os
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+from common import free_port, start_monitor, x_account
+
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 
-ROOT = Path(__file__).resolve().parent.parent
 EVERY = 300  # seconds between two questions to one account
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -41,15 +40,7 @@ business_hours_only = false
 [[brands]]
 name = "bench"
 """
-    return head + "".join(f"""
-[[brands.accounts]]
-name = "acc-{i:04d}"
-channel = "x"
-user_id = "{10_000 + i}"
-bearer_token_env = "X_TOKEN"
-api_base_url = "{api}"
-poll_interval = "{poll}s"
-""" for i in range(accounts))
+    return head + "".join(x_account(f"acc-{i:04d}", str(10_000 + i), api, poll) for i in range(accounts))
 
 
 def sample(pid: int) -> tuple[float, float]:
@@ -89,16 +80,11 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
                                 asked, mentions=[brand])
             if k % 2 == 0:
                 api.add_tweet(brand, "sorry, on it", asked + 120, reply_to=tid)
-    port = 19000 + os.getpid() % 1000
+    port = free_port()
     cfg = Path(data) / "bench.toml"
     cfg.write_text(config(port, base, accounts, poll))
-    env = {**os.environ, "INBOX_MONITOR_DATABASE_URL": db.get_uri(), "X_TOKEN": "tok",
-           "INBOX_MONITOR_CONFIG": str(cfg)}
     log = Path(data) / "run.log"
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "--log-level", "warning", "run",
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    proc = await start_monitor(cfg, db.get_uri(), log)
     samples: list[tuple[float, float, float, float]] = []
     try:
         end = time.monotonic() + minutes * 60

@@ -32,25 +32,20 @@ import argparse
 import asyncio
 import contextlib
 import math
-import os
 import random
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from common import database_url, report
+from common import database_url, free_port, report, start_monitor, x_account
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.simulator.scenario import QUESTIONS
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 
-ROOT = Path(__file__).resolve().parent.parent
 OPENED = "social_inbox_waits_opened_total"
 OPEN = "social_inbox_open_waits"
 BREACHED = "social_inbox_waits_breached_total"
@@ -74,27 +69,13 @@ business_hours_only = false
 [[brands]]
 name = "fresh"
 """
-    return head + "".join(f"""
-[[brands.accounts]]
-name = "{name}"
-channel = "x"
-user_id = "{user_id(name)}"
-bearer_token_env = "X_TOKEN"
-api_base_url = "{api}"
-poll_interval = "{poll:g}s"
-policy = "{'short' if name in breach else 'default'}"
-""" for name in visible + breach)
+    return head + "".join(x_account(name, user_id(name), api, poll, "short" if name in breach else "default")
+                          for name in visible + breach)
 
 
 def user_id(name: str) -> str:
     kind, number = name.split("-")
     return str((20_000 if kind == "late" else 10_000) + int(number))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def quantiles(values: list[float]) -> str:
@@ -220,13 +201,8 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
     data = Path(tempfile.mkdtemp(prefix="imfresh-"))
     cfg = data / "bench.toml"
     cfg.write_text(config(port, base, args.poll, visible, breach, args.target, args.snapshot))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_MONITOR_")}
-    env.update(INBOX_MONITOR_DATABASE_URL=url, INBOX_MONITOR_CONFIG=str(cfg), X_TOKEN="tok")
     log = data / "run.log"
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "--log-level", "warning", "run",
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    proc = await start_monitor(cfg, url, log)
     metrics_url = f"http://127.0.0.1:{port}/metrics"
     state = Watch()
     stop = asyncio.Event()

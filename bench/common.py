@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -28,3 +35,33 @@ def report(figures: list[tuple[str, str]]) -> list[tuple[str, str]]:
     for name, value in figures:
         print(f"{name}: {value}")
     return figures
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def x_account(name: str, user_id: str, api: str, poll: float, policy: str = "default") -> str:
+    """A `[[brands.accounts]]` table of an X account on the fake X API (token in $X_TOKEN)."""
+    return f"""
+[[brands.accounts]]
+name = "{name}"
+channel = "x"
+user_id = "{user_id}"
+bearer_token_env = "X_TOKEN"
+api_base_url = "{api}"
+poll_interval = "{poll:g}s"
+policy = "{policy}"
+"""
+
+
+async def start_monitor(config: Path, database_url: str, log: Path) -> asyncio.subprocess.Process:
+    """`inbox-monitor run` with this config and database, its output in `log`, token "tok"."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_MONITOR_")}
+    env.update(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(config), X_TOKEN="tok")
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", "--log-level", "warning", "run",
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)

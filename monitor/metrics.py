@@ -262,8 +262,6 @@ class Metrics:
         and the sources' budgets, or of `account_ids` only (the ones an ingest just touched)."""
         now = self.clock()
         held = {i: c for i, c in self.accounts.items() if account_ids is None or i in account_ids}
-        if not held and account_ids is not None:
-            return
         rows = await store.open_wait_summary(list(held), now)
         values: list[dict[Labels, float]] = [{} for _ in range(5)]
         for ctx in held.values():

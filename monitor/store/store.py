@@ -167,10 +167,11 @@ class IngestResult:
 _COPIED = ("account_id", "channel", "external_id", "thread_id", "direction", "author_id", "author_handle", "body",
            "url", "is_retweet", "created_at", "raw", "is_question", "is_automatic")
 
-_WAIT_COLUMNS = (
-    "kind, opened_at, opened_message, questions, closed_at, closed_message, target_seconds,"
-    " deadline, at_risk_at, wall_seconds, business_seconds, at_risk_reached_at, breached_at"
-)
+_WAIT_FIELDS = ("kind", "opened_at", "opened_message", "questions", "closed_at", "closed_message",
+                "target_seconds", "deadline", "at_risk_at", "wall_seconds", "business_seconds",
+                "at_risk_reached_at", "breached_at")
+"""A stored wait's columns after (thread_id, seq, account_id): the order of `WaitRow` after `seq`."""
+_WAIT_COLUMNS = ", ".join(_WAIT_FIELDS)
 
 
 class Store:
@@ -456,11 +457,6 @@ async def _lock_threads(
             infos[key] = dataclasses.replace(info, customer_id=customer_id, customer_handle=handle,
                                              url=info.url or url)
     return infos
-
-
-_WAIT_FIELDS = ("kind", "opened_at", "opened_message", "questions", "closed_at", "closed_message",
-                "target_seconds", "deadline", "at_risk_at", "wall_seconds", "business_seconds",
-                "at_risk_reached_at", "breached_at")
 
 
 _COPY_CHUNK = 250
