@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,6 +237,8 @@ class DemoView:
         self.scrape_error: str | None = None
         self.alerts = 0
         self.seq = 0
+        self.listeners: list[Callable[[Event], None]] = []
+        """Called with each event as it is added (the plain output prints them all; `events` keeps the last few)."""
 
     @property
     def elapsed(self) -> float:
@@ -249,6 +251,8 @@ class DemoView:
         self.seq += 1
         event = Event(self.seq, self.elapsed, kind, text)
         self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
         return event
 
     # -- hooks into the running monitor (PollObserver, breach callback, log handler) -------------
@@ -583,6 +587,10 @@ def slack_summary(payload: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
+PRINTED_KINDS = frozenset({"breach", "token", "alert"})
+"""The events the plain output prints as lines (questions and answers only show in the figures)."""
+
+
 class _Output:
     """The live view on a terminal, or plain lines every few seconds."""
 
@@ -591,11 +599,18 @@ class _Output:
         self._live: Any = None
         self._handler: _ViewLogHandler | None = None
         self._saved_handlers: list[logging.Handler] = []
-        self._printed = 0
+        self._pending: list[Event] = []
+        """Events to print as lines (plain output): kept here, since `view.events` only holds the last few."""
         self._last_line = 0.0
 
+    def _keep(self, event: Event) -> None:
+        if event.kind in PRINTED_KINDS:
+            self._pending.append(event)
+
     def __enter__(self) -> _Output:
-        if not self.plain:
+        if self.plain:
+            self.view.listeners.append(self._keep)
+        else:
             from rich.console import Console
             from rich.live import Live
 
@@ -609,6 +624,8 @@ class _Output:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._keep in self.view.listeners:
+            self.view.listeners.remove(self._keep)
         if self._live is not None:
             self._live.update(self.view.renderable())
             self._live.__exit__(None, None, None)
@@ -624,10 +641,9 @@ class _Output:
         if self._live is not None:
             self._live.update(self.view.renderable())
             return
-        for e in self.view.events:
-            if e.seq > self._printed and e.kind in ("breach", "token", "alert"):
-                print(f"[{seconds_text(e.at):>6}] {e.text}", file=self.out, flush=True)
-        self._printed = self.view.seq
+        pending, self._pending = self._pending, []
+        for e in pending:
+            print(f"[{seconds_text(e.at):>6}] {e.text}", file=self.out, flush=True)
         if force_line or self.view.elapsed - self._last_line >= 5:
             self._last_line = self.view.elapsed
             print(self.view.line(), file=self.out, flush=True)

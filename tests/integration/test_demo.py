@@ -8,6 +8,7 @@ SIGTERM, and make a report of its data with `inbox-monitor report`.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -26,12 +27,16 @@ from monitor.config import DatabaseConfig
 from monitor.demo import (
     DEPLOY,
     STORY_TARGETS,
+    DemoView,
+    _Output,
     alertmanager_config,
     demo_config,
     prometheus_available,
 )
 from monitor.domain.questions import is_automatic, needs_reply
-from monitor.simulator.traffic import PLACES, PRIVATE, Exchange, plan
+from monitor.simulator.graph_api import FakeGraphApi
+from monitor.simulator.traffic import PLACES, PRIVATE, Exchange, TrafficPlayer, plan
+from monitor.simulator.x_api import FakeXApi
 from tests.waiting import cli, cli_env, free_port, start_cli, wait_for
 
 STARTUP = 30.0
@@ -140,6 +145,28 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> str:
         if process.poll() is None:
             process.kill()
     return log.read_text()
+
+
+def test_the_plain_output_prints_every_token_breach_and_alert_even_after_a_burst_of_questions() -> None:
+    # `view.events` keeps the last few for the live view; a busy second (the first poll reads 30
+    # simulated minutes) used to push the token event out before the plain output printed it.
+    player = TrafficPlayer(seed=1, speed=60, origin=datetime.now(UTC), x=FakeXApi(), graph=FakeGraphApi(),
+                           x_user_id="1", x_handle="shop", page_id="2")
+    view = DemoView(speed=60, started=0.0, player=player, listen="127.0.0.1:1", data_dir="-", targets={})
+    out = io.StringIO()
+    with _Output(view, out, plain=True) as output:
+        view.add("token", "the Page access token expired")
+        for i in range(3 * (view.events.maxlen or 0)):
+            view.add("question", f"question {i}")
+            view.add("breach", f"SLA BREACHED {i}")
+        output.refresh()
+        view.add("alert", "Slack <- Alertmanager")
+        output.refresh()
+    lines = out.getvalue().splitlines()
+    printed = [line.split("] ", 1)[1] for line in lines if "open now" not in line]  # not the figures line
+    assert printed == ["the Page access token expired", *(f"SLA BREACHED {i}" for i in range(42)),
+                       "Slack <- Alertmanager"]
+    assert not view.listeners
 
 
 @pytest.mark.slow
