@@ -326,3 +326,75 @@ async def test_an_api_failing_with_500s_alerts_for_that_account_only(stack: Stac
     assert ok and float(ok[1]) > 10, ok
     assert not stack.messages("SocialInboxMonitorDown")
     assert not stack.messages("SocialInboxAPITokenInvalid")
+
+
+async def test_one_process_down_of_several_mutes_nothing_and_none_left_mutes_everything(tmp_path: Path) -> None:
+    """The inhibitions of deploy/prometheus/alertmanager.yml in a real Alertmanager, with alerts
+    posted as Prometheus posts them: SocialInboxMonitorDown of one process lets the question
+    alerts through; SocialInboxNoHealthyMonitor (no process left) mutes them and reaches no one."""
+    slack = FakeSlack()
+    await slack.start()
+    webhook_file = tmp_path / "slack-webhook-url"
+    webhook_file.write_text(slack.hook_url() + "\n")
+    (tmp_path / "alertmanager.yml").write_text(alertmanager_config(webhook_file=webhook_file))
+    address = f"127.0.0.1:{free_port()}"
+    base = f"http://{address}"
+    proc = _spawn(["prometheus-alertmanager", f"--config.file={tmp_path / 'alertmanager.yml'}",
+                   f"--storage.path={tmp_path / 'am-data'}", f"--web.listen-address={address}",
+                   "--cluster.listen-address="], tmp_path / "alertmanager.log")
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+
+    def alert(name: str, severity: str, **labels: str) -> dict[str, Any]:
+        return {"labels": {"alertname": name, "severity": severity, **labels},
+                "annotations": {"summary": name}, "generatorURL": "http://prometheus.test/graph"}
+
+    async def post(*alerts: dict[str, Any]) -> None:
+        async with http.post(f"{base}/api/v2/alerts", json=list(alerts)) as r:
+            assert r.status == 200, await r.text()
+
+    async def states() -> dict[tuple[str, str], tuple[str, bool, set[str]]]:
+        """(alertname, account or instance) -> (state, inhibited, receivers)."""
+        async with http.get(f"{base}/api/v2/alerts") as r:
+            found = await r.json()
+        return {(a["labels"]["alertname"], a["labels"].get("account") or a["labels"].get("instance", "")):
+                (a["status"]["state"], bool(a["status"]["inhibitedBy"]), {x["name"] for x in a["receivers"]})
+                for a in found}
+
+    def titles() -> list[str]:
+        return [a.get("title", "") for m in slack.messages for a in m.payload.get("attachments", [])]
+
+    acme = alert("SocialInboxQuestionUnanswered", "critical", brand="acme", channel="x", account="acme-x")
+    try:
+        await eventually(functools.partial(_ready, http, f"{base}/-/ready"), 30, "alertmanager ready")
+        # m1 is down; m2 goes on and reports acme-x's breached question: on-call hears both.
+        await post(alert("SocialInboxMonitorDown", "critical", job="inbox-monitor", instance="m1:9464"), acme)
+        await eventually(lambda: any("SocialInboxQuestionUnanswered" in t and "acme-x" in t for t in titles())
+                         and any("SocialInboxMonitorDown" in t for t in titles()), 30,
+                         "the question alert and the down process in Slack")
+        now = await states()
+        assert now[("SocialInboxQuestionUnanswered", "acme-x")] == ("active", False, {"slack-oncall"})
+
+        # No process left: the question alerts (old and new) are muted, the page about the down
+        # process is not, and the inhibiting alert itself goes to the null receiver.
+        globex = alert("SocialInboxQuestionAtRisk", "warning", brand="globex", channel="x", account="globex-x")
+        await post(alert("SocialInboxNoHealthyMonitor", "none"), acme, globex,
+                   alert("SocialInboxMonitorDown", "critical", job="inbox-monitor", instance="m2:9464"))
+
+        async def muted() -> dict[tuple[str, str], tuple[str, bool, set[str]]] | None:
+            now = await states()
+            return now if now.get(("SocialInboxQuestionAtRisk", "globex-x"), ("", False))[1] and \
+                now[("SocialInboxQuestionUnanswered", "acme-x")][1] else None
+
+        now = await eventually(muted, 30, "the question alerts to be inhibited")
+        assert now[("SocialInboxQuestionUnanswered", "acme-x")][0] == "suppressed"
+        assert now[("SocialInboxQuestionAtRisk", "globex-x")] == ("suppressed", True, {"slack-team"})
+        assert now[("SocialInboxMonitorDown", "m2:9464")] == ("active", False, {"slack-oncall"})
+        assert now[("SocialInboxNoHealthyMonitor", "")] == ("active", False, {"null"})
+        # m2's page reaches Slack (its group, the two down processes, flushes as globex's would):
+        # globex's warning and the null-routed alert never do.
+        await eventually(lambda: "[FIRING:2] SocialInboxMonitorDown" in " ".join(titles()), 30, "m2's page in Slack")
+        assert not any("globex" in t or "SocialInboxNoHealthyMonitor" in t for t in titles()), titles()
+    finally:
+        await asyncio.to_thread(_stop, proc)
+        await http.close()
+        await slack.stop()

@@ -91,13 +91,16 @@ def test_every_alert_follows_the_conventions() -> None:
     found = alerts()
     assert set(found) == {
         "SocialInboxQuestionUnanswered", "SocialInboxQuestionAtRisk", "SocialInboxSLOBurnRate",
-        "SocialInboxPollerFailing", "SocialInboxAPITokenInvalid", "SocialInboxRateLimited", "SocialInboxMonitorDown"}
+        "SocialInboxPollerFailing", "SocialInboxAPITokenInvalid", "SocialInboxRateLimited", "SocialInboxMonitorDown",
+        "SocialInboxNoHealthyMonitor"}
     runbook = (DEPLOY / "runbook.md").read_text()
     for name, blocks in found.items():
         assert f"\n## {name}\n" in runbook, f"{name} has no runbook section"
         for block in blocks:
             assert re.search(r"\n\s+for: \d+[smh]\n", block), name
-            assert re.search(r"\n\s+severity: (critical|warning|info)\n", block), name
+            # severity none: only a source of inhibitions, routed to no one.
+            severities = "none" if name == "SocialInboxNoHealthyMonitor" else "critical|warning|info"
+            assert re.search(rf"\n\s+severity: ({severities})\n", block), name
             summary = re.search(r"\n\s+summary: (.+)\n", block)
             assert summary and "{{" not in summary[1], f"{name}: the summary is fixed text"
             assert re.search(r"\n\s+description: >-\n(.|\n)*\{\{", block), f"{name}: the description is templated"
@@ -131,6 +134,7 @@ def test_amtool_accepts_the_alertmanager_config() -> None:
     (["alertname=SocialInboxQuestionAtRisk", "severity=warning", "brand=acme", "account=acme-x"], "slack-team"),
     (["alertname=SocialInboxSLOBurnRate", "severity=info", "brand=acme"], "slack-team"),
     (["alertname=Other"], "slack-team"),
+    (["alertname=SocialInboxNoHealthyMonitor", "severity=none"], "null"),
 ])
 def test_routes_by_severity(labels: list[str], receiver: str) -> None:
     result = run("amtool", "config", "routes", "test", f"--config.file={DEPLOY / 'alertmanager.yml'}",
