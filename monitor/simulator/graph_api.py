@@ -38,8 +38,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
+
+_GRAPH_ZONE = ZoneInfo("America/Los_Angeles")
 
 Clock = Callable[[], datetime]
 Json = dict[str, Any]
@@ -472,8 +475,9 @@ class FakeGraphApi:
                 raise GraphApiError(400, 190, "Invalid OAuth access token - Cannot parse access token",
                                     subcode=None)
             if token in page.expired:
+                pacific = now_dt.astimezone(_GRAPH_ZONE)  # the Graph API says its times in Pacific time
                 raise GraphApiError(400, 190, "Error validating access token: Session has expired on "
-                                    f"{now_dt:%A, %d-%b-%y %H:%M:%S} PDT.", subcode=463)
+                                    f"{pacific:%A, %d-%b-%y %H:%M:%S %Z}.", subcode=463)
             self._check_proof(request, token)
             if page.blocked_until is not None and page.blocked_until > now:
                 what = "Application" if page.block_code == 4 else "User"

@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -355,6 +356,10 @@ async def test_expired_token_rejects_one_account_until_it_is_replaced(
             assert all(r.status(other, s) == "ok" for s in (MESSENGER, COMMENTS))
         failing = [rec for rec in caplog.records if getattr(rec, "account", None) == "page-b"]
         assert sorted(getattr(rec, "stream", "") for rec in failing) == [COMMENTS, MESSENGER]
+        for rec in failing:  # the Graph API's own words, its times in Pacific time (June: daylight time)
+            error = getattr(rec, "error", "")
+            assert re.search(r"Graph error 190/463: Error validating access token: Session has expired on "
+                             r"\w+day, \d\d-Jun-26 \d\d:\d\d:\d\d PDT\.", error), error
 
         r.api.set_token(PAGES["page-b"], "token-b-renewed")
         monkeypatch.setenv(token_env("page-b"), "token-b-renewed")
