@@ -448,7 +448,8 @@ class _XSource:
                  timeout: float = 30.0, max_pages: int = 20,
                  credentials: Callable[[], tuple[str, ...] | None] | None = None,
                  make_client: Callable[[tuple[str, ...]], AsyncClient] | None = None,
-                 initial: tuple[str, ...] | None = None) -> None:
+                 initial: tuple[str, ...] | None = None,
+                 credential_of: Callable[[tuple[str, ...]], str] | None = None) -> None:
         self.user_id = user_id
         self.handle = handle
         self.client = client
@@ -462,8 +463,11 @@ class _XSource:
         self.max_pages = max_pages
         self.rate_limit_remaining: dict[str, float] = {}
         """Endpoint -> what the last response said remained of its budget (for the metrics)."""
-        budgets = budgets or budgets_of(session)
-        self.window = budgets.window(base_url or "", credential, self.endpoint)
+        self.credential_of = credential_of
+        """Which of the secrets X counts the budget against (the bearer token, the user's access token)."""
+        self._budgets = budgets or budgets_of(session)
+        self._base_url = base_url or ""
+        self.window = self._budgets.window(self._base_url, credential, self.endpoint)
         self.window.users += 1
         self._last: _Response | None = None
         self._pages = 0
@@ -484,6 +488,16 @@ class _XSource:
         if values != self._values:
             self._values, self.client = values, self.make_client(values)
             self.client.session = self._api_session
+            if self.credential_of is not None and (credential := self.credential_of(values)) != self.credential:
+                self._spend_from(credential)
+
+    def _spend_from(self, credential: str) -> None:
+        """Move to the budget window of a new credential: X counts requests per token, so sources
+        that shared the old token (or had none at start) no longer space their polls together."""
+        self.window.users = max(0, self.window.users - 1)
+        self.credential = credential
+        self.window = self._budgets.window(self._base_url, credential, self.endpoint)
+        self.window.users += 1
 
     async def close(self) -> None:
         """The session is shared and closed by its owner; release our share of the budget."""
@@ -755,7 +769,8 @@ def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
     bearer = (initial or ("",))[0]
     sources: list[XSource] = [
         XTimelineSource(stream, credential=bearer, client=_client(bearer_token=bearer), credentials=bearer_of,
-                        make_client=lambda values: _client(bearer_token=values[0]), initial=initial, **common)
+                        make_client=lambda values: _client(bearer_token=values[0]), initial=initial,
+                        credential_of=lambda values: values[0], **common)
         for stream in ("x.mentions", "x.replies")
     ]
     if account.dm:
@@ -764,7 +779,8 @@ def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
         initial_keys = keys_of()
         keys = initial_keys or ("", "", "", "")
         sources.append(XDmSource(credential=keys[2], client=_client(*keys), credentials=keys_of,
-                                 make_client=lambda values: _client(*values), initial=initial_keys, **common))
+                                 make_client=lambda values: _client(*values), initial=initial_keys,
+                                 credential_of=lambda values: values[2], **common))
     return sources
 
 

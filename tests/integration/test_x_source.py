@@ -27,7 +27,7 @@ from monitor.poller import Backoff, Poller, PollTarget
 from monitor.simulator.scenario import Post, Scenario, SimClock, generate
 from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi, LoadedPost, UserKeys
 from monitor.sources.base import Batch, TemporaryFailure
-from monitor.sources.x import Cursor, XTimelineSource, build_x_sources
+from monitor.sources.x import Cursor, RateBudgets, XTimelineSource, build_x_sources
 from monitor.store.db import create_pool
 from monitor.store.store import IngestResult, Store
 from tests.integration.helpers import engine_for
@@ -450,12 +450,25 @@ async def test_a_token_rotated_in_its_file_is_used_without_a_restart(
     b = brand(0, scenario, fake_api)
     secret = tmp_path / "bearer"
     secret.write_text("expired-token\n")
-    [mentions, _] = build_x_sources(b.account(fake_api.base_url), session,
-                                    environ={"X_BEARER": "", "X_BEARER_FILE": str(secret)})
+    budgets = RateBudgets()
+    [mentions, replies] = build_x_sources(b.account(fake_api.base_url), session, budgets=budgets,
+                                          environ={"X_BEARER": "", "X_BEARER_FILE": str(secret)})
+    # Another account, on the bearer token the first one will rotate to.
+    quiet = generate(seed=18, count=1, start=T0 - timedelta(hours=2), span=timedelta(hours=1),
+                     reply_delays=[None], prefix="o")
+    [other, _] = build_x_sources(brand(1, quiet, fake_api).account(fake_api.base_url), session,
+                                 budgets=budgets, environ={"X_BEARER": BEARER})
+    expired = mentions.window
+    assert expired.users == 1 and other.window.users == 1 and other.window is not expired
     with pytest.raises(CredentialsRejected):
         await mentions.fetch(None)
     secret.write_text(BEARER + "\n")
     assert len((await mentions.fetch(None)).messages) == 5
+    # X counts requests per token: the rotated stream now spends (and spaces its polls by) the
+    # new token's window, shared with the other account; the old token's window has no user left.
+    assert mentions.window is other.window and other.window.users == 2 and expired.users == 0
+    assert mentions.window.remaining is not None
+    assert replies.window is not mentions.window  # another endpoint, another window
 
 
 async def test_backfill_command_reads_history_and_leaves_the_live_cursor(
