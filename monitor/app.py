@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -19,8 +19,10 @@ from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
 from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
 from monitor.reports.schedule import ReportScheduler
-from monitor.server import HttpServer
+from monitor.secrets import EnvSecret
+from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
+from monitor.store import nudges
 from monitor.store.db import EmbeddedPostgres, create_pool, migrate
 from monitor.store.leases import LeaseStore
 from monitor.store.store import AccountRow, Store
@@ -121,7 +123,8 @@ async def run(
                               ttl=config.server.lease_time.total_seconds())
         poller = Poller(engine, targets, observers=[metrics, scheduler], may_poll=leases.holds)
         server = HttpServer(config.server.host, config.server.port, store=store, poller=poller,
-                            metrics=metrics, registry=registry)
+                            metrics=metrics, registry=registry,
+                            webhooks=webhooks(config, ids, store, poller, metrics))
         await server.start()
         stack.push_async_callback(server.stop)
         tasks = [
@@ -131,6 +134,7 @@ async def run(
             asyncio.create_task(leases.run(), name="leases"),
             asyncio.create_task(_started(leases, poller), name="started"),
             asyncio.create_task(ReportScheduler(store, config, session=session).run(), name="reports"),
+            asyncio.create_task(nudges.listen(store.pool, poller.nudge), name="poll-now"),
         ]
         stack.push_async_callback(leases.leave)  # runs last: polls have stopped
         stack.push_async_callback(_cancel, tasks)
@@ -155,6 +159,29 @@ class _TaskCollector:
         except RuntimeError:  # no running loop (a registry read outside the server)
             family.add_metric([], 0)
         yield family
+
+
+def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, metrics: Metrics) -> Webhooks:
+    """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
+    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away)."""
+    settings = config.server.webhooks
+    app_secrets = dict.fromkeys([settings.facebook_app_secret_env] + [
+        a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"])
+    accounts: dict[tuple[str, str], list[int]] = {}
+    for _, a in config.accounts():
+        key = a.page_id if a.channel == "facebook" else a.user_id
+        accounts.setdefault((a.channel, key), []).append(ids[a.name])
+
+    async def deliver(account_id: int, streams: Sequence[str]) -> None:
+        try:
+            await nudges.publish(store.pool, account_id, streams)
+        except DATABASE_ERRORS:
+            poller.nudge(account_id, streams)
+
+    return Webhooks(facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),
+                    facebook_app_secrets=[EnvSecret(name) for name in app_secrets if name],
+                    x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
+                    accounts=accounts, deliver=deliver, counted=metrics.webhook)
 
 
 async def _started(leases: LeaseManager, poller: Poller) -> None:

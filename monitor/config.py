@@ -79,11 +79,24 @@ class DatabaseConfig(_Model):
         return Path(platformdirs.user_data_dir("inbox-monitor")) / "pgdata"
 
 
+class WebhooksConfig(_Model):
+    """Webhook deliveries that make a stream poll now (docs/webhooks.md). Secrets are read from the
+    environment (`$NAME` or the file named by `$NAME_FILE`) at each delivery."""
+
+    facebook_verify_token_env: EnvName | None = None
+    """The verify token typed in the Meta app's Webhooks settings (checked once, at subscription)."""
+    facebook_app_secret_env: EnvName | None = None
+    """The app secret that signs deliveries, when the accounts' `app_secret_env` do not name it."""
+    x_consumer_secret_env: EnvName | None = None
+    """The X app's API key secret: it signs the CRC answers and checks the deliveries' signatures."""
+
+
 class ServerConfig(_Model):
     listen: str = Field("127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$")
     snapshot_interval: Duration = timedelta(seconds=10)
     lease_time: Duration = timedelta(seconds=30)
     """Processes sharing a database split the accounts; a dead one's accounts move after this long."""
+    webhooks: WebhooksConfig = WebhooksConfig()
 
     @property
     def host(self) -> str:

@@ -58,6 +58,9 @@ def response_buckets(targets: Iterable[float]) -> list[float]:
     return sorted(set(RESPONSE_BUCKETS) | {float(t) for t in targets if t > 0})
 
 
+WEBHOOK_RESULTS = frozenset({"subscribed", "ok", "ignored", "unknown_account", "bad_signature", "bad_request",
+                             "not_configured"})
+
 def exemplar(message: str | None, url: str | None) -> dict[str, str] | None:
     """Message id and link of a wait, within the OpenMetrics exemplar size limit."""
     if not message:
@@ -80,7 +83,8 @@ class Metrics:
       sla_target_seconds{policy, channel, thread, kind}, account_info{brand, channel, account, policy}
       poll_total{S, result}, poll_duration_seconds{channel, stream}, last_successful_poll_timestamp_seconds{S},
       credentials_valid{S}, api_rate_limit_remaining{brand, channel, account, endpoint},
-      ingest_lag_seconds{channel}, snapshot_timestamp_seconds, build_info{version}
+      ingest_lag_seconds{channel}, snapshot_timestamp_seconds, build_info{version},
+      webhook_deliveries_total{channel, result}
     """
 
     def __init__(
@@ -146,6 +150,9 @@ class Metrics:
             "gauge", ("brand", "channel", "account", "endpoint")))
         self.lag = f.add(Family(f"{p}_ingest_lag_seconds", "From a message's creation to its ingestion.",
                                 "histogram", ("channel",), buckets=LAG_BUCKETS))
+        self.webhooks = f.add(Family(
+            f"{p}_webhook_deliveries", "Webhook requests (deliveries and URL checks), by result.", "counter",
+            ("channel", "result")))
         self.snapshot_ts = f.add(Family(f"{p}_snapshot_timestamp_seconds",
                                         "Unix time of the last read of the open waits from PostgreSQL.", "gauge"))
         f.add(Family(f"{p}_build", "Version of inbox-monitor.", "info", ("version",))).labels(__version__)
@@ -180,6 +187,11 @@ class Metrics:
                     self.credentials_valid.set(labels, 1)
                 self.polls.labels(*labels, "ok")
         self._zero_snapshot()
+
+    def webhook(self, channel: str, result: str) -> None:
+        """Count a webhook request (result: subscribed, ok, ignored, unknown_account, bad_signature,
+        bad_request, not_configured)."""
+        self.webhooks.inc((channel, result if result in WEBHOOK_RESULTS else "bad_request"))
 
     def render(self, openmetrics: bool = False) -> bytes:
         """This process's social_inbox_* metrics in the Prometheus text or OpenMetrics format."""

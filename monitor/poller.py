@@ -6,12 +6,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
-
-import asyncpg
 
 from monitor.engine import Clock, Engine, utcnow
 from monitor.sources.base import (
@@ -22,12 +20,12 @@ from monitor.sources.base import (
     Source,
     SourceError,
 )
+from monitor.store.db import DATABASE_ERRORS
 from monitor.store.store import IngestResult
 
 log = logging.getLogger(__name__)
 
 STATE_SAVE_INTERVAL = 60.0
-DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
 
 
 @dataclass
@@ -106,6 +104,8 @@ class Poller:
         self.may_poll = may_poll
         self.health: dict[tuple[str, str], Health] = {}
         self._tasks: dict[int, list[asyncio.Task[None]]] = {}
+        self._news: dict[tuple[int, str], asyncio.Event] = {}
+        """(account id, stream) -> set by `nudge`: poll now instead of at the end of the interval."""
         self.started = asyncio.Event()
 
     async def start(self, account_ids: Sequence[int] | None = None) -> None:
@@ -137,6 +137,46 @@ class Poller:
     def active(self) -> set[int]:
         return set(self._tasks)
 
+    def nudge(self, account_id: int, streams: Iterable[str]) -> int:
+        """A webhook said these streams of the account have news: those polled here and waiting out
+        their interval poll now (a wait after a failure or a rate limit is kept); several nudges
+        during a poll make one more poll. Returns how many streams were nudged."""
+        if account_id not in self._tasks:
+            return 0
+        wanted = set(streams)
+        nudged = 0
+        for t in self.targets:
+            if t.account_id == account_id and t.stream in wanted:
+                self._news.setdefault((account_id, t.stream), asyncio.Event()).set()
+                nudged += 1
+        return nudged
+
+    async def _pause(self, target: PollTarget, delay: float, *, early: bool) -> None:
+        """Sleep `delay`; with `early`, a nudge of the stream ends the sleep."""
+        news = self._news.setdefault((target.account_id, target.stream), asyncio.Event())
+        if not early:
+            await self.sleep(delay)
+            return
+        if news.is_set():  # nudged while the last poll ran: it may have missed the news
+            news.clear()
+            return
+        if self.sleep is asyncio.sleep:  # the real clock: a timer sets the flag, no task per wait
+            timer = asyncio.get_running_loop().call_later(delay, news.set)
+            try:
+                await news.wait()
+            finally:
+                timer.cancel()
+        else:  # a test's clock: race its sleep against the flag
+            sleeping = asyncio.ensure_future(self.sleep(delay))
+            waiting = asyncio.ensure_future(news.wait())
+            try:
+                await asyncio.wait((sleeping, waiting), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (sleeping, waiting):
+                    task.cancel()
+                await asyncio.gather(sleeping, waiting, return_exceptions=True)
+        news.clear()
+
     async def stop(self) -> None:
         await self.deactivate(set(self._tasks))
 
@@ -148,6 +188,7 @@ class Poller:
         cursor_loaded = False
         while True:
             delay = target.interval
+            early = True  # a nudge may end the wait, unless it follows a failure or a rate limit
             if not self.may_poll(target.account_id):  # the account's lease is ending: wait for news
                 await self.sleep(min(1.0, target.interval))
                 continue
@@ -162,26 +203,31 @@ class Poller:
                     delay = 0.0
                 elif batch.next_poll_after is not None:
                     delay = max(delay, batch.next_poll_after)
+                    early = delay == target.interval  # spacing polls to last the rate budget: kept
             except RateLimited as exc:
                 self._failed(target, "rate_limited", exc)
                 delay = exc.retry_after if exc.retry_after is not None else self._backoff(target)
+                early = False
             except CredentialsRejected as exc:
                 self._failed(target, "credentials_rejected", exc)
                 delay = max(target.interval, self.credentials_retry)
+                early = False
             except (SourceError, *DATABASE_ERRORS) as exc:
                 self._failed(target, "failing", exc)
                 delay = self._backoff(target)
+                early = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must not stop the other accounts, nor this one for good
                 log.exception("poll crashed", extra={"account": target.account, "stream": target.stream})
                 self._failed(target, "failing", exc)
                 delay = self._backoff(target)
+                early = False
             await self._record(target)
             if delay == target.interval:
                 delay *= 1 + rng.uniform(-self.jitter, self.jitter)
             if delay > 0:
-                await self.sleep(delay)
+                await self._pause(target, delay, early=early)
 
     async def poll_once(self, target: PollTarget, cursor: str | None) -> tuple[Batch, IngestResult]:
         """Fetch after `cursor` and ingest what came, reporting the outcome to the observer."""

@@ -1,9 +1,13 @@
-"""The HTTP server of `inbox-monitor run`: /metrics, /healthz (alive), /readyz (ready to serve)."""
+"""The HTTP server of `inbox-monitor run`: /metrics, /healthz (alive), /readyz (ready to serve),
+/go/oldest (alerts' link to a post), /webhooks/facebook and /webhooks/x (poll-now deliveries)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -13,6 +17,17 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
+from monitor.secrets import EnvSecret
+from monitor.sources.webhooks import (
+    Nudge,
+    WebhookError,
+    meta_challenge,
+    meta_nudges,
+    verify_meta,
+    verify_x,
+    x_crc_response,
+    x_nudges,
+)
 from monitor.store.db import pending_migrations
 
 if TYPE_CHECKING:
@@ -23,16 +38,66 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+WEBHOOK_BODY_MAX = 1024 * 1024
+"""Bytes: Meta batches up to 1,000 changes per delivery, far below this."""
+
+
+@dataclass
+class Webhooks:
+    """What the webhook endpoints need: the secrets (read at each delivery), which accounts a Page
+    or X user id is, and how to tell the pollers (`deliver`: every process, through PostgreSQL)."""
+
+    facebook_verify_token: EnvSecret
+    facebook_app_secrets: Sequence[EnvSecret]
+    x_consumer_secret: EnvSecret
+    accounts: Mapping[tuple[str, str], Sequence[int]]
+    """(channel, Page id or X user id) -> account ids."""
+    deliver: Callable[[int, Sequence[str]], Awaitable[None]]
+    counted: Callable[[str, str], None] = lambda channel, result: None
+    """(channel, result) of each delivery, for the metrics."""
+    _logged: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def app_secrets(self) -> list[str]:
+        """The Meta app secrets set now (several apps may serve the Pages)."""
+        return [v for s in self.facebook_app_secrets if (v := s.get())]
+
+    def refused(self, channel: str, exc: WebhookError) -> web.Response:
+        self.counted(channel, exc.result)
+        now = time.monotonic()
+        if now - self._logged.get((channel, exc.result), -1e9) >= 300:  # the internet knocks often
+            self._logged[(channel, exc.result)] = now
+            log.warning("webhook delivery refused", extra={"channel": channel, "result": exc.result,
+                                                          "error": str(exc)})
+        return web.json_response({"error": str(exc)}, status=exc.status)
+
+    async def nudge(self, channel: str, nudges: list[Nudge]) -> web.Response:
+        nudged = unknown = 0
+        for n in nudges:
+            ids = self.accounts.get((n.channel, n.key), ())
+            unknown += not ids
+            for account_id in ids:
+                await self.deliver(account_id, n.streams)
+                nudged += 1
+        result = "ok" if nudged else ("unknown_account" if unknown else "ignored")
+        self.counted(channel, result)
+        return web.json_response({"status": result, "accounts": nudged})
+
+
 class HttpServer:
     def __init__(self, host: str, port: int, *, store: Store, poller: Poller, metrics: Metrics,
-                 registry: CollectorRegistry) -> None:
+                 registry: CollectorRegistry, webhooks: Webhooks | None = None) -> None:
         self.host, self.port = host, port
         self.store, self.poller, self.metrics, self.registry = store, poller, metrics, registry
-        self.app = web.Application()
+        self.webhooks = webhooks
+        self.app = web.Application(client_max_size=WEBHOOK_BODY_MAX)
         self.app.router.add_get("/metrics", self.metrics_handler)
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/go/oldest", self.go_oldest)
+        self.app.router.add_get("/webhooks/facebook", self.facebook_subscribe)
+        self.app.router.add_post("/webhooks/facebook", self.facebook_delivery)
+        self.app.router.add_get("/webhooks/x", self.x_crc)
+        self.app.router.add_post("/webhooks/x", self.x_delivery)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -91,3 +156,64 @@ class HttpServer:
         if problems:
             return web.json_response({"status": "not ready", "problems": problems}, status=503)
         return web.json_response({"status": "ready"})
+
+    # -- webhooks (monitor/sources/webhooks.py: what they say; docs/webhooks.md: how to set up) ---
+
+    def _configured(self, channel: str, secret: Callable[[Webhooks], str | None],
+                    setting: str) -> tuple[Webhooks, str]:
+        value = secret(self.webhooks) if self.webhooks is not None else None
+        if self.webhooks is None or not value:
+            raise WebhookError(404, "not_configured", f"{channel} webhooks are not configured: set {setting} "
+                                                      "in [server.webhooks] and its environment variable")
+        return self.webhooks, value
+
+    async def facebook_subscribe(self, request: web.Request) -> web.Response:
+        """Meta's check of the callback URL: echo `hub.challenge` when the verify token is ours."""
+        try:
+            hooks, token = self._configured("facebook", lambda h: h.facebook_verify_token.get(),
+                                            "facebook_verify_token_env")
+            challenge = meta_challenge(dict(request.query), token)
+        except WebhookError as exc:
+            return self._refused("facebook", exc)
+        hooks.counted("facebook", "subscribed")
+        log.info("facebook webhook subscription verified")
+        return web.Response(text=challenge)
+
+    async def facebook_delivery(self, request: web.Request) -> web.Response:
+        try:
+            hooks, _ = self._configured("facebook", lambda h: next(iter(h.app_secrets()), None),
+                                        "facebook_app_secret_env (or the accounts' app_secret_env)")
+            body = await request.read()
+            verify_meta(body, request.headers.get("X-Hub-Signature-256"), hooks.app_secrets())
+            nudges = meta_nudges(body)
+        except WebhookError as exc:
+            return self._refused("facebook", exc)
+        return await hooks.nudge("facebook", nudges)
+
+    async def x_crc(self, request: web.Request) -> web.Response:
+        """X's challenge-response check of the webhook URL."""
+        try:
+            hooks, secret = self._configured("x", lambda h: h.x_consumer_secret.get(), "x_consumer_secret_env")
+            token = request.query.get("crc_token", "")
+            if not token:
+                raise WebhookError(400, "bad_request", "crc_token: missing")
+        except WebhookError as exc:
+            return self._refused("x", exc)
+        hooks.counted("x", "subscribed")
+        return web.json_response(x_crc_response(secret, token))
+
+    async def x_delivery(self, request: web.Request) -> web.Response:
+        try:
+            hooks, secret = self._configured("x", lambda h: h.x_consumer_secret.get(), "x_consumer_secret_env")
+            body = await request.read()
+            verify_x(body, request.headers.get("x-twitter-webhooks-signature"), secret)
+            nudges = x_nudges(body)
+        except WebhookError as exc:
+            return self._refused("x", exc)
+        return await hooks.nudge("x", nudges)
+
+    def _refused(self, channel: str, exc: WebhookError) -> web.Response:
+        if self.webhooks is None:
+            return web.json_response({"error": str(exc)}, status=exc.status)
+        return self.webhooks.refused(channel, exc)
+

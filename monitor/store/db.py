@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from typing import Any
 import asyncpg
 
 log = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
+"""What a PostgreSQL that went away (or never answered) raises."""
 
 DATABASE_NAME = "inbox_monitor"
 _MIGRATE_LOCK = 0x1B0C5_0001  # advisory lock key held while migrations run

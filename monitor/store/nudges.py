@@ -1,0 +1,89 @@
+"""Poll-now notices between the processes sharing a PostgreSQL (LISTEN/NOTIFY).
+
+A webhook delivery reaches whichever process the load balancer picked; the account's streams are
+polled by the process holding its lease. The receiving process NOTIFYs; every process LISTENs
+and nudges its own pollers (the others ignore accounts they do not hold). A notice lost while
+PostgreSQL is away costs nothing but freshness: the poll at the interval reads the same news.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from monitor.store.db import DATABASE_ERRORS
+
+CHANNEL = "inbox_monitor_poll_now"
+
+log = logging.getLogger(__name__)
+
+Nudged = Callable[[int, Sequence[str]], object]
+"""(account id, streams) -> anything: called for every notice received."""
+
+
+async def publish(pool: asyncpg.Pool, account_id: int, streams: Sequence[str]) -> None:
+    """Tell every process (this one too) that these streams of the account have news."""
+    payload = json.dumps({"account": account_id, "streams": list(streams)}, separators=(",", ":"))
+    await pool.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+
+def _read(payload: str) -> tuple[int, list[str]] | None:
+    try:
+        notice = json.loads(payload)
+        account, streams = notice["account"], notice["streams"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(account, int) or not isinstance(streams, list) or \
+            not all(isinstance(s, str) for s in streams):
+        return None
+    return account, streams
+
+
+async def listen(pool: asyncpg.Pool, nudged: Nudged, *, check_every: float = 30.0,
+                 retry: float = 1.0, retry_max: float = 30.0) -> None:
+    """Call `nudged` for each notice, for ever: one pooled connection LISTENs; when it breaks (or
+    stops answering the check every `check_every` seconds) another is taken, after a backoff."""
+    delay = retry
+    failing = False
+
+    def received(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+        notice = _read(payload)
+        if notice is None:
+            log.warning("poll-now notice ignored: not ours", extra={"bytes": len(payload)})
+            return
+        nudged(*notice)
+
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                closed = asyncio.Event()
+
+                def on_close(_conn: object, closed: asyncio.Event = closed) -> None:
+                    closed.set()
+
+                conn.add_termination_listener(on_close)
+                try:
+                    await conn.add_listener(CHANNEL, received)
+                    if failing:
+                        log.warning("poll-now notices: listening again")
+                    failing, delay = False, retry
+                    while not closed.is_set():
+                        try:
+                            await asyncio.wait_for(closed.wait(), timeout=check_every)
+                        except TimeoutError:
+                            await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=10)
+                finally:
+                    conn.remove_termination_listener(on_close)
+                    if not conn.is_closed():
+                        await conn.remove_listener(CHANNEL, received)
+        except (*DATABASE_ERRORS, TimeoutError) as exc:
+            if not failing:
+                log.warning("poll-now notices: not listening (webhooks only speed polls up)",
+                            extra={"error": f"{type(exc).__name__}: {exc}"})
+            failing = True
+        await asyncio.sleep(delay)
+        delay = min(retry_max, delay * 2)

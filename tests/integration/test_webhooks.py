@@ -1,0 +1,234 @@
+"""Webhooks make a stream poll now, in whichever process holds the account.
+
+- The poll-now notices go through PostgreSQL (LISTEN/NOTIFY) and survive a broken connection.
+- End to end: two `inbox-monitor run` processes share a PostgreSQL and split two X accounts
+  polled every hour; a signed Account Activity delivery sent to one process makes the *other*
+  process, which holds the account, poll it at once, and the question is counted. Deliveries
+  with a wrong signature or a bad body are refused and counted; the CRC check is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from monitor.simulator.x_api import FakeXApi
+from monitor.store import nudges
+from monitor.store.db import create_pool
+from monitor.store.store import Store
+from tests.waiting import cli_env, eventually, free_port, start_cli
+
+CONSUMER_SECRET = "x-webhook-consumer-secret"
+APP_SECRET = "meta-app-secret"
+
+
+async def test_poll_now_notices_reach_every_listener_and_survive_a_broken_connection(
+        store: Store, database_url: str) -> None:
+    received: list[tuple[int, list[str]]] = []
+    listener = asyncio.create_task(nudges.listen(store.pool, lambda a, s: received.append((a, list(s))),
+                                                 check_every=0.5, retry=0.1))
+    other = await create_pool(database_url, min_size=1, max_size=1)  # another process's pool
+    try:
+        async def listening() -> bool:
+            return bool(await other.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query LIKE 'LISTEN%'"))
+
+        await eventually(listening, timeout=10, what="the listener")
+        await nudges.publish(other, 7, ["x.mentions", "x.replies"])
+        await other.execute("SELECT pg_notify($1, 'not json')", nudges.CHANNEL)  # not ours: ignored
+        await other.execute("SELECT pg_notify($1, $2)", nudges.CHANNEL, '{"account": "7", "streams": []}')
+        await eventually(lambda: received == [(7, ["x.mentions", "x.replies"])], timeout=10, what="the notice")
+
+        # PostgreSQL drops the listening connection: the listener takes another one.
+        terminated = await other.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+        assert terminated == 1
+
+        async def delivered_again() -> bool:
+            await nudges.publish(other, 8, ["facebook.messenger"])
+            return (8, ["facebook.messenger"]) in received
+
+        await eventually(delivered_again, timeout=20, interval=0.3, what="notices after the reconnection")
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await other.close()
+
+
+CONFIG = """
+[server]
+listen = "127.0.0.1:{port}"
+snapshot_interval = "1s"
+lease_time = "4s"
+
+[server.webhooks]
+x_consumer_secret_env = "X_WEBHOOK_SECRET"
+facebook_app_secret_env = "FB_APP_SECRET"
+
+[policies.default]
+public = {{ first = "30m", next = "1h" }}
+private = {{ first = "1h", next = "2h" }}
+business_hours_only = false
+
+[[brands]]
+name = "shop"
+{accounts}
+"""
+
+ACCOUNT = """
+[[brands.accounts]]
+name = "shop-{n}"
+channel = "x"
+user_id = "{user}"
+handle = "shop{n}"
+bearer_token_env = "X_TOKEN"
+api_base_url = "{api}"
+poll_interval = "1h"
+"""
+
+USERS = {"shop-1": "1001", "shop-2": "1002"}
+
+
+def http(method: str, url: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    _, text = http("GET", f"http://127.0.0.1:{port}/metrics")
+    total = 0.0
+    for line in text.decode().splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def held(port: int) -> set[str]:
+    """The accounts a process exports (those it holds)."""
+    _, text = http("GET", f"http://127.0.0.1:{port}/metrics")
+    lines = [line for line in text.decode().splitlines() if line.startswith("social_inbox_account_info{")]
+    return {a for a in USERS if any(f'account="{a}"' in line for line in lines)}
+
+
+def signed(body: bytes) -> dict[str, str]:
+    digest = hmac.new(CONSUMER_SECRET.encode(), body, hashlib.sha256).digest()
+    return {"Content-Type": "application/json",
+            "x-twitter-webhooks-signature": "sha256=" + base64.b64encode(digest).decode()}
+
+
+@pytest.mark.slow
+async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Path, database_url: str) -> None:
+    api = FakeXApi()
+    base = await api.start()
+    for name, user in USERS.items():
+        api.add_user(user, name.replace("-", ""))
+    api.add_user("7001", "customer")
+    tokens = {"p1": "token-p1", "p2": "token-p2"}
+    for token in tokens.values():
+        api.add_bearer_token(token)
+    accounts = "".join(ACCOUNT.format(n=n + 1, user=u, api=base) for n, u in enumerate(USERS.values()))
+    procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    try:
+        for name, token in tokens.items():
+            port = free_port()
+            (tmp_path / f"{name}.toml").write_text(CONFIG.format(port=port, accounts=accounts))
+            env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, X_TOKEN=token,
+                          X_WEBHOOK_SECRET=CONSUMER_SECRET, FB_APP_SECRET=APP_SECRET,
+                          INBOX_MONITOR_CONFIG=str(tmp_path / f"{name}.toml"))
+            procs[name] = (start_cli("run", env=env, log=tmp_path / f"{name}.log"), port)
+        (_, p1), (_, p2) = procs["p1"], procs["p2"]
+
+        # One account each, each polled once by its holder (then not for an hour).
+        def split() -> tuple[str, str] | None:
+            mine, theirs = held(p1), held(p2)
+            if len(mine) == 1 and len(theirs) == 1 and mine != theirs:
+                return next(iter(mine)), next(iter(theirs))
+            return None
+
+        _, target = await eventually(split, timeout=60, interval=0.5, what="the two accounts split")
+        user = USERS[target]
+
+        def polled_by_holder() -> list[float]:
+            return [r.at for r in api.requests if r.user_id == user and r.credential == tokens["p2"]
+                    and r.endpoint.endswith("/mentions")]
+
+        await eventually(polled_by_holder, timeout=30, what="the holder's first poll")
+        await eventually(lambda: held(p2) == {target}, timeout=10, what="p2 still holding the account")
+
+        # The URL check, on any process.
+        status, answer = http("GET", f"http://127.0.0.1:{p1}/webhooks/x?crc_token=abc")
+        assert status == 200
+        expected = base64.b64encode(hmac.new(CONSUMER_SECRET.encode(), b"abc", hashlib.sha256).digest()).decode()
+        assert json.loads(answer) == {"response_token": f"sha256={expected}"}
+
+        # A customer asks; X delivers the mention to p1's URL; p2 polls at once, not in an hour.
+        api.add_tweet("7001", f"@shop{target[-1]} where is my parcel, can you check?", time.time(), mentions=[user])
+        delivery = json.dumps({"for_user_id": user, "tweet_create_events": [{"id_str": "1", "text": "…"}]}).encode()
+        before = len(polled_by_holder())
+        sent = time.time()
+        status, answer = http("POST", f"http://127.0.0.1:{p1}/webhooks/x", delivery, signed(delivery))
+        assert (status, json.loads(answer)) == (200, {"status": "ok", "accounts": 1})
+        await eventually(lambda: len(polled_by_holder()) > before, timeout=10, what="the holder polling now")
+        took = min(t for t in polled_by_holder() if t >= sent) - sent
+        assert took < 5, took
+        await eventually(lambda: metric(p2, "social_inbox_waits_opened_total", account=target) == 1, timeout=10,
+                         what="the question counted by the holder")
+        assert metric(p1, "social_inbox_webhook_deliveries_total", channel="x", result="ok") == 1
+
+        # Refused: a wrong signature, a body that is not X's; an unknown user is answered 200.
+        status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", delivery,
+                              {"x-twitter-webhooks-signature": "sha256=AAAA"})
+        assert status == 403 and "does not match" in json.loads(answer)["error"]
+        bad = b'{"tweet_create_events": []}'
+        status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", bad, signed(bad))
+        assert status == 400 and json.loads(answer)["error"] == "for_user_id: expected a numeric id, got None"
+        unknown = json.dumps({"for_user_id": "999", "tweet_create_events": [{}]}).encode()
+        status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", unknown, signed(unknown))
+        assert (status, json.loads(answer)) == (200, {"status": "unknown_account", "accounts": 0})
+        for result in ("bad_signature", "bad_request", "unknown_account"):
+            assert metric(p2, "social_inbox_webhook_deliveries_total", channel="x", result=result) == 1, result
+        # Meta: deliveries are checked with the app secret; a Page nobody monitors is answered 200
+        # (Meta would retry anything else); without a verify token the URL check says what is missing.
+        page = json.dumps({"object": "page", "entry": [{"id": "555", "messaging": [{}]}]}).encode()
+        meta = "sha256=" + hmac.new(APP_SECRET.encode(), page, hashlib.sha256).hexdigest()
+        status, answer = http("POST", f"http://127.0.0.1:{p1}/webhooks/facebook", page,
+                              {"X-Hub-Signature-256": meta})
+        assert (status, json.loads(answer)) == (200, {"status": "unknown_account", "accounts": 0})
+        status, answer = http("POST", f"http://127.0.0.1:{p1}/webhooks/facebook", page + b" ",
+                              {"X-Hub-Signature-256": meta})
+        assert status == 403
+        status, answer = http("GET", f"http://127.0.0.1:{p1}/webhooks/facebook?hub.mode=subscribe")
+        assert status == 404 and "facebook_verify_token_env" in json.loads(answer)["error"]
+        assert metric(p1, "social_inbox_webhook_deliveries_total", channel="facebook") == 3
+        for proc, _ in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        logs = ""
+        for name, (proc, _) in procs.items():
+            assert proc.wait(timeout=30) == 0
+            logs += (tmp_path / f"{name}.log").read_text()
+        assert CONSUMER_SECRET not in logs and APP_SECRET not in logs and "where is my parcel" not in logs
+        assert "webhook delivery refused" in logs
+    finally:
+        for proc, _ in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        await api.stop()
