@@ -173,8 +173,8 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         accounts.setdefault((a.channel, key), []).append(ids[a.name])
 
     async def deliver(account_id: int, streams: Sequence[str]) -> None:
-        try:
-            await nudges.publish(store.pool, account_id, streams)
+        try:  # bounded: Meta and X give up on a slow answer, and retry
+            await asyncio.wait_for(nudges.publish(store.pool, account_id, streams), timeout=2)
         except DATABASE_ERRORS:
             poller.nudge(account_id, streams)
 
