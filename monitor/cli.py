@@ -34,8 +34,8 @@ class _Context:
 def _register_secrets(config: Config) -> None:
     import os
 
-    for _, account in config.accounts():
-        for name, value in account:
+    for model in [account for _, account in config.accounts()] + [config.server.webhooks]:
+        for name, value in model:
             if name.endswith("_env") and isinstance(value, str):
                 logs.register_secret(os.environ.get(value))
     logs.register_secret(config.database.url())
