@@ -33,6 +33,10 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "freshness": ("bench_freshness", ["--poll", "5", "--accounts", "20", "--questions", "150", "--target", "10"],
                   "question on the fake X API → visible in /metrics (issue 12): p99 ≤ poll interval + 2 s for "
                   "waits_opened_total and for open_waits; deadline → waits_breached_total: ≤ 2 s"),
+    "freshness-webhooks": ("bench_freshness", ["--poll", "60", "--webhooks", "--accounts", "20", "--questions", "150",
+                                               "--target", "10"],
+                           "the same with a 60 s poll interval and X's webhook delivery for each question: p99 ≤ 2 s "
+                           "(question → counted and shown), breach ≤ 2 s"),
     "report": ("bench_report", [], "SLA report over a year of 10 brands (issue 9): ≤ 20 s"),
     "footprint": ("bench_footprint", ["--accounts", "1000", "--poll", "60", "--minutes", "4"],
                   "one process polling 1,000 accounts every 60 s on the fake X API (issue 12): < 200 MB "
