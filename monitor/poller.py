@@ -91,6 +91,7 @@ class Poller:
         credentials_retry: float = 300.0,
         first_poll_spread: float = 10.0,
         may_poll: Callable[[int], bool] = lambda account_id: True,
+        nudge_gap: float = 1.0,
     ) -> None:
         self.engine = engine
         self.targets = targets
@@ -102,6 +103,9 @@ class Poller:
         self.credentials_retry = credentials_retry
         self.first_poll_spread = first_poll_spread
         self.may_poll = may_poll
+        self.nudge_gap = nudge_gap
+        """Seconds between the starts of two polls of a stream that a nudge brought forward: a busy
+        Page's stream of webhook deliveries makes at most one poll a second, not one per delivery."""
         self.health: dict[tuple[str, str], Health] = {}
         self._tasks: dict[int, list[asyncio.Task[None]]] = {}
         self._news: dict[tuple[int, str], asyncio.Event] = {}
@@ -151,21 +155,30 @@ class Poller:
                 nudged += 1
         return nudged
 
-    async def _pause(self, target: PollTarget, delay: float, *, early: bool) -> None:
-        """Sleep `delay`; with `early`, a nudge of the stream ends the sleep."""
+    async def _pause(self, target: PollTarget, delay: float, *, early: bool, polled: float) -> None:
+        """Sleep `delay`; with `early`, a nudge of the stream ends the sleep (`nudge_gap` after
+        `polled`, the monotonic start of the last poll, at the soonest)."""
         news = self._news.setdefault((target.account_id, target.stream), asyncio.Event())
         if not early:
             await self.sleep(delay)
             return
         if news.is_set():  # nudged while the last poll ran: it may have missed the news
             news.clear()
+            await self._gap(polled, delay)
             return
         if self.sleep is asyncio.sleep:  # the real clock: a timer sets the flag, no task per wait
-            timer = asyncio.get_running_loop().call_later(delay, news.set)
+            elapsed = asyncio.Event()
+
+            def ring() -> None:
+                elapsed.set()
+                news.set()
+
+            timer = asyncio.get_running_loop().call_later(delay, ring)
             try:
                 await news.wait()
             finally:
                 timer.cancel()
+            nudged = not elapsed.is_set()
         else:  # a test's clock: race its sleep against the flag
             sleeping = asyncio.ensure_future(self.sleep(delay))
             waiting = asyncio.ensure_future(news.wait())
@@ -175,7 +188,16 @@ class Poller:
                 for task in (sleeping, waiting):
                     task.cancel()
                 await asyncio.gather(sleeping, waiting, return_exceptions=True)
+            nudged = sleeping.cancelled()  # the flag came first
         news.clear()
+        if nudged:
+            await self._gap(polled, delay)
+
+    async def _gap(self, polled: float, delay: float) -> None:
+        """Wait out what is left of `nudge_gap` since the last poll started (never past `delay`)."""
+        left = min(self.nudge_gap, delay) - (time.monotonic() - polled)
+        if left > 0:
+            await self.sleep(left)
 
     async def stop(self) -> None:
         await self.deactivate(set(self._tasks))
@@ -192,6 +214,7 @@ class Poller:
             if not self.may_poll(target.account_id):  # the account's lease is ending: wait for news
                 await self.sleep(min(1.0, target.interval))
                 continue
+            polled = time.monotonic()
             try:
                 if not cursor_loaded:
                     cursor = await self.engine.store.load_cursor(target.account_id, target.stream)
@@ -227,7 +250,7 @@ class Poller:
             if delay == target.interval:
                 delay *= 1 + rng.uniform(-self.jitter, self.jitter)
             if delay > 0:
-                await self._pause(target, delay, early=early)
+                await self._pause(target, delay, early=early, polled=polled)
 
     async def poll_once(self, target: PollTarget, cursor: str | None) -> tuple[Batch, IngestResult]:
         """Fetch after `cursor` and ingest what came, reporting the outcome to the observer."""

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import signal
 import subprocess
 import time
@@ -21,12 +22,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from monitor.simulator.x_api import FakeXApi
+from monitor.config import XAccount
+from monitor.poller import Backoff, Poller, PollTarget
+from monitor.simulator.x_api import MENTIONS, FakeXApi
+from monitor.sources.x import build_x_sources
 from monitor.store import nudges
 from monitor.store.db import create_pool
 from monitor.store.store import Store
+from tests.integration.helpers import engine_for
 from tests.waiting import cli_env, eventually, free_port, start_cli
 
 CONSUMER_SECRET = "x-webhook-consumer-secret"
@@ -66,6 +72,54 @@ async def test_poll_now_notices_reach_every_listener_and_survive_a_broken_connec
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         await other.close()
+
+
+class Longest(random.Random):
+    """The backoff's jitter at its longest, so that a wait cut short shows."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_a_storm_of_nudges_makes_one_poll_a_second_and_a_failure_keeps_its_backoff(store: Store) -> None:
+    api = FakeXApi()
+    base = await api.start()
+    api.add_user("1001", "shop")
+    api.add_bearer_token("tok")
+    engine = await engine_for(store, ["shop-1"])
+    [account_id] = engine.accounts
+    account = XAccount(name="shop-1", channel="x", user_id="1001", bearer_token_env="X_TOKEN", api_base_url=base)
+    async with aiohttp.ClientSession() as session:
+        [mentions, _] = build_x_sources(account, session, environ={"X_TOKEN": "tok"})
+        poller = Poller(engine, [PollTarget(account_id, "shop-1", "brand", "x", mentions, 3600.0)],
+                        first_poll_spread=0.0, backoff=Backoff(base=1.0, rng=Longest()))
+
+        def polls() -> list[float]:
+            return [r.at for r in api.requests_to(MENTIONS)]
+
+        await poller.start()
+        try:
+            await eventually(lambda: len(polls()) == 1, timeout=10, what="the first poll")
+            # Twenty deliveries in half a second: one poll for the first, one more for the rest.
+            for _ in range(20):
+                assert poller.nudge(account_id, ["x.mentions", "x.dm"]) == 1  # no DM stream here
+                await asyncio.sleep(0.025)
+            await eventually(lambda: len(polls()) == 3, timeout=10, what="the nudged polls")
+            times = polls()
+            assert all(b - a >= 0.9 for a, b in zip(times, times[1:], strict=False)), times
+            # The API fails: the stream backs off, and a nudge does not cut the backoff short.
+            api.inject("http_500", user_id="1001", times=1)
+            poller.nudge(account_id, ["x.mentions"])
+            await eventually(lambda: poller.health[("shop-1", "x.mentions")].status == "failing", timeout=10,
+                             what="the failed poll")
+            failed = len(polls())
+            poller.nudge(account_id, ["x.mentions"])
+            await eventually(lambda: len(polls()) > failed, timeout=30, what="the retry after the backoff")
+            assert polls()[failed] - polls()[failed - 1] >= 1.9  # the backoff after one failure: 2 s
+            assert poller.nudge(account_id + 1, ["x.mentions"]) == 0  # not polled here
+        finally:
+            await poller.stop()
+    await api.stop()
 
 
 CONFIG = """
