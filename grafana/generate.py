@@ -785,7 +785,14 @@ def pipeline() -> Json:
                         prom(f"histogram_quantile(0.9, sum by (channel, le) (increase("
                              f'{P}_ingest_lag_seconds_bucket{{job="$job", channel=~"$channel"}}[15m])))',
                              "{{channel}} p90")],
-                       w=24, unit="s"),
+                       w=16, unit="s"),
+            timeseries("Webhook deliveries", "Webhook requests per second by channel and result (ok, "
+                       "subscribed, ignored, unknown_account, bad_signature, bad_request, not_configured): "
+                       "bad_signature after a secret rotation means the new secret is not where "
+                       "[server.webhooks] looks.",
+                       [prom(f"sum by (channel, result) (rate({P}_webhook_deliveries_total"
+                             f'{{job="$job", channel=~"$channel"}}[$__rate_interval]))', "{{channel}} {{result}}")],
+                       w=8, unit="reqps", stack=True),
         ],
     ])
     variables = [prom_variable("job", "Job", f"label_values({P}_build_info, job)", multi=False,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import hmac
 import importlib.util
 import json
 import math
@@ -54,6 +56,9 @@ CONFIG = """
 [server]
 listen = "127.0.0.1:{port}"
 snapshot_interval = "1s"
+
+[server.webhooks]
+facebook_app_secret_env = "GRAFANA_TEST_APP_SECRET"
 
 [policies.default]
 public = {{ first = "2m", next = "4m" }}
@@ -300,6 +305,20 @@ def http_json(url: str, params: dict[str, str] | list[tuple[str, str]], *, post:
     return result
 
 
+APP_SECRET = "grafana-test-app-secret"
+
+
+def meta_delivery(port: int) -> int:
+    """POST a signed Page webhook delivery (a new comment) to inbox-monitor; its HTTP status."""
+    body = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": 1, "changes": [
+        {"field": "feed", "value": {"item": "comment", "verb": "add"}}]}]}).encode()
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/facebook", data=body, method="POST",
+                                     headers={"X-Hub-Signature-256": signature})
+    with urllib.request.urlopen(request, timeout=5) as r:
+        return int(r.status)
+
+
 @dataclass
 class Scenario:
     prometheus: str
@@ -367,6 +386,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         port, prom_port = free_port(), free_port()
         (tmp / "inbox.toml").write_text(CONFIG.format(port=port, page=PAGE, token_env=TOKEN_ENV, graph=graph_url))
         env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp / "inbox.toml"),
+                      GRAFANA_TEST_APP_SECRET=APP_SECRET,
                       **{TOKEN_ENV: "page-token"})
         project_rules = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
         rule_files = [str(tmp / "rules.yml"), *map(str, project_rules)]
@@ -387,6 +407,8 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
                  timeout=30, what="Prometheus ready")
         procs.append(start_cli("run", env=env, log=tmp / "inbox.log"))
         s = Scenario(prometheus, database_url, now)
+        # Meta tells of a new comment on the Page (for the pipeline dashboard's webhook panel).
+        wait_for(lambda: meta_delivery(port) == 200, timeout=60, interval=0.5, what="a webhook delivery")
         # What the dashboards need to show something honest: live answers and breaches seen by
         # Prometheus (not only counted before its first scrape), a firing alert, the Graph API's
         # rate-limit budget and a failed poll.
@@ -396,7 +418,8 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
                      'ALERTS{alertname="SocialInboxDashboardTest", alertstate="firing"}',
                      'social_inbox_api_rate_limit_remaining{account="acme-fb"}',
                      'social_inbox_poll_total{account="acme-fb", result="api_error"}',
-                     'count(count by (account) (social_inbox_open_waits_breached > 0)) >= 3']:
+                     'count(count by (account) (social_inbox_open_waits_breached > 0)) >= 3',
+                     'social_inbox_webhook_deliveries_total{channel="facebook", result="ok"}']:
             wait_for(functools.partial(s.query, expr), timeout=90, interval=0.5, what=expr)
         s.now = datetime.now(UTC)
         yield s
