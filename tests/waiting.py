@@ -73,3 +73,14 @@ async def eventually(condition: Callable[[], object], timeout: float = 30.0, int
             last_error = exc
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
+
+
+def scrape_sum(port: int, name: str, **labels: str) -> float:
+    """The sum of the samples of `name` on http://127.0.0.1:PORT/metrics that carry these labels."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()))
+

@@ -443,17 +443,19 @@ class _XSource:
     endpoint: str
 
     def __init__(self, *, user_id: str, handle: str | None, client: AsyncClient,
-                 session: aiohttp.ClientSession, credential: str, base_url: str | None = None,
+                 session: aiohttp.ClientSession, base_url: str | None = None,
                  budgets: RateBudgets | None = None, clock: Clock = time.time,
                  timeout: float = 30.0, max_pages: int = 20,
                  credentials: Callable[[], tuple[str, ...] | None] | None = None,
                  make_client: Callable[[tuple[str, ...]], AsyncClient] | None = None,
                  initial: tuple[str, ...] | None = None,
-                 credential_of: Callable[[tuple[str, ...]], str] | None = None) -> None:
+                 credential_of: Callable[[tuple[str, ...]], str] = lambda values: values[0]) -> None:
         self.user_id = user_id
         self.handle = handle
         self.client = client
-        self.credential = credential
+        self.credential_of = credential_of
+        """Which of the secrets X counts the budget against (the bearer token, the user's access token)."""
+        self.credential = credential_of(initial) if initial else ""
         self.credentials = credentials
         """Reads the secrets again at each fetch (None when one is unset)."""
         self.make_client = make_client
@@ -463,11 +465,9 @@ class _XSource:
         self.max_pages = max_pages
         self.rate_limit_remaining: dict[str, float] = {}
         """Endpoint -> what the last response said remained of its budget (for the metrics)."""
-        self.credential_of = credential_of
-        """Which of the secrets X counts the budget against (the bearer token, the user's access token)."""
         self._budgets = budgets or budgets_of(session)
         self._base_url = base_url or ""
-        self.window = self._budgets.window(self._base_url, credential, self.endpoint)
+        self.window = self._budgets.window(self._base_url, self.credential, self.endpoint)
         self.window.users += 1
         self._last: _Response | None = None
         self._pages = 0
@@ -488,7 +488,7 @@ class _XSource:
         if values != self._values:
             self._values, self.client = values, self.make_client(values)
             self.client.session = self._api_session
-            if self.credential_of is not None and (credential := self.credential_of(values)) != self.credential:
+            if (credential := self.credential_of(values)) != self.credential:
                 self._spend_from(credential)
 
     def _spend_from(self, credential: str) -> None:
@@ -768,9 +768,8 @@ def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
     initial = bearer_of()  # None (unset): the first fetch says so with CredentialsRejected
     bearer = (initial or ("",))[0]
     sources: list[XSource] = [
-        XTimelineSource(stream, credential=bearer, client=_client(bearer_token=bearer), credentials=bearer_of,
-                        make_client=lambda values: _client(bearer_token=values[0]), initial=initial,
-                        credential_of=lambda values: values[0], **common)
+        XTimelineSource(stream, client=_client(bearer_token=bearer), credentials=bearer_of,
+                        make_client=lambda values: _client(bearer_token=values[0]), initial=initial, **common)
         for stream in ("x.mentions", "x.replies")
     ]
     if account.dm:
@@ -778,7 +777,7 @@ def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
                          account.access_token_secret_env)
         initial_keys = keys_of()
         keys = initial_keys or ("", "", "", "")
-        sources.append(XDmSource(credential=keys[2], client=_client(*keys), credentials=keys_of,
+        sources.append(XDmSource(client=_client(*keys), credentials=keys_of,
                                  make_client=lambda values: _client(*values), initial=initial_keys,
                                  credential_of=lambda values: values[2], **common))
     return sources

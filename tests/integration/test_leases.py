@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import signal
 import time
-import urllib.request
 from pathlib import Path
 
 import asyncpg
@@ -17,7 +16,7 @@ from monitor.leases import LeaseManager
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 from monitor.store.leases import LeaseStore
 from monitor.store.store import AccountRow, Store
-from tests.waiting import cli_env, eventually, free_port, start_cli
+from tests.waiting import cli_env, eventually, free_port, scrape_sum, start_cli
 
 
 async def test_lease_managers_split_the_accounts_and_take_over_from_a_dead_one(store: Store) -> None:
@@ -97,12 +96,6 @@ api_base_url = "{api}"
 poll_interval = "{POLL:.0f}s"
 """ for i in range(ACCOUNTS))
     return head + accounts
-
-
-def scrape_sum(port: int, metric: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(metric + "{"))
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ from monitor.store import nudges
 from monitor.store.db import create_pool
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
-from tests.waiting import cli_env, eventually, free_port, start_cli
+from tests.waiting import cli_env, eventually, free_port, scrape_sum, start_cli
 
 CONSUMER_SECRET = "x-webhook-consumer-secret"
 APP_SECRET = "meta-app-secret"
@@ -166,15 +166,6 @@ def http(method: str, url: str, body: bytes | None = None,
         return exc.code, exc.read()
 
 
-def metric(port: int, name: str, **labels: str) -> float:
-    _, text = http("GET", f"http://127.0.0.1:{port}/metrics")
-    total = 0.0
-    for line in text.decode().splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def held(port: int) -> set[str]:
     """The accounts a process exports (those it holds)."""
     _, text = http("GET", f"http://127.0.0.1:{port}/metrics")
@@ -243,9 +234,9 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         # (The next poll was due in an hour: any poll within the deadline is the delivery's.)
         await eventually(lambda: len(polled_by_holder()) > before, timeout=10, what="the holder polling now")
         print(f"delivery → holder's poll: {min(t for t in polled_by_holder() if t >= sent) - sent:.2f} s")
-        await eventually(lambda: metric(p2, "social_inbox_waits_opened_total", account=target) == 1, timeout=10,
+        await eventually(lambda: scrape_sum(p2, "social_inbox_waits_opened_total", account=target) == 1, timeout=10,
                          what="the question counted by the holder")
-        assert metric(p1, "social_inbox_webhook_deliveries_total", channel="x", result="ok") == 1
+        assert scrape_sum(p1, "social_inbox_webhook_deliveries_total", channel="x", result="ok") == 1
 
         # Refused: a wrong signature, a body that is not X's; an unknown user is answered 200.
         status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", delivery,
@@ -258,7 +249,7 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", unknown, signed(unknown))
         assert (status, json.loads(answer)) == (200, {"status": "unknown_account", "accounts": 0})
         for result in ("bad_signature", "bad_request", "unknown_account"):
-            assert metric(p2, "social_inbox_webhook_deliveries_total", channel="x", result=result) == 1, result
+            assert scrape_sum(p2, "social_inbox_webhook_deliveries_total", channel="x", result=result) == 1, result
         # Meta: deliveries are checked with the app secret; a Page nobody monitors is answered 200
         # (Meta would retry anything else); without a verify token the URL check says what is missing.
         page = json.dumps({"object": "page", "entry": [{"id": "555", "messaging": [{}]}]}).encode()
@@ -271,7 +262,7 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         assert status == 403
         status, answer = http("GET", f"http://127.0.0.1:{p1}/webhooks/facebook?hub.mode=subscribe")
         assert status == 404 and "facebook_verify_token_env" in json.loads(answer)["error"]
-        assert metric(p1, "social_inbox_webhook_deliveries_total", channel="facebook") == 3
+        assert scrape_sum(p1, "social_inbox_webhook_deliveries_total", channel="facebook") == 3
         for proc, _ in procs.values():
             proc.send_signal(signal.SIGTERM)
         logs = ""
