@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from monitor.domain.model import Channel, Message, ThreadMessageLike
-from monitor.domain.questions import is_automatic, needs_reply
+from monitor.domain.questions import automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
-from monitor.domain.waits import compute_waits
+from monitor.domain.waits import Context, compute_waits
 from monitor.store.store import Compute, IngestResult, Store, ThreadInfo, ThreadOutcome, WaitRow
 
 Clock = Callable[[], datetime]
@@ -37,19 +37,23 @@ def thread_outcome(
     policy = account.policy
     rules = policy.rules
     private = thread.kind == "private"
-    flags: dict[str, tuple[bool, bool]] = {m.external_id: (False, False) for m in messages}
+    flags: dict[str, tuple[bool, bool, str | None]] = {m.external_id: (False, False, None) for m in messages}
     texts = {m.external_id: m.text for m in messages}
 
-    def question(m: ThreadMessageLike, after_brand_reply: bool) -> bool:
-        q = needs_reply(m.text, private=private, after_brand_reply=after_brand_reply,
-                        is_retweet=m.is_retweet, rules=rules)
-        flags[m.external_id] = (q, False)
+    def question(m: ThreadMessageLike, context: Context) -> bool:
+        if m.label is not None:  # a person's correction overrides the rules
+            q, reason = m.label, "corrected"
+        else:
+            q, reason = decide(m.text, private=private, after_brand_reply=context.after_brand_reply,
+                               brand_spoke=context.brand_spoke, reply_to_brand=m.reply_to_brand,
+                               is_retweet=m.is_retweet, rules=rules)
+        flags[m.external_id] = (q, False, reason)
         return q
 
     def automatic(m: ThreadMessageLike) -> bool:
-        a = is_automatic(m.text, rules)
-        flags[m.external_id] = (False, a)
-        return a
+        reason = automatic_reason(m.text, rules)
+        flags[m.external_id] = (False, reason is not None, reason)
+        return reason is not None
 
     rows = []
     for w in compute_waits(messages, needs_reply=question, is_automatic=automatic):

@@ -29,6 +29,10 @@ class Message:
     url: str | None = None
     is_retweet: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    reply_to_brand: bool = False
+    """It replies to the account itself (X: `in_reply_to_user_id` is the account's user id)."""
+    label: bool | None = None
+    """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,9 @@ class ThreadMessage:
     text: str
     author_id: str | None = None
     is_retweet: bool = False
+    reply_to_brand: bool = False
+    label: bool | None = None
+    """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
 
 
 ThreadMessageLike = ThreadMessage | Message

@@ -45,7 +45,8 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import NamedTuple
 
-__all__ = ["DEFAULT_RULES", "MAX_CHARS", "QuestionRules", "is_automatic", "needs_reply"]
+__all__ = ["DEFAULT_RULES", "MAX_CHARS", "Decision", "QuestionRules", "automatic_reason", "decide", "is_automatic",
+           "needs_reply"]
 
 MAX_CHARS = 10_000  # longer texts are judged on their beginning
 
@@ -794,18 +795,26 @@ def _is_courtesy(norm: str) -> bool:
     return _HAS_WORD_RE.search(rest) is None
 
 
-def _public_needs_reply(folded: str, norm: str) -> bool:
+class Decision(NamedTuple):
+    """Whether an inbound message needs a reply, and the rule that decided it (stored with the
+    message, shown by `explain`, the dashboards and the report)."""
+
+    needs_reply: bool
+    reason: str
+
+
+def _public_decision(folded: str, norm: str) -> Decision:
     if _RT_RE.match(folded) is not None:  # classic "RT @user: ..." text
-        return False
+        return Decision(False, "retweet")
     if _HAS_WORD_RE.search(norm) is None and "?" not in norm:
-        return False  # emoji-only, bare @mentions, links only
+        return Decision(False, "no_words")  # emoji-only, bare @mentions, links only
     emoji = not norm.isascii()
     if emoji and _SARCASM_RE.search(norm) is not None:
-        return True
+        return Decision(True, "unhappy_emoji")
     tags: set[str | None] = set()
     for match in _TAGGER.finditer(" " + norm):
         if match.lastgroup == "need":
-            return True  # a complaint or a request
+            return Decision(True, "complaint")  # a complaint or a request
         tags.add(match.lastgroup)
     laughs = "laugh" in tags or (emoji and _LAUGH_EMOJI_RE.search(norm) is not None)
     if (
@@ -815,14 +824,62 @@ def _public_needs_reply(folded: str, norm: str) -> bool:
         or (emoji and "\U0001f914" in norm)  # thinking face
     ):
         # rhetoric and invitations to the crowd, or a question wrapped in laughter (banter)
-        return "rhetorical" not in tags and not laughs
+        if "rhetorical" in tags:
+            return Decision(False, "rhetorical")
+        if laughs:
+            return Decision(False, "banter")
+        return Decision(True, "question_mark" if "?" in norm else "question")
     # No cue either way: a first-person message that is not praise, thanks, laughter or
     # cheerful emoji most likely reports a problem (missing one costs more than a false alarm).
     if "neutral" in tags or "positive" in tags or laughs:
-        return False
+        return Decision(False, "praise")
     if emoji and any(e not in _UNHAPPY_EMOJI for e in _EMOJI_RE.findall(norm)):
-        return False
-    return "first_person" in tags and len(norm.split()) >= _MIN_WORDS_FOR_DEFAULT
+        return Decision(False, "cheerful_emoji")
+    if "first_person" in tags and len(norm.split()) >= _MIN_WORDS_FOR_DEFAULT:
+        return Decision(True, "first_person_report")
+    return Decision(False, "no_cue")
+
+
+def decide(
+    text: str,
+    *,
+    private: bool,
+    after_brand_reply: bool = False,
+    brand_spoke: bool = False,
+    reply_to_brand: bool = False,
+    is_retweet: bool = False,
+    rules: QuestionRules = DEFAULT_RULES,
+) -> Decision:
+    """Does an inbound message need a reply, and by which rule.
+
+    `after_brand_reply`: the message comes right after a (non-automatic) brand reply in its
+    thread; `brand_spoke`: the brand replied earlier in the thread; `reply_to_brand`: the
+    message itself replies to the account (X `in_reply_to_user_id`). On public channels a
+    message that replies to the brand, or follows the brand's words in its thread, needs a
+    reply unless it is a bare courtesy (the rule of private channels); the text rules judge
+    only the messages that start a conversation."""
+    if is_retweet:
+        return Decision(False, "retweet")
+    compiled = _compiled(rules)
+    text = text[:MAX_CHARS]
+    folded = None
+    if compiled.ignore.raw or compiled.extra.raw:
+        folded = _fold(text)
+        if compiled.ignore.search(text, folded):
+            return Decision(False, "pattern:ignore")
+        if compiled.extra.search(text, folded):
+            return Decision(True, "pattern:extra")
+    if private and not after_brand_reply:
+        return Decision(True, "private")
+    if folded is None:
+        folded = _fold(text)
+    norm = _normalise(folded)
+    if private or reply_to_brand or brand_spoke:
+        if after_brand_reply or reply_to_brand or brand_spoke:
+            if _is_courtesy(norm):
+                return Decision(False, "courtesy")
+        return Decision(True, "private" if private else "reply_to_brand")
+    return _public_decision(folded, norm)
 
 
 def needs_reply(
@@ -833,32 +890,21 @@ def needs_reply(
     is_retweet: bool = False,
     rules: QuestionRules = DEFAULT_RULES,
 ) -> bool:
-    """True when an inbound message is a question that needs a reply."""
-    if is_retweet:
-        return False
-    compiled = _compiled(rules)
-    text = text[:MAX_CHARS]
-    folded = None
-    if compiled.ignore.raw or compiled.extra.raw:
-        folded = _fold(text)
-        if compiled.ignore.search(text, folded):
-            return False
-        if compiled.extra.search(text, folded):
-            return True
-    if private and not after_brand_reply:
-        return True
-    if folded is None:
-        folded = _fold(text)
-    if private:
-        return not _is_courtesy(_normalise(folded))
-    return _public_needs_reply(folded, _normalise(folded))
+    """True when an inbound message is a question that needs a reply (no thread context)."""
+    return decide(text, private=private, after_brand_reply=after_brand_reply, is_retweet=is_retweet,
+                  rules=rules).needs_reply
 
 
-def is_automatic(text: str, rules: QuestionRules = DEFAULT_RULES) -> bool:
-    """True when an outbound message is an automatic reply that does not close a wait."""
+def automatic_reason(text: str, rules: QuestionRules = DEFAULT_RULES) -> str | None:
+    """The rule that makes an outbound message an automatic reply (it closes no wait), or None."""
     compiled = _compiled(rules)
     text = text[:MAX_CHARS]
     folded = _fold(text)
     if compiled.automatic.raw and compiled.automatic.search(text, folded):
-        return True
-    return _AUTOMATIC_RE.search(_normalise(folded)) is not None
+        return "pattern:automatic"
+    return "automatic" if _AUTOMATIC_RE.search(_normalise(folded)) is not None else None
+
+
+def is_automatic(text: str, rules: QuestionRules = DEFAULT_RULES) -> bool:
+    """True when an outbound message is an automatic reply that does not close a wait."""
+    return automatic_reason(text, rules) is not None

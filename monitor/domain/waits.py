@@ -9,11 +9,22 @@ order or the number of times they arrived.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from monitor.domain.model import ThreadMessageLike, Wait
 
-NeedsReply = Callable[[ThreadMessageLike, bool], bool]
-"""(inbound message, right after a brand reply) -> does it need a reply."""
+
+class Context(NamedTuple):
+    """What the thread says of an inbound message, from the messages before it in the thread's order."""
+
+    after_brand_reply: bool
+    """The message right before it is a (non-automatic) brand reply."""
+    brand_spoke: bool
+    """A (non-automatic) brand reply comes before it in the thread."""
+
+
+NeedsReply = Callable[[ThreadMessageLike, Context], bool]
+"""(inbound message, its context in the thread) -> does it need a reply."""
 IsAutomatic = Callable[[ThreadMessageLike], bool]
 """(outbound message) -> is it an automatic reply that does not close a wait."""
 
@@ -35,10 +46,10 @@ def compute_waits(
     waits: list[Wait] = []
     opened: ThreadMessageLike | None = None
     questions: list[str] = []
-    after_brand_reply = False
+    after_brand_reply = brand_spoke = False
     for message in ordered:
         if message.direction == "inbound":
-            if needs_reply(message, after_brand_reply):
+            if needs_reply(message, Context(after_brand_reply, brand_spoke)):
                 if opened is None:
                     opened = message
                 questions.append(message.external_id)
@@ -46,7 +57,7 @@ def compute_waits(
             continue
         if is_automatic(message):
             continue
-        after_brand_reply = True
+        after_brand_reply = brand_spoke = True
         if opened is not None:
             waits.append(_wait(len(waits), opened, questions, message))
             opened, questions = None, []

@@ -245,7 +245,7 @@ def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint:
         username = users.get(author)
         messages.append(Message(
             original, f"{conversation}:{author}", "public", "inbound", created_at, text, author,
-            username, tweet_url(username, tid), "retweeted" in kinds, tweet))
+            username, tweet_url(username, tid), "retweeted" in kinds, tweet, reply_to_brand=reply_to == user_id))
     return Page(messages, ids, next_token, errors)
 
 

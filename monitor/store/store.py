@@ -131,8 +131,8 @@ class WaitRow(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class ThreadOutcome:
     waits: list[WaitRow]
-    flags: Mapping[str, tuple[bool, bool]]
-    """external id -> (is_question, is_automatic)."""
+    flags: Mapping[str, tuple[bool, bool, str | None]]
+    """external id -> (is_question, is_automatic, the rule that decided)."""
 
 
 Compute = Callable[[ThreadInfo, list[ThreadMessageLike]], ThreadOutcome]
@@ -165,7 +165,7 @@ class IngestResult:
 
 
 _COPIED = ("account_id", "channel", "external_id", "thread_id", "direction", "author_id", "author_handle", "body",
-           "url", "is_retweet", "created_at", "raw", "is_question", "is_automatic")
+           "url", "is_retweet", "created_at", "raw", "reply_to_brand", "is_question", "is_automatic", "reason")
 
 _WAIT_FIELDS = ("kind", "opened_at", "opened_message", "questions", "closed_at", "closed_message",
                 "target_seconds", "deadline", "at_risk_at", "wall_seconds", "business_seconds",
@@ -478,7 +478,8 @@ async def _compute_and_copy(conn: asyncpg.Connection, state: _ThreadState, new: 
             outcome = outcomes[tid] = compute(state.infos[tid], messages)
             for m in new.get(tid, ()):
                 rows.append((account_id, channel, m.external_id, tid, m.direction, m.author_id, m.author_handle,
-                             m.text, m.url, m.is_retweet, m.created_at, m.raw, *outcome.flags[m.external_id]))
+                             m.text, m.url, m.is_retweet, m.created_at, m.raw, m.reply_to_brand,
+                             *outcome.flags[m.external_id]))
             if len(rows) >= _COPY_CHUNK:
                 if pending is not None:
                     await pending
@@ -504,7 +505,7 @@ class _ThreadState:
     def __init__(self, infos: dict[int, ThreadInfo]) -> None:
         self.infos = infos
         self.messages: dict[int, list[ThreadMessageLike]] = {t: [] for t in infos}
-        self.stored_flags: dict[str, tuple[bool, bool, int]] = {}
+        self.stored_flags: dict[str, tuple[bool, bool, str | None, int]] = {}
         self.old_waits: dict[tuple[int, int], tuple[Any, ...]] = {}
         self.known: set[str] = set()
 
@@ -518,7 +519,7 @@ class _ThreadState:
         wanted = set(external_ids)
         for r in await conn.fetch(
             "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
-            " is_question, is_automatic FROM messages"
+            " reply_to_brand, is_question, is_automatic, reason FROM messages"
             " WHERE thread_id = ANY($1::bigint[]) OR (account_id = $2 AND external_id = ANY($3::text[]))",
             ids, account_id, list(wanted),
         ):
@@ -528,8 +529,8 @@ class _ThreadState:
             if tid not in state.infos:
                 continue  # stored in a thread this batch does not touch
             state.messages[tid].append(ThreadMessage(r["external_id"], r["direction"], r["created_at"], r["body"],
-                                                     r["author_id"], r["is_retweet"]))
-            state.stored_flags[r["external_id"]] = (r["is_question"], r["is_automatic"], r["id"])
+                                                     r["author_id"], r["is_retweet"], r["reply_to_brand"]))
+            state.stored_flags[r["external_id"]] = (r["is_question"], r["is_automatic"], r["reason"], r["id"])
         for r in await conn.fetch(
             f"SELECT thread_id, seq, {_WAIT_COLUMNS} FROM waits WHERE thread_id = ANY($1::bigint[])", ids
         ):
@@ -540,16 +541,16 @@ class _ThreadState:
                     result: IngestResult) -> None:
         """Write what changed: flags of stored messages, waits (new, changed, gone)."""
         result.threads_touched += len(outcomes)
-        flag_rows: list[tuple[int, bool, bool]] = []
+        flag_rows: list[tuple[int, bool, bool, str | None]] = []
         new_rows: list[tuple[Any, ...]] = []
         changed_rows: list[tuple[Any, ...]] = []
         gone: list[tuple[int, int]] = []
         for tid, outcome in outcomes.items():
             info = self.infos[tid]
-            for ext, (q, a) in outcome.flags.items():
+            for ext, flags in outcome.flags.items():
                 stored = self.stored_flags.get(ext)
-                if stored is not None and stored[:2] != (q, a):
-                    flag_rows.append((stored[2], q, a))
+                if stored is not None and stored[:3] != flags:
+                    flag_rows.append((stored[3], *flags))
             for w in outcome.waits:
                 row = w[1:]  # _WAIT_FIELDS, in order
                 before = self.old_waits.get((tid, w.seq))
@@ -568,8 +569,9 @@ class _ThreadState:
         if flag_rows:
             await conn.execute(
                 """
-                UPDATE messages m SET is_question = u.q, is_automatic = u.a
-                FROM unnest($1::bigint[], $2::boolean[], $3::boolean[]) AS u(id, q, a) WHERE m.id = u.id
+                UPDATE messages m SET is_question = u.q, is_automatic = u.a, reason = u.reason
+                FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::text[]) AS u(id, q, a, reason)
+                WHERE m.id = u.id
                 """,
                 *zip(*flag_rows, strict=True),
             )

@@ -17,7 +17,7 @@ def msg(ext: str, minutes: float, direction: str = "inbound", text: str = "quest
 def waits(messages: list[ThreadMessage]):  # noqa: ANN201
     return compute_waits(
         messages,
-        needs_reply=lambda m, after_reply: not m.text.startswith("merci"),
+        needs_reply=lambda m, context: not m.text.startswith("merci"),
         is_automatic=lambda m: m.text.startswith("auto"),
     )
 
