@@ -162,6 +162,7 @@ class Poller:
                 h = self.health.setdefault((t.account, t.stream), Health())
                 # Until PostgreSQL says since when the stream is polled (it may be away): from now.
                 h.monitored_since = h.monitored_since or now
+                self._changed(t, h)
         for account_id in account_ids:
             if account_id in self._tasks:
                 continue

@@ -105,8 +105,8 @@ def test_the_stale_thresholds_come_from_stale_toml(tmp_path: Path) -> None:
     assert "(clamp_min(3 * social_inbox_poll_interval_seconds, 900))\n        for: 2m\n" in text
     assert "        labels:\n          severity: critical\n" in text
     good = (DEPLOY / "stale.toml").read_text()
-    (tmp_path / "stale.toml").write_text(good.replace('floor = "15m"', 'floor = "20s"')
-                                         .replace("intervals = 3", "intervals = 2.5").replace('for = "2m"', 'for = "1s"'))
+    small_toml = good.replace('floor = "15m"', 'floor = "20s"').replace("intervals = 3", "intervals = 2.5")
+    (tmp_path / "stale.toml").write_text(small_toml.replace('for = "2m"', 'for = "1s"'))
     small = generate.render_stale(generate.load_stale(tmp_path / "stale.toml"))
     assert "(clamp_min(2.5 * social_inbox_poll_interval_seconds, 20))\n        for: 1s\n" in small
     assert "over 2.5 poll intervals" in small and "and over 20s." in small
