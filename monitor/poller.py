@@ -43,6 +43,7 @@ backing_off           after a failed poll (API error, bad payload, database), wi
 credentials_rejected  the API rejected the token: retried every `credentials_retry` seconds;
 paused                the account's lease is ending: this process polls it no more."""
 
+
 @dataclass
 class PollTarget:
     """One stream of one account, and how often to poll it."""
@@ -93,7 +94,8 @@ class PollObserver(Protocol):
 
 
 class StreamObserver(Protocol):
-    """Told whenever a stream's wait changes (the metrics implement it)."""
+    """Told whenever a stream's wait, start of monitoring or stored last success changes (the
+    metrics implement it)."""
 
     def stream_changed(self, target: PollTarget, health: Health) -> None: ...
 
