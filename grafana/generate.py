@@ -760,6 +760,38 @@ def pipeline() -> Json:
                              f"[$__rate_interval])))", "{{channel}} {{stream}}")],
                        w=12, unit="s"),
         ],
+        [
+            table("Streams: last success and why they wait", "Every stream, the longest without a "
+                  "successful poll first: since when (a stream never polled successfully counts from when "
+                  "polling began), why the poller is not polling it now (waiting for its interval, polling, "
+                  "rate_limited, blocked by the Graph API, backing_off, credentials_rejected, paused) and "
+                  "when its next poll is due (negative: overdue, or the time a poll under way has run). "
+                  "SocialInboxStreamStale fires past 3 poll intervals and 15 minutes (stale.toml).",
+                  [prom(f"(time() - (max by (brand, channel, account, stream) "
+                        f"({P}_last_successful_poll_timestamp_seconds{s}) or max by (brand, channel, account, "
+                        f"stream) ({P}_stream_monitored_since_timestamp_seconds{s}))) "
+                        f"* on (brand, channel, account, stream) group_left (reason) "
+                        f"max by (brand, channel, account, stream, reason) ({P}_stream_waiting{s})", table=True),
+                   prom(f"max by (brand, channel, account, stream) ({P}_stream_next_poll_timestamp_seconds{s}) "
+                        f"- time()", table=True)],
+                  w=24, sort=[{"displayName": "Since last success", "desc": True}],
+                  transformations=[
+                      {"id": "merge", "options": {}},
+                      {"id": "organize", "options": {
+                          "excludeByName": {"Time": True},
+                          "indexByName": {"brand": 0, "channel": 1, "account": 2, "stream": 3, "reason": 4,
+                                          "Value #A": 5, "Value #B": 6},
+                          "renameByName": {"brand": "Brand", "channel": "Channel", "account": "Account",
+                                           "stream": "Stream", "reason": "Waiting because",
+                                           "Value #A": "Since last success", "Value #B": "Next poll in"}}},
+                  ],
+                  overrides=[
+                      by_name("Since last success", unit="s", **{"custom__cellOptions": {"type": "color-background"}},
+                              thresholds=thresholds((None, "transparent"), (300, "orange"), (900, "red"))),
+                      by_name("Next poll in", unit="s"),
+                  ],
+                  links=[runbook("SocialInboxStreamStale")]),
+        ],
         [row("APIs")],
         [
             state_timeline("Credentials", "Whether the API accepted each stream's credentials at its "

@@ -121,7 +121,8 @@ async def run(
 
         leases = LeaseManager(LeaseStore(store.pool), list(engine.accounts), on_change=leases_changed,
                               ttl=config.server.lease_time.total_seconds())
-        poller = Poller(engine, targets, observers=[metrics, scheduler], may_poll=leases.holds)
+        poller = Poller(engine, targets, observers=[metrics, scheduler], stream_observers=[metrics],
+                        may_poll=leases.holds)
         server = HttpServer(config.server.host, config.server.port, store=store, poller=poller,
                             metrics=metrics, registry=registry,
                             webhooks=webhooks(config, ids, store, poller, metrics))

@@ -111,6 +111,11 @@ class Family:
         for key, value in values.items():
             self.set(key, value)
 
+    def remove(self, values: Labels) -> None:
+        """Drop the series with these labels, if there is one."""
+        if self.series.pop(values, None) is not None:
+            self._rendered.clear()
+
     def retain(self, keep: Callable[[Labels], bool]) -> None:
         """Drop the series whose labels `keep` refuses (accounts this process no longer holds)."""
         for key in [k for k in self.series if not keep(k)]:

@@ -21,7 +21,7 @@ from monitor.domain.calendar import business_seconds
 from monitor.domain.model import ThreadKind, WaitKind
 from monitor.engine import AccountContext, Clock, utcnow
 from monitor.exposition import Family, FamilySet, Labels
-from monitor.poller import PollTarget
+from monitor.poller import WAIT_REASONS, Health, PollTarget
 from monitor.sources.base import Batch
 from monitor.store.store import IngestResult, Store, WaitEvent
 
@@ -82,6 +82,9 @@ class Metrics:
       oldest_open_wait_seconds{W}, oldest_open_wait_business_seconds{W}   from the snapshot
       sla_target_seconds{policy, channel, thread, kind}, account_info{brand, channel, account, policy}
       poll_total{S, result}, poll_duration_seconds{channel, stream}, last_successful_poll_timestamp_seconds{S},
+      poll_interval_seconds{S}, stream_monitored_since_timestamp_seconds{S},
+      stream_next_poll_timestamp_seconds{S}, stream_waiting{S, reason}   (one series a stream: the
+                                                          current reason, 1)
       credentials_valid{S}, api_rate_limit_remaining{brand, channel, account, endpoint},
       ingest_lag_seconds{channel}, snapshot_timestamp_seconds, build_info{version},
       webhook_deliveries_total{channel, result}
@@ -141,6 +144,19 @@ class Metrics:
                                           "histogram", ("channel", "stream"), buckets=POLL_BUCKETS))
         self.last_success = f.add(Family(f"{p}_last_successful_poll_timestamp_seconds",
                                          "Unix time of the last successful poll of a stream.", "gauge", stream))
+        self.interval = f.add(Family(f"{p}_poll_interval_seconds", "Configured poll interval of a stream.",
+                                     "gauge", stream))
+        self.monitored_since = f.add(Family(
+            f"{p}_stream_monitored_since_timestamp_seconds",
+            "Unix time polling of a stream began (kept in PostgreSQL): the base of its staleness until a "
+            "poll succeeds.", "gauge", stream))
+        self.next_poll = f.add(Family(
+            f"{p}_stream_next_poll_timestamp_seconds",
+            "Unix time the next poll of a stream is due (while one is under way: when it started).", "gauge", stream))
+        self.waiting = f.add(Family(
+            f"{p}_stream_waiting",
+            f"Why a stream is not polled now: 1 for the current reason ({', '.join(WAIT_REASONS)}).", "gauge",
+            (*stream, "reason")))
         self.credentials_valid = f.add(Family(
             f"{p}_credentials_valid", "1 unless the API rejected the account's credentials at the last poll.",
             "gauge", stream))
@@ -186,6 +202,7 @@ class Metrics:
                 if labels not in self.credentials_valid.series:
                     self.credentials_valid.set(labels, 1)
                 self.polls.labels(*labels, "ok")
+                self.interval.set(labels, t.interval)
         self._zero_snapshot()
 
     def webhook(self, channel: str, result: str) -> None:
@@ -220,6 +237,25 @@ class Metrics:
             self.credentials_valid.set(labels, 1 if result == "ok" else 0)
         if ingest is not None:
             self.ingested(ingest, target.channel)
+
+    def stream_changed(self, target: PollTarget, health: Health) -> None:
+        """StreamObserver: why the stream waits and until when; since when it is polled, and its
+        last success as PostgreSQL remembers it (after a restart or a takeover)."""
+        if target.account_id not in self.accounts:
+            return
+        labels = (target.brand, target.channel, target.account, target.stream)
+        if health.monitored_since is not None:
+            self.monitored_since.set(labels, health.monitored_since.timestamp())
+        if health.last_success is not None and labels not in self.last_success.series:
+            self.last_success.set(labels, health.last_success.timestamp())
+        wait = health.wait
+        if wait is None:
+            return
+        self.next_poll.set(labels, wait.until.timestamp())
+        for reason in WAIT_REASONS:
+            if reason != wait.reason:
+                self.waiting.remove((*labels, reason))
+        self.waiting.set((*labels, wait.reason), 1)
 
     def ingested(self, ingest: IngestResult, channel: str) -> None:
         now = self.clock()

@@ -1,4 +1,7 @@
-"""The poll loop: one task per account and stream, with jitter, backoff and health as state."""
+"""The poll loop: one task per account and stream, with jitter, backoff and health as state.
+
+Each stream also says why it is not being polled right now and until when (`StreamWait`), so
+that a stream that stops polling for any reason shows in the metrics and alerts."""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
 
 from monitor.engine import Clock, Engine, utcnow
 from monitor.sources.base import (
@@ -21,11 +24,24 @@ from monitor.sources.base import (
     SourceError,
 )
 from monitor.store.db import DATABASE_ERRORS
-from monitor.store.store import IngestResult
+from monitor.store.store import IngestResult, StreamRecord
 
 log = logging.getLogger(__name__)
 
 STATE_SAVE_INTERVAL = 60.0
+
+WaitReason = Literal["polling", "waiting", "rate_limited", "blocked", "backing_off", "credentials_rejected",
+                     "paused"]
+WAIT_REASONS: tuple[WaitReason, ...] = ("polling", "waiting", "rate_limited", "blocked", "backing_off",
+                                        "credentials_rejected", "paused")
+"""Why a stream is not being polled now (a metric label, so a fixed set):
+polling               a poll is under way (since `until`);
+waiting               the poll interval (or the first polls' spread), or a nudge's gap;
+rate_limited          an API rate limit: a 429's reset, or polls spaced to last the budget;
+blocked               the Graph API blocks the app or Page until its announced regain time;
+backing_off           after a failed poll (API error, bad payload, database), with backoff;
+credentials_rejected  the API rejected the token: retried every `credentials_retry` seconds;
+paused                the account's lease is ending: this process polls it no more."""
 
 
 @dataclass
@@ -54,6 +70,20 @@ class Health:
     last_success: datetime | None = None
     saved: tuple[str, float] = ("", 0.0)
     """(status, monotonic time) last written to PostgreSQL."""
+    wait: StreamWait | None = None
+    """Why the stream is not polled now, and until when."""
+    monitored_since: datetime | None = None
+    """When polling the stream began (kept in PostgreSQL across restarts): the base of its
+    staleness while it has never been polled successfully."""
+
+
+@dataclass(frozen=True)
+class StreamWait:
+    """Why a stream is not polled now, and when its next poll is due."""
+
+    reason: WaitReason
+    until: datetime
+    """When the next poll is due; while `polling`, when the poll under way started."""
 
 
 class PollObserver(Protocol):
@@ -61,6 +91,13 @@ class PollObserver(Protocol):
 
     def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
                   ingest: IngestResult | None) -> None: ...
+
+
+class StreamObserver(Protocol):
+    """Told whenever a stream's wait, start of monitoring or stored last success changes (the
+    metrics implement it)."""
+
+    def stream_changed(self, target: PollTarget, health: Health) -> None: ...
 
 
 @dataclass
@@ -84,6 +121,7 @@ class Poller:
         targets: list[PollTarget],
         *,
         observers: Sequence[PollObserver] = (),
+        stream_observers: Sequence[StreamObserver] = (),
         clock: Clock = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff: Backoff | None = None,
@@ -96,6 +134,7 @@ class Poller:
         self.engine = engine
         self.targets = targets
         self.observers = list(observers)
+        self.stream_observers = list(stream_observers)
         self.clock = clock
         self.sleep = sleep
         self.backoff = backoff or Backoff()
@@ -119,9 +158,13 @@ class Poller:
 
     async def activate(self, account_ids: set[int]) -> None:
         """Start polling these accounts (their leases were just taken)."""
+        now = self.clock()
         for t in self.targets:
             if t.account_id in account_ids and t.account_id not in self._tasks:
-                self.health.setdefault((t.account, t.stream), Health())
+                h = self.health.setdefault((t.account, t.stream), Health())
+                # Until PostgreSQL says since when the stream is polled (it may be away): from now.
+                h.monitored_since = h.monitored_since or now
+                self._changed(t, h)
         for account_id in account_ids:
             if account_id in self._tasks:
                 continue
@@ -205,19 +248,26 @@ class Poller:
     async def _loop(self, target: PollTarget) -> None:
         rng = self.backoff.rng
         # Spread the first polls so that many accounts do not all call at once.
-        await self.sleep(rng.uniform(0, min(self.jitter * target.interval, self.first_poll_spread)))
+        spread = rng.uniform(0, min(self.jitter * target.interval, self.first_poll_spread))
+        self._waiting(target, "waiting", spread)
+        await self.sleep(spread)
         cursor: str | None = None
         cursor_loaded = False
         while True:
             delay = target.interval
+            reason: WaitReason = "waiting"
             early = True  # a nudge may end the wait, unless it follows a failure or a rate limit
             if not self.may_poll(target.account_id):  # the account's lease is ending: wait for news
+                self._waiting(target, "paused", min(1.0, target.interval))
                 await self.sleep(min(1.0, target.interval))
                 continue
             polled = time.monotonic()
+            self._waiting(target, "polling", 0.0)
             try:
                 if not cursor_loaded:
-                    cursor = await self.engine.store.load_cursor(target.account_id, target.stream)
+                    record = await self.engine.store.open_stream(target.account_id, target.stream, at=self.clock())
+                    cursor = record.cursor
+                    self._known(target, record)
                     cursor_loaded = True
                 batch, ingest = await self.poll_once(target, cursor)
                 cursor = batch.cursor if batch.cursor is not None else cursor
@@ -227,17 +277,22 @@ class Poller:
                 elif batch.next_poll_after is not None:
                     delay = max(delay, batch.next_poll_after)
                     early = delay == target.interval  # spacing polls to last the rate budget: kept
+                    if delay > target.interval:
+                        reason = self._throttled(target)
             except RateLimited as exc:
                 self._failed(target, "rate_limited", exc)
                 delay = exc.retry_after if exc.retry_after is not None else self._backoff(target)
+                reason = self._throttled(target)
                 early = False
             except CredentialsRejected as exc:
                 self._failed(target, "credentials_rejected", exc)
                 delay = max(target.interval, self.credentials_retry)
+                reason = "credentials_rejected"
                 early = False
             except (SourceError, *DATABASE_ERRORS) as exc:
                 self._failed(target, "failing", exc)
                 delay = self._backoff(target)
+                reason = "backing_off"
                 early = False
             except asyncio.CancelledError:
                 raise
@@ -245,10 +300,12 @@ class Poller:
                 log.exception("poll crashed", extra={"account": target.account, "stream": target.stream})
                 self._failed(target, "failing", exc)
                 delay = self._backoff(target)
+                reason = "backing_off"
                 early = False
-            await self._record(target)
             if delay == target.interval:
                 delay *= 1 + rng.uniform(-self.jitter, self.jitter)
+            self._waiting(target, reason, delay)
+            await self._record(target)
             if delay > 0:
                 await self._pause(target, delay, early=early, polled=polled)
 
@@ -275,6 +332,41 @@ class Poller:
                 observer.poll_done(target, result, seconds, batch, ingest)
             except Exception:  # an observer's bug must not fail the poll
                 log.exception("poll observer failed", extra={"account": target.account})
+
+    def _waiting(self, target: PollTarget, reason: WaitReason, delay: float) -> None:
+        """Note why the stream is not polled now and for how long, and tell the stream observers."""
+        h = self.health[(target.account, target.stream)]
+        now = self.clock()
+        try:
+            until = now + timedelta(seconds=delay)
+        except (OverflowError, ValueError):  # past year 9999 (an absurd reset), or not a number
+            until = datetime.max.replace(tzinfo=now.tzinfo)
+        h.wait = StreamWait(reason, until)
+        self._changed(target, h)
+
+    def _known(self, target: PollTarget, record: StreamRecord) -> None:
+        """What PostgreSQL remembers of the stream (from before a restart or a takeover)."""
+        h = self.health[(target.account, target.stream)]
+        if h.monitored_since is None or record.monitored_since < h.monitored_since:
+            h.monitored_since = record.monitored_since
+        if record.last_success_at is not None and (h.last_success is None or record.last_success_at > h.last_success):
+            h.last_success = record.last_success_at
+        self._changed(target, h)
+
+    def _changed(self, target: PollTarget, h: Health) -> None:
+        for observer in self.stream_observers:
+            try:
+                observer.stream_changed(target, h)
+            except Exception:  # an observer's bug must not stop the poll loop
+                log.exception("stream observer failed", extra={"account": target.account})
+
+    def _throttled(self, target: PollTarget) -> WaitReason:
+        """`blocked` while the source says the API blocks it (the Graph API's regain time), else
+        `rate_limited`."""
+        blocked_until = getattr(target.source, "blocked_until", None)
+        if isinstance(blocked_until, datetime) and blocked_until > self.clock():
+            return "blocked"
+        return "rate_limited"
 
     def _backoff(self, target: PollTarget) -> float:
         return self.backoff.delay(self.health[(target.account, target.stream)].failures)

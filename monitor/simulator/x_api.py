@@ -128,6 +128,7 @@ class _Fault:
     user_id: str | None
     times: int
     skip: int
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -326,11 +327,13 @@ class FakeXApi:
         return out
 
     def inject(self, fault: str, *, endpoint: str | None = None, user_id: str | None = None,
-               times: int = 1, skip: int = 0) -> None:
-        """Answer the next `times` matching requests (after `skip` of them) with `fault`."""
+               times: int = 1, skip: int = 0, retry_after: float | None = None) -> None:
+        """Answer the next `times` matching requests (after `skip` of them) with `fault`; a
+        `rate_limited` fault announces its reset `retry_after` seconds ahead (default
+        `fault_retry_after`)."""
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
-        self._faults.append(_Fault(fault, endpoint, user_id, times, skip))
+        self._faults.append(_Fault(fault, endpoint, user_id, times, skip, retry_after))
 
     def requests_to(self, endpoint: str, user_id: str | None = None) -> list[RequestRecord]:
         return [r for r in self.requests
@@ -360,7 +363,7 @@ class FakeXApi:
             if endpoint == DM_EVENTS:
                 record.user_id = user
             headers = self._spend(credential, endpoint, now)
-            fault = self._fault(endpoint, record.user_id)
+            fault, retry_after = self._fault(endpoint, record.user_id)
             record.fault = fault
             if fault == "slow":  # answers, but only after `slow_seconds` (past a client's timeout)
                 await asyncio.sleep(self.slow_seconds)
@@ -369,7 +372,7 @@ class FakeXApi:
                     request.transport.abort()
                 raise asyncio.CancelledError()  # aiohttp drops the handler of a lost connection
             if fault == "rate_limited":
-                reset = math.ceil(now + self.fault_retry_after)
+                reset = math.ceil(now + retry_after)
                 headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
                 raise _Reply(self._with(too_many(), headers))
             if fault == "http_500":
@@ -456,21 +459,22 @@ class FakeXApi:
         return {"x-rate-limit-limit": str(limit),
                 "x-rate-limit-remaining": str(int(limit - window[1])), "x-rate-limit-reset": reset}
 
-    def _fault(self, endpoint: str, user_id: str | None) -> str | None:
+    def _fault(self, endpoint: str, user_id: str | None) -> tuple[str | None, float]:
+        """The fault to answer with (None: answer well), and the seconds to a rate limit's reset."""
         for f in self._faults:
             if f.endpoint in (None, endpoint) and f.user_id in (None, user_id):
                 if f.skip > 0:
                     f.skip -= 1
-                    return None
+                    return None, self.fault_retry_after
                 f.times -= 1
                 if f.times <= 0:
                     self._faults.remove(f)
-                return f.kind
+                return f.kind, self.fault_retry_after if f.retry_after is None else f.retry_after
         if self.fault_endpoints is None or endpoint in self.fault_endpoints:
             for kind, p in self.fault_rates.items():
                 if self.rng.random() < p:
-                    return kind
-        return None
+                    return kind, self.fault_retry_after
+        return None, self.fault_retry_after
 
     # ---------------------------------------------------------------- pages
 

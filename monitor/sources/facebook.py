@@ -628,6 +628,11 @@ class _GraphSource:
     def rate_limit_remaining(self) -> dict[str, float]:
         return self.client.rate_limit_remaining
 
+    @property
+    def blocked_until(self) -> datetime | None:
+        """Until when the Graph API blocks the app or Page (the poller calls that wait `blocked`)."""
+        return self.client.blocked_until
+
     async def _get(self, path: str, params: Mapping[str, str]) -> Json:
         self._calls += 1
         return await self.client.get(path, params)

@@ -154,6 +154,15 @@ class WaitEvent:
     url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """What PostgreSQL remembers of a stream when a process sets out to poll it."""
+
+    cursor: str | None
+    last_success_at: datetime | None
+    monitored_since: datetime
+
+
 @dataclass
 class IngestResult:
     messages_new: int = 0
@@ -205,6 +214,21 @@ class Store:
                 "SELECT cursor FROM poll_state WHERE account_id = $1 AND stream = $2", account_id, stream
             )
         return value
+
+    async def open_stream(self, account_id: int, stream: str, *, at: datetime) -> StreamRecord:
+        """The stream's cursor, last success and start of monitoring; the first time it is polled,
+        its row is created, monitored from `at`."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """
+                INSERT INTO poll_state (account_id, stream, monitored_since) VALUES ($1, $2, $3)
+                ON CONFLICT (account_id, stream) DO UPDATE SET monitored_since = poll_state.monitored_since
+                RETURNING cursor, last_success_at, monitored_since
+                """,
+                account_id, stream, at,
+            )
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        return StreamRecord(row["cursor"], row["last_success_at"], row["monitored_since"])
 
     async def ingest(
         self,

@@ -104,14 +104,15 @@ def substitute(text: str, pattern: str, replacement: str, *, count: int | None =
     return new
 
 
-def prometheus_config(*, monitor: str, alertmanager: str) -> str:
+def prometheus_config(*, monitor: str, alertmanager: str, rules: Path = DEPLOY / "rules",
+                      evaluation: str = "5s") -> str:
     """deploy/prometheus/prometheus.yml with test addresses, fast intervals, absolute rule paths."""
     text = (DEPLOY / "prometheus.yml").read_text()
     text = substitute(text, r"^(\s*scrape_interval:).*$", r"\1 1s")
-    text = substitute(text, r"^(\s*evaluation_interval:).*$", r"\1 5s")
+    text = substitute(text, r"^(\s*evaluation_interval:).*$", rf"\1 {evaluation}")
     text = substitute(text, r"^(\s*inbox_monitor_url:).*$", rf"\1 http://{monitor}")
     text = substitute(text, r"^(\s*grafana_url:).*$", rf"\1 {GRAFANA}")
-    text = substitute(text, r"^(\s*- )rules/\*\.yml$", rf"\g<1>{DEPLOY}/rules/*.yml")
+    text = substitute(text, r"^(\s*- )rules/\*\.yml$", rf"\g<1>{rules}/*.yml")
     text = substitute(text, r'"localhost:9093"', f'"{alertmanager}"')
     return substitute(text, r'"localhost:9464"', f'"{monitor}"')
 

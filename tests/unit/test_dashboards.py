@@ -34,7 +34,7 @@ IDS = [b["uid"] for b in BOARDS]
 # The alerts of DESIGN.md, each with a section in deploy/prometheus/runbook.md.
 ALERTS = {"SocialInboxQuestionUnanswered", "SocialInboxQuestionAtRisk", "SocialInboxSLOBurnRate",
           "SocialInboxPollerFailing", "SocialInboxAPITokenInvalid", "SocialInboxRateLimited",
-          "SocialInboxMonitorDown"}
+          "SocialInboxMonitorDown", "SocialInboxStreamStale"}
 BUILTINS = {"__interval", "__interval_ms", "__rate_interval", "__range", "__range_s", "__range_ms"}
 VARIABLE = re.compile(r"\$(?:\{(\w+)(?::(\w+))?\}|(\w+))")
 
