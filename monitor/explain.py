@@ -90,7 +90,7 @@ def explain_text(view: ThreadView, asked: str) -> str:
             label = {True: "needs a reply", False: "no reply", None: "back to the rules"}[m["label"]]
             note = f'; note: "{_short(m["note"])}"' if m["note"] else ""
             notes[len(rows) - 1] = (f"corrected by {m['labelled_by']} at {_time(m['labelled_at'])}: {label} "
-                                    f"(the rules had said: {decision_words(m['old_is_question'], m['old_reason'])})"
+                                    f"(before: {decision_words(m['old_is_question'], m['old_reason'])})"
                                     f"{note}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines.append("")
