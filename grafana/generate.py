@@ -395,7 +395,9 @@ def live() -> Json:
         [row("Open questions")],
         [
             table("Open questions, by deadline", "Every waiting question, the most urgent first: who "
-                  "asked, what, how long ago, its deadline, and a link to the post to answer it.",
+                  "asked, what, why it counts as a question (the rule, or `corrected` by a person: "
+                  "`inbox-monitor explain` tells more), how long ago, its deadline, and a link to the post "
+                  "to answer it.",
                   [sql(f"""
                     SELECT w.deadline AS "Deadline",
                            CASE WHEN w.deadline <= now() THEN 'breached'
@@ -407,6 +409,7 @@ def live() -> Json:
                            t.kind AS "Thread",
                            coalesce(t.customer_handle, m.author_handle, t.customer_id) AS "Customer",
                            left(regexp_replace(coalesce(m.body, ''), '\\s+', ' ', 'g'), 140) AS "Question",
+                           coalesce(m.reason, '') AS "Why",
                            w.questions AS "Messages",
                            coalesce(m.url, t.url) AS "Post"
                     FROM waits w
@@ -424,6 +427,7 @@ def live() -> Json:
                       by_name("Deadline", unit="dateTimeFromNow", **{"custom__width": 130}),
                       by_name("Question", links=[{"title": "Open the post to answer it",
                                                   "url": "${__data.fields.Post}", "targetBlank": True}]),
+                      by_name("Why", **{"custom__width": 130}),
                       by_name("Post", links=[{"title": "Open the post to answer it", "url": "${__value.raw}",
                                               "targetBlank": True}]),
                   ]),

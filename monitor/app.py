@@ -123,9 +123,17 @@ async def run(
                               ttl=config.server.lease_time.total_seconds())
         poller = Poller(engine, targets, observers=[metrics, scheduler], stream_observers=[metrics],
                         may_poll=leases.holds)
+
+        def corrected(account_id: int, direction: str) -> None:
+            """A correction committed by any process: the holder counts it and re-reads the account."""
+            metrics.corrected(account_id, direction)
+            if account_id in leases.held:
+                scheduler.wake()  # a question the correction opened may be due already
+
         server = HttpServer(config.server.host, config.server.port, store=store, poller=poller,
                             metrics=metrics, registry=registry,
-                            webhooks=webhooks(config, ids, store, poller, metrics))
+                            webhooks=webhooks(config, ids, store, poller, metrics),
+                            engine=engine, api_token=EnvSecret(config.server.api.token_env))
         await server.start()
         stack.push_async_callback(server.stop)
         tasks = [
@@ -135,7 +143,7 @@ async def run(
             asyncio.create_task(leases.run(), name="leases"),
             asyncio.create_task(_started(leases, poller), name="started"),
             asyncio.create_task(ReportScheduler(store, config, session=session).run(), name="reports"),
-            asyncio.create_task(nudges.listen(store.pool, poller.nudge), name="poll-now"),
+            asyncio.create_task(nudges.listen(store.pool, poller.nudge, corrected=corrected), name="notices"),
         ]
         stack.push_async_callback(leases.leave)  # runs last: polls have stopped
         stack.push_async_callback(_cancel, tasks)

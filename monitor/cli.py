@@ -1,4 +1,4 @@
-"""Command line: inbox-monitor run | migrate | check-config | accounts | recompute."""
+"""Command line: inbox-monitor run | migrate | check-config | accounts | recompute | mark | explain | labels | ..."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class _Context:
 def _register_secrets(config: Config) -> None:
     import os
 
-    for model in [account for _, account in config.accounts()] + [config.server.webhooks]:
+    for model in [account for _, account in config.accounts()] + [config.server.webhooks, config.server.api]:
         for name, value in model:
             if name.endswith("_env") and isinstance(value, str):
                 logs.register_secret(os.environ.get(value))
@@ -138,6 +138,121 @@ def recompute(obj: _Context, since: datetime) -> None:
             return await engine.recompute_since(since.replace(tzinfo=UTC))
 
     click.echo(f"recomputed {_database_errors(asyncio.run)(go())} thread(s)")
+
+
+@main.command()
+@click.argument("message", metavar="URL|ID")
+@click.option("--needs-reply", "label", flag_value="needs_reply", help="It needs a reply, whatever the rules say.")
+@click.option("--no-reply", "label", flag_value="no_reply", help="It needs no reply, whatever the rules say.")
+@click.option("--rules", "label", flag_value="rules", help="Give it back to the rules (undo a correction).")
+@click.option("--note", default=None, help="Why (kept with the correction).")
+@click.option("--account", "account", default=None, help="The account, when the id is in several.")
+@click.option("--by", default=None, help="Who corrects (default: $USER).")
+@click.pass_obj
+def mark(obj: _Context, message: str, label: str | None, note: str | None, account: str | None,
+         by: str | None) -> None:
+    """Correct whether an inbound message needs a reply; its thread's waits are recomputed at once."""
+    from monitor.app import open_store, prepare
+    from monitor.corrections import CorrectionError, decision_words
+    from monitor.corrections import mark as correct
+    from monitor.explain import explain_text
+    from monitor.store.labels import thread_view
+
+    if label is None:
+        raise click.UsageError("say what it is: --needs-reply, --no-reply or --rules")
+    config = obj.config()
+    who = by or _user()
+
+    async def go() -> str:
+        async with open_store(config) as store:
+            engine, _ = await prepare(config, store)
+            c = await correct(engine, message, {"needs_reply": True, "no_reply": False}.get(label),
+                              by=who, note=note, account=account)
+            view = await thread_view(store.pool, c.message.thread_id)
+        return (f"{c.message.account} {c.message.external_id}: {decision_words(*c.old)} → {decision_words(*c.new)}"
+                f"\n\n{explain_text(view, c.message.external_id)}")
+
+    try:
+        click.echo(_database_errors(asyncio.run)(go()), nl=False)
+    except CorrectionError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _user() -> str:
+    """Who runs the command: $USER, else the login of this uid."""
+    import getpass
+    import os
+
+    try:
+        return os.environ.get("USER") or str(getpass.getuser())
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "unknown"
+
+
+@main.command()
+@click.argument("message", metavar="URL|ID")
+@click.option("--account", "account", default=None, help="The account, when the id is in several.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def explain(obj: _Context, message: str, account: str | None, fmt: str) -> None:
+    """Show a message's thread: each message's decision and why, and the waits it gave."""
+    from monitor.app import open_store, prepare
+    from monitor.corrections import CorrectionError, resolve
+    from monitor.explain import explain_json, explain_text
+    from monitor.store.labels import thread_view
+
+    config = obj.config()
+
+    async def go() -> str:
+        async with open_store(config) as store:
+            engine, _ = await prepare(config, store)
+            found = await resolve(engine, message, account)
+            view = await thread_view(store.pool, found.thread_id)
+        render = explain_json if fmt == "json" else explain_text
+        return render(view, found.external_id)
+
+    try:
+        click.echo(_database_errors(asyncio.run)(go()), nl=False)
+    except CorrectionError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@main.group()
+def labels() -> None:
+    """People's corrections of question decisions."""
+
+
+@labels.command("export")
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable; default: all).")
+@click.option("--out", default="-", show_default=True, help="File to write (- for standard output).")
+@click.pass_obj
+def labels_export(obj: _Context, accounts: tuple[str, ...], out: str) -> None:
+    """Write the corrections as a labelled TSV (label, lang, text) for scripts/question_eval.py --data."""
+    from monitor.app import open_store, prepare
+    from monitor.corrections import labels_tsv
+    from monitor.store.labels import labelled
+
+    config = obj.config()
+    known = [a.name for _, a in config.accounts()]
+    if unknown := [a for a in accounts if a not in known]:
+        raise click.BadParameter(f"no account named {', '.join(map(repr, unknown))} (known: {', '.join(known)})",
+                                 param_hint="--account")
+
+    async def go() -> str:
+        async with open_store(config) as store:
+            _, ids = await prepare(config, store)
+            return labels_tsv(await labelled(store.pool, [ids[a] for a in accounts or known]))
+
+    text = _database_errors(asyncio.run)(go())
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        rows = sum(1 for line in text.splitlines() if not line.startswith("#")) - 1  # the header
+        click.echo(f"wrote {out}: {rows} correction(s)", err=True)
 
 
 def _database_errors(func: Any) -> Any:

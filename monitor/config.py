@@ -91,12 +91,20 @@ class WebhooksConfig(_Model):
     """The X app's API key secret: it signs the CRC answers and checks the deliveries' signatures."""
 
 
+class ApiConfig(_Model):
+    """The HTTP API of `inbox-monitor run` (POST /api/messages/{id}/label): off until a token is set."""
+
+    token_env: EnvName | None = None
+    """Environment variable holding the bearer token that callers send (`$NAME` or `$NAME_FILE`)."""
+
+
 class ServerConfig(_Model):
     listen: str = Field("127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$")
     snapshot_interval: Duration = timedelta(seconds=10)
     lease_time: Duration = timedelta(seconds=30)
     """Processes sharing a database split the accounts; a dead one's accounts move after this long."""
     webhooks: WebhooksConfig = WebhooksConfig()
+    api: ApiConfig = ApiConfig()
 
     @property
     def host(self) -> str:

@@ -10,6 +10,8 @@ from monitor.domain.model import Channel, Message, ThreadMessageLike
 from monitor.domain.questions import automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
+from monitor.store import labels
+from monitor.store.labels import Correction, MessageRef
 from monitor.store.store import Compute, IngestResult, Store, ThreadInfo, ThreadOutcome, WaitRow
 
 Clock = Callable[[], datetime]
@@ -92,6 +94,11 @@ class Engine:
         """Store `messages`, recompute their threads' waits and save `cursor`, atomically."""
         channel = self.accounts[account_id].channel
         return await self.store.ingest(account_id, channel, stream, messages, cursor, self._compute())
+
+    async def correct(self, message: MessageRef, label: bool | None, *, by: str, note: str | None) -> Correction:
+        """Store a person's correction of an inbound message's decision (None: back to the rules) and
+        recompute its thread's waits with it, in one transaction."""
+        return await labels.correct(self.store.pool, message, label, by=by, note=note, compute=self._compute())
 
     async def recompute_since(self, since: datetime, *, page: int = 500) -> int:
         """Recompute the waits of every thread with messages since `since`; return threads done."""

@@ -23,6 +23,7 @@ from monitor.engine import AccountContext, Clock, utcnow
 from monitor.exposition import Family, FamilySet, Labels
 from monitor.poller import WAIT_REASONS, Health, PollTarget
 from monitor.sources.base import Batch
+from monitor.store.labels import DIRECTIONS
 from monitor.store.store import IngestResult, Store, WaitEvent
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class Metrics:
                                                           current reason, 1)
       credentials_valid{S}, api_rate_limit_remaining{brand, channel, account, endpoint},
       ingest_lag_seconds{channel}, snapshot_timestamp_seconds, build_info{version},
-      webhook_deliveries_total{channel, result}
+      webhook_deliveries_total{channel, result}, corrections_total{brand, channel, direction}
     """
 
     def __init__(
@@ -169,6 +170,10 @@ class Metrics:
         self.webhooks = f.add(Family(
             f"{p}_webhook_deliveries", "Webhook requests (deliveries and URL checks), by result.", "counter",
             ("channel", "result")))
+        self.corrections = f.add(Family(
+            f"{p}_corrections", "People's corrections of question decisions (needs_reply, no_reply, rules: "
+            "back to the rules), counted by the process holding the account.", "counter",
+            ("brand", "channel", "direction")))
         self.snapshot_ts = f.add(Family(f"{p}_snapshot_timestamp_seconds",
                                         "Unix time of the last read of the open waits from PostgreSQL.", "gauge"))
         f.add(Family(f"{p}_build", "Version of inbox-monitor.", "info", ("version",))).labels(__version__)
@@ -196,6 +201,8 @@ class Metrics:
             for kind in WAIT_KINDS:
                 for family in (self.opened, self.answered, self.breached):
                     family.labels(ctx.brand, ctx.channel, ctx.name, kind)
+            for direction in DIRECTIONS:
+                self.corrections.labels(ctx.brand, ctx.channel, direction)
         for t in self._targets:
             if t.account_id in self.accounts:
                 labels = (t.brand, t.channel, t.account, t.stream)
@@ -209,6 +216,14 @@ class Metrics:
         """Count a webhook request (result: subscribed, ok, ignored, unknown_account, bad_signature,
         bad_request, not_configured)."""
         self.webhooks.inc((channel, result if result in WEBHOOK_RESULTS else "bad_request"))
+
+    def corrected(self, account_id: int, direction: str) -> None:
+        """A correction of one of the account's decisions was committed (by any process): count it
+        if this process holds the account, and re-read the account's gauges now."""
+        if account_id in self.accounts and direction in DIRECTIONS:
+            ctx = self.accounts[account_id]
+            self.corrections.inc((ctx.brand, ctx.channel, direction))
+            self._touched(account_id)
 
     def render(self, openmetrics: bool = False) -> bytes:
         """This process's social_inbox_* metrics in the Prometheus text or OpenMetrics format."""

@@ -1,9 +1,12 @@
 """The HTTP server of `inbox-monitor run`: /metrics, /healthz (alive), /readyz (ready to serve),
-/go/oldest (alerts' link to a post), /webhooks/facebook and /webhooks/x (poll-now deliveries)."""
+/go/oldest (alerts' link to a post), /webhooks/facebook and /webhooks/x (poll-now deliveries),
+/api/messages/{id}/label (a person's correction of a decision, behind a bearer token)."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,6 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
+from monitor.corrections import BY_MAX, NOTE_MAX, CorrectionError, correction_dict, mark
 from monitor.secrets import EnvSecret
 from monitor.sources.webhooks import (
     Nudge,
@@ -31,6 +35,7 @@ from monitor.sources.webhooks import (
 from monitor.store.db import pending_migrations
 
 if TYPE_CHECKING:
+    from monitor.engine import Engine
     from monitor.metrics import Metrics
     from monitor.poller import Poller
     from monitor.store.store import Store
@@ -40,6 +45,9 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_BODY_MAX = 1024 * 1024
 """Bytes: Meta batches up to 1,000 changes per delivery, far below this."""
+API_BODY_MAX = 16 * 1024
+"""Bytes of a labels API request: a decision, a note of `NOTE_MAX` characters and a name fit."""
+LABEL_FIELDS = frozenset({"needs_reply", "note", "by", "account"})
 
 
 @dataclass
@@ -85,10 +93,12 @@ class Webhooks:
 
 class HttpServer:
     def __init__(self, host: str, port: int, *, store: Store, poller: Poller, metrics: Metrics,
-                 registry: CollectorRegistry, webhooks: Webhooks | None = None) -> None:
+                 registry: CollectorRegistry, webhooks: Webhooks | None = None, engine: Engine | None = None,
+                 api_token: EnvSecret | None = None) -> None:
         self.host, self.port = host, port
         self.store, self.poller, self.metrics, self.registry = store, poller, metrics, registry
         self.webhooks = webhooks
+        self.engine, self.api_token = engine, api_token
         self.app = web.Application(client_max_size=WEBHOOK_BODY_MAX)
         self.app.router.add_get("/metrics", self.metrics_handler)
         self.app.router.add_get("/healthz", self.healthz)
@@ -98,6 +108,7 @@ class HttpServer:
         self.app.router.add_post("/webhooks/facebook", self.facebook_delivery)
         self.app.router.add_get("/webhooks/x", self.x_crc)
         self.app.router.add_post("/webhooks/x", self.x_delivery)
+        self.app.router.add_post("/api/messages/{id}/label", self.label)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -217,3 +228,62 @@ class HttpServer:
             return web.json_response({"error": str(exc)}, status=exc.status)
         return self.webhooks.refused(channel, exc)
 
+
+    # -- the labels API (monitor/corrections.py; README "Corrections") -------------------------------
+
+    async def label(self, request: web.Request) -> web.Response:
+        """Correct whether an inbound message needs a reply: `{"needs_reply": true|false|null,
+        "note": "...", "by": "..."}` (null: back to the rules); `?account=NAME` when the id is in
+        several accounts. The thread's waits are recomputed in the same transaction."""
+        token = self.api_token.get() if self.api_token is not None else None
+        if self.engine is None or not token:
+            return web.json_response({"error": "the labels API is not configured: set token_env in [server.api] "
+                                               "and its environment variable"}, status=404)
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return web.json_response({"error": "missing or wrong bearer token"}, status=401,
+                                     headers={"WWW-Authenticate": 'Bearer realm="inbox-monitor"'})
+        try:
+            body = await _json_body(request, API_BODY_MAX)
+            label, note, by = _label_request(body)
+            account = request.query.get("account") or _text_field(body, "account", 200)
+            correction = await mark(self.engine, request.match_info["id"], label, by=by or "api", note=note,
+                                    account=account)
+        except CorrectionError as exc:
+            return web.json_response({"error": str(exc)}, status=exc.status)
+        return web.json_response(correction_dict(correction))
+
+
+async def _json_body(request: web.Request, limit: int) -> dict[str, object]:
+    """The request's JSON object, read up to `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise CorrectionError(413, f"body: larger than {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise CorrectionError(413, f"body: larger than {limit} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise CorrectionError(400, "body: not JSON") from None
+    if not isinstance(body, dict):
+        raise CorrectionError(400, "body: expected a JSON object")
+    return body
+
+
+def _text_field(body: dict[str, object], name: str, limit: int) -> str | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or len(value) > limit):
+        raise CorrectionError(400, f"{name}: expected a text of at most {limit} characters")
+    return value
+
+
+def _label_request(body: dict[str, object]) -> tuple[bool | None, str | None, str | None]:
+    """(label, note, by) of a labels API request; CorrectionError(400) naming the bad field."""
+    if unknown := sorted(set(body) - LABEL_FIELDS):
+        raise CorrectionError(400, f"{unknown[0]}: unknown field (expected needs_reply, note, by, account)")
+    if "needs_reply" not in body:
+        raise CorrectionError(400, "needs_reply: required (true, false, or null to give it back to the rules)")
+    label = body["needs_reply"]
+    if label is not None and not isinstance(label, bool):
+        raise CorrectionError(400, "needs_reply: expected true, false or null")
+    return label, _text_field(body, "note", NOTE_MAX), _text_field(body, "by", BY_MAX)

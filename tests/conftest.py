@@ -73,3 +73,16 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         yield Store(pool)
     finally:
         await pool.close()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, Store]]:
+    """A loop and a migrated store on a fresh database, for synchronous (hypothesis) tests."""
+    loop = asyncio.new_event_loop()
+    pool = loop.run_until_complete(create_pool(database_url, min_size=1, max_size=2))
+    loop.run_until_complete(migrate(pool))
+    try:
+        yield loop, Store(pool)
+    finally:
+        loop.run_until_complete(pool.close())
+        loop.close()

@@ -30,7 +30,8 @@ class Message:
     is_retweet: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     reply_to_brand: bool = False
-    """It replies to the account itself (X: `in_reply_to_user_id` is the account's user id)."""
+    """It replies to the account itself (X: `in_reply_to_user_id` is the account's user id;
+    Facebook: a reply to one of the Page's comments)."""
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
 

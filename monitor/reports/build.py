@@ -98,7 +98,7 @@ async def build_report(
     longest = [
         LongWait(r["brand"], r["channel"], r["account"], r["kind"], r["thread_kind"], r["customer_handle"],
                  r["opened_at"], r["closed_at"], r["waited_seconds"], r["business_seconds"],
-                 r["target_seconds"], r["deadline"], r["url"])
+                 r["target_seconds"], r["deadline"], r["url"], r["reason"])
         for r in rows.longest
     ]
     total = row((None, None, None))

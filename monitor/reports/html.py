@@ -82,7 +82,8 @@ _TEMPLATE = """<!doctype html>
 <th style="text-align:left">{{ w("link") }}</th></tr>
 {% for l in longest %}<tr><td>{{ loop.index }}</td>
 <td class="text"><b>{{ l.account }}</b><br><span class="sub">{{ l.kind }}</span></td>
-<td class="text">{{ l.customer }}</td><td class="text">{{ l.asked }}</td><td><b>{{ l.waited }}</b></td>
+<td class="text">{{ l.customer }}{% if l.reason %}<br><span class="sub">{{ l.reason }}</span>{% endif %}</td>
+<td class="text">{{ l.asked }}</td><td><b>{{ l.waited }}</b></td>
 <td>{{ l.business }}</td><td>{{ l.target }}</td><td class="text {{ l.tone }}">{{ l.outcome }}</td>
 <td class="text">{% if l.url %}<a href="{{ l.url }}">{{ w("open") }}</a>{% else %}–{% endif %}</td></tr>
 {% endfor %}</table>{% else %}<p>{{ w("no_waits") }}</p>{% endif %}
@@ -140,7 +141,8 @@ def render_html(report: Report, words: Words) -> bytes:
     tz = report.period.timezone
     longest = [{
         "account": w.account, "kind": f"{words.channel(w.channel)} · {words(w.thread_kind)} · {words(w.kind)}",
-        "customer": w.customer_handle or "–", "asked": words.timestamp(w.opened_at, tz),
+        "customer": w.customer_handle or "–", "reason": words.reason(w.reason),
+        "asked": words.timestamp(w.opened_at, tz),
         "waited": words.duration(w.waited_seconds), "business": words.duration(w.business_seconds),
         "target": words.duration(w.target_seconds), "outcome": outcome(w, words),
         "tone": "bad" if w.breached else "good", "url": w.url,

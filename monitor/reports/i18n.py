@@ -133,6 +133,20 @@ _METHOD: dict[Language, list[str]] = {
     ],
 }
 
+# Why the question that opened a wait needs a reply (the rule's name in monitor/domain/questions.py,
+# or `corrected` by a person); a rule not listed here is shown by its name.
+_REASONS: dict[str, dict[Language, str]] = {
+    "question_mark": {"en": "question (?)", "fr": "question (?)"},
+    "question": {"en": "question", "fr": "question"},
+    "complaint": {"en": "complaint or request", "fr": "réclamation ou demande"},
+    "unhappy_emoji": {"en": "unhappy emoji", "fr": "emoji mécontent"},
+    "first_person_report": {"en": "problem reported", "fr": "problème signalé"},
+    "reply_to_brand": {"en": "reply to the brand", "fr": "réponse à la marque"},
+    "private": {"en": "private message", "fr": "message privé"},
+    "pattern:extra": {"en": "policy pattern", "fr": "motif de la politique"},
+    "corrected": {"en": "corrected by a person", "fr": "corrigé à la main"},
+}
+
 _MONTHS: dict[Language, list[str]] = {
     "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December"],
@@ -277,6 +291,13 @@ class Words:
         if self.language == "fr":
             return f"{local:%d/%m %H:%M}"
         return f"{local:%m-%d %H:%M}"
+
+    def reason(self, reason: str | None) -> str:
+        """Why a question needs a reply, in words ("" when unknown)."""
+        if not reason:
+            return ""
+        words = _REASONS.get(reason)
+        return words[self.language] if words else reason.replace("_", " ")
 
     def channel(self, channel: str | None) -> str:
         return self(channel) if channel in ("x", "facebook") else (channel or "")

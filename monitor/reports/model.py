@@ -108,6 +108,9 @@ class LongWait:
     target_seconds: float
     deadline: datetime
     url: str | None
+    reason: str | None = None
+    """Why the question that opened the wait needs a reply: the rule (`question_mark`,
+    `reply_to_brand`, ...) or `corrected` by a person."""
 
     @property
     def breached(self) -> bool:

@@ -223,7 +223,9 @@ def _longest_table(report: Report, words: Words, st: dict[str, ParagraphStyle]) 
             Paragraph(str(i), st["cell"]),
             Paragraph(f"<b>{escape(w.account)}</b><br/><font size='6.5' color='#64748b'>{escape(kind)}</font>",
                       st["cell"]),
-            Paragraph(escape(w.customer_handle or "–"), st["cell"]),
+            Paragraph(escape(w.customer_handle or "–") + (
+                f"<br/><font size='6.5' color='#64748b'>{escape(words.reason(w.reason))}</font>" if w.reason else ""),
+                st["cell"]),
             Paragraph(escape(words.timestamp(w.opened_at, tz)), st["cell"]),
             Paragraph(f"<b>{escape(words.duration(w.waited_seconds))}</b>", st["cell_r"]),
             Paragraph(escape(words.duration(w.business_seconds)), st["cell_r"]),

@@ -90,6 +90,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "thread_kind": w.thread_kind, "customer_handle": w.customer_handle, "opened_at": w.opened_at,
             "closed_at": w.closed_at, "waited_seconds": w.waited_seconds, "business_seconds": w.business_seconds,
             "target_seconds": w.target_seconds, "deadline": w.deadline, "breached": w.breached, "url": w.url,
+            "reason": w.reason,
         } for w in report.longest],
         "policies": [vars(p) for p in report.policies],
     }

@@ -32,9 +32,10 @@ facebook.comments
     bumps it) and every post updated since the previous sweep rejoins the active set, its floor
     being that sweep. A deleted post (error 100/33) leaves the set.
     Threads: a top-level comment with its replies; a reply's thread is its root comment
-    (`parent{id,parent{id}}` covers three levels, the comments read together resolve deeper
-    chains); the Page's comments are outbound. A visitor post opens its own thread: the post is the
-    question and every comment under it (the Page's answer, the author's follow-ups) belongs to it.
+    (`parent{id,from,parent{id}}` covers three levels, the comments read together resolve deeper
+    chains); the Page's comments are outbound, and a reply to one of them replies to the brand. A
+    visitor post opens its own thread: the post is the question and every comment under it (the
+    Page's answer, the author's follow-ups) belongs to it.
 
 Cursors are small JSON objects (UNIX seconds), saved by the engine with the messages:
 ``{"v":1,"watermark":...}`` and ``{"v":1,"posts":...,"swept":...,"active":{"<post-id>":[last,
@@ -407,11 +408,15 @@ def comment_messages(
 ) -> list[Message]:
     """The comments of one post as messages, each in its thread (see the module docstring)."""
     parents: dict[str, str | None] = {}
+    authors: dict[str, str | None] = {}  # comment id -> author id, from the comments and their parents
     parsed = []
     for item in items:
         cid = _id(item)
         parent, grand = _parent_ids(item)
         parents[cid] = parent
+        authors[cid] = _author(item)[0]
+        if parent is not None and "from" in item["parent"]:
+            authors.setdefault(parent, _author(item["parent"])[0])
         if parent is not None and grand is not None:
             parents.setdefault(parent, grand)
         parsed.append((cid, parent, item))
@@ -432,6 +437,7 @@ def comment_messages(
             created_at=parse_time(item.get("created_time")), text=_text(item, "message"),
             author_id=author_id, author_handle=author_name,
             url=f"https://www.facebook.com/{post_id}?comment_id={parent or cid}", raw=item,
+            reply_to_brand=parent is not None and authors.get(parent) == page_id,
         ))
     return out
 
@@ -733,7 +739,7 @@ class CommentsSource(_GraphSource):
     """facebook.comments: comments on the Page's posts, and visitor posts."""
 
     stream = COMMENTS
-    COMMENT_FIELDS = "id,from,message,created_time,parent{id,parent{id}}"
+    COMMENT_FIELDS = "id,from,message,created_time,parent{id,from,parent{id}}"
 
     async def _fetch(self, cursor: str | None) -> tuple[list[Message], str]:
         now = _ts(self.client.clock())

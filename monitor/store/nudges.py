@@ -1,9 +1,13 @@
-"""Poll-now notices between the processes sharing a PostgreSQL (LISTEN/NOTIFY).
+"""Poll-now and correction notices between the processes sharing a PostgreSQL (LISTEN/NOTIFY).
 
 A webhook delivery reaches whichever process the load balancer picked; the account's streams are
 polled by the process holding its lease. The receiving process NOTIFYs; every process LISTENs
 and nudges its own pollers (the others ignore accounts they do not hold). A notice lost while
 PostgreSQL is away costs nothing but freshness: the poll at the interval reads the same news.
+
+A correction of a decision (`inbox-monitor mark`, the labels API) NOTIFYs on its own channel in
+its own transaction, so the notice leaves when it commits: the process holding the account
+re-reads that account's gauges and counts the correction.
 """
 
 from __future__ import annotations
@@ -18,17 +22,36 @@ import asyncpg
 from monitor.store.db import DATABASE_ERRORS
 
 CHANNEL = "inbox_monitor_poll_now"
+CORRECTIONS = "inbox_monitor_corrections"
 
 log = logging.getLogger(__name__)
 
 Nudged = Callable[[int, Sequence[str]], object]
 """(account id, streams) -> anything: called for every notice received."""
+Corrected = Callable[[int, str], object]
+"""(account id, direction of the correction) -> anything: called for every correction notice."""
 
 
 async def publish(pool: asyncpg.Pool, account_id: int, streams: Sequence[str]) -> None:
     """Tell every process (this one too) that these streams of the account have news."""
     payload = json.dumps({"account": account_id, "streams": list(streams)}, separators=(",", ":"))
     await pool.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+
+def correction_notice(account_id: int, direction: str) -> str:
+    """The payload of a correction notice (sent by the store in the correction's transaction)."""
+    return json.dumps({"account": account_id, "direction": direction}, separators=(",", ":"))
+
+
+def _read_correction(payload: str) -> tuple[int, str] | None:
+    try:
+        notice = json.loads(payload)
+        account, direction = notice["account"], notice["direction"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(account, int) or not isinstance(direction, str):
+        return None
+    return account, direction
 
 
 def _read(payload: str) -> tuple[int, list[str]] | None:
@@ -43,10 +66,11 @@ def _read(payload: str) -> tuple[int, list[str]] | None:
     return account, streams
 
 
-async def listen(pool: asyncpg.Pool, nudged: Nudged, *, check_every: float = 30.0,
-                 retry: float = 1.0, retry_max: float = 30.0) -> None:
-    """Call `nudged` for each notice, for ever: one pooled connection LISTENs; when it breaks (or
-    stops answering the check every `check_every` seconds) another is taken, after a backoff."""
+async def listen(pool: asyncpg.Pool, nudged: Nudged, *, corrected: Corrected | None = None,
+                 check_every: float = 30.0, retry: float = 1.0, retry_max: float = 30.0) -> None:
+    """Call `nudged` for each poll-now notice (and `corrected` for each correction notice), for
+    ever: one pooled connection LISTENs; when it breaks (or stops answering the check every
+    `check_every` seconds) another is taken, after a backoff."""
     delay = retry
     failing = False
 
@@ -56,6 +80,13 @@ async def listen(pool: asyncpg.Pool, nudged: Nudged, *, check_every: float = 30.
             log.warning("poll-now notice ignored: not ours", extra={"bytes": len(payload)})
             return
         nudged(*notice)
+
+    def correction(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+        notice = _read_correction(payload)
+        if notice is None:
+            log.warning("correction notice ignored: not ours", extra={"bytes": len(payload)})
+        elif corrected is not None:
+            corrected(*notice)
 
     while True:
         try:
@@ -68,6 +99,8 @@ async def listen(pool: asyncpg.Pool, nudged: Nudged, *, check_every: float = 30.
                 conn.add_termination_listener(on_close)
                 try:
                     await conn.add_listener(CHANNEL, received)
+                    if corrected is not None:
+                        await conn.add_listener(CORRECTIONS, correction)
                     if failing:
                         log.warning("poll-now notices: listening again")
                     failing, delay = False, retry
@@ -80,9 +113,12 @@ async def listen(pool: asyncpg.Pool, nudged: Nudged, *, check_every: float = 30.
                     conn.remove_termination_listener(on_close)
                     if not conn.is_closed():
                         await conn.remove_listener(CHANNEL, received)
+                        if corrected is not None:
+                            await conn.remove_listener(CORRECTIONS, correction)
         except (*DATABASE_ERRORS, TimeoutError) as exc:
             if not failing:
-                log.warning("poll-now notices: not listening (webhooks only speed polls up)",
+                log.warning("poll-now notices: not listening (webhooks only speed polls up; corrections "
+                            "show at the next snapshot)",
                             extra={"error": f"{type(exc).__name__}: {exc}"})
             failing = True
         await asyncio.sleep(delay)

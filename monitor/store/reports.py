@@ -201,7 +201,7 @@ _LONGEST_SQL = f"""
         LIMIT $5
     )
     SELECT top.*, a.brand, a.channel, a.name AS account, t.kind AS thread_kind, t.customer_handle,
-           coalesce(m.url, t.url) AS url
+           coalesce(m.url, t.url) AS url, m.reason
     FROM top
     JOIN accounts a ON a.id = top.account_id
     JOIN threads t ON t.id = top.thread_id

@@ -278,18 +278,7 @@ class Store:
         """Recompute the waits of these threads (after a policy change) in one transaction."""
         result = IngestResult()
         async with self.pool.acquire() as conn, conn.transaction():
-            accounts = await conn.fetch(
-                "SELECT DISTINCT account_id FROM threads WHERE id = ANY($1::bigint[]) ORDER BY 1", list(thread_ids))
-            for a in accounts:  # in order: no deadlock with another recompute
-                await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, a["account_id"])
-            records = await conn.fetch(
-                "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
-                " WHERE id = ANY($1::bigint[])",
-                sorted(thread_ids),
-            )
-            state = await _ThreadState.load(conn, {str(r["id"]): _thread_info(r) for r in records})
-            outcomes = {tid: compute(state.infos[tid], msgs) for tid, msgs in state.messages.items()}
-            await state.write(conn, outcomes, result)
+            await recompute_threads(conn, thread_ids, compute, result)
         return result
 
     async def threads_since(self, since: datetime, account_ids: Sequence[int]) -> list[int]:
@@ -414,6 +403,25 @@ class Store:
                 ORDER BY a.brand, a.name, p.stream
                 """
             )
+
+
+async def recompute_threads(conn: asyncpg.Connection, thread_ids: Sequence[int], compute: Compute,
+                            result: IngestResult) -> dict[int, ThreadOutcome]:
+    """Recompute the waits and flags of these threads in the caller's transaction, under their
+    accounts' locks; their outcomes by thread id."""
+    accounts = await conn.fetch(
+        "SELECT DISTINCT account_id FROM threads WHERE id = ANY($1::bigint[]) ORDER BY 1", list(thread_ids))
+    for a in accounts:  # in order: no deadlock with another recompute
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, a["account_id"])
+    records = await conn.fetch(
+        "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
+        " WHERE id = ANY($1::bigint[])",
+        sorted(thread_ids),
+    )
+    state = await _ThreadState.load(conn, {str(r["id"]): _thread_info(r) for r in records})
+    outcomes = {tid: compute(state.infos[tid], msgs) for tid, msgs in state.messages.items()}
+    await state.write(conn, outcomes, result)
+    return outcomes
 
 
 def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, str | None, str | None]]:
@@ -543,7 +551,7 @@ class _ThreadState:
         wanted = set(external_ids)
         for r in await conn.fetch(
             "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
-            " reply_to_brand, is_question, is_automatic, reason FROM messages"
+            " reply_to_brand, label, is_question, is_automatic, reason FROM messages"
             " WHERE thread_id = ANY($1::bigint[]) OR (account_id = $2 AND external_id = ANY($3::text[]))",
             ids, account_id, list(wanted),
         ):
@@ -553,7 +561,8 @@ class _ThreadState:
             if tid not in state.infos:
                 continue  # stored in a thread this batch does not touch
             state.messages[tid].append(ThreadMessage(r["external_id"], r["direction"], r["created_at"], r["body"],
-                                                     r["author_id"], r["is_retweet"], r["reply_to_brand"]))
+                                                     r["author_id"], r["is_retweet"], r["reply_to_brand"],
+                                                     r["label"]))
             state.stored_flags[r["external_id"]] = (r["is_question"], r["is_automatic"], r["reason"], r["id"])
         for r in await conn.fetch(
             f"SELECT thread_id, seq, {_WAIT_COLUMNS} FROM waits WHERE thread_id = ANY($1::bigint[])", ids

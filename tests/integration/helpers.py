@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import random
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from monitor.config import Config, parse
+from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
 from monitor.store.store import AccountRow, Store
 
@@ -56,3 +58,13 @@ async def waits_of(store: Store, account: str) -> dict[str, list[tuple[object, .
     for r in rows:
         out.setdefault(r["thread_key"], []).append(tuple(r[f] for f in WAIT_FIELDS))
     return out
+
+
+def shuffled_batches(messages: Sequence[Message], rng: random.Random, batches: int) -> list[list[Message]]:
+    """The messages as a poller may bring them: shuffled, some twice, in `batches` batches, then
+    half of them again (a batch re-read after a restart)."""
+    noisy = [*messages, *rng.sample(list(messages), k=rng.randint(0, len(messages)))]  # duplicates
+    rng.shuffle(noisy)
+    cuts = sorted(rng.randint(0, len(noisy)) for _ in range(batches - 1))
+    chunks = [noisy[a:b] for a, b in zip([0, *cuts], [*cuts, len(noisy)], strict=True)]
+    return [*chunks, rng.sample(list(messages), k=len(messages) // 2)]

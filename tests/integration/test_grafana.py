@@ -612,6 +612,7 @@ def test_open_questions_table_links_every_open_wait_to_its_post(scenario: Scenar
     assert all(r["Post"] and r["Post"].startswith("https://") for r in rows)
     assert {r["Account"] for r in rows} == {"acme-fb", "acme-x", "globex-fb", "globex.fr-x"}
     assert all(r["Question"] for r in rows)
+    assert all(r["Why"] and r["Why"] not in ("courtesy", "no_cue", "praise") for r in rows)  # the rule that opened it
 
 
 def test_sla_compliance_table_matches_the_waits(scenario: Scenario, resolved: dict[str, dict[str, list[str]]]) -> None:

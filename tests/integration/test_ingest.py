@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from monitor.domain.model import Message
 from monitor.store.db import create_pool, migrate, migrations, pending_migrations
 from monitor.store.store import Store
-from tests.integration.helpers import FIXED_NOW, engine_for, waits_of
+from tests.integration.helpers import FIXED_NOW, engine_for, shuffled_batches, waits_of
 
 T0 = FIXED_NOW - timedelta(days=1)
 QUESTION = "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?"
@@ -129,12 +129,7 @@ def test_shuffled_duplicated_batches_give_the_waits_of_one_ordered_ingest(
     db: tuple[asyncio.AbstractEventLoop, Store], messages: list[Message], seed: int, batches: int
 ) -> None:
     loop, store = db
-    rng = random.Random(seed)
-    noisy = messages + rng.sample(messages, k=rng.randint(0, len(messages)))  # duplicates
-    rng.shuffle(noisy)
-    cuts = sorted(rng.randint(0, len(noisy)) for _ in range(batches - 1))
-    chunks = [noisy[a:b] for a, b in zip([0, *cuts], [*cuts, len(noisy)], strict=True)]
-    chunks.append(rng.sample(messages, k=len(messages) // 2))  # a batch re-read after a restart
+    chunks = shuffled_batches(messages, random.Random(seed), batches)
 
     async def go() -> None:
         engine = await engine_for(store, ["ordered", "shuffled"])
@@ -156,18 +151,6 @@ def test_shuffled_duplicated_batches_give_the_waits_of_one_ordered_ingest(
         assert stored == len(messages)
 
     loop.run_until_complete(go())
-
-
-@pytest.fixture
-def db(database_url: str):  # noqa: ANN201 - a loop and a store for synchronous hypothesis tests
-    loop = asyncio.new_event_loop()
-    pool = loop.run_until_complete(create_pool(database_url, min_size=1, max_size=2))
-    loop.run_until_complete(migrate(pool))
-    try:
-        yield loop, Store(pool)
-    finally:
-        loop.run_until_complete(pool.close())
-        loop.close()
 
 
 async def test_any_unicode_and_odd_timestamps_are_stored_and_waited_on(store: Store) -> None:

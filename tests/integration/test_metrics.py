@@ -20,6 +20,7 @@ from monitor.engine import AccountContext, Engine
 from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
 from monitor.sources.demo import DemoSource
+from monitor.store.labels import DIRECTIONS
 from monitor.store.store import AccountRow, Store
 from tests.waiting import cli_env, eventually, free_port, start_cli, wait_for
 
@@ -164,7 +165,7 @@ async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: St
     metrics.ingested(result, "x")
     await metrics.refresh(store)
     allowed = {"acme", "globex", "x", "facebook", "acme-x", "acme-fb", "globex-x", "first", "next", "public",
-               "private", "demo", "default"}  # "default" is the policy's name
+               "private", "demo", "default", *DIRECTIONS}  # "default" is the policy's name
     for (name, labels) in samples(registry):
         for key, value in labels:
             if key in ("le", "version", "result", "quantile"):

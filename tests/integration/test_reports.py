@@ -31,6 +31,7 @@ from PIL import Image
 
 from monitor.config import parse
 from monitor.reports.build import ReportError, ReportRequest, build_report
+from monitor.reports.i18n import Words
 from monitor.reports.model import BUCKET_EDGES, Figures, Report
 from monitor.reports.period import parse_period
 from monitor.reports.render import render
@@ -131,6 +132,14 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     assert [(w.account, w.opened_at, w.url, w.customer_handle) for w in report.longest] == [
         (f.wait.account, f.wait.opened_at, f.wait.url, f.wait.customer) for f in waited[:10]
     ]
+    async with store.pool.acquire() as conn:  # the rule that made the opening message a question
+        reasons: dict[tuple[str, datetime], set[str]] = {}
+        for r in await conn.fetch("SELECT a.name, w.opened_at, m.reason FROM waits w"
+                                  " JOIN accounts a ON a.id = w.account_id"
+                                  " JOIN messages m ON m.account_id = w.account_id"
+                                  " AND m.external_id = w.opened_message"):
+            reasons.setdefault((r["name"], r["opened_at"]), set()).add(r["reason"])
+    assert all(w.reason and w.reason in reasons[(w.account, w.opened_at)] for w in report.longest)
     for w, f in zip(report.longest, waited, strict=False):
         until = f.wall if f.answered else (rd.AS_OF - f.wait.opened_at).total_seconds()
         assert w.waited_seconds == pytest.approx(until)
@@ -286,6 +295,7 @@ async def test_html_csv_and_json_carry_the_same_figures(store: Store, loaded: rd
     for section in ("Synthèse", "Tendances", "Les 10 attentes les plus longues", "Méthodologie"):
         assert section in html
     assert html.count("<svg") == 3 and all(w.url in html for w in report.longest if w.url)
+    assert all(Words("fr").reason(w.reason) in html for w in report.longest)  # why each was a question
     rows = list(__import__("csv").DictReader(io.StringIO(render(report, "csv").decode())))
     total = next(r for r in rows if r["scope"] == "total" and r["period"] == "current")
     assert int(total["waits_opened"]) == report.total.current.waits_opened
@@ -294,6 +304,7 @@ async def test_html_csv_and_json_carry_the_same_figures(store: Store, loaded: rd
     data = json.loads(render(report, "json"))
     assert data["total"]["current"]["breaches"] == report.total.current.breaches
     assert data["period"]["label"] == "2026-W10" and len(data["longest_waits"]) == 10
+    assert [w["reason"] for w in data["longest_waits"]] == [w.reason for w in report.longest]
     assert data["breach_heatmap"]["values"] == report.heatmap
 
 

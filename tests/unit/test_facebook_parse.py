@@ -162,6 +162,22 @@ def test_a_reply_to_a_reply_belongs_to_the_top_level_thread() -> None:
         "1_13": "comment:1_10", "1_11": "comment:1_10", "1_10": "comment:1_10"}
 
 
+def test_a_reply_to_the_pages_comment_replies_to_the_brand() -> None:
+    """From `parent{from}` when the API gives it, else from the parent read in the same answer;
+    a reply to another customer's comment does not reply to the brand."""
+    to_page = comment("1_12", T3, ANN, "ok", "1_11")
+    to_page["parent"]["from"] = PAGE_FROM
+    [alone] = comment_messages("p_1", False, [to_page], PAGE)
+    assert alone.reply_to_brand and alone.thread_key == "comment:1_11"
+    items = [comment("1_13", T4, ANN, "ok", "1_11"), comment("1_11", T2, PAGE_FROM, "C'est parti", "1_10"),
+             comment("1_12", T3, BOB, "moi aussi", "1_10"), comment("1_10", T1, ANN, "Où en est ma commande ?")]
+    replies = {m.external_id: m.reply_to_brand for m in comment_messages("p_1", False, items, PAGE)}
+    assert replies == {"1_13": True, "1_11": False, "1_12": False, "1_10": False}
+    to_customer = comment("1_14", T3, BOB, "pareil", "1_10")
+    to_customer["parent"]["from"] = ANN
+    assert not comment_messages("p_1", False, [to_customer], PAGE)[0].reply_to_brand
+
+
 def test_a_parent_loop_does_not_hang() -> None:
     items = [comment("a", T1, ANN, "?", "b"), comment("b", T2, ANN, "?", "a")]
     assert len(comment_messages("p", False, items, PAGE)) == 2
@@ -194,6 +210,7 @@ def test_a_comment_without_from_is_an_inbound_from_an_unknown_author() -> None:
     {"id": "1", "created_time": T1, "from": BOB, "parent": "1_0"},
     {"id": "1", "created_time": T1, "from": BOB, "parent": {"id": "1_0", "parent": "x"}},
     {"id": "1", "created_time": T1, "from": BOB, "parent": {}},
+    {"id": "1", "created_time": T1, "from": BOB, "parent": {"id": "1_0", "from": "the page"}},
     {"id": "1", "created_time": "soon", "from": BOB},
     {"created_time": T1, "from": BOB},
     {"id": True, "created_time": T1, "from": BOB},
