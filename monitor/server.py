@@ -67,7 +67,7 @@ class Webhooks:
     max_age: float = DELIVERY_MAX_AGE
     replays: ReplayMemory = field(default_factory=ReplayMemory)
     limiter: NudgeLimiter = field(default_factory=NudgeLimiter)
-    _logged: dict[tuple[str, str], float] = field(default_factory=dict)
+    _logged: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def app_secrets(self) -> list[str]:
         """The Meta app secrets set now (several apps may serve the Pages)."""
@@ -75,23 +75,24 @@ class Webhooks:
 
     def refused(self, channel: str, exc: WebhookError) -> web.Response:
         self.counted(channel, exc.result)
-        self.note(channel, exc.result, "webhook delivery refused", str(exc), exc_info=exc.__cause__)
+        what = "webhook request failed" if exc.__cause__ else "webhook delivery refused"  # a bug's own line
+        self.note(channel, exc.result, what, str(exc), exc_info=exc.__cause__)
         return web.json_response({"error": str(exc)}, status=exc.status)
 
     def note(self, channel: str, result: str, what: str, error: str,
              exc_info: BaseException | None = None) -> None:
-        """Log a request not acted on, once per (channel, result) every WEBHOOK_LOG_EVERY."""
+        """Log a request not acted on, once per (channel, result, what) every WEBHOOK_LOG_EVERY."""
         now = time.monotonic()
-        if now - self._logged.get((channel, result), -1e9) >= WEBHOOK_LOG_EVERY:
-            self._logged[(channel, result)] = now
+        if now - self._logged.get((channel, result, what), -1e9) >= WEBHOOK_LOG_EVERY:
+            self._logged[(channel, result, what)] = now
             log.warning(what, extra={"channel": channel, "result": result, "error": error}, exc_info=exc_info)
 
-    def _ignored(self, channel: str, result: str, error: str, nudged: int = 0) -> web.Response:
+    def _ignored(self, channel: str, result: str, error: str) -> web.Response:
         """A delivery answered 200 but not acted on: X and Meta retry anything else (Meta, for
         hours, then unsubscribes the app), and the poll at the interval reads the news anyway."""
         self.counted(channel, result)
         self.note(channel, result, "webhook delivery not acted on", error)
-        return web.json_response({"status": result, "accounts": nudged})
+        return web.json_response({"status": result, "accounts": 0})
 
     async def act(self, channel: str, body: bytes, delivery: Delivery) -> web.Response:
         """Nudge the streams a verified delivery names, unless it is old, a replay, or its
