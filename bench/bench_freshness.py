@@ -255,7 +255,7 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
             async def deliver(user: str, tweet: int) -> None:
                 body, headers = delivery(user, tweet)
                 async with session.post(f"http://127.0.0.1:{port}/webhooks/x", data=body, headers=headers) as r:
-                    if r.status != 200:
+                    if r.status != 200 or (await r.json()).get("status") != "ok":  # not rate_limited either
                         raise RuntimeError(f"the webhook answered {r.status}: {await r.text()}")
 
             await post(api, plan, time.time() + 1.0, rng, posted, deliver if args.webhooks else None)

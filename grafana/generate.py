@@ -823,9 +823,10 @@ def pipeline() -> Json:
                              "{{channel}} p90")],
                        w=16, unit="s"),
             timeseries("Webhook deliveries", "Webhook requests per second by channel and result (ok, "
-                       "subscribed, ignored, unknown_account, bad_signature, bad_request, not_configured): "
-                       "bad_signature after a secret rotation means the new secret is not where "
-                       "[server.webhooks] looks.",
+                       "subscribed, ignored, unknown_account, stale, replayed, rate_limited, bad_signature, "
+                       "bad_request, not_configured): bad_signature after a secret rotation means the new "
+                       "secret is not where [server.webhooks] looks; replayed or rate_limited in numbers "
+                       "means someone resends deliveries.",
                        [prom(f"sum by (channel, result) (rate({P}_webhook_deliveries_total"
                              f'{{job="$job", channel=~"$channel"}}[$__rate_interval]))', "{{channel}} {{result}}")],
                        w=8, unit="reqps", stack=True),

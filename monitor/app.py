@@ -23,7 +23,8 @@ from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
 from monitor.store import nudges
-from monitor.store.db import EmbeddedPostgres, create_pool, migrate
+from monitor.store.db import create_pool, migrate
+from monitor.store.embedded import EmbeddedPostgres
 from monitor.store.leases import LeaseStore
 from monitor.store.store import AccountRow, Store
 

@@ -32,12 +32,13 @@ class _Context:
 
 
 def _register_secrets(config: Config) -> None:
-    import os
+    """Read every configured secret once (`$NAME` or `$NAME_FILE`), so that no output shows it."""
+    from monitor.secrets import EnvSecret
 
     for model in [account for _, account in config.accounts()] + [config.server.webhooks, config.server.api]:
         for name, value in model:
             if name.endswith("_env") and isinstance(value, str):
-                logs.register_secret(os.environ.get(value))
+                EnvSecret(value).get()  # registers what it reads
     logs.register_secret(config.database.url())
 
 
@@ -119,7 +120,7 @@ def accounts(obj: _Context) -> None:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     for r in rows:
         if r["last_error"]:
-            click.echo(f"{r['name']}/{r['stream']}: {r['last_error']}")
+            click.echo(f"{r['name']}/{r['stream']}: {logs.redact(r['last_error'])}")  # stored before redaction
 
 
 @main.command()

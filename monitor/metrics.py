@@ -60,7 +60,7 @@ def response_buckets(targets: Iterable[float]) -> list[float]:
 
 
 WEBHOOK_RESULTS = frozenset({"subscribed", "ok", "ignored", "unknown_account", "bad_signature", "bad_request",
-                             "not_configured"})
+                             "not_configured", "stale", "replayed", "rate_limited"})
 
 def exemplar(message: str | None, url: str | None) -> dict[str, str] | None:
     """Message id and link of a wait, within the OpenMetrics exemplar size limit."""
@@ -213,8 +213,8 @@ class Metrics:
         self._zero_snapshot()
 
     def webhook(self, channel: str, result: str) -> None:
-        """Count a webhook request (result: subscribed, ok, ignored, unknown_account, bad_signature,
-        bad_request, not_configured)."""
+        """Count a webhook request (result: subscribed, ok, ignored, unknown_account, stale, replayed,
+        rate_limited, bad_signature, bad_request, not_configured)."""
         self.webhooks.inc((channel, result if result in WEBHOOK_RESULTS else "bad_request"))
 
     def corrected(self, account_id: int, direction: str) -> None:

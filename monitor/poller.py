@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from monitor.engine import Clock, Engine, utcnow
+from monitor.logs import excerpt
 from monitor.sources.base import (
     BadPayload,
     Batch,
@@ -29,6 +30,8 @@ from monitor.store.store import IngestResult, StreamRecord
 log = logging.getLogger(__name__)
 
 STATE_SAVE_INTERVAL = 60.0
+ERROR_TEXT_MAX = 500
+"""Characters of a poll's error kept (logged, stored in poll_state): enough to say what and where."""
 
 WaitReason = Literal["polling", "waiting", "rate_limited", "blocked", "backing_off", "credentials_rejected",
                      "paused"]
@@ -381,7 +384,7 @@ class Poller:
 
     def _failed(self, target: PollTarget, status: str, exc: BaseException) -> None:
         h = self.health[(target.account, target.stream)]
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = excerpt(f"{type(exc).__name__}: {exc}", ERROR_TEXT_MAX)
         if h.status != status:
             log.error("polls failing", extra={"account": target.account, "stream": target.stream,
                                              "status": status, "error": error})

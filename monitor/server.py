@@ -22,15 +22,16 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 
 from monitor.corrections import BY_MAX, NOTE_MAX, CorrectionError, correction_dict, mark
 from monitor.secrets import EnvSecret
+from monitor.sources.webhook_limits import DELIVERY_MAX_AGE, NudgeLimiter, ReplayMemory
 from monitor.sources.webhooks import (
-    Nudge,
+    Delivery,
     WebhookError,
     meta_challenge,
-    meta_nudges,
+    read_meta,
+    read_x,
     verify_meta,
     verify_x,
     x_crc_response,
-    x_nudges,
 )
 from monitor.store.db import pending_migrations
 
@@ -48,6 +49,12 @@ WEBHOOK_BODY_MAX = 1024 * 1024
 API_BODY_MAX = 16 * 1024
 """Bytes of a labels API request: a decision, a note of `NOTE_MAX` characters and a name fit."""
 LABEL_FIELDS = frozenset({"needs_reply", "note", "by", "account"})
+WEBHOOK_READ_SECONDS = 10.0
+"""To receive a body: X gives up on an answer after 10 s, Meta after 20 s; a slower sender is not them."""
+WEBHOOK_LOG_EVERY = 300.0
+"""Seconds between two log lines of one (channel, result) not acted on: an exposed URL is knocked on often."""
+WEBHOOK_CONTENT_TYPE = "application/json"
+"""What X and Meta send their deliveries as."""
 
 
 @dataclass
@@ -63,7 +70,12 @@ class Webhooks:
     deliver: Callable[[int, Sequence[str]], Awaitable[None]]
     counted: Callable[[str, str], None] = lambda channel, result: None
     """(channel, result) of each delivery, for the metrics."""
-    _logged: dict[tuple[str, str], float] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    """Wall clock, to tell a delivery's age from the event times it carries."""
+    max_age: float = DELIVERY_MAX_AGE
+    replays: ReplayMemory = field(default_factory=ReplayMemory)
+    limiter: NudgeLimiter = field(default_factory=NudgeLimiter)
+    _logged: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def app_secrets(self) -> list[str]:
         """The Meta app secrets set now (several apps may serve the Pages)."""
@@ -71,21 +83,46 @@ class Webhooks:
 
     def refused(self, channel: str, exc: WebhookError) -> web.Response:
         self.counted(channel, exc.result)
-        now = time.monotonic()
-        if now - self._logged.get((channel, exc.result), -1e9) >= 300:  # the internet knocks often
-            self._logged[(channel, exc.result)] = now
-            log.warning("webhook delivery refused", extra={"channel": channel, "result": exc.result,
-                                                          "error": str(exc)})
+        what = "webhook request failed" if exc.__cause__ else "webhook delivery refused"  # a bug's own line
+        self.note(channel, exc.result, what, str(exc), exc_info=exc.__cause__)
         return web.json_response({"error": str(exc)}, status=exc.status)
 
-    async def nudge(self, channel: str, nudges: list[Nudge]) -> web.Response:
-        nudged = unknown = 0
-        for n in nudges:
+    def note(self, channel: str, result: str, what: str, error: str,
+             exc_info: BaseException | None = None) -> None:
+        """Log a request not acted on, once per (channel, result, what) every WEBHOOK_LOG_EVERY."""
+        now = time.monotonic()
+        if now - self._logged.get((channel, result, what), -1e9) >= WEBHOOK_LOG_EVERY:
+            self._logged[(channel, result, what)] = now
+            log.warning(what, extra={"channel": channel, "result": result, "error": error}, exc_info=exc_info)
+
+    def _ignored(self, channel: str, result: str, error: str) -> web.Response:
+        """A delivery answered 200 but not acted on: X and Meta retry anything else (Meta, for
+        hours, then unsubscribes the app), and the poll at the interval reads the news anyway."""
+        self.counted(channel, result)
+        self.note(channel, result, "webhook delivery not acted on", error)
+        return web.json_response({"status": result, "accounts": 0})
+
+    async def act(self, channel: str, body: bytes, delivery: Delivery) -> web.Response:
+        """Nudge the streams a verified delivery names, unless it is old, a replay, or its
+        accounts were nudged too often lately."""
+        age = delivery.age(self.clock())
+        if age is not None and age > self.max_age:
+            return self._ignored(channel, "stale", f"its newest event is {age:.0f} s old "
+                                                   f"(more than {self.max_age:.0f} s)")
+        if not self.replays.first_time(body, time.monotonic()):
+            return self._ignored(channel, "replayed", "the same body came within the replay window")
+        nudged = unknown = limited = 0
+        for n in delivery.nudges:
             ids = self.accounts.get((n.channel, n.key), ())
             unknown += not ids
             for account_id in ids:
+                if not self.limiter.allow(account_id, time.monotonic()):
+                    limited += 1
+                    continue
                 await self.deliver(account_id, n.streams)
                 nudged += 1
+        if limited and not nudged:
+            return self._ignored(channel, "rate_limited", f"{limited} account(s) nudged too often lately")
         result = "ok" if nudged else ("unknown_account" if unknown else "ignored")
         self.counted(channel, result)
         return web.json_response({"status": result, "accounts": nudged})
@@ -106,9 +143,11 @@ class HttpServer:
         self.app.router.add_get("/go/oldest", self.go_oldest)
         self.app.router.add_get("/webhooks/facebook", self.facebook_subscribe)
         self.app.router.add_post("/webhooks/facebook", self.facebook_delivery)
+        self.app.router.add_route("*", "/webhooks/facebook", self.webhook_method)
         self.app.router.add_get("/webhooks/x", self.x_crc)
         self.app.router.add_post("/webhooks/x", self.x_delivery)
         self.app.router.add_post("/api/messages/{id}/label", self.label)
+        self.app.router.add_route("*", "/webhooks/x", self.webhook_method)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -180,48 +219,68 @@ class HttpServer:
 
     async def facebook_subscribe(self, request: web.Request) -> web.Response:
         """Meta's check of the callback URL: echo `hub.challenge` when the verify token is ours."""
-        try:
+        async def check() -> web.Response:
             hooks, token = self._configured("facebook", lambda h: h.facebook_verify_token.get(),
                                             "facebook_verify_token_env")
             challenge = meta_challenge(dict(request.query), token)
-        except WebhookError as exc:
-            return self._refused("facebook", exc)
-        hooks.counted("facebook", "subscribed")
-        log.info("facebook webhook subscription verified")
-        return web.Response(text=challenge)
+            hooks.counted("facebook", "subscribed")
+            log.info("facebook webhook subscription verified")
+            return web.Response(text=challenge)
+
+        return await self._guarded("facebook", check)
 
     async def facebook_delivery(self, request: web.Request) -> web.Response:
-        try:
+        async def deliver() -> web.Response:
             hooks, _ = self._configured("facebook", lambda h: next(iter(h.app_secrets()), None),
                                         "facebook_app_secret_env (or the accounts' app_secret_env)")
-            body = await request.read()
+            body = await _body(request)
             verify_meta(body, request.headers.get("X-Hub-Signature-256"), hooks.app_secrets())
-            nudges = meta_nudges(body)
-        except WebhookError as exc:
-            return self._refused("facebook", exc)
-        return await hooks.nudge("facebook", nudges)
+            return await hooks.act("facebook", body, read_meta(body))
+
+        return await self._guarded("facebook", deliver)
 
     async def x_crc(self, request: web.Request) -> web.Response:
         """X's challenge-response check of the webhook URL."""
-        try:
+        async def check() -> web.Response:
             hooks, secret = self._configured("x", lambda h: h.x_consumer_secret.get(), "x_consumer_secret_env")
-            token = request.query.get("crc_token", "")
-            if not token:
-                raise WebhookError(400, "bad_request", "crc_token: missing")
-        except WebhookError as exc:
-            return self._refused("x", exc)
-        hooks.counted("x", "subscribed")
-        return web.json_response(x_crc_response(secret, token))
+            answer = x_crc_response(secret, request.query.get("crc_token"))
+            hooks.counted("x", "subscribed")
+            return web.json_response(answer)
+
+        return await self._guarded("x", check)
 
     async def x_delivery(self, request: web.Request) -> web.Response:
-        try:
+        async def deliver() -> web.Response:
             hooks, secret = self._configured("x", lambda h: h.x_consumer_secret.get(), "x_consumer_secret_env")
-            body = await request.read()
+            body = await _body(request)
             verify_x(body, request.headers.get("x-twitter-webhooks-signature"), secret)
-            nudges = x_nudges(body)
+            return await hooks.act("x", body, read_x(body))
+
+        return await self._guarded("x", deliver)
+
+    async def webhook_method(self, request: web.Request) -> web.Response:
+        """Any other method on a webhook URL."""
+        channel = "x" if request.path.rstrip("/").endswith("/x") else "facebook"
+
+        async def refuse() -> web.Response:
+            raise WebhookError(405, "bad_request", f"{request.method[:20]}: expected GET (URL check) or POST "
+                                                   "(a delivery)")
+
+        return await self._guarded(channel, refuse)
+
+    async def _guarded(self, channel: str, handle: Callable[[], Awaitable[web.Response]]) -> web.Response:
+        """Run a webhook handler: every refusal is a 4xx, counted and logged (at most every
+        WEBHOOK_LOG_EVERY); whatever a sender does, the answer is never a 500."""
+        try:
+            return await handle()
         except WebhookError as exc:
-            return self._refused("x", exc)
-        return await hooks.nudge("x", nudges)
+            return self._refused(channel, exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failure not foreseen (a bug of ours?): logged with its traceback
+            error = WebhookError(400, "bad_request", f"the request could not be read ({type(exc).__name__})")
+            error.__cause__ = exc
+            return self._refused(channel, error)
 
     def _refused(self, channel: str, exc: WebhookError) -> web.Response:
         if self.webhooks is None:
@@ -287,3 +346,19 @@ def _label_request(body: dict[str, object]) -> tuple[bool | None, str | None, st
     if label is not None and not isinstance(label, bool):
         raise CorrectionError(400, "needs_reply: expected true, false or null")
     return label, _text_field(body, "note", NOTE_MAX), _text_field(body, "by", BY_MAX)
+async def _body(request: web.Request) -> bytes:
+    """A delivery's body: JSON, at most WEBHOOK_BODY_MAX bytes, received within WEBHOOK_READ_SECONDS."""
+    if request.content_type != WEBHOOK_CONTENT_TYPE:
+        raise WebhookError(415, "bad_request", f"Content-Type: expected {WEBHOOK_CONTENT_TYPE}, got "
+                                               f"{request.content_type[:60]!r}")
+    if request.content_length is not None and request.content_length > WEBHOOK_BODY_MAX:
+        raise WebhookError(413, "bad_request", f"the body is {request.content_length} bytes, more than "
+                                               f"{WEBHOOK_BODY_MAX}")
+    try:
+        return await asyncio.wait_for(request.read(), timeout=WEBHOOK_READ_SECONDS)
+    except web.HTTPRequestEntityTooLarge:
+        raise WebhookError(413, "bad_request", f"the body is more than {WEBHOOK_BODY_MAX} bytes") from None
+    except TimeoutError:
+        raise WebhookError(408, "bad_request", f"the body took more than {WEBHOOK_READ_SECONDS:.0f} s "
+                                               "to arrive") from None
+

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from monitor.logs import excerpt
 from monitor.reports.i18n import Words
 from monitor.reports.model import Report
 from monitor.reports.present import METRICS, cell, scope_line, scope_name, subtitle, summary_lines
@@ -108,7 +109,7 @@ async def deliver_slack(
                             permanent=True)
     try:
         async with session.post(url, json=slack_payload(made), timeout=aiohttp.ClientTimeout(total=30)) as resp:
-            body = (await resp.text())[:200]
+            body = excerpt(await resp.text(), 200)
             if resp.status == 200:
                 return
             retry = resp.headers.get("Retry-After")

@@ -38,7 +38,8 @@ DM_EVENTS = "GET /2/dm_events"
 ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS)
 
 FAULTS = ("rate_limited", "http_500", "http_503_html", "malformed_json", "non_json",
-          "truncated_json", "missing_fields", "wrong_types", "partial_errors", "connection_reset", "slow")
+          "truncated_json", "missing_fields", "wrong_types", "partial_errors", "connection_reset", "slow",
+          "echo_credential")
 """What `inject` and `fault_rates` accept."""
 
 TWITTER_EPOCH_MS = 1288834974657
@@ -378,6 +379,9 @@ class FakeXApi:
             if fault == "http_500":
                 raise _Reply(self._with(problem(500, "Internal Server Error",
                                                 "Internal Server Error"), headers))
+            if fault == "echo_credential":  # a careless API: its error body quotes the caller's token
+                raise _Reply(self._with(problem(400, "Invalid Request",
+                                                f"The credential {credential!r} is not valid here."), headers))
             if fault == "http_503_html":
                 raise _Reply(self._with(web.Response(
                     status=503, content_type="text/html",

@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from monitor.domain.model import Message
+from monitor.logs import excerpt
 from monitor.secrets import EnvSecret
 from monitor.sources.base import (
     BadPayload,
@@ -226,7 +227,7 @@ def graph_error(status: int, body: object) -> GraphError | None:
         return v if isinstance(v, int) and not isinstance(v, bool) else None
 
     return GraphError(status, number("code"), number("error_subcode"),
-                      str(e.get("message", ""))[:300], str(e.get("type", "")),
+                      excerpt(str(e.get("message", "")), 300), str(e.get("type", "")),
                       e.get("is_transient") is True)
 
 
@@ -585,7 +586,7 @@ class GraphClient:
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise TemporaryFailure("timed out", endpoint=endpoint) from None
         except aiohttp.ClientError as exc:
-            what = f"{type(exc).__name__}: {exc}"[:300]
+            what = excerpt(f"{type(exc).__name__}: {exc}", 300)
             raise TemporaryFailure(what, endpoint=endpoint) from None
         usage = parse_usage(headers)
         self.usage = usage

@@ -15,6 +15,9 @@ Pure functions, no I/O: the HTTP handlers (monitor/server.py) read the body and 
 - X signs the raw body: `x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(consumer
   secret, body)>`, and checks the URL (at registration, then hourly) with `GET ?crc_token=…`,
   answered `{"response_token": "sha256=<base64 HMAC-SHA256(consumer secret, crc_token)>"}`.
+
+Neither signs a delivery time: both sign the body only. The body's event times are covered by
+the signature, so they say how old a delivery is (`Delivery.event_time`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from monitor.sources.facebook import COMMENTS, MESSENGER
@@ -36,6 +41,18 @@ META_FIELDS = {"messaging": (MESSENGER,), "feed": (COMMENTS,)}
 """Entry part (the `messaging` list, or a `changes[].field`) -> streams to poll now."""
 X_EVENTS = {"tweet_create_events": (X_MENTIONS, X_REPLIES), "direct_message_events": (X_DM,)}
 """Account Activity event list -> streams to poll now (other events: likes, follows... are not ours)."""
+
+CHALLENGE_MAX = 128
+"""Characters of X's `crc_token` and Meta's `hub.challenge`. X's tokens are 48 characters (base64 of
+a UUID), Meta's challenge is an integer: a token is short, so that a JSON delivery body, signed as
+a challenge, can never be one (the CRC answer would otherwise sign any body we are sent)."""
+_CHALLENGE = re.compile(r"[A-Za-z0-9+/=._~-]+")
+"""Base64 (standard or URL-safe) and URL-unreserved characters: never `{`, `[` nor a space, so no
+challenge is a JSON object, and no CRC answer is the signature of a delivery we would accept."""
+_MS_AFTER = 10**11
+"""An event time above this is in milliseconds (10^11 seconds is the year 5138)."""
+_TIME_MAX = 10**16
+"""Larger numbers are no time of ours (milliseconds in the year 318857), and would not fit a float."""
 
 
 class WebhookError(Exception):
@@ -55,6 +72,18 @@ class Nudge:
     streams: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What a verified delivery says: the streams with news, and the newest event time it carries
+    (Unix seconds, covered by the signature; None when it carries none)."""
+
+    nudges: list[Nudge]
+    event_time: float | None = None
+
+    def age(self, now: float) -> float | None:
+        return None if self.event_time is None else now - self.event_time
+
+
 def _hmac(secret: str, data: bytes) -> bytes:
     return hmac.new(secret.encode(), data, hashlib.sha256).digest()
 
@@ -62,7 +91,11 @@ def _hmac(secret: str, data: bytes) -> bytes:
 def _check(header: str | None, name: str, expected: Iterable[str]) -> None:
     if not header:
         raise WebhookError(403, "bad_signature", f"the {name} header is missing")
-    if not any(hmac.compare_digest(header.strip().encode(), e.encode()) for e in expected):
+    try:
+        given = header.strip().encode("ascii")
+    except UnicodeEncodeError:  # aiohttp keeps a header's non-UTF-8 bytes as lone surrogates
+        raise WebhookError(403, "bad_signature", f"the {name} header is not ASCII") from None
+    if not any(hmac.compare_digest(given, e.encode()) for e in expected):
         raise WebhookError(403, "bad_signature", f"the {name} header does not match the body "
                                                  "(signed with another secret, or the body was changed)")
 
@@ -81,22 +114,31 @@ def x_signature(consumer_secret: str, data: bytes) -> str:
     return "sha256=" + base64.b64encode(_hmac(consumer_secret, data)).decode()
 
 
-def x_crc_response(consumer_secret: str, crc_token: str) -> dict[str, str]:
-    """The answer to X's challenge-response check."""
-    return {"response_token": x_signature(consumer_secret, crc_token.encode())}
+def challenge(value: str | None, name: str) -> str:
+    """A platform's URL-check challenge, or the 400 saying why it is not one."""
+    if not value:
+        raise WebhookError(400, "bad_request", f"{name}: missing")
+    if len(value) > CHALLENGE_MAX:
+        raise WebhookError(400, "bad_request", f"{name}: {len(value)} characters, more than {CHALLENGE_MAX}")
+    if not _CHALLENGE.fullmatch(value):
+        raise WebhookError(400, "bad_request", f"{name}: expected letters, digits and + / = . _ ~ -")
+    return value
+
+
+def x_crc_response(consumer_secret: str, crc_token: str | None) -> dict[str, str]:
+    """The answer to X's challenge-response check (a token of X's form only: see CHALLENGE_MAX)."""
+    return {"response_token": x_signature(consumer_secret, challenge(crc_token, "crc_token").encode())}
 
 
 def meta_challenge(params: dict[str, str], verify_token: str) -> str:
     """The `hub.challenge` to echo when the subscription request carries our verify token."""
     if params.get("hub.mode") != "subscribe":
         raise WebhookError(400, "bad_request", "hub.mode: expected 'subscribe'")
-    challenge = params.get("hub.challenge", "")
-    if not challenge:
-        raise WebhookError(400, "bad_request", "hub.challenge: missing")
-    given = params.get("hub.verify_token", "")
-    if not hmac.compare_digest(given.encode(), verify_token.encode()):
+    echo = challenge(params.get("hub.challenge"), "hub.challenge")
+    given = params.get("hub.verify_token", "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, verify_token.encode()):
         raise WebhookError(403, "bad_signature", "hub.verify_token: not the configured verify token")
-    return challenge
+    return echo
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -104,6 +146,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookError(400, "bad_request", f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise WebhookError(400, "bad_request", "the body is not JSON: nested too deep") from None
     if not isinstance(payload, dict):
         raise WebhookError(400, "bad_request", f"the body is a JSON {type(payload).__name__}, not an object")
     return payload
@@ -115,11 +159,25 @@ def _id(value: Any, where: str) -> str:
     return str(value)
 
 
-def meta_nudges(body: bytes) -> list[Nudge]:
-    """The Pages and streams a Meta delivery concerns (other objects, such as Instagram, none)."""
+def _unix(value: Any) -> float | None:
+    """An event time (seconds or milliseconds, a number or a string of digits) in seconds."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < _TIME_MAX:
+        return None  # also NaN and infinities, which compare false
+    return value / 1000 if value > _MS_AFTER else float(value)
+
+
+def _newest(times: Iterable[float | None]) -> float | None:
+    return max((t for t in times if t is not None), default=None)
+
+
+def read_meta(body: bytes) -> Delivery:
+    """The Pages and streams a Meta delivery concerns (other objects, such as Instagram, none), and
+    its newest `entry[].time` (seconds for feed changes, milliseconds for Messenger)."""
     payload = _json_object(body)
     if payload.get("object") != "page":
-        return []
+        return Delivery([])
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise WebhookError(400, "bad_request", "entry: expected a list")
@@ -141,18 +199,38 @@ def meta_nudges(body: bytes) -> list[Nudge]:
             if not isinstance(change, dict) or not isinstance(change.get("field"), str):
                 raise WebhookError(400, "bad_request", f"entry[{i}].changes[{j}].field: expected a string")
             streams.update(META_FIELDS.get(change["field"], ()))
-    return [Nudge("facebook", page, tuple(sorted(s))) for page, s in found.items() if s]
+    nudges = [Nudge("facebook", page, tuple(sorted(s))) for page, s in found.items() if s]
+    return Delivery(nudges, _newest(_unix(e.get("time")) for e in entries))
 
 
-def x_nudges(body: bytes) -> list[Nudge]:
-    """The account and streams an Account Activity delivery concerns."""
+def _x_time(event: Any) -> float | None:
+    """When an Account Activity event happened: `timestamp_ms` (tweets), `created_timestamp` (DMs),
+    else a tweet's `created_at` ("Wed Oct 10 20:19:24 +0000 2018")."""
+    if not isinstance(event, dict):
+        return None
+    for key in ("timestamp_ms", "created_timestamp"):
+        if (t := _unix(event.get(key))) is not None:
+            return t
+    text = event.get("created_at")
+    if isinstance(text, str) and len(text) <= 40:
+        try:
+            return datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y").timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def read_x(body: bytes) -> Delivery:
+    """The account and streams an Account Activity delivery concerns, and its newest event time."""
     payload = _json_object(body)
     user = _id(payload.get("for_user_id"), "for_user_id")
     streams: set[str] = set()
+    times: list[float | None] = []
     for name, names in X_EVENTS.items():
         if name in payload:
             if not isinstance(payload[name], list):
                 raise WebhookError(400, "bad_request", f"{name}: expected a list")
             if payload[name]:
                 streams.update(names)
-    return [Nudge("x", user, tuple(sorted(streams)))] if streams else []
+                times.extend(_x_time(e) for e in payload[name])
+    return Delivery([Nudge("x", user, tuple(sorted(streams)))] if streams else [], _newest(times))

@@ -36,6 +36,7 @@ from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from monitor.domain.model import Message
+from monitor.logs import excerpt
 from monitor.secrets import EnvSecret
 from monitor.sources.base import (
     BadPayload,
@@ -97,7 +98,7 @@ def decode_json(body: bytes, endpoint: str) -> dict[str, Any]:
     try:
         value = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
-        start = body[:40].decode("utf-8", "replace")
+        start = excerpt(body[:200].decode("utf-8", "replace"), 40)
         raise BadPayload(f"{endpoint}: the body is not JSON ({exc}; {len(body)} bytes starting "
                          f"{start!r})", endpoint=endpoint) from None
     if not isinstance(value, dict):
@@ -553,7 +554,7 @@ class _XSource:
         if last is not None and not 200 <= last.status < 300:
             status = last.status
             detail = "; ".join(str(m) for m in getattr(exc, "api_messages", []) or []) or \
-                " ".join(last.body[:120].decode("utf-8", "replace").split())
+                excerpt(" ".join(last.body[:2000].decode("utf-8", "replace").split()), 120)
             if status == 429:
                 retry_after: float | None = None
                 try:
@@ -569,7 +570,7 @@ class _XSource:
             return BadPayload(f"{endpoint}: the API refused the request: {status} {detail}",
                               endpoint=endpoint)
         if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError | tweepy.TweepyException):
-            return TemporaryFailure(f"{endpoint}: {type(exc).__name__}: {exc}"[:300],
+            return TemporaryFailure(excerpt(f"{endpoint}: {type(exc).__name__}: {exc}", 300),
                                     endpoint=endpoint)
         return None
 

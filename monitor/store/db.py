@@ -1,4 +1,4 @@
-"""Connections: the embedded PostgreSQL (pgserver) or a configured server, the pool, migrations."""
+"""Connections to PostgreSQL (monitor/store/embedded.py: the embedded one): the pool, migrations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,36 +16,8 @@ log = logging.getLogger(__name__)
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
 """What a PostgreSQL that went away (or never answered) raises."""
 
-DATABASE_NAME = "inbox_monitor"
 _MIGRATE_LOCK = 0x1B0C5_0001  # advisory lock key held while migrations run
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-class EmbeddedPostgres:
-    """A PostgreSQL server from the pgserver wheel, in a data directory kept across runs."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self._server: Any = None
-
-    def start(self) -> str:
-        """Start (or join) the server and return a URL of the project's database."""
-        import pgserver  # imported here: only the embedded mode needs it
-
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log.info("starting embedded PostgreSQL data_dir=%s", self.data_dir)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
-        uri: str = self._server.get_uri()
-        if DATABASE_NAME not in {r.strip() for r in self._server.psql(
-            "SELECT datname FROM pg_database;"
-        ).splitlines()}:
-            self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-        return uri.replace("/postgres?", f"/{DATABASE_NAME}?", 1)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
 
 
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:

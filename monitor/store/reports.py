@@ -18,6 +18,8 @@ from typing import Literal
 
 import asyncpg
 
+from monitor.logs import redact
+
 Hours = Literal["business", "wall"]
 _SECONDS_COLUMN: dict[Hours, str] = {"business": "business_seconds", "wall": "wall_seconds"}
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
@@ -394,7 +396,7 @@ class ReportStore:
                     finished_at = $4, error = $5
                 WHERE schedule = $1 AND occurrence = $2 AND owner = $3
                 """,
-                schedule, occurrence, owner, now, error,
+                schedule, occurrence, owner, now, None if error is None else redact(error),
             )
 
     async def runs(self, schedule: str) -> list[asyncpg.Record]:

@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 
 from monitor.domain.model import Message, ThreadMessage, ThreadMessageLike
+from monitor.logs import redact
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -315,7 +316,7 @@ class Store:
                     consecutive_failures = CASE WHEN $4::boolean THEN 0
                                                 ELSE poll_state.consecutive_failures + 1 END
                 """,
-                account_id, stream, at, ok, status, error,
+                account_id, stream, at, ok, status, None if error is None else redact(error),
             )
 
     async def open_wait_summary(self, account_ids: Sequence[int], now: datetime) -> list[asyncpg.Record]:

@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -310,11 +311,11 @@ APP_SECRET = "grafana-test-app-secret"
 
 def meta_delivery(port: int) -> int:
     """POST a signed Page webhook delivery (a new comment) to inbox-monitor; its HTTP status."""
-    body = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": 1, "changes": [
+    body = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": int(time.time()), "changes": [
         {"field": "feed", "value": {"item": "comment", "verb": "add"}}]}]}).encode()
     signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/facebook", data=body, method="POST",
-                                     headers={"X-Hub-Signature-256": signature})
+                                     headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5) as r:
         return int(r.status)
 

@@ -19,7 +19,10 @@ import signal
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator, Mapping
+from http.client import HTTPConnection
 from pathlib import Path
 
 import aiohttp
@@ -28,6 +31,7 @@ import pytest
 from monitor.config import XAccount
 from monitor.poller import Backoff, Poller, PollTarget
 from monitor.simulator.x_api import MENTIONS, FakeXApi
+from monitor.sources.webhooks import x_signature
 from monitor.sources.x import build_x_sources
 from monitor.store import nudges
 from monitor.store.db import create_pool
@@ -131,6 +135,7 @@ lease_time = "4s"
 [server.webhooks]
 x_consumer_secret_env = "X_WEBHOOK_SECRET"
 facebook_app_secret_env = "FB_APP_SECRET"
+facebook_verify_token_env = "FB_VERIFY_TOKEN"
 
 [policies.default]
 public = {{ first = "30m", next = "1h" }}
@@ -240,7 +245,7 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
 
         # Refused: a wrong signature, a body that is not X's; an unknown user is answered 200.
         status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", delivery,
-                              {"x-twitter-webhooks-signature": "sha256=AAAA"})
+                              {"x-twitter-webhooks-signature": "sha256=AAAA", "Content-Type": "application/json"})
         assert status == 403 and "does not match" in json.loads(answer)["error"]
         bad = b'{"tweet_create_events": []}'
         status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", bad, signed(bad))
@@ -255,10 +260,10 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         page = json.dumps({"object": "page", "entry": [{"id": "555", "messaging": [{}]}]}).encode()
         meta = "sha256=" + hmac.new(APP_SECRET.encode(), page, hashlib.sha256).hexdigest()
         status, answer = http("POST", f"http://127.0.0.1:{p1}/webhooks/facebook", page,
-                              {"X-Hub-Signature-256": meta})
+                              {"X-Hub-Signature-256": meta, "Content-Type": "application/json"})
         assert (status, json.loads(answer)) == (200, {"status": "unknown_account", "accounts": 0})
         status, answer = http("POST", f"http://127.0.0.1:{p1}/webhooks/facebook", page + b" ",
-                              {"X-Hub-Signature-256": meta})
+                              {"X-Hub-Signature-256": meta, "Content-Type": "application/json"})
         assert status == 403
         status, answer = http("GET", f"http://127.0.0.1:{p1}/webhooks/facebook?hub.mode=subscribe")
         assert status == 404 and "facebook_verify_token_env" in json.loads(answer)["error"]
@@ -277,3 +282,190 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
                 proc.kill()
                 proc.wait()
         await api.stop()
+
+
+DEMO_ACCOUNTS = """
+[[brands.accounts]]
+name = "shop-x"
+channel = "x"
+user_id = "1001"
+source = "demo"
+poll_interval = "1h"
+
+[[brands.accounts]]
+name = "shop-fb"
+channel = "facebook"
+page_id = "555"
+source = "demo"
+poll_interval = "1h"
+"""
+VERIFY_TOKEN = "meta-verify-token"
+
+
+def start_hooked(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`inbox-monitor run` with both webhook endpoints on, its demo accounts X user 1001 and Page 555."""
+    port = free_port()
+    (tmp_path / "config.toml").write_text(CONFIG.format(port=port, accounts=DEMO_ACCOUNTS))
+    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, X_WEBHOOK_SECRET=CONSUMER_SECRET,
+                  FB_APP_SECRET=APP_SECRET, FB_VERIFY_TOKEN=VERIFY_TOKEN,
+                  INBOX_MONITOR_CONFIG=str(tmp_path / "config.toml"))
+    return start_cli("run", env=env, log=tmp_path / "run.log"), port
+
+
+def ready(port: int) -> bool:
+    return http("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200
+
+
+def send(port: int, method: str, path: str, body: bytes | Iterator[bytes] | None = None,
+         headers: Mapping[str, str | bytes] | None = None) -> int:
+    """One raw request (header values may be bytes, the body chunked); the status answered."""
+    conn = HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        chunked = body is not None and not isinstance(body, bytes)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        if isinstance(body, bytes):
+            conn.putheader("Content-Length", str(len(body)))
+        elif chunked:
+            conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        try:
+            if isinstance(body, bytes):
+                conn.send(body)
+            elif body is not None:
+                for chunk in body:
+                    conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                conn.send(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):  # answered before the whole body was read
+            pass
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def x_signed(body: bytes) -> dict[str, str]:
+    return {"Content-Type": "application/json", "x-twitter-webhooks-signature": x_signature(CONSUMER_SECRET, body)}
+
+
+def meta_signed(body: bytes) -> dict[str, str]:
+    return {"Content-Type": "application/json",
+            "X-Hub-Signature-256": "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()}
+
+
+def webhook_counts(port: int, channel: str) -> float:
+    return scrape_sum(port, "social_inbox_webhook_deliveries_total", channel=channel)
+
+
+async def test_hostile_requests_are_refused_with_a_4xx_and_counted_never_a_500(tmp_path: Path,
+                                                                              database_url: str) -> None:
+    delivery = json.dumps({"for_user_id": "1001", "tweet_create_events": [{"id_str": "1"}]}).encode()
+    huge = b'{"for_user_id": "1001", "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    nested = b"[" * 50_000 + b"]" * 50_000
+    page = json.dumps({"object": "page", "entry": [{"id": "555", "messaging": [{}]}]}).encode()
+    json_type = {"Content-Type": "application/json"}
+    hostile: dict[str, list[tuple[int, str, str, bytes | Iterator[bytes] | None, Mapping[str, str | bytes]]]] = {
+        "x": [
+            (400, "GET", "/webhooks/x", None, {}),
+            # The signing oracle: the CRC answer for a delivery's body would be its valid signature.
+            (400, "GET", "/webhooks/x?" + urllib.parse.urlencode({"crc_token": delivery}), None, {}),
+            (400, "GET", "/webhooks/x?crc_token=" + "a" * 129, None, {}),
+            (400, "GET", "/webhooks/x?crc_token=%FF%FE", None, {}),
+            (403, "POST", "/webhooks/x", delivery, json_type),
+            (403, "POST", "/webhooks/x", delivery, {**json_type, "x-twitter-webhooks-signature": b"sha256=\xff\xfe"}),
+            (403, "POST", "/webhooks/x", delivery, {**json_type,
+                                                    "x-twitter-webhooks-signature": "sha256=" + "A" * 8000}),
+            (415, "POST", "/webhooks/x", delivery, {**x_signed(delivery), "Content-Type": "text/plain"}),
+            (415, "POST", "/webhooks/x", delivery, {"x-twitter-webhooks-signature": x_signed(delivery)[
+                "x-twitter-webhooks-signature"]}),
+            (413, "POST", "/webhooks/x", huge, x_signed(huge)),
+            (413, "POST", "/webhooks/x", iter([huge[i:i + 65536] for i in range(0, len(huge), 65536)]), x_signed(huge)),
+            (400, "POST", "/webhooks/x", nested, x_signed(nested)),
+            (400, "POST", "/webhooks/x", b"[1]", x_signed(b"[1]")),
+            (400, "POST", "/webhooks/x", b"\xff\xfe{}", x_signed(b"\xff\xfe{}")),
+            (400, "POST", "/webhooks/x", b'{"for_user_id": 1e999}', x_signed(b'{"for_user_id": 1e999}')),
+            (405, "PUT", "/webhooks/x", delivery, x_signed(delivery)),
+            (405, "DELETE", "/webhooks/x", None, {}),
+        ],
+        "facebook": [
+            (400, "GET", "/webhooks/facebook", None, {}),
+            (403, "GET", "/webhooks/facebook?hub.mode=subscribe&hub.challenge=1&hub.verify_token=%FF", None, {}),
+            (400, "GET", f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge="
+                         + "1" * 129, None, {}),
+            (400, "GET", f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge="
+                         + urllib.parse.quote('{"a":1}'), None, {}),
+            (403, "POST", "/webhooks/facebook", page, json_type),
+            (403, "POST", "/webhooks/facebook", page, {**json_type, "X-Hub-Signature-256": b"sha256=\xc3\x28"}),
+            (415, "POST", "/webhooks/facebook", page, {**meta_signed(page),
+                                                       "Content-Type": "application/x-www-form-urlencoded"}),
+            (413, "POST", "/webhooks/facebook", huge, meta_signed(huge)),
+            (400, "POST", "/webhooks/facebook", nested, meta_signed(nested)),
+            (400, "POST", "/webhooks/facebook", b'{"object": "page", "entry": {}}',
+             meta_signed(b'{"object": "page", "entry": {}}')),
+            (405, "PATCH", "/webhooks/facebook", page, meta_signed(page)),
+        ],
+    }
+    proc, port = start_hooked(tmp_path, database_url)
+    try:
+        await eventually(lambda: ready(port), timeout=60, interval=0.2, what="the process ready")
+        for channel, requests in hostile.items():
+            before = webhook_counts(port, channel)
+            answered = [(send(port, method, path, body, headers), path[:60])
+                        for _, method, path, body, headers in requests]
+            assert [status for status, _ in answered] == [r[0] for r in requests], answered
+            assert webhook_counts(port, channel) - before == len(requests)  # every one counted
+        # Still serving, and what X and Meta do send still works.
+        assert send(port, "GET", "/webhooks/x?crc_token=M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0") == 200
+        assert send(port, "POST", "/webhooks/x", delivery, x_signed(delivery)) == 200
+        assert send(port, "GET", f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}"
+                                 "&hub.challenge=1158201444") == 200
+        assert send(port, "POST", "/webhooks/facebook", page, meta_signed(page)) == 200
+        assert scrape_sum(port, "social_inbox_webhook_deliveries_total", result="ok") == 2
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = (tmp_path / "run.log").read_text()
+    assert "Traceback" not in log and "level=error" not in log, log[-3000:]
+
+
+async def test_old_replayed_and_too_frequent_deliveries_are_answered_200_and_not_acted_on(
+        tmp_path: Path, database_url: str) -> None:
+    """Neither X nor Meta signs a delivery time; their bodies' event times are signed."""
+    now = time.time()
+
+    def mention(n: int, at: float) -> bytes:
+        return json.dumps({"for_user_id": "1001", "tweet_create_events": [
+            {"id_str": str(n), "timestamp_ms": str(int(at * 1000))}]}).encode()
+
+    old_page = json.dumps({"object": "page", "entry": [{"id": "555", "time": int(now - 2 * 3600),
+                                                        "changes": [{"field": "feed"}]}]}).encode()
+    proc, port = start_hooked(tmp_path, database_url)
+
+    def post_x(body: bytes) -> tuple[int, object]:
+        status, answer = http("POST", f"http://127.0.0.1:{port}/webhooks/x", body, x_signed(body))
+        return status, json.loads(answer)
+
+    try:
+        await eventually(lambda: ready(port), timeout=60, interval=0.2, what="the process ready")
+        assert post_x(mention(1, now - 2 * 3600)) == (200, {"status": "stale", "accounts": 0})
+        status, answer = http("POST", f"http://127.0.0.1:{port}/webhooks/facebook", old_page, meta_signed(old_page))
+        assert (status, json.loads(answer)) == (200, {"status": "stale", "accounts": 0})
+        fresh = mention(2, now)
+        assert post_x(fresh) == (200, {"status": "ok", "accounts": 1})
+        assert post_x(fresh) == (200, {"status": "replayed", "accounts": 0})  # a captured delivery, sent again
+        # A burst: NUDGE_BURST deliveries act at once (one was spent above), the rest wait for the refill.
+        answers = [post_x(mention(100 + n, time.time()))[1] for n in range(12)]
+        assert [a["status"] for a in answers] == ["ok"] * 9 + ["rate_limited"] * 3, answers  # type: ignore[index]
+        for result, count in (("stale", 1), ("ok", 10), ("replayed", 1), ("rate_limited", 3)):
+            assert scrape_sum(port, "social_inbox_webhook_deliveries_total", channel="x", result=result) == count
+        assert scrape_sum(port, "social_inbox_webhook_deliveries_total", channel="facebook", result="stale") == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "webhook delivery not acted on" in (tmp_path / "run.log").read_text()

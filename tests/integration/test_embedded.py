@@ -1,0 +1,104 @@
+"""The embedded PostgreSQL (pgserver) as users meet it: run as root in a private home, it leaves
+the home's modes alone; killed with SIGKILL, the next start leaves one server, and a stop none."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.test_cli import DEMO_CONFIG, http_json
+from tests.waiting import cli, cli_env, free_port, start_cli, wait_for
+
+CONFIG = DEMO_CONFIG + """
+[database]
+data_dir = "{data_dir}"
+"""
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A short directory (mode 0700, as mkdtemp makes it): the server's Unix socket lives in the
+    data directory, whose path must stay under 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="imk-"))
+    try:
+        yield path
+    finally:
+        for postmaster in postmasters(path):  # left by a failing test
+            postmaster.send_signal(signal.SIGINT)
+            postmaster.wait(30)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def postmasters(under: Path) -> list[psutil.Process]:
+    """The running PostgreSQL servers (postmasters: `postgres -D DIR`) of a data directory under `under`."""
+    found = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        cmdline = p.info["cmdline"] or []
+        if p.info["name"] == "postgres" and "-D" in cmdline:
+            data = cmdline[cmdline.index("-D") + 1] if cmdline.index("-D") + 1 < len(cmdline) else ""
+            if data == str(under) or data.startswith(f"{under}/"):
+                found.append(p)
+    return found
+
+
+def modes(paths: list[Path]) -> dict[str, str]:
+    return {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths}
+
+
+def test_migrate_as_root_leaves_the_modes_of_the_data_directorys_parents_alone(short_tmp: Path) -> None:
+    home = short_tmp / "home"
+    share = home / ".local" / "share"
+    share.mkdir(parents=True)
+    for d in (home, home / ".local", share):
+        d.chmod(0o700)
+    parents = [short_tmp, *short_tmp.parents, home, home / ".local", share]
+    before = modes(parents)
+    env = {k: v for k, v in cli_env(HOME=str(home)).items() if not k.startswith("XDG_")}
+    for _ in range(2):  # a new data directory (initdb), then an existing one
+        done = cli("migrate", env=env)
+        assert done.returncode == 0, done.stderr
+        assert modes(parents) == before, (os.geteuid(), done.stderr[-2000:])
+    assert (share / "inbox-monitor" / "pgdata" / "PG_VERSION").exists()
+    assert not postmasters(short_tmp)
+    assert not list(share.glob(".*.modes.json"))  # the record of the modes is gone once they are back
+
+
+def test_after_a_sigkill_the_next_run_leaves_one_server_and_stopping_leaves_none(short_tmp: Path) -> None:
+    data_dir = short_tmp / "pgdata"
+    port = free_port()
+    (short_tmp / "config.toml").write_text(CONFIG.format(port=port, data_dir=data_dir))
+    env = cli_env(INBOX_MONITOR_CONFIG=str(short_tmp / "config.toml"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        first = start_cli("run", env=env, log=short_tmp / "first.log")
+        procs.append(first)
+        wait_for(lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=60,
+                 what="the first run ready")
+        assert len(postmasters(data_dir)) == 1
+        first.send_signal(signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+        assert len(postmasters(data_dir)) == 1  # pgserver's server outlives its killed user
+
+        second = start_cli("run", env=env, log=short_tmp / "second.log")
+        procs.append(second)
+        wait_for(lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=60,
+                 what="the second run ready")
+        assert len(postmasters(data_dir)) == 1
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60) == 0
+        assert postmasters(data_dir) == [], (short_tmp / "second.log").read_text()[-3000:]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert "forgetting processes that died" in (short_tmp / "second.log").read_text()
