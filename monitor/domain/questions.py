@@ -1,40 +1,14 @@
-"""Question detection: does an inbound message need a reply? Is an outbound one automatic?
+"""Question detection: does an inbound message need a reply, by which rule? Is an outbound one
+automatic?
 
-Pure domain code (no I/O, no clock), called for every ingested message.
-
-Public channels (X mentions, Facebook comments and visitor posts) are judged by a small,
-explainable rule set in French and English:
-
-* a **complaint** or a **request** needs a reply ("toujours pas de réponse", "please DM me");
-* a **question** needs a reply ("est-ce que vous livrez en Belgique", "how do I reset"),
-  unless it is rhetorical or banter addressed to the crowd ("qui d'autre adore ... ?",
-  "who's going to ...?", a question with only laughter around it);
-* everything else does not: praise, thanks, emoji, bare @mentions, retweets, news sharing.
-
-A message with none of these cues, written in the first person and with no sign of praise
-(positive words, cheerful emoji, laughter), counts as needing a reply: such messages are
-mostly problem reports in words no list foresaw ("le verre gauche est rayé"), and a missed
-question costs more than a false alarm.
-
-Before judging, the text is *normalised*: case-folded, accents removed, @mentions, URLs and
-``#`` removed, apostrophes and hyphens turned into spaces, punctuation set apart and repeats
-collapsed, common SMS spellings expanded ("pk" -> "pourquoi", "tjrs" -> "toujours"). Phrases
-that look like complaints but are not ("pas de souci", "no issues", "problème résolu",
-"can't wait", "ne changez rien") are set aside before the complaint cues are read. Only the
-first `MAX_CHARS` characters are judged, which bounds the time of a call.
-
-Private channels (X DMs, Messenger): every inbound message needs a reply, except a bare
-courtesy ("merci", "thanks 👍", "👍") right after a brand reply. An empty text (a photo, a
-file, a sticker the source did not turn into text) is not a courtesy.
+Pure domain code (no I/O, no clock), called for every ingested message. The rules, their order
+and the reasons they give are described in docs/questions.md; `REASONS` lists every reason.
 
 Configurable patterns (`QuestionRules`) are case-insensitive regexes matched against the raw
 text and, accent-folded, against the case/accent-folded text (so ``reponse`` matches
 "Réponse"); @mentions and URLs are kept there, so a rule may target them. `ignore_patterns`
 win over everything; `extra_patterns` make any message need a reply (on private channels,
 even a courtesy after a brand reply).
-
-Accuracy: see the header of tests/data/questions_labelled.tsv and scripts/question_eval.py.
-On messages written after the rules, recall was clearly lower than on the labelled set.
 """
 
 from __future__ import annotations
@@ -447,8 +421,8 @@ _COMPLAINTS: dict[str, list[str]] = {
         r"(?:lock|block|freez|suspend|clos|cancel)(?:ed|ing|s|e|ed)? (?:my|me|our|out)",
         r"(?:hasn t|haven t|didn t|has not|have not|did not) (?:\w+ )?(?:sent|send|updated|update|"
         r"shipped|processed|heard|worked|work|loaded|load|moved|changed)",
-        r"never (?:\w+ )?(?:arrives?|arrived|works?|comes?|came|loads?|shows? up|turns? up|sends?|"
-        r"sent|answers?|replies|reply|responds?|calls? back|picks? up|updates?)",
+        r"never (?:\w+ )?(?:works?|loads?|sends?|sent|answers?|replies|reply|responds?|calls? back|picks? up|"
+        r"updates?)",
         r"out of (?:order|service|sync)|unavailable|buffering|laggy|"
         r"(?:so|too|very|painfully|super|really|incredibly) slow|"
         r"forgot (?:my )?(?:password|login|pin|username)",
@@ -473,6 +447,7 @@ _COMPLAINTS: dict[str, list[str]] = {
         r"weren t) (?:\w+ )?(?:arrived|arrive|received|receive|came|come|showed up|turned up|"
         r"delivered|happened|got|refunded|responded|replied|answered|called|fixed|working)",
         r"(?:no|zero|0|without) (?:parcel|package|order|delivery)",
+        r"never (?:\w+ )?(?:arrives?|arrived|comes?|came|shows? up|turns? up)",
         r"lost|stolen|wrong|cancel+ed|cancel+ation\w*|delayed|delay|delays|on hold",
         r"(?:threw|thrown|chucked|dumped|left) (?:my|the|our) (?:parcel|package|box|order|bag)",
         r"(?:\d+ ?(?:min|mins|minutes|hours?|hrs?|h|days?) )late|(?:always|arrived|running|"
@@ -518,7 +493,7 @@ _COMPLAINTS: dict[str, list[str]] = {
         r"(?:compte|carte|donnees|mot de passe|identifiants?) (?:\w+ ){0,3}compromis\w*",
         r"scam\w*|rip ?off|fraud\w*|hacked|hacker|hackers|hacking|spoof\w*|impersonat\w*|"
         r"pretend\w* to be (?:you|your|from)|claiming to be (?:you|from)",
-        r"fake (?:account|accounts|page|pages|profile|profiles|site|website|websites|email|emails|e mail|"
+        r"fake (?:\w+ )?(?:account|accounts|page|pages|profile|profiles|site|website|websites|email|emails|e mail|"
         r"mail|text|texts|sms|message|messages|call|calls|number|app|giveaway|support|agent|agents|"
         r"customer service|listing|seller)",
         r"suspicious (?:email|emails|e mail|text|texts|sms|link|links|call|calls|message|messages|"
@@ -856,6 +831,7 @@ _NOT_A_NAME = frozenset(
 # A bare yes or no answers a question of the brand's ("Have you tried restarting?" "yes"):
 # the conversation goes on.
 _BARE_YES_NO = frozenset("yes yep yeah yup no nope nah oui ouais non".split())
+_BARE_YES_NO_MAX_LEN = 24  # "oui ! ! 👍👍" at most: longer texts hold more than a yes
 _COURTESY_MAX_LEN = 120
 
 # After the brand asked to move to private messages: "DM sent", "c'est fait, MP envoyé".
@@ -1037,9 +1013,11 @@ def _drop_name(match: re.Match[str]) -> str:
 
 def _only_courtesy(norm: str) -> bool:
     """Every word of `norm` is a courtesy word (true of a text without words)."""
-    if _THANKS_NAME_RE.search(norm) is not None:
-        norm = _THANKS_NAME_RE.sub(_drop_name, norm)
-    return _HAS_WORD_RE.search(_COURTESY_WORDS_RE.sub(" ", norm)) is None
+    if _HAS_WORD_RE.search(_COURTESY_WORDS_RE.sub(" ", norm)) is None:
+        return True
+    if _THANKS_NAME_RE.search(norm) is None:
+        return False
+    return _HAS_WORD_RE.search(_COURTESY_WORDS_RE.sub(" ", _THANKS_NAME_RE.sub(_drop_name, norm))) is None
 
 
 def _is_courtesy(norm: str) -> bool:
@@ -1048,9 +1026,10 @@ def _is_courtesy(norm: str) -> bool:
         return False
     if not norm.isascii() and (_SARCASM_RE.search(norm) is not None or _SAD_RE.search(norm) is not None):
         return False
-    words = [w for w in norm.split() if _HAS_WORD_RE.search(w) is not None]
-    if len(words) == 1 and words[0] in _BARE_YES_NO:
-        return False
+    if len(norm) <= _BARE_YES_NO_MAX_LEN:
+        words = [w for w in norm.split() if _HAS_WORD_RE.search(w) is not None]
+        if len(words) == 1 and words[0] in _BARE_YES_NO:
+            return False
     return _only_courtesy(norm)
 
 
