@@ -488,8 +488,11 @@ _COMPLAINTS: dict[str, list[str]] = {
         r"(?:sms|mail|email|e mail|message|appel|lien|site|courriel) (?:\w+ )?(?:suspect|suspects|louche|"
         r"bizarre|frauduleu\w*)",
         r"se (?:fait|faisant) passer pour (?:vous|votre|un conseiller|un agent|la banque)",
-        r"(?:que je n ai|que j ai|je n ai) (?:jamais|pas) (?:fait|faite|faites|effectue\w*|autorise\w*|"
-        r"commande\w*|demande\w*|valide\w*)|non autorise\w*",
+        r"(?:operations?|paiements?|achats?|prelevements?|virements?|transactions?|retraits?|commandes?) "
+        r"(?:que je n ai|que j ai|qu on n a) (?:jamais|pas) (?:fait|faite|faites|faits|effectue\w*|"
+        r"autorise\w*|commande\w*|demande\w*|valide\w*)|non autorise\w*|"
+        r"je n ai (?:jamais|pas) (?:fait|effectue|autorise|valide) (?:ce|cette|ces|cet) "
+        r"(?:paiements?|achats?|virements?|prelevements?|operations?|transactions?|retraits?)",
         r"(?:compte|carte|donnees|mot de passe|identifiants?) (?:\w+ ){0,3}compromis\w*",
         r"scam\w*|rip ?off|fraud\w*|hacked|hacker|hackers|hacking|spoof\w*|impersonat\w*|"
         r"pretend\w* to be (?:you|your|from)|claiming to be (?:you|from)",
@@ -498,8 +501,9 @@ _COMPLAINTS: dict[str, list[str]] = {
         r"customer service|listing|seller)",
         r"suspicious (?:email|emails|e mail|text|texts|sms|link|links|call|calls|message|messages|"
         r"transaction|transactions|payment|payments|login|logins|activity|charge|charges)",
-        r"unauthori[sz]ed|(?:never|didn t|did not) (?:make|made|authori[sz]e\w*|order|ordered|approve\w*|"
-        r"request\w*) (?:this|that|these|those|the|any)|"
+        r"unauthori[sz]ed|(?:never|didn t|did not) (?:make|made|authori[sz]e\w*|approve\w*) "
+        r"(?:this|that|these|those|the|any) (?:payments?|purchases?|transactions?|transfers?|charges?|"
+        r"withdrawals?)|"
         r"(?:account|card|data|details|password) (?:\w+ ){0,3}(?:compromised|breached)",
     ],
     # harassment, insults, threats, rude or aggressive staff
@@ -745,7 +749,7 @@ _PLACEHOLDER_RE = re.compile(
 # nothing else but courtesy is a nudge.
 _STRETCH_RE = re.compile(r"([a-z])\1\1+")
 _CALLS = frozenset(
-    "hello helo hey hi yo allo alo ohe oh eh anyone anybody someone somebody help please svp stp "
+    "hello helo hey hi yo allo alo ohe anyone anybody someone somebody help please svp stp "
     "bonjour coucou youhou".split()
 )
 
@@ -1136,6 +1140,8 @@ def _stretched(norm: str) -> bool:
         return True
     if not any(_destretch(w) in _CALLS for w in norm.split() if _STRETCH_RE.search(w)):
         return False
+    if not norm.isascii() and any(e not in _UNHAPPY_EMOJI for e in _EMOJI_RE.findall(norm)):
+        return False  # "heyyyy 😍"
     rest = " ".join(w for w in plain.split() if w not in _CALLS)
     return _text_decision(rest).reason in ("no_words", "no_cue")
 

@@ -436,6 +436,8 @@ def test_urls_are_not_judged() -> None:
         ("@Brand someone is pretending to be you on WhatsApp", "complaint:fraud"),
         ("@Brand there's a fake Brand page promising free upgrades", "complaint:fraud"),
         ("@Brand unauthorised transaction on my card", "complaint:fraud"),
+        ("@Brand I never made this payment", "complaint:fraud"),
+        ("@Marque je n'ai jamais fait ce paiement", "complaint:fraud"),
         ("@Marque mon compte a été piraté", "complaint:fraud"),
         ("@Marque tentative d'hameçonnage avec votre logo", "complaint:fraud"),
         ("@Marque un faux compte demande les codes des gens", "complaint:fraud"),
@@ -468,6 +470,7 @@ def test_urls_are_not_judged() -> None:
         ("@Marque service client nul", "complaint:unhappy"),
         ("@Brand I have a problem with my bill", "complaint:problem"),
         ("@Marque elle ne veut jamais s'allumer", "complaint:negation"),
+        ("@Marque je n'ai pas commandé ce modèle", "complaint:negation"),
         ("@Brand how do I reset my password", "question"),
         ("@Marque vous livrez en Belgique ?", "question_mark"),
         ("@Brand the left lens of my glasses is scratched", "complaint:damaged"),
@@ -486,6 +489,8 @@ def test_first_messages_that_need_a_reply_name_their_rule(text: str, reason: str
         ("@Brand yesssss finally in stock", "praise"),
         ("@Brand heyyyy love the new stuff", "praise"),
         ("@Marque trop bonnnn 😍", "cheerful_emoji"),
+        ("@Brand hiiiii 😍", "cheerful_emoji"),
+        ("@Brand ohhhh", "no_cue"),
         # a contrast that ends in praise, or before any praise
         ("@Brand expensive but worth every penny", "no_cue"),
         ("@Brand small plane but the crew were lovely", "praise"),
@@ -733,13 +738,19 @@ def test_never_raises_and_is_deterministic(
         "e" + "\u0301" * 500_000,
         "😍" * 300_000,
         "thanks for your message " + "b " * 300_000,
+        "[type " * 200_000,
+        "heeeeeeeeeeeeeeeeeeeeeeey " * 50_000,
+        "love it but " * 100_000,
+        "merci " + "x" * 1_000_000,
     ],
-    ids=["hyphens", "neutral", "ne", "nul", "accents", "combining", "emoji", "long-tail"],
+    ids=["hyphens", "neutral", "ne", "nul", "accents", "combining", "emoji", "long-tail", "placeholder",
+         "stretched", "contrast", "courtesy"],
 )
 def test_very_long_texts_are_fast(text: str) -> None:
     start = time.perf_counter()
     needs_reply(text, private=False)
     needs_reply(text, private=True, after_brand_reply=True)
+    decide(text, private=False, brand_spoke=True, after_brand_reply=True, reply_to_brand=True)
     is_automatic(text)
     assert time.perf_counter() - start < 2.0
 
