@@ -887,6 +887,20 @@ def other_customer(c: Conversation, d: Decks, rng: random.Random) -> None:
               other=c.customer)
 
 
+def other_answers(c: Conversation, d: Decks, rng: random.Random) -> None:
+    """The brand asks a customer for details; another customer with the same problem answers the
+    brand's question tersely (on X: a reply to the brand's reply, in a thread of their own)."""
+    other = f"{d.pick(FIRST_NAMES[c.lang]).lower()}_{rng.randrange(10, 99)}"
+    if other.split("_")[0] == c.customer.split("_")[0]:
+        other = "x" + other
+    c.say(d.pick(c.issue.openers), True, after=0)
+    ask, answers = c.domain.details[d.pick(c.issue.asks)]
+    c.brand(ask, after=minutes(rng, 3, 60))
+    c.say(d.pick(answers), True, after=minutes(rng, 1, 120), reply_to="brand", author=other, other=c.customer)
+    if rng.random() < 0.5:
+        c.brand(d.pick(DM_ASK[c.lang]), after=minutes(rng, 5, 60), to=other)
+
+
 def praise_then_complaint(c: Conversation, d: Decks, rng: random.Random) -> None:
     """Praise, a contrast word, a complaint; the brand answers (or not yet)."""
     c.say(d.pick(PRAISE_THEN_COMPLAINT[c.lang]), True, after=0)
@@ -1007,6 +1021,7 @@ SCENARIOS: tuple[tuple[str, Scenario, int], ...] = (
     ("nudge", nudge, 8),
     ("next_question", next_question, 8),
     ("yes_no", yes_no, 6),
+    ("other_answers", other_answers, 6),
 )
 
 

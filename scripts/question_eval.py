@@ -252,12 +252,15 @@ def judge_conversation(conversation: dict[str, Any], scores: ConversationScores)
     x = conversation["channel"] == "x"
     account = AccountContext(1, "eval", "eval", "x" if x else "facebook", _POLICY)
     found: set[tuple[str, str | None]] = set()
+    # As the X source sets it: a reply to one of the brand's replies (one in the conversation
+    # before it), not to the brand's own post at the root (a campaign tweet, not in the set).
+    brand_said = [m["at"] for m in conversation["messages"] if m["author"] == "brand"]
     for n, (customer, messages) in enumerate(_threads(conversation).items()):
         thread = [
             ThreadMessage(
                 external_id=m["id"], direction="outbound" if m["author"] == "brand" else "inbound",
                 created_at=_EPOCH + timedelta(seconds=m["at"]), text=m["text"], author_id=m["author"],
-                is_retweet=bool(m.get("retweet", False)), reply_to_brand=x and m.get("reply_to") == "brand",
+                is_retweet=bool(m.get("retweet", False)), reply_to_brand=x and m.get("reply_to") == "brand" and any(t < m["at"] for t in brand_said),
             )
             for m in messages
         ]

@@ -1200,13 +1200,14 @@ def decide(
 
     `after_brand_reply`: the message comes right after a (non-automatic) brand reply in its
     thread; `brand_spoke`: the brand replied earlier in the thread; `reply_to_brand`: the
-    message itself replies to the account (X `in_reply_to_user_id`).
+    message itself replies to one of the brand's replies (X: `in_reply_to_user_id` is the
+    account and the tweet replied to is not the conversation's root; Facebook: its parent
+    comment is the Page's) -- so another customer answering the brand's question counts too.
 
-    Once the brand has replied in the thread, a message answers it: it needs a reply unless
-    it is a courtesy ("thanks!", "it works now", "I'll try that"), says the conversation
-    moved to private messages, or only laughs. Before that, the text rules judge it -- also
-    when it replies to the brand, which then replies to one of the brand's own posts (a
-    campaign tweet gets praise and banter, not care questions)."""
+    A message that answers the brand needs a reply unless it is a courtesy ("thanks!", "it
+    works now", "I'll try that"), says the conversation moved to private messages, or only
+    laughs. Otherwise the text rules judge it -- also a reply to one of the brand's own posts
+    (a campaign tweet gets praise and banter, not care questions)."""
     if is_retweet:
         return Decision(False, "retweet")
     compiled = _compiled(rules)
@@ -1218,7 +1219,7 @@ def decide(
             return Decision(False, "pattern:ignore")
         if compiled.extra.search(text, folded):
             return Decision(True, "pattern:extra")
-    answers = after_brand_reply or brand_spoke
+    answers = after_brand_reply or brand_spoke or reply_to_brand
     if private and not answers:
         return Decision(True, "private")
     if folded is None:

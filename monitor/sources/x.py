@@ -218,12 +218,15 @@ def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint:
         conversation = check.text(tweet, "conversation_id", where, digits=True)
         reply_to = check.text(tweet, "in_reply_to_user_id", where, required=False, digits=True)
         kinds: list[str] = []
+        replied_to: str | None = None
         for j, ref in enumerate(check.items(tweet.get("referenced_tweets") or [],
                                            f"{where}.referenced_tweets")):
             r = check.mapping(ref, f"{where}.referenced_tweets[{j}]")
             kind = check.text(r, "type", f"{where}.referenced_tweets[{j}]")
-            check.text(r, "id", f"{where}.referenced_tweets[{j}]", digits=True)
+            ref_id = check.text(r, "id", f"{where}.referenced_tweets[{j}]", digits=True)
             kinds.append(str(kind))
+            if kind == "replied_to":
+                replied_to = ref_id
         history = check.items(tweet.get("edit_history_tweet_ids") or [tid],
                              f"{where}.edit_history_tweet_ids")
         if not all(isinstance(h, str) and h.isascii() and h.isdigit() for h in history):
@@ -246,7 +249,10 @@ def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint:
         username = users.get(author)
         messages.append(Message(
             original, f"{conversation}:{author}", "public", "inbound", created_at, text, author,
-            username, tweet_url(username, tid), "retweeted" in kinds, tweet, reply_to_brand=reply_to == user_id))
+            username, tweet_url(username, tid), "retweeted" in kinds, tweet,
+            # An answer to the brand's words: a reply to one of the brand's *replies*. A reply to
+            # the brand's own post (the conversation's root: a campaign tweet) is judged on its text.
+            reply_to_brand=reply_to == user_id and replied_to is not None and replied_to != conversation))
     return Page(messages, ids, next_token, errors)
 
 

@@ -587,8 +587,9 @@ def test_an_answer_to_the_brand_that_needs_no_reply(text: str, reason: str) -> N
 def test_a_reply_to_a_brand_post_with_no_brand_reply_in_its_thread_is_judged_on_its_words(
     text: str, expected: Decision
 ) -> None:
-    # X: it replies to the account (a campaign tweet), but the brand has not spoken to this customer
-    assert decide(text, private=False, reply_to_brand=True) == expected
+    # X: it replies to the account's own post (a campaign tweet, the conversation's root), which the
+    # source does not count as replying to the brand (see test_x_parse), and nothing else the brand said
+    assert decide(text, private=False) == expected
 
 
 def test_private_courtesy_also_counts_later_in_the_conversation() -> None:

@@ -68,7 +68,7 @@ def test_an_automatic_reply_gives_no_context_and_closes_nothing() -> None:
         msg("1", 0, "@Brand where's my order?"),
         msg("2", 0.5, "@sam This is an automated reply: an agent will get back to you as soon as possible.",
             outbound=True),
-        msg("3", 20, "@Brand PS4 version", to_brand=True),  # not an answer to a person: judged on its words
+        msg("3", 20, "@Brand PS4 version"),  # after an automatic reply only: judged on its words
         msg("4", 60, "@sam It's at the depot, delivery tomorrow ^Rob", outbound=True),
     ]
     result = outcome(thread)

@@ -100,6 +100,19 @@ def test_a_brand_reply_answers_only_the_customer_it_replies_to() -> None:
     assert reply.url == f"https://x.com/acme/status/{R1}"
 
 
+def test_a_reply_to_a_brand_reply_answers_the_brand_a_reply_to_its_own_post_does_not() -> None:
+    # The brand's campaign post P is a conversation's root; it answers Alice's reply with a
+    # question; Bob answers that question (a reply to the brand's reply), Alice replies to P itself.
+    post, ask = snowflake(T1, 7), snowflake(T2, 7)
+    msgs = {m.external_id: m for m in parse(page(
+        tweet(Q1, ALICE, "@acme which colour is it?", T1, conversation=post, reply_to=BRAND,
+              refs=[("replied_to", post)]),
+        tweet(R2, BOB, "@acme PS4", T3, conversation=post, reply_to=BRAND, refs=[("replied_to", ask)]),
+    ))}
+    assert not msgs[Q1].reply_to_brand  # judged on its words, like any first message
+    assert msgs[R2].reply_to_brand  # an answer to the brand's question, whoever gives it
+
+
 def test_the_brands_own_posts_retweets_and_self_replies_are_skipped_but_move_the_cursor() -> None:
     result = parse_tweets(page(
         tweet(Q1, BRAND, "New collection out today!", T1),
