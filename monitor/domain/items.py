@@ -112,4 +112,5 @@ def _iso(t: datetime) -> str:
 
 def _span(d: timedelta) -> str:
     hours = d.total_seconds() / 3600
-    return f"{hours / 24:g} day(s)" if hours >= 24 else f"{hours:g} hour(s)"
+    value, unit = (hours / 24, "day") if hours >= 24 else (hours, "hour")
+    return f"{value:g} {unit}{'' if value == 1 else 's'}"

@@ -10,12 +10,16 @@ from typing import Any
 from monitor.domain.items import ItemError, RejectReason
 
 
+def _chars(text: str) -> str:
+    return f"{len(text)} character{'' if len(text) == 1 else 's'}"
+
+
 def _kind(value: object) -> str:
     """What a value is, for a detail: its JSON type and size, not its content."""
     if value is None:
         return "null"
     if isinstance(value, str):
-        return f"a string of {len(value)} characters"
+        return f"a string of {_chars(value)}"
     return {bool: "a boolean", int: "a number", float: "a number", list: "a list",
             dict: "an object"}.get(type(value), type(value).__name__)
 
@@ -48,7 +52,7 @@ class Fields:
         """A string field that `valid` accepts as an id (`what` names the form expected)."""
         value = self.text(key, reason, required=required)
         if value is not None and not valid(value):
-            raise self.fail(reason, key, f"not {what} ({len(value)} characters)")
+            raise self.fail(reason, key, f"not {what} ({_chars(value)})")
         return value
 
     def time(self, key: str, *, missing: RejectReason = "missing_created_at",
@@ -62,7 +66,7 @@ class Fields:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise self.fail(bad, key, f"not an ISO 8601 time ({len(value)} characters)") from None
+            raise self.fail(bad, key, f"not an ISO 8601 time ({_chars(value)})") from None
         if parsed.tzinfo is None:
             raise self.fail(bad, key, "a time without a zone")
         try:
