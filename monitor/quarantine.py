@@ -41,11 +41,14 @@ def reparse(account: XAccount | FacebookAccount, item: QuarantinedItem) -> Parse
 
 async def retry(engine: Engine, quarantine: QuarantineStore,
                 accounts: Mapping[int, XAccount | FacebookAccount]) -> RetryResult:
-    """Retry every unresolved item of these accounts (by account id)."""
+    """Retry every unresolved item of these accounts (by account id) set aside before the call
+    (not the ones this retry sets aside: this code has just parsed them)."""
     result = RetryResult()
+    ceiling = await quarantine.last_id()
     for account_id, account in accounts.items():
         after = 0
-        while items := await quarantine.unresolved(account_id, after_id=after, limit=RETRY_PAGE):
+        while items := await quarantine.unresolved(account_id, after_id=after, up_to=ceiling,
+                                                    limit=RETRY_PAGE):
             for item in items:
                 after = item.id
                 try:

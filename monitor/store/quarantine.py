@@ -59,15 +59,23 @@ class QuarantineStore:
             )
         return [_item(r) for r in rows]
 
-    async def unresolved(self, account_id: int, *, after_id: int = 0, limit: int = 500) -> list[QuarantinedItem]:
-        """The account's items still set aside, oldest first, from id `after_id` (exclusive)."""
+    async def last_id(self) -> int:
+        """The newest row's id (0 when there is none)."""
+        async with self.pool.acquire() as conn:
+            value: int = await conn.fetchval("SELECT coalesce(max(id), 0) FROM quarantine")
+        return value
+
+    async def unresolved(self, account_id: int, *, after_id: int = 0, up_to: int | None = None,
+                         limit: int = 500) -> list[QuarantinedItem]:
+        """The account's items still set aside, oldest first, with ids in (`after_id`, `up_to`]."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 f"""
                 SELECT {_COLUMNS} FROM quarantine q JOIN accounts a ON a.id = q.account_id
                 WHERE q.account_id = $1 AND q.resolved_at IS NULL AND q.id > $2
-                ORDER BY q.id LIMIT $3
+                  AND ($3::bigint IS NULL OR q.id <= $3)
+                ORDER BY q.id LIMIT $4
                 """,
-                account_id, after_id, limit,
+                account_id, after_id, up_to, limit,
             )
         return [_item(r) for r in rows]
