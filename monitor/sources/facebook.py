@@ -365,9 +365,7 @@ def parse_conversation(item: object, *, received_at: datetime) -> Conversation |
     cid: str | None = None
     try:
         conv = Fields(item, "conversation")
-        cid = conv.id("id", "bad_id", is_messenger_id, "a conversation id")
-        assert cid is not None
-        conv.where = f"conversation {cid}"
+        cid = conv.identify(is_messenger_id, "a conversation id", named="conversation")
         updated = believable(conv.time("updated_time", missing="bad_updated_time", bad="bad_updated_time"),
                              received_at=received_at, channel="facebook",
                              where=f"{conv.where}.updated_time", reason="bad_updated_time")
@@ -387,9 +385,7 @@ def messenger_message(item: object, conversation_id: str, page_id: str, *,
     mid: str | None = None
     try:
         m = Fields(item, f"a message of conversation {conversation_id}")
-        mid = m.id("id", "bad_id", is_messenger_id, "a message id")
-        assert mid is not None
-        m.where = f"message {mid}"
+        mid = m.identify(is_messenger_id, "a message id", named="message")
         stamp = _created(m, received_at)
         author_id, author_name = _author(m)
         text = _text(m)
@@ -425,9 +421,7 @@ def parse_post(item: object, page_id: str, *, received_at: datetime) -> Post | R
     post_id: str | None = None
     try:
         p = Fields(item, "post")
-        post_id = p.id("id", "bad_id", is_graph_id, "a Graph id")
-        assert post_id is not None
-        p.where = f"post {post_id}"
+        post_id = p.identify(is_graph_id, "a Graph id", named="post")
         stamp = _created(p, received_at)
         author_id, author_name = _author(p)
         if author_id == page_id:
@@ -472,9 +466,7 @@ def comment_messages(post_id: str, visitor_post: bool, items: Sequence[Any], pag
         cid: str | None = None
         try:
             fields = Fields(item, f"a comment of post {post_id}")
-            cid = fields.id("id", "bad_id", is_graph_id, "a Graph id")
-            assert cid is not None
-            fields.where = f"comment {cid}"
+            cid = fields.identify(is_graph_id, "a Graph id", named="comment")
             parent, grand = _parent_ids(fields)
             stamp = _created(fields, received_at)
             author_id, author_name = _author(fields)

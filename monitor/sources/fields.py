@@ -36,6 +36,15 @@ class Fields:
     def fail(self, reason: RejectReason, key: str, what: str) -> ItemError:
         return ItemError(reason, f"{self.where}.{key}: {what}")
 
+    def identify(self, valid: Callable[[str], bool], what: str, *, named: str | None = None) -> str:
+        """The item's `id` (bad_id unless `valid` accepts it); with `named`, details name the item
+        `named <id>` from now on instead of by its place."""
+        value = self.id("id", "bad_id", valid, what)
+        assert value is not None
+        if named is not None:
+            self.where = f"{named} {value}"
+        return value
+
     def text(self, key: str, reason: RejectReason, *, required: bool = True) -> str | None:
         """A string field; None when absent or null and not `required`."""
         value = self.item.get(key)

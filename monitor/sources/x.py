@@ -239,8 +239,7 @@ def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint:
         tid: str | None = None
         try:
             tweet = Fields(item, f"data[{i}]")
-            tid = tweet.id("id", "bad_id", is_x_id, "an X id")
-            assert tid is not None
+            tid = tweet.identify(is_x_id, "an X id")
             page.ids.append(int(tid))  # even a rejected tweet moves the cursor
             message = _tweet(tweet, tid, user_id=user_id, handle=handle, users=users,
                              received_at=received_at)
@@ -301,8 +300,7 @@ def parse_dm_events(payload: object, *, user_id: str, handle: str | None, endpoi
         eid: str | None = None
         try:
             event = Fields(item, f"data[{i}]")
-            eid = event.id("id", "bad_id", is_x_id, "an X id")
-            assert eid is not None
+            eid = event.identify(is_x_id, "an X id")
             page.ids.append(int(eid))
             message = _dm(event, eid, user_id=user_id, handle=handle, users=users,
                           received_at=received_at)

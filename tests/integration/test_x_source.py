@@ -294,6 +294,20 @@ class ManualClock:
         return datetime.fromtimestamp(self.at, UTC)
 
 
+async def mentions_by_hand(store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+                           ) -> tuple[ManualClock, Scenario, Brand, Engine, list[PollTarget]]:
+    """400 mentions from an hour before T0 to an hour after, and the mentions stream of their
+    brand, on a clock the test moves (clock, scenario, brand, engine, targets)."""
+    clock = ManualClock(T0)
+    fake_api.clock = clock.time
+    scenario = generate(seed=3, count=400, start=T0 - timedelta(hours=1), span=timedelta(hours=2),
+                        reply_delays=[timedelta(minutes=5)])
+    b = brand(0, scenario, fake_api)
+    engine, targets = await poll_targets(store, [b], fake_api, session, clock, interval=60,
+                                         streams=["x.mentions"])
+    return clock, scenario, b, engine, targets
+
+
 MALFORMED = ("non_json", "truncated_json", "malformed_json")
 
 
@@ -303,13 +317,7 @@ async def test_malformed_payloads_are_bad_payload_polls_and_store_nothing(
     """Each second page that is not a JSON page fails the whole fetch (nothing stored, cursor
     kept), as one `bad_payload` poll; one log line names the account and the endpoint; the poller
     goes on. (A malformed *item* does not: see the next test.)"""
-    clock = ManualClock(T0)
-    fake_api.clock = clock.time
-    scenario = generate(seed=3, count=400, start=T0 - timedelta(hours=1), span=timedelta(hours=2),
-                        reply_delays=[timedelta(minutes=5)])
-    b = brand(0, scenario, fake_api)
-    engine, targets = await poll_targets(store, [b], fake_api, session, clock, interval=60,
-                                         streams=["x.mentions"])
+    clock, scenario, b, engine, targets = await mentions_by_hand(store, fake_api, session)
     account_id = targets[0].account_id
     observer = Observer()
     stepper = Stepper()
@@ -362,13 +370,7 @@ async def test_a_malformed_tweet_is_quarantined_and_the_rest_of_its_page_stored(
     counts each reason, the log says each reason once, without the payload."""
     from monitor.metrics import Metrics
 
-    clock = ManualClock(T0)
-    fake_api.clock = clock.time
-    scenario = generate(seed=3, count=400, start=T0 - timedelta(hours=1), span=timedelta(hours=2),
-                        reply_delays=[timedelta(minutes=5)])
-    b = brand(0, scenario, fake_api)
-    engine, targets = await poll_targets(store, [b], fake_api, session, clock, interval=60,
-                                         streams=["x.mentions"])
+    clock, scenario, b, engine, targets = await mentions_by_hand(store, fake_api, session)
     account_id = targets[0].account_id
     metrics = Metrics(engine.accounts, registry=None, clock=clock.now)
     metrics.watch(targets)
