@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from monitor.domain.model import Message
 
@@ -80,9 +80,9 @@ class ItemError(ValueError):
         return Rejected(self.reason, self.detail, raw, kind, external_id, context or {})
 
 
-@dataclass(frozen=True, slots=True)
-class Stamp:
-    """A believable creation time, and the original when it was in the future and clamped."""
+class Stamp(NamedTuple):
+    """A believable creation time, and the original when it was in the future and clamped (a
+    tuple: one per item read)."""
 
     at: datetime
     clamped_from: datetime | None = None

@@ -66,7 +66,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
 
@@ -444,8 +444,9 @@ def _parent_ids(comment: Fields) -> tuple[str | None, str | None]:
             grand.id("id", "bad_thread", is_graph_id, "a Graph id") if grand else None)
 
 
-@dataclass(frozen=True)
-class _Comment:
+class _Comment(NamedTuple):
+    """A comment read, before its thread is known (a tuple: one per comment of every poll)."""
+
     id: str
     parent: str | None
     fields: Fields
