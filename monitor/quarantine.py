@@ -14,6 +14,7 @@ from monitor.config import FacebookAccount, XAccount
 from monitor.domain.items import Parsed
 from monitor.engine import Engine
 from monitor.sources import facebook, x
+from monitor.sources.base import BadPayload
 from monitor.store.quarantine import QuarantinedItem, QuarantineStore
 from monitor.store.store import Settled
 
@@ -53,7 +54,7 @@ async def retry(engine: Engine, quarantine: QuarantineStore,
                 after = item.id
                 try:
                     parsed = reparse(account, item)
-                except ValueError:  # a kind this version does not know (written by a newer one)
+                except (ValueError, BadPayload):  # a kind (or context) this version cannot read
                     parsed = Parsed()
                     still = True
                 else:  # the item itself, or only items nested in it (a conversation's messages)?

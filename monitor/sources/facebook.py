@@ -36,6 +36,11 @@ facebook.comments
     chains); the Page's comments are outbound. A visitor post opens its own thread: the post is the
     question and every comment under it (the Page's answer, the author's follow-ups) belongs to it.
 
+A malformed item (a conversation, a message, a post, a comment: a field missing or of the wrong
+type, an id not of the Graph API's form, a time from the future) is set aside (`Batch.rejected`)
+and the fetch goes on; a time a little ahead is clamped to the receive time, so that no watermark
+runs ahead of the clock. Only a malformed envelope (`data`, `paging`) is a BadPayload.
+
 Cursors are small JSON objects (UNIX seconds), saved by the engine with the messages:
 ``{"v":1,"watermark":...}`` and ``{"v":1,"posts":...,"swept":...,"active":{"<post-id>":[last,
 visitor]}}``. Timestamps from the Graph API have one-second resolution, so floors are inclusive and

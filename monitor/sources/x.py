@@ -1,7 +1,8 @@
 """X API v2 sources (mentions, the brand's replies, DMs) through tweepy's AsyncClient.
 
-Parsing is pure (`parse_tweets`, `parse_dm_events`); fetching pages, spacing requests on the
-`x-rate-limit-*` headers and translating every client error happen in `_XSource`.
+Parsing is pure (`parse_tweets`, `parse_dm_events`): a malformed tweet or event is set aside
+(`Page.rejected`, then `Batch.rejected`) and the page goes on; fetching pages, spacing requests on
+the `x-rate-limit-*` headers and translating every client error happen in `_XSource`.
 
 Requests go through the process' one aiohttp session. tweepy only ever calls
 `session.request(method, url, params=, json=, headers=)`, so each client gets a thin view of the
