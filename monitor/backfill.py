@@ -65,7 +65,8 @@ async def backfill(
                 await sleep(rng.uniform(0, min(60.0, 2.0 ** failures)))
                 continue
             failures = 0
-            ingest = await engine.ingest(account_id, source.stream, page.messages, None)
+            ingest = await engine.ingest(account_id, source.stream, page.messages, None,
+                                         rejected=page.rejected)
             result.pages += 1
             result.messages += len(page.messages)
             result.new_messages += ingest.messages_new

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from datetime import UTC, datetime
@@ -330,6 +331,94 @@ def backfill(obj: _Context, account_name: str, since: str) -> None:
         bar.update(1000 - bar.pos)
     click.echo(f"backfilled {account_name}: {result.messages} message(s) read in {result.pages} "
                f"page(s), {result.new_messages} new")
+
+
+def _account_ids(config: Config, name: str | None, ids: dict[str, int]) -> list[int]:
+    """The id of the account `name` (all the configured accounts when None); a clear error when
+    no account has that name."""
+    names = [a.name for _, a in config.accounts()]
+    if name is None:
+        return [ids[n] for n in names]
+    if name not in names:
+        raise click.BadParameter(f"no account named {name!r} (known: {', '.join(names) or 'none'})",
+                                 param_hint="--account")
+    return [ids[name]]
+
+
+def _check_account(config: Config, name: str | None) -> None:
+    """Refuse an unknown account name before the database is opened."""
+    _account_ids(config, name, {a.name: 0 for _, a in config.accounts()})
+
+
+@main.group(invoke_without_command=True)
+@click.option("--account", "account_name", default=None, help="Only this account (its name in the configuration).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Items to list, newest first.")
+@click.option("--resolved", is_flag=True, help="Also list the items a retry has resolved.")
+@click.option("--raw", "show_raw", is_flag=True,
+              help="Also print each item's raw payload (customers' messages: personal data).")
+@click.pass_context
+def quarantine(ctx: click.Context, account_name: str | None, limit: int, resolved: bool, show_raw: bool) -> None:
+    """List the items set aside: malformed items of an API page, kept apart so that the rest of the
+    page is stored and the stream goes on. `quarantine retry` parses them again after an upgrade."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.app import open_store, prepare
+    from monitor.store.quarantine import QuarantinedItem, QuarantineStore
+
+    config = ctx.obj.config()
+    _check_account(config, account_name)
+
+    async def go() -> list[QuarantinedItem]:
+        async with open_store(config) as store:
+            _, ids = await prepare(config, store)
+            wanted = _account_ids(config, account_name, ids) if account_name else None
+            return await QuarantineStore(store.pool).recent(wanted, limit=limit, resolved=resolved)
+
+    items = _database_errors(asyncio.run)(go())
+    if not items:
+        click.echo("no item in quarantine")
+        return
+    header = ("RECEIVED", "ACCOUNT", "STREAM", "ITEM", "REASON", "STATUS", "DETAIL")
+    table = [header] + [
+        (i.received_at.astimezone(UTC).isoformat(timespec="seconds"), i.account, i.stream, i.external_id or "-",
+         i.reason, "resolved" if i.resolved_at else ("retried" if i.retried_at else "new"), i.detail)
+        for i in items
+    ]
+    widths = [max(len(row[c]) for row in table) for c in range(len(header) - 1)]
+    for n, row in enumerate(table):
+        click.echo("  ".join([v.ljust(w) for v, w in zip(row, widths, strict=False)] + [row[-1]]))
+        if show_raw and n > 0:
+            click.echo("    raw: " + json.dumps(items[n - 1].raw, ensure_ascii=False))
+
+
+@quarantine.command("retry")
+@click.option("--account", "account_name", default=None, help="Only this account (default: all of them).")
+@click.pass_context
+def quarantine_retry(ctx: click.Context, account_name: str | None) -> None:
+    """Parse the items set aside again with this version; store those that now parse (resolved),
+    keep the others with the reason this version gives."""
+    from monitor.app import open_store, prepare
+    from monitor.quarantine import RetryResult, retry
+    from monitor.store.quarantine import QuarantineStore
+
+    account_name = account_name or (ctx.parent.params.get("account_name") if ctx.parent else None)
+    config = ctx.obj.config()
+    _check_account(config, account_name)
+
+    async def go() -> RetryResult:
+        async with open_store(config) as store:
+            engine, ids = await prepare(config, store)
+            wanted = set(_account_ids(config, account_name, ids))
+            accounts = {ids[a.name]: a for _, a in config.accounts() if ids[a.name] in wanted}
+            return await retry(engine, QuarantineStore(store.pool), accounts)
+
+    result = _database_errors(asyncio.run)(go())
+    still = sum(result.still.values())
+    line = (f"retried {result.retried} item(s): {result.resolved} resolved ({result.messages_new} new message(s)), "
+            f"{still} still set aside")
+    if still:
+        line += " (" + ", ".join(f"{reason}: {n}" for reason, n in sorted(result.still.items())) + ")"
+    click.echo(line)
 
 
 @main.command()

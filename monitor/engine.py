@@ -6,13 +6,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from monitor.domain.items import Rejected
 from monitor.domain.model import Channel, Message, ThreadMessageLike
 from monitor.domain.questions import automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
 from monitor.store import labels
 from monitor.store.labels import Correction, MessageRef
-from monitor.store.store import Compute, IngestResult, Store, ThreadInfo, ThreadOutcome, WaitRow
+from monitor.store.store import Compute, IngestResult, Settled, Store, ThreadInfo, ThreadOutcome, WaitRow
 
 Clock = Callable[[], datetime]
 
@@ -89,11 +90,16 @@ class Engine:
         )
 
     async def ingest(
-        self, account_id: int, stream: str, messages: Sequence[Message], cursor: str | None
+        self, account_id: int, stream: str, messages: Sequence[Message], cursor: str | None, *,
+        rejected: Sequence[Rejected] = (), received_at: datetime | None = None,
+        settled: Settled | None = None,
     ) -> IngestResult:
-        """Store `messages`, recompute their threads' waits and save `cursor`, atomically."""
+        """Store `messages`, set `rejected` aside (received at `received_at`, default now),
+        recompute the threads' waits, mark a retried item `settled` and save `cursor`, atomically."""
         channel = self.accounts[account_id].channel
-        return await self.store.ingest(account_id, channel, stream, messages, cursor, self._compute())
+        return await self.store.ingest(account_id, channel, stream, messages, cursor, self._compute(),
+                                       rejected=rejected, received_at=received_at or self.clock(),
+                                       settled=settled)
 
     async def correct(self, message: MessageRef, label: bool | None, *, by: str, note: str | None) -> Correction:
         """Store a person's correction of an inbound message's decision (None: back to the rules) and

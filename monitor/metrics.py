@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from monitor import __version__
 from monitor.domain.calendar import business_seconds
+from monitor.domain.items import REJECT_REASONS
 from monitor.domain.model import ThreadKind, WaitKind
 from monitor.engine import AccountContext, Clock, utcnow
 from monitor.exposition import Family, FamilySet, Labels
@@ -89,6 +90,7 @@ class Metrics:
       credentials_valid{S}, api_rate_limit_remaining{brand, channel, account, endpoint},
       ingest_lag_seconds{channel}, snapshot_timestamp_seconds, build_info{version},
       webhook_deliveries_total{channel, result}, corrections_total{brand, channel, direction}
+      webhook_deliveries_total{channel, result}, items_rejected_total{channel, stream, reason}
     """
 
     def __init__(
@@ -174,6 +176,9 @@ class Metrics:
             f"{p}_corrections", "People's corrections of question decisions (needs_reply, no_reply, rules: "
             "back to the rules), counted by the process holding the account.", "counter",
             ("brand", "channel", "direction")))
+        self.rejected = f.add(Family(
+            f"{p}_items_rejected", "Items of a page set aside in quarantine (not messages), by reason.",
+            "counter", ("channel", "stream", "reason")))
         self.snapshot_ts = f.add(Family(f"{p}_snapshot_timestamp_seconds",
                                         "Unix time of the last read of the open waits from PostgreSQL.", "gauge"))
         f.add(Family(f"{p}_build", "Version of inbox-monitor.", "info", ("version",))).labels(__version__)
@@ -210,6 +215,8 @@ class Metrics:
                     self.credentials_valid.set(labels, 1)
                 self.polls.labels(*labels, "ok")
                 self.interval.set(labels, t.interval)
+                for reason in REJECT_REASONS:  # zero until it happens: rate() sees the first one
+                    self.rejected.labels(t.channel, t.stream, reason)
         self._zero_snapshot()
 
     def webhook(self, channel: str, result: str) -> None:
@@ -252,6 +259,9 @@ class Metrics:
             self.credentials_valid.set(labels, 1 if result == "ok" else 0)
         if ingest is not None:
             self.ingested(ingest, target.channel)
+            for reason, count in ingest.quarantined.items():
+                self.rejected.inc((target.channel, target.stream,
+                                   reason if reason in REJECT_REASONS else "bad_item"), count)
 
     def stream_changed(self, target: PollTarget, health: Health) -> None:
         """StreamObserver: why the stream waits and until when; since when it is polled, and its

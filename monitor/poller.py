@@ -78,6 +78,8 @@ class Health:
     monitored_since: datetime | None = None
     """When polling the stream began (kept in PostgreSQL across restarts): the base of its
     staleness while it has never been polled successfully."""
+    rejected: set[str] = field(default_factory=set)
+    """Reasons for which this process has logged that the stream set items aside (once each)."""
 
 
 @dataclass(frozen=True)
@@ -318,15 +320,29 @@ class Poller:
         batch: Batch | None = None
         try:
             batch = await target.source.fetch(cursor)
-            if not batch.messages and batch.cursor in (None, cursor):
+            if not batch.messages and not batch.rejected and batch.cursor in (None, cursor):
                 result = IngestResult()  # nothing new: no transaction
             else:
-                result = await self.engine.ingest(target.account_id, target.stream, batch.messages, batch.cursor)
+                result = await self.engine.ingest(target.account_id, target.stream, batch.messages, batch.cursor,
+                                                  rejected=batch.rejected)
         except BaseException as exc:
             self._tell(target, _result_label(exc), time.monotonic() - started, batch, None)
             raise
         self._tell(target, "ok", time.monotonic() - started, batch, result)
+        if result.quarantined:
+            self._quarantined(target, result.quarantined)
         return batch, result
+
+    def _quarantined(self, target: PollTarget, counts: dict[str, int]) -> None:
+        """Log once per stream and reason that items were set aside (the metric counts them all);
+        the items' content stays in PostgreSQL, out of the logs."""
+        h = self.health.setdefault((target.account, target.stream), Health())
+        for reason, count in sorted(counts.items()):
+            if reason not in h.rejected:
+                h.rejected.add(reason)
+                log.warning("items quarantined", extra={"account": target.account, "stream": target.stream,
+                                                        "reason": reason, "count": count,
+                                                        "see": "inbox-monitor quarantine"})
 
     def _tell(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
               ingest: IngestResult | None) -> None:

@@ -29,6 +29,9 @@ class Message:
     url: str | None = None
     is_retweet: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    future_created_at: datetime | None = None
+    """The creation time the platform gave when it was ahead of the receive time (by more than
+    the allowed skew): `created_at` is then the receive time (monitor.domain.items.believable)."""
     reply_to_brand: bool = False
     """It replies to the account itself (X: `in_reply_to_user_id` is the account's user id;
     Facebook: a reply to one of the Page's comments)."""

@@ -15,7 +15,7 @@ Serves, for the Pages it holds, under `/{version}/...` (or no version):
 
 Faults: tokens expired or replaced at runtime (190), throttling (`throttle`: code 32/4/613/80001
 with usage at 100 % and `estimated_time_to_regain_access`), 5xx, HTML and malformed JSON bodies,
-answers that hang (`inject`, `random_faults`).
+answers that hang (`inject`, `random_faults`), and objects served malformed (`malform`).
 
 Traffic is scripted (`add_conversation`, `add_message`, `add_post`, `add_comment`, or
 `script_page` for a whole Page) and the server shows only what exists at its clock (injectable).
@@ -323,6 +323,8 @@ class FakeGraphApi:
                                             "total_time": 0.0}
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
+        self.malformed: dict[str, tuple[tuple[str, ...], Json]] = {}
+        """Object id -> (fields left out, values served instead): see `malform`."""
         self._random_faults: tuple[float, tuple[FaultKind, ...], random.Random] | None = None
         self._nodes: dict[str, tuple[str, Any]] = {}
         self._ids = itertools.count(1_000_001)
@@ -423,6 +425,12 @@ class FakeGraphApi:
         page = self.pages[page_id]
         page.blocked_until = self.clock().timestamp() + minutes * 60
         page.block_code = code
+
+    def malform(self, object_id: str, *, drop: Iterable[str] = (), values: Json | None = None) -> None:
+        """Serve the object (a message, a conversation, a post, a comment) malformed from now on,
+        wherever it is rendered: without the fields `drop`, with `values` in place of its own
+        (`message=42`, `created_time="9999-12-31T23:59:59+0000"`)."""
+        self.malformed[object_id] = (tuple(drop), dict(values or {}))
 
     def inject(self, kind: FaultKind, *, count: int = 1, page_id: str | None = None,
                edge: str | None = None) -> None:
@@ -607,6 +615,11 @@ class _Ctx:
             if value is not None:
                 out[spec.name] = value
         out.setdefault("id", obj.id)  # the Graph API always adds the id
+        if obj.id in self.api.malformed:
+            drop, values = self.api.malformed[obj.id]
+            for key in drop:
+                out.pop(key, None)
+            out.update(values)
         return out
 
     def _field(self, kind: str, obj: Any, spec: FieldSpec) -> Any:

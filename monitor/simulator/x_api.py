@@ -7,6 +7,7 @@ Wire format as in the X API v2 docs: `data` / `includes` / `errors` / `meta` (`r
 bearer token or OAuth 1.0a signature, `x-rate-limit-*` headers on every authenticated answer and
 429 once a window's budget is spent. Ids are snowflakes (their creation time is in them). The fake
 serves only what exists at its clock's time, so a scripted scenario unfolds as time passes.
+`malform` serves one tweet or DM event malformed (a field left out or of the wrong type).
 """
 
 from __future__ import annotations
@@ -199,6 +200,7 @@ class FakeXApi:
         self.dm_events: dict[int, DmEvent] = {}
         self.requests: list[RequestRecord] = []
         self._faults: deque[_Fault] = deque()
+        self._malformed: dict[int, tuple[tuple[str, ...], dict[str, Any]]] = {}
         self._mentions: dict[str, list[int]] = {}
         self._authored: dict[str, list[int]] = {}
         self._dms: dict[str, list[int]] = {}
@@ -336,6 +338,19 @@ class FakeXApi:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
         self._faults.append(_Fault(fault, endpoint, user_id, times, skip, retry_after))
 
+    def malform(self, item_id: int, *, drop: Iterable[str] = (), values: Mapping[str, Any] | None = None) -> None:
+        """Serve the tweet or DM event `item_id` malformed from now on, wherever it appears: without
+        the fields `drop`, with `values` in place of its own (`text=None`, `created_at="9999-12-31T…"`)."""
+        self._malformed[item_id] = (tuple(drop), dict(values or {}))
+
+    def _malform(self, item_id: int, out: dict[str, Any]) -> dict[str, Any]:
+        if item_id in self._malformed:
+            drop, values = self._malformed[item_id]
+            for key in drop:
+                out.pop(key, None)
+            out.update(values)
+        return out
+
     def requests_to(self, endpoint: str, user_id: str | None = None) -> list[RequestRecord]:
         return [r for r in self.requests
                 if r.endpoint == endpoint and (user_id is None or r.user_id == user_id)]
@@ -390,7 +405,7 @@ class FakeXApi:
                 body = self._dm_page(params, str(user), now)
             else:
                 body = self._timeline_page(endpoint, params, record.user_id or "", now)
-            record.ids = [str(d["id"]) for d in body.get("data", [])]
+            record.ids = [str(d.get("id")) for d in body.get("data", [])]
             response = self._render(body, fault)
             if fault is not None and fault not in ("partial_errors", "slow"):
                 record.ids = []
@@ -632,7 +647,7 @@ class FakeXApi:
         page = matching[:size]
         if not page:
             return {"meta": {"result_count": 0}}
-        body: dict[str, Any] = {"data": [self._dm_json(e, fields) for e in page]}
+        body: dict[str, Any] = {"data": [self._malform(e.id, self._dm_json(e, fields)) for e in page]}
         if "sender_id" in expansions:
             senders = dict.fromkeys(e.sender_id for e in page)
             body["includes"] = {"users": [self._user_json(u, user_fields) for u in senders
@@ -671,7 +686,7 @@ class FakeXApi:
             first = snowflake_time(t.edit_history[0])
             out["edit_controls"] = {"edits_remaining": max(0, 6 - len(t.edit_history)),
                                     "is_edit_eligible": True, "editable_until": iso(first + 3600)}
-        return out
+        return self._malform(t.id, out)
 
     def _user_json(self, user_id: str, fields: set[str]) -> dict[str, Any]:
         username = self.users[user_id]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from monitor.domain.items import Rejected
 from monitor.domain.model import Message
 
 
@@ -33,12 +34,15 @@ class TemporaryFailure(SourceError):
 
 
 class BadPayload(SourceError):
-    """The API answered something we cannot parse (missing fields, wrong types, bad JSON)."""
+    """The API answered something we cannot parse: not JSON, or an envelope (the page around the
+    items: `data`, `meta`, `paging`, `includes`) that is not what the API documents. A malformed
+    *item* is not a BadPayload: it is set aside (`Batch.rejected`) and the page goes on."""
 
 
 @dataclass(frozen=True)
 class Batch:
-    """What one fetch read: messages (all of them or none), and the cursor to save with them."""
+    """What one fetch read: messages (all of them or none), the items set aside, and the cursor
+    to save with them (it moves past the rejected items too)."""
 
     messages: Sequence[Message]
     cursor: str | None
@@ -47,6 +51,8 @@ class Batch:
     next_poll_after: float | None = None
     """Seconds the source asks to wait before the next poll (rate-limit budget spacing)."""
     calls: int = field(default=1)
+    rejected: Sequence[Rejected] = ()
+    """Items that could not become messages: quarantined in the transaction of the messages."""
 
 
 class Source(Protocol):

@@ -37,6 +37,11 @@ facebook.comments
     visitor post opens its own thread: the post is the question and every comment under it (the
     Page's answer, the author's follow-ups) belongs to it.
 
+A malformed item (a conversation, a message, a post, a comment: a field missing or of the wrong
+type, an id not of the Graph API's form, a time from the future) is set aside (`Batch.rejected`)
+and the fetch goes on; a time a little ahead is clamped to the receive time, so that no watermark
+runs ahead of the clock. Only a malformed envelope (`data`, `paging`) is a BadPayload.
+
 Cursors are small JSON objects (UNIX seconds), saved by the engine with the messages:
 ``{"v":1,"watermark":...}`` and ``{"v":1,"posts":...,"swept":...,"active":{"<post-id>":[last,
 visitor]}}``. Timestamps from the Graph API have one-second resolution, so floors are inclusive and
@@ -63,13 +68,15 @@ import hmac
 import json
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
 
+from monitor.domain.items import ItemError, Parsed, Rejected, Stamp, believable
 from monitor.domain.model import Message
 from monitor.logs import excerpt
 from monitor.secrets import EnvSecret
@@ -82,6 +89,7 @@ from monitor.sources.base import (
     SourceError,
     TemporaryFailure,
 )
+from monitor.sources.fields import Fields
 
 if TYPE_CHECKING:
     from monitor.config import FacebookAccount
@@ -91,6 +99,18 @@ log = logging.getLogger(__name__)
 GRAPH_URL = "https://graph.facebook.com"
 MESSENGER = "facebook.messenger"
 COMMENTS = "facebook.comments"
+CONVERSATION, MESSENGER_MESSAGE, POST, COMMENT = "conversation", "messenger_message", "post", "comment"
+"""Kinds of the items the Graph streams set aside (`Rejected.kind`)."""
+
+GRAPH_ID_MAX_DIGITS = 20
+"""Graph ids are 64-bit numbers sent as strings: at most 20 digits (a post id is two of them,
+`<page id>_<post id>`). Anything longer is not an id."""
+MESSENGER_ID_MAX = 256
+"""Messenger conversation and message ids are opaque tokens of a few dozen characters; longer
+than this is not an id."""
+_GRAPH_ID = re.compile(rf"[0-9]{{1,{GRAPH_ID_MAX_DIGITS}}}(?:_[0-9]{{1,{GRAPH_ID_MAX_DIGITS}}})?")
+_MESSENGER_ID = re.compile(rf"[A-Za-z0-9_.$:=+-]{{1,{MESSENGER_ID_MAX}}}")
+"""No `/`, `?`, `#`, `%` or space: a conversation id goes in the path of the next request."""
 
 THROTTLING_CODES = frozenset({4, 17, 32, 613})
 """Graph error codes of the app, user, Page and per-hour call limits."""
@@ -258,59 +278,53 @@ def translate(error: GraphError, usage: Usage, endpoint: str) -> SourceError:
 # ----------------------------------------------------------------------------------------------
 
 
-def parse_time(value: object) -> datetime:
-    """`2026-06-01T12:00:00+0000` -> aware datetime; BadPayload otherwise."""
-    if not isinstance(value, str):
-        raise BadPayload(f"expected a time, got {type(value).__name__}")
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadPayload(f"bad time {value[:40]!r}") from None
-    if t.tzinfo is None:
-        raise BadPayload(f"time without zone {value[:40]!r}")
-    return t.astimezone(UTC)
+def is_graph_id(value: str) -> bool:
+    """A Graph object id: a number (a Page, a person) or `<number>_<number>` (a post, a comment)."""
+    return _GRAPH_ID.fullmatch(value) is not None
+
+
+def is_messenger_id(value: str) -> bool:
+    """A Messenger conversation or message id (`t_…`, `m_…`, `mid.$…`): an opaque token."""
+    return _MESSENGER_ID.fullmatch(value) is not None
 
 
 def _ts(t: datetime) -> int:
     return int(t.timestamp())
 
 
-def _from_ts(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
+def _created_ts(item: object) -> int | None:
+    """An item's `created_time` in UNIX seconds; None when it cannot be read (its parser says why)."""
+    try:
+        return _ts(Fields(item, "item").time("created_time"))
+    except ItemError:
+        return None
 
 
-def _id(obj: Json, key: str = "id") -> str:
-    v = obj.get(key)
-    if not isinstance(v, str | int) or isinstance(v, bool) or v == "":
-        raise BadPayload(f"missing {key}")
-    return str(v)
-
-
-def _text(obj: Json, key: str) -> str:
-    v = obj.get(key, "")
-    if v is None:
-        return ""
-    if not isinstance(v, str):
-        raise BadPayload(f"{key} is not text")
-    return v
-
-
-def _author(obj: Json) -> tuple[str | None, str | None]:
+def _author(item: Fields) -> tuple[str | None, str | None]:
     """(id, name) of `from`; (None, None) when the API leaves it out."""
-    f = obj.get("from")
-    if f is None:
+    who = item.nested("from", "bad_author")
+    if who is None:
         return None, None
-    if not isinstance(f, dict):
-        raise BadPayload("from is not an object")
-    name = f.get("name")
-    return _id(f), name if isinstance(name, str) else None
+    name = who.item.get("name")
+    return who.id("id", "bad_author", is_graph_id, "a Graph id"), name if isinstance(name, str) else None
+
+
+def _text(item: Fields) -> str:
+    """`message`: absent or null is an empty text (an attachment, a sticker)."""
+    return item.text("message", "bad_text", required=False) or ""
+
+
+def _created(item: Fields, received_at: datetime) -> Stamp:
+    return believable(item.time("created_time"), received_at=received_at, channel="facebook",
+                      where=f"{item.where}.created_time")
 
 
 @dataclass(frozen=True)
 class Listing:
     """One page of a Graph list: its items and the `after` cursor when there is a next page."""
 
-    items: list[Json]
+    items: list[Any]
+    """The items as received: each is checked by its parser (a malformed one is set aside)."""
     after: str | None
 
 
@@ -319,8 +333,6 @@ def parse_listing(body: object) -> Listing:
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise BadPayload("expected {data: [...]}")
     items = body["data"]
-    if not all(isinstance(i, dict) for i in items):
-        raise BadPayload("data holds a non-object")
     paging = body.get("paging")
     if paging is None:
         paging = {}
@@ -351,95 +363,183 @@ def post_thread_key(post_id: str) -> str:
 class Conversation:
     id: str
     updated: datetime
-    messages: list[Json]
+    messages: list[Any]
     messages_after: str | None
 
 
-def parse_conversation(item: Json) -> Conversation:
-    updated = parse_time(item.get("updated_time"))
-    embedded = item.get("messages")
-    listing = parse_listing(embedded) if embedded is not None else Listing([], None)
-    return Conversation(_id(item), updated, listing.items, listing.after)
+def parse_conversation(item: object, *, received_at: datetime) -> Conversation | Rejected:
+    """An item of `/{page-id}/conversations` (its messages still to parse), or the item set aside."""
+    cid: str | None = None
+    try:
+        conv = Fields(item, "conversation")
+        cid = conv.identify(is_messenger_id, "a conversation id", named="conversation")
+        updated = believable(conv.time("updated_time", missing="bad_updated_time", bad="bad_updated_time"),
+                             received_at=received_at, channel="facebook",
+                             where=f"{conv.where}.updated_time", reason="bad_updated_time")
+        embedded = conv.nested("messages", "bad_field")
+        try:
+            listing = parse_listing(embedded.item) if embedded is not None else Listing([], None)
+        except BadPayload as exc:
+            raise conv.fail("bad_field", "messages", str(exc)) from None
+    except ItemError as exc:
+        return exc.rejected(item, CONVERSATION, cid)
+    return Conversation(cid, updated.at, listing.items, listing.after)
 
 
-def messenger_message(item: Json, conversation_id: str, page_id: str) -> Message:
-    """A Messenger message: outbound when `from` is the Page."""
-    author_id, author_name = _author(item)
-    outbound = author_id == page_id
+def messenger_message(item: object, conversation_id: str, page_id: str, *,
+                      received_at: datetime) -> Message | Rejected:
+    """A Messenger message (outbound when `from` is the Page), or the item set aside."""
+    mid: str | None = None
+    try:
+        m = Fields(item, f"a message of conversation {conversation_id}")
+        mid = m.identify(is_messenger_id, "a message id", named="message")
+        stamp = _created(m, received_at)
+        author_id, author_name = _author(m)
+        text = _text(m)
+    except ItemError as exc:
+        return exc.rejected(item, MESSENGER_MESSAGE, mid, {"conversation": conversation_id})
     return Message(
-        external_id=_id(item),
+        external_id=mid,
         thread_key=messenger_thread_key(conversation_id),
         thread_kind="private",
-        direction="outbound" if outbound else "inbound",
-        created_at=parse_time(item.get("created_time")),
-        text=_text(item, "message"),
+        direction="outbound" if author_id == page_id else "inbound",
+        created_at=stamp.at,
+        text=text,
         author_id=author_id,
         author_handle=author_name,
         url=f"https://business.facebook.com/latest/inbox/all?asset_id={page_id}",
-        raw=item,
+        raw=m.item,
+        future_created_at=stamp.clamped_from,
     )
 
 
-def post_message(item: Json, page_id: str) -> Message | None:
-    """A visitor post (the question of its own thread); None for the Page's own posts."""
-    author_id, author_name = _author(item)
-    if author_id == page_id:
-        return None
-    post_id = _id(item)
-    return Message(post_id, post_thread_key(post_id), "public", "inbound",
-                   parse_time(item.get("created_time")), _text(item, "message"), author_id,
-                   author_name, f"https://www.facebook.com/{post_id}", raw=item)
+@dataclass(frozen=True)
+class Post:
+    """An item of `/{page-id}/feed`: a visitor post is a message (the question of its own thread),
+    the Page's own posts are not."""
+
+    id: str
+    created: datetime
+    message: Message | None
 
 
-def _parent_ids(item: Json) -> tuple[str | None, str | None]:
+def parse_post(item: object, page_id: str, *, received_at: datetime) -> Post | Rejected:
+    """A post of the Page's feed, or the item set aside."""
+    post_id: str | None = None
+    try:
+        p = Fields(item, "post")
+        post_id = p.identify(is_graph_id, "a Graph id", named="post")
+        stamp = _created(p, received_at)
+        author_id, author_name = _author(p)
+        if author_id == page_id:
+            return Post(post_id, stamp.at, None)
+        text = _text(p)
+    except ItemError as exc:
+        return exc.rejected(item, POST, post_id)
+    return Post(post_id, stamp.at, Message(
+        post_id, post_thread_key(post_id), "public", "inbound", stamp.at, text, author_id, author_name,
+        f"https://www.facebook.com/{post_id}", raw=p.item, future_created_at=stamp.clamped_from))
+
+
+def _parent_ids(comment: Fields) -> tuple[str | None, str | None]:
     """(parent id, grandparent id) of a comment."""
-    parent = item.get("parent")
+    parent = comment.nested("parent", "bad_thread")
     if parent is None:
         return None, None
-    if not isinstance(parent, dict):
-        raise BadPayload("parent is not an object")
-    grand = parent.get("parent")
-    if grand is not None and not isinstance(grand, dict):
-        raise BadPayload("parent.parent is not an object")
-    return _id(parent), _id(grand) if grand else None
+    grand = parent.nested("parent", "bad_thread")
+    return (parent.id("id", "bad_thread", is_graph_id, "a Graph id"),
+            grand.id("id", "bad_thread", is_graph_id, "a Graph id") if grand else None)
 
 
-def comment_messages(
-    post_id: str, visitor_post: bool, items: Sequence[Json], page_id: str
-) -> list[Message]:
-    """The comments of one post as messages, each in its thread (see the module docstring)."""
+class _Comment(NamedTuple):
+    """A comment read, before its thread is known (a tuple: one per comment of every poll)."""
+
+    id: str
+    parent: str | None
+    fields: Fields
+    stamp: Stamp
+    author_id: str | None
+    author_name: str | None
+    text: str
+
+
+def comment_messages(post_id: str, visitor_post: bool, items: Sequence[Any], page_id: str, *,
+                     received_at: datetime) -> Parsed:
+    """The comments of one post as messages, each in its thread (see the module docstring), and
+    the comments set aside."""
     parents: dict[str, str | None] = {}
+    parsed: list[_Comment] = []
+    rejected: list[Rejected] = []
     authors: dict[str, str | None] = {}  # comment id -> author id, from the comments and their parents
-    parsed = []
     for item in items:
-        cid = _id(item)
-        parent, grand = _parent_ids(item)
+        cid: str | None = None
+        try:
+            fields = Fields(item, f"a comment of post {post_id}")
+            cid = fields.identify(is_graph_id, "a Graph id", named="comment")
+            parent, grand = _parent_ids(fields)
+            stamp = _created(fields, received_at)
+            author_id, author_name = _author(fields)
+            comment = _Comment(cid, parent, fields, stamp, author_id, author_name, _text(fields))
+        except ItemError as exc:
+            rejected.append(exc.rejected(item, COMMENT, cid, {"post": post_id, "visitor": visitor_post}))
+            continue
         parents[cid] = parent
-        authors[cid] = _author(item)[0]
-        if parent is not None and "from" in item["parent"]:
-            authors.setdefault(parent, _author(item["parent"])[0])
+        authors[cid] = author_id
+        parent_from = item["parent"].get("from") if parent is not None else None
+        if parent is not None and isinstance(parent_from, dict) and isinstance(parent_from.get("id"), str):
+            authors.setdefault(parent, parent_from["id"])
         if parent is not None and grand is not None:
             parents.setdefault(parent, grand)
-        parsed.append((cid, parent, item))
+        parsed.append(comment)
     out = []
-    for cid, parent, item in parsed:
+    for c in parsed:
         if visitor_post:
             key = post_thread_key(post_id)
         else:
-            root, seen = cid, set()
+            root, seen = c.id, set()
             while (up := parents.get(root)) is not None and root not in seen:
                 seen.add(root)
                 root = up
             key = comment_thread_key(root)
-        author_id, author_name = _author(item)
         out.append(Message(
-            external_id=cid, thread_key=key, thread_kind="public",
-            direction="outbound" if author_id == page_id else "inbound",
-            created_at=parse_time(item.get("created_time")), text=_text(item, "message"),
-            author_id=author_id, author_handle=author_name,
-            url=f"https://www.facebook.com/{post_id}?comment_id={parent or cid}", raw=item,
-            reply_to_brand=parent is not None and authors.get(parent) == page_id,
+            external_id=c.id, thread_key=key, thread_kind="public",
+            direction="outbound" if c.author_id == page_id else "inbound",
+            created_at=c.stamp.at, text=c.text, author_id=c.author_id, author_handle=c.author_name,
+            url=f"https://www.facebook.com/{post_id}?comment_id={c.parent or c.id}", raw=c.fields.item,
+            future_created_at=c.stamp.clamped_from,
+            reply_to_brand=c.parent is not None and authors.get(c.parent) == page_id,
         ))
+    return Parsed(out, rejected)
+
+
+def parse_rejected(kind: str, raw: object, context: Mapping[str, Any], *, page_id: str,
+                   received_at: datetime) -> Parsed:
+    """A set-aside item parsed again by this code (`inbox-monitor quarantine retry`)."""
+    if kind == COMMENT:
+        return comment_messages(str(context.get("post", "")), bool(context.get("visitor")), [raw],
+                                page_id, received_at=received_at)
+    if kind == POST:
+        post = parse_post(raw, page_id, received_at=received_at)
+        if isinstance(post, Rejected):
+            return Parsed([], [post])
+        return Parsed([post.message] if post.message else [], [])
+    conversation = str(context.get("conversation", ""))
+    if kind == CONVERSATION:
+        conv = parse_conversation(raw, received_at=received_at)
+        if isinstance(conv, Rejected):
+            return Parsed([], [conv])
+        items, conversation = conv.messages, conv.id
+    elif kind == MESSENGER_MESSAGE:
+        items = [raw]
+    else:
+        raise ValueError(f"not an item kind of the Graph API streams: {kind!r}")
+    out = Parsed([], [])
+    for item in items:
+        m = messenger_message(item, conversation, page_id, received_at=received_at)
+        if isinstance(m, Rejected):
+            out.rejected.append(m)
+        else:
+            out.messages.append(m)
     return out
 
 
@@ -621,7 +721,8 @@ class GraphClient:
 
 
 class _GraphSource:
-    """What both streams share: the client, the options, a per-fetch call count."""
+    """What both streams share: the client, the options, a per-fetch call count, the items a
+    fetch set aside and the receive time of its last answer."""
 
     stream = ""
 
@@ -630,6 +731,8 @@ class _GraphSource:
         self.options = options
         self.page_id = client.page_id
         self._calls = 0
+        self._rejected: list[Rejected] = []
+        self._received_at = client.clock()
 
     @property
     def rate_limit_remaining(self) -> dict[str, float]:
@@ -642,19 +745,22 @@ class _GraphSource:
 
     async def _get(self, path: str, params: Mapping[str, str]) -> Json:
         self._calls += 1
-        return await self.client.get(path, params)
+        body = await self.client.get(path, params)
+        self._received_at = self.client.clock()
+        return body
 
     async def _fetch(self, cursor: str | None) -> tuple[list[Message], str]:
         raise NotImplementedError
 
     async def fetch(self, cursor: str | None) -> Batch:
         self._calls = 0
+        self._rejected = []
         try:
             messages, new_cursor = await self._fetch(cursor)
         except BadPayload as exc:
             raise BadPayload(str(exc), endpoint=exc.endpoint or self.stream) from None
         return Batch(messages, new_cursor, next_poll_after=self.client.next_poll_after(),
-                     calls=self._calls)
+                     calls=self._calls, rejected=list(self._rejected))
 
     async def close(self) -> None:
         return None  # the session is shared and closed by its owner
@@ -702,7 +808,10 @@ class MessengerSource(_GraphSource):
             listing = parse_listing(await self._get(f"{self.page_id}/conversations", params))
             pages += 1
             for item in listing.items:
-                conv = parse_conversation(item)
+                conv = parse_conversation(item, received_at=self._received_at)
+                if isinstance(conv, Rejected):
+                    self._rejected.append(conv)
+                    continue
                 updated = _ts(conv.updated)
                 top = updated if top is None else max(top, updated)
                 if updated < stop_below:
@@ -720,7 +829,10 @@ class MessengerSource(_GraphSource):
         while True:
             oldest: int | None = None
             for item in items:
-                m = messenger_message(item, conv.id, self.page_id)
+                m = messenger_message(item, conv.id, self.page_id, received_at=self._received_at)
+                if isinstance(m, Rejected):
+                    self._rejected.append(m)
+                    continue
                 t = _ts(m.created_at)
                 oldest = t if oldest is None else min(oldest, t)
                 if t >= floor:
@@ -752,15 +864,17 @@ class CommentsSource(_GraphSource):
         out: dict[str, Message] = {}
         posts_floor = state.posts - overlap
         async for item in self._feed(posts_floor, "id,created_time,from,message"):
-            created = _ts(parse_time(item.get("created_time")))
+            read = parse_post(item, self.page_id, received_at=self._received_at)
+            if isinstance(read, Rejected):
+                self._rejected.append(read)
+                continue
+            created = _ts(read.created)
             if created < posts_floor:
                 continue
-            visitor = post_message(item, self.page_id)
-            post_id = _id(item)
-            if visitor is not None:
-                out[visitor.external_id] = visitor
+            if read.message is not None:
+                out[read.id] = read.message
             state.posts = max(state.posts, created)
-            state.active.setdefault(post_id, ActivePost(created, visitor is not None))
+            state.active.setdefault(read.id, ActivePost(created, read.message is not None))
         if now - state.swept >= self.options.sweep_every.total_seconds():
             await self._sweep(state, now, overlap)
         for post_id, post in list(state.active.items()):
@@ -773,7 +887,7 @@ class CommentsSource(_GraphSource):
         state.active = {k: v for k, v in state.active.items() if v.last >= horizon}
         return list(out.values()), state.dumps()
 
-    async def _feed(self, since: int, fields: str) -> AsyncIterator[Json]:
+    async def _feed(self, since: int, fields: str) -> AsyncIterator[Any]:
         after: str | None = None
         while True:
             params = {"fields": fields, "since": str(since), "limit": str(self.options.page_limit)}
@@ -790,19 +904,23 @@ class CommentsSource(_GraphSource):
         """Bring back into the active set the posts commented since the last sweep."""
         since = now - int(self.options.sweep_days * 86400)
         async for item in self._feed(since, "id,created_time,updated_time,from"):
-            post_id = _id(item)
-            if post_id in state.active or "updated_time" not in item:
+            try:  # the feed read sets a malformed post aside; here it only stays out of the set
+                fields = Fields(item, "post")
+                post_id = fields.id("id", "bad_id", is_graph_id, "a Graph id")
+                if post_id is None or post_id in state.active or "updated_time" not in fields.item:
+                    continue
+                if _ts(fields.time("updated_time")) >= state.swept - overlap:
+                    author_id, _ = _author(fields)
+                    state.active[post_id] = ActivePost(state.swept - overlap, author_id != self.page_id)
+            except ItemError:
                 continue
-            if _ts(parse_time(item["updated_time"])) >= state.swept - overlap:
-                author_id, _ = _author(item)
-                state.active[post_id] = ActivePost(state.swept - overlap, author_id != self.page_id)
         state.swept = now
 
     async def _comments(self, post_id: str, post: ActivePost, floor: int,
                         out: dict[str, Message]) -> int | None:
         """Read a post's comments at or after `floor`; the newest time seen (None: post gone)."""
         after: str | None = None
-        items: list[Json] = []
+        items: list[Any] = []
         while True:
             params = {"filter": "stream", "order": "reverse_chronological",
                       "fields": self.COMMENT_FIELDS, "limit": str(self.options.page_limit)}
@@ -814,7 +932,8 @@ class CommentsSource(_GraphSource):
                 return None
             done = False
             for item in listing.items:
-                if _ts(parse_time(item.get("created_time"))) < floor:
+                created = _created_ts(item)  # unreadable: kept, for its parser to set it aside
+                if created is not None and created < floor:
                     done = True
                     break
                 items.append(item)
@@ -822,7 +941,10 @@ class CommentsSource(_GraphSource):
                 break
             after = listing.after
         newest = post.last
-        for m in comment_messages(post_id, post.visitor, items, self.page_id):
+        parsed = comment_messages(post_id, post.visitor, items, self.page_id,
+                                  received_at=self._received_at)
+        self._rejected += parsed.rejected
+        for m in parsed.messages:
             out[m.external_id] = m
             newest = max(newest, _ts(m.created_at))
         return newest

@@ -1,7 +1,8 @@
 """X API v2 sources (mentions, the brand's replies, DMs) through tweepy's AsyncClient.
 
-Parsing is pure (`parse_tweets`, `parse_dm_events`); fetching pages, spacing requests on the
-`x-rate-limit-*` headers and translating every client error happen in `_XSource`.
+Parsing is pure (`parse_tweets`, `parse_dm_events`): a malformed tweet or event is set aside
+(`Page.rejected`, then `Batch.rejected`) and the page goes on; fetching pages, spacing requests on
+the `x-rate-limit-*` headers and translating every client error happen in `_XSource`.
 
 Requests go through the process' one aiohttp session. tweepy only ever calls
 `session.request(method, url, params=, json=, headers=)`, so each client gets a thin view of the
@@ -35,6 +36,7 @@ from aiohttp import hdrs
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
+from monitor.domain.items import ItemError, Parsed, Rejected, believable
 from monitor.domain.model import Message
 from monitor.logs import excerpt
 from monitor.secrets import EnvSecret
@@ -47,6 +49,7 @@ from monitor.sources.base import (
     SourceError,
     TemporaryFailure,
 )
+from monitor.sources.fields import Fields
 
 if TYPE_CHECKING:
     from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
@@ -67,6 +70,14 @@ DM_EXPANSIONS = ["sender_id"]
 PAGE_SIZE = 100
 TWITTER_EPOCH_MS = 1288834974657
 """Snowflake ids carry their creation time: (id >> 22) + this, in milliseconds."""
+X_ID_MAX_DIGITS = 19
+"""X ids are 64-bit snowflakes sent as decimal strings; the API's own id parameters accept
+`^[0-9]{1,19}$`. A longer string is not an id (and would not fit PostgreSQL's bigint)."""
+X_ID_LIMIT = 2 ** 63
+"""Snowflakes stay below 2**63 (the sign bit is never used)."""
+TWEET = "tweet"
+DM_EVENT = "dm_event"
+"""Kinds of the items the X streams set aside (`Rejected.kind`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,14 +86,17 @@ TWITTER_EPOCH_MS = 1288834974657
 
 @dataclass(frozen=True)
 class Page:
-    """One response page: its messages (skipped items left out) and its paging facts."""
+    """One response page: its messages (skipped items left out), the items set aside, and its
+    paging facts."""
 
     messages: list[Message]
     ids: list[int]
-    """Ids of every item of the page, skipped ones included (they still move the cursor)."""
+    """Ids of every item of the page, skipped and rejected ones included (they still move the
+    cursor); a rejected item whose id could not be read has none."""
     next_token: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     """Partial errors the API reported next to the data (a referenced tweet not found, ...)."""
+    rejected: list[Rejected] = field(default_factory=list)
 
     @property
     def newest_id(self) -> int | None:
@@ -118,7 +132,8 @@ def tweet_url(username: str | None, tweet_id: str) -> str:
 
 
 class _Check:
-    """Reads fields of a payload, raising BadPayload naming the endpoint and the place."""
+    """Reads the envelope of a page (not its items), raising BadPayload naming the endpoint and
+    the place."""
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
@@ -147,17 +162,6 @@ class _Check:
             raise self.fail(f"{where}.{key}", f"is not a string ({type(value).__name__})")
         if digits and not (value.isascii() and value.isdigit()):
             raise self.fail(f"{where}.{key}", f"is not an id ({value[:40]!r})")
-        return value
-
-    def when(self, item: Mapping[str, Any], key: str, where: str) -> datetime:
-        text = self.text(item, key, where)
-        assert text is not None
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise self.fail(f"{where}.{key}", f"is not a time ({text[:40]!r})") from None
-        if value.tzinfo is None:
-            raise self.fail(f"{where}.{key}", f"has no time zone ({text[:40]!r})")
         return value
 
     def envelope(self, payload: object) -> tuple[list[Any], dict[str, str], str | None,
@@ -194,96 +198,160 @@ class _Check:
         return data, users, next_token, errors or []
 
 
-def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint: str) -> Page:
+def is_x_id(value: str) -> bool:
+    """An id as X documents them: a decimal snowflake of at most 19 digits, below 2**63."""
+    return (0 < len(value) <= X_ID_MAX_DIGITS and value.isascii() and value.isdigit()
+            and int(value) < X_ID_LIMIT)
+
+
+def is_dm_conversation_id(value: str) -> bool:
+    """`<user id>-<user id>` (one-to-one) or a snowflake (a group conversation)."""
+    parts = value.split("-")
+    return len(parts) <= 2 and all(is_x_id(p) for p in parts)
+
+
+def _usernames(item: object, users: Mapping[str, str], *keys: str) -> dict[str, Any]:
+    """What parsing a rejected item again needs of the page: the usernames of its users."""
+    if not isinstance(item, dict):
+        return {}
+    known = {item[k]: users[item[k]] for k in keys if isinstance(item.get(k), str) and item[k] in users}
+    return {"usernames": known} if known else {}
+
+
+def one_item_page(raw: object, context: Mapping[str, Any]) -> dict[str, Any]:
+    """A rejected item as the one-item page it came in (to parse it again)."""
+    usernames = context.get("usernames") or {}
+    return {"data": [raw], "includes": {"users": [{"id": k, "username": v} for k, v in usernames.items()]},
+            "meta": {"result_count": 1}}
+
+
+def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint: str,
+                 received_at: datetime) -> Page:
     """Messages of one page of `/2/users/:id/mentions` or `/2/users/:id/tweets` for the account
-    `user_id`; raise BadPayload (naming the endpoint and the field) on anything malformed.
+    `user_id`, received at `received_at`. A malformed envelope raises BadPayload (naming the
+    endpoint and the field); a malformed tweet is set aside in `Page.rejected`.
 
     Customers' tweets are inbound, in thread `conversation:customer`; the brand's replies to a
     customer are outbound in the customer's thread; the brand's other tweets are skipped. An
     edited tweet is stored under its original id, at the original's time.
     """
-    check = _Check(endpoint)
-    data, users, next_token, errors = check.envelope(payload)
-    messages: list[Message] = []
-    ids: list[int] = []
+    data, users, next_token, errors = _Check(endpoint).envelope(payload)
+    page = Page([], [], next_token, errors)
     for i, item in enumerate(data):
-        where = f"data[{i}]"
-        tweet = check.mapping(item, where)
-        tid = check.text(tweet, "id", where, digits=True)
-        assert tid is not None
-        where = f"tweet {tid}"
-        text = check.text(tweet, "text", where)
-        created_at = check.when(tweet, "created_at", where)
-        author = check.text(tweet, "author_id", where, digits=True)
-        conversation = check.text(tweet, "conversation_id", where, digits=True)
-        reply_to = check.text(tweet, "in_reply_to_user_id", where, required=False, digits=True)
-        kinds: list[str] = []
-        replied_to: str | None = None
-        for j, ref in enumerate(check.items(tweet.get("referenced_tweets") or [],
-                                           f"{where}.referenced_tweets")):
-            r = check.mapping(ref, f"{where}.referenced_tweets[{j}]")
-            kind = check.text(r, "type", f"{where}.referenced_tweets[{j}]")
-            ref_id = check.text(r, "id", f"{where}.referenced_tweets[{j}]", digits=True)
-            kinds.append(str(kind))
-            if kind == "replied_to":
-                replied_to = ref_id
-        history = check.items(tweet.get("edit_history_tweet_ids") or [tid],
-                             f"{where}.edit_history_tweet_ids")
-        if not all(isinstance(h, str) and h.isascii() and h.isdigit() for h in history):
-            raise check.fail(f"{where}.edit_history_tweet_ids", "holds something else than ids")
-        ids.append(int(tid))
-        original = min(history, key=int)
-        if original != tid:  # an edit: the question was asked when the first version was posted
-            first = snowflake_time(original)
-            if datetime(2010, 11, 4, tzinfo=UTC) < first <= created_at:
-                created_at = first
-        assert text is not None and author is not None and conversation is not None
-        if author == user_id:
-            if reply_to is None or reply_to == user_id or "retweeted" in kinds:
-                continue  # the brand's own posts (and replies to itself) open and close nothing
-            messages.append(Message(
-                original, f"{conversation}:{reply_to}", "public", "outbound", created_at, text,
-                author, users.get(author, handle), tweet_url(users.get(author, handle), tid), False,
-                tweet))
+        tid: str | None = None
+        try:
+            tweet = Fields(item, f"data[{i}]")
+            tid = tweet.identify(is_x_id, "an X id")
+            page.ids.append(int(tid))  # even a rejected tweet moves the cursor
+            message = _tweet(tweet, tid, user_id=user_id, handle=handle, users=users,
+                             received_at=received_at)
+        except ItemError as exc:
+            page.rejected.append(exc.rejected(item, TWEET, tid, _usernames(item, users, "author_id")))
             continue
-        username = users.get(author)
-        messages.append(Message(
-            original, f"{conversation}:{author}", "public", "inbound", created_at, text, author,
-            username, tweet_url(username, tid), "retweeted" in kinds, tweet,
-            # An answer to the brand's words: a reply to one of the brand's *replies*. A reply to
-            # the brand's own post (the conversation's root: a campaign tweet) is judged on its text.
-            reply_to_brand=reply_to == user_id and replied_to is not None and replied_to != conversation))
-    return Page(messages, ids, next_token, errors)
+        if message is not None:
+            page.messages.append(message)
+    return page
 
 
-def parse_dm_events(payload: object, *, user_id: str, handle: str | None, endpoint: str) -> Page:
+def _tweet(tweet: Fields, tid: str, *, user_id: str, handle: str | None, users: Mapping[str, str],
+           received_at: datetime) -> Message | None:
+    """One tweet as a message (None: the brand's own post); ItemError naming a malformed field."""
+    text = tweet.text("text", "bad_text")
+    stamp = believable(tweet.time("created_at"), received_at=received_at, channel="x",
+                       where=f"{tweet.where}.created_at")
+    author = tweet.id("author_id", "bad_author", is_x_id, "an X id")
+    conversation = tweet.id("conversation_id", "bad_thread", is_x_id, "an X id")
+    reply_to = tweet.id("in_reply_to_user_id", "bad_thread", is_x_id, "an X id", required=False)
+    kinds: list[str] = []
+    replied_to: str | None = None
+    for j, ref in enumerate(tweet.items("referenced_tweets", "bad_thread")):
+        r = Fields(ref, f"{tweet.where}.referenced_tweets[{j}]")
+        try:
+            kinds.append(str(r.text("type", "bad_thread")))
+            ref_id = r.id("id", "bad_thread", is_x_id, "an X id")
+        except ItemError as exc:
+            raise ItemError("bad_thread", exc.detail) from None
+        if kinds[-1] == "replied_to":
+            replied_to = ref_id
+    history = tweet.items("edit_history_tweet_ids", "bad_thread") or [tid]
+    if not all(isinstance(h, str) and is_x_id(h) for h in history):
+        raise tweet.fail("bad_thread", "edit_history_tweet_ids", "holds something else than X ids")
+    assert text is not None and author is not None and conversation is not None
+    created_at, future = stamp.at, stamp.clamped_from
+    original = min(history, key=int)
+    if original != tid:  # an edit: the question was asked when the first version was posted
+        first = snowflake_time(original)
+        if datetime(2010, 11, 4, tzinfo=UTC) < first <= created_at:
+            created_at, future = first, None
+    if author == user_id:
+        if reply_to is None or reply_to == user_id or "retweeted" in kinds:
+            return None  # the brand's own posts (and replies to itself) open and close nothing
+        name = users.get(author, handle)
+        return Message(original, f"{conversation}:{reply_to}", "public", "outbound", created_at, text,
+                       author, name, tweet_url(name, tid), False, tweet.item, future)
+    username = users.get(author)
+    return Message(original, f"{conversation}:{author}", "public", "inbound", created_at, text, author,
+                   username, tweet_url(username, tid), "retweeted" in kinds, tweet.item, future,
+                   # An answer to the brand's words: a reply to one of the brand's *replies*. A reply to
+                   # the brand's own post (the conversation's root: a campaign tweet) is judged on its text.
+                   reply_to_brand=reply_to == user_id and replied_to is not None and replied_to != conversation)
+
+
+def parse_dm_events(payload: object, *, user_id: str, handle: str | None, endpoint: str,
+                    received_at: datetime) -> Page:
     """Messages of one page of `/2/dm_events` for the account `user_id`: thread = the DM
-    conversation, private; the account's own events are outbound; joins and leaves skipped."""
-    check = _Check(endpoint)
-    data, users, next_token, errors = check.envelope(payload)
-    messages: list[Message] = []
-    ids: list[int] = []
+    conversation, private; the account's own events are outbound; joins and leaves skipped.
+    A malformed event is set aside in `Page.rejected`."""
+    data, users, next_token, errors = _Check(endpoint).envelope(payload)
+    page = Page([], [], next_token, errors)
     for i, item in enumerate(data):
-        where = f"data[{i}]"
-        event = check.mapping(item, where)
-        eid = check.text(event, "id", where, digits=True)
-        assert eid is not None
-        where = f"event {eid}"
-        kind = check.text(event, "event_type", where)
-        created_at = check.when(event, "created_at", where)
-        ids.append(int(eid))
-        if kind != "MessageCreate":
+        eid: str | None = None
+        try:
+            event = Fields(item, f"data[{i}]")
+            eid = event.identify(is_x_id, "an X id")
+            page.ids.append(int(eid))
+            message = _dm(event, eid, user_id=user_id, handle=handle, users=users,
+                          received_at=received_at)
+        except ItemError as exc:
+            page.rejected.append(exc.rejected(item, DM_EVENT, eid, _usernames(item, users, "sender_id")))
             continue
-        text = check.text(event, "text", where)
-        sender = check.text(event, "sender_id", where, digits=True)
-        conversation = check.text(event, "dm_conversation_id", where)
-        assert text is not None and sender is not None and conversation is not None
-        outbound = sender == user_id
-        messages.append(Message(
-            eid, conversation, "private", "outbound" if outbound else "inbound", created_at, text,
-            sender, users.get(sender, handle if outbound else None),
-            f"https://x.com/messages/{conversation}", False, event))
-    return Page(messages, ids, next_token, errors)
+        if message is not None:
+            page.messages.append(message)
+    return page
+
+
+def _dm(event: Fields, eid: str, *, user_id: str, handle: str | None, users: Mapping[str, str],
+        received_at: datetime) -> Message | None:
+    """One DM event as a message (None: not a message, a join or a leave)."""
+    if event.text("event_type", "bad_field") != "MessageCreate":
+        return None
+    text = event.text("text", "bad_text")
+    stamp = believable(event.time("created_at"), received_at=received_at, channel="x",
+                       where=f"{event.where}.created_at")
+    sender = event.id("sender_id", "bad_author", is_x_id, "an X id")
+    conversation = event.id("dm_conversation_id", "bad_thread", is_dm_conversation_id,
+                            "a DM conversation id")
+    assert text is not None and sender is not None and conversation is not None
+    outbound = sender == user_id
+    return Message(eid, conversation, "private", "outbound" if outbound else "inbound", stamp.at, text,
+                   sender, users.get(sender, handle if outbound else None),
+                   f"https://x.com/messages/{conversation}", False, event.item, stamp.clamped_from)
+
+
+def parse_rejected(stream: str, kind: str, raw: object, context: Mapping[str, Any], *, user_id: str,
+                   handle: str | None, received_at: datetime) -> Parsed:
+    """A set-aside item parsed again by this code (`inbox-monitor quarantine retry`), as the
+    one-item page of its stream's endpoint."""
+    payload = one_item_page(raw, context)
+    if kind == DM_EVENT:
+        page = parse_dm_events(payload, user_id=user_id, handle=handle, endpoint=ENDPOINT_DM_EVENTS,
+                               received_at=received_at)
+    elif kind == TWEET:
+        page = parse_tweets(payload, user_id=user_id, handle=handle, received_at=received_at,
+                            endpoint=ENDPOINT_MENTIONS if stream == "x.mentions" else ENDPOINT_TWEETS)
+    else:
+        raise ValueError(f"not an item kind of the X streams: {kind!r}")
+    return Parsed(page.messages, page.rejected)
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,6 +546,8 @@ class _XSource:
         self.window.users += 1
         self._last: _Response | None = None
         self._pages = 0
+        self._rejected: list[Rejected] = []
+        """Items set aside by the pages of the current fetch."""
         middlewares: list[ClientMiddlewareType] = [self._observe]
         if base_url:
             middlewares.append(rewrite_middleware(base_url))
@@ -532,6 +602,11 @@ class _XSource:
 
     def _start(self) -> None:
         self._pages = 0
+        self._rejected = []
+
+    def _received(self) -> datetime:
+        """Now, as the receive time of the page just answered."""
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     def _check_budget(self) -> None:
         if self._pages >= self.max_pages or self.window.exhausted(self.clock()):
@@ -588,7 +663,8 @@ class _XSource:
         now = self.clock()
         budget_out = self.window.exhausted(now)
         return Batch(list(messages.values()), cursor.encode(), more=stopped and not budget_out,
-                     next_poll_after=self.window.spacing(now), calls=self._pages)
+                     next_poll_after=self.window.spacing(now), calls=self._pages,
+                     rejected=list(self._rejected))
 
     @staticmethod
     def _keep(into: dict[str, Message], page: Page) -> None:
@@ -622,8 +698,10 @@ class XTimelineSource(_XSource):
             params["exclude"] = ["retweets"]
         payload = await self._call(self._method(), self.user_id,
                                    **{k: v for k, v in params.items() if v is not None})
-        return parse_tweets(payload, user_id=self.user_id, handle=self.handle,
-                            endpoint=self.endpoint)
+        page = parse_tweets(payload, user_id=self.user_id, handle=self.handle,
+                            endpoint=self.endpoint, received_at=self._received())
+        self._rejected += page.rejected
+        return page
 
     async def _read(self, into: dict[str, Message], since: str | None,
                     until: str | None) -> tuple[bool, int | None, int | None]:
@@ -687,8 +765,10 @@ class XDmSource(_XSource):
         if token:
             params["pagination_token"] = token
         payload = await self._call(self.client.get_direct_message_events, user_auth=True, **params)
-        return parse_dm_events(payload, user_id=self.user_id, handle=self.handle,
-                               endpoint=self.endpoint)
+        page = parse_dm_events(payload, user_id=self.user_id, handle=self.handle,
+                               endpoint=self.endpoint, received_at=self._received())
+        self._rejected += page.rejected
+        return page
 
     async def _read(self, into: dict[str, Message], since: str | None,
                     token: str | None) -> tuple[bool, int | None, str | None]:
@@ -736,7 +816,7 @@ class XDmSource(_XSource):
         except _Stop:
             raise self._out_of_budget() from None
         return Page([m for m in page.messages if m.created_at >= start_time], page.ids,
-                    page.next_token, page.errors)
+                    page.next_token, page.errors, page.rejected)
 
 
 XSource = XTimelineSource | XDmSource

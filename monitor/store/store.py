@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple
 import asyncpg
 import orjson
 
+from monitor.domain.items import DETAIL_MAX, Rejected
 from monitor.domain.model import Message, ThreadMessage, ThreadMessageLike
 from monitor.logs import redact
 
@@ -172,10 +174,22 @@ class IngestResult:
     threads_touched: int = 0
     opened: list[WaitEvent] = field(default_factory=list)
     answered: list[WaitEvent] = field(default_factory=list)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    """Reason -> items set aside for the first time by this transaction (read again: not counted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A quarantined item parsed again (`inbox-monitor quarantine retry`): resolved when it became
+    messages, else still set aside (with the reason this code gives)."""
+
+    quarantine_id: int
+    resolved: bool
 
 
 _COPIED = ("account_id", "channel", "external_id", "thread_id", "direction", "author_id", "author_handle", "body",
-           "url", "is_retweet", "created_at", "raw", "reply_to_brand", "is_question", "is_automatic", "reason")
+           "url", "is_retweet", "created_at", "raw", "future_created_at", "reply_to_brand", "is_question",
+           "is_automatic", "reason")
 
 _WAIT_FIELDS = ("kind", "opened_at", "opened_message", "questions", "closed_at", "closed_message",
                 "target_seconds", "deadline", "at_risk_at", "wall_seconds", "business_seconds",
@@ -239,9 +253,14 @@ class Store:
         messages: Sequence[Message],
         cursor: str | None,
         compute: Compute,
+        *,
+        rejected: Sequence[Rejected] = (),
+        received_at: datetime | None = None,
+        settled: Settled | None = None,
     ) -> IngestResult:
-        """Store a batch, recompute the waits of every thread it touches and save the cursor,
-        all in one transaction: either everything is stored or nothing is.
+        """Store a batch, set its rejected items aside (received at `received_at`, default now),
+        recompute the waits of every thread it touches, mark a retried quarantined item `settled`
+        and save the cursor, all in one transaction: either everything is stored or nothing is.
 
         The account's threads are locked first, their stored messages read, and the waits
         computed on stored + new messages, so each new message is written once, with its flags."""
@@ -263,6 +282,15 @@ class Store:
                 result.messages_new = sum(map(len, new.values()))
                 result.new_created_at = [m.created_at for ms in new.values() for m in ms]
                 await state.write(conn, outcomes, result)
+            if rejected:
+                result.quarantined = await _quarantine(conn, account_id, channel, stream, rejected,
+                                                       received_at or datetime.now(UTC))
+            if settled is not None:
+                await conn.execute(
+                    "UPDATE quarantine SET retried_at = now(), resolved_at = CASE WHEN $2 THEN now() END"
+                    " WHERE id = $1",
+                    settled.quarantine_id, settled.resolved,
+                )
             if cursor is not None:
                 await conn.execute(
                     """
@@ -425,6 +453,50 @@ async def recompute_threads(conn: asyncpg.Connection, thread_ids: Sequence[int],
     return outcomes
 
 
+def item_key(item: Rejected) -> str:
+    """What makes a set-aside item the same when it is read again: its kind and id, or (the id
+    unreadable) a digest of its raw payload."""
+    if item.external_id:
+        return f"{item.kind}:{item.external_id}"
+    try:
+        canonical = orjson.dumps(item.raw, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # a lone surrogate, an integer beyond 64 bits
+        canonical = json.dumps(item.raw, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
+    return f"{item.kind}#{hashlib.sha256(canonical).hexdigest()[:32]}"
+
+
+async def _quarantine(conn: asyncpg.Connection, account_id: int, channel: str, stream: str,
+                      items: Sequence[Rejected], received_at: datetime) -> dict[str, int]:
+    """Set the items aside, each once: an item read again keeps its row (its reason and detail
+    follow the current code while it is unresolved). Returns the new rows by reason."""
+    unique = {item_key(i): i for i in items}  # one row may be written once per statement
+    rows = await conn.fetch(
+        """
+        INSERT INTO quarantine (account_id, channel, stream, item_key, kind, external_id, reason, detail,
+                                raw, context, received_at)
+        SELECT $1, $2, $3, u.item_key, u.kind, u.external_id, u.reason, u.detail, u.raw::jsonb,
+               u.context::jsonb, $11
+        FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+            AS u(item_key, kind, external_id, reason, detail, raw, context)
+        ON CONFLICT (account_id, stream, item_key) DO UPDATE SET
+            reason = EXCLUDED.reason, detail = EXCLUDED.detail, raw = EXCLUDED.raw, context = EXCLUDED.context
+        WHERE quarantine.resolved_at IS NULL
+          AND (quarantine.reason, quarantine.detail) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.detail)
+        RETURNING reason, xmax = 0 AS inserted
+        """,
+        account_id, channel, stream, list(unique), [i.kind for i in unique.values()],
+        [i.external_id for i in unique.values()], [i.reason for i in unique.values()],
+        [clean_text(i.detail[:DETAIL_MAX]) for i in unique.values()],
+        [encode_json(i.raw).decode() for i in unique.values()],
+        [encode_json(i.context).decode() for i in unique.values()], received_at,
+    )
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r["inserted"]:
+            counts[r["reason"]] = counts.get(r["reason"], 0) + 1
+    return counts
+
+
 def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, str | None, str | None]]:
     """One row per thread key: kind, the customer (first inbound author seen), a link."""
     rows: dict[str, tuple[str, str, str | None, str | None, str | None]] = {}
@@ -511,7 +583,7 @@ async def _compute_and_copy(conn: asyncpg.Connection, state: _ThreadState, new: 
             outcome = outcomes[tid] = compute(state.infos[tid], messages)
             for m in new.get(tid, ()):
                 rows.append((account_id, channel, m.external_id, tid, m.direction, m.author_id, m.author_handle,
-                             m.text, m.url, m.is_retweet, m.created_at, m.raw, m.reply_to_brand,
+                             m.text, m.url, m.is_retweet, m.created_at, m.raw, m.future_created_at, m.reply_to_brand,
                              *outcome.flags[m.external_id]))
             if len(rows) >= _COPY_CHUNK:
                 if pending is not None:

@@ -27,7 +27,7 @@ import pytest
 from monitor.config import FacebookAccount
 from monitor.engine import Engine
 from monitor.poller import Backoff, Poller, PollTarget
-from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest, Traffic, script_page
+from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest, Traffic, graph_time, script_page
 from monitor.sources.base import Batch
 from monitor.sources.facebook import (
     COMMENTS,
@@ -419,6 +419,69 @@ async def test_restart_resumes_from_the_watermarks(store: Store, monkeypatch: py
         waits = (await stored_waits(store, "page-a"))[messenger_thread_key(conv)]
         assert waits == [("first", (now + timedelta(minutes=5)).replace(microsecond=0), q, 1,
                           (now + timedelta(minutes=47)).replace(microsecond=0), a, 2520.0)]
+
+
+async def test_malformed_graph_items_are_quarantined_and_the_rest_stored(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Messenger message whose text is a number, a comment without created_time and one from
+    year 9999 are set aside with their reasons; the conversation's and the post's other items are
+    stored, both cursors are saved; a message stamped three hours ahead is stored at its receive
+    time and flagged. The overlap re-read of the next polls sets nothing aside twice."""
+    now = START + timedelta(hours=2)
+    api = FakeGraphApi(clock=lambda: now, app_secret=APP_SECRET)
+    await api.start()
+    monkeypatch.setenv("FB_APP_SECRET", APP_SECRET)
+    monkeypatch.setenv(token_env("page-a"), "token-page-a")
+    page = PAGES["page-a"]
+    api.add_page(page, token="token-page-a", name="Page A")
+    ann, bob = Person("100001", "Ann Martin"), Person("100002", "Bob")
+    conv = api.add_conversation(page, ann)
+    question = api.add_message(conv, now - timedelta(minutes=30), "Bonjour, ma commande n'est pas arrivée ?")
+    bad_text = api.add_message(conv, now - timedelta(minutes=20), "Et le suivi ?")
+    ahead = api.add_message(conv, now - timedelta(minutes=10), "Vous êtes là ?")
+    api.malform(bad_text, values={"message": 42})
+    api.malform(ahead, values={"created_time": graph_time(int((now + timedelta(hours=3)).timestamp()))})
+    post = api.add_post(page, now - timedelta(hours=1), "Nouvelle collection")
+    good = api.add_comment(post, now - timedelta(minutes=50), "Vous livrez en Belgique ?", author=bob)
+    no_time = api.add_comment(post, now - timedelta(minutes=40), "Et en Suisse ?", author=ann)
+    far = api.add_comment(post, now - timedelta(minutes=35), "Toujours rien ?", author=ann)
+    api.malform(no_time, drop=["created_time"])
+    api.malform(far, values={"created_time": "9999-12-31T23:59:59+0000"})
+    engine = await engine_for(store, ["page-a"], channel="facebook", now=now)
+    account_id = next(iter(engine.accounts))
+    account = FacebookAccount(name="page-a", channel="facebook", page_id=page, page_token_env=token_env("page-a"),
+                              app_secret_env="FB_APP_SECRET", api_base_url=api.url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            sources = build_facebook_sources(account, session, options=OPTIONS, clock=lambda: now)
+            targets = [PollTarget(account_id, "page-a", "brand", "facebook", s, INTERVAL) for s in sources]
+            poller = Poller(engine, targets, clock=lambda: now)
+            first = {t.stream: (await poller.poll_once(t, None))[1] for t in targets}
+            cursors = {t.stream: await store.load_cursor(account_id, t.stream) for t in targets}
+            again = [(await poller.poll_once(t, cursors[t.stream]))[1] for t in targets for _ in range(2)]
+    finally:
+        await api.stop()
+    assert first[MESSENGER].quarantined == {"bad_text": 1}
+    assert first[COMMENTS].quarantined == {"missing_created_at": 1, "implausible_created_at": 1}
+    assert all(r.quarantined == {} for r in again)
+    assert all(cursors.values())
+    assert json.loads(cursors[MESSENGER] or "")["watermark"] == int((now - timedelta(minutes=10)).timestamp())
+    async with store.pool.acquire() as conn:
+        rows = {r["external_id"]: (r["stream"], r["reason"], r["detail"], r["raw"]) for r in await conn.fetch(
+            "SELECT external_id, stream, reason, detail, raw FROM quarantine")}
+        stored = {r["external_id"]: (r["created_at"], r["future_created_at"]) for r in await conn.fetch(
+            "SELECT external_id, created_at, future_created_at FROM messages")}
+        latest = await conn.fetchval("SELECT max(deadline) FROM waits")
+    assert set(stored) == {question, ahead, good}
+    assert stored[ahead] == (now, now + timedelta(hours=3))
+    assert stored[question] == (now - timedelta(minutes=30), None)
+    assert set(rows) == {bad_text, no_time, far}
+    assert rows[bad_text][:3] == (MESSENGER, "bad_text", f"message {bad_text}.message: not a string but a number")
+    assert rows[bad_text][3]["message"] == 42 and rows[bad_text][3]["from"]["id"] == ann.id
+    assert rows[no_time][:3] == (COMMENTS, "missing_created_at", f"comment {no_time}.created_time: missing")
+    assert rows[far][:2] == (COMMENTS, "implausible_created_at")
+    assert latest is not None and latest.year < 2100  # year 9999 never reached a deadline
 
 
 async def test_the_fake_speaks_the_graph_api(monkeypatch: pytest.MonkeyPatch) -> None:

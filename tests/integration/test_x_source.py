@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -293,14 +294,10 @@ class ManualClock:
         return datetime.fromtimestamp(self.at, UTC)
 
 
-MALFORMED = ("missing_fields", "wrong_types", "non_json", "truncated_json", "malformed_json")
-
-
-async def test_malformed_payloads_are_bad_payload_polls_and_store_nothing(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession,
-        caplog: pytest.LogCaptureFixture) -> None:
-    """Each malformed second page fails the whole fetch (nothing stored, cursor kept), as one
-    `bad_payload` poll; one log line names the account and the endpoint; the poller goes on."""
+async def mentions_by_hand(store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+                           ) -> tuple[ManualClock, Scenario, Brand, Engine, list[PollTarget]]:
+    """400 mentions from an hour before T0 to an hour after, and the mentions stream of their
+    brand, on a clock the test moves (clock, scenario, brand, engine, targets)."""
     clock = ManualClock(T0)
     fake_api.clock = clock.time
     scenario = generate(seed=3, count=400, start=T0 - timedelta(hours=1), span=timedelta(hours=2),
@@ -308,6 +305,19 @@ async def test_malformed_payloads_are_bad_payload_polls_and_store_nothing(
     b = brand(0, scenario, fake_api)
     engine, targets = await poll_targets(store, [b], fake_api, session, clock, interval=60,
                                          streams=["x.mentions"])
+    return clock, scenario, b, engine, targets
+
+
+MALFORMED = ("non_json", "truncated_json", "malformed_json")
+
+
+async def test_malformed_payloads_are_bad_payload_polls_and_store_nothing(
+        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Each second page that is not a JSON page fails the whole fetch (nothing stored, cursor
+    kept), as one `bad_payload` poll; one log line names the account and the endpoint; the poller
+    goes on. (A malformed *item* does not: see the next test.)"""
+    clock, scenario, b, engine, targets = await mentions_by_hand(store, fake_api, session)
     account_id = targets[0].account_id
     observer = Observer()
     stepper = Stepper()
@@ -341,6 +351,70 @@ async def test_malformed_payloads_are_bad_payload_polls_and_store_nothing(
     assert len([r for r in caplog.records if r.getMessage() == "polls recovered"]) == 1
     health = poller.health[(b.name, "x.mentions")]
     assert health.status == "ok"
+
+
+async def quarantined(store: Store, account: str) -> dict[str, tuple[str, str, str]]:
+    """External id (or "-") -> (stream, reason, detail) of an account's items set aside."""
+    async with store.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT q.external_id, q.stream, q.reason, q.detail FROM quarantine q"
+                                " JOIN accounts a ON a.id = q.account_id WHERE a.name = $1", account)
+    return {r["external_id"] or "-": (r["stream"], r["reason"], r["detail"]) for r in rows}
+
+
+async def test_a_malformed_tweet_is_quarantined_and_the_rest_of_its_page_stored(
+        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Two tweets served malformed (no created_at, null text) in ~200 new mentions, and a page
+    whose first tweet comes without created_at nor text: every other mention is stored, the three
+    are set aside with their reasons, the cursor moves past them, the polls are `ok`; the metric
+    counts each reason, the log says each reason once, without the payload."""
+    from monitor.metrics import Metrics
+
+    clock, scenario, b, engine, targets = await mentions_by_hand(store, fake_api, session)
+    account_id = targets[0].account_id
+    metrics = Metrics(engine.accounts, registry=None, clock=clock.now)
+    metrics.watch(targets)
+    observer = Observer()
+    stepper = Stepper()
+    poller = Poller(engine, targets, observers=[observer, metrics], clock=clock.now, sleep=stepper.sleep)
+    caplog.set_level(logging.INFO, logger="monitor.poller")
+    later = [p for p in scenario.posts if T0 < p.at <= T0 + timedelta(hours=1)]
+    no_time, no_text = b.loaded[later[10].key].question_id, b.loaded[later[150].key].question_id
+    fake_api.malform(int(no_time), drop=["created_at"])
+    fake_api.malform(int(no_text), values={"text": None})
+    await poller.start()
+    try:
+        await stepper.step()
+        cursor = await store.load_cursor(account_id, "x.mentions")
+        clock.at = (T0 + timedelta(hours=1)).timestamp()  # ~200 new mentions: two pages
+        fake_api.inject("missing_fields", endpoint=MENTIONS, skip=1)  # the second page's first tweet
+        await stepper.step()
+        await stepper.step()  # a poll with nothing new: nothing set aside twice
+    finally:
+        await poller.stop()
+    assert observer.results()[:3] == ["ok", "ok", "ok"]
+    mentions = {b.loaded[p.key].question_id for p in scenario.posts if p.at <= clock.now()}
+    missing = mentions - set(await message_ids(store, b.name))
+    [broken] = missing - {no_time, no_text}  # the first tweet of the page the fault broke
+    assert {no_time, no_text} < missing
+    set_aside = await quarantined(store, b.name)
+    assert set(set_aside) == {no_time, no_text, broken}
+    assert set_aside[broken] == ("x.mentions", "bad_text", "data[0].text: missing")
+    assert set_aside[no_time][:2] == ("x.mentions", "missing_created_at")
+    assert re.fullmatch(r"data\[\d+\]\.created_at: missing", set_aside[no_time][2])
+    assert set_aside[no_text][:2] == ("x.mentions", "bad_text")
+    assert re.fullmatch(r"data\[\d+\]\.text: null", set_aside[no_text][2])
+    moved = await store.load_cursor(account_id, "x.mentions")
+    assert moved != cursor and int(Cursor.decode(moved).newest or 0) >= max(map(int, mentions))
+    assert metrics.rejected.value(("x", "x.mentions", "bad_text")) == 2
+    assert metrics.rejected.value(("x", "x.mentions", "missing_created_at")) == 1
+    assert metrics.rejected.value(("x", "x.mentions", "bad_id")) == 0
+    assert b"social_inbox_items_rejected_total" in metrics.render()
+    said = [r for r in caplog.records if r.getMessage() == "items quarantined"]
+    assert sorted(r.reason for r in said) == ["bad_text", "missing_created_at"]  # type: ignore[attr-defined]
+    assert all(r.account == b.name and r.stream == "x.mentions" for r in said)  # type: ignore[attr-defined]
+    texts = {p.text for p in scenario.posts}
+    assert not any(t in caplog.text for t in texts)  # no customer's words in the logs
 
 
 async def test_a_restart_resumes_from_the_cursors(
