@@ -26,6 +26,11 @@ from monitor.store.store import IngestResult
 log = logging.getLogger(__name__)
 
 STATE_SAVE_INTERVAL = 60.0
+MORE_POLL_DELAY = 5.0
+"""Seconds before polling again a stream whose fetch stopped early and says there is more (a
+page cap, its share of a rate window), or longer when its rate budget asks. A backlog is still
+read within seconds, but an API whose pagination never ends costs one fetch (20 requests at
+most) per 5 s instead of a loop of requests as fast as it answers."""
 
 
 @dataclass
@@ -223,7 +228,8 @@ class Poller:
                 cursor = batch.cursor if batch.cursor is not None else cursor
                 self._ok(target)
                 if batch.more:
-                    delay = 0.0
+                    delay = max(MORE_POLL_DELAY, batch.next_poll_after or 0.0)
+                    early = False  # a nudge would not tell it more than it knows
                 elif batch.next_poll_after is not None:
                     delay = max(delay, batch.next_poll_after)
                     early = delay == target.interval  # spacing polls to last the rate budget: kept
