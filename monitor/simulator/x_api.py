@@ -135,6 +135,8 @@ class RequestRecord:
     """The `misbehave` modes that shaped the answer."""
     body_bytes: int = 0
     """Bytes of body written (counted for `huge_body`, whose client may hang up early)."""
+    body_done: bool = False
+    """Set once a `huge_body` answer is over: all written, or the client hung up."""
 
 
 @dataclass
@@ -492,6 +494,8 @@ class FakeXApi:
             await response.write_eof()
         except (ConnectionError, RuntimeError):  # the client hung up (what a bounded one does)
             pass
+        finally:
+            record.body_done = True
         return response
 
     def _with(self, response: web.StreamResponse, headers: Mapping[str, str]) -> web.StreamResponse:

@@ -823,11 +823,12 @@ class XTimelineSource(_XSource):
                     until: str | None) -> tuple[bool, int | None, int | None]:
         """Read (since, until) newest first, page by page: (stopped early, newest, oldest id).
 
-        The chain ends at a page without a next token, or without an item older than the pages
-        before it (an API that ignores the token serves the same page again: it has nothing
-        more). It stops early at the page cap, the budget, or a token it cannot follow (repeated,
-        malformed): the gap left resumes below the oldest item by `until_id`, not by the token,
-        so the next fetch goes on where this one stopped and never reads the same pages again.
+        The chain ends at an empty page, a page without a next token, or a first page with
+        nothing in (since, until). It stops early at the page cap, the budget, or a token it
+        cannot follow: repeated, malformed, or leading to nothing older than the pages before (an
+        API that ignores it serves the same page again). The gap left resumes below the oldest
+        item by `until_id`, not by the token, so the next fetch goes on where this one stopped and
+        never reads the same pages again; an API that ignores `until_id` too ends the gap there.
         """
         chain = _Chain(int(since) if since else None, int(until) if until else None)
         token: str | None = None
@@ -838,9 +839,13 @@ class XTimelineSource(_XSource):
                 return True, chain.newest, chain.oldest
             self._keep(into, page)
             if not chain.advance(page.ids):
-                if page.ids:
-                    self._anomaly("a page with nothing older than the pages before it")
-                return False, chain.newest, chain.oldest
+                if not page.ids:
+                    return False, chain.newest, chain.oldest
+                if token is None:
+                    self._anomaly("a page with nothing in the range asked")
+                    return False, chain.newest, chain.oldest
+                self._anomaly("a pagination token leading to nothing older")
+                return True, chain.newest, chain.oldest
             token = page.next_token
             if not token:
                 return False, chain.newest, chain.oldest
@@ -913,7 +918,7 @@ class XDmSource(_XSource):
             self._keep(into, kept)
             if not chain.advance(page.ids):
                 if page.ids:
-                    self._anomaly("a page with nothing older than the pages before it")
+                    self._anomaly("a pagination token leading to nothing older")
                 return False, chain.newest, None
             token = page.next_token
             if not token or (chain.oldest or 0) <= floor:
