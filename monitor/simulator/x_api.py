@@ -156,6 +156,7 @@ class _Misbehaviour:
     reset: str
     size: int
     declare_length: bool
+    author: str | None
 
 
 @dataclass(frozen=True)
@@ -364,7 +365,7 @@ class FakeXApi:
 
     def misbehave(self, kind: str, *, endpoint: str | None = None, user_id: str | None = None,
                   reset: str = "99999999999", size: int = 64 << 20,
-                  declare_length: bool = False) -> None:
+                  declare_length: bool = False, author: str | None = None) -> None:
         """Answer every matching request in a hostile way until `behave()`:
 
         - `repeat_token`: every page has a `next_token`, the one the request came with (the first
@@ -372,7 +373,8 @@ class FakeXApi:
         - `endless_token`: the newest page, whatever the pagination_token, since_id or until_id,
           with a new `next_token` every time.
         - `endless_history`: a chain that never ends with new items: below the real ones, made-up
-          mentions by `ENDLESS_AUTHOR`, older and older, a full page each time (timelines).
+          mentions by `author` (default `ENDLESS_AUTHOR`; the user itself: posts a source
+          skips), older and older, a full page each time (mentions).
         - `huge_id`: the newest item of each page has the 30-digit id `HUGE_ID`.
         - `huge_body`: a 200 whose JSON body is `size` bytes, streamed (chunked, or with its
           Content-Length when `declare_length`); `RequestRecord.body_bytes` counts what got out.
@@ -384,7 +386,7 @@ class FakeXApi:
         if kind not in MISBEHAVIOURS:
             raise ValueError(f"unknown misbehaviour {kind!r}; known: {', '.join(MISBEHAVIOURS)}")
         self._misbehaviours.append(_Misbehaviour(kind, endpoint, user_id, reset, size,
-                                                 declare_length))
+                                                 declare_length, author))
 
     def behave(self) -> None:
         """Stop every misbehaviour."""
@@ -664,7 +666,8 @@ class FakeXApi:
         if "endless_token" in hostile:  # pagination ignored: the newest page, every time
             since = until = below = None
         if "endless_history" in hostile:
-            self._make_up_history(user_id, endpoint, below if below is not None else until, size)
+            self._make_up_history(user_id, endpoint, below if below is not None else until, size,
+                                  hostile["endless_history"].author)
         exclude = set(params["exclude"].split(",")) if params.get("exclude") else set()
         if exclude - {"retweets", "replies"}:
             raise _Reply(invalid("exclude", params["exclude"],
@@ -744,13 +747,15 @@ class FakeXApi:
             meta["next_token"] = self._next_token(last_id)
         return body
 
-    def _make_up_history(self, user_id: str, endpoint: str, below: int | None, size: int) -> None:
-        """Mentions of `user_id` older than what is served below `below`, so that a full page
-        follows (`endless_history`)."""
+    def _make_up_history(self, user_id: str, endpoint: str, below: int | None, size: int,
+                         author: str | None) -> None:
+        """Mentions of `user_id` by `author` older than what is served below `below`, so that a
+        full page follows (`endless_history`)."""
         if endpoint != MENTIONS:
             return
-        author, name = ENDLESS_AUTHOR
-        self.users.setdefault(author, name)
+        if author is None:
+            author, name = ENDLESS_AUTHOR
+            self.users.setdefault(author, name)
         ids = self._mentions.setdefault(user_id, [])
         known = [i for i in ids if below is None or i < below]
         if len(known) > size:

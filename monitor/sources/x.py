@@ -391,37 +391,48 @@ class RateWindow:
     """Epoch seconds when the window ends and `limit` requests are allowed again."""
     users: int = 0
     """Sources of this process that spend this budget (they space their polls together)."""
+    spent: dict[int, int] = field(default_factory=dict)
+    """Requests each source (by `id`) sent in the current window: at most its `share`."""
 
-    def observe(self, limit: int | None, remaining: int, reset: float) -> None:
+    def observe(self, limit: int | None, remaining: int, reset: float,
+                source: object = None) -> None:
+        """Take in an answer's headers; `source` sent the request (it counts in a new window)."""
         if self.reset is None or self.remaining is None or reset > self.reset + 1:
             self.limit, self.remaining, self.reset = limit, remaining, reset
+            self.spent = {} if source is None else {id(source): 1}
         elif reset >= self.reset - 1:  # same window: requests in flight may answer out of order
             self.remaining = min(self.remaining, remaining)
             self.limit = limit if limit is not None else self.limit
         # else: an answer from an older window, arriving late
 
-    def spend(self, now: float) -> None:
-        """Count a request about to be sent (the headers correct the count afterwards)."""
+    def spend(self, now: float, source: object = None) -> None:
+        """Count a request about to be sent by `source` (the headers correct the count after)."""
         if self.remaining is not None and self.reset is not None and now < self.reset:
             self.remaining = max(0, self.remaining - 1)
+            if source is not None:
+                self.spent[id(source)] = self.spent.get(id(source), 0) + 1
 
-    def exhausted(self, now: float) -> bool:
-        return (self.remaining is not None and self.reset is not None and now < self.reset
-                and self.remaining <= 0)
-
-    def share(self, now: float, pages: int) -> int:
-        """Requests one fetch may make: `pages`, or fewer so that each source spending this budget
-        keeps its part of what remains (one at least: `exhausted` stops it when nothing does).
-        A stream whose API always has more then cannot spend the window of the others."""
+    def exhausted(self, now: float, source: object = None) -> bool:
+        """No request left in the window, or none left of `source`'s share."""
         if self.remaining is None or self.reset is None or now >= self.reset:
-            return pages
-        return max(1, min(pages, math.ceil(self.remaining / max(1, self.users))))
+            return False
+        share = self.share
+        return self.remaining <= 0 or (source is not None and share is not None
+                                       and self.spent.get(id(source), 0) >= share)
 
-    def spacing(self, now: float, margin: float = 1.0) -> float | None:
-        """Seconds to wait before the next request so that the budget lasts until the reset."""
+    @property
+    def share(self) -> int | None:
+        """Requests one source may send in a window: an equal part of the limit. A stream whose
+        API always has more (or that catches up a backlog) then leaves the others theirs: one
+        account never spends the window of the app's other accounts."""
+        return None if self.limit is None else math.ceil(self.limit / max(1, self.users))
+
+    def spacing(self, now: float, margin: float = 1.0, source: object = None) -> float | None:
+        """Seconds to wait before the next request so that the budget (of `source`, its share)
+        lasts until the reset."""
         if self.remaining is None or self.reset is None or now >= self.reset:
             return None
-        if self.remaining <= 0:
+        if self.exhausted(now, source):
             return self.reset - now + margin
         return max(1, self.users) * (self.reset - now) / self.remaining
 
@@ -615,8 +626,6 @@ class _XSource:
         self.window.users += 1
         self._last: _Response | None = None
         self._pages = 0
-        self._allowed = max_pages
-        """Requests this fetch may make (the page cap, or the fetch's share of the window)."""
         self._anomalies: set[str] = set()
         """What the API did wrong in this fetch's pagination (logged on change)."""
         self._reported: set[str] = set()
@@ -679,17 +688,16 @@ class _XSource:
             limit: int | None = int(response.headers["x-rate-limit-limit"])
         except (KeyError, ValueError):
             limit = None
-        self.window.observe(limit, remaining, reset)
+        self.window.observe(limit, remaining, reset, self)
         self.rate_limit_remaining[self.endpoint] = float(remaining)
         return response
 
     def _start(self) -> None:
         self._pages = 0
-        self._allowed = self.window.share(self.clock(), self.max_pages)
         self._anomalies = set()
 
     def _check_budget(self) -> None:
-        if self._pages >= self._allowed or self.window.exhausted(self.clock()):
+        if self._pages >= self.max_pages or self.window.exhausted(self.clock(), self):
             raise _Stop()
 
     def _anomaly(self, what: str) -> None:
@@ -716,7 +724,7 @@ class _XSource:
                     **params: Any) -> dict[str, Any]:
         """One API request; every client-library error is translated here, and only here."""
         self._check_budget()
-        self.window.spend(self.clock())
+        self.window.spend(self.clock(), self)
         self._pages += 1
         self._last = None
         try:
@@ -760,14 +768,15 @@ class _XSource:
 
     def _out_of_budget(self) -> RateLimited:
         return RateLimited(f"{self.endpoint}: no request left in this rate window",
-                           retry_after=self.window.spacing(self.clock()), endpoint=self.endpoint)
+                           retry_after=self.window.spacing(self.clock(), source=self),
+                           endpoint=self.endpoint)
 
     def _batch(self, messages: dict[str, Message], cursor: Cursor, *, stopped: bool) -> Batch:
         now = self.clock()
-        budget_out = self.window.exhausted(now)
+        budget_out = self.window.exhausted(now, self)
         self._report()
         return Batch(list(messages.values()), cursor.encode(), more=stopped and not budget_out,
-                     next_poll_after=self.window.spacing(now), calls=self._pages)
+                     next_poll_after=self.window.spacing(now, source=self), calls=self._pages)
 
     def _report(self) -> None:
         """Log the pagination anomalies of this fetch when they change: once when they start,
