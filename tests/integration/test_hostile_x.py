@@ -4,6 +4,7 @@ that fails when the bound is removed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import time
@@ -16,6 +17,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from monitor.backfill import backfill
 from monitor.config import XAccount
 from monitor.engine import Engine
 from monitor.poller import MORE_POLL_DELAY, Poller, PollTarget
@@ -166,6 +168,20 @@ async def test_a_never_ending_chain_is_read_page_cap_by_page_cap_without_rereadi
     assert resumes == sorted(set(resumes), reverse=True)
     ids = served(fake_api, MENTIONS)
     assert len(ids) == len(set(ids)) == 4 * MAX_PAGES * 100
+
+
+@pytest.mark.parametrize("mode", ["repeat_token", "endless_token"])
+async def test_a_backfill_ends_when_the_pagination_loops(
+        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession, mode: str) -> None:
+    """`inbox-monitor backfill` pages by token only: a repeated token, or a page with nothing
+    older, ends the stream's history instead of reading it until the rate window runs out."""
+    mentions = streams(fake_api, session, count=450)[0]
+    fake_api.misbehave(mode, endpoint=MENTIONS)
+    base = await engine_for(store, ["brand-x"])
+    engine = Engine(store, base.accounts)
+    result = await asyncio.wait_for(backfill(engine, next(iter(engine.accounts)), [mentions],
+                                             datetime.now(UTC) - timedelta(days=7)), timeout=30)
+    assert result.pages == len(fake_api.requests_to(MENTIONS)) == 2
 
 
 # --------------------------------------------------------------------------------------------
