@@ -355,7 +355,7 @@ async def test_a_stream_that_always_has_more_leaves_the_other_accounts_their_sha
     """Two accounts on one app token, 40 mentions requests per 16-second window between them, one
     API's chain never ends. That stream sends at most its share (20) a window, its fetches start
     MORE_POLL_DELAY apart at least; the healthy account, polled every second, reads each new
-    mention within 3 s, and no request meets a 429."""
+    mention within 5 s (not after the window's reset, 16 s), and no request meets a 429."""
     api = FakeXApi(window_seconds=16, limits={MENTIONS: 40})
     await api.start()
     api.add_bearer_token(BEARER)
@@ -389,9 +389,9 @@ async def test_a_stream_that_always_has_more_leaves_the_other_accounts_their_sha
     starts = [r.at for r in endless if "pagination_token" not in r.params]  # one per fetch
     assert all(b - a >= MORE_POLL_DELAY - 0.1 for a, b in zip(starts, starts[1:], strict=False))
     assert [r for r in api.requests if r.status == 429] == []
-    waited = lags(api, "200", {i: at for i, at in posted.items() if at <= end - 3})
-    assert len(waited) == len([at for at in posted.values() if at <= end - 3])
-    assert max(waited.values()) <= 3.0, sorted(waited.values())
+    waited = lags(api, "200", {i: at for i, at in posted.items() if at <= end - 5})
+    assert len(waited) == len([at for at in posted.values() if at <= end - 5])
+    assert max(waited.values()) <= 5.0, sorted(waited.values())
 
 
 async def test_a_stream_told_to_wait_for_ever_polls_again_within_a_window(
@@ -468,7 +468,7 @@ async def test_hostile_accounts_neither_flood_the_api_nor_silence_a_healthy_one(
     """One process, five accounts on one app token: one API ignores pagination, one repeats its
     tokens, one has a never-ending history, one answers 256 MiB bodies. Each hostile stream keeps
     to its request rate, the process stays under 250 MB, and the healthy account's new mentions
-    are stored within seconds."""
+    are stored within 5 s."""
     api = FakeXApi(limits={MENTIONS: 10**5})  # the budget does not bind: the bounds do
     base = await api.start()
     api.add_bearer_token(BEARER)
@@ -513,8 +513,8 @@ async def test_hostile_accounts_neither_flood_the_api_nor_silence_a_healthy_one(
     assert calls["endless"] <= MAX_PAGES * (RUN / MORE_POLL_DELAY + 1), calls
     assert calls["bloated"] <= polls and bad_bodies >= 1, (calls, bad_bodies)
     assert memory < MEMORY_MB, f"peak resident memory {memory:.0f} MB"
-    late = {str(i) for i, at in posted.items() if at <= end - 3} - stored
-    assert not late, f"{len(late)} of the healthy account's mentions not stored within 3 s"
+    late = {str(i) for i, at in posted.items() if at <= end - 5} - stored
+    assert not late, f"{len(late)} of the healthy account's mentions not stored within 5 s"
 
 
 async def stored_ids(database_url: str, account: str) -> set[str]:
