@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from monitor.config import Config
 from monitor.engine import Engine
 from monitor.sources.base import RateLimited, TemporaryFailure
-from monitor.sources.x import XDmSource, XSource, snowflake_time
+from monitor.sources.x import XDmSource, XSource, snowflake_time, valid_ids
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,10 @@ async def backfill(
     rng = random.Random()
     for source in sources:
         token: str | None = None
+        followed: set[str] = set()
+        deepest: int | None = None
+        """The oldest id read so far: a repeated token, or a page with nothing older, ends the
+        stream's history (an API whose pagination loops would be read for ever)."""
         failures = 0
         while True:
             try:
@@ -70,17 +74,26 @@ async def backfill(
             result.pages += 1
             result.messages += len(page.messages)
             result.new_messages += ingest.messages_new
-            oldest = snowflake_time(str(page.oldest_id)) if page.oldest_id is not None else None
-            done = (page.next_token is None or oldest is None
+            ids = valid_ids(page.ids)
+            oldest = snowflake_time(str(min(ids))) if ids else None
+            loops = page.next_token in followed or (
+                bool(ids) and deepest is not None and min(ids) >= deepest)
+            if loops:
+                log.warning("backfill stopped: the API's pagination loops",
+                            extra={"stream": source.stream})
+            if ids and (deepest is None or min(ids) < deepest):
+                deepest = min(ids)
+            done = (page.next_token is None or oldest is None or loops
                     or (isinstance(source, XDmSource) and oldest < start))
             if progress is not None:
                 span = (datetime.fromtimestamp(clock(), UTC) - start).total_seconds()
                 covered = 1.0 if done or oldest is None else \
                     (datetime.fromtimestamp(clock(), UTC) - oldest).total_seconds() / span
                 progress(source.stream, min(1.0, max(0.0, covered)))
-            if done:
+            if done or page.next_token is None:
                 break
             token = page.next_token
+            followed.add(token)
     return result
 
 

@@ -46,6 +46,12 @@ backing_off           after a failed poll (API error, bad payload, database), wi
 credentials_rejected  the API rejected the token: retried every `credentials_retry` seconds;
 paused                the account's lease is ending: this process polls it no more."""
 
+MORE_POLL_DELAY = 5.0
+"""Seconds before polling again a stream whose fetch stopped early and says there is more (its
+page cap). A backlog is still read within seconds, but an API whose pagination never ends costs
+one fetch (20 requests at most) per 5 s, not a loop of requests as fast as it answers (25,000
+in 20 s were seen); the rate budget's share of each stream bounds it further."""
+
 
 @dataclass
 class PollTarget:
@@ -278,7 +284,8 @@ class Poller:
                 cursor = batch.cursor if batch.cursor is not None else cursor
                 self._ok(target)
                 if batch.more:
-                    delay = 0.0
+                    delay = MORE_POLL_DELAY
+                    early = False  # a nudge would not tell it more than it knows
                 elif batch.next_poll_after is not None:
                     delay = max(delay, batch.next_poll_after)
                     early = delay == target.interval  # spacing polls to last the rate budget: kept

@@ -8,6 +8,10 @@ bearer token or OAuth 1.0a signature, `x-rate-limit-*` headers on every authenti
 429 once a window's budget is spent. Ids are snowflakes (their creation time is in them). The fake
 serves only what exists at its clock's time, so a scripted scenario unfolds as time passes.
 `malform` serves one tweet or DM event malformed (a field left out or of the wrong type).
+
+Besides one-off faults (`inject`, `fault_rates`), it can turn hostile until told to behave
+(`misbehave`): pagination tokens that repeat or never end, rate-limit resets far in the future,
+30-digit ids, bodies of any size, pages larger than asked. Each keeps the wire format.
 """
 
 from __future__ import annotations
@@ -42,6 +46,14 @@ FAULTS = ("rate_limited", "http_500", "http_503_html", "malformed_json", "non_js
           "truncated_json", "missing_fields", "wrong_types", "partial_errors", "connection_reset", "slow",
           "echo_credential")
 """What `inject` and `fault_rates` accept."""
+
+MISBEHAVIOURS = ("repeat_token", "endless_token", "endless_history", "huge_id", "huge_body",
+                 "oversized_page", "rate_reset", "rate_limited")
+"""What `misbehave` accepts (see its docstring)."""
+HUGE_ID = "123456789012345678901234567890"
+"""A 30-digit tweet id (X ids are snowflakes of at most 19 digits)."""
+ENDLESS_AUTHOR = ("4242424242", "endless_customer")
+"""Who writes the tweets `endless_history` makes up."""
 
 TWITTER_EPOCH_MS = 1288834974657
 TIMELINE_CAP = {MENTIONS: 800, TWEETS: 3200}
@@ -121,6 +133,12 @@ class RequestRecord:
     ids: list[str] = field(default_factory=list)
     """Ids of the items returned in `data`."""
     fault: str | None = None
+    misbehaviours: tuple[str, ...] = ()
+    """The `misbehave` modes that shaped the answer."""
+    body_bytes: int = 0
+    """Bytes of body written (counted for `huge_body`, whose client may hang up early)."""
+    body_done: bool = False
+    """Set once a `huge_body` answer is over: all written, or the client hung up."""
 
 
 @dataclass
@@ -131,6 +149,17 @@ class _Fault:
     times: int
     skip: int
     retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class _Misbehaviour:
+    kind: str
+    endpoint: str | None
+    user_id: str | None
+    reset: str
+    size: int
+    declare_length: bool
+    author: str | None
 
 
 @dataclass(frozen=True)
@@ -206,6 +235,8 @@ class FakeXApi:
         self._dms: dict[str, list[int]] = {}
         self._windows: dict[tuple[str, str], list[float]] = {}
         self._seq: dict[int, int] = {}
+        self._misbehaviours: list[_Misbehaviour] = []
+        self._tokens = 0
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -351,6 +382,35 @@ class FakeXApi:
             out.update(values)
         return out
 
+    def misbehave(self, kind: str, *, endpoint: str | None = None, user_id: str | None = None,
+                  reset: str = "99999999999", size: int = 64 << 20,
+                  declare_length: bool = False, author: str | None = None) -> None:
+        """Answer every matching request in a hostile way until `behave()`:
+
+        - `repeat_token`: every page has a `next_token`, the one the request came with (the first
+          page's: the honest one, or one below its last item): the chain never ends, it repeats.
+        - `endless_token`: the newest page, whatever the pagination_token, since_id or until_id,
+          with a new `next_token` every time.
+        - `endless_history`: a chain that never ends with new items: below the real ones, made-up
+          mentions by `author` (default `ENDLESS_AUTHOR`; the user itself: posts a source
+          skips), older and older, a full page each time (mentions).
+        - `huge_id`: the newest item of each page has the 30-digit id `HUGE_ID`.
+        - `huge_body`: a 200 whose JSON body is `size` bytes, streamed (chunked, or with its
+          Content-Length when `declare_length`); `RequestRecord.body_bytes` counts what got out.
+        - `oversized_page`: `max_results` is ignored: every matching item on one page.
+        - `rate_reset`: every answer's `x-rate-limit-reset` is `reset`, as is (a time far ahead,
+          in the past, or not a number).
+        - `rate_limited`: every request is a 429 whose `x-rate-limit-reset` is `reset`.
+        """
+        if kind not in MISBEHAVIOURS:
+            raise ValueError(f"unknown misbehaviour {kind!r}; known: {', '.join(MISBEHAVIOURS)}")
+        self._misbehaviours.append(_Misbehaviour(kind, endpoint, user_id, reset, size,
+                                                 declare_length, author))
+
+    def behave(self) -> None:
+        """Stop every misbehaviour."""
+        self._misbehaviours.clear()
+
     def requests_to(self, endpoint: str, user_id: str | None = None) -> list[RequestRecord]:
         return [r for r in self.requests
                 if r.endpoint == endpoint and (user_id is None or r.user_id == user_id)]
@@ -379,6 +439,14 @@ class FakeXApi:
             if endpoint == DM_EVENTS:
                 record.user_id = user
             headers = self._spend(credential, endpoint, now)
+            hostile = self._hostile(endpoint, record.user_id)
+            record.misbehaviours = tuple(hostile)
+            if "rate_limited" in hostile:
+                headers.update({"x-rate-limit-remaining": "0",
+                                "x-rate-limit-reset": hostile["rate_limited"].reset})
+                raise _Reply(self._with(too_many(), headers))
+            if "huge_body" in hostile:
+                return await self._huge_body(request, record, headers, hostile["huge_body"])
             fault, retry_after = self._fault(endpoint, record.user_id)
             record.fault = fault
             if fault == "slow":  # answers, but only after `slow_seconds` (past a client's timeout)
@@ -402,9 +470,9 @@ class FakeXApi:
                     status=503, content_type="text/html",
                     text="<html><body><h1>Over capacity</h1></body></html>"), headers))
             if endpoint == DM_EVENTS:
-                body = self._dm_page(params, str(user), now)
+                body = self._dm_page(params, str(user), now, hostile)
             else:
-                body = self._timeline_page(endpoint, params, record.user_id or "", now)
+                body = self._timeline_page(endpoint, params, record.user_id or "", now, hostile)
             record.ids = [str(d.get("id")) for d in body.get("data", [])]
             response = self._render(body, fault)
             if fault is not None and fault not in ("partial_errors", "slow"):
@@ -413,8 +481,46 @@ class FakeXApi:
         except _Reply as reply:
             for name, value in headers.items():  # every answer after the budget check has them
                 reply.response.headers.setdefault(name, value)
+            lying = self._hostile(endpoint, record.user_id).get("rate_reset")
+            if lying is not None and "x-rate-limit-reset" in reply.response.headers:
+                reply.response.headers["x-rate-limit-reset"] = lying.reset
             record.status = reply.response.status
             return reply.response
+
+    def _hostile(self, endpoint: str, user_id: str | None) -> dict[str, _Misbehaviour]:
+        """The misbehaviours that apply to this request, by kind."""
+        return {m.kind: m for m in self._misbehaviours
+                if m.endpoint in (None, endpoint) and m.user_id in (None, user_id)}
+
+    async def _huge_body(self, request: web.Request, record: RequestRecord,
+                         headers: Mapping[str, str], how: _Misbehaviour) -> web.StreamResponse:
+        """A 200 with a JSON body of `how.size` bytes, written as the client reads it."""
+        head = b'{"meta": {"result_count": 0}, "padding": "'
+        tail = b'"}'
+        response = web.StreamResponse(status=200, headers={**headers,
+                                                          "content-type": "application/json"})
+        if how.declare_length:
+            response.content_length = how.size
+        record.status = 200
+        await response.prepare(request)
+        chunk = b"x" * (64 << 10)
+        left = how.size - len(head) - len(tail)
+        try:
+            await response.write(head)
+            record.body_bytes += len(head)
+            while left > 0:
+                part = chunk[:left]
+                await response.write(part)
+                record.body_bytes += len(part)
+                left -= len(part)
+            await response.write(tail)
+            record.body_bytes += len(tail)
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):  # the client hung up (what a bounded one does)
+            pass
+        finally:
+            record.body_done = True
+        return response
 
     def _with(self, response: web.StreamResponse, headers: Mapping[str, str]) -> web.StreamResponse:
         response.headers.update(headers)
@@ -564,7 +670,8 @@ class FakeXApi:
         return TOKEN_PREFIX + (out or "0")
 
     def _timeline_page(self, endpoint: str, params: Mapping[str, str], user_id: str,
-                       now: float) -> dict[str, Any]:
+                       now: float, hostile: Mapping[str, _Misbehaviour] | None = None,
+                       ) -> dict[str, Any]:
         if user_id not in self.users:
             return {"errors": [{
                 "value": user_id, "detail": f"Could not find user with id: [{user_id}].",
@@ -574,10 +681,16 @@ class FakeXApi:
         tweet_fields = self._fields(params, "tweet.fields", TWEET_FIELDS)
         user_fields = self._fields(params, "user.fields", USER_FIELDS)
         expansions = self._fields(params, "expansions", TWEET_EXPANSIONS)
+        hostile = hostile or {}
         size = self._max_results(params, 5, 100, 10)
         since, until = self._id_param(params, "since_id"), self._id_param(params, "until_id")
         start, end = self._time_param(params, "start_time"), self._time_param(params, "end_time")
         below = self._token(params)
+        if "endless_token" in hostile:  # pagination ignored: the newest page, every time
+            since = until = below = None
+        if "endless_history" in hostile:
+            self._make_up_history(user_id, endpoint, below if below is not None else until, size,
+                                  hostile["endless_history"].author)
         exclude = set(params["exclude"].split(",")) if params.get("exclude") else set()
         if exclude - {"retweets", "replies"}:
             raise _Reply(invalid("exclude", params["exclude"],
@@ -586,7 +699,8 @@ class FakeXApi:
         index = self._mentions if endpoint == MENTIONS else self._authored
         ids = index.get(user_id, [])
         visible = [self.tweets[i] for i in reversed(ids) if self.tweets[i].visible(now)]
-        visible = visible[: self.timeline_cap[endpoint]]
+        if "endless_history" not in hostile:
+            visible = visible[: self.timeline_cap[endpoint]]
         matching = [
             t for t in visible
             if (since is None or t.id > since) and (until is None or t.id < until)
@@ -595,10 +709,18 @@ class FakeXApi:
             and not ("retweets" in exclude and any(k == "retweeted" for k, _ in t.referenced))
             and not ("replies" in exclude and t.in_reply_to_user_id is not None)
         ]
+        if "oversized_page" in hostile:
+            size = len(matching)
+        if "huge_id" in hostile:
+            size -= 1  # room for the made-up item, first on the page
         page = matching[:size]
         if not page:
-            return {"meta": {"result_count": 0}}
+            return self._hostile_meta({"meta": {"result_count": 0}}, params, hostile)
         body: dict[str, Any] = {"data": [self._tweet_json(t, tweet_fields) for t in page]}
+        if "huge_id" in hostile:
+            fake = {**body["data"][0], "id": HUGE_ID, "edit_history_tweet_ids": [HUGE_ID],
+                    "text": "@brand an id of 30 digits"}
+            body["data"].insert(0, fake)
         includes: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
         users: dict[str, None] = {}
@@ -625,38 +747,86 @@ class FakeXApi:
             body["includes"] = includes
         if errors:
             body["errors"] = errors
-        meta: dict[str, Any] = {"result_count": len(page), "newest_id": str(page[0].id),
+        meta: dict[str, Any] = {"result_count": len(body["data"]),
+                                "newest_id": str(body["data"][0]["id"]),
                                 "oldest_id": str(page[-1].id)}
         if len(matching) > len(page):
             meta["next_token"] = self._next_token(page[-1].id)
         body["meta"] = meta
+        return self._hostile_meta(body, params, hostile, page[-1].id)
+
+    def _hostile_meta(self, body: dict[str, Any], params: Mapping[str, str],
+                      hostile: Mapping[str, _Misbehaviour], last_id: int | None = None,
+                      ) -> dict[str, Any]:
+        """The `next_token` of a page under `repeat_token`, `endless_token`, `endless_history`."""
+        meta = body["meta"]
+        if "repeat_token" in hostile:
+            meta["next_token"] = params.get("pagination_token") or meta.get("next_token") \
+                or self._next_token(last_id or 1)
+        elif "endless_token" in hostile:
+            self._tokens += 1
+            meta["next_token"] = self._next_token(10**12 + self._tokens)
+        elif "endless_history" in hostile and last_id is not None:
+            meta["next_token"] = self._next_token(last_id)
         return body
 
-    def _dm_page(self, params: Mapping[str, str], user_id: str, now: float) -> dict[str, Any]:
+    def _make_up_history(self, user_id: str, endpoint: str, below: int | None, size: int,
+                         author: str | None) -> None:
+        """Mentions of `user_id` by `author` older than what is served below `below`, so that a
+        full page follows (`endless_history`)."""
+        if endpoint != MENTIONS:
+            return
+        if author is None:
+            author, name = ENDLESS_AUTHOR
+            self.users.setdefault(author, name)
+        ids = self._mentions.setdefault(user_id, [])
+        known = [i for i in ids if below is None or i < below]
+        if len(known) > size:
+            return
+        start = min(known) if known else (below if below is not None else self.new_id(self.clock()))
+        for k in range(1, size + 2):
+            tid = start - k
+            if tid in self.tweets:
+                continue
+            tweet = Tweet(tid, author, f"@{self.users.get(user_id, 'brand')} order {tid}?",
+                          snowflake_time(tid), tid, None, [], frozenset([user_id]), [tid])
+            self._store(tweet)
+
+    def _dm_page(self, params: Mapping[str, str], user_id: str, now: float,
+                 hostile: Mapping[str, _Misbehaviour] | None = None) -> dict[str, Any]:
         fields = self._fields(params, "dm_event.fields", DM_EVENT_FIELDS)
         user_fields = self._fields(params, "user.fields", USER_FIELDS)
         expansions = self._fields(params, "expansions", DM_EXPANSIONS)
         self._fields(params, "tweet.fields", TWEET_FIELDS)
         types = self._fields(params, "event_types", DM_EVENT_TYPES) or DM_EVENT_TYPES
+        hostile = hostile or {}
         size = self._max_results(params, 1, 100, 100)
         below = self._token(params)
+        if "endless_token" in hostile:
+            below = None
         matching = [
             e for e in (self.dm_events[i] for i in reversed(self._dms.get(user_id, [])))
             if e.created_at <= now and e.event_type in types and (below is None or e.id < below)
         ]
+        if "oversized_page" in hostile:
+            size = len(matching)
+        if "huge_id" in hostile:
+            size -= 1
         page = matching[:size]
         if not page:
-            return {"meta": {"result_count": 0}}
+            return self._hostile_meta({"meta": {"result_count": 0}}, params, hostile)
         body: dict[str, Any] = {"data": [self._malform(e.id, self._dm_json(e, fields)) for e in page]}
+        if "huge_id" in hostile:
+            body["data"].insert(0, {**body["data"][0], "id": HUGE_ID})
         if "sender_id" in expansions:
             senders = dict.fromkeys(e.sender_id for e in page)
             body["includes"] = {"users": [self._user_json(u, user_fields) for u in senders
                                           if u in self.users]}
-        meta: dict[str, Any] = {"result_count": len(page)}
+        meta: dict[str, Any] = {"result_count": len(body["data"])}
         if len(matching) > len(page):
             meta["next_token"] = self._next_token(page[-1].id)
         body["meta"] = meta
-        return body
+        return self._hostile_meta(body, params, hostile, page[-1].id)
 
     @staticmethod
     def _not_found(tweet_id: int) -> dict[str, Any]:

@@ -47,7 +47,8 @@ class Batch:
     messages: Sequence[Message]
     cursor: str | None
     more: bool = False
-    """True when the source stopped early (a page cap) and should be polled again at once."""
+    """True when the source stopped early (a page cap) and should be polled again soon (after the
+    poller's MORE_POLL_DELAY, or `next_poll_after` when longer)."""
     next_poll_after: float | None = None
     """Seconds the source asks to wait before the next poll (rate-limit budget spacing)."""
     calls: int = field(default=1)

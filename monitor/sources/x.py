@@ -16,15 +16,20 @@ use `return_type=aiohttp.ClientResponse` and `wait_on_rate_limit=False`: we pars
 A fetch reads every page back to the cursor. When the rate budget (or the page cap) runs out
 first, it stores the pages read and leaves a gap in the cursor, filled by the next fetch (see
 `Cursor`): polls never exceed the budget, and a burst larger than a window is never lost.
+Everything the API controls is bounded: bytes per answer, items per page and per fetch, pages
+per fetch, how long a rate-limit reset can park a stream, which ids and tokens a cursor holds
+(docs/bounds.md lists the bounds and their reasons).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -56,6 +61,8 @@ if TYPE_CHECKING:
 
     from monitor.config import XAccount
 
+log = logging.getLogger(__name__)
+
 API_HOST = "api.twitter.com"
 ENDPOINT_MENTIONS = "GET /2/users/:id/mentions"
 ENDPOINT_TWEETS = "GET /2/users/:id/tweets"
@@ -68,6 +75,31 @@ USER_FIELDS = ["username"]
 DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "dm_conversation_id", "sender_id"]
 DM_EXPANSIONS = ["sender_id"]
 PAGE_SIZE = 100
+"""Items asked per page (`max_results`, the most X allows). A page holding more is refused."""
+MAX_PAGES = 20
+"""Requests one fetch makes at most. A backlog deeper than this is read by the next fetches (the
+cursor keeps a gap), so one transaction of ingest holds a bounded batch; a stream that always has
+more is then polled again only after the poller's MORE_POLL_DELAY (20 requests per 5 s at most)."""
+MAX_BATCH_MESSAGES = MAX_PAGES * PAGE_SIZE
+"""Messages one fetch holds at most (2,000): pages of at most PAGE_SIZE items, MAX_PAGES pages."""
+MAX_RESPONSE_BYTES = 4 << 20
+"""Bytes of one answer read at most (4 MiB); a larger body is refused, unread. Honest pages are far
+below: 100 tweets with their expansions are ~0.3 MB at most (280 characters of up to 4 bytes,
+referenced tweets and users included), 100 DM events ~1 MB with 10,000-character messages. The cap
+also bounds the memory a hostile body takes once decoded: 4 MiB of `{},` become ~100 MB of Python
+objects (measured), 8 MiB would double it."""
+MAX_ID = 2**63 - 1
+"""X ids are snowflakes: 64-bit signed integers, so at most 19 decimal digits."""
+MAX_TOKEN_CHARS = 512
+"""Longest pagination token followed or kept in a cursor; X's are a few dozen characters, and a
+token goes into the next request's URL (servers refuse request lines over ~8 KB)."""
+RATE_WAIT_MAX = 15 * 60 + 60.0
+"""Seconds a rate-limit reset may park a stream at most: X's windows last 15 minutes, plus a
+minute of clock skew. A reset announced further ahead (`x-rate-limit-reset: 99999999999`) is not
+believed: the stream asks again after this and reads the next answer's headers."""
+RATE_WAIT_MIN = 10.0
+"""Seconds a 429 waits at least, when its reset is already past (our clock or its header is
+wrong): a 429 that keeps coming costs one request per 10 s, not a tight loop."""
 TWITTER_EPOCH_MS = 1288834974657
 """Snowflake ids carry their creation time: (id >> 22) + this, in milliseconds."""
 X_ID_MAX_DIGITS = 19
@@ -358,6 +390,23 @@ def parse_rejected(stream: str, kind: str, raw: object, context: Mapping[str, An
 # Cursors
 # --------------------------------------------------------------------------------------------
 
+def is_id(text: str) -> bool:
+    """An X id: a decimal snowflake of 1 to 19 digits, at most 2^63 - 1."""
+    return 0 < len(text) <= 19 and text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID
+
+
+def is_token(text: str) -> bool:
+    """A pagination token fit to follow and to keep: 1 to MAX_TOKEN_CHARS printable ASCII
+    characters without a space."""
+    return 0 < len(text) <= MAX_TOKEN_CHARS and text.isascii() and text.isprintable() \
+        and " " not in text
+
+
+def valid_ids(ids: Iterable[int]) -> list[int]:
+    """The ids that are X ids (a hostile page may hold a 30-digit one): only these move a cursor."""
+    return [i for i in ids if 0 < i <= MAX_ID]
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Where a stream stands: every item up to `newest` is stored, except maybe one gap.
@@ -365,13 +414,24 @@ class Cursor:
     A fetch that had to stop early (its page cap, or the rate budget) stores what it read and
     leaves a gap: the items after `since` (exclusive, None: as far back as the API goes) and
     before `resume` (an `until_id`, or a DM pagination token). The next fetch fills the gap
-    first. Without a gap the cursor is just the newest id, as a plain string.
+    first. Without a gap the cursor is just the newest id, as a plain string. `newest` and
+    `since` are X ids, `resume` an X id or a token (`is_id`, `is_token`): anything else raises
+    ValueError, so a cursor never sends the API an id it would refuse.
     """
 
     newest: str | None = None
     gap: bool = False
     since: str | None = None
     resume: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in (("newest", self.newest), ("since", self.since)):
+            if value is not None and not is_id(value):
+                raise ValueError(f"not a cursor of an X stream: its {name} is not an X id "
+                                 f"({value[:40]!r})")
+        if self.resume is not None and not is_token(self.resume):
+            raise ValueError(f"not a cursor of an X stream: its resume is not a token "
+                             f"({self.resume[:40]!r})")
 
     def encode(self) -> str | None:
         if not self.gap:
@@ -383,7 +443,7 @@ class Cursor:
     def decode(cls, text: str | None) -> Cursor:
         if not text:
             return cls()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return cls(text)
         fields = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
         if set(fields) != {"newest", "since", "resume"}:
@@ -406,31 +466,69 @@ class RateWindow:
     """Epoch seconds when the window ends and `limit` requests are allowed again."""
     users: int = 0
     """Sources of this process that spend this budget (they space their polls together)."""
+    spent: dict[int, int] = field(default_factory=dict)
+    """Requests each source (by `id`) sent in the current window: at most its `share`."""
 
-    def observe(self, limit: int | None, remaining: int, reset: float) -> None:
+    def observe(self, limit: int | None, remaining: int, reset: float,
+                source: object = None) -> None:
+        """Take in an answer's headers; `source` sent the request (it counts in a new window)."""
         if self.reset is None or self.remaining is None or reset > self.reset + 1:
             self.limit, self.remaining, self.reset = limit, remaining, reset
+            self.spent = {} if source is None else {id(source): 1}
         elif reset >= self.reset - 1:  # same window: requests in flight may answer out of order
             self.remaining = min(self.remaining, remaining)
             self.limit = limit if limit is not None else self.limit
         # else: an answer from an older window, arriving late
 
-    def spend(self, now: float) -> None:
-        """Count a request about to be sent (the headers correct the count afterwards)."""
+    def spend(self, now: float, source: object = None) -> None:
+        """Count a request about to be sent by `source` (the headers correct the count after)."""
         if self.remaining is not None and self.reset is not None and now < self.reset:
             self.remaining = max(0, self.remaining - 1)
+            if source is not None:
+                self.spent[id(source)] = self.spent.get(id(source), 0) + 1
 
-    def exhausted(self, now: float) -> bool:
-        return (self.remaining is not None and self.reset is not None and now < self.reset
-                and self.remaining <= 0)
+    def exhausted(self, now: float, source: object = None) -> bool:
+        """No request left in the window, or none left of `source`'s share."""
+        if self.remaining is None or self.reset is None or now >= self.reset:
+            return False
+        share = self.share
+        return self.remaining <= 0 or (source is not None and share is not None
+                                       and self.spent.get(id(source), 0) >= share)
 
-    def spacing(self, now: float, margin: float = 1.0) -> float | None:
-        """Seconds to wait before the next request so that the budget lasts until the reset."""
+    @property
+    def share(self) -> int | None:
+        """Requests one source may send in a window: an equal part of the limit. A stream whose
+        API always has more (or that catches up a backlog) then leaves the others theirs: one
+        account never spends the window of the app's other accounts."""
+        return None if self.limit is None else math.ceil(self.limit / max(1, self.users))
+
+    def spacing(self, now: float, margin: float = 1.0, source: object = None) -> float | None:
+        """Seconds to wait before the next request so that the budget (of `source`, its share)
+        lasts until the reset."""
         if self.remaining is None or self.reset is None or now >= self.reset:
             return None
-        if self.remaining <= 0:
+        if self.exhausted(now, source):
             return self.reset - now + margin
         return max(1, self.users) * (self.reset - now) / self.remaining
+
+
+def rate_reset(value: str, now: float) -> float | None:
+    """An `x-rate-limit-reset` header as epoch seconds, at most RATE_WAIT_MAX after `now`; None
+    when it is not a finite number."""
+    try:
+        reset = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(reset):
+        return None
+    return min(reset, now + RATE_WAIT_MAX)
+
+
+def retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds a 429 asks to wait, between RATE_WAIT_MIN and RATE_WAIT_MAX; None without a
+    readable reset (the poller backs off exponentially)."""
+    reset = rate_reset(headers.get("x-rate-limit-reset", ""), now)
+    return None if reset is None else max(RATE_WAIT_MIN, reset - now)
 
 
 class RateBudgets:
@@ -511,16 +609,71 @@ class _Stop(Exception):
     """Internal: a fetch must stop before its next request (page cap or rate budget)."""
 
 
+class BodyTooLarge(Exception):
+    """A response body larger than the bound (raised before it is all read)."""
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """A response's body read as it arrives, refused with BodyTooLarge once it passes `limit`
+    bytes (or at once when its Content-Length says it will): never more than `limit` plus one
+    chunk in memory. Decompressed bytes are counted."""
+    length = response.content_length
+    if length is not None and length > limit:
+        raise BodyTooLarge(f"announces {length} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"passed {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass
+class _Chain:
+    """One walk down a pagination chain, newest first: the X ids it met in (since, until), and
+    the tokens it followed. An honest page holds items older than every page before it."""
+
+    since: int | None = None
+    until: int | None = None
+    newest: int | None = None
+    oldest: int | None = None
+    tokens: set[str] = field(default_factory=set)
+
+    def advance(self, ids: Iterable[int]) -> bool:
+        """Take in a page's ids: True when one of them is older than any before."""
+        fresh = [i for i in valid_ids(ids) if (self.since is None or i > self.since)
+                 and (self.until is None or i < self.until)]
+        if not fresh:
+            return False
+        progressed = self.oldest is None or min(fresh) < self.oldest
+        self.newest = max(fresh) if self.newest is None else max(self.newest, *fresh)
+        self.oldest = min(fresh) if self.oldest is None else min(self.oldest, *fresh)
+        return progressed
+
+    def follows(self, token: str) -> str | None:
+        """Why `token` cannot be followed (repeated, or not a token), or None after noting it."""
+        if not is_token(token):
+            return "a pagination token that is not one"
+        if token in self.tokens:
+            return "a pagination token repeated"
+        self.tokens.add(token)
+        return None
+
+
 class _XSource:
     """What the three X streams share: one tweepy client, requests, budgets, error translation."""
 
     stream: str
     endpoint: str
+    resume_by_id = False
+    """Whether a gap resumes at an `until_id` (timelines) rather than a token (DMs)."""
 
     def __init__(self, *, user_id: str, handle: str | None, client: AsyncClient,
                  session: aiohttp.ClientSession, base_url: str | None = None,
                  budgets: RateBudgets | None = None, clock: Clock = time.time,
-                 timeout: float = 30.0, max_pages: int = 20,
+                 timeout: float = 30.0, max_pages: int = MAX_PAGES,
                  credentials: Callable[[], tuple[str, ...] | None] | None = None,
                  make_client: Callable[[tuple[str, ...]], AsyncClient] | None = None,
                  initial: tuple[str, ...] | None = None,
@@ -537,6 +690,8 @@ class _XSource:
         self._values = initial
         """The secrets `client` was made with."""
         self.clock = clock
+        if not 1 <= max_pages <= MAX_PAGES:
+            raise ValueError(f"max_pages must be between 1 and {MAX_PAGES}, not {max_pages}")
         self.max_pages = max_pages
         self.rate_limit_remaining: dict[str, float] = {}
         """Endpoint -> what the last response said remained of its budget (for the metrics)."""
@@ -548,6 +703,11 @@ class _XSource:
         self._pages = 0
         self._rejected: list[Rejected] = []
         """Items set aside by the pages of the current fetch."""
+        self._anomalies: set[str] = set()
+        """What the API did wrong in this fetch's pagination (logged on change)."""
+        self._reported: set[str] = set()
+        self._dropped: str | None = None
+        """The last stored cursor found unusable (logged once)."""
         middlewares: list[ClientMiddlewareType] = [self._observe]
         if base_url:
             middlewares.append(rewrite_middleware(base_url))
@@ -582,41 +742,71 @@ class _XSource:
 
     async def _observe(self, request: aiohttp.ClientRequest,
                        handler: ClientHandlerType) -> aiohttp.ClientResponse:
-        """Middleware: keep every response's status, headers and body before tweepy reads it,
-        and note its rate-limit headers."""
+        """Middleware: keep every response's status, headers and body (at most
+        MAX_RESPONSE_BYTES of it) before tweepy reads it, and note its rate-limit headers."""
         response = await handler(request)
-        body = await response.read()  # cached: tweepy's own read() returns the same bytes
+        try:
+            body = await read_bounded(response, MAX_RESPONSE_BYTES)
+        except BodyTooLarge as exc:
+            response.close()  # the rest is never read: the connection is dropped, not reused
+            raise BadPayload(f"{self.endpoint}: the response body {exc}, more than the "
+                             f"{MAX_RESPONSE_BYTES} read at most; refused",
+                             endpoint=self.endpoint) from None
+        response._body = body  # aiohttp's cache of a read body: tweepy's read() returns it
         self._last = _Response(response.status, response.headers, body)
         try:
-            remaining = int(response.headers["x-rate-limit-remaining"])
-            reset = float(response.headers["x-rate-limit-reset"])
+            remaining = max(0, int(response.headers["x-rate-limit-remaining"]))
+            reset = rate_reset(response.headers["x-rate-limit-reset"], self.clock())
         except (KeyError, ValueError):
+            return response
+        if reset is None:
             return response
         try:
             limit: int | None = int(response.headers["x-rate-limit-limit"])
         except (KeyError, ValueError):
             limit = None
-        self.window.observe(limit, remaining, reset)
+        self.window.observe(limit, remaining, reset, self)
         self.rate_limit_remaining[self.endpoint] = float(remaining)
         return response
 
     def _start(self) -> None:
         self._pages = 0
         self._rejected = []
+        self._anomalies = set()
 
     def _received(self) -> datetime:
         """Now, as the receive time of the page just answered."""
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def _check_budget(self) -> None:
-        if self._pages >= self.max_pages or self.window.exhausted(self.clock()):
+        if self._pages >= self.max_pages or self.window.exhausted(self.clock(), self):
             raise _Stop()
+
+    def _anomaly(self, what: str) -> None:
+        """Note that the API broke its pagination rules in this fetch (logged on change)."""
+        self._anomalies.add(what)
+
+    def _cursor(self, text: str | None) -> Cursor:
+        """The stored cursor; one this stream cannot use (a 30-digit id, a mangled text) is
+        dropped, logged once, and the stream reads again from the newest items."""
+        try:
+            state = Cursor.decode(text)
+            if self.resume_by_id and state.resume is not None and not is_id(state.resume):
+                raise ValueError(f"not a cursor of an X timeline: its resume is not an X id "
+                                 f"({state.resume[:40]!r})")
+        except ValueError as exc:
+            if text != self._dropped:
+                self._dropped = text
+                log.warning("stored cursor dropped", extra={
+                    "stream": self.stream, "user_id": self.user_id, "error": str(exc)})
+            return Cursor()
+        return state
 
     async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any,
                     **params: Any) -> dict[str, Any]:
         """One API request; every client-library error is translated here, and only here."""
         self._check_budget()
-        self.window.spend(self.clock())
+        self.window.spend(self.clock(), self)
         self._pages += 1
         self._last = None
         try:
@@ -627,9 +817,16 @@ class _XSource:
                 raise
             raise error from exc
         assert self._last is not None, "a response came without passing our middleware"
-        return decode_json(self._last.body, self.endpoint)
+        payload = decode_json(self._last.body, self.endpoint)
+        data = payload.get("data")
+        if isinstance(data, list) and len(data) > PAGE_SIZE:  # before parsing: a bounded batch
+            raise BadPayload(f"{self.endpoint}: {len(data)} items on one page, more than the "
+                             f"max_results={PAGE_SIZE} asked", endpoint=self.endpoint)
+        return payload
 
     def _translate(self, exc: Exception) -> SourceError | None:
+        if isinstance(exc, SourceError):  # raised by our middleware (a body too large)
+            return exc
         endpoint = self.endpoint
         last = self._last
         if last is not None and not 200 <= last.status < 300:
@@ -637,12 +834,8 @@ class _XSource:
             detail = "; ".join(str(m) for m in getattr(exc, "api_messages", []) or []) or \
                 excerpt(" ".join(last.body[:2000].decode("utf-8", "replace").split()), 120)
             if status == 429:
-                retry_after: float | None = None
-                try:
-                    retry_after = max(1.0, float(last.headers["x-rate-limit-reset"]) - self.clock())
-                except (KeyError, ValueError):
-                    pass
-                return RateLimited(f"{endpoint}: 429 rate limited", retry_after=retry_after,
+                return RateLimited(f"{endpoint}: 429 rate limited",
+                                   retry_after=retry_after(last.headers, self.clock()),
                                    endpoint=endpoint)
             if status in (401, 403):
                 return CredentialsRejected(f"{endpoint}: {status} {detail}", endpoint=endpoint)
@@ -657,14 +850,29 @@ class _XSource:
 
     def _out_of_budget(self) -> RateLimited:
         return RateLimited(f"{self.endpoint}: no request left in this rate window",
-                           retry_after=self.window.spacing(self.clock()), endpoint=self.endpoint)
+                           retry_after=self.window.spacing(self.clock(), source=self),
+                           endpoint=self.endpoint)
 
     def _batch(self, messages: dict[str, Message], cursor: Cursor, *, stopped: bool) -> Batch:
         now = self.clock()
-        budget_out = self.window.exhausted(now)
+        budget_out = self.window.exhausted(now, self)
+        self._report()
         return Batch(list(messages.values()), cursor.encode(), more=stopped and not budget_out,
-                     next_poll_after=self.window.spacing(now), calls=self._pages,
+                     next_poll_after=self.window.spacing(now, source=self), calls=self._pages,
                      rejected=list(self._rejected))
+
+    def _report(self) -> None:
+        """Log the pagination anomalies of this fetch when they change: once when they start,
+        once when a fetch goes without them."""
+        if self._anomalies == self._reported:
+            return
+        extra = {"stream": self.stream, "user_id": self.user_id, "endpoint": self.endpoint}
+        if self._anomalies:
+            log.warning("X pagination broken", extra={
+                **extra, "anomalies": "; ".join(sorted(self._anomalies))})
+        else:
+            log.warning("X pagination recovered", extra=extra)
+        self._reported = set(self._anomalies)
 
     @staticmethod
     def _keep(into: dict[str, Message], page: Page) -> None:
@@ -676,6 +884,8 @@ class _XSource:
 
 class XTimelineSource(_XSource):
     """`x.mentions` (customers' tweets mentioning the account) or `x.replies` (its own tweets)."""
+
+    resume_by_id = True
 
     def __init__(self, stream: str, **kwargs: Any) -> None:
         self.stream = stream
@@ -705,28 +915,43 @@ class XTimelineSource(_XSource):
 
     async def _read(self, into: dict[str, Message], since: str | None,
                     until: str | None) -> tuple[bool, int | None, int | None]:
-        """Read (since, until) newest first, page by page: (stopped early, newest, oldest id)."""
+        """Read (since, until) newest first, page by page: (stopped early, newest, oldest id).
+
+        The chain ends at an empty page, a page without a next token, or a first page with
+        nothing in (since, until). It stops early at the page cap, the budget, or a token it
+        cannot follow: repeated, malformed, or leading to nothing older than the pages before (an
+        API that ignores it serves the same page again). The gap left resumes below the oldest
+        item by `until_id`, not by the token, so the next fetch goes on where this one stopped and
+        never reads the same pages again; an API that ignores `until_id` too ends the gap there.
+        """
+        chain = _Chain(int(since) if since else None, int(until) if until else None)
         token: str | None = None
-        newest: int | None = None
-        oldest: int | None = None
         while True:
             try:
                 page = await self._page(since=since, until=until, token=token)
             except _Stop:
-                return True, newest, oldest
+                return True, chain.newest, chain.oldest
             self._keep(into, page)
-            if page.newest_id is not None and page.oldest_id is not None:
-                newest = page.newest_id if newest is None else max(newest, page.newest_id)
-                oldest = page.oldest_id if oldest is None else min(oldest, page.oldest_id)
+            if not chain.advance(page.ids):
+                if not page.ids:
+                    return False, chain.newest, chain.oldest
+                if token is None:
+                    self._anomaly("a page with nothing in the range asked")
+                    return False, chain.newest, chain.oldest
+                self._anomaly("a pagination token leading to nothing older")
+                return True, chain.newest, chain.oldest
             token = page.next_token
-            if not token or not page.ids:
-                return False, newest, oldest
+            if not token:
+                return False, chain.newest, chain.oldest
+            if (why := chain.follows(token)) is not None:
+                self._anomaly(why)
+                return True, chain.newest, chain.oldest
 
     async def fetch(self, cursor: str | None) -> Batch:
         """Everything after `cursor`, all pages; or up to the page cap / budget, with a gap."""
         self._current_client()
         self._start()
-        state = Cursor.decode(cursor)
+        state = self._cursor(cursor)
         messages: dict[str, Message] = {}
         if state.gap:
             stopped, _, oldest = await self._read(messages, state.since, state.resume)
@@ -773,26 +998,35 @@ class XDmSource(_XSource):
     async def _read(self, into: dict[str, Message], since: str | None,
                     token: str | None) -> tuple[bool, int | None, str | None]:
         """Pages from `token` (None: the newest) down to `since`: (stopped, newest, resume token).
-        dm_events has no since_id: read until an event at or before `since` shows up."""
-        newest: int | None = None
+        dm_events has no since_id: read until an event at or before `since` shows up. A page
+        with nothing older than the ones before, or a token that cannot be followed (repeated,
+        malformed), ends the chain: a token is the only way further down."""
+        chain = _Chain()
         floor = int(since) if since else -1
+        if token is not None:
+            chain.follows(token)
         while True:
             try:
                 page = await self._page(token)
             except _Stop:
-                return True, newest, token
-            if page.newest_id is not None:
-                newest = page.newest_id if newest is None else max(newest, page.newest_id)
+                return True, chain.newest, token
             kept = Page([m for m in page.messages if int(m.external_id) > floor], page.ids)
             self._keep(into, kept)
+            if not chain.advance(page.ids):
+                if page.ids:
+                    self._anomaly("a pagination token leading to nothing older")
+                return False, chain.newest, None
             token = page.next_token
-            if not token or not page.ids or (page.oldest_id or 0) <= floor:
-                return False, newest, None
+            if not token or (chain.oldest or 0) <= floor:
+                return False, chain.newest, None
+            if (why := chain.follows(token)) is not None:
+                self._anomaly(why)
+                return False, chain.newest, None
 
     async def fetch(self, cursor: str | None) -> Batch:
         self._current_client()
         self._start()
-        state = Cursor.decode(cursor)
+        state = self._cursor(cursor)
         messages: dict[str, Message] = {}
         if state.gap:
             stopped, _, resume = await self._read(messages, state.since, state.resume)
