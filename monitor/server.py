@@ -324,6 +324,8 @@ async def _json_body(request: web.Request, limit: int) -> dict[str, object]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise CorrectionError(400, "body: not JSON") from None
+    except RecursionError:  # arrays nested thousands deep fit in the size bound
+        raise CorrectionError(400, "body: JSON nested too deep") from None
     if not isinstance(body, dict):
         raise CorrectionError(400, "body: expected a JSON object")
     return body

@@ -379,6 +379,8 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
                 (f"{base}/201/label?account=shop-x", ok, TOKEN[:-1], 401, "bearer token"),
                 (f"{base}/201/label?account=shop-x", b"needs_reply=false", TOKEN, 400, "body: not JSON"),
                 (f"{base}/201/label?account=shop-x", b"[]", TOKEN, 400, "body: expected a JSON object"),
+                (f"{base}/201/label?account=shop-x", b"[" * 5000 + b"]" * 5000, TOKEN, 400,
+                 "body: JSON nested too deep"),
                 (f"{base}/201/label?account=shop-x", {"note": "x"}, TOKEN, 400, "needs_reply: required"),
                 (f"{base}/201/label?account=shop-x", {"needs_reply": "no"}, TOKEN, 400, "needs_reply: expected"),
                 (f"{base}/201/label?account=shop-x", {"needs_reply": False, "lable": 1}, TOKEN, 400,
