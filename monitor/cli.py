@@ -69,12 +69,21 @@ def check_config(obj: _Context) -> None:
 
 @main.command()
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="Where to serve HTTP (default: the configuration's server.listen, 127.0.0.1:9464).")
 @click.pass_obj
-def run(obj: _Context, duration: float | None) -> None:
+def run(obj: _Context, duration: float | None, listen: str | None) -> None:
     """Poll every account, keep waits up to date, serve /metrics, until SIGTERM or Ctrl-C."""
     from monitor.app import run as run_app
+    from monitor.config import ServerConfig
 
     config = obj.config()
+    if listen is not None:
+        try:
+            server = ServerConfig.model_validate({**config.server.model_dump(), "listen": listen})
+        except ValueError:
+            raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen") from None
+        config = config.model_copy(update={"server": server})
     _database_errors(_run_until_signal)(lambda stop: run_app(config, stop), duration)
 
 

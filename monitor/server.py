@@ -8,6 +8,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -191,7 +192,8 @@ class HttpServer:
         raise web.HTTPFound(url)
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        """Alive; the pid tells a caller (a test, an operator) which process holds the port."""
+        return web.json_response({"status": "ok", "pid": os.getpid()})
 
     async def readyz(self, request: web.Request) -> web.Response:
         problems = []

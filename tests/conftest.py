@@ -1,10 +1,16 @@
-"""Shared fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), a fresh database per test."""
+"""Shared fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), a fresh database per test;
+the outside programs tests need; the order tests start in.
+
+Under pytest-xdist (`-n 2`) each worker is its own pytest session, so `pg_server_url` starts one
+embedded server per worker, each in its own data directory and Unix socket: no port, nothing shared.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,12 +18,44 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import psutil
 import pytest
 
 from monitor.store.db import create_pool, migrate
 from monitor.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
+
+INSTALL = {
+    "prometheus": "apt-get install prometheus",
+    "promtool": "apt-get install prometheus",
+    "prometheus-alertmanager": "apt-get install prometheus-alertmanager",
+    "amtool": "apt-get install prometheus-alertmanager",
+    "pdftoppm": "apt-get install poppler-utils",
+}
+"""The programs that tests run, and how to install them (.ci/run does)."""
+
+
+def tool(name: str) -> str:
+    """The path of the program `name`; a failure naming its install command when it is missing
+    (never a skip: CI installs it, so a missing tool is a broken machine)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: {INSTALL.get(name, 'install it')} (as .ci/run does)", pytrace=False)
+    return path
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.tools("prometheus", ...)`: fail the test at once when one of them is missing."""
+    for mark in item.iter_markers("tools"):
+        for name in mark.args:
+            tool(name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long end-to-end tests (`slow`) first, so that under xdist the workers share them out and
+    fill in with the short ones, instead of one worker starting a 90-second test last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: otherwise in file order
 
 
 def with_database(url: str, name: str) -> str:
@@ -43,6 +81,33 @@ def pg_server_url() -> Iterator[str]:
     finally:
         server.cleanup()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def postmasters(under: Path) -> list[psutil.Process]:
+    """The running PostgreSQL servers (postmasters: `postgres -D DIR`) of a data directory under `under`."""
+    found = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        cmdline = p.info["cmdline"] or []
+        if p.info["name"] == "postgres" and "-D" in cmdline:
+            data = cmdline[cmdline.index("-D") + 1] if cmdline.index("-D") + 1 < len(cmdline) else ""
+            if data == str(under) or data.startswith(f"{under}/"):
+                found.append(p)
+    return found
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A new directory with a short path (mode 0700, as mkdtemp makes it), removed after the test:
+    an embedded PostgreSQL's Unix socket lives in its data directory, and a socket path must stay
+    under 108 bytes (pytest's `tmp_path` is longer, more so under xdist)."""
+    path = Path(tempfile.mkdtemp(prefix="imk-"))
+    try:
+        yield path
+    finally:
+        for postmaster in postmasters(path):  # left by a failing test
+            postmaster.send_signal(signal.SIGINT)
+            postmaster.wait(30)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 async def _admin(url: str, sql: str) -> None:

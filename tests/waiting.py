@@ -1,18 +1,26 @@
-"""Waiting on a condition with a deadline (never a bare sleep), and running the CLI."""
+"""Waiting on a condition with a deadline (never a bare sleep), free ports, and running the CLI."""
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class GaveUp(Exception):
+    """Raised by a condition to stop the wait at once: what it waits for cannot come any more."""
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
@@ -25,16 +33,82 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
             value = condition()
             if value:
                 return value
+        except GaveUp:
+            raise
         except Exception as exc:  # the thing waited for may not exist yet
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
 
 
+PORTS_BELOW_EPHEMERAL = 12_000
+"""How many ports under the kernel's ephemeral range `free_port` picks from. The kernel never hands
+those out by itself (outgoing connections, binds to port 0), so a port found free stays free until
+the test's server binds it; each xdist worker has its own slice, so two workers never get one port."""
+_given: set[int] = set()
+
+
+def _port_slice() -> range:
+    """This process's slice of the ports just under the ephemeral range (one slice per xdist worker)."""
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768  # Linux's default
+    start = max(1024, ephemeral - PORTS_BELOW_EPHEMERAL)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    size = (ephemeral - start) // max(1, workers)
+    return range(start + worker * size, start + (worker + 1) * size)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing holds and that no other test of this run is given:
+    the one helper for a server a test starts. Servers the tests run in-process bind port 0 instead."""
+    ports = _port_slice()
+    offset = random.randrange(len(ports))  # two runs at once (two checkouts) start at different places
+    for i in range(len(ports)):
+        port = ports[(offset + i) % len(ports)]
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # held by some process, or still in TIME_WAIT
+                continue
+        _given.add(port)
+        return port
+    raise AssertionError(f"no free port left in {ports}")
+
+
+def healthz_pid(port: int) -> int | None:
+    """The pid that the inbox-monitor on 127.0.0.1:PORT says it runs as (its /healthz)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+        pid = json.loads(r.read()).get("pid")
+    return int(pid) if pid is not None else None
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def serving(proc: subprocess.Popen[bytes], port: int, *, ready: bool = True) -> Callable[[], bool]:
+    """A condition for `wait_for`/`eventually`: the inbox-monitor process `proc` serves on PORT
+    (its own pid in /healthz, not another process's on that port) and, with `ready`, /readyz is 200.
+    Gives up at once when `proc` exits or another process answers."""
+
+    def check() -> bool:
+        if proc.poll() is not None:
+            raise GaveUp(f"the process exited ({proc.returncode}) before serving on port {port}")
+        pid = healthz_pid(port)  # not listening yet: OSError, the wait goes on
+        if pid != proc.pid:
+            raise GaveUp(f"port {port} is served by pid {pid}, not by the process the test started ({proc.pid})")
+        return not ready or http_status(f"http://127.0.0.1:{port}/readyz") == 200
+
+    return check
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -69,6 +143,8 @@ async def eventually(condition: Callable[[], object], timeout: float = 30.0, int
                 value = await value
             if value:
                 return value
+        except GaveUp:
+            raise
         except Exception as exc:  # the thing waited for may not exist yet
             last_error = exc
         await asyncio.sleep(interval)

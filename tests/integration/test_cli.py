@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from tests.unit.test_config import BROKEN, EXPECTED
-from tests.waiting import cli, cli_env, free_port, start_cli, wait_for
+from tests.waiting import cli, cli_env, free_port, serving, start_cli, wait_for
 
 DEMO_CONFIG = """
 [server]
@@ -97,8 +97,8 @@ def test_run_with_a_url_polls_serves_health_and_stops_on_sigterm(tmp_path: Path,
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(path))
     proc = start_cli("run", env=env, log=tmp_path / "run.log")
     try:
-        wait_for(lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, what="/readyz 200")
-        assert http_json(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
+        wait_for(serving(proc, port), what="/readyz 200 from the process started")
+        assert http_json(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok", "pid": proc.pid})
         wait_for(lambda: fetchval(database_url, "SELECT count(*) FROM waits") > 0, what="waits stored")
         wait_for(lambda: fetchval(database_url, "SELECT count(*) FROM poll_state WHERE status='ok'") == 2,
                  what="both streams polled")
@@ -114,15 +114,15 @@ def test_run_with_a_url_polls_serves_health_and_stops_on_sigterm(tmp_path: Path,
     assert "demo-x" in listed.stdout and "demo-fb" in listed.stdout and " ok " in listed.stdout
 
 
-def test_run_on_embedded_defaults(tmp_path: Path) -> None:
-    """No configuration and no database URL: pgserver in the user's data directory, demo sources."""
-    env = cli_env(XDG_DATA_HOME=str(tmp_path / "data"))
-    port = 9464
-    proc = start_cli("run", env=env, log=tmp_path / "run.log")
+def test_run_on_embedded_defaults(short_tmp: Path) -> None:
+    """No configuration and no database URL: pgserver in the user's data directory, demo sources.
+    (`--listen` a free port: a demo or another monitor may hold the default 9464.)"""
+    env = cli_env(XDG_DATA_HOME=str(short_tmp / "data"))
+    port = free_port()
+    proc = start_cli("run", "--listen", f"127.0.0.1:{port}", env=env, log=short_tmp / "run.log")
     try:
-        wait_for(lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=60,
-                 what="/readyz on the embedded defaults")
-        pgdata = tmp_path / "data" / "inbox-monitor" / "pgdata"
+        wait_for(serving(proc, port), timeout=60, what="/readyz on the embedded defaults")
+        pgdata = short_tmp / "data" / "inbox-monitor" / "pgdata"
         url = f"postgresql://postgres@/inbox_monitor?host={pgdata}"
         wait_for(lambda: fetchval(url, "SELECT count(*) FROM poll_state WHERE status = 'ok'") == 2,
                  what="both demo accounts polled")
@@ -131,10 +131,16 @@ def test_run_on_embedded_defaults(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert (tmp_path / "data" / "inbox-monitor" / "pgdata" / "PG_VERSION").exists()
+    assert (short_tmp / "data" / "inbox-monitor" / "pgdata" / "PG_VERSION").exists()
     listed = cli("accounts", env=env)  # the data is kept across runs
-    assert listed.returncode == 0, listed.stderr + (tmp_path / "run.log").read_text()
+    assert listed.returncode == 0, listed.stderr + (short_tmp / "run.log").read_text()
     assert "demo-x" in listed.stdout and "never polled" not in listed.stdout
+
+
+def test_run_refuses_a_listen_address_that_is_not_host_port() -> None:
+    env = cli_env(INBOX_MONITOR_DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing")  # never the user's data
+    result = cli("run", "--listen", "9464", "--duration", "5", env=env)
+    assert result.returncode == 2 and "'9464' is not HOST:PORT" in result.stderr, result.stderr
 
 
 def test_migrate_is_idempotent(database_url: str) -> None:

@@ -4,17 +4,12 @@ the home's modes alone; killed with SIGKILL, the next start leaves one server, a
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-import pytest
-
+from tests.conftest import postmasters
 from tests.integration.test_cli import DEMO_CONFIG, http_json
 from tests.waiting import cli, cli_env, free_port, start_cli, wait_for
 
@@ -22,32 +17,6 @@ CONFIG = DEMO_CONFIG + """
 [database]
 data_dir = "{data_dir}"
 """
-
-
-@pytest.fixture
-def short_tmp() -> Iterator[Path]:
-    """A short directory (mode 0700, as mkdtemp makes it): the server's Unix socket lives in the
-    data directory, whose path must stay under 108 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="imk-"))
-    try:
-        yield path
-    finally:
-        for postmaster in postmasters(path):  # left by a failing test
-            postmaster.send_signal(signal.SIGINT)
-            postmaster.wait(30)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def postmasters(under: Path) -> list[psutil.Process]:
-    """The running PostgreSQL servers (postmasters: `postgres -D DIR`) of a data directory under `under`."""
-    found = []
-    for p in psutil.process_iter(["name", "cmdline"]):
-        cmdline = p.info["cmdline"] or []
-        if p.info["name"] == "postgres" and "-D" in cmdline:
-            data = cmdline[cmdline.index("-D") + 1] if cmdline.index("-D") + 1 < len(cmdline) else ""
-            if data == str(under) or data.startswith(f"{under}/"):
-                found.append(p)
-    return found
 
 
 def modes(paths: list[Path]) -> dict[str, str]:
