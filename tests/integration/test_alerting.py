@@ -16,7 +16,6 @@ import asyncio
 import functools
 import inspect
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -46,8 +45,7 @@ CUSTOMER = ("7000000001", "customer_0001")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
-                       reason="prometheus and prometheus-alertmanager are installed by .ci/run"),
+    pytest.mark.tools(*TOOLS),
     pytest.mark.asyncio(loop_scope="module"),
 ]
 

@@ -31,12 +31,12 @@ from monitor.demo import (
     _Output,
     alertmanager_config,
     demo_config,
-    prometheus_available,
 )
 from monitor.domain.questions import is_automatic, needs_reply
 from monitor.simulator.graph_api import FakeGraphApi
 from monitor.simulator.traffic import PLACES, PRIVATE, Exchange, TrafficPlayer, plan
 from monitor.simulator.x_api import FakeXApi
+from tests.conftest import tool
 from tests.waiting import cli, cli_env, free_port, start_cli, wait_for
 
 STARTUP = 30.0
@@ -103,10 +103,9 @@ def test_the_demo_alertmanager_configuration_is_the_projects_with_the_fake_slack
     assert str(tmp_path / "url") in text and "group_wait: 5s" in text
     (tmp_path / "url").write_text("http://127.0.0.1:1/services/T0000/B0000/test\n")
     (tmp_path / "alertmanager.yml").write_text(text)
-    if shutil.which("amtool"):
-        result = subprocess.run(["amtool", "check-config", str(tmp_path / "alertmanager.yml")],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run([tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # ------------------------------------------------------------------------------------------------
@@ -227,10 +226,6 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
     assert re.search(r"demo-shop-x\s+x\s+\d+", output), output[-2000:]
 
     # The report works on the demo's data (the same embedded data directory).
-    from monitor.cli import main
-
-    if "report" not in main.commands:
-        pytest.skip("`inbox-monitor report` does not exist yet")
     pdf = tmp_path / "report.pdf"
     result = cli("report", "--out", str(pdf), env=env)
     assert result.returncode == 0, result.stderr
@@ -243,7 +238,7 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not prometheus_available(), reason="prometheus and prometheus-alertmanager are not installed")
+@pytest.mark.tools("prometheus", "prometheus-alertmanager")
 def test_with_prometheus_the_projects_rules_send_alerts_to_slack(data_home: Path, tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "demo.log"

@@ -24,7 +24,6 @@ import importlib.util
 import json
 import math
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -44,8 +43,7 @@ from monitor.simulator.graph_api import FakeGraphApi, script_page
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, start_cli, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None,
-                                reason="Debian's prometheus package is installed by .ci/run")
+pytestmark = pytest.mark.tools("prometheus")
 
 Json = dict[str, Any]
 SCRAPE_SECONDS = 1

@@ -216,7 +216,7 @@ async def test_a_lying_reset_never_parks_a_stream_beyond_one_window(
     ("nan", None),
     ("in a while", None),
     ("1.5e3", RATE_WAIT_MIN),  # a number all the same (1970)
-], ids=["far-future", "an-hour-ago", "negative", "inf", "nan", "text", "exponent"])  # not the clock: xdist workers agree
+], ids=["far-future", "an-hour-ago", "negative", "inf", "nan", "text", "exponent"])  # xdist: ids without a clock
 async def test_a_429_waits_between_the_bounds_whatever_its_reset(
         fake_api: FakeXApi, session: aiohttp.ClientSession, reset: str, wait: float | None) -> None:
     mentions = streams(fake_api, session)[0]

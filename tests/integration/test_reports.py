@@ -11,7 +11,6 @@ import email
 import email.policy
 import io
 import json
-import shutil
 import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -40,6 +39,7 @@ from monitor.simulator.slack import FakeSlack
 from monitor.store.db import create_pool
 from monitor.store.reports import ReportStore
 from monitor.store.store import AccountRow, Store
+from tests.conftest import tool
 from tests.integration import report_data as rd
 from tests.waiting import cli, cli_env, free_port, wait_for
 
@@ -238,8 +238,7 @@ def colourful_share(image: Image.Image) -> float:
 
 def render_pages(pdf: bytes, folder: Path) -> list[Image.Image]:
     """The PDF's pages as images, rendered by poppler's pdftoppm."""
-    pdftoppm = shutil.which("pdftoppm")
-    assert pdftoppm, "pdftoppm is missing: apt-get install poppler-utils"
+    pdftoppm = tool("pdftoppm")
     (folder / "report.pdf").write_bytes(pdf)
     subprocess.run([pdftoppm, "-r", "40", "-png", str(folder / "report.pdf"), str(folder / "page")],
                    check=True, timeout=60)

@@ -43,7 +43,7 @@ from tests.waiting import cli_env, free_port, start_cli
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is installed by .ci/run"),
+    pytest.mark.tools("prometheus"),
 ]
 
 FLOOR = "10s"

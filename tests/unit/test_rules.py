@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "prometheus"
 RULES = sorted((DEPLOY / "rules").glob("*.yml"))
-PROMTOOL = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by .ci/run")
-AMTOOL = pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool is installed by .ci/run")
+PROMTOOL = pytest.mark.tools("promtool")
+AMTOOL = pytest.mark.tools("amtool")
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
