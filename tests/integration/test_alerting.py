@@ -1,10 +1,12 @@
 """Alerting end to end: fake X API -> inbox-monitor -> Prometheus -> Alertmanager -> fake Slack.
 
 Real `prometheus` and `prometheus-alertmanager` run on loopback ports with the repository's rules
-and Slack templates, unchanged. Their configs are test copies of deploy/prometheus/prometheus.yml
-and alertmanager.yml with only addresses, paths and timers substituted (scrape every 1 s,
-evaluate every 5 s, group_wait/group_interval 1 s; the webhook URL file points at the fake Slack).
-inbox-monitor runs as a subprocess polling the fake X API every second, with a 20-second SLA.
+and Slack templates. Their configs are test copies of deploy/prometheus/prometheus.yml and
+alertmanager.yml with only addresses, paths and timers substituted (scrape and evaluate every 1 s,
+group_wait/group_interval 1 s; the webhook URL file points at the fake Slack); so are the rules,
+whose only change is SocialInboxPollerFailing's `for: 1m` made 5 s (promtool's unit tests check
+every `for:` on both sides; here the point is the path from the poller to Slack).
+inbox-monitor runs as a subprocess polling the fake X API every second, with a 10-second SLA.
 
 One stack serves the module's tests (they run in one event loop, where the fakes live), so the
 poller failure that starts with the stack is ripe by the time the question test is done.
@@ -16,6 +18,7 @@ import asyncio
 import functools
 import inspect
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -33,11 +36,13 @@ import pytest_asyncio
 from monitor.simulator.slack import FakeSlack, SlackMessage
 from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi
 from tests.conftest import with_database
-from tests.waiting import ROOT, cli_env, free_port, start_cli
+from tests.waiting import ROOT, GaveUp, cli_env, free_port, serving, start_cli
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 TOOLS = ("prometheus", "prometheus-alertmanager")
-SLA_SECONDS = 20
+SLA_SECONDS = 10
+POLLER_FAILING_FOR = "5s"
+"""SocialInboxPollerFailing's `for:` in the test copy of the rules (1m in deploy/)."""
 GRAFANA = "http://grafana.test"
 ACME = {"brand": "acme", "account": "acme-x", "user_id": "101", "handle": "acme", "token": "acme-bearer"}
 GLOBEX = {"brand": "globex", "account": "globex-x", "user_id": "202", "handle": "globex", "token": "globex-bearer"}
@@ -47,6 +52,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.tools(*TOOLS),
     pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.xdist_group("alerting"),  # one stack for the module: its tests run on one worker
 ]
 
 MONITOR_CONFIG = """
@@ -113,6 +119,27 @@ def prometheus_config(*, monitor: str, alertmanager: str, rules: Path = DEPLOY /
     text = substitute(text, r"^(\s*- )rules/\*\.yml$", rf"\g<1>{rules}/*.yml")
     text = substitute(text, r'"localhost:9093"', f'"{alertmanager}"')
     return substitute(text, r'"localhost:9464"', f'"{monitor}"')
+
+
+def rules_with_test_timers(tmp: Path) -> Path:
+    """deploy/prometheus/rules with SocialInboxPollerFailing's `for:` at POLLER_FAILING_FOR."""
+    rules = tmp / "rules"
+    shutil.copytree(DEPLOY / "rules", rules)
+    path = rules / "social-inbox.yml"
+    path.write_text(substitute(path.read_text(), r"(- alert: SocialInboxPollerFailing\n(?:\s+\S.*\n)*?\s+for:) 1m$",
+                               rf"\1 {POLLER_FAILING_FOR}"))
+    return rules
+
+
+async def serves(http: aiohttp.ClientSession, url: str, ours: str) -> bool:
+    """`url` answers 200 with `ours` in its body (a path of this test's, in a status page): the
+    server on that port is the one this test started, not another process's."""
+    async with http.get(url) as r:
+        if r.status != 200:
+            return False
+        if ours not in await r.text():
+            raise GaveUp(f"{url} is served by another process (no {ours} in its status)")
+        return True
 
 
 def alertmanager_config(*, webhook_file: Path) -> str:
@@ -204,7 +231,8 @@ async def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     (tmp / "monitor.toml").write_text(MONITOR_CONFIG.format(port=ports["monitor"], sla=SLA_SECONDS, brands=brands))
     webhook_file = tmp / "slack-webhook-url"
     webhook_file.write_text(slack.hook_url() + "\n")
-    (tmp / "prometheus.yml").write_text(prometheus_config(monitor=monitor, alertmanager=alertmanager))
+    (tmp / "prometheus.yml").write_text(prometheus_config(monitor=monitor, alertmanager=alertmanager,
+                                                          rules=rules_with_test_timers(tmp), evaluation="1s"))
     (tmp / "alertmanager.yml").write_text(alertmanager_config(webhook_file=webhook_file))
 
     database = f"t_alerting_{uuid.uuid4().hex[:8]}"
@@ -217,17 +245,19 @@ async def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         env = cli_env(INBOX_MONITOR_DATABASE_URL=with_database(pg_server_url, database),
                       INBOX_MONITOR_CONFIG=str(tmp / "monitor.toml"),
                       ACME_X_BEARER=ACME["token"], GLOBEX_X_BEARER=GLOBEX["token"])
-        procs.append(start_cli("run", env=env, log=tmp / "monitor.log"))
+        monitor_proc = start_cli("run", env=env, log=tmp / "monitor.log")
+        procs.append(monitor_proc)
         procs.append(_spawn(["prometheus-alertmanager", f"--config.file={tmp / 'alertmanager.yml'}",
                              f"--storage.path={tmp / 'am-data'}", f"--web.listen-address={alertmanager}",
                              "--cluster.listen-address="], tmp / "alertmanager.log"))
         procs.append(_spawn(["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
                              f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address={prometheus}"],
                             tmp / "prometheus.log"))
-        for name, url in (("inbox-monitor", f"{stack.monitor}/readyz"),
-                          ("alertmanager", f"{stack.alertmanager}/-/ready"),
-                          ("prometheus", f"{stack.prometheus}/-/ready")):
-            await eventually(functools.partial(_ready, http, url), 30, f"{name} ready")
+        await eventually(lambda: asyncio.to_thread(serving(monitor_proc, ports["monitor"])), 30, "inbox-monitor ready")
+        await eventually(functools.partial(serves, http, f"{stack.alertmanager}/api/v2/status", str(webhook_file)),
+                         30, "alertmanager ready")
+        await eventually(functools.partial(serves, http, f"{stack.prometheus}/api/v1/status/flags",
+                                           str(tmp / "prometheus.yml")), 30, "prometheus ready")
         yield stack
     except BaseException:
         print(stack.log_tail())

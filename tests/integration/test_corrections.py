@@ -352,7 +352,13 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
     servers = [HttpServer("127.0.0.1", 0, store=store, poller=None, metrics=metrics,  # type: ignore[arg-type]
                           registry=CollectorRegistry(), engine=engine, api_token=token)
                for token in (EnvSecret("LABELS_TOKEN", {"LABELS_TOKEN": TOKEN}), EnvSecret(None))]
-    listener = asyncio.create_task(nudges.listen(store.pool, lambda a, s: None, corrected=metrics.corrected))
+    notices: list[tuple[int, str]] = []  # every correction notice this process heard, held here or not
+
+    def corrected(account_id: int, direction: str) -> None:
+        notices.append((account_id, direction))
+        metrics.corrected(account_id, direction)
+
+    listener = asyncio.create_task(nudges.listen(store.pool, lambda a, s: None, corrected=corrected))
     for server in servers:
         await server.start()
     base, unconfigured = (f"http://127.0.0.1:{s.port}/api/messages" for s in servers)
@@ -412,7 +418,9 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
             status, _ = await call(f"{base}/201/label", {"needs_reply": None})
             assert status == 409  # still in two accounts
             assert (await call(f"{base}/201/label?account=other-x", {"needs_reply": True}))[0] == 200
-            await asyncio.sleep(0.5)  # a notice for an account held elsewhere is not counted here
+            # The notice for an account held elsewhere arrives here too, and is not counted.
+            await eventually(lambda: (by_name["other-x"], "needs_reply") in notices, timeout=5,
+                             what="the other account's correction notice")
             assert metrics.corrections.series[("shop", "x", "needs_reply")].value == 0
             async with store.pool.acquire() as conn:
                 assert [tuple(r) for r in await conn.fetch(

@@ -4,7 +4,7 @@ A stream that stops polling makes no failed poll, so nothing but its silence can
 fake X API answers one 429 whose reset is RESET_AFTER seconds away: the poller honours it (status
 rate_limited, then nothing), and the alert fires naming the reason, then resolves once the stream
 polls again. The rules are the repository's, except stream-stale.yml, which the same generator
-writes from stale.toml with a 10-second floor and a 2-second `for:` (the production file says
+writes from stale.toml with a 6-second floor and a 2-second `for:` (the production file says
 15 minutes and 2 minutes); Prometheus scrapes and evaluates every second.
 """
 
@@ -32,24 +32,27 @@ from tests.integration.test_alerting import (
     DEPLOY,
     MONITOR_CONFIG,
     _admin,
-    _ready,
     _spawn,
     _stop,
     eventually,
     prometheus_config,
+    serves,
 )
 from tests.unit.test_rules import generator
-from tests.waiting import cli_env, free_port, start_cli
+from tests.waiting import cli_env, free_port, serving, start_cli
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.tools("prometheus"),
 ]
 
-FLOOR = "10s"
+FLOOR_SECONDS = 6
+FLOOR = f"{FLOOR_SECONDS}s"
+"""Over 3 poll intervals (3 s), so the alert shows the floor at work; under the reset's wait."""
 FOR = "2s"
-RESET_AFTER = 30
-"""Seconds to the 429's reset: well inside X's 15-minute window, so any bound on resets keeps it."""
+RESET_AFTER = 18
+"""Seconds to the 429's reset: well inside X's 15-minute window, so any bound on resets keeps it;
+past the floor, its `for:` and a few evaluations, so the alert fires before the stream polls again."""
 
 
 def rules_with_test_thresholds(tmp_path: Path) -> Path:
@@ -107,12 +110,14 @@ async def test_a_stream_parked_by_a_rate_limit_reset_is_stale_then_resolves(
     try:
         env = cli_env(INBOX_MONITOR_DATABASE_URL=with_database(pg_server_url, database),
                       INBOX_MONITOR_CONFIG=str(tmp_path / "monitor.toml"), ACME_X_BEARER=ACME["token"])
-        procs.append(start_cli("run", env=env, log=tmp_path / "monitor.log"))
+        monitor_proc = start_cli("run", env=env, log=tmp_path / "monitor.log")
+        procs.append(monitor_proc)
         procs.append(_spawn(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
                              f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                              f"--web.listen-address=127.0.0.1:{ports['prometheus']}"], tmp_path / "prometheus.log"))
-        for name, url in (("inbox-monitor", f"http://{monitor}/readyz"), ("prometheus", f"{prometheus}/-/ready")):
-            await eventually(functools.partial(_ready, http, url), 30, f"{name} ready")
+        await eventually(lambda: asyncio.to_thread(serving(monitor_proc, ports["monitor"])), 30, "inbox-monitor ready")
+        await eventually(functools.partial(serves, http, f"{prometheus}/api/v1/status/flags",
+                                           str(tmp_path / "prometheus.yml")), 30, "prometheus ready")
         await eventually(lambda: last_success(http, prometheus, "x.mentions"), 30, "a successful poll in Prometheus")
         assert await stale_alerts(http, prometheus) == []
 
@@ -128,13 +133,13 @@ async def test_a_stream_parked_by_a_rate_limit_reset_is_stale_then_resolves(
             "account": "acme-x", "brand": "acme", "channel": "x", "stream": "x.mentions", "severity": "critical"}
         description = alert["annotations"]["description"]
         said = re.fullmatch(r"No poll of x\.mentions for acme-x \(x, brand acme\) has succeeded for ([0-9.]+)s: "
-                            r"over 3 poll intervals \(1s\) and over 10s\. inbox-monitor says: rate-limit wait until "
-                            r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000 UTC\. New questions to this account are not "
-                            r"seen, so they cannot alert\.", description)
+                            rf"over 3 poll intervals \(1s\) and over {FLOOR}\. inbox-monitor says: "
+                            r"rate-limit wait until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000 UTC\. "
+                            r"New questions to this account are not seen, so they cannot alert\.", description)
         assert said, description
         until = datetime.strptime(said[2], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
         assert abs(until - (parked + RESET_AFTER)) <= 3, (until, parked + RESET_AFTER)
-        assert float(said[1]) > 10 and fired >= 10  # past the floor (3 intervals are only 3 s) and its `for:`
+        assert float(said[1]) > FLOOR_SECONDS and fired >= FLOOR_SECONDS  # past the floor (3 intervals: 3 s)
         assert alert["annotations"]["runbook_url"].endswith("/deploy/prometheus/runbook.md#socialinboxstreamstale")
 
         # The reset passes, the stream polls again and succeeds: the alert resolves.
