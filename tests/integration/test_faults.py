@@ -178,23 +178,31 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
 
 
 class BreakingConnection(asyncpg.Connection):  # type: ignore[misc]
-    """A real connection that breaks, at random but reproducibly, around a statement: before it
-    (nothing done), or after it (done, the answer lost; after a COMMIT, committed without the
-    client knowing). Off until `rate` is set."""
+    """A real connection that breaks around a statement: before it (nothing done), or after it
+    (done, the answer lost; after a COMMIT, committed without the client knowing). At `rate`, at
+    random but reproducibly, and at the `FORCED` occurrences of a statement. Off until `rate` is set."""
 
+    FORCED: ClassVar[dict[tuple[str, int], str]] = {("COMMIT", 2): "after", ("COMMIT", 4): "before",
+                                                   ("COPY", 2): "after"}
+    """(statement, its n-th occurrence since `rate` was set) -> when it breaks: the cases the test needs."""
     rate: ClassVar[float] = 0.0
     rng: ClassVar[random.Random] = random.Random(18)
+    seen: ClassVar[dict[str, int]] = {}
     breaks: ClassVar[list[str]] = []
 
     async def _maybe_break(self, query: str, run: Callable[[], Awaitable[R]]) -> R:
-        roll = self.rng.random()
+        if not self.rate:
+            return await run()
         statement = query.split()[0].rstrip(";").upper()
-        if roll < self.rate / 2:
+        self.seen[statement] = n = self.seen.get(statement, 0) + 1
+        forced = self.FORCED.get((statement, n))
+        roll = self.rng.random()
+        if forced == "before" or (forced is None and roll < self.rate / 2):
             self.breaks.append(f"before {statement}")
             self.terminate()
             raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
         result = await run()
-        if roll < self.rate:
+        if forced == "after" or (forced is None and roll < self.rate):
             self.breaks.append(f"after {statement}")
             self.terminate()
             raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
@@ -261,6 +269,8 @@ async def test_connections_breaking_around_statements_lose_nothing_and_store_not
                                                           bearer_token_env="X_TOKEN", api_base_url=api.base_url),
                                                  session, environ={"X_TOKEN": "tok"})]
         poller = Poller(engine, targets, first_poll_spread=0.0, backoff=Backoff(base=0.05, cap=0.5))
+        BreakingConnection.seen.clear()
+        BreakingConnection.breaks.clear()
         BreakingConnection.rate = 0.1
         await poller.start()
 
@@ -288,6 +298,6 @@ async def test_connections_breaking_around_statements_lose_nothing_and_store_not
                   if r["closed_at"] else None, r["questions"]) for r in rows)
     want = sorted((name, "first", asked, replied, 1) for (name, _), (asked, replied) in expected.items())
     assert got == want
-    breaks = set(BreakingConnection.breaks)
-    assert {"before COMMIT", "after COMMIT", "after BEGIN"} <= breaks, breaks  # a commit lost, and others
-    assert len(BreakingConnection.breaks) >= 20, BreakingConnection.breaks
+    breaks = BreakingConnection.breaks
+    assert {"before COMMIT", "after COMMIT", "after COPY"} <= set(breaks), breaks  # a COMMIT's answer lost...
+    assert len(breaks) >= 20 and len(set(breaks)) >= 6, breaks  # ... and breaks around all kinds of statements

@@ -635,7 +635,7 @@ def test_report_command_rejects_bad_arguments_clearly(cli_setup: tuple[dict[str,
 def test_report_after_the_demo_run(database_url: str, tmp_path: Path) -> None:
     """`inbox-monitor run` on the demo configuration, then `inbox-monitor report` with no argument."""
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url)
-    ran = cli("run", "--duration", "4", env=env)
+    ran = cli("run", "--duration", "4", "--listen", f"127.0.0.1:{free_port()}", env=env)  # 9464 may be taken
     assert ran.returncode == 0, ran.stderr
     result = cli("report", "--out", str(tmp_path), env=env)
     assert result.returncode == 0, result.stderr
