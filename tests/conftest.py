@@ -15,6 +15,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -50,6 +51,34 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("tools"):
         for name in mark.args:
             tool(name)
+
+
+SHARED_STACK_MODULES = frozenset({"tests/integration/test_alerting.py", "tests/integration/test_grafana.py"})
+"""Modules whose tests share servers started once for the module: under xdist, all on one worker."""
+
+
+class _Scheduling:
+    """With `-n`: tests go to the workers one by one as they free up (longest first, see below),
+    except that a SHARED_STACK_MODULES module goes to one worker whole. (xdist's `--dist loadgroup`
+    would do this with `xdist_group` marks, but ignores them on pytest 9.2: pytest-xdist#1386.)"""
+
+    @staticmethod
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+        if config.getvalue("dist") != "load":
+            return None
+        from xdist.scheduler import LoadScopeScheduling
+
+        class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                module = nodeid.split("::", 1)[0]
+                return module if module in SHARED_STACK_MODULES else nodeid
+
+        return Scheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):  # its hooks exist only with it
+        config.pluginmanager.register(_Scheduling(), "inbox-monitor-scheduling")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -51,8 +51,7 @@ CUSTOMER = ("7000000001", "customer_0001")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.tools(*TOOLS),
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.xdist_group("alerting"),  # one stack for the module: its tests run on one worker
+    pytest.mark.asyncio(loop_scope="module"),  # one stack for the module: on one xdist worker (conftest)
 ]
 
 MONITOR_CONFIG = """

@@ -468,7 +468,8 @@ async def test_a_correction_reaches_a_running_monitor_within_2_s_and_marking_bac
     thanks = api.add_tweet("7001", "@shop thanks!", now - 165 * 60, reply_to=answered, mentions=["1001"])
     late = api.add_tweet("7002", "@shop my order never arrived, can you check?", now - 60 * 60, mentions=["1001"])
     port = free_port()
-    source = f'bearer_token_env = "X_TOKEN"\napi_base_url = "{base}"\npoll_interval = "1h"'
+    # Nothing new comes after the first poll; 30 s, not an hour: a first poll waits up to a tenth of it.
+    source = f'bearer_token_env = "X_TOKEN"\napi_base_url = "{base}"\npoll_interval = "30s"'
     write_config(tmp_path / "run.toml", port, source, **{"shop-x": "1001"})
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp_path / "run.toml"),
                   X_TOKEN="x-token", LABELS_TOKEN=TOKEN)

@@ -16,6 +16,8 @@ from monitor.sources.demo import FIRST_WINDOW, demo_messages
 from monitor.store.store import ThreadInfo
 from tests.waiting import cli_env, free_port, start_cli, wait_for
 
+# One batch per process: the next poll is due in 30 s, long after the test stops the process (a
+# longer interval only delays the first poll, spread over a tenth of it, up to 10 s).
 CONFIG = """
 [server]
 listen = "127.0.0.1:{port}"
@@ -34,7 +36,7 @@ name = "big"
 channel = "facebook"
 page_id = "7"
 source = "demo"
-poll_interval = "1h"
+poll_interval = "30s"
 demo_per_minute = 600
 demo_seed = 7
 """

@@ -355,26 +355,28 @@ async def test_a_stream_that_always_has_more_leaves_the_other_accounts_their_sha
     """Two accounts on one app token, 40 mentions requests per 16-second window between them, one
     API's chain never ends. That stream sends at most its share (20) a window, its fetches start
     MORE_POLL_DELAY apart at least; the healthy account, polled every second, reads each new
-    mention within 5 s (not after the window's reset, 16 s), and no request meets a 429."""
-    api = FakeXApi(window_seconds=16, limits={MENTIONS: 40})
+    mention within 5 s (not after the window's reset, 16 s), and no request meets a 429. (On a
+    clock twice as fast as the real one: the 32 simulated seconds take 16.)"""
+    clock = SimClock(datetime.now(UTC), speed=2)
+    api = FakeXApi(window_seconds=16, limits={MENTIONS: 40}, clock=clock.time)
     await api.start()
     api.add_bearer_token(BEARER)
     # Made up by the account itself: posts the source skips (nothing to store, fetches are quick).
     api.misbehave("endless_history", endpoint=MENTIONS, user_id="201", author="201")
     try:
         poller = await poller_for(store, api, session, {"healthy": "200", "endless": "201"},
-                                  interval=1.0)
+                                  clock=clock, interval=1.0)
         api.add_user("7000", "customer")
-        start = time.time()
+        start = clock.time()
         posted = {api.add_tweet("7000", f"@healthy parcel {k} lost", start + k / 2,
                                 mentions=["200"]): start + k / 2 for k in range(60)}
         await poller.start()
         try:
-            await eventually(lambda: time.time() > start + 30, timeout=40, interval=0.2,
+            await eventually(lambda: clock.time() > start + 30, timeout=20, interval=0.1,
                              what="two rate windows")
         finally:
             await poller.stop()
-        end = time.time()
+        end = clock.time()
     finally:
         await api.stop()
     windows: list[list[str | None]] = []  # who sent each request, window by window (as the fake)

@@ -33,7 +33,7 @@ user_id = "1001"
 handle = "shop"
 bearer_token_env = "X_TOKEN"
 api_base_url = "{api}"
-poll_interval = "1h"
+poll_interval = "30s"
 """
 
 
