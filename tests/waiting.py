@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -11,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -111,6 +112,12 @@ def serving(proc: subprocess.Popen[bytes], port: int, *, ready: bool = True) -> 
     return check
 
 
+def in_thread(condition: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A blocking condition (HTTP with urllib, say) for `eventually`, run in a thread: the test's
+    event loop, and the fake APIs on it, go on meanwhile."""
+    return lambda: asyncio.to_thread(condition)
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_MONITOR_")}
     env.update(extra)
@@ -131,7 +138,6 @@ def start_cli(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[by
 async def eventually(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,  # noqa: ASYNC109
                      what: str = "condition") -> object:
     """`wait_for` for async tests: the condition may be a coroutine function; the loop keeps running."""
-    import asyncio
     import inspect
 
     deadline = time.monotonic() + timeout

@@ -36,7 +36,7 @@ import pytest_asyncio
 from monitor.simulator.slack import FakeSlack, SlackMessage
 from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi
 from tests.conftest import with_database
-from tests.waiting import ROOT, GaveUp, cli_env, free_port, serving, start_cli
+from tests.waiting import ROOT, GaveUp, cli_env, free_port, in_thread, serving, start_cli
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 TOOLS = ("prometheus", "prometheus-alertmanager")
@@ -252,7 +252,7 @@ async def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         procs.append(_spawn(["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
                              f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address={prometheus}"],
                             tmp / "prometheus.log"))
-        await eventually(lambda: asyncio.to_thread(serving(monitor_proc, ports["monitor"])), 30, "inbox-monitor ready")
+        await eventually(in_thread(serving(monitor_proc, ports["monitor"])), 30, "inbox-monitor ready")
         await eventually(functools.partial(serves, http, f"{stack.alertmanager}/api/v2/status", str(webhook_file)),
                          30, "alertmanager ready")
         await eventually(functools.partial(serves, http, f"{stack.prometheus}/api/v1/status/flags",

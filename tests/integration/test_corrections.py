@@ -50,7 +50,7 @@ from monitor.store import nudges
 from monitor.store.labels import find_messages
 from monitor.store.store import Store, ThreadInfo
 from tests.integration.helpers import FIXED_NOW, engine_for, shuffled_batches
-from tests.waiting import ROOT, cli, cli_env, eventually, free_port, scrape_sum, start_cli
+from tests.waiting import ROOT, cli, cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
 
 # --- (1) decisions and reasons do not depend on the order of ingest ------------------------------
 
@@ -493,6 +493,7 @@ async def test_a_correction_reaches_a_running_monitor_within_2_s_and_marking_bac
         async def polled() -> bool:
             return await rows("SELECT count(*) FROM poll_state WHERE status = 'ok'") == [(2,)]
 
+        await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
         await eventually(polled, timeout=60, interval=0.3, what="both streams polled")
         await eventually(lambda: metric("open_waits", account="shop-x") == 1, timeout=10,
                          what="the open wait in /metrics")

@@ -3,8 +3,8 @@
 The end-to-end tests start the real command in a subprocess with a fresh data directory
 (XDG_DATA_HOME, so the embedded PostgreSQL is new) and read its /metrics until what the demo
 promises shows: at the default speed, questions, answers and breaches within two minutes, then a
-report of its data with `inbox-monitor report`; with Prometheus (at twice the speed), an alert in
-Slack and the Facebook token rejected then recovered.
+report of its data with `inbox-monitor report`; with Prometheus (at four times the speed), an
+alert in Slack and the Facebook token rejected then recovered.
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def test_with_prometheus_the_projects_rules_send_alerts_to_slack_and_the_token_s
         short_tmp: Path, tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "demo.log"
-    process = start_cli("demo", "--with-prometheus", "--speed", "120", "--duration", "180",
+    process = start_cli("demo", "--with-prometheus", "--speed", "240", "--duration", "180",
                         "--listen", f"127.0.0.1:{port}", env=cli_env(XDG_DATA_HOME=str(short_tmp)), log=log)
     try:
         wait_for(serving(process, port, ready=False), timeout=STARTUP, what="the demo's own /healthz")
@@ -243,7 +243,7 @@ def test_with_prometheus_the_projects_rules_send_alerts_to_slack_and_the_token_s
         line = wait_for(lambda: re.search(alert, log.read_text()), timeout=STARTUP + 90, interval=0.5,
                         what="a SocialInboxQuestionUnanswered Slack message")
         assert line is not None and "brand demo-shop" in line.group(0)
-        token_rejected_then_recovered(port)  # at minutes 45 and 75: 22.5 s and 37.5 s at this speed
+        token_rejected_then_recovered(port)  # at minutes 45 and 75: 11 s and 19 s at this speed
         output = stop(process, log)
     finally:
         if process.poll() is None:

@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import postmasters
-from tests.integration.test_cli import DEMO_CONFIG, http_json
-from tests.waiting import cli, cli_env, free_port, start_cli, wait_for
+from tests.integration.test_cli import DEMO_CONFIG
+from tests.waiting import cli, cli_env, free_port, serving, start_cli, wait_for
 
 CONFIG = DEMO_CONFIG + """
 [database]
@@ -50,8 +50,7 @@ def test_after_a_sigkill_the_next_run_leaves_one_server_and_stopping_leaves_none
     try:
         first = start_cli("run", env=env, log=short_tmp / "first.log")
         procs.append(first)
-        wait_for(lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=60,
-                 what="the first run ready")
+        wait_for(serving(first, port), timeout=60, what="the first run ready")
         assert len(postmasters(data_dir)) == 1
         first.send_signal(signal.SIGKILL)
         assert first.wait(timeout=10) == -signal.SIGKILL
@@ -59,8 +58,7 @@ def test_after_a_sigkill_the_next_run_leaves_one_server_and_stopping_leaves_none
 
         second = start_cli("run", env=env, log=short_tmp / "second.log")
         procs.append(second)
-        wait_for(lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=60,
-                 what="the second run ready")
+        wait_for(serving(second, port), timeout=60, what="the second run ready")
         assert len(postmasters(data_dir)) == 1
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0

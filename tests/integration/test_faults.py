@@ -30,16 +30,16 @@ from monitor.sources.x import build_x_sources
 from monitor.store.db import create_pool, migrate
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
-from tests.waiting import cli_env, eventually, free_port, serving, start_cli
+from tests.waiting import cli_env, eventually, free_port, in_thread, serving, start_cli
 
 R = TypeVar("R")
 
 ACCOUNTS = 4
-QUESTIONS = 8
+QUESTIONS = 6
 """Questions to each account in each phase: before the outage, during it, after it."""
 SPACING = 1.0
 """Seconds between two questions of an account within a phase."""
-REPLY_AFTER = 5
+REPLY_AFTER = 3
 OUTAGE = 8.0
 """Seconds PostgreSQL stays down: over the 6-second lease, so the process must take its accounts back."""
 
@@ -125,7 +125,7 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
             await conn.close()
 
     try:
-        await eventually(lambda: asyncio.to_thread(serving(proc, port)), timeout=60, what="inbox-monitor ready")
+        await eventually(in_thread(serving(proc, port)), timeout=60, what="inbox-monitor ready")
         await eventually(stored, timeout=60, what="the first messages stored")
         # PostgreSQL goes away while questions keep coming, and comes back.
         await asyncio.to_thread(server.cleanup)

@@ -41,7 +41,7 @@ import pytest
 
 from monitor.simulator.graph_api import FakeGraphApi, script_page
 from tests.conftest import with_database
-from tests.waiting import ROOT, cli_env, free_port, start_cli, wait_for
+from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, wait_for
 
 pytestmark = pytest.mark.tools("prometheus")
 
@@ -402,9 +402,11 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
                  f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
                 stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
         prometheus = f"http://127.0.0.1:{prom_port}"
-        wait_for(lambda: urllib.request.urlopen(f"{prometheus}/-/ready", timeout=2).status == 200,
+        wait_for(lambda: str(tmp / "prometheus.yml") in urllib.request.urlopen(  # ours, not another's
+                     f"{prometheus}/api/v1/status/flags", timeout=2).read().decode(),
                  timeout=30, what="Prometheus ready")
         procs.append(start_cli("run", env=env, log=tmp / "inbox.log"))
+        wait_for(serving(procs[-1], port), timeout=60, what="inbox-monitor ready")
         s = Scenario(prometheus, database_url, now)
         # Meta tells of a new comment on the Page (for the pipeline dashboard's webhook panel).
         wait_for(lambda: meta_delivery(port) == 200, timeout=60, interval=0.5, what="a webhook delivery")

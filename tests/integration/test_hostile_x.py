@@ -39,7 +39,7 @@ from monitor.sources.x import (
 )
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
-from tests.waiting import cli_env, eventually, free_port, scrape_sum, start_cli
+from tests.waiting import cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
 
 BEARER = "app-bearer-token"
 BRAND = "100"
@@ -425,7 +425,7 @@ HOSTILE = {"looping": ("201", "endless_token"), "repeating": ("202", "repeat_tok
            "endless": ("203", "endless_history"), "bloated": ("204", "huge_body")}
 """Account -> (X user id, how the API answers its mentions)."""
 HEALTHY = ("healthy", "200")
-RUN = 15.0
+RUN = 10.0
 """Seconds the process is watched."""
 MEMORY_MB = 250
 
@@ -488,6 +488,7 @@ async def test_hostile_accounts_neither_flood_the_api_nor_silence_a_healthy_one(
                   INBOX_MONITOR_CONFIG=str(tmp_path / "hostile.toml"))
     proc = start_cli("run", env=env, log=tmp_path / "run.log")
     try:
+        await eventually(in_thread(serving(proc, port)), timeout=60, what="the process ready")
         await eventually(lambda: api.requests_to(MENTIONS, HEALTHY[1]), timeout=60,
                          what="the healthy account's first poll")
         start = time.time()

@@ -16,7 +16,7 @@ from monitor.leases import LeaseManager
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 from monitor.store.leases import LeaseStore
 from monitor.store.store import AccountRow, Store
-from tests.waiting import cli_env, eventually, free_port, scrape_sum, start_cli
+from tests.waiting import cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
 
 
 async def test_lease_managers_split_the_accounts_and_take_over_from_a_dead_one(store: Store) -> None:
@@ -66,8 +66,8 @@ async def test_lease_managers_split_the_accounts_and_take_over_from_a_dead_one(s
 
 
 ACCOUNTS = 300
-POLL = 3.0
-LEASE = 6.0
+POLL = 2.0
+LEASE = 4.0
 
 
 def config(port: int, api: str) -> str:
@@ -119,6 +119,8 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
             env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, X_TOKEN=token,
                           INBOX_MONITOR_CONFIG=str(tmp_path / f"{name}.toml"))
             procs[name] = (start_cli("run", env=env, log=tmp_path / f"{name}.log"), port)
+        for proc, port in procs.values():
+            await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")  # type: ignore[arg-type]
 
         def recent_split(window: float) -> dict[str, set[str]]:
             now = time.time()

@@ -22,7 +22,7 @@ from monitor.poller import Poller, PollTarget
 from monitor.sources.demo import DemoSource
 from monitor.store.labels import DIRECTIONS
 from monitor.store.store import AccountRow, Store
-from tests.waiting import cli_env, eventually, free_port, start_cli, wait_for
+from tests.waiting import cli_env, eventually, free_port, serving, start_cli, wait_for
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ACCOUNTS = [("acme", "acme-x", "x"), ("acme", "acme-fb", "facebook"), ("globex", "globex-x", "x")]
@@ -209,6 +209,7 @@ def live(tmp_path: Path, database_url: str):  # noqa: ANN201 - a running inbox-m
     proc = start_cli("run", env=env, log=tmp_path / "live.log")
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_for(serving(proc, port), timeout=60, what="the process ready")
         wait_for(lambda: "social_inbox_response_seconds_count" in http_get(f"{base}/metrics")
                  and 'account="live-x",stream="demo",result="ok"} 1' in http_get(f"{base}/metrics")
                  and "social_inbox_snapshot_timestamp_seconds 0.0" not in http_get(f"{base}/metrics"),

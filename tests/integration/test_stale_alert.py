@@ -39,7 +39,7 @@ from tests.integration.test_alerting import (
     serves,
 )
 from tests.unit.test_rules import generator
-from tests.waiting import cli_env, free_port, serving, start_cli
+from tests.waiting import cli_env, free_port, in_thread, serving, start_cli
 
 pytestmark = [
     pytest.mark.slow,
@@ -115,7 +115,7 @@ async def test_a_stream_parked_by_a_rate_limit_reset_is_stale_then_resolves(
         procs.append(_spawn(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
                              f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                              f"--web.listen-address=127.0.0.1:{ports['prometheus']}"], tmp_path / "prometheus.log"))
-        await eventually(lambda: asyncio.to_thread(serving(monitor_proc, ports["monitor"])), 30, "inbox-monitor ready")
+        await eventually(in_thread(serving(monitor_proc, ports["monitor"])), 30, "inbox-monitor ready")
         await eventually(functools.partial(serves, http, f"{prometheus}/api/v1/status/flags",
                                            str(tmp_path / "prometheus.yml")), 30, "prometheus ready")
         await eventually(lambda: last_success(http, prometheus, "x.mentions"), 30, "a successful poll in Prometheus")

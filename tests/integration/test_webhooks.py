@@ -37,7 +37,7 @@ from monitor.store import nudges
 from monitor.store.db import create_pool
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
-from tests.waiting import cli_env, eventually, free_port, scrape_sum, start_cli
+from tests.waiting import cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
 
 CONSUMER_SECRET = "x-webhook-consumer-secret"
 APP_SECRET = "meta-app-secret"
@@ -205,6 +205,8 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
                           INBOX_MONITOR_CONFIG=str(tmp_path / f"{name}.toml"))
             procs[name] = (start_cli("run", env=env, log=tmp_path / f"{name}.log"), port)
         (_, p1), (_, p2) = procs["p1"], procs["p2"]
+        for proc, port in procs.values():
+            await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
 
         # One account each, each polled once by its holder (then not for an hour).
         def split() -> tuple[str, str] | None:
@@ -312,10 +314,6 @@ def start_hooked(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen[by
     return start_cli("run", env=env, log=tmp_path / "run.log"), port
 
 
-def ready(port: int) -> bool:
-    return http("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200
-
-
 def send(port: int, method: str, path: str, body: bytes | Iterator[bytes] | None = None,
          headers: Mapping[str, str | bytes] | None = None) -> int:
     """One raw request (header values may be bytes, the body chunked); the status answered."""
@@ -407,7 +405,7 @@ async def test_hostile_requests_are_refused_with_a_4xx_and_counted_never_a_500(t
     }
     proc, port = start_hooked(tmp_path, database_url)
     try:
-        await eventually(lambda: ready(port), timeout=60, interval=0.2, what="the process ready")
+        await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
         for channel, requests in hostile.items():
             before = webhook_counts(port, channel)
             answered = [(send(port, method, path, body, headers), path[:60])
@@ -449,7 +447,7 @@ async def test_old_replayed_and_too_frequent_deliveries_are_answered_200_and_not
         return status, json.loads(answer)
 
     try:
-        await eventually(lambda: ready(port), timeout=60, interval=0.2, what="the process ready")
+        await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
         assert post_x(mention(1, now - 2 * 3600)) == (200, {"status": "stale", "accounts": 0})
         status, answer = http("POST", f"http://127.0.0.1:{port}/webhooks/facebook", old_page, meta_signed(old_page))
         assert (status, json.loads(answer)) == (200, {"status": "stale", "accounts": 0})
