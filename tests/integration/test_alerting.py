@@ -6,7 +6,7 @@ alertmanager.yml with only addresses, paths and timers substituted (scrape and e
 group_wait/group_interval 1 s; the webhook URL file points at the fake Slack); so are the rules,
 whose only change is SocialInboxPollerFailing's `for: 1m` made 5 s (promtool's unit tests check
 every `for:` on both sides; here the point is the path from the poller to Slack).
-inbox-monitor runs as a subprocess polling the fake X API every second, with a 10-second SLA.
+inbox-monitor runs as a subprocess polling the fake X API every second, with a 6-second SLA.
 
 One stack serves the module's tests (they run in one event loop, where the fakes live), so the
 poller failure that starts with the stack is ripe by the time the question test is done.
@@ -40,7 +40,7 @@ from tests.waiting import ROOT, GaveUp, cli_env, free_port, in_thread, serving, 
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 TOOLS = ("prometheus", "prometheus-alertmanager")
-SLA_SECONDS = 10
+SLA_SECONDS = 6
 POLLER_FAILING_FOR = "5s"
 """SocialInboxPollerFailing's `for:` in the test copy of the rules (1m in deploy/)."""
 GRAFANA = "http://grafana.test"

@@ -40,8 +40,24 @@ QUESTIONS = 6
 SPACING = 1.0
 """Seconds between two questions of an account within a phase."""
 REPLY_AFTER = 3
-OUTAGE = 8.0
-"""Seconds PostgreSQL stays down: over the 6-second lease, so the process must take its accounts back."""
+OUTAGE = 5.0
+"""Seconds PostgreSQL stays down: over the 3-second lease, so the process must take its accounts back."""
+
+
+Script = dict[tuple[str, object], tuple[float, float | None]]
+"""(account, question key) -> (asked at, replied at or None): one thread each."""
+
+
+async def assert_stored_as_scripted(conn: asyncpg.Connection, expected: Script) -> None:
+    """Every scripted message stored once, every question one `first` wait closed by its reply."""
+    assert await conn.fetchval("SELECT count(*) FROM messages") == sum(2 if r else 1 for _, r in expected.values())
+    rows = await conn.fetch("""
+        SELECT a.name, w.kind, w.opened_at, w.closed_at, w.questions FROM waits w
+        JOIN accounts a ON a.id = w.account_id ORDER BY a.name, w.opened_at""")
+    got = sorted(((r["name"], r["kind"], r["opened_at"].timestamp(), r["closed_at"].timestamp()
+                   if r["closed_at"] else None, r["questions"]) for r in rows), key=str)  # None among floats
+    assert got == sorted(((name, "first", asked, replied, 1) for (name, _), (asked, replied) in expected.items()),
+                         key=str)
 
 
 def config(port: int, api: str) -> str:
@@ -49,7 +65,7 @@ def config(port: int, api: str) -> str:
 [server]
 listen = "127.0.0.1:{port}"
 snapshot_interval = "1s"
-lease_time = "6s"
+lease_time = "3s"
 
 [policies.default]
 public = {{ first = "30m", next = "1h" }}
@@ -92,7 +108,7 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
                    fault_rates={"connection_reset": 0.03, "http_500": 0.03, "truncated_json": 0.03})
     base = await api.start()
     api.add_bearer_token("tok")
-    expected: dict[tuple[int, str], tuple[float, float | None]] = {}
+    expected: Script = {}
 
     def ask(phase: str, first: float) -> None:
         """QUESTIONS questions to each account from `first` (whole seconds) on; a third never answered."""
@@ -107,7 +123,7 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
                 if q % 3 != 2:
                     replied = asked + REPLY_AFTER
                     api.add_tweet(str(100 + a), f"@customer{customer} sorry, we are on it", replied, reply_to=tid)
-                expected[(a, f"{phase}-{q}")] = (asked, replied)
+                expected[(f"acc-{a}", f"{phase}-{q}")] = (asked, replied)
 
     for a in range(ACCOUNTS):
         api.add_user(str(100 + a), f"brand{a}")
@@ -162,17 +178,10 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
 
     conn = await asyncpg.connect(url)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM messages") == total_messages  # none twice
-        rows = await conn.fetch("""
-            SELECT a.name, w.kind, w.opened_at, w.closed_at, w.questions FROM waits w
-            JOIN accounts a ON a.id = w.account_id ORDER BY a.name, w.opened_at""")
+        await assert_stored_as_scripted(conn, expected)
     finally:
         await conn.close()
         await asyncio.to_thread(server.cleanup)
-    got = sorted((r["name"], r["kind"], r["opened_at"].timestamp(), r["closed_at"].timestamp()
-                  if r["closed_at"] else None, r["questions"]) for r in rows)
-    want = sorted((f"acc-{a}", "first", asked, replied, 1) for (a, _), (asked, replied) in expected.items())
-    assert got == want
     log = (tmp_path / "run.log").read_text()
     assert log.count("polls failing") <= ACCOUNTS * 2 * 4, "failures are logged on change, not per retry"
 
@@ -237,7 +246,7 @@ async def test_connections_breaking_around_statements_lose_nothing_and_store_not
     api = FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9}, seed=7)
     await api.start()
     api.add_bearer_token("tok")
-    expected: dict[tuple[str, int], tuple[float, float | None]] = {}
+    expected: Script = {}
     start = float(int(time.time()))
     users = {f"acc-{a}": str(100 + a) for a in range(ACCOUNTS)}
     for name, uid in users.items():
@@ -288,16 +297,9 @@ async def test_connections_breaking_around_statements_lose_nothing_and_store_not
         await api.stop()
     try:
         async with pool.acquire() as conn:
-            assert await conn.fetchval("SELECT count(*) FROM messages") == total  # none twice
-            rows = await conn.fetch("""
-                SELECT a.name, w.kind, w.opened_at, w.closed_at, w.questions FROM waits w
-                JOIN accounts a ON a.id = w.account_id ORDER BY a.name, w.opened_at""")
+            await assert_stored_as_scripted(conn, expected)
     finally:
         await pool.close()
-    got = sorted((r["name"], r["kind"], r["opened_at"].timestamp(), r["closed_at"].timestamp()
-                  if r["closed_at"] else None, r["questions"]) for r in rows)
-    want = sorted((name, "first", asked, replied, 1) for (name, _), (asked, replied) in expected.items())
-    assert got == want
     breaks = BreakingConnection.breaks
     assert {"before COMMIT", "after COMMIT", "after COPY"} <= set(breaks), breaks  # a COMMIT's answer lost...
     assert len(breaks) >= 20 and len(set(breaks)) >= 6, breaks  # ... and breaks around all kinds of statements

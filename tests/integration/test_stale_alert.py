@@ -4,7 +4,7 @@ A stream that stops polling makes no failed poll, so nothing but its silence can
 fake X API answers one 429 whose reset is RESET_AFTER seconds away: the poller honours it (status
 rate_limited, then nothing), and the alert fires naming the reason, then resolves once the stream
 polls again. The rules are the repository's, except stream-stale.yml, which the same generator
-writes from stale.toml with a 6-second floor and a 2-second `for:` (the production file says
+writes from stale.toml with a 5-second floor and a 2-second `for:` (the production file says
 15 minutes and 2 minutes); Prometheus scrapes and evaluates every second.
 """
 
@@ -46,11 +46,11 @@ pytestmark = [
     pytest.mark.tools("prometheus"),
 ]
 
-FLOOR_SECONDS = 6
+FLOOR_SECONDS = 5
 FLOOR = f"{FLOOR_SECONDS}s"
 """Over 3 poll intervals (3 s), so the alert shows the floor at work; under the reset's wait."""
 FOR = "2s"
-RESET_AFTER = 18
+RESET_AFTER = 15
 """Seconds to the 429's reset: well inside X's 15-minute window, so any bound on resets keeps it;
 past the floor, its `for:` and a few evaluations, so the alert fires before the stream polls again."""
 

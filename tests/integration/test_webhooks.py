@@ -2,7 +2,7 @@
 
 - The poll-now notices go through PostgreSQL (LISTEN/NOTIFY) and survive a broken connection.
 - End to end: two `inbox-monitor run` processes share a PostgreSQL and split two X accounts
-  polled every hour; a signed Account Activity delivery sent to one process makes the *other*
+  polled every minute; a signed Account Activity delivery sent to one process makes the *other*
   process, which holds the account, poll it at once, and the question is counted. Deliveries
   with a wrong signature or a bad body are refused and counted; the CRC check is answered.
 """
@@ -155,7 +155,7 @@ user_id = "{user}"
 handle = "shop{n}"
 bearer_token_env = "X_TOKEN"
 api_base_url = "{api}"
-poll_interval = "1h"
+poll_interval = "60s"
 """
 
 USERS = {"shop-1": "1001", "shop-2": "1002"}
@@ -208,7 +208,8 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         for proc, port in procs.values():
             await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
 
-        # One account each, each polled once by its holder (then not for an hour).
+        # One account each, each polled once by its holder (then not for a minute: an hour would only
+        # delay the first poll, spread over a tenth of the interval, up to 10 s).
         def split() -> tuple[str, str] | None:
             mine, theirs = held(p1), held(p2)
             if len(mine) == 1 and len(theirs) == 1 and mine != theirs:
@@ -231,14 +232,14 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         expected = base64.b64encode(hmac.new(CONSUMER_SECRET.encode(), b"abc", hashlib.sha256).digest()).decode()
         assert json.loads(answer) == {"response_token": f"sha256={expected}"}
 
-        # A customer asks; X delivers the mention to p1's URL; p2 polls at once, not in an hour.
+        # A customer asks; X delivers the mention to p1's URL; p2 polls at once, not in a minute.
         api.add_tweet("7001", f"@shop{target[-1]} where is my parcel, can you check?", time.time(), mentions=[user])
         delivery = json.dumps({"for_user_id": user, "tweet_create_events": [{"id_str": "1", "text": "…"}]}).encode()
         before = len(polled_by_holder())
         sent = time.time()
         status, answer = http("POST", f"http://127.0.0.1:{p1}/webhooks/x", delivery, signed(delivery))
         assert (status, json.loads(answer)) == (200, {"status": "ok", "accounts": 1})
-        # (The next poll was due in an hour: any poll within the deadline is the delivery's.)
+        # (The next poll was due in a minute: any poll within the deadline is the delivery's.)
         await eventually(lambda: len(polled_by_holder()) > before, timeout=10, what="the holder polling now")
         print(f"delivery → holder's poll: {min(t for t in polled_by_holder() if t >= sent) - sent:.2f} s")
         await eventually(lambda: scrape_sum(p2, "social_inbox_waits_opened_total", account=target) == 1, timeout=10,
