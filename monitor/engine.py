@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from monitor.domain.items import Rejected
 from monitor.domain.model import Channel, Message, ThreadMessageLike
 from monitor.domain.questions import automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
+from monitor.runtime import Clock, utcnow
 from monitor.store import labels
 from monitor.store.labels import Correction, MessageRef
 from monitor.store.store import Compute, IngestResult, Settled, Store, ThreadInfo, ThreadOutcome, WaitRow
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Waiting on a condition with a deadline (never a bare sleep), and running the CLI."""
+"""Waiting on a condition with a deadline (never a bare sleep), backoffs at their longest, and
+running the CLI."""
 
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -29,6 +31,14 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
+
+
+
+class Longest(random.Random):
+    """A backoff's jitter at its longest, so that a wait cut short shows."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 def free_port() -> int:

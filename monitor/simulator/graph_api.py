@@ -42,9 +42,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from monitor.runtime import Clock, utcnow
+
 _GRAPH_ZONE = ZoneInfo("America/Los_Angeles")
 
-Clock = Callable[[], datetime]
 Json = dict[str, Any]
 
 MAX_LIMIT = 100
@@ -313,7 +314,7 @@ def _uncursor(text: str) -> tuple[Any, ...]:
 class FakeGraphApi:
     """A local Graph API server; `await start()` returns its base URL (no version)."""
 
-    def __init__(self, *, clock: Clock = lambda: datetime.now(UTC), app_secret: str | None = None,
+    def __init__(self, *, clock: Clock = utcnow, app_secret: str | None = None,
                  hang_seconds: float = 5.0) -> None:
         self.clock = clock
         self.app_secret = app_secret

@@ -69,9 +69,9 @@ import json
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
@@ -79,6 +79,7 @@ import aiohttp
 from monitor.domain.items import ItemError, Parsed, Rejected, Stamp, believable
 from monitor.domain.model import Message
 from monitor.logs import excerpt
+from monitor.runtime import Clock, utcnow
 from monitor.secrets import EnvSecret
 from monitor.sources.base import (
     BadPayload,
@@ -124,12 +125,7 @@ DEFAULT_THROTTLE_SECONDS = 300.0
 throttled extend the throttling)."""
 MAX_VERIFY_ROUNDS = 4
 
-Clock = Callable[[], datetime]
 Json = dict[str, Any]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -352,7 +352,7 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
     servers = [HttpServer("127.0.0.1", 0, store=store, poller=None, metrics=metrics,  # type: ignore[arg-type]
                           registry=CollectorRegistry(), engine=engine, api_token=token)
                for token in (EnvSecret("LABELS_TOKEN", {"LABELS_TOKEN": TOKEN}), EnvSecret(None))]
-    listener = asyncio.create_task(nudges.listen(store.pool, lambda a, s: None, corrected=metrics.corrected))
+    listener = asyncio.create_task(nudges.listener(store.pool, lambda a, s: None, corrected=metrics.corrected).run())
     for server in servers:
         await server.start()
     base, unconfigured = (f"http://127.0.0.1:{s.port}/api/messages" for s in servers)

@@ -26,7 +26,8 @@ import pytest
 
 from monitor.config import FacebookAccount
 from monitor.engine import Engine
-from monitor.poller import Backoff, Poller, PollTarget
+from monitor.poller import Poller, PollTarget
+from monitor.runtime import Backoff, SleepTimer
 from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest, Traffic, graph_time, script_page
 from monitor.sources.base import Batch
 from monitor.sources.facebook import (
@@ -139,7 +140,8 @@ class Rig:
                 self.sources[(name, source.stream)] = source
                 targets.append(PollTarget(self.ids[name], name, "brand", "facebook", source, INTERVAL))
         self.poller = Poller(self.engine, targets, observers=[self.observer], clock=self.clock,
-                             sleep=self.clock.sleep, backoff=Backoff(base=5, cap=120, rng=random.Random(7)),
+                             timer=SleepTimer(self.clock.sleep),
+                             backoff=Backoff(base_seconds=10, cap_seconds=120, rng=random.Random(7)),
                              credentials_retry=900)
         await self.poller.start()
         return self.poller

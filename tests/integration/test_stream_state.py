@@ -19,6 +19,7 @@ from monitor.config import XAccount
 from monitor.engine import Engine
 from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
+from monitor.runtime import SleepTimer
 from monitor.simulator.x_api import MENTIONS, FakeXApi
 from monitor.sources.base import Batch
 from monitor.sources.facebook import COMMENTS, MESSENGER
@@ -96,7 +97,7 @@ class XRig:
         stepper = Stepper()
         during = DuringPoll()
         poller = Poller(engine, targets, observers=[metrics, during], stream_observers=[metrics],
-                        clock=self.clock.now, sleep=stepper.sleep)
+                        clock=self.clock.now, timer=SleepTimer(stepper.sleep))
         during.poller = poller
         return poller, metrics, stepper, during
 
@@ -151,9 +152,9 @@ async def test_an_x_stream_says_why_it_waits_and_until_when(x: XRig) -> None:
         got = exported(metrics)
         assert reasons(got, **LABELS) == {"backing_off": 1.0}
         next_poll = one(got, "social_inbox_stream_next_poll_timestamp_seconds", **LABELS)
-        assert next_poll is not None and now <= next_poll <= now + poller.backoff.cap
+        assert next_poll is not None and now <= next_poll <= now + poller.backoff.cap_seconds
 
-        x.advance(poller.backoff.cap)
+        x.advance(poller.backoff.cap_seconds)
         x.fake.bearer_tokens.clear()  # the token is revoked: 401
         await stepper.step()
         got = exported(metrics)
