@@ -224,15 +224,21 @@ async def test_a_wake_ends_the_wait_and_the_burst_settles_first() -> None:
     assert time.now - started == timedelta(seconds=30.2)  # half the interval, then the settling
 
 
+async def started(step: Callable[[], Awaitable[None]], began: asyncio.Event) -> tuple[Supervised, asyncio.Task[None]]:
+    """A runner of `step` (every hour) and its task, once `began` says its first step is under way."""
+    runner = Supervised("runner", step, interval_seconds=3600, backoff=Backoff(), logger=log)
+    task = asyncio.create_task(runner.run())
+    await asyncio.wait_for(began.wait(), timeout=5)
+    return runner, task
+
+
 async def test_stop_during_a_wait_returns_cleanly() -> None:
     ran = asyncio.Event()
 
     async def step() -> None:
         ran.set()
 
-    runner = Supervised("idle", step, interval_seconds=3600, backoff=Backoff(), logger=log)
-    task = asyncio.create_task(runner.run())
-    await asyncio.wait_for(ran.wait(), timeout=5)
+    runner, task = await started(step, ran)
     await asyncio.wait_for(runner.stop(), timeout=5)
     assert task.done() and not task.cancelled() and task.result() is None
     assert runner.runs == 1
@@ -248,31 +254,27 @@ async def test_stop_during_a_step_cancels_it_and_returns_cleanly() -> None:
         finally:
             ended.append(True)
 
-    runner = Supervised("listener", step, interval_seconds=1, backoff=Backoff(), logger=log)
-    task = asyncio.create_task(runner.run())
-    await asyncio.wait_for(inside.wait(), timeout=5)
+    runner, task = await started(step, inside)
     await asyncio.wait_for(runner.stop(), timeout=5)
     assert ended == [True] and task.done() and task.result() is None
     assert runner.health.status == NEW  # a stop is neither a success nor a failure
 
 
 async def test_a_stopped_runner_does_not_start_and_a_cancelled_one_says_so() -> None:
-    async def step() -> None:
+    async def never() -> None:
         raise AssertionError("must not run")
 
-    stopped = Supervised("stopped", step, interval_seconds=1, backoff=Backoff(), logger=log)
+    stopped = Supervised("stopped", never, interval_seconds=1, backoff=Backoff(), logger=log)
     await stopped.stop()
     await stopped.run()
     assert stopped.runs == 0
 
     ran = asyncio.Event()
 
-    async def idle() -> None:
+    async def step() -> None:
         ran.set()
 
-    cancelled = Supervised("cancelled", idle, interval_seconds=3600, backoff=Backoff(), logger=log)
-    task = asyncio.create_task(cancelled.run())
-    await asyncio.wait_for(ran.wait(), timeout=5)
+    _, task = await started(step, ran)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
