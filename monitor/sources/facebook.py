@@ -86,6 +86,7 @@ from monitor.sources.graph_bounds import (
     MAX_CALLS_PER_MINUTE,
     MAX_CURSOR_CHARS,
     MAX_MESSAGE_PAGES,
+    MAX_PAGES_PER_POLL,
     MAX_REGAIN_SECONDS,
     Cut,
     FetchBudget,
@@ -724,6 +725,8 @@ class _GraphSource:
         self.options = options
         self.page_id = client.page_id
         self.budget = FetchBudget(client.clock)
+        self._unfinished = False
+        """A list was left for the next poll (`MAX_PAGES_PER_POLL`): poll again at once."""
         self._ends: set[tuple[str, str]] = set()
         self._ends_logged: set[tuple[str, str]] = set()
 
@@ -744,13 +747,18 @@ class _GraphSource:
         return listing
 
     def _ended(self, reason: str, what: str) -> None:
-        self._ends.add((reason, what))
+        """Note why a list stopped before its end ("later": it goes on at the next poll)."""
+        if reason == "later":
+            self._unfinished = True
+        elif reason != "end":
+            self._ends.add((reason, what))
 
     async def _fetch(self, cursor: str | None) -> tuple[list[Message], str, Cut | None]:
         raise NotImplementedError
 
     async def fetch(self, cursor: str | None) -> Batch:
         self.budget.start()
+        self._unfinished = False
         self._ends = set()
         try:
             messages, new_cursor, cut = await self._fetch(cursor)
@@ -766,7 +774,7 @@ class _GraphSource:
                 "reason": PASS_ENDS[reason]})
         self._ends_logged = self._ends
         wait = self.client.next_poll_after()
-        more = cut is not None and cut.more and not wait
+        more = (cut.more if cut is not None else self._unfinished) and not wait
         if cut is not None and cut.wait:
             wait = max(wait or 0.0, cut.wait)
         return Batch(messages, new_cursor or None, more=more, next_poll_after=wait,
@@ -805,8 +813,13 @@ class MessengerSource(_GraphSource):
         p = state.reading or MessengerPass(stop=floor, started=now)
         state.reading = p
         processed: dict[str, int] = {}
+        listed = 0  # pages of the list read by this poll, in all its rounds
         while True:
-            end = await self._round(p, floor, ceiling, processed, out)
+            if listed >= MAX_PAGES_PER_POLL:
+                raise Cut(more=True)
+            paging = Paging(p.list.after, p.list.pages, per_poll=MAX_PAGES_PER_POLL - listed)
+            end = await self._round(p, paging, floor, ceiling, processed, out)
+            listed += paging.read
             if end in ("repeat", "too_long"):  # the list cannot be followed: from the top next time
                 state.reading = None
                 return
@@ -823,11 +836,10 @@ class MessengerSource(_GraphSource):
             p = MessengerPass(stop=min(top, p.started), started=now, round=p.round + 1)
             state.reading = p
 
-    async def _round(self, p: MessengerPass, floor: int, ceiling: int, processed: dict[str, int],
-                     out: dict[str, Message]) -> str:
+    async def _round(self, p: MessengerPass, paging: Paging, floor: int, ceiling: int,
+                     processed: dict[str, int], out: dict[str, Message]) -> str:
         """Read the conversations updated at or after `p.stop`, newest first, from where `p`
         is; their messages at or after `floor`. Returns why the round ended."""
-        paging = Paging(p.list.after, p.list.pages)
         while True:
             params = {"platform": "messenger", "fields": self._fields(),
                       "limit": str(self.options.page_limit)}
@@ -850,11 +862,13 @@ class MessengerSource(_GraphSource):
                 p.done[conv.id] = updated
             end = paging.step(None if ended else listing.after)
             p.list.pages = paging.pages
+            self._ended(end or "end", "conversations")
+            if end in (None, "later"):
+                p.list.after, p.done = listing.after, {}
+            if end == "later":
+                raise Cut(more=True)
             if end is not None:
-                if end != "end":
-                    self._ended(end, "conversations")
                 return end
-            p.list.after, p.done = listing.after, {}
 
     async def _messages(self, conv: Conversation, floor: int, out: dict[str, Message]) -> None:
         """A conversation's messages at or after `floor`: the embedded page, then up to
@@ -864,7 +878,7 @@ class MessengerSource(_GraphSource):
         if after is not None and len(after) > MAX_CURSOR_CHARS:
             self._ended("too_long", "messages")
             after = None
-        paging = Paging(after, 0, MAX_MESSAGE_PAGES)
+        paging = Paging(after, 0, MAX_MESSAGE_PAGES, MAX_MESSAGE_PAGES)
         while True:
             oldest: int | None = None
             for item in items:
@@ -882,8 +896,7 @@ class MessengerSource(_GraphSource):
             except ObjectGone:
                 return  # deleted while we read it
             end = paging.step(listing.after)
-            if end not in (None, "end"):
-                self._ended(end, "messages")
+            self._ended(end or "end", "messages")
             items, after = listing.items, listing.after if end is None else None
 
 
@@ -945,6 +958,8 @@ class CommentsSource(_GraphSource):
             state.active.setdefault(post_id, ActivePost(created, visitor is not None))
 
         end = await self._feed(feed, posts_floor, "id,created_time,from,message", take)
+        if end == "later":
+            return
         if end not in ("repeat", "too_long") and feed.top is not None:
             state.posts = max(state.posts, feed.top)
         state.feed = None
@@ -962,11 +977,11 @@ class CommentsSource(_GraphSource):
                 take(item)
             end = paging.step(listing.after)
             lp.pages = paging.pages
+            self._ended(end or "end", "feed")
+            if end in (None, "later"):
+                lp.after = listing.after
             if end is not None:
-                if end != "end":
-                    self._ended(end, "feed")
                 return end
-            lp.after = listing.after
 
     async def _sweep(self, state: CommentsCursor, now: int, overlap: int) -> None:
         """Bring back into the active set the posts commented since the last sweep."""
@@ -984,6 +999,8 @@ class CommentsSource(_GraphSource):
 
         since = sweep.started - int(self.options.sweep_days * 86400)
         end = await self._feed(sweep.list, since, "id,created_time,updated_time,from", take)
+        if end == "later":
+            return
         if end not in ("repeat", "too_long"):
             state.swept = sweep.started
         state.sweep = None
@@ -1016,15 +1033,17 @@ class CommentsSource(_GraphSource):
                     lp.raise_top(min(t, ceiling))
                 end = paging.step(None if ended else listing.after)
                 lp.pages = paging.pages
+                if end in (None, "later"):
+                    lp.after = listing.after
                 if end is not None:
                     break
-                lp.after = listing.after
         finally:  # what was read is kept, also when the poll stops here
             for m in comment_messages(post_id, post.visitor, items, self.page_id):
                 out[m.external_id] = m
+        self._ended(end, "comments")
+        if end == "later":  # goes on at the next poll
+            return post.last
         post.pending = None
-        if end != "end":
-            self._ended(end, "comments")
         if end in ("repeat", "too_long"):  # read again from the top next time
             return post.last
         return max(post.last, lp.top) if lp.top is not None else post.last

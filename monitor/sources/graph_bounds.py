@@ -39,9 +39,12 @@ MAX_PAGES_PER_PASS = 100
 """Pages of one list in one pass (over as many polls as it takes): 10,000 conversations, posts or
 comments at 100 a page. A list still going on after that is treated as ended: paging that never
 ends costs 100 calls, then the stream reads the newest items again."""
-MAX_MESSAGE_PAGES = 40
-"""Pages of one conversation's messages per poll (1,000 messages at 25 a page): a conversation
-with more new messages than that since the last poll is a loop or a bot; its newest are read."""
+MAX_PAGES_PER_POLL = 10
+"""Pages of one list in one poll; the list goes on at the next poll (`more`), and this one reads
+the other lists first: a feed or a post's comments that never end cannot starve the others."""
+MAX_MESSAGE_PAGES = 20
+"""Pages of one conversation's messages per poll (500 messages at 25 a page): a conversation with
+more new messages than that since the last poll is a loop or a bot; its newest are read."""
 MAX_CURSOR_CHARS = 2048
 """Length of a paging cursor we follow. Meta's are a few hundred characters; a cursor goes back
 in the URL (servers refuse URLs beyond about 8 KB) and into the saved cursor."""
@@ -132,17 +135,22 @@ class ListPass:
 
 
 class Paging:
-    """The cursors one pass follows: a cursor seen before, or too long, ends it, and so does
-    `max_pages`. `step` says why the pass ends (None: go on)."""
+    """The cursors one pass follows in one poll: a cursor seen before, or too long, ends the pass,
+    and so does `max_pages` in all; `per_poll` pages leave the rest to the next poll."""
 
-    def __init__(self, start: str | None, pages: int, max_pages: int = MAX_PAGES_PER_PASS) -> None:
+    def __init__(self, start: str | None, pages: int, max_pages: int = MAX_PAGES_PER_PASS,
+                 per_poll: int = MAX_PAGES_PER_POLL) -> None:
         self.seen = {start} if start else set()
         self.pages = pages
         self.max_pages = max_pages
+        self.per_poll = per_poll
+        self.read = 0
 
     def step(self, after: str | None) -> str | None:
-        """After a page: "end" (no next page), "repeat", "too_long", "capped", or None."""
+        """After a page: why the pass ends - "end" (no next page), "repeat", "too_long",
+        "capped" - or "later" (the next poll goes on at `after`), or None: go on."""
         self.pages += 1
+        self.read += 1
         if after is None:
             return "end"
         if len(after) > MAX_CURSOR_CHARS:
@@ -152,7 +160,7 @@ class Paging:
         if self.pages >= self.max_pages:
             return "capped"
         self.seen.add(after)
-        return None
+        return "later" if self.read >= self.per_poll else None
 
 
 async def read_body(resp: aiohttp.ClientResponse, endpoint: str) -> bytes:
