@@ -170,12 +170,11 @@ async def test_a_repeated_cursor_ends_the_list_and_later_questions_are_read(rig:
     assert questions <= {m.external_id for m in again.messages}
 
 
-async def run_polls(r: Rig, source: Any, *, minutes: float,
+async def run_polls(r: Rig, source: Any, *, minutes: float, cursor: str | None = None,
                     interval: float = 10.0) -> list[tuple[Batch, list[RecordedRequest]]]:
     """Poll as the poller does for `minutes` of the clock: again at once when `more`, else after
     the interval or the wait asked for. Each poll with the calls it made."""
     polls: list[tuple[Batch, list[RecordedRequest]]] = []
-    cursor: str | None = None
     end = r.clock() + timedelta(minutes=minutes)
     while r.clock() < end:
         mark = len(r.api.requests)
@@ -271,6 +270,22 @@ async def test_a_backlog_larger_than_a_poll_is_read_over_several_polls(rig: Rig)
         assert {m.external_id for m in quiet.messages} <= read and not quiet.more
         assert len(r.api.requests) - mark <= 2  # the head of the list (and the post): no paging
     assert read == expected
+
+
+async def test_a_feed_of_thousands_of_posts_keeps_the_most_recently_active(rig: Rig) -> None:
+    """A feed of 600 posts in a day: `MAX_ACTIVE_POSTS` of them (the newest) have their comments
+    read at every round, and a poll reads a slice of them: a comment on one is read."""
+    r = rig
+    ids = [r.api.add_post(PAGE, ago(600 - i), f"Post {i}") for i in range(600)]
+    r.comments.options = FacebookOptions(backfill=timedelta(days=1), page_limit=100, timeout=10.0)
+    first = await fetch(r.comments, None)
+    active = list(json.loads(first.cursor or "")["active"])
+    assert len(active) == bounds.MAX_ACTIVE_POSTS and set(active) == set(ids[-bounds.MAX_ACTIVE_POSTS:])
+    assert first.more and first.calls <= bounds.MAX_CALLS_PER_FETCH
+    commented = ids[-bounds.MAX_ACTIVE_POSTS]  # the oldest kept
+    question = r.api.add_comment(commented, r.clock(), "Encore en stock ?", author=CUSTOMER)
+    polls = await run_polls(r, r.comments, minutes=6, cursor=first.cursor)
+    assert question in {m.external_id for b, _ in polls for m in b.messages}
 
 
 # -- bodies ------------------------------------------------------------------------------------
