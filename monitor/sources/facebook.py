@@ -15,8 +15,9 @@ facebook.messenger
     a conversation's messages beyond the embedded first page (`messages.limit(n)`) are paged
     (`/{conversation-id}/messages`) down to the same floor. A conversation updated while the list
     is being paged moves to the top and the cursor skips it, so when the list took more than one
-    page its head is read again, down to the previous head, until one read fits in one page (one
-    answer is consistent); if that does not settle, the watermark stays where it was.
+    page its head is read again, down to the previous head (or the time the read began, if
+    earlier), until one read fits in one page (one answer is consistent); if that does not settle,
+    the watermark stays where it was.
     Thread: the conversation (private); messages `from` the Page are outbound.
 
 facebook.comments
@@ -36,11 +37,17 @@ facebook.comments
     chains); the Page's comments are outbound. A visitor post opens its own thread: the post is the
     question and every comment under it (the Page's answer, the author's follow-ups) belongs to it.
 
+Bounds (docs/bounds.md, figures in `graph_bounds`): every list is read in passes that a poll may
+stop - at its calls, its items, a stream's calls a minute, a list's pages a poll - and the next poll
+goes on where it stopped (`Batch.more`); a repeated or over-long cursor, or a pass's page cap, ends
+a list; answers are bounded in bytes and nesting; watermarks never pass the clock (+ 5 s).
+
 Cursors are small JSON objects (UNIX seconds), saved by the engine with the messages:
-``{"v":1,"watermark":...}`` and ``{"v":1,"posts":...,"swept":...,"active":{"<post-id>":[last,
-visitor]}}``. Timestamps from the Graph API have one-second resolution, so floors are inclusive and
-overlap by `overlap` (default 2 min) for late-appearing items; what is read twice is deduplicated by
-the store.
+``{"v":1,"watermark":...,"pass":{...}}`` and ``{"v":1,"posts":...,"swept":...,"active":{"<post-id>":
+[last,visitor(,pass)]},"feed":pass,"sweep":[started,pass]}``, "pass" being where an unfinished
+pass is (absent when none). Timestamps from the Graph API have one-second resolution, so floors
+are inclusive and overlap by `overlap` (default 2 min) for late-appearing items; what is read twice
+is deduplicated by the store.
 
 Tokens: `page_token_env` / `app_secret_env` name environment variables read at **every call**; when
 `NAME` is unset or empty, the file named by `NAME_FILE` is read instead (re-read when it changes):
@@ -50,9 +57,9 @@ next try after a valid token is in place.
 
 Rate limits: `X-App-Usage` and `X-Business-Use-Case-Usage` are read on every answer.
 `rate_limit_remaining` is 100 minus the highest usage (%). Above 75 % the next poll is pushed back,
-up to 8 poll intervals at 100 %. A positive `estimated_time_to_regain_access`, or a throttling
-error (4, 17, 32, 613, 80001-80099), blocks every call of the Page until that time: the source
-raises `RateLimited` without calling.
+up to 8 poll intervals at 100 %. A positive `estimated_time_to_regain_access` (believed up to an
+hour), or a throttling error (4, 17, 32, 613, 80001-80099), blocks every call of the Page until that
+time: the source raises `RateLimited` without calling.
 """
 
 from __future__ import annotations
@@ -87,7 +94,6 @@ from monitor.sources.graph_bounds import (
     MAX_CURSOR_CHARS,
     MAX_MESSAGE_PAGES,
     MAX_PAGES_PER_POLL,
-    MAX_REGAIN_SECONDS,
     Cut,
     FetchBudget,
     ListPass,
@@ -637,7 +643,7 @@ class GraphClient:
         return wait
 
     def _block(self, seconds: float) -> None:
-        until = self.clock() + timedelta(seconds=min(seconds, MAX_REGAIN_SECONDS))
+        until = self.clock() + timedelta(seconds=seconds)
         if self.blocked_until is None or until > self.blocked_until:
             self.blocked_until = until
 

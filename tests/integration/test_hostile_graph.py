@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
 import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest
 from monitor.sources import graph_bounds as bounds
 from monitor.sources.base import BadPayload, Batch, RateLimited
 from monitor.sources.facebook import FacebookOptions, build_facebook_sources
-from tests.waiting import cli_env, eventually, free_port, start_cli
+from tests.waiting import cli_env, eventually, free_port, start_cli, stop_cli
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PAGE = "2001"
@@ -525,12 +523,7 @@ async def test_the_monitor_keeps_watching_through_a_hostile_graph_api(tmp_path: 
         hwm = memory(proc.pid)["VmHWM"]
         watcher.cancel()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_cli(proc)
         await api.stop()
 
     print(f"peak resident memory {hwm / 2**20:.0f} MiB")
