@@ -760,6 +760,7 @@ class _GraphSource:
             self._ends.add((reason, what))
 
     async def _fetch(self, cursor: str | None) -> tuple[list[Message], str, Cut | None]:
+        """The messages read and the cursor to save; the `Cut` that stopped the poll, if one did."""
         raise NotImplementedError
 
     async def fetch(self, cursor: str | None) -> Batch:
@@ -768,8 +769,6 @@ class _GraphSource:
         self._ends = set()
         try:
             messages, new_cursor, cut = await self._fetch(cursor)
-        except Cut as stopped:  # a rate cut before anything was read
-            messages, new_cursor, cut = [], cursor or "", stopped
         except BadPayload as exc:
             raise BadPayload(str(exc), endpoint=exc.endpoint or self.stream) from None
         if cut is not None and not cut.more:
@@ -783,7 +782,7 @@ class _GraphSource:
         more = (cut.more if cut is not None else self._unfinished) and not wait
         if cut is not None and cut.wait:
             wait = max(wait or 0.0, cut.wait)
-        return Batch(messages, new_cursor or None, more=more, next_poll_after=wait,
+        return Batch(messages, new_cursor, more=more, next_poll_after=wait,
                      calls=self.budget.calls)
 
     async def close(self) -> None:
