@@ -394,9 +394,15 @@ def parse_conversation(item: object, *, received_at: datetime) -> Conversation |
     try:
         conv = Fields(item, "conversation")
         cid = conv.identify(is_messenger_id, "a conversation id", named="conversation")
-        updated = believable(conv.time("updated_time", missing="bad_updated_time", bad="bad_updated_time"),
-                             received_at=received_at, channel="facebook",
-                             where=f"{conv.where}.updated_time", reason="bad_updated_time")
+        try:
+            updated = believable(conv.time("updated_time", missing="bad_updated_time", bad="bad_updated_time"),
+                                 received_at=received_at, channel="facebook",
+                                 where=f"{conv.where}.updated_time", reason="bad_updated_time").at
+        except ItemError:
+            # `updated_time` only places the conversation against the watermark; its messages
+            # carry their own times. Unusable (missing, malformed, in 2999), the conversation is
+            # read as updated now -- its messages read and stored -- rather than set aside whole.
+            updated = received_at
         embedded = conv.nested("messages", "bad_field")
         try:
             listing = parse_listing(embedded.item) if embedded is not None else Listing([], None)
@@ -404,7 +410,7 @@ def parse_conversation(item: object, *, received_at: datetime) -> Conversation |
             raise conv.fail("bad_field", "messages", str(exc)) from None
     except ItemError as exc:
         return exc.rejected(item, CONVERSATION, cid)
-    return Conversation(cid, updated.at, listing.items, listing.after)
+    return Conversation(cid, updated, listing.items, listing.after)
 
 
 def messenger_message(item: object, conversation_id: str, page_id: str, *,
