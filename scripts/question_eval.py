@@ -260,7 +260,8 @@ def judge_conversation(conversation: dict[str, Any], scores: ConversationScores)
             ThreadMessage(
                 external_id=m["id"], direction="outbound" if m["author"] == "brand" else "inbound",
                 created_at=_EPOCH + timedelta(seconds=m["at"]), text=m["text"], author_id=m["author"],
-                is_retweet=bool(m.get("retweet", False)), reply_to_brand=x and m.get("reply_to") == "brand" and any(t < m["at"] for t in brand_said),
+                is_retweet=bool(m.get("retweet", False)),
+                reply_to_brand=x and m.get("reply_to") == "brand" and any(t < m["at"] for t in brand_said),
             )
             for m in messages
         ]
