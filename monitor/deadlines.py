@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
+from monitor.domain.changes import IngestResult
 from monitor.engine import Clock, utcnow
 from monitor.poller import DATABASE_ERRORS, PollTarget
 from monitor.sources.base import Batch
-from monitor.store.store import IngestResult, Store
+from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
 

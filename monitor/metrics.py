@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from monitor import __version__
 from monitor.domain.calendar import business_seconds
+from monitor.domain.changes import IngestResult, WaitEvent
 from monitor.domain.items import REJECT_REASONS
 from monitor.domain.model import ThreadKind, WaitKind
 from monitor.engine import AccountContext, Clock, utcnow
@@ -25,7 +26,7 @@ from monitor.exposition import Family, FamilySet, Labels
 from monitor.poller import WAIT_REASONS, Health, PollTarget
 from monitor.sources.base import Batch
 from monitor.store.labels import DIRECTIONS
-from monitor.store.store import IngestResult, Store, WaitEvent
+from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
 
