@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +53,17 @@ def start_cli(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[by
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "monitor", *args], stdout=out,
                                 stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+
+
+def stop_cli(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process `start_cli` started: SIGTERM, then SIGKILL after 30 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 async def eventually(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,  # noqa: ASYNC109
