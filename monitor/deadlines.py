@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
+from monitor.domain.changes import IngestResult
 from monitor.poller import PollTarget
 from monitor.runtime import REAL_TIME, Backoff, Clock, Supervised, Timer, utcnow
 from monitor.sources.base import Batch
 from monitor.store.db import DATABASE_ERRORS
-from monitor.store.store import IngestResult, Store
+from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
 

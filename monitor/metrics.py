@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from monitor import __version__
 from monitor.domain.calendar import business_seconds
+from monitor.domain.changes import IngestResult, WaitEvent
 from monitor.domain.items import REJECT_REASONS
 from monitor.domain.model import ThreadKind, WaitKind
 from monitor.engine import AccountContext
@@ -26,7 +27,7 @@ from monitor.poller import WAIT_REASONS, PollTarget, StreamHealth
 from monitor.runtime import Clock, utcnow
 from monitor.sources.base import Batch
 from monitor.store.labels import DIRECTIONS
-from monitor.store.store import IngestResult, Store, WaitEvent
+from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
 

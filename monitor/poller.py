@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from monitor.domain.changes import IngestResult
 from monitor.engine import Engine
 from monitor.runtime import REAL_TIME, Backoff, Clock, Health, Timer, utcnow
 from monitor.sources.base import (
@@ -24,7 +25,7 @@ from monitor.sources.base import (
     SourceError,
 )
 from monitor.store.db import DATABASE_ERRORS
-from monitor.store.store import IngestResult, StreamRecord
+from monitor.store.store import StreamRecord
 
 log = logging.getLogger(__name__)
 

@@ -60,6 +60,15 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """A quarantined item parsed again (`inbox-monitor quarantine retry`): resolved when it became
+    messages, else still set aside (with the reason this code gives)."""
+
+    quarantine_id: int
+    resolved: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """What a parser made of some items: the messages, and the items set aside."""
 

@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.app import prepare
 from monitor.config import Config, parse
-from monitor.domain.model import Message
+from monitor.domain.model import Message, ThreadInfo
 from monitor.engine import Engine, thread_outcome
 from monitor.metrics import Metrics
 from monitor.secrets import EnvSecret
@@ -48,7 +48,7 @@ from monitor.server import API_BODY_MAX, HttpServer
 from monitor.simulator.x_api import FakeXApi
 from monitor.store import nudges
 from monitor.store.labels import find_messages
-from monitor.store.store import Store, ThreadInfo
+from monitor.store.store import Store
 from tests.integration.helpers import FIXED_NOW, engine_for, shuffled_batches
 from tests.waiting import ROOT, cli, cli_env, eventually, free_port, scrape_sum, start_cli
 

@@ -25,6 +25,7 @@ import aiohttp
 import pytest
 
 from monitor.config import FacebookAccount
+from monitor.domain.changes import IngestResult
 from monitor.engine import Engine
 from monitor.poller import Poller, PollTarget
 from monitor.runtime import Backoff, SleepTimer
@@ -39,7 +40,7 @@ from monitor.sources.facebook import (
     messenger_thread_key,
     post_thread_key,
 )
-from monitor.store.store import IngestResult, Store
+from monitor.store.store import Store
 from tests.integration.helpers import engine_for, waits_of
 
 START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)

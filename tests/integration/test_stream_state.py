@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import XAccount
+from monitor.domain.changes import IngestResult
 from monitor.engine import Engine
 from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
@@ -24,7 +25,7 @@ from monitor.simulator.x_api import MENTIONS, FakeXApi
 from monitor.sources.base import Batch
 from monitor.sources.facebook import COMMENTS, MESSENGER
 from monitor.sources.x import build_x_sources
-from monitor.store.store import IngestResult, Store
+from monitor.store.store import Store
 from tests.integration.helpers import engine_for
 from tests.integration.test_facebook_source import PAGES, eventually, rig
 from tests.integration.test_x_source import T0, ManualClock, Stepper

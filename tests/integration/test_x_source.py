@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.config import XAccount
+from monitor.domain.changes import IngestResult
 from monitor.domain.questions import is_automatic, needs_reply
 from monitor.engine import Engine
 from monitor.poller import Poller, PollTarget
@@ -31,7 +32,7 @@ from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi, Loade
 from monitor.sources.base import Batch, TemporaryFailure
 from monitor.sources.x import Cursor, RateBudgets, XTimelineSource, build_x_sources
 from monitor.store.db import create_pool
-from monitor.store.store import IngestResult, Store
+from monitor.store.store import Store
 from tests.integration.helpers import engine_for
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
