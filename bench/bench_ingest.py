@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 from common import database_url, report
 
 from monitor.config import parse
-from monitor.domain.model import Message, ThreadMessage
+from monitor.domain.model import Message, ThreadInfo, ThreadMessage
 from monitor.engine import AccountContext, Engine, thread_outcome
 from monitor.store.db import create_pool, migrate
-from monitor.store.store import AccountRow, Store, ThreadInfo
+from monitor.store.store import AccountRow, Store
 
 QUESTIONS = ["Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
              "How do I reset my password", "Still waiting for a refund, this is ridiculous",

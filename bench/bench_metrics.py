@@ -20,13 +20,14 @@ from common import database_url, report
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from monitor.config import parse
+from monitor.domain.changes import IngestResult, WaitEvent
 from monitor.engine import AccountContext
 from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
 from monitor.server import HttpServer
 from monitor.sources.demo import DemoSource
 from monitor.store.db import create_pool, migrate
-from monitor.store.store import AccountRow, IngestResult, Store, WaitEvent
+from monitor.store.store import AccountRow, Store
 
 
 async def scrape(port: int, accept: str) -> bytes:

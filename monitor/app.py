@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
 from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
 from monitor.reports.schedule import ReportScheduler
+from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
@@ -137,17 +139,19 @@ async def run(
                             engine=engine, api_token=EnvSecret(config.server.api.token_env))
         await server.start()
         stack.push_async_callback(server.stop)
-        tasks = [
-            asyncio.create_task(_refresh_loop(metrics, store, config.server.snapshot_interval.total_seconds()),
-                                name="snapshot"),
-            asyncio.create_task(scheduler.run(), name="deadlines"),
-            asyncio.create_task(leases.run(), name="leases"),
-            asyncio.create_task(_started(leases, poller), name="started"),
-            asyncio.create_task(ReportScheduler(store, config, session=session).run(), name="reports"),
-            asyncio.create_task(nudges.listen(store.pool, poller.nudge, corrected=corrected), name="notices"),
-        ]
+        reports = ReportScheduler(store, config, session=session)
+        background = {
+            "snapshot": snapshot_refresher(metrics, store, config.server.snapshot_interval.total_seconds()),
+            "deadlines": scheduler.supervised,
+            "leases": leases.supervised,
+            "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected),
+        }
+        tasks = [asyncio.create_task(step.run(), name=name) for name, step in background.items()]
+        tasks += [asyncio.create_task(_started(leases, poller), name="started"),
+                  asyncio.create_task(reports.run(), name="reports")]
         stack.push_async_callback(leases.leave)  # runs last: polls have stopped
         stack.push_async_callback(_cancel, tasks)
+        stack.push_async_callback(_stop, [*background.values(), reports.supervised])
         stack.push_async_callback(poller.stop)
         log.info("running", extra={"accounts": len(engine.accounts), "streams": len(targets),
                                   "listen": f"{server.host}:{server.port}", "holder": leases.holder})
@@ -200,33 +204,35 @@ async def _started(leases: LeaseManager, poller: Poller) -> None:
     poller.started.set()
 
 
-async def _refresh_loop(metrics: Metrics, store: Store, interval: float, *, coalesce: float = 0.2) -> None:
-    """Keep the gauges' snapshot fresh: every held account each `interval`, and the accounts an
-    ingest or a breach just touched as soon as it happens (bursts read together, at most every
-    `coalesce` seconds). Failure is state, logged on change."""
-    loop = asyncio.get_running_loop()
-    next_full = loop.time()
-    failing = False
-    while True:
-        try:
-            if loop.time() >= next_full:
-                next_full = loop.time() + interval
-                metrics.take_touched()  # this read covers them
-                await metrics.refresh(store)
-            elif touched := metrics.take_touched():
-                await metrics.refresh(store, touched)
-            if failing:
-                log.warning("metrics snapshot recovered")
-            failing = False
-        except DATABASE_ERRORS as exc:
-            if not failing:
-                log.error("metrics snapshot failing", extra={"error": f"{type(exc).__name__}: {exc}"})
-            failing = True
-        try:
-            await asyncio.wait_for(metrics.changed.wait(), timeout=max(0.0, next_full - loop.time()))
-            await asyncio.sleep(coalesce)  # let a burst of ingests land: one read for all of them
-        except TimeoutError:
-            pass
+def snapshot_refresher(metrics: Metrics, store: Store, interval_seconds: float, *, coalesce_seconds: float = 0.2,
+                       monotonic: Monotonic = time.monotonic) -> Supervised:
+    """Keeps the gauges' snapshot fresh: every held account each `interval_seconds`, and the
+    accounts an ingest or a breach just touched as soon as it happens (a burst read together,
+    `coalesce_seconds` after its first change)."""
+    next_full = monotonic()
+
+    async def step() -> float:
+        nonlocal next_full
+        now = monotonic()
+        touched = metrics.take_touched()
+        if now < next_full and not touched:
+            return next_full - now
+        due, next_full = next_full, now  # should this read fail, the next one reads every account
+        if now >= due:
+            await metrics.refresh(store)
+            due = now + interval_seconds
+        else:
+            await metrics.refresh(store, touched)
+        next_full = due
+        return max(0.0, next_full - monotonic())
+
+    return Supervised("metrics snapshot", step, interval_seconds=interval_seconds, expected=DATABASE_ERRORS,
+                      backoff=Backoff(base_seconds=min(1.0, interval_seconds), cap_seconds=interval_seconds),
+                      wake=metrics.changed, settle_seconds=coalesce_seconds, logger=log)
+
+
+async def _stop(steps: list[Supervised]) -> None:
+    await asyncio.gather(*(step.stop() for step in steps))
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -7,21 +7,23 @@ bounds what can be read: the newest 800 mentions, 3,200 tweets, 30 days of DMs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitor.config import Config
 from monitor.engine import Engine
+from monitor.runtime import REAL_TIME, Backoff, Timer, UnixClock
 from monitor.sources.base import RateLimited, TemporaryFailure
 from monitor.sources.x import XDmSource, XSource, snowflake_time, valid_ids
 
 log = logging.getLogger(__name__)
+
+RATE_LIMIT_WAIT_SECONDS = 60.0
+"""Seconds to wait after a 429 that gives no reset time."""
 
 Progress = Callable[[str, float], None]
 """(stream, share of the period read so far in [0, 1])."""
@@ -41,13 +43,15 @@ async def backfill(
     start: datetime,
     *,
     progress: Progress | None = None,
-    clock: Callable[[], float] = time.time,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: UnixClock = time.time,
+    timer: Timer = REAL_TIME,
     retries: int = 8,
+    backoff: Backoff | None = None,
 ) -> BackfillResult:
-    """Read every source back to `start`, newest first, storing page by page."""
+    """Read every source back to `start`, newest first, storing page by page; a failed page is
+    retried `retries` times, after `backoff` (within 2 s, then up to a minute)."""
     result = BackfillResult()
-    rng = random.Random()
+    backoff = backoff or Backoff(base_seconds=2.0, cap_seconds=60.0)
     for source in sources:
         token: str | None = None
         followed: set[str] = set()
@@ -59,14 +63,14 @@ async def backfill(
             try:
                 page = await source.history_page(start, token)
             except RateLimited as exc:
-                await sleep(exc.retry_after if exc.retry_after is not None else 60.0)
+                await timer.sleep(exc.retry_after if exc.retry_after is not None else RATE_LIMIT_WAIT_SECONDS)
                 continue
             except TemporaryFailure as exc:
                 failures += 1
                 if failures > retries:
                     raise
                 log.warning("backfill retrying", extra={"stream": source.stream, "error": str(exc)})
-                await sleep(rng.uniform(0, min(60.0, 2.0 ** failures)))
+                await timer.sleep(backoff.delay(failures))
                 continue
             failures = 0
             ingest = await engine.ingest(account_id, source.stream, page.messages, None,
@@ -104,7 +108,7 @@ async def run_backfill(
     *,
     progress: Progress | None = None,
     environ: Mapping[str, str] = os.environ,
-    clock: Callable[[], float] = time.time,
+    clock: UnixClock = time.time,
 ) -> BackfillResult:
     """Open the store, register the accounts, backfill one X account back `age` from now."""
     import aiohttp

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from monitor.domain.labels import Correction, MessageRef
 from monitor.engine import Engine
 from monitor.store import labels
-from monitor.store.labels import Correction, MessageRef
 
 NOTE_MAX = 1000
 """Characters of a correction's note (a reason in a sentence or two; a longer one is refused)."""

@@ -7,16 +7,17 @@ an earlier one. Each breach is counted once: PostgreSQL records that it was.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
 import asyncpg
 
-from monitor.engine import Clock, utcnow
-from monitor.poller import DATABASE_ERRORS, PollTarget
+from monitor.domain.changes import IngestResult
+from monitor.poller import PollTarget
+from monitor.runtime import REAL_TIME, Backoff, Clock, Supervised, Timer, utcnow
 from monitor.sources.base import Batch
-from monitor.store.store import IngestResult, Store
+from monitor.store.db import DATABASE_ERRORS
+from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +33,24 @@ class DeadlineScheduler:
         on_breach: Callable[[list[asyncpg.Record]], None] = lambda rows: None,
         clock: Clock = utcnow,
         max_sleep: float = 30.0,
-        retry: float = 2.0,
+        backoff: Backoff | None = None,
+        timer: Timer = REAL_TIME,
     ) -> None:
         self.store = store
         self.account_ids = list(account_ids)
         self.on_breach = on_breach
         self.clock = clock
         self.max_sleep = max_sleep
-        self.retry = retry
-        self._wake = asyncio.Event()
-        self._failing = False
+        self.supervised = Supervised(
+            "deadline schedule", self.step, interval_seconds=max_sleep, expected=DATABASE_ERRORS,
+            backoff=backoff or Backoff(base_seconds=2.0, cap_seconds=max_sleep), logger=log, clock=clock,
+            timer=timer)
+        """Deadlines are instants: no jitter; a failure is retried within 2 s, then backs off up to
+        `max_sleep` (an ingest's wake cuts a backoff short)."""
 
     def wake(self) -> None:
         """Look at the schedule again now (new waits may be due earlier)."""
-        self._wake.set()
+        self.supervised.wake()
 
     def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
                   ingest: IngestResult | None) -> None:
@@ -63,21 +68,5 @@ class DeadlineScheduler:
         return min(max(0.0, (nxt - self.clock()).total_seconds()), self.max_sleep)
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                delay = await self.step()
-                if self._failing:
-                    log.warning("deadline schedule recovered")
-                    self._failing = False
-            except DATABASE_ERRORS as exc:
-                if not self._failing:
-                    log.error("deadline schedule failing", extra={"error": f"{type(exc).__name__}: {exc}"})
-                    self._failing = True
-                delay = self.retry
-            if delay <= 0:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+        """Mark what is due at each instant, until stopped."""
+        await self.supervised.run()

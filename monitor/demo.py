@@ -49,13 +49,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import logs
 from monitor.app import Running, run
 from monitor.config import Config, DatabaseConfig, parse
+from monitor.domain.changes import IngestResult
 from monitor.poller import PollTarget
 from monitor.simulator.graph_api import FakeGraphApi
 from monitor.simulator.slack import FakeSlack
 from monitor.simulator.traffic import HOUR, MINUTE, TrafficPlayer
 from monitor.simulator.x_api import FakeXApi, UserKeys
 from monitor.sources.base import Batch
-from monitor.store.store import IngestResult
 
 log = logging.getLogger(__name__)
 

@@ -1,25 +1,25 @@
-"""The engine: turns a source's batch into stored messages and recomputed waits."""
+"""The engine: turns a source's batch into stored messages and recomputed waits.
+
+Each transaction reads in the order it runs: lock the threads and load them (store), compute
+each thread's waits and flags and what they change (domain), apply the changes (store)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from monitor.domain.items import Rejected
-from monitor.domain.model import Channel, Message, ThreadMessageLike
+from monitor.domain.changes import IngestResult, StoredThread, ThreadChange, thread_change
+from monitor.domain.items import Rejected, Settled
+from monitor.domain.labels import Correction, MessageRef
+from monitor.domain.model import Channel, Message, ThreadInfo, ThreadMessageLike
+from monitor.domain.outcomes import NO_FLAGS, Flags, ThreadOutcome, WaitRow
 from monitor.domain.questions import automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
+from monitor.runtime import Clock, utcnow
 from monitor.store import labels
-from monitor.store.labels import Correction, MessageRef
-from monitor.store.store import Compute, IngestResult, Settled, Store, ThreadInfo, ThreadOutcome, WaitRow
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from monitor.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def thread_outcome(
     policy = account.policy
     rules = policy.rules
     private = thread.kind == "private"
-    flags: dict[str, tuple[bool, bool, str | None]] = {m.external_id: (False, False, None) for m in messages}
+    flags: dict[str, Flags] = dict.fromkeys([m.external_id for m in messages], NO_FLAGS)
     texts = {m.external_id: m.text for m in messages}
 
     def question(m: ThreadMessageLike, context: Context) -> bool:
@@ -50,12 +50,12 @@ def thread_outcome(
             q, reason = decide(m.text, private=private, after_brand_reply=context.after_brand_reply,
                                brand_spoke=context.brand_spoke, reply_to_brand=m.reply_to_brand,
                                is_retweet=m.is_retweet, rules=rules)
-        flags[m.external_id] = (q, False, reason)
+        flags[m.external_id] = Flags(q, False, reason)
         return q
 
     def automatic(m: ThreadMessageLike) -> bool:
         reason = automatic_reason(m.text, rules)
-        flags[m.external_id] = (False, reason is not None, reason)
+        flags[m.external_id] = Flags(False, reason is not None, reason)
         return reason is not None
 
     rows = []
@@ -83,12 +83,6 @@ class Engine:
         self.accounts = dict(accounts)
         self.clock = clock
 
-    def _compute(self) -> Compute:
-        now = self.clock()
-        return lambda thread, messages: thread_outcome(
-            self.accounts[thread.account_id], thread, messages, now
-        )
-
     async def ingest(
         self, account_id: int, stream: str, messages: Sequence[Message], cursor: str | None, *,
         rejected: Sequence[Rejected] = (), received_at: datetime | None = None,
@@ -96,19 +90,47 @@ class Engine:
     ) -> IngestResult:
         """Store `messages`, set `rejected` aside (received at `received_at`, default now),
         recompute the threads' waits, mark a retried item `settled` and save `cursor`, atomically."""
-        channel = self.accounts[account_id].channel
-        return await self.store.ingest(account_id, channel, stream, messages, cursor, self._compute(),
-                                       rejected=rejected, received_at=received_at or self.clock(),
-                                       settled=settled)
+        account = self.accounts[account_id]
+        now = self.clock()
+        result = IngestResult()
+        async with self.store.transaction() as tx:
+            if messages:
+                threads = await tx.lock_batch(account_id, account.channel, messages)
+                await tx.apply(self._changes(threads, now, result))
+            if rejected:
+                result.quarantined = await tx.quarantine(account_id, account.channel, stream, rejected,
+                                                         received_at or now)
+            if settled is not None:
+                await tx.settle(settled)
+            if cursor is not None:
+                await tx.save_cursor(account_id, stream, cursor)
+        return result
 
     async def correct(self, message: MessageRef, label: bool | None, *, by: str, note: str | None) -> Correction:
         """Store a person's correction of an inbound message's decision (None: back to the rules) and
         recompute its thread's waits with it, in one transaction."""
-        return await labels.correct(self.store.pool, message, label, by=by, note=note, compute=self._compute())
+        async with self.store.transaction() as tx:
+            thread_id, before = await labels.relabel(tx, message, label)
+            threads = await tx.lock_threads([thread_id])
+            changes = list(self._changes(threads, self.clock(), IngestResult()))
+            await tx.apply(changes)
+            after = changes[0].flags[message.external_id]
+            return await labels.record(tx, message, label, before, after, by=by, note=note)
 
     async def recompute_since(self, since: datetime, *, page: int = 500) -> int:
         """Recompute the waits of every thread with messages since `since`; return threads done."""
         ids = await self.store.threads_since(since, sorted(self.accounts))
         for i in range(0, len(ids), page):
-            await self.store.recompute(ids[i:i + page], self._compute())
+            async with self.store.transaction() as tx:
+                threads = await tx.lock_threads(ids[i:i + page])
+                await tx.apply(self._changes(threads, self.clock(), IngestResult()))
         return len(ids)
+
+    def _changes(self, threads: Iterable[StoredThread], now: datetime, result: IngestResult) -> Iterator[ThreadChange]:
+        """Each thread's outcome and what it changes, counted in `result`, one thread at a time
+        (the store writes what one changes while the next is computed)."""
+        for stored in threads:
+            outcome = thread_outcome(self.accounts[stored.info.account_id], stored.info, stored.messages, now)
+            change = thread_change(stored, outcome)
+            result.add(change)
+            yield change

@@ -18,7 +18,8 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from monitor.poller import DATABASE_ERRORS
+from monitor.runtime import REAL_TIME, Backoff, Health, Monotonic, Supervised, Timer
+from monitor.store.db import DATABASE_ERRORS
 from monitor.store.leases import LeaseStore
 
 log = logging.getLogger(__name__)
@@ -42,18 +43,25 @@ class LeaseManager:
         on_change: OnChange,
         ttl: float = 30.0,
         holder: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Monotonic = time.monotonic,
+        timer: Timer = REAL_TIME,
     ) -> None:
         self.leases = leases
         self.account_ids = sorted(account_ids)
         self.on_change = on_change
         self.ttl = ttl
         self.holder = holder or holder_id()
-        self.clock = clock
+        self.monotonic = monotonic
         self.held: dict[int, float] = {}
-        """account id -> local instant after which it must not be polled."""
+        """account id -> local instant (`monotonic`) after which it must not be polled."""
         self.ready = asyncio.Event()
-        self._failing = False
+        self.supervised = Supervised(
+            "leases", self.step, interval_seconds=ttl / 3, expected=DATABASE_ERRORS,
+            backoff=Backoff(base_seconds=ttl / 3, cap_seconds=ttl / 3), on_failure=self._expire, timer=timer,
+            health=Health("leases", log, {"holder": self.holder}, failing_message="leases cannot be renewed",
+                          recovered_message="leases renewed again"))
+        """Renewed every third of the lease time, without jitter: the margin is computed on it. A
+        failure is retried within that third (never later: the leases would end meanwhile)."""
 
     @property
     def margin(self) -> float:
@@ -62,11 +70,11 @@ class LeaseManager:
 
     def holds(self, account_id: int) -> bool:
         deadline = self.held.get(account_id)
-        return deadline is not None and self.clock() < deadline - self.margin
+        return deadline is not None and self.monotonic() < deadline - self.margin
 
     async def step(self) -> None:
         """Heartbeat, renew, rebalance."""
-        started = self.clock()
+        started = self.monotonic()
         alive = await self.leases.heartbeat(self.holder, self.ttl)
         kept = await self.leases.renew(self.holder, sorted(self.held), self.ttl)
         lost = set(self.held) - kept
@@ -90,9 +98,12 @@ class LeaseManager:
             await self.on_change(gained, set())
         self.ready.set()
 
+    async def _expire(self, _exc: BaseException) -> None:
+        await self.expire()
+
     async def expire(self) -> None:
         """Stop polling the accounts whose lease may have ended (when renewing failed)."""
-        now = self.clock()
+        now = self.monotonic()
         gone = {a for a, deadline in self.held.items() if now >= deadline - self.margin}
         if gone:
             for account_id in gone:
@@ -100,18 +111,8 @@ class LeaseManager:
             await self.on_change(set(), gone)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.step()
-                if self._failing:
-                    log.warning("leases renewed again", extra={"holder": self.holder})
-                self._failing = False
-            except DATABASE_ERRORS as exc:
-                if not self._failing:
-                    log.error("leases cannot be renewed", extra={"error": f"{type(exc).__name__}: {exc}"})
-                self._failing = True
-                await self.expire()
-            await asyncio.sleep(self.ttl / 3)
+        """Keep the leases until stopped; when renewing fails, stop polling what may have expired."""
+        await self.supervised.run()
 
     async def leave(self) -> None:
         """Give every lease back (clean shutdown: others take over at once)."""

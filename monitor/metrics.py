@@ -18,14 +18,16 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from monitor import __version__
 from monitor.domain.calendar import business_seconds
+from monitor.domain.changes import IngestResult, WaitEvent
 from monitor.domain.items import REJECT_REASONS
 from monitor.domain.model import ThreadKind, WaitKind
-from monitor.engine import AccountContext, Clock, utcnow
+from monitor.engine import AccountContext
 from monitor.exposition import Family, FamilySet, Labels
-from monitor.poller import WAIT_REASONS, Health, PollTarget
+from monitor.poller import WAIT_REASONS, PollTarget, StreamHealth
+from monitor.runtime import Clock, utcnow
 from monitor.sources.base import Batch
 from monitor.store.labels import DIRECTIONS
-from monitor.store.store import IngestResult, Store, WaitEvent
+from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +265,7 @@ class Metrics:
                 self.rejected.inc((target.channel, target.stream,
                                    reason if reason in REJECT_REASONS else "bad_item"), count)
 
-    def stream_changed(self, target: PollTarget, health: Health) -> None:
+    def stream_changed(self, target: PollTarget, health: StreamHealth) -> None:
         """StreamObserver: why the stream waits and until when; since when it is polled, and its
         last success as PostgreSQL remembers it (after a restart or a takeover)."""
         if target.account_id not in self.accounts:

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-from monitor.engine import Clock, Engine, utcnow
-from monitor.logs import excerpt
+from monitor.domain.changes import IngestResult
+from monitor.engine import Engine
+from monitor.runtime import REAL_TIME, Backoff, Clock, Health, Timer, utcnow
 from monitor.sources.base import (
     BadPayload,
     Batch,
@@ -25,13 +25,11 @@ from monitor.sources.base import (
     SourceError,
 )
 from monitor.store.db import DATABASE_ERRORS
-from monitor.store.store import IngestResult, StreamRecord
+from monitor.store.store import StreamRecord
 
 log = logging.getLogger(__name__)
 
 STATE_SAVE_INTERVAL = 60.0
-ERROR_TEXT_MAX = 500
-"""Characters of a poll's error kept (logged, stored in poll_state): enough to say what and where."""
 
 WaitReason = Literal["polling", "waiting", "rate_limited", "blocked", "backing_off", "credentials_rejected",
                      "paused"]
@@ -69,14 +67,12 @@ class PollTarget:
         return self.source.stream
 
 
-@dataclass
-class Health:
-    """How a stream's polls are going: failure is state, logged on change only."""
+@dataclass(eq=False)
+class StreamHealth(Health):
+    """How a stream's polls are going: failure is state, logged on change only ("polls failing",
+    "polls recovered"); its status is `ok`, `new`, or why it failed: `failing`, `rate_limited`,
+    `credentials_rejected`."""
 
-    status: str = "new"
-    last_error: str | None = None
-    failures: int = 0
-    last_success: datetime | None = None
     saved: tuple[str, float] = ("", 0.0)
     """(status, monotonic time) last written to PostgreSQL."""
     wait: StreamWait | None = None
@@ -108,23 +104,22 @@ class StreamObserver(Protocol):
     """Told whenever a stream's wait, start of monitoring or stored last success changes (the
     metrics implement it)."""
 
-    def stream_changed(self, target: PollTarget, health: Health) -> None: ...
+    def stream_changed(self, target: PollTarget, health: StreamHealth) -> None: ...
 
 
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter, capped (seconds)."""
-
-    base: float = 1.0
-    cap: float = 300.0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, failures: int) -> float:
-        return self.rng.uniform(0, min(self.cap, self.base * 2 ** min(failures, 30)))
+POLL_BACKOFF_BASE_SECONDS = 2.0
+POLL_BACKOFF_CAP_SECONDS = 300.0
+"""A failed poll is retried within 2 s, then backs off up to 5 minutes while it keeps failing."""
 
 
 class Poller:
-    """Runs every target's loop; one target's failure never touches another."""
+    """Runs every target's loop; one target's failure never touches another.
+
+    A stream's loop is not a `runtime.Supervised` step: when it polls next depends on how the last
+    poll ended (a rate limit's reset, a rejected token, a page cap's `more`, a nudge that may or
+    may not cut the wait short), which is the loop's whole job. It shares the runtime's parts: the
+    `Backoff`, the `Clock`, the `Timer` and the failure state logged on change (`StreamHealth`).
+    """
 
     def __init__(
         self,
@@ -134,7 +129,7 @@ class Poller:
         observers: Sequence[PollObserver] = (),
         stream_observers: Sequence[StreamObserver] = (),
         clock: Clock = utcnow,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timer: Timer = REAL_TIME,
         backoff: Backoff | None = None,
         jitter: float = 0.1,
         credentials_retry: float = 300.0,
@@ -147,8 +142,9 @@ class Poller:
         self.observers = list(observers)
         self.stream_observers = list(stream_observers)
         self.clock = clock
-        self.sleep = sleep
-        self.backoff = backoff or Backoff()
+        self.timer = timer
+        self.backoff = backoff or Backoff(base_seconds=POLL_BACKOFF_BASE_SECONDS,
+                                          cap_seconds=POLL_BACKOFF_CAP_SECONDS)
         self.jitter = jitter
         self.credentials_retry = credentials_retry
         self.first_poll_spread = first_poll_spread
@@ -156,7 +152,7 @@ class Poller:
         self.nudge_gap = nudge_gap
         """Seconds between the starts of two polls of a stream that a nudge brought forward: a busy
         Page's stream of webhook deliveries makes at most one poll a second, not one per delivery."""
-        self.health: dict[tuple[str, str], Health] = {}
+        self.health: dict[tuple[str, str], StreamHealth] = {}
         self._tasks: dict[int, list[asyncio.Task[None]]] = {}
         self._news: dict[tuple[int, str], asyncio.Event] = {}
         """(account id, stream) -> set by `nudge`: poll now instead of at the end of the interval."""
@@ -172,7 +168,7 @@ class Poller:
         now = self.clock()
         for t in self.targets:
             if t.account_id in account_ids and t.account_id not in self._tasks:
-                h = self.health.setdefault((t.account, t.stream), Health())
+                h = self._health(t)
                 # Until PostgreSQL says since when the stream is polled (it may be away): from now.
                 h.monitored_since = h.monitored_since or now
                 self._changed(t, h)
@@ -214,35 +210,13 @@ class Poller:
         `polled`, the monotonic start of the last poll, at the soonest)."""
         news = self._news.setdefault((target.account_id, target.stream), asyncio.Event())
         if not early:
-            await self.sleep(delay)
+            await self.timer.sleep(delay)
             return
         if news.is_set():  # nudged while the last poll ran: it may have missed the news
             news.clear()
             await self._gap(polled, delay)
             return
-        if self.sleep is asyncio.sleep:  # the real clock: a timer sets the flag, no task per wait
-            elapsed = asyncio.Event()
-
-            def ring() -> None:
-                elapsed.set()
-                news.set()
-
-            timer = asyncio.get_running_loop().call_later(delay, ring)
-            try:
-                await news.wait()
-            finally:
-                timer.cancel()
-            nudged = not elapsed.is_set()
-        else:  # a test's clock: race its sleep against the flag
-            sleeping = asyncio.ensure_future(self.sleep(delay))
-            waiting = asyncio.ensure_future(news.wait())
-            try:
-                await asyncio.wait((sleeping, waiting), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (sleeping, waiting):
-                    task.cancel()
-                await asyncio.gather(sleeping, waiting, return_exceptions=True)
-            nudged = sleeping.cancelled()  # the flag came first
+        nudged = await self.timer.wait(news, delay)
         news.clear()
         if nudged:
             await self._gap(polled, delay)
@@ -251,7 +225,7 @@ class Poller:
         """Wait out what is left of `nudge_gap` since the last poll started (never past `delay`)."""
         left = min(self.nudge_gap, delay) - (time.monotonic() - polled)
         if left > 0:
-            await self.sleep(left)
+            await self.timer.sleep(left)
 
     async def stop(self) -> None:
         await self.deactivate(set(self._tasks))
@@ -261,7 +235,7 @@ class Poller:
         # Spread the first polls so that many accounts do not all call at once.
         spread = rng.uniform(0, min(self.jitter * target.interval, self.first_poll_spread))
         self._waiting(target, "waiting", spread)
-        await self.sleep(spread)
+        await self.timer.sleep(spread)
         cursor: str | None = None
         cursor_loaded = False
         while True:
@@ -270,7 +244,7 @@ class Poller:
             early = True  # a nudge may end the wait, unless it follows a failure or a rate limit
             if not self.may_poll(target.account_id):  # the account's lease is ending: wait for news
                 self._waiting(target, "paused", min(1.0, target.interval))
-                await self.sleep(min(1.0, target.interval))
+                await self.timer.sleep(min(1.0, target.interval))
                 continue
             polled = time.monotonic()
             self._waiting(target, "polling", 0.0)
@@ -343,7 +317,7 @@ class Poller:
     def _quarantined(self, target: PollTarget, counts: dict[str, int]) -> None:
         """Log once per stream and reason that items were set aside (the metric counts them all);
         the items' content stays in PostgreSQL, out of the logs."""
-        h = self.health.setdefault((target.account, target.stream), Health())
+        h = self._health(target)
         for reason, count in sorted(counts.items()):
             if reason not in h.rejected:
                 h.rejected.add(reason)
@@ -379,7 +353,15 @@ class Poller:
             h.last_success = record.last_success_at
         self._changed(target, h)
 
-    def _changed(self, target: PollTarget, h: Health) -> None:
+    def _health(self, target: PollTarget) -> StreamHealth:
+        """The stream's health, made on first use."""
+        key = (target.account, target.stream)
+        h = self.health.get(key)
+        if h is None:
+            h = self.health[key] = StreamHealth("polls", log, {"account": target.account, "stream": target.stream})
+        return h
+
+    def _changed(self, target: PollTarget, h: StreamHealth) -> None:
         for observer in self.stream_observers:
             try:
                 observer.stream_changed(target, h)
@@ -398,21 +380,10 @@ class Poller:
         return self.backoff.delay(self.health[(target.account, target.stream)].failures)
 
     def _ok(self, target: PollTarget) -> None:
-        h = self.health[(target.account, target.stream)]
-        if h.status not in ("ok", "new"):
-            log.warning("polls recovered", extra={"account": target.account, "stream": target.stream,
-                                                 "after_failures": h.failures})
-        h.status, h.failures, h.last_error = "ok", 0, None
-        h.last_success = self.clock()
+        self.health[(target.account, target.stream)].succeeded(self.clock())
 
     def _failed(self, target: PollTarget, status: str, exc: BaseException) -> None:
-        h = self.health[(target.account, target.stream)]
-        error = excerpt(f"{type(exc).__name__}: {exc}", ERROR_TEXT_MAX)
-        if h.status != status:
-            log.error("polls failing", extra={"account": target.account, "stream": target.stream,
-                                             "status": status, "error": error})
-        h.status, h.last_error = status, error
-        h.failures += 1
+        self.health[(target.account, target.stream)].failed(exc, status=status)
 
     async def _record(self, target: PollTarget) -> None:
         """Save the stream's state for `inbox-monitor accounts`: at every change and every failure,

@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from monitor.config import FacebookAccount, XAccount
-from monitor.domain.items import Parsed
+from monitor.domain.items import Parsed, Settled
 from monitor.engine import Engine
 from monitor.sources import facebook, x
 from monitor.sources.base import BadPayload
 from monitor.store.quarantine import QuarantinedItem, QuarantineStore
-from monitor.store.store import Settled
 
 RETRY_PAGE = 500
 """Items read at a time: a large quarantine is retried in bounded memory."""

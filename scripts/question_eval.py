@@ -51,11 +51,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monitor.domain.model import ThreadMessage  # noqa: E402
+from monitor.domain.model import ThreadInfo, ThreadMessage  # noqa: E402
 from monitor.domain.questions import decide  # noqa: E402
 from monitor.domain.sla import Policy, Targets  # noqa: E402
 from monitor.engine import AccountContext, thread_outcome  # noqa: E402
-from monitor.store.store import ThreadInfo  # noqa: E402
 
 DEFAULT_DATA = ROOT / "tests" / "data" / "questions_labelled.tsv"
 DEFAULT_CONVERSATIONS = ROOT / "tests" / "data" / "conversations_labelled.jsonl"
@@ -260,7 +259,8 @@ def judge_conversation(conversation: dict[str, Any], scores: ConversationScores)
             ThreadMessage(
                 external_id=m["id"], direction="outbound" if m["author"] == "brand" else "inbound",
                 created_at=_EPOCH + timedelta(seconds=m["at"]), text=m["text"], author_id=m["author"],
-                is_retweet=bool(m.get("retweet", False)), reply_to_brand=x and m.get("reply_to") == "brand" and any(t < m["at"] for t in brand_said),
+                is_retweet=bool(m.get("retweet", False)),
+                reply_to_brand=x and m.get("reply_to") == "brand" and any(t < m["at"] for t in brand_said),
             )
             for m in messages
         ]

@@ -1,4 +1,5 @@
-"""Waiting on a condition with a deadline (never a bare sleep), free ports, and running the CLI."""
+"""Waiting on a condition with a deadline (never a bare sleep), free ports, backoffs at their
+longest, and running the CLI."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +42,13 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
+
+
+class Longest(random.Random):
+    """A backoff's jitter at its longest, so that a wait cut short shows."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 PORTS_BELOW_EPHEMERAL = 12_000
@@ -133,6 +142,17 @@ def start_cli(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[by
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "monitor", *args], stdout=out,
                                 stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+
+
+def stop_cli(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process `start_cli` started: SIGTERM, then SIGKILL after 30 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 async def eventually(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,  # noqa: ASYNC109

@@ -18,7 +18,7 @@ RejectReason = Literal[
     "bad_text",                # the text is missing, null or not a string
     "bad_author",              # the author (author_id, sender_id, from) is malformed
     "bad_thread",              # what places it in a thread (conversation, parent, references) is malformed
-    "bad_updated_time",        # a conversation's updated_time is missing, malformed or implausible
+    "bad_updated_time",        # (no longer set: a conversation with an unusable updated_time is read as updated now)
     "bad_field",               # another field the API documents is malformed (event_type, embedded lists)
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
@@ -57,6 +57,15 @@ class Rejected:
     context: dict[str, Any] = field(default_factory=dict)
     """What parsing it again needs besides the item (the conversation or post it came in, the
     usernames the page included)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A quarantined item parsed again (`inbox-monitor quarantine retry`): resolved when it became
+    messages, else still set aside (with the reason this code gives)."""
+
+    quarantine_id: int
+    resolved: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Domain records: messages as sources produce them, and the waits computed from them."""
+"""Domain records: messages as sources produce them, threads, and the waits computed from them."""
 
 from __future__ import annotations
 
@@ -52,6 +52,18 @@ class ThreadMessage:
     reply_to_brand: bool = False
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """A stored thread: where a reply is expected, and from whom."""
+
+    id: int
+    account_id: int
+    kind: str
+    customer_id: str | None
+    customer_handle: str | None
+    url: str | None = None
 
 
 ThreadMessageLike = ThreadMessage | Message

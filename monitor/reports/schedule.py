@@ -1,8 +1,6 @@
 """Scheduled reports: make and deliver each configured report at its cron occurrences.
 
-Start it from the application with::
-
-    asyncio.create_task(ReportScheduler(store, config, session=session).run(), name="reports")
+The application runs it as a supervised step (`ReportScheduler.supervised`).
 
 Each occurrence is claimed in PostgreSQL (`report_runs`) before it is made, so with several
 processes exactly one makes it. An occurrence missed while no process ran (the latest one only,
@@ -15,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,21 +32,18 @@ from monitor.reports.notes import default_timezone, policy_notes
 from monitor.reports.period import parse_period, zone
 from monitor.reports.render import file_name, render
 from monitor.reports.settings import ReportSchedule
+from monitor.runtime import REAL_TIME, Backoff, Clock, Supervised, Timer, utcnow
 from monitor.store.reports import ReportStore
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-Sleep = Callable[[float], Awaitable[None]]
 _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+DELIVERY_WAIT_MAX = 300.0
+"""Seconds a delivery waits at most before its next attempt, whatever a Retry-After asks."""
 
 
 class _HasPool(Protocol):
     pool: asyncpg.Pool
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def latest_occurrence(cron: str, timezone: str, now: datetime) -> datetime:
@@ -86,13 +80,13 @@ class ReportScheduler:
         *,
         session: aiohttp.ClientSession | None = None,
         clock: Clock = utcnow,
-        sleep: Sleep = asyncio.sleep,
+        timer: Timer = REAL_TIME,
         environ: Mapping[str, str] = os.environ,
         owner: str | None = None,
         jitter_seconds: float = 5.0,
         stale_after: timedelta = timedelta(minutes=30),
         delivery_attempts: int = 3,
-        retry_wait_seconds: float = 10.0,
+        delivery_backoff: Backoff | None = None,
         max_sleep_seconds: float = 300.0,
     ) -> None:
         self.reports = ReportStore(store.pool)
@@ -100,16 +94,21 @@ class ReportScheduler:
         self.schedules: list[ReportSchedule] = list(config.reports)
         self.session = session
         self.clock = clock
-        self.sleep = sleep
+        self.timer = timer
         self.environ = environ
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.jitter_seconds = jitter_seconds
         self.stale_after = stale_after
         self.delivery_attempts = delivery_attempts
-        self.retry_wait_seconds = retry_wait_seconds
+        self.delivery_backoff = delivery_backoff or Backoff(base_seconds=10.0, cap_seconds=DELIVERY_WAIT_MAX)
         self.max_sleep_seconds = max_sleep_seconds
         self._first_seen: dict[str, datetime] = {}
-        self._failing = False
+        self.supervised = Supervised(
+            "report schedules", self._step, interval_seconds=max_sleep_seconds, expected=_DATABASE_ERRORS,
+            backoff=Backoff(base_seconds=min(10.0, max_sleep_seconds), cap_seconds=max_sleep_seconds),
+            logger=log, clock=clock, timer=timer)
+        """A failed round (the database away) is retried within 10 s, backing off up to
+        `max_sleep_seconds`; a report that fails is recorded on its claim, not retried here."""
 
     def timezone(self, schedule: ReportSchedule) -> str:
         return schedule.timezone or default_timezone(self.config)
@@ -144,27 +143,19 @@ class ReportScheduler:
         return min(upcoming, default=None)
 
     async def run(self) -> None:
-        """Until cancelled: make what is due, sleep until the next occurrence (plus a small offset)."""
+        """Until stopped: make what is due, sleep until the next occurrence (plus a small offset)."""
         if not self.schedules:
             return
         log.info("report schedules", extra={"schedules": ",".join(s.name for s in self.schedules)})
-        while True:
-            try:
-                await self.run_due()
-                if self._failing:
-                    log.warning("report schedules recovered")
-                self._failing = False
-            except Exception as exc:  # failure is state: logged once, retried at the next wake
-                if not self._failing:
-                    log.error("report schedules failing", extra={"error": f"{type(exc).__name__}: {exc}"},
-                              exc_info=not isinstance(exc, _DATABASE_ERRORS))
-                self._failing = True
-            wake = self.next_wake()
-            delay = self.max_sleep_seconds
-            if wake is not None:
-                delay = min(delay, max(0.0, (wake - self.clock()).total_seconds())
-                            + random.uniform(0, self.jitter_seconds))
-            await self.sleep(delay)
+        await self.supervised.run()
+
+    async def _step(self) -> float:
+        await self.run_due()
+        wake = self.next_wake()
+        if wake is None:
+            return self.max_sleep_seconds
+        return min(self.max_sleep_seconds, max(0.0, (wake - self.clock()).total_seconds())
+                   + self.supervised.rng.uniform(0, self.jitter_seconds))
 
     # --- one occurrence ----------------------------------------------------------------------
 
@@ -234,5 +225,5 @@ class ReportScheduler:
             except DeliveryError as exc:
                 if exc.permanent or attempt == self.delivery_attempts:
                     raise
-                wait = exc.retry_after if exc.retry_after is not None else self.retry_wait_seconds * 2 ** (attempt - 1)
-                await self.sleep(min(wait, 300.0))
+                wait = exc.retry_after if exc.retry_after is not None else self.delivery_backoff.delay(attempt)
+                await self.timer.sleep(min(wait, DELIVERY_WAIT_MAX))

@@ -17,6 +17,11 @@ Faults: tokens expired or replaced at runtime (190), throttling (`throttle`: cod
 with usage at 100 % and `estimated_time_to_regain_access`), 5xx, HTML and malformed JSON bodies,
 answers that hang (`inject`, `random_faults`), and objects served malformed (`malform`).
 
+Hostile answers (`misbehave`, until `behave`), as a broken or hostile Graph API gives them, in its
+wire format: paging that repeats one `after` cursor or never ends, bodies of any size (with or
+without `Content-Length`), JSON nested to any depth; an `estimated_time_to_regain_access` of any
+value (`set_regain`) and a conversation `updated_time` of any date (`set_updated_time`).
+
 Traffic is scripted (`add_conversation`, `add_message`, `add_post`, `add_comment`, or
 `script_page` for a whole Page) and the server shows only what exists at its clock (injectable).
 Every request is recorded in `requests`.
@@ -42,9 +47,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from monitor.runtime import Clock, utcnow
+
 _GRAPH_ZONE = ZoneInfo("America/Los_Angeles")
 
-Clock = Callable[[], datetime]
 Json = dict[str, Any]
 
 MAX_LIMIT = 100
@@ -89,6 +95,14 @@ class FakeConversation:
     customer: Person
     messages: list[FakeMessage] = field(default_factory=list)  # by (created, id)
     _times: list[int] = field(default_factory=list)
+    updated_override: int | None = None
+    """`updated_time` said (and sorted by) whatever the messages say (`set_updated_time`)."""
+
+    def updated(self, now: int) -> int:
+        """The `updated_time` shown at `now` (the conversation has visible messages)."""
+        if self.updated_override is not None:
+            return self.updated_override
+        return self.visible(now)[-1].created
 
     def add(self, message: FakeMessage) -> None:
         i = bisect.bisect_right(self._times, message.created)
@@ -142,6 +156,8 @@ class FakePage:
         default_factory=lambda: {"call_count": 0.0, "total_cputime": 0.0, "total_time": 0.0})
     blocked_until: float | None = None
     block_code: int = 32
+    regain: tuple[object] | None = None
+    """(value,): `estimated_time_to_regain_access` says this, whatever the block (`set_regain`)."""
     conversations: list[FakeConversation] = field(default_factory=list)
     posts: list[FakePost] = field(default_factory=list)
 
@@ -176,6 +192,26 @@ class Fault:
     page_id: str | None = None
     edge: str | None = None
     remaining: int = 1
+
+
+MisbehaviourKind = Literal["repeat_cursor", "endless_cursor", "huge_body", "deep_json"]
+
+
+@dataclass
+class Misbehaviour:
+    """A hostile answer given to every matching request until `behave` (see `misbehave`)."""
+
+    kind: MisbehaviourKind
+    page_id: str | None = None
+    edge: str | None = None
+    """Also the edges embedded with `fields` (a conversation's `messages`) for the paging kinds."""
+    size: int = 0
+    """huge_body: bytes of the body."""
+    chunked: bool = False
+    """huge_body: sent in chunks, without `Content-Length`."""
+    depth: int = 0
+    """deep_json: levels of nested arrays in the first item."""
+    served: int = 0
 
 
 class GraphApiError(Exception):
@@ -313,7 +349,7 @@ def _uncursor(text: str) -> tuple[Any, ...]:
 class FakeGraphApi:
     """A local Graph API server; `await start()` returns its base URL (no version)."""
 
-    def __init__(self, *, clock: Clock = lambda: datetime.now(UTC), app_secret: str | None = None,
+    def __init__(self, *, clock: Clock = utcnow, app_secret: str | None = None,
                  hang_seconds: float = 5.0) -> None:
         self.clock = clock
         self.app_secret = app_secret
@@ -325,6 +361,7 @@ class FakeGraphApi:
         self.faults: list[Fault] = []
         self.malformed: dict[str, tuple[tuple[str, ...], Json]] = {}
         """Object id -> (fields left out, values served instead): see `malform`."""
+        self.misbehaviours: list[Misbehaviour] = []
         self._random_faults: tuple[float, tuple[FaultKind, ...], random.Random] | None = None
         self._nodes: dict[str, tuple[str, Any]] = {}
         self._ids = itertools.count(1_000_001)
@@ -432,6 +469,43 @@ class FakeGraphApi:
         (`message=42`, `created_time="9999-12-31T23:59:59+0000"`)."""
         self.malformed[object_id] = (tuple(drop), dict(values or {}))
 
+    def set_regain(self, page_id: str, value: object) -> None:
+        """`estimated_time_to_regain_access` says `value` (any JSON: 1e9, -5, "soon", NaN) in the
+        Page's `X-Business-Use-Case-Usage`, whether the Page is blocked or not."""
+        self.pages[page_id].regain = (value,)
+
+    def set_updated_time(self, conversation_id: str, at: datetime) -> None:
+        """The conversation says this `updated_time` (a date in 2999) and is listed by it."""
+        kind, conv = self._nodes[conversation_id]
+        assert kind == "conversation"
+        conv.updated_override = _ts(at)
+
+    def misbehave(self, kind: MisbehaviourKind, *, page_id: str | None = None,
+                  edge: str | None = None, size: int = 64 * 1024 * 1024, chunked: bool = False,
+                  depth: int = 100_000) -> Misbehaviour:
+        """Answer every matching request in a hostile way, until `behave`:
+
+        * `repeat_cursor`: the list's first page, whatever the cursor asked, always with the same
+          `after` cursor and a `next` URL (the list never ends, one cursor over and over);
+        * `endless_cursor`: the first page again, each time with a new `after` cursor and `next`;
+        * `huge_body`: the answer, its first item's text padded to `size` bytes in all;
+        * `deep_json`: the answer, its first item holding arrays nested `depth` levels.
+        """
+        rule = Misbehaviour(kind, page_id, edge, size=size, chunked=chunked, depth=depth)
+        self.misbehaviours.append(rule)
+        return rule
+
+    def behave(self) -> None:
+        """Stop every misbehaviour."""
+        self.misbehaviours.clear()
+
+    def _misbehaviour(self, kinds: tuple[str, ...], page_id: str | None,
+                      edge: str | None) -> Misbehaviour | None:
+        for rule in self.misbehaviours:
+            if rule.kind in kinds and rule.page_id in (None, page_id) and rule.edge in (None, edge):
+                return rule
+        return None
+
     def inject(self, kind: FaultKind, *, count: int = 1, page_id: str | None = None,
                edge: str | None = None) -> None:
         """Answer the next `count` matching requests with a fault."""
@@ -451,6 +525,8 @@ class FakeGraphApi:
             entry.update({k: 100 if blocked else round(v) for k, v in page.usage.items()})
             entry["estimated_time_to_regain_access"] = (
                 math.ceil((page.blocked_until - now) / 60) if blocked and page.blocked_until else 0)
+            if page.regain is not None:
+                entry["estimated_time_to_regain_access"] = page.regain[0]
             headers["X-Business-Use-Case-Usage"] = json.dumps({page.id: [entry]})
         return headers
 
@@ -502,6 +578,11 @@ class FakeGraphApi:
                                     type="OAuthException")
             body = self._serve(request, version, node, edge, page, int(now))
             items = len(body["data"]) if isinstance(body.get("data"), list) else 1
+            hostile = self._misbehaviour(("huge_body", "deep_json"), page.id, edge)
+            if hostile is not None:
+                hostile.served += 1
+                return await self._hostile_body(request, hostile, body, edge,
+                                                self._usage_headers(page, now))
             return web.json_response(body, headers=self._usage_headers(page, now))
         except GraphApiError as exc:
             status, code = exc.status, exc.code
@@ -539,6 +620,41 @@ class FakeGraphApi:
                                 content_type="application/json", headers=headers), None
         await asyncio.sleep(self.hang_seconds)  # "timeout": answer too late
         return web.json_response({"data": []}, headers=headers), None
+
+    async def _hostile_body(self, request: web.Request, rule: Misbehaviour, body: Json,
+                            edge: str | None, headers: dict[str, str]) -> web.StreamResponse:
+        """The answer with its first item padded to `rule.size` bytes, or nested `rule.depth`
+        levels deep; the padding is streamed, never held whole."""
+        data = body.get("data")
+        first: Json = data[0] if isinstance(data, list) and data else body
+        marker = "\u0000hostile\u0000"
+        key = ("attachments" if rule.kind == "deep_json"
+               else "snippet" if edge == "conversations" else "message")
+        first[key] = marker
+        prefix, _, suffix = json.dumps(body).partition(json.dumps(marker))
+        if rule.kind == "deep_json":
+            nested = "[" * rule.depth + "]" * rule.depth
+            return web.Response(body=(prefix + nested + suffix).encode(), headers=headers,
+                                content_type="application/json")
+        head, tail = (prefix + '"').encode(), ('"' + suffix).encode()
+        padding = max(0, rule.size - len(head) - len(tail))
+        response = web.StreamResponse(headers={**headers, "Content-Type": "application/json"})
+        if rule.chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = len(head) + padding + len(tail)
+        chunk = b"x" * 65536
+        try:
+            await response.prepare(request)
+            await response.write(head)
+            while padding > 0:
+                await response.write(chunk[:padding])
+                padding -= len(chunk)
+            await response.write(tail)
+            await response.write_eof()
+        except ConnectionResetError:  # the client stopped reading: what a bounded client does
+            pass
+        return response
 
     def _token(self, request: web.Request) -> str:
         token = request.query.get("access_token")
@@ -633,7 +749,7 @@ class _Ctx:
         if kind == "conversation":
             visible = obj.visible(now)
             if name == "updated_time":
-                return graph_time(visible[-1].created)
+                return graph_time(obj.updated(now))
             if name == "message_count":
                 return len(visible)
             if name == "link":
@@ -689,8 +805,12 @@ class _Ctx:
         order = sorted(range(len(items)), key=lambda i: keys[i])
         ordered = [items[i] for i in order]
         skeys = [keys[i] for i in order]
+        hostile = self.api._misbehaviour(("repeat_cursor", "endless_cursor"),
+                                         self.api._owner(kind, obj), edge)
         start, end = 0, len(ordered)
-        if args.get("after"):
+        if hostile is not None:  # whatever the cursor asked: the first page
+            end = min(len(ordered), limit)
+        elif args.get("after"):
             start = bisect.bisect_right(skeys, _uncursor(args["after"]))
             end = min(len(ordered), start + limit)
         elif args.get("before"):
@@ -709,6 +829,12 @@ class _Ctx:
             if start > 0:
                 paging["previous"] = self._url(obj.id, edge, args, specs, before=before)
             body["paging"] = paging
+        if hostile is not None and chosen:
+            hostile.served += 1
+            if hostile.kind == "endless_cursor":  # a new cursor each time, never the last page
+                after = _cursor((-(2**53) - hostile.served, f"endless-{hostile.served}"))
+            body["paging"]["cursors"]["after"] = after
+            body["paging"]["next"] = self._url(obj.id, edge, args, specs, after=after)
         return body
 
     def _url(self, node: str, edge: str, args: dict[str, str], specs: list[FieldSpec] | None,
@@ -782,9 +908,8 @@ def _conversations(ctx: _Ctx, page: FakePage, args: dict[str, str]) -> tuple[str
         return "conversation", [], lambda c: (c.id,)
     latest = {}
     for obj in page.conversations:
-        visible = obj.visible(ctx.now)
-        if visible:
-            latest[obj.id] = (obj, visible[-1].created)
+        if obj.visible(ctx.now):
+            latest[obj.id] = (obj, obj.updated(ctx.now))
     items = [c for c, _ in latest.values()]
     return "conversation", items, lambda c: (-latest[c.id][1], c.id)
 

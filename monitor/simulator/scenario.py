@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from monitor.runtime import REAL_TIME
+
 QUESTIONS = (
     "my order never arrived, can you check?",
     "Bonjour, toujours pas de réponse à ma réclamation ?",
@@ -171,8 +173,9 @@ def generate(
 class SimClock:
     """Simulated time running `speed` times faster than the real one, from `start`.
 
-    `now()` (aware datetime) and `time()` (epoch seconds) for clocks, `sleep(seconds)` for
-    sleeping simulated seconds; concurrent sleepers share one timeline.
+    `now()` (aware datetime) and `time()` (epoch seconds) for clocks; `sleep(seconds)` and
+    `wait(event, seconds)` for waiting simulated seconds (a `runtime.Timer`); concurrent sleepers
+    share one timeline.
     """
 
     def __init__(self, start: datetime, speed: float = 1.0) -> None:
@@ -190,6 +193,10 @@ class SimClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> bool:
+        """Until `event` is set or `seconds` of simulated time have passed (a `runtime.Timer`)."""
+        return await REAL_TIME.wait(event, max(0.0, seconds) / self.speed)
 
     async def until(self, when: datetime) -> None:
         """Sleep until the simulated time reaches `when`."""

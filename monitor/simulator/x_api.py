@@ -26,7 +26,7 @@ import random
 import time
 from bisect import insort
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +35,7 @@ from aiohttp import web
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
+from monitor.runtime import UnixClock
 from monitor.simulator.scenario import Scenario
 
 MENTIONS = "GET /2/users/:id/mentions"
@@ -207,7 +208,7 @@ class FakeXApi:
     """The local X API: `await start()` gives its base URL; script it with `add_*`, `load`,
     `inject`; read `requests` afterwards."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, window_seconds: float = 900.0,
+    def __init__(self, *, clock: UnixClock = time.time, window_seconds: float = 900.0,
                  limits: Mapping[str, int] | None = None, seed: int = 0,
                  fault_rates: Mapping[str, float] | None = None, fault_retry_after: float = 15.0,
                  timeline_cap: Mapping[str, int] | None = None) -> None:

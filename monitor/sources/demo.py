@@ -7,10 +7,10 @@ would have read, and the cursor (an instant) is all the state there is.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from monitor.domain.model import Channel, Message, ThreadKind
+from monitor.runtime import Clock, utcnow
 from monitor.sources.base import Batch
 
 SLOT_SECONDS = 10.0
@@ -89,7 +89,7 @@ class DemoSource:
     stream = "demo"
 
     def __init__(self, account: str, channel: Channel, *, seed: int = 1, per_minute: float = 2.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = utcnow) -> None:
         self.account = account
         self.channel = channel
         self.seed = seed

@@ -15,8 +15,9 @@ facebook.messenger
     a conversation's messages beyond the embedded first page (`messages.limit(n)`) are paged
     (`/{conversation-id}/messages`) down to the same floor. A conversation updated while the list
     is being paged moves to the top and the cursor skips it, so when the list took more than one
-    page its head is read again, down to the previous head, until one read fits in one page (one
-    answer is consistent); if that does not settle, the watermark stays where it was.
+    page its head is read again, down to the previous head (or the time the read began, if
+    earlier), until one read fits in one page (one answer is consistent); if that does not settle,
+    the watermark stays where it was.
     Thread: the conversation (private); messages `from` the Page are outbound.
 
 facebook.comments
@@ -42,11 +43,17 @@ type, an id not of the Graph API's form, a time from the future) is set aside (`
 and the fetch goes on; a time a little ahead is clamped to the receive time, so that no watermark
 runs ahead of the clock. Only a malformed envelope (`data`, `paging`) is a BadPayload.
 
+Bounds (docs/bounds.md, figures in `graph_bounds`): every list is read in passes that a poll may
+stop - at its calls, its items, a stream's calls a minute, a list's pages a poll - and the next poll
+goes on where it stopped (`Batch.more`); a repeated or over-long cursor, or a pass's page cap, ends
+a list; answers are bounded in bytes and nesting; watermarks never pass the clock (+ 5 s).
+
 Cursors are small JSON objects (UNIX seconds), saved by the engine with the messages:
-``{"v":1,"watermark":...}`` and ``{"v":1,"posts":...,"swept":...,"active":{"<post-id>":[last,
-visitor]}}``. Timestamps from the Graph API have one-second resolution, so floors are inclusive and
-overlap by `overlap` (default 2 min) for late-appearing items; what is read twice is deduplicated by
-the store.
+``{"v":1,"watermark":...,"pass":{...}}`` and ``{"v":1,"posts":...,"swept":...,"active":{"<post-id>":
+[last,visitor(,pass)]},"feed":pass,"sweep":[started,pass]}``, "pass" being where an unfinished
+pass is (absent when none). Timestamps from the Graph API have one-second resolution, so floors
+are inclusive and overlap by `overlap` (default 2 min) for late-appearing items; what is read twice
+is deduplicated by the store.
 
 Tokens: `page_token_env` / `app_secret_env` name environment variables read at **every call**; when
 `NAME` is unset or empty, the file named by `NAME_FILE` is read instead (re-read when it changes):
@@ -56,9 +63,9 @@ next try after a valid token is in place.
 
 Rate limits: `X-App-Usage` and `X-Business-Use-Case-Usage` are read on every answer.
 `rate_limit_remaining` is 100 minus the highest usage (%). Above 75 % the next poll is pushed back,
-up to 8 poll intervals at 100 %. A positive `estimated_time_to_regain_access`, or a throttling
-error (4, 17, 32, 613, 80001-80099), blocks every call of the Page until that time: the source
-raises `RateLimited` without calling.
+up to 8 poll intervals at 100 %. A positive `estimated_time_to_regain_access` (believed up to an
+hour), or a throttling error (4, 17, 32, 613, 80001-80099), blocks every call of the Page until that
+time: the source raises `RateLimited` without calling.
 """
 
 from __future__ import annotations
@@ -69,9 +76,9 @@ import json
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
@@ -79,6 +86,7 @@ import aiohttp
 from monitor.domain.items import ItemError, Parsed, Rejected, Stamp, believable
 from monitor.domain.model import Message
 from monitor.logs import excerpt
+from monitor.runtime import Clock, utcnow
 from monitor.secrets import EnvSecret
 from monitor.sources.base import (
     BadPayload,
@@ -90,6 +98,22 @@ from monitor.sources.base import (
     TemporaryFailure,
 )
 from monitor.sources.fields import Fields
+from monitor.sources.graph_bounds import (
+    CLOCK_SKEW_SECONDS,
+    MAX_ACTIVE_POSTS,
+    MAX_CALLS_PER_MINUTE,
+    MAX_CURSOR_CHARS,
+    MAX_MESSAGE_PAGES,
+    MAX_PAGES_PER_POLL,
+    Cut,
+    FetchBudget,
+    ListPass,
+    Paging,
+    decode_json,
+    finite,
+    read_body,
+    regain_seconds,
+)
 
 if TYPE_CHECKING:
     from monitor.config import FacebookAccount
@@ -124,12 +148,7 @@ DEFAULT_THROTTLE_SECONDS = 300.0
 throttled extend the throttling)."""
 MAX_VERIFY_ROUNDS = 4
 
-Clock = Callable[[], datetime]
 Json = dict[str, Any]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -183,14 +202,14 @@ class Usage:
 def _percent(entry: object) -> float | None:
     if not isinstance(entry, dict):
         return None
-    values = [float(v) for k, v in entry.items()
-              if k in ("call_count", "total_cputime", "total_time")
-              and isinstance(v, int | float) and not isinstance(v, bool)]
-    return max(values) if values else None
+    values = [finite(v) for k, v in entry.items() if k in ("call_count", "total_cputime", "total_time")]
+    numbers = [v for v in values if v is not None]
+    return max(numbers) if numbers else None
 
 
 def parse_usage(headers: Mapping[str, str]) -> Usage:
-    """Read `X-App-Usage` and `X-Business-Use-Case-Usage`; a malformed header counts as absent."""
+    """Read `X-App-Usage` and `X-Business-Use-Case-Usage`; a malformed header counts as absent,
+    and `estimated_time_to_regain_access` is believed up to `MAX_REGAIN_SECONDS` only."""
     lower = {k.lower(): v for k, v in headers.items()}
     app: float | None = None
     business: float | None = None
@@ -209,10 +228,8 @@ def parse_usage(headers: Mapping[str, str]) -> Usage:
                 p = _percent(entry)
                 if p is not None:
                     business = p if business is None else max(business, p)
-                minutes = (entry.get("estimated_time_to_regain_access")
-                           if isinstance(entry, dict) else None)
-                if isinstance(minutes, int | float) and not isinstance(minutes, bool):
-                    regain = max(regain, float(minutes) * 60.0)
+                if isinstance(entry, dict):
+                    regain = max(regain, regain_seconds(entry.get("estimated_time_to_regain_access")))
     return Usage(app, business, regain)
 
 
@@ -373,9 +390,15 @@ def parse_conversation(item: object, *, received_at: datetime) -> Conversation |
     try:
         conv = Fields(item, "conversation")
         cid = conv.identify(is_messenger_id, "a conversation id", named="conversation")
-        updated = believable(conv.time("updated_time", missing="bad_updated_time", bad="bad_updated_time"),
-                             received_at=received_at, channel="facebook",
-                             where=f"{conv.where}.updated_time", reason="bad_updated_time")
+        try:
+            updated = believable(conv.time("updated_time", missing="bad_updated_time", bad="bad_updated_time"),
+                                 received_at=received_at, channel="facebook",
+                                 where=f"{conv.where}.updated_time", reason="bad_updated_time").at
+        except ItemError:
+            # `updated_time` only places the conversation against the watermark; its messages
+            # carry their own times. Unusable (missing, malformed, in 2999), the conversation is
+            # read as updated now -- its messages read and stored -- rather than set aside whole.
+            updated = received_at
         embedded = conv.nested("messages", "bad_field")
         try:
             listing = parse_listing(embedded.item) if embedded is not None else Listing([], None)
@@ -383,7 +406,7 @@ def parse_conversation(item: object, *, received_at: datetime) -> Conversation |
             raise conv.fail("bad_field", "messages", str(exc)) from None
     except ItemError as exc:
         return exc.rejected(item, CONVERSATION, cid)
-    return Conversation(cid, updated.at, listing.items, listing.after)
+    return Conversation(cid, updated, listing.items, listing.after)
 
 
 def messenger_message(item: object, conversation_id: str, page_id: str, *,
@@ -549,19 +572,62 @@ def parse_rejected(kind: str, raw: object, context: Mapping[str, Any], *, page_i
 
 
 @dataclass
+class MessengerPass:
+    """A pass over the conversation list that a poll left unfinished (the next one goes on)."""
+
+    stop: int
+    """Conversations updated before this end the pass (UNIX seconds)."""
+    started: int
+    """When the pass began (our clock): what moved to the top since is read again after it."""
+    round: int = 0
+    """0: the pass down to the floor; 1, 2, ...: re-reads of the head that moved meanwhile."""
+    list: ListPass = field(default_factory=ListPass)
+    done: dict[str, int] = field(default_factory=dict)
+    """Conversations of the page at `list.after` already read, with their `updated_time`."""
+
+    def dumps(self) -> Json:
+        return {"stop": self.stop, "started": self.started, "round": self.round,
+                "list": self.list.dumps(), "done": self.done}
+
+    @classmethod
+    def loads(cls, data: object) -> MessengerPass | None:
+        if not isinstance(data, dict):
+            return None
+        stop, started, rnd, done = (data.get(k) for k in ("stop", "started", "round", "done"))
+        listing = ListPass.loads(data.get("list"))
+        if (not isinstance(stop, int) or not isinstance(started, int) or not isinstance(rnd, int)
+                or listing is None or not isinstance(done, dict)
+                or not all(isinstance(v, int) for v in done.values())):
+            return None
+        return cls(stop, started, rnd, listing, done)
+
+
+@dataclass
 class MessengerCursor:
     watermark: int
     """The highest conversation `updated_time` read (UNIX seconds)."""
+    reading: MessengerPass | None = None
 
     def dumps(self) -> str:
-        return json.dumps({"v": 1, "watermark": self.watermark}, separators=(",", ":"))
+        data: Json = {"v": 1, "watermark": self.watermark}
+        if self.reading is not None:
+            data["pass"] = self.reading.dumps()
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def loads(cls, text: str | None) -> MessengerCursor | None:
         data = _load(text)
         if data is None or not isinstance(data.get("watermark"), int):
             return None
-        return cls(data["watermark"])
+        return cls(data["watermark"], MessengerPass.loads(data.get("pass")))
+
+    def clamp(self, ceiling: int) -> None:
+        """No time beyond `ceiling` (a cursor saved before watermarks were bounded)."""
+        self.watermark = min(self.watermark, ceiling)
+        if self.reading is not None:
+            self.reading.stop = min(self.reading.stop, ceiling)
+            if self.reading.list.top is not None:
+                self.reading.list.top = min(self.reading.list.top, ceiling)
 
 
 @dataclass
@@ -569,6 +635,15 @@ class ActivePost:
     last: int
     """Time of the newest comment read (the post's creation before any), UNIX seconds."""
     visitor: bool
+    pending: ListPass | None = None
+    """A read of its comments that a poll left unfinished."""
+
+
+@dataclass
+class SweepPass:
+    started: int
+    """When the sweep began (our clock); it becomes `swept` when the sweep ends."""
+    list: ListPass = field(default_factory=ListPass)
 
 
 @dataclass
@@ -578,11 +653,20 @@ class CommentsCursor:
     swept: int
     """When the last sweep ran (our clock)."""
     active: dict[str, ActivePost] = field(default_factory=dict)
+    """In the order they are read: a poll that stops early leaves the others first."""
+    feed: ListPass | None = None
+    """A read of new posts that a poll left unfinished."""
+    sweep: SweepPass | None = None
 
     def dumps(self) -> str:
-        active = {k: [v.last, int(v.visitor)] for k, v in sorted(self.active.items())}
-        return json.dumps({"v": 1, "posts": self.posts, "swept": self.swept, "active": active},
-                          separators=(",", ":"))
+        active = {k: [v.last, int(v.visitor)] + ([v.pending.dumps()] if v.pending else [])
+                  for k, v in self.active.items()}
+        data: Json = {"v": 1, "posts": self.posts, "swept": self.swept, "active": active}
+        if self.feed is not None:
+            data["feed"] = self.feed.dumps()
+        if self.sweep is not None:
+            data["sweep"] = [self.sweep.started, self.sweep.list.dumps()]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def loads(cls, text: str | None) -> CommentsCursor | None:
@@ -592,11 +676,23 @@ class CommentsCursor:
         posts, swept, active = data.get("posts"), data.get("swept"), data.get("active")
         if not isinstance(posts, int) or not isinstance(swept, int) or not isinstance(active, dict):
             return None
-        out = cls(posts, swept)
+        out = cls(posts, swept, feed=ListPass.loads(data.get("feed")))
         for k, v in active.items():
-            if isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v):
-                out.active[k] = ActivePost(v[0], bool(v[1]))
+            if (isinstance(v, list) and len(v) in (2, 3)
+                    and all(isinstance(x, int) for x in v[:2])):
+                out.active[k] = ActivePost(v[0], bool(v[1]), ListPass.loads(v[2]) if len(v) == 3 else None)
+        sweep = data.get("sweep")
+        if isinstance(sweep, list) and len(sweep) == 2 and isinstance(sweep[0], int):
+            listing = ListPass.loads(sweep[1])
+            if listing is not None:
+                out.sweep = SweepPass(sweep[0], listing)
         return out
+
+    def clamp(self, ceiling: int) -> None:
+        """No time beyond `ceiling` (a cursor saved before watermarks were bounded)."""
+        self.posts = min(self.posts, ceiling)
+        for post in self.active.values():
+            post.last = min(post.last, ceiling)
 
 
 def _load(text: str | None) -> Json | None:
@@ -660,6 +756,17 @@ class GraphClient:
         if self.blocked_until is None or until > self.blocked_until:
             self.blocked_until = until
 
+    def _observe(self, headers: Mapping[str, str]) -> Usage:
+        """Note the usage headers of an answer (and the block they announce)."""
+        usage = parse_usage(headers)
+        self.usage = usage
+        for name, value in (("app", usage.app), ("business", usage.business)):
+            if value is not None:
+                self.rate_limit_remaining[name] = min(100.0, max(0.0, 100.0 - value))
+        if usage.regain_seconds > 0:
+            self._block(usage.regain_seconds)
+        return usage
+
     async def get(self, path: str, params: Mapping[str, str]) -> Json:
         """GET `path` (relative to the versioned base) and return the JSON object answered."""
         endpoint = f"/{path.lstrip('/')}"
@@ -681,23 +788,16 @@ class GraphClient:
                 self.base_url + endpoint, params=query, timeout=self.timeout,
                 headers={"Authorization": f"Bearer {token}"}, allow_redirects=False,
             ) as resp:
-                raw = await resp.read()
-                status, headers = resp.status, resp.headers
+                status = resp.status
+                usage = self._observe(resp.headers)
+                raw = await read_body(resp, endpoint)
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise TemporaryFailure("timed out", endpoint=endpoint) from None
         except aiohttp.ClientError as exc:
             what = excerpt(f"{type(exc).__name__}: {exc}", 300)
             raise TemporaryFailure(what, endpoint=endpoint) from None
-        usage = parse_usage(headers)
-        self.usage = usage
-        if usage.app is not None:
-            self.rate_limit_remaining["app"] = max(0.0, 100.0 - usage.app)
-        if usage.business is not None:
-            self.rate_limit_remaining["business"] = max(0.0, 100.0 - usage.business)
-        if usage.regain_seconds > 0:
-            self._block(usage.regain_seconds)
         try:
-            body = json.loads(raw)
+            body = decode_json(raw, endpoint)
         except ValueError:
             body = None
             if status < 500:
@@ -720,9 +820,19 @@ class GraphClient:
         return body
 
 
+PASS_ENDS = {
+    "repeat": "the Graph API gave a paging cursor it had given before",
+    "too_long": f"a paging cursor is longer than {MAX_CURSOR_CHARS} characters",
+    "capped": "a list went on past its page limit",
+    "rate": f"the stream made {MAX_CALLS_PER_MINUTE} calls in a minute",
+    "active": f"more than {MAX_ACTIVE_POSTS} active posts",
+}
+"""Why a poll did not read a list to its end (logged when it starts happening)."""
+
+
 class _GraphSource:
-    """What both streams share: the client, the options, a per-fetch call count, the items a
-    fetch set aside and the receive time of its last answer."""
+    """What both streams share: the client, the options, a per-poll budget of calls and items,
+    the items a fetch set aside and the receive time of its last answer."""
 
     stream = ""
 
@@ -730,7 +840,11 @@ class _GraphSource:
         self.client = client
         self.options = options
         self.page_id = client.page_id
-        self._calls = 0
+        self.budget = FetchBudget(client.clock)
+        self._unfinished = False
+        """A list was left for the next poll (`MAX_PAGES_PER_POLL`): poll again at once."""
+        self._ends: set[tuple[str, str]] = set()
+        self._ends_logged: set[tuple[str, str]] = set()
         self._rejected: list[Rejected] = []
         self._received_at = client.clock()
 
@@ -744,23 +858,52 @@ class _GraphSource:
         return self.client.blocked_until
 
     async def _get(self, path: str, params: Mapping[str, str]) -> Json:
-        self._calls += 1
+        self.budget.spend()
         body = await self.client.get(path, params)
         self._received_at = self.client.clock()
         return body
 
-    async def _fetch(self, cursor: str | None) -> tuple[list[Message], str]:
+    async def _page(self, path: str, params: Mapping[str, str], *, check: bool = True) -> Listing:
+        """One page of a list; with `check`, the poll may stop here (`Cut`) and go on later."""
+        if check:
+            self.budget.check()
+        listing = parse_listing(await self._get(path, params))
+        self.budget.items += len(listing.items)
+        return listing
+
+    def _ended(self, reason: str, what: str) -> None:
+        """Note why a list stopped before its end ("later": it goes on at the next poll)."""
+        if reason == "later":
+            self._unfinished = True
+        elif reason != "end":
+            self._ends.add((reason, what))
+
+    async def _fetch(self, cursor: str | None) -> tuple[list[Message], str, Cut | None]:
+        """The messages read and the cursor to save; the `Cut` that stopped the poll, if one did."""
         raise NotImplementedError
 
     async def fetch(self, cursor: str | None) -> Batch:
-        self._calls = 0
+        self.budget.start()
+        self._unfinished = False
+        self._ends = set()
         self._rejected = []
         try:
-            messages, new_cursor = await self._fetch(cursor)
+            messages, new_cursor, cut = await self._fetch(cursor)
         except BadPayload as exc:
             raise BadPayload(str(exc), endpoint=exc.endpoint or self.stream) from None
-        return Batch(messages, new_cursor, next_poll_after=self.client.next_poll_after(),
-                     calls=self._calls, rejected=list(self._rejected))
+        if cut is not None and not cut.more:
+            self._ended("rate", "calls")
+        for reason, what in sorted(self._ends - self._ends_logged):
+            log.warning("Graph list not read to its end", extra={
+                "page_id": self.page_id, "stream": self.stream, "list": what,
+                "reason": PASS_ENDS[reason]})
+        self._ends_logged = self._ends
+        wait = self.client.next_poll_after()
+        more = (cut.more if cut is not None else self._unfinished) and not wait
+        if cut is not None and cut.wait:
+            wait = max(wait or 0.0, cut.wait)
+        return Batch(messages, new_cursor, more=more, next_poll_after=wait,
+                     calls=self.budget.calls, rejected=list(self._rejected))
 
     async def close(self) -> None:
         return None  # the session is shared and closed by its owner
@@ -775,57 +918,95 @@ class MessengerSource(_GraphSource):
         limit = self.options.messages_limit
         return f"id,updated_time,messages.limit({limit}){{id,created_time,from,message}}"
 
-    async def _fetch(self, cursor: str | None) -> tuple[list[Message], str]:
-        state = MessengerCursor.loads(cursor)
-        if state is None:
-            state = MessengerCursor(_ts(self.client.clock() - self.options.backfill))
-        floor = state.watermark - int(self.options.overlap.total_seconds())
+    async def _fetch(self, cursor: str | None) -> tuple[list[Message], str, Cut | None]:
+        now = self.client.clock()
+        ceiling = _ts(now) + CLOCK_SKEW_SECONDS
+        state = MessengerCursor.loads(cursor) or MessengerCursor(_ts(now - self.options.backfill))
+        state.clamp(ceiling)
         out: dict[str, Message] = {}
-        processed: dict[str, int] = {}
-        top, pages = await self._list(floor, floor, processed, out)
-        rounds = 0
-        while pages > 1 and top is not None and rounds < MAX_VERIFY_ROUNDS:
-            # The list moved while it was paged: read its head again, down to the old head.
-            top, pages = await self._list(floor, top, processed, out)
-            rounds += 1
-        watermark = state.watermark
-        if pages <= 1:
-            watermark = max([watermark, *processed.values()])
-        return list(out.values()), MessengerCursor(watermark).dumps()
+        cut: Cut | None = None
+        try:
+            await self._passes(state, _ts(now), ceiling, out)
+        except Cut as stopped:
+            cut = stopped
+        return list(out.values()), state.dumps(), cut
 
-    async def _list(self, floor: int, stop_below: int, processed: dict[str, int],
-                    out: dict[str, Message]) -> tuple[int | None, int]:
-        """Read the conversations updated at or after `stop_below`, newest first; their messages
-        at or after `floor`. Returns the newest `updated_time` seen and the pages read."""
-        after: str | None = None
-        top: int | None = None
-        pages = 0
+    async def _passes(self, state: MessengerCursor, now: int, ceiling: int,
+                      out: dict[str, Message]) -> None:
+        """Read the list (going on with the pass a poll left) until the watermark can move."""
+        floor = state.watermark - int(self.options.overlap.total_seconds())
+        p = state.reading or MessengerPass(stop=floor, started=now)
+        state.reading = p
+        processed: dict[str, int] = {}
+        listed = 0  # pages of the list read by this poll, in all its rounds
+        while True:
+            if listed >= MAX_PAGES_PER_POLL:
+                raise Cut(more=True)
+            paging = Paging(p.list.after, p.list.pages, per_poll=MAX_PAGES_PER_POLL - listed)
+            end = await self._round(p, paging, floor, ceiling, processed, out)
+            listed += paging.read
+            if end in ("repeat", "too_long"):  # the list cannot be followed: from the top next time
+                state.reading = None
+                return
+            if p.list.pages <= 1:  # one page: nothing moved while it was read
+                if p.list.top is not None:
+                    state.watermark = max(state.watermark, p.list.top)
+                state.reading = None
+                return
+            if p.round >= MAX_VERIFY_ROUNDS:  # the list keeps moving: the watermark stays
+                state.reading = None
+                return
+            # The list moved while it was paged: read its head again, down to the old head.
+            top = p.list.top if p.list.top is not None else p.stop
+            p = MessengerPass(stop=min(top, p.started), started=now, round=p.round + 1)
+            state.reading = p
+
+    async def _round(self, p: MessengerPass, paging: Paging, floor: int, ceiling: int,
+                     processed: dict[str, int], out: dict[str, Message]) -> str:
+        """Read the conversations updated at or after `p.stop`, newest first, from where `p`
+        is; their messages at or after `floor`. Returns why the round ended."""
         while True:
             params = {"platform": "messenger", "fields": self._fields(),
                       "limit": str(self.options.page_limit)}
-            if after:
-                params["after"] = after
-            listing = parse_listing(await self._get(f"{self.page_id}/conversations", params))
-            pages += 1
+            if p.list.after:
+                params["after"] = p.list.after
+            listing = await self._page(f"{self.page_id}/conversations", params)
+            ended = False
             for item in listing.items:
                 conv = parse_conversation(item, received_at=self._received_at)
                 if isinstance(conv, Rejected):
                     self._rejected.append(conv)
                     continue
                 updated = _ts(conv.updated)
-                top = updated if top is None else max(top, updated)
-                if updated < stop_below:
-                    return top, pages
-                if processed.get(conv.id) == updated:
+                if p.done.get(conv.id) == updated:
                     continue
-                await self._messages(conv, floor, out)
-                processed[conv.id] = updated
-            if listing.after is None:
-                return top, pages
-            after = listing.after
+                p.list.raise_top(min(updated, ceiling))
+                if updated < p.stop:
+                    ended = True
+                    break
+                if processed.get(conv.id) != updated:
+                    await self._messages(conv, floor, out)
+                    processed[conv.id] = updated
+                p.done[conv.id] = updated
+            end = paging.step(None if ended else listing.after)
+            p.list.pages = paging.pages
+            self._ended(end or "end", "conversations")
+            if end in (None, "later"):
+                p.list.after, p.done = listing.after, {}
+            if end == "later":
+                raise Cut(more=True)
+            if end is not None:
+                return end
 
     async def _messages(self, conv: Conversation, floor: int, out: dict[str, Message]) -> None:
+        """A conversation's messages at or after `floor`: the embedded page, then up to
+        `MAX_MESSAGE_PAGES` more (a poll may stop before the first one, not after)."""
+        self.budget.items += len(conv.messages)
         items, after = conv.messages, conv.messages_after
+        if after is not None and len(after) > MAX_CURSOR_CHARS:
+            self._ended("too_long", "messages")
+            after = None
+        paging = Paging(after, 0, MAX_MESSAGE_PAGES, MAX_MESSAGE_PAGES)
         while True:
             oldest: int | None = None
             for item in items:
@@ -842,10 +1023,12 @@ class MessengerSource(_GraphSource):
             params = {"fields": "id,created_time,from,message",
                       "limit": str(self.options.messages_limit), "after": after}
             try:
-                listing = parse_listing(await self._get(f"{conv.id}/messages", params))
+                listing = await self._page(f"{conv.id}/messages", params, check=paging.pages == 0)
             except ObjectGone:
                 return  # deleted while we read it
-            items, after = listing.items, listing.after
+            end = paging.step(listing.after)
+            self._ended(end or "end", "messages")
+            items, after = listing.items, listing.after if end is None else None
 
 
 class CommentsSource(_GraphSource):
@@ -854,100 +1037,157 @@ class CommentsSource(_GraphSource):
     stream = COMMENTS
     COMMENT_FIELDS = "id,from,message,created_time,parent{id,from,parent{id}}"
 
-    async def _fetch(self, cursor: str | None) -> tuple[list[Message], str]:
+    async def _fetch(self, cursor: str | None) -> tuple[list[Message], str, Cut | None]:
         now = _ts(self.client.clock())
+        ceiling = now + CLOCK_SKEW_SECONDS
         overlap = int(self.options.overlap.total_seconds())
         state = CommentsCursor.loads(cursor)
         if state is None:  # the first sweep brings in the older posts commented since `backfill`
             since = now - int(self.options.backfill.total_seconds())
             state = CommentsCursor(since, since)
+        state.clamp(ceiling)
         out: dict[str, Message] = {}
+        cut: Cut | None = None
+        try:
+            await self._new_posts(state, overlap, ceiling, out)
+            if state.sweep is not None or now - state.swept >= self.options.sweep_every.total_seconds():
+                await self._sweep(state, now, overlap)
+            for post_id in list(state.active):
+                post = state.active[post_id]
+                newest = await self._comments(post_id, post, post.last - overlap, ceiling, out)
+                del state.active[post_id]
+                if newest is not None:  # else deleted; read, it goes last in the order
+                    post.last = newest
+                    state.active[post_id] = post
+        except Cut as stopped:
+            cut = stopped
+        horizon = now - int(self.options.active_days * 86400)
+        state.active = {k: v for k, v in state.active.items() if v.last >= horizon or v.pending}
+        if len(state.active) > MAX_ACTIVE_POSTS:  # the least recently commented leave
+            self._ended("active", "posts")
+            keep = set(sorted(state.active, key=lambda k: state.active[k].last)[-MAX_ACTIVE_POSTS:])
+            state.active = {k: v for k, v in state.active.items() if k in keep}
+        return list(out.values()), state.dumps(), cut
+
+    async def _new_posts(self, state: CommentsCursor, overlap: int, ceiling: int,
+                         out: dict[str, Message]) -> None:
+        """The feed since the post watermark: visitor posts are messages, every post is active."""
         posts_floor = state.posts - overlap
-        async for item in self._feed(posts_floor, "id,created_time,from,message"):
+        feed = state.feed or ListPass()
+        state.feed = feed
+
+        def take(item: Any) -> None:
             read = parse_post(item, self.page_id, received_at=self._received_at)
             if isinstance(read, Rejected):
                 self._rejected.append(read)
-                continue
+                return
             created = _ts(read.created)
             if created < posts_floor:
-                continue
+                return
             if read.message is not None:
                 out[read.id] = read.message
-            state.posts = max(state.posts, created)
+            created = min(created, ceiling)
+            feed.raise_top(created)
             state.active.setdefault(read.id, ActivePost(created, read.message is not None))
-        if now - state.swept >= self.options.sweep_every.total_seconds():
-            await self._sweep(state, now, overlap)
-        for post_id, post in list(state.active.items()):
-            newest = await self._comments(post_id, post, post.last - overlap, out)
-            if newest is None:
-                del state.active[post_id]  # deleted
-            else:
-                post.last = max(post.last, newest)
-        horizon = now - int(self.options.active_days * 86400)
-        state.active = {k: v for k, v in state.active.items() if v.last >= horizon}
-        return list(out.values()), state.dumps()
 
-    async def _feed(self, since: int, fields: str) -> AsyncIterator[Any]:
-        after: str | None = None
+        end = await self._feed(feed, posts_floor, "id,created_time,from,message", take)
+        if end == "later":
+            return
+        if end not in ("repeat", "too_long") and feed.top is not None:
+            state.posts = max(state.posts, feed.top)
+        state.feed = None
+
+    async def _feed(self, lp: ListPass, since: int, fields: str,
+                    take: Callable[[Any], None]) -> str:
+        """Page the feed since `since` from where `lp` is; returns why it ended."""
+        paging = Paging(lp.after, lp.pages)
         while True:
             params = {"fields": fields, "since": str(since), "limit": str(self.options.page_limit)}
-            if after:
-                params["after"] = after
-            listing = parse_listing(await self._get(f"{self.page_id}/feed", params))
+            if lp.after:
+                params["after"] = lp.after
+            listing = await self._page(f"{self.page_id}/feed", params)
             for item in listing.items:
-                yield item
-            if listing.after is None:
-                return
-            after = listing.after
+                take(item)
+            end = paging.step(listing.after)
+            lp.pages = paging.pages
+            self._ended(end or "end", "feed")
+            if end in (None, "later"):
+                lp.after = listing.after
+            if end is not None:
+                return end
 
     async def _sweep(self, state: CommentsCursor, now: int, overlap: int) -> None:
         """Bring back into the active set the posts commented since the last sweep."""
-        since = now - int(self.options.sweep_days * 86400)
-        async for item in self._feed(since, "id,created_time,updated_time,from"):
+        sweep = state.sweep or SweepPass(now)
+        state.sweep = sweep
+        floor = state.swept - overlap
+
+        def take(item: Any) -> None:
             try:  # the feed read sets a malformed post aside; here it only stays out of the set
                 fields = Fields(item, "post")
                 post_id = fields.id("id", "bad_id", is_graph_id, "a Graph id")
                 if post_id is None or post_id in state.active or "updated_time" not in fields.item:
-                    continue
-                if _ts(fields.time("updated_time")) >= state.swept - overlap:
+                    return
+                if _ts(fields.time("updated_time")) >= floor:
                     author_id, _ = _author(fields)
-                    state.active[post_id] = ActivePost(state.swept - overlap, author_id != self.page_id)
+                    state.active[post_id] = ActivePost(floor, author_id != self.page_id)
             except ItemError:
-                continue
-        state.swept = now
+                return
 
-    async def _comments(self, post_id: str, post: ActivePost, floor: int,
+        since = sweep.started - int(self.options.sweep_days * 86400)
+        end = await self._feed(sweep.list, since, "id,created_time,updated_time,from", take)
+        if end == "later":
+            return
+        if end not in ("repeat", "too_long"):
+            state.swept = sweep.started
+        state.sweep = None
+
+    async def _comments(self, post_id: str, post: ActivePost, floor: int, ceiling: int,
                         out: dict[str, Message]) -> int | None:
-        """Read a post's comments at or after `floor`; the newest time seen (None: post gone)."""
-        after: str | None = None
+        """Read a post's comments at or after `floor` (going on with a read a poll left); the
+        newest time read (None: the post is gone). A comment whose `created_time` cannot be read
+        neither ends the read nor moves the post's watermark: its parser sets it aside."""
+        lp = post.pending or ListPass()
+        post.pending = lp
+        paging = Paging(lp.after, lp.pages)
         items: list[Any] = []
-        while True:
-            params = {"filter": "stream", "order": "reverse_chronological",
-                      "fields": self.COMMENT_FIELDS, "limit": str(self.options.page_limit)}
-            if after:
-                params["after"] = after
-            try:
-                listing = parse_listing(await self._get(f"{post_id}/comments", params))
-            except ObjectGone:
-                return None
-            done = False
-            for item in listing.items:
-                created = _created_ts(item)  # unreadable: kept, for its parser to set it aside
-                if created is not None and created < floor:
-                    done = True
+        try:
+            while True:
+                params = {"filter": "stream", "order": "reverse_chronological",
+                          "fields": self.COMMENT_FIELDS, "limit": str(self.options.page_limit)}
+                if lp.after:
+                    params["after"] = lp.after
+                try:
+                    listing = await self._page(f"{post_id}/comments", params)
+                except ObjectGone:
+                    return None
+                ended = False
+                for item in listing.items:
+                    created = _created_ts(item)  # unreadable: kept, for its parser to set it aside
+                    if created is not None and created < floor:
+                        ended = True
+                        break
+                    items.append(item)
+                end = paging.step(None if ended else listing.after)
+                lp.pages = paging.pages
+                if end in (None, "later"):
+                    lp.after = listing.after
+                if end is not None:
                     break
-                items.append(item)
-            if done or listing.after is None:
-                break
-            after = listing.after
-        newest = post.last
-        parsed = comment_messages(post_id, post.visitor, items, self.page_id,
-                                  received_at=self._received_at)
-        self._rejected += parsed.rejected
-        for m in parsed.messages:
-            out[m.external_id] = m
-            newest = max(newest, _ts(m.created_at))
-        return newest
+        finally:  # what was read is kept, also when the poll stops here
+            parsed = comment_messages(post_id, post.visitor, items, self.page_id,
+                                      received_at=self._received_at)
+            self._rejected += parsed.rejected
+            for m in parsed.messages:  # believable times only (clamped, future ones set aside)
+                out[m.external_id] = m
+                lp.raise_top(min(_ts(m.created_at), ceiling))
+        self._ended(end, "comments")
+        if end == "later":  # goes on at the next poll
+            return post.last
+        post.pending = None
+        if end in ("repeat", "too_long"):  # read again from the top next time
+            return post.last
+        return max(post.last, lp.top) if lp.top is not None else post.last
 
 
 def build_facebook_sources(

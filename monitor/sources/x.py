@@ -44,6 +44,7 @@ from yarl import URL
 from monitor.domain.items import ItemError, Parsed, Rejected, believable
 from monitor.domain.model import Message
 from monitor.logs import excerpt
+from monitor.runtime import UnixClock
 from monitor.secrets import EnvSecret
 from monitor.sources.base import (
     BadPayload,
@@ -595,8 +596,6 @@ class ApiSession:
 # Sources
 # --------------------------------------------------------------------------------------------
 
-Clock = Callable[[], float]
-
 
 @dataclass
 class _Response:
@@ -672,7 +671,7 @@ class _XSource:
 
     def __init__(self, *, user_id: str, handle: str | None, client: AsyncClient,
                  session: aiohttp.ClientSession, base_url: str | None = None,
-                 budgets: RateBudgets | None = None, clock: Clock = time.time,
+                 budgets: RateBudgets | None = None, clock: UnixClock = time.time,
                  timeout: float = 30.0, max_pages: int = MAX_PAGES,
                  credentials: Callable[[], tuple[str, ...] | None] | None = None,
                  make_client: Callable[[tuple[str, ...]], AsyncClient] | None = None,
@@ -1057,7 +1056,7 @@ XSource = XTimelineSource | XDmSource
 
 
 def build_x_sources(account: XAccount, session: aiohttp.ClientSession, *,
-                    environ: Mapping[str, str] = os.environ, clock: Clock = time.time,
+                    environ: Mapping[str, str] = os.environ, clock: UnixClock = time.time,
                     budgets: RateBudgets | None = None, timeout: float = 30.0,
                     max_pages: int = 20) -> list[Source]:
     """The streams of one X account: mentions, replies and, with `dm = true`, DMs."""
@@ -1066,7 +1065,7 @@ def build_x_sources(account: XAccount, session: aiohttp.ClientSession, *,
 
 
 def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
-              environ: Mapping[str, str] = os.environ, clock: Clock = time.time,
+              environ: Mapping[str, str] = os.environ, clock: UnixClock = time.time,
               budgets: RateBudgets | None = None, timeout: float = 30.0,
               max_pages: int = 20) -> list[XSource]:
     """Like `build_x_sources`, typed as the X sources (the backfill reads their history)."""

@@ -1,17 +1,19 @@
-"""People's corrections of question decisions: the SQL of finding a message, storing a label with
-its thread's recomputed waits, reading a thread back (`explain`) and the labelled export."""
+"""People's corrections of question decisions: the SQL of finding a message, storing a label and
+its correction (the engine recomputes the thread in between, in the same transaction), reading a
+thread back (`explain`) and the labelled export."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
+from monitor.domain.labels import Correction, MessageRef
+from monitor.domain.outcomes import Flags
 from monitor.store import nudges
-from monitor.store.store import ACCOUNT_LOCK, Compute, IngestResult, recompute_threads
+from monitor.store.store import ACCOUNT_LOCK, Transaction
 
 DIRECTIONS = ("needs_reply", "no_reply", "rules")
 """What a correction says: the message needs a reply, does not, or is given back to the rules."""
@@ -30,30 +32,6 @@ _URL_IDS = re.compile(r"/status(?:es)?/(\d{1,20})\b|[?&]comment_id=([\w.-]{1,100
 def direction_of(label: bool | None) -> str:
     """The direction of a correction: `needs_reply`, `no_reply`, or `rules` (no label)."""
     return "rules" if label is None else ("needs_reply" if label else "no_reply")
-
-
-@dataclass(frozen=True, slots=True)
-class MessageRef:
-    """A stored message as a correction addresses it."""
-
-    id: int
-    account_id: int
-    account: str
-    external_id: str
-    thread_id: int
-    direction: str
-    url: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Correction:
-    """A stored correction: the decision before and after it (is a question, the rule that decided)."""
-
-    message: MessageRef
-    label: bool | None
-    old: tuple[bool, str | None]
-    new: tuple[bool, str | None]
-    labelled_at: datetime
 
 
 @dataclass(frozen=True)
@@ -102,31 +80,36 @@ async def find_messages(pool: asyncpg.Pool, ref: str, account_ids: Sequence[int]
     return [MessageRef(**dict(r)) for r in rows]
 
 
-async def correct(pool: asyncpg.Pool, message: MessageRef, label: bool | None, *, by: str, note: str | None,
-                  compute: Compute) -> Correction:
-    """Store a correction and recompute the message's thread with it, in one transaction under the
-    account's lock; the correction's notice leaves when it commits. `label` None gives the
-    message back to the rules (its thread's waits are then those the rules give)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, message.account_id)
-        old = await conn.fetchrow(
-            "SELECT thread_id, direction, is_question, reason FROM messages WHERE id = $1", message.id)
-        if old is None or old["direction"] != "inbound":
-            raise ValueError(f"message {message.external_id!r} is not a stored inbound message")
-        await conn.execute("UPDATE messages SET label = $2 WHERE id = $1", message.id, label)
-        outcomes = await recompute_threads(conn, [old["thread_id"]], compute, IngestResult())
-        is_question, _, reason = outcomes[old["thread_id"]].flags[message.external_id]
-        labelled_at = await conn.fetchval(
-            """
-            INSERT INTO message_labels (message_id, account_id, label, labelled_by, note,
-                old_is_question, old_reason, new_is_question, new_reason)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING labelled_at
-            """,
-            message.id, message.account_id, label, by, note, old["is_question"], old["reason"], is_question, reason,
-        )
-        await conn.execute("SELECT pg_notify($1, $2)", nudges.CORRECTIONS,
-                           nudges.correction_notice(message.account_id, direction_of(label)))
-    return Correction(message, label, (old["is_question"], old["reason"]), (is_question, reason), labelled_at)
+async def relabel(tx: Transaction, message: MessageRef, label: bool | None) -> tuple[int, Flags]:
+    """Set a message's label (None: back to the rules) under its account's lock; return its thread
+    and its flags before. Its thread is then recomputed, and the correction `record`ed, in `tx`."""
+    conn = tx.conn
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, message.account_id)
+    old = await conn.fetchrow(
+        "SELECT thread_id, direction, is_question, is_automatic, reason FROM messages WHERE id = $1", message.id)
+    if old is None or old["direction"] != "inbound":
+        raise ValueError(f"message {message.external_id!r} is not a stored inbound message")
+    await conn.execute("UPDATE messages SET label = $2 WHERE id = $1", message.id, label)
+    return old["thread_id"], Flags(old["is_question"], old["is_automatic"], old["reason"])
+
+
+async def record(tx: Transaction, message: MessageRef, label: bool | None, before: Flags, after: Flags, *,
+                 by: str, note: str | None) -> Correction:
+    """Store the correction of a `relabel`ed message with its decision before and after; its notice
+    leaves when `tx` commits."""
+    labelled_at = await tx.conn.fetchval(
+        """
+        INSERT INTO message_labels (message_id, account_id, label, labelled_by, note,
+            old_is_question, old_reason, new_is_question, new_reason)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING labelled_at
+        """,
+        message.id, message.account_id, label, by, note, before.is_question, before.reason, after.is_question,
+        after.reason,
+    )
+    await tx.conn.execute("SELECT pg_notify($1, $2)", nudges.CORRECTIONS,
+                          nudges.correction_notice(message.account_id, direction_of(label)))
+    return Correction(message, label, (before.is_question, before.reason), (after.is_question, after.reason),
+                      labelled_at)
 
 
 async def thread_view(pool: asyncpg.Pool, thread_id: int) -> ThreadView:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
+from monitor.runtime import REAL_TIME, Backoff, Health, Supervised, Timer
 from monitor.store.db import DATABASE_ERRORS
 
 CHANNEL = "inbox_monitor_poll_now"
@@ -66,13 +67,17 @@ def _read(payload: str) -> tuple[int, list[str]] | None:
     return account, streams
 
 
-async def listen(pool: asyncpg.Pool, nudged: Nudged, *, corrected: Corrected | None = None,
-                 check_every: float = 30.0, retry: float = 1.0, retry_max: float = 30.0) -> None:
-    """Call `nudged` for each poll-now notice (and `corrected` for each correction notice), for
-    ever: one pooled connection LISTENs; when it breaks (or stops answering the check every
-    `check_every` seconds) another is taken, after a backoff."""
-    delay = retry
-    failing = False
+LISTEN_BACKOFF = Backoff(base_seconds=1.0, cap_seconds=30.0)
+"""After a broken listening connection: another within a second, up to 30 s apart while
+PostgreSQL stays away (a notice lost meanwhile costs only freshness)."""
+
+
+def listener(pool: asyncpg.Pool, nudged: Nudged, *, corrected: Corrected | None = None,
+             check_every_seconds: float = 30.0, backoff: Backoff = LISTEN_BACKOFF,
+             timer: Timer = REAL_TIME) -> Supervised:
+    """Calls `nudged` for each poll-now notice (and `corrected` for each correction notice) once
+    run: one pooled connection LISTENs; when it breaks (or stops answering the check every
+    `check_every_seconds`) another is taken, after `backoff`."""
 
     def received(_conn: object, _pid: int, _channel: str, payload: str) -> None:
         notice = _read(payload)
@@ -88,38 +93,37 @@ async def listen(pool: asyncpg.Pool, nudged: Nudged, *, corrected: Corrected | N
         elif corrected is not None:
             corrected(*notice)
 
-    while True:
-        try:
-            async with pool.acquire() as conn:
-                closed = asyncio.Event()
+    async def step() -> None:
+        """Listen on one connection until it closes (a step that lasts while all is well)."""
+        async with pool.acquire() as conn:
+            closed = asyncio.Event()
 
-                def on_close(_conn: object, closed: asyncio.Event = closed) -> None:
-                    closed.set()
+            def on_close(_conn: object) -> None:
+                closed.set()
 
-                conn.add_termination_listener(on_close)
-                try:
-                    await conn.add_listener(CHANNEL, received)
+            conn.add_termination_listener(on_close)
+            try:
+                await conn.add_listener(CHANNEL, received)
+                if corrected is not None:
+                    await conn.add_listener(CORRECTIONS, correction)
+                supervised.health.succeeded(supervised.clock())  # listening: recovered, if it had failed
+                while not closed.is_set():
+                    if not await timer.wait(closed, check_every_seconds):
+                        await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=10)
+            finally:
+                conn.remove_termination_listener(on_close)
+                if not conn.is_closed():
+                    await conn.remove_listener(CHANNEL, received)
                     if corrected is not None:
-                        await conn.add_listener(CORRECTIONS, correction)
-                    if failing:
-                        log.warning("poll-now notices: listening again")
-                    failing, delay = False, retry
-                    while not closed.is_set():
-                        try:
-                            await asyncio.wait_for(closed.wait(), timeout=check_every)
-                        except TimeoutError:
-                            await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=10)
-                finally:
-                    conn.remove_termination_listener(on_close)
-                    if not conn.is_closed():
-                        await conn.remove_listener(CHANNEL, received)
-                        if corrected is not None:
-                            await conn.remove_listener(CORRECTIONS, correction)
-        except (*DATABASE_ERRORS, TimeoutError) as exc:
-            if not failing:
-                log.warning("poll-now notices: not listening (webhooks only speed polls up; corrections "
-                            "show at the next snapshot)",
-                            extra={"error": f"{type(exc).__name__}: {exc}"})
-            failing = True
-        await asyncio.sleep(delay)
-        delay = min(retry_max, delay * 2)
+                        await conn.remove_listener(CORRECTIONS, correction)
+
+    supervised = Supervised(
+        "poll-now notices", step, interval_seconds=backoff.base_seconds, expected=(*DATABASE_ERRORS, TimeoutError),
+        backoff=backoff, timer=timer,
+        health=Health("poll-now notices", log, level=logging.WARNING,
+                      failing_message="poll-now notices: not listening (webhooks only speed polls up; "
+                                      "corrections show at the next snapshot)",
+                      recovered_message="poll-now notices: listening again"))
+    """A connection that closed cleanly is replaced after `backoff`'s first wait, with no log."""
+    return supervised
+

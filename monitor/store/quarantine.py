@@ -1,4 +1,4 @@
-"""SQL reading the items set aside (written by `Store.ingest`, in the transaction of their page)."""
+"""SQL reading the items set aside (written by `Transaction.quarantine`, in the transaction of their page)."""
 
 from __future__ import annotations
 

@@ -8,16 +8,18 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 import orjson
 
-from monitor.domain.items import DETAIL_MAX, Rejected
-from monitor.domain.model import Message, ThreadMessage, ThreadMessageLike
+from monitor.domain.changes import StoredThread, ThreadChange
+from monitor.domain.items import DETAIL_MAX, Rejected, Settled
+from monitor.domain.model import Message, ThreadInfo, ThreadMessage
+from monitor.domain.outcomes import WAIT_FIELDS, Flags, WaitRow
 from monitor.logs import redact
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -102,62 +104,6 @@ class AccountRow:
 
 
 @dataclass(frozen=True, slots=True)
-class ThreadInfo:
-    id: int
-    account_id: int
-    kind: str
-    customer_id: str | None
-    customer_handle: str | None
-    url: str | None = None
-
-
-class WaitRow(NamedTuple):
-    """A wait as stored: the domain's wait plus what the policy says of it (a tuple: built for
-    every wait of every touched thread, and written as is after its sequence number)."""
-
-    seq: int
-    kind: str
-    opened_at: datetime
-    opened_message: str
-    questions: int
-    closed_at: datetime | None
-    closed_message: str | None
-    target_seconds: float
-    deadline: datetime
-    at_risk_at: datetime
-    wall_seconds: float | None
-    business_seconds: float | None
-    at_risk_reached_at: datetime | None
-    breached_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadOutcome:
-    waits: list[WaitRow]
-    flags: Mapping[str, tuple[bool, bool, str | None]]
-    """external id -> (is_question, is_automatic, the rule that decided)."""
-
-
-Compute = Callable[[ThreadInfo, list[ThreadMessageLike]], ThreadOutcome]
-
-
-@dataclass(slots=True)
-class WaitEvent:
-    """A wait opened or answered by a transaction, for the metrics."""
-
-    account_id: int
-    thread_id: int
-    seq: int
-    kind: str
-    thread_kind: str
-    wall_seconds: float | None = None
-    business_seconds: float | None = None
-    message: str | None = None
-    """External id of the question that opened the wait."""
-    url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class StreamRecord:
     """What PostgreSQL remembers of a stream when a process sets out to poll it."""
 
@@ -166,36 +112,11 @@ class StreamRecord:
     monitored_since: datetime
 
 
-@dataclass
-class IngestResult:
-    messages_new: int = 0
-    new_created_at: list[datetime] = field(default_factory=list)
-    """Customer time of each new message (for the ingest lag)."""
-    threads_touched: int = 0
-    opened: list[WaitEvent] = field(default_factory=list)
-    answered: list[WaitEvent] = field(default_factory=list)
-    quarantined: dict[str, int] = field(default_factory=dict)
-    """Reason -> items set aside for the first time by this transaction (read again: not counted)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A quarantined item parsed again (`inbox-monitor quarantine retry`): resolved when it became
-    messages, else still set aside (with the reason this code gives)."""
-
-    quarantine_id: int
-    resolved: bool
-
-
 _COPIED = ("account_id", "channel", "external_id", "thread_id", "direction", "author_id", "author_handle", "body",
            "url", "is_retweet", "created_at", "raw", "future_created_at", "reply_to_brand", "is_question",
            "is_automatic", "reason")
 
-_WAIT_FIELDS = ("kind", "opened_at", "opened_message", "questions", "closed_at", "closed_message",
-                "target_seconds", "deadline", "at_risk_at", "wall_seconds", "business_seconds",
-                "at_risk_reached_at", "breached_at")
-"""A stored wait's columns after (thread_id, seq, account_id): the order of `WaitRow` after `seq`."""
-_WAIT_COLUMNS = ", ".join(_WAIT_FIELDS)
+_WAIT_COLUMNS = ", ".join(WAIT_FIELDS)
 
 
 class Store:
@@ -245,70 +166,11 @@ class Store:
         assert row is not None  # INSERT ... RETURNING always returns the row
         return StreamRecord(row["cursor"], row["last_success_at"], row["monitored_since"])
 
-    async def ingest(
-        self,
-        account_id: int,
-        channel: str,
-        stream: str,
-        messages: Sequence[Message],
-        cursor: str | None,
-        compute: Compute,
-        *,
-        rejected: Sequence[Rejected] = (),
-        received_at: datetime | None = None,
-        settled: Settled | None = None,
-    ) -> IngestResult:
-        """Store a batch, set its rejected items aside (received at `received_at`, default now),
-        recompute the waits of every thread it touches, mark a retried quarantined item `settled`
-        and save the cursor, all in one transaction: either everything is stored or nothing is.
-
-        The account's threads are locked first, their stored messages read, and the waits
-        computed on stored + new messages, so each new message is written once, with its flags."""
-        unique = {m.external_id: m for m in clean_messages(messages)}
-        batch = sorted(unique.values(), key=lambda m: (m.thread_key, m.external_id))
-        result = IngestResult()
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A transaction on one connection: everything done through it is stored, or nothing is."""
         async with self.pool.acquire() as conn, conn.transaction():
-            if batch:
-                infos = await _lock_threads(conn, account_id, _thread_rows(batch))
-                state = await _ThreadState.load(conn, infos, account_id, [m.external_id for m in batch])
-                # New: not stored yet, neither in its thread nor (its thread key changed) in another one.
-                new: dict[int, list[Message]] = {}
-                for m in batch:
-                    if m.external_id not in state.known:
-                        tid = infos[m.thread_key].id
-                        new.setdefault(tid, []).append(m)
-                        state.messages[tid].append(m)  # a Message reads as a ThreadMessage
-                outcomes = await _compute_and_copy(conn, state, new, compute, account_id, channel)
-                result.messages_new = sum(map(len, new.values()))
-                result.new_created_at = [m.created_at for ms in new.values() for m in ms]
-                await state.write(conn, outcomes, result)
-            if rejected:
-                result.quarantined = await _quarantine(conn, account_id, channel, stream, rejected,
-                                                       received_at or datetime.now(UTC))
-            if settled is not None:
-                await conn.execute(
-                    "UPDATE quarantine SET retried_at = now(), resolved_at = CASE WHEN $2 THEN now() END"
-                    " WHERE id = $1",
-                    settled.quarantine_id, settled.resolved,
-                )
-            if cursor is not None:
-                await conn.execute(
-                    """
-                    INSERT INTO poll_state (account_id, stream, cursor, cursor_updated_at)
-                    VALUES ($1, $2, $3, now())
-                    ON CONFLICT (account_id, stream) DO UPDATE SET
-                        cursor = EXCLUDED.cursor, cursor_updated_at = EXCLUDED.cursor_updated_at
-                    """,
-                    account_id, stream, cursor,
-                )
-        return result
-
-    async def recompute(self, thread_ids: Sequence[int], compute: Compute) -> IngestResult:
-        """Recompute the waits of these threads (after a policy change) in one transaction."""
-        result = IngestResult()
-        async with self.pool.acquire() as conn, conn.transaction():
-            await recompute_threads(conn, thread_ids, compute, result)
-        return result
+            yield Transaction(conn)
 
     async def threads_since(self, since: datetime, account_ids: Sequence[int]) -> list[int]:
         """Ids of the accounts' threads with a message at or after `since`, in order (one scan of
@@ -434,25 +296,6 @@ class Store:
             )
 
 
-async def recompute_threads(conn: asyncpg.Connection, thread_ids: Sequence[int], compute: Compute,
-                            result: IngestResult) -> dict[int, ThreadOutcome]:
-    """Recompute the waits and flags of these threads in the caller's transaction, under their
-    accounts' locks; their outcomes by thread id."""
-    accounts = await conn.fetch(
-        "SELECT DISTINCT account_id FROM threads WHERE id = ANY($1::bigint[]) ORDER BY 1", list(thread_ids))
-    for a in accounts:  # in order: no deadlock with another recompute
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, a["account_id"])
-    records = await conn.fetch(
-        "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
-        " WHERE id = ANY($1::bigint[])",
-        sorted(thread_ids),
-    )
-    state = await _ThreadState.load(conn, {str(r["id"]): _thread_info(r) for r in records})
-    outcomes = {tid: compute(state.infos[tid], msgs) for tid, msgs in state.messages.items()}
-    await state.write(conn, outcomes, result)
-    return outcomes
-
-
 def item_key(item: Rejected) -> str:
     """What makes a set-aside item the same when it is read again: its kind and id, or (the id
     unreadable) a digest of its raw payload."""
@@ -463,38 +306,6 @@ def item_key(item: Rejected) -> str:
     except TypeError:  # a lone surrogate, an integer beyond 64 bits
         canonical = json.dumps(item.raw, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
     return f"{item.kind}#{hashlib.sha256(canonical).hexdigest()[:32]}"
-
-
-async def _quarantine(conn: asyncpg.Connection, account_id: int, channel: str, stream: str,
-                      items: Sequence[Rejected], received_at: datetime) -> dict[str, int]:
-    """Set the items aside, each once: an item read again keeps its row (its reason and detail
-    follow the current code while it is unresolved). Returns the new rows by reason."""
-    unique = {item_key(i): i for i in items}  # one row may be written once per statement
-    rows = await conn.fetch(
-        """
-        INSERT INTO quarantine (account_id, channel, stream, item_key, kind, external_id, reason, detail,
-                                raw, context, received_at)
-        SELECT $1, $2, $3, u.item_key, u.kind, u.external_id, u.reason, u.detail, u.raw::jsonb,
-               u.context::jsonb, $11
-        FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-            AS u(item_key, kind, external_id, reason, detail, raw, context)
-        ON CONFLICT (account_id, stream, item_key) DO UPDATE SET
-            reason = EXCLUDED.reason, detail = EXCLUDED.detail, raw = EXCLUDED.raw, context = EXCLUDED.context
-        WHERE quarantine.resolved_at IS NULL
-          AND (quarantine.reason, quarantine.detail) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.detail)
-        RETURNING reason, xmax = 0 AS inserted
-        """,
-        account_id, channel, stream, list(unique), [i.kind for i in unique.values()],
-        [i.external_id for i in unique.values()], [i.reason for i in unique.values()],
-        [clean_text(i.detail[:DETAIL_MAX]) for i in unique.values()],
-        [encode_json(i.raw).decode() for i in unique.values()],
-        [encode_json(i.context).decode() for i in unique.values()], received_at,
-    )
-    counts: dict[str, int] = {}
-    for r in rows:
-        if r["inserted"]:
-            counts[r["reason"]] = counts.get(r["reason"], 0) + 1
-    return counts
 
 
 def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, str | None, str | None]]:
@@ -568,110 +379,130 @@ _COPY_CHUNK = 250
 """New messages per COPY while computing: PostgreSQL inserts a chunk while the next is computed."""
 
 
-async def _compute_and_copy(conn: asyncpg.Connection, state: _ThreadState, new: Mapping[int, Sequence[Message]],
-                            compute: Compute, account_id: int, channel: str) -> dict[int, ThreadOutcome]:
-    """Compute every locked thread's outcome and COPY its new messages with their flags.
+class Transaction:
+    """One transaction (see `Store.transaction`): lock an account's threads and read their messages
+    and waits, apply what their recomputation changes, set items aside, save a cursor."""
 
-    The account's lock is held: no one else inserts its messages now, so the new ones can be
-    COPY'd straight in (the fastest way PostgreSQL takes rows). They go a chunk at a time, each
-    COPY in flight while the next threads are computed, so both processors work."""
-    outcomes: dict[int, ThreadOutcome] = {}
-    rows: list[tuple[Any, ...]] = []
-    pending: asyncio.Future[str] | None = None
-    try:
-        for tid, messages in state.messages.items():
-            outcome = outcomes[tid] = compute(state.infos[tid], messages)
-            for m in new.get(tid, ()):
-                rows.append((account_id, channel, m.external_id, tid, m.direction, m.author_id, m.author_handle,
-                             m.text, m.url, m.is_retweet, m.created_at, m.raw, m.future_created_at, m.reply_to_brand,
-                             *outcome.flags[m.external_id]))
-            if len(rows) >= _COPY_CHUNK:
-                if pending is not None:
-                    await pending
-                pending = asyncio.ensure_future(conn.copy_records_to_table("messages", columns=_COPIED, records=rows))
-                rows = []
-                await asyncio.sleep(0)  # the COPY sends its rows now, before the next computation
-        if pending is not None:
-            await pending
-            pending = None
-        if rows:
-            await conn.copy_records_to_table("messages", columns=_COPIED, records=rows)
-    except BaseException:
-        if pending is not None:  # the transaction can roll back only once the connection is free
-            with contextlib.suppress(BaseException):
-                await pending
-        raise
-    return outcomes
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self._channel: str | None = None
+        self._message_ids: dict[tuple[int, str], int] = {}
+        """(thread id, external id) -> row id of each stored message read: where its flags change."""
 
+    async def lock_batch(self, account_id: int, channel: str, messages: Sequence[Message]) -> list[StoredThread]:
+        """Lock the account's threads (its streams ingest one at a time, whichever process runs
+        them), create the batch's new threads, and read the threads the batch touches. The batch's
+        messages not stored yet (in any of the account's threads) are their threads' `new`, made
+        storable (`clean_messages`) and in their order; a message given twice counts once."""
+        unique = {m.external_id: m for m in clean_messages(messages)}
+        batch = sorted(unique.values(), key=lambda m: (m.thread_key, m.external_id))
+        if not batch:
+            return []
+        self._channel = channel
+        infos = await _lock_threads(self.conn, account_id, _thread_rows(batch))
+        threads = {i.id: StoredThread(i) for i in infos.values()}
+        known = await self._load(threads, account_id, [m.external_id for m in batch])
+        for m in batch:
+            if m.external_id not in known:
+                thread = threads[infos[m.thread_key].id]
+                thread.new.append(m)
+                thread.messages.append(m)  # a Message reads as a ThreadMessage
+        return list(threads.values())
 
-class _ThreadState:
-    """The stored messages and waits of locked threads."""
+    async def lock_threads(self, thread_ids: Sequence[int]) -> list[StoredThread]:
+        """Lock the accounts of these threads (in order: no deadlock with another recompute) and
+        read the threads."""
+        conn = self.conn
+        accounts = await conn.fetch(
+            "SELECT DISTINCT account_id FROM threads WHERE id = ANY($1::bigint[]) ORDER BY 1", list(thread_ids))
+        for a in accounts:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, a["account_id"])
+        records = await conn.fetch(
+            "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
+            " WHERE id = ANY($1::bigint[])",
+            sorted(thread_ids),
+        )
+        threads = {r["id"]: StoredThread(_thread_info(r)) for r in records}
+        await self._load(threads)
+        return list(threads.values())
 
-    def __init__(self, infos: dict[int, ThreadInfo]) -> None:
-        self.infos = infos
-        self.messages: dict[int, list[ThreadMessageLike]] = {t: [] for t in infos}
-        self.stored_flags: dict[str, tuple[bool, bool, str | None, int]] = {}
-        self.old_waits: dict[tuple[int, int], tuple[Any, ...]] = {}
-        self.known: set[str] = set()
-
-    @classmethod
-    async def load(cls, conn: asyncpg.Connection, infos: Mapping[str, ThreadInfo], account_id: int = 0,
-                   external_ids: Sequence[str] = ()) -> _ThreadState:
-        """Read the threads' messages and waits; `known` gets which of `external_ids` the account
-        has stored already, in these threads or another one (one read)."""
-        state = cls({i.id: i for i in infos.values()})
-        ids = sorted(state.infos)
+    async def _load(self, threads: Mapping[int, StoredThread], account_id: int = 0,
+                    external_ids: Sequence[str] = ()) -> set[str]:
+        """Read the threads' messages and waits into them; return which of `external_ids` the
+        account has stored already, in these threads or another one (one read)."""
+        ids = sorted(threads)
         wanted = set(external_ids)
-        for r in await conn.fetch(
+        known: set[str] = set()
+        message_ids = self._message_ids
+        for r in await self.conn.fetch(
             "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
             " reply_to_brand, label, is_question, is_automatic, reason FROM messages"
             " WHERE thread_id = ANY($1::bigint[]) OR (account_id = $2 AND external_id = ANY($3::text[]))",
             ids, account_id, list(wanted),
         ):
-            if r["external_id"] in wanted:
-                state.known.add(r["external_id"])
-            tid = r["thread_id"]
-            if tid not in state.infos:
+            ext = r["external_id"]
+            if ext in wanted:
+                known.add(ext)
+            thread = threads.get(r["thread_id"])
+            if thread is None:
                 continue  # stored in a thread this batch does not touch
-            state.messages[tid].append(ThreadMessage(r["external_id"], r["direction"], r["created_at"], r["body"],
-                                                     r["author_id"], r["is_retweet"], r["reply_to_brand"],
-                                                     r["label"]))
-            state.stored_flags[r["external_id"]] = (r["is_question"], r["is_automatic"], r["reason"], r["id"])
-        for r in await conn.fetch(
+            thread.messages.append(ThreadMessage(ext, r["direction"], r["created_at"], r["body"], r["author_id"],
+                                                 r["is_retweet"], r["reply_to_brand"], r["label"]))
+            thread.flags[ext] = Flags(r["is_question"], r["is_automatic"], r["reason"])
+            message_ids[(r["thread_id"], ext)] = r["id"]
+        for r in await self.conn.fetch(
             f"SELECT thread_id, seq, {_WAIT_COLUMNS} FROM waits WHERE thread_id = ANY($1::bigint[])", ids
         ):
-            state.old_waits[(r["thread_id"], r["seq"])] = tuple(r[f] for f in _WAIT_FIELDS)
-        return state
+            threads[r["thread_id"]].waits.append(WaitRow(*r[1:]))
+        return known
 
-    async def write(self, conn: asyncpg.Connection, outcomes: Mapping[int, ThreadOutcome],
-                    result: IngestResult) -> None:
-        """Write what changed: flags of stored messages, waits (new, changed, gone)."""
-        result.threads_touched += len(outcomes)
+    async def apply(self, changes: Iterable[ThreadChange]) -> None:
+        """Write the locked threads' changes: new messages with their flags, the flags of stored
+        messages, the waits (new, changed, gone).
+
+        The account's lock is held: no one else inserts its messages now, so the new ones are
+        COPY'd straight in (the fastest way PostgreSQL takes rows). They go a chunk at a time, each
+        COPY in flight while `changes` computes the next threads, so both processors work."""
+        conn = self.conn
+        channel = self._channel
+        rows: list[tuple[Any, ...]] = []
+        pending: asyncio.Future[str] | None = None
         flag_rows: list[tuple[int, bool, bool, str | None]] = []
-        new_rows: list[tuple[Any, ...]] = []
-        changed_rows: list[tuple[Any, ...]] = []
+        new_waits: list[tuple[Any, ...]] = []
+        changed_waits: list[tuple[Any, ...]] = []
         gone: list[tuple[int, int]] = []
-        for tid, outcome in outcomes.items():
-            info = self.infos[tid]
-            for ext, flags in outcome.flags.items():
-                stored = self.stored_flags.get(ext)
-                if stored is not None and stored[:3] != flags:
-                    flag_rows.append((stored[3], *flags))
-            for w in outcome.waits:
-                row = w[1:]  # _WAIT_FIELDS, in order
-                before = self.old_waits.get((tid, w.seq))
-                if before is None:
-                    new_rows.append((tid, w.seq, info.account_id, *row))
-                elif before != row:
-                    changed_rows.append((tid, w.seq, info.account_id, *row))
-                if before is None:
-                    result.opened.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
-                                                   message=w.opened_message, url=info.url))
-                if w.closed_at is not None and (before is None or before[4] is None):
-                    result.answered.append(WaitEvent(info.account_id, tid, w.seq, w.kind, info.kind,
-                                                     w.wall_seconds, w.business_seconds, w.opened_message,
-                                                     info.url))
-            gone += [(tid, seq) for (t, seq) in self.old_waits if t == tid and seq >= len(outcome.waits)]
+        try:
+            for change in changes:
+                tid, account_id = change.thread.id, change.thread.account_id
+                if change.new:
+                    flags = change.flags
+                    for m in change.new:
+                        rows.append((account_id, channel, m.external_id, tid, m.direction, m.author_id,
+                                     m.author_handle, m.text, m.url, m.is_retweet, m.created_at, m.raw,
+                                     m.future_created_at, m.reply_to_brand, *flags[m.external_id]))
+                    if len(rows) >= _COPY_CHUNK:
+                        if pending is not None:
+                            await pending
+                        pending = asyncio.ensure_future(
+                            conn.copy_records_to_table("messages", columns=_COPIED, records=rows))
+                        rows = []
+                        await asyncio.sleep(0)  # the COPY sends its rows now, before the next computation
+                for ext, f in change.reflagged.items():
+                    flag_rows.append((self._message_ids[(tid, ext)], *f))
+                waits = change.waits
+                new_waits += [(tid, account_id, *w) for w in waits.new]
+                changed_waits += [(tid, account_id, *w) for w in waits.changed]
+                gone += [(tid, seq) for seq in waits.gone]
+            if pending is not None:
+                await pending
+                pending = None
+            if rows:
+                await conn.copy_records_to_table("messages", columns=_COPIED, records=rows)
+        except BaseException:
+            if pending is not None:  # the transaction can roll back only once the connection is free
+                with contextlib.suppress(BaseException):
+                    await pending
+            raise
         if flag_rows:
             await conn.execute(
                 """
@@ -691,13 +522,62 @@ class _ThreadState:
             )
         # The account's lock is held and its stored waits were read under it: the new ones are
         # COPY'd, the changed ones updated.
-        if new_rows:
-            await conn.copy_records_to_table("waits", columns=_WAIT_COPIED, records=new_rows)
-        if changed_rows:
-            await _update_waits(conn, changed_rows)
+        if new_waits:
+            await conn.copy_records_to_table("waits", columns=_WAIT_COPIED, records=new_waits)
+        if changed_waits:
+            await _update_waits(conn, changed_waits)
+
+    async def quarantine(self, account_id: int, channel: str, stream: str, items: Sequence[Rejected],
+                         received_at: datetime) -> dict[str, int]:
+        """Set the items aside, each once: an item read again keeps its row (its reason and detail
+        follow the current code while it is unresolved). Returns the new rows by reason."""
+        unique = {item_key(i): i for i in items}  # one row may be written once per statement
+        rows = await self.conn.fetch(
+            """
+            INSERT INTO quarantine (account_id, channel, stream, item_key, kind, external_id, reason, detail,
+                                    raw, context, received_at)
+            SELECT $1, $2, $3, u.item_key, u.kind, u.external_id, u.reason, u.detail, u.raw::jsonb,
+                   u.context::jsonb, $11
+            FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                AS u(item_key, kind, external_id, reason, detail, raw, context)
+            ON CONFLICT (account_id, stream, item_key) DO UPDATE SET
+                reason = EXCLUDED.reason, detail = EXCLUDED.detail, raw = EXCLUDED.raw, context = EXCLUDED.context
+            WHERE quarantine.resolved_at IS NULL
+              AND (quarantine.reason, quarantine.detail) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.detail)
+            RETURNING reason, xmax = 0 AS inserted
+            """,
+            account_id, channel, stream, list(unique), [i.kind for i in unique.values()],
+            [i.external_id for i in unique.values()], [i.reason for i in unique.values()],
+            [clean_text(i.detail[:DETAIL_MAX]) for i in unique.values()],
+            [encode_json(i.raw).decode() for i in unique.values()],
+            [encode_json(i.context).decode() for i in unique.values()], received_at,
+        )
+        counts: dict[str, int] = {}
+        for r in rows:
+            if r["inserted"]:
+                counts[r["reason"]] = counts.get(r["reason"], 0) + 1
+        return counts
+
+    async def settle(self, settled: Settled) -> None:
+        """Mark a quarantined item retried, and resolved if it became messages."""
+        await self.conn.execute(
+            "UPDATE quarantine SET retried_at = now(), resolved_at = CASE WHEN $2 THEN now() END WHERE id = $1",
+            settled.quarantine_id, settled.resolved,
+        )
+
+    async def save_cursor(self, account_id: int, stream: str, cursor: str) -> None:
+        await self.conn.execute(
+            """
+            INSERT INTO poll_state (account_id, stream, cursor, cursor_updated_at)
+            VALUES ($1, $2, $3, now())
+            ON CONFLICT (account_id, stream) DO UPDATE SET
+                cursor = EXCLUDED.cursor, cursor_updated_at = EXCLUDED.cursor_updated_at
+            """,
+            account_id, stream, cursor,
+        )
 
 
-_WAIT_COPIED = ("thread_id", "seq", "account_id", *_WAIT_FIELDS)
+_WAIT_COPIED = ("thread_id", "account_id", "seq", *WAIT_FIELDS)
 
 
 async def _update_waits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -723,7 +603,7 @@ async def _update_waits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -
             $5::timestamptz[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[],
             $10::double precision[], $11::timestamptz[], $12::timestamptz[],
             $13::double precision[], $14::double precision[], $15::timestamptz[], $16::timestamptz[])
-            AS u(thread_id, seq, account_id, {_WAIT_COLUMNS})
+            AS u(thread_id, account_id, seq, {_WAIT_COLUMNS})
         WHERE waits.thread_id = u.thread_id AND waits.seq = u.seq
         """,
         *columns,

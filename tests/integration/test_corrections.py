@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.app import prepare
 from monitor.config import Config, parse
-from monitor.domain.model import Message
+from monitor.domain.model import Message, ThreadInfo
 from monitor.engine import Engine, thread_outcome
 from monitor.metrics import Metrics
 from monitor.secrets import EnvSecret
@@ -48,7 +48,7 @@ from monitor.server import API_BODY_MAX, HttpServer
 from monitor.simulator.x_api import FakeXApi
 from monitor.store import nudges
 from monitor.store.labels import find_messages
-from monitor.store.store import Store, ThreadInfo
+from monitor.store.store import Store
 from tests.integration.helpers import FIXED_NOW, engine_for, shuffled_batches
 from tests.waiting import ROOT, cli, cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
 
@@ -358,7 +358,7 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
         notices.append((account_id, direction))
         metrics.corrected(account_id, direction)
 
-    listener = asyncio.create_task(nudges.listen(store.pool, lambda a, s: None, corrected=corrected))
+    listener = asyncio.create_task(nudges.listener(store.pool, lambda a, s: None, corrected=corrected).run())
     for server in servers:
         await server.start()
     base, unconfigured = (f"http://127.0.0.1:{s.port}/api/messages" for s in servers)

@@ -10,10 +10,9 @@ from pathlib import Path
 import asyncpg
 
 from monitor.config import load
-from monitor.domain.model import ThreadMessage
+from monitor.domain.model import ThreadInfo, ThreadMessage
 from monitor.engine import AccountContext, thread_outcome
 from monitor.sources.demo import FIRST_WINDOW, demo_messages
-from monitor.store.store import ThreadInfo
 from tests.waiting import cli_env, free_port, start_cli, wait_for
 
 # One batch per process: the next poll is due in 30 s, long after the test stops the process (a

@@ -25,8 +25,10 @@ import aiohttp
 import pytest
 
 from monitor.config import FacebookAccount
+from monitor.domain.changes import IngestResult
 from monitor.engine import Engine
-from monitor.poller import Backoff, Poller, PollTarget
+from monitor.poller import Poller, PollTarget
+from monitor.runtime import Backoff, SleepTimer
 from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest, Traffic, graph_time, script_page
 from monitor.sources.base import Batch
 from monitor.sources.facebook import (
@@ -38,7 +40,7 @@ from monitor.sources.facebook import (
     messenger_thread_key,
     post_thread_key,
 )
-from monitor.store.store import IngestResult, Store
+from monitor.store.store import Store
 from tests.integration.helpers import engine_for, waits_of
 
 START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -139,7 +141,8 @@ class Rig:
                 self.sources[(name, source.stream)] = source
                 targets.append(PollTarget(self.ids[name], name, "brand", "facebook", source, INTERVAL))
         self.poller = Poller(self.engine, targets, observers=[self.observer], clock=self.clock,
-                             sleep=self.clock.sleep, backoff=Backoff(base=5, cap=120, rng=random.Random(7)),
+                             timer=SleepTimer(self.clock.sleep),
+                             backoff=Backoff(base_seconds=10, cap_seconds=120, rng=random.Random(7)),
                              credentials_retry=900)
         await self.poller.start()
         return self.poller

@@ -24,7 +24,6 @@ import importlib.util
 import json
 import math
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -41,7 +40,7 @@ import pytest
 
 from monitor.simulator.graph_api import FakeGraphApi, script_page
 from tests.conftest import with_database
-from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, wait_for
+from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
 
 pytestmark = pytest.mark.tools("prometheus")
 
@@ -347,16 +346,6 @@ class Scenario:
         return sorted(body["data"])
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 async def _admin(url: str, sql: str) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -426,7 +415,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         yield s
     finally:
         for proc in reversed(procs):
-            stop(proc)
+            stop_cli(proc)
         graph.close()
         asyncio.run(_admin(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 

@@ -338,7 +338,7 @@ async def poller_for(store: Store, fake: FakeXApi, session: aiohttp.ClientSessio
         targets.append(PollTarget(ids[name], name, "brand", "x", mentions, interval))
     if clock is None:
         return Poller(engine, targets)
-    return Poller(engine, targets, clock=clock.now, sleep=clock.sleep)
+    return Poller(engine, targets, clock=clock.now, timer=clock)
 
 
 def lags(fake: FakeXApi, user_id: str, posted: dict[int, float]) -> dict[int, float]:

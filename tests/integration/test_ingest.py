@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -12,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.domain.changes import StoredThread, ThreadChange, thread_change
 from monitor.domain.model import Message
+from monitor.engine import thread_outcome
 from monitor.store.db import create_pool, migrate, migrations, pending_migrations
 from monitor.store.store import Store
 from tests.integration.helpers import FIXED_NOW, engine_for, shuffled_batches, waits_of
@@ -62,11 +65,16 @@ async def test_failed_transaction_stores_nothing(store: Store) -> None:
     engine = await engine_for(store, ["acme-x"])
     account_id = next(iter(engine.accounts))
 
-    def broken(thread, messages):  # noqa: ANN001, ANN202 - a compute that fails mid-transaction
-        raise RuntimeError("boom")
+    def broken(threads: list[StoredThread]) -> Iterator[ThreadChange]:  # fails mid-transaction
+        for _ in threads:
+            raise RuntimeError("boom")
+        yield from ()
 
     with pytest.raises(RuntimeError):
-        await store.ingest(account_id, "x", "s", [message("1", "k:1", 0)], "c1", broken)
+        async with store.transaction() as tx:  # threads created, cursor saved, then the failure
+            threads = await tx.lock_batch(account_id, "x", [message("1", "k:1", 0)])
+            await tx.save_cursor(account_id, "s", "c1")
+            await tx.apply(broken(threads))
     async with store.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM messages") == 0
         assert await conn.fetchval("SELECT count(*) FROM threads") == 0
@@ -203,8 +211,6 @@ async def test_a_failure_while_a_chunk_is_being_copied_stores_nothing(store: Sto
     """Big batches are COPY'd a chunk at a time while the next threads are computed: a failure in
     the middle rolls everything back (no message, thread, wait or cursor) and the connection is
     usable again; the same batch then goes in whole, with the waits of the pure domain."""
-    from monitor.engine import thread_outcome
-
     engine = await engine_for(store, ["acme-x"])
     account_id = next(iter(engine.accounts))
     ctx = engine.accounts[account_id]
@@ -212,15 +218,19 @@ async def test_a_failure_while_a_chunk_is_being_copied_stores_nothing(store: Sto
                                                                                        "outbound", REPLY))]
     computed = 0
 
-    def failing(thread, messages):  # noqa: ANN001, ANN202 - Compute
+    def failing(threads: list[StoredThread]) -> Iterator[ThreadChange]:  # the engine's changes, then a failure
         nonlocal computed
-        computed += 1
-        if computed == 400:  # some chunks are stored (in the transaction) or on their way by now
-            raise RuntimeError("boom")
-        return thread_outcome(ctx, thread, messages, FIXED_NOW)
+        for stored in threads:
+            computed += 1
+            if computed == 400:  # some chunks are stored (in the transaction) or on their way by now
+                raise RuntimeError("boom")
+            yield thread_change(stored, thread_outcome(ctx, stored.info, stored.messages, FIXED_NOW))
 
     with pytest.raises(RuntimeError, match="boom"):
-        await store.ingest(account_id, "x", "s", batch, "c-1", failing)
+        async with store.transaction() as tx:
+            threads = await tx.lock_batch(account_id, "x", batch)
+            await tx.save_cursor(account_id, "s", "c-1")
+            await tx.apply(failing(threads))
     assert computed == 400
     async with store.pool.acquire() as conn:
         counts = [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("messages", "threads", "waits")]

@@ -124,12 +124,12 @@ async def test_open_waits_follow_an_ingest_without_waiting_for_the_snapshot(stor
     import asyncio
     import time
 
-    from monitor.app import _refresh_loop
+    from monitor.app import snapshot_refresher
 
     engine, metrics, targets, registry = await wire(store)
     acme = next(t for t in targets if t.account == "acme-x")
     labels = ("acme", "x", "acme-x", "first")
-    loop = asyncio.create_task(_refresh_loop(metrics, store, interval=3600))  # one full read, then none
+    loop = asyncio.create_task(snapshot_refresher(metrics, store, 3600).run())  # one full read, then none
     try:
         await eventually(lambda: metrics.snapshot_ts.value(()) > 0, what="the first full snapshot")
         full_at = metrics.snapshot_ts.value(())

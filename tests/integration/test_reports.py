@@ -35,13 +35,14 @@ from monitor.reports.model import BUCKET_EDGES, Figures, Report
 from monitor.reports.period import parse_period
 from monitor.reports.render import render
 from monitor.reports.schedule import ReportScheduler
+from monitor.runtime import Backoff, SleepTimer, set_testing
 from monitor.simulator.slack import FakeSlack
 from monitor.store.db import create_pool
 from monitor.store.reports import ReportStore
 from monitor.store.store import AccountRow, Store
 from tests.conftest import tool
 from tests.integration import report_data as rd
-from tests.waiting import cli, cli_env, free_port, wait_for
+from tests.waiting import Longest, cli, cli_env, free_port, wait_for
 
 PERIOD = parse_period("2026-W10", now=rd.AS_OF, timezone=rd.TZ)
 
@@ -366,10 +367,14 @@ def schedule_config(**report: Any) -> Any:
                  environ=dict.fromkeys(("REPORT_SLACK_URL", "REPORT_SMTP_PASSWORD", "HOOK"), "set"))
 
 
-async def no_wait(seconds: float) -> None:
-    await asyncio.sleep(0)
+@pytest.fixture
+def no_waiting() -> Iterator[None]:
+    """The runtime's waits turned off (its testing switch): a delivery retries at once."""
+    with set_testing(True):
+        yield
 
 
+@pytest.mark.usefixtures("no_waiting")
 async def test_scheduled_report_reaches_smtp_with_the_pdf_and_slack_with_the_summary(
     store: Store, loaded: rd.Script, tmp_path: Path, smtp_server: tuple[Mailbox, int], slack: FakeSlack
 ) -> None:
@@ -383,10 +388,10 @@ async def test_scheduled_report_reaches_smtp_with_the_pdf_and_slack_with_the_sum
     )
     environ = {"REPORT_SLACK_URL": slack.hook_url(), "REPORT_SMTP_PASSWORD": "s3cret-smtp"}
     clock = Clock(datetime(2026, 3, 8, 12, 0, tzinfo=rd.PARIS))  # Sunday: the schedule is configured
-    scheduler = ReportScheduler(store, config, clock=clock, environ=environ, sleep=no_wait)
+    scheduler = ReportScheduler(store, config, clock=clock, environ=environ)
     assert await scheduler.run_due() == []  # the last Monday 08:00 came before the schedule existed
     clock.now = rd.AS_OF  # Monday 10:00: the 08:00 occurrence was missed while the process was down
-    restarted = ReportScheduler(store, config, clock=clock, environ=environ, sleep=no_wait)
+    restarted = ReportScheduler(store, config, clock=clock, environ=environ)
     [result] = await restarted.run_due()
     assert result.errors == [] and result.delivered == ["directory", "slack", "email"]
     assert result.occurrence == datetime(2026, 3, 9, 8, 0, tzinfo=rd.PARIS)
@@ -483,8 +488,8 @@ async def test_delivery_retries_then_records_what_failed(
     clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=rd.PARIS))
     await ReportScheduler(store, config, clock=clock).run_due()
     clock.now = datetime(2026, 3, 2, 9, 0, tzinfo=rd.PARIS)
-    scheduler = ReportScheduler(store, config, clock=clock, environ={"HOOK": slack.hook_url()}, sleep=sleep,
-                                retry_wait_seconds=2.0)
+    scheduler = ReportScheduler(store, config, clock=clock, environ={"HOOK": slack.hook_url()},
+                                timer=SleepTimer(sleep), delivery_backoff=Backoff(base_seconds=2.0, rng=Longest()))
     [result] = await scheduler.run_due()
     assert result.delivered == ["directory", "slack"] and len(slack.messages) == 1
     assert waits[:2] == [1.0, 4.0]  # Slack's Retry-After, then the backoff; then the SMTP retries
@@ -506,7 +511,8 @@ async def test_the_runner_sleeps_until_each_occurrence(store: Store, tmp_path: P
             two_reports.set()
         await asyncio.sleep(0)
 
-    scheduler = ReportScheduler(store, config, clock=clock, sleep=sleep, jitter_seconds=0, max_sleep_seconds=86400)
+    scheduler = ReportScheduler(store, config, clock=clock, timer=SleepTimer(sleep), jitter_seconds=0,
+                                max_sleep_seconds=86400)
     task = asyncio.create_task(scheduler.run())
     try:
         await asyncio.wait_for(two_reports.wait(), timeout=30)

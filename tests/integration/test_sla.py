@@ -12,8 +12,9 @@ from prometheus_client import CollectorRegistry
 from monitor.config import parse
 from monitor.deadlines import DeadlineScheduler
 from monitor.domain.model import Message
-from monitor.engine import AccountContext, Engine, utcnow
+from monitor.engine import AccountContext, Engine
 from monitor.metrics import Metrics
+from monitor.runtime import utcnow
 from monitor.store.store import AccountRow, Store
 from tests.waiting import cli, cli_env
 

@@ -16,14 +16,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import XAccount
+from monitor.domain.changes import IngestResult
 from monitor.engine import Engine
 from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
+from monitor.runtime import SleepTimer
 from monitor.simulator.x_api import MENTIONS, FakeXApi
 from monitor.sources.base import Batch
 from monitor.sources.facebook import COMMENTS, MESSENGER
 from monitor.sources.x import build_x_sources
-from monitor.store.store import IngestResult, Store
+from monitor.store.store import Store
 from tests.integration.helpers import engine_for
 from tests.integration.test_facebook_source import PAGES, eventually, rig
 from tests.integration.test_x_source import T0, ManualClock, Stepper
@@ -96,7 +98,7 @@ class XRig:
         stepper = Stepper()
         during = DuringPoll()
         poller = Poller(engine, targets, observers=[metrics, during], stream_observers=[metrics],
-                        clock=self.clock.now, sleep=stepper.sleep)
+                        clock=self.clock.now, timer=SleepTimer(stepper.sleep))
         during.poller = poller
         return poller, metrics, stepper, during
 
@@ -151,9 +153,9 @@ async def test_an_x_stream_says_why_it_waits_and_until_when(x: XRig) -> None:
         got = exported(metrics)
         assert reasons(got, **LABELS) == {"backing_off": 1.0}
         next_poll = one(got, "social_inbox_stream_next_poll_timestamp_seconds", **LABELS)
-        assert next_poll is not None and now <= next_poll <= now + poller.backoff.cap
+        assert next_poll is not None and now <= next_poll <= now + poller.backoff.cap_seconds
 
-        x.advance(poller.backoff.cap)
+        x.advance(poller.backoff.cap_seconds)
         x.fake.bearer_tokens.clear()  # the token is revoked: 401
         await stepper.step()
         got = exported(metrics)

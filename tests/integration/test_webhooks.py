@@ -14,7 +14,6 @@ import base64
 import hashlib
 import hmac
 import json
-import random
 import signal
 import subprocess
 import time
@@ -29,7 +28,8 @@ import aiohttp
 import pytest
 
 from monitor.config import XAccount
-from monitor.poller import Backoff, Poller, PollTarget
+from monitor.poller import Poller, PollTarget
+from monitor.runtime import Backoff
 from monitor.simulator.x_api import MENTIONS, FakeXApi
 from monitor.sources.webhooks import x_signature
 from monitor.sources.x import build_x_sources
@@ -37,7 +37,7 @@ from monitor.store import nudges
 from monitor.store.db import create_pool
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
-from tests.waiting import cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
+from tests.waiting import Longest, cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
 
 CONSUMER_SECRET = "x-webhook-consumer-secret"
 APP_SECRET = "meta-app-secret"
@@ -46,8 +46,9 @@ APP_SECRET = "meta-app-secret"
 async def test_poll_now_notices_reach_every_listener_and_survive_a_broken_connection(
         store: Store, database_url: str) -> None:
     received: list[tuple[int, list[str]]] = []
-    listener = asyncio.create_task(nudges.listen(store.pool, lambda a, s: received.append((a, list(s))),
-                                                 check_every=0.5, retry=0.1))
+    listener = asyncio.create_task(nudges.listener(store.pool, lambda a, s: received.append((a, list(s))),
+                                                   check_every_seconds=0.5,
+                                                   backoff=Backoff(base_seconds=0.1, cap_seconds=30)).run())
     other = await create_pool(database_url, min_size=1, max_size=1)  # another process's pool
     try:
         async def listening() -> bool:
@@ -78,13 +79,6 @@ async def test_poll_now_notices_reach_every_listener_and_survive_a_broken_connec
         await other.close()
 
 
-class Longest(random.Random):
-    """The backoff's jitter at its longest, so that a wait cut short shows."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return b
-
-
 async def test_a_storm_of_nudges_makes_one_poll_a_second_and_a_failure_keeps_its_backoff(store: Store) -> None:
     api = FakeXApi()
     base = await api.start()
@@ -96,7 +90,7 @@ async def test_a_storm_of_nudges_makes_one_poll_a_second_and_a_failure_keeps_its
     async with aiohttp.ClientSession() as session:
         [mentions, _] = build_x_sources(account, session, environ={"X_TOKEN": "tok"})
         poller = Poller(engine, [PollTarget(account_id, "shop-1", "brand", "x", mentions, 3600.0)],
-                        first_poll_spread=0.0, backoff=Backoff(base=1.0, rng=Longest()))
+                        first_poll_spread=0.0, backoff=Backoff(base_seconds=2.0, rng=Longest()))
 
         def polls() -> list[float]:
             return [r.at for r in api.requests_to(MENTIONS)]

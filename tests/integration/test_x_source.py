@@ -22,15 +22,17 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.config import XAccount
+from monitor.domain.changes import IngestResult
 from monitor.domain.questions import is_automatic, needs_reply
 from monitor.engine import Engine
-from monitor.poller import Backoff, Poller, PollTarget
+from monitor.poller import Poller, PollTarget
+from monitor.runtime import Backoff, SleepTimer
 from monitor.simulator.scenario import Post, Scenario, SimClock, generate
 from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi, LoadedPost, UserKeys
 from monitor.sources.base import Batch, TemporaryFailure
 from monitor.sources.x import Cursor, RateBudgets, XTimelineSource, build_x_sources
 from monitor.store.db import create_pool
-from monitor.store.store import IngestResult, Store
+from monitor.store.store import Store
 from tests.integration.helpers import engine_for
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -197,8 +199,8 @@ async def test_five_accounts_thousand_mentions_with_429s_and_503s(
     fake_api.fault_retry_after = 20
     engine, targets = await poll_targets(store, brands, fake_api, session, clock, interval=120)
     observer = Observer()
-    poller = Poller(engine, targets, observers=[observer], clock=clock.now, sleep=clock.sleep,
-                    backoff=Backoff(base=2, cap=60))
+    poller = Poller(engine, targets, observers=[observer], clock=clock.now, timer=clock,
+                    backoff=Backoff(base_seconds=4, cap_seconds=60))
     await poller.start()
     try:
         async def caught_up() -> bool:
@@ -242,7 +244,7 @@ async def test_an_honest_budget_never_meets_a_429(
     b = brand(0, Scenario(steady.posts + burst.posts), fake_api)
     engine, targets = await poll_targets(store, [b], fake_api, session, clock, interval=60)
     observer = Observer()
-    poller = Poller(engine, targets, observers=[observer], clock=clock.now, sleep=clock.sleep)
+    poller = Poller(engine, targets, observers=[observer], clock=clock.now, timer=clock)
     await poller.start()
     try:
         async def caught_up() -> bool:
@@ -265,7 +267,8 @@ async def test_an_honest_budget_never_meets_a_429(
 
 
 class Stepper:
-    """The poller's `sleep`: each `step()` lets one poll happen and returns when it is done."""
+    """The poller's sleep (through a `SleepTimer`): each `step()` lets one poll happen and returns when
+    it is done."""
 
     def __init__(self) -> None:
         self._sleepers: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
@@ -321,7 +324,7 @@ async def test_malformed_payloads_are_bad_payload_polls_and_store_nothing(
     account_id = targets[0].account_id
     observer = Observer()
     stepper = Stepper()
-    poller = Poller(engine, targets, observers=[observer], clock=clock.now, sleep=stepper.sleep)
+    poller = Poller(engine, targets, observers=[observer], clock=clock.now, timer=SleepTimer(stepper.sleep))
     caplog.set_level(logging.INFO, logger="monitor.poller")
     await poller.start()
     try:
@@ -376,7 +379,7 @@ async def test_a_malformed_tweet_is_quarantined_and_the_rest_of_its_page_stored(
     metrics.watch(targets)
     observer = Observer()
     stepper = Stepper()
-    poller = Poller(engine, targets, observers=[observer, metrics], clock=clock.now, sleep=stepper.sleep)
+    poller = Poller(engine, targets, observers=[observer, metrics], clock=clock.now, timer=SleepTimer(stepper.sleep))
     caplog.set_level(logging.INFO, logger="monitor.poller")
     later = [p for p in scenario.posts if T0 < p.at <= T0 + timedelta(hours=1)]
     no_time, no_text = b.loaded[later[10].key].question_id, b.loaded[later[150].key].question_id
@@ -434,7 +437,7 @@ async def test_a_restart_resumes_from_the_cursors(
         async with aiohttp.ClientSession() as session:
             engine, targets = await poll_targets(Store(pool), [b], fake_api, session, clock,
                                                  interval=60)
-            poller = Poller(engine, targets, clock=clock.now, sleep=clock.sleep)
+            poller = Poller(engine, targets, clock=clock.now, timer=clock)
             await poller.start()
             try:
                 await eventually(until, within=20, what="the poller to get there")
@@ -628,7 +631,7 @@ async def test_backfill_waits_for_the_rate_window_instead_of_failing(
     shares: list[tuple[str, float]] = []
     result = await backfill(engine, next(iter(engine.accounts)), sources, T0 - timedelta(days=7),
                             progress=lambda stream, share: shares.append((stream, share)),
-                            clock=clock.time, sleep=clock.sleep)
+                            clock=clock.time, timer=clock)
     assert result.new_messages == b.message_count() == 600
     assert [r.status for r in fake_api.requests_to(MENTIONS)] == [200, 200, 200]
     assert fake_api.requests_to(MENTIONS)[2].at - fake_api.requests_to(MENTIONS)[0].at >= 900

@@ -185,9 +185,17 @@ def test_malformed_messenger_messages_are_set_aside(item: Any, reason: str, deta
     assert rejected.context == {"conversation": "t_1"}
 
 
+@pytest.mark.parametrize("updated", [None, "soon", "9999-12-31T23:59:59+0000", "1999-01-01T00:00:00+0000"])
+def test_a_conversation_with_an_unusable_updated_time_is_read_as_updated_now(updated: str | None) -> None:
+    """Not set aside: its messages have their own times, and setting it aside would lose them."""
+    item: dict[str, Any] = {"id": "t_1", "messages": {"data": [{"id": "m_1"}]}}
+    if updated is not None:
+        item["updated_time"] = updated
+    conv = parse_conversation(item, received_at=RECEIVED)
+    assert not isinstance(conv, Rejected) and conv.updated == RECEIVED and len(conv.messages) == 1
+
+
 @pytest.mark.parametrize(("item", "reason"), [
-    ({"id": "t_1", "messages": {"data": []}}, "bad_updated_time"),
-    ({"id": "t_1", "updated_time": "9999-12-31T23:59:59+0000"}, "bad_updated_time"),
     ({"id": "t_1", "updated_time": T1, "messages": {"data": {}}}, "bad_field"),
     ({"updated_time": T1}, "bad_id"),
 ])

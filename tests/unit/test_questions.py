@@ -13,18 +13,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.domain import questions as q
 from monitor.domain.questions import (
     DEFAULT_RULES,
     MAX_CHARS,
     REASONS,
     Decision,
     QuestionRules,
+    alternation,
     automatic_reason,
     decide,
     is_automatic,
     needs_reply,
+    normalise,
 )
+from monitor.domain.questions import words as word_lists
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -766,19 +768,19 @@ def test_only_the_beginning_of_a_huge_text_is_judged() -> None:
 # --------------------------------------------------------------------------------------------
 
 _FAMILIES = {
-    "neutral": q._NEUTRAL,
-    "need": (*q._COMPLAINT, *q._REQUEST, *q._NEGATION),
-    "rhetorical": q._RHETORICAL,
-    "question": tuple(q._QUESTION),
-    "me_too": q._ME_TOO,
-    "positive": q._POSITIVE,
-    **{f"complaint:{name}": tuple(parts) for name, parts in q._COMPLAINTS.items()},
+    "neutral": word_lists.NEUTRAL,
+    "need": (*word_lists.COMPLAINT, *word_lists.REQUEST, *word_lists.NEGATION),
+    "rhetorical": word_lists.RHETORICAL,
+    "question": tuple(word_lists.QUESTION),
+    "me_too": word_lists.ME_TOO,
+    "positive": word_lists.POSITIVE,
+    **{f"complaint:{name}": tuple(parts) for name, parts in word_lists.COMPLAINTS.items()},
 }
 _COMPILED = {
-    name: (re.compile(r"\b" + q._fast(*parts) + r"\b"), re.compile(r"\b(?:" + "|".join(parts) + r")\b"))
+    name: (re.compile(r"\b" + alternation.fast(*parts) + r"\b"), re.compile(r"\b(?:" + "|".join(parts) + r")\b"))
     for name, parts in _FAMILIES.items()
 }
-_NORMALISED = [q._normalise(q._fold(ex.text)) for ex in EXAMPLES]
+_NORMALISED = [normalise.normalise(normalise.fold(ex.text)) for ex in EXAMPLES]
 _VOCABULARY = sorted({w for n in _NORMALISED for w in n.split()})
 
 
@@ -798,7 +800,7 @@ def test_fast_alternation_matches_like_the_plain_one_on_shuffled_words(words: li
 
 
 def test_split_and_expand_helpers() -> None:
-    assert q._split_top(r"a|(?:b|c)|[|]|\||d") == ["a", "(?:b|c)", "[|]", r"\|", "d"]
-    assert q._expand("(?:a|b)c") == ["ac", "bc"]
-    assert q._expand("(?:a|b)?c") == ["c", "ac", "bc"]
-    assert q._expand("(?:a|b)+c") == ["(?:a|b)+c"]
+    assert alternation.split_top(r"a|(?:b|c)|[|]|\||d") == ["a", "(?:b|c)", "[|]", r"\|", "d"]
+    assert alternation.expand("(?:a|b)c") == ["ac", "bc"]
+    assert alternation.expand("(?:a|b)?c") == ["c", "ac", "bc"]
+    assert alternation.expand("(?:a|b)+c") == ["(?:a|b)+c"]

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.domain.model import ThreadMessage
+from monitor.domain.model import ThreadInfo, ThreadMessage
+from monitor.domain.outcomes import ThreadOutcome
 from monitor.domain.sla import Policy, Targets
 from monitor.engine import AccountContext, thread_outcome
-from monitor.store.store import ThreadInfo, ThreadOutcome
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=3)

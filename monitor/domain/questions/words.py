@@ -1,79 +1,11 @@
-"""Question detection: does an inbound message need a reply, by which rule? Is an outbound one
-automatic?
-
-Pure domain code (no I/O, no clock), called for every ingested message. The rules, their order
-and the reasons they give are described in docs/questions.md; `REASONS` lists every reason.
-
-Configurable patterns (`QuestionRules`) are case-insensitive regexes matched against the raw
-text and, accent-folded, against the case/accent-folded text (so ``reponse`` matches
-"Réponse"); @mentions and URLs are kept there, so a rule may target them. `ignore_patterns`
-win over everything; `extra_patterns` make any message need a reply (on private channels,
-even a courtesy after a brand reply).
-"""
+"""The built-in rules' word lists (data): the French and English words and phrases each cue is
+made of, as regex sources read against normalised text (lower case, no accents, no apostrophes;
+see `normalise`), and the emoji that set a tone. `decision` compiles them."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass, fields
-from functools import lru_cache
-from typing import NamedTuple
-
-__all__ = ["DEFAULT_RULES", "MAX_CHARS", "REASONS", "Decision", "QuestionRules", "automatic_reason", "decide",
-           "is_automatic", "needs_reply"]
-
-MAX_CHARS = 10_000  # longer texts are judged on their beginning
-
-
-@dataclass(frozen=True, slots=True)
-class QuestionRules:
-    """Per-policy additions to the built-in rules. Every pattern is a case-insensitive regex.
-
-    Invalid regexes raise `ValueError` when the rules are built, not at the first message.
-    Lists are accepted and stored as tuples (the rules stay hashable).
-    """
-
-    extra_patterns: tuple[str, ...] = ()  # a match => needs reply (public channels)
-    ignore_patterns: tuple[str, ...] = ()  # a match => never needs reply (wins over everything)
-    automatic_patterns: tuple[str, ...] = ()  # outbound matches are automatic replies
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, str):
-                raise TypeError(f"{f.name} must be a sequence of regexes, not a string")
-            if not isinstance(value, tuple):
-                object.__setattr__(self, f.name, tuple(value))
-        _compile_rules(self)  # fail fast on an invalid regex
-
-
-# --------------------------------------------------------------------------------------------
-# Normalisation
-# --------------------------------------------------------------------------------------------
-
-_FOLD_TABLE: dict[int, str | None] = {ord("œ"): "oe", ord("æ"): "ae", ord("ø"): "o", ord("ł"): "l", ord("đ"): "d"}
-_NEEDS_FOLD_TABLE = re.compile("[œæøłđ]")
-
-# (the lookbehind, unlike \b, starts a domain only once per run of [a-z0-9-]: no quadratic time)
-_URL_RE = re.compile(r"(?:https?://|www\.)\S*|(?<![a-z0-9-])[a-z0-9-]+\.(?:com|fr|net|org|co|ly|io)/\S*")
-_MENTION_RE = re.compile(r"@(?<![\w@]@)\w+")  # "@" first: lets `re` scan for it quickly
-_RT_RE = re.compile(r"\s*rt\s+@\w+")
-# apostrophes, hyphens, dashes, hashtags, quotes, brackets, slashes, "+" and "=" become spaces
-_SPACE_CHARS = (
-    "'\u2018\u2019\u201a\u201b\u02bc\u02b9`\u00b4"  # apostrophes
-    "-\u2010\u2011\u2012\u2013\u2014\u2212"  # hyphens and dashes
-    '#"\u00ab\u00bb\u201c\u201d\u201e()[]{}/\\*_+=|~<>^'
-)
-# one character for one (fast paths of str.translate and bytes.translate); "?!.,;:" are then
-# set apart from words with str.replace
-_SPACE_TABLE: dict[int, str] = {ord(c): " " for c in _SPACE_CHARS + "\x00"}
-_SPACE_TABLE.update({ord(c): "?" for c in "\uff1f\u061f\u00bf"})  # fullwidth, Arabic, ¿
-_SPACE_TABLE.update({ord(c): "!" for c in "\uff01\u00a1"})
-_SPACE_TABLE[ord("\u2026")] = "."  # …
-_ASCII_SPACE_TABLE = bytes(ord(_SPACE_TABLE.get(i, chr(i))) if i < 128 else i for i in range(256))
-_COMBINING_RE = re.compile("[\u0300-\u036f]+")
-
-_SMS = {
+# SMS spellings and contractions, read as the words they stand for.
+SMS = {
     "pk": "pourquoi",
     "pq": "pourquoi",
     "pkoi": "pourquoi",
@@ -137,180 +69,13 @@ _SMS = {
     "msg": "message",
     "acc": "account",
 }
-_SMS_WORDS = frozenset(_SMS)
-_HAS_WORD_RE = re.compile(r"[^\W_]")
-_REPEATED_PUNCT_RE = re.compile(r"([?!.,;:])(?:\s*\1)+")
-
-
-def _fold(text: str) -> str:
-    """Case-fold and strip accents (keeps everything else)."""
-    folded = text.casefold()
-    if folded.isascii():
-        return folded
-    folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", folded))
-    return folded.translate(_FOLD_TABLE) if _NEEDS_FOLD_TABLE.search(folded) else folded
-
-
-def _normalise(folded: str) -> str:
-    """Folded text -> the form the built-in rules read (see module docstring)."""
-    t = folded
-    if "/" in t or "www." in t:
-        t = _URL_RE.sub(" ", t)
-    if "@" in t:
-        t = _MENTION_RE.sub(" ", t)
-    if t.isascii():
-        t = t.encode("ascii").translate(_ASCII_SPACE_TABLE).decode("ascii")
-    else:
-        t = t.translate(_SPACE_TABLE)
-    repeated = False
-    for c in "?!.,;:":
-        if c in t:
-            repeated = repeated or t.count(c) > 1
-            t = t.replace(c, f" {c} ")
-    if repeated:
-        t = _REPEATED_PUNCT_RE.sub(r"\1", t)  # "???" -> "?", "! !" -> "!"
-    words = t.split()
-    if not _SMS_WORDS.isdisjoint(words):
-        words = [_SMS.get(word, word) for word in words]
-    return " ".join(words)
-
-
-# --------------------------------------------------------------------------------------------
-# Fast alternations. Python's `re` tries the branches of an alternation one after the other at
-# every candidate position; a branch that starts with a literal character is skipped cheaply.
-# `_fast` rewrites "a|b|(?:c|d)e" into "one branch per first character" form, which is the
-# same language but makes the rule sets below ~10x faster to search.
-# --------------------------------------------------------------------------------------------
-
-_QUANTIFIERS = frozenset("?*+{")
-_MAX_EXPANSION = 400
-
-
-def _split_top(source: str) -> list[str]:
-    """Split a regex source at its top-level "|"."""
-    parts: list[str] = []
-    depth = 0
-    in_class = False
-    start = 0
-    i = 0
-    while i < len(source):
-        c = source[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-            if source[i + 1 : i + 2] == "]":
-                i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            parts.append(source[start:i])
-            start = i + 1
-        i += 1
-    parts.append(source[start:])
-    return parts
-
-
-def _group_end(source: str) -> int:
-    """Index of the ")" closing the group that opens at source[0]."""
-    depth = 0
-    in_class = False
-    i = 0
-    while i < len(source):
-        c = source[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise ValueError(f"unbalanced group in {source!r}")
-
-
-def _expand(alternative: str) -> list[str]:
-    """Distribute a leading non-capturing group over the rest: "(?:a|b)c" -> ["ac", "bc"].
-
-    The result matches the same strings. An alternative that does not start with a plain
-    character after expansion is returned as is.
-    """
-    if alternative.startswith("(?:"):
-        end = _group_end(alternative)
-        inner, after = alternative[3:end], alternative[end + 1 :]
-        if after[:1] in _QUANTIFIERS and after[:1] != "?":
-            return [alternative]
-        optional = after[:1] == "?"
-        if optional:
-            after = after[1:]
-        expanded = [e for g in _split_top(inner) for e in _expand(g + after)]
-        if optional:
-            expanded = _expand(after) + expanded
-        return expanded if len(expanded) <= _MAX_EXPANSION else [alternative]
-    return [alternative]
-
-
-def _factor(alternatives: list[str], depth: int) -> str:
-    by_char: dict[str, list[str]] = {}
-    others: list[str] = []
-    for e in alternatives:
-        c = e[:1]
-        if c and (c.isalnum() or c == " ") and e[1:2] not in _QUANTIFIERS:
-            rests = by_char.setdefault(c, [])
-            if e[1:] not in rests:
-                rests.append(e[1:])
-        elif e not in others:
-            others.append(e)
-    branches = []
-    for c, rests in by_char.items():
-        if depth > 1 and len(rests) > 3:
-            expanded = [x for rest in rests for x in _expand(rest)]
-            branches.append(re.escape(c) + _factor(expanded, depth - 1))
-        else:
-            branches.append(f"{re.escape(c)}(?:{'|'.join(rests)})")
-    return "(?:" + "|".join(branches + others) + ")"
-
-
-def _fast(*parts: str) -> str:
-    """One regex source equivalent to "|".join(parts), branching on the first characters."""
-    alternatives = [e for part in parts for a in _split_top(part) for e in _expand(a)]
-    return _factor(alternatives, depth=3)
-
-
-def _alt(*parts: str) -> re.Pattern[str]:
-    return re.compile(r"\b" + _fast(*parts) + r"\b")
-
-
-def _alt_longest(*parts: str) -> re.Pattern[str]:
-    """Like `_alt`, trying longer alternatives first: "you guys are the best" before "you"
-    (for rules that remove what they match, where the first match would hide the longer one)."""
-    alternatives = sorted((a for part in parts for a in _split_top(part)), key=len, reverse=True)
-    return _alt(*alternatives)
-
-
-# --------------------------------------------------------------------------------------------
-# Built-in rules (they read normalised text: lower case, no accents, no apostrophes)
-# --------------------------------------------------------------------------------------------
 
 _NOT = r"(?:n t| not)"  # "doesn't" -> "doesn t"; "does not"
 _TIME_UNIT = r"(?:min\w*|h|hr?s?|heures?|hours?|jours?|days?|semaines?|weeks?|mois|months?)"
 _NUM = r"(?:\d+|un|une|deux|trois|quatre|cinq|plusieurs|des|a|an|two|three|four|five|six|several|many|over)"
 
 # Phrases that look like complaints but are not: removed before judging.
-_NEUTRAL = (
+NEUTRAL = (
     # "pas de souci(s) pour le retard" (up to the next comma, stopping at "mais"/"but")
     r"(?:pas de|pas d|aucun|aucune|sans|jamais eu (?:de|d|le moindre|aucun)|jamais de|"
     r"no|not an?|never had (?:an?|any)|never (?:an?|any)|without (?:an?|any)|zero|0) "
@@ -344,7 +109,7 @@ _NEUTRAL = (
 
 # Complaints, by family (the family names the decision's reason: `complaint:<family>`). French
 # then English in each family. Keep each entry general: a word or a short construction.
-_COMPLAINTS: dict[str, list[str]] = {
+COMPLAINTS: dict[str, list[str]] = {
     # no answer, no news, still waiting
     "waiting": [
         r"toujours (?:pas|rien|aucun|aucune|en attente|sans|bloque\w*|le meme|pareil)",
@@ -552,10 +317,10 @@ _COMPLAINTS: dict[str, list[str]] = {
         r"phone|address|manager)|what (?:do|should|can) (?:i|we) do",
     ],
 }
-_COMPLAINT = [part for parts in _COMPLAINTS.values() for part in parts]
+COMPLAINT = [part for parts in COMPLAINTS.values() for part in parts]
 
 # Requests.
-_REQUEST = [
+REQUEST = [
     # --- French
     r"(?:pouvez|pourriez|pourrais|pourrait|peux|peut|pouvais|voudriez|voulez|veuillez) "
     r"(?:vous|tu|on|t on|il|quelqu un)",
@@ -594,17 +359,8 @@ _REQUEST = [
     r"inbox me|pm me|feature request|any (?:eta|update|updates|news|word)",
 ]
 
-# Question cues other than "?". Clause starts: text start, after punctuation or a greeting.
-# (the tagger below reads the text with one leading space, and every match starts at a space)
-_CLAUSE = (
-    r"(?:(?<=^ )|[.!?,;:] |"
-    + _fast(
-        r"hi|hello|hey|hiya|yo|so|ok|okay|also|btw|but|and|guys|team|folks|question|bonjour|"
-        r"salut|bonsoir|coucou|svp|stp|please|et|mais|sinon|alors|donc|par contre"
-    )
-    + r" )"
-)
-_QUESTION = [
+# Question cues other than "?".
+QUESTION = [
     # --- French
     r"est ce (?:que|qu)",
     r"(?:comment|cmt) (?:je|j|on|faire|fait|faites|puis|peut|peux|pouvez|dois|doit|faut|"
@@ -641,8 +397,10 @@ _QUESTION = [
     r"quick question|a question|quick q",
 ]
 
-# Question cues that only count at the start of a clause (see _CLAUSE).
-_QUESTION_START = [
+
+# Question cues that only count at the start of a clause, after one of CLAUSE_WORDS (or at the
+# start of the text, or after punctuation).
+QUESTION_START = [
     r"vous (?:livrez|faites|avez (?:le|la|les|des|un|une|du|encore|toujours)|"
     r"acceptez|proposez|prevoyez|vendez|remboursez|etes ouverts?|ouvrez|fermez|expediez|"
     r"envoyez|prenez|gardez|comptez|reprenez|echangez|allez)",
@@ -658,8 +416,13 @@ _QUESTION_START = [
     r"working|ok|okay|normal|real|legit))",
 ]
 
+CLAUSE_WORDS = (
+    r"hi|hello|hey|hiya|yo|so|ok|okay|also|btw|but|and|guys|team|folks|question|bonjour|"
+    r"salut|bonsoir|coucou|svp|stp|please|et|mais|sinon|alors|donc|par contre"
+)
+
 # Questions that do not ask the brand anything: rhetoric, invitations to the crowd, banter.
-_RHETORICAL = (
+RHETORICAL = (
     r"who else|anyone else (?:love|loves|loving|obsessed|excited|addicted)|qui d autre|"
     r"qui veut|qui vient|qui est partant|qui a vu|qui est chaud|is it just me or|"
     r"am i the only one who (?:love|loves|likes)|who s (?:going|coming|excited|ready|in)|"
@@ -672,21 +435,20 @@ _RHETORICAL = (
     r"is that you|that s you|guess what|devinez|what more could you want|"
     r"que demander de plus|quoi de mieux|what s not to love",
 )
-_LAUGH = (r"mdr+|ptdr+|lol+|lmao+|lmfao|rofl|ha(?:ha)+h?|a?h(?:ah)+|xd+|jpp|mort de rire",)
-_LAUGH_EMOJI_RE = re.compile("[\U0001f602\U0001f923\U0001f606\U0001f639]")
-_LAUGH_RE = _alt(*_LAUGH)
+LAUGH = (r"mdr+|ptdr+|lol+|lmao+|lmfao|rofl|ha(?:ha)+h?|a?h(?:ah)+|xd+|jpp|mort de rire",)
+LAUGH_EMOJI = "\U0001f602\U0001f923\U0001f606\U0001f639"
 # Emoji that say something is wrong: anger and sarcasm (enough on their own)...
-_SARCASM_RE = re.compile(r"[\U0001F643\U0001F644\U0001F621\U0001F620\U0001F92C\U0001F624\U0001F44E\U0001F612]")
+SARCASM_EMOJI = "\U0001F643\U0001F644\U0001F621\U0001F620\U0001F92C\U0001F624\U0001F44E\U0001F612"
 # ... and sadness or pleading, which count only without laughter or praise. Not "😭": it cries
 # with laughter or emotion as often as with sadness ("that finale 😭😭").
-_SAD_RE = re.compile(
-    "[\U0001f97a\U0001f622\U0001f61e\U0001f614\U0001f61f\U0001f641\u2639\U0001f63f\U0001f494"
-    "\U0001f625\U0001f613\U0001f629\U0001f62b\U0001f616\U0001f623\U0001f926\U0001f198\U0001f630]"
+SAD_EMOJI = (
+    "\U0001f97a\U0001f622\U0001f61e\U0001f614\U0001f61f\U0001f641\u2639\U0001f63f\U0001f494"
+    "\U0001f625\U0001f613\U0001f629\U0001f62b\U0001f616\U0001f623\U0001f926\U0001f198\U0001f630"
 )
 
 # A negated verb is a complaint more often than not once the idioms of praise built on a
-# negation ("can't wait", "ne changez rien") have been set aside by _NEUTRAL.
-_NEGATION = [
+# negation ("can't wait", "ne changez rien") have been set aside by NEUTRAL.
+NEGATION = [
     r"(?:ne|n) (?:\w+ ){1,2}(?:pas|plus|jamais|rien|aucune?|nulle part)",
     r"(?:je|j|il|elle|on|ca|ils|elles|tu|c est|ca a|on m a|m a|m ont|y a|ya) (?:\w+ )?"
     r"(?:pas|plus|jamais|rien)",
@@ -694,7 +456,7 @@ _NEGATION = [
 ]
 
 # "Me too" from another customer (or the same one): a problem report when nothing praises.
-_ME_TOO = (
+ME_TOO = (
     r"same here|same for me|same with me|same thing here|same problem|same issue|me too|me as well|"
     r"mine too|(?:happening|happens|happened) to me too|moi aussi|moi de meme|idem|chez moi aussi|"
     r"pour moi aussi|pareil (?:pour moi|ici|chez moi|de mon cote|a \w+)|meme (?:chose|souci|probleme) "
@@ -703,7 +465,7 @@ _ME_TOO = (
 
 
 # Tone of a message without any cue above: praise, thanks, excitement...
-_POSITIVE = (
+POSITIVE = (
     r"merci\w*|thanks?|thank you|bravo|super|top|genial|parfait|excellent\w*|magnifique\w*|"
     r"sublime\w*|beau|belle|beaux|belles|joli\w*|canon\w*|adore\w*|aime|aimons|love\w*|"
     r"amazing|awesome|great|best|meilleur\w*|perfect\w*|brilliant|lovely|gorgeous|stunning|"
@@ -717,82 +479,39 @@ _POSITIVE = (
     r"game changer|life saver|lifesaver|dinguerie|de ouf|ouf|pepite|"
     r"happy|joyeu\w*|hate de|delicious|delicieu\w*|miam|yum\w*|waouh|ouah|grace a|thanks to",
 )
-_FIRST_PERSON = (r"je|j|me|m|moi|mon|ma|mes|nous|notre|nos|on|i|my|me|mine|we|our|us",)
-_EMOJI_RE = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2764]")
-_UNHAPPY_EMOJI = frozenset(
+FIRST_PERSON = (r"je|j|me|m|moi|mon|ma|mes|nous|notre|nos|on|i|my|me|mine|we|our|us",)
+# Emoji of a message that is not happy (any other emoji is cheerful).
+UNHAPPY_EMOJI = frozenset(
     "\U0001f643\U0001f644\U0001f621\U0001f620\U0001f92c\U0001f624\U0001f44e\U0001f612"
     "\U0001f61e\U0001f622\U0001f629\U0001f62b\U0001f616\U0001f623\U0001f975\U0001f922"
     "\U0001f92e\U0001f4a9\U0001f631\U0001f630\U0001f613\U0001f614\U0001f615\u2639"
     "\U0001f641\U0001f914\U0001f625\U0001f61f\U0001f628\U0001f627\U0001f626"
     "\U0001f97a\U0001f63f\U0001f494\U0001f926\U0001f198"
-)  # not "😭": see _SAD_RE
-_MIN_WORDS_FOR_DEFAULT = 4
+)  # not "😭": see SAD_EMOJI
 
-# Praise, then a contrast word, then a clause with no praise of its own: the complaint wins
-# ("love the app, however I'm seriously considering uninstalling"). A contrast followed by
-# praise ("a bit pricey but worth it") does not count, nor one before any praise.
-_CONTRAST_RE = _alt(
+# Contrast words: praise, then one of these and a clause with no praise of its own is a complaint.
+CONTRAST = (
     r"but|however|although|though|except|unfortunately|sadly|mais|par contre|cependant|toutefois|"
     r"neanmoins|sauf que|en revanche|malheureusement|dommage que|helas"
 )
-_MIN_CONTRAST_WORDS = 3  # "... but no" or "... mais bon" is not a complaint
 
 # A template's placeholder left in ("@Brand [TYPE YOUR QUESTION HERE]"): the customer meant to
 # ask something. Read on the folded text, where brackets are still there.
-_PLACEHOLDER_RE = re.compile(
+PLACEHOLDER = (
     r"[\[<{] ?(?:type|write|enter|insert|add|your|tapez|ecrivez|saisissez|inserez|indiquez|votre|"
     r"question|message)\b[^\]>}\n]{0,60}[\]>}]"
 )
 
-# Stretched words ("heeeelp", "pleeease", "allôôô"): the letters of a run of three or more
-# are read once, then the text is judged again; a stretched call ("helloooo", "ohééé") with
-# nothing else but courtesy is a nudge.
-_STRETCH_RE = re.compile(r"([a-z])\1\1+")
-_CALLS = frozenset(
+# Calls that, stretched ("helloooo", "allôôô"), nudge the brand.
+CALLS = frozenset(
     "hello helo hey hi yo allo alo ohe anyone anybody someone somebody help please svp stp "
     "bonjour coucou youhou".split()
-)
-
-# One pass over " " + the normalised text tags every cue. Every match starts at the space
-# before a word: the literal prefix lets `re` jump from space to space instead of trying
-# every position. At a given position the first family listed wins, and a match consumes
-# its text: so "pas de souci" (neutral) hides "souci" (complaint), and "merci de me
-# rappeler" (request) wins over "merci" (praise).
-_TAGGER = re.compile(
-    r" (?:"
-    + "|".join(
-        f"(?P<{name}>{_fast(*parts)})"
-        for name, parts in (
-            ("neutral", _NEUTRAL),
-            ("need", (*_COMPLAINT, *_REQUEST, *_NEGATION)),
-            ("rhetorical", _RHETORICAL),
-            ("question", _QUESTION),
-            ("laugh", _LAUGH),
-            ("me_too", _ME_TOO),
-            ("positive", _POSITIVE),
-            ("first_person", _FIRST_PERSON),
-        )
-    )
-    + r"|(?P<question_start>"
-    + _CLAUSE
-    + _fast(*_QUESTION_START)
-    + r"))\b"
-)
-# Which family a "need" match belongs to (read only once a message needs a reply): the
-# complaint families in order, then requests, then the negation heuristic.
-_NEED_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (reason, re.compile(r" (?:" + _fast(*parts) + r")\b"))
-    for reason, parts in (
-        *((f"complaint:{family}", tuple(parts)) for family, parts in _COMPLAINTS.items()),
-        ("request", tuple(_REQUEST)),
-        ("complaint:negation", tuple(_NEGATION)),
-    )
 )
 
 # After the brand's reply: a bare courtesy, thanks, praise, "it works now" or "I'll try that"
 # needs no reply (on private channels too). Every word of the message must be one of these.
 # ("d account" is "d'acc" once the SMS table has read "acc" as "account".)
-_COURTESY_WORDS_RE = _alt_longest(
+COURTESY_WORDS = (
     r"merci\w*|remerciements?|thanks?|thank you|thankyou|thks|cheers|ta|ok|okay|oki|okey|okk+|k|"
     r"kk|d accord|daccord|dac|d account|dacc|parfait\w*|top|super|genial\w*|nickel|cool|tres|bien|recu|recue|note|"
     r"noted|ca marche|entendu|beaucoup|infiniment|encore|a|vous|toi|aussi|you|too|"
@@ -826,20 +545,17 @@ _COURTESY_WORDS_RE = _alt_longest(
     r"j essaie|j essaye|je teste(?: ca)?|je regarde(?: ca)?|je vous tiens au courant|effectivement|"
     r"maintenant|de nouveau|ce soir|ce matin|aujourd hui|c est fait|fait",
 )
-# "thanks Kim", "merci Léa": the agent's name after a thanks (unless the word carries meaning).
-_THANKS_NAME_RE = re.compile(r"\b(thanks?|thank you|merci|cheers|ty|thx) ([a-z]{2,12})(?=$| [!.,;:])")
-_NOT_A_NAME = frozenset(
+# Words that, after a thanks, are not the agent's name ("thanks but...", "merci pour...").
+NOT_A_NAME = frozenset(
     "but mais for pour though anyway quand nothing rien however cependant par although sauf except "
     "still toujours not pas no non to de".split()
 )
 # A bare yes or no answers a question of the brand's ("Have you tried restarting?" "yes"):
 # the conversation goes on.
-_BARE_YES_NO = frozenset("yes yep yeah yup no nope nah oui ouais non".split())
-_BARE_YES_NO_MAX_LEN = 24  # "oui ! ! 👍👍" at most: longer texts hold more than a yes
-_COURTESY_MAX_LEN = 120
+BARE_YES_NO = frozenset("yes yep yeah yup no nope nah oui ouais non".split())
 
 # After the brand asked to move to private messages: "DM sent", "c'est fait, MP envoyé".
-_DM_SENT_RE = _alt_longest(
+DM_SENT = (
     r"dm sent|dm d|dmd|dmed|dm ed|pm d|pmed|(?:just )?(?:dmed|dm d|messaged|emailed|pmed|pm d) (?:you|u)|"
     r"sent (?:you |u )?(?:a |an )?(?:dm|pm|message|private message|email|e mail|mail)|sent|sending(?: it)?|"
     r"check (?:your |ur )?(?:dm|dms|inbox|messages|pm|pms)",
@@ -849,13 +565,13 @@ _DM_SENT_RE = _alt_longest(
     r"(?:ok )?je vous (?:envoie|transmets) (?:ca|tout ca|un mp|le numero|ma reference)",
 )
 
-_DM_HINTS = ("dm", "mp", "pm", "sen", "envoi", "envoy", "mail", "message", "ecri", "prive", "inbox", "transm")
-"""Substrings of every _DM_SENT_RE match: most messages skip that regex."""
+DM_HINTS = ("dm", "mp", "pm", "sen", "envoi", "envoy", "mail", "message", "ecri", "prive", "inbox", "transm")
+"""Substrings of every DM_SENT match: most messages skip that regex."""
 
 # Automatic replies (read normalised text). Template wordings only: a human reply that names
 # them ("we don't have an out of office option", "ce n'est pas une réponse automatique",
 # "we're closed on Sundays") is not automatic.
-_AUTOMATIC_RE = _alt(
+AUTOMATIC = (
     # a reply that says it is automatic
     r"(?:ceci est|c est|this is|ce message est|this message is) (?:un|une|an|a) "
     r"(?:(?:message|reponse|mail|email|e mail|courriel|reply|response) )?"
@@ -893,371 +609,8 @@ _AUTOMATIC_RE = _alt(
     r"actuellement en dehors (?:de nos|des) horaires",
 )
 # ... or a label at the start: "Réponse automatique : ...", "[Auto-reply] ...", "Out of office: ...".
-_AUTOMATIC_START_RE = re.compile(
+AUTOMATIC_START = (
     r"(?:(?:bonjour|hello|hi|hey) (?:[!,.] )?)?(?:reponse automatique|message automatique|repondeur automatique|"
     r"auto ?reply|auto ?response|automatic reply|automatic response|automated reply|automated response|"
     r"automated message|out of (?:the )?office|message d absence|absent du bureau)\b(?! \?)"
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Configurable patterns
-# --------------------------------------------------------------------------------------------
-
-
-class _Patterns(NamedTuple):
-    raw: tuple[re.Pattern[str], ...]  # against the raw text
-    folded: tuple[re.Pattern[str], ...]  # accent-folded patterns against the folded text
-
-    def search(self, raw: str, folded: str) -> bool:
-        return any(p.search(raw) for p in self.raw) or any(p.search(folded) for p in self.folded)
-
-
-class _Compiled(NamedTuple):
-    extra: _Patterns
-    ignore: _Patterns
-    automatic: _Patterns
-
-
-def _compile_patterns(name: str, patterns: tuple[str, ...]) -> _Patterns:
-    raw: list[re.Pattern[str]] = []
-    folded: list[re.Pattern[str]] = []
-    for source in patterns:
-        if not isinstance(source, str):
-            raise TypeError(f"{name}: a pattern must be a string, got {source!r}")
-        try:
-            raw.append(re.compile(source, re.IGNORECASE))
-            folded.append(re.compile(_fold(source), re.IGNORECASE))
-        except re.error as exc:
-            raise ValueError(f"{name}: invalid regex {source!r}: {exc}") from exc
-    return _Patterns(tuple(raw), tuple(folded))
-
-
-@lru_cache(maxsize=256)
-def _compile_rules(rules: QuestionRules) -> _Compiled:
-    return _Compiled(
-        _compile_patterns("extra_patterns", rules.extra_patterns),
-        _compile_patterns("ignore_patterns", rules.ignore_patterns),
-        _compile_patterns("automatic_patterns", rules.automatic_patterns),
-    )
-
-
-DEFAULT_RULES = QuestionRules()
-_DEFAULT_COMPILED = _compile_rules(DEFAULT_RULES)
-
-
-_last_compiled: tuple[QuestionRules, _Compiled] = (DEFAULT_RULES, _DEFAULT_COMPILED)
-
-
-def _compiled(rules: QuestionRules) -> _Compiled:
-    # A policy's rules are one object classifying many messages in a row: compare identity first
-    # (hashing the rules for the cache costs more than classifying a short message).
-    global _last_compiled
-    last_rules, compiled = _last_compiled
-    if rules is not last_rules:
-        compiled = _compile_rules(rules)
-        _last_compiled = (rules, compiled)
-    return compiled
-
-
-# --------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------
-
-
-REASONS: dict[str, str] = {
-    # inbound, any channel
-    "pattern:ignore": "matches the policy's ignore_patterns: never needs a reply",
-    "pattern:extra": "matches the policy's extra_patterns: needs a reply",
-    "retweet": "a retweet: never needs a reply",
-    "corrected": "a person's correction decides (set by the engine, not by the rules)",
-    "private": "a private message (DM, Messenger): needs a reply unless a courtesy after the brand's reply",
-    "courtesy": "after the brand's reply, only thanks, praise, ok, \"it works now\" or \"I'll try that\": no reply",
-    # inbound, public, after the brand's reply or replying to it
-    "reply_to_brand": "answers the brand (after its reply in the thread) and is not a courtesy: needs a reply",
-    "moved_to_dm": "after the brand's reply, says they wrote in private (the private thread has the wait): no reply",
-    "banter": "laughter, or a question wrapped in laughter: no reply",
-    # inbound, public, judged on its words
-    "placeholder": "a template's placeholder left in (\"[TYPE YOUR QUESTION HERE]\"): needs a reply",
-    "no_words": "emoji only, bare @mentions or links: no reply",
-    "unhappy_emoji": "an angry or sarcastic emoji, or a sad one without praise or laughter: needs a reply",
-    **{f"complaint:{family}": f"a complaint ({what}): needs a reply" for family, what in (
-        ("waiting", "no answer, still waiting"),
-        ("not_working", "a service, app or device does not work"),
-        ("order", "an order, parcel or trip not received, late, lost or wrong"),
-        ("billing", "charges, refunds, prices"),
-        ("damaged", "a damaged or spoilt product"),
-        ("fraud", "scam, phishing, hacked account, impersonation, a payment they did not make"),
-        ("abuse", "harassment, insults, threats, rude staff"),
-        ("unhappy", "anger, disappointment, contempt"),
-        ("problem", "a problem named as such"),
-        ("negation", "a negated verb, once praise built on a negation is set aside"),
-    )},
-    "request": "a request (please, help, DM me, I need...): needs a reply",
-    "question_mark": "a question with a question mark: needs a reply",
-    "question": "a question without a question mark (\"how do I\", \"est-ce que\"): needs a reply",
-    "rhetorical": "a rhetorical question or an invitation to the crowd: no reply",
-    "contrast": "praise, then but/however/mais/par contre and a clause without praise: needs a reply",
-    "praise": "praise, thanks or a phrase of praise built on a negation: no reply",
-    "cheerful_emoji": "no cue, and a cheerful emoji: no reply",
-    "me_too": "\"same here\", \"moi aussi\": another report of a problem, needs a reply",
-    "first_person_report": "no cue, in the first person, four words or more: probably a problem report",
-    "stretched": "stretched words (\"heeeelp\", \"allôôô\") that read as a request or a nudge: needs a reply",
-    "no_cue": "no cue either way: no reply",
-    # outbound
-    "automatic": "an automatic reply in template wording: closes no wait",
-    "pattern:automatic": "matches the policy's automatic_patterns: closes no wait",
-}
-"""Every reason a decision can give, with its meaning (docs/questions.md lists the same)."""
-
-
-def _drop_name(match: re.Match[str]) -> str:
-    return match.group(0) if match.group(2) in _NOT_A_NAME else match.group(1)
-
-
-def _only_courtesy(norm: str) -> bool:
-    """Every word of `norm` is a courtesy word (true of a text without words)."""
-    if _HAS_WORD_RE.search(_COURTESY_WORDS_RE.sub(" ", norm)) is None:
-        return True
-    if _THANKS_NAME_RE.search(norm) is None:
-        return False
-    return _HAS_WORD_RE.search(_COURTESY_WORDS_RE.sub(" ", _THANKS_NAME_RE.sub(_drop_name, norm))) is None
-
-
-def _is_courtesy(norm: str) -> bool:
-    # Empty text (a photo, a file) is not a courtesy: it may well show the problem.
-    if not norm or len(norm) > _COURTESY_MAX_LEN or "?" in norm:
-        return False
-    if not norm.isascii() and (_SARCASM_RE.search(norm) is not None or _SAD_RE.search(norm) is not None):
-        return False
-    if len(norm) <= _BARE_YES_NO_MAX_LEN:
-        words = [w for w in norm.split() if _HAS_WORD_RE.search(w) is not None]
-        if len(words) == 1 and words[0] in _BARE_YES_NO:
-            return False
-    return _only_courtesy(norm)
-
-
-class Decision(NamedTuple):
-    """Whether an inbound message needs a reply, and the rule that decided it (one of `REASONS`;
-    stored with the message, shown by `explain`, the dashboards and the report)."""
-
-    needs_reply: bool
-    reason: str
-
-
-def _need_family(tagged: str, start: int) -> str:
-    """The reason of a "need" cue found at `start` of the tagged text."""
-    for reason, pattern in _NEED_FAMILIES:
-        if pattern.match(tagged, start) is not None:
-            return reason
-    return "request"  # not reached: every need cue belongs to a family
-
-
-def _praise_after(text: str) -> bool:
-    """The text holds praise, a phrase set aside as neutral, laughter, rhetoric or a cheerful emoji."""
-    for match in _TAGGER.finditer(" " + text):
-        if match.lastgroup in ("positive", "neutral", "laugh", "rhetorical"):
-            return True
-    return not text.isascii() and any(e not in _UNHAPPY_EMOJI for e in _EMOJI_RE.findall(text))
-
-
-def _contrast(norm: str, start: int) -> bool:
-    """After praise ending at `start`, a contrast word and a clause with no praise of its own."""
-    last = None
-    for last in _CONTRAST_RE.finditer(norm, start):  # noqa: B007 (the last one counts)
-        pass
-    if last is None:
-        return False
-    after = norm[last.end():]
-    if sum(len(w) > 1 for w in after.split()) < _MIN_CONTRAST_WORDS:
-        return False
-    return not _praise_after(after)
-
-
-def _text_decision(norm: str) -> Decision:
-    """A public message that starts a conversation, judged on its words."""
-    emoji = not norm.isascii()
-    if _HAS_WORD_RE.search(norm) is None and "?" not in norm:
-        if emoji and (_SARCASM_RE.search(norm) or _SAD_RE.search(norm)) and all(
-            e in _UNHAPPY_EMOJI for e in _EMOJI_RE.findall(norm)
-        ):
-            return Decision(True, "unhappy_emoji")
-        return Decision(False, "no_words")  # emoji-only, bare @mentions, links only
-    if emoji and _SARCASM_RE.search(norm) is not None:
-        return Decision(True, "unhappy_emoji")
-    tagged = " " + norm
-    tags: set[str | None] = set()
-    praise_end = -1
-    for match in _TAGGER.finditer(tagged):
-        group = match.lastgroup
-        if group == "need":
-            return Decision(True, _need_family(tagged, match.start()))  # a complaint or a request
-        if group == "positive" and praise_end < 0:
-            praise_end = match.end() - 1
-        tags.add(group)
-    laughs = "laugh" in tags or (emoji and _LAUGH_EMOJI_RE.search(norm) is not None)
-    if (
-        "question" in tags
-        or "question_start" in tags
-        or "?" in norm
-        or (emoji and "\U0001f914" in norm)  # thinking face
-    ):
-        # rhetoric and invitations to the crowd, or a question wrapped in laughter (banter)
-        if "rhetorical" in tags:
-            return Decision(False, "rhetorical")
-        if laughs:
-            return Decision(False, "banter")
-        return Decision(True, "question_mark" if "?" in norm else "question")
-    if praise_end >= 0 and not laughs and _contrast(norm, praise_end):
-        return Decision(True, "contrast")
-    # No cue either way: a first-person message that is not praise, thanks, laughter or
-    # cheerful emoji most likely reports a problem (missing one costs more than a false alarm).
-    if "neutral" in tags or "positive" in tags or laughs:
-        return Decision(False, "praise")
-    if emoji and _SAD_RE.search(norm) is not None:
-        return Decision(True, "unhappy_emoji")
-    if emoji and any(e not in _UNHAPPY_EMOJI for e in _EMOJI_RE.findall(norm)):
-        return Decision(False, "cheerful_emoji")
-    if "me_too" in tags:
-        return Decision(True, "me_too")
-    if "first_person" in tags and len(norm.split()) >= _MIN_WORDS_FOR_DEFAULT:
-        return Decision(True, "first_person_report")
-    return Decision(False, "no_cue")
-
-
-def _destretch(text: str) -> str:
-    words = _STRETCH_RE.sub(r"\1", text).split()
-    if not _SMS_WORDS.isdisjoint(words):
-        words = [_SMS.get(word, word) for word in words]
-    return " ".join(words)
-
-
-def _stretched(norm: str) -> bool:
-    """Read with its stretched words shortened, the message needs a reply, or is a stretched call
-    ("helloooo", "allôôô il y a quelqu'un") with nothing that praises or laughs."""
-    plain = _destretch(norm)
-    if _text_decision(plain).needs_reply:
-        return True
-    if not any(_destretch(w) in _CALLS for w in norm.split() if _STRETCH_RE.search(w)):
-        return False
-    if not norm.isascii() and any(e not in _UNHAPPY_EMOJI for e in _EMOJI_RE.findall(norm)):
-        return False  # "heyyyy 😍"
-    rest = " ".join(w for w in plain.split() if w not in _CALLS)
-    return _text_decision(rest).reason in ("no_words", "no_cue")
-
-
-def _public_decision(folded: str, norm: str) -> Decision:
-    """A public message that starts a conversation (the brand has not spoken in its thread)."""
-    if _RT_RE.match(folded) is not None:  # classic "RT @user: ..." text
-        return Decision(False, "retweet")
-    if ("[" in folded or "<" in folded or "{" in folded) and _PLACEHOLDER_RE.search(folded) is not None:
-        return Decision(True, "placeholder")
-    decision = _text_decision(norm)
-    if (
-        not decision.needs_reply
-        and decision.reason not in ("rhetorical", "banter")
-        and _STRETCH_RE.search(norm) is not None
-        and _stretched(norm)
-    ):
-        return Decision(True, "stretched")
-    return decision
-
-
-def _answer_decision(norm: str) -> Decision:
-    """A public message after the brand's reply in its thread: it answers the brand."""
-    if _is_courtesy(norm):
-        return Decision(False, "courtesy")
-    if not norm or len(norm) > _COURTESY_MAX_LEN or "?" in norm:
-        return Decision(True, "reply_to_brand")
-    if (
-        any(hint in norm for hint in _DM_HINTS)
-        and _DM_SENT_RE.search(norm) is not None
-        and _only_courtesy(_DM_SENT_RE.sub(" ", norm))
-    ):
-        return Decision(False, "moved_to_dm")
-    emoji = not norm.isascii()
-    if emoji and (_SARCASM_RE.search(norm) is not None or _SAD_RE.search(norm) is not None):
-        return Decision(True, "reply_to_brand")
-    if not (emoji and _LAUGH_EMOJI_RE.search(norm) is not None) and _LAUGH_RE.search(norm) is None:
-        return Decision(True, "reply_to_brand")
-    for match in _TAGGER.finditer(" " + norm):  # laughter, unless around a question or a complaint
-        if match.lastgroup in ("need", "question", "question_start"):
-            return Decision(True, "reply_to_brand")
-    return Decision(False, "banter")
-
-
-def decide(
-    text: str,
-    *,
-    private: bool,
-    after_brand_reply: bool = False,
-    brand_spoke: bool = False,
-    reply_to_brand: bool = False,
-    is_retweet: bool = False,
-    rules: QuestionRules = DEFAULT_RULES,
-) -> Decision:
-    """Does an inbound message need a reply, and by which rule (see `REASONS`).
-
-    `after_brand_reply`: the message comes right after a (non-automatic) brand reply in its
-    thread; `brand_spoke`: the brand replied earlier in the thread; `reply_to_brand`: the
-    message itself replies to one of the brand's replies (X: `in_reply_to_user_id` is the
-    account and the tweet replied to is not the conversation's root; Facebook: its parent
-    comment is the Page's) -- so another customer answering the brand's question counts too.
-
-    A message that answers the brand needs a reply unless it is a courtesy ("thanks!", "it
-    works now", "I'll try that"), says the conversation moved to private messages, or only
-    laughs. Otherwise the text rules judge it -- also a reply to one of the brand's own posts
-    (a campaign tweet gets praise and banter, not care questions)."""
-    if is_retweet:
-        return Decision(False, "retweet")
-    compiled = _compiled(rules)
-    text = text[:MAX_CHARS]
-    folded = None
-    if compiled.ignore.raw or compiled.extra.raw:
-        folded = _fold(text)
-        if compiled.ignore.search(text, folded):
-            return Decision(False, "pattern:ignore")
-        if compiled.extra.search(text, folded):
-            return Decision(True, "pattern:extra")
-    answers = after_brand_reply or brand_spoke or reply_to_brand
-    if private and not answers:
-        return Decision(True, "private")
-    if folded is None:
-        folded = _fold(text)
-    norm = _normalise(folded)
-    if private:
-        return Decision(False, "courtesy") if _is_courtesy(norm) else Decision(True, "private")
-    if answers:
-        return _answer_decision(norm)
-    return _public_decision(folded, norm)
-
-
-def needs_reply(
-    text: str,
-    *,
-    private: bool,
-    after_brand_reply: bool = False,
-    is_retweet: bool = False,
-    rules: QuestionRules = DEFAULT_RULES,
-) -> bool:
-    """True when an inbound message is a question that needs a reply (no thread context)."""
-    return decide(text, private=private, after_brand_reply=after_brand_reply, is_retweet=is_retweet,
-                  rules=rules).needs_reply
-
-
-def automatic_reason(text: str, rules: QuestionRules = DEFAULT_RULES) -> str | None:
-    """The rule that makes an outbound message an automatic reply (it closes no wait), or None."""
-    compiled = _compiled(rules)
-    text = text[:MAX_CHARS]
-    folded = _fold(text)
-    if compiled.automatic.raw and compiled.automatic.search(text, folded):
-        return "pattern:automatic"
-    norm = _normalise(folded)
-    if _AUTOMATIC_START_RE.match(norm) is not None or _AUTOMATIC_RE.search(norm) is not None:
-        return "automatic"
-    return None
-
-
-def is_automatic(text: str, rules: QuestionRules = DEFAULT_RULES) -> bool:
-    """True when an outbound message is an automatic reply that does not close a wait."""
-    return automatic_reason(text, rules) is not None
