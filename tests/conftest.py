@@ -57,28 +57,35 @@ SHARED_STACK_MODULES = frozenset({"tests/integration/test_alerting.py", "tests/i
 """Modules whose tests share servers started once for the module: under xdist, all on one worker."""
 
 
-class _Scheduling:
+WORKERS_PER_CPU = 2
+"""`-n auto` starts this many xdist workers per CPU: most of the suite's time is end-to-end tests
+waiting on real clocks (SLA deadlines, alerts' `for:`, leases, poll intervals) with the CPU idle, so
+two workers a core overlap those waits (2 cores: about 3 minutes with 4 workers, over 4 with 2)."""
+MAX_WORKERS = 8
+"""More would start more embedded PostgreSQL servers than the suite has long tests to share out."""
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hooks: only called with it
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(MAX_WORKERS, WORKERS_PER_CPU * cpus)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With `-n`: tests go to the workers one by one as they free up (longest first, see below),
     except that a SHARED_STACK_MODULES module goes to one worker whole. (xdist's `--dist loadgroup`
     would do this with `xdist_group` marks, but ignores them on pytest 9.2: pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
 
-    @staticmethod
-    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-        if config.getvalue("dist") != "load":
-            return None
-        from xdist.scheduler import LoadScopeScheduling
+    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in SHARED_STACK_MODULES else nodeid
 
-        class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
-            def _split_scope(self, nodeid: str) -> str:
-                module = nodeid.split("::", 1)[0]
-                return module if module in SHARED_STACK_MODULES else nodeid
-
-        return Scheduling(config, log)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if config.pluginmanager.hasplugin("xdist"):  # its hooks exist only with it
-        config.pluginmanager.register(_Scheduling(), "inbox-monitor-scheduling")
+    return Scheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
