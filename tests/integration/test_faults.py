@@ -24,7 +24,8 @@ import pytest
 
 from monitor.config import XAccount
 from monitor.engine import Engine
-from monitor.poller import Backoff, Poller, PollTarget
+from monitor.poller import Poller, PollTarget
+from monitor.runtime import Backoff
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 from monitor.sources.x import build_x_sources
 from monitor.store.db import create_pool, migrate
@@ -277,7 +278,7 @@ async def test_connections_breaking_around_statements_lose_nothing_and_store_not
                    for source in build_x_sources(XAccount(name=name, channel="x", user_id=uid, handle=name,
                                                           bearer_token_env="X_TOKEN", api_base_url=api.base_url),
                                                  session, environ={"X_TOKEN": "tok"})]
-        poller = Poller(engine, targets, first_poll_spread=0.0, backoff=Backoff(base=0.05, cap=0.5))
+        poller = Poller(engine, targets, first_poll_spread=0.0, backoff=Backoff(base_seconds=0.05, cap_seconds=0.5))
         BreakingConnection.seen.clear()
         BreakingConnection.breaks.clear()
         BreakingConnection.rate = 0.1
