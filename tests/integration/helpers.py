@@ -13,6 +13,19 @@ from monitor.store.store import AccountRow, Store
 
 FIXED_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
+SHOP_TOML = """
+[policies.default]
+public = {{ first = "30m", next = "1h" }}
+private = {{ first = "1h", next = "2h" }}
+business_hours_only = false
+
+[[brands]]
+name = "shop"
+{accounts}
+"""
+"""The default policy and one brand "shop" holding `{accounts}`, as TOML: the tail of the
+configuration files that tests write for `inbox-monitor run` (a `str.format` template)."""
+
 POLICY_TOML = {
     "public": {"first": "30m", "next": "1h"},
     "private": {"first": "1h", "next": "2h"},

@@ -49,7 +49,7 @@ from monitor.simulator.x_api import FakeXApi
 from monitor.store import nudges
 from monitor.store.labels import find_messages
 from monitor.store.store import Store
-from tests.integration.helpers import FIXED_NOW, engine_for, shuffled_batches
+from tests.integration.helpers import FIXED_NOW, SHOP_TOML, engine_for, shuffled_batches
 from tests.waiting import ROOT, cli, cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
 
 # --- (1) decisions and reasons do not depend on the order of ingest ------------------------------
@@ -160,15 +160,7 @@ snapshot_interval = "1h"
 [server.api]
 token_env = "LABELS_TOKEN"
 
-[policies.default]
-public = {{ first = "30m", next = "1h" }}
-private = {{ first = "1h", next = "2h" }}
-business_hours_only = false
-
-[[brands]]
-name = "shop"
-{accounts}
-"""
+""" + SHOP_TOML
 
 ACCOUNT = """
 [[brands.accounts]]

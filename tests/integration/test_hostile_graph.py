@@ -25,6 +25,7 @@ from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest
 from monitor.sources import graph_bounds as bounds
 from monitor.sources.base import BadPayload, Batch, RateLimited
 from monitor.sources.facebook import FacebookOptions, build_facebook_sources
+from tests.integration.helpers import SHOP_TOML
 from tests.waiting import cli_env, eventually, free_port, start_cli, stop_cli
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -449,15 +450,7 @@ RUN_CONFIG = """
 listen = "127.0.0.1:{port}"
 snapshot_interval = "1s"
 
-[policies.default]
-public = {{ first = "30m", next = "1h" }}
-private = {{ first = "1h", next = "2h" }}
-business_hours_only = false
-
-[[brands]]
-name = "shop"
-{accounts}
-"""
+""" + SHOP_TOML
 
 RUN_ACCOUNT = """
 [[brands.accounts]]

@@ -36,7 +36,7 @@ from monitor.sources.x import build_x_sources
 from monitor.store import nudges
 from monitor.store.db import create_pool
 from monitor.store.store import Store
-from tests.integration.helpers import engine_for
+from tests.integration.helpers import SHOP_TOML, engine_for
 from tests.waiting import Longest, cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli
 
 CONSUMER_SECRET = "x-webhook-consumer-secret"
@@ -131,15 +131,7 @@ x_consumer_secret_env = "X_WEBHOOK_SECRET"
 facebook_app_secret_env = "FB_APP_SECRET"
 facebook_verify_token_env = "FB_VERIFY_TOKEN"
 
-[policies.default]
-public = {{ first = "30m", next = "1h" }}
-private = {{ first = "1h", next = "2h" }}
-business_hours_only = false
-
-[[brands]]
-name = "shop"
-{accounts}
-"""
+""" + SHOP_TOML
 
 ACCOUNT = """
 [[brands.accounts]]
