@@ -58,19 +58,19 @@ def main() -> list[tuple[str, str]]:
         business_seconds(CALENDAR, start, start + timedelta(days=366))
         deadline(CALENDAR, start, 40 * 3600.0)
     year = timedelta(days=365)
-    bs_calls: list[Callable[[], object]] = [
-        partial(business_seconds, CALENDAR, s, s + year) for s in starts
-    ]
-    dl_calls: list[Callable[[], object]] = [
-        partial(deadline, CALENDAR, s, 40 * 3600.0) for s in starts
-    ]
+    bs_calls: list[Callable[[], object]] = [partial(business_seconds, CALENDAR, s, s + year) for s in starts]
+    dl_calls: list[Callable[[], object]] = [partial(deadline, CALENDAR, s, 40 * 3600.0) for s in starts]
     bs_median, bs_p99 = _measure(bs_calls)
     dl_median, dl_p99 = _measure(dl_calls)
     figures = [
-        (f"business_seconds, 1-year span (Europe/Paris, FR holidays, split shifts), {N} calls, median / p99",
-         f"{bs_median:.1f} µs / {bs_p99:.1f} µs"),
-        (f"deadline, 40 business hours, same calendar, {N} calls, median / p99",
-         f"{dl_median:.1f} µs / {dl_p99:.1f} µs"),
+        (
+            f"business_seconds, 1-year span (Europe/Paris, FR holidays, split shifts), {N} calls, median / p99",
+            f"{bs_median:.1f} µs / {bs_p99:.1f} µs",
+        ),
+        (
+            f"deadline, 40 business hours, same calendar, {N} calls, median / p99",
+            f"{dl_median:.1f} µs / {dl_p99:.1f} µs",
+        ),
     ]
     # Cold cost: build one year's tables from scratch (fresh calendar, so nothing is cached).
     t0 = time.perf_counter_ns()

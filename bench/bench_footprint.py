@@ -64,8 +64,9 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
 
     data = tempfile.mkdtemp(prefix="imfoot-")  # config and log
     db = pgserver.get_server(tempfile.mkdtemp(prefix="imfootdb-"), cleanup_mode="delete")
-    rates = {"connection_reset": 0.02, "http_500": 0.02, "truncated_json": 0.02, "http_503_html": 0.02} \
-        if faults else {}
+    rates = (
+        {"connection_reset": 0.02, "http_500": 0.02, "truncated_json": 0.02, "http_503_html": 0.02} if faults else {}
+    )
     api = FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9}, fault_rates=rates)
     base = await api.start()
     api.add_bearer_token("tok")
@@ -76,8 +77,9 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
         api.add_user(str(90_000 + i), f"customer{i}")
         for k in range(int(minutes * 60 / EVERY) + 2):  # a question every 5 min per account, half answered
             asked = now - 60 + (i % EVERY) + k * EVERY
-            tid = api.add_tweet(str(90_000 + i), f"@brand{i} my order {k} never arrived, can you check?",
-                                asked, mentions=[brand])
+            tid = api.add_tweet(
+                str(90_000 + i), f"@brand{i} my order {k} never arrived, can you check?", asked, mentions=[brand]
+            )
             if k % 2 == 0:
                 api.add_tweet(brand, "sorry, on it", asked + 120, reply_to=tid)
     port = free_port()
@@ -96,8 +98,9 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
             except OSError:
                 n = float("nan")
             samples.append((time.monotonic(), rss, cpu, n))
-            print(f"t={samples[-1][0] - samples[0][0]:5.0f}s rss={rss:6.1f} MB cpu={cpu:7.1f}s tasks={n:.0f}",
-                  flush=True)
+            print(
+                f"t={samples[-1][0] - samples[0][0]:5.0f}s rss={rss:6.1f} MB cpu={cpu:7.1f}s tasks={n:.0f}", flush=True
+            )
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), timeout=60)
@@ -107,15 +110,17 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
     warm = samples[len(samples) // 4]  # after warm-up: the first quarter
     last = samples[-1]
     cpu_share = (last[2] - warm[2]) / (last[0] - warm[0])
-    rss_after = [s[1] for s in samples[len(samples) // 4:]]
-    task_counts = [s[3] for s in samples[len(samples) // 4:]]
+    rss_after = [s[1] for s in samples[len(samples) // 4 :]]
+    task_counts = [s[3] for s in samples[len(samples) // 4 :]]
     mode = f"{accounts} accounts, poll every {poll} s, {minutes:g} min{', faults injected' if faults else ''}"
     return [
         (f"{mode}: resident memory after warm-up, max", f"{max(rss_after):.0f} MB"),
         (f"{mode}: memory growth after warm-up", f"{(last[1] - warm[1]) / warm[1]:+.1%}"),
         (f"{mode}: CPU after warm-up", f"{cpu_share:.1%} of one core"),
-        (f"{mode}: event-loop tasks after warm-up (min / median / max)",
-         f"{min(task_counts):.0f} / {statistics.median(task_counts):.0f} / {max(task_counts):.0f}"),
+        (
+            f"{mode}: event-loop tasks after warm-up (min / median / max)",
+            f"{min(task_counts):.0f} / {statistics.median(task_counts):.0f} / {max(task_counts):.0f}",
+        ),
         (f"{mode}: 'Unclosed' warnings at exit", str(text.count("Unclosed"))),
         (f"{mode}: requests served by the fake", f"{len(api.requests):,}"),
     ]

@@ -64,8 +64,16 @@ POLLS = "social_inbox_poll_total"
 WEBHOOK_SECRET = "bench-consumer-secret"
 
 
-def config(port: int, api: str, poll: float, visible: list[str], breach: list[str], target: int,
-           snapshot: float | None, webhooks: bool = False) -> str:
+def config(
+    port: int,
+    api: str,
+    poll: float,
+    visible: list[str],
+    breach: list[str],
+    target: int,
+    snapshot: float | None,
+    webhooks: bool = False,
+) -> str:
     server = f'listen = "127.0.0.1:{port}"\n' + (f'snapshot_interval = "{snapshot:g}s"\n' if snapshot else "")
     if webhooks:
         server += '[server.webhooks]\nx_consumer_secret_env = "X_WEBHOOK_SECRET"\n'
@@ -83,8 +91,9 @@ business_hours_only = false
 [[brands]]
 name = "fresh"
 """
-    return head + "".join(x_account(name, user_id(name), api, poll, "short" if name in breach else "default")
-                          for name in visible + breach)
+    return head + "".join(
+        x_account(name, user_id(name), api, poll, "short" if name in breach else "default") for name in visible + breach
+    )
 
 
 def user_id(name: str) -> str:
@@ -189,8 +198,14 @@ class Posted:
     at: float
 
 
-async def post(api: FakeXApi, plan: list[tuple[float, str]], origin: float, rng: random.Random,
-               out: list[Posted], deliver: Callable[[str, int], Awaitable[None]] | None = None) -> None:
+async def post(
+    api: FakeXApi,
+    plan: list[tuple[float, str]],
+    origin: float,
+    rng: random.Random,
+    out: list[Posted],
+    deliver: Callable[[str, int], Awaitable[None]] | None = None,
+) -> None:
     """Post each planned question at its instant (offset from `origin`), created at the moment it is
     posted; with `deliver`, X's webhook delivery follows each one."""
     pending: set[asyncio.Task[None]] = set()
@@ -213,8 +228,10 @@ def delivery(user: str, tweet: int) -> tuple[bytes, dict[str, str]]:
     """An Account Activity delivery of one mention, signed as X signs it."""
     body = json.dumps({"for_user_id": user, "tweet_create_events": [{"id_str": str(tweet)}]}).encode()
     digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).digest()
-    return body, {"Content-Type": "application/json",
-                  "x-twitter-webhooks-signature": "sha256=" + base64.b64encode(digest).decode()}
+    return body, {
+        "Content-Type": "application/json",
+        "x-twitter-webhooks-signature": "sha256=" + base64.b64encode(digest).decode(),
+    }
 
 
 async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
@@ -239,6 +256,7 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
     timeout = aiohttp.ClientTimeout(total=5)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
+
             async def ready() -> bool:
                 async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
                     return r.status == 200
@@ -246,10 +264,16 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
             await until(ready, 120, "/readyz", proc)
             watcher = asyncio.create_task(watch(session, metrics_url, args.scrape, state, stop))
             # Every account has polled its mentions once (the first polls are spread over a tenth of a poll).
-            await until(lambda: all(state.get(POLLS, a).value >= 1 for a in visible + breach),
-                        60, "a first poll of every account", proc)
-            plan = sorted([(rng.uniform(0, args.window), rng.choice(visible)) for _ in range(args.questions)]
-                          + [(rng.uniform(0, args.window), rng.choice(breach)) for _ in range(args.breach_questions)])
+            await until(
+                lambda: all(state.get(POLLS, a).value >= 1 for a in visible + breach),
+                60,
+                "a first poll of every account",
+                proc,
+            )
+            plan = sorted(
+                [(rng.uniform(0, args.window), rng.choice(visible)) for _ in range(args.questions)]
+                + [(rng.uniform(0, args.window), rng.choice(breach)) for _ in range(args.breach_questions)]
+            )
             print(f"posting {len(plan)} questions over {args.window:g} s", flush=True)
 
             async def deliver(user: str, tweet: int) -> None:
@@ -264,9 +288,10 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
                 expected[p.account] = expected.get(p.account, 0) + 1
 
             def complete() -> bool:
-                return all(state.get(OPENED, a).value >= expected.get(a, 0)
-                           and state.get(OPEN, a).value >= expected.get(a, 0) for a in visible) \
-                    and all(state.get(BREACHED, a).value >= expected.get(a, 0) for a in breach)
+                return all(
+                    state.get(OPENED, a).value >= expected.get(a, 0) and state.get(OPEN, a).value >= expected.get(a, 0)
+                    for a in visible
+                ) and all(state.get(BREACHED, a).value >= expected.get(a, 0) for a in breach)
 
             snapshot = args.snapshot or 10.0
             tail = 30 + 3 * args.poll + 2 * snapshot + args.target
@@ -336,9 +361,12 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
     res = state.resolution
     resolution = f"{sorted(res)[len(res) // 2] * 1000:.0f} / {max(res) * 1000:.0f} ms" if res else "no scrape"
     return [
-        ("setup", f"poll every {args.poll:g} s (±10 % jitter){hooks}, snapshot_interval {snap}; {asked} questions to "
-                  f"{args.accounts} accounts and {len(posted) - asked} unanswered ones to {args.breach_accounts} "
-                  f"accounts with a {args.target} s round-the-clock target, posted at random over {args.window:g} s"),
+        (
+            "setup",
+            f"poll every {args.poll:g} s (±10 % jitter){hooks}, snapshot_interval {snap}; {asked} questions to "
+            f"{args.accounts} accounts and {len(posted) - asked} unanswered ones to {args.breach_accounts} "
+            f"accounts with a {args.target} s round-the-clock target, posted at random over {args.window:g} s",
+        ),
         ("(a) question → counted in waits_opened_total: p50 / p99 / max (upper bound)", quantiles(counted)),
         ("(a) of which question → fetched by a poll of the fake: p50 / p99 / max", quantiles(to_fetch)),
         ("(a) of which fetched → counted: p50 / p99 / max (upper bound)", quantiles(fetch_to_count)),
@@ -347,8 +375,11 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
         (f"(b) p99 ≤ {limit}", verdict(shown, goal, missing["open"])),
         ("deadline → counted in waits_breached_total: p50 / p99 / max (upper bound)", quantiles(breached)),
         ("deadline → counted: p99 ≤ 2 s", verdict(breached, 2.0, missing["breached"])),
-        (f"scrape every {args.scrape * 1000:g} ms: resolution (figures above are upper bounds by at most this), "
-         "median / max", resolution),
+        (
+            f"scrape every {args.scrape * 1000:g} ms: resolution (figures above are upper bounds by at most this), "
+            "median / max",
+            resolution,
+        ),
         ("failed scrapes / error lines in the monitor's log", f"{state.failures} / {errors}"),
     ]
 
@@ -363,15 +394,20 @@ def main() -> list[tuple[str, str]]:
     parser.add_argument("--target", type=int, default=10, help="their first-response target (s)")
     parser.add_argument("--window", type=float, default=90.0, help="questions are posted over this many seconds")
     parser.add_argument("--scrape", type=float, default=0.05, help="scrape period of /metrics (s)")
-    parser.add_argument("--snapshot", type=float, default=None,
-                        help="server.snapshot_interval (s); default: the app's default")
-    parser.add_argument("--webhooks", action="store_true",
-                        help="X delivers each question to /webhooks/x too (the stream polls at once)")
+    parser.add_argument(
+        "--snapshot", type=float, default=None, help="server.snapshot_interval (s); default: the app's default"
+    )
+    parser.add_argument(
+        "--webhooks", action="store_true", help="X delivers each question to /webhooks/x too (the stream polls at once)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args, _ = parser.parse_known_args()
     if args.target < 1.1 * args.poll + 1 and not args.webhooks:
-        print(f"note: a target of {args.target} s is shorter than a poll interval (+10 % jitter) and an ingest: "
-              "some waits are stored after their deadline and counted late by design", flush=True)
+        print(
+            f"note: a target of {args.target} s is shorter than a poll interval (+10 % jitter) and an ingest: "
+            "some waits are stored after their deadline and counted late by design",
+            flush=True,
+        )
     with database_url() as url:
         return report(asyncio.run(run(args, url)))
 

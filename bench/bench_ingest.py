@@ -30,9 +30,13 @@ from monitor.engine import AccountContext, Engine, thread_outcome
 from monitor.store.db import create_pool, migrate
 from monitor.store.store import AccountRow, Store
 
-QUESTIONS = ["Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
-             "How do I reset my password", "Still waiting for a refund, this is ridiculous",
-             "Ça ne marche pas depuis ce matin", "Do you ship to Canada?"]
+QUESTIONS = [
+    "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
+    "How do I reset my password",
+    "Still waiting for a refund, this is ridiculous",
+    "Ça ne marche pas depuis ce matin",
+    "Do you ship to Canada?",
+]
 OTHER = ["Merci, super service !", "Love it 😍"]
 REPLY = "Bonjour, nous regardons cela et revenons vers vous."
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -51,12 +55,36 @@ def traffic(n: int, seed: int = 1) -> list[Message]:
         for i in range(rng.randint(1, 4)):
             t += timedelta(seconds=rng.randint(5, 600))
             text = f"{rng.choice(QUESTIONS if rng.random() < 0.8 else OTHER)} #{thread}-{i}"  # each text unique
-            out.append(Message(f"q{thread}-{i}", key, "public", "inbound", t, text, customer, f"user{customer[:5]}",
-                               f"https://x.com/u/status/{thread}{i}", raw={"id": f"q{thread}-{i}", "text": "x" * 80}))
+            out.append(
+                Message(
+                    f"q{thread}-{i}",
+                    key,
+                    "public",
+                    "inbound",
+                    t,
+                    text,
+                    customer,
+                    f"user{customer[:5]}",
+                    f"https://x.com/u/status/{thread}{i}",
+                    raw={"id": f"q{thread}-{i}", "text": "x" * 80},
+                )
+            )
             if rng.random() < 0.6:
                 t += timedelta(seconds=rng.randint(30, 7200))
-                out.append(Message(f"r{thread}-{i}", key, "public", "outbound", t, REPLY, "brand", "brand",
-                                   None, raw={"id": f"r{thread}-{i}"}))
+                out.append(
+                    Message(
+                        f"r{thread}-{i}",
+                        key,
+                        "public",
+                        "outbound",
+                        t,
+                        REPLY,
+                        "brand",
+                        "brand",
+                        None,
+                        raw={"id": f"r{thread}-{i}"},
+                    )
+                )
     return out[:n]
 
 
@@ -64,14 +92,29 @@ async def run(url: str, n: int, batch: int, history: int, streams: int, rounds: 
     pool = await create_pool(url, min_size=1, max_size=streams + 1)
     await migrate(pool)
     store = Store(pool)
-    config = parse({"policies": {"default": {"public": {"first": "30m", "next": "1h"},
-                                             "private": {"first": "1h", "next": "2h"}, "business_hours_only": False}},
-                    "brands": [{"name": "b", "accounts": [{"name": "a", "channel": "x", "user_id": "1",
-                                                          "source": "demo"}]}]}, environ={})
+    config = parse(
+        {
+            "policies": {
+                "default": {
+                    "public": {"first": "30m", "next": "1h"},
+                    "private": {"first": "1h", "next": "2h"},
+                    "business_hours_only": False,
+                }
+            },
+            "brands": [{"name": "b", "accounts": [{"name": "a", "channel": "x", "user_id": "1", "source": "demo"}]}],
+        },
+        environ={},
+    )
     policy = config.policy("default")
     now = T0 + timedelta(days=60)
-    ids = await store.sync_accounts([AccountRow(f"{role}{r}-{s}", "b", "x", f"{role}{r}-{s}", None, "default")
-                                     for role in ("bench", "copy") for r in range(-1, rounds) for s in range(streams)])
+    ids = await store.sync_accounts(
+        [
+            AccountRow(f"{role}{r}-{s}", "b", "x", f"{role}{r}-{s}", None, "default")
+            for role in ("bench", "copy")
+            for r in range(-1, rounds)
+            for s in range(streams)
+        ]
+    )
     contexts = {name: AccountContext(i, name, "b", "x", policy) for name, i in ids.items()}
     engine = Engine(store, {c.id: c for c in contexts.values()}, clock=lambda: now)
 
@@ -79,12 +122,24 @@ async def run(url: str, n: int, batch: int, history: int, streams: int, rounds: 
         # Messages arrive in time order, as a poller reads them; a thread's question and its
         # reply often land in different batches.
         for i in range(0, len(messages), batch):
-            await engine.ingest(ids[account], "bench", messages[i:i + batch], f"c{i}")
+            await engine.ingest(ids[account], "bench", messages[i : i + batch], f"c{i}")
 
     # The history: other accounts' earlier traffic, then analysed.
     await asyncio.gather(*(ingest(f"bench-1-{s}", traffic(history // streams, seed=100 + s)) for s in range(streams)))
-    columns = ["account_id", "channel", "external_id", "thread_id", "direction", "author_id", "author_handle",
-               "body", "url", "is_retweet", "created_at", "raw"]
+    columns = [
+        "account_id",
+        "channel",
+        "external_id",
+        "thread_id",
+        "direction",
+        "author_id",
+        "author_handle",
+        "body",
+        "url",
+        "is_retweet",
+        "created_at",
+        "raw",
+    ]
     per_stream = n // streams
     measured = per_stream * streams
     results: list[tuple[float, float]] = []
@@ -100,25 +155,46 @@ async def run(url: str, n: int, batch: int, history: int, streams: int, rounds: 
         # Baseline: the same rows, COPY'd into the same table by as many connections at once (into
         # other accounts, with the thread ids of the ingest).
         async with pool.acquire() as conn:
-            thread_ids = {(r["account_id"], r["thread_key"]): r["id"] for r in await conn.fetch(
-                "SELECT account_id, thread_key, id FROM threads WHERE account_id = ANY($1::integer[])",
-                [ids[a] for a in traffics])}
+            thread_ids = {
+                (r["account_id"], r["thread_key"]): r["id"]
+                for r in await conn.fetch(
+                    "SELECT account_id, thread_key, id FROM threads WHERE account_id = ANY($1::integer[])",
+                    [ids[a] for a in traffics],
+                )
+            }
 
         async def copy(account: str, messages: list[Message], thread_ids: dict[tuple[int, str], int]) -> None:
-            rows = [(ids["copy" + account.removeprefix("bench")], "x", m.external_id,
-                     thread_ids[(ids[account], m.thread_key)], m.direction, m.author_id, m.author_handle, m.text,
-                     m.url, m.is_retweet, m.created_at, m.raw) for m in messages]
+            rows = [
+                (
+                    ids["copy" + account.removeprefix("bench")],
+                    "x",
+                    m.external_id,
+                    thread_ids[(ids[account], m.thread_key)],
+                    m.direction,
+                    m.author_id,
+                    m.author_handle,
+                    m.text,
+                    m.url,
+                    m.is_retweet,
+                    m.created_at,
+                    m.raw,
+                )
+                for m in messages
+            ]
             async with pool.acquire() as conn:
                 for i in range(0, len(rows), batch):
                     async with conn.transaction():
-                        await conn.copy_records_to_table("messages", records=rows[i:i + batch], columns=columns)
+                        await conn.copy_records_to_table("messages", records=rows[i : i + batch], columns=columns)
 
         t = time.perf_counter()
         await asyncio.gather(*(copy(account, messages, thread_ids) for account, messages in traffics.items()))
         copy_s = time.perf_counter() - t
         results.append((measured / ingest_s, measured / copy_s))
-        print(f"round {r + 1}: ingest {measured / ingest_s:,.0f}/s, COPY {measured / copy_s:,.0f}/s, "
-              f"{copy_s / ingest_s:.0%}", flush=True)
+        print(
+            f"round {r + 1}: ingest {measured / ingest_s:,.0f}/s, COPY {measured / copy_s:,.0f}/s, "
+            f"{copy_s / ingest_s:.0%}",
+            flush=True,
+        )
         checked.update(traffics)
 
     # Check a sample of threads against the pure domain.
@@ -132,20 +208,32 @@ async def run(url: str, n: int, batch: int, history: int, streams: int, rounds: 
             ctx = contexts[account]
             tid = await conn.fetchval("SELECT id FROM threads WHERE account_id = $1 AND thread_key = $2", ctx.id, key)
             info = ThreadInfo(tid, ctx.id, "public", None, None)
-            expected = thread_outcome(ctx, info, [ThreadMessage(m.external_id, m.direction, m.created_at, m.text,
-                                                                m.author_id) for m in by_thread[(account, key)]],
-                                      now).waits
-            got = await conn.fetch("SELECT seq, kind, opened_message, closed_message, closed_at FROM waits"
-                                   " WHERE thread_id = $1 ORDER BY seq", tid)
-            assert [(w.seq, w.kind, w.opened_message, w.closed_message, w.closed_at) for w in expected] == \
-                [tuple(r) for r in got], key
+            expected = thread_outcome(
+                ctx,
+                info,
+                [
+                    ThreadMessage(m.external_id, m.direction, m.created_at, m.text, m.author_id)
+                    for m in by_thread[(account, key)]
+                ],
+                now,
+            ).waits
+            got = await conn.fetch(
+                "SELECT seq, kind, opened_message, closed_message, closed_at FROM waits"
+                " WHERE thread_id = $1 ORDER BY seq",
+                tid,
+            )
+            assert [(w.seq, w.kind, w.opened_message, w.closed_message, w.closed_at) for w in expected] == [
+                tuple(r) for r in got
+            ], key
         waits = await conn.fetchval("SELECT count(*) FROM waits")
     await pool.close()
     ingest_rate = statistics.median(i for i, _ in results)
     copy_rate = statistics.median(c for _, c in results)
     ratio = statistics.median(i / c for i, c in results)
-    how = (f"{measured:,} messages in batches of {batch}, {streams} account(s) at once, after {history:,} messages "
-           f"of history; median of {rounds} rounds")
+    how = (
+        f"{measured:,} messages in batches of {batch}, {streams} account(s) at once, after {history:,} messages "
+        f"of history; median of {rounds} rounds"
+    )
     return [
         ("ingest, whole path", f"{ingest_rate:,.0f} messages/s ({how})"),
         ("raw COPY of the same rows", f"{copy_rate:,.0f} messages/s ({streams} connection(s) at once)"),

@@ -50,20 +50,35 @@ def p99(values: list[float]) -> float:
 
 
 async def fill(store: Store, accounts: int, waits: int) -> dict[int, AccountContext]:
-    config = parse({"policies": {"default": {"public": {"first": "30m", "next": "1h"},
-                                             "private": {"first": "1h", "next": "2h"}, "business_hours_only": False}},
-                    "brands": [{"name": "b", "accounts": [{"name": "a", "channel": "x", "user_id": "1",
-                                                          "source": "demo"}]}]}, environ={})
+    config = parse(
+        {
+            "policies": {
+                "default": {
+                    "public": {"first": "30m", "next": "1h"},
+                    "private": {"first": "1h", "next": "2h"},
+                    "business_hours_only": False,
+                }
+            },
+            "brands": [{"name": "b", "accounts": [{"name": "a", "channel": "x", "user_id": "1", "source": "demo"}]}],
+        },
+        environ={},
+    )
     policy = config.policy("default")
-    rows = [AccountRow(f"acct-{i:04d}", f"brand-{i % 20:02d}", "x" if i % 2 else "facebook", str(i), None, "default")
-            for i in range(accounts)]
+    rows = [
+        AccountRow(f"acct-{i:04d}", f"brand-{i % 20:02d}", "x" if i % 2 else "facebook", str(i), None, "default")
+        for i in range(accounts)
+    ]
     ids = await store.sync_accounts(rows)
     async with store.pool.acquire() as conn:
-        await conn.execute("""
+        await conn.execute(
+            """
             INSERT INTO threads (account_id, thread_key, kind)
             SELECT a.id, 't' || g, 'public' FROM generate_series(1, $1) g
             JOIN accounts a ON a.id = (SELECT min(id) FROM accounts) + (g % $2)
-        """, waits, accounts)
+        """,
+            waits,
+            accounts,
+        )
         await conn.execute("""
             INSERT INTO waits (thread_id, seq, account_id, kind, opened_at, opened_message, questions,
                                target_seconds, deadline, at_risk_at)
@@ -74,8 +89,10 @@ async def fill(store: Store, accounts: int, waits: int) -> dict[int, AccountCont
             FROM threads t
         """)
         await conn.execute("ANALYZE waits")
-    return {ids[r.name]: AccountContext(ids[r.name], r.name, r.brand, r.channel, policy)  # type: ignore[arg-type]
-            for r in rows}
+    return {
+        ids[r.name]: AccountContext(ids[r.name], r.name, r.brand, r.channel, policy)  # type: ignore[arg-type]
+        for r in rows
+    }
 
 
 async def run(url: str, accounts: int, waits: int, scrapes: int) -> list[tuple[str, str]]:
@@ -86,18 +103,36 @@ async def run(url: str, accounts: int, waits: int, scrapes: int) -> list[tuple[s
     contexts = await fill(store, accounts, waits)
     print(f"filled {accounts} accounts, {waits} open waits in {time.perf_counter() - t:.1f} s")
     metrics = Metrics(contexts, registry=None)
-    targets = [PollTarget(i, c.name, c.brand, c.channel, DemoSource(c.name, c.channel), 60)
-               for i, c in contexts.items() for _ in range(1)]
+    targets = [
+        PollTarget(i, c.name, c.brand, c.channel, DemoSource(c.name, c.channel), 60)
+        for i, c in contexts.items()
+        for _ in range(1)
+    ]
     metrics.watch(targets)
     rng = random.Random(1)
     now = datetime.now(UTC)
     for target in targets:  # every account has polled and answered some questions
-        answered = [WaitEvent(target.account_id, 0, 0, rng.choice(("first", "next")), "public",
-                              rng.uniform(10, 20000), rng.uniform(10, 20000), f"{rng.randrange(10**18)}",
-                              "https://x.com/brand/status/1234567890123456789") for _ in range(20)]
-        metrics.poll_done(target, "ok", rng.uniform(0.01, 2), None,
-                          IngestResult(messages_new=40, new_created_at=[now - timedelta(seconds=30)] * 40,
-                                       answered=answered))
+        answered = [
+            WaitEvent(
+                target.account_id,
+                0,
+                0,
+                rng.choice(("first", "next")),
+                "public",
+                rng.uniform(10, 20000),
+                rng.uniform(10, 20000),
+                f"{rng.randrange(10**18)}",
+                "https://x.com/brand/status/1234567890123456789",
+            )
+            for _ in range(20)
+        ]
+        metrics.poll_done(
+            target,
+            "ok",
+            rng.uniform(0.01, 2),
+            None,
+            IngestResult(messages_new=40, new_created_at=[now - timedelta(seconds=30)] * 40, answered=answered),
+        )
     refreshes = []
     for _ in range(10):
         t = time.perf_counter()
@@ -109,8 +144,12 @@ async def run(url: str, accounts: int, waits: int, scrapes: int) -> list[tuple[s
     poller = Poller(None, [])  # type: ignore[arg-type]
     server = HttpServer("127.0.0.1", 0, store=store, poller=poller, metrics=metrics, registry=registry)
     await server.start()
-    figures = [("snapshot refresh (median / max of 10)",
-                f"{statistics.median(refreshes) * 1000:.0f} ms / {max(refreshes) * 1000:.0f} ms")]
+    figures = [
+        (
+            "snapshot refresh (median / max of 10)",
+            f"{statistics.median(refreshes) * 1000:.0f} ms / {max(refreshes) * 1000:.0f} ms",
+        )
+    ]
     if True:
         for name, accept in (("text", "text/plain"), ("OpenMetrics", "application/openmetrics-text")):
             times, size = [], 0
@@ -125,8 +164,12 @@ async def run(url: str, accounts: int, waits: int, scrapes: int) -> list[tuple[s
                 times.append(time.perf_counter() - t)
                 size = len(body)
             lines = body.count(b"\n")
-            figures.append((f"scrape, {name} ({size / 1e6:.1f} MB, {lines} lines) median / p99",
-                            f"{statistics.median(times) * 1000:.1f} ms / {p99(times) * 1000:.1f} ms"))
+            figures.append(
+                (
+                    f"scrape, {name} ({size / 1e6:.1f} MB, {lines} lines) median / p99",
+                    f"{statistics.median(times) * 1000:.1f} ms / {p99(times) * 1000:.1f} ms",
+                )
+            )
 
     await server.stop()
     await pool.close()

@@ -122,23 +122,29 @@ async def generate(pool: asyncpg.Pool, messages: int) -> None:
             "INSERT INTO accounts (name, brand, channel, external_id, policy) "
             "SELECT 'brand' || lpad(((i - 1) / 2)::text, 2, '0') || CASE WHEN i % 2 = 1 THEN '-x' ELSE '-fb' END, "
             "'brand' || lpad(((i - 1) / 2)::text, 2, '0'), CASE WHEN i % 2 = 1 THEN 'x' ELSE 'facebook' END, "
-            "i::text, 'default' FROM generate_series(1, $1) AS i", BRANDS * 2,
+            "i::text, 'default' FROM generate_series(1, $1) AS i",
+            BRANDS * 2,
         )
         # Load without the secondary indexes and the unique and foreign-key constraints, then
         # build them in bulk (as a restore does).
         tables = ["threads", "messages", "waits"]
         constraints = await conn.fetch(
             "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint"
-            " WHERE conrelid::regclass::text = ANY($1::text[]) AND contype IN ('u', 'f')", tables)
+            " WHERE conrelid::regclass::text = ANY($1::text[]) AND contype IN ('u', 'f')",
+            tables,
+        )
         for c in constraints:
             await conn.execute(f"ALTER TABLE {c['tbl']} DROP CONSTRAINT {c['conname']}")
         indexes = await conn.fetch(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY($1::text[])"
-            " AND indexname NOT LIKE '%pkey'", tables)
+            " AND indexname NOT LIKE '%pkey'",
+            tables,
+        )
         for r in indexes:
             await conn.execute(f"DROP INDEX {r['indexname']}")
-        sql = GENERATE.format(accounts=BRANDS * 2, threads=threads, start=YEAR_START.isoformat(),
-                              end=YEAR_END.isoformat())
+        sql = GENERATE.format(
+            accounts=BRANDS * 2, threads=threads, start=YEAR_START.isoformat(), end=YEAR_END.isoformat()
+        )
         for name, step in (("draws", sql), ("threads", THREADS), ("messages", MESSAGES), ("waits", WAITS)):
             t = time.perf_counter()
             await conn.execute(step)
@@ -178,17 +184,24 @@ async def _main() -> list[tuple[str, str]]:
         await generate(pool, args.messages)
         async with pool.acquire() as conn:
             counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("messages", "waits", "threads")}
-        print(f"data: {counts['messages']:,} messages, {counts['waits']:,} waits, {counts['threads']:,} threads, "
-              f"{BRANDS} brands, 20 accounts, {YEAR_START:%Y-%m-%d}..{YEAR_END:%Y-%m-%d} "
-              f"(ready in {time.perf_counter() - t:.0f}s)", flush=True)
+        print(
+            f"data: {counts['messages']:,} messages, {counts['waits']:,} waits, {counts['threads']:,} threads, "
+            f"{BRANDS} brands, 20 accounts, {YEAR_START:%Y-%m-%d}..{YEAR_END:%Y-%m-%d} "
+            f"(ready in {time.perf_counter() - t:.0f}s)",
+            flush=True,
+        )
         store = ReportStore(pool)
         cases = [
             ("last month, all brands", ReportRequest(parse_period("last-month", now=NOW, timezone="Europe/Paris"))),
             ("last week, all brands", ReportRequest(parse_period("last-week", now=NOW, timezone="Europe/Paris"))),
-            ("last month, one brand", ReportRequest(parse_period("last-month", now=NOW, timezone="Europe/Paris"),
-                                                    brands=("brand03",))),
-            ("whole year, all brands", ReportRequest(period_between(date(2025, 11, 1), date(2026, 10, 31),
-                                                                    timezone="Europe/Paris"))),
+            (
+                "last month, one brand",
+                ReportRequest(parse_period("last-month", now=NOW, timezone="Europe/Paris"), brands=("brand03",)),
+            ),
+            (
+                "whole year, all brands",
+                ReportRequest(period_between(date(2025, 11, 1), date(2026, 10, 31), timezone="Europe/Paris")),
+            ),
         ]
         data = f"{counts['messages']:,} messages, {counts['waits']:,} waits, {BRANDS} brands, one year"
         figures.append(("data", data))
@@ -203,12 +216,20 @@ async def _main() -> list[tuple[str, str]]:
                 totals.append(time.perf_counter() - t)
                 builds.append(built)
             worst = max(worst, max(totals))
-            print(f"{name:24s} waits {report.total.current.waits_opened:>9,}  "
-                  f"figures {min(builds):5.2f}s (max {max(builds):5.2f}s)  "
-                  f"figures + PDF {min(totals):5.2f}s (max {max(totals):5.2f}s, median "
-                  f"{statistics.median(totals):5.2f}s)  {len(pdf) // 1024} KiB", flush=True)
-            figures.append((f"{name} ({report.total.current.waits_opened:,} waits): figures / figures + PDF, best of "
-                            f"{args.runs} (worst)", f"{min(builds):.2f} s / {min(totals):.2f} s ({max(totals):.2f} s)"))
+            print(
+                f"{name:24s} waits {report.total.current.waits_opened:>9,}  "
+                f"figures {min(builds):5.2f}s (max {max(builds):5.2f}s)  "
+                f"figures + PDF {min(totals):5.2f}s (max {max(totals):5.2f}s, median "
+                f"{statistics.median(totals):5.2f}s)  {len(pdf) // 1024} KiB",
+                flush=True,
+            )
+            figures.append(
+                (
+                    f"{name} ({report.total.current.waits_opened:,} waits): figures / figures + PDF, best of "
+                    f"{args.runs} (worst)",
+                    f"{min(builds):.2f} s / {min(totals):.2f} s ({max(totals):.2f} s)",
+                )
+            )
         print(f"worst report time: {worst:.2f}s (target <= 20 s)")
         figures.append(("worst report time, figures + PDF", f"{worst:.2f} s"))
     finally:

@@ -57,13 +57,21 @@ policy = "{policy}"
 """
 
 
-async def start_monitor(config: Path, database_url: str, log: Path,
-                        **environ: str) -> asyncio.subprocess.Process:
+async def start_monitor(config: Path, database_url: str, log: Path, **environ: str) -> asyncio.subprocess.Process:
     """`inbox-monitor run` with this config and database, its output in `log`, token "tok"
     (and these more environment variables)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_MONITOR_")}
     env.update(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(config), X_TOKEN="tok", **environ)
     with log.open("wb") as out:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "--log-level", "warning", "run",
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            sys.executable,
+            "-m",
+            "monitor",
+            "--log-level",
+            "warning",
+            "run",
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )

@@ -22,28 +22,54 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "calendar": ("bench_calendar", [], "SLA calendars (issue 5): business_seconds over a year < 1 ms"),
-    "metrics": ("bench_metrics", [], "scrape and snapshot with 2,000 accounts and 200,000 open waits (issue 6): "
-                "scrape p99 ≤ 50 ms, refresh ≤ 500 ms"),
-    "ingest": ("bench_ingest", [], "ingest against a raw COPY of the same rows (issue 12): ≥ 30 % of COPY and "
-               "≥ 10,000 messages/s, waits checked"),
-    "ingest-concurrent": ("bench_ingest", ["--streams", "2"], "the same with two accounts ingesting at once, as the "
-                          "poller does, against two COPYs at once (issue 12): ≥ 30 % of COPY and ≥ 10,000 messages/s"),
-    "ingest-pages": ("bench_ingest", ["--batch", "100"], "the same in batches of 100 messages, the X API's page "
-                     "size (for information: live polls bring a few messages, backfills pages of 100)"),
-    "freshness": ("bench_freshness", ["--poll", "5", "--accounts", "20", "--questions", "150", "--target", "10"],
-                  "question on the fake X API → visible in /metrics (issue 12): p99 ≤ poll interval + 2 s for "
-                  "waits_opened_total and for open_waits; deadline → waits_breached_total: ≤ 2 s"),
-    "freshness-webhooks": ("bench_freshness", ["--poll", "60", "--webhooks", "--accounts", "20", "--questions", "150",
-                                               "--target", "10"],
-                           "the same with a 60 s poll interval and X's webhook delivery for each question: p99 ≤ 2 s "
-                           "(question → counted and shown), breach ≤ 2 s"),
+    "metrics": (
+        "bench_metrics",
+        [],
+        "scrape and snapshot with 2,000 accounts and 200,000 open waits (issue 6): "
+        "scrape p99 ≤ 50 ms, refresh ≤ 500 ms",
+    ),
+    "ingest": (
+        "bench_ingest",
+        [],
+        "ingest against a raw COPY of the same rows (issue 12): ≥ 30 % of COPY and ≥ 10,000 messages/s, waits checked",
+    ),
+    "ingest-concurrent": (
+        "bench_ingest",
+        ["--streams", "2"],
+        "the same with two accounts ingesting at once, as the "
+        "poller does, against two COPYs at once (issue 12): ≥ 30 % of COPY and ≥ 10,000 messages/s",
+    ),
+    "ingest-pages": (
+        "bench_ingest",
+        ["--batch", "100"],
+        "the same in batches of 100 messages, the X API's page "
+        "size (for information: live polls bring a few messages, backfills pages of 100)",
+    ),
+    "freshness": (
+        "bench_freshness",
+        ["--poll", "5", "--accounts", "20", "--questions", "150", "--target", "10"],
+        "question on the fake X API → visible in /metrics (issue 12): p99 ≤ poll interval + 2 s for "
+        "waits_opened_total and for open_waits; deadline → waits_breached_total: ≤ 2 s",
+    ),
+    "freshness-webhooks": (
+        "bench_freshness",
+        ["--poll", "60", "--webhooks", "--accounts", "20", "--questions", "150", "--target", "10"],
+        "the same with a 60 s poll interval and X's webhook delivery for each question: p99 ≤ 2 s "
+        "(question → counted and shown), breach ≤ 2 s",
+    ),
     "report": ("bench_report", [], "SLA report over a year of 10 brands (issue 9): ≤ 20 s"),
-    "footprint": ("bench_footprint", ["--accounts", "1000", "--poll", "60", "--minutes", "4"],
-                  "one process polling 1,000 accounts every 60 s on the fake X API (issue 12): < 200 MB "
-                  "resident, < 10 % of one core"),
-    "soak": ("bench_footprint", ["--accounts", "200", "--poll", "5", "--minutes", "10", "--faults"],
-             "10-minute soak, 200 accounts, API faults injected (issue 11): memory growth < 10 % after warm-up, "
-             "no leaked tasks, no unclosed session"),
+    "footprint": (
+        "bench_footprint",
+        ["--accounts", "1000", "--poll", "60", "--minutes", "4"],
+        "one process polling 1,000 accounts every 60 s on the fake X API (issue 12): < 200 MB "
+        "resident, < 10 % of one core",
+    ),
+    "soak": (
+        "bench_footprint",
+        ["--accounts", "200", "--poll", "5", "--minutes", "10", "--faults"],
+        "10-minute soak, 200 accounts, API faults injected (issue 11): memory growth < 10 % after warm-up, "
+        "no leaked tasks, no unclosed session",
+    ),
 }
 
 
@@ -75,10 +101,18 @@ def run(key: str) -> str:
     load = os.getloadavg()[0]
     started = time.perf_counter()
     figures = importlib.import_module(module_name).main() or []
-    lines = [f"## {key}", "", f"Target: {target}.", "", f"Command: `{command}`  ",
-             f"Machine: {machine()}, load average {load:.1f} at start.  ",
-             f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {time.perf_counter() - started:.0f} s.", "",
-             "| figure | value |", "|---|---|"]
+    lines = [
+        f"## {key}",
+        "",
+        f"Target: {target}.",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine()}, load average {load:.1f} at start.  ",
+        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {time.perf_counter() - started:.0f} s.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {value} |" for name, value in figures]
     return "\n".join(lines) + "\n"
 
@@ -96,10 +130,13 @@ def main() -> None:
 
 
 def write(sections: dict[str, str]) -> None:
-    head = ["# Benchmark results", "",
-            "Written by `python bench/run_all.py` (`--only NAME,...` to run some; each benchmark also runs",
-            "alone with the command shown). Figures vary with the machine and its load: each section says both.",
-            ""]
+    head = [
+        "# Benchmark results",
+        "",
+        "Written by `python bench/run_all.py` (`--only NAME,...` to run some; each benchmark also runs",
+        "alone with the command shown). Figures vary with the machine and its load: each section says both.",
+        "",
+    ]
     order = [k for k in BENCHMARKS if k in sections] + [k for k in sections if k not in BENCHMARKS]
     RESULTS.write_text("\n".join(head) + "\n" + "\n".join(sections[k] for k in order))
 

@@ -65,19 +65,31 @@ BREACHED = "(w.deadline <= now() AND (w.closed_at IS NULL OR w.closed_at > w.dea
 # ------------------------------------------------------------------------------------------------
 
 
-def prom(expr: str, legend: str = "__auto", *, instant: bool = False, table: bool = False,
-         interval: str | None = None) -> Json:
-    target: Json = {"datasource": PROM, "editorMode": "code", "expr": expr, "legendFormat": legend,
-                    "instant": instant or table, "range": not (instant or table),
-                    "format": "table" if table else "time_series"}
+def prom(
+    expr: str, legend: str = "__auto", *, instant: bool = False, table: bool = False, interval: str | None = None
+) -> Json:
+    target: Json = {
+        "datasource": PROM,
+        "editorMode": "code",
+        "expr": expr,
+        "legendFormat": legend,
+        "instant": instant or table,
+        "range": not (instant or table),
+        "format": "table" if table else "time_series",
+    }
     if interval:
         target["interval"] = interval
     return target
 
 
 def sql(raw: str, *, time_series: bool = False) -> Json:
-    return {"datasource": PG, "editorMode": "code", "rawQuery": True, "rawSql": _dedent(raw),
-            "format": "time_series" if time_series else "table"}
+    return {
+        "datasource": PG,
+        "editorMode": "code",
+        "rawQuery": True,
+        "rawSql": _dedent(raw),
+        "format": "time_series" if time_series else "table",
+    }
 
 
 def _dedent(text: str) -> str:
@@ -97,25 +109,54 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
 GREEN = thresholds((None, "green"))
 
 
-def panel(kind: str, title: str, description: str, targets: list[Json], *, w: int, h: int,
-          unit: str | None = None, decimals: int | None = None, steps: Json | None = None,
-          options: Json | None = None, custom: Json | None = None, overrides: list[Json] | None = None,
-          links: Iterable[Json] = (), mappings: list[Json] | None = None, min_value: float | None = None,
-          max_value: float | None = None, time_from: str | None = None, interval: str | None = None,
-          transformations: list[Json] | None = None, color: Json | None = None) -> Json:
+def panel(
+    kind: str,
+    title: str,
+    description: str,
+    targets: list[Json],
+    *,
+    w: int,
+    h: int,
+    unit: str | None = None,
+    decimals: int | None = None,
+    steps: Json | None = None,
+    options: Json | None = None,
+    custom: Json | None = None,
+    overrides: list[Json] | None = None,
+    links: Iterable[Json] = (),
+    mappings: list[Json] | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    time_from: str | None = None,
+    interval: str | None = None,
+    transformations: list[Json] | None = None,
+    color: Json | None = None,
+) -> Json:
     for i, t in enumerate(targets):
         t["refId"] = chr(ord("A") + i)
     datasource = targets[0]["datasource"]
     assert all(t["datasource"] == datasource for t in targets), title
     defaults: Json = {"thresholds": steps or GREEN, "color": color or {"mode": "thresholds"}}
-    for key, value in (("unit", unit), ("decimals", decimals), ("mappings", mappings), ("min", min_value),
-                       ("max", max_value), ("custom", custom)):
+    for key, value in (
+        ("unit", unit),
+        ("decimals", decimals),
+        ("mappings", mappings),
+        ("min", min_value),
+        ("max", max_value),
+        ("custom", custom),
+    ):
         if value is not None:
             defaults[key] = value
-    p: Json = {"type": kind, "title": title, "description": description, "datasource": datasource,
-               "gridPos": {"h": h, "w": w, "x": 0, "y": 0}, "targets": targets,
-               "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
-               "options": options or {}}
+    p: Json = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": datasource,
+        "gridPos": {"h": h, "w": w, "x": 0, "y": 0},
+        "targets": targets,
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
+        "options": options or {},
+    }
     if links:
         p["links"] = list(links)
     if time_from:
@@ -131,62 +172,132 @@ def reduce(calc: str = "lastNotNull", *, values: bool = False) -> Json:
     return {"calcs": [calc], "fields": "", "values": values}
 
 
-def stat(title: str, description: str, targets: list[Json], *, w: int = 4, h: int = 4,
-         graph: bool = True, color_mode: str = "background", text_mode: str = "auto",
-         values: bool = False, **kw: Any) -> Json:
-    options = {"reduceOptions": reduce(values=values), "orientation": "auto", "textMode": text_mode,
-               "colorMode": color_mode, "graphMode": "area" if graph else "none", "justifyMode": "auto",
-               "wideLayout": True, "showPercentChange": False}
+def stat(
+    title: str,
+    description: str,
+    targets: list[Json],
+    *,
+    w: int = 4,
+    h: int = 4,
+    graph: bool = True,
+    color_mode: str = "background",
+    text_mode: str = "auto",
+    values: bool = False,
+    **kw: Any,
+) -> Json:
+    options = {
+        "reduceOptions": reduce(values=values),
+        "orientation": "auto",
+        "textMode": text_mode,
+        "colorMode": color_mode,
+        "graphMode": "area" if graph else "none",
+        "justifyMode": "auto",
+        "wideLayout": True,
+        "showPercentChange": False,
+    }
     return panel("stat", title, description, targets, w=w, h=h, options=options, **kw)
 
 
-def timeseries(title: str, description: str, targets: list[Json], *, w: int, h: int = 8,
-               bars: bool = False, stack: bool = False, legend_calcs: tuple[str, ...] = (),
-               points: str = "auto", **kw: Any) -> Json:
-    custom = {"drawStyle": "bars" if bars else "line", "lineWidth": 1 if bars else 2,
-              "fillOpacity": 80 if bars else 10, "showPoints": points, "pointSize": 5,
-              "spanNulls": False, "axisSoftMin": 0,
-              "stacking": {"mode": "normal" if stack else "none", "group": "A"}}
-    options = {"legend": {"showLegend": True, "displayMode": "table" if legend_calcs else "list",
-                          "placement": "bottom", "calcs": list(legend_calcs)},
-               "tooltip": {"mode": "multi", "sort": "desc"}}
+def timeseries(
+    title: str,
+    description: str,
+    targets: list[Json],
+    *,
+    w: int,
+    h: int = 8,
+    bars: bool = False,
+    stack: bool = False,
+    legend_calcs: tuple[str, ...] = (),
+    points: str = "auto",
+    **kw: Any,
+) -> Json:
+    custom = {
+        "drawStyle": "bars" if bars else "line",
+        "lineWidth": 1 if bars else 2,
+        "fillOpacity": 80 if bars else 10,
+        "showPoints": points,
+        "pointSize": 5,
+        "spanNulls": False,
+        "axisSoftMin": 0,
+        "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+    }
+    options = {
+        "legend": {
+            "showLegend": True,
+            "displayMode": "table" if legend_calcs else "list",
+            "placement": "bottom",
+            "calcs": list(legend_calcs),
+        },
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
     kw.setdefault("color", {"mode": "palette-classic"})
     return panel("timeseries", title, description, targets, w=w, h=h, options=options, custom=custom, **kw)
 
 
-def table(title: str, description: str, targets: list[Json], *, w: int = 24, h: int = 8,
-          sort: list[Json] | None = None, **kw: Any) -> Json:
-    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"],
-                                                                  "fields": ""},
-               "sortBy": sort or []}
+def table(
+    title: str,
+    description: str,
+    targets: list[Json],
+    *,
+    w: int = 24,
+    h: int = 8,
+    sort: list[Json] | None = None,
+    **kw: Any,
+) -> Json:
+    options = {
+        "showHeader": True,
+        "cellHeight": "sm",
+        "footer": {"show": False, "reducer": ["sum"], "fields": ""},
+        "sortBy": sort or [],
+    }
     custom = {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False, "filterable": True}
     return panel("table", title, description, targets, w=w, h=h, options=options, custom=custom, **kw)
 
 
 def bargauge(title: str, description: str, targets: list[Json], *, w: int, h: int = 8, **kw: Any) -> Json:
-    options = {"reduceOptions": reduce(), "orientation": "horizontal", "displayMode": "gradient",
-               "valueMode": "color", "showUnfilled": True, "namePlacement": "auto", "sizing": "auto",
-               "minVizHeight": 16, "minVizWidth": 8, "maxVizHeight": 300}
+    options = {
+        "reduceOptions": reduce(),
+        "orientation": "horizontal",
+        "displayMode": "gradient",
+        "valueMode": "color",
+        "showUnfilled": True,
+        "namePlacement": "auto",
+        "sizing": "auto",
+        "minVizHeight": 16,
+        "minVizWidth": 8,
+        "maxVizHeight": 300,
+    }
     return panel("bargauge", title, description, targets, w=w, h=h, options=options, **kw)
 
 
-def state_timeline(title: str, description: str, targets: list[Json], *, w: int, h: int = 8,
-                   **kw: Any) -> Json:
-    options = {"mergeValues": True, "showValue": "auto", "alignValue": "left", "rowHeight": 0.9,
-               "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
-               "tooltip": {"mode": "single", "sort": "none"}}
+def state_timeline(title: str, description: str, targets: list[Json], *, w: int, h: int = 8, **kw: Any) -> Json:
+    options = {
+        "mergeValues": True,
+        "showValue": "auto",
+        "alignValue": "left",
+        "rowHeight": 0.9,
+        "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
+        "tooltip": {"mode": "single", "sort": "none"},
+    }
     custom = {"lineWidth": 0, "fillOpacity": 80}
     return panel("state-timeline", title, description, targets, w=w, h=h, options=options, custom=custom, **kw)
 
 
 def row(title: str) -> Json:
-    return {"type": "row", "title": title, "collapsed": False, "panels": [],
-            "gridPos": {"h": 1, "w": 24, "x": 0, "y": 0}}
+    return {
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "panels": [],
+        "gridPos": {"h": 1, "w": 24, "x": 0, "y": 0},
+    }
 
 
 def by_name(name: str, **properties: Any) -> Json:
-    return {"matcher": {"id": "byName", "options": name},
-            "properties": [{"id": key.replace("__", "."), "value": value} for key, value in properties.items()]}
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": key.replace("__", "."), "value": value} for key, value in properties.items()],
+    }
 
 
 def layout(lines: list[list[Json]]) -> list[Json]:
@@ -213,38 +324,66 @@ def layout(lines: list[list[Json]]) -> list[Json]:
 
 
 def _variable(name: str, label: str, *, multi: bool, include_all: bool) -> Json:
-    current: Json = ({"selected": True, "text": ["All"], "value": ["$__all"]} if include_all else {})
-    return {"name": name, "label": label, "multi": multi, "includeAll": include_all, "current": current,
-            "options": [], "hide": 0, "skipUrlSync": False}
+    current: Json = {"selected": True, "text": ["All"], "value": ["$__all"]} if include_all else {}
+    return {
+        "name": name,
+        "label": label,
+        "multi": multi,
+        "includeAll": include_all,
+        "current": current,
+        "options": [],
+        "hide": 0,
+        "skipUrlSync": False,
+    }
 
 
 def prom_variable(name: str, label: str, query: str, *, multi: bool = True, include_all: bool = True) -> Json:
     v = _variable(name, label, multi=multi, include_all=include_all)
-    v.update({"type": "query", "datasource": PROM, "definition": query,
-              "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-              "refresh": 2, "regex": "", "sort": 1})
+    v.update(
+        {
+            "type": "query",
+            "datasource": PROM,
+            "definition": query,
+            "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+            "refresh": 2,
+            "regex": "",
+            "sort": 1,
+        }
+    )
     return v
 
 
 def sql_variable(name: str, label: str, query: str) -> Json:
     v = _variable(name, label, multi=True, include_all=True)
-    v.update({"type": "query", "datasource": PG, "definition": query, "query": query, "refresh": 2,
-              "regex": "", "sort": 1})
+    v.update(
+        {"type": "query", "datasource": PG, "definition": query, "query": query, "refresh": 2, "regex": "", "sort": 1}
+    )
     return v
 
 
 def custom_variable(name: str, label: str, values: list[str], default: str) -> Json:
     v = _variable(name, label, multi=False, include_all=False)
-    v.update({"type": "custom", "query": ",".join(values),
-              "current": {"selected": True, "text": default, "value": default},
-              "options": [{"selected": value == default, "text": value, "value": value} for value in values]})
+    v.update(
+        {
+            "type": "custom",
+            "query": ",".join(values),
+            "current": {"selected": True, "text": default, "value": default},
+            "options": [{"selected": value == default, "text": value, "value": value} for value in values],
+        }
+    )
     return v
 
 
 def constant(name: str, value: str) -> Json:
-    return {"name": name, "type": "constant", "hide": 2, "query": value, "skipUrlSync": True,
-            "current": {"text": value, "value": value}, "options": [{"text": value, "value": value,
-                                                                        "selected": True}]}
+    return {
+        "name": name,
+        "type": "constant",
+        "hide": 2,
+        "query": value,
+        "skipUrlSync": True,
+        "current": {"text": value, "value": value},
+        "options": [{"text": value, "value": value, "selected": True}],
+    }
 
 
 def account_variables() -> list[Json]:
@@ -257,20 +396,44 @@ def account_variables() -> list[Json]:
 
 
 def builtin_annotation() -> Json:
-    return {"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True,
-            "hide": True, "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts",
-            "type": "dashboard"}
+    return {
+        "builtIn": 1,
+        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+        "enable": True,
+        "hide": True,
+        "iconColor": "rgba(0, 211, 255, 1)",
+        "name": "Annotations & Alerts",
+        "type": "dashboard",
+    }
 
 
 def alerts_annotation(expr: str) -> Json:
-    return {"name": "Firing alerts", "datasource": PROM, "enable": True, "hide": False,
-            "iconColor": "red", "expr": expr, "step": "1m", "titleFormat": "{{alertname}}",
-            "textFormat": "{{severity}}: {{brand}} {{channel}} {{account}}",
-            "tagKeys": "severity,brand,channel,account", "useValueForTime": False}
+    return {
+        "name": "Firing alerts",
+        "datasource": PROM,
+        "enable": True,
+        "hide": False,
+        "iconColor": "red",
+        "expr": expr,
+        "step": "1m",
+        "titleFormat": "{{alertname}}",
+        "textFormat": "{{severity}}: {{brand}} {{channel}} {{account}}",
+        "tagKeys": "severity,brand,channel,account",
+        "useValueForTime": False,
+    }
 
 
-def dashboard(uid: str, title: str, description: str, panels: list[Json], variables: list[Json], *,
-              time_from: str, refresh: str, annotations: Iterable[Json] = ()) -> Json:
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[Json],
+    variables: list[Json],
+    *,
+    time_from: str,
+    refresh: str,
+    annotations: Iterable[Json] = (),
+) -> Json:
     return {
         "__comment": GENERATED,
         "uid": uid,
@@ -290,11 +453,28 @@ def dashboard(uid: str, title: str, description: str, panels: list[Json], variab
         "version": 1,
         "id": None,
         "links": [
-            {"title": "Inbox dashboards", "type": "dashboards", "tags": [TAG], "asDropdown": True,
-             "includeVars": True, "keepTime": False, "targetBlank": False, "icon": "external link"},
-            {"title": "Runbook", "type": "link", "url": "${runbook}", "targetBlank": True,
-             "icon": "doc", "tooltip": "What to do for each SocialInbox alert", "tags": [],
-             "asDropdown": False, "includeVars": False, "keepTime": False},
+            {
+                "title": "Inbox dashboards",
+                "type": "dashboards",
+                "tags": [TAG],
+                "asDropdown": True,
+                "includeVars": True,
+                "keepTime": False,
+                "targetBlank": False,
+                "icon": "external link",
+            },
+            {
+                "title": "Runbook",
+                "type": "link",
+                "url": "${runbook}",
+                "targetBlank": True,
+                "icon": "doc",
+                "tooltip": "What to do for each SocialInbox alert",
+                "tags": [],
+                "asDropdown": False,
+                "includeVars": False,
+                "keepTime": False,
+            },
         ],
         "annotations": {"list": [builtin_annotation(), *annotations]},
         "templating": {"list": [*variables, constant("runbook", RUNBOOK_URL)]},
@@ -308,97 +488,183 @@ def dashboard(uid: str, title: str, description: str, panels: list[Json], variab
 
 
 def quantile(q: float, window: str, by: str = "") -> str:
-    return (f"histogram_quantile({q}, sum by ({by}le) "
-            f"(increase({P}_response_seconds_bucket{{{BRAND_CHANNEL}}}[{window}])))")
+    return (
+        f"histogram_quantile({q}, sum by ({by}le) (increase({P}_response_seconds_bucket{{{BRAND_CHANNEL}}}[{window}])))"
+    )
 
 
 def live() -> Json:
     waits = f"{{{WAITS}}}"
     status_colors = [
-        {"type": "value", "options": {
-            "breached": {"text": "breached", "color": "red", "index": 0},
-            "at risk": {"text": "at risk", "color": "orange", "index": 1},
-            "on time": {"text": "on time", "color": "green", "index": 2}}},
+        {
+            "type": "value",
+            "options": {
+                "breached": {"text": "breached", "color": "red", "index": 0},
+                "at risk": {"text": "at risk", "color": "orange", "index": 1},
+                "on time": {"text": "on time", "color": "green", "index": 2},
+            },
+        },
     ]
-    panels = layout([
-        [row("Now")],
+    panels = layout(
         [
-            stat("Waiting now", "Questions waiting for a reply now, every account selected.",
-                 [prom(f"sum({P}_open_waits{waits})", "waiting")], color_mode="value",
-                 steps=thresholds((None, "blue")), decimals=0),
-            stat("At risk", "Waiting questions past the at-risk share of their SLA target (80 % by "
-                 "default), not yet breached: answer these next.",
-                 [prom(f"sum({P}_open_waits_at_risk{waits})", "at risk")], decimals=0,
-                 steps=thresholds((None, "green"), (1, "orange")), links=[runbook("SocialInboxQuestionAtRisk")]),
-            stat("Breached, still waiting", "Waiting questions already past their SLA deadline.",
-                 [prom(f"sum({P}_open_waits_breached{waits})", "breached")], decimals=0,
-                 steps=thresholds((None, "green"), (1, "red")),
-                 links=[runbook("SocialInboxQuestionUnanswered")]),
-            stat("Oldest wait", "How long the oldest waiting question has waited: on the customer's "
-                 "clock, and in business hours (what the SLA counts).",
-                 [prom(f"max({P}_oldest_open_wait_seconds{waits})", "customer's clock"),
-                  prom(f"max({P}_oldest_open_wait_business_seconds{waits})", "business hours")],
-                 unit="s", color_mode="value", graph=False,
-                 steps=thresholds((None, "green"), (1800, "orange"), (3600, "red"))),
-            stat("Within SLA today", "Of today's questions whose outcome is known (answered, or past "
-                 "their deadline), the share answered by the deadline. From PostgreSQL, per channel.",
-                 [sql(f"""
+            [row("Now")],
+            [
+                stat(
+                    "Waiting now",
+                    "Questions waiting for a reply now, every account selected.",
+                    [prom(f"sum({P}_open_waits{waits})", "waiting")],
+                    color_mode="value",
+                    steps=thresholds((None, "blue")),
+                    decimals=0,
+                ),
+                stat(
+                    "At risk",
+                    "Waiting questions past the at-risk share of their SLA target (80 % by "
+                    "default), not yet breached: answer these next.",
+                    [prom(f"sum({P}_open_waits_at_risk{waits})", "at risk")],
+                    decimals=0,
+                    steps=thresholds((None, "green"), (1, "orange")),
+                    links=[runbook("SocialInboxQuestionAtRisk")],
+                ),
+                stat(
+                    "Breached, still waiting",
+                    "Waiting questions already past their SLA deadline.",
+                    [prom(f"sum({P}_open_waits_breached{waits})", "breached")],
+                    decimals=0,
+                    steps=thresholds((None, "green"), (1, "red")),
+                    links=[runbook("SocialInboxQuestionUnanswered")],
+                ),
+                stat(
+                    "Oldest wait",
+                    "How long the oldest waiting question has waited: on the customer's "
+                    "clock, and in business hours (what the SLA counts).",
+                    [
+                        prom(f"max({P}_oldest_open_wait_seconds{waits})", "customer's clock"),
+                        prom(f"max({P}_oldest_open_wait_business_seconds{waits})", "business hours"),
+                    ],
+                    unit="s",
+                    color_mode="value",
+                    graph=False,
+                    steps=thresholds((None, "green"), (1800, "orange"), (3600, "red")),
+                ),
+                stat(
+                    "Within SLA today",
+                    "Of today's questions whose outcome is known (answered, or past "
+                    "their deadline), the share answered by the deadline. From PostgreSQL, per channel.",
+                    [
+                        sql(f"""
                     SELECT a.channel AS "Channel",
                            avg({WITHIN}::int) AS "Within SLA"
                     FROM waits w JOIN accounts a ON a.id = w.account_id
                     WHERE $__timeFilter(w.opened_at) AND {DUE}
                       AND {SQL_ACCOUNTS}
                     GROUP BY a.channel ORDER BY a.channel
-                 """)], unit="percentunit", decimals=0, min_value=0, max_value=1, time_from="now/d",
-                 values=True, graph=False,
-                 steps=thresholds((None, "red"), (0.8, "orange"), (0.95, "green"))),
-            stat("Answered today", "Waits closed by a reply since midnight.",
-                 [prom(f"sum(increase({P}_waits_answered_total{waits}[$__range]))", "answered",
-                       instant=True)], decimals=0, graph=False, color_mode="value",
-                 steps=thresholds((None, "blue")), time_from="now/d"),
-        ],
-        [
-            table("Now, by brand and channel", "Where the waiting questions are: waiting, at risk, "
-                  "breached and the oldest wait per brand and channel.",
-                  [prom(f"sum by (brand, channel) ({P}_open_waits{waits})", table=True),
-                   prom(f"sum by (brand, channel) ({P}_open_waits_at_risk{waits})", table=True),
-                   prom(f"sum by (brand, channel) ({P}_open_waits_breached{waits})", table=True),
-                   prom(f"max by (brand, channel) ({P}_oldest_open_wait_seconds{waits})", table=True)],
-                  w=10, h=8, sort=[{"displayName": "Breached", "desc": True}],
-                  transformations=[
-                      {"id": "merge", "options": {}},
-                      {"id": "organize", "options": {
-                          "excludeByName": {"Time": True},
-                          "indexByName": {"brand": 0, "channel": 1, "Value #A": 2, "Value #B": 3,
-                                          "Value #C": 4, "Value #D": 5},
-                          "renameByName": {"brand": "Brand", "channel": "Channel", "Value #A": "Waiting",
-                                           "Value #B": "At risk", "Value #C": "Breached",
-                                           "Value #D": "Oldest wait"}}},
-                  ],
-                  overrides=[
-                      by_name("At risk", **{"custom__cellOptions": {"type": "color-text"}},
-                              thresholds=thresholds((None, "text"), (1, "orange"))),
-                      by_name("Breached", **{"custom__cellOptions": {"type": "color-background"}},
-                              thresholds=thresholds((None, "transparent"), (1, "red"))),
-                      by_name("Oldest wait", unit="s"),
-                  ]),
-            timeseries("Waiting and breached", "How the backlog moves through the day, per brand and "
-                       "channel: all waiting questions, and those past their deadline.",
-                       [prom(f"sum by (brand, channel) ({P}_open_waits{waits})", "{{brand}} {{channel}} waiting"),
-                        prom(f"sum by (brand, channel) ({P}_open_waits_breached{waits})",
-                             "{{brand}} {{channel}} breached")],
-                       w=14, decimals=0,
-                       overrides=[{"matcher": {"id": "byRegexp", "options": ".*breached"},
-                                   "properties": [{"id": "custom.lineStyle",
-                                                   "value": {"fill": "dash", "dash": [10, 10]}}]}]),
-        ],
-        [row("Open questions")],
-        [
-            table("Open questions, by deadline", "Every waiting question, the most urgent first: who "
-                  "asked, what, why it counts as a question (the rule, or `corrected` by a person: "
-                  "`inbox-monitor explain` tells more), how long ago, its deadline, and a link to the post "
-                  "to answer it.",
-                  [sql(f"""
+                 """)
+                    ],
+                    unit="percentunit",
+                    decimals=0,
+                    min_value=0,
+                    max_value=1,
+                    time_from="now/d",
+                    values=True,
+                    graph=False,
+                    steps=thresholds((None, "red"), (0.8, "orange"), (0.95, "green")),
+                ),
+                stat(
+                    "Answered today",
+                    "Waits closed by a reply since midnight.",
+                    [prom(f"sum(increase({P}_waits_answered_total{waits}[$__range]))", "answered", instant=True)],
+                    decimals=0,
+                    graph=False,
+                    color_mode="value",
+                    steps=thresholds((None, "blue")),
+                    time_from="now/d",
+                ),
+            ],
+            [
+                table(
+                    "Now, by brand and channel",
+                    "Where the waiting questions are: waiting, at risk, "
+                    "breached and the oldest wait per brand and channel.",
+                    [
+                        prom(f"sum by (brand, channel) ({P}_open_waits{waits})", table=True),
+                        prom(f"sum by (brand, channel) ({P}_open_waits_at_risk{waits})", table=True),
+                        prom(f"sum by (brand, channel) ({P}_open_waits_breached{waits})", table=True),
+                        prom(f"max by (brand, channel) ({P}_oldest_open_wait_seconds{waits})", table=True),
+                    ],
+                    w=10,
+                    h=8,
+                    sort=[{"displayName": "Breached", "desc": True}],
+                    transformations=[
+                        {"id": "merge", "options": {}},
+                        {
+                            "id": "organize",
+                            "options": {
+                                "excludeByName": {"Time": True},
+                                "indexByName": {
+                                    "brand": 0,
+                                    "channel": 1,
+                                    "Value #A": 2,
+                                    "Value #B": 3,
+                                    "Value #C": 4,
+                                    "Value #D": 5,
+                                },
+                                "renameByName": {
+                                    "brand": "Brand",
+                                    "channel": "Channel",
+                                    "Value #A": "Waiting",
+                                    "Value #B": "At risk",
+                                    "Value #C": "Breached",
+                                    "Value #D": "Oldest wait",
+                                },
+                            },
+                        },
+                    ],
+                    overrides=[
+                        by_name(
+                            "At risk",
+                            **{"custom__cellOptions": {"type": "color-text"}},
+                            thresholds=thresholds((None, "text"), (1, "orange")),
+                        ),
+                        by_name(
+                            "Breached",
+                            **{"custom__cellOptions": {"type": "color-background"}},
+                            thresholds=thresholds((None, "transparent"), (1, "red")),
+                        ),
+                        by_name("Oldest wait", unit="s"),
+                    ],
+                ),
+                timeseries(
+                    "Waiting and breached",
+                    "How the backlog moves through the day, per brand and "
+                    "channel: all waiting questions, and those past their deadline.",
+                    [
+                        prom(f"sum by (brand, channel) ({P}_open_waits{waits})", "{{brand}} {{channel}} waiting"),
+                        prom(
+                            f"sum by (brand, channel) ({P}_open_waits_breached{waits})",
+                            "{{brand}} {{channel}} breached",
+                        ),
+                    ],
+                    w=14,
+                    decimals=0,
+                    overrides=[
+                        {
+                            "matcher": {"id": "byRegexp", "options": ".*breached"},
+                            "properties": [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}}],
+                        }
+                    ],
+                ),
+            ],
+            [row("Open questions")],
+            [
+                table(
+                    "Open questions, by deadline",
+                    "Every waiting question, the most urgent first: who "
+                    "asked, what, why it counts as a question (the rule, or `corrected` by a person: "
+                    "`inbox-monitor explain` tells more), how long ago, its deadline, and a link to the post "
+                    "to answer it.",
+                    [
+                        sql(f"""
                     SELECT w.deadline AS "Deadline",
                            CASE WHEN w.deadline <= now() THEN 'breached'
                                 WHEN w.at_risk_at <= now() THEN 'at risk'
@@ -419,54 +685,102 @@ def live() -> Json:
                     WHERE w.closed_at IS NULL AND {SQL_ACCOUNTS}
                     ORDER BY w.deadline
                     LIMIT 500
-                  """)], h=12,
-                  overrides=[
-                      by_name("Status", mappings=status_colors,
-                              **{"custom__cellOptions": {"type": "color-background"}, "custom__width": 90}),
-                      by_name("Waiting for", unit="s", decimals=0, **{"custom__width": 110}),
-                      by_name("Deadline", unit="dateTimeFromNow", **{"custom__width": 130}),
-                      by_name("Question", links=[{"title": "Open the post to answer it",
-                                                  "url": "${__data.fields.Post}", "targetBlank": True}]),
-                      by_name("Why", **{"custom__width": 130}),
-                      by_name("Post", links=[{"title": "Open the post to answer it", "url": "${__value.raw}",
-                                              "targetBlank": True}]),
-                  ]),
-        ],
-        [row("Speed")],
-        [
-            bargauge("Response time: today vs last 7 days", "How fast the team answers today compared "
-                     "with the last 7 days (today included), per channel: median and 90th percentile, "
-                     "customer's clock.",
-                     [prom(quantile(0.5, "$__range", "channel, "), "{{channel}} median today", instant=True),
-                      prom(quantile(0.5, "7d", "channel, "), "{{channel}} median 7 days", instant=True),
-                      prom(quantile(0.9, "$__range", "channel, "), "{{channel}} p90 today", instant=True),
-                      prom(quantile(0.9, "7d", "channel, "), "{{channel}} p90 7 days", instant=True)],
-                     w=9, h=9, unit="s", time_from="now/d",
-                     steps=thresholds((None, "green"), (1800, "orange"), (3600, "red"))),
-            timeseries("Response time through the day", "Median and 90th percentile response time over "
-                       "the previous hour, per channel (wall clock).",
-                       [prom(quantile(0.5, "1h", "channel, "), "{{channel}} median"),
-                        prom(quantile(0.9, "1h", "channel, "), "{{channel}} p90")],
-                       w=15, h=9, unit="s"),
-        ],
-        [row("Volume")],
-        [
-            timeseries("Questions and answers per hour", "New waits (questions needing a reply) and "
-                       "answers per hour, per channel: when the inbox is busy.",
-                       [prom(f"sum by (channel) (increase({P}_waits_opened_total{waits}[$__interval]))",
-                             "{{channel}} questions"),
-                        prom(f"sum by (channel) (increase({P}_waits_answered_total{waits}[$__interval]))",
-                             "{{channel}} answered")],
-                       w=24, bars=True, interval="1h", decimals=0, legend_calcs=("sum",)),
-        ],
-    ])
+                  """)
+                    ],
+                    h=12,
+                    overrides=[
+                        by_name(
+                            "Status",
+                            mappings=status_colors,
+                            **{"custom__cellOptions": {"type": "color-background"}, "custom__width": 90},
+                        ),
+                        by_name("Waiting for", unit="s", decimals=0, **{"custom__width": 110}),
+                        by_name("Deadline", unit="dateTimeFromNow", **{"custom__width": 130}),
+                        by_name(
+                            "Question",
+                            links=[
+                                {
+                                    "title": "Open the post to answer it",
+                                    "url": "${__data.fields.Post}",
+                                    "targetBlank": True,
+                                }
+                            ],
+                        ),
+                        by_name("Why", **{"custom__width": 130}),
+                        by_name(
+                            "Post",
+                            links=[
+                                {"title": "Open the post to answer it", "url": "${__value.raw}", "targetBlank": True}
+                            ],
+                        ),
+                    ],
+                ),
+            ],
+            [row("Speed")],
+            [
+                bargauge(
+                    "Response time: today vs last 7 days",
+                    "How fast the team answers today compared "
+                    "with the last 7 days (today included), per channel: median and 90th percentile, "
+                    "customer's clock.",
+                    [
+                        prom(quantile(0.5, "$__range", "channel, "), "{{channel}} median today", instant=True),
+                        prom(quantile(0.5, "7d", "channel, "), "{{channel}} median 7 days", instant=True),
+                        prom(quantile(0.9, "$__range", "channel, "), "{{channel}} p90 today", instant=True),
+                        prom(quantile(0.9, "7d", "channel, "), "{{channel}} p90 7 days", instant=True),
+                    ],
+                    w=9,
+                    h=9,
+                    unit="s",
+                    time_from="now/d",
+                    steps=thresholds((None, "green"), (1800, "orange"), (3600, "red")),
+                ),
+                timeseries(
+                    "Response time through the day",
+                    "Median and 90th percentile response time over the previous hour, per channel (wall clock).",
+                    [
+                        prom(quantile(0.5, "1h", "channel, "), "{{channel}} median"),
+                        prom(quantile(0.9, "1h", "channel, "), "{{channel}} p90"),
+                    ],
+                    w=15,
+                    h=9,
+                    unit="s",
+                ),
+            ],
+            [row("Volume")],
+            [
+                timeseries(
+                    "Questions and answers per hour",
+                    "New waits (questions needing a reply) and answers per hour, per channel: when the inbox is busy.",
+                    [
+                        prom(
+                            f"sum by (channel) (increase({P}_waits_opened_total{waits}[$__interval]))",
+                            "{{channel}} questions",
+                        ),
+                        prom(
+                            f"sum by (channel) (increase({P}_waits_answered_total{waits}[$__interval]))",
+                            "{{channel}} answered",
+                        ),
+                    ],
+                    w=24,
+                    bars=True,
+                    interval="1h",
+                    decimals=0,
+                    legend_calcs=("sum",),
+                ),
+            ],
+        ]
+    )
     return dashboard(
-        "inbox-live", "Inbox — live",
+        "inbox-live",
+        "Inbox — live",
         "For community managers: which questions wait right now, since when, with a link to answer "
         "them; how fast the team answers today and this week.",
-        panels, account_variables(), time_from="now-24h", refresh="30s",
-        annotations=[alerts_annotation('ALERTS{alertname=~"SocialInbox.+", alertstate="firing", '
-                                       'brand=~"$brand|"}')],
+        panels,
+        account_variables(),
+        time_from="now-24h",
+        refresh="30s",
+        annotations=[alerts_annotation('ALERTS{alertname=~"SocialInbox.+", alertstate="firing", brand=~"$brand|"}')],
     )
 
 
@@ -481,59 +795,109 @@ def day(column: str, unit: str = "day") -> str:
 
 
 HOURS = ",\n".join(
-    f"       count(b.asked) FILTER (WHERE extract(hour FROM b.asked) = {h}) AS \"{h:02d}\"" for h in range(24))
+    f'       count(b.asked) FILTER (WHERE extract(hour FROM b.asked) = {h}) AS "{h:02d}"' for h in range(24)
+)
 
 
 def sla() -> Json:
     join = "FROM waits w JOIN accounts a ON a.id = w.account_id"
-    panels = layout([
-        [row("Compliance")],
+    panels = layout(
         [
-            stat("Within SLA, last 30 days", "Share of the questions of the last 30 days whose outcome "
-                 "is known (answered, or past their deadline) that were answered by their deadline.",
-                 [sql(f"""
+            [row("Compliance")],
+            [
+                stat(
+                    "Within SLA, last 30 days",
+                    "Share of the questions of the last 30 days whose outcome "
+                    "is known (answered, or past their deadline) that were answered by their deadline.",
+                    [
+                        sql(f"""
                     SELECT avg({WITHIN}::int) AS "Within SLA"
                     {join}
                     WHERE w.opened_at >= now() - interval '30 days' AND {DUE} AND {SQL_BRANDS}
-                 """)], w=5, unit="percentunit", decimals=1, graph=False,
-                 steps=thresholds((None, "red"), (0.8, "orange"), (0.95, "green"))),
-            stat("Within SLA, last 90 days", "The same over 90 days: the trend a month hides.",
-                 [sql(f"""
+                 """)
+                    ],
+                    w=5,
+                    unit="percentunit",
+                    decimals=1,
+                    graph=False,
+                    steps=thresholds((None, "red"), (0.8, "orange"), (0.95, "green")),
+                ),
+                stat(
+                    "Within SLA, last 90 days",
+                    "The same over 90 days: the trend a month hides.",
+                    [
+                        sql(f"""
                     SELECT avg({WITHIN}::int) AS "Within SLA"
                     {join}
                     WHERE w.opened_at >= now() - interval '90 days' AND {DUE} AND {SQL_BRANDS}
-                 """)], w=5, unit="percentunit", decimals=1, graph=False,
-                 steps=thresholds((None, "red"), (0.8, "orange"), (0.95, "green"))),
-            stat("Response rate", "Share of the conversations started in the selected period that got "
-                 "an answer at all (first waits answered / first waits).",
-                 [sql(f"""
+                 """)
+                    ],
+                    w=5,
+                    unit="percentunit",
+                    decimals=1,
+                    graph=False,
+                    steps=thresholds((None, "red"), (0.8, "orange"), (0.95, "green")),
+                ),
+                stat(
+                    "Response rate",
+                    "Share of the conversations started in the selected period that got "
+                    "an answer at all (first waits answered / first waits).",
+                    [
+                        sql(f"""
                     SELECT avg((w.closed_at IS NOT NULL)::int) AS "Response rate"
                     {join}
                     WHERE w.kind = 'first' AND $__timeFilter(w.opened_at) AND {SQL_BRANDS}
-                 """)], w=5, unit="percentunit", decimals=1, graph=False,
-                 steps=thresholds((None, "red"), (0.9, "orange"), (0.99, "green"))),
-            stat("Median first response", "Median time to the first answer of a conversation, over the "
-                 "answers given in the selected period (customer's clock).",
-                 [sql(f"""
+                 """)
+                    ],
+                    w=5,
+                    unit="percentunit",
+                    decimals=1,
+                    graph=False,
+                    steps=thresholds((None, "red"), (0.9, "orange"), (0.99, "green")),
+                ),
+                stat(
+                    "Median first response",
+                    "Median time to the first answer of a conversation, over the "
+                    "answers given in the selected period (customer's clock).",
+                    [
+                        sql(f"""
                     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY w.wall_seconds) AS "Median"
                     {join}
                     WHERE w.kind = 'first' AND $__timeFilter(w.closed_at) AND {SQL_BRANDS}
-                 """)], w=5, unit="s", graph=False, color_mode="value",
-                 steps=thresholds((None, "green"), (1800, "orange"), (3600, "red"))),
-            stat("Questions", "Questions received in the selected period (inbound messages that need "
-                 "a reply).",
-                 [sql(f"""
+                 """)
+                    ],
+                    w=5,
+                    unit="s",
+                    graph=False,
+                    color_mode="value",
+                    steps=thresholds((None, "green"), (1800, "orange"), (3600, "red")),
+                ),
+                stat(
+                    "Questions",
+                    "Questions received in the selected period (inbound messages that need a reply).",
+                    [
+                        sql(f"""
                     SELECT count(*) AS "Questions"
                     FROM messages m JOIN accounts a ON a.id = m.account_id
                     WHERE m.direction = 'inbound' AND m.is_question AND $__timeFilter(m.created_at)
                       AND {SQL_BRANDS}
-                 """)], w=4, decimals=0, graph=False, color_mode="value", steps=thresholds((None, "blue"))),
-        ],
-        [
-            table("SLA compliance by brand and channel", "Per brand and channel: volume, share within "
-                  "SLA over 30 days against the 30 days before, over 90 days, response rate, median and "
-                  "p90 first response (30 days). Fixed windows ending now, whatever the time picker says.",
-                  [sql(f"""
+                 """)
+                    ],
+                    w=4,
+                    decimals=0,
+                    graph=False,
+                    color_mode="value",
+                    steps=thresholds((None, "blue")),
+                ),
+            ],
+            [
+                table(
+                    "SLA compliance by brand and channel",
+                    "Per brand and channel: volume, share within "
+                    "SLA over 30 days against the 30 days before, over 90 days, response rate, median and "
+                    "p90 first response (30 days). Fixed windows ending now, whatever the time picker says.",
+                    [
+                        sql(f"""
                     WITH w AS (
                       SELECT a.brand, a.channel, w.kind, w.opened_at, w.wall_seconds,
                              {DUE} AS due, {WITHIN} AS within, w.closed_at IS NOT NULL AS answered,
@@ -553,34 +917,59 @@ def sla() -> Json:
                            percentile_cont(0.9) WITHIN GROUP (ORDER BY wall_seconds)
                                FILTER (WHERE kind = 'first' AND answered AND last30) AS "p90 first response"
                     FROM w GROUP BY brand, channel ORDER BY brand, channel
-                  """)], h=7,
-                  overrides=[
-                      *(by_name(name, unit="percentunit", decimals=1,
+                  """)
+                    ],
+                    h=7,
+                    overrides=[
+                        *(
+                            by_name(
+                                name,
+                                unit="percentunit",
+                                decimals=1,
                                 thresholds=thresholds((None, "red"), (0.8, "orange"), (0.95, "green")),
-                                **{"custom__cellOptions": {"type": "color-text"}})
-                        for name in ("Within SLA (30 d)", "Previous 30 d", "Within SLA (90 d)")),
-                      by_name("Response rate (30 d)", unit="percentunit", decimals=1),
-                      by_name("Median first response", unit="s"),
-                      by_name("p90 first response", unit="s"),
-                  ]),
-        ],
-        [
-            timeseries("Within SLA by week", "Weekly share of questions answered by their deadline, per "
-                       "channel (by the week the question was asked).",
-                       [sql(f"""
-                          SELECT {day('w.opened_at', 'week')} AS time, a.channel AS metric,
+                                **{"custom__cellOptions": {"type": "color-text"}},
+                            )
+                            for name in ("Within SLA (30 d)", "Previous 30 d", "Within SLA (90 d)")
+                        ),
+                        by_name("Response rate (30 d)", unit="percentunit", decimals=1),
+                        by_name("Median first response", unit="s"),
+                        by_name("p90 first response", unit="s"),
+                    ],
+                ),
+            ],
+            [
+                timeseries(
+                    "Within SLA by week",
+                    "Weekly share of questions answered by their deadline, per "
+                    "channel (by the week the question was asked).",
+                    [
+                        sql(
+                            f"""
+                          SELECT {day("w.opened_at", "week")} AS time, a.channel AS metric,
                                  avg({WITHIN}::int) AS value
                           {join}
                           WHERE $__timeFilter(w.opened_at) AND {DUE} AND {SQL_BRANDS}
                           GROUP BY 1, 2 ORDER BY 1
-                       """, time_series=True)], w=12, unit="percentunit", min_value=0, max_value=1,
-                       points="always"),
-            timeseries("First response time by day", "Median and 90th percentile time to the first "
-                       "answer, per channel, by the day the answer was given (customer's clock).",
-                       [sql(f"""
+                       """,
+                            time_series=True,
+                        )
+                    ],
+                    w=12,
+                    unit="percentunit",
+                    min_value=0,
+                    max_value=1,
+                    points="always",
+                ),
+                timeseries(
+                    "First response time by day",
+                    "Median and 90th percentile time to the first "
+                    "answer, per channel, by the day the answer was given (customer's clock).",
+                    [
+                        sql(
+                            f"""
                           SELECT d.time, d.channel || ' ' || q.name AS metric, q.value
                           FROM (
-                            SELECT {day('w.closed_at')} AS time, a.channel,
+                            SELECT {day("w.closed_at")} AS time, a.channel,
                                    percentile_cont(0.5) WITHIN GROUP (ORDER BY w.wall_seconds) AS p50,
                                    percentile_cont(0.9) WITHIN GROUP (ORDER BY w.wall_seconds) AS p90
                             {join}
@@ -588,33 +977,67 @@ def sla() -> Json:
                             GROUP BY 1, 2
                           ) d CROSS JOIN LATERAL (VALUES ('median', d.p50), ('p90', d.p90)) AS q(name, value)
                           ORDER BY 1
-                       """, time_series=True)], w=12, unit="s", points="always"),
-        ],
-        [
-            timeseries("Response rate by week", "Weekly share of conversations that got an answer, per "
-                       "channel (the last weeks rise as late answers arrive).",
-                       [sql(f"""
-                          SELECT {day('w.opened_at', 'week')} AS time, a.channel AS metric,
+                       """,
+                            time_series=True,
+                        )
+                    ],
+                    w=12,
+                    unit="s",
+                    points="always",
+                ),
+            ],
+            [
+                timeseries(
+                    "Response rate by week",
+                    "Weekly share of conversations that got an answer, per "
+                    "channel (the last weeks rise as late answers arrive).",
+                    [
+                        sql(
+                            f"""
+                          SELECT {day("w.opened_at", "week")} AS time, a.channel AS metric,
                                  avg((w.closed_at IS NOT NULL)::int) AS value
                           {join}
                           WHERE w.kind = 'first' AND $__timeFilter(w.opened_at) AND {SQL_BRANDS}
                           GROUP BY 1, 2 ORDER BY 1
-                       """, time_series=True)], w=12, unit="percentunit", min_value=0, max_value=1,
-                       points="always"),
-            timeseries("Questions per day", "Volume: questions received per day and channel.",
-                       [sql(f"""
-                          SELECT {day('m.created_at')} AS time, a.channel AS metric, count(*) AS value
+                       """,
+                            time_series=True,
+                        )
+                    ],
+                    w=12,
+                    unit="percentunit",
+                    min_value=0,
+                    max_value=1,
+                    points="always",
+                ),
+                timeseries(
+                    "Questions per day",
+                    "Volume: questions received per day and channel.",
+                    [
+                        sql(
+                            f"""
+                          SELECT {day("m.created_at")} AS time, a.channel AS metric, count(*) AS value
                           FROM messages m JOIN accounts a ON a.id = m.account_id
                           WHERE m.direction = 'inbound' AND m.is_question AND $__timeFilter(m.created_at)
                             AND {SQL_BRANDS}
                           GROUP BY 1, 2 ORDER BY 1
-                       """, time_series=True)], w=12, bars=True, stack=True, decimals=0),
-        ],
-        [row("Breaches")],
-        [
-            table("Breached questions by weekday and hour asked", "When the questions that missed their "
-                  "SLA were asked (in the selected time zone): where staffing falls short.",
-                  [sql(f"""
+                       """,
+                            time_series=True,
+                        )
+                    ],
+                    w=12,
+                    bars=True,
+                    stack=True,
+                    decimals=0,
+                ),
+            ],
+            [row("Breaches")],
+            [
+                table(
+                    "Breached questions by weekday and hour asked",
+                    "When the questions that missed their "
+                    "SLA were asked (in the selected time zone): where staffing falls short.",
+                    [
+                        sql(f"""
                     WITH b AS (
                       SELECT w.opened_at AT TIME ZONE {TZ} AS asked
                       {join}
@@ -627,16 +1050,26 @@ def sla() -> Json:
                                  (7, 'Sun')) AS d(n, name)
                     LEFT JOIN b ON extract(isodow FROM b.asked) = d.n
                     GROUP BY d.n, d.name ORDER BY d.n
-                  """)], h=8, decimals=0,
-                  steps=thresholds((None, "transparent"), (1, "#FADE2A"), (5, "orange"), (20, "red")),
-                  overrides=[by_name(f"{h:02d}", **{"custom__cellOptions": {"type": "color-background"},
-                                                    "custom__width": 42})
-                             for h in range(24)]),
-        ],
-        [
-            table("Worst cases", "The longest waits past their deadline among the questions asked in "
-                  "the selected period, answered or still waiting, with a link to the post.",
-                  [sql(f"""
+                  """)
+                    ],
+                    h=8,
+                    decimals=0,
+                    steps=thresholds((None, "transparent"), (1, "#FADE2A"), (5, "orange"), (20, "red")),
+                    overrides=[
+                        by_name(
+                            f"{h:02d}", **{"custom__cellOptions": {"type": "color-background"}, "custom__width": 42}
+                        )
+                        for h in range(24)
+                    ],
+                ),
+            ],
+            [
+                table(
+                    "Worst cases",
+                    "The longest waits past their deadline among the questions asked in "
+                    "the selected period, answered or still waiting, with a link to the post.",
+                    [
+                        sql(f"""
                     SELECT a.brand AS "Brand", a.channel AS "Channel", a.name AS "Account",
                            t.kind AS "Thread", w.kind AS "Wait",
                            coalesce(t.customer_handle, m.author_handle, t.customer_id) AS "Customer",
@@ -653,36 +1086,68 @@ def sla() -> Json:
                     WHERE $__timeFilter(w.opened_at) AND {BREACHED} AND {SQL_BRANDS}
                     ORDER BY "Waited" DESC
                     LIMIT 20
-                  """)], w=17, h=9,
-                  overrides=[
-                      by_name("Waited", unit="s"), by_name("Target", unit="s"),
-                      by_name("Asked", unit="dateTimeAsLocal"), by_name("Answered", unit="dateTimeAsLocal"),
-                      by_name("Post", links=[{"title": "Open the post", "url": "${__value.raw}",
-                                              "targetBlank": True}]),
-                  ]),
-            table("SLA targets", "The response targets in force, per policy, channel, thread kind "
-                  "(public/private) and wait kind (first answer or next one).",
-                  [prom(f"max by (policy, channel, thread, kind) ({P}_sla_target_seconds)", table=True)],
-                  w=7, h=9,
-                  transformations=[{"id": "organize", "options": {
-                      "excludeByName": {"Time": True},
-                      "renameByName": {"policy": "Policy", "channel": "Channel", "thread": "Thread",
-                                       "kind": "Wait", "Value": "Target"}}}],
-                  overrides=[by_name("Target", unit="s")]),
-        ],
-    ])
+                  """)
+                    ],
+                    w=17,
+                    h=9,
+                    overrides=[
+                        by_name("Waited", unit="s"),
+                        by_name("Target", unit="s"),
+                        by_name("Asked", unit="dateTimeAsLocal"),
+                        by_name("Answered", unit="dateTimeAsLocal"),
+                        by_name(
+                            "Post", links=[{"title": "Open the post", "url": "${__value.raw}", "targetBlank": True}]
+                        ),
+                    ],
+                ),
+                table(
+                    "SLA targets",
+                    "The response targets in force, per policy, channel, thread kind "
+                    "(public/private) and wait kind (first answer or next one).",
+                    [prom(f"max by (policy, channel, thread, kind) ({P}_sla_target_seconds)", table=True)],
+                    w=7,
+                    h=9,
+                    transformations=[
+                        {
+                            "id": "organize",
+                            "options": {
+                                "excludeByName": {"Time": True},
+                                "renameByName": {
+                                    "policy": "Policy",
+                                    "channel": "Channel",
+                                    "thread": "Thread",
+                                    "kind": "Wait",
+                                    "Value": "Target",
+                                },
+                            },
+                        }
+                    ],
+                    overrides=[by_name("Target", unit="s")],
+                ),
+            ],
+        ]
+    )
     variables = [
         sql_variable("brand", "Brand", "SELECT DISTINCT brand FROM accounts ORDER BY 1"),
-        sql_variable("channel", "Channel",
-                     "SELECT DISTINCT channel FROM accounts WHERE brand IN (${brand:sqlstring}) ORDER BY 1"),
-        custom_variable("tz", "Time zone", ["Europe/Paris", "Europe/Brussels", "Europe/London", "UTC",
-                                            "America/New_York", "America/Montreal"], "Europe/Paris"),
+        sql_variable(
+            "channel", "Channel", "SELECT DISTINCT channel FROM accounts WHERE brand IN (${brand:sqlstring}) ORDER BY 1"
+        ),
+        custom_variable(
+            "tz",
+            "Time zone",
+            ["Europe/Paris", "Europe/Brussels", "Europe/London", "UTC", "America/New_York", "America/Montreal"],
+            "Europe/Paris",
+        ),
     ]
     return dashboard(
-        "inbox-sla", "SLA — directors",
+        "inbox-sla",
+        "SLA — directors",
         "For directors: SLA compliance over 30 and 90 days by brand and channel, first-response trend, "
         "response rate, when breaches happen, the worst cases. Exact figures from PostgreSQL.",
-        panels, variables, time_from="now-90d", refresh="",
+        panels,
+        variables,
+        time_from="now-90d",
+        refresh="",
     )
 
 
@@ -694,151 +1159,324 @@ def sla() -> Json:
 def pipeline() -> Json:
     s = f"{{{STREAMS}}}"
     job = '{job="$job"}'
-    up_mapping = [{"type": "value", "options": {"0": {"text": "DOWN", "color": "red", "index": 0},
-                                                "1": {"text": "UP", "color": "green", "index": 1}}}]
-    valid_mapping = [{"type": "value", "options": {"0": {"text": "rejected", "color": "red", "index": 0},
-                                                   "1": {"text": "valid", "color": "green", "index": 1}}}]
-    panels = layout([
-        [row("Process")],
+    up_mapping = [
+        {
+            "type": "value",
+            "options": {
+                "0": {"text": "DOWN", "color": "red", "index": 0},
+                "1": {"text": "UP", "color": "green", "index": 1},
+            },
+        }
+    ]
+    valid_mapping = [
+        {
+            "type": "value",
+            "options": {
+                "0": {"text": "rejected", "color": "red", "index": 0},
+                "1": {"text": "valid", "color": "green", "index": 1},
+            },
+        }
+    ]
+    panels = layout(
         [
-            stat("inbox-monitor up", "Whether Prometheus can scrape each inbox-monitor process.",
-                 [prom(f"up{job}", "{{instance}}")], w=6, graph=False, mappings=up_mapping,
-                 steps=thresholds((None, "red"), (1, "green")), links=[runbook("SocialInboxMonitorDown")]),
-            stat("Uptime", "Time since each process started: a short one after a crash is a restart loop.",
-                 [prom(f"time() - process_start_time_seconds{job}", "{{instance}}")], w=4, unit="s",
-                 graph=False, color_mode="value"),
-            stat("Version", "The inbox-monitor version each process runs.",
-                 [prom(f"{P}_build_info{job}", "{{version}}", instant=True)], w=4, graph=False,
-                 text_mode="name", color_mode="none"),
-            stat("Gauge snapshot age", "Age of the open-wait gauges read from PostgreSQL: above a few "
-                 "snapshot intervals the \"waiting now\" figures are stale (database slow or down).",
-                 [prom(f"time() - max({P}_snapshot_timestamp_seconds{job})", "snapshot age")], w=5,
-                 unit="s", graph=False, color_mode="value",
-                 steps=thresholds((None, "green"), (60, "orange"), (300, "red"))),
-            stat("Scrape duration", "How long /metrics takes to answer Prometheus.",
-                 [prom(f"max(scrape_duration_seconds{job})", "scrape")], w=5, unit="s",
-                 color_mode="value", steps=thresholds((None, "green"), (1, "orange"), (5, "red"))),
-        ],
-        [row("Polls")],
-        [
-            stat("Poll success", "Share of polls that succeeded over the selected period.",
-                 [prom(f'sum(increase({P}_poll_total{{result="ok", {STREAMS}}}[$__range])) '
-                       f"/ sum(increase({P}_poll_total{s}[$__range]))", "success", instant=True)],
-                 w=4, h=8, unit="percentunit", decimals=1, graph=False,
-                 steps=thresholds((None, "red"), (0.9, "orange"), (0.99, "green")),
-                 links=[runbook("SocialInboxPollerFailing")]),
-            timeseries("Polls by result", "Polls per second by result: ok, rate_limited, "
-                       "credentials_rejected, api_error, bad_payload, store_error.",
-                       [prom(f"sum by (result) (rate({P}_poll_total{s}[$__rate_interval]))", "{{result}}")],
-                       w=10, unit="reqps", stack=True,
-                       overrides=[{"matcher": {"id": "byName", "options": "ok"},
-                                   "properties": [{"id": "color", "value": {"mode": "fixed",
-                                                                            "fixedColor": "green"}}]}]),
-            table("Failed polls by stream", "Failed polls per account and stream over the selected "
-                  "period (0 for a stream with none).",
-                  [prom(f"sum by (brand, channel, account, stream) "
-                        f'(increase({P}_poll_total{{result!="ok", {STREAMS}}}[$__range])) '
-                        f"or sum by (brand, channel, account, stream) "
-                        f'({P}_poll_total{{result="ok", {STREAMS}}}) * 0', table=True)],
-                  w=10, sort=[{"displayName": "Failures", "desc": True}],
-                  transformations=[{"id": "organize", "options": {
-                      "excludeByName": {"Time": True},
-                      "renameByName": {"brand": "Brand", "channel": "Channel", "account": "Account",
-                                       "stream": "Stream", "Value": "Failures"}}}],
-                  overrides=[by_name("Failures", decimals=0,
-                                     thresholds=thresholds((None, "transparent"), (1, "orange")),
-                                     **{"custom__cellOptions": {"type": "color-background"}})],
-                  links=[runbook("SocialInboxPollerFailing")]),
-        ],
-        [
-            bargauge("Age of the last successful poll", "Since when each stream has had no successful "
-                     "poll: a stream that stays red is not being read.",
-                     [prom(f"time() - max by (account, stream) "
-                           f"({P}_last_successful_poll_timestamp_seconds{s})", "{{account}} {{stream}}")],
-                     w=12, unit="s", steps=thresholds((None, "green"), (300, "orange"), (900, "red")),
-                     links=[runbook("SocialInboxPollerFailing")]),
-            timeseries("Poll duration p90", "90th percentile duration of a poll (fetch and ingest), per "
-                       "channel and stream.",
-                       [prom(f"histogram_quantile(0.9, sum by (channel, stream, le) "
-                             f'(rate({P}_poll_duration_seconds_bucket{{job="$job", channel=~"$channel"}}'
-                             f"[$__rate_interval])))", "{{channel}} {{stream}}")],
-                       w=12, unit="s"),
-        ],
-        [
-            table("Streams: last success and why they wait", "Every stream, the longest without a "
-                  "successful poll first: since when (a stream never polled successfully counts from when "
-                  "polling began), why the poller is not polling it now (waiting for its interval, polling, "
-                  "rate_limited, blocked by the Graph API, backing_off, credentials_rejected, paused) and "
-                  "when its next poll is due (negative: overdue, or the time a poll under way has run). "
-                  "SocialInboxStreamStale fires past 3 poll intervals and 15 minutes (stale.toml).",
-                  [prom(f"(time() - (max by (brand, channel, account, stream) "
-                        f"({P}_last_successful_poll_timestamp_seconds{s}) or max by (brand, channel, account, "
-                        f"stream) ({P}_stream_monitored_since_timestamp_seconds{s}))) "
-                        f"* on (brand, channel, account, stream) group_left (reason) "
-                        f"max by (brand, channel, account, stream, reason) ({P}_stream_waiting{s})", table=True),
-                   prom(f"max by (brand, channel, account, stream) ({P}_stream_next_poll_timestamp_seconds{s}) "
-                        f"- time()", table=True)],
-                  w=24, sort=[{"displayName": "Since last success", "desc": True}],
-                  transformations=[
-                      {"id": "merge", "options": {}},
-                      {"id": "organize", "options": {
-                          "excludeByName": {"Time": True},
-                          "indexByName": {"brand": 0, "channel": 1, "account": 2, "stream": 3, "reason": 4,
-                                          "Value #A": 5, "Value #B": 6},
-                          "renameByName": {"brand": "Brand", "channel": "Channel", "account": "Account",
-                                           "stream": "Stream", "reason": "Waiting because",
-                                           "Value #A": "Since last success", "Value #B": "Next poll in"}}},
-                  ],
-                  overrides=[
-                      by_name("Since last success", unit="s", **{"custom__cellOptions": {"type": "color-background"}},
-                              thresholds=thresholds((None, "transparent"), (300, "orange"), (900, "red"))),
-                      by_name("Next poll in", unit="s"),
-                  ],
-                  links=[runbook("SocialInboxStreamStale")]),
-        ],
-        [row("APIs")],
-        [
-            state_timeline("Credentials", "Whether the API accepted each stream's credentials at its "
-                           "last poll.",
-                           [prom(f"min by (account, stream) ({P}_credentials_valid{s})",
-                                 "{{account}} {{stream}}")],
-                           w=12, mappings=valid_mapping, steps=thresholds((None, "red"), (1, "green")),
-                           links=[runbook("SocialInboxAPITokenInvalid")]),
-            timeseries("Rate-limit budget remaining", "Requests (X) or percent of usage (Graph API) left "
-                       "in the current window, per account and endpoint: near 0 the polls are throttled.",
-                       [prom(f"min by (account, endpoint) ({P}_api_rate_limit_remaining"
-                             f"{s})",
-                             "{{account}} {{endpoint}}")],
-                       w=12, min_value=0, links=[runbook("SocialInboxRateLimited")]),
-        ],
-        [
-            timeseries("Ingest lag", "From a message's creation to its ingestion, median and 90th "
-                       "percentile over 15 minutes per channel: the delay before a question shows up "
-                       "anywhere.",
-                       [prom(f"histogram_quantile(0.5, sum by (channel, le) (increase("
-                             f'{P}_ingest_lag_seconds_bucket{{job="$job", channel=~"$channel"}}[15m])))',
-                             "{{channel}} median"),
-                        prom(f"histogram_quantile(0.9, sum by (channel, le) (increase("
-                             f'{P}_ingest_lag_seconds_bucket{{job="$job", channel=~"$channel"}}[15m])))',
-                             "{{channel}} p90")],
-                       w=16, unit="s"),
-            timeseries("Webhook deliveries", "Webhook requests per second by channel and result (ok, "
-                       "subscribed, ignored, unknown_account, stale, replayed, rate_limited, bad_signature, "
-                       "bad_request, not_configured): bad_signature after a secret rotation means the new "
-                       "secret is not where [server.webhooks] looks; replayed or rate_limited in numbers "
-                       "means someone resends deliveries.",
-                       [prom(f"sum by (channel, result) (rate({P}_webhook_deliveries_total"
-                             f'{{job="$job", channel=~"$channel"}}[$__rate_interval]))', "{{channel}} {{result}}")],
-                       w=8, unit="reqps", stack=True),
-        ],
-    ])
-    variables = [prom_variable("job", "Job", f"label_values({P}_build_info, job)", multi=False,
-                               include_all=False), *account_variables()]
+            [row("Process")],
+            [
+                stat(
+                    "inbox-monitor up",
+                    "Whether Prometheus can scrape each inbox-monitor process.",
+                    [prom(f"up{job}", "{{instance}}")],
+                    w=6,
+                    graph=False,
+                    mappings=up_mapping,
+                    steps=thresholds((None, "red"), (1, "green")),
+                    links=[runbook("SocialInboxMonitorDown")],
+                ),
+                stat(
+                    "Uptime",
+                    "Time since each process started: a short one after a crash is a restart loop.",
+                    [prom(f"time() - process_start_time_seconds{job}", "{{instance}}")],
+                    w=4,
+                    unit="s",
+                    graph=False,
+                    color_mode="value",
+                ),
+                stat(
+                    "Version",
+                    "The inbox-monitor version each process runs.",
+                    [prom(f"{P}_build_info{job}", "{{version}}", instant=True)],
+                    w=4,
+                    graph=False,
+                    text_mode="name",
+                    color_mode="none",
+                ),
+                stat(
+                    "Gauge snapshot age",
+                    "Age of the open-wait gauges read from PostgreSQL: above a few "
+                    'snapshot intervals the "waiting now" figures are stale (database slow or down).',
+                    [prom(f"time() - max({P}_snapshot_timestamp_seconds{job})", "snapshot age")],
+                    w=5,
+                    unit="s",
+                    graph=False,
+                    color_mode="value",
+                    steps=thresholds((None, "green"), (60, "orange"), (300, "red")),
+                ),
+                stat(
+                    "Scrape duration",
+                    "How long /metrics takes to answer Prometheus.",
+                    [prom(f"max(scrape_duration_seconds{job})", "scrape")],
+                    w=5,
+                    unit="s",
+                    color_mode="value",
+                    steps=thresholds((None, "green"), (1, "orange"), (5, "red")),
+                ),
+            ],
+            [row("Polls")],
+            [
+                stat(
+                    "Poll success",
+                    "Share of polls that succeeded over the selected period.",
+                    [
+                        prom(
+                            f'sum(increase({P}_poll_total{{result="ok", {STREAMS}}}[$__range])) '
+                            f"/ sum(increase({P}_poll_total{s}[$__range]))",
+                            "success",
+                            instant=True,
+                        )
+                    ],
+                    w=4,
+                    h=8,
+                    unit="percentunit",
+                    decimals=1,
+                    graph=False,
+                    steps=thresholds((None, "red"), (0.9, "orange"), (0.99, "green")),
+                    links=[runbook("SocialInboxPollerFailing")],
+                ),
+                timeseries(
+                    "Polls by result",
+                    "Polls per second by result: ok, rate_limited, "
+                    "credentials_rejected, api_error, bad_payload, store_error.",
+                    [prom(f"sum by (result) (rate({P}_poll_total{s}[$__rate_interval]))", "{{result}}")],
+                    w=10,
+                    unit="reqps",
+                    stack=True,
+                    overrides=[
+                        {
+                            "matcher": {"id": "byName", "options": "ok"},
+                            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "green"}}],
+                        }
+                    ],
+                ),
+                table(
+                    "Failed polls by stream",
+                    "Failed polls per account and stream over the selected period (0 for a stream with none).",
+                    [
+                        prom(
+                            f"sum by (brand, channel, account, stream) "
+                            f'(increase({P}_poll_total{{result!="ok", {STREAMS}}}[$__range])) '
+                            f"or sum by (brand, channel, account, stream) "
+                            f'({P}_poll_total{{result="ok", {STREAMS}}}) * 0',
+                            table=True,
+                        )
+                    ],
+                    w=10,
+                    sort=[{"displayName": "Failures", "desc": True}],
+                    transformations=[
+                        {
+                            "id": "organize",
+                            "options": {
+                                "excludeByName": {"Time": True},
+                                "renameByName": {
+                                    "brand": "Brand",
+                                    "channel": "Channel",
+                                    "account": "Account",
+                                    "stream": "Stream",
+                                    "Value": "Failures",
+                                },
+                            },
+                        }
+                    ],
+                    overrides=[
+                        by_name(
+                            "Failures",
+                            decimals=0,
+                            thresholds=thresholds((None, "transparent"), (1, "orange")),
+                            **{"custom__cellOptions": {"type": "color-background"}},
+                        )
+                    ],
+                    links=[runbook("SocialInboxPollerFailing")],
+                ),
+            ],
+            [
+                bargauge(
+                    "Age of the last successful poll",
+                    "Since when each stream has had no successful poll: a stream that stays red is not being read.",
+                    [
+                        prom(
+                            f"time() - max by (account, stream) ({P}_last_successful_poll_timestamp_seconds{s})",
+                            "{{account}} {{stream}}",
+                        )
+                    ],
+                    w=12,
+                    unit="s",
+                    steps=thresholds((None, "green"), (300, "orange"), (900, "red")),
+                    links=[runbook("SocialInboxPollerFailing")],
+                ),
+                timeseries(
+                    "Poll duration p90",
+                    "90th percentile duration of a poll (fetch and ingest), per channel and stream.",
+                    [
+                        prom(
+                            f"histogram_quantile(0.9, sum by (channel, stream, le) "
+                            f'(rate({P}_poll_duration_seconds_bucket{{job="$job", channel=~"$channel"}}'
+                            f"[$__rate_interval])))",
+                            "{{channel}} {{stream}}",
+                        )
+                    ],
+                    w=12,
+                    unit="s",
+                ),
+            ],
+            [
+                table(
+                    "Streams: last success and why they wait",
+                    "Every stream, the longest without a "
+                    "successful poll first: since when (a stream never polled successfully counts from when "
+                    "polling began), why the poller is not polling it now (waiting for its interval, polling, "
+                    "rate_limited, blocked by the Graph API, backing_off, credentials_rejected, paused) and "
+                    "when its next poll is due (negative: overdue, or the time a poll under way has run). "
+                    "SocialInboxStreamStale fires past 3 poll intervals and 15 minutes (stale.toml).",
+                    [
+                        prom(
+                            f"(time() - (max by (brand, channel, account, stream) "
+                            f"({P}_last_successful_poll_timestamp_seconds{s}) or max by (brand, channel, account, "
+                            f"stream) ({P}_stream_monitored_since_timestamp_seconds{s}))) "
+                            f"* on (brand, channel, account, stream) group_left (reason) "
+                            f"max by (brand, channel, account, stream, reason) ({P}_stream_waiting{s})",
+                            table=True,
+                        ),
+                        prom(
+                            f"max by (brand, channel, account, stream) ({P}_stream_next_poll_timestamp_seconds{s}) "
+                            f"- time()",
+                            table=True,
+                        ),
+                    ],
+                    w=24,
+                    sort=[{"displayName": "Since last success", "desc": True}],
+                    transformations=[
+                        {"id": "merge", "options": {}},
+                        {
+                            "id": "organize",
+                            "options": {
+                                "excludeByName": {"Time": True},
+                                "indexByName": {
+                                    "brand": 0,
+                                    "channel": 1,
+                                    "account": 2,
+                                    "stream": 3,
+                                    "reason": 4,
+                                    "Value #A": 5,
+                                    "Value #B": 6,
+                                },
+                                "renameByName": {
+                                    "brand": "Brand",
+                                    "channel": "Channel",
+                                    "account": "Account",
+                                    "stream": "Stream",
+                                    "reason": "Waiting because",
+                                    "Value #A": "Since last success",
+                                    "Value #B": "Next poll in",
+                                },
+                            },
+                        },
+                    ],
+                    overrides=[
+                        by_name(
+                            "Since last success",
+                            unit="s",
+                            **{"custom__cellOptions": {"type": "color-background"}},
+                            thresholds=thresholds((None, "transparent"), (300, "orange"), (900, "red")),
+                        ),
+                        by_name("Next poll in", unit="s"),
+                    ],
+                    links=[runbook("SocialInboxStreamStale")],
+                ),
+            ],
+            [row("APIs")],
+            [
+                state_timeline(
+                    "Credentials",
+                    "Whether the API accepted each stream's credentials at its last poll.",
+                    [prom(f"min by (account, stream) ({P}_credentials_valid{s})", "{{account}} {{stream}}")],
+                    w=12,
+                    mappings=valid_mapping,
+                    steps=thresholds((None, "red"), (1, "green")),
+                    links=[runbook("SocialInboxAPITokenInvalid")],
+                ),
+                timeseries(
+                    "Rate-limit budget remaining",
+                    "Requests (X) or percent of usage (Graph API) left "
+                    "in the current window, per account and endpoint: near 0 the polls are throttled.",
+                    [prom(f"min by (account, endpoint) ({P}_api_rate_limit_remaining{s})", "{{account}} {{endpoint}}")],
+                    w=12,
+                    min_value=0,
+                    links=[runbook("SocialInboxRateLimited")],
+                ),
+            ],
+            [
+                timeseries(
+                    "Ingest lag",
+                    "From a message's creation to its ingestion, median and 90th "
+                    "percentile over 15 minutes per channel: the delay before a question shows up "
+                    "anywhere.",
+                    [
+                        prom(
+                            f"histogram_quantile(0.5, sum by (channel, le) (increase("
+                            f'{P}_ingest_lag_seconds_bucket{{job="$job", channel=~"$channel"}}[15m])))',
+                            "{{channel}} median",
+                        ),
+                        prom(
+                            f"histogram_quantile(0.9, sum by (channel, le) (increase("
+                            f'{P}_ingest_lag_seconds_bucket{{job="$job", channel=~"$channel"}}[15m])))',
+                            "{{channel}} p90",
+                        ),
+                    ],
+                    w=16,
+                    unit="s",
+                ),
+                timeseries(
+                    "Webhook deliveries",
+                    "Webhook requests per second by channel and result (ok, "
+                    "subscribed, ignored, unknown_account, stale, replayed, rate_limited, bad_signature, "
+                    "bad_request, not_configured): bad_signature after a secret rotation means the new "
+                    "secret is not where [server.webhooks] looks; replayed or rate_limited in numbers "
+                    "means someone resends deliveries.",
+                    [
+                        prom(
+                            f"sum by (channel, result) (rate({P}_webhook_deliveries_total"
+                            f'{{job="$job", channel=~"$channel"}}[$__rate_interval]))',
+                            "{{channel}} {{result}}",
+                        )
+                    ],
+                    w=8,
+                    unit="reqps",
+                    stack=True,
+                ),
+            ],
+        ]
+    )
+    variables = [
+        prom_variable("job", "Job", f"label_values({P}_build_info, job)", multi=False, include_all=False),
+        *account_variables(),
+    ]
     return dashboard(
-        "inbox-pipeline", "Pipeline health",
+        "inbox-pipeline",
+        "Pipeline health",
         "For whoever runs inbox-monitor: is every process up, every stream polled, every token valid, "
         "every rate limit far from empty, and how late do messages arrive.",
-        panels, variables, time_from="now-6h", refresh="1m",
+        panels,
+        variables,
+        time_from="now-6h",
+        refresh="1m",
         annotations=[alerts_annotation('ALERTS{alertname=~"SocialInbox.+", alertstate="firing"}')],
     )
 

@@ -42,9 +42,7 @@ async def open_store(config: Config) -> AsyncIterator[Store]:
         embedded = EmbeddedPostgres(config.database.embedded_dir())
         url = await asyncio.to_thread(embedded.start)
     try:
-        pool = await create_pool(
-            url, min_size=config.database.pool_min_size, max_size=config.database.pool_max_size
-        )
+        pool = await create_pool(url, min_size=config.database.pool_min_size, max_size=config.database.pool_max_size)
         try:
             yield Store(pool)
         finally:
@@ -59,14 +57,12 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     await migrate(store.pool)
     accounts = config.accounts()
     ids = await store.sync_accounts(
-        AccountRow(a.name, brand, a.channel, a.user_id if a.channel == "x" else a.page_id,
-                   a.handle, a.policy)
+        AccountRow(a.name, brand, a.channel, a.user_id if a.channel == "x" else a.page_id, a.handle, a.policy)
         for brand, a in accounts
     )
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
-        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy])
-        for brand, a in accounts
+        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy]) for brand, a in accounts
     }
     return Engine(store, contexts), ids
 
@@ -101,8 +97,9 @@ async def run(
         metrics = Metrics(engine.accounts, registry=None)  # rendered by the server, with `registry` after it
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
-            PollTarget(ids[account.name], account.name, brand, account.channel, source,
-                       account.poll_interval.total_seconds())
+            PollTarget(
+                ids[account.name], account.name, brand, account.channel, source, account.poll_interval.total_seconds()
+            )
             for brand, account in config.accounts()
             for source in build_sources(account, session)
         ]
@@ -119,13 +116,17 @@ async def run(
             scheduler.wake()
             await poller.activate(gained)
             if gained or lost:
-                log.info("accounts held", extra={"held": len(leases.held), "gained": len(gained),
-                                                "lost": len(lost)})
+                log.info("accounts held", extra={"held": len(leases.held), "gained": len(gained), "lost": len(lost)})
 
-        leases = LeaseManager(LeaseStore(store.pool), list(engine.accounts), on_change=leases_changed,
-                              ttl=config.server.lease_time.total_seconds())
-        poller = Poller(engine, targets, observers=[metrics, scheduler], stream_observers=[metrics],
-                        may_poll=leases.holds)
+        leases = LeaseManager(
+            LeaseStore(store.pool),
+            list(engine.accounts),
+            on_change=leases_changed,
+            ttl=config.server.lease_time.total_seconds(),
+        )
+        poller = Poller(
+            engine, targets, observers=[metrics, scheduler], stream_observers=[metrics], may_poll=leases.holds
+        )
 
         def corrected(account_id: int, direction: str) -> None:
             """A correction committed by any process: the holder counts it and re-reads the account."""
@@ -133,10 +134,17 @@ async def run(
             if account_id in leases.held:
                 scheduler.wake()  # a question the correction opened may be due already
 
-        server = HttpServer(config.server.host, config.server.port, store=store, poller=poller,
-                            metrics=metrics, registry=registry,
-                            webhooks=webhooks(config, ids, store, poller, metrics),
-                            engine=engine, api_token=EnvSecret(config.server.api.token_env))
+        server = HttpServer(
+            config.server.host,
+            config.server.port,
+            store=store,
+            poller=poller,
+            metrics=metrics,
+            registry=registry,
+            webhooks=webhooks(config, ids, store, poller, metrics),
+            engine=engine,
+            api_token=EnvSecret(config.server.api.token_env),
+        )
         await server.start()
         stack.push_async_callback(server.stop)
         reports = ReportScheduler(store, config, session=session)
@@ -147,14 +155,23 @@ async def run(
             "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected),
         }
         tasks = [asyncio.create_task(step.run(), name=name) for name, step in background.items()]
-        tasks += [asyncio.create_task(_started(leases, poller), name="started"),
-                  asyncio.create_task(reports.run(), name="reports")]
+        tasks += [
+            asyncio.create_task(_started(leases, poller), name="started"),
+            asyncio.create_task(reports.run(), name="reports"),
+        ]
         stack.push_async_callback(leases.leave)  # runs last: polls have stopped
         stack.push_async_callback(_cancel, tasks)
         stack.push_async_callback(_stop, [*background.values(), reports.supervised])
         stack.push_async_callback(poller.stop)
-        log.info("running", extra={"accounts": len(engine.accounts), "streams": len(targets),
-                                  "listen": f"{server.host}:{server.port}", "holder": leases.holder})
+        log.info(
+            "running",
+            extra={
+                "accounts": len(engine.accounts),
+                "streams": len(targets),
+                "listen": f"{server.host}:{server.port}",
+                "holder": leases.holder,
+            },
+        )
         if started is not None:
             maybe = started(Running(engine, poller, metrics, scheduler, server, registry, leases))
             if maybe is not None:
@@ -179,8 +196,9 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
     whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away)."""
     settings = config.server.webhooks
-    app_secrets = dict.fromkeys([settings.facebook_app_secret_env] + [
-        a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"])
+    app_secrets = dict.fromkeys(
+        [settings.facebook_app_secret_env] + [a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"]
+    )
     accounts: dict[tuple[str, str], list[int]] = {}
     for _, a in config.accounts():
         key = a.page_id if a.channel == "facebook" else a.user_id
@@ -192,10 +210,14 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         except DATABASE_ERRORS:
             poller.nudge(account_id, streams)
 
-    return Webhooks(facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),
-                    facebook_app_secrets=[EnvSecret(name) for name in app_secrets if name],
-                    x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
-                    accounts=accounts, deliver=deliver, counted=metrics.webhook)
+    return Webhooks(
+        facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),
+        facebook_app_secrets=[EnvSecret(name) for name in app_secrets if name],
+        x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
+        accounts=accounts,
+        deliver=deliver,
+        counted=metrics.webhook,
+    )
 
 
 async def _started(leases: LeaseManager, poller: Poller) -> None:
@@ -204,8 +226,14 @@ async def _started(leases: LeaseManager, poller: Poller) -> None:
     poller.started.set()
 
 
-def snapshot_refresher(metrics: Metrics, store: Store, interval_seconds: float, *, coalesce_seconds: float = 0.2,
-                       monotonic: Monotonic = time.monotonic) -> Supervised:
+def snapshot_refresher(
+    metrics: Metrics,
+    store: Store,
+    interval_seconds: float,
+    *,
+    coalesce_seconds: float = 0.2,
+    monotonic: Monotonic = time.monotonic,
+) -> Supervised:
     """Keeps the gauges' snapshot fresh: every held account each `interval_seconds`, and the
     accounts an ingest or a breach just touched as soon as it happens (a burst read together,
     `coalesce_seconds` after its first change)."""
@@ -226,9 +254,16 @@ def snapshot_refresher(metrics: Metrics, store: Store, interval_seconds: float, 
         next_full = due
         return max(0.0, next_full - monotonic())
 
-    return Supervised("metrics snapshot", step, interval_seconds=interval_seconds, expected=DATABASE_ERRORS,
-                      backoff=Backoff(base_seconds=min(1.0, interval_seconds), cap_seconds=interval_seconds),
-                      wake=metrics.changed, settle_seconds=coalesce_seconds, logger=log)
+    return Supervised(
+        "metrics snapshot",
+        step,
+        interval_seconds=interval_seconds,
+        expected=DATABASE_ERRORS,
+        backoff=Backoff(base_seconds=min(1.0, interval_seconds), cap_seconds=interval_seconds),
+        wake=metrics.changed,
+        settle_seconds=coalesce_seconds,
+        logger=log,
+    )
 
 
 async def _stop(steps: list[Supervised]) -> None:

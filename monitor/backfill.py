@@ -73,26 +73,27 @@ async def backfill(
                 await timer.sleep(backoff.delay(failures))
                 continue
             failures = 0
-            ingest = await engine.ingest(account_id, source.stream, page.messages, None,
-                                         rejected=page.rejected)
+            ingest = await engine.ingest(account_id, source.stream, page.messages, None, rejected=page.rejected)
             result.pages += 1
             result.messages += len(page.messages)
             result.new_messages += ingest.messages_new
             ids = valid_ids(page.ids)
             oldest = snowflake_time(str(min(ids))) if ids else None
-            loops = page.next_token in followed or (
-                bool(ids) and deepest is not None and min(ids) >= deepest)
+            loops = page.next_token in followed or (bool(ids) and deepest is not None and min(ids) >= deepest)
             if loops:
-                log.warning("backfill stopped: the API's pagination loops",
-                            extra={"stream": source.stream})
+                log.warning("backfill stopped: the API's pagination loops", extra={"stream": source.stream})
             if ids and (deepest is None or min(ids) < deepest):
                 deepest = min(ids)
-            done = (page.next_token is None or oldest is None or loops
-                    or (isinstance(source, XDmSource) and oldest < start))
+            done = (
+                page.next_token is None or oldest is None or loops or (isinstance(source, XDmSource) and oldest < start)
+            )
             if progress is not None:
                 span = (datetime.fromtimestamp(clock(), UTC) - start).total_seconds()
-                covered = 1.0 if done or oldest is None else \
-                    (datetime.fromtimestamp(clock(), UTC) - oldest).total_seconds() / span
+                covered = (
+                    1.0
+                    if done or oldest is None
+                    else (datetime.fromtimestamp(clock(), UTC) - oldest).total_seconds() / span
+                )
                 progress(source.stream, min(1.0, max(0.0, covered)))
             if done or page.next_token is None:
                 break
@@ -126,8 +127,7 @@ async def run_backfill(
         async with aiohttp.ClientSession() as session:
             sources = x_sources(account, session, environ=environ, clock=clock)
             try:
-                return await backfill(engine, ids[account_name], sources, start,
-                                      progress=progress, clock=clock)
+                return await backfill(engine, ids[account_name], sources, start, progress=progress, clock=clock)
             finally:
                 for source in sources:
                     await source.close()

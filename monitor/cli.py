@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -44,10 +44,19 @@ def _register_secrets(config: Config) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", envvar="INBOX_MONITOR_CONFIG", type=click.Path(dir_okay=False),
-              help="TOML configuration file (default: $INBOX_MONITOR_CONFIG, else the built-in demo).")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+@click.option(
+    "--config",
+    "config_path",
+    envvar="INBOX_MONITOR_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="TOML configuration file (default: $INBOX_MONITOR_CONFIG, else the built-in demo).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
 @click.option("--log-format", default="logfmt", show_default=True, type=click.Choice(["logfmt", "json"]))
 @click.version_option(__version__, prog_name="inbox-monitor")
 @click.pass_context
@@ -63,14 +72,17 @@ def check_config(obj: _Context) -> None:
     """Validate the configuration; list every problem with its location (exit status 2)."""
     config = obj.config()
     n = len(config.accounts())
-    click.echo(f"configuration OK: {len(config.brands)} brand(s), {n} account(s), "
-               f"{len(config.policies)} policy(ies)")
+    click.echo(f"configuration OK: {len(config.brands)} brand(s), {n} account(s), {len(config.policies)} policy(ies)")
 
 
 @main.command()
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
-@click.option("--listen", default=None, metavar="HOST:PORT",
-              help="Where to serve HTTP (default: the configuration's server.listen, 127.0.0.1:9464).")
+@click.option(
+    "--listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="Where to serve HTTP (default: the configuration's server.listen, 127.0.0.1:9464).",
+)
 @click.pass_obj
 def run(obj: _Context, duration: float | None, listen: str | None) -> None:
     """Poll every account, keep waits up to date, serve /metrics, until SIGTERM or Ctrl-C."""
@@ -120,9 +132,16 @@ def accounts(obj: _Context) -> None:
     rows = _database_errors(asyncio.run)(go())
     header = ("BRAND", "ACCOUNT", "CHANNEL", "STREAM", "STATUS", "LAST SUCCESS", "FAILURES", "OPEN WAITS")
     table = [header] + [
-        (r["brand"], r["name"], r["channel"], r["stream"] or "-", r["status"] or "never polled",
-         r["last_success_at"].isoformat(timespec="seconds") if r["last_success_at"] else "-",
-         str(r["consecutive_failures"] or 0), str(r["open_waits"]))
+        (
+            r["brand"],
+            r["name"],
+            r["channel"],
+            r["stream"] or "-",
+            r["status"] or "never polled",
+            r["last_success_at"].isoformat(timespec="seconds") if r["last_success_at"] else "-",
+            str(r["consecutive_failures"] or 0),
+            str(r["open_waits"]),
+        )
         for r in rows
     ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
@@ -134,8 +153,12 @@ def accounts(obj: _Context) -> None:
 
 
 @main.command()
-@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-              help="Recompute the waits of threads with messages since this date (UTC).")
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Recompute the waits of threads with messages since this date (UTC).",
+)
 @click.pass_obj
 def recompute(obj: _Context, since: datetime) -> None:
     """Recompute stored waits with the current policies (after a policy change)."""
@@ -160,8 +183,7 @@ def recompute(obj: _Context, since: datetime) -> None:
 @click.option("--account", "account", default=None, help="The account, when the id is in several.")
 @click.option("--by", default=None, help="Who corrects (default: $USER).")
 @click.pass_obj
-def mark(obj: _Context, message: str, label: str | None, note: str | None, account: str | None,
-         by: str | None) -> None:
+def mark(obj: _Context, message: str, label: str | None, note: str | None, account: str | None, by: str | None) -> None:
     """Correct whether an inbound message needs a reply; its thread's waits are recomputed at once."""
     from monitor.app import open_store, prepare
     from monitor.corrections import CorrectionError, decision_words
@@ -177,11 +199,14 @@ def mark(obj: _Context, message: str, label: str | None, note: str | None, accou
     async def go() -> str:
         async with open_store(config) as store:
             engine, _ = await prepare(config, store)
-            c = await correct(engine, message, {"needs_reply": True, "no_reply": False}.get(label),
-                              by=who, note=note, account=account)
+            c = await correct(
+                engine, message, {"needs_reply": True, "no_reply": False}.get(label), by=who, note=note, account=account
+            )
             view = await thread_view(store.pool, c.message.thread_id)
-        return (f"{c.message.account} {c.message.external_id}: {decision_words(*c.old)} → {decision_words(*c.new)}"
-                f"\n\n{explain_text(view, c.message.external_id)}")
+        return (
+            f"{c.message.account} {c.message.external_id}: {decision_words(*c.old)} → {decision_words(*c.new)}"
+            f"\n\n{explain_text(view, c.message.external_id)}"
+        )
 
     try:
         click.echo(_database_errors(asyncio.run)(go()), nl=False)
@@ -248,8 +273,9 @@ def labels_export(obj: _Context, accounts: tuple[str, ...], out: str) -> None:
     config = obj.config()
     known = [a.name for _, a in config.accounts()]
     if unknown := [a for a in accounts if a not in known]:
-        raise click.BadParameter(f"no account named {', '.join(map(repr, unknown))} (known: {', '.join(known)})",
-                                 param_hint="--account")
+        raise click.BadParameter(
+            f"no account named {', '.join(map(repr, unknown))} (known: {', '.join(known)})", param_hint="--account"
+        )
 
     async def go() -> str:
         async with open_store(config) as store:
@@ -298,11 +324,16 @@ def _run_until_signal(make: Any, duration: float | None) -> None:
 
 
 @main.command()
-@click.option("--account", "account_name", required=True,
-              help="The X account to backfill (its name in the configuration).")
-@click.option("--since", "since", required=True,
-              help="How far back to read, e.g. 7d, 36h, 90m (the X API keeps the newest 800 "
-                   "mentions, 3,200 tweets and 30 days of DMs).")
+@click.option(
+    "--account", "account_name", required=True, help="The X account to backfill (its name in the configuration)."
+)
+@click.option(
+    "--since",
+    "since",
+    required=True,
+    help="How far back to read, e.g. 7d, 36h, 90m (the X API keeps the newest 800 "
+    "mentions, 3,200 tweets and 30 days of DMs).",
+)
 @click.pass_obj
 def backfill(obj: _Context, account_name: str, since: str) -> None:
     """Read an X account's mentions, replies and DMs back to --since into the store.
@@ -320,11 +351,11 @@ def backfill(obj: _Context, account_name: str, since: str) -> None:
     config = obj.config()
     names = [a.name for _, a in config.accounts() if a.channel == "x"]
     if account_name not in names:
-        raise click.BadParameter(f"no X account named {account_name!r} (known: "
-                                 f"{', '.join(names) or 'none'})", param_hint="--account")
+        raise click.BadParameter(
+            f"no X account named {account_name!r} (known: {', '.join(names) or 'none'})", param_hint="--account"
+        )
     shares: dict[str, float] = {}
-    with click.progressbar(length=1000, label=f"backfilling {account_name}",
-                           file=sys.stderr) as bar:
+    with click.progressbar(length=1000, label=f"backfilling {account_name}", file=sys.stderr) as bar:
 
         def progress(stream: str, share: float) -> None:
             shares[stream] = share
@@ -332,14 +363,15 @@ def backfill(obj: _Context, account_name: str, since: str) -> None:
             bar.update(max(0, done - bar.pos))
 
         try:
-            result = _database_errors(asyncio.run)(run_backfill(config, account_name, age,
-                                                                progress=progress))
+            result = _database_errors(asyncio.run)(run_backfill(config, account_name, age, progress=progress))
         except SourceError as exc:
             click.echo(f"\nerror: {logs.redact(str(exc))}", err=True)
             sys.exit(1)
         bar.update(1000 - bar.pos)
-    click.echo(f"backfilled {account_name}: {result.messages} message(s) read in {result.pages} "
-               f"page(s), {result.new_messages} new")
+    click.echo(
+        f"backfilled {account_name}: {result.messages} message(s) read in {result.pages} "
+        f"page(s), {result.new_messages} new"
+    )
 
 
 def _account_ids(config: Config, name: str | None, ids: dict[str, int]) -> list[int]:
@@ -349,8 +381,9 @@ def _account_ids(config: Config, name: str | None, ids: dict[str, int]) -> list[
     if name is None:
         return [ids[n] for n in names]
     if name not in names:
-        raise click.BadParameter(f"no account named {name!r} (known: {', '.join(names) or 'none'})",
-                                 param_hint="--account")
+        raise click.BadParameter(
+            f"no account named {name!r} (known: {', '.join(names) or 'none'})", param_hint="--account"
+        )
     return [ids[name]]
 
 
@@ -363,8 +396,9 @@ def _check_account(config: Config, name: str | None) -> None:
 @click.option("--account", "account_name", default=None, help="Only this account (its name in the configuration).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Items to list, newest first.")
 @click.option("--resolved", is_flag=True, help="Also list the items a retry has resolved.")
-@click.option("--raw", "show_raw", is_flag=True,
-              help="Also print each item's raw payload (customers' messages: personal data).")
+@click.option(
+    "--raw", "show_raw", is_flag=True, help="Also print each item's raw payload (customers' messages: personal data)."
+)
 @click.pass_context
 def quarantine(ctx: click.Context, account_name: str | None, limit: int, resolved: bool, show_raw: bool) -> None:
     """List the items set aside: malformed items of an API page, kept apart so that the rest of the
@@ -389,8 +423,15 @@ def quarantine(ctx: click.Context, account_name: str | None, limit: int, resolve
         return
     header = ("RECEIVED", "ACCOUNT", "STREAM", "ITEM", "REASON", "STATUS", "DETAIL")
     table = [header] + [
-        (i.received_at.astimezone(UTC).isoformat(timespec="seconds"), i.account, i.stream, i.external_id or "-",
-         i.reason, "resolved" if i.resolved_at else ("retried" if i.retried_at else "new"), i.detail)
+        (
+            i.received_at.astimezone(UTC).isoformat(timespec="seconds"),
+            i.account,
+            i.stream,
+            i.external_id or "-",
+            i.reason,
+            "resolved" if i.resolved_at else ("retried" if i.retried_at else "new"),
+            i.detail,
+        )
         for i in items
     ]
     widths = [max(len(row[c]) for row in table) for c in range(len(header) - 1)]
@@ -423,62 +464,127 @@ def quarantine_retry(ctx: click.Context, account_name: str | None) -> None:
 
     result = _database_errors(asyncio.run)(go())
     still = sum(result.still.values())
-    line = (f"retried {result.retried} item(s): {result.resolved} resolved ({result.messages_new} new message(s)), "
-            f"{still} still set aside")
+    line = (
+        f"retried {result.retried} item(s): {result.resolved} resolved ({result.messages_new} new message(s)), "
+        f"{still} still set aside"
+    )
     if still:
         line += " (" + ", ".join(f"{reason}: {n}" for reason, n in sorted(result.still.items())) + ")"
     click.echo(line)
 
 
 @main.command()
-@click.option("--period", default=None,
-              help="last-7-days (default), last-week, last-month, this-week, this-month, last-30-days, "
-                   "YYYY-MM or YYYY-Www.")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="First day of the period (with --to; both days are included).")
+@click.option(
+    "--period",
+    default=None,
+    help="last-7-days (default), last-week, last-month, this-week, this-month, last-30-days, YYYY-MM or YYYY-Www.",
+)
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day of the period (with --to; both days are included).",
+)
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day of the period.")
 @click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable; default: all).")
-@click.option("--format", "fmt", type=click.Choice(["pdf", "html", "csv", "json"]), default="pdf",
-              show_default=True)
-@click.option("--out", default=None, help="File or directory to write (default: ./sla-report-PERIOD.FORMAT; "
-                                          "- for standard output).")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html", "csv", "json"]), default="pdf", show_default=True)
+@click.option(
+    "--out",
+    default=None,
+    help="File or directory to write (default: ./sla-report-PERIOD.FORMAT; - for standard output).",
+)
 @click.option("--language", type=click.Choice(["fr", "en"]), default="en", show_default=True)
-@click.option("--hours", type=click.Choice(["business", "wall"]), default="business", show_default=True,
-              help="Response times in business hours (the policies' calendars) or elapsed time.")
-@click.option("--timezone", default=None,
-              help="Time zone of the period's days (default: the policies' calendar zone, else UTC).")
+@click.option(
+    "--hours",
+    type=click.Choice(["business", "wall"]),
+    default="business",
+    show_default=True,
+    help="Response times in business hours (the policies' calendars) or elapsed time.",
+)
+@click.option(
+    "--timezone", default=None, help="Time zone of the period's days (default: the policies' calendar zone, else UTC)."
+)
 @click.pass_obj
-def report(obj: _Context, period: str | None, date_from: datetime | None, date_to: datetime | None,
-           brands: tuple[str, ...], fmt: str, out: str | None, language: str, hours: str,
-           timezone: str | None) -> None:
+def report(
+    obj: _Context,
+    period: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    brands: tuple[str, ...],
+    fmt: str,
+    out: str | None,
+    language: str,
+    hours: str,
+    timezone: str | None,
+) -> None:
     """Make an SLA report (PDF, HTML, CSV or JSON) from the stored waits."""
     from monitor.reports.command import ReportOptions, run_report_command
+    from monitor.reports.model import Language
+    from monitor.store.reports import Hours
 
     config = obj.config()
-    options = ReportOptions(period, date_from.date() if date_from else None, date_to.date() if date_to else None,
-                            brands, fmt, out, language, hours, timezone)  # type: ignore[arg-type]
+    options = ReportOptions(
+        period,
+        date_from.date() if date_from else None,
+        date_to.date() if date_to else None,
+        brands,
+        fmt,
+        out,
+        cast("Language", language),  # click.Choice(["fr", "en"]) checked it
+        cast("Hours", hours),  # click.Choice(["business", "wall"]) checked it
+        timezone,
+    )
     path = run_report_command(config, options, run=_database_errors(asyncio.run))
     if path is not None:
         click.echo(f"wrote {path}", err=True)
 
 
 @main.command()
-@click.option("--duration", type=click.FloatRange(min=1), default=None,
-              help="Stop after this many (real) seconds (default: until Ctrl-C).")
-@click.option("--speed", type=click.FloatRange(1, 600), default=60.0, show_default=True,
-              help="Simulated seconds per real second: reply delays, polls and SLA targets are divided by it "
-                   "(60: one simulated minute per second, the 30-minute X target is 30 s).")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Stop after this many (real) seconds (default: until Ctrl-C).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(1, 600),
+    default=60.0,
+    show_default=True,
+    help="Simulated seconds per real second: reply delays, polls and SLA targets are divided by it "
+    "(60: one simulated minute per second, the 30-minute X target is 30 s).",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the simulated traffic.")
-@click.option("--listen", default="127.0.0.1:9464", show_default=True, metavar="HOST:PORT",
-              help="Where to serve /metrics, /healthz and /readyz.")
-@click.option("--with-prometheus", is_flag=True,
-              help="Also run Prometheus (with deploy/prometheus/rules) and Alertmanager on loopback and show "
-                   "the Slack messages they send (needs the prometheus and prometheus-alertmanager binaries).")
-@click.option("--plain", is_flag=True, default=None,
-              help="Plain periodic lines instead of the live view (the default when stdout is not a terminal).")
+@click.option(
+    "--listen",
+    default="127.0.0.1:9464",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to serve /metrics, /healthz and /readyz.",
+)
+@click.option(
+    "--with-prometheus",
+    is_flag=True,
+    help="Also run Prometheus (with deploy/prometheus/rules) and Alertmanager on loopback and show "
+    "the Slack messages they send (needs the prometheus and prometheus-alertmanager binaries).",
+)
+@click.option(
+    "--plain",
+    is_flag=True,
+    default=None,
+    help="Plain periodic lines instead of the live view (the default when stdout is not a terminal).",
+)
 @click.pass_obj
-def demo(obj: _Context, duration: float | None, speed: float, seed: int, listen: str, with_prometheus: bool,
-         plain: bool | None) -> None:
+def demo(
+    obj: _Context,
+    duration: float | None,
+    speed: float,
+    seed: int,
+    listen: str,
+    with_prometheus: bool,
+    plain: bool | None,
+) -> None:
     """Run the real monitor on simulated X and Facebook traffic, with a live view of waits and breaches.
 
     Local fake X and Graph APIs serve French and English customers' questions; the brand answers
@@ -494,12 +600,21 @@ def demo(obj: _Context, duration: float | None, speed: float, seed: int, listen:
     except ValueError:
         raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen") from None
     if with_prometheus and not prometheus_available():
-        click.echo("warning: --with-prometheus needs the prometheus and prometheus-alertmanager binaries "
-                   "(apt-get install prometheus prometheus-alertmanager); running without them", err=True)
+        click.echo(
+            "warning: --with-prometheus needs the prometheus and prometheus-alertmanager binaries "
+            "(apt-get install prometheus prometheus-alertmanager); running without them",
+            err=True,
+        )
         with_prometheus = False
     database = obj.config().database if obj.config_path else DatabaseConfig()
-    options = DemoOptions(speed=speed, seed=seed, listen=listen, with_prometheus=with_prometheus,
-                          database=database, plain=True if plain else None)
+    options = DemoOptions(
+        speed=speed,
+        seed=seed,
+        listen=listen,
+        with_prometheus=with_prometheus,
+        database=database,
+        plain=True if plain else None,
+    )
     try:
         _database_errors(_run_until_signal)(lambda stop: run_demo(options, stop), duration)
     except DemoError as exc:

@@ -243,8 +243,7 @@ def _policy(name: str, cfg: PolicyConfig) -> Policy:
         business_hours_only=cfg.business_hours_only and cfg.calendar is not None,
         at_risk_share=cfg.at_risk_share,
         priority_rules=tuple(
-            PriorityRule(p.name, targets(p), tuple(p.patterns), tuple(p.customers))
-            for p in cfg.priority
+            PriorityRule(p.name, targets(p), tuple(p.patterns), tuple(p.customers)) for p in cfg.priority
         ),
         rules=QuestionRules(
             extra_patterns=tuple(cfg.questions.extra_patterns),
@@ -281,8 +280,12 @@ def format_location(loc: tuple[str | int, ...]) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif i > 0 and isinstance(loc[i - 1], int) and i >= 2 and loc[i - 2] == "accounts" and (
-            part in ("x", "facebook")
+        elif (
+            i > 0
+            and isinstance(loc[i - 1], int)
+            and i >= 2
+            and loc[i - 2] == "accounts"
+            and (part in ("x", "facebook"))
         ):
             continue  # the tag pydantic adds for the account's channel
         else:
@@ -336,24 +339,31 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
             if acc.get("channel") == "x":
                 required = ["bearer_token_env"]
                 if acc.get("dm"):
-                    required += ["consumer_key_env", "consumer_secret_env", "access_token_env",
-                                 "access_token_secret_env"]
+                    required += [
+                        "consumer_key_env",
+                        "consumer_secret_env",
+                        "access_token_env",
+                        "access_token_secret_env",
+                    ]
             elif acc.get("channel") == "facebook":
                 required = ["page_token_env"]
             for key in required:
                 env = acc.get(key)
                 if env is None:
-                    problems.append(Problem(
-                        f"{where}.{key}",
-                        "field required (the name of the environment variable that holds this secret)",
-                    ))
+                    problems.append(
+                        Problem(
+                            f"{where}.{key}",
+                            "field required (the name of the environment variable that holds this secret)",
+                        )
+                    )
                 elif isinstance(env, str) and not _secret_available(env, environ):
                     problems.append(Problem(f"{where}.{key}", f"environment variable {env} (or {env}_FILE) is not set"))
             secret = acc.get("app_secret_env")
             if isinstance(secret, str) and not _secret_available(secret, environ):
-                problems.append(Problem(f"{where}.app_secret_env",
-                                        f"environment variable {secret} (or {secret}_FILE) is not set"))
-    for name, policy in (policies.items() if isinstance(policies, dict) else []):
+                problems.append(
+                    Problem(f"{where}.app_secret_env", f"environment variable {secret} (or {secret}_FILE) is not set")
+                )
+    for name, policy in policies.items() if isinstance(policies, dict) else []:
         cal = policy.get("calendar") if isinstance(policy, dict) else None
         if isinstance(cal, dict):
             try:

@@ -40,16 +40,20 @@ async def resolve(engine: Engine, ref: str, account: str | None = None) -> Messa
         raise CorrectionError(404, f"no message {ref!r} in {where} (give its id, or its link as stored)")
     names = sorted({m.account for m in found})
     if len(names) > 1:
-        raise CorrectionError(409, f"{ref!r} names messages of several accounts ({', '.join(names)}): "
-                                   "name the account (--account NAME, or account=NAME)")
+        raise CorrectionError(
+            409,
+            f"{ref!r} names messages of several accounts ({', '.join(names)}): "
+            "name the account (--account NAME, or account=NAME)",
+        )
     if len(found) > 1:
         listed = ", ".join(m.external_id for m in found)
         raise CorrectionError(409, f"{ref!r} names several messages of {names[0]} ({listed}): give the message id")
     return found[0]
 
 
-async def mark(engine: Engine, ref: str, label: bool | None, *, by: str, note: str | None = None,
-               account: str | None = None) -> Correction:
+async def mark(
+    engine: Engine, ref: str, label: bool | None, *, by: str, note: str | None = None, account: str | None = None
+) -> Correction:
     """Correct the decision of the inbound message `ref` names (None: back to the rules) and
     recompute its thread's waits, in one transaction."""
     if note is not None and len(note) > NOTE_MAX:
@@ -58,8 +62,11 @@ async def mark(engine: Engine, ref: str, label: bool | None, *, by: str, note: s
         raise CorrectionError(400, f"by: expected a name of 1 to {BY_MAX} characters")
     message = await resolve(engine, ref, account)
     if message.direction != "inbound":
-        raise CorrectionError(422, f"message {message.external_id} of {message.account} is the brand's own "
-                                   "(outbound): only inbound messages are judged")
+        raise CorrectionError(
+            422,
+            f"message {message.external_id} of {message.account} is the brand's own "
+            "(outbound): only inbound messages are judged",
+        )
     return await engine.correct(message, label, by=by.strip(), note=note or None)
 
 
@@ -72,7 +79,9 @@ def decision_words(is_question: bool, reason: str | None) -> str:
 def correction_dict(c: Correction) -> dict[str, Any]:
     """A correction as the labels API answers it."""
     return {
-        "account": c.message.account, "message": c.message.external_id, "direction": labels.direction_of(c.label),
+        "account": c.message.account,
+        "message": c.message.external_id,
+        "direction": labels.direction_of(c.label),
         "old": {"needs_reply": c.old[0], "reason": c.old[1]},
         "new": {"needs_reply": c.new[0], "reason": c.new[1]},
         "labelled_at": c.labelled_at.isoformat(),
@@ -86,10 +95,14 @@ TSV_HEADER = "label\tlang\ttext"
 
 # A rough language guess for the export's `lang` column (the script scores per language): common
 # function words of each language; `und` when neither wins.
-_FRENCH = frozenset("le la les un une des du de je j tu il vous nous mon ma mes votre vos est pas ne et ou "
-                    "pour que qui avec sur dans au aux ce ça ca c merci bonjour toujours encore".split())
-_ENGLISH = frozenset("the a an i you he we my your is are was not no and or for that who with on in at it "
-                     "this to of do does can please thanks hi hello still yet".split())
+_FRENCH = frozenset(
+    "le la les un une des du de je j tu il vous nous mon ma mes votre vos est pas ne et ou "
+    "pour que qui avec sur dans au aux ce ça ca c merci bonjour toujours encore".split()
+)
+_ENGLISH = frozenset(
+    "the a an i you he we my your is are was not no and or for that who with on in at it "
+    "this to of do does can please thanks hi hello still yet".split()
+)
 
 
 def guess_language(text: str) -> str:
@@ -115,9 +128,11 @@ def labels_tsv(rows: Iterable[Mapping[str, Any]]) -> str:
         text = " ".join(str(r["body"]).split())
         if text:
             lines.append(f"{int(bool(r['label']))}\t{guess_language(text)}\t{text}")
-    head = ["# Corrections exported by `inbox-monitor labels export`: label 1 = needs a reply, 0 = does not.",
-            "# Public threads only; lang is guessed from common words (und: undetermined).",
-            "# Score the rules on them: python scripts/question_eval.py --data FILE"]
+    head = [
+        "# Corrections exported by `inbox-monitor labels export`: label 1 = needs a reply, 0 = does not.",
+        "# Public threads only; lang is guessed from common words (und: undetermined).",
+        "# Score the rules on them: python scripts/question_eval.py --data FILE",
+    ]
     if private:
         head.append(f"# {private} correction(s) of private-thread messages left out.")
     return "\n".join([*head, TSV_HEADER, *lines]) + "\n"

@@ -42,9 +42,15 @@ class DeadlineScheduler:
         self.clock = clock
         self.max_sleep = max_sleep
         self.supervised = Supervised(
-            "deadline schedule", self.step, interval_seconds=max_sleep, expected=DATABASE_ERRORS,
-            backoff=backoff or Backoff(base_seconds=2.0, cap_seconds=max_sleep), logger=log, clock=clock,
-            timer=timer)
+            "deadline schedule",
+            self.step,
+            interval_seconds=max_sleep,
+            expected=DATABASE_ERRORS,
+            backoff=backoff or Backoff(base_seconds=2.0, cap_seconds=max_sleep),
+            logger=log,
+            clock=clock,
+            timer=timer,
+        )
         """Deadlines are instants: no jitter; a failure is retried within 2 s, then backs off up to
         `max_sleep` (an ingest's wake cuts a backoff short)."""
 
@@ -52,8 +58,9 @@ class DeadlineScheduler:
         """Look at the schedule again now (new waits may be due earlier)."""
         self.supervised.wake()
 
-    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-                  ingest: IngestResult | None) -> None:
+    def poll_done(
+        self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
+    ) -> None:
         if ingest is not None and ingest.threads_touched:
             self.wake()
 

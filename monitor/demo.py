@@ -67,8 +67,10 @@ POLICY = "demo"
 # SLA targets in simulated time: 30 minutes on X in public (what good brands promise), 1 hour on
 # Facebook comments and in private messages; next responses twice that.
 STORY_TARGETS = {
-    ("public", "first"): 30 * MINUTE, ("public", "next"): HOUR,
-    ("private", "first"): HOUR, ("private", "next"): 2 * HOUR,
+    ("public", "first"): 30 * MINUTE,
+    ("public", "next"): HOUR,
+    ("private", "first"): HOUR,
+    ("private", "next"): 2 * HOUR,
 }
 FACEBOOK_PUBLIC = {"first": HOUR, "next": 2 * HOUR}
 STORY_POLL_INTERVAL = 2 * MINUTE
@@ -117,8 +119,9 @@ def seconds_text(seconds: float) -> str:
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
-def demo_config(*, speed: float, listen: str, x_url: str, graph_url: str,
-                database: DatabaseConfig, environ: dict[str, str]) -> Config:
+def demo_config(
+    *, speed: float, listen: str, x_url: str, graph_url: str, database: DatabaseConfig, environ: dict[str, str]
+) -> Config:
     """The demo's configuration: one brand, an X account and a Facebook Page on the fakes."""
 
     def real(story: float) -> str:
@@ -128,22 +131,49 @@ def demo_config(*, speed: float, listen: str, x_url: str, graph_url: str,
     data: dict[str, Any] = {
         "database": database.model_dump(exclude_none=True, mode="json"),
         "server": {"listen": listen, "snapshot_interval": poll},
-        "policies": {POLICY: {
-            "public": {k: real(STORY_TARGETS[("public", k)]) for k in ("first", "next")},
-            "private": {k: real(STORY_TARGETS[("private", k)]) for k in ("first", "next")},
-            "channels": [{"channel": "facebook", "kind": "public",
-                          **{k: real(v) for k, v in FACEBOOK_PUBLIC.items()}}],
-            "business_hours_only": False,
-        }},
-        "brands": [{"name": BRAND, "accounts": [
-            {"name": X_ACCOUNT, "channel": "x", "user_id": X_USER_ID, "handle": X_HANDLE, "policy": POLICY,
-             "api_base_url": x_url, "poll_interval": poll, "bearer_token_env": ENV["bearer"], "dm": True,
-             "consumer_key_env": ENV["consumer_key"], "consumer_secret_env": ENV["consumer_secret"],
-             "access_token_env": ENV["access_token"], "access_token_secret_env": ENV["access_token_secret"]},
-            {"name": FB_ACCOUNT, "channel": "facebook", "page_id": PAGE_ID, "handle": "Demo Shop",
-             "policy": POLICY, "api_base_url": graph_url, "poll_interval": poll,
-             "page_token_env": ENV["page_token"], "app_secret_env": ENV["app_secret"]},
-        ]}],
+        "policies": {
+            POLICY: {
+                "public": {k: real(STORY_TARGETS[("public", k)]) for k in ("first", "next")},
+                "private": {k: real(STORY_TARGETS[("private", k)]) for k in ("first", "next")},
+                "channels": [
+                    {"channel": "facebook", "kind": "public", **{k: real(v) for k, v in FACEBOOK_PUBLIC.items()}}
+                ],
+                "business_hours_only": False,
+            }
+        },
+        "brands": [
+            {
+                "name": BRAND,
+                "accounts": [
+                    {
+                        "name": X_ACCOUNT,
+                        "channel": "x",
+                        "user_id": X_USER_ID,
+                        "handle": X_HANDLE,
+                        "policy": POLICY,
+                        "api_base_url": x_url,
+                        "poll_interval": poll,
+                        "bearer_token_env": ENV["bearer"],
+                        "dm": True,
+                        "consumer_key_env": ENV["consumer_key"],
+                        "consumer_secret_env": ENV["consumer_secret"],
+                        "access_token_env": ENV["access_token"],
+                        "access_token_secret_env": ENV["access_token_secret"],
+                    },
+                    {
+                        "name": FB_ACCOUNT,
+                        "channel": "facebook",
+                        "page_id": PAGE_ID,
+                        "handle": "Demo Shop",
+                        "policy": POLICY,
+                        "api_base_url": graph_url,
+                        "poll_interval": poll,
+                        "page_token_env": ENV["page_token"],
+                        "app_secret_env": ENV["app_secret"],
+                    },
+                ],
+            }
+        ],
     }
     return parse(data, "<demo configuration>", environ)
 
@@ -185,9 +215,12 @@ def read_metrics(text: str) -> dict[str, AccountFigures]:
     """Per-account figures from a /metrics exposition (Prometheus text format)."""
     out: dict[str, AccountFigures] = {}
     names = {
-        "social_inbox_waits_opened_total": "opened", "social_inbox_waits_answered_total": "answered",
-        "social_inbox_waits_breached_total": "breached", "social_inbox_open_waits": "open",
-        "social_inbox_open_waits_at_risk": "at_risk", "social_inbox_open_waits_breached": "open_breached",
+        "social_inbox_waits_opened_total": "opened",
+        "social_inbox_waits_answered_total": "answered",
+        "social_inbox_waits_breached_total": "breached",
+        "social_inbox_open_waits": "open",
+        "social_inbox_open_waits_at_risk": "at_risk",
+        "social_inbox_open_waits_breached": "open_breached",
     }
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -223,8 +256,16 @@ class Event:
 class DemoView:
     """Collects what the demo shows: /metrics each second, the poller's events, breaches, logs."""
 
-    def __init__(self, *, speed: float, started: float, player: TrafficPlayer, listen: str,
-                 data_dir: str, targets: dict[tuple[str, str, str], float]) -> None:
+    def __init__(
+        self,
+        *,
+        speed: float,
+        started: float,
+        player: TrafficPlayer,
+        listen: str,
+        data_dir: str,
+        targets: dict[tuple[str, str, str], float],
+    ) -> None:
         self.speed, self.started, self.player, self.listen = speed, started, player, listen
         self.data_dir = data_dir
         self.targets = targets
@@ -280,8 +321,9 @@ class DemoView:
         exchange, text = known
         return f"({exchange.lang}) {text[:60]}"
 
-    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-                  ingest: IngestResult | None) -> None:
+    def poll_done(
+        self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
+    ) -> None:
         if ingest is None:
             return
         for e in ingest.opened:
@@ -291,15 +333,21 @@ class DemoView:
             name, channel = self._account(e.account_id)
             wall = e.wall_seconds or 0.0
             self.responses.setdefault(name, []).append((e.thread_kind, e.kind, wall))
-            self.add("answer", f"{name} answered a {e.kind} {e.thread_kind} wait in {seconds_text(wall)} "
-                               f"(≈ {self.story(wall)} simulated)")
+            self.add(
+                "answer",
+                f"{name} answered a {e.kind} {e.thread_kind} wait in {seconds_text(wall)} "
+                f"(≈ {self.story(wall)} simulated)",
+            )
 
     def breached(self, rows: Iterable[asyncpg.Record]) -> None:
         for row in rows:
             name, channel = self._account(row["account_id"])
             target = self.targets.get((channel, row["thread_kind"], row["kind"]), 0.0)
-            self.add("breach", f"{name} SLA BREACHED: {row['kind']} {row['thread_kind']} question unanswered "
-                               f"after {seconds_text(target)} {self._text(row['opened_message'])}")
+            self.add(
+                "breach",
+                f"{name} SLA BREACHED: {row['kind']} {row['thread_kind']} question unanswered "
+                f"after {seconds_text(target)} {self._text(row['opened_message'])}",
+            )
 
     async def scrape(self, session: aiohttp.ClientSession) -> None:
         try:
@@ -333,33 +381,45 @@ class DemoView:
                     continue
                 secs = [s for _, s in mine]
                 within = sum(1 for k, s in mine if s <= self.targets.get((channel, thread_kind, k), math.inf))
-                rows.append((account, thread_kind, len(mine), statistics.median(secs), quantile(secs, 0.9),
-                             within / len(mine)))
+                rows.append(
+                    (account, thread_kind, len(mine), statistics.median(secs), quantile(secs, 0.9), within / len(mine))
+                )
         return rows
 
     def line(self) -> str:
         """The periodic line of the plain view."""
         t = self.totals()
-        streams = ", ".join(f"{name}/{stream.split('.')[-1]} {status}"
-                            for name, a in sorted(self.accounts.items()) for stream, status in sorted(a.streams.items())
-                            if status != "ok")
-        return (f"[{seconds_text(self.elapsed):>6} | simulated {self.story(self.elapsed):>6}] "
-                f"questions {t['opened']:.0f}, answered {t['answered']:.0f}, breached {t['breached']:.0f}; "
-                f"open now {t['open']:.0f} (at risk {t['at_risk']:.0f}, past SLA {t['open_breached']:.0f})"
-                + (f"; streams not ok: {streams}" if streams else "; all streams ok")
-                + (f"; /metrics unreachable: {self.scrape_error}" if self.scrape_error else ""))
+        streams = ", ".join(
+            f"{name}/{stream.split('.')[-1]} {status}"
+            for name, a in sorted(self.accounts.items())
+            for stream, status in sorted(a.streams.items())
+            if status != "ok"
+        )
+        return (
+            f"[{seconds_text(self.elapsed):>6} | simulated {self.story(self.elapsed):>6}] "
+            f"questions {t['opened']:.0f}, answered {t['answered']:.0f}, breached {t['breached']:.0f}; "
+            f"open now {t['open']:.0f} (at risk {t['at_risk']:.0f}, past SLA {t['open_breached']:.0f})"
+            + (f"; streams not ok: {streams}" if streams else "; all streams ok")
+            + (f"; /metrics unreachable: {self.scrape_error}" if self.scrape_error else "")
+        )
 
     def summary(self) -> list[str]:
         """Plain-text summary lines (the end of a run)."""
-        out = [f"{'account':<20} {'channel':<9} {'questions':>9} {'answered':>8} {'breached':>8} "
-               f"{'open':>5} {'past SLA':>8}"]
+        out = [
+            f"{'account':<20} {'channel':<9} {'questions':>9} {'answered':>8} {'breached':>8} "
+            f"{'open':>5} {'past SLA':>8}"
+        ]
         for name, a in sorted(self.accounts.items()):
-            out.append(f"{name:<20} {a.channel:<9} {a.opened:>9.0f} {a.answered:>8.0f} {a.breached:>8.0f} "
-                       f"{a.open:>5.0f} {a.open_breached:>8.0f}")
+            out.append(
+                f"{name:<20} {a.channel:<9} {a.opened:>9.0f} {a.answered:>8.0f} {a.breached:>8.0f} "
+                f"{a.open:>5.0f} {a.open_breached:>8.0f}"
+            )
         for account, kind, n, median, p90, within in self.response_rows():
-            out.append(f"{account} {kind}: {n} answered, median {seconds_text(median)} "
-                       f"(≈ {self.story(median)} simulated), p90 {seconds_text(p90)}, "
-                       f"{within:.0%} within target")
+            out.append(
+                f"{account} {kind}: {n} answered, median {seconds_text(median)} "
+                f"(≈ {self.story(median)} simulated), p90 {seconds_text(p90)}, "
+                f"{within:.0%} within target"
+            )
         return out
 
     def renderable(self) -> Any:
@@ -375,8 +435,17 @@ class DemoView:
             (f"http://{self.listen}/metrics", "cyan"),
         )
         accounts = Table(title="Questions and waits (from /metrics)", expand=True)
-        for col in ("account", "streams", "questions", "answered", "breached", "open", "at risk",
-                    "past SLA", "oldest open"):
+        for col in (
+            "account",
+            "streams",
+            "questions",
+            "answered",
+            "breached",
+            "open",
+            "at risk",
+            "past SLA",
+            "oldest open",
+        ):
             accounts.add_column(col, justify="left" if col in ("account", "streams") else "right")
         for name, a in sorted(self.accounts.items()):
             streams = Text()
@@ -384,9 +453,13 @@ class DemoView:
                 style = "green" if status == "ok" else "yellow" if status == "new" else "bold red"
                 streams.append(f"{stream.split('.')[-1]}:{status} ", style=style)
             accounts.add_row(
-                f"{name} ({a.channel})", streams, f"{a.opened:.0f}", f"{a.answered:.0f}",
+                f"{name} ({a.channel})",
+                streams,
+                f"{a.opened:.0f}",
+                f"{a.answered:.0f}",
                 Text(f"{a.breached:.0f}", style="red" if a.breached else ""),
-                f"{a.open:.0f}", Text(f"{a.at_risk:.0f}", style="yellow" if a.at_risk else ""),
+                f"{a.open:.0f}",
+                Text(f"{a.at_risk:.0f}", style="yellow" if a.at_risk else ""),
                 Text(f"{a.open_breached:.0f}", style="bold red" if a.open_breached else ""),
                 f"{seconds_text(a.oldest)} (≈ {self.story(a.oldest)})" if a.open else "-",
             )
@@ -394,16 +467,30 @@ class DemoView:
         for col in ("account", "thread", "answered", "median", "p90", "within SLA"):
             responses.add_column(col, justify="left" if col in ("account", "thread") else "right")
         for account, kind, n, median, p90, within in self.response_rows():
-            responses.add_row(account, kind, str(n), f"{seconds_text(median)} (≈ {self.story(median)})",
-                              f"{seconds_text(p90)} (≈ {self.story(p90)})",
-                              Text(f"{within:.0%}", style="green" if within >= 0.9 else "yellow"))
-        styles = {"breach": "bold red", "token": "bold magenta", "alert": "bold cyan", "log": "yellow",
-                  "answer": "green", "question": ""}
+            responses.add_row(
+                account,
+                kind,
+                str(n),
+                f"{seconds_text(median)} (≈ {self.story(median)})",
+                f"{seconds_text(p90)} (≈ {self.story(p90)})",
+                Text(f"{within:.0%}", style="green" if within >= 0.9 else "yellow"),
+            )
+        styles = {
+            "breach": "bold red",
+            "token": "bold magenta",
+            "alert": "bold cyan",
+            "log": "yellow",
+            "answer": "green",
+            "question": "",
+        }
         events = Text()
         for e in self.events:
             events.append(f"{seconds_text(e.at):>6}  {e.text}\n", style=styles.get(e.kind, ""))
-        footer = Text(f"Data: {self.data_dir} (open waits left by earlier runs stay open: nobody answers them "
-                      "any more).\nCtrl-C stops; then `inbox-monitor report` makes a PDF of it.", style="dim")
+        footer = Text(
+            f"Data: {self.data_dir} (open waits left by earlier runs stay open: nobody answers them "
+            "any more).\nCtrl-C stops; then `inbox-monitor report` makes a PDF of it.",
+            style="dim",
+        )
         if self.scrape_error:
             footer.append(f"\n/metrics unreachable: {self.scrape_error}", style="red")
         return Group(header, accounts, responses, Panel(events, title="Events"), footer)
@@ -417,8 +504,7 @@ class _ViewLogHandler(logging.Handler):
         self.view = view
 
     def emit(self, record: logging.LogRecord) -> None:
-        extra = " ".join(f"{k}={v}" for k, v in vars(record).items()
-                         if k in ("account", "stream", "status", "error"))
+        extra = " ".join(f"{k}={v}" for k, v in vars(record).items() if k in ("account", "stream", "status", "error"))
         self.view.add("log", logs.redact(f"{record.levelname.lower()}: {record.getMessage()} {extra}"[:160]))
 
 
@@ -441,8 +527,10 @@ def _check_free(listen: str) -> None:
         try:
             s.bind((host or "0.0.0.0", int(port)))
         except OSError as exc:
-            raise DemoError(f"cannot listen on {listen} ({exc.strerror}): is another inbox-monitor running? "
-                            "Choose another address with --listen HOST:PORT") from None
+            raise DemoError(
+                f"cannot listen on {listen} ({exc.strerror}): is another inbox-monitor running? "
+                "Choose another address with --listen HOST:PORT"
+            ) from None
 
 
 def prometheus_available() -> bool:
@@ -484,8 +572,7 @@ def external_labels(prometheus_yml: str) -> dict[str, str]:
     return labels
 
 
-def prometheus_config(*, listen: str, alertmanager: str, rules: Path, interval: str,
-                      labels: dict[str, str]) -> str:
+def prometheus_config(*, listen: str, alertmanager: str, rules: Path, interval: str, labels: dict[str, str]) -> str:
     """A Prometheus configuration scraping the demo and evaluating the project's rules (JSON is YAML)."""
     labels = {**labels, "inbox_monitor_url": f"http://{listen}"}
     config = {
@@ -513,8 +600,10 @@ class PrometheusStack:
 
     async def start(self) -> None:
         if not prometheus_available():
-            raise DemoError(f"--with-prometheus needs the {' and '.join(PROMETHEUS_BINARIES)} binaries "
-                            "(Debian: apt-get install prometheus prometheus-alertmanager)")
+            raise DemoError(
+                f"--with-prometheus needs the {' and '.join(PROMETHEUS_BINARIES)} binaries "
+                "(Debian: apt-get install prometheus prometheus-alertmanager)"
+            )
         if not (DEPLOY / "rules").is_dir():
             raise DemoError(f"--with-prometheus needs the project's rules in {DEPLOY} (a source checkout)")
         await self.slack.start()
@@ -523,29 +612,58 @@ class PrometheusStack:
         am_port, prom_port = free_port(), free_port()
         self.alertmanager_url, self.prometheus_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
         am_config = self.workdir / "alertmanager.yml"
-        am_config.write_text(alertmanager_config(
-            (DEPLOY / "alertmanager.yml").read_text(encoding="utf-8"), slack_url_file=url_file,
-            templates=DEPLOY / "templates", group_wait="5s"), encoding="utf-8")
+        am_config.write_text(
+            alertmanager_config(
+                (DEPLOY / "alertmanager.yml").read_text(encoding="utf-8"),
+                slack_url_file=url_file,
+                templates=DEPLOY / "templates",
+                group_wait="5s",
+            ),
+            encoding="utf-8",
+        )
         prom_config = self.workdir / "prometheus.yml"
         interval = f"{max(1, min(15, round(60 / self.speed)))}s"
         labels = external_labels((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
-        prom_config.write_text(prometheus_config(listen=self.listen, alertmanager=f"127.0.0.1:{am_port}",
-                                                 rules=DEPLOY / "rules", interval=interval, labels=labels),
-                               encoding="utf-8")
-        await self._spawn("alertmanager", [
-            "prometheus-alertmanager", f"--config.file={am_config}", f"--storage.path={self.workdir / 'am'}",
-            f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=warn"])
-        await self._spawn("prometheus", [
-            "prometheus", f"--config.file={prom_config}", f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"])
+        prom_config.write_text(
+            prometheus_config(
+                listen=self.listen,
+                alertmanager=f"127.0.0.1:{am_port}",
+                rules=DEPLOY / "rules",
+                interval=interval,
+                labels=labels,
+            ),
+            encoding="utf-8",
+        )
+        await self._spawn(
+            "alertmanager",
+            [
+                "prometheus-alertmanager",
+                f"--config.file={am_config}",
+                f"--storage.path={self.workdir / 'am'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+        )
+        await self._spawn(
+            "prometheus",
+            [
+                "prometheus",
+                f"--config.file={prom_config}",
+                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+                "--log.level=warn",
+            ],
+        )
         await self._ready("alertmanager", f"{self.alertmanager_url}/-/ready")
         await self._ready("prometheus", f"{self.prometheus_url}/-/ready")
 
     async def _spawn(self, name: str, argv: list[str]) -> None:
         output = self.workdir / f"{name}.log"
         with output.open("wb") as out:
-            process = await asyncio.create_subprocess_exec(*argv, stdout=out, stderr=asyncio.subprocess.STDOUT,
-                                                           stdin=asyncio.subprocess.DEVNULL)
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL
+            )
         self.processes.append((name, process, output))
 
     async def _ready(self, name: str, url: str, within: float = 30.0) -> None:
@@ -618,8 +736,13 @@ class _Output:
             self._saved_handlers = root.handlers[:]
             self._handler = _ViewLogHandler(self.view)
             root.handlers[:] = [self._handler]
-            self._live = Live(self.view.renderable(), console=Console(file=self.out), refresh_per_second=4,
-                              redirect_stderr=False, redirect_stdout=False)
+            self._live = Live(
+                self.view.renderable(),
+                console=Console(file=self.out),
+                refresh_per_second=4,
+                redirect_stderr=False,
+                redirect_stdout=False,
+            )
             self._live.__enter__()
         return self
 
@@ -658,9 +781,12 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
     x_api = FakeXApi(window_seconds=900.0 / speed, seed=options.seed)
     graph = _RunGraphApi(app_secret=secrets.token_hex(16))
     tokens = {
-        "bearer": secrets.token_urlsafe(24), "consumer_key": secrets.token_urlsafe(12),
-        "consumer_secret": secrets.token_urlsafe(24), "access_token": f"{X_USER_ID}-{secrets.token_urlsafe(16)}",
-        "access_token_secret": secrets.token_urlsafe(24), "page_token": secrets.token_urlsafe(32),
+        "bearer": secrets.token_urlsafe(24),
+        "consumer_key": secrets.token_urlsafe(12),
+        "consumer_secret": secrets.token_urlsafe(24),
+        "access_token": f"{X_USER_ID}-{secrets.token_urlsafe(16)}",
+        "access_token_secret": secrets.token_urlsafe(24),
+        "page_token": secrets.token_urlsafe(32),
         "app_secret": graph.app_secret or "",
     }
     for value in tokens.values():
@@ -673,8 +799,15 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
         await graph.start()
         stack.push_async_callback(graph.stop)
         x_api.add_bearer_token(tokens["bearer"])
-        x_api.add_user_keys(UserKeys(X_USER_ID, tokens["consumer_key"], tokens["consumer_secret"],
-                                     tokens["access_token"], tokens["access_token_secret"]))
+        x_api.add_user_keys(
+            UserKeys(
+                X_USER_ID,
+                tokens["consumer_key"],
+                tokens["consumer_secret"],
+                tokens["access_token"],
+                tokens["access_token_secret"],
+            )
+        )
         graph.add_page(PAGE_ID, token=tokens["page_token"], name="Demo Shop")
         token_file = workdir / "facebook-page-token"
         token_file.write_text(tokens["page_token"] + "\n", encoding="utf-8")
@@ -684,35 +817,65 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
         environ.pop(ENV["page_token"], None)
         environ[f"{ENV['page_token']}_FILE"] = str(token_file)
 
-        config = demo_config(speed=speed, listen=options.listen, x_url=x_api.base_url, graph_url=graph.url,
-                             database=options.database, environ=dict(environ))
-        targets = {(ch, thread, kind): config.policy(POLICY).targets_for(ch, thread).for_kind(kind)  # type: ignore[arg-type]
-                   for ch in ("x", "facebook") for thread in ("public", "private") for kind in ("first", "next")}
+        config = demo_config(
+            speed=speed,
+            listen=options.listen,
+            x_url=x_api.base_url,
+            graph_url=graph.url,
+            database=options.database,
+            environ=dict(environ),
+        )
+        targets = {
+            (ch, thread, kind): config.policy(POLICY).targets_for(ch, thread).for_kind(kind)  # type: ignore[arg-type]
+            for ch in ("x", "facebook")
+            for thread in ("public", "private")
+            for kind in ("first", "next")
+        }
         origin = datetime.now(UTC)
-        player = TrafficPlayer(seed=options.seed, speed=speed, origin=origin, x=x_api, graph=graph,
-                               x_user_id=X_USER_ID, x_handle=X_HANDLE, page_id=PAGE_ID,
-                               salt=secrets.token_hex(4))
+        player = TrafficPlayer(
+            seed=options.seed,
+            speed=speed,
+            origin=origin,
+            x=x_api,
+            graph=graph,
+            x_user_id=X_USER_ID,
+            x_handle=X_HANDLE,
+            page_id=PAGE_ID,
+            salt=secrets.token_hex(4),
+        )
         player.advance(LOOKAHEAD)
         data_dir = config.database.url() and "the configured PostgreSQL" or str(config.database.embedded_dir())
-        view = DemoView(speed=speed, started=time.monotonic(), player=player, listen=options.listen,
-                        data_dir=data_dir, targets=targets)
+        view = DemoView(
+            speed=speed,
+            started=time.monotonic(),
+            player=player,
+            listen=options.listen,
+            data_dir=data_dir,
+            targets=targets,
+        )
         plain = options.plain if options.plain is not None else not out.isatty()
         output = stack.enter_context(_Output(view, out, plain))
-        output.print(f"inbox-monitor demo: speed ×{speed:g} (1 s = {view.story(1)} simulated), seed {options.seed}; "
-                     f"fake X API {x_api.base_url}, fake Graph API {graph.url}; /metrics on http://{options.listen}; "
-                     f"data in {data_dir}")
-        output.print(f"SLA targets (real seconds): X public {targets[('x', 'public', 'first')]:g}s, "
-                     f"Facebook comments {targets[('facebook', 'public', 'first')]:g}s, "
-                     f"DMs and Messenger {targets[('x', 'private', 'first')]:g}s (first responses). "
-                     f"The Facebook token expires at {seconds_text(TOKEN_EXPIRES_AT / speed)} and is rotated "
-                     f"at {seconds_text(TOKEN_ROTATED_AT / speed)}.")
+        output.print(
+            f"inbox-monitor demo: speed ×{speed:g} (1 s = {view.story(1)} simulated), seed {options.seed}; "
+            f"fake X API {x_api.base_url}, fake Graph API {graph.url}; /metrics on http://{options.listen}; "
+            f"data in {data_dir}"
+        )
+        output.print(
+            f"SLA targets (real seconds): X public {targets[('x', 'public', 'first')]:g}s, "
+            f"Facebook comments {targets[('facebook', 'public', 'first')]:g}s, "
+            f"DMs and Messenger {targets[('x', 'private', 'first')]:g}s (first responses). "
+            f"The Facebook token expires at {seconds_text(TOKEN_EXPIRES_AT / speed)} and is rotated "
+            f"at {seconds_text(TOKEN_ROTATED_AT / speed)}."
+        )
         prometheus: PrometheusStack | None = None
         if options.with_prometheus:
             prometheus = PrometheusStack(listen=options.listen, workdir=workdir, speed=speed)
             stack.push_async_callback(prometheus.stop)
             await prometheus.start()
-            output.print(f"Prometheus {prometheus.prometheus_url} (the project's rules), Alertmanager "
-                         f"{prometheus.alertmanager_url} -> fake Slack {prometheus.slack.url}")
+            output.print(
+                f"Prometheus {prometheus.prometheus_url} (the project's rules), Alertmanager "
+                f"{prometheus.alertmanager_url} -> fake Slack {prometheus.slack.url}"
+            )
 
         tasks: list[asyncio.Task[None]] = []
 
@@ -734,8 +897,12 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
         output.refresh(force_line=True)
     for line in view.summary():
         print(line, file=out, flush=True)
-    print(f"\nThe data stays in {data_dir}. Make an SLA report of it: inbox-monitor report "
-          "(PDF; --format html|csv|json).", file=out, flush=True)
+    print(
+        f"\nThe data stays in {data_dir}. Make an SLA report of it: inbox-monitor report "
+        "(PDF; --format html|csv|json).",
+        file=out,
+        flush=True,
+    )
     return view
 
 
@@ -756,14 +923,18 @@ async def _at_story(player: TrafficPlayer, story: float, stop: asyncio.Event) ->
     return not stop.is_set()
 
 
-async def _token_story(player: TrafficPlayer, graph: FakeGraphApi, token_file: Path, view: DemoView,
-                       stop: asyncio.Event) -> None:
+async def _token_story(
+    player: TrafficPlayer, graph: FakeGraphApi, token_file: Path, view: DemoView, stop: asyncio.Event
+) -> None:
     """The Page token expires, then a new one is written to the token file (no restart)."""
     if not await _at_story(player, TOKEN_EXPIRES_AT, stop):
         return
     graph.expire_token(PAGE_ID)
-    view.add("token", f"{FB_ACCOUNT}: the Page access token expired (Graph API error 190): its streams "
-                      "will show credentials_rejected")
+    view.add(
+        "token",
+        f"{FB_ACCOUNT}: the Page access token expired (Graph API error 190): its streams "
+        "will show credentials_rejected",
+    )
     if not await _at_story(player, TOKEN_ROTATED_AT, stop):
         return
     token = secrets.token_urlsafe(32)
@@ -772,9 +943,12 @@ async def _token_story(player: TrafficPlayer, graph: FakeGraphApi, token_file: P
     fresh = token_file.with_suffix(".new")
     fresh.write_text(token + "\n", encoding="utf-8")
     fresh.replace(token_file)
-    view.add("token", f"{FB_ACCOUNT}: a new Page token was written to ${ENV['page_token']}_FILE; the streams "
-                      f"recover at their next retry (within {seconds_text(STORY_CREDENTIALS_RETRY / view.speed)}), "
-                      "without a restart")
+    view.add(
+        "token",
+        f"{FB_ACCOUNT}: a new Page token was written to ${ENV['page_token']}_FILE; the streams "
+        f"recover at their next retry (within {seconds_text(STORY_CREDENTIALS_RETRY / view.speed)}), "
+        "without a restart",
+    )
 
 
 async def _refresh(view: DemoView, output: _Output, stop: asyncio.Event) -> None:

@@ -47,9 +47,15 @@ def thread_outcome(
         if m.label is not None:  # a person's correction overrides the rules
             q, reason = m.label, "corrected"
         else:
-            q, reason = decide(m.text, private=private, after_brand_reply=context.after_brand_reply,
-                               brand_spoke=context.brand_spoke, reply_to_brand=m.reply_to_brand,
-                               is_retweet=m.is_retweet, rules=rules)
+            q, reason = decide(
+                m.text,
+                private=private,
+                after_brand_reply=context.after_brand_reply,
+                brand_spoke=context.brand_spoke,
+                reply_to_brand=m.reply_to_brand,
+                is_retweet=m.is_retweet,
+                rules=rules,
+            )
         flags[m.external_id] = Flags(q, False, reason)
         return q
 
@@ -61,17 +67,30 @@ def thread_outcome(
     rows = []
     for w in compute_waits(messages, needs_reply=question, is_automatic=automatic):
         targets = policy.targets_for(
-            account.channel, "private" if private else "public",
-            [texts[q] for q in w.question_ids], thread.customer_handle,
+            account.channel,
+            "private" if private else "public",
+            [texts[q] for q in w.question_ids],
+            thread.customer_handle,
         )
         t = evaluate(policy, w, targets.for_kind(w.kind), now)
-        rows.append(WaitRow(
-            seq=w.seq, kind=w.kind, opened_at=w.opened_at, opened_message=w.opened_by,
-            questions=w.questions, closed_at=w.closed_at, closed_message=w.closed_by,
-            target_seconds=t.target_seconds, deadline=t.deadline, at_risk_at=t.at_risk_at,
-            wall_seconds=t.wall_seconds, business_seconds=t.business_seconds,
-            at_risk_reached_at=t.at_risk_reached_at, breached_at=t.breached_at,
-        ))
+        rows.append(
+            WaitRow(
+                seq=w.seq,
+                kind=w.kind,
+                opened_at=w.opened_at,
+                opened_message=w.opened_by,
+                questions=w.questions,
+                closed_at=w.closed_at,
+                closed_message=w.closed_by,
+                target_seconds=t.target_seconds,
+                deadline=t.deadline,
+                at_risk_at=t.at_risk_at,
+                wall_seconds=t.wall_seconds,
+                business_seconds=t.business_seconds,
+                at_risk_reached_at=t.at_risk_reached_at,
+                breached_at=t.breached_at,
+            )
+        )
     return ThreadOutcome(rows, flags)
 
 
@@ -84,8 +103,14 @@ class Engine:
         self.clock = clock
 
     async def ingest(
-        self, account_id: int, stream: str, messages: Sequence[Message], cursor: str | None, *,
-        rejected: Sequence[Rejected] = (), received_at: datetime | None = None,
+        self,
+        account_id: int,
+        stream: str,
+        messages: Sequence[Message],
+        cursor: str | None,
+        *,
+        rejected: Sequence[Rejected] = (),
+        received_at: datetime | None = None,
         settled: Settled | None = None,
     ) -> IngestResult:
         """Store `messages`, set `rejected` aside (received at `received_at`, default now),
@@ -98,8 +123,9 @@ class Engine:
                 threads = await tx.lock_batch(account_id, account.channel, messages)
                 await tx.apply(self._changes(threads, now, result))
             if rejected:
-                result.quarantined = await tx.quarantine(account_id, account.channel, stream, rejected,
-                                                         received_at or now)
+                result.quarantined = await tx.quarantine(
+                    account_id, account.channel, stream, rejected, received_at or now
+                )
             if settled is not None:
                 await tx.settle(settled)
             if cursor is not None:
@@ -122,7 +148,7 @@ class Engine:
         ids = await self.store.threads_since(since, sorted(self.accounts))
         for i in range(0, len(ids), page):
             async with self.store.transaction() as tx:
-                threads = await tx.lock_threads(ids[i:i + page])
+                threads = await tx.lock_threads(ids[i : i + page])
                 await tx.apply(self._changes(threads, self.clock(), IngestResult()))
         return len(ids)
 

@@ -35,7 +35,7 @@ def duration(seconds: float | None) -> str:
 
 def _short(text: str) -> str:
     one = " ".join(text.split())
-    return one if len(one) <= TEXT_CHARS else one[:TEXT_CHARS - 1] + "…"
+    return one if len(one) <= TEXT_CHARS else one[: TEXT_CHARS - 1] + "…"
 
 
 def _decision(m: Any) -> tuple[str, str]:
@@ -49,27 +49,52 @@ def explain_dict(view: ThreadView, asked: str) -> dict[str, Any]:
     """Everything `explain` shows, as JSON-ready data (`asked`: the external id looked up)."""
     t = view.thread
     return {
-        "account": t["account"], "brand": t["brand"], "channel": t["channel"],
-        "thread": {"id": t["id"], "key": t["thread_key"], "kind": t["kind"], "customer": t["customer_handle"],
-                   "url": t["url"]},
+        "account": t["account"],
+        "brand": t["brand"],
+        "channel": t["channel"],
+        "thread": {
+            "id": t["id"],
+            "key": t["thread_key"],
+            "kind": t["kind"],
+            "customer": t["customer_handle"],
+            "url": t["url"],
+        },
         "asked": asked,
-        "messages": [{
-            "id": m["external_id"], "created_at": m["created_at"], "direction": m["direction"],
-            "author": m["author_handle"] or m["author_id"], "text": m["body"], "url": m["url"],
-            "needs_reply": m["is_question"], "automatic": m["is_automatic"], "reason": m["reason"],
-            "reply_to_brand": m["reply_to_brand"],
-            "correction": None if m["labelled_at"] is None else {
-                "label": m["label"], "by": m["labelled_by"], "at": m["labelled_at"], "note": m["note"],
-                "before": {"needs_reply": m["old_is_question"], "reason": m["old_reason"]},
-            },
-        } for m in view.messages],
+        "messages": [
+            {
+                "id": m["external_id"],
+                "created_at": m["created_at"],
+                "direction": m["direction"],
+                "author": m["author_handle"] or m["author_id"],
+                "text": m["body"],
+                "url": m["url"],
+                "needs_reply": m["is_question"],
+                "automatic": m["is_automatic"],
+                "reason": m["reason"],
+                "reply_to_brand": m["reply_to_brand"],
+                "correction": None
+                if m["labelled_at"] is None
+                else {
+                    "label": m["label"],
+                    "by": m["labelled_by"],
+                    "at": m["labelled_at"],
+                    "note": m["note"],
+                    "before": {"needs_reply": m["old_is_question"], "reason": m["old_reason"]},
+                },
+            }
+            for m in view.messages
+        ],
         "waits": [{k: w[k] for k in w.keys()} for w in view.waits],
     }
 
 
 def explain_json(view: ThreadView, asked: str) -> str:
-    return json.dumps(explain_dict(view, asked), indent=2, ensure_ascii=False,
-                      default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
+    return json.dumps(
+        explain_dict(view, asked),
+        indent=2,
+        ensure_ascii=False,
+        default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v),
+    )
 
 
 def explain_text(view: ThreadView, asked: str) -> str:
@@ -83,15 +108,26 @@ def explain_text(view: ThreadView, asked: str) -> str:
     notes: dict[int, str] = {}
     for m in view.messages:
         decision, reason = _decision(m)
-        rows.append((">" if m["external_id"] == asked else "", _time(m["created_at"]),
-                     "in" if m["direction"] == "inbound" else "out", m["external_id"],
-                     m["author_handle"] or m["author_id"] or "-", decision, reason, _short(m["body"])))
+        rows.append(
+            (
+                ">" if m["external_id"] == asked else "",
+                _time(m["created_at"]),
+                "in" if m["direction"] == "inbound" else "out",
+                m["external_id"],
+                m["author_handle"] or m["author_id"] or "-",
+                decision,
+                reason,
+                _short(m["body"]),
+            )
+        )
         if m["labelled_at"] is not None:
             label = {True: "needs a reply", False: "no reply", None: "back to the rules"}[m["label"]]
             note = f'; note: "{_short(m["note"])}"' if m["note"] else ""
-            notes[len(rows) - 1] = (f"corrected by {m['labelled_by']} at {_time(m['labelled_at'])}: {label} "
-                                    f"(before: {decision_words(m['old_is_question'], m['old_reason'])})"
-                                    f"{note}")
+            notes[len(rows) - 1] = (
+                f"corrected by {m['labelled_by']} at {_time(m['labelled_at'])}: {label} "
+                f"(before: {decision_words(m['old_is_question'], m['old_reason'])})"
+                f"{note}"
+            )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines.append("")
     for i, r in enumerate(rows):
@@ -103,14 +139,25 @@ def explain_text(view: ThreadView, asked: str) -> str:
         lines.append("No wait: no message of this thread needs a reply.")
     for w in view.waits:
         n = w["questions"]
-        closed = (f"closed {_time(w['closed_at'])} by {w['closed_message']}" if w["closed_at"] is not None
-                  else "still open")
-        lines.append(f"wait #{w['seq']} ({w['kind']}): opened {_time(w['opened_at'])} by {w['opened_message']} "
-                     f"({n} question{'s' if n != 1 else ''}), {closed}")
-        waited = (f"waited {duration(w['wall_seconds'])} ({duration(w['business_seconds'])} in business hours)"
-                  if w["closed_at"] is not None else "")
+        closed = (
+            f"closed {_time(w['closed_at'])} by {w['closed_message']}" if w["closed_at"] is not None else "still open"
+        )
+        lines.append(
+            f"wait #{w['seq']} ({w['kind']}): opened {_time(w['opened_at'])} by {w['opened_message']} "
+            f"({n} question{'s' if n != 1 else ''}), {closed}"
+        )
+        waited = (
+            f"waited {duration(w['wall_seconds'])} ({duration(w['business_seconds'])} in business hours)"
+            if w["closed_at"] is not None
+            else ""
+        )
         outcome = "BREACHED" if w["breached"] else ("within target" if w["closed_at"] is not None else "on time")
-        parts = [f"target {duration(w['target_seconds'])}", f"deadline {_time(w['deadline'])}",
-                 f"at risk from {_time(w['at_risk_at'])}", *([waited] if waited else []), outcome]
+        parts = [
+            f"target {duration(w['target_seconds'])}",
+            f"deadline {_time(w['deadline'])}",
+            f"at risk from {_time(w['at_risk_at'])}",
+            *([waited] if waited else []),
+            outcome,
+        ]
         lines.append("    " + ", ".join(parts))
     return "\n".join(lines) + "\n"

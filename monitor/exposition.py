@@ -63,8 +63,15 @@ class _Series:
 class Family:
     """One metric family and its series."""
 
-    def __init__(self, name: str, documentation: str, kind: Kind, labelnames: Sequence[str] = (),
-                 *, buckets: Sequence[float] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        kind: Kind,
+        labelnames: Sequence[str] = (),
+        *,
+        buckets: Sequence[float] = (),
+    ) -> None:
         self.name = name
         self.documentation = documentation
         self.kind = kind

@@ -56,10 +56,21 @@ class LeaseManager:
         """account id -> local instant (`monotonic`) after which it must not be polled."""
         self.ready = asyncio.Event()
         self.supervised = Supervised(
-            "leases", self.step, interval_seconds=ttl / 3, expected=DATABASE_ERRORS,
-            backoff=Backoff(base_seconds=ttl / 3, cap_seconds=ttl / 3), on_failure=self._expire, timer=timer,
-            health=Health("leases", log, {"holder": self.holder}, failing_message="leases cannot be renewed",
-                          recovered_message="leases renewed again"))
+            "leases",
+            self.step,
+            interval_seconds=ttl / 3,
+            expected=DATABASE_ERRORS,
+            backoff=Backoff(base_seconds=ttl / 3, cap_seconds=ttl / 3),
+            on_failure=self._expire,
+            timer=timer,
+            health=Health(
+                "leases",
+                log,
+                {"holder": self.holder},
+                failing_message="leases cannot be renewed",
+                recovered_message="leases renewed again",
+            ),
+        )
         """Renewed every third of the lease time, without jitter: the margin is computed on it. A
         failure is retried within that third (never later: the leases would end meanwhile)."""
 

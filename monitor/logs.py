@@ -22,8 +22,13 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 def _spellings(value: str) -> set[str]:
     """The value as is, and as escaping writes it: in a JSON or Python string, in a URL. An error
     text may carry a token escaped (an API's JSON error body echoing it, a repr, a query string)."""
-    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1],
-            quote(value, safe="")}
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        quote(value, safe=""),
+    }
 
 
 def register_secret(value: str | None) -> None:

@@ -33,22 +33,30 @@ class RetryResult:
 def reparse(account: XAccount | FacebookAccount, item: QuarantinedItem) -> Parsed:
     """What this version's parser makes of a quarantined item (received when it was)."""
     if isinstance(account, XAccount):
-        return x.parse_rejected(item.stream, item.kind, item.raw, item.context, user_id=account.user_id,
-                                handle=account.handle, received_at=item.received_at)
-    return facebook.parse_rejected(item.kind, item.raw, item.context, page_id=account.page_id,
-                                   received_at=item.received_at)
+        return x.parse_rejected(
+            item.stream,
+            item.kind,
+            item.raw,
+            item.context,
+            user_id=account.user_id,
+            handle=account.handle,
+            received_at=item.received_at,
+        )
+    return facebook.parse_rejected(
+        item.kind, item.raw, item.context, page_id=account.page_id, received_at=item.received_at
+    )
 
 
-async def retry(engine: Engine, quarantine: QuarantineStore,
-                accounts: Mapping[int, XAccount | FacebookAccount]) -> RetryResult:
+async def retry(
+    engine: Engine, quarantine: QuarantineStore, accounts: Mapping[int, XAccount | FacebookAccount]
+) -> RetryResult:
     """Retry every unresolved item of these accounts (by account id) set aside before the call
     (not the ones this retry sets aside: this code has just parsed them)."""
     result = RetryResult()
     ceiling = await quarantine.last_id()
     for account_id, account in accounts.items():
         after = 0
-        while items := await quarantine.unresolved(account_id, after_id=after, up_to=ceiling,
-                                                    limit=RETRY_PAGE):
+        while items := await quarantine.unresolved(account_id, after_id=after, up_to=ceiling, limit=RETRY_PAGE):
             for item in items:
                 after = item.id
                 try:
@@ -58,9 +66,15 @@ async def retry(engine: Engine, quarantine: QuarantineStore,
                     still = True
                 else:  # the item itself, or only items nested in it (a conversation's messages)?
                     still = any(r.kind == item.kind for r in parsed.rejected)
-                ingest = await engine.ingest(account_id, item.stream, parsed.messages, None,
-                                             rejected=parsed.rejected, received_at=item.received_at,
-                                             settled=Settled(item.id, resolved=not still))
+                ingest = await engine.ingest(
+                    account_id,
+                    item.stream,
+                    parsed.messages,
+                    None,
+                    rejected=parsed.rejected,
+                    received_at=item.received_at,
+                    settled=Settled(item.id, resolved=not still),
+                )
                 result.retried += 1
                 result.messages_new += ingest.messages_new
                 if still:

@@ -88,8 +88,7 @@ class Webhooks:
         self.note(channel, exc.result, what, str(exc), exc_info=exc.__cause__)
         return web.json_response({"error": str(exc)}, status=exc.status)
 
-    def note(self, channel: str, result: str, what: str, error: str,
-             exc_info: BaseException | None = None) -> None:
+    def note(self, channel: str, result: str, what: str, error: str, exc_info: BaseException | None = None) -> None:
         """Log a request not acted on, once per (channel, result, what) every WEBHOOK_LOG_EVERY."""
         now = time.monotonic()
         if now - self._logged.get((channel, result, what), -1e9) >= WEBHOOK_LOG_EVERY:
@@ -108,8 +107,9 @@ class Webhooks:
         accounts were nudged too often lately."""
         age = delivery.age(self.clock())
         if age is not None and age > self.max_age:
-            return self._ignored(channel, "stale", f"its newest event is {age:.0f} s old "
-                                                   f"(more than {self.max_age:.0f} s)")
+            return self._ignored(
+                channel, "stale", f"its newest event is {age:.0f} s old (more than {self.max_age:.0f} s)"
+            )
         if not self.replays.first_time(body, time.monotonic()):
             return self._ignored(channel, "replayed", "the same body came within the replay window")
         nudged = unknown = limited = 0
@@ -130,9 +130,19 @@ class Webhooks:
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int, *, store: Store, poller: Poller, metrics: Metrics,
-                 registry: CollectorRegistry, webhooks: Webhooks | None = None, engine: Engine | None = None,
-                 api_token: EnvSecret | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        store: Store,
+        poller: Poller,
+        metrics: Metrics,
+        registry: CollectorRegistry,
+        webhooks: Webhooks | None = None,
+        engine: Engine | None = None,
+        api_token: EnvSecret | None = None,
+    ) -> None:
         self.host, self.port = host, port
         self.store, self.poller, self.metrics, self.registry = store, poller, metrics, registry
         self.webhooks = webhooks
@@ -211,19 +221,24 @@ class HttpServer:
 
     # -- webhooks (monitor/sources/webhooks.py: what they say; docs/webhooks.md: how to set up) ---
 
-    def _configured(self, channel: str, secret: Callable[[Webhooks], str | None],
-                    setting: str) -> tuple[Webhooks, str]:
+    def _configured(self, channel: str, secret: Callable[[Webhooks], str | None], setting: str) -> tuple[Webhooks, str]:
         value = secret(self.webhooks) if self.webhooks is not None else None
         if self.webhooks is None or not value:
-            raise WebhookError(404, "not_configured", f"{channel} webhooks are not configured: set {setting} "
-                                                      "in [server.webhooks] and its environment variable")
+            raise WebhookError(
+                404,
+                "not_configured",
+                f"{channel} webhooks are not configured: set {setting} "
+                "in [server.webhooks] and its environment variable",
+            )
         return self.webhooks, value
 
     async def facebook_subscribe(self, request: web.Request) -> web.Response:
         """Meta's check of the callback URL: echo `hub.challenge` when the verify token is ours."""
+
         async def check() -> web.Response:
-            hooks, token = self._configured("facebook", lambda h: h.facebook_verify_token.get(),
-                                            "facebook_verify_token_env")
+            hooks, token = self._configured(
+                "facebook", lambda h: h.facebook_verify_token.get(), "facebook_verify_token_env"
+            )
             challenge = meta_challenge(dict(request.query), token)
             hooks.counted("facebook", "subscribed")
             log.info("facebook webhook subscription verified")
@@ -233,8 +248,11 @@ class HttpServer:
 
     async def facebook_delivery(self, request: web.Request) -> web.Response:
         async def deliver() -> web.Response:
-            hooks, _ = self._configured("facebook", lambda h: next(iter(h.app_secrets()), None),
-                                        "facebook_app_secret_env (or the accounts' app_secret_env)")
+            hooks, _ = self._configured(
+                "facebook",
+                lambda h: next(iter(h.app_secrets()), None),
+                "facebook_app_secret_env (or the accounts' app_secret_env)",
+            )
             body = await _body(request)
             verify_meta(body, request.headers.get("X-Hub-Signature-256"), hooks.app_secrets())
             return await hooks.act("facebook", body, read_meta(body))
@@ -243,6 +261,7 @@ class HttpServer:
 
     async def x_crc(self, request: web.Request) -> web.Response:
         """X's challenge-response check of the webhook URL."""
+
         async def check() -> web.Response:
             hooks, secret = self._configured("x", lambda h: h.x_consumer_secret.get(), "x_consumer_secret_env")
             answer = x_crc_response(secret, request.query.get("crc_token"))
@@ -265,8 +284,9 @@ class HttpServer:
         channel = "x" if request.path.rstrip("/").endswith("/x") else "facebook"
 
         async def refuse() -> web.Response:
-            raise WebhookError(405, "bad_request", f"{request.method[:20]}: expected GET (URL check) or POST "
-                                                   "(a delivery)")
+            raise WebhookError(
+                405, "bad_request", f"{request.method[:20]}: expected GET (URL check) or POST (a delivery)"
+            )
 
         return await self._guarded(channel, refuse)
 
@@ -289,7 +309,6 @@ class HttpServer:
             return web.json_response({"error": str(exc)}, status=exc.status)
         return self.webhooks.refused(channel, exc)
 
-
     # -- the labels API (monitor/corrections.py; README "Corrections") -------------------------------
 
     async def label(self, request: web.Request) -> web.Response:
@@ -298,18 +317,27 @@ class HttpServer:
         several accounts. The thread's waits are recomputed in the same transaction."""
         token = self.api_token.get() if self.api_token is not None else None
         if self.engine is None or not token:
-            return web.json_response({"error": "the labels API is not configured: set token_env in [server.api] "
-                                               "and its environment variable"}, status=404)
+            return web.json_response(
+                {
+                    "error": "the labels API is not configured: set token_env in [server.api] "
+                    "and its environment variable"
+                },
+                status=404,
+            )
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            return web.json_response({"error": "missing or wrong bearer token"}, status=401,
-                                     headers={"WWW-Authenticate": 'Bearer realm="inbox-monitor"'})
+            return web.json_response(
+                {"error": "missing or wrong bearer token"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="inbox-monitor"'},
+            )
         try:
             body = await _json_body(request, API_BODY_MAX)
             label, note, by = _label_request(body)
             account = request.query.get("account") or _text_field(body, "account", 200)
-            correction = await mark(self.engine, request.match_info["id"], label, by=by or "api", note=note,
-                                    account=account)
+            correction = await mark(
+                self.engine, request.match_info["id"], label, by=by or "api", note=note, account=account
+            )
         except CorrectionError as exc:
             return web.json_response({"error": str(exc)}, status=exc.status)
         return web.json_response(correction_dict(correction))
@@ -350,19 +378,23 @@ def _label_request(body: dict[str, object]) -> tuple[bool | None, str | None, st
     if label is not None and not isinstance(label, bool):
         raise CorrectionError(400, "needs_reply: expected true, false or null")
     return label, _text_field(body, "note", NOTE_MAX), _text_field(body, "by", BY_MAX)
+
+
 async def _body(request: web.Request) -> bytes:
     """A delivery's body: JSON, at most WEBHOOK_BODY_MAX bytes, received within WEBHOOK_READ_SECONDS."""
     if request.content_type != WEBHOOK_CONTENT_TYPE:
-        raise WebhookError(415, "bad_request", f"Content-Type: expected {WEBHOOK_CONTENT_TYPE}, got "
-                                               f"{request.content_type[:60]!r}")
+        raise WebhookError(
+            415, "bad_request", f"Content-Type: expected {WEBHOOK_CONTENT_TYPE}, got {request.content_type[:60]!r}"
+        )
     if request.content_length is not None and request.content_length > WEBHOOK_BODY_MAX:
-        raise WebhookError(413, "bad_request", f"the body is {request.content_length} bytes, more than "
-                                               f"{WEBHOOK_BODY_MAX}")
+        raise WebhookError(
+            413, "bad_request", f"the body is {request.content_length} bytes, more than {WEBHOOK_BODY_MAX}"
+        )
     try:
         return await asyncio.wait_for(request.read(), timeout=WEBHOOK_READ_SECONDS)
     except web.HTTPRequestEntityTooLarge:
         raise WebhookError(413, "bad_request", f"the body is more than {WEBHOOK_BODY_MAX} bytes") from None
     except TimeoutError:
-        raise WebhookError(408, "bad_request", f"the body took more than {WEBHOOK_READ_SECONDS:.0f} s "
-                                               "to arrive") from None
-
+        raise WebhookError(
+            408, "bad_request", f"the body took more than {WEBHOOK_READ_SECONDS:.0f} s to arrive"
+        ) from None

@@ -132,18 +132,26 @@ def load(path: Path = DEFAULT_DATA) -> list[Example]:
                     raise ValueError(f"{path}:{number}: the header must start label<TAB>lang<TAB>text, got {row!r}")
                 unknown = [c for c in row[3:] if c not in OPTIONAL_COLUMNS]
                 if unknown or len(set(row[3:])) != len(row[3:]):
-                    raise ValueError(f"{path}:{number}: unknown or repeated columns {row[3:]!r} "
-                                     f"(optional columns: {', '.join(OPTIONAL_COLUMNS)})")
+                    raise ValueError(
+                        f"{path}:{number}: unknown or repeated columns {row[3:]!r} "
+                        f"(optional columns: {', '.join(OPTIONAL_COLUMNS)})"
+                    )
                 extra = row[3:]
                 continue
             if len(row) != 3 + len(extra) or row[0] not in ("0", "1"):
                 names = "<TAB>".join(["label", "lang", "text", *extra])
                 raise ValueError(f"{path}:{number}: expected {names} with label 0 or 1, got {row!r}")
             values = dict(zip(extra, row[3:], strict=True))
-            examples.append(Example(
-                number, row[0] == "1", row[1], row[2], thread=values.get("thread") or None,
-                **{f: _flag(values.get(f, ""), path, number, f) for f in FLAGS},
-            ))
+            examples.append(
+                Example(
+                    number,
+                    row[0] == "1",
+                    row[1],
+                    row[2],
+                    thread=values.get("thread") or None,
+                    **{f: _flag(values.get(f, ""), path, number, f) for f in FLAGS},
+                )
+            )
     return examples
 
 
@@ -152,8 +160,13 @@ def evaluate(examples: Sequence[Example]) -> tuple[dict[str, Scores], list[tuple
     scores: dict[str, Scores] = {"all": Scores()}
     errors: list[tuple[Example, bool]] = []
     for ex in examples:
-        predicted = decide(ex.text, private=ex.private, after_brand_reply=ex.after_brand_reply,
-                           brand_spoke=ex.brand_spoke, reply_to_brand=ex.reply_to_brand).needs_reply
+        predicted = decide(
+            ex.text,
+            private=ex.private,
+            after_brand_reply=ex.after_brand_reply,
+            brand_spoke=ex.brand_spoke,
+            reply_to_brand=ex.reply_to_brand,
+        ).needs_reply
         scores["all"].add(ex.label, predicted)
         scores.setdefault(ex.lang, Scores()).add(ex.label, predicted)
         if predicted != ex.label:
@@ -257,8 +270,11 @@ def judge_conversation(conversation: dict[str, Any], scores: ConversationScores)
     for n, (customer, messages) in enumerate(_threads(conversation).items()):
         thread = [
             ThreadMessage(
-                external_id=m["id"], direction="outbound" if m["author"] == "brand" else "inbound",
-                created_at=_EPOCH + timedelta(seconds=m["at"]), text=m["text"], author_id=m["author"],
+                external_id=m["id"],
+                direction="outbound" if m["author"] == "brand" else "inbound",
+                created_at=_EPOCH + timedelta(seconds=m["at"]),
+                text=m["text"],
+                author_id=m["author"],
                 is_retweet=bool(m.get("retweet", False)),
                 reply_to_brand=x and m.get("reply_to") == "brand" and any(t < m["at"] for t in brand_said),
             )
@@ -307,8 +323,10 @@ def evaluate_conversations(conversations: Sequence[dict[str, Any]]) -> Conversat
 def _table(rows: Sequence[tuple[str, Scores]]) -> None:
     print(f"{'set':<9} {'n':>4} {'prec':>6} {'recall':>6} {'F1':>6}   tp   fp   fn   tn")
     for name, s in rows:
-        print(f"{name:<9} {s.total:>4} {s.precision:>6.3f} {s.recall:>6.3f} {s.f1:>6.3f}"
-              f" {s.tp:>4} {s.fp:>4} {s.fn:>4} {s.tn:>4}")
+        print(
+            f"{name:<9} {s.total:>4} {s.precision:>6.3f} {s.recall:>6.3f} {s.f1:>6.3f}"
+            f" {s.tp:>4} {s.fp:>4} {s.fn:>4} {s.tn:>4}"
+        )
 
 
 def report_messages(path: Path, errors: bool) -> None:
@@ -325,8 +343,10 @@ def report_conversations(path: Path, errors: bool) -> ConversationScores:
     s = evaluate_conversations(load_conversations(path))
     print(f"conversations ({path.name}): {s.conversations}")
     _table([("first", s.first), ("reply", s.reply), ("all", s.messages), ("automatic", s.automatic)])
-    print(f"waits: {s.waits_found} of {s.waits_expected} expected found with the right open and close "
-          f"(agreement {s.wait_agreement:.3f}); {s.waits_spurious} spurious")
+    print(
+        f"waits: {s.waits_found} of {s.waits_expected} expected found with the right open and close "
+        f"(agreement {s.wait_agreement:.3f}); {s.waits_spurious} spurious"
+    )
     if errors:
         print("\nwait agreement by scenario:")
         for name, (total, ok) in sorted(s.by_scenario.items()):

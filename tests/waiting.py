@@ -26,8 +26,7 @@ class GaveUp(Exception):
     """Raised by a condition to stop the wait at once: what it waits for cannot come any more."""
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
-             what: str = "condition") -> T:
+def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.05, what: str = "condition") -> T:
     """Return the first truthy value of `condition()`; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -134,14 +133,21 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
-                          env=env if env is not None else cli_env(), timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else cli_env(),
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def start_cli(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "monitor", *args], stdout=out,
-                                stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", *args], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+        )
 
 
 def stop_cli(proc: subprocess.Popen[bytes]) -> None:
@@ -155,8 +161,12 @@ def stop_cli(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-async def eventually(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,  # noqa: ASYNC109
-                     what: str = "condition") -> object:
+async def eventually(
+    condition: Callable[[], object],
+    timeout: float = 30.0,  # noqa: ASYNC109
+    interval: float = 0.05,
+    what: str = "condition",
+) -> object:
     """`wait_for` for async tests: the condition may be a coroutine function; the loop keeps running."""
     import inspect
 
@@ -183,6 +193,8 @@ def scrape_sum(port: int, name: str, **labels: str) -> float:
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()))
-
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items())
+    )

@@ -57,7 +57,7 @@ def groups_lines(path: Path) -> list[str]:
             raise RuleFileError(f"{path}: line {i + 1}: only `groups:` may be at the top level, found {line!r}")
     if start is None:
         raise RuleFileError(f"{path}: no `groups:` key")
-    body = lines[start + 1:]
+    body = lines[start + 1 :]
     while body and not body[-1].strip():
         body.pop()
     return body
@@ -86,9 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != text:
-            sys.stdout.writelines(difflib.unified_diff(
-                current.splitlines(keepends=True), text.splitlines(keepends=True),
-                str(OUTPUT.relative_to(HERE.parent.parent)), "generated"))
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    current.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    str(OUTPUT.relative_to(HERE.parent.parent)),
+                    "generated",
+                )
+            )
             print(f"{OUTPUT.name} is out of date: run python deploy/kubernetes/generate.py", file=sys.stderr)
             return 1
         return 0

@@ -127,9 +127,7 @@ def _parse_period(text: str) -> _Period:
     start = _parse_hhmm(match[1], match[2], is_end=False)
     end = _parse_hhmm(match[3], match[4], is_end=True)
     if start is None or end is None:
-        raise ValueError(
-            f"invalid opening period {text!r}: hours 00-23 (24:00 only as an end), minutes 00-59"
-        )
+        raise ValueError(f"invalid opening period {text!r}: hours 00-23 (24:00 only as an end), minutes 00-59")
     if end <= start:  # crosses midnight into the next day
         end += 1440
     return start, end
@@ -210,16 +208,12 @@ class Calendar:
         subdiv: str | None = None
         if self.holidays_country is None:
             if self.holidays_subdiv is not None:
-                raise ValueError(
-                    f"holidays subdivision {self.holidays_subdiv!r} given without a country"
-                )
+                raise ValueError(f"holidays subdivision {self.holidays_subdiv!r} given without a country")
         else:
             if not isinstance(self.holidays_country, str):
                 raise ValueError(f"unknown holidays country {self.holidays_country!r}")
             if self.holidays_subdiv is not None:
-                subdiv = _SUBDIV_ALIASES.get(
-                    (self.holidays_country, self.holidays_subdiv), self.holidays_subdiv
-                )
+                subdiv = _SUBDIV_ALIASES.get((self.holidays_country, self.holidays_subdiv), self.holidays_subdiv)
             try:
                 holidays.country_holidays(self.holidays_country, years=())
             except (NotImplementedError, KeyError, ValueError) as exc:
@@ -229,8 +223,7 @@ class Calendar:
                     holidays.country_holidays(self.holidays_country, subdiv=subdiv, years=())
                 except (NotImplementedError, KeyError, ValueError) as exc:
                     raise ValueError(
-                        f"unknown holidays subdivision {self.holidays_subdiv!r} "
-                        f"for country {self.holidays_country!r}"
+                        f"unknown holidays subdivision {self.holidays_subdiv!r} for country {self.holidays_country!r}"
                     ) from exc
 
         # Extra closed dates.
@@ -394,10 +387,7 @@ def _day_intervals(calendar: Calendar, day: date) -> tuple[_Interval, ...]:
     if not periods or _is_closed_date(calendar, day):
         return ()
     zone = compiled.zone
-    return tuple(
-        (_local_to_utc_us(zone, day, start), _local_to_utc_us(zone, day, end))
-        for start, end in periods
-    )
+    return tuple((_local_to_utc_us(zone, day, start), _local_to_utc_us(zone, day, end)) for start, end in periods)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -490,9 +480,7 @@ def _year_table(calendar: Calendar, year: int) -> _YearTable:
         cum_before.append(total)
         total += b - a
         cum_after.append(total)
-    return _YearTable(
-        lo, hi, tuple(starts), tuple(ends), tuple(cum_before), tuple(cum_after), total
-    )
+    return _YearTable(lo, hi, tuple(starts), tuple(ends), tuple(cum_before), tuple(cum_after), total)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,9 +541,7 @@ def deadline(calendar: Calendar, start: datetime, target: float) -> datetime:
         year += 1
         pos = table.hi
     if year > date.max.year:
-        raise ValueError(
-            f"deadline for target {target!r} from {start.isoformat()} is past year 9999"
-        )
+        raise ValueError(f"deadline for target {target!r} from {start.isoformat()} is past year 9999")
     raise ValueError(
         f"calendar has no open time for {_MAX_EMPTY_YEARS} years after {start.isoformat()}, "
         f"deadline never reached: {calendar!r}"

@@ -119,8 +119,20 @@ class IngestResult:
             self.messages_new += len(change.new)
             self.new_created_at += [m.created_at for m in change.new]
         for w in change.waits.opened:
-            self.opened.append(WaitEvent(t.account_id, t.id, w.seq, w.kind, t.kind, message=w.opened_message,
-                                         url=t.url))
+            self.opened.append(
+                WaitEvent(t.account_id, t.id, w.seq, w.kind, t.kind, message=w.opened_message, url=t.url)
+            )
         for w in change.waits.answered:
-            self.answered.append(WaitEvent(t.account_id, t.id, w.seq, w.kind, t.kind, w.wall_seconds,
-                                           w.business_seconds, w.opened_message, t.url))
+            self.answered.append(
+                WaitEvent(
+                    t.account_id,
+                    t.id,
+                    w.seq,
+                    w.kind,
+                    t.kind,
+                    w.wall_seconds,
+                    w.business_seconds,
+                    w.opened_message,
+                    t.url,
+                )
+            )

@@ -10,16 +10,16 @@ from typing import Any, Literal, NamedTuple, get_args
 from monitor.domain.model import Message
 
 RejectReason = Literal[
-    "bad_item",                # the item is not a JSON object
-    "bad_id",                  # its id is missing, of the wrong type, or not of the platform's form
-    "missing_created_at",      # no creation time
-    "bad_created_at",          # a creation time that is not a time with a zone
+    "bad_item",  # the item is not a JSON object
+    "bad_id",  # its id is missing, of the wrong type, or not of the platform's form
+    "missing_created_at",  # no creation time
+    "bad_created_at",  # a creation time that is not a time with a zone
     "implausible_created_at",  # before the platform existed, or far after it was received
-    "bad_text",                # the text is missing, null or not a string
-    "bad_author",              # the author (author_id, sender_id, from) is malformed
-    "bad_thread",              # what places it in a thread (conversation, parent, references) is malformed
-    "bad_updated_time",        # (no longer set: a conversation with an unusable updated_time is read as updated now)
-    "bad_field",               # another field the API documents is malformed (event_type, embedded lists)
+    "bad_text",  # the text is missing, null or not a string
+    "bad_author",  # the author (author_id, sender_id, from) is malformed
+    "bad_thread",  # what places it in a thread (conversation, parent, references) is malformed
+    "bad_updated_time",  # (no longer set: a conversation with an unusable updated_time is read as updated now)
+    "bad_field",  # another field the API documents is malformed (event_type, embedded lists)
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 """Every reason, in order: the only values of the metrics' `reason` label."""
@@ -35,8 +35,8 @@ FUTURE_LIMIT = timedelta(days=1)
 (year 9999, a unit mix-up): the item is rejected. In between, it is clamped and flagged."""
 
 LAUNCHED: dict[str, datetime] = {
-    "x": datetime(2006, 3, 21, tzinfo=UTC),         # the first tweet
-    "facebook": datetime(2004, 2, 4, tzinfo=UTC),   # thefacebook.com opened
+    "x": datetime(2006, 3, 21, tzinfo=UTC),  # the first tweet
+    "facebook": datetime(2004, 2, 4, tzinfo=UTC),  # thefacebook.com opened
 }
 """Nothing on a platform was created before it existed."""
 
@@ -84,8 +84,9 @@ class ItemError(ValueError):
         self.reason = reason
         self.detail = detail[:DETAIL_MAX]
 
-    def rejected(self, raw: Any, kind: str, external_id: str | None = None,
-                 context: dict[str, Any] | None = None) -> Rejected:
+    def rejected(
+        self, raw: Any, kind: str, external_id: str | None = None, context: dict[str, Any] | None = None
+    ) -> Rejected:
         return Rejected(self.reason, self.detail, raw, kind, external_id, context or {})
 
 
@@ -97,19 +98,21 @@ class Stamp(NamedTuple):
     clamped_from: datetime | None = None
 
 
-def believable(value: datetime, *, received_at: datetime, channel: str, where: str,
-               reason: RejectReason = "implausible_created_at") -> Stamp:
+def believable(
+    value: datetime, *, received_at: datetime, channel: str, where: str, reason: RejectReason = "implausible_created_at"
+) -> Stamp:
     """`value` (aware) as a creation time on `channel` of something received at `received_at`:
     kept, clamped to `received_at` (ahead by more than FUTURE_SKEW), or ItemError (before the
     platform existed, or ahead by more than FUTURE_LIMIT)."""
     launched = LAUNCHED[channel]
     if value < launched:
-        raise ItemError(reason, f"{where}: {_iso(value)} is before {channel} existed "
-                                f"({launched.date().isoformat()})")
+        raise ItemError(reason, f"{where}: {_iso(value)} is before {channel} existed ({launched.date().isoformat()})")
     ahead = value - received_at
     if ahead > FUTURE_LIMIT:
-        raise ItemError(reason, f"{where}: {_iso(value)} is more than {_span(FUTURE_LIMIT)} "
-                                f"after it was received ({_iso(received_at)})")
+        raise ItemError(
+            reason,
+            f"{where}: {_iso(value)} is more than {_span(FUTURE_LIMIT)} after it was received ({_iso(received_at)})",
+        )
     if ahead > FUTURE_SKEW:
         return Stamp(received_at, value)
     return Stamp(value)

@@ -35,16 +35,24 @@ def _by_scope(counts: Iterable[Any], percentiles: Iterable[Any]) -> dict[Key, Fi
         key = (r["brand"], r["channel"], r["account"])
         median, p90 = medians.get(key, (None, None))
         out[key] = Figures(
-            waits_opened=r["waits_opened"], questions=r["questions"], answered=r["answered"],
-            first_waits=r["first_waits"], first_answered=r["first_answered"],
-            median_first_seconds=median, p90_first_seconds=p90,
-            within_sla=r["within_sla"], breaches=r["breaches"],
+            waits_opened=r["waits_opened"],
+            questions=r["questions"],
+            answered=r["answered"],
+            first_waits=r["first_waits"],
+            first_answered=r["first_answered"],
+            median_first_seconds=median,
+            p90_first_seconds=p90,
+            within_sla=r["within_sla"],
+            breaches=r["breaches"],
         )
     return out
 
 
 async def build_report(
-    store: ReportStore, request: ReportRequest, *, as_of: datetime,
+    store: ReportStore,
+    request: ReportRequest,
+    *,
+    as_of: datetime,
     policies: Sequence[PolicyNote] = (),
 ) -> Report:
     """The report of `request.period` (and the period before it) as of `as_of`."""
@@ -58,12 +66,22 @@ async def build_report(
             raise ReportError(f"unknown brand(s) {', '.join(map(repr, unknown))} (known: {', '.join(known) or 'none'})")
     accounts = await store.accounts(brands or None)
     hour_starts, hour_days, hour_cells = period.hours()
-    rows = await store.read(ReportQuery(
-        account_ids=[a["id"] for a in accounts], previous_start=previous.start, start=period.start,
-        end=period.end, as_of=as_of, timezone=period.timezone, hours=request.hours,
-        bucket_edges=BUCKET_EDGES, hour_starts=hour_starts, hour_days=hour_days, hour_cells=hour_cells,
-        longest=request.longest,
-    ))
+    rows = await store.read(
+        ReportQuery(
+            account_ids=[a["id"] for a in accounts],
+            previous_start=previous.start,
+            start=period.start,
+            end=period.end,
+            as_of=as_of,
+            timezone=period.timezone,
+            hours=request.hours,
+            bucket_edges=BUCKET_EDGES,
+            hour_starts=hour_starts,
+            hour_days=hour_days,
+            hour_cells=hour_cells,
+            longest=request.longest,
+        )
+    )
     parts: dict[str, list[Any]] = {"scope": [], "day": [], "cell": []}
     for r in rows.cohort:
         parts[r["part"]].append(r)
@@ -83,32 +101,53 @@ async def build_report(
         per_day.setdefault(r["slot"], {})[r["channel"]] = r["waits_opened"]
         within, breaches = day_sla.get(r["slot"], (0, 0))
         day_sla[r["slot"]] = (within + r["within_sla"], breaches + r["breaches"])
-    days = [Day(period.first_day + timedelta(days=i), per_day.get(i, {}), *day_sla.get(i, (0, 0)))
-            for i in range(period.days)]
+    days = [
+        Day(period.first_day + timedelta(days=i), per_day.get(i, {}), *day_sla.get(i, (0, 0)))
+        for i in range(period.days)
+    ]
 
     counts = {r["bucket"]: r["waits"] for r in rows.first_responses if r["part"] == "bucket"}
     edges = (0.0, *BUCKET_EDGES)
     distribution = [
-        Bucket(lower, edges[i + 1] if i + 1 < len(edges) else None, counts.get(i, 0))
-        for i, lower in enumerate(edges)
+        Bucket(lower, edges[i + 1] if i + 1 < len(edges) else None, counts.get(i, 0)) for i, lower in enumerate(edges)
     ]
     heatmap = [[0] * 24 for _ in range(7)]
     for r in parts["cell"]:
         heatmap[r["slot"] // 24][r["slot"] % 24] = r["breaches"]
     longest = [
-        LongWait(r["brand"], r["channel"], r["account"], r["kind"], r["thread_kind"], r["customer_handle"],
-                 r["opened_at"], r["closed_at"], r["waited_seconds"], r["business_seconds"],
-                 r["target_seconds"], r["deadline"], r["url"], r["reason"])
+        LongWait(
+            r["brand"],
+            r["channel"],
+            r["account"],
+            r["kind"],
+            r["thread_kind"],
+            r["customer_handle"],
+            r["opened_at"],
+            r["closed_at"],
+            r["waited_seconds"],
+            r["business_seconds"],
+            r["target_seconds"],
+            r["deadline"],
+            r["url"],
+            r["reason"],
+        )
         for r in rows.longest
     ]
     total = row((None, None, None))
     return Report(
-        period=period, previous_period=previous, as_of=as_of, hours=request.hours, brands_filter=brands,
+        period=period,
+        previous_period=previous,
+        as_of=as_of,
+        hours=request.hours,
+        brands_filter=brands,
         total=total,
         brands=[row((b, None, None)) for b in brand_names],
         channels=[row((b, c, None)) for b, c in channel_keys],
         accounts=[row((a["brand"], a["channel"], a["name"])) for a in accounts],
-        days=days, distribution=distribution,
+        days=days,
+        distribution=distribution,
         unanswered_first=total.current.first_waits - total.current.first_answered,
-        heatmap=heatmap, longest=longest, policies=list(policies),
+        heatmap=heatmap,
+        longest=longest,
+        policies=list(policies),
     )

@@ -60,8 +60,15 @@ def daily_volume(report: Report, words: Words, fmt: ImageFormat = "png", dpi: in
     channels = report.channel_names or ["x"]
     for channel in channels:
         values = [d.waits_by_channel.get(channel, 0) for d in days]
-        ax.bar(xs, values, bottom=bottom, width=0.8 if len(days) < 60 else 1.0,
-               color=CHANNEL_COLORS.get(channel, OTHER_COLOR), label=words.channel(channel), zorder=2)
+        ax.bar(
+            xs,
+            values,
+            bottom=bottom,
+            width=0.8 if len(days) < 60 else 1.0,
+            color=CHANNEL_COLORS.get(channel, OTHER_COLOR),
+            label=words.channel(channel),
+            zorder=2,
+        )
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_ylabel(words("waits_axis"), color=INK, fontsize=8)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
@@ -77,16 +84,30 @@ def daily_volume(report: Report, words: Words, fmt: ImageFormat = "png", dpi: in
     share.spines["right"].set_color(GRID)
     points = [(x, 100 * s) for x, d in zip(xs, days, strict=True) if (s := d.within_sla_share) is not None]
     if points:
-        share.plot([p[0] for p in points], [p[1] for p in points], color=SLA_COLOR, linewidth=2,
-                   marker="o" if len(days) <= 45 else None, markersize=3.5, label=words("sla_axis"), zorder=3)
+        share.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            color=SLA_COLOR,
+            linewidth=2,
+            marker="o" if len(days) <= 45 else None,
+            markersize=3.5,
+            label=words("sla_axis"),
+            zorder=3,
+        )
     share.set_ylabel(words("sla_axis"), color=SLA_COLOR, fontsize=8)
     if not any(bottom):
         ax.set_ylim(0, 1)
         ax.text(0.5, 0.5, words("no_data"), transform=ax.transAxes, ha="center", va="center", color=INK)
     handles = ax.get_legend_handles_labels()
     more = share.get_legend_handles_labels()
-    fig.legend(handles[0] + more[0], handles[1] + more[1], loc="outside upper left", fontsize=7, frameon=False,
-               ncols=len(channels) + 1)
+    fig.legend(
+        handles[0] + more[0],
+        handles[1] + more[1],
+        loc="outside upper left",
+        fontsize=7,
+        frameon=False,
+        ncols=len(channels) + 1,
+    )
     return _save(fig, fmt, dpi)
 
 
@@ -108,8 +129,15 @@ def first_response_distribution(report: Report, words: Words, fmt: ImageFormat =
         ax.set_ylim(0, top * 1.15)
         for bar, v in zip(bars, values, strict=True):
             if v:
-                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), words.integer(v),
-                        ha="center", va="bottom", fontsize=7, color=INK)
+                ax.text(
+                    bar.get_x() + bar.get_width() / 2,
+                    bar.get_height(),
+                    words.integer(v),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=INK,
+                )
     else:
         ax.set_ylim(0, 1)
         ax.text(0.5, 0.5, words("no_data"), transform=ax.transAxes, ha="center", va="center", color=INK)

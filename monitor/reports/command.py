@@ -82,8 +82,9 @@ async def make_report(config: Config, period: Period, options: ReportOptions, *,
         return await build_report(ReportStore(store.pool), request, as_of=as_of, policies=policy_notes(config))
 
 
-def run_report_command(config: Config, options: ReportOptions, *, run: Runner = asyncio.run,
-                       now: datetime | None = None) -> Path | None:
+def run_report_command(
+    config: Config, options: ReportOptions, *, run: Runner = asyncio.run, now: datetime | None = None
+) -> Path | None:
     """Make the report and write it; return the path written (None: standard output)."""
     now = now or datetime.now(UTC)
     period = resolve_period(options, now=now, timezone=options.timezone or default_timezone(config))

@@ -84,13 +84,18 @@ def slack_payload(made: Made) -> dict[str, Any]:
     fields = [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in summary_lines(report, words)]
     brand_lines = []
     for row in report.brands:
-        parts = [f"{words(m.key)} {cell(m, row, words).value}" for m in METRICS
-                 if m.key in ("questions", "response_rate", "median_first", "within_sla", "breaches")]
+        parts = [
+            f"{words(m.key)} {cell(m, row, words).value}"
+            for m in METRICS
+            if m.key in ("questions", "response_rate", "median_first", "within_sla", "breaches")
+        ]
         brand_lines.append(f"• *{scope_name(row, words)}* — " + " · ".join(parts))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{subtitle(report, words)} · "
-                                                                     f"{scope_line(report, words)}"}]},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"{subtitle(report, words)} · {scope_line(report, words)}"}],
+        },
         {"type": "section", "fields": fields[:10]},
     ]
     if brand_lines:
@@ -105,8 +110,9 @@ async def deliver_slack(
 ) -> None:
     url = EnvSecret(delivery.webhook_url_env, environ).get()
     if not url:
-        raise DeliveryError(f"environment variable {delivery.webhook_url_env} (the Slack webhook URL) is not set",
-                            permanent=True)
+        raise DeliveryError(
+            f"environment variable {delivery.webhook_url_env} (the Slack webhook URL) is not set", permanent=True
+        )
     try:
         async with session.post(url, json=slack_payload(made), timeout=aiohttp.ClientTimeout(total=30)) as resp:
             body = excerpt(await resp.text(), 200)
@@ -139,8 +145,10 @@ def email_message(delivery: EmailDelivery, made: Made) -> EmailMessage:
     if report.brands:
         lines.append("")
         for row in report.brands:
-            lines.append(f"{scope_name(row, words)}: " + ", ".join(
-                f"{words(m.key)} {cell(m, row, words).value}" for m in METRICS))
+            lines.append(
+                f"{scope_name(row, words)}: "
+                + ", ".join(f"{words(m.key)} {cell(m, row, words).value}" for m in METRICS)
+            )
     msg.set_content("\n".join(lines) + "\n")
     for name, data in made.files.items():
         maintype, subtype = MEDIA_TYPES[name.rsplit(".", 1)[-1]].split("/")
@@ -168,13 +176,16 @@ async def deliver_email(delivery: EmailDelivery, made: Made, environ: Mapping[st
     if delivery.password_env:
         password = EnvSecret(delivery.password_env, environ).get()
         if not password:
-            raise DeliveryError(f"environment variable {delivery.password_env} (the SMTP password) is not set",
-                                permanent=True)
+            raise DeliveryError(
+                f"environment variable {delivery.password_env} (the SMTP password) is not set", permanent=True
+            )
     msg = email_message(delivery, made)
     try:
         await asyncio.to_thread(_send, delivery, msg, password)
     except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"SMTP server {delivery.host}:{delivery.port} answered {exc.smtp_code} "
-                            f"{exc.smtp_error!r}", permanent=500 <= exc.smtp_code < 600) from None
+        raise DeliveryError(
+            f"SMTP server {delivery.host}:{delivery.port} answered {exc.smtp_code} {exc.smtp_error!r}",
+            permanent=500 <= exc.smtp_code < 600,
+        ) from None
     except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise DeliveryError(f"SMTP server {delivery.host}:{delivery.port}: {type(exc).__name__}: {exc}") from None

@@ -114,7 +114,7 @@ def _inline_svg(svg: bytes) -> Markup:
     """matplotlib's SVG without its XML prologue, to put in the page (our own markup: trusted)."""
     text = svg.decode("utf-8")
     match = _SVG_START.search(text)
-    return Markup(text[match.start():] if match else text)
+    return Markup(text[match.start() :] if match else text)
 
 
 def _rich(text: str) -> Markup:
@@ -134,28 +134,46 @@ def render_html(report: Report, words: Words) -> bytes:
     scope_rows = []
     for brand in report.brands:
         scope_rows.append({"css": "brand", "name": brand.brand, "cells": cells(brand)})
-        scope_rows += [{"css": "", "name": words.channel(c.channel), "cells": cells(c)}
-                       for c in report.channels if c.brand == brand.brand]
+        scope_rows += [
+            {"css": "", "name": words.channel(c.channel), "cells": cells(c)}
+            for c in report.channels
+            if c.brand == brand.brand
+        ]
     if len(report.brands) > 1:
         scope_rows.append({"css": "brand", "name": scope_name(report.total, words), "cells": cells(report.total)})
     tz = report.period.timezone
-    longest = [{
-        "account": w.account, "kind": f"{words.channel(w.channel)} · {words(w.thread_kind)} · {words(w.kind)}",
-        "customer": w.customer_handle or "–", "reason": words.reason(w.reason),
-        "asked": words.timestamp(w.opened_at, tz),
-        "waited": words.duration(w.waited_seconds), "business": words.duration(w.business_seconds),
-        "target": words.duration(w.target_seconds), "outcome": outcome(w, words),
-        "tone": "bad" if w.breached else "good", "url": w.url,
-    } for w in report.longest]
+    longest = [
+        {
+            "account": w.account,
+            "kind": f"{words.channel(w.channel)} · {words(w.thread_kind)} · {words(w.kind)}",
+            "customer": w.customer_handle or "–",
+            "reason": words.reason(w.reason),
+            "asked": words.timestamp(w.opened_at, tz),
+            "waited": words.duration(w.waited_seconds),
+            "business": words.duration(w.business_seconds),
+            "target": words.duration(w.target_seconds),
+            "outcome": outcome(w, words),
+            "tone": "bad" if w.breached else "good",
+            "url": w.url,
+        }
+        for w in report.longest
+    ]
     title = words("title")
     html = _template().render(
-        lang=words.language, title=title, w=words, subtitle=subtitle(report, words),
+        lang=words.language,
+        title=title,
+        w=words,
+        subtitle=subtitle(report, words),
         previous=words.period(report.previous_period),
         meta=f"{scope_line(report, words)} · {words('generated')} {words.instant(report.as_of, tz)}",
         kpis=[{"label": words(m.key), **vars(cell(m, report.total, words))} for m in METRICS],
-        metrics=[words(m.key) for m in METRICS], scope_rows=scope_rows, longest=longest,
-        account_rows=[{"name": a.account, "sub": f"{a.brand} · {words.channel(a.channel)}", "cells": cells(a)}
-                      for a in report.accounts],
+        metrics=[words(m.key) for m in METRICS],
+        scope_rows=scope_rows,
+        longest=longest,
+        account_rows=[
+            {"name": a.account, "sub": f"{a.brand} · {words.channel(a.channel)}", "cells": cells(a)}
+            for a in report.accounts
+        ],
         charts={name: _inline_svg(svg) for name, svg in charts.all_charts(report, words, "svg").items()},
         methodology=[_rich(p) for p in words.methodology()],
     )

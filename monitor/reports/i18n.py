@@ -17,18 +17,24 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "compared_with": {"en": "compared with", "fr": "comparé à"},
     "generated": {"en": "Figures as of", "fr": "Chiffres arrêtés au"},
     "hours_business": {"en": "response times in business hours", "fr": "temps de réponse en heures ouvrées"},
-    "hours_wall": {"en": "response times in elapsed (wall-clock) time",
-                   "fr": "temps de réponse en temps écoulé (horloge)"},
+    "hours_wall": {
+        "en": "response times in elapsed (wall-clock) time",
+        "fr": "temps de réponse en temps écoulé (horloge)",
+    },
     "all_brands": {"en": "all brands", "fr": "toutes les marques"},
     "brands": {"en": "brands", "fr": "marques"},
     "summary": {"en": "Summary", "fr": "Synthèse"},
     "by_brand_channel": {"en": "By brand and channel", "fr": "Par marque et par canal"},
     "charts": {"en": "Trends", "fr": "Tendances"},
-    "daily_volume": {"en": "Daily volume and share answered within SLA",
-                     "fr": "Volume quotidien et part des réponses dans le SLA"},
+    "daily_volume": {
+        "en": "Daily volume and share answered within SLA",
+        "fr": "Volume quotidien et part des réponses dans le SLA",
+    },
     "distribution": {"en": "First response time", "fr": "Délai de première réponse"},
-    "heatmap": {"en": "Breaches by weekday and hour the question was asked",
-                "fr": "Dépassements selon le jour et l'heure de la question"},
+    "heatmap": {
+        "en": "Breaches by weekday and hour the question was asked",
+        "fr": "Dépassements selon le jour et l'heure de la question",
+    },
     "longest": {"en": "The 10 longest waits", "fr": "Les 10 attentes les plus longues"},
     "per_account": {"en": "Per account", "fr": "Par compte"},
     "methodology": {"en": "Methodology", "fr": "Méthodologie"},
@@ -71,10 +77,14 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "x": {"en": "X", "fr": "X"},
     "facebook": {"en": "Facebook", "fr": "Facebook"},
     "policy": {"en": "Policy", "fr": "Politique"},
-    "always_open": {"en": "all hours count (no business calendar)",
-                    "fr": "toutes les heures comptent (pas de calendrier ouvré)"},
-    "slack_more": {"en": "Full report attached to the email / in the reports directory.",
-                   "fr": "Rapport complet joint au courriel / dans le répertoire des rapports."},
+    "always_open": {
+        "en": "all hours count (no business calendar)",
+        "fr": "toutes les heures comptent (pas de calendrier ouvré)",
+    },
+    "slack_more": {
+        "en": "Full report attached to the email / in the reports directory.",
+        "fr": "Rapport complet joint au courriel / dans le répertoire des rapports.",
+    },
 }
 
 _METHOD: dict[Language, list[str]] = {
@@ -148,10 +158,34 @@ _REASONS: dict[str, dict[Language, str]] = {
 }
 
 _MONTHS: dict[Language, list[str]] = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"],
-    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-           "octobre", "novembre", "décembre"],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+    "fr": [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ],
 }
 _WEEKDAYS: dict[Language, list[str]] = {
     "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],

@@ -14,17 +14,23 @@ def policy_notes(config: Config) -> list[PolicyNote]:
         if name not in used:
             continue
         cal = p.calendar
-        notes.append(PolicyNote(
-            name=name,
-            public_first_seconds=p.public.first.total_seconds(), public_next_seconds=p.public.next.total_seconds(),
-            private_first_seconds=p.private.first.total_seconds(),
-            private_next_seconds=p.private.next.total_seconds(),
-            business_hours=p.business_hours_only and cal is not None,
-            timezone=cal.timezone if cal else None,
-            hours={day: list(periods) for day, periods in cal.hours.items()} if cal else {},
-            holidays=(cal.holidays.country + (f"-{cal.holidays.subdiv}" if cal.holidays.subdiv else "")
-                      if cal and cal.holidays else None),
-        ))
+        notes.append(
+            PolicyNote(
+                name=name,
+                public_first_seconds=p.public.first.total_seconds(),
+                public_next_seconds=p.public.next.total_seconds(),
+                private_first_seconds=p.private.first.total_seconds(),
+                private_next_seconds=p.private.next.total_seconds(),
+                business_hours=p.business_hours_only and cal is not None,
+                timezone=cal.timezone if cal else None,
+                hours={day: list(periods) for day, periods in cal.hours.items()} if cal else {},
+                holidays=(
+                    cal.holidays.country + (f"-{cal.holidays.subdiv}" if cal.holidays.subdiv else "")
+                    if cal and cal.holidays
+                    else None
+                ),
+            )
+        )
     return notes
 
 

@@ -52,12 +52,17 @@ TONES = {"good": "#15803d", "bad": "#b91c1c", "neutral": "#64748b"}
 def _fonts() -> str:
     """Register DejaVu Sans (shipped with matplotlib: every accent, arrow and narrow space)."""
     folder = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
-    faces = {FONT: "DejaVuSans.ttf", f"{FONT}-Bold": "DejaVuSans-Bold.ttf",
-             f"{FONT}-Oblique": "DejaVuSans-Oblique.ttf", f"{FONT}-BoldOblique": "DejaVuSans-BoldOblique.ttf"}
+    faces = {
+        FONT: "DejaVuSans.ttf",
+        f"{FONT}-Bold": "DejaVuSans-Bold.ttf",
+        f"{FONT}-Oblique": "DejaVuSans-Oblique.ttf",
+        f"{FONT}-BoldOblique": "DejaVuSans-BoldOblique.ttf",
+    }
     for name, file in faces.items():
         pdfmetrics.registerFont(TTFont(name, os.path.join(folder, file)))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=f"{FONT}-Bold", italic=f"{FONT}-Oblique",
-                                  boldItalic=f"{FONT}-BoldOblique")
+    pdfmetrics.registerFontFamily(
+        FONT, normal=FONT, bold=f"{FONT}-Bold", italic=f"{FONT}-Oblique", boldItalic=f"{FONT}-BoldOblique"
+    )
     return FONT
 
 
@@ -66,22 +71,25 @@ def _styles() -> dict[str, ParagraphStyle]:
     base = ParagraphStyle("base", fontName=font, fontSize=8.5, leading=11.5, textColor=INK)
     return {
         "base": base,
-        "title": ParagraphStyle("title", base, fontName=f"{font}-Bold", fontSize=19, leading=23,
-                                textColor=NAVY),
+        "title": ParagraphStyle("title", base, fontName=f"{font}-Bold", fontSize=19, leading=23, textColor=NAVY),
         "subtitle": ParagraphStyle("subtitle", base, fontSize=11, leading=15, textColor=INK),
         "meta": ParagraphStyle("meta", base, fontSize=8, leading=11, textColor=MUTED),
-        "h2": ParagraphStyle("h2", base, fontName=f"{font}-Bold", fontSize=12.5, leading=16, textColor=NAVY,
-                             spaceBefore=10, spaceAfter=5),
-        "h3": ParagraphStyle("h3", base, fontName=f"{font}-Bold", fontSize=9.5, leading=13, textColor=INK,
-                             spaceBefore=6, spaceAfter=2),
+        "h2": ParagraphStyle(
+            "h2", base, fontName=f"{font}-Bold", fontSize=12.5, leading=16, textColor=NAVY, spaceBefore=10, spaceAfter=5
+        ),
+        "h3": ParagraphStyle(
+            "h3", base, fontName=f"{font}-Bold", fontSize=9.5, leading=13, textColor=INK, spaceBefore=6, spaceAfter=2
+        ),
         "cell": ParagraphStyle("cell", base, fontSize=7.5, leading=9.5),
         "cell_r": ParagraphStyle("cell_r", base, fontSize=7.5, leading=9.5, alignment=TA_RIGHT),
         "head": ParagraphStyle("head", base, fontName=f"{font}-Bold", fontSize=6.6, leading=8.5, textColor=MUTED),
-        "head_r": ParagraphStyle("head_r", base, fontName=f"{font}-Bold", fontSize=6.6, leading=8.5,
-                                 textColor=MUTED, alignment=TA_RIGHT),
+        "head_r": ParagraphStyle(
+            "head_r", base, fontName=f"{font}-Bold", fontSize=6.6, leading=8.5, textColor=MUTED, alignment=TA_RIGHT
+        ),
         "kpi_label": ParagraphStyle("kpi_label", base, fontSize=7, leading=9, textColor=MUTED, alignment=TA_LEFT),
-        "kpi_value": ParagraphStyle("kpi_value", base, fontName=f"{font}-Bold", fontSize=13.5, leading=17,
-                                    textColor=NAVY),
+        "kpi_value": ParagraphStyle(
+            "kpi_value", base, fontName=f"{font}-Bold", fontSize=13.5, leading=17, textColor=NAVY
+        ),
         "kpi_change": ParagraphStyle("kpi_change", base, fontSize=7, leading=9),
         "method": ParagraphStyle("method", base, fontSize=8, leading=11, spaceAfter=4),
         "center": ParagraphStyle("center", base, alignment=TA_CENTER, textColor=MUTED),
@@ -148,44 +156,71 @@ def _kpis(report: Report, words: Words, st: dict[str, ParagraphStyle]) -> Table:
     for metric in METRICS:
         c = cell(metric, report.total, words)
         change = _change(c.change, c.tone, 7.5)
-        cells.append([Paragraph(escape(words(metric.key)), st["kpi_label"]),
-                      Paragraph(escape(c.value), st["kpi_value"]),
-                      Paragraph(change, st["kpi_change"])])
+        cells.append(
+            [
+                Paragraph(escape(words(metric.key)), st["kpi_label"]),
+                Paragraph(escape(c.value), st["kpi_value"]),
+                Paragraph(change, st["kpi_change"]),
+            ]
+        )
     width = CONTENT_W / len(cells)
-    inner = [Table([[p] for p in c], colWidths=[width - 8], style=TableStyle([
-        ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-        ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-    ])) for c in cells]
+    inner = [
+        Table(
+            [[p] for p in c],
+            colWidths=[width - 8],
+            style=TableStyle(
+                [
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ]
+            ),
+        )
+        for c in cells
+    ]
     table = Table([inner], colWidths=[width] * len(cells))
-    table.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, -1), BAND),
-        ("LINEBEFORE", (1, 0), (-1, -1), 2, colors.white),
-        ("LINEABOVE", (0, 0), (-1, 0), 2, ACCENT),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 5), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-        ("TOPPADDING", (0, 0), (-1, -1), 6), ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, -1), BAND),
+                ("LINEBEFORE", (1, 0), (-1, -1), 2, colors.white),
+                ("LINEABOVE", (0, 0), (-1, 0), 2, ACCENT),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 5),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+            ]
+        )
+    )
     return table
 
 
-def _figures_table(rows: list[tuple[Row, int]], words: Words, st: dict[str, ParagraphStyle], *,
-                   first_header: str, changes: bool) -> Table:
+def _figures_table(
+    rows: list[tuple[Row, int]], words: Words, st: dict[str, ParagraphStyle], *, first_header: str, changes: bool
+) -> Table:
     """Rows of figures (with their changes); the int is the row's level (0 brand, 1 inside it)."""
     label_w = 31 * mm
     col_w = (CONTENT_W - label_w) / len(METRICS)
-    data: list[list[Any]] = [[Paragraph(escape(first_header), st["head"])]
-                             + [Paragraph(escape(words(m.key)), st["head_r"]) for m in METRICS]]
+    data: list[list[Any]] = [
+        [Paragraph(escape(first_header), st["head"])] + [Paragraph(escape(words(m.key)), st["head_r"]) for m in METRICS]
+    ]
     style: list[tuple[Any, ...]] = [
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
     ]
     for i, (row, level) in enumerate(rows, start=1):
         name = escape(scope_name(row, words))
         if row.account is not None:
-            name += f'<br/><font size="6.5" color="#64748b">{escape(row.brand or "")} · ' \
-                    f'{escape(words.channel(row.channel))}</font>'
+            name += (
+                f'<br/><font size="6.5" color="#64748b">{escape(row.brand or "")} · '
+                f"{escape(words.channel(row.channel))}</font>"
+            )
         label = f"<b>{name}</b>" if level == 0 else name if row.account is not None else f"&nbsp;&nbsp;&nbsp;{name}"
         line: list[Any] = [Paragraph(label, st["cell"])]
         for metric in METRICS:
@@ -209,40 +244,73 @@ def _longest_table(report: Report, words: Words, st: dict[str, ParagraphStyle]) 
     if not report.longest:
         return Paragraph(escape(words("no_waits")), st["base"])
     tz = report.period.timezone
-    heads = ["#", words("account"), words("customer"), words("asked"), words("waited"),
-             words("business_time"), words("target"), words("outcome"), words("link")]
-    data: list[list[Any]] = [[Paragraph(escape(h), st["head_r"] if h in (words("waited"), words("business_time"),
-                                                                      words("target")) else st["head"])
-                              for h in heads]]
+    heads = [
+        "#",
+        words("account"),
+        words("customer"),
+        words("asked"),
+        words("waited"),
+        words("business_time"),
+        words("target"),
+        words("outcome"),
+        words("link"),
+    ]
+    data: list[list[Any]] = [
+        [
+            Paragraph(
+                escape(h),
+                st["head_r"] if h in (words("waited"), words("business_time"), words("target")) else st["head"],
+            )
+            for h in heads
+        ]
+    ]
     for i, w in enumerate(report.longest, start=1):
         tone = "bad" if w.breached else "good"
         kind = f"{words.channel(w.channel)} · {words(w.thread_kind)} · {words(w.kind)}"
-        link = (f'<a href="{escape(w.url, {chr(34): "&quot;"})}" color="#1877f2"><u>{escape(words("open"))}</u></a>'
-                if w.url else "–")
-        data.append([
-            Paragraph(str(i), st["cell"]),
-            Paragraph(f"<b>{escape(w.account)}</b><br/><font size='6.5' color='#64748b'>{escape(kind)}</font>",
-                      st["cell"]),
-            Paragraph(escape(w.customer_handle or "–") + (
-                f"<br/><font size='6.5' color='#64748b'>{escape(words.reason(w.reason))}</font>" if w.reason else ""),
-                st["cell"]),
-            Paragraph(escape(words.timestamp(w.opened_at, tz)), st["cell"]),
-            Paragraph(f"<b>{escape(words.duration(w.waited_seconds))}</b>", st["cell_r"]),
-            Paragraph(escape(words.duration(w.business_seconds)), st["cell_r"]),
-            Paragraph(escape(words.duration(w.target_seconds)), st["cell_r"]),
-            Paragraph(f'<font color="{TONES[tone]}">{escape(outcome(w, words))}</font>', st["cell"]),
-            Paragraph(link, st["cell"]),
-        ])
+        link = (
+            f'<a href="{escape(w.url, {chr(34): "&quot;"})}" color="#1877f2"><u>{escape(words("open"))}</u></a>'
+            if w.url
+            else "–"
+        )
+        data.append(
+            [
+                Paragraph(str(i), st["cell"]),
+                Paragraph(
+                    f"<b>{escape(w.account)}</b><br/><font size='6.5' color='#64748b'>{escape(kind)}</font>", st["cell"]
+                ),
+                Paragraph(
+                    escape(w.customer_handle or "–")
+                    + (
+                        f"<br/><font size='6.5' color='#64748b'>{escape(words.reason(w.reason))}</font>"
+                        if w.reason
+                        else ""
+                    ),
+                    st["cell"],
+                ),
+                Paragraph(escape(words.timestamp(w.opened_at, tz)), st["cell"]),
+                Paragraph(f"<b>{escape(words.duration(w.waited_seconds))}</b>", st["cell_r"]),
+                Paragraph(escape(words.duration(w.business_seconds)), st["cell_r"]),
+                Paragraph(escape(words.duration(w.target_seconds)), st["cell_r"]),
+                Paragraph(f'<font color="{TONES[tone]}">{escape(outcome(w, words))}</font>', st["cell"]),
+                Paragraph(link, st["cell"]),
+            ]
+        )
     widths = [6 * mm, 40 * mm, 25 * mm, 18 * mm, 17 * mm, 17 * mm, 15 * mm, 25 * mm]
     widths.append(CONTENT_W - sum(widths))
     table = Table(data, colWidths=widths, repeatRows=1)
-    table.setStyle(TableStyle([
-        ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.4, LINE),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.4, LINE),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
     return table
 
 
@@ -257,9 +325,11 @@ def _chart(png: bytes) -> Image:
 def _policy_lines(report: Report, words: Words) -> list[str]:
     out = []
     for p in report.policies:
-        targets = (f"{words('public')}: {words.round_duration(p.public_first_seconds)} / "
-                   f"{words.round_duration(p.public_next_seconds)}, {words('private')}: "
-                   f"{words.round_duration(p.private_first_seconds)} / {words.round_duration(p.private_next_seconds)}")
+        targets = (
+            f"{words('public')}: {words.round_duration(p.public_first_seconds)} / "
+            f"{words.round_duration(p.public_next_seconds)}, {words('private')}: "
+            f"{words.round_duration(p.private_first_seconds)} / {words.round_duration(p.private_next_seconds)}"
+        )
         if p.business_hours and p.timezone:
             hours = "; ".join(f"{d} {' '.join(v)}" for d, v in p.hours.items())
             when = f"{p.timezone}, {hours}" + (f", {p.holidays}" if p.holidays else "")
@@ -277,8 +347,13 @@ def render_pdf(report: Report, words: Words) -> bytes:
         Spacer(1, 4 * mm),
         Paragraph(escape(words("title")), st["title"]),
         Paragraph(escape(subtitle(report, words)), st["subtitle"]),
-        Paragraph(escape(f"{scope_line(report, words)} · {words('generated')} "
-                         f"{words.instant(report.as_of, report.period.timezone)}"), st["meta"]),
+        Paragraph(
+            escape(
+                f"{scope_line(report, words)} · {words('generated')} "
+                f"{words.instant(report.as_of, report.period.timezone)}"
+            ),
+            st["meta"],
+        ),
         Spacer(1, 5 * mm),
         Paragraph(escape(words("summary")), st["h2"]),
         _kpis(report, words, st),
@@ -293,8 +368,7 @@ def render_pdf(report: Report, words: Words) -> bytes:
         rows += [(c, 1) for c in report.channels if c.brand == brand.brand]
     if len(report.brands) > 1:
         rows.append((report.total, 0))
-    story.append(_figures_table(rows, words, st, first_header=f"{words('brand')} / {words('channel')}",
-                                changes=True))
+    story.append(_figures_table(rows, words, st, first_header=f"{words('brand')} / {words('channel')}", changes=True))
     story += [
         PageBreak(),
         Paragraph(escape(words("charts")), st["h2"]),
@@ -306,8 +380,7 @@ def render_pdf(report: Report, words: Words) -> bytes:
         _longest_table(report, words, st),
         CondPageBreak(40 * mm),
         Paragraph(escape(words("per_account")), st["h2"]),
-        _figures_table([(a, 1) for a in report.accounts], words, st, first_header=words("account"),
-                       changes=False),
+        _figures_table([(a, 1) for a in report.accounts], words, st, first_header=words("account"), changes=False),
         CondPageBreak(60 * mm),
         Paragraph(escape(words("methodology")), st["h2"]),
     ]
@@ -316,10 +389,19 @@ def render_pdf(report: Report, words: Words) -> bytes:
 
     out = io.BytesIO()
     title = f"{words('title')} — {words.period(report.period)}"
-    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=14 * mm,
-                            bottomMargin=17 * mm, title=title, author="inbox-monitor",
-                            subject=subtitle(report, words), creator="inbox-monitor",
-                            lang=words.language)
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=14 * mm,
+        bottomMargin=17 * mm,
+        title=title,
+        author="inbox-monitor",
+        subject=subtitle(report, words),
+        creator="inbox-monitor",
+        lang=words.language,
+    )
 
     class Numbered(_NumberedCanvas):
         pass

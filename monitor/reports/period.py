@@ -80,8 +80,9 @@ class Period:
         if self.kind == "month":
             last = self.first_day - timedelta(days=1)
             return Period("month", last.replace(day=1), last, self.timezone)
-        return Period(self.kind, self.first_day - timedelta(days=self.days),
-                      self.first_day - timedelta(days=1), self.timezone)
+        return Period(
+            self.kind, self.first_day - timedelta(days=self.days), self.first_day - timedelta(days=1), self.timezone
+        )
 
 
 def _midnight(day: date, tz: str) -> datetime:

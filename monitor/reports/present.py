@@ -56,8 +56,7 @@ def cell(metric: Metric, row: Row, words: Words) -> Cell:
     if metric.kind == "share":
         change = words.points_change(now, before)
     else:
-        change = words.relative_change(None if now is None else float(now),
-                                       None if before is None else float(before))
+        change = words.relative_change(None if now is None else float(now), None if before is None else float(before))
     tone: Tone = "neutral"
     if metric.better is not None and now is not None and before is not None and now != before and change != "–":
         up = now > before

@@ -104,9 +104,15 @@ class ReportScheduler:
         self.max_sleep_seconds = max_sleep_seconds
         self._first_seen: dict[str, datetime] = {}
         self.supervised = Supervised(
-            "report schedules", self._step, interval_seconds=max_sleep_seconds, expected=_DATABASE_ERRORS,
+            "report schedules",
+            self._step,
+            interval_seconds=max_sleep_seconds,
+            expected=_DATABASE_ERRORS,
             backoff=Backoff(base_seconds=min(10.0, max_sleep_seconds), cap_seconds=max_sleep_seconds),
-            logger=log, clock=clock, timer=timer)
+            logger=log,
+            clock=clock,
+            timer=timer,
+        )
         """A failed round (the database away) is retried within 10 s, backing off up to
         `max_sleep_seconds`; a report that fails is recorded on its claim, not retried here."""
 
@@ -129,8 +135,7 @@ class ReportScheduler:
             occurrence = latest_occurrence(s.cron, self.timezone(s), now)
             if occurrence < self._first_seen[s.name]:
                 continue
-            done = await self.reports.claim_run(s.name, occurrence, self.owner, now=now,
-                                                stale_after=self.stale_after)
+            done = await self.reports.claim_run(s.name, occurrence, self.owner, now=now, stale_after=self.stale_after)
             if done is None:
                 continue
             results.append(await self._execute(s, occurrence, done))
@@ -154,8 +159,10 @@ class ReportScheduler:
         wake = self.next_wake()
         if wake is None:
             return self.max_sleep_seconds
-        return min(self.max_sleep_seconds, max(0.0, (wake - self.clock()).total_seconds())
-                   + self.supervised.rng.uniform(0, self.jitter_seconds))
+        return min(
+            self.max_sleep_seconds,
+            max(0.0, (wake - self.clock()).total_seconds()) + self.supervised.rng.uniform(0, self.jitter_seconds),
+        )
 
     # --- one occurrence ----------------------------------------------------------------------
 
@@ -166,8 +173,10 @@ class ReportScheduler:
         report = await build_report(self.reports, request, as_of=self.clock(), policies=policy_notes(self.config))
 
         def render_all() -> dict[str, bytes]:
-            return {file_name(report, fmt, schedule.name): render(report, fmt, schedule.language)
-                    for fmt in schedule.formats}
+            return {
+                file_name(report, fmt, schedule.name): render(report, fmt, schedule.language)
+                for fmt in schedule.formats
+            }
 
         return Made(report, Words(schedule.language), await asyncio.to_thread(render_all))
 
@@ -178,10 +187,14 @@ class ReportScheduler:
             made = await self.make(schedule, occurrence)
         except Exception as exc:  # recorded on the claim; the next occurrence tries again
             result.errors.append(f"report: {type(exc).__name__}: {exc}")
-            log.error("scheduled report failed", extra={**context, "error": result.errors[-1]},
-                      exc_info=not isinstance(exc, (ReportError, *_DATABASE_ERRORS)))
-            await self.reports.finish_run(schedule.name, occurrence, self.owner, now=self.clock(),
-                                          error=result.errors[-1])
+            log.error(
+                "scheduled report failed",
+                extra={**context, "error": result.errors[-1]},
+                exc_info=not isinstance(exc, (ReportError, *_DATABASE_ERRORS)),
+            )
+            await self.reports.finish_run(
+                schedule.name, occurrence, self.owner, now=self.clock(), error=result.errors[-1]
+            )
             return result
         result.files = made.files
         for name, deliver in self._deliveries(schedule, made):
@@ -196,8 +209,9 @@ class ReportScheduler:
             await self.reports.mark_delivered(schedule.name, occurrence, self.owner, name)
             result.delivered.append(name)
             log.info("report delivered", extra={**context, "delivery": name})
-        await self.reports.finish_run(schedule.name, occurrence, self.owner, now=self.clock(),
-                                      error="; ".join(result.errors) or None)
+        await self.reports.finish_run(
+            schedule.name, occurrence, self.owner, now=self.clock(), error="; ".join(result.errors) or None
+        )
         return result
 
     def _deliveries(self, schedule: ReportSchedule, made: Made) -> list[tuple[str, Callable[[], Awaitable[Any]]]]:

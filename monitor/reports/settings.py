@@ -119,8 +119,10 @@ class ReportSchedule(_Model):
     @model_validator(mode="after")
     def _delivered_somewhere(self) -> ReportSchedule:
         if self.directory is None and self.slack is None and self.email is None:
-            raise ValueError("a scheduled report needs at least one delivery: [reports.directory], "
-                             "[reports.slack] or [reports.email]")
+            raise ValueError(
+                "a scheduled report needs at least one delivery: [reports.directory], "
+                "[reports.slack] or [reports.email]"
+            )
         return self
 
 

@@ -11,9 +11,25 @@ from typing import Any
 from monitor.reports.model import Figures, Report, Row
 
 CSV_COLUMNS = (
-    "scope", "brand", "channel", "account", "period", "first_day", "last_day", "timezone", "hours",
-    "questions", "waits_opened", "answered", "response_rate", "first_waits", "first_answered",
-    "median_first_response_seconds", "p90_first_response_seconds", "within_sla", "breaches",
+    "scope",
+    "brand",
+    "channel",
+    "account",
+    "period",
+    "first_day",
+    "last_day",
+    "timezone",
+    "hours",
+    "questions",
+    "waits_opened",
+    "answered",
+    "response_rate",
+    "first_waits",
+    "first_answered",
+    "median_first_response_seconds",
+    "p90_first_response_seconds",
+    "within_sla",
+    "breaches",
     "within_sla_share",
 )
 
@@ -28,11 +44,17 @@ def _scope(row: Row) -> str:
 
 def figures_dict(f: Figures) -> dict[str, Any]:
     return {
-        "questions": f.questions, "waits_opened": f.waits_opened, "answered": f.answered,
-        "response_rate": f.response_rate, "first_waits": f.first_waits, "first_answered": f.first_answered,
+        "questions": f.questions,
+        "waits_opened": f.waits_opened,
+        "answered": f.answered,
+        "response_rate": f.response_rate,
+        "first_waits": f.first_waits,
+        "first_answered": f.first_answered,
         "median_first_response_seconds": f.median_first_seconds,
         "p90_first_response_seconds": f.p90_first_seconds,
-        "within_sla": f.within_sla, "breaches": f.breaches, "within_sla_share": f.within_sla_share,
+        "within_sla": f.within_sla,
+        "breaches": f.breaches,
+        "within_sla_share": f.within_sla_share,
     }
 
 
@@ -46,14 +68,25 @@ def render_csv(report: Report) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in _rows(report):
-        for name, period, figures in (("current", report.period, row.current),
-                                      ("previous", report.previous_period, row.previous)):
+        for name, period, figures in (
+            ("current", report.period, row.current),
+            ("previous", report.previous_period, row.previous),
+        ):
             values = figures_dict(figures)
-            writer.writerow([
-                _scope(row), row.brand or "", row.channel or "", row.account or "", name,
-                period.first_day.isoformat(), period.last_day.isoformat(), period.timezone, report.hours,
-                *("" if values[c] is None else values[c] for c in CSV_COLUMNS[9:]),
-            ])
+            writer.writerow(
+                [
+                    _scope(row),
+                    row.brand or "",
+                    row.channel or "",
+                    row.account or "",
+                    name,
+                    period.first_day.isoformat(),
+                    period.last_day.isoformat(),
+                    period.timezone,
+                    report.hours,
+                    *("" if values[c] is None else values[c] for c in CSV_COLUMNS[9:]),
+                ]
+            )
     return out.getvalue().encode("utf-8")
 
 
@@ -61,12 +94,25 @@ def report_dict(report: Report) -> dict[str, Any]:
     """Everything in the report, as JSON-ready data."""
 
     def period(p: Any) -> dict[str, Any]:
-        return {"kind": p.kind, "first_day": p.first_day, "last_day": p.last_day, "timezone": p.timezone,
-                "start": p.start, "end": p.end, "label": p.label}
+        return {
+            "kind": p.kind,
+            "first_day": p.first_day,
+            "last_day": p.last_day,
+            "timezone": p.timezone,
+            "start": p.start,
+            "end": p.end,
+            "label": p.label,
+        }
 
     def row(r: Row) -> dict[str, Any]:
-        return {"scope": _scope(r), "brand": r.brand, "channel": r.channel, "account": r.account,
-                "current": figures_dict(r.current), "previous": figures_dict(r.previous)}
+        return {
+            "scope": _scope(r),
+            "brand": r.brand,
+            "channel": r.channel,
+            "account": r.account,
+            "current": figures_dict(r.current),
+            "previous": figures_dict(r.previous),
+        }
 
     return {
         "period": period(report.period),
@@ -78,20 +124,42 @@ def report_dict(report: Report) -> dict[str, Any]:
         "brands": [row(r) for r in report.brands],
         "channels": [row(r) for r in report.channels],
         "accounts": [row(r) for r in report.accounts],
-        "days": [{"day": d.day, "waits_opened": d.waits_opened, "waits_by_channel": d.waits_by_channel,
-                  "within_sla": d.within_sla, "breaches": d.breaches, "within_sla_share": d.within_sla_share}
-                 for d in report.days],
-        "first_response_distribution": [{"lower_seconds": b.lower, "upper_seconds": b.upper, "waits": b.waits}
-                                        for b in report.distribution],
+        "days": [
+            {
+                "day": d.day,
+                "waits_opened": d.waits_opened,
+                "waits_by_channel": d.waits_by_channel,
+                "within_sla": d.within_sla,
+                "breaches": d.breaches,
+                "within_sla_share": d.within_sla_share,
+            }
+            for d in report.days
+        ],
+        "first_response_distribution": [
+            {"lower_seconds": b.lower, "upper_seconds": b.upper, "waits": b.waits} for b in report.distribution
+        ],
         "unanswered_first_waits": report.unanswered_first,
         "breach_heatmap": {"rows": "weekday (0 = Monday)", "columns": "local hour", "values": report.heatmap},
-        "longest_waits": [{
-            "brand": w.brand, "channel": w.channel, "account": w.account, "kind": w.kind,
-            "thread_kind": w.thread_kind, "customer_handle": w.customer_handle, "opened_at": w.opened_at,
-            "closed_at": w.closed_at, "waited_seconds": w.waited_seconds, "business_seconds": w.business_seconds,
-            "target_seconds": w.target_seconds, "deadline": w.deadline, "breached": w.breached, "url": w.url,
-            "reason": w.reason,
-        } for w in report.longest],
+        "longest_waits": [
+            {
+                "brand": w.brand,
+                "channel": w.channel,
+                "account": w.account,
+                "kind": w.kind,
+                "thread_kind": w.thread_kind,
+                "customer_handle": w.customer_handle,
+                "opened_at": w.opened_at,
+                "closed_at": w.closed_at,
+                "waited_seconds": w.waited_seconds,
+                "business_seconds": w.business_seconds,
+                "target_seconds": w.target_seconds,
+                "deadline": w.deadline,
+                "breached": w.breached,
+                "url": w.url,
+                "reason": w.reason,
+            }
+            for w in report.longest
+        ],
         "policies": [vars(p) for p in report.policies],
     }
 

@@ -24,8 +24,9 @@ class Backoff:
 
     def __post_init__(self) -> None:
         if not 0 < self.base_seconds <= self.cap_seconds:
-            raise ValueError(f"backoff needs 0 < base_seconds <= cap_seconds, not {self.base_seconds} "
-                             f"and {self.cap_seconds}")
+            raise ValueError(
+                f"backoff needs 0 < base_seconds <= cap_seconds, not {self.base_seconds} and {self.cap_seconds}"
+            )
 
     def bound(self, failures: int) -> float:
         """The longest wait after `failures` failures in a row (at least one)."""

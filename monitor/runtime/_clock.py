@@ -19,4 +19,3 @@ and `x-rate-limit-reset` headers."""
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime."""
     return datetime.now(UTC)
-

@@ -54,8 +54,10 @@ class Health:
     def succeeded(self, at: datetime) -> None:
         """A run went well: log the recovery if it was failing."""
         if self.failing:
-            self.logger.warning(self.recovered_message or f"{self.name} recovered",
-                                extra={**self.context, "after_failures": self.failures})
+            self.logger.warning(
+                self.recovered_message or f"{self.name} recovered",
+                extra={**self.context, "after_failures": self.failures},
+            )
         self.status, self.failures, self.last_exception, self.last_error = OK, 0, None, None
         self.last_success = at
 
@@ -63,9 +65,12 @@ class Health:
         """A run failed with `exc`: log it if it was not already failing with this status."""
         error = excerpt(f"{type(exc).__name__}: {exc}", ERROR_TEXT_MAX)
         if self.status != status:
-            self.logger.log(self.level, self.failing_message or f"{self.name} failing",
-                            extra={**self.context, "status": status, "error": error},
-                            exc_info=exc if traceback else None)
+            self.logger.log(
+                self.level,
+                self.failing_message or f"{self.name} failing",
+                extra={**self.context, "status": status, "error": error},
+                exc_info=exc if traceback else None,
+            )
         self.status, self.last_exception, self.last_error = status, _untraced(exc), error
         self.failures += 1
 

@@ -153,7 +153,8 @@ class FakePage:
     token: str
     expired: set[str] = field(default_factory=set)
     usage: dict[str, float] = field(
-        default_factory=lambda: {"call_count": 0.0, "total_cputime": 0.0, "total_time": 0.0})
+        default_factory=lambda: {"call_count": 0.0, "total_cputime": 0.0, "total_time": 0.0}
+    )
     blocked_until: float | None = None
     block_code: int = 32
     regain: tuple[object] | None = None
@@ -217,15 +218,27 @@ class Misbehaviour:
 class GraphApiError(Exception):
     """An error answer of the fake (rendered as a Graph error body)."""
 
-    def __init__(self, status: int, code: int, message: str, *, type: str = "OAuthException",
-                 subcode: int | None = None, transient: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        *,
+        type: str = "OAuthException",
+        subcode: int | None = None,
+        transient: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.type = status, code, message, type
         self.subcode, self.transient = subcode, transient
 
     def body(self) -> Json:
-        e: Json = {"message": self.message, "type": self.type, "code": self.code,
-                   "fbtrace_id": base64.b64encode(random.randbytes(9)).decode()}
+        e: Json = {
+            "message": self.message,
+            "type": self.type,
+            "code": self.code,
+            "fbtrace_id": base64.b64encode(random.randbytes(9)).decode(),
+        }
         if self.subcode is not None:
             e["error_subcode"] = self.subcode
         if self.transient:
@@ -234,11 +247,16 @@ class GraphApiError(Exception):
 
 
 def _missing(node: str) -> GraphApiError:
-    return GraphApiError(400, 100, f"Unsupported get request. Object with ID '{node}' does not "
-                         "exist, cannot be loaded due to missing permissions, or does not support "
-                         "this operation. Please read the Graph API documentation at "
-                         "https://developers.facebook.com/docs/graph-api",
-                         type="GraphMethodException", subcode=33)
+    return GraphApiError(
+        400,
+        100,
+        f"Unsupported get request. Object with ID '{node}' does not "
+        "exist, cannot be loaded due to missing permissions, or does not support "
+        "this operation. Please read the Graph API documentation at "
+        "https://developers.facebook.com/docs/graph-api",
+        type="GraphMethodException",
+        subcode=33,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -258,8 +276,11 @@ def parse_fields(text: str) -> list[FieldSpec]:
     pos = 0
 
     def fail() -> GraphApiError:
-        return GraphApiError(400, 100, f"Syntax error \"Expected end of string instead of "
-                             f"\"{text[pos:pos + 1]}\".\" at character {pos}: {text}")
+        return GraphApiError(
+            400,
+            100,
+            f'Syntax error "Expected end of string instead of "{text[pos : pos + 1]}"." at character {pos}: {text}',
+        )
 
     def name() -> str:
         nonlocal pos
@@ -287,7 +308,7 @@ def parse_fields(text: str) -> list[FieldSpec]:
                     end = text.find(")", pos)
                     if end < 0:
                         raise fail()
-                    spec.modifiers[mod] = text[pos + 1:end]
+                    spec.modifiers[mod] = text[pos + 1 : end]
                     pos = end + 1
             out.append(spec)
             if pos < len(text) and text[pos] == ",":
@@ -317,8 +338,13 @@ DEFAULT_FIELDS = {
     "post": _specs("created_time,message,id"),
     "comment": _specs("created_time,from,message,id"),
 }
-TYPE_NAMES = {"page": "Page", "conversation": "UnifiedThread", "message": "Message",
-              "post": "Post", "comment": "Comment"}
+TYPE_NAMES = {
+    "page": "Page",
+    "conversation": "UnifiedThread",
+    "message": "Message",
+    "post": "Post",
+    "comment": "Comment",
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -335,8 +361,7 @@ def _uncursor(text: str) -> tuple[Any, ...]:
         value = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except ValueError:
         value = None
-    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
-            and isinstance(value[1], str)):
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str)):
         raise GraphApiError(400, 100, "(#100) The after/before cursor is invalid")
     return tuple(value)
 
@@ -349,14 +374,12 @@ def _uncursor(text: str) -> tuple[Any, ...]:
 class FakeGraphApi:
     """A local Graph API server; `await start()` returns its base URL (no version)."""
 
-    def __init__(self, *, clock: Clock = utcnow, app_secret: str | None = None,
-                 hang_seconds: float = 5.0) -> None:
+    def __init__(self, *, clock: Clock = utcnow, app_secret: str | None = None, hang_seconds: float = 5.0) -> None:
         self.clock = clock
         self.app_secret = app_secret
         self.hang_seconds = hang_seconds
         self.pages: dict[str, FakePage] = {}
-        self.app_usage: dict[str, float] = {"call_count": 0.0, "total_cputime": 0.0,
-                                            "total_time": 0.0}
+        self.app_usage: dict[str, float] = {"call_count": 0.0, "total_cputime": 0.0, "total_time": 0.0}
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.malformed: dict[str, tuple[tuple[str, ...], Json]] = {}
@@ -402,8 +425,7 @@ class FakeGraphApi:
         self.pages[page_id].conversations.append(conv)
         return conv.id
 
-    def add_message(self, conversation_id: str, at: datetime, text: str, *,
-                    from_page: bool = False) -> str:
+    def add_message(self, conversation_id: str, at: datetime, text: str, *, from_page: bool = False) -> str:
         kind, conv = self._nodes[conversation_id]
         assert kind == "conversation"
         page = self.pages[conv.page_id].person
@@ -413,20 +435,25 @@ class FakeGraphApi:
         self._nodes[msg.id] = ("message", msg)
         return msg.id
 
-    def add_post(self, page_id: str, at: datetime, text: str, *,
-                 author: Person | None = None) -> str:
-        post = FakePost(f"{page_id}_{self._new_id()}", page_id, _ts(at),
-                        author or self.pages[page_id].person, text)
+    def add_post(self, page_id: str, at: datetime, text: str, *, author: Person | None = None) -> str:
+        post = FakePost(f"{page_id}_{self._new_id()}", page_id, _ts(at), author or self.pages[page_id].person, text)
         self._nodes[post.id] = ("post", post)
         self.pages[page_id].posts.append(post)
         return post.id
 
-    def add_comment(self, post_id: str, at: datetime, text: str, *, author: Person | None = None,
-                    parent: str | None = None) -> str:
+    def add_comment(
+        self, post_id: str, at: datetime, text: str, *, author: Person | None = None, parent: str | None = None
+    ) -> str:
         kind, post = self._nodes[post_id]
         assert kind == "post"
-        comment = FakeComment(f"{post_id.rsplit('_', 1)[1]}_{self._new_id()}", post_id, _ts(at),
-                              author or self.pages[post.page_id].person, text, parent)
+        comment = FakeComment(
+            f"{post_id.rsplit('_', 1)[1]}_{self._new_id()}",
+            post_id,
+            _ts(at),
+            author or self.pages[post.page_id].person,
+            text,
+            parent,
+        )
         post.add(comment)
         self._nodes[comment.id] = ("comment", comment)
         return comment.id
@@ -480,9 +507,16 @@ class FakeGraphApi:
         assert kind == "conversation"
         conv.updated_override = _ts(at)
 
-    def misbehave(self, kind: MisbehaviourKind, *, page_id: str | None = None,
-                  edge: str | None = None, size: int = 64 * 1024 * 1024, chunked: bool = False,
-                  depth: int = 100_000) -> Misbehaviour:
+    def misbehave(
+        self,
+        kind: MisbehaviourKind,
+        *,
+        page_id: str | None = None,
+        edge: str | None = None,
+        size: int = 64 * 1024 * 1024,
+        chunked: bool = False,
+        depth: int = 100_000,
+    ) -> Misbehaviour:
         """Answer every matching request in a hostile way, until `behave`:
 
         * `repeat_cursor`: the list's first page, whatever the cursor asked, always with the same
@@ -499,15 +533,13 @@ class FakeGraphApi:
         """Stop every misbehaviour."""
         self.misbehaviours.clear()
 
-    def _misbehaviour(self, kinds: tuple[str, ...], page_id: str | None,
-                      edge: str | None) -> Misbehaviour | None:
+    def _misbehaviour(self, kinds: tuple[str, ...], page_id: str | None, edge: str | None) -> Misbehaviour | None:
         for rule in self.misbehaviours:
             if rule.kind in kinds and rule.page_id in (None, page_id) and rule.edge in (None, edge):
                 return rule
         return None
 
-    def inject(self, kind: FaultKind, *, count: int = 1, page_id: str | None = None,
-               edge: str | None = None) -> None:
+    def inject(self, kind: FaultKind, *, count: int = 1, page_id: str | None = None, edge: str | None = None) -> None:
         """Answer the next `count` matching requests with a fault."""
         self.faults.append(Fault(kind, page_id, edge, count))
 
@@ -524,7 +556,8 @@ class FakeGraphApi:
             entry: Json = {"type": "pages"}
             entry.update({k: 100 if blocked else round(v) for k, v in page.usage.items()})
             entry["estimated_time_to_regain_access"] = (
-                math.ceil((page.blocked_until - now) / 60) if blocked and page.blocked_until else 0)
+                math.ceil((page.blocked_until - now) / 60) if blocked and page.blocked_until else 0
+            )
             if page.regain is not None:
                 entry["estimated_time_to_regain_access"] = page.regain[0]
             headers["X-Business-Use-Case-Usage"] = json.dumps({page.id: [entry]})
@@ -532,8 +565,7 @@ class FakeGraphApi:
 
     def _take_fault(self, page_id: str | None, edge: str | None) -> FaultKind | None:
         for fault in self.faults:
-            if (fault.remaining > 0 and fault.page_id in (None, page_id)
-                    and fault.edge in (None, edge)):
+            if fault.remaining > 0 and fault.page_id in (None, page_id) and fault.edge in (None, edge):
                 fault.remaining -= 1
                 return fault.kind
         if self._random_faults is not None:
@@ -556,86 +588,102 @@ class FakeGraphApi:
             token = self._token(request)
             page = self._page_of_token(token)
             if page is None:
-                raise GraphApiError(400, 190, "Invalid OAuth access token - Cannot parse access token",
-                                    subcode=None)
+                raise GraphApiError(400, 190, "Invalid OAuth access token - Cannot parse access token", subcode=None)
             if token in page.expired:
                 pacific = now_dt.astimezone(_GRAPH_ZONE)  # the Graph API says its times in Pacific time
-                raise GraphApiError(400, 190, "Error validating access token: Session has expired on "
-                                    f"{pacific:%A, %d-%b-%y %H:%M:%S %Z}.", subcode=463)
+                raise GraphApiError(
+                    400,
+                    190,
+                    f"Error validating access token: Session has expired on {pacific:%A, %d-%b-%y %H:%M:%S %Z}.",
+                    subcode=463,
+                )
             self._check_proof(request, token)
             if page.blocked_until is not None and page.blocked_until > now:
                 what = "Application" if page.block_code == 4 else "User"
-                raise GraphApiError(400, page.block_code,
-                                    f"(#{page.block_code}) {what} request limit reached",
-                                    transient=True)
+                raise GraphApiError(
+                    400, page.block_code, f"(#{page.block_code}) {what} request limit reached", transient=True
+                )
             fault = self._take_fault(page.id, edge)
             if fault is not None:
                 response, code = await self._fault(fault, page, now)
                 status = response.status
                 return response
             if len(parts) > 2 or node is None:
-                raise GraphApiError(400, 2500, f"Unknown path components: /{'/'.join(parts[2:])}",
-                                    type="OAuthException")
+                raise GraphApiError(
+                    400, 2500, f"Unknown path components: /{'/'.join(parts[2:])}", type="OAuthException"
+                )
             body = self._serve(request, version, node, edge, page, int(now))
             items = len(body["data"]) if isinstance(body.get("data"), list) else 1
             hostile = self._misbehaviour(("huge_body", "deep_json"), page.id, edge)
             if hostile is not None:
                 hostile.served += 1
-                return await self._hostile_body(request, hostile, body, edge,
-                                                self._usage_headers(page, now))
+                return await self._hostile_body(request, hostile, body, edge, self._usage_headers(page, now))
             return web.json_response(body, headers=self._usage_headers(page, now))
         except GraphApiError as exc:
             status, code = exc.status, exc.code
-            return web.json_response(exc.body(), status=exc.status,
-                                     headers=self._usage_headers(page, now))
+            return web.json_response(exc.body(), status=exc.status, headers=self._usage_headers(page, now))
         except Exception:
             status = 500
             raise
         finally:
-            self.requests.append(RecordedRequest(now_dt, request.path, version, node, edge, params,
-                                                 page.id if page else None, status, code, items))
+            self.requests.append(
+                RecordedRequest(
+                    now_dt, request.path, version, node, edge, params, page.id if page else None, status, code, items
+                )
+            )
 
-    async def _fault(self, kind: FaultKind, page: FakePage,
-                     now: float) -> tuple[web.Response, int | None]:
+    async def _fault(self, kind: FaultKind, page: FakePage, now: float) -> tuple[web.Response, int | None]:
         headers = self._usage_headers(page, now)
         errors = {
-            "500": GraphApiError(500, 2, "An unexpected error has occurred. Please retry your request "
-                                 "later.", transient=True),
-            "transient": GraphApiError(400, 1, "An unknown error occurred", subcode=99,
-                                       transient=True),
+            "500": GraphApiError(
+                500, 2, "An unexpected error has occurred. Please retry your request later.", transient=True
+            ),
+            "transient": GraphApiError(400, 1, "An unknown error occurred", subcode=99, transient=True),
             "rate_limit": GraphApiError(400, 613, "Calls to this api have exceeded the rate limit."),
         }
         if kind in errors:
             err = errors[kind]
             return web.json_response(err.body(), status=err.status, headers=headers), err.code
         if kind == "503_html":
-            return web.Response(status=503, text="<html><body>Service Unavailable</body></html>",
-                                content_type="text/html", headers=headers), None
+            return web.Response(
+                status=503,
+                text="<html><body>Service Unavailable</body></html>",
+                content_type="text/html",
+                headers=headers,
+            ), None
         if kind == "html":
-            return web.Response(status=200, text="<!DOCTYPE html><html><body>Sorry, something "
-                                "went wrong.</body></html>", content_type="text/html",
-                                headers=headers), None
+            return web.Response(
+                status=200,
+                text="<!DOCTYPE html><html><body>Sorry, something went wrong.</body></html>",
+                content_type="text/html",
+                headers=headers,
+            ), None
         if kind == "malformed":
-            return web.Response(status=200, text='{"data": [{"id": "1", "updated_time": ',
-                                content_type="application/json", headers=headers), None
+            return web.Response(
+                status=200,
+                text='{"data": [{"id": "1", "updated_time": ',
+                content_type="application/json",
+                headers=headers,
+            ), None
         await asyncio.sleep(self.hang_seconds)  # "timeout": answer too late
         return web.json_response({"data": []}, headers=headers), None
 
-    async def _hostile_body(self, request: web.Request, rule: Misbehaviour, body: Json,
-                            edge: str | None, headers: dict[str, str]) -> web.StreamResponse:
+    async def _hostile_body(
+        self, request: web.Request, rule: Misbehaviour, body: Json, edge: str | None, headers: dict[str, str]
+    ) -> web.StreamResponse:
         """The answer with its first item padded to `rule.size` bytes, or nested `rule.depth`
         levels deep; the padding is streamed, never held whole."""
         data = body.get("data")
         first: Json = data[0] if isinstance(data, list) and data else body
         marker = "\u0000hostile\u0000"
-        key = ("attachments" if rule.kind == "deep_json"
-               else "snippet" if edge == "conversations" else "message")
+        key = "attachments" if rule.kind == "deep_json" else "snippet" if edge == "conversations" else "message"
         first[key] = marker
         prefix, _, suffix = json.dumps(body).partition(json.dumps(marker))
         if rule.kind == "deep_json":
             nested = "[" * rule.depth + "]" * rule.depth
-            return web.Response(body=(prefix + nested + suffix).encode(), headers=headers,
-                                content_type="application/json")
+            return web.Response(
+                body=(prefix + nested + suffix).encode(), headers=headers, content_type="application/json"
+            )
         head, tail = (prefix + '"').encode(), ('"' + suffix).encode()
         padding = max(0, rule.size - len(head) - len(tail))
         response = web.StreamResponse(headers={**headers, "Content-Type": "application/json"})
@@ -678,15 +726,18 @@ class FakeGraphApi:
             return
         proof = request.query.get("appsecret_proof")
         if proof is None:
-            raise GraphApiError(400, 100, "API calls from the server require an appsecret_proof "
-                                "argument", type="GraphMethodException")
+            raise GraphApiError(
+                400, 100, "API calls from the server require an appsecret_proof argument", type="GraphMethodException"
+            )
         want = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(proof, want):
-            raise GraphApiError(400, 100, "Invalid appsecret_proof provided in the API argument",
-                                type="GraphMethodException")
+            raise GraphApiError(
+                400, 100, "Invalid appsecret_proof provided in the API argument", type="GraphMethodException"
+            )
 
-    def _serve(self, request: web.Request, version: str | None, node: str, edge: str | None,
-               page: FakePage, now: int) -> Json:
+    def _serve(
+        self, request: web.Request, version: str | None, node: str, edge: str | None, page: FakePage, now: int
+    ) -> Json:
         kind, obj = self._nodes.get(node, (None, None))
         if kind is None or self._owner(kind, obj) != page.id or self._hidden(kind, obj, now):
             raise _missing(node)
@@ -720,8 +771,7 @@ class FakeGraphApi:
 class _Ctx:
     """Rendering of one request: fields, edges, paging URLs."""
 
-    def __init__(self, api: FakeGraphApi, request: web.Request, version: str | None,
-                 now: int) -> None:
+    def __init__(self, api: FakeGraphApi, request: web.Request, version: str | None, now: int) -> None:
         self.api, self.request, self.version, self.now = api, request, version, now
 
     def render(self, kind: str, obj: Any, specs: list[FieldSpec]) -> Json:
@@ -794,8 +844,7 @@ class _Ctx:
                 return f"https://www.facebook.com/{obj.post_id}?comment_id={obj.id}"
         raise _no_field(name, kind)
 
-    def edge(self, kind: str, obj: Any, edge: str, args: dict[str, str],
-             specs: list[FieldSpec] | None) -> Json:
+    def edge(self, kind: str, obj: Any, edge: str, args: dict[str, str], specs: list[FieldSpec] | None) -> Json:
         if edge not in EDGES.get(kind, ()):
             raise _no_field(edge, kind)
         child, items, key = EDGES[kind][edge](self, obj, args)
@@ -805,8 +854,7 @@ class _Ctx:
         order = sorted(range(len(items)), key=lambda i: keys[i])
         ordered = [items[i] for i in order]
         skeys = [keys[i] for i in order]
-        hostile = self.api._misbehaviour(("repeat_cursor", "endless_cursor"),
-                                         self.api._owner(kind, obj), edge)
+        hostile = self.api._misbehaviour(("repeat_cursor", "endless_cursor"), self.api._owner(kind, obj), edge)
         start, end = 0, len(ordered)
         if hostile is not None:  # whatever the cursor asked: the first page
             end = min(len(ordered), limit)
@@ -819,8 +867,7 @@ class _Ctx:
         else:
             end = min(len(ordered), limit)
         chosen = ordered[start:end]
-        body: Json = {"data": [self.render(child, c, specs or DEFAULT_FIELDS[child])
-                               for c in chosen]}
+        body: Json = {"data": [self.render(child, c, specs or DEFAULT_FIELDS[child]) for c in chosen]}
         if chosen:
             before, after = _cursor(skeys[start]), _cursor(skeys[end - 1])
             paging: Json = {"cursors": {"before": before, "after": after}}
@@ -837,8 +884,7 @@ class _Ctx:
             body["paging"]["next"] = self._url(obj.id, edge, args, specs, after=after)
         return body
 
-    def _url(self, node: str, edge: str, args: dict[str, str], specs: list[FieldSpec] | None,
-             **cursor: str) -> str:
+    def _url(self, node: str, edge: str, args: dict[str, str], specs: list[FieldSpec] | None, **cursor: str) -> str:
         query = {k: v for k, v in args.items() if k not in ("after", "before", "fields")}
         if specs:
             query["fields"] = _unparse(specs)
@@ -895,8 +941,9 @@ def _sub(value: Json, spec: FieldSpec) -> Json:
 
 
 def _no_field(name: str, kind: str) -> GraphApiError:
-    return GraphApiError(400, 100, f"(#100) Tried accessing nonexisting field ({name}) on node type "
-                         f"({TYPE_NAMES[kind]})")
+    return GraphApiError(
+        400, 100, f"(#100) Tried accessing nonexisting field ({name}) on node type ({TYPE_NAMES[kind]})"
+    )
 
 
 SortKey = Callable[[Any], tuple[Any, ...]]
@@ -914,8 +961,7 @@ def _conversations(ctx: _Ctx, page: FakePage, args: dict[str, str]) -> tuple[str
     return "conversation", items, lambda c: (-latest[c.id][1], c.id)
 
 
-def _messages(ctx: _Ctx, conv: FakeConversation,
-              args: dict[str, str]) -> tuple[str, list[Any], Any]:
+def _messages(ctx: _Ctx, conv: FakeConversation, args: dict[str, str]) -> tuple[str, list[Any], Any]:
     return "message", conv.visible(ctx.now), lambda m: (-m.created, m.id)
 
 
@@ -927,14 +973,14 @@ def _posts(which: str) -> Edge:
         for obj in page.posts:
             if obj.gone(ctx.now) or obj.created > ctx.now:
                 continue
-            if (since is not None and obj.created < since
-                    or until is not None and obj.created > until):
+            if since is not None and obj.created < since or until is not None and obj.created > until:
                 continue
             own = obj.author.id == page.id
             if which == "posts" and not own or which == "visitor_posts" and own:
                 continue
             items.append(obj)
         return "post", items, lambda p: (-p.created, p.id)
+
     return edge
 
 
@@ -952,8 +998,13 @@ def _comments(ctx: _Ctx, obj: Any, args: dict[str, str]) -> tuple[str, list[Any]
 
 
 EDGES: dict[str, dict[str, Edge]] = {
-    "page": {"conversations": _conversations, "feed": _posts("feed"), "posts": _posts("posts"),
-             "visitor_posts": _posts("visitor_posts"), "published_posts": _posts("posts")},
+    "page": {
+        "conversations": _conversations,
+        "feed": _posts("feed"),
+        "posts": _posts("posts"),
+        "visitor_posts": _posts("visitor_posts"),
+        "published_posts": _posts("posts"),
+    },
     "conversation": {"messages": _messages},
     "post": {"comments": _comments},
     "comment": {"comments": _comments},
@@ -981,15 +1032,28 @@ PUBLIC_QUESTIONS = [
     "Is the store open on Sunday?",
     "The app keeps crashing since the update, any fix?",
 ]
-FOLLOW_UPS = ["Et pour le retour, comment ça se passe ?", "And how long does a refund take?",
-              "Toujours rien reçu, vous pouvez relancer ?"]
-PRAISE = ["Merci pour le service au top !", "Love the new collection 😍", "Super équipe 👏",
-          "Thanks, great support as always"]
+FOLLOW_UPS = [
+    "Et pour le retour, comment ça se passe ?",
+    "And how long does a refund take?",
+    "Toujours rien reçu, vous pouvez relancer ?",
+]
+PRAISE = [
+    "Merci pour le service au top !",
+    "Love the new collection 😍",
+    "Super équipe 👏",
+    "Thanks, great support as always",
+]
 COURTESY = ["Merci beaucoup !", "Super, merci 👍", "ok merci"]
-REPLIES = ["Bonjour, nous regardons cela tout de suite.", "Hi, we're looking into it right now.",
-           "Bonjour, c'est noté, nous revenons vers vous."]
-PAGE_POSTS = ["Nouvelle collection disponible dès aujourd'hui", "Our summer sale starts now",
-              "Rendez-vous samedi en boutique"]
+REPLIES = [
+    "Bonjour, nous regardons cela tout de suite.",
+    "Hi, we're looking into it right now.",
+    "Bonjour, c'est noté, nous revenons vers vous.",
+]
+PAGE_POSTS = [
+    "Nouvelle collection disponible dès aujourd'hui",
+    "Our summer sale starts now",
+    "Rendez-vous samedi en boutique",
+]
 
 
 @dataclass(frozen=True)
@@ -1053,9 +1117,18 @@ class _Thread:
             self.open = None
 
 
-def script_page(api: FakeGraphApi, page_id: str, *, start: datetime, span: timedelta, seed: int = 0,
-                conversations: int = 300, posts: int = 50, comments: int = 1000,
-                history: bool = True) -> Traffic:
+def script_page(
+    api: FakeGraphApi,
+    page_id: str,
+    *,
+    start: datetime,
+    span: timedelta,
+    seed: int = 0,
+    conversations: int = 300,
+    posts: int = 50,
+    comments: int = 1000,
+    history: bool = True,
+) -> Traffic:
     """Script a Page's traffic between `start` and about `start + span` (+ reply delays).
 
     Messenger: a question, then a reply after a delay (seconds to 2 h), or never; sometimes a second
@@ -1154,8 +1227,7 @@ def script_page(api: FakeGraphApi, page_id: str, *, start: datetime, span: timed
             continue
         if kind < 0.5:  # the customer adds to it before the reply
             t2 = t + rng.randint(10, 25)
-            th.question(api.add_comment(pid, at(t2), rng.choice(FOLLOW_UPS), author=who, parent=c),
-                        at(t2))
+            th.question(api.add_comment(pid, at(t2), rng.choice(FOLLOW_UPS), author=who, parent=c), at(t2))
             written += 1
         r = t + 30 + delay()
         reply = api.add_comment(pid, at(r), rng.choice(REPLIES), parent=c)
@@ -1163,8 +1235,7 @@ def script_page(api: FakeGraphApi, page_id: str, *, start: datetime, span: timed
         written += 1
         if kind >= 0.75:  # a reply to the Page's reply (third level), then maybe another answer
             q = r + rng.randint(60, 1800)
-            th.question(api.add_comment(pid, at(q), rng.choice(FOLLOW_UPS), author=who,
-                                        parent=reply), at(q))
+            th.question(api.add_comment(pid, at(q), rng.choice(FOLLOW_UPS), author=who, parent=reply), at(q))
             written += 1
             if kind < 0.92:
                 r2 = q + delay()
@@ -1177,8 +1248,16 @@ def script_page(api: FakeGraphApi, page_id: str, *, start: datetime, span: timed
     return traffic
 
 
-def _history(api: FakeGraphApi, page_id: str, traffic: Traffic, rng: random.Random, s0: int,
-             total: int, at: Callable[[float], datetime], customer: Callable[[], Person]) -> None:
+def _history(
+    api: FakeGraphApi,
+    page_id: str,
+    traffic: Traffic,
+    rng: random.Random,
+    s0: int,
+    total: int,
+    at: Callable[[float], datetime],
+    customer: Callable[[], Person],
+) -> None:
     old = s0 - 10 * 86400
     for _ in range(20):  # old conversations, never read
         cid = api.add_conversation(page_id, customer())
@@ -1200,8 +1279,7 @@ def _history(api: FakeGraphApi, page_id: str, traffic: Traffic, rng: random.Rand
         t = old - (20 + i) * 86400
         pid = api.add_post(page_id, at(t), rng.choice(PAGE_POSTS))
         for j in range(3):
-            api.add_comment(pid, at(t + 3600 * (j + 1)), rng.choice(PUBLIC_QUESTIONS),
-                            author=customer())
+            api.add_comment(pid, at(t + 3600 * (j + 1)), rng.choice(PUBLIC_QUESTIONS), author=customer())
         if i == 0:
             q = s0 + total // 3
             c = api.add_comment(pid, at(q), rng.choice(PUBLIC_QUESTIONS), author=customer())

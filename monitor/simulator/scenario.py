@@ -113,8 +113,9 @@ class Scenario:
         for p in self.posts:
             threads.setdefault(p.thread_of, []).append(p)
         for thread, posts in threads.items():
-            events = sorted([(p.at, 0, p.key) for p in posts]
-                            + [(p.reply_at, 1, p.key) for p in posts if p.reply_at is not None])
+            events = sorted(
+                [(p.at, 0, p.key) for p in posts] + [(p.reply_at, 1, p.key) for p in posts if p.reply_at is not None]
+            )
             opened: tuple[datetime, str] | None = None
             for at, kind, key in events:
                 if kind == 0 and opened is None:
@@ -155,18 +156,20 @@ def generate(
         customer = 7_000_000_000 + (10_000 + i if private else rng.randrange(customers))
         edit = rng.random() < edit_share
         text = rng.choice(QUESTIONS)
-        posts.append(Post(
-            key=f"{prefix}{i}",
-            customer_id=str(customer),
-            customer_handle=f"customer_{customer % 100_000}",
-            at=start + offset * step,
-            text=f"{mention} {text}".strip(),
-            reply_after=reply_delays[i % len(reply_delays)],
-            reply_text=rng.choice(REPLIES),
-            private=private,
-            edit_after=timedelta(seconds=rng.randrange(5, 600)) if edit else None,
-            edit_text=f"{mention} {rng.choice(EDITS)}".strip() if edit else None,
-        ))
+        posts.append(
+            Post(
+                key=f"{prefix}{i}",
+                customer_id=str(customer),
+                customer_handle=f"customer_{customer % 100_000}",
+                at=start + offset * step,
+                text=f"{mention} {text}".strip(),
+                reply_after=reply_delays[i % len(reply_delays)],
+                reply_text=rng.choice(REPLIES),
+                private=private,
+                edit_after=timedelta(seconds=rng.randrange(5, 600)) if edit else None,
+                edit_text=f"{mention} {rng.choice(EDITS)}".strip() if edit else None,
+            )
+        )
     return Scenario(posts)
 
 

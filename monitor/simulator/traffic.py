@@ -62,19 +62,42 @@ FOLLOW_UPS: dict[Lang, tuple[str, ...]] = {
     "en": ("And how long does a refund take?", "Still nothing, can you check again?"),
 }
 REPLIES: dict[Lang, tuple[str, ...]] = {
-    "fr": ("Bonjour, nous regardons cela tout de suite et revenons vers vous.",
-           "Bonjour, c'est noté : votre dossier est transmis au service client."),
-    "en": ("Hi, we're looking into it right now and will get back to you.",
-           "Hi, thanks for your patience: your case is with our support team."),
+    "fr": (
+        "Bonjour, nous regardons cela tout de suite et revenons vers vous.",
+        "Bonjour, c'est noté : votre dossier est transmis au service client.",
+    ),
+    "en": (
+        "Hi, we're looking into it right now and will get back to you.",
+        "Hi, thanks for your patience: your case is with our support team.",
+    ),
 }
-COURTESY: dict[Lang, tuple[str, ...]] = {"fr": ("Merci beaucoup !", "Super, merci 👍"),
-                                         "en": ("Thanks!", "Great, thank you 👍")}
-PRAISE: dict[Lang, tuple[str, ...]] = {"fr": ("Merci pour le service au top !", "Super équipe 👏"),
-                                       "en": ("Love the new collection 😍", "Thanks, great support as always")}
-PAGE_POSTS = ("Nouvelle collection disponible dès aujourd'hui", "Our summer sale starts now",
-              "Rendez-vous samedi en boutique")
-FIRST_NAMES = ("Camille", "Léa", "Hugo", "Chloé", "Lucas", "Manon", "Emma", "Jules", "Olivia", "Noah",
-               "Grace", "Oliver")
+COURTESY: dict[Lang, tuple[str, ...]] = {
+    "fr": ("Merci beaucoup !", "Super, merci 👍"),
+    "en": ("Thanks!", "Great, thank you 👍"),
+}
+PRAISE: dict[Lang, tuple[str, ...]] = {
+    "fr": ("Merci pour le service au top !", "Super équipe 👏"),
+    "en": ("Love the new collection 😍", "Thanks, great support as always"),
+}
+PAGE_POSTS = (
+    "Nouvelle collection disponible dès aujourd'hui",
+    "Our summer sale starts now",
+    "Rendez-vous samedi en boutique",
+)
+FIRST_NAMES = (
+    "Camille",
+    "Léa",
+    "Hugo",
+    "Chloé",
+    "Lucas",
+    "Manon",
+    "Emma",
+    "Jules",
+    "Olivia",
+    "Noah",
+    "Grace",
+    "Oliver",
+)
 
 
 @dataclass(frozen=True)
@@ -177,16 +200,19 @@ def plan_minute(seed: int, place: Place, minute: int, salt: str = "") -> list[Ex
                     t += rng.uniform(5, 30) * MINUTE
                     steps.append(Step(t, "question", rng.choice(FOLLOW_UPS[lang])))
                     if rng.random() >= profile.never:
-                        steps.append(Step(t + _delay(rng, profile.median_delay), "reply",
-                                          rng.choice(REPLIES[lang])))
+                        steps.append(Step(t + _delay(rng, profile.median_delay), "reply", rng.choice(REPLIES[lang])))
         out.append(Exchange(f"{place}:{minute}:{i}", place, lang, str(n), name, at, tuple(steps)))
     return out
 
 
 def plan(seed: int, place: Place, start: float, end: float, salt: str = "") -> list[Exchange]:
     """Exchanges starting in story time [start, end), in time order."""
-    out = [e for m in range(math.floor(start / MINUTE), math.ceil(end / MINUTE))
-           for e in plan_minute(seed, place, m, salt) if start <= e.at < end]
+    out = [
+        e
+        for m in range(math.floor(start / MINUTE), math.ceil(end / MINUTE))
+        for e in plan_minute(seed, place, m, salt)
+        if start <= e.at < end
+    ]
     return sorted(out, key=lambda e: (e.at, e.key))
 
 
@@ -208,9 +234,21 @@ class TrafficPlayer:
     the real clock reaches it.
     """
 
-    def __init__(self, *, seed: int, speed: float, origin: datetime, x: FakeXApi, graph: FakeGraphApi,
-                 x_user_id: str, x_handle: str, page_id: str, salt: str = "",
-                 history: float = 30 * MINUTE, places: tuple[Place, ...] = PLACES) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        speed: float,
+        origin: datetime,
+        x: FakeXApi,
+        graph: FakeGraphApi,
+        x_user_id: str,
+        x_handle: str,
+        page_id: str,
+        salt: str = "",
+        history: float = 30 * MINUTE,
+        places: tuple[Place, ...] = PLACES,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.seed, self.speed, self.origin = seed, speed, origin.astimezone(UTC)
@@ -236,8 +274,10 @@ class TrafficPlayer:
         if until <= self.loaded_until:
             return []
         start, self.loaded_until = self.loaded_until, until
-        new = sorted((e for place in self.places for e in plan(self.seed, place, start, until, self.salt)),
-                     key=lambda e: (e.at, e.key))
+        new = sorted(
+            (e for place in self.places for e in plan(self.seed, place, start, until, self.salt)),
+            key=lambda e: (e.at, e.key),
+        )
         for exchange in new:
             self._load(exchange)
         self.played.exchanges.extend(new)
@@ -245,7 +285,11 @@ class TrafficPlayer:
 
     def _load(self, e: Exchange) -> None:
         loaders: dict[Place, Callable[[Exchange], None]] = {
-            "x_mention": self._mention, "x_dm": self._dm, "messenger": self._messenger, "comment": self._comment}
+            "x_mention": self._mention,
+            "x_dm": self._dm,
+            "messenger": self._messenger,
+            "comment": self._comment,
+        }
         loaders[e.place](e)
 
     def _times(self, e: Exchange) -> Iterator[tuple[Step, datetime]]:
@@ -261,19 +305,20 @@ class TrafficPlayer:
         last: int | None = None
         for step, at in self._times(e):
             if step.from_brand:
-                tid = self.x.add_tweet(self.x_user_id, f"@{handle} {step.text}", at,
-                                       mentions=[e.customer_id], reply_to=last)
+                tid = self.x.add_tweet(
+                    self.x_user_id, f"@{handle} {step.text}", at, mentions=[e.customer_id], reply_to=last
+                )
             else:
-                tid = self.x.add_tweet(e.customer_id, f"@{self.x_handle} {step.text}", at,
-                                       mentions=[self.x_user_id], reply_to=last)
+                tid = self.x.add_tweet(
+                    e.customer_id, f"@{self.x_handle} {step.text}", at, mentions=[self.x_user_id], reply_to=last
+                )
             self._note(str(tid), e, step.text)
             last = tid
 
     def _dm(self, e: Exchange) -> None:
         self.x.add_user(e.customer_id, f"{e.customer_name.split()[0].lower()}_{e.customer_id[-4:]}")
         for step, at in self._times(e):
-            sender, recipient = ((self.x_user_id, e.customer_id) if step.from_brand
-                                 else (e.customer_id, self.x_user_id))
+            sender, recipient = (self.x_user_id, e.customer_id) if step.from_brand else (e.customer_id, self.x_user_id)
             self._note(str(self.x.add_dm(sender, recipient, step.text, at)), e, step.text)
 
     def _messenger(self, e: Exchange) -> None:

@@ -43,13 +43,32 @@ TWEETS = "GET /2/users/:id/tweets"
 DM_EVENTS = "GET /2/dm_events"
 ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS)
 
-FAULTS = ("rate_limited", "http_500", "http_503_html", "malformed_json", "non_json",
-          "truncated_json", "missing_fields", "wrong_types", "partial_errors", "connection_reset", "slow",
-          "echo_credential")
+FAULTS = (
+    "rate_limited",
+    "http_500",
+    "http_503_html",
+    "malformed_json",
+    "non_json",
+    "truncated_json",
+    "missing_fields",
+    "wrong_types",
+    "partial_errors",
+    "connection_reset",
+    "slow",
+    "echo_credential",
+)
 """What `inject` and `fault_rates` accept."""
 
-MISBEHAVIOURS = ("repeat_token", "endless_token", "endless_history", "huge_id", "huge_body",
-                 "oversized_page", "rate_reset", "rate_limited")
+MISBEHAVIOURS = (
+    "repeat_token",
+    "endless_token",
+    "endless_history",
+    "huge_id",
+    "huge_body",
+    "oversized_page",
+    "rate_reset",
+    "rate_limited",
+)
 """What `misbehave` accepts (see its docstring)."""
 HUGE_ID = "123456789012345678901234567890"
 """A 30-digit tweet id (X ids are snowflakes of at most 19 digits)."""
@@ -63,18 +82,66 @@ DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300}
 """Requests per 15-minute window (app bearer for timelines, user keys for DMs)."""
 TOKEN_PREFIX = "7140dibdnow9c7btw"
 
-TWEET_FIELDS = {"attachments", "author_id", "context_annotations", "conversation_id", "created_at",
-                "edit_controls", "edit_history_tweet_ids", "entities", "geo", "id",
-                "in_reply_to_user_id", "lang", "note_tweet", "possibly_sensitive", "public_metrics",
-                "referenced_tweets", "reply_settings", "source", "text", "withheld"}
-USER_FIELDS = {"created_at", "description", "entities", "id", "location", "name", "pinned_tweet_id",
-               "profile_image_url", "protected", "public_metrics", "url", "username", "verified",
-               "withheld"}
-TWEET_EXPANSIONS = {"attachments.poll_ids", "attachments.media_keys", "author_id",
-                    "edit_history_tweet_ids", "entities.mentions.username", "geo.place_id",
-                    "in_reply_to_user_id", "referenced_tweets.id", "referenced_tweets.id.author_id"}
-DM_EVENT_FIELDS = {"id", "text", "event_type", "created_at", "dm_conversation_id", "sender_id",
-                   "participant_ids", "referenced_tweets", "attachments"}
+TWEET_FIELDS = {
+    "attachments",
+    "author_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "edit_controls",
+    "edit_history_tweet_ids",
+    "entities",
+    "geo",
+    "id",
+    "in_reply_to_user_id",
+    "lang",
+    "note_tweet",
+    "possibly_sensitive",
+    "public_metrics",
+    "referenced_tweets",
+    "reply_settings",
+    "source",
+    "text",
+    "withheld",
+}
+USER_FIELDS = {
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "location",
+    "name",
+    "pinned_tweet_id",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "url",
+    "username",
+    "verified",
+    "withheld",
+}
+TWEET_EXPANSIONS = {
+    "attachments.poll_ids",
+    "attachments.media_keys",
+    "author_id",
+    "edit_history_tweet_ids",
+    "entities.mentions.username",
+    "geo.place_id",
+    "in_reply_to_user_id",
+    "referenced_tweets.id",
+    "referenced_tweets.id.author_id",
+}
+DM_EVENT_FIELDS = {
+    "id",
+    "text",
+    "event_type",
+    "created_at",
+    "dm_conversation_id",
+    "sender_id",
+    "participant_ids",
+    "referenced_tweets",
+    "attachments",
+}
 DM_EXPANSIONS = {"attachments.media_keys", "referenced_tweets.id", "sender_id", "participant_ids"}
 DM_EVENT_TYPES = {"MessageCreate", "ParticipantsJoin", "ParticipantsLeave"}
 
@@ -197,10 +264,12 @@ def too_many() -> web.Response:
 
 
 def invalid(param: str, value: str, message: str) -> web.Response:
-    body = {"errors": [{"parameters": {param: [value]}, "message": message}],
-            "title": "Invalid Request",
-            "detail": "One or more parameters to your request was invalid.",
-            "type": "https://api.twitter.com/2/problems/invalid-request"}
+    body = {
+        "errors": [{"parameters": {param: [value]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
     return web.json_response(body, status=400)
 
 
@@ -208,10 +277,17 @@ class FakeXApi:
     """The local X API: `await start()` gives its base URL; script it with `add_*`, `load`,
     `inject`; read `requests` afterwards."""
 
-    def __init__(self, *, clock: UnixClock = time.time, window_seconds: float = 900.0,
-                 limits: Mapping[str, int] | None = None, seed: int = 0,
-                 fault_rates: Mapping[str, float] | None = None, fault_retry_after: float = 15.0,
-                 timeline_cap: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: UnixClock = time.time,
+        window_seconds: float = 900.0,
+        limits: Mapping[str, int] | None = None,
+        seed: int = 0,
+        fault_rates: Mapping[str, float] | None = None,
+        fault_retry_after: float = 15.0,
+        timeline_cap: Mapping[str, int] | None = None,
+    ) -> None:
         self.clock = clock
         self.window_seconds = window_seconds
         self.limits: dict[str, int] = {**DEFAULT_LIMITS, **(limits or {})}
@@ -282,9 +358,17 @@ class FakeXApi:
         self._seq[ms] = seq + 1
         return (ms << 22) | seq
 
-    def add_tweet(self, author_id: str, text: str, at: datetime | float, *,
-                  mentions: Iterable[str] = (), reply_to: int | None = None,
-                  quote_of: int | None = None, retweet_of: int | None = None) -> int:
+    def add_tweet(
+        self,
+        author_id: str,
+        text: str,
+        at: datetime | float,
+        *,
+        mentions: Iterable[str] = (),
+        reply_to: int | None = None,
+        quote_of: int | None = None,
+        retweet_of: int | None = None,
+    ) -> int:
         """A tweet by `author_id` at `at`; a reply (to tweet `reply_to`) joins its conversation."""
         ts = at.timestamp() if isinstance(at, datetime) else at
         tid = self.new_id(ts)
@@ -298,8 +382,7 @@ class FakeXApi:
             referenced.append(("quoted", quote_of))
         if retweet_of is not None:
             referenced.append(("retweeted", retweet_of))
-        tweet = Tweet(tid, author_id, text, ts, conversation, reply_user, referenced,
-                      frozenset(mentions), [tid])
+        tweet = Tweet(tid, author_id, text, ts, conversation, reply_user, referenced, frozenset(mentions), [tid])
         self._store(tweet)
         return tid
 
@@ -309,8 +392,17 @@ class FakeXApi:
         old = self.tweets[tweet_id]
         new_id = self.new_id(ts)
         old.superseded_at = ts
-        new = Tweet(new_id, old.author_id, text, ts, old.conversation_id, old.in_reply_to_user_id,
-                    list(old.referenced), old.mentions, [*old.edit_history, new_id])
+        new = Tweet(
+            new_id,
+            old.author_id,
+            text,
+            ts,
+            old.conversation_id,
+            old.in_reply_to_user_id,
+            list(old.referenced),
+            old.mentions,
+            [*old.edit_history, new_id],
+        )
         self._store(new)
         return new_id
 
@@ -330,8 +422,7 @@ class FakeXApi:
         for user in tweet.mentions:
             insort(self._mentions.setdefault(user, []), tweet.id)
 
-    def load(self, scenario: Scenario, *, brand_id: str,
-             brand_handle: str) -> dict[str, LoadedPost]:
+    def load(self, scenario: Scenario, *, brand_id: str, brand_handle: str) -> dict[str, LoadedPost]:
         """Turn a scenario into tweets (public posts mention the brand, replies answer them) and
         DMs (private posts); return what each post became, by post key."""
         self.add_user(brand_id, brand_handle)
@@ -343,8 +434,9 @@ class FakeXApi:
                 rid = None
                 if post.reply_at is not None:
                     rid = self.add_dm(brand_id, post.customer_id, post.reply_text, post.reply_at)
-                out[post.key] = LoadedPost(str(qid), str(rid) if rid else None, None,
-                                           self.dm_events[qid].conversation_id)
+                out[post.key] = LoadedPost(
+                    str(qid), str(rid) if rid else None, None, self.dm_events[qid].conversation_id
+                )
                 continue
             text = post.text if post.text.startswith("@") else f"@{brand_handle} {post.text}"
             qid = self.add_tweet(post.customer_id, text, post.at, mentions=[brand_id])
@@ -355,14 +447,28 @@ class FakeXApi:
                 eid = self.edit_tweet(qid, edit, post.edited_at)
             rid = None
             if post.reply_at is not None:
-                rid = self.add_tweet(brand_id, f"@{post.customer_handle} {post.reply_text}",
-                                     post.reply_at, mentions=[post.customer_id], reply_to=qid)
-            out[post.key] = LoadedPost(str(qid), str(rid) if rid else None,
-                                       str(eid) if eid else None, f"{qid}:{post.customer_id}")
+                rid = self.add_tweet(
+                    brand_id,
+                    f"@{post.customer_handle} {post.reply_text}",
+                    post.reply_at,
+                    mentions=[post.customer_id],
+                    reply_to=qid,
+                )
+            out[post.key] = LoadedPost(
+                str(qid), str(rid) if rid else None, str(eid) if eid else None, f"{qid}:{post.customer_id}"
+            )
         return out
 
-    def inject(self, fault: str, *, endpoint: str | None = None, user_id: str | None = None,
-               times: int = 1, skip: int = 0, retry_after: float | None = None) -> None:
+    def inject(
+        self,
+        fault: str,
+        *,
+        endpoint: str | None = None,
+        user_id: str | None = None,
+        times: int = 1,
+        skip: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
         """Answer the next `times` matching requests (after `skip` of them) with `fault`; a
         `rate_limited` fault announces its reset `retry_after` seconds ahead (default
         `fault_retry_after`)."""
@@ -383,9 +489,17 @@ class FakeXApi:
             out.update(values)
         return out
 
-    def misbehave(self, kind: str, *, endpoint: str | None = None, user_id: str | None = None,
-                  reset: str = "99999999999", size: int = 64 << 20,
-                  declare_length: bool = False, author: str | None = None) -> None:
+    def misbehave(
+        self,
+        kind: str,
+        *,
+        endpoint: str | None = None,
+        user_id: str | None = None,
+        reset: str = "99999999999",
+        size: int = 64 << 20,
+        declare_length: bool = False,
+        author: str | None = None,
+    ) -> None:
         """Answer every matching request in a hostile way until `behave()`:
 
         - `repeat_token`: every page has a `next_token`, the one the request came with (the first
@@ -405,16 +519,14 @@ class FakeXApi:
         """
         if kind not in MISBEHAVIOURS:
             raise ValueError(f"unknown misbehaviour {kind!r}; known: {', '.join(MISBEHAVIOURS)}")
-        self._misbehaviours.append(_Misbehaviour(kind, endpoint, user_id, reset, size,
-                                                 declare_length, author))
+        self._misbehaviours.append(_Misbehaviour(kind, endpoint, user_id, reset, size, declare_length, author))
 
     def behave(self) -> None:
         """Stop every misbehaviour."""
         self._misbehaviours.clear()
 
     def requests_to(self, endpoint: str, user_id: str | None = None) -> list[RequestRecord]:
-        return [r for r in self.requests
-                if r.endpoint == endpoint and (user_id is None or r.user_id == user_id)]
+        return [r for r in self.requests if r.endpoint == endpoint and (user_id is None or r.user_id == user_id)]
 
     # ---------------------------------------------------------------- handlers
 
@@ -430,8 +542,7 @@ class FakeXApi:
     async def _handle(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         now = self.clock()
         params = {k: v for k, v in request.query.items()}
-        record = RequestRecord(endpoint, request.path, params, request.match_info.get("id"), None,
-                               now)
+        record = RequestRecord(endpoint, request.path, params, request.match_info.get("id"), None, now)
         self.requests.append(record)
         headers: dict[str, str] = {}
         try:
@@ -443,8 +554,7 @@ class FakeXApi:
             hostile = self._hostile(endpoint, record.user_id)
             record.misbehaviours = tuple(hostile)
             if "rate_limited" in hostile:
-                headers.update({"x-rate-limit-remaining": "0",
-                                "x-rate-limit-reset": hostile["rate_limited"].reset})
+                headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": hostile["rate_limited"].reset})
                 raise _Reply(self._with(too_many(), headers))
             if "huge_body" in hostile:
                 return await self._huge_body(request, record, headers, hostile["huge_body"])
@@ -461,15 +571,24 @@ class FakeXApi:
                 headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
                 raise _Reply(self._with(too_many(), headers))
             if fault == "http_500":
-                raise _Reply(self._with(problem(500, "Internal Server Error",
-                                                "Internal Server Error"), headers))
+                raise _Reply(self._with(problem(500, "Internal Server Error", "Internal Server Error"), headers))
             if fault == "echo_credential":  # a careless API: its error body quotes the caller's token
-                raise _Reply(self._with(problem(400, "Invalid Request",
-                                                f"The credential {credential!r} is not valid here."), headers))
+                raise _Reply(
+                    self._with(
+                        problem(400, "Invalid Request", f"The credential {credential!r} is not valid here."), headers
+                    )
+                )
             if fault == "http_503_html":
-                raise _Reply(self._with(web.Response(
-                    status=503, content_type="text/html",
-                    text="<html><body><h1>Over capacity</h1></body></html>"), headers))
+                raise _Reply(
+                    self._with(
+                        web.Response(
+                            status=503,
+                            content_type="text/html",
+                            text="<html><body><h1>Over capacity</h1></body></html>",
+                        ),
+                        headers,
+                    )
+                )
             if endpoint == DM_EVENTS:
                 body = self._dm_page(params, str(user), now, hostile)
             else:
@@ -490,16 +609,17 @@ class FakeXApi:
 
     def _hostile(self, endpoint: str, user_id: str | None) -> dict[str, _Misbehaviour]:
         """The misbehaviours that apply to this request, by kind."""
-        return {m.kind: m for m in self._misbehaviours
-                if m.endpoint in (None, endpoint) and m.user_id in (None, user_id)}
+        return {
+            m.kind: m for m in self._misbehaviours if m.endpoint in (None, endpoint) and m.user_id in (None, user_id)
+        }
 
-    async def _huge_body(self, request: web.Request, record: RequestRecord,
-                         headers: Mapping[str, str], how: _Misbehaviour) -> web.StreamResponse:
+    async def _huge_body(
+        self, request: web.Request, record: RequestRecord, headers: Mapping[str, str], how: _Misbehaviour
+    ) -> web.StreamResponse:
         """A 200 with a JSON body of `how.size` bytes, written as the client reads it."""
         head = b'{"meta": {"result_count": 0}, "padding": "'
         tail = b'"}'
-        response = web.StreamResponse(status=200, headers={**headers,
-                                                          "content-type": "application/json"})
+        response = web.StreamResponse(status=200, headers={**headers, "content-type": "application/json"})
         if how.declare_length:
             response.content_length = how.size
         record.status = 200
@@ -534,36 +654,41 @@ class FakeXApi:
         auth = request.headers.get("Authorization", "")
         unauthorized = _Reply(problem(401, "Unauthorized", "Unauthorized"))
         if auth.startswith("Bearer "):
-            token = auth[len("Bearer "):]
+            token = auth[len("Bearer ") :]
             if token not in self.bearer_tokens:
                 raise unauthorized
             if endpoint == DM_EVENTS:
-                raise _Reply(problem(
-                    403, "Unsupported Authentication",
-                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint."
-                    "  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User"
-                    " Context].", "https://api.twitter.com/2/problems/unsupported-authentication"))
+                raise _Reply(
+                    problem(
+                        403,
+                        "Unsupported Authentication",
+                        "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint."
+                        "  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User"
+                        " Context].",
+                        "https://api.twitter.com/2/problems/unsupported-authentication",
+                    )
+                )
             return token, None
         if auth.startswith("OAuth "):
             try:
-                oauth = {k: oauth_utils.unescape(v)
-                         for k, v in oauth_utils.parse_authorization_header(auth)}
+                oauth = {k: oauth_utils.unescape(v) for k, v in oauth_utils.parse_authorization_header(auth)}
             except ValueError:
                 raise unauthorized from None
             keys = self.user_keys.get(oauth.get("oauth_token", ""))
             if keys is None or oauth.get("oauth_consumer_key") != keys.consumer_key:
                 raise unauthorized
             collected = oauth_signature.collect_parameters(
-                uri_query=request.rel_url.raw_query_string, headers={"Authorization": auth},
-                exclude_oauth_signature=True)
+                uri_query=request.rel_url.raw_query_string,
+                headers={"Authorization": auth},
+                exclude_oauth_signature=True,
+            )
             base = oauth_signature.signature_base_string(
                 request.method,
                 oauth_signature.base_string_uri("https://api.twitter.com" + request.path),
-                oauth_signature.normalize_parameters(collected))
-            key = f"{oauth_utils.escape(keys.consumer_secret)}&" \
-                  f"{oauth_utils.escape(keys.access_token_secret)}"
-            expected = base64.b64encode(
-                hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
+                oauth_signature.normalize_parameters(collected),
+            )
+            key = f"{oauth_utils.escape(keys.consumer_secret)}&{oauth_utils.escape(keys.access_token_secret)}"
+            expected = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
             if not hmac.compare_digest(expected, oauth.get("oauth_signature", "")):
                 raise unauthorized
             return keys.access_token, keys.user_id
@@ -578,12 +703,14 @@ class FakeXApi:
         limit = self.limits[endpoint]
         reset = str(math.ceil(window[0] + self.window_seconds))
         if window[1] >= limit:
-            headers = {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": "0",
-                       "x-rate-limit-reset": reset}
+            headers = {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset}
             raise _Reply(self._with(too_many(), headers))
         window[1] += 1
-        return {"x-rate-limit-limit": str(limit),
-                "x-rate-limit-remaining": str(int(limit - window[1])), "x-rate-limit-reset": reset}
+        return {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(int(limit - window[1])),
+            "x-rate-limit-reset": reset,
+        }
 
     def _fault(self, endpoint: str, user_id: str | None) -> tuple[str | None, float]:
         """The fault to answer with (None: answer well), and the seconds to a rate limit's reset."""
@@ -611,8 +738,13 @@ class FakeXApi:
         items = set(value.split(","))
         unknown = sorted(items - known)
         if unknown:
-            raise _Reply(invalid(name, value, f"The `{name}` query parameter value [{unknown[0]}]"
-                                              f" is not one of [{','.join(sorted(known))}]"))
+            raise _Reply(
+                invalid(
+                    name,
+                    value,
+                    f"The `{name}` query parameter value [{unknown[0]}] is not one of [{','.join(sorted(known))}]",
+                )
+            )
         return items
 
     def _max_results(self, params: Mapping[str, str], low: int, high: int, default: int) -> int:
@@ -620,9 +752,13 @@ class FakeXApi:
         if value is None:
             return default
         if not value.isdigit() or not low <= int(value) <= high:
-            raise _Reply(invalid("max_results", value,
-                                 f"The `max_results` query parameter value [{value}] is not between"
-                                 f" {low} and {high}"))
+            raise _Reply(
+                invalid(
+                    "max_results",
+                    value,
+                    f"The `max_results` query parameter value [{value}] is not between {low} and {high}",
+                )
+            )
         return int(value)
 
     def _id_param(self, params: Mapping[str, str], name: str) -> int | None:
@@ -630,8 +766,9 @@ class FakeXApi:
         if value is None:
             return None
         if not value.isdigit() or len(value) > 19:
-            raise _Reply(invalid(name, value, f"The `{name}` query parameter value [{value}] does"
-                                              " not match ^[0-9]{1,19}$"))
+            raise _Reply(
+                invalid(name, value, f"The `{name}` query parameter value [{value}] does not match ^[0-9]{{1,19}}$")
+            )
         return int(value)
 
     def _time_param(self, params: Mapping[str, str], name: str) -> float | None:
@@ -643,21 +780,22 @@ class FakeXApi:
             if parsed.tzinfo is None:
                 raise ValueError(value)
         except ValueError:
-            raise _Reply(invalid(name, value, f"Invalid '{name}':'{value}'. '{name}' must be a "
-                                               "valid RFC3339 date.")) from None
+            raise _Reply(
+                invalid(name, value, f"Invalid '{name}':'{value}'. '{name}' must be a valid RFC3339 date.")
+            ) from None
         return parsed.timestamp()
 
     def _token(self, params: Mapping[str, str]) -> int | None:
         value = params.get("pagination_token")
         if value is None:
             return None
-        bad = _Reply(invalid("pagination_token", value,
-                             f"The `pagination_token` query parameter value [{value}] is not"
-                             " valid"))
+        bad = _Reply(
+            invalid("pagination_token", value, f"The `pagination_token` query parameter value [{value}] is not valid")
+        )
         if not value.startswith(TOKEN_PREFIX):
             raise bad
         try:
-            return int(value[len(TOKEN_PREFIX):], 36)
+            return int(value[len(TOKEN_PREFIX) :], 36)
         except ValueError:
             raise bad from None
 
@@ -670,15 +808,28 @@ class FakeXApi:
             out = digits[r] + out
         return TOKEN_PREFIX + (out or "0")
 
-    def _timeline_page(self, endpoint: str, params: Mapping[str, str], user_id: str,
-                       now: float, hostile: Mapping[str, _Misbehaviour] | None = None,
-                       ) -> dict[str, Any]:
+    def _timeline_page(
+        self,
+        endpoint: str,
+        params: Mapping[str, str],
+        user_id: str,
+        now: float,
+        hostile: Mapping[str, _Misbehaviour] | None = None,
+    ) -> dict[str, Any]:
         if user_id not in self.users:
-            return {"errors": [{
-                "value": user_id, "detail": f"Could not find user with id: [{user_id}].",
-                "title": "Not Found Error", "resource_type": "user", "parameter": "id",
-                "resource_id": user_id,
-                "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
+            return {
+                "errors": [
+                    {
+                        "value": user_id,
+                        "detail": f"Could not find user with id: [{user_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "user",
+                        "parameter": "id",
+                        "resource_id": user_id,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
+                ]
+            }
         tweet_fields = self._fields(params, "tweet.fields", TWEET_FIELDS)
         user_fields = self._fields(params, "user.fields", USER_FIELDS)
         expansions = self._fields(params, "expansions", TWEET_EXPANSIONS)
@@ -690,22 +841,30 @@ class FakeXApi:
         if "endless_token" in hostile:  # pagination ignored: the newest page, every time
             since = until = below = None
         if "endless_history" in hostile:
-            self._make_up_history(user_id, endpoint, below if below is not None else until, size,
-                                  hostile["endless_history"].author)
+            self._make_up_history(
+                user_id, endpoint, below if below is not None else until, size, hostile["endless_history"].author
+            )
         exclude = set(params["exclude"].split(",")) if params.get("exclude") else set()
         if exclude - {"retweets", "replies"}:
-            raise _Reply(invalid("exclude", params["exclude"],
-                                 f"The `exclude` query parameter value [{params['exclude']}] is not"
-                                 " one of [replies,retweets]"))
+            raise _Reply(
+                invalid(
+                    "exclude",
+                    params["exclude"],
+                    f"The `exclude` query parameter value [{params['exclude']}] is not one of [replies,retweets]",
+                )
+            )
         index = self._mentions if endpoint == MENTIONS else self._authored
         ids = index.get(user_id, [])
         visible = [self.tweets[i] for i in reversed(ids) if self.tweets[i].visible(now)]
         if "endless_history" not in hostile:
             visible = visible[: self.timeline_cap[endpoint]]
         matching = [
-            t for t in visible
-            if (since is None or t.id > since) and (until is None or t.id < until)
-            and (start is None or t.created_at >= start) and (end is None or t.created_at <= end)
+            t
+            for t in visible
+            if (since is None or t.id > since)
+            and (until is None or t.id < until)
+            and (start is None or t.created_at >= start)
+            and (end is None or t.created_at <= end)
             and (below is None or t.id < below)
             and not ("retweets" in exclude and any(k == "retweeted" for k, _ in t.referenced))
             and not ("replies" in exclude and t.in_reply_to_user_id is not None)
@@ -719,8 +878,12 @@ class FakeXApi:
             return self._hostile_meta({"meta": {"result_count": 0}}, params, hostile)
         body: dict[str, Any] = {"data": [self._tweet_json(t, tweet_fields) for t in page]}
         if "huge_id" in hostile:
-            fake = {**body["data"][0], "id": HUGE_ID, "edit_history_tweet_ids": [HUGE_ID],
-                    "text": "@brand an id of 30 digits"}
+            fake = {
+                **body["data"][0],
+                "id": HUGE_ID,
+                "edit_history_tweet_ids": [HUGE_ID],
+                "text": "@brand an id of 30 digits",
+            }
             body["data"].insert(0, fake)
         includes: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
@@ -748,22 +911,29 @@ class FakeXApi:
             body["includes"] = includes
         if errors:
             body["errors"] = errors
-        meta: dict[str, Any] = {"result_count": len(body["data"]),
-                                "newest_id": str(body["data"][0]["id"]),
-                                "oldest_id": str(page[-1].id)}
+        meta: dict[str, Any] = {
+            "result_count": len(body["data"]),
+            "newest_id": str(body["data"][0]["id"]),
+            "oldest_id": str(page[-1].id),
+        }
         if len(matching) > len(page):
             meta["next_token"] = self._next_token(page[-1].id)
         body["meta"] = meta
         return self._hostile_meta(body, params, hostile, page[-1].id)
 
-    def _hostile_meta(self, body: dict[str, Any], params: Mapping[str, str],
-                      hostile: Mapping[str, _Misbehaviour], last_id: int | None = None,
-                      ) -> dict[str, Any]:
+    def _hostile_meta(
+        self,
+        body: dict[str, Any],
+        params: Mapping[str, str],
+        hostile: Mapping[str, _Misbehaviour],
+        last_id: int | None = None,
+    ) -> dict[str, Any]:
         """The `next_token` of a page under `repeat_token`, `endless_token`, `endless_history`."""
         meta = body["meta"]
         if "repeat_token" in hostile:
-            meta["next_token"] = params.get("pagination_token") or meta.get("next_token") \
-                or self._next_token(last_id or 1)
+            meta["next_token"] = (
+                params.get("pagination_token") or meta.get("next_token") or self._next_token(last_id or 1)
+            )
         elif "endless_token" in hostile:
             self._tokens += 1
             meta["next_token"] = self._next_token(10**12 + self._tokens)
@@ -771,8 +941,7 @@ class FakeXApi:
             meta["next_token"] = self._next_token(last_id)
         return body
 
-    def _make_up_history(self, user_id: str, endpoint: str, below: int | None, size: int,
-                         author: str | None) -> None:
+    def _make_up_history(self, user_id: str, endpoint: str, below: int | None, size: int, author: str | None) -> None:
         """Mentions of `user_id` by `author` older than what is served below `below`, so that a
         full page follows (`endless_history`)."""
         if endpoint != MENTIONS:
@@ -789,12 +958,22 @@ class FakeXApi:
             tid = start - k
             if tid in self.tweets:
                 continue
-            tweet = Tweet(tid, author, f"@{self.users.get(user_id, 'brand')} order {tid}?",
-                          snowflake_time(tid), tid, None, [], frozenset([user_id]), [tid])
+            tweet = Tweet(
+                tid,
+                author,
+                f"@{self.users.get(user_id, 'brand')} order {tid}?",
+                snowflake_time(tid),
+                tid,
+                None,
+                [],
+                frozenset([user_id]),
+                [tid],
+            )
             self._store(tweet)
 
-    def _dm_page(self, params: Mapping[str, str], user_id: str, now: float,
-                 hostile: Mapping[str, _Misbehaviour] | None = None) -> dict[str, Any]:
+    def _dm_page(
+        self, params: Mapping[str, str], user_id: str, now: float, hostile: Mapping[str, _Misbehaviour] | None = None
+    ) -> dict[str, Any]:
         fields = self._fields(params, "dm_event.fields", DM_EVENT_FIELDS)
         user_fields = self._fields(params, "user.fields", USER_FIELDS)
         expansions = self._fields(params, "expansions", DM_EXPANSIONS)
@@ -806,7 +985,8 @@ class FakeXApi:
         if "endless_token" in hostile:
             below = None
         matching = [
-            e for e in (self.dm_events[i] for i in reversed(self._dms.get(user_id, [])))
+            e
+            for e in (self.dm_events[i] for i in reversed(self._dms.get(user_id, [])))
             if e.created_at <= now and e.event_type in types and (below is None or e.id < below)
         ]
         if "oversized_page" in hostile:
@@ -821,8 +1001,7 @@ class FakeXApi:
             body["data"].insert(0, {**body["data"][0], "id": HUGE_ID})
         if "sender_id" in expansions:
             senders = dict.fromkeys(e.sender_id for e in page)
-            body["includes"] = {"users": [self._user_json(u, user_fields) for u in senders
-                                          if u in self.users]}
+            body["includes"] = {"users": [self._user_json(u, user_fields) for u in senders if u in self.users]}
         meta: dict[str, Any] = {"result_count": len(body["data"])}
         if len(matching) > len(page):
             meta["next_token"] = self._next_token(page[-1].id)
@@ -831,16 +1010,22 @@ class FakeXApi:
 
     @staticmethod
     def _not_found(tweet_id: int) -> dict[str, Any]:
-        return {"value": str(tweet_id),
-                "detail": f"Could not find tweet with referenced_tweets.id: [{tweet_id}].",
-                "title": "Not Found Error",
-                "resource_type": "tweet", "parameter": "referenced_tweets.id",
-                "resource_id": str(tweet_id),
-                "type": "https://api.twitter.com/2/problems/resource-not-found"}
+        return {
+            "value": str(tweet_id),
+            "detail": f"Could not find tweet with referenced_tweets.id: [{tweet_id}].",
+            "title": "Not Found Error",
+            "resource_type": "tweet",
+            "parameter": "referenced_tweets.id",
+            "resource_id": str(tweet_id),
+            "type": "https://api.twitter.com/2/problems/resource-not-found",
+        }
 
     def _tweet_json(self, t: Tweet, fields: set[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": str(t.id), "text": t.text,
-                               "edit_history_tweet_ids": [str(i) for i in t.edit_history]}
+        out: dict[str, Any] = {
+            "id": str(t.id),
+            "text": t.text,
+            "edit_history_tweet_ids": [str(i) for i in t.edit_history],
+        }
         if "created_at" in fields:
             out["created_at"] = iso(t.created_at)
         if "author_id" in fields:
@@ -855,14 +1040,16 @@ class FakeXApi:
             out["lang"] = "en"
         if "edit_controls" in fields:
             first = snowflake_time(t.edit_history[0])
-            out["edit_controls"] = {"edits_remaining": max(0, 6 - len(t.edit_history)),
-                                    "is_edit_eligible": True, "editable_until": iso(first + 3600)}
+            out["edit_controls"] = {
+                "edits_remaining": max(0, 6 - len(t.edit_history)),
+                "is_edit_eligible": True,
+                "editable_until": iso(first + 3600),
+            }
         return self._malform(t.id, out)
 
     def _user_json(self, user_id: str, fields: set[str]) -> dict[str, Any]:
         username = self.users[user_id]
-        out: dict[str, Any] = {"id": user_id, "name": username.replace("_", " ").title(),
-                               "username": username}
+        out: dict[str, Any] = {"id": user_id, "name": username.replace("_", " ").title(), "username": username}
         if "protected" in fields:
             out["protected"] = False
         if "verified" in fields:
@@ -888,11 +1075,11 @@ class FakeXApi:
 
     def _render(self, body: dict[str, Any], fault: str | None) -> web.Response:
         if fault == "non_json":
-            return web.Response(status=200, content_type="text/html",
-                                text="<html><body>Something went wrong</body></html>")
+            return web.Response(
+                status=200, content_type="text/html", text="<html><body>Something went wrong</body></html>"
+            )
         if fault == "malformed_json":
-            return web.Response(status=200, content_type="application/json",
-                                text="{'data': [oops], 'meta': }")
+            return web.Response(status=200, content_type="application/json", text="{'data': [oops], 'meta': }")
         if fault == "missing_fields":
             if body.get("data"):
                 body["data"][0].pop("created_at", None)

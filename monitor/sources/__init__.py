@@ -16,8 +16,7 @@ if TYPE_CHECKING:
 def build_sources(account: XAccount | FacebookAccount, session: aiohttp.ClientSession) -> list[Source]:
     """The streams to poll for one configured account."""
     if account.source == "demo":
-        return [DemoSource(account.name, account.channel, seed=account.demo_seed,
-                           per_minute=account.demo_per_minute)]
+        return [DemoSource(account.name, account.channel, seed=account.demo_seed, per_minute=account.demo_per_minute)]
     if account.channel == "x":
         from monitor.sources.x import build_x_sources
 

@@ -20,8 +20,9 @@ def _kind(value: object) -> str:
         return "null"
     if isinstance(value, str):
         return f"a string of {_chars(value)}"
-    return {bool: "a boolean", int: "a number", float: "a number", list: "a list",
-            dict: "an object"}.get(type(value), type(value).__name__)
+    return {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
 
 
 class Fields:
@@ -56,16 +57,18 @@ class Fields:
             raise self.fail(reason, key, f"not a string but {_kind(value)}")
         return value
 
-    def id(self, key: str, reason: RejectReason, valid: Callable[[str], bool], what: str, *,
-           required: bool = True) -> str | None:
+    def id(
+        self, key: str, reason: RejectReason, valid: Callable[[str], bool], what: str, *, required: bool = True
+    ) -> str | None:
         """A string field that `valid` accepts as an id (`what` names the form expected)."""
         value = self.text(key, reason, required=required)
         if value is not None and not valid(value):
             raise self.fail(reason, key, f"not {what} ({_chars(value)})")
         return value
 
-    def time(self, key: str, *, missing: RejectReason = "missing_created_at",
-             bad: RejectReason = "bad_created_at") -> datetime:
+    def time(
+        self, key: str, *, missing: RejectReason = "missing_created_at", bad: RejectReason = "bad_created_at"
+    ) -> datetime:
         """An ISO 8601 time with a zone, in UTC."""
         value = self.item.get(key)
         if value is None:

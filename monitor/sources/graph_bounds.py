@@ -122,8 +122,13 @@ class ListPass:
         if not (isinstance(value, list) and len(value) == 3):
             return None
         after, pages, top = value
-        if (after is not None and not (isinstance(after, str) and len(after) <= MAX_CURSOR_CHARS)
-                or not isinstance(pages, int) or top is not None and not isinstance(top, int)):
+        if (
+            after is not None
+            and not (isinstance(after, str) and len(after) <= MAX_CURSOR_CHARS)
+            or not isinstance(pages, int)
+            or top is not None
+            and not isinstance(top, int)
+        ):
             return None
         return cls(after, pages, top)
 
@@ -135,8 +140,9 @@ class Paging:
     """The cursors one pass follows in one poll: a cursor seen before, or too long, ends the pass,
     and so does `max_pages` in all; `per_poll` pages leave the rest to the next poll."""
 
-    def __init__(self, start: str | None, pages: int, max_pages: int = MAX_PAGES_PER_PASS,
-                 per_poll: int = MAX_PAGES_PER_POLL) -> None:
+    def __init__(
+        self, start: str | None, pages: int, max_pages: int = MAX_PAGES_PER_PASS, per_poll: int = MAX_PAGES_PER_POLL
+    ) -> None:
         self.seen = {start} if start else set()
         self.pages = pages
         self.max_pages = max_pages
@@ -164,14 +170,16 @@ async def read_body(resp: aiohttp.ClientResponse, endpoint: str) -> bytes:
     """The answer's body, refused (`BadPayload`) beyond `MAX_BODY_BYTES` without reading it all."""
     declared = resp.content_length
     if declared is not None and declared > MAX_BODY_BYTES:
-        raise BadPayload(f"{endpoint}: answer of {declared} bytes refused (at most {MAX_BODY_BYTES})",
-                         endpoint=endpoint)
+        raise BadPayload(
+            f"{endpoint}: answer of {declared} bytes refused (at most {MAX_BODY_BYTES})", endpoint=endpoint
+        )
     body = bytearray()
     async for chunk in resp.content.iter_chunked(BODY_CHUNK):
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise BadPayload(f"{endpoint}: answer of more than {MAX_BODY_BYTES} bytes refused "
-                             f"({len(body)} read)", endpoint=endpoint)
+            raise BadPayload(
+                f"{endpoint}: answer of more than {MAX_BODY_BYTES} bytes refused ({len(body)} read)", endpoint=endpoint
+            )
     return bytes(body)
 
 
@@ -182,8 +190,7 @@ def decode_json(raw: bytes, endpoint: str) -> object:
     except RecursionError:
         raise BadPayload(f"{endpoint}: JSON nested too deep to decode", endpoint=endpoint) from None
     if _deeper_than(value, MAX_JSON_DEPTH):
-        raise BadPayload(f"{endpoint}: JSON nested more than {MAX_JSON_DEPTH} levels",
-                         endpoint=endpoint)
+        raise BadPayload(f"{endpoint}: JSON nested more than {MAX_JSON_DEPTH} levels", endpoint=endpoint)
     return value
 
 

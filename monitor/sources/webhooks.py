@@ -96,8 +96,11 @@ def _check(header: str | None, name: str, expected: Iterable[str]) -> None:
     except UnicodeEncodeError:  # aiohttp keeps a header's non-UTF-8 bytes as lone surrogates
         raise WebhookError(403, "bad_signature", f"the {name} header is not ASCII") from None
     if not any(hmac.compare_digest(given, e.encode()) for e in expected):
-        raise WebhookError(403, "bad_signature", f"the {name} header does not match the body "
-                                                 "(signed with another secret, or the body was changed)")
+        raise WebhookError(
+            403,
+            "bad_signature",
+            f"the {name} header does not match the body (signed with another secret, or the body was changed)",
+        )
 
 
 def verify_meta(body: bytes, header: str | None, app_secrets: Iterable[str]) -> None:

@@ -30,7 +30,9 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, **kwar
 
         # Binary jsonb (a version byte, then the text) so COPY can carry it too.
         await conn.set_type_codec(
-            "jsonb", schema="pg_catalog", format="binary",
+            "jsonb",
+            schema="pg_catalog",
+            format="binary",
             encoder=lambda value: b"\x01" + encode_json(value),
             decoder=lambda data: json.loads(data[1:]),  # exact integers (orjson's are 64-bit)
         )

@@ -54,9 +54,7 @@ class EmbeddedPostgres:
                 _forget_dead_handles(data_dir)
             self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
         uri: str = self._server.get_uri()
-        if DATABASE_NAME not in {r.strip() for r in self._server.psql(
-            "SELECT datname FROM pg_database;"
-        ).splitlines()}:
+        if DATABASE_NAME not in {r.strip() for r in self._server.psql("SELECT datname FROM pg_database;").splitlines()}:
             self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
         return uri.replace("/postgres?", f"/{DATABASE_NAME}?", 1)
 
@@ -86,8 +84,10 @@ def _forget_dead_handles(data_dir: Path) -> list[int]:
         return []
     live = [p for p in pids if _alive(p)]
     if live != pids:
-        log.warning("embedded PostgreSQL: forgetting processes that died without leaving it",
-                    extra={"pids": sorted(set(pids) - set(live))})
+        log.warning(
+            "embedded PostgreSQL: forgetting processes that died without leaving it",
+            extra={"pids": sorted(set(pids) - set(live))},
+        )
         path.write_text(json.dumps(live))
     return live
 

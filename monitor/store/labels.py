@@ -66,7 +66,9 @@ async def find_messages(pool: asyncpg.Pool, ref: str, account_ids: Sequence[int]
             WHERE m.account_id = ANY($1::integer[]) AND m.external_id = ANY($2::text[])
             ORDER BY a.name, m.external_id LIMIT $3
             """,
-            list(account_ids), candidate_ids(ref), FOUND_MAX,
+            list(account_ids),
+            candidate_ids(ref),
+            FOUND_MAX,
         )
         if not rows and "://" in ref:
             rows = await conn.fetch(
@@ -75,7 +77,9 @@ async def find_messages(pool: asyncpg.Pool, ref: str, account_ids: Sequence[int]
                 WHERE m.account_id = ANY($1::integer[]) AND m.url = $2
                 ORDER BY a.name, m.created_at, m.external_id LIMIT $3
                 """,
-                list(account_ids), ref, FOUND_MAX,
+                list(account_ids),
+                ref,
+                FOUND_MAX,
             )
     return [MessageRef(**dict(r)) for r in rows]
 
@@ -86,15 +90,17 @@ async def relabel(tx: Transaction, message: MessageRef, label: bool | None) -> t
     conn = tx.conn
     await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, message.account_id)
     old = await conn.fetchrow(
-        "SELECT thread_id, direction, is_question, is_automatic, reason FROM messages WHERE id = $1", message.id)
+        "SELECT thread_id, direction, is_question, is_automatic, reason FROM messages WHERE id = $1", message.id
+    )
     if old is None or old["direction"] != "inbound":
         raise ValueError(f"message {message.external_id!r} is not a stored inbound message")
     await conn.execute("UPDATE messages SET label = $2 WHERE id = $1", message.id, label)
     return old["thread_id"], Flags(old["is_question"], old["is_automatic"], old["reason"])
 
 
-async def record(tx: Transaction, message: MessageRef, label: bool | None, before: Flags, after: Flags, *,
-                 by: str, note: str | None) -> Correction:
+async def record(
+    tx: Transaction, message: MessageRef, label: bool | None, before: Flags, after: Flags, *, by: str, note: str | None
+) -> Correction:
     """Store the correction of a `relabel`ed message with its decision before and after; its notice
     leaves when `tx` commits."""
     labelled_at = await tx.conn.fetchval(
@@ -103,13 +109,24 @@ async def record(tx: Transaction, message: MessageRef, label: bool | None, befor
             old_is_question, old_reason, new_is_question, new_reason)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING labelled_at
         """,
-        message.id, message.account_id, label, by, note, before.is_question, before.reason, after.is_question,
+        message.id,
+        message.account_id,
+        label,
+        by,
+        note,
+        before.is_question,
+        before.reason,
+        after.is_question,
         after.reason,
     )
-    await tx.conn.execute("SELECT pg_notify($1, $2)", nudges.CORRECTIONS,
-                          nudges.correction_notice(message.account_id, direction_of(label)))
-    return Correction(message, label, (before.is_question, before.reason), (after.is_question, after.reason),
-                      labelled_at)
+    await tx.conn.execute(
+        "SELECT pg_notify($1, $2)",
+        nudges.CORRECTIONS,
+        nudges.correction_notice(message.account_id, direction_of(label)),
+    )
+    return Correction(
+        message, label, (before.is_question, before.reason), (after.is_question, after.reason), labelled_at
+    )
 
 
 async def thread_view(pool: asyncpg.Pool, thread_id: int) -> ThreadView:
@@ -133,7 +150,8 @@ async def thread_view(pool: asyncpg.Pool, thread_id: int) -> ThreadView:
             WHERE m.thread_id = $1
             ORDER BY m.created_at, m.direction = 'outbound', m.external_id
             """,
-            thread_id, BODY_MAX,
+            thread_id,
+            BODY_MAX,
         )
         waits = await conn.fetch(
             """
@@ -154,8 +172,9 @@ async def labelled(pool: asyncpg.Pool, account_ids: Sequence[int]) -> list[async
     """The messages of these accounts that carry a correction now, in the order they were corrected:
     their text, the correction, the kind of thread and the channel."""
     async with pool.acquire() as conn:
-        return list(await conn.fetch(
-            """
+        return list(
+            await conn.fetch(
+                """
             SELECT m.external_id, m.body, m.label, t.kind AS thread_kind, a.name AS account, a.channel,
                    l.labelled_at
             FROM (SELECT DISTINCT ON (message_id) message_id, id, labelled_at FROM message_labels
@@ -166,5 +185,6 @@ async def labelled(pool: asyncpg.Pool, account_ids: Sequence[int]) -> list[async
             WHERE m.label IS NOT NULL
             ORDER BY l.id
             """,
-            list(account_ids),
-        ))
+                list(account_ids),
+            )
+        )

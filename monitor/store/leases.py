@@ -42,7 +42,9 @@ class LeaseStore:
                 WHERE holder = $1 AND account_id = ANY($2::integer[]) AND expires_at > now()
                 RETURNING account_id
                 """,
-                holder, list(account_ids), ttl,
+                holder,
+                list(account_ids),
+                ttl,
             )
         return {r["account_id"] for r in rows}
 
@@ -66,7 +68,10 @@ class LeaseStore:
                 WHERE account_leases.expires_at <= now()
                 RETURNING account_id
                 """,
-                holder, list(candidates), limit, ttl,
+                holder,
+                list(candidates),
+                limit,
+                ttl,
             )
         return {r["account_id"] for r in rows}
 
@@ -76,7 +81,8 @@ class LeaseStore:
         async with self.pool.acquire() as conn:
             await conn.execute(
                 "DELETE FROM account_leases WHERE holder = $1 AND account_id = ANY($2::integer[])",
-                holder, list(account_ids),
+                holder,
+                list(account_ids),
             )
 
     async def leave(self, holder: str) -> None:

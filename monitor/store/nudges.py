@@ -61,8 +61,7 @@ def _read(payload: str) -> tuple[int, list[str]] | None:
         account, streams = notice["account"], notice["streams"]
     except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(account, int) or not isinstance(streams, list) or \
-            not all(isinstance(s, str) for s in streams):
+    if not isinstance(account, int) or not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
         return None
     return account, streams
 
@@ -72,9 +71,15 @@ LISTEN_BACKOFF = Backoff(base_seconds=1.0, cap_seconds=30.0)
 PostgreSQL stays away (a notice lost meanwhile costs only freshness)."""
 
 
-def listener(pool: asyncpg.Pool, nudged: Nudged, *, corrected: Corrected | None = None,
-             check_every_seconds: float = 30.0, backoff: Backoff = LISTEN_BACKOFF,
-             timer: Timer = REAL_TIME) -> Supervised:
+def listener(
+    pool: asyncpg.Pool,
+    nudged: Nudged,
+    *,
+    corrected: Corrected | None = None,
+    check_every_seconds: float = 30.0,
+    backoff: Backoff = LISTEN_BACKOFF,
+    timer: Timer = REAL_TIME,
+) -> Supervised:
     """Calls `nudged` for each poll-now notice (and `corrected` for each correction notice) once
     run: one pooled connection LISTENs; when it breaks (or stops answering the check every
     `check_every_seconds`) another is taken, after `backoff`."""
@@ -118,12 +123,20 @@ def listener(pool: asyncpg.Pool, nudged: Nudged, *, corrected: Corrected | None 
                         await conn.remove_listener(CORRECTIONS, correction)
 
     supervised = Supervised(
-        "poll-now notices", step, interval_seconds=backoff.base_seconds, expected=(*DATABASE_ERRORS, TimeoutError),
-        backoff=backoff, timer=timer,
-        health=Health("poll-now notices", log, level=logging.WARNING,
-                      failing_message="poll-now notices: not listening (webhooks only speed polls up; "
-                                      "corrections show at the next snapshot)",
-                      recovered_message="poll-now notices: listening again"))
+        "poll-now notices",
+        step,
+        interval_seconds=backoff.base_seconds,
+        expected=(*DATABASE_ERRORS, TimeoutError),
+        backoff=backoff,
+        timer=timer,
+        health=Health(
+            "poll-now notices",
+            log,
+            level=logging.WARNING,
+            failing_message="poll-now notices: not listening (webhooks only speed polls up; "
+            "corrections show at the next snapshot)",
+            recovered_message="poll-now notices: listening again",
+        ),
+    )
     """A connection that closed cleanly is replaced after `backoff`'s first wait, with no log."""
     return supervised
-

@@ -43,8 +43,9 @@ class QuarantineStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def recent(self, account_ids: Sequence[int] | None, *, limit: int,
-                     resolved: bool = False) -> list[QuarantinedItem]:
+    async def recent(
+        self, account_ids: Sequence[int] | None, *, limit: int, resolved: bool = False
+    ) -> list[QuarantinedItem]:
         """The newest items set aside (of these accounts; all when None), unresolved ones only
         unless `resolved`."""
         async with self.pool.acquire() as conn:
@@ -55,7 +56,9 @@ class QuarantineStore:
                   AND ($2::boolean OR q.resolved_at IS NULL)
                 ORDER BY q.received_at DESC, q.id DESC LIMIT $3
                 """,
-                None if account_ids is None else list(account_ids), resolved, limit,
+                None if account_ids is None else list(account_ids),
+                resolved,
+                limit,
             )
         return [_item(r) for r in rows]
 
@@ -65,8 +68,9 @@ class QuarantineStore:
             value: int = await conn.fetchval("SELECT coalesce(max(id), 0) FROM quarantine")
         return value
 
-    async def unresolved(self, account_id: int, *, after_id: int = 0, up_to: int | None = None,
-                         limit: int = 500) -> list[QuarantinedItem]:
+    async def unresolved(
+        self, account_id: int, *, after_id: int = 0, up_to: int | None = None, limit: int = 500
+    ) -> list[QuarantinedItem]:
         """The account's items still set aside, oldest first, with ids in (`after_id`, `up_to`]."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
@@ -76,6 +80,9 @@ class QuarantineStore:
                   AND ($3::bigint IS NULL OR q.id <= $3)
                 ORDER BY q.id LIMIT $4
                 """,
-                account_id, after_id, up_to, limit,
+                account_id,
+                after_id,
+                up_to,
+                limit,
             )
         return [_item(r) for r in rows]

@@ -32,9 +32,7 @@ _WITHIN = "w.closed_at <= w.deadline AND w.closed_at <= $4"
 _BREACHED = "w.deadline <= $4 AND (w.closed_at IS NULL OR w.closed_at > w.deadline)"
 
 
-
-_MEASURE_NAMES = ("waits_opened", "questions", "answered", "first_waits", "first_answered", "within_sla",
-                  "breaches")
+_MEASURE_NAMES = ("waits_opened", "questions", "answered", "first_waits", "first_answered", "within_sla", "breaches")
 # What every report query counts over a set of waits (`w`), and how it rolls those counts up.
 _MEASURES = f"""count(*) AS waits_opened,
                sum(w.questions) AS questions,
@@ -61,7 +59,7 @@ _COUNTS_SQL = f"""
         GROUP BY w.account_id
     )
     SELECT a.brand, a.channel, a.name AS account, GROUPING(a.brand, a.channel, a.name) AS grouping,
-           {_rollup('p')}
+           {_rollup("p")}
     FROM per_account p JOIN accounts a ON a.id = p.account_id
     GROUP BY GROUPING SETS ((), (a.brand), (a.brand, a.channel), (a.brand, a.channel, a.name))
 """
@@ -82,17 +80,17 @@ _COHORT_SQL = f"""
     )
     SELECT 'scope' AS part, a.brand, a.channel, a.name AS account,
            GROUPING(a.brand, a.channel, a.name) AS grouping, NULL::integer AS slot,
-               {_rollup('c')}
+               {_rollup("c")}
     FROM cells c JOIN accounts a ON a.id = c.account_id
     GROUP BY GROUPING SETS ((), (a.brand), (a.brand, a.channel), (a.brand, a.channel, a.name))
     UNION ALL
     SELECT 'day', NULL, a.channel, NULL, NULL, ($6::integer[])[c.hour],
-               {_rollup('c')}
+               {_rollup("c")}
     FROM cells c JOIN accounts a ON a.id = c.account_id
     GROUP BY a.channel, ($6::integer[])[c.hour]
     UNION ALL
     SELECT 'cell', NULL, NULL, NULL, NULL, ($7::integer[])[c.hour],
-               {_rollup('c')}
+               {_rollup("c")}
     FROM cells c
     WHERE c.breaches > 0
     GROUP BY ($7::integer[])[c.hour]
@@ -329,8 +327,11 @@ class ReportStore:
             room = asyncio.Semaphore(max(1, self.pool.get_max_size() // 2))
 
             async def on_snapshot(query: Query) -> list[asyncpg.Record]:
-                async with room, self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
-                                                                                readonly=True):
+                async with (
+                    room,
+                    self.pool.acquire() as conn,
+                    conn.transaction(isolation="repeatable_read", readonly=True),
+                ):
                     await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
                     await conn.execute("SET LOCAL work_mem = '128MB'")
                     return await query(conn)
@@ -345,11 +346,10 @@ class ReportStore:
         async with self.pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO report_schedules (name, first_seen_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                name, now,
+                name,
+                now,
             )
-            seen: datetime = await conn.fetchval(
-                "SELECT first_seen_at FROM report_schedules WHERE name = $1", name
-            )
+            seen: datetime = await conn.fetchval("SELECT first_seen_at FROM report_schedules WHERE name = $1", name)
         return seen
 
     async def claim_run(
@@ -370,7 +370,11 @@ class ReportStore:
                 WHERE report_runs.status = 'running' AND report_runs.claimed_at < $5
                 RETURNING delivered
                 """,
-                schedule, occurrence, owner, now, now - stale_after,
+                schedule,
+                occurrence,
+                owner,
+                now,
+                now - stale_after,
             )
         return None if row is None else list(row["delivered"])
 
@@ -382,7 +386,10 @@ class ReportStore:
                 UPDATE report_runs SET delivered = array_append(delivered, $4)
                 WHERE schedule = $1 AND occurrence = $2 AND owner = $3 AND NOT ($4 = ANY(delivered))
                 """,
-                schedule, occurrence, owner, delivery,
+                schedule,
+                occurrence,
+                owner,
+                delivery,
             )
 
     async def finish_run(
@@ -396,12 +403,14 @@ class ReportStore:
                     finished_at = $4, error = $5
                 WHERE schedule = $1 AND occurrence = $2 AND owner = $3
                 """,
-                schedule, occurrence, owner, now, None if error is None else redact(error),
+                schedule,
+                occurrence,
+                owner,
+                now,
+                None if error is None else redact(error),
             )
 
     async def runs(self, schedule: str) -> list[asyncpg.Record]:
         """The recorded occurrences of a schedule, newest first."""
         async with self.pool.acquire() as conn:
-            return await conn.fetch(
-                "SELECT * FROM report_runs WHERE schedule = $1 ORDER BY occurrence DESC", schedule
-            )
+            return await conn.fetch("SELECT * FROM report_runs WHERE schedule = $1 ORDER BY occurrence DESC", schedule)

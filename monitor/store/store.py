@@ -60,8 +60,9 @@ def clean_message(m: Message) -> Message:
 
 def clean_messages(messages: Sequence[Message]) -> Sequence[Message]:
     """`clean_message` of each, checked for the whole batch at once first (nearly always clean)."""
-    joined = "\x01".join([v or "" for m in messages for v in (m.external_id, m.thread_key, m.text, m.author_id,
-                                                             m.author_handle, m.url)])
+    joined = "\x01".join(
+        [v or "" for m in messages for v in (m.external_id, m.thread_key, m.text, m.author_id, m.author_handle, m.url)]
+    )
     if clean_text(joined) is joined and all(m.created_at.tzinfo is UTC for m in messages):
         return messages
     return [clean_message(m) for m in messages]
@@ -112,9 +113,25 @@ class StreamRecord:
     monitored_since: datetime
 
 
-_COPIED = ("account_id", "channel", "external_id", "thread_id", "direction", "author_id", "author_handle", "body",
-           "url", "is_retweet", "created_at", "raw", "future_created_at", "reply_to_brand", "is_question",
-           "is_automatic", "reason")
+_COPIED = (
+    "account_id",
+    "channel",
+    "external_id",
+    "thread_id",
+    "direction",
+    "author_id",
+    "author_handle",
+    "body",
+    "url",
+    "is_retweet",
+    "created_at",
+    "raw",
+    "future_created_at",
+    "reply_to_brand",
+    "is_question",
+    "is_automatic",
+    "reason",
+)
 
 _WAIT_COLUMNS = ", ".join(WAIT_FIELDS)
 
@@ -139,8 +156,12 @@ class Store:
                     policy = EXCLUDED.policy, updated_at = now()
                 RETURNING id, name
                 """,
-                [r.name for r in rows], [r.brand for r in rows], [r.channel for r in rows],
-                [r.external_id for r in rows], [r.handle for r in rows], [r.policy for r in rows],
+                [r.name for r in rows],
+                [r.brand for r in rows],
+                [r.channel for r in rows],
+                [r.external_id for r in rows],
+                [r.handle for r in rows],
+                [r.policy for r in rows],
             )
         return {r["name"]: r["id"] for r in records}
 
@@ -161,7 +182,9 @@ class Store:
                 ON CONFLICT (account_id, stream) DO UPDATE SET monitored_since = poll_state.monitored_since
                 RETURNING cursor, last_success_at, monitored_since
                 """,
-                account_id, stream, at,
+                account_id,
+                stream,
+                at,
             )
         assert row is not None  # INSERT ... RETURNING always returns the row
         return StreamRecord(row["cursor"], row["last_success_at"], row["monitored_since"])
@@ -182,7 +205,8 @@ class Store:
                 WHERE created_at >= $1 AND account_id = ANY($2::integer[])
                 ORDER BY thread_id
                 """,
-                since, list(account_ids),
+                since,
+                list(account_ids),
             )
         return [r["thread_id"] for r in rows]
 
@@ -206,7 +230,12 @@ class Store:
                     consecutive_failures = CASE WHEN $4::boolean THEN 0
                                                 ELSE poll_state.consecutive_failures + 1 END
                 """,
-                account_id, stream, at, ok, status, None if error is None else redact(error),
+                account_id,
+                stream,
+                at,
+                ok,
+                status,
+                None if error is None else redact(error),
             )
 
     async def open_wait_summary(self, account_ids: Sequence[int], now: datetime) -> list[asyncpg.Record]:
@@ -222,7 +251,8 @@ class Store:
                 WHERE closed_at IS NULL AND account_id = ANY($1::integer[])
                 GROUP BY account_id, kind
                 """,
-                list(account_ids), now,
+                list(account_ids),
+                now,
             )
 
     async def mark_due(self, account_ids: Sequence[int], now: datetime) -> list[asyncpg.Record]:
@@ -237,7 +267,8 @@ class Store:
                 WHERE at_risk_reached_at IS NULL AND (closed_at IS NULL OR closed_at > at_risk_at)
                   AND at_risk_at <= $2 AND account_id = ANY($1::integer[])
                 """,
-                ids, now,
+                ids,
+                now,
             )
             return await conn.fetch(
                 """
@@ -247,7 +278,8 @@ class Store:
                   AND w.deadline <= $2 AND w.account_id = ANY($1::integer[]) AND t.id = w.thread_id
                 RETURNING w.account_id, w.kind, t.kind AS thread_kind, w.opened_message, t.url
                 """,
-                ids, now,
+                ids,
+                now,
             )
 
     async def next_due(self, account_ids: Sequence[int]) -> datetime | None:
@@ -277,7 +309,9 @@ class Store:
                 WHERE a.name = $1 AND w.closed_at IS NULL AND (NOT $2::boolean OR w.deadline <= $3)
                 ORDER BY w.opened_at LIMIT 1
                 """,
-                account, breached_only, now,
+                account,
+                breached_only,
+                now,
             )
         return url
 
@@ -316,7 +350,8 @@ def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, s
         inbound = m.direction == "inbound"
         if known is None or (known[2] is None and inbound):
             rows[m.thread_key] = (
-                m.thread_key, m.thread_kind,
+                m.thread_key,
+                m.thread_kind,
                 m.author_id if inbound else None,
                 m.author_handle if inbound else None,
                 m.url if inbound else (known[4] if known else None),
@@ -341,7 +376,8 @@ async def _lock_threads(
     records = await conn.fetch(
         "SELECT id, thread_key, account_id, kind, customer_id, customer_handle, url FROM threads"
         " WHERE account_id = $1 AND thread_key = ANY($2::text[])",
-        account_id, [r[0] for r in rows],
+        account_id,
+        [r[0] for r in rows],
     )
     known = {r["thread_key"] for r in records}
     if fresh := [r for r in rows if r[0] not in known]:
@@ -352,7 +388,8 @@ async def _lock_threads(
             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
             RETURNING id, thread_key, account_id, kind, customer_id, customer_handle, url
             """,
-            account_id, *zip(*fresh, strict=True),
+            account_id,
+            *zip(*fresh, strict=True),
         )
     infos = {r["thread_key"]: _thread_info(r) for r in records}
     learnt = [row for row in rows if infos[row[0]].customer_id is None and row[2] is not None]
@@ -365,13 +402,15 @@ async def _lock_threads(
                 customer_handle, url)
             WHERE t.account_id = $1 AND t.thread_key = u.thread_key
             """,
-            account_id, [r[0] for r in learnt], [r[2] for r in learnt], [r[3] for r in learnt],
+            account_id,
+            [r[0] for r in learnt],
+            [r[2] for r in learnt],
+            [r[3] for r in learnt],
             [r[4] for r in learnt],
         )
         for key, _, customer_id, handle, url in learnt:
             info = infos[key]
-            infos[key] = dataclasses.replace(info, customer_id=customer_id, customer_handle=handle,
-                                             url=info.url or url)
+            infos[key] = dataclasses.replace(info, customer_id=customer_id, customer_handle=handle, url=info.url or url)
     return infos
 
 
@@ -414,20 +453,21 @@ class Transaction:
         read the threads."""
         conn = self.conn
         accounts = await conn.fetch(
-            "SELECT DISTINCT account_id FROM threads WHERE id = ANY($1::bigint[]) ORDER BY 1", list(thread_ids))
+            "SELECT DISTINCT account_id FROM threads WHERE id = ANY($1::bigint[]) ORDER BY 1", list(thread_ids)
+        )
         for a in accounts:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, a["account_id"])
         records = await conn.fetch(
-            "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
-            " WHERE id = ANY($1::bigint[])",
+            "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads WHERE id = ANY($1::bigint[])",
             sorted(thread_ids),
         )
         threads = {r["id"]: StoredThread(_thread_info(r)) for r in records}
         await self._load(threads)
         return list(threads.values())
 
-    async def _load(self, threads: Mapping[int, StoredThread], account_id: int = 0,
-                    external_ids: Sequence[str] = ()) -> set[str]:
+    async def _load(
+        self, threads: Mapping[int, StoredThread], account_id: int = 0, external_ids: Sequence[str] = ()
+    ) -> set[str]:
         """Read the threads' messages and waits into them; return which of `external_ids` the
         account has stored already, in these threads or another one (one read)."""
         ids = sorted(threads)
@@ -438,7 +478,9 @@ class Transaction:
             "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
             " reply_to_brand, label, is_question, is_automatic, reason FROM messages"
             " WHERE thread_id = ANY($1::bigint[]) OR (account_id = $2 AND external_id = ANY($3::text[]))",
-            ids, account_id, list(wanted),
+            ids,
+            account_id,
+            list(wanted),
         ):
             ext = r["external_id"]
             if ext in wanted:
@@ -446,8 +488,18 @@ class Transaction:
             thread = threads.get(r["thread_id"])
             if thread is None:
                 continue  # stored in a thread this batch does not touch
-            thread.messages.append(ThreadMessage(ext, r["direction"], r["created_at"], r["body"], r["author_id"],
-                                                 r["is_retweet"], r["reply_to_brand"], r["label"]))
+            thread.messages.append(
+                ThreadMessage(
+                    ext,
+                    r["direction"],
+                    r["created_at"],
+                    r["body"],
+                    r["author_id"],
+                    r["is_retweet"],
+                    r["reply_to_brand"],
+                    r["label"],
+                )
+            )
             thread.flags[ext] = Flags(r["is_question"], r["is_automatic"], r["reason"])
             message_ids[(r["thread_id"], ext)] = r["id"]
         for r in await self.conn.fetch(
@@ -477,14 +529,31 @@ class Transaction:
                 if change.new:
                     flags = change.flags
                     for m in change.new:
-                        rows.append((account_id, channel, m.external_id, tid, m.direction, m.author_id,
-                                     m.author_handle, m.text, m.url, m.is_retweet, m.created_at, m.raw,
-                                     m.future_created_at, m.reply_to_brand, *flags[m.external_id]))
+                        rows.append(
+                            (
+                                account_id,
+                                channel,
+                                m.external_id,
+                                tid,
+                                m.direction,
+                                m.author_id,
+                                m.author_handle,
+                                m.text,
+                                m.url,
+                                m.is_retweet,
+                                m.created_at,
+                                m.raw,
+                                m.future_created_at,
+                                m.reply_to_brand,
+                                *flags[m.external_id],
+                            )
+                        )
                     if len(rows) >= _COPY_CHUNK:
                         if pending is not None:
                             await pending
                         pending = asyncio.ensure_future(
-                            conn.copy_records_to_table("messages", columns=_COPIED, records=rows))
+                            conn.copy_records_to_table("messages", columns=_COPIED, records=rows)
+                        )
                         rows = []
                         await asyncio.sleep(0)  # the COPY sends its rows now, before the next computation
                 for ext, f in change.reflagged.items():
@@ -527,8 +596,9 @@ class Transaction:
         if changed_waits:
             await _update_waits(conn, changed_waits)
 
-    async def quarantine(self, account_id: int, channel: str, stream: str, items: Sequence[Rejected],
-                         received_at: datetime) -> dict[str, int]:
+    async def quarantine(
+        self, account_id: int, channel: str, stream: str, items: Sequence[Rejected], received_at: datetime
+    ) -> dict[str, int]:
         """Set the items aside, each once: an item read again keeps its row (its reason and detail
         follow the current code while it is unresolved). Returns the new rows by reason."""
         unique = {item_key(i): i for i in items}  # one row may be written once per statement
@@ -546,11 +616,17 @@ class Transaction:
               AND (quarantine.reason, quarantine.detail) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.detail)
             RETURNING reason, xmax = 0 AS inserted
             """,
-            account_id, channel, stream, list(unique), [i.kind for i in unique.values()],
-            [i.external_id for i in unique.values()], [i.reason for i in unique.values()],
+            account_id,
+            channel,
+            stream,
+            list(unique),
+            [i.kind for i in unique.values()],
+            [i.external_id for i in unique.values()],
+            [i.reason for i in unique.values()],
             [clean_text(i.detail[:DETAIL_MAX]) for i in unique.values()],
             [encode_json(i.raw).decode() for i in unique.values()],
-            [encode_json(i.context).decode() for i in unique.values()], received_at,
+            [encode_json(i.context).decode() for i in unique.values()],
+            received_at,
         )
         counts: dict[str, int] = {}
         for r in rows:
@@ -562,7 +638,8 @@ class Transaction:
         """Mark a quarantined item retried, and resolved if it became messages."""
         await self.conn.execute(
             "UPDATE quarantine SET retried_at = now(), resolved_at = CASE WHEN $2 THEN now() END WHERE id = $1",
-            settled.quarantine_id, settled.resolved,
+            settled.quarantine_id,
+            settled.resolved,
         )
 
     async def save_cursor(self, account_id: int, stream: str, cursor: str) -> None:
@@ -573,7 +650,9 @@ class Transaction:
             ON CONFLICT (account_id, stream) DO UPDATE SET
                 cursor = EXCLUDED.cursor, cursor_updated_at = EXCLUDED.cursor_updated_at
             """,
-            account_id, stream, cursor,
+            account_id,
+            stream,
+            cursor,
         )
 
 

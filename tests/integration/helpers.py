@@ -44,8 +44,7 @@ def config_with(accounts: Iterable[dict[str, object]], **policy: object) -> Conf
     )
 
 
-async def engine_for(store: Store, names: Iterable[str], *, now: datetime = FIXED_NOW,
-                     channel: str = "x") -> Engine:
+async def engine_for(store: Store, names: Iterable[str], *, now: datetime = FIXED_NOW, channel: str = "x") -> Engine:
     """Register X accounts with the default policy and return an engine with a fixed clock."""
     config = config_with([{"name": n, "channel": "x", "user_id": "1"} for n in names])
     ids = await store.sync_accounts(AccountRow(n, "brand", channel, "1", None, "default") for n in names)
@@ -54,15 +53,26 @@ async def engine_for(store: Store, names: Iterable[str], *, now: datetime = FIXE
     return Engine(store, contexts, clock=lambda: now)
 
 
-WAIT_FIELDS = ("seq", "kind", "opened_at", "opened_message", "questions", "closed_at", "closed_message",
-               "target_seconds", "deadline", "wall_seconds", "breached_at")
+WAIT_FIELDS = (
+    "seq",
+    "kind",
+    "opened_at",
+    "opened_message",
+    "questions",
+    "closed_at",
+    "closed_message",
+    "target_seconds",
+    "deadline",
+    "wall_seconds",
+    "breached_at",
+)
 
 
 async def waits_of(store: Store, account: str) -> dict[str, list[tuple[object, ...]]]:
     """Stored waits of an account by thread key, in a comparable form."""
     async with store.pool.acquire() as conn:
         rows = await conn.fetch(
-            f"""SELECT t.thread_key, {', '.join('w.' + f for f in WAIT_FIELDS)}
+            f"""SELECT t.thread_key, {", ".join("w." + f for f in WAIT_FIELDS)}
                 FROM waits w JOIN threads t ON t.id = w.thread_id JOIN accounts a ON a.id = w.account_id
                 WHERE a.name = $1 ORDER BY t.thread_key, w.seq""",
             account,

@@ -54,22 +54,39 @@ CONFIG = {
         },
     },
     "brands": [
-        {"name": "acme", "accounts": [
-            {"name": "acme-x", "channel": "x", "user_id": "11", "source": "demo", "policy": "office"},
-            {"name": "acme-fb", "channel": "facebook", "page_id": "12", "source": "demo", "policy": "office"},
-        ]},
-        {"name": "globex", "accounts": [
-            {"name": "globex-x", "channel": "x", "user_id": "21", "source": "demo", "policy": "always"},
-        ]},
+        {
+            "name": "acme",
+            "accounts": [
+                {"name": "acme-x", "channel": "x", "user_id": "11", "source": "demo", "policy": "office"},
+                {"name": "acme-fb", "channel": "facebook", "page_id": "12", "source": "demo", "policy": "office"},
+            ],
+        },
+        {
+            "name": "globex",
+            "accounts": [
+                {"name": "globex-x", "channel": "x", "user_id": "21", "source": "demo", "policy": "always"},
+            ],
+        },
     ],
 }
-ACCOUNTS = {"acme-x": ("acme", "x", "office"), "acme-fb": ("acme", "facebook", "office"),
-            "globex-x": ("globex", "x", "always")}
+ACCOUNTS = {
+    "acme-x": ("acme", "x", "office"),
+    "acme-fb": ("acme", "facebook", "office"),
+    "globex-x": ("globex", "x", "always"),
+}
 TARGETS = {  # policy -> (thread kind, wait kind) -> seconds
-    "office": {("public", "first"): 1800, ("public", "next"): 3600, ("private", "first"): 3600,
-               ("private", "next"): 7200},
-    "always": {("public", "first"): 1200, ("public", "next"): 2400, ("private", "first"): 2700,
-               ("private", "next"): 5400},
+    "office": {
+        ("public", "first"): 1800,
+        ("public", "next"): 3600,
+        ("private", "first"): 3600,
+        ("private", "next"): 7200,
+    },
+    "always": {
+        ("public", "first"): 1200,
+        ("public", "next"): 2400,
+        ("private", "first"): 2700,
+        ("private", "next"): 5400,
+    },
 }
 
 
@@ -116,13 +133,29 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
             key = f"{account}:{n}"
             ids = iter(range(100))
 
-            def msg(at: datetime, direction: str, text: str, key: str = key, customer: str = customer,
-                    kind: str = kind, ids: Iterable[int] = ids, account: str = account) -> Message:
+            def msg(
+                at: datetime,
+                direction: str,
+                text: str,
+                key: str = key,
+                customer: str = customer,
+                kind: str = kind,
+                ids: Iterable[int] = ids,
+                account: str = account,
+            ) -> Message:
                 ext = f"{key}:{next(iter(ids))}"
                 url = f"https://example.com/{account}/{ext}"
-                return Message(ext, key, kind, direction, at, text,  # type: ignore[arg-type]
-                               customer if direction == "inbound" else "brand",
-                               customer if direction == "inbound" else None, url)
+                return Message(
+                    ext,
+                    key,
+                    kind,
+                    direction,
+                    at,
+                    text,  # type: ignore[arg-type]
+                    customer if direction == "inbound" else "brand",
+                    customer if direction == "inbound" else None,
+                    url,
+                )
 
             if not private and rng.random() < 0.12:  # praise: no wait
                 msgs.append(msg(t0, "inbound", PRAISE))
@@ -141,8 +174,9 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
                 if rng.random() < 0.85:
                     closed = first_answer_after + timedelta(seconds=rng.choice(DELAYS) + rng.randint(0, 300))
                     msgs.append(msg(closed, "outbound", REPLY))
-                out.waits.append(ScriptedWait(account, kind, wait_kind, at, closed, first_q.url or "", customer,
-                                              questions))
+                out.waits.append(
+                    ScriptedWait(account, kind, wait_kind, at, closed, first_q.url or "", customer, questions)
+                )
                 if closed is None:
                     break
                 if private and rng.random() < 0.5:  # a courtesy after the reply is not a question
@@ -164,8 +198,9 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
             Message(f"{key}:q", key, kind, "inbound", asked, QUESTIONS[0], "edge", "edge", url),  # type: ignore[arg-type]
             Message(f"{key}:r", key, kind, "outbound", answered, REPLY, "brand", None, url),  # type: ignore[arg-type]
         ]
-        out.waits.append(ScriptedWait(account, kind, "first", asked.astimezone(UTC), answered.astimezone(UTC),
-                                      url, "edge"))
+        out.waits.append(
+            ScriptedWait(account, kind, "first", asked.astimezone(UTC), answered.astimezone(UTC), url, "edge")
+        )
     return out
 
 
@@ -174,8 +209,10 @@ async def load(store: Store, data: Script, cfg: Config, now: datetime = AS_OF) -
     ids = await store.sync_accounts(
         AccountRow(a.name, brand, a.channel, "1", None, a.policy) for brand, a in cfg.accounts()
     )
-    contexts = {ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, cfg.policy(a.policy))
-                for brand, a in cfg.accounts()}
+    contexts = {
+        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, cfg.policy(a.policy))
+        for brand, a in cfg.accounts()
+    }
     engine = Engine(store, contexts, clock=lambda: now)
     for account, msgs in data.messages.items():
         await engine.ingest(ids[account], "script", msgs, None)
@@ -267,19 +304,34 @@ def facts(data: Script, *, start: datetime, end: datetime, as_of: datetime = AS_
         due = deadline(policy, w.opened_at, target)
         answered = w.closed_at is not None and w.closed_at <= as_of
         closed = w.closed_at if answered else None
-        out.append(Facts(
-            w, brand, channel, answered,
-            (closed - w.opened_at).total_seconds() if closed else None,
-            business_seconds(policy, w.opened_at, closed) if closed else None,
-            target, due,
-            within=closed is not None and closed <= due,
-            breached=due <= as_of and (w.closed_at is None or w.closed_at > due),
-        ))
+        out.append(
+            Facts(
+                w,
+                brand,
+                channel,
+                answered,
+                (closed - w.opened_at).total_seconds() if closed else None,
+                business_seconds(policy, w.opened_at, closed) if closed else None,
+                target,
+                due,
+                within=closed is not None and closed <= due,
+                breached=due <= as_of and (w.closed_at is None or w.closed_at > due),
+            )
+        )
     return out
 
 
-def expected(data: Script, *, start: datetime, end: datetime, hours: str, brand: str | None = None,
-             channel: str | None = None, account: str | None = None, as_of: datetime = AS_OF) -> Expected:
+def expected(
+    data: Script,
+    *,
+    start: datetime,
+    end: datetime,
+    hours: str,
+    brand: str | None = None,
+    channel: str | None = None,
+    account: str | None = None,
+    as_of: datetime = AS_OF,
+) -> Expected:
     def keep(a: str) -> bool:
         b, c, _ = ACCOUNTS[a]
         return (brand is None or b == brand) and (channel is None or c == channel) and (account in (None, a))

@@ -107,8 +107,9 @@ def substitute(text: str, pattern: str, replacement: str, *, count: int | None =
     return new
 
 
-def prometheus_config(*, monitor: str, alertmanager: str, rules: Path = DEPLOY / "rules",
-                      evaluation: str = "5s") -> str:
+def prometheus_config(
+    *, monitor: str, alertmanager: str, rules: Path = DEPLOY / "rules", evaluation: str = "5s"
+) -> str:
     """deploy/prometheus/prometheus.yml with test addresses, fast intervals, absolute rule paths."""
     text = (DEPLOY / "prometheus.yml").read_text()
     text = substitute(text, r"^(\s*scrape_interval:).*$", r"\1 1s")
@@ -125,8 +126,13 @@ def rules_with_test_timers(tmp: Path) -> Path:
     rules = tmp / "rules"
     shutil.copytree(DEPLOY / "rules", rules)
     path = rules / "social-inbox.yml"
-    path.write_text(substitute(path.read_text(), r"(- alert: SocialInboxPollerFailing\n(?:\s+\S.*\n)*?\s+for:) 1m$",
-                               rf"\1 {POLLER_FAILING_FOR}"))
+    path.write_text(
+        substitute(
+            path.read_text(),
+            r"(- alert: SocialInboxPollerFailing\n(?:\s+\S.*\n)*?\s+for:) 1m$",
+            rf"\1 {POLLER_FAILING_FOR}",
+        )
+    )
     return rules
 
 
@@ -178,8 +184,9 @@ class Stack:
             return await r.json()
 
     def log_tail(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-                         for p in sorted(self.logs.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.logs.glob("*.log"))
+        )
 
 
 async def _ready(http: aiohttp.ClientSession, url: str) -> bool:
@@ -230,33 +237,71 @@ async def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     (tmp / "monitor.toml").write_text(MONITOR_CONFIG.format(port=ports["monitor"], sla=SLA_SECONDS, brands=brands))
     webhook_file = tmp / "slack-webhook-url"
     webhook_file.write_text(slack.hook_url() + "\n")
-    (tmp / "prometheus.yml").write_text(prometheus_config(monitor=monitor, alertmanager=alertmanager,
-                                                          rules=rules_with_test_timers(tmp), evaluation="1s"))
+    (tmp / "prometheus.yml").write_text(
+        prometheus_config(
+            monitor=monitor, alertmanager=alertmanager, rules=rules_with_test_timers(tmp), evaluation="1s"
+        )
+    )
     (tmp / "alertmanager.yml").write_text(alertmanager_config(webhook_file=webhook_file))
 
     database = f"t_alerting_{uuid.uuid4().hex[:8]}"
     await _admin(pg_server_url, f"CREATE DATABASE {database}")
     procs: list[subprocess.Popen[bytes]] = []
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-    stack = Stack(x, slack, http, f"http://{monitor}", f"http://{prometheus}", f"http://{alertmanager}",
-                  time.monotonic(), tmp, procs)
+    stack = Stack(
+        x,
+        slack,
+        http,
+        f"http://{monitor}",
+        f"http://{prometheus}",
+        f"http://{alertmanager}",
+        time.monotonic(),
+        tmp,
+        procs,
+    )
     try:
-        env = cli_env(INBOX_MONITOR_DATABASE_URL=with_database(pg_server_url, database),
-                      INBOX_MONITOR_CONFIG=str(tmp / "monitor.toml"),
-                      ACME_X_BEARER=ACME["token"], GLOBEX_X_BEARER=GLOBEX["token"])
+        env = cli_env(
+            INBOX_MONITOR_DATABASE_URL=with_database(pg_server_url, database),
+            INBOX_MONITOR_CONFIG=str(tmp / "monitor.toml"),
+            ACME_X_BEARER=ACME["token"],
+            GLOBEX_X_BEARER=GLOBEX["token"],
+        )
         monitor_proc = start_cli("run", env=env, log=tmp / "monitor.log")
         procs.append(monitor_proc)
-        procs.append(_spawn(["prometheus-alertmanager", f"--config.file={tmp / 'alertmanager.yml'}",
-                             f"--storage.path={tmp / 'am-data'}", f"--web.listen-address={alertmanager}",
-                             "--cluster.listen-address="], tmp / "alertmanager.log"))
-        procs.append(_spawn(["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address={prometheus}"],
-                            tmp / "prometheus.log"))
+        procs.append(
+            _spawn(
+                [
+                    "prometheus-alertmanager",
+                    f"--config.file={tmp / 'alertmanager.yml'}",
+                    f"--storage.path={tmp / 'am-data'}",
+                    f"--web.listen-address={alertmanager}",
+                    "--cluster.listen-address=",
+                ],
+                tmp / "alertmanager.log",
+            )
+        )
+        procs.append(
+            _spawn(
+                [
+                    "prometheus",
+                    f"--config.file={tmp / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp / 'tsdb'}",
+                    f"--web.listen-address={prometheus}",
+                ],
+                tmp / "prometheus.log",
+            )
+        )
         await eventually(in_thread(serving(monitor_proc, ports["monitor"])), 30, "inbox-monitor ready")
-        await eventually(functools.partial(serves, http, f"{stack.alertmanager}/api/v2/status", str(webhook_file)),
-                         30, "alertmanager ready")
-        await eventually(functools.partial(serves, http, f"{stack.prometheus}/api/v1/status/flags",
-                                           str(tmp / "prometheus.yml")), 30, "prometheus ready")
+        await eventually(
+            functools.partial(serves, http, f"{stack.alertmanager}/api/v2/status", str(webhook_file)),
+            30,
+            "alertmanager ready",
+        )
+        await eventually(
+            functools.partial(serves, http, f"{stack.prometheus}/api/v1/status/flags", str(tmp / "prometheus.yml")),
+            30,
+            "prometheus ready",
+        )
         yield stack
     except BaseException:
         print(stack.log_tail())
@@ -278,13 +323,17 @@ def links(message: SlackMessage) -> dict[str, str]:
 
 async def test_an_unanswered_question_reaches_slack_then_resolves(stack: Stack) -> None:
     created = time.time()
-    question = stack.x.add_tweet(CUSTOMER[0], "@acme my order never arrived, can you check?", created,
-                                 mentions=[ACME["user_id"]])
+    question = stack.x.add_tweet(
+        CUSTOMER[0], "@acme my order never arrived, can you check?", created, mentions=[ACME["user_id"]]
+    )
     deadline = created + SLA_SECONDS
 
     # Firing: within 60 s of the deadline, from the critical route (group brand/account).
-    firing = await eventually(lambda: stack.messages("SocialInboxQuestionUnanswered", "FIRING"),
-                              deadline - time.time() + 60, "a Slack message for the unanswered question")
+    firing = await eventually(
+        lambda: stack.messages("SocialInboxQuestionUnanswered", "FIRING"),
+        deadline - time.time() + 60,
+        "a Slack message for the unanswered question",
+    )
     late = time.time() - deadline
     assert 0 <= late < 60, late
     message = firing[0]
@@ -293,8 +342,11 @@ async def test_an_unanswered_question_reaches_slack_then_resolves(stack: Stack) 
     assert attachment["title"] == "[FIRING:1] SocialInboxQuestionUnanswered — brand acme, x account acme-x"
     assert attachment["color"] == "danger"
     assert "*SocialInboxQuestionUnanswered* (critical) — brand acme, x account acme-x" in text
-    waited = re.search(r"1 question to acme-x \(x, brand acme\) passed the SLA deadline and is still unanswered; "
-                       r"the oldest has waited ((\d+)m )?([0-9.]+)s \(\1?\3s in business hours\)\.", text)
+    waited = re.search(
+        r"1 question to acme-x \(x, brand acme\) passed the SLA deadline and is still unanswered; "
+        r"the oldest has waited ((\d+)m )?([0-9.]+)s \(\1?\3s in business hours\)\.",
+        text,
+    )
     assert waited, text  # humanized by Prometheus: "23.41s", "1m 2s"; a 24/7 policy: business = wall
     assert SLA_SECONDS <= 60 * int(waited[2] or 0) + float(waited[3]) < SLA_SECONDS + 60
     assert "globex" not in message.text
@@ -312,45 +364,65 @@ async def test_an_unanswered_question_reaches_slack_then_resolves(stack: Stack) 
 
     # The brand replies: the wait closes and Slack hears that it is resolved.
     replied = time.time()
-    stack.x.add_tweet(ACME["user_id"], f"@{CUSTOMER[1]} Hi, we're looking into it and will follow up by DM.",
-                      replied, mentions=[CUSTOMER[0]], reply_to=question)
-    resolved = await eventually(lambda: stack.messages("SocialInboxQuestionUnanswered", "RESOLVED"),
-                                60, "the resolved message")
+    stack.x.add_tweet(
+        ACME["user_id"],
+        f"@{CUSTOMER[1]} Hi, we're looking into it and will follow up by DM.",
+        replied,
+        mentions=[CUSTOMER[0]],
+        reply_to=question,
+    )
+    resolved = await eventually(
+        lambda: stack.messages("SocialInboxQuestionUnanswered", "RESOLVED"), 60, "the resolved message"
+    )
     attachment = resolved[0].payload["attachments"][0]
     assert attachment["title"] == "[RESOLVED] SocialInboxQuestionUnanswered — brand acme, x account acme-x"
     assert attachment["color"] == "good"
-    assert ":white_check_mark: *Resolved:* *SocialInboxQuestionUnanswered* — brand acme, x account acme-x" \
+    assert (
+        ":white_check_mark: *Resolved:* *SocialInboxQuestionUnanswered* — brand acme, x account acme-x"
         in attachment["text"]
+    )
     print(f"unanswered: Slack {late:.1f}s after the deadline; resolved {time.time() - replied:.1f}s after the reply")
 
 
 async def test_an_api_failing_with_500s_alerts_for_that_account_only(stack: Stack) -> None:
-    firing = await eventually(lambda: stack.messages("SocialInboxPollerFailing", "FIRING"),
-                              150 - (time.monotonic() - stack.started), "SocialInboxPollerFailing in Slack")
+    firing = await eventually(
+        lambda: stack.messages("SocialInboxPollerFailing", "FIRING"),
+        150 - (time.monotonic() - stack.started),
+        "SocialInboxPollerFailing in Slack",
+    )
     print(f"poller failing: Slack {time.monotonic() - stack.started:.1f}s after the stack started")
     for message in firing:
         assert "globex-x" in message.text and "acme-x" not in message.text, message.text
     attachment = firing[0].payload["attachments"][0]
     assert attachment["title"].startswith("[FIRING:") and "brand globex, x account globex-x" in attachment["title"]
-    assert re.search(r"No poll of x\.(mentions|replies) for globex-x \(x, brand globex\) has succeeded in the last "
-                     r"15 minutes \(failed polls: api_error \d+\); last success: none since inbox-monitor started\.",
-                     attachment["text"]), attachment["text"]
+    assert re.search(
+        r"No poll of x\.(mentions|replies) for globex-x \(x, brand globex\) has succeeded in the last "
+        r"15 minutes \(failed polls: api_error \d+\); last success: none since inbox-monitor started\.",
+        attachment["text"],
+    ), attachment["text"]
     assert f"{GRAFANA}/d/inbox-pipeline?var-brand=globex&var-account=globex-x" in attachment["text"]
 
     # In Alertmanager and Prometheus alike: globex-x's streams, and nobody else.
     alerts = await stack.get_json(
-        f"{stack.alertmanager}/api/v2/alerts?filter=alertname%3D%22SocialInboxPollerFailing%22")
+        f"{stack.alertmanager}/api/v2/alerts?filter=alertname%3D%22SocialInboxPollerFailing%22"
+    )
     assert alerts and {(a["labels"]["account"], a["labels"]["severity"]) for a in alerts} == {("globex-x", "critical")}
     assert {a["labels"]["stream"] for a in alerts} <= {"x.mentions", "x.replies"}
     rules = await stack.get_json(f"{stack.prometheus}/api/v1/alerts")
-    accounts = {a["labels"].get("account") for a in rules["data"]["alerts"]
-                if a["labels"]["alertname"] == "SocialInboxPollerFailing"}
+    accounts = {
+        a["labels"].get("account")
+        for a in rules["data"]["alerts"]
+        if a["labels"]["alertname"] == "SocialInboxPollerFailing"
+    }
     assert accounts == {"globex-x"}
     # acme-x is polled fine all along, and inbox-monitor is not reported down.
     async with stack.http.get(f"{stack.monitor}/metrics") as r:
         metrics = await r.text()
-    ok = re.search(r'social_inbox_poll_total\{brand="acme",channel="x",account="acme-x",stream="x.mentions",'
-                   r'result="ok"\} ([0-9.e+]+)', metrics)
+    ok = re.search(
+        r'social_inbox_poll_total\{brand="acme",channel="x",account="acme-x",stream="x.mentions",'
+        r'result="ok"\} ([0-9.e+]+)',
+        metrics,
+    )
     assert ok and float(ok[1]) > 10, ok
     assert not stack.messages("SocialInboxMonitorDown")
     assert not stack.messages("SocialInboxAPITokenInvalid")
@@ -367,14 +439,24 @@ async def test_one_process_down_of_several_mutes_nothing_and_none_left_mutes_eve
     (tmp_path / "alertmanager.yml").write_text(alertmanager_config(webhook_file=webhook_file))
     address = f"127.0.0.1:{free_port()}"
     base = f"http://{address}"
-    proc = _spawn(["prometheus-alertmanager", f"--config.file={tmp_path / 'alertmanager.yml'}",
-                   f"--storage.path={tmp_path / 'am-data'}", f"--web.listen-address={address}",
-                   "--cluster.listen-address="], tmp_path / "alertmanager.log")
+    proc = _spawn(
+        [
+            "prometheus-alertmanager",
+            f"--config.file={tmp_path / 'alertmanager.yml'}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address={address}",
+            "--cluster.listen-address=",
+        ],
+        tmp_path / "alertmanager.log",
+    )
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
 
     def alert(name: str, severity: str, **labels: str) -> dict[str, Any]:
-        return {"labels": {"alertname": name, "severity": severity, **labels},
-                "annotations": {"summary": name}, "generatorURL": "http://prometheus.test/graph"}
+        return {
+            "labels": {"alertname": name, "severity": severity, **labels},
+            "annotations": {"summary": name},
+            "generatorURL": "http://prometheus.test/graph",
+        }
 
     async def post(*alerts: dict[str, Any]) -> None:
         async with http.post(f"{base}/api/v2/alerts", json=list(alerts)) as r:
@@ -384,9 +466,14 @@ async def test_one_process_down_of_several_mutes_nothing_and_none_left_mutes_eve
         """(alertname, account or instance) -> (state, inhibited, receivers)."""
         async with http.get(f"{base}/api/v2/alerts") as r:
             found = await r.json()
-        return {(a["labels"]["alertname"], a["labels"].get("account") or a["labels"].get("instance", "")):
-                (a["status"]["state"], bool(a["status"]["inhibitedBy"]), {x["name"] for x in a["receivers"]})
-                for a in found}
+        return {
+            (a["labels"]["alertname"], a["labels"].get("account") or a["labels"].get("instance", "")): (
+                a["status"]["state"],
+                bool(a["status"]["inhibitedBy"]),
+                {x["name"] for x in a["receivers"]},
+            )
+            for a in found
+        }
 
     def titles() -> list[str]:
         return [a.get("title", "") for m in slack.messages for a in m.payload.get("attachments", [])]
@@ -396,22 +483,35 @@ async def test_one_process_down_of_several_mutes_nothing_and_none_left_mutes_eve
         await eventually(functools.partial(_ready, http, f"{base}/-/ready"), 30, "alertmanager ready")
         # m1 is down; m2 goes on and reports acme-x's breached question: on-call hears both.
         await post(alert("SocialInboxMonitorDown", "critical", job="inbox-monitor", instance="m1:9464"), acme)
-        await eventually(lambda: any("SocialInboxQuestionUnanswered" in t and "acme-x" in t for t in titles())
-                         and any("SocialInboxMonitorDown" in t for t in titles()), 30,
-                         "the question alert and the down process in Slack")
+        await eventually(
+            lambda: (
+                any("SocialInboxQuestionUnanswered" in t and "acme-x" in t for t in titles())
+                and any("SocialInboxMonitorDown" in t for t in titles())
+            ),
+            30,
+            "the question alert and the down process in Slack",
+        )
         now = await states()
         assert now[("SocialInboxQuestionUnanswered", "acme-x")] == ("active", False, {"slack-oncall"})
 
         # No process left: the question alerts (old and new) are muted, the page about the down
         # process is not, and the inhibiting alert itself goes to the null receiver.
         globex = alert("SocialInboxQuestionAtRisk", "warning", brand="globex", channel="x", account="globex-x")
-        await post(alert("SocialInboxNoHealthyMonitor", "none"), acme, globex,
-                   alert("SocialInboxMonitorDown", "critical", job="inbox-monitor", instance="m2:9464"))
+        await post(
+            alert("SocialInboxNoHealthyMonitor", "none"),
+            acme,
+            globex,
+            alert("SocialInboxMonitorDown", "critical", job="inbox-monitor", instance="m2:9464"),
+        )
 
         async def muted() -> dict[tuple[str, str], tuple[str, bool, set[str]]] | None:
             now = await states()
-            return now if now.get(("SocialInboxQuestionAtRisk", "globex-x"), ("", False))[1] and \
-                now[("SocialInboxQuestionUnanswered", "acme-x")][1] else None
+            return (
+                now
+                if now.get(("SocialInboxQuestionAtRisk", "globex-x"), ("", False))[1]
+                and now[("SocialInboxQuestionUnanswered", "acme-x")][1]
+                else None
+            )
 
         now = await eventually(muted, 30, "the question alerts to be inhibited")
         assert now[("SocialInboxQuestionUnanswered", "acme-x")][0] == "suppressed"

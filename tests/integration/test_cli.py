@@ -100,8 +100,10 @@ def test_run_with_a_url_polls_serves_health_and_stops_on_sigterm(tmp_path: Path,
         wait_for(serving(proc, port), what="/readyz 200 from the process started")
         assert http_json(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok", "pid": proc.pid})
         wait_for(lambda: fetchval(database_url, "SELECT count(*) FROM waits") > 0, what="waits stored")
-        wait_for(lambda: fetchval(database_url, "SELECT count(*) FROM poll_state WHERE status='ok'") == 2,
-                 what="both streams polled")
+        wait_for(
+            lambda: fetchval(database_url, "SELECT count(*) FROM poll_state WHERE status='ok'") == 2,
+            what="both streams polled",
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
@@ -124,8 +126,10 @@ def test_run_on_embedded_defaults(short_tmp: Path) -> None:
         wait_for(serving(proc, port), timeout=60, what="/readyz on the embedded defaults")
         pgdata = short_tmp / "data" / "inbox-monitor" / "pgdata"
         url = f"postgresql://postgres@/inbox_monitor?host={pgdata}"
-        wait_for(lambda: fetchval(url, "SELECT count(*) FROM poll_state WHERE status = 'ok'") == 2,
-                 what="both demo accounts polled")
+        wait_for(
+            lambda: fetchval(url, "SELECT count(*) FROM poll_state WHERE status = 'ok'") == 2,
+            what="both demo accounts polled",
+        )
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:

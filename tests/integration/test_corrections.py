@@ -55,8 +55,16 @@ from tests.waiting import ROOT, cli, cli_env, eventually, free_port, in_thread, 
 # --- (1) decisions and reasons do not depend on the order of ingest ------------------------------
 
 T0 = FIXED_NOW - timedelta(days=1)
-INBOUND = ["where is my parcel?", "thanks!", "merci 👍", "still nothing...", "love it 😍", "lol 😂", "ok",
-           "ma commande n'est toujours pas arrivée"]
+INBOUND = [
+    "where is my parcel?",
+    "thanks!",
+    "merci 👍",
+    "still nothing...",
+    "love it 😍",
+    "lol 😂",
+    "ok",
+    "ma commande n'est toujours pas arrivée",
+]
 OUTBOUND = ["Hi, it ships today ^JD", "Auto-reply: we are closed, we will answer on Monday"]
 _counter = itertools.count()
 
@@ -70,10 +78,19 @@ def a_thread(draw: st.DrawFn) -> list[Message]:
     for i in range(draw(st.integers(1, 9))):
         outbound = draw(st.booleans())
         minute = draw(st.integers(0, 240))
-        out.append(Message(
-            f"{n}-{i}", f"conv{n}:42", "public", "outbound" if outbound else "inbound", T0 + timedelta(minutes=minute),
-            draw(st.sampled_from(OUTBOUND if outbound else INBOUND)), "1" if outbound else "42",
-            "shop" if outbound else "cust", reply_to_brand=not outbound and draw(st.booleans())))
+        out.append(
+            Message(
+                f"{n}-{i}",
+                f"conv{n}:42",
+                "public",
+                "outbound" if outbound else "inbound",
+                T0 + timedelta(minutes=minute),
+                draw(st.sampled_from(OUTBOUND if outbound else INBOUND)),
+                "1" if outbound else "42",
+                "shop" if outbound else "cust",
+                reply_to_brand=not outbound and draw(st.booleans()),
+            )
+        )
     return out
 
 
@@ -82,7 +99,9 @@ async def decisions(store: Store, account: str, ids: list[str]) -> dict[str, tup
         rows = await conn.fetch(
             "SELECT m.external_id, m.is_question, m.is_automatic, m.reason FROM messages m"
             " JOIN accounts a ON a.id = m.account_id WHERE a.name = $1 AND m.external_id = ANY($2::text[])",
-            account, ids)
+            account,
+            ids,
+        )
     return {r["external_id"]: (r["is_question"], r["is_automatic"], r["reason"]) for r in rows}
 
 
@@ -110,21 +129,33 @@ def test_decisions_and_reasons_do_not_depend_on_the_order_of_ingest(
 
 # --- (2) a correction overrides the rules, in ingests and recompute --------------------------------
 
-async def test_a_label_overrides_the_rules_in_later_ingests_and_recompute_and_rules_gives_it_back(
-        store: Store) -> None:
+
+async def test_a_label_overrides_the_rules_in_later_ingests_and_recompute_and_rules_gives_it_back(store: Store) -> None:
     engine = await engine_for(store, ["shop-x"])
     [account_id] = engine.accounts
 
     def tweet(ext: str, minute: int, text: str, direction: str = "inbound") -> Message:
-        return Message(ext, "c:7", "public", direction, T0 + timedelta(minutes=minute), text,  # type: ignore[arg-type]
-                       "7" if direction == "inbound" else "1", "cust")
+        return Message(
+            ext,
+            "c:7",
+            "public",
+            direction,
+            T0 + timedelta(minutes=minute),
+            text,  # type: ignore[arg-type]
+            "7" if direction == "inbound" else "1",
+            "cust",
+        )
 
     await engine.ingest(account_id, "s", [tweet("q", 0, "where is my parcel?"), tweet("t", 5, "love it 😍")], None)
 
     async def waits() -> list[tuple[Any, ...]]:
         async with store.pool.acquire() as conn:
-            return [tuple(r) for r in await conn.fetch(
-                "SELECT seq, opened_message, questions, closed_message FROM waits ORDER BY seq")]
+            return [
+                tuple(r)
+                for r in await conn.fetch(
+                    "SELECT seq, opened_message, questions, closed_message FROM waits ORDER BY seq"
+                )
+            ]
 
     assert await waits() == [(0, "q", 1, None)]
     [praise] = await find_messages(store.pool, "t", [account_id])
@@ -134,8 +165,9 @@ async def test_a_label_overrides_the_rules_in_later_ingests_and_recompute_and_ru
     assert (correction.old, correction.new) == ((False, rules_said[2]), (True, "corrected"))
     assert await waits() == [(0, "q", 2, None)]  # it joined the wait
     # A reply and a later message arrive; the waits are recomputed (a policy change): the label holds.
-    await engine.ingest(account_id, "s", [tweet("r", 10, "Hi, it ships today ^JD", "outbound"),
-                                          tweet("n", 20, "merci 👍")], None)
+    await engine.ingest(
+        account_id, "s", [tweet("r", 10, "Hi, it ships today ^JD", "outbound"), tweet("n", 20, "merci 👍")], None
+    )
     assert await engine.recompute_since(T0 - timedelta(days=1)) == 1
     assert (await decisions(store, "shop-x", ["t"]))["t"] == (True, False, "corrected")
     assert await waits() == [(0, "q", 2, "r")]
@@ -145,14 +177,19 @@ async def test_a_label_overrides_the_rules_in_later_ingests_and_recompute_and_ru
     assert (await decisions(store, "shop-x", ["t"]))["t"] == rules_said
     assert await waits() == [(0, "q", 1, "r")]
     async with store.pool.acquire() as conn:
-        history = [tuple(r) for r in await conn.fetch(
-            "SELECT label, labelled_by, note, old_is_question, new_is_question FROM message_labels ORDER BY id")]
+        history = [
+            tuple(r)
+            for r in await conn.fetch(
+                "SELECT label, labelled_by, note, old_is_question, new_is_question FROM message_labels ORDER BY id"
+            )
+        ]
     assert history == [(True, "alice", "a question in disguise", False, True), (None, "alice", None, True, False)]
 
 
 # --- the command line on a stored inbox ------------------------------------------------------------
 
-CONFIG = """
+CONFIG = (
+    """
 [server]
 listen = "127.0.0.1:{port}"
 snapshot_interval = "1h"
@@ -160,7 +197,9 @@ snapshot_interval = "1h"
 [server.api]
 token_env = "LABELS_TOKEN"
 
-""" + SHOP_TOML
+"""
+    + SHOP_TOML
+)
 
 ACCOUNT = """
 [[brands.accounts]]
@@ -177,8 +216,9 @@ TOKEN = "labels-api-token-for-tests"
 
 def write_config(path: Path, port: int, source: str = DEMO, **users: str) -> Config:
     users = users or {"shop-x": "1001", "other-x": "1002"}
-    text = CONFIG.format(port=port, accounts="".join(ACCOUNT.format(name=n, user=u, source=source)
-                                                     for n, u in users.items()))
+    text = CONFIG.format(
+        port=port, accounts="".join(ACCOUNT.format(name=n, user=u, source=source) for n, u in users.items())
+    )
     path.write_text(text)
     return parse(tomllib.loads(text), str(path), environ={"X_TOKEN": "t", "LABELS_TOKEN": TOKEN})
 
@@ -186,13 +226,30 @@ def write_config(path: Path, port: int, source: str = DEMO, **users: str) -> Con
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def post(ext: str, minutes_ago: int, text: str, *, customer: str = "7001", outbound: bool = False,
-         reply_to_brand: bool = False, kind: str = "public") -> Message:
+def post(
+    ext: str,
+    minutes_ago: int,
+    text: str,
+    *,
+    customer: str = "7001",
+    outbound: bool = False,
+    reply_to_brand: bool = False,
+    kind: str = "public",
+) -> Message:
     handle = "shop-x" if outbound else f"cust{customer}"
     thread = f"c{customer}:{customer}" if kind == "public" else f"dm-{customer}"
-    return Message(ext, thread, kind, "outbound" if outbound else "inbound",  # type: ignore[arg-type]
-                   NOW - timedelta(minutes=minutes_ago), text, "1001" if outbound else customer, handle,
-                   f"https://x.com/{handle}/status/{ext}", reply_to_brand=reply_to_brand)
+    return Message(
+        ext,
+        thread,
+        kind,
+        "outbound" if outbound else "inbound",  # type: ignore[arg-type]
+        NOW - timedelta(minutes=minutes_ago),
+        text,
+        "1001" if outbound else customer,
+        handle,
+        f"https://x.com/{handle}/status/{ext}",
+        reply_to_brand=reply_to_brand,
+    )
 
 
 INBOX = [
@@ -228,9 +285,11 @@ def fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
     return asyncio.run(go())
 
 
-STATE = ("SELECT 'wait', w::text FROM waits w UNION ALL"
-         " SELECT 'message', concat_ws(' ', m.id, m.external_id, m.is_question, m.reason, m.label) FROM messages m"
-         " UNION ALL SELECT 'label', l::text FROM message_labels l ORDER BY 1, 2")
+STATE = (
+    "SELECT 'wait', w::text FROM waits w UNION ALL"
+    " SELECT 'message', concat_ws(' ', m.id, m.external_id, m.is_question, m.reason, m.label) FROM messages m"
+    " UNION ALL SELECT 'label', l::text FROM message_labels l ORDER BY 1, 2"
+)
 """Everything a correction changes, as rows of text."""
 
 
@@ -251,11 +310,17 @@ MESSAGE_ROW = re.compile(r"^[> ]  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  (?:in |out)  (
 
 
 def test_explain_shows_the_thread_its_decisions_with_reasons_and_its_waits(
-        inbox: dict[str, str], database_url: str) -> None:
+    inbox: dict[str, str], database_url: str
+) -> None:
     env = inbox
-    stored = {r[0]: (r[1], r[2]) for r in fetch(
-        database_url, "SELECT m.external_id, m.is_question, m.reason FROM messages m"
-                      " JOIN accounts a ON a.id = m.account_id WHERE a.name = 'shop-x'")}
+    stored = {
+        r[0]: (r[1], r[2])
+        for r in fetch(
+            database_url,
+            "SELECT m.external_id, m.is_question, m.reason FROM messages m"
+            " JOIN accounts a ON a.id = m.account_id WHERE a.name = 'shop-x'",
+        )
+    }
     shown = cli("explain", "https://x.com/cust7001/status/103", env=env)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
@@ -270,8 +335,9 @@ def test_explain_shows_the_thread_its_decisions_with_reasons_and_its_waits(
     ask = INBOX[0].created_at.strftime("%Y-%m-%d %H:%M:%S")
     answer = INBOX[1].created_at.strftime("%Y-%m-%d %H:%M:%S")
     assert f"wait #0 (first): opened {ask} by 101 (1 question), closed {answer} by 102" in shown.stdout
-    assert "target 30m 00s" in shown.stdout and "waited 10m 00s (10m 00s in business hours), within target" \
-        in shown.stdout
+    assert (
+        "target 30m 00s" in shown.stdout and "waited 10m 00s (10m 00s in business hours), within target" in shown.stdout
+    )
 
     data = json.loads(cli("explain", "201", "--account", "shop-x", "--format", "json", env=env).stdout)
     assert data["asked"] == "201" and data["thread"]["kind"] == "public"
@@ -280,8 +346,7 @@ def test_explain_shows_the_thread_its_decisions_with_reasons_and_its_waits(
     assert (wait["kind"], wait["opened_message"], wait["closed_at"], wait["breached"]) == ("first", "201", None, True)
 
 
-def test_mark_refuses_what_it_cannot_correct_and_changes_nothing(
-        inbox: dict[str, str], database_url: str) -> None:
+def test_mark_refuses_what_it_cannot_correct_and_changes_nothing(inbox: dict[str, str], database_url: str) -> None:
     env = inbox
     before = fetch(database_url, STATE)
     refused = {
@@ -301,30 +366,45 @@ def test_mark_refuses_what_it_cannot_correct_and_changes_nothing(
     # The same id with its account: corrected.
     ok = cli("mark", "201", "--no-reply", "--account", "other-x", "--by", "bob", env=env)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.splitlines()[0].startswith("other-x 201: needs a reply (") and \
-        ok.stdout.splitlines()[0].endswith("→ no reply (corrected)")
+    assert ok.stdout.splitlines()[0].startswith("other-x 201: needs a reply (") and ok.stdout.splitlines()[0].endswith(
+        "→ no reply (corrected)"
+    )
     assert "No wait: no message of this thread needs a reply." in ok.stdout
-    assert fetch(database_url, "SELECT a.name, l.labelled_by FROM message_labels l JOIN accounts a"
-                               " ON a.id = l.account_id") == [("other-x", "bob")]
+    assert fetch(
+        database_url, "SELECT a.name, l.labelled_by FROM message_labels l JOIN accounts a ON a.id = l.account_id"
+    ) == [("other-x", "bob")]
 
 
-def test_labels_export_is_read_by_question_eval_unchanged(inbox: dict[str, str],
-                                                         tmp_path: Path) -> None:
+def test_labels_export_is_read_by_question_eval_unchanged(inbox: dict[str, str], tmp_path: Path) -> None:
     env = inbox
-    for args in (("103", "--needs-reply", "--note", "asks again"), ("301", "--needs-reply"),
-                 ("201", "--no-reply", "--account", "shop-x"), ("401", "--no-reply"),
-                 ("101", "--no-reply"), ("101", "--rules")):  # the last one undoes the one before
+    for args in (
+        ("103", "--needs-reply", "--note", "asks again"),
+        ("301", "--needs-reply"),
+        ("201", "--no-reply", "--account", "shop-x"),
+        ("401", "--no-reply"),
+        ("101", "--no-reply"),
+        ("101", "--rules"),
+    ):  # the last one undoes the one before
         assert cli("mark", *args, env=env).returncode == 0, args
     out = tmp_path / "mine.tsv"
     exported = cli("labels", "export", "--out", str(out), env=env)
     assert exported.returncode == 0, exported.stderr
     assert "wrote" in exported.stderr and "3 correction(s)" in exported.stderr
     rows = [line.split("\t") for line in out.read_text().splitlines() if not line.startswith("#")]
-    assert rows == [["label", "lang", "text"], ["1", "en", "thanks!"], ["1", "en", "love the new collection 😍"],
-                    ["0", "en", "my order never arrived, can you check?"]]
+    assert rows == [
+        ["label", "lang", "text"],
+        ["1", "en", "thanks!"],
+        ["1", "en", "love the new collection 😍"],
+        ["0", "en", "my order never arrived, can you check?"],
+    ]
     assert "1 correction(s) of private-thread messages left out" in out.read_text()
-    scored = subprocess.run([sys.executable, "scripts/question_eval.py", "--data", str(out)], capture_output=True,
-                            text=True, cwd=ROOT, timeout=60)
+    scored = subprocess.run(
+        [sys.executable, "scripts/question_eval.py", "--data", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert scored.returncode == 0, scored.stderr
     [total] = [line.split() for line in scored.stdout.splitlines() if line.startswith("all ")]
     assert total[1] == "3"  # every exported correction scored
@@ -334,6 +414,7 @@ def test_labels_export_is_read_by_question_eval_unchanged(inbox: dict[str, str],
 
 # --- the labels API --------------------------------------------------------------------------------
 
+
 async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path / "shop.toml", 0)
     engine = await stored_inbox(database_url, config)
@@ -341,9 +422,19 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
     metrics = Metrics(engine.accounts, registry=None)
     by_name = {c.name: i for i, c in engine.accounts.items()}
     metrics.hold({by_name["shop-x"]})  # another process holds other-x
-    servers = [HttpServer("127.0.0.1", 0, store=store, poller=None, metrics=metrics,  # type: ignore[arg-type]
-                          registry=CollectorRegistry(), engine=engine, api_token=token)
-               for token in (EnvSecret("LABELS_TOKEN", {"LABELS_TOKEN": TOKEN}), EnvSecret(None))]
+    servers = [
+        HttpServer(
+            "127.0.0.1",
+            0,
+            store=store,
+            poller=None,
+            metrics=metrics,  # type: ignore[arg-type]
+            registry=CollectorRegistry(),
+            engine=engine,
+            api_token=token,
+        )
+        for token in (EnvSecret("LABELS_TOKEN", {"LABELS_TOKEN": TOKEN}), EnvSecret(None))
+    ]
     notices: list[tuple[int, str]] = []  # every correction notice this process heard, held here or not
 
     def corrected(account_id: int, direction: str) -> None:
@@ -361,8 +452,10 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
 
     try:
         async with aiohttp.ClientSession() as http:
-            async def call(url: str, body: bytes | dict[str, Any], token: str | None = TOKEN,
-                           scheme: str = "Bearer") -> tuple[int, dict[str, Any]]:
+
+            async def call(
+                url: str, body: bytes | dict[str, Any], token: str | None = TOKEN, scheme: str = "Bearer"
+            ) -> tuple[int, dict[str, Any]]:
                 headers = {"Authorization": f"{scheme} {token}"} if token is not None else {}
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 async with http.post(url, data=data, headers=headers) as r:
@@ -377,14 +470,29 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
                 (f"{base}/201/label?account=shop-x", ok, TOKEN[:-1], 401, "bearer token"),
                 (f"{base}/201/label?account=shop-x", b"needs_reply=false", TOKEN, 400, "body: not JSON"),
                 (f"{base}/201/label?account=shop-x", b"[]", TOKEN, 400, "body: expected a JSON object"),
-                (f"{base}/201/label?account=shop-x", b"[" * 5000 + b"]" * 5000, TOKEN, 400,
-                 "body: JSON nested too deep"),
+                (
+                    f"{base}/201/label?account=shop-x",
+                    b"[" * 5000 + b"]" * 5000,
+                    TOKEN,
+                    400,
+                    "body: JSON nested too deep",
+                ),
                 (f"{base}/201/label?account=shop-x", {"note": "x"}, TOKEN, 400, "needs_reply: required"),
                 (f"{base}/201/label?account=shop-x", {"needs_reply": "no"}, TOKEN, 400, "needs_reply: expected"),
-                (f"{base}/201/label?account=shop-x", {"needs_reply": False, "lable": 1}, TOKEN, 400,
-                 "lable: unknown field"),
-                (f"{base}/201/label?account=shop-x", {"needs_reply": False, "note": "n" * 1001}, TOKEN, 400,
-                 "note: expected a text of at most 1000 characters"),
+                (
+                    f"{base}/201/label?account=shop-x",
+                    {"needs_reply": False, "lable": 1},
+                    TOKEN,
+                    400,
+                    "lable: unknown field",
+                ),
+                (
+                    f"{base}/201/label?account=shop-x",
+                    {"needs_reply": False, "note": "n" * 1001},
+                    TOKEN,
+                    400,
+                    "note: expected a text of at most 1000 characters",
+                ),
                 (f"{base}/201/label?account=shop-x", {"needs_reply": False, "by": 7}, TOKEN, 400, "by: expected"),
                 (f"{base}/201/label?account=shop-x", b" " * (API_BODY_MAX + 1), TOKEN, 413, "body: larger than"),
                 (f"{base}/999/label", ok, TOKEN, 404, "no message '999'"),
@@ -396,28 +504,41 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
                 got = await call(url, body, token)
                 assert got[0] == status and error in got[1]["error"], (url, body, got)
             assert await call(f"{base}/201/label", ok, TOKEN, scheme="Basic") == (
-                401, {"error": "missing or wrong bearer token"})
+                401,
+                {"error": "missing or wrong bearer token"},
+            )
             assert await state() == before  # nothing changed
 
             status, answer = await call(f"{base}/201/label?account=shop-x", ok)
             assert status == 200, answer
             assert (answer["account"], answer["message"], answer["direction"], answer["new"]) == (
-                "shop-x", "201", "no_reply", {"needs_reply": False, "reason": "corrected"})
+                "shop-x",
+                "201",
+                "no_reply",
+                {"needs_reply": False, "reason": "corrected"},
+            )
             assert answer["old"]["needs_reply"] is True
             # The notice reaches the holder: counted (the brand and channel only), gauges re-read.
-            await eventually(lambda: metrics.corrections.series[("shop", "x", "no_reply")].value == 1, timeout=5,
-                             what="the correction counted")
+            await eventually(
+                lambda: metrics.corrections.series[("shop", "x", "no_reply")].value == 1,
+                timeout=5,
+                what="the correction counted",
+            )
             status, _ = await call(f"{base}/201/label", {"needs_reply": None})
             assert status == 409  # still in two accounts
             assert (await call(f"{base}/201/label?account=other-x", {"needs_reply": True}))[0] == 200
             # The notice for an account held elsewhere arrives here too, and is not counted.
-            await eventually(lambda: (by_name["other-x"], "needs_reply") in notices, timeout=5,
-                             what="the other account's correction notice")
+            await eventually(
+                lambda: (by_name["other-x"], "needs_reply") in notices,
+                timeout=5,
+                what="the other account's correction notice",
+            )
             assert metrics.corrections.series[("shop", "x", "needs_reply")].value == 0
             async with store.pool.acquire() as conn:
-                assert [tuple(r) for r in await conn.fetch(
-                    "SELECT labelled_by, note, label FROM message_labels ORDER BY id")] == [
-                    ("grafana", "spam", False), ("api", None, True)]
+                assert [
+                    tuple(r)
+                    for r in await conn.fetch("SELECT labelled_by, note, label FROM message_labels ORDER BY id")
+                ] == [("grafana", "spam", False), ("api", None, True)]
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
@@ -428,8 +549,10 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
 
 # --- (3) end to end: a running monitor sees a correction within 2 s ------------------------------
 
-def http(method: str, url: str, body: dict[str, Any] | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+
+def http(
+    method: str, url: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
@@ -440,14 +563,17 @@ def http(method: str, url: str, body: dict[str, Any] | None = None,
 
 
 WAIT_ROWS = "SELECT * FROM waits ORDER BY thread_id, seq"
-WAIT_FACTS = ("SELECT thread_id, seq, kind, opened_at, opened_message, questions, closed_at, closed_message,"
-              " target_seconds, deadline, at_risk_at, wall_seconds, business_seconds, at_risk_reached_at, breached_at"
-              " FROM waits ORDER BY thread_id, seq")
+WAIT_FACTS = (
+    "SELECT thread_id, seq, kind, opened_at, opened_message, questions, closed_at, closed_message,"
+    " target_seconds, deadline, at_risk_at, wall_seconds, business_seconds, at_risk_reached_at, breached_at"
+    " FROM waits ORDER BY thread_id, seq"
+)
 
 
 @pytest.mark.slow
 async def test_a_correction_reaches_a_running_monitor_within_2_s_and_marking_back_restores_the_waits(
-        tmp_path: Path, database_url: str) -> None:
+    tmp_path: Path, database_url: str
+) -> None:
     api = FakeXApi()
     base = await api.start()
     api.add_user("1001", "shop")
@@ -463,8 +589,12 @@ async def test_a_correction_reaches_a_running_monitor_within_2_s_and_marking_bac
     # Nothing new comes after the first poll; 30 s, not an hour: a first poll waits up to a tenth of it.
     source = f'bearer_token_env = "X_TOKEN"\napi_base_url = "{base}"\npoll_interval = "30s"'
     write_config(tmp_path / "run.toml", port, source, **{"shop-x": "1001"})
-    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp_path / "run.toml"),
-                  X_TOKEN="x-token", LABELS_TOKEN=TOKEN)
+    env = cli_env(
+        INBOX_MONITOR_DATABASE_URL=database_url,
+        INBOX_MONITOR_CONFIG=str(tmp_path / "run.toml"),
+        X_TOKEN="x-token",
+        LABELS_TOKEN=TOKEN,
+    )
     proc = start_cli("run", env=env, log=tmp_path / "run.log")
     loop = asyncio.get_running_loop()
 
@@ -487,8 +617,10 @@ async def test_a_correction_reaches_a_running_monitor_within_2_s_and_marking_bac
 
         await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
         await eventually(polled, timeout=60, interval=0.3, what="both streams polled")
-        await eventually(lambda: metric("open_waits", account="shop-x") == 1, timeout=10,
-                         what="the open wait in /metrics")
+        await eventually(
+            lambda: metric("open_waits", account="shop-x") == 1, timeout=10, what="the open wait in /metrics"
+        )
+
         async def breach_counted() -> bool:
             return await rows("SELECT count(*) FROM waits WHERE breach_counted_at IS NOT NULL") == [(1,)]
 
@@ -497,9 +629,19 @@ async def test_a_correction_reaches_a_running_monitor_within_2_s_and_marking_bac
         assert [(r[2], r[4]) for r in facts] == [("first", str(asked)), ("first", str(late))]
 
         # `mark` in another process: the courtesy needs a reply after all.
-        marked = await loop.run_in_executor(None, lambda: cli(
-            "mark", f"https://x.com/cust1/status/{thanks}", "--needs-reply", "--note", "asks again", "--by", "alice",
-            env=env))
+        marked = await loop.run_in_executor(
+            None,
+            lambda: cli(
+                "mark",
+                f"https://x.com/cust1/status/{thanks}",
+                "--needs-reply",
+                "--note",
+                "asks again",
+                "--by",
+                "alice",
+                env=env,
+            ),
+        )
         assert marked.returncode == 0, marked.stderr
         assert marked.stdout.splitlines()[0] == f"shop-x {thanks}: no reply (courtesy) → needs a reply (corrected)"
         assert "wait #1 (next): opened" in marked.stdout and f"by {thanks} (1 question), still open" in marked.stdout

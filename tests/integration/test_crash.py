@@ -54,11 +54,16 @@ def query(url: str, sql: str) -> list[asyncpg.Record]:
 
 def ingest_in_progress(url: str) -> bool:
     """The monitor has a transaction open that has already written rows."""
-    return bool(query(url, """
+    return bool(
+        query(
+            url,
+            """
         SELECT 1 FROM pg_stat_activity
         WHERE application_name = 'inbox-monitor' AND backend_xid IS NOT NULL
           AND query ~ '(INTO|FROM|UPDATE) (messages|waits)' AND query !~ 'CREATE TABLE'
-    """))
+    """,
+        )
+    )
 
 
 def test_sigkill_mid_batch_then_restart(tmp_path: Path, database_url: str) -> None:
@@ -68,8 +73,7 @@ def test_sigkill_mid_batch_then_restart(tmp_path: Path, database_url: str) -> No
 
     first = start_cli("run", env=env, log=tmp_path / "first.log")
     try:
-        wait_for(lambda: ingest_in_progress(database_url), timeout=60, interval=0.01,
-                 what="a batch being ingested")
+        wait_for(lambda: ingest_in_progress(database_url), timeout=60, interval=0.01, what="a batch being ingested")
         first.send_signal(signal.SIGKILL)
         assert first.wait(timeout=10) == -signal.SIGKILL
     finally:
@@ -81,8 +85,11 @@ def test_sigkill_mid_batch_then_restart(tmp_path: Path, database_url: str) -> No
 
     second = start_cli("run", env=env, log=tmp_path / "second.log")
     try:
-        wait_for(lambda: query(database_url, "SELECT cursor FROM poll_state WHERE cursor IS NOT NULL"),
-                 timeout=120, what="the first batch after the restart")
+        wait_for(
+            lambda: query(database_url, "SELECT cursor FROM poll_state WHERE cursor IS NOT NULL"),
+            timeout=120,
+            what="the first batch after the restart",
+        )
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0
     finally:
@@ -101,14 +108,18 @@ def test_sigkill_mid_batch_then_restart(tmp_path: Path, database_url: str) -> No
     account = AccountContext(1, "big", "crash", "facebook", config.policy("default"))
     threads = {r["thread_key"]: r for r in query(database_url, "SELECT * FROM threads")}
     got: dict[str, list[tuple[object, ...]]] = {}
-    for r in query(database_url, """SELECT t.thread_key, w.seq, w.kind, w.opened_message, w.closed_message
-                                     FROM waits w JOIN threads t ON t.id = w.thread_id ORDER BY 1, 2"""):
+    for r in query(
+        database_url,
+        """SELECT t.thread_key, w.seq, w.kind, w.opened_message, w.closed_message
+                                     FROM waits w JOIN threads t ON t.id = w.thread_id ORDER BY 1, 2""",
+    ):
         got.setdefault(r["thread_key"], []).append((r["seq"], r["kind"], r["opened_message"], r["closed_message"]))
     want: dict[str, list[tuple[object, ...]]] = {}
     by_thread: dict[str, list[ThreadMessage]] = {}
     for m in expected:
         by_thread.setdefault(m.thread_key, []).append(
-            ThreadMessage(m.external_id, m.direction, m.created_at, m.text, m.author_id))
+            ThreadMessage(m.external_id, m.direction, m.created_at, m.text, m.author_id)
+        )
     for key, messages in by_thread.items():
         t = threads[key]
         info = ThreadInfo(t["id"], t["account_id"], t["kind"], t["customer_id"], t["customer_handle"])

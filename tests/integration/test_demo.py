@@ -85,10 +85,26 @@ def test_the_same_seed_plays_the_same_story_with_new_customers_each_run() -> Non
 
 
 def test_the_demo_configuration_divides_the_targets_by_the_speed() -> None:
-    env = {f"DEMO_{n}": "x" * 8 for n in ("X_BEARER_TOKEN", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN",
-                                          "X_ACCESS_TOKEN_SECRET", "FACEBOOK_PAGE_TOKEN", "FACEBOOK_APP_SECRET")}
-    config = demo_config(speed=60, listen="127.0.0.1:1", x_url="http://127.0.0.1:2", graph_url="http://127.0.0.1:3",
-                         database=DatabaseConfig(), environ=env)
+    env = {
+        f"DEMO_{n}": "x" * 8
+        for n in (
+            "X_BEARER_TOKEN",
+            "X_CONSUMER_KEY",
+            "X_CONSUMER_SECRET",
+            "X_ACCESS_TOKEN",
+            "X_ACCESS_TOKEN_SECRET",
+            "FACEBOOK_PAGE_TOKEN",
+            "FACEBOOK_APP_SECRET",
+        )
+    }
+    config = demo_config(
+        speed=60,
+        listen="127.0.0.1:1",
+        x_url="http://127.0.0.1:2",
+        graph_url="http://127.0.0.1:3",
+        database=DatabaseConfig(),
+        environ=env,
+    )
     policy = config.policy("demo")
     assert policy.targets_for("x", "public").first == STORY_TARGETS[("public", "first")] / 60 == 30.0
     assert policy.targets_for("facebook", "private").next == STORY_TARGETS[("private", "next")] / 60
@@ -96,13 +112,18 @@ def test_the_demo_configuration_divides_the_targets_by_the_speed() -> None:
 
 
 def test_the_demo_alertmanager_configuration_is_the_projects_with_the_fake_slack(tmp_path: Path) -> None:
-    text = alertmanager_config((DEPLOY / "alertmanager.yml").read_text(encoding="utf-8"),
-                               slack_url_file=tmp_path / "url", templates=DEPLOY / "templates", group_wait="5s")
+    text = alertmanager_config(
+        (DEPLOY / "alertmanager.yml").read_text(encoding="utf-8"),
+        slack_url_file=tmp_path / "url",
+        templates=DEPLOY / "templates",
+        group_wait="5s",
+    )
     assert str(tmp_path / "url") in text and "group_wait: 5s" in text
     (tmp_path / "url").write_text("http://127.0.0.1:1/services/T0000/B0000/test\n")
     (tmp_path / "alertmanager.yml").write_text(text)
-    result = subprocess.run([tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -129,8 +150,10 @@ def token_rejected_then_recovered(port: int) -> None:
     streams are rejected, then polled again."""
 
     def rejected() -> bool:
-        return any(labels["result"] == "credentials_rejected" and labels["account"] == "demo-shop-facebook"
-                   and v > 0 for labels, v in samples(scrape(port), "social_inbox_poll_total"))
+        return any(
+            labels["result"] == "credentials_rejected" and labels["account"] == "demo-shop-facebook" and v > 0
+            for labels, v in samples(scrape(port), "social_inbox_poll_total")
+        )
 
     wait_for(rejected, timeout=90, interval=0.5, what="the expired Facebook token to be rejected")
 
@@ -154,8 +177,16 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> str:
 def test_the_plain_output_prints_every_token_breach_and_alert_even_after_a_burst_of_questions() -> None:
     # `view.events` keeps the last few for the live view; a busy second (the first poll reads 30
     # simulated minutes) used to push the token event out before the plain output printed it.
-    player = TrafficPlayer(seed=1, speed=60, origin=datetime.now(UTC), x=FakeXApi(), graph=FakeGraphApi(),
-                           x_user_id="1", x_handle="shop", page_id="2")
+    player = TrafficPlayer(
+        seed=1,
+        speed=60,
+        origin=datetime.now(UTC),
+        x=FakeXApi(),
+        graph=FakeGraphApi(),
+        x_user_id="1",
+        x_handle="shop",
+        page_id="2",
+    )
     view = DemoView(speed=60, started=0.0, player=player, listen="127.0.0.1:1", data_dir="-", targets={})
     out = io.StringIO()
     with _Output(view, out, plain=True) as output:
@@ -168,14 +199,18 @@ def test_the_plain_output_prints_every_token_breach_and_alert_even_after_a_burst
         output.refresh()
     lines = out.getvalue().splitlines()
     printed = [line.split("] ", 1)[1] for line in lines if "open now" not in line]  # not the figures line
-    assert printed == ["the Page access token expired", *(f"SLA BREACHED {i}" for i in range(42)),
-                       "Slack <- Alertmanager"]
+    assert printed == [
+        "the Page access token expired",
+        *(f"SLA BREACHED {i}" for i in range(42)),
+        "Slack <- Alertmanager",
+    ]
     assert not view.listeners
 
 
 @pytest.mark.slow
 def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_a_report(
-        short_tmp: Path, tmp_path: Path) -> None:
+    short_tmp: Path, tmp_path: Path
+) -> None:
     port = free_port()
     env = cli_env(XDG_DATA_HOME=str(short_tmp))
     log = tmp_path / "demo.log"
@@ -197,8 +232,11 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
 
         def more_breaches() -> dict[str, float] | None:
             now = figures()
-            return now if now and now["social_inbox_waits_breached_total"] > first[
-                "social_inbox_waits_breached_total"] else None
+            return (
+                now
+                if now and now["social_inbox_waits_breached_total"] > first["social_inbox_waits_breached_total"]
+                else None
+            )
 
         # Then breaches keep coming as deadlines pass while the demo runs.
         later = wait_for(more_breaches, timeout=120, interval=1, what="a breach while the demo runs")
@@ -206,8 +244,10 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
         took = (datetime.now(UTC) - started).total_seconds()
         assert took < 120
         text = scrape(port)
-        assert {labels["channel"] for labels, v in samples(text, "social_inbox_waits_opened_total") if v} == \
-            {"x", "facebook"}
+        assert {labels["channel"] for labels, v in samples(text, "social_inbox_waits_opened_total") if v} == {
+            "x",
+            "facebook",
+        }
         assert total(text, "social_inbox_response_seconds_count") == total(text, "social_inbox_waits_answered_total")
         output = stop(process, log)
     finally:
@@ -232,16 +272,31 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
 @pytest.mark.slow
 @pytest.mark.tools("prometheus", "prometheus-alertmanager")
 def test_with_prometheus_the_projects_rules_send_alerts_to_slack_and_the_token_story_plays(
-        short_tmp: Path, tmp_path: Path) -> None:
+    short_tmp: Path, tmp_path: Path
+) -> None:
     port = free_port()
     log = tmp_path / "demo.log"
-    process = start_cli("demo", "--with-prometheus", "--speed", "240", "--duration", "180",
-                        "--listen", f"127.0.0.1:{port}", env=cli_env(XDG_DATA_HOME=str(short_tmp)), log=log)
+    process = start_cli(
+        "demo",
+        "--with-prometheus",
+        "--speed",
+        "240",
+        "--duration",
+        "180",
+        "--listen",
+        f"127.0.0.1:{port}",
+        env=cli_env(XDG_DATA_HOME=str(short_tmp)),
+        log=log,
+    )
     try:
         wait_for(serving(process, port, ready=False), timeout=STARTUP, what="the demo's own /healthz")
         alert = r"Slack ← Alertmanager: \[FIRING:\d+\] SocialInboxQuestionUnanswered.*"
-        line = wait_for(lambda: re.search(alert, log.read_text()), timeout=STARTUP + 90, interval=0.5,
-                        what="a SocialInboxQuestionUnanswered Slack message")
+        line = wait_for(
+            lambda: re.search(alert, log.read_text()),
+            timeout=STARTUP + 90,
+            interval=0.5,
+            what="a SocialInboxQuestionUnanswered Slack message",
+        )
         assert line is not None and "brand demo-shop" in line.group(0)
         token_rejected_then_recovered(port)  # at minutes 45 and 75: 11 s and 19 s at this speed
         output = stop(process, log)

@@ -13,10 +13,13 @@ from tests.conftest import postmasters
 from tests.integration.test_cli import DEMO_CONFIG
 from tests.waiting import cli, cli_env, free_port, serving, start_cli, wait_for
 
-CONFIG = DEMO_CONFIG + """
+CONFIG = (
+    DEMO_CONFIG
+    + """
 [database]
 data_dir = "{data_dir}"
 """
+)
 
 
 def modes(paths: list[Path]) -> dict[str, str]:

@@ -95,8 +95,9 @@ class Observer:
 
     polls: list[tuple[str, str, str, Batch | None, IngestResult | None]] = field(default_factory=list)
 
-    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-                  ingest: IngestResult | None) -> None:
+    def poll_done(
+        self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
+    ) -> None:
         self.polls.append((target.account, target.stream, result, batch, ingest))
 
 
@@ -132,18 +133,26 @@ class Rig:
         targets = []
         for name in names or list(self.ids):
             account = FacebookAccount(
-                name=name, channel="facebook", page_id=PAGES[name], page_token_env=token_env(name),
-                app_secret_env="FB_APP_SECRET", api_base_url=self.api.url,
+                name=name,
+                channel="facebook",
+                page_id=PAGES[name],
+                page_token_env=token_env(name),
+                app_secret_env="FB_APP_SECRET",
+                api_base_url=self.api.url,
                 poll_interval=timedelta(seconds=INTERVAL),
             )
-            for source in build_facebook_sources(account, self.session, options=OPTIONS,
-                                                 clock=self.clock):
+            for source in build_facebook_sources(account, self.session, options=OPTIONS, clock=self.clock):
                 self.sources[(name, source.stream)] = source
                 targets.append(PollTarget(self.ids[name], name, "brand", "facebook", source, INTERVAL))
-        self.poller = Poller(self.engine, targets, observers=[self.observer], clock=self.clock,
-                             timer=SleepTimer(self.clock.sleep),
-                             backoff=Backoff(base_seconds=10, cap_seconds=120, rng=random.Random(7)),
-                             credentials_retry=900)
+        self.poller = Poller(
+            self.engine,
+            targets,
+            observers=[self.observer],
+            clock=self.clock,
+            timer=SleepTimer(self.clock.sleep),
+            backoff=Backoff(base_seconds=10, cap_seconds=120, rng=random.Random(7)),
+            credentials_retry=900,
+        )
         await self.poller.start()
         return self.poller
 
@@ -161,8 +170,9 @@ class Rig:
 
     async def message_ids(self, name: str) -> set[str]:
         async with self.store.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT m.external_id FROM messages m JOIN accounts a"
-                                    " ON a.id = m.account_id WHERE a.name = $1", name)
+            rows = await conn.fetch(
+                "SELECT m.external_id FROM messages m JOIN accounts a ON a.id = m.account_id WHERE a.name = $1", name
+            )
         return {r["external_id"] for r in rows}
 
     async def ingested(self, traffic: dict[str, Traffic]) -> Progress:
@@ -176,8 +186,9 @@ class Rig:
 
 
 @asynccontextmanager
-async def rig(store: Store, monkeypatch: pytest.MonkeyPatch, *, speed: float,
-              names: tuple[str, ...] = tuple(PAGES)) -> AsyncIterator[Rig]:
+async def rig(
+    store: Store, monkeypatch: pytest.MonkeyPatch, *, speed: float, names: tuple[str, ...] = tuple(PAGES)
+) -> AsyncIterator[Rig]:
     clock = VirtualClock(START - timedelta(minutes=15), speed)
     api = FakeGraphApi(clock=clock, app_secret=APP_SECRET, hang_seconds=2.0)
     await api.start()
@@ -197,7 +208,10 @@ async def rig(store: Store, monkeypatch: pytest.MonkeyPatch, *, speed: float,
 
 
 THREAD_KEYS: dict[str, Callable[[str], str]] = {
-    "messenger": messenger_thread_key, "comment": comment_thread_key, "post": post_thread_key}
+    "messenger": messenger_thread_key,
+    "comment": comment_thread_key,
+    "post": post_thread_key,
+}
 
 
 def expected_waits(traffic: Traffic) -> dict[str, list[tuple[object, ...]]]:
@@ -205,8 +219,15 @@ def expected_waits(traffic: Traffic) -> dict[str, list[tuple[object, ...]]]:
     for (kind, gid), waits in traffic.threads.items():
         if waits:
             out[THREAD_KEYS[kind](gid)] = [
-                (w.kind, w.opened_at, w.opened_by, w.questions, w.closed_at, w.closed_by,
-                 (w.closed_at - w.opened_at).total_seconds() if w.closed_at else None)
+                (
+                    w.kind,
+                    w.opened_at,
+                    w.opened_by,
+                    w.questions,
+                    w.closed_at,
+                    w.closed_by,
+                    (w.closed_at - w.opened_at).total_seconds() if w.closed_at else None,
+                )
                 for w in waits
             ]
     return out
@@ -215,9 +236,12 @@ def expected_waits(traffic: Traffic) -> dict[str, list[tuple[object, ...]]]:
 async def stored_threads(store: Store, name: str) -> dict[str, str]:
     """Message id -> thread key, as stored."""
     async with store.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT m.external_id, t.thread_key FROM messages m"
-                                " JOIN threads t ON t.id = m.thread_id JOIN accounts a ON a.id = m.account_id"
-                                " WHERE a.name = $1", name)
+        rows = await conn.fetch(
+            "SELECT m.external_id, t.thread_key FROM messages m"
+            " JOIN threads t ON t.id = m.thread_id JOIN accounts a ON a.id = m.account_id"
+            " WHERE a.name = $1",
+            name,
+        )
     return {r["external_id"]: r["thread_key"] for r in rows}
 
 
@@ -227,8 +251,9 @@ def expected_threads(traffic: Traffic) -> dict[str, str]:
 
 async def stored_waits(store: Store, name: str) -> dict[str, list[tuple[object, ...]]]:
     # waits_of: seq, kind, opened_at, opened_message, questions, closed_at, closed_message, ...
-    return {k: [(w[1], w[2], w[3], w[4], w[5], w[6], w[9]) for w in v]
-            for k, v in (await waits_of(store, name)).items()}
+    return {
+        k: [(w[1], w[2], w[3], w[4], w[5], w[6], w[9]) for w in v] for k, v in (await waits_of(store, name)).items()
+    }
 
 
 def requests_of(api: FakeGraphApi, page: str, since: int = 0) -> list[RecordedRequest]:
@@ -253,12 +278,13 @@ async def test_three_pages_waits_exact_under_faults(store: Store, monkeypatch: p
     history that must not be read, a post deleted mid-run, 5xx/HTML/bad JSON/timeouts/throttling:
     every wait is the scripted one to the second, every message is stored once."""
     async with rig(store, monkeypatch, speed=1500) as r:
-        traffic = {name: script_page(r.api, page, start=START, span=timedelta(hours=3), seed=i)
-                   for i, (name, page) in enumerate(PAGES.items())}
+        traffic = {
+            name: script_page(r.api, page, start=START, span=timedelta(hours=3), seed=i)
+            for i, (name, page) in enumerate(PAGES.items())
+        }
         end = max(t.end for t in traffic.values() if t.end)
         assert sum(len(t.messages) for t in traffic.values()) > 5000
-        r.api.random_faults(0.01, ["500", "503_html", "malformed", "html", "transient", "rate_limit"],
-                            seed=3)
+        r.api.random_faults(0.01, ["500", "503_html", "malformed", "html", "transient", "rate_limit"], seed=3)
         r.api.inject("timeout", count=2)
         await r.start()
         await eventually(lambda: r.clock() > START + timedelta(hours=2), 30, "two hours of traffic")
@@ -288,8 +314,9 @@ async def test_high_usage_slows_down_and_a_block_stops_every_call(
     Page gets no call at all (counted by the fake), from either stream, until the time has passed."""
     page = PAGES["page-a"]
     async with rig(store, monkeypatch, speed=2500, names=("page-a",)) as r:
-        script_page(r.api, page, start=START, span=timedelta(hours=6), conversations=30, posts=5,
-                    comments=60, history=False)
+        script_page(
+            r.api, page, start=START, span=timedelta(hours=6), conversations=30, posts=5, comments=60, history=False
+        )
         r.api.set_usage(page, call_count=10, total_time=5)
         await r.start()
 
@@ -302,8 +329,7 @@ async def test_high_usage_slows_down_and_a_block_stops_every_call(
 
         r.api.set_usage(page, call_count=90, total_time=40)
         switched = r.clock()
-        await eventually(lambda: len([q for q in feed() if q.at > switched]) >= 4, 20,
-                         "four polls at 90 %")
+        await eventually(lambda: len([q for q in feed() if q.at > switched]) >= 4, 20, "four polls at 90 %")
         low = [b.at - a.at for a, b in zip(feed(), feed()[1:], strict=False) if b.at <= switched]
         high = [b.at - a.at for a, b in zip(feed(), feed()[1:], strict=False) if a.at > switched]
         assert sorted(low)[len(low) // 2] < timedelta(seconds=INTERVAL * 2)
@@ -311,13 +337,19 @@ async def test_high_usage_slows_down_and_a_block_stops_every_call(
         assert source.rate_limit_remaining["business"] == 10.0
 
         r.api.set_usage(page, call_count=10, total_time=5)
-        await eventually(lambda: feed()[-1].at > switched and r.api.requests[-1].status == 200
-                         and source.rate_limit_remaining["business"] == 90.0, 20, "usage back to 10 %")
+        await eventually(
+            lambda: (
+                feed()[-1].at > switched
+                and r.api.requests[-1].status == 200
+                and source.rate_limit_remaining["business"] == 90.0
+            ),
+            20,
+            "usage back to 10 %",
+        )
         r.api.throttle(page, minutes=30, code=32)
         blocked_at = r.clock()
         block_end = blocked_at + timedelta(minutes=30)
-        await eventually(lambda: r.clock() > block_end + timedelta(seconds=3 * INTERVAL), 20,
-                         "the end of the block")
+        await eventually(lambda: r.clock() > block_end + timedelta(seconds=3 * INTERVAL), 20, "the end of the block")
         during = [q for q in requests_of(r.api, page) if blocked_at <= q.at < block_end]
         assert len(during) >= 1 and all(q.code == 32 for q in during)
         # One refused call per stream at most (one may have been on its way when the other
@@ -335,24 +367,44 @@ async def test_expired_token_rejects_one_account_until_it_is_replaced(
     """Code 190 marks that account's streams `credentials_rejected` (one log line each), the other
     Pages go on, and the account recovers once a new token is in its environment variable."""
     async with rig(store, monkeypatch, speed=3000) as r:
-        traffic = {name: script_page(r.api, page, start=START, span=timedelta(hours=2), seed=i,
-                                     conversations=40, posts=6, comments=80, history=False)
-                   for i, (name, page) in enumerate(PAGES.items())}
+        traffic = {
+            name: script_page(
+                r.api,
+                page,
+                start=START,
+                span=timedelta(hours=2),
+                seed=i,
+                conversations=40,
+                posts=6,
+                comments=80,
+                history=False,
+            )
+            for i, (name, page) in enumerate(PAGES.items())
+        }
         end = max(t.end for t in traffic.values() if t.end)
         await r.start()
-        await eventually(lambda: all(r.status(n, s) == "ok" for n in PAGES
-                                     for s in (MESSENGER, COMMENTS)), 20, "every stream ok")
+        await eventually(
+            lambda: all(r.status(n, s) == "ok" for n in PAGES for s in (MESSENGER, COMMENTS)), 20, "every stream ok"
+        )
         caplog.set_level(logging.ERROR, logger="monitor.poller")
         r.api.expire_token(PAGES["page-b"])
-        await eventually(lambda: all(r.status("page-b", s) == "credentials_rejected"
-                                     for s in (MESSENGER, COMMENTS)), 20, "page-b rejected")
+        await eventually(
+            lambda: all(r.status("page-b", s) == "credentials_rejected" for s in (MESSENGER, COMMENTS)),
+            20,
+            "page-b rejected",
+        )
         mark = len(r.api.requests)
 
         def retried_while_others_go_on() -> bool:
             rejected = [q.edge for q in requests_of(r.api, PAGES["page-b"], mark) if q.code == 190]
-            return (rejected.count("conversations") >= 2 and rejected.count("feed") >= 2
-                    and all(len([q for q in requests_of(r.api, PAGES[other], mark) if q.status == 200]) >= 10
-                            for other in ("page-a", "page-c")))
+            return (
+                rejected.count("conversations") >= 2
+                and rejected.count("feed") >= 2
+                and all(
+                    len([q for q in requests_of(r.api, PAGES[other], mark) if q.status == 200]) >= 10
+                    for other in ("page-a", "page-c")
+                )
+            )
 
         await eventually(retried_while_others_go_on, 20, "page-b retried twice, the others polled")
         for other in ("page-a", "page-c"):
@@ -361,13 +413,17 @@ async def test_expired_token_rejects_one_account_until_it_is_replaced(
         assert sorted(getattr(rec, "stream", "") for rec in failing) == [COMMENTS, MESSENGER]
         for rec in failing:  # the Graph API's own words, its times in Pacific time (June: daylight time)
             error = getattr(rec, "error", "")
-            assert re.search(r"Graph error 190/463: Error validating access token: Session has expired on "
-                             r"\w+day, \d\d-Jun-26 \d\d:\d\d:\d\d PDT\.", error), error
+            assert re.search(
+                r"Graph error 190/463: Error validating access token: Session has expired on "
+                r"\w+day, \d\d-Jun-26 \d\d:\d\d:\d\d PDT\.",
+                error,
+            ), error
 
         r.api.set_token(PAGES["page-b"], "token-b-renewed")
         monkeypatch.setenv(token_env("page-b"), "token-b-renewed")
-        await eventually(lambda: all(r.status("page-b", s) == "ok" for s in (MESSENGER, COMMENTS)),
-                         20, "page-b recovered")
+        await eventually(
+            lambda: all(r.status("page-b", s) == "ok" for s in (MESSENGER, COMMENTS)), 20, "page-b recovered"
+        )
         await eventually(lambda: r.clock() > end, 30, "the end of the traffic")
         r.clock.freeze(end + timedelta(minutes=10))
         await eventually(lambda: r.ingested(traffic), 20, "every scripted message stored")
@@ -380,8 +436,9 @@ async def test_restart_resumes_from_the_watermarks(store: Store, monkeypatch: py
     conversation's messages paged, no comment list paged, nothing stored twice; new traffic is read."""
     page = PAGES["page-a"]
     async with rig(store, monkeypatch, speed=3000, names=("page-a",)) as r:
-        traffic = script_page(r.api, page, start=START, span=timedelta(hours=2), conversations=120, posts=20,
-                              comments=300)
+        traffic = script_page(
+            r.api, page, start=START, span=timedelta(hours=2), conversations=120, posts=20, comments=300
+        )
         await r.start()
         await eventually(lambda: r.clock() > (traffic.end or START), 30, "the end of the traffic")
         r.clock.freeze(traffic.end + timedelta(minutes=10) if traffic.end else None)
@@ -397,8 +454,11 @@ async def test_restart_resumes_from_the_watermarks(store: Store, monkeypatch: py
         mark = len(r.api.requests)
         r.observer.polls.clear()
         await r.start()
-        await eventually(lambda: len([q for q in requests_of(r.api, page, mark)
-                                      if is_poll_of_comments(q)]) >= 3, 20, "three polls after the restart")
+        await eventually(
+            lambda: len([q for q in requests_of(r.api, page, mark) if is_poll_of_comments(q)]) >= 3,
+            20,
+            "three polls after the restart",
+        )
         await r.stop()
         second_run = requests_of(r.api, page, mark)
         assert {q.edge for q in second_run} <= {"conversations", "feed", "comments"}
@@ -407,7 +467,8 @@ async def test_restart_resumes_from_the_watermarks(store: Store, monkeypatch: py
         assert {q.node for q in second_run if q.edge == "comments"} <= active
         assert {p[2] for p in r.observer.polls} <= {"ok", "cancelled"}
         assert [p[4].messages_new for p in r.observer.polls if p[4] is not None] == [0] * len(
-            [p for p in r.observer.polls if p[2] == "ok"]), [(p[1], p[2], p[4]) for p in r.observer.polls]
+            [p for p in r.observer.polls if p[2] == "ok"]
+        ), [(p[1], p[2], p[4]) for p in r.observer.polls]
 
         # New traffic after the restart is read, and its waits are right.
         now = r.clock()
@@ -420,8 +481,17 @@ async def test_restart_resumes_from_the_watermarks(store: Store, monkeypatch: py
         await r.start()
         await eventually(lambda: r.ingested({"page-a": traffic}), 20, "the new conversation stored")
         waits = (await stored_waits(store, "page-a"))[messenger_thread_key(conv)]
-        assert waits == [("first", (now + timedelta(minutes=5)).replace(microsecond=0), q, 1,
-                          (now + timedelta(minutes=47)).replace(microsecond=0), a, 2520.0)]
+        assert waits == [
+            (
+                "first",
+                (now + timedelta(minutes=5)).replace(microsecond=0),
+                q,
+                1,
+                (now + timedelta(minutes=47)).replace(microsecond=0),
+                a,
+                2520.0,
+            )
+        ]
 
 
 async def test_malformed_graph_items_are_quarantined_and_the_rest_stored(
@@ -453,8 +523,14 @@ async def test_malformed_graph_items_are_quarantined_and_the_rest_stored(
     api.malform(far, values={"created_time": "9999-12-31T23:59:59+0000"})
     engine = await engine_for(store, ["page-a"], channel="facebook", now=now)
     account_id = next(iter(engine.accounts))
-    account = FacebookAccount(name="page-a", channel="facebook", page_id=page, page_token_env=token_env("page-a"),
-                              app_secret_env="FB_APP_SECRET", api_base_url=api.url)
+    account = FacebookAccount(
+        name="page-a",
+        channel="facebook",
+        page_id=page,
+        page_token_env=token_env("page-a"),
+        app_secret_env="FB_APP_SECRET",
+        api_base_url=api.url,
+    )
     try:
         async with aiohttp.ClientSession() as session:
             sources = build_facebook_sources(account, session, options=OPTIONS, clock=lambda: now)
@@ -471,10 +547,14 @@ async def test_malformed_graph_items_are_quarantined_and_the_rest_stored(
     assert all(cursors.values())
     assert json.loads(cursors[MESSENGER] or "")["watermark"] == int((now - timedelta(minutes=10)).timestamp())
     async with store.pool.acquire() as conn:
-        rows = {r["external_id"]: (r["stream"], r["reason"], r["detail"], r["raw"]) for r in await conn.fetch(
-            "SELECT external_id, stream, reason, detail, raw FROM quarantine")}
-        stored = {r["external_id"]: (r["created_at"], r["future_created_at"]) for r in await conn.fetch(
-            "SELECT external_id, created_at, future_created_at FROM messages")}
+        rows = {
+            r["external_id"]: (r["stream"], r["reason"], r["detail"], r["raw"])
+            for r in await conn.fetch("SELECT external_id, stream, reason, detail, raw FROM quarantine")
+        }
+        stored = {
+            r["external_id"]: (r["created_at"], r["future_created_at"])
+            for r in await conn.fetch("SELECT external_id, created_at, future_created_at FROM messages")
+        }
         latest = await conn.fetchval("SELECT max(deadline) FROM waits")
     assert set(stored) == {question, ahead, good}
     assert stored[ahead] == (now, now + timedelta(hours=3))
@@ -508,12 +588,17 @@ async def test_the_fake_speaks_the_graph_api(monkeypatch: pytest.MonkeyPatch) ->
 
         proof = appsecret_proof("s3cret", "tok")
         async with aiohttp.ClientSession() as s:
+
             async def get(path: str, **params: str) -> tuple[int, dict[str, Any]]:
                 async with s.get(f"{url}/v23.0/{path}", params=params) as resp:
                     return resp.status, await resp.json()
 
-            status, body = await get("42/conversations", access_token="tok", appsecret_proof=proof,
-                                     fields="updated_time,messages.limit(2){message,from}")
+            status, body = await get(
+                "42/conversations",
+                access_token="tok",
+                appsecret_proof=proof,
+                fields="updated_time,messages.limit(2){message,from}",
+            )
             assert status == 200
             c = body["data"][0]
             assert c["updated_time"] == "2026-06-01T08:04:00+0000" and c["id"] == conv
@@ -525,15 +610,27 @@ async def test_the_fake_speaks_the_graph_api(monkeypatch: pytest.MonkeyPatch) ->
                 page2 = await resp.json()
             assert [m["message"] for m in page2["data"]] == ["m2", "m1"]
 
-            status, body = await get(f"{post}/comments", access_token="tok", appsecret_proof=proof,
-                                     filter="stream", order="reverse_chronological",
-                                     fields="id,message,parent{id,parent{id}}")
+            status, body = await get(
+                f"{post}/comments",
+                access_token="tok",
+                appsecret_proof=proof,
+                filter="stream",
+                order="reverse_chronological",
+                fields="id,message,parent{id,parent{id}}",
+            )
             assert [(d["id"], d.get("parent")) for d in body["data"]] == [
-                (deep, {"id": reply, "parent": {"id": top}}), (reply, {"id": top}), (top, None)]
+                (deep, {"id": reply, "parent": {"id": top}}),
+                (reply, {"id": top}),
+                (top, None),
+            ]
             status, body = await get(f"{post}/comments", access_token="tok", appsecret_proof=proof)
             assert [d["id"] for d in body["data"]] == [top]  # toplevel by default
-            status, body = await get("42/feed", access_token="tok", appsecret_proof=proof,
-                                     since=str(int((START + timedelta(seconds=1)).timestamp())))
+            status, body = await get(
+                "42/feed",
+                access_token="tok",
+                appsecret_proof=proof,
+                since=str(int((START + timedelta(seconds=1)).timestamp())),
+            )
             assert body == {"data": []}
 
             status, body = await get("42/conversations", access_token="tok")
@@ -541,15 +638,14 @@ async def test_the_fake_speaks_the_graph_api(monkeypatch: pytest.MonkeyPatch) ->
             status, body = await get("42/conversations", access_token="nope", appsecret_proof="x")
             assert status == 400 and body["error"]["code"] == 190
             assert set(body["error"]) >= {"message", "type", "code", "fbtrace_id"}
-            status, body = await get("42/conversations", access_token="tok", appsecret_proof=proof,
-                                     after="garbage")
+            status, body = await get("42/conversations", access_token="tok", appsecret_proof=proof, after="garbage")
             assert status == 400 and body["error"]["code"] == 100
-            status, body = await get("42/conversations", access_token="tok", appsecret_proof=proof,
-                                     fields="messages{id")
+            status, body = await get(
+                "42/conversations", access_token="tok", appsecret_proof=proof, fields="messages{id"
+            )
             assert status == 400 and body["error"]["code"] == 100
             api.throttle("42", minutes=7, code=32)
-            async with s.get(f"{url}/v23.0/42/feed", params={"access_token": "tok",
-                                                             "appsecret_proof": proof}) as resp:
+            async with s.get(f"{url}/v23.0/42/feed", params={"access_token": "tok", "appsecret_proof": proof}) as resp:
                 assert resp.status == 400 and (await resp.json())["error"]["code"] == 32
                 usage = resp.headers["X-Business-Use-Case-Usage"]
             assert '"estimated_time_to_regain_access": 7' in usage and '"call_count": 100' in usage

@@ -55,10 +55,22 @@ async def assert_stored_as_scripted(conn: asyncpg.Connection, expected: Script) 
     rows = await conn.fetch("""
         SELECT a.name, w.kind, w.opened_at, w.closed_at, w.questions FROM waits w
         JOIN accounts a ON a.id = w.account_id ORDER BY a.name, w.opened_at""")
-    got = sorted(((r["name"], r["kind"], r["opened_at"].timestamp(), r["closed_at"].timestamp()
-                   if r["closed_at"] else None, r["questions"]) for r in rows), key=str)  # None among floats
-    assert got == sorted(((name, "first", asked, replied, 1) for (name, _), (asked, replied) in expected.items()),
-                         key=str)
+    got = sorted(
+        (
+            (
+                r["name"],
+                r["kind"],
+                r["opened_at"].timestamp(),
+                r["closed_at"].timestamp() if r["closed_at"] else None,
+                r["questions"],
+            )
+            for r in rows
+        ),
+        key=str,
+    )  # None among floats
+    assert got == sorted(
+        ((name, "first", asked, replied, 1) for (name, _), (asked, replied) in expected.items()), key=str
+    )
 
 
 def config(port: int, api: str) -> str:
@@ -76,7 +88,8 @@ business_hours_only = false
 [[brands]]
 name = "faults"
 """
-    return head + "".join(f"""
+    return head + "".join(
+        f"""
 [[brands.accounts]]
 name = "acc-{i}"
 channel = "x"
@@ -85,7 +98,9 @@ handle = "brand{i}"
 bearer_token_env = "X_TOKEN"
 api_base_url = "{api}"
 poll_interval = "1s"
-""" for i in range(ACCOUNTS))
+"""
+        for i in range(ACCOUNTS)
+    )
 
 
 def readyz(port: int) -> int:
@@ -105,8 +120,11 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
     data = short_tmp / "pgdata"
     server = pgserver.get_server(data, cleanup_mode="stop")
     url = server.get_uri()
-    api = FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9}, seed=5,
-                   fault_rates={"connection_reset": 0.03, "http_500": 0.03, "truncated_json": 0.03})
+    api = FakeXApi(
+        limits={MENTIONS: 10**9, TWEETS: 10**9},
+        seed=5,
+        fault_rates={"connection_reset": 0.03, "http_500": 0.03, "truncated_json": 0.03},
+    )
     base = await api.start()
     api.add_bearer_token("tok")
     expected: Script = {}
@@ -118,8 +136,12 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
                 customer = str(5000 + len(expected))  # one thread each
                 api.add_user(customer, f"customer{customer}")
                 asked = first + q * SPACING
-                tid = api.add_tweet(customer, f"@brand{a} my order {phase}-{q} never arrived, can you check?",
-                                    asked, mentions=[str(100 + a)])
+                tid = api.add_tweet(
+                    customer,
+                    f"@brand{a} my order {phase}-{q} never arrived, can you check?",
+                    asked,
+                    mentions=[str(100 + a)],
+                )
                 replied = None
                 if q % 3 != 2:
                     replied = asked + REPLY_AFTER
@@ -149,8 +171,9 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
         down = time.time()
         ask("during", float(int(down) + 1))
         await eventually(lambda: readyz(port) == 503, timeout=20, what="/readyz failing while PostgreSQL is down")
-        await eventually(lambda: time.time() > down + OUTAGE, timeout=OUTAGE + 5, interval=0.2,
-                         what=f"{OUTAGE:.0f} s of outage")
+        await eventually(
+            lambda: time.time() > down + OUTAGE, timeout=OUTAGE + 5, interval=0.2, what=f"{OUTAGE:.0f} s of outage"
+        )
         assert proc.poll() is None  # the process rides it out
         server = await asyncio.to_thread(pgserver.get_server, data, cleanup_mode="stop")
         up = time.time()
@@ -166,8 +189,9 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
             return count >= total_messages
 
         last = max(r or q for q, r in expected.values())
-        await eventually(all_stored, timeout=last - time.time() + 60, interval=0.5,
-                         what=f"all {total_messages} messages stored")
+        await eventually(
+            all_stored, timeout=last - time.time() + 60, interval=0.5, what=f"all {total_messages} messages stored"
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -192,8 +216,11 @@ class BreakingConnection(asyncpg.Connection):  # type: ignore[misc]
     (done, the answer lost; after a COMMIT, committed without the client knowing). At `rate`, at
     random but reproducibly, and at the `FORCED` occurrences of a statement. Off until `rate` is set."""
 
-    FORCED: ClassVar[dict[tuple[str, int], str]] = {("COMMIT", 2): "after", ("COMMIT", 4): "before",
-                                                   ("COPY", 2): "after"}
+    FORCED: ClassVar[dict[tuple[str, int], str]] = {
+        ("COMMIT", 2): "after",
+        ("COMMIT", 4): "before",
+        ("COPY", 2): "after",
+    }
     """(statement, its n-th occurrence since `rate` was set) -> when it breaks: the cases the test needs."""
     rate: ClassVar[float] = 0.0
     rng: ClassVar[random.Random] = random.Random(18)
@@ -222,8 +249,9 @@ class BreakingConnection(asyncpg.Connection):  # type: ignore[misc]
         return await self._maybe_break(query, lambda: super(BreakingConnection, self).execute(query, *args, **kwargs))
 
     async def executemany(self, command: str, args: Any, **kwargs: Any) -> None:
-        return await self._maybe_break(command,
-                                       lambda: super(BreakingConnection, self).executemany(command, args, **kwargs))
+        return await self._maybe_break(
+            command, lambda: super(BreakingConnection, self).executemany(command, args, **kwargs)
+        )
 
     async def fetch(self, query: str, *args: Any, **kwargs: Any) -> list[Any]:
         return await self._maybe_break(query, lambda: super(BreakingConnection, self).fetch(query, *args, **kwargs))
@@ -235,13 +263,12 @@ class BreakingConnection(asyncpg.Connection):  # type: ignore[misc]
         return await self._maybe_break(query, lambda: super(BreakingConnection, self).fetchval(query, *args, **kwargs))
 
     async def copy_records_to_table(self, table_name: str, **kwargs: Any) -> str:
-        return await self._maybe_break(f"COPY {table_name}",
-                                       lambda: super(BreakingConnection, self).copy_records_to_table(table_name,
-                                                                                                     **kwargs))
+        return await self._maybe_break(
+            f"COPY {table_name}", lambda: super(BreakingConnection, self).copy_records_to_table(table_name, **kwargs)
+        )
 
 
-async def test_connections_breaking_around_statements_lose_nothing_and_store_nothing_twice(
-        database_url: str) -> None:
+async def test_connections_breaking_around_statements_lose_nothing_and_store_nothing_twice(database_url: str) -> None:
     """The in-process poller on a pool whose connections break around one statement in ten: each
     broken poll is retried after its backoff, and the stored messages and waits are the script's."""
     api = FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9}, seed=7)
@@ -256,8 +283,7 @@ async def test_connections_breaking_around_statements_lose_nothing_and_store_not
             customer = str(5000 + len(expected))
             api.add_user(customer, f"customer{customer}")
             asked = start - 4 + q / 4  # before the first poll, and while the streams are polled
-            tid = api.add_tweet(customer, f"@{name} my order {q} never arrived, can you check?", asked,
-                                mentions=[uid])
+            tid = api.add_tweet(customer, f"@{name} my order {q} never arrived, can you check?", asked, mentions=[uid])
             replied = None
             if q % 3 != 2:
                 replied = asked + 2
@@ -273,11 +299,22 @@ async def test_connections_breaking_around_statements_lose_nothing_and_store_not
         store = Store(pool)
         engine = Engine(store, (await engine_for(store, list(users))).accounts)  # on the real clock
         ids = {ctx.name: i for i, ctx in engine.accounts.items()}
-        targets = [PollTarget(ids[name], name, "faults", "x", source, 0.2)
-                   for name, uid in users.items()
-                   for source in build_x_sources(XAccount(name=name, channel="x", user_id=uid, handle=name,
-                                                          bearer_token_env="X_TOKEN", api_base_url=api.base_url),
-                                                 session, environ={"X_TOKEN": "tok"})]
+        targets = [
+            PollTarget(ids[name], name, "faults", "x", source, 0.2)
+            for name, uid in users.items()
+            for source in build_x_sources(
+                XAccount(
+                    name=name,
+                    channel="x",
+                    user_id=uid,
+                    handle=name,
+                    bearer_token_env="X_TOKEN",
+                    api_base_url=api.base_url,
+                ),
+                session,
+                environ={"X_TOKEN": "tok"},
+            )
+        ]
         poller = Poller(engine, targets, first_poll_spread=0.0, backoff=Backoff(base_seconds=0.05, cap_seconds=0.5))
         BreakingConnection.seen.clear()
         BreakingConnection.breaks.clear()

@@ -140,8 +140,9 @@ BOARDS: dict[str, Json] = {
 
 
 def all_queries() -> list[tuple[str, str, Json, Json]]:
-    return [(uid, where, owner, target) for uid, board in BOARDS.items()
-            for where, owner, target in GENERATE.queries(board)]
+    return [
+        (uid, where, owner, target) for uid, board in BOARDS.items() for where, owner, target in GENERATE.queries(board)
+    ]
 
 
 PROM_QUERIES = [q for q in all_queries() if q[3]["datasource"]["type"] == "prometheus"]
@@ -215,8 +216,9 @@ def interval_of(rng: TimeRange, min_interval: str | None) -> float:
     return max(floor, next((n for n in NICE if n >= raw), NICE[-1]))
 
 
-def interpolate(text: str, language: str, variables: dict[str, Json], values: dict[str, list[str]],
-                builtins: dict[str, str]) -> str:
+def interpolate(
+    text: str, language: str, variables: dict[str, Json], values: dict[str, list[str]], builtins: dict[str, str]
+) -> str:
     def one(m: re.Match[str]) -> str:
         name, fmt = (m[1], m[2]) if m[1] else (m[3], None)
         if name in builtins:
@@ -257,10 +259,16 @@ def builtins_for(board: Json, owner: Json, now: datetime) -> tuple[TimeRange, fl
     rng = time_range(board, owner, now)
     interval = interval_of(rng, owner.get("interval"))
     rate_interval = max(interval + DATASOURCE_SCRAPE, 4 * DATASOURCE_SCRAPE)
-    return rng, interval, {
-        "__interval": f"{interval:g}s", "__rate_interval": f"{rate_interval:g}s",
-        "__range": f"{max(1, int(rng.seconds))}s", "__range_s": str(int(rng.seconds)),
-    }
+    return (
+        rng,
+        interval,
+        {
+            "__interval": f"{interval:g}s",
+            "__rate_interval": f"{rate_interval:g}s",
+            "__range": f"{max(1, int(rng.seconds))}s",
+            "__range_s": str(int(rng.seconds)),
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -293,8 +301,11 @@ class GraphApiThread:
 def http_json(url: str, params: dict[str, str] | list[tuple[str, str]], *, post: bool = True) -> Json:
     """GET or POST (as Grafana does, httpMethod POST) a Prometheus API call; its JSON answer."""
     data = urllib.parse.urlencode(params)
-    request = (urllib.request.Request(url, data=data.encode(), method="POST") if post
-               else urllib.request.Request(f"{url}?{data}"))
+    request = (
+        urllib.request.Request(url, data=data.encode(), method="POST")
+        if post
+        else urllib.request.Request(f"{url}?{data}")
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as r:
             result: Json = json.loads(r.read())
@@ -308,11 +319,25 @@ APP_SECRET = "grafana-test-app-secret"
 
 def meta_delivery(port: int) -> int:
     """POST a signed Page webhook delivery (a new comment) to inbox-monitor; its HTTP status."""
-    body = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": int(time.time()), "changes": [
-        {"field": "feed", "value": {"item": "comment", "verb": "add"}}]}]}).encode()
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": PAGE,
+                    "time": int(time.time()),
+                    "changes": [{"field": "feed", "value": {"item": "comment", "verb": "add"}}],
+                }
+            ],
+        }
+    ).encode()
     signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/facebook", data=body, method="POST",
-                                     headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/facebook",
+        data=body,
+        method="POST",
+        headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=5) as r:
         return int(r.status)
 
@@ -324,24 +349,33 @@ class Scenario:
     now: datetime
 
     def query(self, expr: str, *, at: datetime | None = None) -> list[Json]:
-        body = http_json(f"{self.prometheus}/api/v1/query",
-                         {"query": expr, "time": f"{(at or datetime.now(UTC)).timestamp():.3f}"})
+        body = http_json(
+            f"{self.prometheus}/api/v1/query", {"query": expr, "time": f"{(at or datetime.now(UTC)).timestamp():.3f}"}
+        )
         assert body["status"] == "success", (expr, body)
         result: list[Json] = body["data"]["result"]
         return result
 
     def query_range(self, expr: str, rng: TimeRange, step: float) -> list[Json]:
-        body = http_json(f"{self.prometheus}/api/v1/query_range",
-                         {"query": expr, "start": f"{rng.start.timestamp():.3f}",
-                          "end": f"{rng.end.timestamp():.3f}", "step": f"{step:g}"})
+        body = http_json(
+            f"{self.prometheus}/api/v1/query_range",
+            {
+                "query": expr,
+                "start": f"{rng.start.timestamp():.3f}",
+                "end": f"{rng.end.timestamp():.3f}",
+                "step": f"{step:g}",
+            },
+        )
         assert body["status"] == "success", (expr, body)
         result: list[Json] = body["data"]["result"]
         return result
 
     def label_values(self, label: str, match: str, rng: TimeRange) -> list[str]:
-        body = http_json(f"{self.prometheus}/api/v1/label/{label}/values",
-                         [("match[]", match), ("start", f"{rng.start.timestamp():.3f}"),
-                          ("end", f"{rng.end.timestamp():.3f}")], post=False)
+        body = http_json(
+            f"{self.prometheus}/api/v1/label/{label}/values",
+            [("match[]", match), ("start", f"{rng.start.timestamp():.3f}"), ("end", f"{rng.end.timestamp():.3f}")],
+            post=False,
+        )
         assert body["status"] == "success", (match, body)
         return sorted(body["data"])
 
@@ -365,35 +399,68 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         now = datetime.now(UTC)
         graph.api.add_page(PAGE, token="page-token", name="Acme")
-        script_page(graph.api, PAGE, start=now - timedelta(minutes=20), span=timedelta(minutes=25), seed=5,
-                    conversations=30, posts=6, comments=30, history=False)
+        script_page(
+            graph.api,
+            PAGE,
+            start=now - timedelta(minutes=20),
+            span=timedelta(minutes=25),
+            seed=5,
+            conversations=30,
+            posts=6,
+            comments=30,
+            history=False,
+        )
         graph.api.set_usage(PAGE, call_count=35, total_time=12)
         graph.api.inject("500", count=2, page_id=PAGE)  # two failed polls, then recovery
         graph_url = graph.run(graph.api.start())
 
         port, prom_port = free_port(), free_port()
         (tmp / "inbox.toml").write_text(CONFIG.format(port=port, page=PAGE, token_env=TOKEN_ENV, graph=graph_url))
-        env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp / "inbox.toml"),
-                      GRAFANA_TEST_APP_SECRET=APP_SECRET,
-                      **{TOKEN_ENV: "page-token"})
+        env = cli_env(
+            INBOX_MONITOR_DATABASE_URL=database_url,
+            INBOX_MONITOR_CONFIG=str(tmp / "inbox.toml"),
+            GRAFANA_TEST_APP_SECRET=APP_SECRET,
+            **{TOKEN_ENV: "page-token"},
+        )
         project_rules = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
         rule_files = [str(tmp / "rules.yml"), *map(str, project_rules)]
-        (tmp / "prometheus.yml").write_text(PROMETHEUS.format(scrape=SCRAPE_SECONDS, port=port,
-                                                              rule_files=json.dumps(rule_files)))
+        (tmp / "prometheus.yml").write_text(
+            PROMETHEUS.format(scrape=SCRAPE_SECONDS, port=port, rule_files=json.dumps(rule_files))
+        )
         (tmp / "rules.yml").write_text(RULES)
-        check = subprocess.run(["promtool", "check", "config", str(tmp / "prometheus.yml")],
-                               capture_output=True, text=True)
+        check = subprocess.run(
+            ["promtool", "check", "config", str(tmp / "prometheus.yml")], capture_output=True, text=True
+        )
         assert check.returncode == 0, check.stdout + check.stderr
         # Prometheus first, so that it sees the counters from their first values.
         with (tmp / "prometheus.log").open("wb") as log:
-            procs.append(subprocess.Popen(
-                ["prometheus", f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-                 f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        "prometheus",
+                        f"--config.file={tmp / 'prometheus.yml'}",
+                        f"--storage.tsdb.path={tmp / 'tsdb'}",
+                        f"--web.listen-address=127.0.0.1:{prom_port}",
+                        "--log.level=warn",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=tmp,
+                )
+            )
         prometheus = f"http://127.0.0.1:{prom_port}"
-        wait_for(lambda: str(tmp / "prometheus.yml") in urllib.request.urlopen(  # ours, not another's
-                     f"{prometheus}/api/v1/status/flags", timeout=2).read().decode(),
-                 timeout=30, what="Prometheus ready")
+        wait_for(
+            lambda: (
+                str(tmp / "prometheus.yml")
+                in urllib.request.urlopen(  # ours, not another's
+                    f"{prometheus}/api/v1/status/flags", timeout=2
+                )
+                .read()
+                .decode()
+            ),
+            timeout=30,
+            what="Prometheus ready",
+        )
         procs.append(start_cli("run", env=env, log=tmp / "inbox.log"))
         wait_for(serving(procs[-1], port), timeout=60, what="inbox-monitor ready")
         s = Scenario(prometheus, database_url, now)
@@ -402,14 +469,16 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         # What the dashboards need to show something honest: live answers and breaches seen by
         # Prometheus (not only counted before its first scrape), a firing alert, the Graph API's
         # rate-limit budget and a failed poll.
-        for expr in ['sum(increase(social_inbox_waits_breached_total[1m])) > 0',
-                     'sum(increase(social_inbox_waits_answered_total[1m])) > 0',
-                     'sum(increase(social_inbox_response_seconds_count[1m])) > 0',
-                     'ALERTS{alertname="SocialInboxDashboardTest", alertstate="firing"}',
-                     'social_inbox_api_rate_limit_remaining{account="acme-fb"}',
-                     'social_inbox_poll_total{account="acme-fb", result="api_error"}',
-                     'count(count by (account) (social_inbox_open_waits_breached > 0)) >= 3',
-                     'social_inbox_webhook_deliveries_total{channel="facebook", result="ok"}']:
+        for expr in [
+            "sum(increase(social_inbox_waits_breached_total[1m])) > 0",
+            "sum(increase(social_inbox_waits_answered_total[1m])) > 0",
+            "sum(increase(social_inbox_response_seconds_count[1m])) > 0",
+            'ALERTS{alertname="SocialInboxDashboardTest", alertstate="firing"}',
+            'social_inbox_api_rate_limit_remaining{account="acme-fb"}',
+            'social_inbox_poll_total{account="acme-fb", result="api_error"}',
+            "count(count by (account) (social_inbox_open_waits_breached > 0)) >= 3",
+            'social_inbox_webhook_deliveries_total{channel="facebook", result="ok"}',
+        ]:
             wait_for(functools.partial(s.query, expr), timeout=90, interval=0.5, what=expr)
         s.now = datetime.now(UTC)
         yield s
@@ -442,8 +511,9 @@ def variable_values(s: Scenario, board: Json, now: datetime) -> dict[str, list[s
     return values
 
 
-def resolve(s: Scenario, board: Json, v: Json, variables: dict[str, Json], values: dict[str, list[str]],
-            now: datetime) -> list[str]:
+def resolve(
+    s: Scenario, board: Json, v: Json, variables: dict[str, Json], values: dict[str, list[str]], now: datetime
+) -> list[str]:
     rng, _, builtins = builtins_for(board, v, now)
     if v["datasource"]["type"] == "prometheus":
         query = interpolate(v["query"]["query"], "promql", variables, values, builtins)
@@ -451,8 +521,9 @@ def resolve(s: Scenario, board: Json, v: Json, variables: dict[str, Json], value
         assert m, f"only label_values(metric, label) is emulated: {query}"
         found = s.label_values(m[2], m[1], rng)
     else:
-        found = [str(r[0]) for r in run_sql(s, sql_macros(interpolate(v["query"], "sql", variables, values,
-                                                                      builtins), rng))]
+        found = [
+            str(r[0]) for r in run_sql(s, sql_macros(interpolate(v["query"], "sql", variables, values, builtins), rng))
+        ]
     return found if v.get("includeAll") else found[:1]
 
 
@@ -494,8 +565,9 @@ def finite(series: list[Json]) -> bool:
 
 
 @pytest.mark.parametrize(("uid", "where", "owner", "target"), PROM_QUERIES, ids=[q[1] for q in PROM_QUERIES])
-def test_every_promql_query_returns_series(scenario: Scenario, resolved: dict[str, dict[str, list[str]]],
-                                           uid: str, where: str, owner: Json, target: Json) -> None:
+def test_every_promql_query_returns_series(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]], uid: str, where: str, owner: Json, target: Json
+) -> None:
     board = BOARDS[uid]
     variables = {v["name"]: v for v in board["templating"]["list"]}
 
@@ -532,14 +604,19 @@ def sql_for(s: Scenario, uid: str, owner: Json, target: Json, values: dict[str, 
 
 
 @pytest.mark.parametrize(("uid", "where", "owner", "target"), SQL_QUERIES, ids=[q[1] for q in SQL_QUERIES])
-def test_every_sql_query_returns_rows(scenario: Scenario, resolved: dict[str, dict[str, list[str]]],
-                                      uid: str, where: str, owner: Json, target: Json) -> None:
+def test_every_sql_query_returns_rows(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]], uid: str, where: str, owner: Json, target: Json
+) -> None:
     board = BOARDS[uid]
-    custom = [v for v in board["templating"]["list"] if v["type"] == "custom"
-              and re.search(r"\$\{?" + v["name"] + r"\b", target.get("rawSql") or target["query"])]
+    custom = [
+        v
+        for v in board["templating"]["list"]
+        if v["type"] == "custom" and re.search(r"\$\{?" + v["name"] + r"\b", target.get("rawSql") or target["query"])
+    ]
     # Each option of a custom variable (the time zones) must work, not only the default.
-    selections = [dict(resolved[uid])] + [{**resolved[uid], v["name"]: [o["value"]]}
-                                          for v in custom for o in v["options"]]
+    selections = [dict(resolved[uid])] + [
+        {**resolved[uid], v["name"]: [o["value"]]} for v in custom for o in v["options"]
+    ]
     for values in selections:
         query, _ = sql_for(scenario, uid, owner, target, values)
         rows = run_sql(scenario, query)
@@ -554,8 +631,9 @@ def test_every_sql_query_returns_rows(scenario: Scenario, resolved: dict[str, di
         assert any(v is not None for v in cells), f"{where}: every value is NULL\n{query}"
 
 
-def test_breach_table_counts_every_breached_question(scenario: Scenario,
-                                                     resolved: dict[str, dict[str, list[str]]]) -> None:
+def test_breach_table_counts_every_breached_question(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]]
+) -> None:
     """The weekday x hour table adds up to an independent count of breached waits."""
     board = BOARDS["inbox-sla"]
     p = next(p for p in GENERATE.panels_of(board) if p["title"].startswith("Breached questions by weekday"))
@@ -568,7 +646,10 @@ def test_breach_table_counts_every_breached_question(scenario: Scenario,
                 rows = await conn.fetch(query)
                 expected = await conn.fetchval(
                     "SELECT count(*) FROM waits WHERE deadline <= now() AND (closed_at IS NULL OR closed_at > deadline)"
-                    " AND opened_at BETWEEN $1 AND $2", rng.start, rng.end)
+                    " AND opened_at BETWEEN $1 AND $2",
+                    rng.start,
+                    rng.end,
+                )
                 return list(rows), int(expected)
         finally:
             await conn.close()
@@ -580,11 +661,13 @@ def test_breach_table_counts_every_breached_question(scenario: Scenario,
     assert sum(r[f"{h:02d}"] for r in rows for h in range(24)) == expected
 
 
-def test_open_questions_table_links_every_open_wait_to_its_post(scenario: Scenario,
-                                                                resolved: dict[str, dict[str, list[str]]]) -> None:
+def test_open_questions_table_links_every_open_wait_to_its_post(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]]
+) -> None:
     board = BOARDS["inbox-live"]
     p = next(p for p in GENERATE.panels_of(board) if p["title"] == "Open questions, by deadline")
     query, _ = sql_for(scenario, "inbox-live", p, p["targets"][0], resolved["inbox-live"])
+
     async def both() -> tuple[list[asyncpg.Record], int]:
         conn = await asyncpg.connect(scenario.database_url)
         try:
@@ -616,8 +699,10 @@ def test_sla_compliance_table_matches_the_waits(scenario: Scenario, resolved: di
         try:
             async with conn.transaction(readonly=True, isolation="repeatable_read"):
                 table = await conn.fetch(query)
-                waits = await conn.fetch("SELECT a.brand, a.channel, w.kind, w.opened_at, w.closed_at, w.deadline"
-                                         " FROM waits w JOIN accounts a ON a.id = w.account_id")
+                waits = await conn.fetch(
+                    "SELECT a.brand, a.channel, w.kind, w.opened_at, w.closed_at, w.deadline"
+                    " FROM waits w JOIN accounts a ON a.id = w.account_id"
+                )
                 return list(table), list(waits), await conn.fetchval("SELECT now()")
         finally:
             await conn.close()
@@ -625,13 +710,18 @@ def test_sla_compliance_table_matches_the_waits(scenario: Scenario, resolved: di
     table, waits, now = asyncio.run(both())
     assert len(table) == 4
     for row in table:
-        mine = [w for w in waits if (w["brand"], w["channel"]) == (row["Brand"], row["Channel"])
-                and w["opened_at"] >= now - timedelta(days=30)]
+        mine = [
+            w
+            for w in waits
+            if (w["brand"], w["channel"]) == (row["Brand"], row["Channel"])
+            and w["opened_at"] >= now - timedelta(days=30)
+        ]
         due = [w for w in mine if w["closed_at"] is not None or w["deadline"] <= now]
         within = [w for w in due if w["closed_at"] is not None and w["closed_at"] <= w["deadline"]]
         first = [w for w in mine if w["kind"] == "first"]
         assert row["Waits (30 d)"] == len(mine) > 0
         assert float(row["Within SLA (30 d)"]) == pytest.approx(len(within) / len(due))
         assert float(row["Response rate (30 d)"]) == pytest.approx(
-            sum(w["closed_at"] is not None for w in first) / len(first))
+            sum(w["closed_at"] is not None for w in first) / len(first)
+        )
         assert row["Previous 30 d"] is None  # a new install has no previous period: shown empty, not 0 %

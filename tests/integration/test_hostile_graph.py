@@ -67,8 +67,14 @@ async def rig() -> AsyncIterator[Rig]:
     api = FakeGraphApi(clock=clock)
     url = await api.start()
     api.add_page(PAGE, token=TOKEN, name="Hostile")
-    account = FacebookAccount(name="hostile", channel="facebook", page_id=PAGE, page_token_env="FB_TOKEN",
-                              api_base_url=url, poll_interval=timedelta(seconds=60))
+    account = FacebookAccount(
+        name="hostile",
+        channel="facebook",
+        page_id=PAGE,
+        page_token_env="FB_TOKEN",
+        api_base_url=url,
+        poll_interval=timedelta(seconds=60),
+    )
     options = FacebookOptions(backfill=timedelta(days=1), page_limit=5, messages_limit=2, timeout=10.0)
     async with aiohttp.ClientSession() as session:
         messenger, comments = build_facebook_sources(account, session, options=options, clock=clock, environ=ENV)
@@ -101,8 +107,12 @@ def conversations(api: FakeGraphApi, n: int, messages: int = 3) -> list[str]:
 def post_with_comments(api: FakeGraphApi, n: int) -> str:
     post = api.add_post(PAGE, ago(120), "Nouvelle collection")
     for i in range(n):
-        api.add_comment(post, ago(60) + timedelta(seconds=2 * i), f"Vous livrez en Belgique ? ({i})",
-                        author=Person(f"88{i:04d}", f"Client {i}"))
+        api.add_comment(
+            post,
+            ago(60) + timedelta(seconds=2 * i),
+            f"Vous livrez en Belgique ? ({i})",
+            author=Person(f"88{i:04d}", f"Client {i}"),
+        )
     return post
 
 
@@ -124,8 +134,10 @@ async def later_questions(r: Rig, stream: str) -> set[str]:
         conv = r.api.add_conversation(PAGE, CUSTOMER)
         return {r.api.add_message(conv, asked, "Bonjour, ma commande ?")}
     post = max(r.api.pages[PAGE].posts, key=lambda p: p.created).id
-    return {r.api.add_post(PAGE, asked, "Où est ma commande ?", author=CUSTOMER),
-            r.api.add_comment(post, asked, "Et la livraison ?", author=CUSTOMER)}
+    return {
+        r.api.add_post(PAGE, asked, "Où est ma commande ?", author=CUSTOMER),
+        r.api.add_comment(post, asked, "Et la livraison ?", author=CUSTOMER),
+    }
 
 
 def hostile_page(r: Rig) -> str:
@@ -169,8 +181,9 @@ async def test_a_repeated_cursor_ends_the_list_and_later_questions_are_read(rig:
     assert questions <= {m.external_id for m in again.messages}
 
 
-async def run_polls(r: Rig, source: Any, *, minutes: float, cursor: str | None = None,
-                    interval: float = 10.0) -> list[tuple[Batch, list[RecordedRequest]]]:
+async def run_polls(
+    r: Rig, source: Any, *, minutes: float, cursor: str | None = None, interval: float = 10.0
+) -> list[tuple[Batch, list[RecordedRequest]]]:
     """Poll as the poller does for `minutes` of the clock: again at once when `more`, else after
     the interval or the wait asked for. Each poll with the calls it made."""
     polls: list[tuple[Batch, list[RecordedRequest]]] = []
@@ -244,10 +257,14 @@ async def test_a_backlog_larger_than_a_poll_is_read_over_several_polls(rig: Rig)
             expected.add(r.api.add_message(conv, ago(600 - i) + timedelta(seconds=j), f"Q{i}.{j}"))
     post = r.api.add_post(PAGE, ago(700), "Jeu concours")
     for i in range(6000):
-        expected.add(r.api.add_comment(post, ago(650) + timedelta(seconds=2 * i), f"Moi ! {i}",
-                                       author=Person(f"55{i:05d}", f"Client {i}")))
+        expected.add(
+            r.api.add_comment(
+                post, ago(650) + timedelta(seconds=2 * i), f"Moi ! {i}", author=Person(f"55{i:05d}", f"Client {i}")
+            )
+        )
     r.messenger.options = r.comments.options = FacebookOptions(
-        backfill=timedelta(days=1), page_limit=100, messages_limit=25, timeout=10.0)
+        backfill=timedelta(days=1), page_limit=100, messages_limit=25, timeout=10.0
+    )
     read: set[str] = set()
     for source in (r.messenger, r.comments):
         cursor: str | None = None
@@ -279,7 +296,7 @@ async def test_a_feed_of_thousands_of_posts_keeps_the_most_recently_active(rig: 
     r.comments.options = FacebookOptions(backfill=timedelta(days=1), page_limit=100, timeout=10.0)
     first = await fetch(r.comments, None)
     active = list(json.loads(first.cursor or "")["active"])
-    assert len(active) == bounds.MAX_ACTIVE_POSTS and set(active) == set(ids[-bounds.MAX_ACTIVE_POSTS:])
+    assert len(active) == bounds.MAX_ACTIVE_POSTS and set(active) == set(ids[-bounds.MAX_ACTIVE_POSTS :])
     assert first.more and first.calls <= bounds.MAX_CALLS_PER_FETCH
     commented = ids[-bounds.MAX_ACTIVE_POSTS]  # the oldest kept
     question = r.api.add_comment(commented, r.clock(), "Encore en stock ?", author=CUSTOMER)
@@ -373,8 +390,9 @@ async def test_a_throttled_page_announcing_1e9_minutes_is_tried_again_after_an_h
 # -- watermarks ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("updated", [datetime(2999, 1, 1, tzinfo=UTC), START + timedelta(minutes=2)],
-                         ids=["2999", "2-minutes-ahead"])
+@pytest.mark.parametrize(
+    "updated", [datetime(2999, 1, 1, tzinfo=UTC), START + timedelta(minutes=2)], ids=["2999", "2-minutes-ahead"]
+)
 async def test_a_conversation_updated_in_2999_does_not_hide_later_questions(rig: Rig, updated: datetime) -> None:
     """A conversation says it was updated in 2999 (its parser reads it as updated now) or 2
     minutes ahead (kept; the watermark's clamp holds it back): the watermark stops at the clock
@@ -400,8 +418,9 @@ async def test_a_cursor_saved_with_times_in_2999_is_brought_back_to_now(rig: Rig
     y2999 = int(datetime(2999, 1, 1, tzinfo=UTC).timestamp())
     post = post_with_comments(r.api, 1)
     messenger_cursor = json.dumps({"v": 1, "watermark": y2999})
-    comments_cursor = json.dumps({"v": 1, "posts": y2999, "swept": int(START.timestamp()),
-                                  "active": {post: [y2999, 0]}})
+    comments_cursor = json.dumps(
+        {"v": 1, "posts": y2999, "swept": int(START.timestamp()), "active": {post: [y2999, 0]}}
+    )
     asked = await later_questions(r, "messenger")
     commented = await later_questions(r, "comments")
     assert asked <= {m.external_id for m in (await fetch(r.messenger, messenger_cursor)).messages}
@@ -419,8 +438,12 @@ async def test_malformed_items_are_set_aside_and_the_passes_go_on(rig: Rig) -> N
     visitor post with an unreadable time is set aside and the feed goes on."""
     r = rig
     post = r.api.add_post(PAGE, ago(120), "Jeu concours")
-    comments = [r.api.add_comment(post, ago(60) + timedelta(seconds=2 * i), f"Moi ! {i}",
-                                  author=Person(f"55{i:05d}", f"Client {i}")) for i in range(60)]
+    comments = [
+        r.api.add_comment(
+            post, ago(60) + timedelta(seconds=2 * i), f"Moi ! {i}", author=Person(f"55{i:05d}", f"Client {i}")
+        )
+        for i in range(60)
+    ]
     no_time, far = comments[59], comments[5]
     r.api.malform(no_time, drop=["created_time"])
     r.api.malform(far, values={"created_time": "9999-12-31T23:59:59+0000"})
@@ -431,7 +454,9 @@ async def test_malformed_items_are_set_aside_and_the_passes_go_on(rig: Rig) -> N
     first = await fetch(r.comments, None)
     assert first.more
     assert {(x.external_id, x.reason) for x in first.rejected} == {
-        (no_time, "missing_created_at"), (unreadable, "bad_created_at")}
+        (no_time, "missing_created_at"),
+        (unreadable, "bad_created_at"),
+    }
     assert visitor in {m.external_id for m in first.messages}
     second = await fetch(r.comments, first.cursor)
     assert not second.more
@@ -445,12 +470,15 @@ async def test_malformed_items_are_set_aside_and_the_passes_go_on(rig: Rig) -> N
 
 # -- end to end: `inbox-monitor run` on hostile Pages and a healthy one --------------------------
 
-RUN_CONFIG = """
+RUN_CONFIG = (
+    """
 [server]
 listen = "127.0.0.1:{port}"
 snapshot_interval = "1s"
 
-""" + SHOP_TOML
+"""
+    + SHOP_TOML
+)
 
 RUN_ACCOUNT = """
 [[brands.accounts]]
@@ -482,8 +510,7 @@ async def stored(database_url: str, ids: set[str]) -> set[str]:
 
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch("SELECT external_id FROM messages WHERE external_id = ANY($1::text[])",
-                                list(ids))
+        rows = await conn.fetch("SELECT external_id FROM messages WHERE external_id = ANY($1::text[])", list(ids))
     finally:
         await conn.close()
     return {r["external_id"] for r in rows}
@@ -504,8 +531,9 @@ async def test_the_monitor_keeps_watching_through_a_hostile_graph_api(tmp_path: 
     for name, page in RUN_PAGES.items():
         api.add_page(page, token=f"token-{name}", name=name.title())
         env[f"FB_TOKEN_{name.upper()}"] = f"token-{name}"
-        accounts += RUN_ACCOUNT.format(name=name, page=page, env=f"FB_TOKEN_{name.upper()}", api=url,
-                                       interval=RUN_INTERVAL)
+        accounts += RUN_ACCOUNT.format(
+            name=name, page=page, env=f"FB_TOKEN_{name.upper()}", api=url, interval=RUN_INTERVAL
+        )
     now = datetime.now(UTC)
     for page in RUN_PAGES.values():
         for i in range(12):
@@ -514,8 +542,12 @@ async def test_the_monitor_keeps_watching_through_a_hostile_graph_api(tmp_path: 
                 api.add_message(conv, now - timedelta(minutes=i + 1, seconds=-j), f"Question {i}.{j} ?")
         post = api.add_post(page, now - timedelta(hours=1), "Nouvelle collection")
         for i in range(12):
-            api.add_comment(post, now - timedelta(minutes=30, seconds=-i), f"Vous livrez ? ({i})",
-                            author=Person(f"8{page}{i:03d}", f"Client {i}"))
+            api.add_comment(
+                post,
+                now - timedelta(minutes=30, seconds=-i),
+                f"Vous livrez ? ({i})",
+                author=Person(f"8{page}{i:03d}", f"Client {i}"),
+            )
     endless, future, heavy = RUN_PAGES["endless"], RUN_PAGES["future"], RUN_PAGES["heavy"]
     api.misbehave("endless_cursor", page_id=endless, edge="conversations")
     api.misbehave("repeat_cursor", page_id=endless, edge="comments")
@@ -529,6 +561,7 @@ async def test_the_monitor_keeps_watching_through_a_hostile_graph_api(tmp_path: 
     proc = start_cli("run", env=env, log=tmp_path / "run.log")
     peak = 0
     try:
+
         async def watch() -> None:  # the process is stopped before it can take the machine's memory
             nonlocal peak
             while proc.poll() is None:
@@ -538,21 +571,34 @@ async def test_the_monitor_keeps_watching_through_a_hostile_graph_api(tmp_path: 
                 await asyncio.sleep(0.1)
 
         watcher = asyncio.create_task(watch())
-        await eventually(lambda: any(q.page_id == RUN_PAGES["healthy"] for q in api.requests), timeout=60,
-                         what="the first poll")
+        await eventually(
+            lambda: any(q.page_id == RUN_PAGES["healthy"] for q in api.requests), timeout=60, what="the first poll"
+        )
         started = datetime.now(UTC)
         # Real questions, asked after the hostile answers began.
-        await eventually(lambda: all(any(q.page_id == p and q.status == 200 and q.edge == e for q in api.requests)
-                                     for p, e in ((endless, "comments"), (future, "conversations"))),
-                         timeout=30, what="the hostile Pages answered")
+        await eventually(
+            lambda: all(
+                any(q.page_id == p and q.status == 200 and q.edge == e for q in api.requests)
+                for p, e in ((endless, "comments"), (future, "conversations"))
+            ),
+            timeout=30,
+            what="the hostile Pages answered",
+        )
         asked = datetime.now(UTC) - timedelta(seconds=1)
-        later = {api.add_message(api.add_conversation(future, CUSTOMER), asked, "Bonjour, et ma commande ?"),
-                 api.add_message(api.add_conversation(RUN_PAGES["healthy"], CUSTOMER), asked, "Vous êtes ouverts ?")}
-        await eventually(lambda: _all_stored(database_url, later), timeout=30, interval=0.5,
-                         what="the later questions stored")
+        later = {
+            api.add_message(api.add_conversation(future, CUSTOMER), asked, "Bonjour, et ma commande ?"),
+            api.add_message(api.add_conversation(RUN_PAGES["healthy"], CUSTOMER), asked, "Vous êtes ouverts ?"),
+        }
+        await eventually(
+            lambda: _all_stored(database_url, later), timeout=30, interval=0.5, what="the later questions stored"
+        )
         end = started + timedelta(seconds=RUN_SECONDS)
-        await eventually(lambda: proc.poll() is not None or datetime.now(UTC) >= end, timeout=RUN_SECONDS + 10,
-                         interval=0.5, what="the end of the run")
+        await eventually(
+            lambda: proc.poll() is not None or datetime.now(UTC) >= end,
+            timeout=RUN_SECONDS + 10,
+            interval=0.5,
+            what="the end of the run",
+        )
         assert proc.poll() is None, "the monitor died"
         hwm = memory(proc.pid)["VmHWM"]
         watcher.cancel()

@@ -44,8 +44,13 @@ from tests.waiting import cli_env, eventually, free_port, in_thread, scrape_sum,
 BEARER = "app-bearer-token"
 BRAND = "100"
 KEYS = UserKeys(BRAND, "consumer-key", "consumer-secret", "100-access", "access-secret")
-ENV = {"X_BEARER": BEARER, "X_CK": KEYS.consumer_key, "X_CS": KEYS.consumer_secret,
-       "X_AT": KEYS.access_token, "X_ATS": KEYS.access_token_secret}
+ENV = {
+    "X_BEARER": BEARER,
+    "X_CK": KEYS.consumer_key,
+    "X_CS": KEYS.consumer_secret,
+    "X_AT": KEYS.access_token,
+    "X_ATS": KEYS.access_token_secret,
+}
 
 
 @pytest.fixture
@@ -66,19 +71,38 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-def streams(fake: FakeXApi, session: aiohttp.ClientSession, *, count: int = 250,
-            dm: bool = False) -> list[XSource]:
+def streams(fake: FakeXApi, session: aiohttp.ClientSession, *, count: int = 250, dm: bool = False) -> list[XSource]:
     """The brand's X sources (mentions, replies and, with `dm`, DMs), after `count` customers'
     posts of the last hours: mentions, or DMs with `dm`."""
     now = datetime.now(UTC)
-    fake.load(generate(seed=1, count=count, start=now - timedelta(hours=3), span=timedelta(hours=2),
-                       reply_delays=[None], private_share=1.0 if dm else 0.0),
-              brand_id=BRAND, brand_handle="brand")
-    keys: dict[str, Any] = dict(dm=True, consumer_key_env="X_CK", consumer_secret_env="X_CS",
-                                access_token_env="X_AT", access_token_secret_env="X_ATS")
-    account = XAccount(name="brand-x", channel="x", user_id=BRAND, handle="brand",
-                       bearer_token_env="X_BEARER", api_base_url=fake.base_url,
-                       **(keys if dm else {}))
+    fake.load(
+        generate(
+            seed=1,
+            count=count,
+            start=now - timedelta(hours=3),
+            span=timedelta(hours=2),
+            reply_delays=[None],
+            private_share=1.0 if dm else 0.0,
+        ),
+        brand_id=BRAND,
+        brand_handle="brand",
+    )
+    keys: dict[str, Any] = dict(
+        dm=True,
+        consumer_key_env="X_CK",
+        consumer_secret_env="X_CS",
+        access_token_env="X_AT",
+        access_token_secret_env="X_ATS",
+    )
+    account = XAccount(
+        name="brand-x",
+        channel="x",
+        user_id=BRAND,
+        handle="brand",
+        bearer_token_env="X_BEARER",
+        api_base_url=fake.base_url,
+        **(keys if dm else {}),
+    )
     return x_sources(account, session, environ=ENV)
 
 
@@ -91,8 +115,10 @@ def served(fake: FakeXApi, endpoint: str) -> list[str]:
 # Pagination that never ends
 # --------------------------------------------------------------------------------------------
 
+
 async def test_a_repeated_token_is_not_followed_and_the_next_fetch_goes_on_below(
-        fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """Every page repeats the token it was asked with: each fetch stops at the repeat and leaves
     a gap that the next fetch resumes by until_id; every mention is read exactly once."""
     mentions = streams(fake_api, session, count=450)[0]
@@ -110,13 +136,17 @@ async def test_a_repeated_token_is_not_followed_and_the_next_fetch_goes_on_below
     assert len(ids) == len(set(ids)) == 450  # every mention once, no page read twice
     assert max(calls) <= 4, calls  # two pages at most in each of a fetch's two reads
     assert cursor == max(ids, key=int)  # no gap left
-    untils = [int(r.params["until_id"]) for r in fake_api.requests_to(MENTIONS)
-              if "until_id" in r.params and "pagination_token" not in r.params]
+    untils = [
+        int(r.params["until_id"])
+        for r in fake_api.requests_to(MENTIONS)
+        if "until_id" in r.params and "pagination_token" not in r.params
+    ]
     assert untils and untils == sorted(set(untils), reverse=True)  # each fetch goes on below
 
 
 async def test_an_api_that_ignores_pagination_costs_a_request_or_two_a_poll(
-        fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """The newest page again and again, with a new next_token each time: the chain is cut at the
     first page that brings nothing older, tried once more by until_id, then polls cost one
     request each."""
@@ -135,7 +165,8 @@ async def test_an_api_that_ignores_pagination_costs_a_request_or_two_a_poll(
 
 @pytest.mark.parametrize("mode", ["repeat_token", "endless_token"])
 async def test_dm_pagination_that_loops_ends_the_chain(
-        fake_api: FakeXApi, session: aiohttp.ClientSession, mode: str) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession, mode: str
+) -> None:
     """dm_events pages only by token: a repeated token, or one that leads to nothing older, ends
     the read (nothing else reaches further down); the next poll starts from the newest."""
     dms = streams(fake_api, session, dm=True)[2]
@@ -150,7 +181,8 @@ async def test_dm_pagination_that_loops_ends_the_chain(
 
 
 async def test_a_never_ending_chain_is_read_page_cap_by_page_cap_without_rereading(
-        fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """Older and older made-up mentions for ever: each fetch makes at most MAX_PAGES requests and
     holds at most MAX_BATCH_MESSAGES; the cursor's gap goes on below, no page is read twice."""
     mentions = streams(fake_api, session, count=50)[0]
@@ -172,15 +204,17 @@ async def test_a_never_ending_chain_is_read_page_cap_by_page_cap_without_rereadi
 
 @pytest.mark.parametrize("mode", ["repeat_token", "endless_token"])
 async def test_a_backfill_ends_when_the_pagination_loops(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession, mode: str) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession, mode: str
+) -> None:
     """`inbox-monitor backfill` pages by token only: a repeated token, or a page with nothing
     older, ends the stream's history instead of reading it until the rate window runs out."""
     mentions = streams(fake_api, session, count=450)[0]
     fake_api.misbehave(mode, endpoint=MENTIONS)
     base = await engine_for(store, ["brand-x"])
     engine = Engine(store, base.accounts)
-    result = await asyncio.wait_for(backfill(engine, next(iter(engine.accounts)), [mentions],
-                                             datetime.now(UTC) - timedelta(days=7)), timeout=30)
+    result = await asyncio.wait_for(
+        backfill(engine, next(iter(engine.accounts)), [mentions], datetime.now(UTC) - timedelta(days=7)), timeout=30
+    )
     assert result.pages == len(fake_api.requests_to(MENTIONS)) == 2
 
 
@@ -188,9 +222,11 @@ async def test_a_backfill_ends_when_the_pagination_loops(
 # Rate-limit resets
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("reset", ["99999999999", "1e400", "inf", "nan", "-1", "soon"])
 async def test_a_lying_reset_never_parks_a_stream_beyond_one_window(
-        fake_api: FakeXApi, session: aiohttp.ClientSession, reset: str) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession, reset: str
+) -> None:
     """A budget of 1 request a window whose reset is far ahead, past, or not a number: polls ask
     to wait at most RATE_WAIT_MAX (plus the one-second margin), so do the 429s that follow."""
     mentions = streams(fake_api, session, count=50)[0]
@@ -208,17 +244,22 @@ async def test_a_lying_reset_never_parks_a_stream_beyond_one_window(
     assert window.reset is None or window.reset <= time.time() + RATE_WAIT_MAX
 
 
-@pytest.mark.parametrize(("reset", "wait"), [
-    ("99999999999", RATE_WAIT_MAX),
-    (str(int(time.time()) - 3600), RATE_WAIT_MIN),  # already past
-    ("-1", RATE_WAIT_MIN),
-    ("inf", None),  # not a finite number: the poller backs off exponentially
-    ("nan", None),
-    ("in a while", None),
-    ("1.5e3", RATE_WAIT_MIN),  # a number all the same (1970)
-], ids=["far-future", "an-hour-ago", "negative", "inf", "nan", "text", "exponent"])  # xdist: ids without a clock
+@pytest.mark.parametrize(
+    ("reset", "wait"),
+    [
+        ("99999999999", RATE_WAIT_MAX),
+        (str(int(time.time()) - 3600), RATE_WAIT_MIN),  # already past
+        ("-1", RATE_WAIT_MIN),
+        ("inf", None),  # not a finite number: the poller backs off exponentially
+        ("nan", None),
+        ("in a while", None),
+        ("1.5e3", RATE_WAIT_MIN),  # a number all the same (1970)
+    ],
+    ids=["far-future", "an-hour-ago", "negative", "inf", "nan", "text", "exponent"],
+)  # xdist: ids without a clock
 async def test_a_429_waits_between_the_bounds_whatever_its_reset(
-        fake_api: FakeXApi, session: aiohttp.ClientSession, reset: str, wait: float | None) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession, reset: str, wait: float | None
+) -> None:
     mentions = streams(fake_api, session)[0]
     fake_api.misbehave("rate_limited", endpoint=MENTIONS, reset=reset)
     with pytest.raises(RateLimited, match=MENTIONS) as caught:
@@ -234,9 +275,11 @@ async def test_a_429_waits_between_the_bounds_whatever_its_reset(
 # Ids of the cursor
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("endpoint", "index"), [(MENTIONS, 0), (DM_EVENTS, 2)])
 async def test_a_30_digit_id_never_becomes_the_since_id(
-        fake_api: FakeXApi, session: aiohttp.ClientSession, endpoint: str, index: int) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession, endpoint: str, index: int
+) -> None:
     """The newest item of every page has a 30-digit id: the cursor keeps the newest X id, and the
     next poll's request is one the API accepts."""
     source = streams(fake_api, session, dm=index == 2)[index]
@@ -252,16 +295,19 @@ async def test_a_30_digit_id_never_becomes_the_since_id(
     assert last.status == 200 and HUGE_ID not in last.params.values()
 
 
-@pytest.mark.parametrize("stored", [
-    HUGE_ID,  # what a source without the bound saved
-    f"newest={HUGE_ID}&since=&resume=",
-    "newest=1900000000000000000&since=&resume=" + "t" * 600,
-    "newest=1900000000000000000&since=&resume=not-an-id",  # a timeline resumes by until_id
-    "2026-06-01T00:00:00",
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        HUGE_ID,  # what a source without the bound saved
+        f"newest={HUGE_ID}&since=&resume=",
+        "newest=1900000000000000000&since=&resume=" + "t" * 600,
+        "newest=1900000000000000000&since=&resume=not-an-id",  # a timeline resumes by until_id
+        "2026-06-01T00:00:00",
+    ],
+)
 async def test_a_stored_bad_cursor_is_dropped_with_one_log_line(
-        fake_api: FakeXApi, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture,
-        stored: str) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture, stored: str
+) -> None:
     """The stream reads again from the newest items rather than failing for ever."""
     mentions = streams(fake_api, session)[0]
     caplog.set_level(logging.WARNING, logger="monitor.sources.x")
@@ -280,9 +326,11 @@ async def test_a_stored_bad_cursor_is_dropped_with_one_log_line(
 # Bytes and items
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("declare_length", [False, True])
 async def test_a_huge_body_is_refused_without_being_read(
-        fake_api: FakeXApi, session: aiohttp.ClientSession, declare_length: bool) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession, declare_length: bool
+) -> None:
     """64 MiB, chunked or with its Content-Length: a BadPayload naming the endpoint and the
     size; the client hangs up after MAX_RESPONSE_BYTES at most, and the session goes on."""
     mentions = streams(fake_api, session)[0]
@@ -300,14 +348,12 @@ async def test_a_huge_body_is_refused_without_being_read(
     assert len((await mentions.fetch(None)).messages) == 250
 
 
-async def test_a_page_larger_than_asked_is_refused(
-        fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+async def test_a_page_larger_than_asked_is_refused(fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
     """max_results ignored, 2,500 mentions on one page: more than a fetch may hold."""
     fake_api.timeline_cap[MENTIONS] = 3200
     mentions = streams(fake_api, session, count=2500)[0]
     fake_api.misbehave("oversized_page", endpoint=MENTIONS)
-    with pytest.raises(BadPayload, match=f"^{MENTIONS}: 2500 items on one page, more than the "
-                                         "max_results=100 asked"):
+    with pytest.raises(BadPayload, match=f"^{MENTIONS}: 2500 items on one page, more than the max_results=100 asked"):
         await mentions.fetch(None)
     assert 2500 > MAX_BATCH_MESSAGES
 
@@ -319,9 +365,15 @@ async def test_a_page_larger_than_asked_is_refused(
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
-async def poller_for(store: Store, fake: FakeXApi, session: aiohttp.ClientSession,
-                     users: dict[str, str], *, clock: SimClock | None = None,
-                     interval: float = 60.0) -> Poller:
+async def poller_for(
+    store: Store,
+    fake: FakeXApi,
+    session: aiohttp.ClientSession,
+    users: dict[str, str],
+    *,
+    clock: SimClock | None = None,
+    interval: float = 60.0,
+) -> Poller:
     """The real Poller and Engine (on the simulated clock, or the real one) polling the mentions
     of `users` (account name -> X user id), all on the app's one bearer token."""
     base = await engine_for(store, list(users))
@@ -331,10 +383,17 @@ async def poller_for(store: Store, fake: FakeXApi, session: aiohttp.ClientSessio
     targets = []
     for name, user_id in users.items():
         fake.add_user(user_id, name)
-        account = XAccount(name=name, channel="x", user_id=user_id, handle=name,
-                           bearer_token_env="X_BEARER", api_base_url=fake.base_url)
-        [mentions, _] = build_x_sources(account, session, environ=ENV, budgets=budgets,
-                                        **({"clock": clock.time} if clock else {}))
+        account = XAccount(
+            name=name,
+            channel="x",
+            user_id=user_id,
+            handle=name,
+            bearer_token_env="X_BEARER",
+            api_base_url=fake.base_url,
+        )
+        [mentions, _] = build_x_sources(
+            account, session, environ=ENV, budgets=budgets, **({"clock": clock.time} if clock else {})
+        )
         targets.append(PollTarget(ids[name], name, "brand", "x", mentions, interval))
     if clock is None:
         return Poller(engine, targets)
@@ -351,7 +410,8 @@ def lags(fake: FakeXApi, user_id: str, posted: dict[int, float]) -> dict[int, fl
 
 
 async def test_a_stream_that_always_has_more_leaves_the_other_accounts_their_share(
-        store: Store, session: aiohttp.ClientSession) -> None:
+    store: Store, session: aiohttp.ClientSession
+) -> None:
     """Two accounts on one app token, 40 mentions requests per 16-second window between them, one
     API's chain never ends. That stream sends at most its share (20) a window, its fetches start
     MORE_POLL_DELAY apart at least; the healthy account, polled every second, reads each new
@@ -364,16 +424,16 @@ async def test_a_stream_that_always_has_more_leaves_the_other_accounts_their_sha
     # Made up by the account itself: posts the source skips (nothing to store, fetches are quick).
     api.misbehave("endless_history", endpoint=MENTIONS, user_id="201", author="201")
     try:
-        poller = await poller_for(store, api, session, {"healthy": "200", "endless": "201"},
-                                  clock=clock, interval=1.0)
+        poller = await poller_for(store, api, session, {"healthy": "200", "endless": "201"}, clock=clock, interval=1.0)
         api.add_user("7000", "customer")
         start = clock.time()
-        posted = {api.add_tweet("7000", f"@healthy parcel {k} lost", start + k / 2,
-                                mentions=["200"]): start + k / 2 for k in range(60)}
+        posted = {
+            api.add_tweet("7000", f"@healthy parcel {k} lost", start + k / 2, mentions=["200"]): start + k / 2
+            for k in range(60)
+        }
         await poller.start()
         try:
-            await eventually(lambda: clock.time() > start + 30, timeout=20, interval=0.1,
-                             what="two rate windows")
+            await eventually(lambda: clock.time() > start + 30, timeout=20, interval=0.1, what="two rate windows")
         finally:
             await poller.stop()
         end = clock.time()
@@ -397,7 +457,8 @@ async def test_a_stream_that_always_has_more_leaves_the_other_accounts_their_sha
 
 
 async def test_a_stream_told_to_wait_for_ever_polls_again_within_a_window(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """Every answer a 429 with `x-rate-limit-reset: 99999999999`: the stream asks again after
     RATE_WAIT_MAX, not in 3,000 years."""
     clock = SimClock(T0, speed=400)
@@ -406,14 +467,12 @@ async def test_a_stream_told_to_wait_for_ever_polls_again_within_a_window(
     poller = await poller_for(store, fake_api, session, {"told": "200"}, clock=clock)
     await poller.start()
     try:
-        await eventually(lambda: len(fake_api.requests_to(MENTIONS)) >= 3, timeout=30,
-                         what="three polls")
+        await eventually(lambda: len(fake_api.requests_to(MENTIONS)) >= 3, timeout=30, what="three polls")
     finally:
         await poller.stop()
     at = [r.at for r in fake_api.requests_to(MENTIONS)]
     # (a minute of slack: each real millisecond of the loop is 0.4 simulated seconds)
-    assert all(RATE_WAIT_MAX - 5 <= b - a <= RATE_WAIT_MAX + 60
-               for a, b in zip(at, at[1:], strict=False)), at
+    assert all(RATE_WAIT_MAX - 5 <= b - a <= RATE_WAIT_MAX + 60 for a, b in zip(at, at[1:], strict=False)), at
     assert poller.health[("told", "x.mentions")].status == "rate_limited"
 
 
@@ -421,8 +480,12 @@ async def test_a_stream_told_to_wait_for_ever_polls_again_within_a_window(
 # `inbox-monitor run`: hostile accounts next to a healthy one
 # --------------------------------------------------------------------------------------------
 
-HOSTILE = {"looping": ("201", "endless_token"), "repeating": ("202", "repeat_token"),
-           "endless": ("203", "endless_history"), "bloated": ("204", "huge_body")}
+HOSTILE = {
+    "looping": ("201", "endless_token"),
+    "repeating": ("202", "repeat_token"),
+    "endless": ("203", "endless_history"),
+    "bloated": ("204", "huge_body"),
+}
 """Account -> (X user id, how the API answers its mentions)."""
 HEALTHY = ("healthy", "200")
 RUN = 10.0
@@ -444,7 +507,8 @@ business_hours_only = false
 
 [[brands]]
 name = "hostile"
-""" + "".join(f"""
+""" + "".join(
+        f"""
 [[brands.accounts]]
 name = "{name}"
 channel = "x"
@@ -453,7 +517,9 @@ handle = "{name}"
 bearer_token_env = "X_BEARER"
 api_base_url = "{api}"
 poll_interval = "1s"
-""" for name, uid in accounts)
+"""
+        for name, uid in accounts
+    )
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -466,7 +532,8 @@ def peak_memory_mb(pid: int) -> float:
 
 @pytest.mark.slow
 async def test_hostile_accounts_neither_flood_the_api_nor_silence_a_healthy_one(
-        tmp_path: Path, database_url: str) -> None:
+    tmp_path: Path, database_url: str
+) -> None:
     """One process, five accounts on one app token: one API ignores pagination, one repeats its
     tokens, one has a never-ending history, one answers 256 MiB bodies. Each hostile stream keeps
     to its request rate, the process stays under 250 MB, and the healthy account's new mentions
@@ -484,25 +551,31 @@ async def test_hostile_accounts_neither_flood_the_api_nor_silence_a_healthy_one(
     api.add_user(HEALTHY[1], HEALTHY[0])
     port = free_port()
     (tmp_path / "hostile.toml").write_text(run_config(port, base))
-    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, X_BEARER=BEARER,
-                  INBOX_MONITOR_CONFIG=str(tmp_path / "hostile.toml"))
+    env = cli_env(
+        INBOX_MONITOR_DATABASE_URL=database_url, X_BEARER=BEARER, INBOX_MONITOR_CONFIG=str(tmp_path / "hostile.toml")
+    )
     proc = start_cli("run", env=env, log=tmp_path / "run.log")
     try:
         await eventually(in_thread(serving(proc, port)), timeout=60, what="the process ready")
-        await eventually(lambda: api.requests_to(MENTIONS, HEALTHY[1]), timeout=60,
-                         what="the healthy account's first poll")
+        await eventually(
+            lambda: api.requests_to(MENTIONS, HEALTHY[1]), timeout=60, what="the healthy account's first poll"
+        )
         start = time.time()
-        posted = {api.add_tweet("7000", f"@healthy parcel {k} lost", start + k / 2,
-                                mentions=[HEALTHY[1]]): start + k / 2 for k in range(int(RUN * 2))}
-        await eventually(lambda: time.time() > start + RUN, timeout=RUN + 5, interval=0.2,
-                         what=f"{RUN:.0f} s of polling")
+        posted = {
+            api.add_tweet("7000", f"@healthy parcel {k} lost", start + k / 2, mentions=[HEALTHY[1]]): start + k / 2
+            for k in range(int(RUN * 2))
+        }
+        await eventually(
+            lambda: time.time() > start + RUN, timeout=RUN + 5, interval=0.2, what=f"{RUN:.0f} s of polling"
+        )
         end = time.time()
         memory = peak_memory_mb(proc.pid)
         stored = await stored_ids(database_url, HEALTHY[0])
-        calls = {name: len([r for r in api.requests_to(MENTIONS, uid) if start <= r.at <= end])
-                 for name, (uid, _) in HOSTILE.items()}
-        bad_bodies = scrape_sum(port, "social_inbox_poll_total", account="bloated",
-                                result="bad_payload")
+        calls = {
+            name: len([r for r in api.requests_to(MENTIONS, uid) if start <= r.at <= end])
+            for name, (uid, _) in HOSTILE.items()
+        }
+        bad_bodies = scrape_sum(port, "social_inbox_poll_total", account="bloated", result="bad_payload")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -523,8 +596,9 @@ async def test_hostile_accounts_neither_flood_the_api_nor_silence_a_healthy_one(
 async def stored_ids(database_url: str, account: str) -> set[str]:
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch("SELECT m.external_id FROM messages m JOIN accounts a"
-                                " ON a.id = m.account_id WHERE a.name = $1", account)
+        rows = await conn.fetch(
+            "SELECT m.external_id FROM messages m JOIN accounts a ON a.id = m.account_id WHERE a.name = $1", account
+        )
     finally:
         await conn.close()
     return {r["external_id"] for r in rows}

@@ -26,11 +26,21 @@ THANKS = "Merci beaucoup, super service 😍"
 REPLY = "Bonjour, nous regardons cela en DM."
 
 
-def message(ext: str, thread: str, minute: int, direction: str = "inbound", text: str = QUESTION,
-            customer: str = "42") -> Message:
-    return Message(ext, thread, "public", direction, T0 + timedelta(minutes=minute),  # type: ignore[arg-type]
-                   text, customer if direction == "inbound" else "brand", f"user{customer}",
-                   f"https://x.com/i/web/status/{ext}", raw={"id": ext})
+def message(
+    ext: str, thread: str, minute: int, direction: str = "inbound", text: str = QUESTION, customer: str = "42"
+) -> Message:
+    return Message(
+        ext,
+        thread,
+        "public",
+        direction,
+        T0 + timedelta(minutes=minute),  # type: ignore[arg-type]
+        text,
+        customer if direction == "inbound" else "brand",
+        f"user{customer}",
+        f"https://x.com/i/web/status/{ext}",
+        raw={"id": ext},
+    )
 
 
 async def test_ingest_stores_messages_waits_and_cursor(store: Store) -> None:
@@ -122,12 +132,16 @@ def threads(draw: st.DrawFn) -> list[Message]:
         customer = str(t + 1)
         for i in range(draw(st.integers(1, 10))):
             outbound = draw(st.booleans())
-            out.append(message(
-                f"{n}-{t}-{i}", f"conv{n}:{customer}", draw(st.integers(0, 600)),
-                "outbound" if outbound else "inbound",
-                REPLY if outbound and draw(st.booleans()) else draw(st.sampled_from(TEXTS)),
-                customer,
-            ))
+            out.append(
+                message(
+                    f"{n}-{t}-{i}",
+                    f"conv{n}:{customer}",
+                    draw(st.integers(0, 600)),
+                    "outbound" if outbound else "inbound",
+                    REPLY if outbound and draw(st.booleans()) else draw(st.sampled_from(TEXTS)),
+                    customer,
+                )
+            )
     return out
 
 
@@ -166,12 +180,17 @@ async def test_any_unicode_and_odd_timestamps_are_stored_and_waited_on(store: St
     timestamps far in the past or in the future."""
     engine = await engine_for(store, ["acme-x"])
     account_id = next(iter(engine.accounts))
-    texts = ["مرحبا، طلبي لم يصل بعد؟ \u202b", "e\u0301\u0301\u0301 ça ne marche pas ?", "🙂" * 30_000,
-             "\ud7ff\ufffe how do I reset my password", "x" * 100_000 + "?", "lone \ud800 surrogate?"]
+    texts = [
+        "مرحبا، طلبي لم يصل بعد؟ \u202b",
+        "e\u0301\u0301\u0301 ça ne marche pas ?",
+        "🙂" * 30_000,
+        "\ud7ff\ufffe how do I reset my password",
+        "x" * 100_000 + "?",
+        "lone \ud800 surrogate?",
+    ]
     odd_times = [datetime(1971, 1, 1, tzinfo=FIXED_NOW.tzinfo), FIXED_NOW + timedelta(days=3650)]
     batch = [message(f"u{i}", f"u:{i}", 0, text=t) for i, t in enumerate(texts)] + [
-        Message(f"t{i}", f"t:{i}", "public", "inbound", at, QUESTION, "9", "someone")
-        for i, at in enumerate(odd_times)
+        Message(f"t{i}", f"t:{i}", "public", "inbound", at, QUESTION, "9", "someone") for i, at in enumerate(odd_times)
     ]
     result = await engine.ingest(account_id, "s", batch, "c")
     assert result.messages_new == len(batch)
@@ -196,8 +215,9 @@ async def test_raw_payloads_are_kept_whatever_they_hold(store: Store) -> None:
         "surrogate": {"text": "lone \ud800", "\udc00": 1},
         "big": {"id": 2**70, "ratio": 0.5, "none": None, "flag": True},
     }
-    batch = [dataclasses.replace(message(name, f"t:{name}", i), raw=raw)
-             for i, (name, raw) in enumerate(payloads.items())]
+    batch = [
+        dataclasses.replace(message(name, f"t:{name}", i), raw=raw) for i, (name, raw) in enumerate(payloads.items())
+    ]
     await engine.ingest(account_id, "s", batch, None)
     async with store.pool.acquire() as conn:
         stored = {r["external_id"]: r["raw"] for r in await conn.fetch("SELECT external_id, raw FROM messages")}
@@ -214,8 +234,11 @@ async def test_a_failure_while_a_chunk_is_being_copied_stores_nothing(store: Sto
     engine = await engine_for(store, ["acme-x"])
     account_id = next(iter(engine.accounts))
     ctx = engine.accounts[account_id]
-    batch = [m for i in range(600) for m in (message(f"q{i}", f"k:{i}", i), message(f"r{i}", f"k:{i}", i + 5,
-                                                                                       "outbound", REPLY))]
+    batch = [
+        m
+        for i in range(600)
+        for m in (message(f"q{i}", f"k:{i}", i), message(f"r{i}", f"k:{i}", i + 5, "outbound", REPLY))
+    ]
     computed = 0
 
     def failing(threads: list[StoredThread]) -> Iterator[ThreadChange]:  # the engine's changes, then a failure
@@ -239,6 +262,7 @@ async def test_a_failure_while_a_chunk_is_being_copied_stores_nothing(store: Sto
     result = await engine.ingest(account_id, "s", batch, "c-1")
     assert result.messages_new == 1200 and len(result.opened) == len(result.answered) == 600
     waits = await waits_of(store, "acme-x")
-    assert len(waits) == 600 and all(w[0][3] == f"q{i}" and w[0][6] == f"r{i}" for i, w in
-                                     ((int(k.split(":")[1]), w) for k, w in waits.items()))
+    assert len(waits) == 600 and all(
+        w[0][3] == f"q{i}" and w[0][6] == f"r{i}" for i, w in ((int(k.split(":")[1]), w) for k, w in waits.items())
+    )
     assert await store.load_cursor(account_id, "s") == "c-1"

@@ -20,8 +20,11 @@ from tests.waiting import cli_env, eventually, free_port, in_thread, scrape_sum,
 
 
 async def test_lease_managers_split_the_accounts_and_take_over_from_a_dead_one(store: Store) -> None:
-    ids = sorted((await store.sync_accounts(
-        AccountRow(f"a{i:02d}", "b", "x", str(i), None, "default") for i in range(30))).values())
+    ids = sorted(
+        (
+            await store.sync_accounts(AccountRow(f"a{i:02d}", "b", "x", str(i), None, "default") for i in range(30))
+        ).values()
+    )
     ttl = 1.5
     holding: dict[str, set[int]] = {}
 
@@ -45,15 +48,23 @@ async def test_lease_managers_split_the_accounts_and_take_over_from_a_dead_one(s
 
     watcher = asyncio.create_task(watch())
     try:
-        await eventually(lambda: sorted(len(m.held) for m in managers.values()) == [10, 10, 10]
-                         and set().union(*(m.held for m in managers.values())) == set(ids),
-                         timeout=20, what="an even split")
+        await eventually(
+            lambda: (
+                sorted(len(m.held) for m in managers.values()) == [10, 10, 10]
+                and set().union(*(m.held for m in managers.values())) == set(ids)
+            ),
+            timeout=20,
+            what="an even split",
+        )
         dead = managers["p2"].held.copy()
         tasks["p2"].cancel()  # dies without giving its leases back
         died = time.monotonic()
         survivors = [managers["p1"], managers["p3"]]
-        await eventually(lambda: set(survivors[0].held) | set(survivors[1].held) == set(ids),
-                         timeout=20, what="the dead process's accounts taken over")
+        await eventually(
+            lambda: set(survivors[0].held) | set(survivors[1].held) == set(ids),
+            timeout=20,
+            what="the dead process's accounts taken over",
+        )
         took = time.monotonic() - died
         assert took <= ttl + ttl / 3 + 1.0, took
         assert dead and all(survivors[0].holds(a) or survivors[1].holds(a) for a in dead)
@@ -85,7 +96,8 @@ business_hours_only = false
 [[brands]]
 name = "agency"
 """
-    accounts = "".join(f"""
+    accounts = "".join(
+        f"""
 [[brands.accounts]]
 name = "acc-{i:03d}"
 channel = "x"
@@ -94,7 +106,9 @@ handle = "brand{i}"
 bearer_token_env = "X_TOKEN"
 api_base_url = "{api}"
 poll_interval = "{POLL:.0f}s"
-""" for i in range(ACCOUNTS))
+"""
+        for i in range(ACCOUNTS)
+    )
     return head + accounts
 
 
@@ -106,8 +120,9 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
         user = str(1000 + i)
         api.add_user(user, f"brand{i}")
         api.add_user(str(5000 + i), f"customer{i}")
-        api.add_tweet(str(5000 + i), f"@brand{i} my order never arrived, can you check?", time.time() - 600,
-                      mentions=[user])
+        api.add_tweet(
+            str(5000 + i), f"@brand{i} my order never arrived, can you check?", time.time() - 600, mentions=[user]
+        )
     tokens = {"p1": "token-p1", "p2": "token-p2", "p3": "token-p3"}
     for token in tokens.values():
         api.add_bearer_token(token)
@@ -116,8 +131,11 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
         for name, token in tokens.items():
             port = free_port()
             (tmp_path / f"{name}.toml").write_text(config(port, base))
-            env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, X_TOKEN=token,
-                          INBOX_MONITOR_CONFIG=str(tmp_path / f"{name}.toml"))
+            env = cli_env(
+                INBOX_MONITOR_DATABASE_URL=database_url,
+                X_TOKEN=token,
+                INBOX_MONITOR_CONFIG=str(tmp_path / f"{name}.toml"),
+            )
             procs[name] = (start_cli("run", env=env, log=tmp_path / f"{name}.log"), port)
         for proc, port in procs.values():
             await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")  # type: ignore[arg-type]
@@ -132,8 +150,12 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
 
         def balanced() -> bool:
             split = recent_split(POLL + 1)
-            return len(split) == 3 and all(abs(len(v) - ACCOUNTS / 3) <= 2 for v in split.values()) \
+            return (
+                len(split) == 3
+                and all(abs(len(v) - ACCOUNTS / 3) <= 2 for v in split.values())
                 and sum(len(v) for v in split.values()) == ACCOUNTS
+            )
+
         await eventually(balanced, timeout=120, interval=0.5, what="300 accounts split among 3 processes")
 
         victim, (proc, _) = "p2", procs["p2"]
@@ -144,6 +166,7 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
         def taken_over() -> bool:
             seen = {r.user_id for r in api.requests if r.at > killed and r.credential != tokens[victim]}
             return victim_accounts <= seen
+
         await eventually(taken_over, timeout=60, interval=0.2, what="the killed process's accounts polled again")
         took = max(min(r.at for r in api.requests if r.at > killed and r.user_id == a) for a in victim_accounts)
         assert took - killed <= LEASE + POLL + 1.0, took - killed
@@ -163,8 +186,12 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
 
         # Summed over the live processes, every account is exported once.
         live = [port for name, (_, port) in procs.items() if name != victim]
-        await eventually(lambda: sum(scrape_sum(p, "social_inbox_account_info") for p in live) == ACCOUNTS,
-                         timeout=30, interval=0.5, what="each account exported by one process")
+        await eventually(
+            lambda: sum(scrape_sum(p, "social_inbox_account_info") for p in live) == ACCOUNTS,
+            timeout=30,
+            interval=0.5,
+            what="each account exported by one process",
+        )
         # ... and the sums are what one process would export: the open waits PostgreSQL holds.
         conn = await asyncpg.connect(database_url)
         try:
@@ -172,8 +199,12 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
         finally:
             await conn.close()
         assert open_waits == ACCOUNTS  # one unanswered question per account
-        await eventually(lambda: sum(scrape_sum(p, "social_inbox_open_waits") for p in live) == open_waits,
-                         timeout=30, interval=0.5, what="summed open waits equal to PostgreSQL's")
+        await eventually(
+            lambda: sum(scrape_sum(p, "social_inbox_open_waits") for p in live) == open_waits,
+            timeout=30,
+            interval=0.5,
+            what="summed open waits equal to PostgreSQL's",
+        )
     finally:
         for proc, _ in procs.values():
             if proc.poll() is None:  # type: ignore[attr-defined]

@@ -28,21 +28,32 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ACCOUNTS = [("acme", "acme-x", "x"), ("acme", "acme-fb", "facebook"), ("globex", "globex-x", "x")]
 
 
-async def wire(store: Store, now: datetime = NOW, **policy: object) -> tuple[Engine, Metrics, list[PollTarget],
-                                                                            CollectorRegistry]:
-    config = parse({
-        "policies": {"default": {"public": {"first": "10m", "next": "20m"},
-                                 "private": {"first": "15m", "next": "30m"},
-                                 "business_hours_only": False, **policy}},
-        "brands": [{"name": "b", "accounts": [{"name": "a", "channel": "x", "user_id": "1", "source": "demo"}]}],
-    }, environ={})
+async def wire(
+    store: Store, now: datetime = NOW, **policy: object
+) -> tuple[Engine, Metrics, list[PollTarget], CollectorRegistry]:
+    config = parse(
+        {
+            "policies": {
+                "default": {
+                    "public": {"first": "10m", "next": "20m"},
+                    "private": {"first": "15m", "next": "30m"},
+                    "business_hours_only": False,
+                    **policy,
+                }
+            },
+            "brands": [{"name": "b", "accounts": [{"name": "a", "channel": "x", "user_id": "1", "source": "demo"}]}],
+        },
+        environ={},
+    )
     ids = await store.sync_accounts(AccountRow(n, b, c, "1", None, "default") for b, n, c in ACCOUNTS)
     contexts = {ids[n]: AccountContext(ids[n], n, b, c, config.policy("default")) for b, n, c in ACCOUNTS}  # type: ignore[arg-type]
     engine = Engine(store, contexts, clock=lambda: now)
     registry = CollectorRegistry()
     metrics = Metrics(contexts, registry=registry, clock=lambda: now)
-    targets = [PollTarget(ids[n], n, b, c, DemoSource(n, c, seed=3, per_minute=20, clock=lambda: now), 60)  # type: ignore[arg-type]
-               for b, n, c in ACCOUNTS]
+    targets = [
+        PollTarget(ids[n], n, b, c, DemoSource(n, c, seed=3, per_minute=20, clock=lambda: now), 60)  # type: ignore[arg-type]
+        for b, n, c in ACCOUNTS
+    ]
     metrics.watch(targets)
     return engine, metrics, targets, registry
 
@@ -66,7 +77,8 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
     got = samples(registry)
 
     async with store.pool.acquire() as conn:
-        rows = await conn.fetch("""
+        rows = await conn.fetch(
+            """
             SELECT a.brand, a.channel, a.name AS account, k.kind,
               (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind) AS opened,
               (SELECT count(*) FROM waits w WHERE w.account_id = a.id AND w.kind = k.kind
@@ -82,7 +94,9 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
               (SELECT coalesce(extract(epoch FROM $1 - min(opened_at)), 0) FROM waits w
                  WHERE w.account_id = a.id AND w.kind = k.kind AND w.closed_at IS NULL) AS oldest
             FROM accounts a CROSS JOIN (VALUES ('first'), ('next')) AS k(kind)
-        """, NOW)
+        """,
+            NOW,
+        )
     assert sum(r["opened"] for r in rows) > 100 and sum(r["answered"] for r in rows) > 50
     assert sum(r["breached"] for r in rows) > 10 and sum(r["open_at_risk"] for r in rows) > 0
     for r in rows:
@@ -133,21 +147,38 @@ async def test_open_waits_follow_an_ingest_without_waiting_for_the_snapshot(stor
     try:
         await eventually(lambda: metrics.snapshot_ts.value(()) > 0, what="the first full snapshot")
         full_at = metrics.snapshot_ts.value(())
-        question = Message("q-1", "t-1", "public", "inbound", NOW - timedelta(minutes=1),
-                           "My order never arrived, can you check?", "c1", "someone", "https://x.com/s/1")
+        question = Message(
+            "q-1",
+            "t-1",
+            "public",
+            "inbound",
+            NOW - timedelta(minutes=1),
+            "My order never arrived, can you check?",
+            "c1",
+            "someone",
+            "https://x.com/s/1",
+        )
         metrics.ingested(await engine.ingest(acme.account_id, "mentions", [question], None), "x")
         started = time.monotonic()
         await eventually(lambda: metrics.open_waits.value(labels) == 1, timeout=2, what="the question's wait")
         assert time.monotonic() - started < 2
         assert metrics.oldest.value(labels) == 60.0
-        reply = Message("r-1", "t-1", "public", "outbound", NOW, "Sorry! We are looking into it.", "brand",
-                        "acme", None)
+        reply = Message(
+            "r-1", "t-1", "public", "outbound", NOW, "Sorry! We are looking into it.", "brand", "acme", None
+        )
         metrics.ingested(await engine.ingest(acme.account_id, "mentions", [reply], None), "x")
         await eventually(lambda: metrics.open_waits.value(labels) == 0, timeout=2, what="the answer")
         # Only the touched account was read again: the full snapshot's time did not move.
         assert metrics.snapshot_ts.value(()) == full_at
-        assert samples(registry)[("social_inbox_open_waits", (("account", "acme-x"), ("brand", "acme"),
-                                                              ("channel", "x"), ("kind", "first")))] == 0
+        assert (
+            samples(registry)[
+                (
+                    "social_inbox_open_waits",
+                    (("account", "acme-x"), ("brand", "acme"), ("channel", "x"), ("kind", "first")),
+                )
+            ]
+            == 0
+        )
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
@@ -155,18 +186,52 @@ async def test_open_waits_follow_an_ingest_without_waiting_for_the_snapshot(stor
 
 async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: Store) -> None:
     engine, metrics, targets, registry = await wire(store)
-    hostile = ['"}\nsocial_inbox_open_waits{account="evil"} 1e9\n', "@evil\u202eresu", "x" * 10_000,
-               "{{brand}}", "\x00\x01", "🙂" * 50, "account=\"evil\"", "le=\"+Inf\""]
-    batch = [Message(f"m{i}-{h[:10]}", f"conv{i}:{h}", "public", "inbound", NOW - timedelta(minutes=5 + i),
-                     f"{h} my order never arrived, can you check?", h, h, f"https://x.com/{h}", raw={h: h})
-             for i, h in enumerate(hostile)]
+    hostile = [
+        '"}\nsocial_inbox_open_waits{account="evil"} 1e9\n',
+        "@evil\u202eresu",
+        "x" * 10_000,
+        "{{brand}}",
+        "\x00\x01",
+        "🙂" * 50,
+        'account="evil"',
+        'le="+Inf"',
+    ]
+    batch = [
+        Message(
+            f"m{i}-{h[:10]}",
+            f"conv{i}:{h}",
+            "public",
+            "inbound",
+            NOW - timedelta(minutes=5 + i),
+            f"{h} my order never arrived, can you check?",
+            h,
+            h,
+            f"https://x.com/{h}",
+            raw={h: h},
+        )
+        for i, h in enumerate(hostile)
+    ]
     account_id = next(iter(engine.accounts))
     result = await engine.ingest(account_id, "x.mentions", batch, None)
     metrics.ingested(result, "x")
     await metrics.refresh(store)
-    allowed = {"acme", "globex", "x", "facebook", "acme-x", "acme-fb", "globex-x", "first", "next", "public",
-               "private", "demo", "default", *DIRECTIONS}  # "default" is the policy's name
-    for (name, labels) in samples(registry):
+    allowed = {
+        "acme",
+        "globex",
+        "x",
+        "facebook",
+        "acme-x",
+        "acme-fb",
+        "globex-x",
+        "first",
+        "next",
+        "public",
+        "private",
+        "demo",
+        "default",
+        *DIRECTIONS,
+    }  # "default" is the policy's name
+    for name, labels in samples(registry):
         for key, value in labels:
             if key in ("le", "version", "result", "quantile"):
                 continue
@@ -210,10 +275,15 @@ def live(tmp_path: Path, database_url: str):  # noqa: ANN201 - a running inbox-m
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(serving(proc, port), timeout=60, what="the process ready")
-        wait_for(lambda: "social_inbox_response_seconds_count" in http_get(f"{base}/metrics")
-                 and 'account="live-x",stream="demo",result="ok"} 1' in http_get(f"{base}/metrics")
-                 and "social_inbox_snapshot_timestamp_seconds 0.0" not in http_get(f"{base}/metrics"),
-                 timeout=60, what="metrics after the first poll and snapshot")
+        wait_for(
+            lambda: (
+                "social_inbox_response_seconds_count" in http_get(f"{base}/metrics")
+                and 'account="live-x",stream="demo",result="ok"} 1' in http_get(f"{base}/metrics")
+                and "social_inbox_snapshot_timestamp_seconds 0.0" not in http_get(f"{base}/metrics")
+            ),
+            timeout=60,
+            what="metrics after the first poll and snapshot",
+        )
         yield base
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -234,9 +304,13 @@ def test_promtool_accepts_the_live_metrics(live: str) -> None:
 
 
 def test_exemplars_only_in_openmetrics(live: str) -> None:
-    wait_for(lambda: 'social_inbox_response_seconds_bucket{' in http_get(f"{live}/metrics")
-             and "# {message_id=" in http_get(f"{live}/metrics", "application/openmetrics-text"),
-             what="an answered wait with its exemplar")
+    wait_for(
+        lambda: (
+            "social_inbox_response_seconds_bucket{" in http_get(f"{live}/metrics")
+            and "# {message_id=" in http_get(f"{live}/metrics", "application/openmetrics-text")
+        ),
+        what="an answered wait with its exemplar",
+    )
     open_metrics = http_get(f"{live}/metrics", "application/openmetrics-text; version=1.0.0")
     plain = http_get(f"{live}/metrics")
     assert '# {message_id="live-x-' in open_metrics and 'url="https://x.com/' in open_metrics
@@ -257,7 +331,8 @@ def test_alert_links_redirect_to_the_oldest_open_post(live: str) -> None:
         response = conn.getresponse()
         return response.status, response.getheader("Location")
 
-    status, url = wait_for(lambda: (r := location("/go/oldest?account=live-x"))[0] == 302 and r,
-                           what="an open wait to link to")
+    status, url = wait_for(
+        lambda: (r := location("/go/oldest?account=live-x"))[0] == 302 and r, what="an open wait to link to"
+    )
     assert url is not None and url.startswith("https://x.com/i/web/status/live-x-")
     assert location("/go/oldest?account=someone-else")[0] == 404

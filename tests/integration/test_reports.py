@@ -60,8 +60,7 @@ async def make(store: Store, hours: str = "business", brands: tuple[str, ...] = 
 
 
 def assert_figures(got: Figures, want: rd.Expected, where: str) -> None:
-    for name in ("questions", "waits_opened", "answered", "first_waits", "first_answered", "within_sla",
-                 "breaches"):
+    for name in ("questions", "waits_opened", "answered", "first_waits", "first_answered", "within_sla", "breaches"):
         assert getattr(got, name) == getattr(want, name), f"{where}: {name}"
     for name in ("median_first_seconds", "p90_first_seconds"):
         g, w = getattr(got, name), getattr(want, name)
@@ -95,8 +94,11 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     def check(row: Any, **scope: str | None) -> None:
         where = f"{scope} {hours}"
         assert_figures(row.current, rd.expected(data, start=rd.START, end=rd.END, hours=hours, **scope), where)
-        assert_figures(row.previous, rd.expected(data, start=rd.PREVIOUS_START, end=rd.START, hours=hours, **scope),
-                       f"previous {where}")
+        assert_figures(
+            row.previous,
+            rd.expected(data, start=rd.PREVIOUS_START, end=rd.START, hours=hours, **scope),
+            f"previous {where}",
+        )
 
     check(report.total)
     assert [r.brand for r in report.brands] == ["acme", "globex"]
@@ -124,8 +126,11 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     ]
     assert report.unanswered_first == sum(1 for f in fs if f.wait.kind == "first" and not f.answered)
     # Breaches by local weekday and hour the question was asked.
-    heat = Counter((f.wait.opened_at.astimezone(rd.PARIS).weekday(), f.wait.opened_at.astimezone(rd.PARIS).hour)
-                   for f in fs if f.breached)
+    heat = Counter(
+        (f.wait.opened_at.astimezone(rd.PARIS).weekday(), f.wait.opened_at.astimezone(rd.PARIS).hour)
+        for f in fs
+        if f.breached
+    )
     assert report.heatmap == [[heat.get((d, h), 0) for h in range(24)] for d in range(7)]
     assert sum(map(sum, report.heatmap)) == report.total.current.breaches
     # The ten longest waits: wall-clock time waited, until the reply or the report's instant.
@@ -135,10 +140,12 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     ]
     async with store.pool.acquire() as conn:  # the rule that made the opening message a question
         reasons: dict[tuple[str, datetime], set[str]] = {}
-        for r in await conn.fetch("SELECT a.name, w.opened_at, m.reason FROM waits w"
-                                  " JOIN accounts a ON a.id = w.account_id"
-                                  " JOIN messages m ON m.account_id = w.account_id"
-                                  " AND m.external_id = w.opened_message"):
+        for r in await conn.fetch(
+            "SELECT a.name, w.opened_at, m.reason FROM waits w"
+            " JOIN accounts a ON a.id = w.account_id"
+            " JOIN messages m ON m.account_id = w.account_id"
+            " AND m.external_id = w.opened_message"
+        ):
             reasons.setdefault((r["name"], r["opened_at"]), set()).add(r["reason"])
     assert all(w.reason and w.reason in reasons[(w.account, w.opened_at)] for w in report.longest)
     for w, f in zip(report.longest, waited, strict=False):
@@ -152,8 +159,11 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
 async def test_brand_filter_and_unknown_brand(store: Store, loaded: rd.Script) -> None:
     report = await make(store, brands=("globex",))
     assert [a.account for a in report.accounts] == ["globex-x"]
-    assert_figures(report.total.current,
-                   rd.expected(loaded, start=rd.START, end=rd.END, hours="business", brand="globex"), "globex")
+    assert_figures(
+        report.total.current,
+        rd.expected(loaded, start=rd.START, end=rd.END, hours="business", brand="globex"),
+        "globex",
+    )
     assert all(w.brand == "globex" for w in report.longest)
     with pytest.raises(ReportError, match=r"unknown brand\(s\) 'nope' \(known: acme, globex\)"):
         await make(store, brands=("nope",))
@@ -186,7 +196,7 @@ async def test_percentiles_equal_postgresql_percentile_cont(store: Store) -> Non
     ids = await store.sync_accounts(
         AccountRow(f"{b}-{c}", b, c, "1", None, "default") for b in ("a", "b", "c") for c in ("x", "facebook")
     )
-    edges = [0.0, 0.0, 0.0, 300.0, 900.0, 1.01 ** 100, 1.01 ** 100, 86400.0, 7776000.0, 9e7]
+    edges = [0.0, 0.0, 0.0, 300.0, 900.0, 1.01**100, 1.01**100, 86400.0, 7776000.0, 9e7]
     values = [rng.choice(edges) if rng.random() < 0.4 else rng.expovariate(1 / 3600) for _ in range(3000)]
     accounts = [rng.choice(sorted(ids.values())) for _ in values]
     start = datetime(2026, 3, 2, tzinfo=UTC)
@@ -195,7 +205,9 @@ async def test_percentiles_equal_postgresql_percentile_cont(store: Store) -> Non
             """
             INSERT INTO threads (id, account_id, thread_key, kind)
             SELECT i, a, 't' || i, 'public' FROM unnest($1::integer[]) WITH ORDINALITY AS u(a, i)
-            """, accounts)
+            """,
+            accounts,
+        )
         await conn.execute(
             """
             INSERT INTO waits (thread_id, seq, account_id, kind, opened_at, opened_message, closed_at, questions,
@@ -204,7 +216,11 @@ async def test_percentiles_equal_postgresql_percentile_cont(store: Store) -> Non
                    t + interval '30 minutes', t, v, v
             FROM unnest($1::integer[], $3::double precision[]) WITH ORDINALITY AS u(a, v, i),
                  LATERAL (SELECT $2::timestamptz + i * interval '1 minute' AS t) AS opened
-            """, accounts, start, values)
+            """,
+            accounts,
+            start,
+            values,
+        )
         expected = {
             (r["brand"], r["channel"], r["name"]): r["p"]
             for r in await conn.fetch(
@@ -214,7 +230,8 @@ async def test_percentiles_equal_postgresql_percentile_cont(store: Store) -> Non
                            WITHIN GROUP (ORDER BY w.business_seconds) AS p
                 FROM waits w JOIN accounts a ON a.id = w.account_id
                 GROUP BY ROLLUP (a.brand, a.channel, a.name)
-                """)
+                """
+            )
         }
     period = parse_period("2026-03", now=start, timezone="UTC")
     report = await build_report(ReportStore(store.pool), ReportRequest(period), as_of=datetime(2030, 1, 1, tzinfo=UTC))
@@ -222,7 +239,8 @@ async def test_percentiles_equal_postgresql_percentile_cont(store: Store) -> Non
     assert len(rows) == len(expected) == 1 + 3 + 6 + 6
     for row in rows:
         assert [row.current.median_first_seconds, row.current.p90_first_seconds] == expected[
-            (row.brand, row.channel, row.account)], row
+            (row.brand, row.channel, row.account)
+        ], row
     assert sum(b.waits for b in report.distribution) == len(values)
     assert report.distribution[0].waits == sum(1 for v in values if v < BUCKET_EDGES[0])
     assert report.distribution[-1].waits == sum(1 for v in values if v >= BUCKET_EDGES[-1])
@@ -241,8 +259,9 @@ def render_pages(pdf: bytes, folder: Path) -> list[Image.Image]:
     """The PDF's pages as images, rendered by poppler's pdftoppm."""
     pdftoppm = tool("pdftoppm")
     (folder / "report.pdf").write_bytes(pdf)
-    subprocess.run([pdftoppm, "-r", "40", "-png", str(folder / "report.pdf"), str(folder / "page")],
-                   check=True, timeout=60)
+    subprocess.run(
+        [pdftoppm, "-r", "40", "-png", str(folder / "report.pdf"), str(folder / "page")], check=True, timeout=60
+    )
     return [Image.open(p) for p in sorted(folder.glob("page-*.png"))]
 
 
@@ -251,12 +270,33 @@ def listing(folder: Path) -> list[str]:
 
 
 SECTIONS = {
-    "en": ["Social inbox SLA report", "2–8 March 2026", "Summary", "By brand and channel", "Trends",
-           "Daily volume and share answered within SLA", "First response time", "Breaches by weekday",
-           "The 10 longest waits", "Per account", "Methodology", "Median first response", "Within SLA"],
-    "fr": ["Rapport SLA des messageries sociales", "2–8 mars 2026", "Synthèse", "Par marque et par canal",
-           "Tendances", "Délai de première réponse", "Les 10 attentes les plus longues", "Par compte",
-           "Méthodologie", "Dans le SLA"],
+    "en": [
+        "Social inbox SLA report",
+        "2–8 March 2026",
+        "Summary",
+        "By brand and channel",
+        "Trends",
+        "Daily volume and share answered within SLA",
+        "First response time",
+        "Breaches by weekday",
+        "The 10 longest waits",
+        "Per account",
+        "Methodology",
+        "Median first response",
+        "Within SLA",
+    ],
+    "fr": [
+        "Rapport SLA des messageries sociales",
+        "2–8 mars 2026",
+        "Synthèse",
+        "Par marque et par canal",
+        "Tendances",
+        "Délai de première réponse",
+        "Les 10 attentes les plus longues",
+        "Par compte",
+        "Méthodologie",
+        "Dans le SLA",
+    ],
 }
 
 
@@ -272,8 +312,12 @@ async def test_pdf_opens_has_its_sections_and_its_pages_render_with_charts(
     for section in SECTIONS[language]:
         assert section in text.replace("\n", " "), section
     assert reader.metadata is not None and "2026" in (reader.metadata.title or "")
-    links = {a.get_object()["/A"]["/URI"] for page in reader.pages for a in page.get("/Annots") or []
-             if a.get_object().get("/Subtype") == "/Link"}
+    links = {
+        a.get_object()["/A"]["/URI"]
+        for page in reader.pages
+        for a in page.get("/Annots") or []
+        if a.get_object().get("/Subtype") == "/Link"
+    }
     assert {w.url for w in report.longest} <= links and len(report.longest) == 10
     # The three charts are embedded images, each with colour in it.
     images = [img.image for page in reader.pages for img in page.images]
@@ -334,8 +378,7 @@ class Mailbox:
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox(password="s3cret-smtp")
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, authenticator=mailbox,
-                            auth_require_tls=False)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, authenticator=mailbox, auth_require_tls=False)
     controller.start()
     try:
         yield mailbox, port
@@ -362,9 +405,13 @@ class Clock:
 
 
 def schedule_config(**report: Any) -> Any:
-    return parse({**rd.CONFIG, "reports": [{"name": "weekly", "cron": "0 8 * * mon", "timezone": rd.TZ,
-                                            "period": "last-week", **report}]},
-                 environ=dict.fromkeys(("REPORT_SLACK_URL", "REPORT_SMTP_PASSWORD", "HOOK"), "set"))
+    return parse(
+        {
+            **rd.CONFIG,
+            "reports": [{"name": "weekly", "cron": "0 8 * * mon", "timezone": rd.TZ, "period": "last-week", **report}],
+        },
+        environ=dict.fromkeys(("REPORT_SLACK_URL", "REPORT_SMTP_PASSWORD", "HOOK"), "set"),
+    )
 
 
 @pytest.fixture
@@ -380,11 +427,19 @@ async def test_scheduled_report_reaches_smtp_with_the_pdf_and_slack_with_the_sum
 ) -> None:
     mailbox, port = smtp_server
     config = schedule_config(
-        formats=["pdf", "csv"], language="fr",
+        formats=["pdf", "csv"],
+        language="fr",
         directory={"path": str(tmp_path / "reports")},
         slack={"webhook_url_env": "REPORT_SLACK_URL"},
-        email={"host": "127.0.0.1", "port": port, "from": "sla@acme.test", "to": ["direction@acme.test"],
-               "username": "sla", "password_env": "REPORT_SMTP_PASSWORD", "security": "none"},
+        email={
+            "host": "127.0.0.1",
+            "port": port,
+            "from": "sla@acme.test",
+            "to": ["direction@acme.test"],
+            "username": "sla",
+            "password_env": "REPORT_SMTP_PASSWORD",
+            "security": "none",
+        },
     )
     environ = {"REPORT_SLACK_URL": slack.hook_url(), "REPORT_SMTP_PASSWORD": "s3cret-smtp"}
     clock = Clock(datetime(2026, 3, 8, 12, 0, tzinfo=rd.PARIS))  # Sunday: the schedule is configured
@@ -417,7 +472,8 @@ async def test_scheduled_report_reaches_smtp_with_the_pdf_and_slack_with_the_sum
     # The directory: the same files.
     assert listing(tmp_path / "reports") == ["weekly-2026-W10.csv", "weekly-2026-W10.pdf"]
     assert (tmp_path / "reports" / "weekly-2026-W10.pdf").read_bytes() == parts["weekly-2026-W10.pdf"].get_payload(
-        decode=True)
+        decode=True
+    )
     [run] = await restarted.reports.runs("weekly")
     assert (run["status"], run["delivered"], run["error"]) == ("done", ["directory", "slack", "email"], None)
 
@@ -445,14 +501,15 @@ async def test_a_missed_occurrence_runs_once_whatever_the_restarts_and_processes
     assert listing(out) == ["weekly-2026-W10.json", "weekly-2026-W13.json"]
     runs = await processes[0].reports.runs("weekly")
     assert [(r["occurrence"], r["status"], r["attempts"]) for r in runs] == [
-        (datetime(2026, 3, 30, 6, 0, tzinfo=UTC), "done", 1), (datetime(2026, 3, 9, 7, 0, tzinfo=UTC), "done", 1)]
+        (datetime(2026, 3, 30, 6, 0, tzinfo=UTC), "done", 1),
+        (datetime(2026, 3, 9, 7, 0, tzinfo=UTC), "done", 1),
+    ]
 
 
 async def test_a_dead_claim_is_taken_over_without_repeating_its_deliveries(
     store: Store, tmp_path: Path, slack: FakeSlack
 ) -> None:
-    config = schedule_config(formats=["json"], directory={"path": str(tmp_path)},
-                             slack={"webhook_url_env": "HOOK"})
+    config = schedule_config(formats=["json"], directory={"path": str(tmp_path)}, slack={"webhook_url_env": "HOOK"})
     environ = {"HOOK": slack.hook_url()}
     clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=rd.PARIS))
     await ReportScheduler(store, config, clock=clock).run_due()
@@ -472,13 +529,13 @@ async def test_a_dead_claim_is_taken_over_without_repeating_its_deliveries(
     assert (run["status"], run["attempts"], run["delivered"]) == ("done", 2, ["directory", "slack"])
 
 
-async def test_delivery_retries_then_records_what_failed(
-    store: Store, tmp_path: Path, slack: FakeSlack
-) -> None:
-    config = schedule_config(formats=["json"], directory={"path": str(tmp_path)},
-                             slack={"webhook_url_env": "HOOK"},
-                             email={"host": "127.0.0.1", "port": free_port(), "from": "a@b.test", "to": ["c@d.test"],
-                                    "security": "none"})
+async def test_delivery_retries_then_records_what_failed(store: Store, tmp_path: Path, slack: FakeSlack) -> None:
+    config = schedule_config(
+        formats=["json"],
+        directory={"path": str(tmp_path)},
+        slack={"webhook_url_env": "HOOK"},
+        email={"host": "127.0.0.1", "port": free_port(), "from": "a@b.test", "to": ["c@d.test"], "security": "none"},
+    )
     slack.fail_next = [429, 500]
     waits: list[float] = []
 
@@ -488,8 +545,14 @@ async def test_delivery_retries_then_records_what_failed(
     clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=rd.PARIS))
     await ReportScheduler(store, config, clock=clock).run_due()
     clock.now = datetime(2026, 3, 2, 9, 0, tzinfo=rd.PARIS)
-    scheduler = ReportScheduler(store, config, clock=clock, environ={"HOOK": slack.hook_url()},
-                                timer=SleepTimer(sleep), delivery_backoff=Backoff(base_seconds=2.0, rng=Longest()))
+    scheduler = ReportScheduler(
+        store,
+        config,
+        clock=clock,
+        environ={"HOOK": slack.hook_url()},
+        timer=SleepTimer(sleep),
+        delivery_backoff=Backoff(base_seconds=2.0, rng=Longest()),
+    )
     [result] = await scheduler.run_due()
     assert result.delivered == ["directory", "slack"] and len(slack.messages) == 1
     assert waits[:2] == [1.0, 4.0]  # Slack's Retry-After, then the backoff; then the SMTP retries
@@ -511,8 +574,9 @@ async def test_the_runner_sleeps_until_each_occurrence(store: Store, tmp_path: P
             two_reports.set()
         await asyncio.sleep(0)
 
-    scheduler = ReportScheduler(store, config, clock=clock, timer=SleepTimer(sleep), jitter_seconds=0,
-                                max_sleep_seconds=86400)
+    scheduler = ReportScheduler(
+        store, config, clock=clock, timer=SleepTimer(sleep), jitter_seconds=0, max_sleep_seconds=86400
+    )
     task = asyncio.create_task(scheduler.run())
     try:
         await asyncio.wait_for(two_reports.wait(), timeout=30)
@@ -604,8 +668,22 @@ def test_report_command_writes_each_format(cli_setup: tuple[dict[str, str], rd.S
     assert got["total"]["current"]["questions"] == want.questions
     assert got["total"]["current"]["breaches"] == want.breaches
     assert got["total"]["current"]["median_first_response_seconds"] == pytest.approx(want.median_first_seconds)
-    pdf = cli("report", "--from", "2026-03-02", "--to", "2026-03-08", "--brand", "acme", "--language", "fr",
-              "--hours", "wall", "--out", str(tmp_path), env=env)
+    pdf = cli(
+        "report",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-08",
+        "--brand",
+        "acme",
+        "--language",
+        "fr",
+        "--hours",
+        "wall",
+        "--out",
+        str(tmp_path),
+        env=env,
+    )
     assert pdf.returncode == 0, pdf.stderr
     path = tmp_path / "sla-report-acme-2026-03-02_2026-03-08.pdf"
     assert f"wrote {path}" in pdf.stderr

@@ -46,16 +46,18 @@ async def last_error(url: str) -> str | None:
         await conn.close()
 
 
-async def test_an_error_body_echoing_the_token_is_stored_and_printed_redacted(tmp_path: Path,
-                                                                              database_url: str) -> None:
+async def test_an_error_body_echoing_the_token_is_stored_and_printed_redacted(
+    tmp_path: Path, database_url: str
+) -> None:
     api = FakeXApi()
     base = await api.start()
     api.add_user("1001", "shop")
     api.add_bearer_token(TOKEN)
     api.inject("echo_credential", endpoint=MENTIONS, times=1000)  # every poll of the mentions fails so
     (tmp_path / "config.toml").write_text(CONFIG.format(port=free_port(), api=base))
-    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, X_TOKEN=TOKEN,
-                  INBOX_MONITOR_CONFIG=str(tmp_path / "config.toml"))
+    env = cli_env(
+        INBOX_MONITOR_DATABASE_URL=database_url, X_TOKEN=TOKEN, INBOX_MONITOR_CONFIG=str(tmp_path / "config.toml")
+    )
     proc: subprocess.Popen[bytes] = start_cli("run", env=env, log=tmp_path / "run.log")
     try:
         stored = await eventually(lambda: last_error(database_url), timeout=60, what="the failed poll stored")
@@ -77,8 +79,9 @@ async def test_an_error_body_echoing_the_token_is_stored_and_printed_redacted(tm
     # A row stored in clear (by an older version) is redacted when printed.
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("UPDATE poll_state SET last_error = $1 WHERE stream = 'x.mentions'",
-                           f"HTTPException: 400 bad token {TOKEN}")
+        await conn.execute(
+            "UPDATE poll_state SET last_error = $1 WHERE stream = 'x.mentions'", f"HTTPException: 400 bad token {TOKEN}"
+        )
     finally:
         await conn.close()
     listed = cli("accounts", env=env)

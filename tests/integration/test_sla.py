@@ -24,17 +24,25 @@ QUESTION = "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérif
 POLICY = {
     "public": {"first": "30m", "next": "1h"},
     "private": {"first": "1h", "next": "2h"},
-    "calendar": {"timezone": "Europe/Paris", "holidays": {"country": "FR"},
-                 "hours": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}},
-    "priority": [{"name": "urgent", "patterns": ["urgent", "rembours"], "customers": ["vip_anna"],
-                  "first": "5m", "next": "10m"}],
+    "calendar": {
+        "timezone": "Europe/Paris",
+        "holidays": {"country": "FR"},
+        "hours": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+    },
+    "priority": [
+        {"name": "urgent", "patterns": ["urgent", "rembours"], "customers": ["vip_anna"], "first": "5m", "next": "10m"}
+    ],
 }
 
 
 async def engine_with(store: Store, policy: dict[str, object], clock=utcnow) -> Engine:  # noqa: ANN001
-    config = parse({"policies": {"default": policy},
-                    "brands": [{"name": "b", "accounts": [{"name": "acc", "channel": "x", "user_id": "1",
-                                                          "source": "demo"}]}]}, environ={})
+    config = parse(
+        {
+            "policies": {"default": policy},
+            "brands": [{"name": "b", "accounts": [{"name": "acc", "channel": "x", "user_id": "1", "source": "demo"}]}],
+        },
+        environ={},
+    )
     ids = await store.sync_accounts([AccountRow("acc", "b", "x", "1", None, "default")])
     ctx = AccountContext(ids["acc"], "acc", "b", "x", config.policy("default"))
     return Engine(store, {ctx.id: ctx}, clock=clock)
@@ -56,8 +64,15 @@ async def test_friday_evening_question_is_due_monday_or_tuesday_after_a_holiday(
     account = next(iter(engine.accounts))
     friday = datetime(2026, 3, 27, 17, 45, tzinfo=PARIS)  # Monday 30 March is a working day
     before_easter = datetime(2026, 4, 3, 17, 45, tzinfo=PARIS)  # Monday 6 April is Easter Monday
-    reply = Message("r1", "conv-f1:c1", "public", "outbound", datetime(2026, 3, 30, 9, 10, tzinfo=PARIS),
-                    "Bonjour, nous regardons.", "brand")
+    reply = Message(
+        "r1",
+        "conv-f1:c1",
+        "public",
+        "outbound",
+        datetime(2026, 3, 30, 9, 10, tzinfo=PARIS),
+        "Bonjour, nous regardons.",
+        "brand",
+    )
     await engine.ingest(account, "s", [q("f1", friday), reply, q("f2", before_easter)], None)
     w1, w2 = await stored(store, "f1"), await stored(store, "f2")
     assert w1["deadline"] == datetime(2026, 3, 30, 9, 15, tzinfo=PARIS)
@@ -72,18 +87,26 @@ async def test_priority_rules_and_vip_customers_get_their_own_targets(store: Sto
     engine = await engine_with(store, {**POLICY, "business_hours_only": False})
     account = next(iter(engine.accounts))
     t = datetime(2026, 5, 5, 10, 0, tzinfo=UTC)
-    await engine.ingest(account, "s", [
-        q("p1", t, "URGENT: my card was charged twice, can you help?"),
-        q("p2", t, "Je veux être remboursé, la commande est arrivée cassée"),
-        q("p3", t, "Do you ship to Canada?", customer="c9", handle="vip_anna"),
-        q("p4", t),
-    ], None)
+    await engine.ingest(
+        account,
+        "s",
+        [
+            q("p1", t, "URGENT: my card was charged twice, can you help?"),
+            q("p2", t, "Je veux être remboursé, la commande est arrivée cassée"),
+            q("p3", t, "Do you ship to Canada?", customer="c9", handle="vip_anna"),
+            q("p4", t),
+        ],
+        None,
+    )
     assert [(await stored(store, e))["target_seconds"] for e in ("p1", "p2", "p3", "p4")] == [300, 300, 300, 1800]
 
 
 async def test_breach_is_stored_and_counted_within_two_seconds_of_the_deadline(store: Store) -> None:
-    policy = {"public": {"first": "3s", "next": "3s"}, "private": {"first": "3s", "next": "3s"},
-              "business_hours_only": False}
+    policy = {
+        "public": {"first": "3s", "next": "3s"},
+        "private": {"first": "3s", "next": "3s"},
+        "business_hours_only": False,
+    }
     engine = await engine_with(store, policy)
     account = next(iter(engine.accounts))
     registry = CollectorRegistry()
@@ -148,8 +171,14 @@ async def test_recompute_applies_a_changed_policy_to_the_stored_history(
 
     path = tmp_path / "changed.toml"
     path.write_text(CONFIG.format(first="10m"))
-    result = cli("--config", str(path), "recompute", "--since", "2026-02-01",
-                 env=cli_env(INBOX_MONITOR_DATABASE_URL=database_url))
+    result = cli(
+        "--config",
+        str(path),
+        "recompute",
+        "--since",
+        "2026-02-01",
+        env=cli_env(INBOX_MONITOR_DATABASE_URL=database_url),
+    )
     assert result.returncode == 0, result.stderr
     assert "recomputed 1 thread(s)" in result.stdout
     row = await stored(store, "old")

@@ -69,8 +69,9 @@ def rules_with_test_thresholds(tmp_path: Path) -> Path:
 
 
 def log_tail(tmp_path: Path) -> str:
-    return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
-                     for log in sorted(tmp_path.glob("*.log")))
+    return "\n".join(
+        f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in sorted(tmp_path.glob("*.log"))
+    )
 
 
 async def stale_alerts(http: aiohttp.ClientSession, prometheus: str) -> list[dict[str, Any]]:
@@ -89,8 +90,7 @@ async def last_success(http: aiohttp.ClientSession, prometheus: str, stream: str
     return float(result[0]["value"][1]) if result else None
 
 
-async def test_a_stream_parked_by_a_rate_limit_reset_is_stale_then_resolves(
-        pg_server_url: str, tmp_path: Path) -> None:
+async def test_a_stream_parked_by_a_rate_limit_reset_is_stale_then_resolves(pg_server_url: str, tmp_path: Path) -> None:
     x = FakeXApi(limits={MENTIONS: 100_000, TWEETS: 100_000, DM_EVENTS: 100_000})
     api = await x.start()
     x.add_user(ACME["user_id"], ACME["handle"])
@@ -101,41 +101,67 @@ async def test_a_stream_parked_by_a_rate_limit_reset_is_stale_then_resolves(
     monitor, prometheus = f"127.0.0.1:{ports['monitor']}", f"http://127.0.0.1:{ports['prometheus']}"
     brands = BRAND.format(env="ACME_X_BEARER", api=api, **ACME)
     (tmp_path / "monitor.toml").write_text(MONITOR_CONFIG.format(port=ports["monitor"], sla=3600, brands=brands))
-    (tmp_path / "prometheus.yml").write_text(prometheus_config(
-        monitor=monitor, alertmanager=f"127.0.0.1:{ports['alertmanager']}", rules=rules, evaluation="1s"))
+    (tmp_path / "prometheus.yml").write_text(
+        prometheus_config(
+            monitor=monitor, alertmanager=f"127.0.0.1:{ports['alertmanager']}", rules=rules, evaluation="1s"
+        )
+    )
     database = f"t_stale_{uuid.uuid4().hex[:8]}"
     await _admin(pg_server_url, f"CREATE DATABASE {database}")
     procs = []
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
     try:
-        env = cli_env(INBOX_MONITOR_DATABASE_URL=with_database(pg_server_url, database),
-                      INBOX_MONITOR_CONFIG=str(tmp_path / "monitor.toml"), ACME_X_BEARER=ACME["token"])
+        env = cli_env(
+            INBOX_MONITOR_DATABASE_URL=with_database(pg_server_url, database),
+            INBOX_MONITOR_CONFIG=str(tmp_path / "monitor.toml"),
+            ACME_X_BEARER=ACME["token"],
+        )
         monitor_proc = start_cli("run", env=env, log=tmp_path / "monitor.log")
         procs.append(monitor_proc)
-        procs.append(_spawn(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{ports['prometheus']}"], tmp_path / "prometheus.log"))
+        procs.append(
+            _spawn(
+                [
+                    "prometheus",
+                    f"--config.file={tmp_path / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+                ],
+                tmp_path / "prometheus.log",
+            )
+        )
         await eventually(in_thread(serving(monitor_proc, ports["monitor"])), 30, "inbox-monitor ready")
-        await eventually(functools.partial(serves, http, f"{prometheus}/api/v1/status/flags",
-                                           str(tmp_path / "prometheus.yml")), 30, "prometheus ready")
+        await eventually(
+            functools.partial(serves, http, f"{prometheus}/api/v1/status/flags", str(tmp_path / "prometheus.yml")),
+            30,
+            "prometheus ready",
+        )
         await eventually(lambda: last_success(http, prometheus, "x.mentions"), 30, "a successful poll in Prometheus")
         assert await stale_alerts(http, prometheus) == []
 
         # One 429 with a reset RESET_AFTER seconds away: the mentions stream waits for it, silently.
         parked = time.time()
         x.inject("rate_limited", endpoint=MENTIONS, user_id=ACME["user_id"], retry_after=RESET_AFTER)
-        firing = await eventually(lambda: stale_alerts(http, prometheus), RESET_AFTER - 5,
-                                  "SocialInboxStreamStale firing")
+        firing = await eventually(
+            lambda: stale_alerts(http, prometheus), RESET_AFTER - 5, "SocialInboxStreamStale firing"
+        )
         fired = time.time() - parked
         assert len(firing) == 1, firing  # the replies stream is polled all along
         alert = firing[0]
         assert {k: alert["labels"][k] for k in ("account", "brand", "channel", "stream", "severity")} == {
-            "account": "acme-x", "brand": "acme", "channel": "x", "stream": "x.mentions", "severity": "critical"}
+            "account": "acme-x",
+            "brand": "acme",
+            "channel": "x",
+            "stream": "x.mentions",
+            "severity": "critical",
+        }
         description = alert["annotations"]["description"]
-        said = re.fullmatch(r"No poll of x\.mentions for acme-x \(x, brand acme\) has succeeded for ([0-9.]+)s: "
-                            rf"over 3 poll intervals \(1s\) and over {FLOOR}\. inbox-monitor says: "
-                            r"rate-limit wait until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000 UTC\. "
-                            r"New questions to this account are not seen, so they cannot alert\.", description)
+        said = re.fullmatch(
+            r"No poll of x\.mentions for acme-x \(x, brand acme\) has succeeded for ([0-9.]+)s: "
+            rf"over 3 poll intervals \(1s\) and over {FLOOR}\. inbox-monitor says: "
+            r"rate-limit wait until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000 UTC\. "
+            r"New questions to this account are not seen, so they cannot alert\.",
+            description,
+        )
         assert said, description
         until = datetime.strptime(said[2], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
         assert abs(until - (parked + RESET_AFTER)) <= 3, (until, parked + RESET_AFTER)
@@ -160,4 +186,3 @@ async def test_a_stream_parked_by_a_rate_limit_reset_is_stale_then_resolves(
         await http.close()
         await x.stop()
         await _admin(pg_server_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-

@@ -39,8 +39,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 def exported(metrics: Metrics) -> Samples:
     """Every sample of /metrics (Prometheus text), by name and sorted labels."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(metrics.render().decode()) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for s in family.samples
+    }
 
 
 def stream_samples(samples: Samples, name: str, **labels: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -67,8 +70,9 @@ class DuringPoll:
     poller: Poller | None = None
     seen: list[tuple[str, float]] = field(default_factory=list)
 
-    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-                  ingest: IngestResult | None) -> None:
+    def poll_done(
+        self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
+    ) -> None:
         assert self.poller is not None
         wait = self.poller.health[(target.account, target.stream)].wait
         assert wait is not None
@@ -87,18 +91,31 @@ class XRig:
         base = await engine_for(self.store, ["acme-x"])
         engine = Engine(self.store, base.accounts, clock=self.clock.now)
         account_id = next(iter(engine.accounts))
-        account = XAccount(name="acme-x", channel="x", user_id="101", handle="acme", bearer_token_env="X_BEARER",
-                           api_base_url=self.fake.base_url)
-        targets = [PollTarget(account_id, "acme-x", "brand", "x", source, INTERVAL)
-                   for source in build_x_sources(account, self.session, environ={"X_BEARER": BEARER},
-                                                 clock=self.clock.time)
-                   if source.stream == "x.mentions"]
+        account = XAccount(
+            name="acme-x",
+            channel="x",
+            user_id="101",
+            handle="acme",
+            bearer_token_env="X_BEARER",
+            api_base_url=self.fake.base_url,
+        )
+        targets = [
+            PollTarget(account_id, "acme-x", "brand", "x", source, INTERVAL)
+            for source in build_x_sources(account, self.session, environ={"X_BEARER": BEARER}, clock=self.clock.time)
+            if source.stream == "x.mentions"
+        ]
         metrics = Metrics(engine.accounts, registry=None)
         metrics.watch(targets)
         stepper = Stepper()
         during = DuringPoll()
-        poller = Poller(engine, targets, observers=[metrics, during], stream_observers=[metrics],
-                        clock=self.clock.now, timer=SleepTimer(stepper.sleep))
+        poller = Poller(
+            engine,
+            targets,
+            observers=[metrics, during],
+            stream_observers=[metrics],
+            clock=self.clock.now,
+            timer=SleepTimer(stepper.sleep),
+        )
         during.poller = poller
         return poller, metrics, stepper, during
 
@@ -160,8 +177,10 @@ async def test_an_x_stream_says_why_it_waits_and_until_when(x: XRig) -> None:
         await stepper.step()
         got = exported(metrics)
         assert reasons(got, **LABELS) == {"credentials_rejected": 1.0}
-        assert one(got, "social_inbox_stream_next_poll_timestamp_seconds", **LABELS) == \
-            x.clock.time() + poller.credentials_retry
+        assert (
+            one(got, "social_inbox_stream_next_poll_timestamp_seconds", **LABELS)
+            == x.clock.time() + poller.credentials_retry
+        )
         assert [r for r, _ in during.seen] == ["polling"] * 4
     finally:
         await poller.stop()
@@ -196,7 +215,8 @@ async def test_a_restart_exports_the_stored_last_success_and_start_of_monitoring
 
 
 async def test_a_page_blocked_by_the_graph_api_is_blocked_until_its_regain_time(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A Page throttled (regain in 30 minutes) from its first poll: both streams say `blocked`,
     until the regain time; no success yet, so only the start of monitoring is their base. Once
     the block ends, they poll, succeed and wait out their interval."""
@@ -212,8 +232,11 @@ async def test_a_page_blocked_by_the_graph_api_is_blocked_until_its_regain_time(
 
         def blocked() -> Samples | None:
             got = exported(metrics)
-            return got if all(reasons(got, stream=s, **streams) == {"blocked": 1.0} for s in (MESSENGER, COMMENTS)) \
+            return (
+                got
+                if all(reasons(got, stream=s, **streams) == {"blocked": 1.0} for s in (MESSENGER, COMMENTS))
                 else None
+            )
 
         got = await eventually(blocked, 20, "both streams blocked")
         regain = (blocked_at + timedelta(minutes=30)).timestamp()
@@ -226,10 +249,15 @@ async def test_a_page_blocked_by_the_graph_api_is_blocked_until_its_regain_time(
 
         def polled_again() -> Samples | None:
             got = exported(metrics)
-            return got if all(
-                reasons(got, stream=s, **streams) == {"waiting": 1.0}
-                and one(got, "social_inbox_last_successful_poll_timestamp_seconds", stream=s, **streams) is not None
-                for s in (MESSENGER, COMMENTS)) else None
+            return (
+                got
+                if all(
+                    reasons(got, stream=s, **streams) == {"waiting": 1.0}
+                    and one(got, "social_inbox_last_successful_poll_timestamp_seconds", stream=s, **streams) is not None
+                    for s in (MESSENGER, COMMENTS)
+                )
+                else None
+            )
 
         await eventually(polled_again, 20, "both streams polled again after the block")
         assert r.clock().timestamp() >= regain

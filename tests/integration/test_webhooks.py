@@ -44,17 +44,26 @@ APP_SECRET = "meta-app-secret"
 
 
 async def test_poll_now_notices_reach_every_listener_and_survive_a_broken_connection(
-        store: Store, database_url: str) -> None:
+    store: Store, database_url: str
+) -> None:
     received: list[tuple[int, list[str]]] = []
-    listener = asyncio.create_task(nudges.listener(store.pool, lambda a, s: received.append((a, list(s))),
-                                                   check_every_seconds=0.5,
-                                                   backoff=Backoff(base_seconds=0.1, cap_seconds=30)).run())
+    listener = asyncio.create_task(
+        nudges.listener(
+            store.pool,
+            lambda a, s: received.append((a, list(s))),
+            check_every_seconds=0.5,
+            backoff=Backoff(base_seconds=0.1, cap_seconds=30),
+        ).run()
+    )
     other = await create_pool(database_url, min_size=1, max_size=1)  # another process's pool
     try:
+
         async def listening() -> bool:
-            return bool(await other.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND query LIKE 'LISTEN%'"))
+            return bool(
+                await other.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                )
+            )
 
         await eventually(listening, timeout=10, what="the listener")
         await nudges.publish(other, 7, ["x.mentions", "x.replies"])
@@ -65,7 +74,8 @@ async def test_poll_now_notices_reach_every_listener_and_survive_a_broken_connec
         # PostgreSQL drops the listening connection: the listener takes another one.
         terminated = await other.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
         assert terminated == 1
 
         async def delivered_again() -> bool:
@@ -89,8 +99,12 @@ async def test_a_storm_of_nudges_makes_one_poll_a_second_and_a_failure_keeps_its
     account = XAccount(name="shop-1", channel="x", user_id="1001", bearer_token_env="X_TOKEN", api_base_url=base)
     async with aiohttp.ClientSession() as session:
         [mentions, _] = build_x_sources(account, session, environ={"X_TOKEN": "tok"})
-        poller = Poller(engine, [PollTarget(account_id, "shop-1", "brand", "x", mentions, 3600.0)],
-                        first_poll_spread=0.0, backoff=Backoff(base_seconds=2.0, rng=Longest()))
+        poller = Poller(
+            engine,
+            [PollTarget(account_id, "shop-1", "brand", "x", mentions, 3600.0)],
+            first_poll_spread=0.0,
+            backoff=Backoff(base_seconds=2.0, rng=Longest()),
+        )
 
         def polls() -> list[float]:
             return [r.at for r in api.requests_to(MENTIONS)]
@@ -108,8 +122,9 @@ async def test_a_storm_of_nudges_makes_one_poll_a_second_and_a_failure_keeps_its
             # The API fails: the stream backs off, and a nudge does not cut the backoff short.
             api.inject("http_500", user_id="1001", times=1)
             poller.nudge(account_id, ["x.mentions"])
-            await eventually(lambda: poller.health[("shop-1", "x.mentions")].status == "failing", timeout=10,
-                             what="the failed poll")
+            await eventually(
+                lambda: poller.health[("shop-1", "x.mentions")].status == "failing", timeout=10, what="the failed poll"
+            )
             failed = len(polls())
             poller.nudge(account_id, ["x.mentions"])
             await eventually(lambda: len(polls()) > failed, timeout=30, what="the retry after the backoff")
@@ -120,7 +135,8 @@ async def test_a_storm_of_nudges_makes_one_poll_a_second_and_a_failure_keeps_its
     await api.stop()
 
 
-CONFIG = """
+CONFIG = (
+    """
 [server]
 listen = "127.0.0.1:{port}"
 snapshot_interval = "1s"
@@ -131,7 +147,9 @@ x_consumer_secret_env = "X_WEBHOOK_SECRET"
 facebook_app_secret_env = "FB_APP_SECRET"
 facebook_verify_token_env = "FB_VERIFY_TOKEN"
 
-""" + SHOP_TOML
+"""
+    + SHOP_TOML
+)
 
 ACCOUNT = """
 [[brands.accounts]]
@@ -147,8 +165,7 @@ poll_interval = "60s"
 USERS = {"shop-1": "1001", "shop-2": "1002"}
 
 
-def http(method: str, url: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=5) as r:
@@ -166,8 +183,10 @@ def held(port: int) -> set[str]:
 
 def signed(body: bytes) -> dict[str, str]:
     digest = hmac.new(CONSUMER_SECRET.encode(), body, hashlib.sha256).digest()
-    return {"Content-Type": "application/json",
-            "x-twitter-webhooks-signature": "sha256=" + base64.b64encode(digest).decode()}
+    return {
+        "Content-Type": "application/json",
+        "x-twitter-webhooks-signature": "sha256=" + base64.b64encode(digest).decode(),
+    }
 
 
 @pytest.mark.slow
@@ -186,9 +205,13 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         for name, token in tokens.items():
             port = free_port()
             (tmp_path / f"{name}.toml").write_text(CONFIG.format(port=port, accounts=accounts))
-            env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, X_TOKEN=token,
-                          X_WEBHOOK_SECRET=CONSUMER_SECRET, FB_APP_SECRET=APP_SECRET,
-                          INBOX_MONITOR_CONFIG=str(tmp_path / f"{name}.toml"))
+            env = cli_env(
+                INBOX_MONITOR_DATABASE_URL=database_url,
+                X_TOKEN=token,
+                X_WEBHOOK_SECRET=CONSUMER_SECRET,
+                FB_APP_SECRET=APP_SECRET,
+                INBOX_MONITOR_CONFIG=str(tmp_path / f"{name}.toml"),
+            )
             procs[name] = (start_cli("run", env=env, log=tmp_path / f"{name}.log"), port)
         (_, p1), (_, p2) = procs["p1"], procs["p2"]
         for proc, port in procs.values():
@@ -206,8 +229,11 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         user = USERS[target]
 
         def polled_by_holder() -> list[float]:
-            return [r.at for r in api.requests if r.user_id == user and r.credential == tokens["p2"]
-                    and r.endpoint.endswith("/mentions")]
+            return [
+                r.at
+                for r in api.requests
+                if r.user_id == user and r.credential == tokens["p2"] and r.endpoint.endswith("/mentions")
+            ]
 
         await eventually(polled_by_holder, timeout=30, what="the holder's first poll")
         await eventually(lambda: held(p2) == {target}, timeout=10, what="p2 still holding the account")
@@ -228,13 +254,20 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         # (The next poll was due in a minute: any poll within the deadline is the delivery's.)
         await eventually(lambda: len(polled_by_holder()) > before, timeout=10, what="the holder polling now")
         print(f"delivery → holder's poll: {min(t for t in polled_by_holder() if t >= sent) - sent:.2f} s")
-        await eventually(lambda: scrape_sum(p2, "social_inbox_waits_opened_total", account=target) == 1, timeout=10,
-                         what="the question counted by the holder")
+        await eventually(
+            lambda: scrape_sum(p2, "social_inbox_waits_opened_total", account=target) == 1,
+            timeout=10,
+            what="the question counted by the holder",
+        )
         assert scrape_sum(p1, "social_inbox_webhook_deliveries_total", channel="x", result="ok") == 1
 
         # Refused: a wrong signature, a body that is not X's; an unknown user is answered 200.
-        status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", delivery,
-                              {"x-twitter-webhooks-signature": "sha256=AAAA", "Content-Type": "application/json"})
+        status, answer = http(
+            "POST",
+            f"http://127.0.0.1:{p2}/webhooks/x",
+            delivery,
+            {"x-twitter-webhooks-signature": "sha256=AAAA", "Content-Type": "application/json"},
+        )
         assert status == 403 and "does not match" in json.loads(answer)["error"]
         bad = b'{"tweet_create_events": []}'
         status, answer = http("POST", f"http://127.0.0.1:{p2}/webhooks/x", bad, signed(bad))
@@ -248,11 +281,19 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
         # (Meta would retry anything else); without a verify token the URL check says what is missing.
         page = json.dumps({"object": "page", "entry": [{"id": "555", "messaging": [{}]}]}).encode()
         meta = "sha256=" + hmac.new(APP_SECRET.encode(), page, hashlib.sha256).hexdigest()
-        status, answer = http("POST", f"http://127.0.0.1:{p1}/webhooks/facebook", page,
-                              {"X-Hub-Signature-256": meta, "Content-Type": "application/json"})
+        status, answer = http(
+            "POST",
+            f"http://127.0.0.1:{p1}/webhooks/facebook",
+            page,
+            {"X-Hub-Signature-256": meta, "Content-Type": "application/json"},
+        )
         assert (status, json.loads(answer)) == (200, {"status": "unknown_account", "accounts": 0})
-        status, answer = http("POST", f"http://127.0.0.1:{p1}/webhooks/facebook", page + b" ",
-                              {"X-Hub-Signature-256": meta, "Content-Type": "application/json"})
+        status, answer = http(
+            "POST",
+            f"http://127.0.0.1:{p1}/webhooks/facebook",
+            page + b" ",
+            {"X-Hub-Signature-256": meta, "Content-Type": "application/json"},
+        )
         assert status == 403
         status, answer = http("GET", f"http://127.0.0.1:{p1}/webhooks/facebook?hub.mode=subscribe")
         assert status == 404 and "facebook_verify_token_env" in json.loads(answer)["error"]
@@ -295,14 +336,23 @@ def start_hooked(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen[by
     """`inbox-monitor run` with both webhook endpoints on, its demo accounts X user 1001 and Page 555."""
     port = free_port()
     (tmp_path / "config.toml").write_text(CONFIG.format(port=port, accounts=DEMO_ACCOUNTS))
-    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, X_WEBHOOK_SECRET=CONSUMER_SECRET,
-                  FB_APP_SECRET=APP_SECRET, FB_VERIFY_TOKEN=VERIFY_TOKEN,
-                  INBOX_MONITOR_CONFIG=str(tmp_path / "config.toml"))
+    env = cli_env(
+        INBOX_MONITOR_DATABASE_URL=database_url,
+        X_WEBHOOK_SECRET=CONSUMER_SECRET,
+        FB_APP_SECRET=APP_SECRET,
+        FB_VERIFY_TOKEN=VERIFY_TOKEN,
+        INBOX_MONITOR_CONFIG=str(tmp_path / "config.toml"),
+    )
     return start_cli("run", env=env, log=tmp_path / "run.log"), port
 
 
-def send(port: int, method: str, path: str, body: bytes | Iterator[bytes] | None = None,
-         headers: Mapping[str, str | bytes] | None = None) -> int:
+def send(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | Iterator[bytes] | None = None,
+    headers: Mapping[str, str | bytes] | None = None,
+) -> int:
     """One raw request (header values may be bytes, the body chunked); the status answered."""
     conn = HTTPConnection("127.0.0.1", port, timeout=15)
     try:
@@ -334,16 +384,19 @@ def x_signed(body: bytes) -> dict[str, str]:
 
 
 def meta_signed(body: bytes) -> dict[str, str]:
-    return {"Content-Type": "application/json",
-            "X-Hub-Signature-256": "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()}
+    return {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest(),
+    }
 
 
 def webhook_counts(port: int, channel: str) -> float:
     return scrape_sum(port, "social_inbox_webhook_deliveries_total", channel=channel)
 
 
-async def test_hostile_requests_are_refused_with_a_4xx_and_counted_never_a_500(tmp_path: Path,
-                                                                              database_url: str) -> None:
+async def test_hostile_requests_are_refused_with_a_4xx_and_counted_never_a_500(
+    tmp_path: Path, database_url: str
+) -> None:
     delivery = json.dumps({"for_user_id": "1001", "tweet_create_events": [{"id_str": "1"}]}).encode()
     huge = b'{"for_user_id": "1001", "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     nested = b"[" * 50_000 + b"]" * 50_000
@@ -358,13 +411,29 @@ async def test_hostile_requests_are_refused_with_a_4xx_and_counted_never_a_500(t
             (400, "GET", "/webhooks/x?crc_token=%FF%FE", None, {}),
             (403, "POST", "/webhooks/x", delivery, json_type),
             (403, "POST", "/webhooks/x", delivery, {**json_type, "x-twitter-webhooks-signature": b"sha256=\xff\xfe"}),
-            (403, "POST", "/webhooks/x", delivery, {**json_type,
-                                                    "x-twitter-webhooks-signature": "sha256=" + "A" * 8000}),
+            (
+                403,
+                "POST",
+                "/webhooks/x",
+                delivery,
+                {**json_type, "x-twitter-webhooks-signature": "sha256=" + "A" * 8000},
+            ),
             (415, "POST", "/webhooks/x", delivery, {**x_signed(delivery), "Content-Type": "text/plain"}),
-            (415, "POST", "/webhooks/x", delivery, {"x-twitter-webhooks-signature": x_signed(delivery)[
-                "x-twitter-webhooks-signature"]}),
+            (
+                415,
+                "POST",
+                "/webhooks/x",
+                delivery,
+                {"x-twitter-webhooks-signature": x_signed(delivery)["x-twitter-webhooks-signature"]},
+            ),
             (413, "POST", "/webhooks/x", huge, x_signed(huge)),
-            (413, "POST", "/webhooks/x", iter([huge[i:i + 65536] for i in range(0, len(huge), 65536)]), x_signed(huge)),
+            (
+                413,
+                "POST",
+                "/webhooks/x",
+                iter([huge[i : i + 65536] for i in range(0, len(huge), 65536)]),
+                x_signed(huge),
+            ),
             (400, "POST", "/webhooks/x", nested, x_signed(nested)),
             (400, "POST", "/webhooks/x", b"[1]", x_signed(b"[1]")),
             (400, "POST", "/webhooks/x", b"\xff\xfe{}", x_signed(b"\xff\xfe{}")),
@@ -375,18 +444,39 @@ async def test_hostile_requests_are_refused_with_a_4xx_and_counted_never_a_500(t
         "facebook": [
             (400, "GET", "/webhooks/facebook", None, {}),
             (403, "GET", "/webhooks/facebook?hub.mode=subscribe&hub.challenge=1&hub.verify_token=%FF", None, {}),
-            (400, "GET", f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge="
-                         + "1" * 129, None, {}),
-            (400, "GET", f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge="
-                         + urllib.parse.quote('{"a":1}'), None, {}),
+            (
+                400,
+                "GET",
+                f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=" + "1" * 129,
+                None,
+                {},
+            ),
+            (
+                400,
+                "GET",
+                f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge="
+                + urllib.parse.quote('{"a":1}'),
+                None,
+                {},
+            ),
             (403, "POST", "/webhooks/facebook", page, json_type),
             (403, "POST", "/webhooks/facebook", page, {**json_type, "X-Hub-Signature-256": b"sha256=\xc3\x28"}),
-            (415, "POST", "/webhooks/facebook", page, {**meta_signed(page),
-                                                       "Content-Type": "application/x-www-form-urlencoded"}),
+            (
+                415,
+                "POST",
+                "/webhooks/facebook",
+                page,
+                {**meta_signed(page), "Content-Type": "application/x-www-form-urlencoded"},
+            ),
             (413, "POST", "/webhooks/facebook", huge, meta_signed(huge)),
             (400, "POST", "/webhooks/facebook", nested, meta_signed(nested)),
-            (400, "POST", "/webhooks/facebook", b'{"object": "page", "entry": {}}',
-             meta_signed(b'{"object": "page", "entry": {}}')),
+            (
+                400,
+                "POST",
+                "/webhooks/facebook",
+                b'{"object": "page", "entry": {}}',
+                meta_signed(b'{"object": "page", "entry": {}}'),
+            ),
             (405, "PATCH", "/webhooks/facebook", page, meta_signed(page)),
         ],
     }
@@ -395,15 +485,22 @@ async def test_hostile_requests_are_refused_with_a_4xx_and_counted_never_a_500(t
         await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
         for channel, requests in hostile.items():
             before = webhook_counts(port, channel)
-            answered = [(send(port, method, path, body, headers), path[:60])
-                        for _, method, path, body, headers in requests]
+            answered = [
+                (send(port, method, path, body, headers), path[:60]) for _, method, path, body, headers in requests
+            ]
             assert [status for status, _ in answered] == [r[0] for r in requests], answered
             assert webhook_counts(port, channel) - before == len(requests)  # every one counted
         # Still serving, and what X and Meta do send still works.
         assert send(port, "GET", "/webhooks/x?crc_token=M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0") == 200
         assert send(port, "POST", "/webhooks/x", delivery, x_signed(delivery)) == 200
-        assert send(port, "GET", f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}"
-                                 "&hub.challenge=1158201444") == 200
+        assert (
+            send(
+                port,
+                "GET",
+                f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444",
+            )
+            == 200
+        )
         assert send(port, "POST", "/webhooks/facebook", page, meta_signed(page)) == 200
         assert scrape_sum(port, "social_inbox_webhook_deliveries_total", result="ok") == 2
         proc.send_signal(signal.SIGTERM)
@@ -417,16 +514,19 @@ async def test_hostile_requests_are_refused_with_a_4xx_and_counted_never_a_500(t
 
 
 async def test_old_replayed_and_too_frequent_deliveries_are_answered_200_and_not_acted_on(
-        tmp_path: Path, database_url: str) -> None:
+    tmp_path: Path, database_url: str
+) -> None:
     """Neither X nor Meta signs a delivery time; their bodies' event times are signed."""
     now = time.time()
 
     def mention(n: int, at: float) -> bytes:
-        return json.dumps({"for_user_id": "1001", "tweet_create_events": [
-            {"id_str": str(n), "timestamp_ms": str(int(at * 1000))}]}).encode()
+        return json.dumps(
+            {"for_user_id": "1001", "tweet_create_events": [{"id_str": str(n), "timestamp_ms": str(int(at * 1000))}]}
+        ).encode()
 
-    old_page = json.dumps({"object": "page", "entry": [{"id": "555", "time": int(now - 2 * 3600),
-                                                        "changes": [{"field": "feed"}]}]}).encode()
+    old_page = json.dumps(
+        {"object": "page", "entry": [{"id": "555", "time": int(now - 2 * 3600), "changes": [{"field": "feed"}]}]}
+    ).encode()
     proc, port = start_hooked(tmp_path, database_url)
 
     def post_x(body: bytes) -> tuple[int, object]:

@@ -59,11 +59,11 @@ async def eventually(condition: Callable[[], Awaitable[Any]], within: float, wha
 class Observer:
     """Keeps every poll's outcome (the PollObserver the metrics implement)."""
 
-    polls: list[tuple[str, str, str, Batch | None, IngestResult | None]] = field(
-        default_factory=list)
+    polls: list[tuple[str, str, str, Batch | None, IngestResult | None]] = field(default_factory=list)
 
-    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-                  ingest: IngestResult | None) -> None:
+    def poll_done(
+        self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
+    ) -> None:
         self.polls.append((target.account, target.stream, result, batch, ingest))
 
     def results(self, stream: str | None = None) -> list[str]:
@@ -82,11 +82,22 @@ class Brand:
     def account(self, base_url: str) -> XAccount:
         extra: dict[str, Any] = {}
         if self.dm:
-            extra = dict(dm=True, consumer_key_env="X_CK", consumer_secret_env="X_CS",
-                         access_token_env=f"X_AT_{self.user_id}",
-                         access_token_secret_env=f"X_ATS_{self.user_id}")
-        return XAccount(name=self.name, channel="x", user_id=self.user_id, handle=self.handle,
-                        bearer_token_env="X_BEARER", api_base_url=base_url, **extra)
+            extra = dict(
+                dm=True,
+                consumer_key_env="X_CK",
+                consumer_secret_env="X_CS",
+                access_token_env=f"X_AT_{self.user_id}",
+                access_token_secret_env=f"X_ATS_{self.user_id}",
+            )
+        return XAccount(
+            name=self.name,
+            channel="x",
+            user_id=self.user_id,
+            handle=self.handle,
+            bearer_token_env="X_BEARER",
+            api_base_url=base_url,
+            **extra,
+        )
 
     def expected(self) -> dict[str, tuple[Any, ...]]:
         """The waits the script implies, by opening message id."""
@@ -95,8 +106,7 @@ class Brand:
         for w in self.scenario.expected_waits():
             ids = self.loaded[w.opened_by]
             closer = self.loaded[w.closed_by].reply_id if w.closed_by else None
-            out[ids.question_id] = (ids.thread_key, w.opened_at, closer, w.closed_at,
-                                    w.wall_seconds)
+            out[ids.question_id] = (ids.thread_key, w.opened_at, closer, w.closed_at, w.wall_seconds)
             assert by_key[w.opened_by].at == w.opened_at
         return out
 
@@ -124,19 +134,27 @@ async def stored_waits(store: Store, account: str) -> dict[str, tuple[Any, ...]]
                       w.wall_seconds
                FROM waits w JOIN threads t ON t.id = w.thread_id
                JOIN accounts a ON a.id = w.account_id
-               WHERE a.name = $1""", account)
+               WHERE a.name = $1""",
+            account,
+        )
     out = {}
     for r in rows:
         assert r["opened_message"] not in out, f"two waits opened by {r['opened_message']}"
-        out[r["opened_message"]] = (r["thread_key"], r["opened_at"], r["closed_message"],
-                                    r["closed_at"], r["wall_seconds"])
+        out[r["opened_message"]] = (
+            r["thread_key"],
+            r["opened_at"],
+            r["closed_message"],
+            r["closed_at"],
+            r["wall_seconds"],
+        )
     return out
 
 
 async def message_ids(store: Store, account: str) -> list[str]:
     async with store.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT m.external_id FROM messages m JOIN accounts a ON a.id ="
-                                " m.account_id WHERE a.name = $1", account)
+        rows = await conn.fetch(
+            "SELECT m.external_id FROM messages m JOIN accounts a ON a.id = m.account_id WHERE a.name = $1", account
+        )
     return [r["external_id"] for r in rows]
 
 
@@ -163,10 +181,16 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-async def poll_targets(store: Store, brands: Sequence[Brand], fake: FakeXApi,
-                       session: aiohttp.ClientSession, clock: Clock, *, interval: float,
-                       streams: Sequence[str] = ("x.mentions", "x.replies", "x.dm"),
-                       ) -> tuple[Engine, list[PollTarget]]:
+async def poll_targets(
+    store: Store,
+    brands: Sequence[Brand],
+    fake: FakeXApi,
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    *,
+    interval: float,
+    streams: Sequence[str] = ("x.mentions", "x.replies", "x.dm"),
+) -> tuple[Engine, list[PollTarget]]:
     """An engine on the simulated clock and the accounts' X sources, as the app builds them."""
     base = await engine_for(store, [b.name for b in brands])
     engine = Engine(store, base.accounts, clock=clock.now)
@@ -174,22 +198,33 @@ async def poll_targets(store: Store, brands: Sequence[Brand], fake: FakeXApi,
     targets = [
         PollTarget(ids[b.name], b.name, "brand", "x", source, interval)
         for b in brands
-        for source in build_x_sources(b.account(fake.base_url), session, environ=ENV,
-                                      clock=clock.time)
+        for source in build_x_sources(b.account(fake.base_url), session, environ=ENV, clock=clock.time)
         if source.stream in streams
     ]
     return engine, targets
 
 
 async def test_five_accounts_thousand_mentions_with_429s_and_503s(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """Every wait equals the script's, to the second, and no message is stored twice."""
     # ~300 mentions per account before the first poll (3+ pages each), the rest live, so that a
     # slow start never meets the API's 800-mention horizon.
     brands = [
-        brand(i, generate(seed=i, count=1000, start=T0 - timedelta(minutes=40),
-                          span=timedelta(hours=2, minutes=13), reply_delays=DELAYS,
-                          prefix=f"b{i}-", edit_share=0.05, customers=300), fake_api)
+        brand(
+            i,
+            generate(
+                seed=i,
+                count=1000,
+                start=T0 - timedelta(minutes=40),
+                span=timedelta(hours=2, minutes=13),
+                reply_delays=DELAYS,
+                prefix=f"b{i}-",
+                edit_share=0.05,
+                customers=300,
+            ),
+            fake_api,
+        )
         for i in range(5)
     ]
     end = max(b.scenario.end for b in brands)
@@ -199,10 +234,17 @@ async def test_five_accounts_thousand_mentions_with_429s_and_503s(
     fake_api.fault_retry_after = 20
     engine, targets = await poll_targets(store, brands, fake_api, session, clock, interval=120)
     observer = Observer()
-    poller = Poller(engine, targets, observers=[observer], clock=clock.now, timer=clock,
-                    backoff=Backoff(base_seconds=4, cap_seconds=60))
+    poller = Poller(
+        engine,
+        targets,
+        observers=[observer],
+        clock=clock.now,
+        timer=clock,
+        backoff=Backoff(base_seconds=4, cap_seconds=60),
+    )
     await poller.start()
     try:
+
         async def caught_up() -> bool:
             if clock.now() <= end:
                 return False
@@ -228,7 +270,8 @@ async def test_five_accounts_thousand_mentions_with_429s_and_503s(
 
 
 async def test_an_honest_budget_never_meets_a_429(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """10 requests per 15-minute window and a burst of 2,500 mentions in 30 seconds (25 pages,
     however the polls fall): polls are spaced by the rate-limit headers; a fetch that runs out of
     budget stores what it read and keeps a gap, filled in the next windows."""
@@ -236,20 +279,25 @@ async def test_an_honest_budget_never_meets_a_429(
     fake_api.clock = clock.time
     fake_api.limits.update({MENTIONS: 10, TWEETS: 10})
     fake_api.timeline_cap[MENTIONS] = 3200  # this test is about the budget, not the 800 cap
-    steady = generate(seed=11, count=60, start=T0, span=timedelta(hours=2), reply_delays=DELAYS,
-                      prefix="s")
-    burst = generate(seed=12, count=2500, start=T0 + timedelta(minutes=40),
-                     span=timedelta(seconds=30), reply_delays=[timedelta(minutes=3), None],
-                     prefix="u", step=timedelta(milliseconds=10))
+    steady = generate(seed=11, count=60, start=T0, span=timedelta(hours=2), reply_delays=DELAYS, prefix="s")
+    burst = generate(
+        seed=12,
+        count=2500,
+        start=T0 + timedelta(minutes=40),
+        span=timedelta(seconds=30),
+        reply_delays=[timedelta(minutes=3), None],
+        prefix="u",
+        step=timedelta(milliseconds=10),
+    )
     b = brand(0, Scenario(steady.posts + burst.posts), fake_api)
     engine, targets = await poll_targets(store, [b], fake_api, session, clock, interval=60)
     observer = Observer()
     poller = Poller(engine, targets, observers=[observer], clock=clock.now, timer=clock)
     await poller.start()
     try:
+
         async def caught_up() -> bool:
-            return clock.now() > b.scenario.end and \
-                len(await message_ids(store, b.name)) == b.message_count()
+            return clock.now() > b.scenario.end and len(await message_ids(store, b.name)) == b.message_count()
 
         await eventually(caught_up, within=30, what="every message stored")
     finally:
@@ -258,11 +306,9 @@ async def test_an_honest_budget_never_meets_a_429(
     assert [r for r in fake_api.requests if r.status == 429] == []
     assert set(observer.results()) - {"cancelled"} == {"ok"}  # cancelled: the poller's stop
     assert await stored_waits(store, b.name) == b.expected()
-    gaps = [p[3].cursor for p in observer.polls if p[3] is not None and p[3].cursor
-            and Cursor.decode(p[3].cursor).gap]
+    gaps = [p[3].cursor for p in observer.polls if p[3] is not None and p[3].cursor and Cursor.decode(p[3].cursor).gap]
     assert gaps, "the burst should have needed more requests than one window allows"
-    windows = {t.source.stream: cast(XTimelineSource, t.source).rate_limit_remaining
-               for t in targets}
+    windows = {t.source.stream: cast(XTimelineSource, t.source).rate_limit_remaining for t in targets}
     assert set(windows["x.mentions"]) == {MENTIONS} and set(windows["x.replies"]) == {TWEETS}
 
 
@@ -297,17 +343,18 @@ class ManualClock:
         return datetime.fromtimestamp(self.at, UTC)
 
 
-async def mentions_by_hand(store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
-                           ) -> tuple[ManualClock, Scenario, Brand, Engine, list[PollTarget]]:
+async def mentions_by_hand(
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> tuple[ManualClock, Scenario, Brand, Engine, list[PollTarget]]:
     """400 mentions from an hour before T0 to an hour after, and the mentions stream of their
     brand, on a clock the test moves (clock, scenario, brand, engine, targets)."""
     clock = ManualClock(T0)
     fake_api.clock = clock.time
-    scenario = generate(seed=3, count=400, start=T0 - timedelta(hours=1), span=timedelta(hours=2),
-                        reply_delays=[timedelta(minutes=5)])
+    scenario = generate(
+        seed=3, count=400, start=T0 - timedelta(hours=1), span=timedelta(hours=2), reply_delays=[timedelta(minutes=5)]
+    )
     b = brand(0, scenario, fake_api)
-    engine, targets = await poll_targets(store, [b], fake_api, session, clock, interval=60,
-                                         streams=["x.mentions"])
+    engine, targets = await poll_targets(store, [b], fake_api, session, clock, interval=60, streams=["x.mentions"])
     return clock, scenario, b, engine, targets
 
 
@@ -315,8 +362,8 @@ MALFORMED = ("non_json", "truncated_json", "malformed_json")
 
 
 async def test_malformed_payloads_are_bad_payload_polls_and_store_nothing(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession,
-        caplog: pytest.LogCaptureFixture) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
     """Each second page that is not a JSON page fails the whole fetch (nothing stored, cursor
     kept), as one `bad_payload` poll; one log line names the account and the endpoint; the poller
     goes on. (A malformed *item* does not: see the next test.)"""
@@ -359,14 +406,17 @@ async def test_malformed_payloads_are_bad_payload_polls_and_store_nothing(
 async def quarantined(store: Store, account: str) -> dict[str, tuple[str, str, str]]:
     """External id (or "-") -> (stream, reason, detail) of an account's items set aside."""
     async with store.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT q.external_id, q.stream, q.reason, q.detail FROM quarantine q"
-                                " JOIN accounts a ON a.id = q.account_id WHERE a.name = $1", account)
+        rows = await conn.fetch(
+            "SELECT q.external_id, q.stream, q.reason, q.detail FROM quarantine q"
+            " JOIN accounts a ON a.id = q.account_id WHERE a.name = $1",
+            account,
+        )
     return {r["external_id"] or "-": (r["stream"], r["reason"], r["detail"]) for r in rows}
 
 
 async def test_a_malformed_tweet_is_quarantined_and_the_rest_of_its_page_stored(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession,
-        caplog: pytest.LogCaptureFixture) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
     """Two tweets served malformed (no created_at, null text) in ~200 new mentions, and a page
     whose first tweet comes without created_at nor text: every other mention is stored, the three
     are set aside with their reasons, the cursor moves past them, the polls are `ok`; the metric
@@ -420,23 +470,26 @@ async def test_a_malformed_tweet_is_quarantined_and_the_rest_of_its_page_stored(
     assert not any(t in caplog.text for t in texts)  # no customer's words in the logs
 
 
-async def test_a_restart_resumes_from_the_cursors(
-        store: Store, fake_api: FakeXApi, database_url: str) -> None:
+async def test_a_restart_resumes_from_the_cursors(store: Store, fake_api: FakeXApi, database_url: str) -> None:
     """A new Poller and new sources on the same database read only what came after."""
     clock = SimClock(T0, speed=1000)
     fake_api.clock = clock.time
-    scenario = generate(seed=5, count=400, start=T0 - timedelta(minutes=30),
-                        span=timedelta(hours=1),
-                        reply_delays=[timedelta(minutes=m) for m in (1, 4, 9, 20)] + [None],
-                        private_share=0.25, edit_share=0.05)
+    scenario = generate(
+        seed=5,
+        count=400,
+        start=T0 - timedelta(minutes=30),
+        span=timedelta(hours=1),
+        reply_delays=[timedelta(minutes=m) for m in (1, 4, 9, 20)] + [None],
+        private_share=0.25,
+        edit_share=0.05,
+    )
     b = brand(0, scenario, fake_api, dm=True)
 
     async def run(until: Callable[[], Awaitable[bool]]) -> None:
         """One process' life: its own pool, session, sources and poller."""
         pool = await create_pool(database_url, min_size=1, max_size=5)
         async with aiohttp.ClientSession() as session:
-            engine, targets = await poll_targets(Store(pool), [b], fake_api, session, clock,
-                                                 interval=60)
+            engine, targets = await poll_targets(Store(pool), [b], fake_api, session, clock, interval=60)
             poller = Poller(engine, targets, clock=clock.now, timer=clock)
             await poller.start()
             try:
@@ -449,14 +502,15 @@ async def test_a_restart_resumes_from_the_cursors(
 
     async def cursors() -> dict[str, str | None]:
         async with store.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT p.stream, p.cursor FROM poll_state p JOIN accounts a"
-                                    " ON a.id = p.account_id WHERE a.name = $1", b.name)
+            rows = await conn.fetch(
+                "SELECT p.stream, p.cursor FROM poll_state p JOIN accounts a ON a.id = p.account_id WHERE a.name = $1",
+                b.name,
+            )
         return {r["stream"]: r["cursor"] for r in rows}
 
     async def mid_scenario() -> bool:
         c = await cursors()
-        return clock.now() > T0 + timedelta(minutes=10) and all(
-            c.get(s) for s in ("x.mentions", "x.replies", "x.dm"))
+        return clock.now() > T0 + timedelta(minutes=10) and all(c.get(s) for s in ("x.mentions", "x.replies", "x.dm"))
 
     await run(mid_scenario)
     first_run = set(await message_ids(store, b.name))
@@ -464,8 +518,7 @@ async def test_a_restart_resumes_from_the_cursors(
     requests_before = len(fake_api.requests)
 
     async def finished() -> bool:
-        return clock.now() > scenario.end and \
-            len(await message_ids(store, b.name)) == b.message_count()
+        return clock.now() > scenario.end and len(await message_ids(store, b.name)) == b.message_count()
 
     await run(finished)
     later = fake_api.requests[requests_before:]
@@ -484,12 +537,12 @@ async def test_a_restart_resumes_from_the_cursors(
 
 
 async def test_transport_failures_and_credentials(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """Connection resets are temporary; a token changed at the API is a credentials error."""
     from monitor.sources.base import CredentialsRejected
 
-    scenario = generate(seed=8, count=20, start=T0 - timedelta(hours=2), span=timedelta(hours=1),
-                        reply_delays=[None])
+    scenario = generate(seed=8, count=20, start=T0 - timedelta(hours=2), span=timedelta(hours=1), reply_delays=[None])
     b = brand(0, scenario, fake_api)
     [mentions, _] = build_x_sources(b.account(fake_api.base_url), session, environ=ENV)
     fake_api.inject("connection_reset", endpoint=MENTIONS, times=2)  # aiohttp retries once itself
@@ -503,10 +556,10 @@ async def test_transport_failures_and_credentials(
 
 
 async def test_a_timeout_is_a_temporary_failure_and_loses_nothing(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """An API that answers too late: the fetch fails as temporary, the next one reads it all."""
-    scenario = generate(seed=10, count=150, start=T0 - timedelta(hours=2), span=timedelta(hours=1),
-                        reply_delays=[None])
+    scenario = generate(seed=10, count=150, start=T0 - timedelta(hours=2), span=timedelta(hours=1), reply_delays=[None])
     b = brand(0, scenario, fake_api)
     [mentions, _] = build_x_sources(b.account(fake_api.base_url), session, environ=ENV, timeout=0.3)
     fake_api.slow_seconds = 1.0
@@ -518,23 +571,26 @@ async def test_a_timeout_is_a_temporary_failure_and_loses_nothing(
 
 
 async def test_a_token_rotated_in_its_file_is_used_without_a_restart(
-        fake_api: FakeXApi, session: aiohttp.ClientSession, tmp_path: Path) -> None:
+    fake_api: FakeXApi, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
     """$NAME empty, $NAME_FILE names a mounted secret: a new token there is read at the next fetch."""
     from monitor.sources.base import CredentialsRejected
 
-    scenario = generate(seed=8, count=5, start=T0 - timedelta(hours=2), span=timedelta(hours=1),
-                        reply_delays=[None])
+    scenario = generate(seed=8, count=5, start=T0 - timedelta(hours=2), span=timedelta(hours=1), reply_delays=[None])
     b = brand(0, scenario, fake_api)
     secret = tmp_path / "bearer"
     secret.write_text("expired-token\n")
     budgets = RateBudgets()
-    [mentions, replies] = build_x_sources(b.account(fake_api.base_url), session, budgets=budgets,
-                                          environ={"X_BEARER": "", "X_BEARER_FILE": str(secret)})
+    [mentions, replies] = build_x_sources(
+        b.account(fake_api.base_url), session, budgets=budgets, environ={"X_BEARER": "", "X_BEARER_FILE": str(secret)}
+    )
     # Another account, on the bearer token the first one will rotate to.
-    quiet = generate(seed=18, count=1, start=T0 - timedelta(hours=2), span=timedelta(hours=1),
-                     reply_delays=[None], prefix="o")
-    [other, _] = build_x_sources(brand(1, quiet, fake_api).account(fake_api.base_url), session,
-                                 budgets=budgets, environ={"X_BEARER": BEARER})
+    quiet = generate(
+        seed=18, count=1, start=T0 - timedelta(hours=2), span=timedelta(hours=1), reply_delays=[None], prefix="o"
+    )
+    [other, _] = build_x_sources(
+        brand(1, quiet, fake_api).account(fake_api.base_url), session, budgets=budgets, environ={"X_BEARER": BEARER}
+    )
     expired = mentions.window
     assert expired.users == 1 and other.window.users == 1 and other.window is not expired
     with pytest.raises(CredentialsRejected):
@@ -549,10 +605,17 @@ async def test_a_token_rotated_in_its_file_is_used_without_a_restart(
 
 
 async def test_backfill_command_reads_history_and_leaves_the_live_cursor(
-        store: Store, fake_api: FakeXApi, database_url: str, tmp_path: Path) -> None:
+    store: Store, fake_api: FakeXApi, database_url: str, tmp_path: Path
+) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    scenario = generate(seed=9, count=300, start=now - timedelta(days=10), span=timedelta(days=9),
-                        reply_delays=[timedelta(minutes=7), None], private_share=0.2)
+    scenario = generate(
+        seed=9,
+        count=300,
+        start=now - timedelta(days=10),
+        span=timedelta(days=9),
+        reply_delays=[timedelta(minutes=7), None],
+        private_share=0.2,
+    )
     b = brand(0, scenario, fake_api, dm=True)
     config = tmp_path / "config.toml"
     config.write_text(f"""
@@ -583,15 +646,18 @@ api_base_url = "{fake_api.base_url}"
     env = {**ENV, "INBOX_MONITOR_DATABASE_URL": database_url, "INBOX_MONITOR_CONFIG": str(config)}
     runner = CliRunner()
     result = await asyncio.to_thread(
-        runner.invoke, __import__("monitor.cli", fromlist=["main"]).main,
-        ["backfill", "--account", b.name, "--since", "7d"], env=env, catch_exceptions=False)
+        runner.invoke,
+        __import__("monitor.cli", fromlist=["main"]).main,
+        ["backfill", "--account", b.name, "--since", "7d"],
+        env=env,
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert f"backfilled {b.name}" in result.output
 
     start = now - timedelta(days=7)
     kept = [p for p in scenario.posts if p.at >= start]
-    expected = {k: v for k, v in b.expected().items()
-                if v[1] >= start}
+    expected = {k: v for k, v in b.expected().items() if v[1] >= start}
     assert await stored_waits(store, b.name) == expected
     assert len(kept) < len(scenario.posts)
     assert await store.load_cursor(account_id, "x.mentions") == "9999999999999999999"
@@ -605,33 +671,39 @@ def test_scenario_expectations_follow_the_script() -> None:
     at = T0
     posts = [
         Post("a", "1", "one", at, "where is my order?", timedelta(minutes=5)),
-        Post("b", "1", "one", at + timedelta(minutes=1), "hello??", timedelta(minutes=1),
-             thread="a"),
+        Post("b", "1", "one", at + timedelta(minutes=1), "hello??", timedelta(minutes=1), thread="a"),
         Post("c", "2", "two", at, "refund?", None),
     ]
     waits = Scenario(posts).expected_waits()
-    assert [(w.opened_by, w.closed_by, w.wall_seconds) for w in waits] == [
-        ("a", "b", 120.0), ("c", None, None)]
+    assert [(w.opened_by, w.closed_by, w.wall_seconds) for w in waits] == [("a", "b", 120.0), ("c", None, None)]
 
 
 async def test_backfill_waits_for_the_rate_window_instead_of_failing(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     from monitor.backfill import backfill
     from monitor.sources.x import x_sources
 
     clock = SimClock(T0, speed=2000)
     fake_api.clock = clock.time
     fake_api.limits[MENTIONS] = 2  # the history needs 3 pages: one wait for the next window
-    scenario = generate(seed=4, count=300, start=T0 - timedelta(days=3), span=timedelta(days=2),
-                        reply_delays=[timedelta(minutes=2)])
+    scenario = generate(
+        seed=4, count=300, start=T0 - timedelta(days=3), span=timedelta(days=2), reply_delays=[timedelta(minutes=2)]
+    )
     b = brand(0, scenario, fake_api)
     base = await engine_for(store, [b.name])
     engine = Engine(store, base.accounts, clock=clock.now)
     sources = x_sources(b.account(fake_api.base_url), session, environ=ENV, clock=clock.time)
     shares: list[tuple[str, float]] = []
-    result = await backfill(engine, next(iter(engine.accounts)), sources, T0 - timedelta(days=7),
-                            progress=lambda stream, share: shares.append((stream, share)),
-                            clock=clock.time, timer=clock)
+    result = await backfill(
+        engine,
+        next(iter(engine.accounts)),
+        sources,
+        T0 - timedelta(days=7),
+        progress=lambda stream, share: shares.append((stream, share)),
+        clock=clock.time,
+        timer=clock,
+    )
     assert result.new_messages == b.message_count() == 600
     assert [r.status for r in fake_api.requests_to(MENTIONS)] == [200, 200, 200]
     assert fake_api.requests_to(MENTIONS)[2].at - fake_api.requests_to(MENTIONS)[0].at >= 900
@@ -640,16 +712,15 @@ async def test_backfill_waits_for_the_rate_window_instead_of_failing(
 
 
 async def test_accounts_with_different_base_urls_share_one_session(
-        store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
     """The rewrite middleware is per request, so one process session serves every account."""
     other = FakeXApi()
     await other.start()
     other.add_bearer_token(BEARER)
     try:
-        one = brand(1, generate(seed=1, count=7, start=T0, span=timedelta(hours=1),
-                                reply_delays=[None]), fake_api)
-        two = brand(2, generate(seed=2, count=9, start=T0, span=timedelta(hours=1),
-                                reply_delays=[None]), other)
+        one = brand(1, generate(seed=1, count=7, start=T0, span=timedelta(hours=1), reply_delays=[None]), fake_api)
+        two = brand(2, generate(seed=2, count=9, start=T0, span=timedelta(hours=1), reply_delays=[None]), other)
         [m1, _] = build_x_sources(one.account(fake_api.base_url), session, environ=ENV)
         [m2, _] = build_x_sources(two.account(other.base_url), session, environ=ENV)
         assert len((await m1.fetch(None)).messages) == 7
@@ -660,16 +731,15 @@ async def test_accounts_with_different_base_urls_share_one_session(
         await other.stop()
 
 
-async def test_the_fake_speaks_the_v2_wire_format(fake_api: FakeXApi,
-                                                  session: aiohttp.ClientSession) -> None:
-    scenario = generate(seed=6, count=30, start=T0 - timedelta(hours=1), span=timedelta(minutes=30),
-                        reply_delays=[timedelta(minutes=1)])
+async def test_the_fake_speaks_the_v2_wire_format(fake_api: FakeXApi, session: aiohttp.ClientSession) -> None:
+    scenario = generate(
+        seed=6, count=30, start=T0 - timedelta(hours=1), span=timedelta(minutes=30), reply_delays=[timedelta(minutes=1)]
+    )
     b = brand(0, scenario, fake_api)
     url = f"{fake_api.base_url}/2/users/{b.user_id}/mentions"
     auth = {"Authorization": f"Bearer {BEARER}"}
 
-    async def get(params: dict[str, str], headers: dict[str, str] = auth,
-                  path: str = url) -> tuple[int, Any, Any]:
+    async def get(params: dict[str, str], headers: dict[str, str] = auth, path: str = url) -> tuple[int, Any, Any]:
         async with session.get(path, params=params, headers=headers) as r:
             return r.status, await r.json(), r.headers
 
@@ -684,24 +754,27 @@ async def test_the_fake_speaks_the_v2_wire_format(fake_api: FakeXApi,
     meta = body["meta"]
     assert meta["result_count"] == 5 and meta["newest_id"] == body["data"][0]["id"]
     assert meta["oldest_id"] == body["data"][-1]["id"] and meta["next_token"]
-    assert [int(d["id"]) for d in body["data"]] == sorted((int(d["id"]) for d in body["data"]),
-                                                          reverse=True)
+    assert [int(d["id"]) for d in body["data"]] == sorted((int(d["id"]) for d in body["data"]), reverse=True)
 
     status, page2, _ = await get({"max_results": "5", "pagination_token": meta["next_token"]})
     assert int(page2["data"][0]["id"]) < int(meta["oldest_id"])
 
-    status, body, _ = await get({"max_results": "100", "tweet.fields": "created_at,author_id",
-                                 "expansions": "author_id", "user.fields": "username",
-                                 "since_id": meta["oldest_id"]})
+    status, body, _ = await get(
+        {
+            "max_results": "100",
+            "tweet.fields": "created_at,author_id",
+            "expansions": "author_id",
+            "user.fields": "username",
+            "since_id": meta["oldest_id"],
+        }
+    )
     assert body["meta"]["result_count"] == 4
     assert set(body["data"][0]) == {"id", "text", "edit_history_tweet_ids", "created_at", "author_id"}
     assert {u["id"] for u in body["includes"]["users"]} == {d["author_id"] for d in body["data"]}
 
     start = (T0 - timedelta(minutes=40)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    status, body, _ = await get({"max_results": "100", "start_time": start,
-                                 "tweet.fields": "created_at"})
-    assert body["meta"]["result_count"] == sum(p.at >= T0 - timedelta(minutes=40)
-                                               for p in scenario.posts)
+    status, body, _ = await get({"max_results": "100", "start_time": start, "tweet.fields": "created_at"})
+    assert body["meta"]["result_count"] == sum(p.at >= T0 - timedelta(minutes=40) for p in scenario.posts)
 
     status, body, _ = await get({"tweet.fields": "colour"})
     assert status == 400

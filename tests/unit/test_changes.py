@@ -19,9 +19,22 @@ def wait(seq: int, closed: int | None = None, target: float = 1800.0) -> WaitRow
     opened = T0 + timedelta(minutes=10 * seq)
     closed_at = None if closed is None else opened + timedelta(minutes=closed)
     seconds = None if closed is None else closed * 60.0
-    return WaitRow(seq, "first" if seq == 0 else "next", opened, f"q{seq}", 1, closed_at,
-                   None if closed is None else f"r{seq}", target, opened + timedelta(seconds=target),
-                   opened + timedelta(seconds=0.8 * target), seconds, seconds, None, None)
+    return WaitRow(
+        seq,
+        "first" if seq == 0 else "next",
+        opened,
+        f"q{seq}",
+        1,
+        closed_at,
+        None if closed is None else f"r{seq}",
+        target,
+        opened + timedelta(seconds=target),
+        opened + timedelta(seconds=0.8 * target),
+        seconds,
+        seconds,
+        None,
+        None,
+    )
 
 
 def test_a_new_thread_opens_all_its_waits_and_answers_the_closed_ones() -> None:
@@ -59,7 +72,8 @@ def test_a_changed_target_is_a_change() -> None:
 
 
 _waits = st.lists(st.one_of(st.none(), st.integers(1, 30)), max_size=5).map(
-    lambda closed: [wait(seq, c) for seq, c in enumerate(closed)])
+    lambda closed: [wait(seq, c) for seq, c in enumerate(closed)]
+)
 
 
 @given(old=_waits, new=_waits)
@@ -78,15 +92,22 @@ def test_applying_the_diff_to_the_stored_waits_gives_the_computed_ones(old: list
 
 def test_a_thread_change_reflags_stored_messages_whose_decision_changed_and_counts_its_events() -> None:
     thread = ThreadInfo(7, 3, "public", "42", "sam", "https://x.com/i/status/1")
-    stored = StoredThread(thread, waits=[wait(0)], flags={"q0": Flags(True, False, "question_mark"),
-                                                          "t0": Flags(False, False, "praise")})
-    outcome = ThreadOutcome([wait(0, closed=4)], {"q0": Flags(True, False, "question_mark"),
-                                                  "t0": Flags(True, False, "corrected"),
-                                                  "r0": Flags(False, False, None)})
+    stored = StoredThread(
+        thread, waits=[wait(0)], flags={"q0": Flags(True, False, "question_mark"), "t0": Flags(False, False, "praise")}
+    )
+    outcome = ThreadOutcome(
+        [wait(0, closed=4)],
+        {
+            "q0": Flags(True, False, "question_mark"),
+            "t0": Flags(True, False, "corrected"),
+            "r0": Flags(False, False, None),
+        },
+    )
     change = thread_change(stored, outcome)
     assert change.reflagged == {"t0": Flags(True, False, "corrected")}  # "r0" is new: stored with its flags
     result = IngestResult()
     result.add(change)
     assert result.threads_touched == 1 and result.opened == []
     assert [(e.thread_id, e.seq, e.wall_seconds, e.message, e.url) for e in result.answered] == [
-        (7, 0, 240.0, "q0", "https://x.com/i/status/1")]
+        (7, 0, 240.0, "q0", "https://x.com/i/status/1")
+    ]

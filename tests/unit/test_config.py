@@ -12,8 +12,12 @@ from monitor.config import ConfigError, load, parse_duration
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
 EXAMPLE_ENV = {
-    "ACME_X_BEARER_TOKEN": "b", "ACME_X_CONSUMER_KEY": "k", "ACME_X_CONSUMER_SECRET": "s",
-    "ACME_X_ACCESS_TOKEN": "t", "ACME_X_ACCESS_TOKEN_SECRET": "ts", "ACME_FB_PAGE_TOKEN": "p",
+    "ACME_X_BEARER_TOKEN": "b",
+    "ACME_X_CONSUMER_KEY": "k",
+    "ACME_X_CONSUMER_SECRET": "s",
+    "ACME_X_ACCESS_TOKEN": "t",
+    "ACME_X_ACCESS_TOKEN_SECRET": "ts",
+    "ACME_FB_PAGE_TOKEN": "p",
     "ACME_FB_APP_SECRET": "a",
 }
 
@@ -88,8 +92,10 @@ def test_example_config_is_valid() -> None:
 def test_example_config_names_missing_secrets() -> None:
     with pytest.raises(ConfigError) as err:
         load(EXAMPLE, environ={})
-    assert ("brands[0].accounts[1].page_token_env: environment variable ACME_FB_PAGE_TOKEN"
-            " (or ACME_FB_PAGE_TOKEN_FILE) is not set") in str(err.value)
+    assert (
+        "brands[0].accounts[1].page_token_env: environment variable ACME_FB_PAGE_TOKEN"
+        " (or ACME_FB_PAGE_TOKEN_FILE) is not set"
+    ) in str(err.value)
     assert len(err.value.problems) == len(EXAMPLE_ENV)
 
 
@@ -117,7 +123,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_unknown_keys_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "typo.toml"
-    path.write_text(EXAMPLE.read_text().replace("poll_interval = \"1m\"", "poll_intervall = \"1m\""))
+    path.write_text(EXAMPLE.read_text().replace('poll_interval = "1m"', 'poll_intervall = "1m"'))
     with pytest.raises(ConfigError, match=r"brands\[0\]\.accounts\[0\]\.poll_intervall: extra inputs"):
         load(path, environ=EXAMPLE_ENV)
 
@@ -129,14 +135,17 @@ def test_builtin_demo_config_needs_no_secret() -> None:
 
 def test_report_schedules_name_missing_secrets(tmp_path: Path) -> None:
     path = tmp_path / "reports.toml"
-    path.write_text(EXAMPLE.read_text() + """
+    path.write_text(
+        EXAMPLE.read_text()
+        + """
 [[reports]]
 name = "weekly"
 cron = "0 8 * * mon"
 timezone = "Europe/Paris"
 period = "last-week"
 slack = { webhook_url_env = "WEEKLY_SLACK_URL" }
-""")
+"""
+    )
     missing = r"reports\[0\]\.slack\.webhook_url_env: environment variable WEEKLY_SLACK_URL"
     with pytest.raises(ConfigError, match=missing):
         load(path, environ=EXAMPLE_ENV)

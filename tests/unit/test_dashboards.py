@@ -32,9 +32,16 @@ COMMITTED = {p.name: p for p in (GRAFANA / "dashboards").glob("*.json")}
 BOARDS = list(BUILT.values())
 IDS = [b["uid"] for b in BOARDS]
 # The alerts of DESIGN.md, each with a section in deploy/prometheus/runbook.md.
-ALERTS = {"SocialInboxQuestionUnanswered", "SocialInboxQuestionAtRisk", "SocialInboxSLOBurnRate",
-          "SocialInboxPollerFailing", "SocialInboxAPITokenInvalid", "SocialInboxRateLimited",
-          "SocialInboxMonitorDown", "SocialInboxStreamStale"}
+ALERTS = {
+    "SocialInboxQuestionUnanswered",
+    "SocialInboxQuestionAtRisk",
+    "SocialInboxSLOBurnRate",
+    "SocialInboxPollerFailing",
+    "SocialInboxAPITokenInvalid",
+    "SocialInboxRateLimited",
+    "SocialInboxMonitorDown",
+    "SocialInboxStreamStale",
+}
 BUILTINS = {"__interval", "__interval_ms", "__rate_interval", "__range", "__range_s", "__range_ms"}
 VARIABLE = re.compile(r"\$(?:\{(\w+)(?::(\w+))?\}|(\w+))")
 
@@ -43,7 +50,8 @@ def test_committed_dashboards_are_what_the_generator_writes() -> None:
     assert set(COMMITTED) == set(BUILT), "run: python grafana/generate.py"
     for name, board in BUILT.items():
         assert COMMITTED[name].read_text(encoding="utf-8") == GENERATE.render(board), (
-            f"grafana/dashboards/{name} is stale or was edited by hand: run python grafana/generate.py")
+            f"grafana/dashboards/{name} is stale or was edited by hand: run python grafana/generate.py"
+        )
     assert GENERATE.main(["--check"]) == 0
 
 
@@ -181,8 +189,10 @@ def test_runbook_links_name_the_alerts() -> None:
 
 def test_runbook_has_a_section_for_every_linked_alert() -> None:
     runbook = ROOT / "deploy" / "prometheus" / "runbook.md"
-    headings = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
-                for h in re.findall(r"^#+\s+(.+)$", runbook.read_text(encoding="utf-8"), re.M)}
+    headings = {
+        re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
+        for h in re.findall(r"^#+\s+(.+)$", runbook.read_text(encoding="utf-8"), re.M)
+    }
     for board in BOARDS:
         for p in GENERATE.panels_of(board):
             for link in p.get("links", []):

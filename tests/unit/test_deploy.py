@@ -71,8 +71,12 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_file_passes_the_compose_specification_schema() -> None:
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                             str(COMPOSE)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -141,8 +145,9 @@ def test_compose_prometheus_configuration_passes_promtool(tmp_path: Path) -> Non
     rules = tmp_path / "rules"
     shutil.copytree(DEPLOY / "prometheus" / "rules", rules)
     (tmp_path / "prometheus.yml").write_text(content.replace("/etc/prometheus/rules", str(rules)))
-    result = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -166,7 +171,7 @@ def test_dockerfile_parses_and_builds_a_small_non_root_image_with_a_health_check
     commands = dockerfile.parse_file(str(ROOT / "Dockerfile"))
     froms = [c.value[0] for c in commands if c.cmd == "FROM"]
     assert froms and all(f.startswith("python:3.11-slim") for f in froms)
-    final = commands[max(i for i, c in enumerate(commands) if c.cmd == "FROM"):]
+    final = commands[max(i for i, c in enumerate(commands) if c.cmd == "FROM") :]
     users = [c.value[0] for c in final if c.cmd == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root")
     health = [c for c in final if c.cmd == "HEALTHCHECK"]
@@ -210,52 +215,126 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 _ANY: dict[str, Any] = {}
 _MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _DURATION = {"type": "string", "pattern": DURATION}
-_METADATA = _object({"name": {"type": "string", "minLength": 1}, "namespace": {"type": "string"},
-                     "labels": _MAP, "annotations": _MAP}, ("name",))
+_METADATA = _object(
+    {"name": {"type": "string", "minLength": 1}, "namespace": {"type": "string"}, "labels": _MAP, "annotations": _MAP},
+    ("name",),
+)
 _SELECTOR = _object({"matchLabels": _MAP, "matchExpressions": {"type": "array"}})
-_ENDPOINT = _object({
-    **{name: _ANY for name in (
-        "authorization", "basicAuth", "bearerTokenSecret", "enableHttp2", "filterRunning", "followRedirects",
-        "honorLabels", "honorTimestamps", "metricRelabelings", "noProxy", "oauth2", "params",
-        "proxyConnectHeader", "proxyFromEnvironment", "proxyUrl", "relabelings", "tlsConfig",
-        "trackTimestampsStaleness", "targetPort")},
-    "port": {"type": "string"}, "portNumber": {"type": "integer", "minimum": 1, "maximum": 65535},
-    "path": {"type": "string"}, "scheme": {"enum": ["http", "https"]},
-    "interval": _DURATION, "scrapeTimeout": _DURATION,
-})
-_RULE = _object({"record": {"type": "string"}, "alert": {"type": "string"},
-                 "expr": {"type": ["string", "integer"]}, "for": _DURATION,
-                 "keep_firing_for": {"type": "string", "minLength": 1, "pattern": DURATION},
-                 "labels": _MAP, "annotations": _MAP}, ("expr",))
+_ENDPOINT = _object(
+    {
+        **{
+            name: _ANY
+            for name in (
+                "authorization",
+                "basicAuth",
+                "bearerTokenSecret",
+                "enableHttp2",
+                "filterRunning",
+                "followRedirects",
+                "honorLabels",
+                "honorTimestamps",
+                "metricRelabelings",
+                "noProxy",
+                "oauth2",
+                "params",
+                "proxyConnectHeader",
+                "proxyFromEnvironment",
+                "proxyUrl",
+                "relabelings",
+                "tlsConfig",
+                "trackTimestampsStaleness",
+                "targetPort",
+            )
+        },
+        "port": {"type": "string"},
+        "portNumber": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "path": {"type": "string"},
+        "scheme": {"enum": ["http", "https"]},
+        "interval": _DURATION,
+        "scrapeTimeout": _DURATION,
+    }
+)
+_RULE = _object(
+    {
+        "record": {"type": "string"},
+        "alert": {"type": "string"},
+        "expr": {"type": ["string", "integer"]},
+        "for": _DURATION,
+        "keep_firing_for": {"type": "string", "minLength": 1, "pattern": DURATION},
+        "labels": _MAP,
+        "annotations": _MAP,
+    },
+    ("expr",),
+)
 OPERATOR_SCHEMAS: dict[str, dict[str, Any]] = {
     # Transcribed from the Prometheus Operator's monitoring.coreos.com/v1 API reference for the
     # fields these manifests may use; every other field is rejected, so that a typo fails here
     # rather than being pruned silently by the API server. promtool checks the rules themselves.
-    "PodMonitor": _object({
-        "apiVersion": {"const": "monitoring.coreos.com/v1"}, "kind": {"const": "PodMonitor"},
-        "metadata": _METADATA,
-        "spec": _object({
-            **{name: _ANY for name in (
-                "attachMetadata", "bodySizeLimit", "fallbackScrapeProtocol", "keepDroppedTargets", "labelLimit",
-                "labelNameLengthLimit", "labelValueLengthLimit", "nativeHistogramBucketLimit",
-                "nativeHistogramMinBucketFactor", "podTargetLabels", "sampleLimit", "scrapeClass",
-                "scrapeClassicHistograms", "scrapeProtocols", "selectorMechanism", "targetLimit")},
-            "jobLabel": {"type": "string"},
-            "namespaceSelector": _object({"any": {"type": "boolean"}, "matchNames": {"type": "array"}}),
-            "selector": _SELECTOR,
-            "podMetricsEndpoints": {"type": "array", "items": _ENDPOINT},
-        }, ("selector",)),
-    }, ("apiVersion", "kind", "metadata", "spec")),
-    "PrometheusRule": _object({
-        "apiVersion": {"const": "monitoring.coreos.com/v1"}, "kind": {"const": "PrometheusRule"},
-        "metadata": _METADATA,
-        "spec": _object({"groups": {"type": "array", "items": _object({
-            "name": {"type": "string", "minLength": 1}, "interval": _DURATION, "query_offset": _DURATION,
-            "limit": {"type": "integer"}, "labels": _MAP,
-            "partial_response_strategy": {"type": "string", "pattern": "^(?i)(abort|warn)?$"},
-            "rules": {"type": "array", "items": _RULE},
-        }, ("name",))}}),
-    }, ("apiVersion", "kind", "metadata", "spec")),
+    "PodMonitor": _object(
+        {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": "PodMonitor"},
+            "metadata": _METADATA,
+            "spec": _object(
+                {
+                    **{
+                        name: _ANY
+                        for name in (
+                            "attachMetadata",
+                            "bodySizeLimit",
+                            "fallbackScrapeProtocol",
+                            "keepDroppedTargets",
+                            "labelLimit",
+                            "labelNameLengthLimit",
+                            "labelValueLengthLimit",
+                            "nativeHistogramBucketLimit",
+                            "nativeHistogramMinBucketFactor",
+                            "podTargetLabels",
+                            "sampleLimit",
+                            "scrapeClass",
+                            "scrapeClassicHistograms",
+                            "scrapeProtocols",
+                            "selectorMechanism",
+                            "targetLimit",
+                        )
+                    },
+                    "jobLabel": {"type": "string"},
+                    "namespaceSelector": _object({"any": {"type": "boolean"}, "matchNames": {"type": "array"}}),
+                    "selector": _SELECTOR,
+                    "podMetricsEndpoints": {"type": "array", "items": _ENDPOINT},
+                },
+                ("selector",),
+            ),
+        },
+        ("apiVersion", "kind", "metadata", "spec"),
+    ),
+    "PrometheusRule": _object(
+        {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": "PrometheusRule"},
+            "metadata": _METADATA,
+            "spec": _object(
+                {
+                    "groups": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "name": {"type": "string", "minLength": 1},
+                                "interval": _DURATION,
+                                "query_offset": _DURATION,
+                                "limit": {"type": "integer"},
+                                "labels": _MAP,
+                                "partial_response_strategy": {"type": "string", "pattern": "^(?i)(abort|warn)?$"},
+                                "rules": {"type": "array", "items": _RULE},
+                            },
+                            ("name",),
+                        ),
+                    }
+                }
+            ),
+        },
+        ("apiVersion", "kind", "metadata", "spec"),
+    ),
 }
 
 
@@ -295,13 +374,21 @@ def _generator() -> types.ModuleType:
 
 def test_prometheus_rule_is_generated_from_the_rule_files_and_has_not_drifted() -> None:
     generator = _generator()
-    assert (K8S / "prometheusrule.yaml").read_text(encoding="utf-8") == generator.render(), \
+    assert (K8S / "prometheusrule.yaml").read_text(encoding="utf-8") == generator.render(), (
         "deploy/kubernetes/prometheusrule.yaml is out of date: run python deploy/kubernetes/generate.py"
-    assert subprocess.run([sys.executable, str(K8S / "generate.py"), "--check"], capture_output=True,
-                          timeout=60).returncode == 0
+    )
+    assert (
+        subprocess.run(
+            [sys.executable, str(K8S / "generate.py"), "--check"], capture_output=True, timeout=60
+        ).returncode
+        == 0
+    )
     rule = manifests()["PrometheusRule"]
-    groups = [g for path in sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
-              for g in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]]
+    groups = [
+        g
+        for path in sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
+        for g in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+    ]
     assert rule["spec"]["groups"] == groups
     assert rule["spec"]["groups"][0]["rules"]
 
@@ -315,7 +402,7 @@ def test_the_generator_notices_a_changed_rule_file(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip() == "rules:")
     indent = " " * (len(lines[at + 1]) - len(lines[at + 1].lstrip()))
-    lines[at + 1:at + 1] = [f"{indent}- record: x:y:z", f"{indent}  expr: vector(1)"]
+    lines[at + 1 : at + 1] = [f"{indent}- record: x:y:z", f"{indent}  expr: vector(1)"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     after = generator.render(rules)
     assert after != before and "x:y:z" in yaml.safe_load(after)["spec"]["groups"][0]["rules"][0]["record"]
@@ -328,8 +415,9 @@ def test_the_generator_notices_a_changed_rule_file(tmp_path: Path) -> None:
 def test_prometheus_rule_spec_passes_promtool(tmp_path: Path) -> None:
     spec = manifests()["PrometheusRule"]["spec"]
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(spec, allow_unicode=True))
-    result = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yml")], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        ["promtool", "check", "rules", str(tmp_path / "rules.yml")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -383,7 +471,8 @@ def test_pods_are_scraped_as_the_rules_expect_and_probed_on_health_endpoints() -
     assert security["runAsNonRoot"] and security["runAsUser"] == 10001  # the image's user
     assert "--- " not in (K8S / "secret.example.yaml").read_text()  # one example Secret, no real values
     assert set(found["Secret"]["stringData"].values()) <= {"CHANGE-ME"} | {
-        v for v in found["Secret"]["stringData"].values() if "CHANGE-ME" in v}
+        v for v in found["Secret"]["stringData"].values() if "CHANGE-ME" in v
+    }
 
 
 def test_kustomization_lists_every_manifest_but_the_example_secret() -> None:

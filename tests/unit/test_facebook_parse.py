@@ -55,8 +55,14 @@ def at(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")
 
 
-def comment(cid: str, when: str, who: dict[str, str] | None, text: str, parent: str | None = None,
-            grandparent: str | None = None) -> dict[str, Any]:
+def comment(
+    cid: str,
+    when: str,
+    who: dict[str, str] | None,
+    text: str,
+    parent: str | None = None,
+    grandparent: str | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"id": cid, "created_time": when, "message": text}
     if who is not None:
         out["from"] = who
@@ -93,12 +99,18 @@ def conversation(item: object) -> Conversation:
 
 
 def test_graph_times_are_parsed_to_aware_utc() -> None:
-    assert message({"id": "m_1", "created_time": "2026-06-01T09:07:30+0000"}).created_at == \
-        datetime(2026, 6, 1, 9, 7, 30, tzinfo=UTC)
-    assert message({"id": "m_1", "created_time": "2026-06-01T11:07:30+0200"}).created_at == \
-        datetime(2026, 6, 1, 9, 7, 30, tzinfo=UTC)
-    for bad, reason in ((None, "missing_created_at"), (1780000000, "bad_created_at"),
-                        ("yesterday", "bad_created_at"), ("2026-06-01T09:07:30", "bad_created_at")):
+    assert message({"id": "m_1", "created_time": "2026-06-01T09:07:30+0000"}).created_at == datetime(
+        2026, 6, 1, 9, 7, 30, tzinfo=UTC
+    )
+    assert message({"id": "m_1", "created_time": "2026-06-01T11:07:30+0200"}).created_at == datetime(
+        2026, 6, 1, 9, 7, 30, tzinfo=UTC
+    )
+    for bad, reason in (
+        (None, "missing_created_at"),
+        (1780000000, "bad_created_at"),
+        ("yesterday", "bad_created_at"),
+        ("2026-06-01T09:07:30", "bad_created_at"),
+    ):
         assert rejected_message({"id": "m_1", "created_time": bad}).reason == reason
 
 
@@ -114,8 +126,12 @@ def test_ids_as_the_graph_api_documents_them() -> None:
 
 
 def test_listing_pages_by_after_cursor_and_stops_without_next() -> None:
-    page = parse_listing({"data": [{"id": "1"}], "paging": {
-        "cursors": {"before": "QVFa", "after": "QVFb"}, "next": "https://graph.facebook.com/..."}})
+    page = parse_listing(
+        {
+            "data": [{"id": "1"}],
+            "paging": {"cursors": {"before": "QVFa", "after": "QVFb"}, "next": "https://graph.facebook.com/..."},
+        }
+    )
     assert page.items == [{"id": "1"}] and page.after == "QVFb"
     last = parse_listing({"data": [{"id": "2"}], "paging": {"cursors": {"before": "x", "after": "y"}}})
     assert last.after is None
@@ -123,11 +139,19 @@ def test_listing_pages_by_after_cursor_and_stops_without_next() -> None:
     assert parse_listing({"data": ["1"]}).items == ["1"]  # an item is its parser's business
 
 
-@pytest.mark.parametrize("body", [
-    None, [], "text", {"error": "x"}, {"data": {"id": "1"}},
-    {"data": [], "paging": []}, {"data": [{"id": "1"}], "paging": {"next": "https://x"}},
-    {"data": [{"id": "1"}], "paging": {"next": "https://x", "cursors": {"after": ""}}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        "text",
+        {"error": "x"},
+        {"data": {"id": "1"}},
+        {"data": [], "paging": []},
+        {"data": [{"id": "1"}], "paging": {"next": "https://x"}},
+        {"data": [{"id": "1"}], "paging": {"next": "https://x", "cursors": {"after": ""}}},
+    ],
+)
 def test_malformed_listings_are_bad_payloads(body: object) -> None:
     with pytest.raises(BadPayload):
         parse_listing(body)
@@ -137,22 +161,34 @@ def test_malformed_listings_are_bad_payloads(body: object) -> None:
 
 
 def test_messenger_messages_from_the_page_are_outbound_in_the_conversation_thread() -> None:
-    conv = conversation({
-        "id": "t_77", "updated_time": T2,
-        "messages": {"data": [
-            {"id": "m_2", "created_time": T2, "from": {**PAGE_FROM, "email": f"{PAGE}@facebook.com"},
-             "message": "Bonjour, nous regardons."},
-            {"id": "m_1", "created_time": T1, "from": {**ANN, "email": "901@facebook.com"},
-             "message": "Ma commande ?"},
-        ], "paging": {"cursors": {"before": "a", "after": "b"}, "next": "https://graph/next"}},
-    })
+    conv = conversation(
+        {
+            "id": "t_77",
+            "updated_time": T2,
+            "messages": {
+                "data": [
+                    {
+                        "id": "m_2",
+                        "created_time": T2,
+                        "from": {**PAGE_FROM, "email": f"{PAGE}@facebook.com"},
+                        "message": "Bonjour, nous regardons.",
+                    },
+                    {
+                        "id": "m_1",
+                        "created_time": T1,
+                        "from": {**ANN, "email": "901@facebook.com"},
+                        "message": "Ma commande ?",
+                    },
+                ],
+                "paging": {"cursors": {"before": "a", "after": "b"}, "next": "https://graph/next"},
+            },
+        }
+    )
     assert conv.id == "t_77" and conv.updated == at(T2) and conv.messages_after == "b"
     reply, question = (message(m, conv.id) for m in conv.messages)
-    assert (question.direction, question.thread_key, question.thread_kind) == (
-        "inbound", "messenger:t_77", "private")
+    assert (question.direction, question.thread_key, question.thread_kind) == ("inbound", "messenger:t_77", "private")
     assert (question.author_id, question.author_handle, question.created_at) == ("901", "Ann Martin", at(T1))
-    assert (reply.direction, reply.thread_key, reply.text) == ("outbound", "messenger:t_77",
-                                                                "Bonjour, nous regardons.")
+    assert (reply.direction, reply.thread_key, reply.text) == ("outbound", "messenger:t_77", "Bonjour, nous regardons.")
 
 
 def test_messenger_attachment_without_text_is_an_empty_message() -> None:
@@ -160,25 +196,51 @@ def test_messenger_attachment_without_text_is_an_empty_message() -> None:
     assert m.text == "" and m.direction == "inbound"
 
 
-@pytest.mark.parametrize(("item", "reason", "detail", "item_id"), [
-    ({"created_time": T1, "from": ANN, "message": "x"}, "bad_id",
-     "a message of conversation t_1.id: missing", None),
-    ({"id": "m_1/x", "created_time": T1, "from": ANN, "message": "x"}, "bad_id",
-     "a message of conversation t_1.id: not a message id (5 characters)", None),
-    ({"id": "m_1", "from": ANN, "message": "x"}, "missing_created_at", "message m_1.created_time: missing", "m_1"),
-    ({"id": "m_1", "created_time": T1, "from": "Ann", "message": "x"}, "bad_author",
-     "message m_1.from: not an object but a string of 3 characters", "m_1"),
-    ({"id": "m_1", "created_time": T1, "from": {"name": "no id"}, "message": "x"}, "bad_author",
-     "message m_1.from.id: missing", "m_1"),
-    ({"id": "m_1", "created_time": T1, "from": ANN, "message": 42}, "bad_text",
-     "message m_1.message: not a string but a number", "m_1"),
-    ({"id": "m_1", "created_time": "9999-12-31T23:59:59+0000", "from": ANN, "message": "x"},
-     "implausible_created_at", "message m_1.created_time: 9999-12-31T23:59:59+00:00 is more than 1 day "
-     "after it was received (2026-06-01T12:00:00+00:00)", "m_1"),
-    ("m_1", "bad_item", "a message of conversation t_1: not an object but a string of 3 characters", None),
-])
-def test_malformed_messenger_messages_are_set_aside(item: Any, reason: str, detail: str,
-                                                     item_id: str | None) -> None:
+@pytest.mark.parametrize(
+    ("item", "reason", "detail", "item_id"),
+    [
+        (
+            {"created_time": T1, "from": ANN, "message": "x"},
+            "bad_id",
+            "a message of conversation t_1.id: missing",
+            None,
+        ),
+        (
+            {"id": "m_1/x", "created_time": T1, "from": ANN, "message": "x"},
+            "bad_id",
+            "a message of conversation t_1.id: not a message id (5 characters)",
+            None,
+        ),
+        ({"id": "m_1", "from": ANN, "message": "x"}, "missing_created_at", "message m_1.created_time: missing", "m_1"),
+        (
+            {"id": "m_1", "created_time": T1, "from": "Ann", "message": "x"},
+            "bad_author",
+            "message m_1.from: not an object but a string of 3 characters",
+            "m_1",
+        ),
+        (
+            {"id": "m_1", "created_time": T1, "from": {"name": "no id"}, "message": "x"},
+            "bad_author",
+            "message m_1.from.id: missing",
+            "m_1",
+        ),
+        (
+            {"id": "m_1", "created_time": T1, "from": ANN, "message": 42},
+            "bad_text",
+            "message m_1.message: not a string but a number",
+            "m_1",
+        ),
+        (
+            {"id": "m_1", "created_time": "9999-12-31T23:59:59+0000", "from": ANN, "message": "x"},
+            "implausible_created_at",
+            "message m_1.created_time: 9999-12-31T23:59:59+00:00 is more than 1 day "
+            "after it was received (2026-06-01T12:00:00+00:00)",
+            "m_1",
+        ),
+        ("m_1", "bad_item", "a message of conversation t_1: not an object but a string of 3 characters", None),
+    ],
+)
+def test_malformed_messenger_messages_are_set_aside(item: Any, reason: str, detail: str, item_id: str | None) -> None:
     rejected = rejected_message(item)
     assert (rejected.reason, rejected.detail, rejected.external_id) == (reason, detail, item_id)
     assert rejected.raw == item and rejected.kind == "messenger_message"
@@ -195,10 +257,13 @@ def test_a_conversation_with_an_unusable_updated_time_is_read_as_updated_now(upd
     assert not isinstance(conv, Rejected) and conv.updated == RECEIVED and len(conv.messages) == 1
 
 
-@pytest.mark.parametrize(("item", "reason"), [
-    ({"id": "t_1", "updated_time": T1, "messages": {"data": {}}}, "bad_field"),
-    ({"updated_time": T1}, "bad_id"),
-])
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ({"id": "t_1", "updated_time": T1, "messages": {"data": {}}}, "bad_field"),
+        ({"updated_time": T1}, "bad_id"),
+    ],
+)
 def test_a_malformed_conversation_is_set_aside(item: dict[str, Any], reason: str) -> None:
     conv = parse_conversation(item, received_at=RECEIVED)
     assert isinstance(conv, Rejected) and conv.reason == reason and conv.kind == "conversation"
@@ -219,11 +284,12 @@ def test_a_message_from_the_future_is_clamped_to_its_receive_time_and_flagged() 
 
 
 def test_a_top_level_comment_is_a_thread_and_the_page_reply_is_outbound_in_it() -> None:
-    items = [comment("1_11", T2, PAGE_FROM, "On regarde !", parent="1_10"),
-             comment("1_10", T1, ANN, "Toujours pas reçu ma commande, vous pouvez vérifier ?")]
+    items = [
+        comment("1_11", T2, PAGE_FROM, "On regarde !", parent="1_10"),
+        comment("1_10", T1, ANN, "Toujours pas reçu ma commande, vous pouvez vérifier ?"),
+    ]
     reply, question = comments("5550001_1", False, items)
-    assert (question.thread_key, question.direction, question.thread_kind) == (
-        "comment:1_10", "inbound", "public")
+    assert (question.thread_key, question.direction, question.thread_kind) == ("comment:1_10", "inbound", "public")
     assert (reply.thread_key, reply.direction) == ("comment:1_10", "outbound")
     assert question.url == "https://www.facebook.com/5550001_1?comment_id=1_10"
 
@@ -238,11 +304,16 @@ def test_a_reply_to_a_reply_belongs_to_the_top_level_thread() -> None:
     [deep] = comments("p_1", False, [comment("1_13", T3, ANN, "Et le retour ?", "1_11", "1_10")])
     assert deep.thread_key == "comment:1_10" and deep.direction == "inbound"
     # or resolved through the comments of the same answer when only the parent is given
-    items = [comment("1_13", T3, ANN, "Et le retour ?", "1_11"),
-             comment("1_11", T2, PAGE_FROM, "C'est parti", "1_10"),
-             comment("1_10", T1, ANN, "Où en est ma commande ?")]
+    items = [
+        comment("1_13", T3, ANN, "Et le retour ?", "1_11"),
+        comment("1_11", T2, PAGE_FROM, "C'est parti", "1_10"),
+        comment("1_10", T1, ANN, "Où en est ma commande ?"),
+    ]
     assert {m.external_id: m.thread_key for m in comments("p_1", False, items)} == {
-        "1_13": "comment:1_10", "1_11": "comment:1_10", "1_10": "comment:1_10"}
+        "1_13": "comment:1_10",
+        "1_11": "comment:1_10",
+        "1_10": "comment:1_10",
+    }
 
 
 def test_a_reply_to_the_pages_comment_replies_to_the_brand() -> None:
@@ -252,8 +323,12 @@ def test_a_reply_to_the_pages_comment_replies_to_the_brand() -> None:
     to_page["parent"]["from"] = PAGE_FROM
     [alone] = comments("p_1", False, [to_page])
     assert alone.reply_to_brand and alone.thread_key == "comment:1_11"
-    items = [comment("1_13", T4, ANN, "ok", "1_11"), comment("1_11", T2, PAGE_FROM, "C'est parti", "1_10"),
-             comment("1_12", T3, BOB, "moi aussi", "1_10"), comment("1_10", T1, ANN, "Où en est ma commande ?")]
+    items = [
+        comment("1_13", T4, ANN, "ok", "1_11"),
+        comment("1_11", T2, PAGE_FROM, "C'est parti", "1_10"),
+        comment("1_12", T3, BOB, "moi aussi", "1_10"),
+        comment("1_10", T1, ANN, "Où en est ma commande ?"),
+    ]
     replies = {m.external_id: m.reply_to_brand for m in comments("p_1", False, items)}
     assert replies == {"1_13": True, "1_11": False, "1_12": False, "1_10": False}
     to_customer = comment("1_14", T3, BOB, "pareil", "1_10")
@@ -267,21 +342,37 @@ def test_a_parent_loop_does_not_hang() -> None:
 
 
 def test_a_visitor_post_is_the_question_and_every_comment_under_it_is_its_thread() -> None:
-    post = parse_post({"id": "5550001_9", "created_time": T1, "from": ANN,
-                       "message": "How do I change my booking?"}, PAGE, received_at=RECEIVED)
+    post = parse_post(
+        {"id": "5550001_9", "created_time": T1, "from": ANN, "message": "How do I change my booking?"},
+        PAGE,
+        received_at=RECEIVED,
+    )
     assert isinstance(post, Post) and post.message is not None and post.created == at(T1)
     assert (post.message.external_id, post.message.thread_key, post.message.direction, post.message.url) == (
-        "5550001_9", "post:5550001_9", "inbound", "https://www.facebook.com/5550001_9")
-    items = [comment("9_2", T3, ANN, "Any news?"), comment("9_1", T2, PAGE_FROM, "Sent you a DM"),
-             comment("9_3", T4, PAGE_FROM, "Done", parent="9_2")]
+        "5550001_9",
+        "post:5550001_9",
+        "inbound",
+        "https://www.facebook.com/5550001_9",
+    )
+    items = [
+        comment("9_2", T3, ANN, "Any news?"),
+        comment("9_1", T2, PAGE_FROM, "Sent you a DM"),
+        comment("9_3", T4, PAGE_FROM, "Done", parent="9_2"),
+    ]
     msgs = comments("5550001_9", True, items)
     assert [(m.thread_key, m.direction) for m in msgs] == [
-        ("post:5550001_9", "inbound"), ("post:5550001_9", "outbound"), ("post:5550001_9", "outbound")]
+        ("post:5550001_9", "inbound"),
+        ("post:5550001_9", "outbound"),
+        ("post:5550001_9", "outbound"),
+    ]
 
 
 def test_the_pages_own_posts_are_not_messages() -> None:
-    post = parse_post({"id": "5550001_8", "created_time": T1, "from": PAGE_FROM, "message": "Nouvelle collection"},
-                      PAGE, received_at=RECEIVED)
+    post = parse_post(
+        {"id": "5550001_8", "created_time": T1, "from": PAGE_FROM, "message": "Nouvelle collection"},
+        PAGE,
+        received_at=RECEIVED,
+    )
     assert post == Post("5550001_8", at(T1), None)
 
 
@@ -290,22 +381,40 @@ def test_a_comment_without_from_is_an_inbound_from_an_unknown_author() -> None:
     assert (m.direction, m.author_id, m.author_handle) == ("inbound", None, None)
 
 
-@pytest.mark.parametrize(("item", "reason", "detail"), [
-    ({"id": "1_1", "created_time": T1, "from": BOB, "parent": "1_0"}, "bad_thread",
-     "comment 1_1.parent: not an object but a string of 3 characters"),
-    ({"id": "1_1", "created_time": T1, "from": BOB, "parent": {"id": "1_0", "parent": "x"}}, "bad_thread",
-     "comment 1_1.parent.parent: not an object but a string of 1 character"),
-    ({"id": "1_1", "created_time": T1, "from": BOB, "parent": {}}, "bad_thread", "comment 1_1.parent.id: missing"),
-    ({"id": "1_1", "created_time": "soon", "from": BOB}, "bad_created_at",
-     "comment 1_1.created_time: not an ISO 8601 time (4 characters)"),
-    ({"created_time": T1, "from": BOB}, "bad_id", "a comment of post p.id: missing"),
-    ({"id": True, "created_time": T1, "from": BOB}, "bad_id", "a comment of post p.id: not a string but a boolean"),
-    ({"id": "a", "created_time": T1, "from": BOB}, "bad_id", "a comment of post p.id: not a Graph id (1 character)"),
-    ({"id": "1_1", "created_time": T1, "from": BOB, "message": ["x"]}, "bad_text",
-     "comment 1_1.message: not a string but a list"),
-])
-def test_malformed_comments_are_set_aside_and_the_others_read(item: dict[str, Any], reason: str,
-                                                               detail: str) -> None:
+@pytest.mark.parametrize(
+    ("item", "reason", "detail"),
+    [
+        (
+            {"id": "1_1", "created_time": T1, "from": BOB, "parent": "1_0"},
+            "bad_thread",
+            "comment 1_1.parent: not an object but a string of 3 characters",
+        ),
+        (
+            {"id": "1_1", "created_time": T1, "from": BOB, "parent": {"id": "1_0", "parent": "x"}},
+            "bad_thread",
+            "comment 1_1.parent.parent: not an object but a string of 1 character",
+        ),
+        ({"id": "1_1", "created_time": T1, "from": BOB, "parent": {}}, "bad_thread", "comment 1_1.parent.id: missing"),
+        (
+            {"id": "1_1", "created_time": "soon", "from": BOB},
+            "bad_created_at",
+            "comment 1_1.created_time: not an ISO 8601 time (4 characters)",
+        ),
+        ({"created_time": T1, "from": BOB}, "bad_id", "a comment of post p.id: missing"),
+        ({"id": True, "created_time": T1, "from": BOB}, "bad_id", "a comment of post p.id: not a string but a boolean"),
+        (
+            {"id": "a", "created_time": T1, "from": BOB},
+            "bad_id",
+            "a comment of post p.id: not a Graph id (1 character)",
+        ),
+        (
+            {"id": "1_1", "created_time": T1, "from": BOB, "message": ["x"]},
+            "bad_text",
+            "comment 1_1.message: not a string but a list",
+        ),
+    ],
+)
+def test_malformed_comments_are_set_aside_and_the_others_read(item: dict[str, Any], reason: str, detail: str) -> None:
     good = comment("1_9", T2, ANN, "Do you ship to Canada?")
     parsed = comment_messages("p", False, [item, good], PAGE, received_at=RECEIVED)
     assert [m.external_id for m in parsed.messages] == ["1_9"]
@@ -314,13 +423,18 @@ def test_malformed_comments_are_set_aside_and_the_others_read(item: dict[str, An
     assert rejected.raw == item and rejected.context == {"post": "p", "visitor": False}
 
 
-@pytest.mark.parametrize(("item", "reason"), [
-    ({"id": "5550001_9", "from": ANN, "message": "?"}, "missing_created_at"),
-    ({"id": "5550001_9", "created_time": "2003-01-01T00:00:00+0000", "from": ANN, "message": "?"},
-     "implausible_created_at"),
-    ({"id": "5550001_9", "created_time": T1, "from": ANN, "message": 3}, "bad_text"),
-    ({"id": "5550001", "created_time": T1, "from": {"id": 901}, "message": "?"}, "bad_author"),
-])
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ({"id": "5550001_9", "from": ANN, "message": "?"}, "missing_created_at"),
+        (
+            {"id": "5550001_9", "created_time": "2003-01-01T00:00:00+0000", "from": ANN, "message": "?"},
+            "implausible_created_at",
+        ),
+        ({"id": "5550001_9", "created_time": T1, "from": ANN, "message": 3}, "bad_text"),
+        ({"id": "5550001", "created_time": T1, "from": {"id": 901}, "message": "?"}, "bad_author"),
+    ],
+)
 def test_a_malformed_post_is_set_aside(item: dict[str, Any], reason: str) -> None:
     post = parse_post(item, PAGE, received_at=RECEIVED)
     assert isinstance(post, Rejected) and post.reason == reason and post.kind == "post"
@@ -329,28 +443,51 @@ def test_a_malformed_post_is_set_aside(item: dict[str, Any], reason: str) -> Non
 def test_set_aside_items_parse_again_with_their_context() -> None:
     """What `quarantine retry` does with each kind of item: the same parser, the same result."""
     item = comment("1_13", T3, ANN, "Et le retour ?", "1_11", "1_10")
-    [m] = parse_rejected("comment", item, {"post": "5550001_1", "visitor": False}, page_id=PAGE,
-                         received_at=RECEIVED).messages
+    [m] = parse_rejected(
+        "comment", item, {"post": "5550001_1", "visitor": False}, page_id=PAGE, received_at=RECEIVED
+    ).messages
     assert (m.thread_key, m.url) == ("comment:1_10", "https://www.facebook.com/5550001_1?comment_id=1_11")
-    visitor = parse_rejected("post", {"id": "5550001_9", "created_time": T1, "from": ANN, "message": "?"}, {},
-                             page_id=PAGE, received_at=RECEIVED)
+    visitor = parse_rejected(
+        "post",
+        {"id": "5550001_9", "created_time": T1, "from": ANN, "message": "?"},
+        {},
+        page_id=PAGE,
+        received_at=RECEIVED,
+    )
     assert [m.thread_key for m in visitor.messages] == ["post:5550001_9"]
-    conv = parse_rejected("conversation", {"id": "t_5", "updated_time": T2, "messages": {"data": [
-        {"id": "m_8", "created_time": T1, "from": ANN, "message": "Bonjour ?"},
-        {"id": "m_9", "created_time": T2, "from": ANN, "message": 7}]}}, {}, page_id=PAGE, received_at=RECEIVED)
+    conv = parse_rejected(
+        "conversation",
+        {
+            "id": "t_5",
+            "updated_time": T2,
+            "messages": {
+                "data": [
+                    {"id": "m_8", "created_time": T1, "from": ANN, "message": "Bonjour ?"},
+                    {"id": "m_9", "created_time": T2, "from": ANN, "message": 7},
+                ]
+            },
+        },
+        {},
+        page_id=PAGE,
+        received_at=RECEIVED,
+    )
     assert [m.thread_key for m in conv.messages] == ["messenger:t_5"]
     assert [(r.kind, r.reason, r.context) for r in conv.rejected] == [
-        ("messenger_message", "bad_text", {"conversation": "t_5"})]
-    still = parse_rejected("messenger_message", {"id": "m_1", "from": ANN}, {"conversation": "t_5"},
-                           page_id=PAGE, received_at=RECEIVED)
+        ("messenger_message", "bad_text", {"conversation": "t_5"})
+    ]
+    still = parse_rejected(
+        "messenger_message", {"id": "m_1", "from": ANN}, {"conversation": "t_5"}, page_id=PAGE, received_at=RECEIVED
+    )
     assert [r.reason for r in still.rejected] == ["missing_created_at"] and still.messages == []
     with pytest.raises(ValueError, match="not an item kind"):
         parse_rejected("tweet", {}, {}, page_id=PAGE, received_at=RECEIVED)
 
 
-GRAPH_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-                          lambda inner: st.lists(inner, max_size=3)
-                          | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=6)
+GRAPH_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 @given(key=st.sampled_from(["id", "created_time", "from", "message", "parent"]), value=GRAPH_JSON)
@@ -366,24 +503,46 @@ def test_any_wrong_value_in_a_comment_parses_or_is_set_aside(key: str, value: An
 
 
 def test_usage_headers_give_the_highest_percentages_and_the_longest_block() -> None:
-    usage = parse_usage({
-        "x-app-usage": json.dumps({"call_count": 12, "total_cputime": 30, "total_time": 7}),
-        "X-Business-Use-Case-Usage": json.dumps({
-            PAGE: [{"type": "pages", "call_count": 81, "total_cputime": 20, "total_time": 95,
-                    "estimated_time_to_regain_access": 0},
-                   {"type": "messenger", "call_count": 10, "total_cputime": 5, "total_time": 5,
-                    "estimated_time_to_regain_access": 12}],
-        }),
-    })
+    usage = parse_usage(
+        {
+            "x-app-usage": json.dumps({"call_count": 12, "total_cputime": 30, "total_time": 7}),
+            "X-Business-Use-Case-Usage": json.dumps(
+                {
+                    PAGE: [
+                        {
+                            "type": "pages",
+                            "call_count": 81,
+                            "total_cputime": 20,
+                            "total_time": 95,
+                            "estimated_time_to_regain_access": 0,
+                        },
+                        {
+                            "type": "messenger",
+                            "call_count": 10,
+                            "total_cputime": 5,
+                            "total_time": 5,
+                            "estimated_time_to_regain_access": 12,
+                        },
+                    ],
+                }
+            ),
+        }
+    )
     assert usage == Usage(app=30.0, business=95.0, regain_seconds=720.0)
     assert usage.highest == 95.0
 
 
-@pytest.mark.parametrize("headers", [
-    {}, {"X-App-Usage": "not json"}, {"X-App-Usage": "[1, 2]"},
-    {"X-Business-Use-Case-Usage": "{\"1\": \"oops\"}"}, {"X-Business-Use-Case-Usage": "{"},
-    {"X-App-Usage": json.dumps({"call_count": "high"})},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-App-Usage": "not json"},
+        {"X-App-Usage": "[1, 2]"},
+        {"X-Business-Use-Case-Usage": '{"1": "oops"}'},
+        {"X-Business-Use-Case-Usage": "{"},
+        {"X-App-Usage": json.dumps({"call_count": "high"})},
+    ],
+)
 def test_malformed_usage_headers_count_as_absent(headers: dict[str, str]) -> None:
     assert parse_usage(headers) == Usage()
 
@@ -395,8 +554,10 @@ def test_polls_slow_down_above_75_percent() -> None:
 
 
 def err(status: int, code: int, subcode: int | None = None, message: str = "boom") -> GraphError:
-    body = {"error": {"message": message, "type": "OAuthException", "code": code,
-                      "fbtrace_id": "AbC"} | ({"error_subcode": subcode} if subcode else {})}
+    body = {
+        "error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbC"}
+        | ({"error_subcode": subcode} if subcode else {})
+    }
     e = graph_error(status, body)
     assert e is not None
     return e
@@ -411,18 +572,21 @@ def test_throttling_codes_are_rate_limits_until_the_announced_time(code: int) ->
     assert unannounced.retry_after == DEFAULT_THROTTLE_SECONDS
 
 
-@pytest.mark.parametrize(("error", "kind"), [
-    (err(400, 190, 463), CredentialsRejected),
-    (err(401, 190), CredentialsRejected),
-    (err(400, 104), CredentialsRejected),
-    (err(400, 100, message="Invalid appsecret_proof provided in the API argument"), CredentialsRejected),
-    (err(403, 10, message="(#10) This endpoint requires the 'pages_messaging' permission"), CredentialsRejected),
-    (err(400, 230), CredentialsRejected),
-    (err(500, 2), TemporaryFailure),
-    (err(400, 1), TemporaryFailure),
-    (err(400, 100, 33), ObjectGone),
-    (err(429, 9999), RateLimited),
-])
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (err(400, 190, 463), CredentialsRejected),
+        (err(401, 190), CredentialsRejected),
+        (err(400, 104), CredentialsRejected),
+        (err(400, 100, message="Invalid appsecret_proof provided in the API argument"), CredentialsRejected),
+        (err(403, 10, message="(#10) This endpoint requires the 'pages_messaging' permission"), CredentialsRejected),
+        (err(400, 230), CredentialsRejected),
+        (err(500, 2), TemporaryFailure),
+        (err(400, 1), TemporaryFailure),
+        (err(400, 100, 33), ObjectGone),
+        (err(429, 9999), RateLimited),
+    ],
+)
 def test_graph_errors_map_to_source_errors(error: GraphError, kind: type) -> None:
     exc = translate(error, Usage(), "/v23.0/5550001/feed")
     assert type(exc) is kind and exc.endpoint == "/v23.0/5550001/feed"
@@ -441,7 +605,8 @@ def test_only_error_bodies_are_graph_errors() -> None:
 
 def test_appsecret_proof_is_the_hex_hmac_sha256_of_the_token() -> None:
     assert appsecret_proof("app-secret", "EAAB-token") == (
-        "294c307ff2427ed2140908ec13f483ef7f7d7819a8fc32fb535cf6ada2327ab2")
+        "294c307ff2427ed2140908ec13f483ef7f7d7819a8fc32fb535cf6ada2327ab2"
+    )
 
 
 def test_tokens_are_read_at_each_use_from_the_variable_or_its_file(tmp_path: Path) -> None:
@@ -469,9 +634,15 @@ def test_cursors_round_trip_and_garbage_starts_over() -> None:
         assert CommentsCursor.loads(bad) is None
 
 
-@given(st.integers(0, 2**40), st.integers(0, 2**40),
-       st.dictionaries(st.from_regex(r"\d{1,15}_\d{1,15}", fullmatch=True),
-                       st.tuples(st.integers(0, 2**40), st.booleans()), max_size=30))
+@given(
+    st.integers(0, 2**40),
+    st.integers(0, 2**40),
+    st.dictionaries(
+        st.from_regex(r"\d{1,15}_\d{1,15}", fullmatch=True),
+        st.tuples(st.integers(0, 2**40), st.booleans()),
+        max_size=30,
+    ),
+)
 def test_comments_cursor_round_trips(posts: int, swept: int, active: dict[str, tuple[int, bool]]) -> None:
     cursor = CommentsCursor(posts, swept, {k: ActivePost(*v) for k, v in active.items()})
     text = cursor.dumps()

@@ -24,22 +24,43 @@ from monitor.sources.graph_bounds import Cut, FetchBudget, ListPass, Paging, dec
 PAGE = "5550001"
 
 
-@pytest.mark.parametrize(("minutes", "seconds"), [
-    (0, 0.0), (12, 720.0), (59.5, 3570.0), (60, 3600.0), (1e9, 3600.0), (10**400, 3600.0),
-    (float("inf"), 3600.0), (-5, 0.0), (float("-inf"), 0.0), (float("nan"), 0.0),
-    ("30", 0.0), (None, 0.0), (True, 0.0), ([5], 0.0),
-])
+@pytest.mark.parametrize(
+    ("minutes", "seconds"),
+    [
+        (0, 0.0),
+        (12, 720.0),
+        (59.5, 3570.0),
+        (60, 3600.0),
+        (1e9, 3600.0),
+        (10**400, 3600.0),
+        (float("inf"), 3600.0),
+        (-5, 0.0),
+        (float("-inf"), 0.0),
+        (float("nan"), 0.0),
+        ("30", 0.0),
+        (None, 0.0),
+        (True, 0.0),
+        ([5], 0.0),
+    ],
+)
 def test_regain_times_are_believed_up_to_an_hour(minutes: object, seconds: float) -> None:
     assert regain_seconds(minutes) == seconds
 
 
 def test_absurd_usage_headers_neither_block_for_ever_nor_count() -> None:
-    usage = parse_usage({
-        "X-App-Usage": '{"call_count": NaN, "total_cputime": Infinity, "total_time": 7}',
-        "X-Business-Use-Case-Usage": json.dumps({PAGE: [
-            {"type": "pages", "call_count": 10**400, "estimated_time_to_regain_access": 1e9},
-            {"type": "messenger", "call_count": -3, "estimated_time_to_regain_access": "soon"}]}),
-    })
+    usage = parse_usage(
+        {
+            "X-App-Usage": '{"call_count": NaN, "total_cputime": Infinity, "total_time": 7}',
+            "X-Business-Use-Case-Usage": json.dumps(
+                {
+                    PAGE: [
+                        {"type": "pages", "call_count": 10**400, "estimated_time_to_regain_access": 1e9},
+                        {"type": "messenger", "call_count": -3, "estimated_time_to_regain_access": "soon"},
+                    ]
+                }
+            ),
+        }
+    )
     assert usage == Usage(app=7.0, business=-3.0, regain_seconds=bounds.MAX_REGAIN_SECONDS)
 
 
@@ -56,7 +77,7 @@ def test_paging_ends_at_a_repeated_or_overlong_cursor_and_at_its_caps() -> None:
 
 
 def nested(depth: int) -> bytes:
-    return ("{\"data\": " + "[" * (depth - 1) + "]" * (depth - 1) + "}").encode()
+    return ('{"data": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}").encode()
 
 
 def test_json_nested_beyond_the_bound_is_a_bad_payload_naming_the_endpoint() -> None:
@@ -88,8 +109,9 @@ def test_the_call_window_is_strict_and_says_when_a_whole_poll_fits_again() -> No
     assert not caught.value.more
     # Room for a poll once the calls that leave that much room are a minute old.
     first = datetime(2026, 6, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=0.25)
-    excess = bounds.MAX_CALLS_PER_MINUTE - (bounds.MAX_CALLS_PER_MINUTE - bounds.MAX_CALLS_PER_FETCH
-                                             - bounds.MAX_MESSAGE_PAGES)
+    excess = bounds.MAX_CALLS_PER_MINUTE - (
+        bounds.MAX_CALLS_PER_MINUTE - bounds.MAX_CALLS_PER_FETCH - bounds.MAX_MESSAGE_PAGES
+    )
     room_at = first + timedelta(seconds=0.25 * (excess - 1) + bounds.WINDOW_SECONDS)
     assert caught.value.wait == pytest.approx((room_at - clock.now).total_seconds())
     clock.now += timedelta(seconds=bounds.WINDOW_SECONDS)
@@ -110,8 +132,9 @@ def test_a_poll_stops_where_it_can_once_it_made_its_calls_or_read_its_items() ->
 
 
 def test_cursors_carry_an_unfinished_pass_and_read_the_older_format() -> None:
-    messenger = MessengerCursor(1780300000, MessengerPass(1780299880, 1780300100, 1, ListPass("QVFI", 3, 1780300050),
-                                                          {"t_1": 1780300050}))
+    messenger = MessengerCursor(
+        1780300000, MessengerPass(1780299880, 1780300100, 1, ListPass("QVFI", 3, 1780300050), {"t_1": 1780300050})
+    )
     assert MessengerCursor.loads(messenger.dumps()) == messenger
     assert MessengerCursor.loads('{"v":1,"watermark":5}') == MessengerCursor(5)
     active = {"1_2": ActivePost(30, True, ListPass("abc", 2, 31)), "1_3": ActivePost(7, False)}
@@ -120,7 +143,8 @@ def test_cursors_carry_an_unfinished_pass_and_read_the_older_format() -> None:
     assert CommentsCursor.loads(text) == comments
     assert list(json.loads(text)["active"]) == ["1_2", "1_3"]  # the order they are read in
     assert CommentsCursor.loads('{"v":1,"posts":1,"swept":2,"active":{"1_2":[3,0]}}') == CommentsCursor(
-        1, 2, {"1_2": ActivePost(3, False)})
+        1, 2, {"1_2": ActivePost(3, False)}
+    )
     bad = MessengerCursor.loads('{"v":1,"watermark":5,"pass":{"stop":"x"}}')
     assert bad == MessengerCursor(5)  # an unreadable pass starts over
 

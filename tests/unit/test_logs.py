@@ -19,8 +19,9 @@ def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
 
 def test_json_logs_redact_a_secret_before_escaping_it() -> None:
     logs.register_secret(AWKWARD)
-    line = logs.JsonFormatter().format(record("failed with %s", AWKWARD, error=f"401 for {AWKWARD}",
-                                              detail={"echo": [AWKWARD]}))
+    line = logs.JsonFormatter().format(
+        record("failed with %s", AWKWARD, error=f"401 for {AWKWARD}", detail={"echo": [AWKWARD]})
+    )
     fields = json.loads(line)
     assert fields["msg"] == "failed with [REDACTED]"
     assert fields["error"] == "401 for [REDACTED]"

@@ -106,8 +106,18 @@ def test_conversation_set_is_large_bilingual_and_varied() -> None:
     assert {c["lang"] for c in CONVERSATIONS} == {"fr", "en"}
     assert {c["channel"] for c in CONVERSATIONS} == {"x", "facebook"}
     scenarios = {c["scenario"] for c in CONVERSATIONS}
-    assert {"details_terse", "answered_courtesy", "other_customer", "dm_move", "praise_then_complaint",
-            "banter", "retweet", "automatic", "praise", "campaign_reply"} <= scenarios
+    assert {
+        "details_terse",
+        "answered_courtesy",
+        "other_customer",
+        "dm_move",
+        "praise_then_complaint",
+        "banter",
+        "retweet",
+        "automatic",
+        "praise",
+        "campaign_reply",
+    } <= scenarios
     customer = [m for c in CONVERSATIONS for m in c["messages"] if m["author"] != "brand"]
     texts = [m["text"] for m in customer]
     assert len(set(texts)) >= 0.4 * len(texts), "wordings repeat too much"
@@ -145,14 +155,35 @@ def test_thresholds_on_conversations() -> None:
 
 def test_a_thank_you_after_an_answer_opens_no_wait() -> None:
     conversation = {
-        "id": "t", "channel": "x", "scenario": "t", "waits": [{"open": "1", "close": "2"}],
+        "id": "t",
+        "channel": "x",
+        "scenario": "t",
+        "waits": [{"open": "1", "close": "2"}],
         "messages": [
-            {"id": "1", "author": "sam", "at": 0, "text": "@Brand my order never arrived", "reply_to": None,
-             "needs_reply": True},
-            {"id": "2", "author": "brand", "at": 60, "text": "@sam It's at the depot, delivery tomorrow",
-             "reply_to": "sam", "automatic": False},
-            {"id": "3", "author": "sam", "at": 120, "text": "@Brand thanks!", "reply_to": "brand",
-             "needs_reply": False},
+            {
+                "id": "1",
+                "author": "sam",
+                "at": 0,
+                "text": "@Brand my order never arrived",
+                "reply_to": None,
+                "needs_reply": True,
+            },
+            {
+                "id": "2",
+                "author": "brand",
+                "at": 60,
+                "text": "@sam It's at the depot, delivery tomorrow",
+                "reply_to": "sam",
+                "automatic": False,
+            },
+            {
+                "id": "3",
+                "author": "sam",
+                "at": 120,
+                "text": "@Brand thanks!",
+                "reply_to": "brand",
+                "needs_reply": False,
+            },
         ],
     }
     s = question_eval.evaluate_conversations([conversation])
@@ -175,8 +206,10 @@ def test_eval_reads_the_exported_tsv_with_optional_columns(tmp_path: Path) -> No
     )
     examples = question_eval.load(data)
     assert [(e.label, e.private, e.reply_to_brand, e.after_brand_reply, e.thread) for e in examples] == [
-        (True, False, True, True, "x:1:2"), (False, False, True, True, "x:1:2"),
-        (True, True, False, False, "fb:9"), (False, True, False, True, "fb:9"),
+        (True, False, True, True, "x:1:2"),
+        (False, False, True, True, "x:1:2"),
+        (True, True, False, False, "fb:9"),
+        (False, True, False, True, "fb:9"),
     ]
     scores, errors = question_eval.evaluate(examples)
     assert errors == [] and scores["all"].total == 4
@@ -520,15 +553,32 @@ def test_hard_negatives_name_their_rule(text: str, reason: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "@Brand PS4", "@Brand Xbox one", "@Brand on PC", "@Brand link",
+        "@Brand PS4",
+        "@Brand Xbox one",
+        "@Brand on PC",
+        "@Brand link",
         "@Brand iOS 13.3.1 and when I try to unlock it stays like this",
-        "@Brand I tried everything, nothing works 🥺", "@Brand https://t.co/Xk3pQ9Lm2a", "@Brand",
-        "@Brand thanks but it still doesn't work", "@Brand ok but when will it be fixed?", "@Brand nope 😞",
-        "@Brand yes", "@Brand no", "@Brand thanks 🙄", "@Brand lmao my order still hasn't arrived though",
-        "@Brand I DMed you 2 days ago and nobody answered", "@Brand can't DM you, your DMs are closed",
-        "@Marque PS4", "@Marque sur PC", "@Marque 69003", "@Marque oui", "@Marque non",
-        "@Marque merci mais ça ne marche toujours pas", "@Marque j'ai tout essayé, rien ne marche 😢",
-        "@Marque merci, par contre le remboursement n'apparaît toujours pas", "@Marque merci pour rien",
+        "@Brand I tried everything, nothing works 🥺",
+        "@Brand https://t.co/Xk3pQ9Lm2a",
+        "@Brand",
+        "@Brand thanks but it still doesn't work",
+        "@Brand ok but when will it be fixed?",
+        "@Brand nope 😞",
+        "@Brand yes",
+        "@Brand no",
+        "@Brand thanks 🙄",
+        "@Brand lmao my order still hasn't arrived though",
+        "@Brand I DMed you 2 days ago and nobody answered",
+        "@Brand can't DM you, your DMs are closed",
+        "@Marque PS4",
+        "@Marque sur PC",
+        "@Marque 69003",
+        "@Marque oui",
+        "@Marque non",
+        "@Marque merci mais ça ne marche toujours pas",
+        "@Marque j'ai tout essayé, rien ne marche 😢",
+        "@Marque merci, par contre le remboursement n'apparaît toujours pas",
+        "@Marque merci pour rien",
         "@Marque je vous ai déjà envoyé un MP il y a 3 jours, aucune réponse",
     ],
 )
@@ -609,13 +659,20 @@ _TEXTS = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(text=_TEXTS, private=st.booleans(), after=st.booleans(), spoke=st.booleans(), to_brand=st.booleans(),
-       retweet=st.booleans())
+@given(
+    text=_TEXTS,
+    private=st.booleans(),
+    after=st.booleans(),
+    spoke=st.booleans(),
+    to_brand=st.booleans(),
+    retweet=st.booleans(),
+)
 def test_every_decision_names_a_documented_reason(
     text: str, private: bool, after: bool, spoke: bool, to_brand: bool, retweet: bool
 ) -> None:
-    d = decide(text, private=private, after_brand_reply=after, brand_spoke=spoke, reply_to_brand=to_brand,
-               is_retweet=retweet)
+    d = decide(
+        text, private=private, after_brand_reply=after, brand_spoke=spoke, reply_to_brand=to_brand, is_retweet=retweet
+    )
     assert d.reason in REASONS
     assert automatic_reason(text) in (None, "automatic")
 
@@ -746,8 +803,20 @@ def test_never_raises_and_is_deterministic(
         "love it but " * 100_000,
         "merci " + "x" * 1_000_000,
     ],
-    ids=["hyphens", "neutral", "ne", "nul", "accents", "combining", "emoji", "long-tail", "placeholder",
-         "stretched", "contrast", "courtesy"],
+    ids=[
+        "hyphens",
+        "neutral",
+        "ne",
+        "nul",
+        "accents",
+        "combining",
+        "emoji",
+        "long-tail",
+        "placeholder",
+        "stretched",
+        "contrast",
+        "courtesy",
+    ],
 )
 def test_very_long_texts_are_fast(text: str) -> None:
     start = time.perf_counter()

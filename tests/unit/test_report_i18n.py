@@ -19,14 +19,17 @@ def test_numbers() -> None:
     assert EN.decimal(-0.04) == "0.0" and EN.decimal(-1.25, 2) == f"{MINUS}1.25"
 
 
-@pytest.mark.parametrize(("seconds", "fr", "en"), [
-    (42, f"42{NNBSP}s", f"42{NNBSP}s"),
-    (59.6, f"1{NNBSP}min", f"1{NNBSP}min"),
-    (1190, f"19{NNBSP}min", f"19{NNBSP}min"),
-    (3600 * 9 + 300, f"9{NNBSP}h{NNBSP}05", f"9h{NBSP}05m"),
-    (86400 * 2 + 3 * 3600 + 59, f"2{NNBSP}j{NNBSP}3{NNBSP}h", f"2d{NBSP}3h"),
-    (None, "–", "–"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "fr", "en"),
+    [
+        (42, f"42{NNBSP}s", f"42{NNBSP}s"),
+        (59.6, f"1{NNBSP}min", f"1{NNBSP}min"),
+        (1190, f"19{NNBSP}min", f"19{NNBSP}min"),
+        (3600 * 9 + 300, f"9{NNBSP}h{NNBSP}05", f"9h{NBSP}05m"),
+        (86400 * 2 + 3 * 3600 + 59, f"2{NNBSP}j{NNBSP}3{NNBSP}h", f"2d{NBSP}3h"),
+        (None, "–", "–"),
+    ],
+)
 def test_durations(seconds: float | None, fr: str, en: str) -> None:
     assert (FR.duration(seconds), EN.duration(seconds)) == (fr, en)
 

@@ -13,17 +13,20 @@ NOW = datetime(2026, 3, 31, 22, 30, tzinfo=UTC)
 PARIS = "Europe/Paris"
 
 
-@pytest.mark.parametrize(("spec", "kind", "first", "last", "label"), [
-    ("this-week", "week", date(2026, 3, 30), date(2026, 4, 5), "2026-W14"),
-    ("last-week", "week", date(2026, 3, 23), date(2026, 3, 29), "2026-W13"),
-    ("this-month", "month", date(2026, 4, 1), date(2026, 4, 30), "2026-04"),
-    ("last-month", "month", date(2026, 3, 1), date(2026, 3, 31), "2026-03"),
-    ("last-7-days", "days", date(2026, 3, 26), date(2026, 4, 1), "2026-03-26_2026-04-01"),
-    ("last-30-days", "days", date(2026, 3, 3), date(2026, 4, 1), "2026-03-03_2026-04-01"),
-    ("2026-02", "month", date(2026, 2, 1), date(2026, 2, 28), "2026-02"),
-    ("2026-W01", "week", date(2025, 12, 29), date(2026, 1, 4), "2026-W01"),
-    (" Last-Week ", "week", date(2026, 3, 23), date(2026, 3, 29), "2026-W13"),
-])
+@pytest.mark.parametrize(
+    ("spec", "kind", "first", "last", "label"),
+    [
+        ("this-week", "week", date(2026, 3, 30), date(2026, 4, 5), "2026-W14"),
+        ("last-week", "week", date(2026, 3, 23), date(2026, 3, 29), "2026-W13"),
+        ("this-month", "month", date(2026, 4, 1), date(2026, 4, 30), "2026-04"),
+        ("last-month", "month", date(2026, 3, 1), date(2026, 3, 31), "2026-03"),
+        ("last-7-days", "days", date(2026, 3, 26), date(2026, 4, 1), "2026-03-26_2026-04-01"),
+        ("last-30-days", "days", date(2026, 3, 3), date(2026, 4, 1), "2026-03-03_2026-04-01"),
+        ("2026-02", "month", date(2026, 2, 1), date(2026, 2, 28), "2026-02"),
+        ("2026-W01", "week", date(2025, 12, 29), date(2026, 1, 4), "2026-W01"),
+        (" Last-Week ", "week", date(2026, 3, 23), date(2026, 3, 29), "2026-W13"),
+    ],
+)
 def test_named_periods_are_local_days(spec: str, kind: str, first: date, last: date, label: str) -> None:
     p = parse_period(spec, now=NOW, timezone=PARIS)
     assert (p.kind, p.first_day, p.last_day, p.label) == (kind, first, last, label)
@@ -40,12 +43,15 @@ def test_instants_follow_the_time_zone_across_the_summer_time_switch() -> None:
     assert (week.end - week.start).total_seconds() == 7 * 86400 - 3600
 
 
-@pytest.mark.parametrize(("spec", "first", "last"), [
-    ("2026-W01", date(2025, 12, 22), date(2025, 12, 28)),
-    ("2026-01", date(2025, 12, 1), date(2025, 12, 31)),
-    ("2026-03", date(2026, 2, 1), date(2026, 2, 28)),
-    ("last-7-days", date(2026, 3, 19), date(2026, 3, 25)),
-])
+@pytest.mark.parametrize(
+    ("spec", "first", "last"),
+    [
+        ("2026-W01", date(2025, 12, 22), date(2025, 12, 28)),
+        ("2026-01", date(2025, 12, 1), date(2025, 12, 31)),
+        ("2026-03", date(2026, 2, 1), date(2026, 2, 28)),
+        ("last-7-days", date(2026, 3, 19), date(2026, 3, 25)),
+    ],
+)
 def test_the_previous_period(spec: str, first: date, last: date) -> None:
     previous = parse_period(spec, now=NOW, timezone=PARIS).previous()
     assert (previous.first_day, previous.last_day) == (first, last)
@@ -59,13 +65,16 @@ def test_between_dates_and_its_previous() -> None:
     assert (one.start, one.end) == (datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 11, tzinfo=UTC))
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("2026-13", "there is no month 13"),
-    ("2026-00", "there is no month 00"),
-    ("2026-W54", "2026 has no ISO week 54"),
-    ("yesterday", "unknown period 'yesterday' (expected last-week, last-month"),
-    ("", "unknown period ''"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("2026-13", "there is no month 13"),
+        ("2026-00", "there is no month 00"),
+        ("2026-W54", "2026 has no ISO week 54"),
+        ("yesterday", "unknown period 'yesterday' (expected last-week, last-month"),
+        ("", "unknown period ''"),
+    ],
+)
 def test_bad_periods(spec: str, message: str) -> None:
     with pytest.raises(PeriodError) as err:
         parse_period(spec, now=NOW, timezone=PARIS)

@@ -23,29 +23,69 @@ AS_OF = datetime(2026, 3, 9, 9, tzinfo=UTC)
 
 
 def figures(n: int) -> Figures:
-    return Figures(waits_opened=n, questions=n + 3, answered=n - 2, first_waits=n - 4, first_answered=n - 5,
-                   median_first_seconds=300.0 + n, p90_first_seconds=7200.0, within_sla=n - 6, breaches=4)
+    return Figures(
+        waits_opened=n,
+        questions=n + 3,
+        answered=n - 2,
+        first_waits=n - 4,
+        first_answered=n - 5,
+        median_first_seconds=300.0 + n,
+        p90_first_seconds=7200.0,
+        within_sla=n - 6,
+        breaches=4,
+    )
 
 
 def sample(empty: bool = False) -> Report:
     def row(brand: str | None, channel: str | None, account: str | None, n: int) -> Row:
         return Row(brand, channel, account, Figures() if empty else figures(n), Figures() if empty else figures(n + 5))
 
-    days = [Day(PERIOD.first_day + timedelta(days=i), {} if empty else {"x": i + 2, "facebook": 3},
-                0 if empty else i + 1, 0 if empty else 2) for i in range(7)]
+    days = [
+        Day(
+            PERIOD.first_day + timedelta(days=i),
+            {} if empty else {"x": i + 2, "facebook": 3},
+            0 if empty else i + 1,
+            0 if empty else 2,
+        )
+        for i in range(7)
+    ]
     edges = (0.0, *BUCKET_EDGES)
     return Report(
-        period=PERIOD, previous_period=PERIOD.previous(), as_of=AS_OF, hours="business", brands_filter=(),
-        total=row(None, None, None, 40), brands=[row("acme", None, None, 40)],
+        period=PERIOD,
+        previous_period=PERIOD.previous(),
+        as_of=AS_OF,
+        hours="business",
+        brands_filter=(),
+        total=row(None, None, None, 40),
+        brands=[row("acme", None, None, 40)],
         channels=[row("acme", "x", None, 20), row("acme", "facebook", None, 20)],
         accounts=[row("acme", "x", "acme-x", 20), row("acme", "facebook", "acme-fb", 20)],
         days=days,
-        distribution=[Bucket(lo, edges[i + 1] if i + 1 < len(edges) else None, 0 if empty else 9 - i)
-                      for i, lo in enumerate(edges)],
+        distribution=[
+            Bucket(lo, edges[i + 1] if i + 1 < len(edges) else None, 0 if empty else 9 - i)
+            for i, lo in enumerate(edges)
+        ],
         unanswered_first=0 if empty else 3,
         heatmap=[[0 if empty else (d * h) % 4 for h in range(24)] for d in range(7)],
-        longest=[] if empty else [LongWait("acme", "x", "acme-x", "first", "public", "@cust", AS_OF - timedelta(days=2),
-                                           None, 172800.0, None, 1800.0, AS_OF, "https://x.com/i/web/status/1")],
+        longest=[]
+        if empty
+        else [
+            LongWait(
+                "acme",
+                "x",
+                "acme-x",
+                "first",
+                "public",
+                "@cust",
+                AS_OF - timedelta(days=2),
+                None,
+                172800.0,
+                None,
+                1800.0,
+                AS_OF,
+                "https://x.com/i/web/status/1",
+            )
+        ],
     )
 
 

@@ -16,12 +16,21 @@ BASE: dict[str, Any] = {
     "brands": [{"name": "b", "accounts": [{"name": "a", "channel": "x", "user_id": "1", "source": "demo"}]}],
 }
 GOOD = {
-    "name": "weekly", "cron": "0 8 * * mon", "timezone": "Europe/Paris", "period": "last-week",
-    "formats": ["pdf", "csv", "pdf"], "language": "fr",
+    "name": "weekly",
+    "cron": "0 8 * * mon",
+    "timezone": "Europe/Paris",
+    "period": "last-week",
+    "formats": ["pdf", "csv", "pdf"],
+    "language": "fr",
     "directory": {"path": "/tmp/reports"},
     "slack": {"webhook_url_env": "SLACK_URL"},
-    "email": {"host": "smtp.example.com", "from": "sla@example.com", "to": ["boss@example.com"],
-              "password_env": "SMTP_PASSWORD", "username": "sla"},
+    "email": {
+        "host": "smtp.example.com",
+        "from": "sla@example.com",
+        "to": ["boss@example.com"],
+        "password_env": "SMTP_PASSWORD",
+        "username": "sla",
+    },
 }
 
 
@@ -44,18 +53,35 @@ def problems(report: dict[str, Any], *more: dict[str, Any]) -> list[str]:
 
 
 def test_every_problem_has_its_location() -> None:
-    found = problems({
-        "name": "Weekly!", "cron": "at eight", "timezone": "Mars/Olympus", "period": "2026-03",
-        "formats": ["docx"], "language": "de", "hours": "office",
-        "email": {"host": "", "port": 0, "from": "not-an-address", "to": [], "security": "ssl"},
-        "teams": {},
-    })
+    found = problems(
+        {
+            "name": "Weekly!",
+            "cron": "at eight",
+            "timezone": "Mars/Olympus",
+            "period": "2026-03",
+            "formats": ["docx"],
+            "language": "de",
+            "hours": "office",
+            "email": {"host": "", "port": 0, "from": "not-an-address", "to": [], "security": "ssl"},
+            "teams": {},
+        }
+    )
     text = "\n".join(found)
-    for location in ("reports[0].name", "reports[0].cron: 'at eight' is not a five-field cron expression",
-                     "reports[0].timezone: unknown time zone 'Mars/Olympus'", "reports[0].period",
-                     "reports[0].formats[0]", "reports[0].language", "reports[0].hours", "reports[0].email.host",
-                     "reports[0].email.port", "reports[0].email.from", "reports[0].email.to",
-                     "reports[0].email.security", "reports[0].teams: extra inputs are not permitted"):
+    for location in (
+        "reports[0].name",
+        "reports[0].cron: 'at eight' is not a five-field cron expression",
+        "reports[0].timezone: unknown time zone 'Mars/Olympus'",
+        "reports[0].period",
+        "reports[0].formats[0]",
+        "reports[0].language",
+        "reports[0].hours",
+        "reports[0].email.host",
+        "reports[0].email.port",
+        "reports[0].email.from",
+        "reports[0].email.to",
+        "reports[0].email.security",
+        "reports[0].teams: extra inputs are not permitted",
+    ):
         assert location in text, (location, text)
 
 
@@ -82,7 +108,9 @@ def test_occurrences_in_the_schedule_time_zone() -> None:
     monday_8 = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)  # 08:00 in Paris, summer time
     assert latest_occurrence("0 8 * * mon", paris, monday_8) == monday_8
     assert latest_occurrence("0 8 * * mon", paris, datetime(2026, 3, 30, 5, 59, tzinfo=UTC)) == datetime(
-        2026, 3, 23, 7, 0, tzinfo=UTC)  # winter time the week before
+        2026, 3, 23, 7, 0, tzinfo=UTC
+    )  # winter time the week before
     assert next_occurrence("0 8 * * mon", paris, monday_8) == datetime(2026, 4, 6, 6, 0, tzinfo=UTC)
     assert next_occurrence("30 7 1 * *", "UTC", datetime(2026, 1, 31, tzinfo=UTC)) == datetime(
-        2026, 2, 1, 7, 30, tzinfo=UTC)
+        2026, 2, 1, 7, 30, tzinfo=UTC
+    )

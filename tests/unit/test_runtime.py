@@ -83,8 +83,13 @@ def scripted(outcomes: list[Outcome]) -> tuple[Callable[[], Awaitable[float | No
 
 def supervised(outcomes: list[Outcome], time: FakeTime, **options: object) -> Supervised:
     step, runner = scripted(outcomes)
-    options = {"interval_seconds": 60.0, "backoff": Backoff(base_seconds=2.0, cap_seconds=30.0, rng=Longest()),
-               "expected": (asyncpg.PostgresConnectionError,), "logger": log, **options}
+    options = {
+        "interval_seconds": 60.0,
+        "backoff": Backoff(base_seconds=2.0, cap_seconds=30.0, rng=Longest()),
+        "expected": (asyncpg.PostgresConnectionError,),
+        "logger": log,
+        **options,
+    }
     runner.append(Supervised("demo step", step, clock=time.clock, timer=time, **options))  # type: ignore[arg-type]
     return runner[0]
 
@@ -132,11 +137,17 @@ def test_health_logs_when_failing_starts_changes_and_ends(caplog: pytest.LogCapt
     assert health.failures == 6 and health.last_error == "PermissionError: token revoked"
     health.succeeded(T0)
     health.succeeded(T0 + timedelta(minutes=1))
-    assert lines(caplog) == [("feed failing", logging.ERROR), ("feed failing", logging.ERROR),
-                             ("feed recovered", logging.WARNING)]
+    assert lines(caplog) == [
+        ("feed failing", logging.ERROR),
+        ("feed failing", logging.ERROR),
+        ("feed recovered", logging.WARNING),
+    ]
     first, changed, recovered = (r for r in caplog.records if r.name == log.name)
     assert (first.account, first.status, first.error) == (  # type: ignore[attr-defined]
-        "acme", FAILING, "TimeoutError: the API is slow")
+        "acme",
+        FAILING,
+        "TimeoutError: the API is slow",
+    )
     assert changed.status == "credentials_rejected"  # type: ignore[attr-defined]
     assert recovered.after_failures == 6  # type: ignore[attr-defined]
     assert (health.status, health.failures, health.last_error, health.last_exception) == (OK, 0, None, None)

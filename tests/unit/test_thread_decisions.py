@@ -22,10 +22,18 @@ PUBLIC = ThreadInfo(1, 1, "public", "42", "sam")
 PRIVATE = ThreadInfo(2, 1, "private", "42", "sam")
 
 
-def msg(ext: str, minutes: float, text: str, *, outbound: bool = False, to_brand: bool = False,
-        label: bool | None = None) -> ThreadMessage:
-    return ThreadMessage(ext, "outbound" if outbound else "inbound", T0 + timedelta(minutes=minutes), text,
-                         "brand" if outbound else "42", reply_to_brand=to_brand, label=label)
+def msg(
+    ext: str, minutes: float, text: str, *, outbound: bool = False, to_brand: bool = False, label: bool | None = None
+) -> ThreadMessage:
+    return ThreadMessage(
+        ext,
+        "outbound" if outbound else "inbound",
+        T0 + timedelta(minutes=minutes),
+        text,
+        "brand" if outbound else "42",
+        reply_to_brand=to_brand,
+        label=label,
+    )
 
 
 def outcome(messages: list[ThreadMessage], thread: ThreadInfo = PUBLIC) -> ThreadOutcome:
@@ -50,8 +58,13 @@ def test_a_terse_answer_to_the_brand_opens_a_next_wait_and_thanks_open_none() ->
     ]
     result = outcome(thread)
     assert waits(result) == [("first", "1", "2"), ("next", "3", "4")]
-    assert reasons(result) == {"1": "complaint:not_working", "2": None, "3": "reply_to_brand", "4": None,
-                               "5": "courtesy"}
+    assert reasons(result) == {
+        "1": "complaint:not_working",
+        "2": None,
+        "3": "reply_to_brand",
+        "4": None,
+        "5": "courtesy",
+    }
 
 
 def test_thanks_but_still_broken_opens_a_next_wait() -> None:
@@ -66,8 +79,12 @@ def test_thanks_but_still_broken_opens_a_next_wait() -> None:
 def test_an_automatic_reply_gives_no_context_and_closes_nothing() -> None:
     thread = [
         msg("1", 0, "@Brand where's my order?"),
-        msg("2", 0.5, "@sam This is an automated reply: an agent will get back to you as soon as possible.",
-            outbound=True),
+        msg(
+            "2",
+            0.5,
+            "@sam This is an automated reply: an agent will get back to you as soon as possible.",
+            outbound=True,
+        ),
         msg("3", 20, "@Brand PS4 version"),  # after an automatic reply only: judged on its words
         msg("4", 60, "@sam It's at the depot, delivery tomorrow ^Rob", outbound=True),
     ]
@@ -112,16 +129,30 @@ def test_private_threads_use_the_same_context() -> None:
 # ------------------------------------------------------------------------------------------------
 
 INBOUND = (
-    "@Brand my order never arrived", "@Brand PS4", "@Brand thanks!", "@Brand thanks but it still doesn't work",
-    "@Brand DM sent", "@Brand haha fair enough", "@Brand yes", "@Brand 👍", "@Brand heeeelp!!!!",
-    "@Brand love the app, however I'm seriously considering uninstalling", "@Brand the green one!!",
-    "@Marque merci beaucoup 🙏", "@Marque rien ne marche", "@Marque c'est bon ça remarche, merci !",
-    "@Marque [TAPEZ VOTRE QUESTION ICI]", "", "@Brand https://t.co/abc",
+    "@Brand my order never arrived",
+    "@Brand PS4",
+    "@Brand thanks!",
+    "@Brand thanks but it still doesn't work",
+    "@Brand DM sent",
+    "@Brand haha fair enough",
+    "@Brand yes",
+    "@Brand 👍",
+    "@Brand heeeelp!!!!",
+    "@Brand love the app, however I'm seriously considering uninstalling",
+    "@Brand the green one!!",
+    "@Marque merci beaucoup 🙏",
+    "@Marque rien ne marche",
+    "@Marque c'est bon ça remarche, merci !",
+    "@Marque [TAPEZ VOTRE QUESTION ICI]",
+    "",
+    "@Brand https://t.co/abc",
 )
 OUTBOUND = (
-    "@sam Which platform are you on?", "@sam Thanks, it's fixed now ^JD",
+    "@sam Which platform are you on?",
+    "@sam Thanks, it's fixed now ^JD",
     "@sam This is an automated reply: we'll answer as soon as possible.",
-    "@sam We don't have an out of office option, sorry ^AM", "Réponse automatique : nous sommes fermés.",
+    "@sam We don't have an out of office option, sorry ^AM",
+    "Réponse automatique : nous sommes fermés.",
 )
 
 

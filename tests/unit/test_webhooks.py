@@ -64,23 +64,38 @@ def test_x_signature_and_crc_are_base64_hmacs() -> None:
 def test_meta_subscription_echoes_the_challenge_only_for_our_verify_token() -> None:
     params = {"hub.mode": "subscribe", "hub.verify_token": "vt", "hub.challenge": "1158201444"}
     assert meta_challenge(params, "vt") == "1158201444"
-    for changed, status, message in ((("hub.verify_token", "other"), 403, "not the configured verify token"),
-                                     (("hub.mode", "unsubscribe"), 400, "hub.mode: expected 'subscribe'"),
-                                     (("hub.challenge", ""), 400, "hub.challenge: missing")):
+    for changed, status, message in (
+        (("hub.verify_token", "other"), 403, "not the configured verify token"),
+        (("hub.mode", "unsubscribe"), 400, "hub.mode: expected 'subscribe'"),
+        (("hub.challenge", ""), 400, "hub.challenge: missing"),
+    ):
         with pytest.raises(WebhookError, match=message) as caught:
             meta_challenge({**params, changed[0]: changed[1]}, "vt")
         assert caught.value.status == status
 
 
 def test_a_meta_delivery_names_the_pages_and_their_streams() -> None:
-    delivery = {"object": "page", "entry": [
-        {"id": "111", "time": 1, "messaging": [{"sender": {"id": "9"}, "recipient": {"id": "111"},
-                                               "timestamp": 1, "message": {"mid": "m_1", "text": "hi?"}}]},
-        {"id": "222", "time": 1, "changes": [{"field": "feed", "value": {"item": "comment", "verb": "add"}}]},
-        {"id": "333", "time": 1, "changes": [{"field": "ratings", "value": {}}]},  # not a stream of ours
-        {"id": "111", "time": 2, "changes": [{"field": "feed", "value": {"item": "post", "verb": "add"}}]},
-        {"id": "444", "time": 1, "standby": [{"sender": {"id": "9"}}]},  # another app has the thread
-    ]}
+    delivery = {
+        "object": "page",
+        "entry": [
+            {
+                "id": "111",
+                "time": 1,
+                "messaging": [
+                    {
+                        "sender": {"id": "9"},
+                        "recipient": {"id": "111"},
+                        "timestamp": 1,
+                        "message": {"mid": "m_1", "text": "hi?"},
+                    }
+                ],
+            },
+            {"id": "222", "time": 1, "changes": [{"field": "feed", "value": {"item": "comment", "verb": "add"}}]},
+            {"id": "333", "time": 1, "changes": [{"field": "ratings", "value": {}}]},  # not a stream of ours
+            {"id": "111", "time": 2, "changes": [{"field": "feed", "value": {"item": "post", "verb": "add"}}]},
+            {"id": "444", "time": 1, "standby": [{"sender": {"id": "9"}}]},  # another app has the thread
+        ],
+    }
     assert read_meta(body(delivery)).nudges == [
         Nudge("facebook", "111", ("facebook.comments", "facebook.messenger")),
         Nudge("facebook", "222", ("facebook.comments",)),
@@ -89,18 +104,23 @@ def test_a_meta_delivery_names_the_pages_and_their_streams() -> None:
     assert read_meta(body({"object": "instagram", "entry": [{"id": "1"}]})).nudges == []
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    (b"not json", "the body is not JSON"),
-    (b"\xff\xfe", "the body is not JSON"),
-    (b"[1, 2]", "the body is a JSON list, not an object"),
-    (body({"object": "page"}), "entry: expected a list"),
-    (body({"object": "page", "entry": ["x"]}), r"entry\[0\]: expected an object"),
-    (body({"object": "page", "entry": [{"time": 1}]}), r"entry\[0\].id: expected a numeric id, got None"),
-    (body({"object": "page", "entry": [{"id": "12a"}]}), r"entry\[0\].id: expected a numeric id"),
-    (body({"object": "page", "entry": [{"id": "1", "messaging": {}}]}), r"entry\[0\].messaging: expected a list"),
-    (body({"object": "page", "entry": [{"id": "1", "changes": [{"value": {}}]}]}),
-     r"entry\[0\].changes\[0\].field: expected a string"),
-])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"not json", "the body is not JSON"),
+        (b"\xff\xfe", "the body is not JSON"),
+        (b"[1, 2]", "the body is a JSON list, not an object"),
+        (body({"object": "page"}), "entry: expected a list"),
+        (body({"object": "page", "entry": ["x"]}), r"entry\[0\]: expected an object"),
+        (body({"object": "page", "entry": [{"time": 1}]}), r"entry\[0\].id: expected a numeric id, got None"),
+        (body({"object": "page", "entry": [{"id": "12a"}]}), r"entry\[0\].id: expected a numeric id"),
+        (body({"object": "page", "entry": [{"id": "1", "messaging": {}}]}), r"entry\[0\].messaging: expected a list"),
+        (
+            body({"object": "page", "entry": [{"id": "1", "changes": [{"value": {}}]}]}),
+            r"entry\[0\].changes\[0\].field: expected a string",
+        ),
+    ],
+)
 def test_a_bad_meta_body_is_refused_naming_what_and_where(payload: bytes, message: str) -> None:
     with pytest.raises(WebhookError, match=message) as caught:
         read_meta(payload)
@@ -109,16 +129,24 @@ def test_a_bad_meta_body_is_refused_naming_what_and_where(payload: bytes, messag
 
 def test_an_x_delivery_names_the_user_and_its_streams() -> None:
     assert read_x(body({"for_user_id": "2244994945", "tweet_create_events": [{"id_str": "1"}]})).nudges == [
-        Nudge("x", "2244994945", ("x.mentions", "x.replies"))]
-    assert read_x(body({"for_user_id": "2244994945", "direct_message_events": [{"type": "message_create"}],
-                          "tweet_create_events": [{}]})).nudges == [
-        Nudge("x", "2244994945", ("x.dm", "x.mentions", "x.replies"))]
+        Nudge("x", "2244994945", ("x.mentions", "x.replies"))
+    ]
+    assert read_x(
+        body(
+            {
+                "for_user_id": "2244994945",
+                "direct_message_events": [{"type": "message_create"}],
+                "tweet_create_events": [{}],
+            }
+        )
+    ).nudges == [Nudge("x", "2244994945", ("x.dm", "x.mentions", "x.replies"))]
     # Likes, follows, an empty list: nothing to poll.
     assert read_x(body({"for_user_id": "2244994945", "favorite_events": [{}], "tweet_create_events": []})).nudges == []
-    for payload, message in ((body({"tweet_create_events": []}), "for_user_id: expected a numeric id"),
-                             (body({"for_user_id": True}), "for_user_id: expected a numeric id"),
-                             (body({"for_user_id": "1", "direct_message_events": "x"}),
-                              "direct_message_events: expected a list")):
+    for payload, message in (
+        (body({"tweet_create_events": []}), "for_user_id: expected a numeric id"),
+        (body({"for_user_id": True}), "for_user_id: expected a numeric id"),
+        (body({"for_user_id": "1", "direct_message_events": "x"}), "direct_message_events: expected a list"),
+    ):
         with pytest.raises(WebhookError, match=message):
             read_x(payload)
 
@@ -127,9 +155,15 @@ def test_the_crc_answer_signs_only_a_token_of_x_form_never_a_delivery() -> None:
     """Else `GET ?crc_token=<a delivery>` would answer that delivery's valid signature."""
     delivery = body({"for_user_id": "2244994945", "tweet_create_events": [{"id_str": "1"}]})
     x_crc_response("consumer-secret", "M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0")  # as X sends it
-    for token, message in ((delivery.decode(), "expected letters, digits"), ("[1]", "expected letters, digits"),
-                           (" {}", "expected letters, digits"), ("a" * (CHALLENGE_MAX + 1), "more than 128"),
-                           ("", "missing"), (None, "missing"), ("abc\udcff", "expected letters, digits")):
+    for token, message in (
+        (delivery.decode(), "expected letters, digits"),
+        ("[1]", "expected letters, digits"),
+        (" {}", "expected letters, digits"),
+        ("a" * (CHALLENGE_MAX + 1), "more than 128"),
+        ("", "missing"),
+        (None, "missing"),
+        ("abc\udcff", "expected letters, digits"),
+    ):
         with pytest.raises(WebhookError, match=f"crc_token: .*{message}") as caught:
             x_crc_response("consumer-secret", token)
         assert (caught.value.status, caught.value.result) == (400, "bad_request")
@@ -152,19 +186,45 @@ def test_deeply_nested_json_is_a_bad_request() -> None:
 
 def test_a_delivery_tells_its_newest_event_time() -> None:
     """Seconds (Meta feed) or milliseconds (Messenger, X), numbers or strings; None without one."""
-    meta = read_meta(body({"object": "page", "entry": [
-        {"id": "1", "time": 1_780_000_000, "changes": [{"field": "feed"}]},
-        {"id": "2", "time": 1_780_000_100_250, "messaging": [{}]}]}))
+    meta = read_meta(
+        body(
+            {
+                "object": "page",
+                "entry": [
+                    {"id": "1", "time": 1_780_000_000, "changes": [{"field": "feed"}]},
+                    {"id": "2", "time": 1_780_000_100_250, "messaging": [{}]},
+                ],
+            }
+        )
+    )
     assert meta.event_time == 1_780_000_100.25
     assert meta.age(1_780_000_160.25) == 60.0
-    x = read_x(body({"for_user_id": "1", "tweet_create_events": [
-        {"created_at": "Wed Oct 10 20:19:24 +0000 2018"}, {"timestamp_ms": "1539202800000"}],
-        "direct_message_events": [{"created_timestamp": "1539202700000"}]}))
+    x = read_x(
+        body(
+            {
+                "for_user_id": "1",
+                "tweet_create_events": [
+                    {"created_at": "Wed Oct 10 20:19:24 +0000 2018"},
+                    {"timestamp_ms": "1539202800000"},
+                ],
+                "direct_message_events": [{"created_timestamp": "1539202700000"}],
+            }
+        )
+    )
     assert x.event_time == 1539202800.0
-    assert read_x(body({"for_user_id": "1", "tweet_create_events": [
-        {"created_at": "Wed Oct 10 20:19:24 +0000 2018"}]})).event_time == 1539202764.0
-    for odd in ({}, {"timestamp_ms": "soon"}, {"timestamp_ms": True}, {"timestamp_ms": 10**400},
-                {"created_at": "yesterday"}):
+    assert (
+        read_x(
+            body({"for_user_id": "1", "tweet_create_events": [{"created_at": "Wed Oct 10 20:19:24 +0000 2018"}]})
+        ).event_time
+        == 1539202764.0
+    )
+    for odd in (
+        {},
+        {"timestamp_ms": "soon"},
+        {"timestamp_ms": True},
+        {"timestamp_ms": 10**400},
+        {"created_at": "yesterday"},
+    ):
         delivery = read_x(body({"for_user_id": "1", "tweet_create_events": [odd]}))
         assert delivery.event_time is None and delivery.age(0.0) is None
     assert read_meta(b'{"object": "page", "entry": [{"id": "1", "time": NaN, "messaging": []}]}').event_time is None

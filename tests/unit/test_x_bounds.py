@@ -21,12 +21,22 @@ from monitor.sources.x import (
 HUGE = "123456789012345678901234567890"
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("1", True), ("1790000000000000000", True), ("9223372036854775807", True),
-    ("9223372036854775808", False),  # 2^63: past a signed 64-bit snowflake
-    ("99999999999999999999", False), (HUGE, False), ("0", False), ("", False),
-    ("-5", False), ("12a", False), ("١٢٣", False),  # Arabic-Indic digits are digits, not ids
-])
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("1", True),
+        ("1790000000000000000", True),
+        ("9223372036854775807", True),
+        ("9223372036854775808", False),  # 2^63: past a signed 64-bit snowflake
+        ("99999999999999999999", False),
+        (HUGE, False),
+        ("0", False),
+        ("", False),
+        ("-5", False),
+        ("12a", False),
+        ("١٢٣", False),  # Arabic-Indic digits are digits, not ids
+    ],
+)
 def test_x_ids_are_snowflakes_of_at_most_19_digits(text: str, ok: bool) -> None:
     assert is_id(text) is ok
 
@@ -35,11 +45,19 @@ def test_only_x_ids_move_a_cursor() -> None:
     assert valid_ids([int(HUGE), 5, 0, -1, 2**63]) == [5]
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("7140dibdnow9c7btw423x6sx6hh6aquwd49frvrs4dpab", True), ("1BLC45UP1LMOCO3ATI72", True),
-    ("t" * MAX_TOKEN_CHARS, True), ("t" * (MAX_TOKEN_CHARS + 1), False), ("", False),
-    ("a b", False), ("a\nb", False), ("é", False),
-])
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("7140dibdnow9c7btw423x6sx6hh6aquwd49frvrs4dpab", True),
+        ("1BLC45UP1LMOCO3ATI72", True),
+        ("t" * MAX_TOKEN_CHARS, True),
+        ("t" * (MAX_TOKEN_CHARS + 1), False),
+        ("", False),
+        ("a b", False),
+        ("a\nb", False),
+        ("é", False),
+    ],
+)
 def test_tokens_a_cursor_may_keep(text: str, ok: bool) -> None:
     assert is_token(text) is ok
 
@@ -48,28 +66,47 @@ def test_a_cursor_never_holds_what_the_api_would_refuse() -> None:
     assert Cursor.decode("1790000000000000000") == Cursor("1790000000000000000")
     gap = Cursor("900", True, "100", "7140dibdnow9c7btw4")
     assert Cursor.decode(gap.encode()) == gap
-    for bad in (HUGE, f"newest={HUGE}&since=&resume=", f"newest=1&since={HUGE}&resume=",
-                "newest=1&since=&resume=" + "t" * 600, "newest=&since=&resume=a%20b"):
+    for bad in (
+        HUGE,
+        f"newest={HUGE}&since=&resume=",
+        f"newest=1&since={HUGE}&resume=",
+        "newest=1&since=&resume=" + "t" * 600,
+        "newest=&since=&resume=a%20b",
+    ):
         with pytest.raises(ValueError, match="not a cursor of an X stream"):
             Cursor.decode(bad)
     with pytest.raises(ValueError):
         Cursor(HUGE)
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("1000900", 1000900.0),  # within a window: as is
-    ("99999999999", 1000000 + RATE_WAIT_MAX),  # far ahead: one window and a minute at most
-    ("1e400", None), ("inf", None), ("-inf", None), ("nan", None), ("soon", None), ("", None),
-    ("5", 5.0),  # past: a past reset (the window is over)
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("1000900", 1000900.0),  # within a window: as is
+        ("99999999999", 1000000 + RATE_WAIT_MAX),  # far ahead: one window and a minute at most
+        ("1e400", None),
+        ("inf", None),
+        ("-inf", None),
+        ("nan", None),
+        ("soon", None),
+        ("", None),
+        ("5", 5.0),  # past: a past reset (the window is over)
+    ],
+)
 def test_a_reset_header_is_read_and_clamped(header: str, expected: float | None) -> None:
     assert rate_reset(header, 1000000.0) == expected
 
 
-@pytest.mark.parametrize(("header", "wait"), [
-    ("1000100", 100.0), ("99999999999", RATE_WAIT_MAX), ("5", RATE_WAIT_MIN),
-    ("1000000", RATE_WAIT_MIN), ("nan", None),
-])
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [
+        ("1000100", 100.0),
+        ("99999999999", RATE_WAIT_MAX),
+        ("5", RATE_WAIT_MIN),
+        ("1000000", RATE_WAIT_MIN),
+        ("nan", None),
+    ],
+)
 def test_a_429_waits_between_the_bounds(header: str, wait: float | None) -> None:
     assert retry_after({"x-rate-limit-reset": header}, 1000000.0) == wait
     assert retry_after({}, 1000000.0) is None

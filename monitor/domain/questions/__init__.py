@@ -19,5 +19,14 @@ from monitor.domain.questions.decision import (
 )
 from monitor.domain.questions.rules import DEFAULT_RULES, QuestionRules
 
-__all__ = ["DEFAULT_RULES", "MAX_CHARS", "REASONS", "Decision", "QuestionRules", "automatic_reason", "decide",
-           "is_automatic", "needs_reply"]
+__all__ = [
+    "DEFAULT_RULES",
+    "MAX_CHARS",
+    "REASONS",
+    "Decision",
+    "QuestionRules",
+    "automatic_reason",
+    "decide",
+    "is_automatic",
+    "needs_reply",
+]

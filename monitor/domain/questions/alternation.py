@@ -125,4 +125,3 @@ def alt_longest(*parts: str) -> re.Pattern[str]:
     (for rules that remove what they match, where the first match would hide the longer one)."""
     alternatives = sorted((a for part in parts for a in split_top(part)), key=len, reverse=True)
     return alt(*alternatives)
-

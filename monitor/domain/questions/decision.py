@@ -116,37 +116,40 @@ REASONS: dict[str, str] = {
     "retweet": "a retweet: never needs a reply",
     "corrected": "a person's correction decides (set by the engine, not by the rules)",
     "private": "a private message (DM, Messenger): needs a reply unless a courtesy after the brand's reply",
-    "courtesy": "after the brand's reply, only thanks, praise, ok, \"it works now\" or \"I'll try that\": no reply",
+    "courtesy": 'after the brand\'s reply, only thanks, praise, ok, "it works now" or "I\'ll try that": no reply',
     # inbound, public, after the brand's reply or replying to it
     "reply_to_brand": "answers the brand (after its reply in the thread) and is not a courtesy: needs a reply",
     "moved_to_dm": "after the brand's reply, says they wrote in private (the private thread has the wait): no reply",
     "banter": "laughter, or a question wrapped in laughter: no reply",
     # inbound, public, judged on its words
-    "placeholder": "a template's placeholder left in (\"[TYPE YOUR QUESTION HERE]\"): needs a reply",
+    "placeholder": 'a template\'s placeholder left in ("[TYPE YOUR QUESTION HERE]"): needs a reply',
     "no_words": "emoji only, bare @mentions or links: no reply",
     "unhappy_emoji": "an angry or sarcastic emoji, or a sad one without praise or laughter: needs a reply",
-    **{f"complaint:{family}": f"a complaint ({what}): needs a reply" for family, what in (
-        ("waiting", "no answer, still waiting"),
-        ("not_working", "a service, app or device does not work"),
-        ("order", "an order, parcel or trip not received, late, lost or wrong"),
-        ("billing", "charges, refunds, prices"),
-        ("damaged", "a damaged or spoilt product"),
-        ("fraud", "scam, phishing, hacked account, impersonation, a payment they did not make"),
-        ("abuse", "harassment, insults, threats, rude staff"),
-        ("unhappy", "anger, disappointment, contempt"),
-        ("problem", "a problem named as such"),
-        ("negation", "a negated verb, once praise built on a negation is set aside"),
-    )},
+    **{
+        f"complaint:{family}": f"a complaint ({what}): needs a reply"
+        for family, what in (
+            ("waiting", "no answer, still waiting"),
+            ("not_working", "a service, app or device does not work"),
+            ("order", "an order, parcel or trip not received, late, lost or wrong"),
+            ("billing", "charges, refunds, prices"),
+            ("damaged", "a damaged or spoilt product"),
+            ("fraud", "scam, phishing, hacked account, impersonation, a payment they did not make"),
+            ("abuse", "harassment, insults, threats, rude staff"),
+            ("unhappy", "anger, disappointment, contempt"),
+            ("problem", "a problem named as such"),
+            ("negation", "a negated verb, once praise built on a negation is set aside"),
+        )
+    },
     "request": "a request (please, help, DM me, I need...): needs a reply",
     "question_mark": "a question with a question mark: needs a reply",
-    "question": "a question without a question mark (\"how do I\", \"est-ce que\"): needs a reply",
+    "question": 'a question without a question mark ("how do I", "est-ce que"): needs a reply',
     "rhetorical": "a rhetorical question or an invitation to the crowd: no reply",
     "contrast": "praise, then but/however/mais/par contre and a clause without praise: needs a reply",
     "praise": "praise, thanks or a phrase of praise built on a negation: no reply",
     "cheerful_emoji": "no cue, and a cheerful emoji: no reply",
-    "me_too": "\"same here\", \"moi aussi\": another report of a problem, needs a reply",
+    "me_too": '"same here", "moi aussi": another report of a problem, needs a reply',
     "first_person_report": "no cue, in the first person, four words or more: probably a problem report",
-    "stretched": "stretched words (\"heeeelp\", \"allôôô\") that read as a request or a nudge: needs a reply",
+    "stretched": 'stretched words ("heeeelp", "allôôô") that read as a request or a nudge: needs a reply',
     "no_cue": "no cue either way: no reply",
     # outbound
     "automatic": "an automatic reply in template wording: closes no wait",
@@ -212,7 +215,7 @@ def _contrast(norm: str, start: int) -> bool:
         pass
     if last is None:
         return False
-    after = norm[last.end():]
+    after = norm[last.end() :]
     if sum(len(w) > 1 for w in after.split()) < _MIN_CONTRAST_WORDS:
         return False
     return not _praise_after(after)
@@ -222,8 +225,10 @@ def _text_decision(norm: str) -> Decision:
     """A public message that starts a conversation, judged on its words."""
     emoji = not norm.isascii()
     if _HAS_WORD_RE.search(norm) is None and "?" not in norm:
-        if emoji and (_SARCASM_RE.search(norm) or _SAD_RE.search(norm)) and all(
-            e in UNHAPPY_EMOJI for e in _EMOJI_RE.findall(norm)
+        if (
+            emoji
+            and (_SARCASM_RE.search(norm) or _SAD_RE.search(norm))
+            and all(e in UNHAPPY_EMOJI for e in _EMOJI_RE.findall(norm))
         ):
             return Decision(True, "unhappy_emoji")
         return Decision(False, "no_words")  # emoji-only, bare @mentions, links only
@@ -378,8 +383,9 @@ def needs_reply(
     rules: QuestionRules = DEFAULT_RULES,
 ) -> bool:
     """True when an inbound message is a question that needs a reply (no thread context)."""
-    return decide(text, private=private, after_brand_reply=after_brand_reply, is_retweet=is_retweet,
-                  rules=rules).needs_reply
+    return decide(
+        text, private=private, after_brand_reply=after_brand_reply, is_retweet=is_retweet, rules=rules
+    ).needs_reply
 
 
 def automatic_reason(text: str, rules: QuestionRules = DEFAULT_RULES) -> str | None:

@@ -438,7 +438,7 @@ RHETORICAL = (
 LAUGH = (r"mdr+|ptdr+|lol+|lmao+|lmfao|rofl|ha(?:ha)+h?|a?h(?:ah)+|xd+|jpp|mort de rire",)
 LAUGH_EMOJI = "\U0001f602\U0001f923\U0001f606\U0001f639"
 # Emoji that say something is wrong: anger and sarcasm (enough on their own)...
-SARCASM_EMOJI = "\U0001F643\U0001F644\U0001F621\U0001F620\U0001F92C\U0001F624\U0001F44E\U0001F612"
+SARCASM_EMOJI = "\U0001f643\U0001f644\U0001f621\U0001f620\U0001f92c\U0001f624\U0001f44e\U0001f612"
 # ... and sadness or pleading, which count only without laughter or praise. Not "😭": it cries
 # with laughter or emotion as often as with sadness ("that finale 😭😭").
 SAD_EMOJI = (
