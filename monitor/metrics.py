@@ -62,8 +62,21 @@ def response_buckets(targets: Iterable[float]) -> list[float]:
     return sorted(set(RESPONSE_BUCKETS) | {float(t) for t in targets if t > 0})
 
 
-WEBHOOK_RESULTS = frozenset({"subscribed", "ok", "ignored", "unknown_account", "bad_signature", "bad_request",
-                             "not_configured", "stale", "replayed", "rate_limited"})
+WEBHOOK_RESULTS = frozenset(
+    {
+        "subscribed",
+        "ok",
+        "ignored",
+        "unknown_account",
+        "bad_signature",
+        "bad_request",
+        "not_configured",
+        "stale",
+        "replayed",
+        "rate_limited",
+    }
+)
+
 
 def exemplar(message: str | None, url: str | None) -> dict[str, str] | None:
     """Message id and link of a wait, within the OpenMetrics exemplar size limit."""
@@ -112,77 +125,186 @@ class Metrics:
         """Set when an ingest or a breach changed some held account's open waits."""
         sla_targets = [
             ctx.policy.targets_for(ctx.channel, thread_kind).for_kind(k)
-            for ctx in accounts.values() for thread_kind in THREAD_KINDS for k in WAIT_KINDS
+            for ctx in accounts.values()
+            for thread_kind in THREAD_KINDS
+            for k in WAIT_KINDS
         ] + [r.targets.for_kind(k) for ctx in accounts.values() for r in ctx.policy.priority_rules for k in WAIT_KINDS]
         buckets = response_buckets(sla_targets)
         p, f = PREFIX, FamilySet()
         self.families = f
         stream = ("brand", "channel", "account", "stream")
-        self.response = f.add(Family(f"{p}_response_seconds", "Response time of answered waits (wall clock).",
-                                     "histogram", HISTOGRAM_LABELS, buckets=buckets))
-        self.response_business = f.add(Family(
-            f"{p}_response_business_seconds", "Response time of answered waits, in business hours.",
-            "histogram", HISTOGRAM_LABELS, buckets=buckets))
-        self.opened = f.add(Family(f"{p}_waits_opened", "Waits opened (a question waiting for a reply).",
-                                   "counter", WAIT_LABELS))
+        self.response = f.add(
+            Family(
+                f"{p}_response_seconds",
+                "Response time of answered waits (wall clock).",
+                "histogram",
+                HISTOGRAM_LABELS,
+                buckets=buckets,
+            )
+        )
+        self.response_business = f.add(
+            Family(
+                f"{p}_response_business_seconds",
+                "Response time of answered waits, in business hours.",
+                "histogram",
+                HISTOGRAM_LABELS,
+                buckets=buckets,
+            )
+        )
+        self.opened = f.add(
+            Family(f"{p}_waits_opened", "Waits opened (a question waiting for a reply).", "counter", WAIT_LABELS)
+        )
         self.answered = f.add(Family(f"{p}_waits_answered", "Waits closed by a reply.", "counter", WAIT_LABELS))
-        self.breached = f.add(Family(f"{p}_waits_breached",
-                                     "Waits that passed their SLA deadline, counted when it passed.",
-                                     "counter", WAIT_LABELS))
-        self.open_waits = f.add(Family(f"{p}_open_waits", "Questions waiting for a reply now.", "gauge",
-                                       WAIT_LABELS))
-        self.open_breached = f.add(Family(f"{p}_open_waits_breached", "Open waits past their SLA deadline.",
-                                          "gauge", WAIT_LABELS))
-        self.open_at_risk = f.add(Family(
-            f"{p}_open_waits_at_risk", "Open waits past the at-risk share of their target, not yet breached.",
-            "gauge", WAIT_LABELS))
-        self.oldest = f.add(Family(f"{p}_oldest_open_wait_seconds", "Age of the oldest open wait (wall clock).",
-                                   "gauge", WAIT_LABELS))
-        self.oldest_business = f.add(Family(f"{p}_oldest_open_wait_business_seconds",
-                                            "Age of the oldest open wait, in business hours.", "gauge", WAIT_LABELS))
-        self.sla_target = f.add(Family(f"{p}_sla_target_seconds", "SLA response target of a policy.", "gauge",
-                                       ("policy", "channel", "thread", "kind")))
-        self.account_info = f.add(Family(f"{p}_account", "A monitored account and its SLA policy.", "info",
-                                         ("brand", "channel", "account", "policy")))
+        self.breached = f.add(
+            Family(
+                f"{p}_waits_breached",
+                "Waits that passed their SLA deadline, counted when it passed.",
+                "counter",
+                WAIT_LABELS,
+            )
+        )
+        self.open_waits = f.add(Family(f"{p}_open_waits", "Questions waiting for a reply now.", "gauge", WAIT_LABELS))
+        self.open_breached = f.add(
+            Family(f"{p}_open_waits_breached", "Open waits past their SLA deadline.", "gauge", WAIT_LABELS)
+        )
+        self.open_at_risk = f.add(
+            Family(
+                f"{p}_open_waits_at_risk",
+                "Open waits past the at-risk share of their target, not yet breached.",
+                "gauge",
+                WAIT_LABELS,
+            )
+        )
+        self.oldest = f.add(
+            Family(f"{p}_oldest_open_wait_seconds", "Age of the oldest open wait (wall clock).", "gauge", WAIT_LABELS)
+        )
+        self.oldest_business = f.add(
+            Family(
+                f"{p}_oldest_open_wait_business_seconds",
+                "Age of the oldest open wait, in business hours.",
+                "gauge",
+                WAIT_LABELS,
+            )
+        )
+        self.sla_target = f.add(
+            Family(
+                f"{p}_sla_target_seconds",
+                "SLA response target of a policy.",
+                "gauge",
+                ("policy", "channel", "thread", "kind"),
+            )
+        )
+        self.account_info = f.add(
+            Family(
+                f"{p}_account",
+                "A monitored account and its SLA policy.",
+                "info",
+                ("brand", "channel", "account", "policy"),
+            )
+        )
         self.polls = f.add(Family(f"{p}_poll", "Polls of a stream, by result.", "counter", (*stream, "result")))
-        self.poll_duration = f.add(Family(f"{p}_poll_duration_seconds", "Duration of a poll (fetch and ingest).",
-                                          "histogram", ("channel", "stream"), buckets=POLL_BUCKETS))
-        self.last_success = f.add(Family(f"{p}_last_successful_poll_timestamp_seconds",
-                                         "Unix time of the last successful poll of a stream.", "gauge", stream))
-        self.interval = f.add(Family(f"{p}_poll_interval_seconds", "Configured poll interval of a stream.",
-                                     "gauge", stream))
-        self.monitored_since = f.add(Family(
-            f"{p}_stream_monitored_since_timestamp_seconds",
-            "Unix time polling of a stream began (kept in PostgreSQL): the base of its staleness until a "
-            "poll succeeds.", "gauge", stream))
-        self.next_poll = f.add(Family(
-            f"{p}_stream_next_poll_timestamp_seconds",
-            "Unix time the next poll of a stream is due (while one is under way: when it started).", "gauge", stream))
-        self.waiting = f.add(Family(
-            f"{p}_stream_waiting",
-            f"Why a stream is not polled now: 1 for the current reason ({', '.join(WAIT_REASONS)}).", "gauge",
-            (*stream, "reason")))
-        self.credentials_valid = f.add(Family(
-            f"{p}_credentials_valid", "1 unless the API rejected the account's credentials at the last poll.",
-            "gauge", stream))
-        self.rate_limit = f.add(Family(
-            f"{p}_api_rate_limit_remaining",
-            "Requests (X) or percent of usage (Graph API) left in the current rate-limit window.",
-            "gauge", ("brand", "channel", "account", "endpoint")))
-        self.lag = f.add(Family(f"{p}_ingest_lag_seconds", "From a message's creation to its ingestion.",
-                                "histogram", ("channel",), buckets=LAG_BUCKETS))
-        self.webhooks = f.add(Family(
-            f"{p}_webhook_deliveries", "Webhook requests (deliveries and URL checks), by result.", "counter",
-            ("channel", "result")))
-        self.corrections = f.add(Family(
-            f"{p}_corrections", "People's corrections of question decisions (needs_reply, no_reply, rules: "
-            "back to the rules), counted by the process holding the account.", "counter",
-            ("brand", "channel", "direction")))
-        self.rejected = f.add(Family(
-            f"{p}_items_rejected", "Items of a page set aside in quarantine (not messages), by reason.",
-            "counter", ("channel", "stream", "reason")))
-        self.snapshot_ts = f.add(Family(f"{p}_snapshot_timestamp_seconds",
-                                        "Unix time of the last read of the open waits from PostgreSQL.", "gauge"))
+        self.poll_duration = f.add(
+            Family(
+                f"{p}_poll_duration_seconds",
+                "Duration of a poll (fetch and ingest).",
+                "histogram",
+                ("channel", "stream"),
+                buckets=POLL_BUCKETS,
+            )
+        )
+        self.last_success = f.add(
+            Family(
+                f"{p}_last_successful_poll_timestamp_seconds",
+                "Unix time of the last successful poll of a stream.",
+                "gauge",
+                stream,
+            )
+        )
+        self.interval = f.add(
+            Family(f"{p}_poll_interval_seconds", "Configured poll interval of a stream.", "gauge", stream)
+        )
+        self.monitored_since = f.add(
+            Family(
+                f"{p}_stream_monitored_since_timestamp_seconds",
+                "Unix time polling of a stream began (kept in PostgreSQL): the base of its staleness until a "
+                "poll succeeds.",
+                "gauge",
+                stream,
+            )
+        )
+        self.next_poll = f.add(
+            Family(
+                f"{p}_stream_next_poll_timestamp_seconds",
+                "Unix time the next poll of a stream is due (while one is under way: when it started).",
+                "gauge",
+                stream,
+            )
+        )
+        self.waiting = f.add(
+            Family(
+                f"{p}_stream_waiting",
+                f"Why a stream is not polled now: 1 for the current reason ({', '.join(WAIT_REASONS)}).",
+                "gauge",
+                (*stream, "reason"),
+            )
+        )
+        self.credentials_valid = f.add(
+            Family(
+                f"{p}_credentials_valid",
+                "1 unless the API rejected the account's credentials at the last poll.",
+                "gauge",
+                stream,
+            )
+        )
+        self.rate_limit = f.add(
+            Family(
+                f"{p}_api_rate_limit_remaining",
+                "Requests (X) or percent of usage (Graph API) left in the current rate-limit window.",
+                "gauge",
+                ("brand", "channel", "account", "endpoint"),
+            )
+        )
+        self.lag = f.add(
+            Family(
+                f"{p}_ingest_lag_seconds",
+                "From a message's creation to its ingestion.",
+                "histogram",
+                ("channel",),
+                buckets=LAG_BUCKETS,
+            )
+        )
+        self.webhooks = f.add(
+            Family(
+                f"{p}_webhook_deliveries",
+                "Webhook requests (deliveries and URL checks), by result.",
+                "counter",
+                ("channel", "result"),
+            )
+        )
+        self.corrections = f.add(
+            Family(
+                f"{p}_corrections",
+                "People's corrections of question decisions (needs_reply, no_reply, rules: "
+                "back to the rules), counted by the process holding the account.",
+                "counter",
+                ("brand", "channel", "direction"),
+            )
+        )
+        self.rejected = f.add(
+            Family(
+                f"{p}_items_rejected",
+                "Items of a page set aside in quarantine (not messages), by reason.",
+                "counter",
+                ("channel", "stream", "reason"),
+            )
+        )
+        self.snapshot_ts = f.add(
+            Family(
+                f"{p}_snapshot_timestamp_seconds",
+                "Unix time of the last read of the open waits from PostgreSQL.",
+                "gauge",
+            )
+        )
         f.add(Family(f"{p}_build", "Version of inbox-monitor.", "info", ("version",))).labels(__version__)
         for ctx in accounts.values():
             for kind in WAIT_KINDS:
@@ -247,8 +369,9 @@ class Metrics:
         ctx = self.accounts[account_id]
         return ctx.brand, ctx.channel, ctx.name, kind
 
-    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-                  ingest: IngestResult | None) -> None:
+    def poll_done(
+        self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
+    ) -> None:
         """PollObserver: count the poll and what its ingest opened and answered."""
         if target.account_id not in self.accounts:
             return  # a poll that ended after the lease went elsewhere
@@ -262,8 +385,9 @@ class Metrics:
         if ingest is not None:
             self.ingested(ingest, target.channel)
             for reason, count in ingest.quarantined.items():
-                self.rejected.inc((target.channel, target.stream,
-                                   reason if reason in REJECT_REASONS else "bad_item"), count)
+                self.rejected.inc(
+                    (target.channel, target.stream, reason if reason in REJECT_REASONS else "bad_item"), count
+                )
 
     def stream_changed(self, target: PollTarget, health: StreamHealth) -> None:
         """StreamObserver: why the stream waits and until when; since when it is polled, and its
@@ -363,10 +487,13 @@ class Metrics:
                     if k[2] in names:
                         family.set(k, x)
         if account_ids is None:
-            self.rate_limit.replace({
-                (t.brand, t.channel, t.account, endpoint): float(value)
-                for t in self._targets if t.account_id in self.accounts
-                for endpoint, value in getattr(t.source, "rate_limit_remaining", {}).items()
-            })
+            self.rate_limit.replace(
+                {
+                    (t.brand, t.channel, t.account, endpoint): float(value)
+                    for t in self._targets
+                    if t.account_id in self.accounts
+                    for endpoint, value in t.source.rate_budget().remaining.items()
+                }
+            )
             self.snapshot_ts.set((), time.time())
         self.families.prerender()  # the gauges just changed: render them here, not in the next scrape

@@ -31,10 +31,16 @@ log = logging.getLogger(__name__)
 
 STATE_SAVE_INTERVAL = 60.0
 
-WaitReason = Literal["polling", "waiting", "rate_limited", "blocked", "backing_off", "credentials_rejected",
-                     "paused"]
-WAIT_REASONS: tuple[WaitReason, ...] = ("polling", "waiting", "rate_limited", "blocked", "backing_off",
-                                        "credentials_rejected", "paused")
+WaitReason = Literal["polling", "waiting", "rate_limited", "blocked", "backing_off", "credentials_rejected", "paused"]
+WAIT_REASONS: tuple[WaitReason, ...] = (
+    "polling",
+    "waiting",
+    "rate_limited",
+    "blocked",
+    "backing_off",
+    "credentials_rejected",
+    "paused",
+)
 """Why a stream is not being polled now (a metric label, so a fixed set):
 polling               a poll is under way (since `until`);
 waiting               the poll interval (or the first polls' spread), or a nudge's gap;
@@ -96,8 +102,9 @@ class StreamWait:
 class PollObserver(Protocol):
     """Told of every poll (the metrics implement it)."""
 
-    def poll_done(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-                  ingest: IngestResult | None) -> None: ...
+    def poll_done(
+        self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
+    ) -> None: ...
 
 
 class StreamObserver(Protocol):
@@ -143,8 +150,7 @@ class Poller:
         self.stream_observers = list(stream_observers)
         self.clock = clock
         self.timer = timer
-        self.backoff = backoff or Backoff(base_seconds=POLL_BACKOFF_BASE_SECONDS,
-                                          cap_seconds=POLL_BACKOFF_CAP_SECONDS)
+        self.backoff = backoff or Backoff(base_seconds=POLL_BACKOFF_BASE_SECONDS, cap_seconds=POLL_BACKOFF_CAP_SECONDS)
         self.jitter = jitter
         self.credentials_retry = credentials_retry
         self.first_poll_spread = first_poll_spread
@@ -177,7 +183,8 @@ class Poller:
                 continue
             self._tasks[account_id] = [
                 asyncio.create_task(self._loop(t), name=f"poll:{t.account}:{t.stream}")
-                for t in self.targets if t.account_id == account_id
+                for t in self.targets
+                if t.account_id == account_id
             ]
 
     async def deactivate(self, account_ids: set[int]) -> None:
@@ -304,8 +311,9 @@ class Poller:
             if not batch.messages and not batch.rejected and batch.cursor in (None, cursor):
                 result = IngestResult()  # nothing new: no transaction
             else:
-                result = await self.engine.ingest(target.account_id, target.stream, batch.messages, batch.cursor,
-                                                  rejected=batch.rejected)
+                result = await self.engine.ingest(
+                    target.account_id, target.stream, batch.messages, batch.cursor, rejected=batch.rejected
+                )
         except BaseException as exc:
             self._tell(target, _result_label(exc), time.monotonic() - started, batch, None)
             raise
@@ -321,12 +329,20 @@ class Poller:
         for reason, count in sorted(counts.items()):
             if reason not in h.rejected:
                 h.rejected.add(reason)
-                log.warning("items quarantined", extra={"account": target.account, "stream": target.stream,
-                                                        "reason": reason, "count": count,
-                                                        "see": "inbox-monitor quarantine"})
+                log.warning(
+                    "items quarantined",
+                    extra={
+                        "account": target.account,
+                        "stream": target.stream,
+                        "reason": reason,
+                        "count": count,
+                        "see": "inbox-monitor quarantine",
+                    },
+                )
 
-    def _tell(self, target: PollTarget, result: str, seconds: float, batch: Batch | None,
-              ingest: IngestResult | None) -> None:
+    def _tell(
+        self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
+    ) -> None:
         for observer in self.observers:
             try:
                 observer.poll_done(target, result, seconds, batch, ingest)
@@ -371,8 +387,8 @@ class Poller:
     def _throttled(self, target: PollTarget) -> WaitReason:
         """`blocked` while the source says the API blocks it (the Graph API's regain time), else
         `rate_limited`."""
-        blocked_until = getattr(target.source, "blocked_until", None)
-        if isinstance(blocked_until, datetime) and blocked_until > self.clock():
+        blocked_until = target.source.rate_budget().blocked_until
+        if blocked_until is not None and blocked_until > self.clock():
             return "blocked"
         return "rate_limited"
 
@@ -394,8 +410,9 @@ class Poller:
             return
         h.saved = (h.status, now)
         try:
-            await self.engine.store.record_poll(target.account_id, target.stream, at=self.clock(),
-                                                status=h.status, error=h.last_error)
+            await self.engine.store.record_poll(
+                target.account_id, target.stream, at=self.clock(), status=h.status, error=h.last_error
+            )
         except DATABASE_ERRORS as exc:  # the state is in memory; the next poll reports the database
             log.debug("poll state not saved", extra={"account": target.account, "error": repr(exc)})
 

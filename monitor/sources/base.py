@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from monitor.domain.items import Rejected
@@ -56,6 +57,22 @@ class Batch:
     """Items that could not become messages: quarantined in the transaction of the messages."""
 
 
+@dataclass(frozen=True)
+class RateBudget:
+    """What the API last said is left of a stream's rate-limit budget (for the metrics and the
+    poller's wait reason). A source that has not called its API yet, or has no limits, has none."""
+
+    remaining: Mapping[str, float] = field(default_factory=dict)
+    """Endpoint (X: "GET /2/users/:id/mentions") or usage type (Graph API: "app", "business",
+    "page") -> what is left: calls on X, percent (100 minus the highest usage) on the Graph API."""
+    blocked_until: datetime | None = None
+    """Until when the API refuses the stream outright (the Graph API's regain time), else None."""
+
+
+NO_BUDGET = RateBudget()
+"""The budget of a stream with no limits to report (the demo's)."""
+
+
 class Source(Protocol):
     """A stream of one account: X mentions, X DMs, Messenger, Page comments, ..."""
 
@@ -63,6 +80,10 @@ class Source(Protocol):
 
     async def fetch(self, cursor: str | None) -> Batch:
         """Read everything after `cursor`; raise only SourceError subclasses."""
+        ...
+
+    def rate_budget(self) -> RateBudget:
+        """The rate-limit budget as the API's last answer gave it; no I/O."""
         ...
 
     async def close(self) -> None:

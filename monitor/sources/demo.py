@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.domain.model import Channel, Message, ThreadKind
 from monitor.runtime import Clock, utcnow
-from monitor.sources.base import Batch
+from monitor.sources.base import NO_BUDGET, Batch, RateBudget
 
 SLOT_SECONDS = 10.0
 MAX_DELAY = timedelta(hours=3)
@@ -37,10 +37,16 @@ QUESTIONS = {
         "Been on hold for an hour, is anyone there?",
     ],
 }
-PRAISE = ["Merci pour le service au top !", "Love the new collection 😍", "Super équipe 👏",
-          "Thanks, great support as always"]
-REPLIES = {"fr": "Bonjour, nous regardons cela tout de suite et revenons vers vous en message privé.",
-           "en": "Hi, we're looking into it and will follow up by DM."}
+PRAISE = [
+    "Merci pour le service au top !",
+    "Love the new collection 😍",
+    "Super équipe 👏",
+    "Thanks, great support as always",
+]
+REPLIES = {
+    "fr": "Bonjour, nous regardons cela tout de suite et revenons vers vous en message privé.",
+    "en": "Hi, we're looking into it and will follow up by DM.",
+}
 
 
 def demo_messages(
@@ -73,13 +79,13 @@ def _conversation(rng: random.Random, account: str, channel: Channel, slot: int,
     kind: ThreadKind = "private" if private else "public"
     thread = f"demo:{key}:{customer}"
     url = f"https://{'x.com/i/web/status' if channel == 'x' else 'facebook.com'}/{account}-{key}"
-    msgs = [Message(f"{account}-{key}-q", thread, kind, "inbound", t0, text, customer,
-                    f"customer_{customer[:4]}", url)]
+    msgs = [Message(f"{account}-{key}-q", thread, kind, "inbound", t0, text, customer, f"customer_{customer[:4]}", url)]
     if praise or rng.random() < 0.15:  # some questions are never answered
         return msgs
     delay = timedelta(seconds=min(rng.lognormvariate(6.0, 1.0), MAX_DELAY.total_seconds() - 60))
-    msgs.append(Message(f"{account}-{key}-r", thread, kind, "outbound", t0 + delay, REPLIES[lang],
-                        "brand", account, url))
+    msgs.append(
+        Message(f"{account}-{key}-r", thread, kind, "outbound", t0 + delay, REPLIES[lang], "brand", account, url)
+    )
     return msgs
 
 
@@ -88,8 +94,9 @@ class DemoSource:
 
     stream = "demo"
 
-    def __init__(self, account: str, channel: Channel, *, seed: int = 1, per_minute: float = 2.0,
-                 clock: Clock = utcnow) -> None:
+    def __init__(
+        self, account: str, channel: Channel, *, seed: int = 1, per_minute: float = 2.0, clock: Clock = utcnow
+    ) -> None:
         self.account = account
         self.channel = channel
         self.seed = seed
@@ -101,6 +108,9 @@ class DemoSource:
         start = datetime.fromisoformat(cursor) if cursor else end - FIRST_WINDOW
         messages = demo_messages(self.account, self.channel, self.seed, start, end, self.per_minute)
         return Batch(messages, end.isoformat())
+
+    def rate_budget(self) -> RateBudget:
+        return NO_BUDGET
 
     async def close(self) -> None:
         return None

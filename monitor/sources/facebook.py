@@ -92,6 +92,7 @@ from monitor.sources.base import (
     BadPayload,
     Batch,
     CredentialsRejected,
+    RateBudget,
     RateLimited,
     Source,
     SourceError,
@@ -263,9 +264,14 @@ def graph_error(status: int, body: object) -> GraphError | None:
         v = e.get(key)
         return v if isinstance(v, int) and not isinstance(v, bool) else None
 
-    return GraphError(status, number("code"), number("error_subcode"),
-                      excerpt(str(e.get("message", "")), 300), str(e.get("type", "")),
-                      e.get("is_transient") is True)
+    return GraphError(
+        status,
+        number("code"),
+        number("error_subcode"),
+        excerpt(str(e.get("message", "")), 300),
+        str(e.get("type", "")),
+        e.get("is_transient") is True,
+    )
 
 
 class ObjectGone(TemporaryFailure):
@@ -283,8 +289,7 @@ def translate(error: GraphError, usage: Usage, endpoint: str) -> SourceError:
     if code == 10 or (code is not None and 200 <= code <= 299):
         return CredentialsRejected(f"permission missing: {what}", endpoint=endpoint)
     if error.status == 429:
-        return RateLimited(what, retry_after=usage.regain_seconds or DEFAULT_THROTTLE_SECONDS,
-                           endpoint=endpoint)
+        return RateLimited(what, retry_after=usage.regain_seconds or DEFAULT_THROTTLE_SECONDS, endpoint=endpoint)
     if code == 100 and error.subcode == 33:
         return ObjectGone(what, endpoint=endpoint)
     return TemporaryFailure(what, endpoint=endpoint)
@@ -332,8 +337,9 @@ def _text(item: Fields) -> str:
 
 
 def _created(item: Fields, received_at: datetime) -> Stamp:
-    return believable(item.time("created_time"), received_at=received_at, channel="facebook",
-                      where=f"{item.where}.created_time")
+    return believable(
+        item.time("created_time"), received_at=received_at, channel="facebook", where=f"{item.where}.created_time"
+    )
 
 
 @dataclass(frozen=True)
@@ -391,9 +397,13 @@ def parse_conversation(item: object, *, received_at: datetime) -> Conversation |
         conv = Fields(item, "conversation")
         cid = conv.identify(is_messenger_id, "a conversation id", named="conversation")
         try:
-            updated = believable(conv.time("updated_time", missing="bad_updated_time", bad="bad_updated_time"),
-                                 received_at=received_at, channel="facebook",
-                                 where=f"{conv.where}.updated_time", reason="bad_updated_time").at
+            updated = believable(
+                conv.time("updated_time", missing="bad_updated_time", bad="bad_updated_time"),
+                received_at=received_at,
+                channel="facebook",
+                where=f"{conv.where}.updated_time",
+                reason="bad_updated_time",
+            ).at
         except ItemError:
             # `updated_time` only places the conversation against the watermark; its messages
             # carry their own times. Unusable (missing, malformed, in 2999), the conversation is
@@ -409,8 +419,7 @@ def parse_conversation(item: object, *, received_at: datetime) -> Conversation |
     return Conversation(cid, updated, listing.items, listing.after)
 
 
-def messenger_message(item: object, conversation_id: str, page_id: str, *,
-                      received_at: datetime) -> Message | Rejected:
+def messenger_message(item: object, conversation_id: str, page_id: str, *, received_at: datetime) -> Message | Rejected:
     """A Messenger message (outbound when `from` is the Page), or the item set aside."""
     mid: str | None = None
     try:
@@ -459,9 +468,23 @@ def parse_post(item: object, page_id: str, *, received_at: datetime) -> Post | R
         text = _text(p)
     except ItemError as exc:
         return exc.rejected(item, POST, post_id)
-    return Post(post_id, stamp.at, Message(
-        post_id, post_thread_key(post_id), "public", "inbound", stamp.at, text, author_id, author_name,
-        f"https://www.facebook.com/{post_id}", raw=p.item, future_created_at=stamp.clamped_from))
+    return Post(
+        post_id,
+        stamp.at,
+        Message(
+            post_id,
+            post_thread_key(post_id),
+            "public",
+            "inbound",
+            stamp.at,
+            text,
+            author_id,
+            author_name,
+            f"https://www.facebook.com/{post_id}",
+            raw=p.item,
+            future_created_at=stamp.clamped_from,
+        ),
+    )
 
 
 def _parent_ids(comment: Fields) -> tuple[str | None, str | None]:
@@ -470,8 +493,10 @@ def _parent_ids(comment: Fields) -> tuple[str | None, str | None]:
     if parent is None:
         return None, None
     grand = parent.nested("parent", "bad_thread")
-    return (parent.id("id", "bad_thread", is_graph_id, "a Graph id"),
-            grand.id("id", "bad_thread", is_graph_id, "a Graph id") if grand else None)
+    return (
+        parent.id("id", "bad_thread", is_graph_id, "a Graph id"),
+        grand.id("id", "bad_thread", is_graph_id, "a Graph id") if grand else None,
+    )
 
 
 class _Comment(NamedTuple):
@@ -486,8 +511,9 @@ class _Comment(NamedTuple):
     text: str
 
 
-def comment_messages(post_id: str, visitor_post: bool, items: Sequence[Any], page_id: str, *,
-                     received_at: datetime) -> Parsed:
+def comment_messages(
+    post_id: str, visitor_post: bool, items: Sequence[Any], page_id: str, *, received_at: datetime
+) -> Parsed:
     """The comments of one post as messages, each in its thread (see the module docstring), and
     the comments set aside."""
     parents: dict[str, str | None] = {}
@@ -524,23 +550,33 @@ def comment_messages(post_id: str, visitor_post: bool, items: Sequence[Any], pag
                 seen.add(root)
                 root = up
             key = comment_thread_key(root)
-        out.append(Message(
-            external_id=c.id, thread_key=key, thread_kind="public",
-            direction="outbound" if c.author_id == page_id else "inbound",
-            created_at=c.stamp.at, text=c.text, author_id=c.author_id, author_handle=c.author_name,
-            url=f"https://www.facebook.com/{post_id}?comment_id={c.parent or c.id}", raw=c.fields.item,
-            future_created_at=c.stamp.clamped_from,
-            reply_to_brand=c.parent is not None and authors.get(c.parent) == page_id,
-        ))
+        out.append(
+            Message(
+                external_id=c.id,
+                thread_key=key,
+                thread_kind="public",
+                direction="outbound" if c.author_id == page_id else "inbound",
+                created_at=c.stamp.at,
+                text=c.text,
+                author_id=c.author_id,
+                author_handle=c.author_name,
+                url=f"https://www.facebook.com/{post_id}?comment_id={c.parent or c.id}",
+                raw=c.fields.item,
+                future_created_at=c.stamp.clamped_from,
+                reply_to_brand=c.parent is not None and authors.get(c.parent) == page_id,
+            )
+        )
     return Parsed(out, rejected)
 
 
-def parse_rejected(kind: str, raw: object, context: Mapping[str, Any], *, page_id: str,
-                   received_at: datetime) -> Parsed:
+def parse_rejected(
+    kind: str, raw: object, context: Mapping[str, Any], *, page_id: str, received_at: datetime
+) -> Parsed:
     """A set-aside item parsed again by this code (`inbox-monitor quarantine retry`)."""
     if kind == COMMENT:
-        return comment_messages(str(context.get("post", "")), bool(context.get("visitor")), [raw],
-                                page_id, received_at=received_at)
+        return comment_messages(
+            str(context.get("post", "")), bool(context.get("visitor")), [raw], page_id, received_at=received_at
+        )
     if kind == POST:
         post = parse_post(raw, page_id, received_at=received_at)
         if isinstance(post, Rejected):
@@ -586,8 +622,13 @@ class MessengerPass:
     """Conversations of the page at `list.after` already read, with their `updated_time`."""
 
     def dumps(self) -> Json:
-        return {"stop": self.stop, "started": self.started, "round": self.round,
-                "list": self.list.dumps(), "done": self.done}
+        return {
+            "stop": self.stop,
+            "started": self.started,
+            "round": self.round,
+            "list": self.list.dumps(),
+            "done": self.done,
+        }
 
     @classmethod
     def loads(cls, data: object) -> MessengerPass | None:
@@ -595,9 +636,14 @@ class MessengerPass:
             return None
         stop, started, rnd, done = (data.get(k) for k in ("stop", "started", "round", "done"))
         listing = ListPass.loads(data.get("list"))
-        if (not isinstance(stop, int) or not isinstance(started, int) or not isinstance(rnd, int)
-                or listing is None or not isinstance(done, dict)
-                or not all(isinstance(v, int) for v in done.values())):
+        if (
+            not isinstance(stop, int)
+            or not isinstance(started, int)
+            or not isinstance(rnd, int)
+            or listing is None
+            or not isinstance(done, dict)
+            or not all(isinstance(v, int) for v in done.values())
+        ):
             return None
         return cls(stop, started, rnd, listing, done)
 
@@ -659,8 +705,9 @@ class CommentsCursor:
     sweep: SweepPass | None = None
 
     def dumps(self) -> str:
-        active = {k: [v.last, int(v.visitor)] + ([v.pending.dumps()] if v.pending else [])
-                  for k, v in self.active.items()}
+        active = {
+            k: [v.last, int(v.visitor)] + ([v.pending.dumps()] if v.pending else []) for k, v in self.active.items()
+        }
         data: Json = {"v": 1, "posts": self.posts, "swept": self.swept, "active": active}
         if self.feed is not None:
             data["feed"] = self.feed.dumps()
@@ -678,8 +725,7 @@ class CommentsCursor:
             return None
         out = cls(posts, swept, feed=ListPass.loads(data.get("feed")))
         for k, v in active.items():
-            if (isinstance(v, list) and len(v) in (2, 3)
-                    and all(isinstance(x, int) for x in v[:2])):
+            if isinstance(v, list) and len(v) in (2, 3) and all(isinstance(x, int) for x in v[:2]):
                 out.active[k] = ActivePost(v[0], bool(v[1]), ListPass.loads(v[2]) if len(v) == 3 else None)
         sweep = data.get("sweep")
         if isinstance(sweep, list) and len(sweep) == 2 and isinstance(sweep[0], int):
@@ -703,8 +749,7 @@ def _load(text: str | None) -> Json | None:
     except ValueError:
         data = None
     if not isinstance(data, dict) or data.get("v") != 1:
-        log.warning("unreadable cursor, starting from the backfill window",
-                    extra={"cursor": text[:200]})
+        log.warning("unreadable cursor, starting from the backfill window", extra={"cursor": text[:200]})
         return None
     return data
 
@@ -773,20 +818,21 @@ class GraphClient:
         if self.blocked_until is not None:
             left = (self.blocked_until - self.clock()).total_seconds()
             if left > 0:
-                raise RateLimited(f"blocked by the Graph API for {left:.0f}s more",
-                                  retry_after=left, endpoint=endpoint)
+                raise RateLimited(f"blocked by the Graph API for {left:.0f}s more", retry_after=left, endpoint=endpoint)
         token = self.token.get()
         if token is None:
-            raise CredentialsRejected(f"no Page access token: ${self.token.name} is not set",
-                                      endpoint=endpoint)
+            raise CredentialsRejected(f"no Page access token: ${self.token.name} is not set", endpoint=endpoint)
         query = dict(params)
         secret = self.app_secret.get() if self.app_secret is not None else None
         if secret:
             query["appsecret_proof"] = appsecret_proof(secret, token)
         try:
             async with self.session.get(
-                self.base_url + endpoint, params=query, timeout=self.timeout,
-                headers={"Authorization": f"Bearer {token}"}, allow_redirects=False,
+                self.base_url + endpoint,
+                params=query,
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {token}"},
+                allow_redirects=False,
             ) as resp:
                 status = resp.status
                 usage = self._observe(resp.headers)
@@ -801,8 +847,7 @@ class GraphClient:
         except ValueError:
             body = None
             if status < 500:
-                raise BadPayload(f"HTTP {status}: not JSON ({len(raw)} bytes)",
-                                 endpoint=endpoint) from None
+                raise BadPayload(f"HTTP {status}: not JSON ({len(raw)} bytes)", endpoint=endpoint) from None
         error = graph_error(status, body)
         if error is not None:
             failure = translate(error, usage, endpoint)
@@ -857,6 +902,9 @@ class _GraphSource:
         """Until when the Graph API blocks the app or Page (the poller calls that wait `blocked`)."""
         return self.client.blocked_until
 
+    def rate_budget(self) -> RateBudget:
+        return RateBudget(remaining=dict(self.client.rate_limit_remaining), blocked_until=self.client.blocked_until)
+
     async def _get(self, path: str, params: Mapping[str, str]) -> Json:
         self.budget.spend()
         body = await self.client.get(path, params)
@@ -894,16 +942,23 @@ class _GraphSource:
         if cut is not None and not cut.more:
             self._ended("rate", "calls")
         for reason, what in sorted(self._ends - self._ends_logged):
-            log.warning("Graph list not read to its end", extra={
-                "page_id": self.page_id, "stream": self.stream, "list": what,
-                "reason": PASS_ENDS[reason]})
+            log.warning(
+                "Graph list not read to its end",
+                extra={"page_id": self.page_id, "stream": self.stream, "list": what, "reason": PASS_ENDS[reason]},
+            )
         self._ends_logged = self._ends
         wait = self.client.next_poll_after()
         more = (cut.more if cut is not None else self._unfinished) and not wait
         if cut is not None and cut.wait:
             wait = max(wait or 0.0, cut.wait)
-        return Batch(messages, new_cursor, more=more, next_poll_after=wait,
-                     calls=self.budget.calls, rejected=list(self._rejected))
+        return Batch(
+            messages,
+            new_cursor,
+            more=more,
+            next_poll_after=wait,
+            calls=self.budget.calls,
+            rejected=list(self._rejected),
+        )
 
     async def close(self) -> None:
         return None  # the session is shared and closed by its owner
@@ -931,8 +986,7 @@ class MessengerSource(_GraphSource):
             cut = stopped
         return list(out.values()), state.dumps(), cut
 
-    async def _passes(self, state: MessengerCursor, now: int, ceiling: int,
-                      out: dict[str, Message]) -> None:
+    async def _passes(self, state: MessengerCursor, now: int, ceiling: int, out: dict[str, Message]) -> None:
         """Read the list (going on with the pass a poll left) until the watermark can move."""
         floor = state.watermark - int(self.options.overlap.total_seconds())
         p = state.reading or MessengerPass(stop=floor, started=now)
@@ -961,13 +1015,19 @@ class MessengerSource(_GraphSource):
             p = MessengerPass(stop=min(top, p.started), started=now, round=p.round + 1)
             state.reading = p
 
-    async def _round(self, p: MessengerPass, paging: Paging, floor: int, ceiling: int,
-                     processed: dict[str, int], out: dict[str, Message]) -> str:
+    async def _round(
+        self,
+        p: MessengerPass,
+        paging: Paging,
+        floor: int,
+        ceiling: int,
+        processed: dict[str, int],
+        out: dict[str, Message],
+    ) -> str:
         """Read the conversations updated at or after `p.stop`, newest first, from where `p`
         is; their messages at or after `floor`. Returns why the round ended."""
         while True:
-            params = {"platform": "messenger", "fields": self._fields(),
-                      "limit": str(self.options.page_limit)}
+            params = {"platform": "messenger", "fields": self._fields(), "limit": str(self.options.page_limit)}
             if p.list.after:
                 params["after"] = p.list.after
             listing = await self._page(f"{self.page_id}/conversations", params)
@@ -1020,8 +1080,11 @@ class MessengerSource(_GraphSource):
                     out[m.external_id] = m
             if after is None or (oldest is not None and oldest < floor):
                 return
-            params = {"fields": "id,created_time,from,message",
-                      "limit": str(self.options.messages_limit), "after": after}
+            params = {
+                "fields": "id,created_time,from,message",
+                "limit": str(self.options.messages_limit),
+                "after": after,
+            }
             try:
                 listing = await self._page(f"{conv.id}/messages", params, check=paging.pages == 0)
             except ObjectGone:
@@ -1069,8 +1132,7 @@ class CommentsSource(_GraphSource):
             state.active = {k: v for k, v in state.active.items() if k in keep}
         return list(out.values()), state.dumps(), cut
 
-    async def _new_posts(self, state: CommentsCursor, overlap: int, ceiling: int,
-                         out: dict[str, Message]) -> None:
+    async def _new_posts(self, state: CommentsCursor, overlap: int, ceiling: int, out: dict[str, Message]) -> None:
         """The feed since the post watermark: visitor posts are messages, every post is active."""
         posts_floor = state.posts - overlap
         feed = state.feed or ListPass()
@@ -1097,8 +1159,7 @@ class CommentsSource(_GraphSource):
             state.posts = max(state.posts, feed.top)
         state.feed = None
 
-    async def _feed(self, lp: ListPass, since: int, fields: str,
-                    take: Callable[[Any], None]) -> str:
+    async def _feed(self, lp: ListPass, since: int, fields: str, take: Callable[[Any], None]) -> str:
         """Page the feed since `since` from where `lp` is; returns why it ended."""
         paging = Paging(lp.after, lp.pages)
         while True:
@@ -1142,8 +1203,9 @@ class CommentsSource(_GraphSource):
             state.swept = sweep.started
         state.sweep = None
 
-    async def _comments(self, post_id: str, post: ActivePost, floor: int, ceiling: int,
-                        out: dict[str, Message]) -> int | None:
+    async def _comments(
+        self, post_id: str, post: ActivePost, floor: int, ceiling: int, out: dict[str, Message]
+    ) -> int | None:
         """Read a post's comments at or after `floor` (going on with a read a poll left); the
         newest time read (None: the post is gone). A comment whose `created_time` cannot be read
         neither ends the read nor moves the post's watermark: its parser sets it aside."""
@@ -1153,8 +1215,12 @@ class CommentsSource(_GraphSource):
         items: list[Any] = []
         try:
             while True:
-                params = {"filter": "stream", "order": "reverse_chronological",
-                          "fields": self.COMMENT_FIELDS, "limit": str(self.options.page_limit)}
+                params = {
+                    "filter": "stream",
+                    "order": "reverse_chronological",
+                    "fields": self.COMMENT_FIELDS,
+                    "limit": str(self.options.page_limit),
+                }
                 if lp.after:
                     params["after"] = lp.after
                 try:
@@ -1175,8 +1241,7 @@ class CommentsSource(_GraphSource):
                 if end is not None:
                     break
         finally:  # what was read is kept, also when the poll stops here
-            parsed = comment_messages(post_id, post.visitor, items, self.page_id,
-                                      received_at=self._received_at)
+            parsed = comment_messages(post_id, post.visitor, items, self.page_id, received_at=self._received_at)
             self._rejected += parsed.rejected
             for m in parsed.messages:  # believable times only (clamped, future ones set aside)
                 out[m.external_id] = m
@@ -1212,4 +1277,3 @@ def build_facebook_sources(
         clock=clock,
     )
     return [MessengerSource(client, options), CommentsSource(client, options)]
-

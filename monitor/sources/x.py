@@ -50,6 +50,7 @@ from monitor.sources.base import (
     BadPayload,
     Batch,
     CredentialsRejected,
+    RateBudget,
     RateLimited,
     Source,
     SourceError,
@@ -69,8 +70,14 @@ ENDPOINT_MENTIONS = "GET /2/users/:id/mentions"
 ENDPOINT_TWEETS = "GET /2/users/:id/tweets"
 ENDPOINT_DM_EVENTS = "GET /2/dm_events"
 
-TWEET_FIELDS = ["created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets",
-                "author_id", "edit_history_tweet_ids"]
+TWEET_FIELDS = [
+    "created_at",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "author_id",
+    "edit_history_tweet_ids",
+]
 TWEET_EXPANSIONS = ["author_id", "referenced_tweets.id"]
 USER_FIELDS = ["username"]
 DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "dm_conversation_id", "sender_id"]
@@ -106,7 +113,7 @@ TWITTER_EPOCH_MS = 1288834974657
 X_ID_MAX_DIGITS = 19
 """X ids are 64-bit snowflakes sent as decimal strings; the API's own id parameters accept
 `^[0-9]{1,19}$`. A longer string is not an id (and would not fit PostgreSQL's bigint)."""
-X_ID_LIMIT = 2 ** 63
+X_ID_LIMIT = 2**63
 """Snowflakes stay below 2**63 (the sign bit is never used)."""
 TWEET = "tweet"
 DM_EVENT = "dm_event"
@@ -116,6 +123,7 @@ DM_EVENT = "dm_event"
 # --------------------------------------------------------------------------------------------
 # Pure parsing
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Page:
@@ -146,11 +154,11 @@ def decode_json(body: bytes, endpoint: str) -> dict[str, Any]:
         value = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         start = excerpt(body[:200].decode("utf-8", "replace"), 40)
-        raise BadPayload(f"{endpoint}: the body is not JSON ({exc}; {len(body)} bytes starting "
-                         f"{start!r})", endpoint=endpoint) from None
+        raise BadPayload(
+            f"{endpoint}: the body is not JSON ({exc}; {len(body)} bytes starting {start!r})", endpoint=endpoint
+        ) from None
     if not isinstance(value, dict):
-        raise BadPayload(f"{endpoint}: expected a JSON object, got {type(value).__name__}",
-                         endpoint=endpoint)
+        raise BadPayload(f"{endpoint}: expected a JSON object, got {type(value).__name__}", endpoint=endpoint)
     return value
 
 
@@ -160,8 +168,7 @@ def snowflake_time(tweet_id: str) -> datetime:
 
 
 def tweet_url(username: str | None, tweet_id: str) -> str:
-    return f"https://x.com/{username}/status/{tweet_id}" if username else \
-        f"https://x.com/i/web/status/{tweet_id}"
+    return f"https://x.com/{username}/status/{tweet_id}" if username else f"https://x.com/i/web/status/{tweet_id}"
 
 
 class _Check:
@@ -184,8 +191,9 @@ class _Check:
             raise self.fail(where, f"is not a list ({type(value).__name__})")
         return value
 
-    def text(self, item: Mapping[str, Any], key: str, where: str, *, required: bool = True,
-             digits: bool = False) -> str | None:
+    def text(
+        self, item: Mapping[str, Any], key: str, where: str, *, required: bool = True, digits: bool = False
+    ) -> str | None:
         if key not in item or item[key] is None:
             if required:
                 raise self.fail(where, f"has no {key}")
@@ -197,21 +205,17 @@ class _Check:
             raise self.fail(f"{where}.{key}", f"is not an id ({value[:40]!r})")
         return value
 
-    def envelope(self, payload: object) -> tuple[list[Any], dict[str, str], str | None,
-                                                  list[dict[str, Any]]]:
+    def envelope(self, payload: object) -> tuple[list[Any], dict[str, str], str | None, list[dict[str, Any]]]:
         """data, usernames by user id, next_token, partial errors of a v2 response."""
         body = self.mapping(payload, "the response")
         errors = body.get("errors")
         if errors is not None:
-            errors = [e if isinstance(e, dict) else {"detail": str(e)}
-                      for e in self.items(errors, "errors")]
+            errors = [e if isinstance(e, dict) else {"detail": str(e)} for e in self.items(errors, "errors")]
         meta = self.mapping(body["meta"], "meta") if "meta" in body else None
         if "data" not in body:
             if meta is None:
-                detail = "; ".join(str(e.get("detail") or e.get("title") or e)
-                                   for e in errors or [])
-                raise self.fail("the response",
-                                f"has neither data nor meta{': ' + detail if detail else ''}")
+                detail = "; ".join(str(e.get("detail") or e.get("title") or e) for e in errors or [])
+                raise self.fail("the response", f"has neither data nor meta{': ' + detail if detail else ''}")
             count = meta.get("result_count", 0)
             if not isinstance(count, int) or isinstance(count, bool):
                 raise self.fail("meta.result_count", "is not an integer")
@@ -233,8 +237,7 @@ class _Check:
 
 def is_x_id(value: str) -> bool:
     """An id as X documents them: a decimal snowflake of at most 19 digits, below 2**63."""
-    return (0 < len(value) <= X_ID_MAX_DIGITS and value.isascii() and value.isdigit()
-            and int(value) < X_ID_LIMIT)
+    return 0 < len(value) <= X_ID_MAX_DIGITS and value.isascii() and value.isdigit() and int(value) < X_ID_LIMIT
 
 
 def is_dm_conversation_id(value: str) -> bool:
@@ -254,12 +257,14 @@ def _usernames(item: object, users: Mapping[str, str], *keys: str) -> dict[str, 
 def one_item_page(raw: object, context: Mapping[str, Any]) -> dict[str, Any]:
     """A rejected item as the one-item page it came in (to parse it again)."""
     usernames = context.get("usernames") or {}
-    return {"data": [raw], "includes": {"users": [{"id": k, "username": v} for k, v in usernames.items()]},
-            "meta": {"result_count": 1}}
+    return {
+        "data": [raw],
+        "includes": {"users": [{"id": k, "username": v} for k, v in usernames.items()]},
+        "meta": {"result_count": 1},
+    }
 
 
-def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint: str,
-                 received_at: datetime) -> Page:
+def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint: str, received_at: datetime) -> Page:
     """Messages of one page of `/2/users/:id/mentions` or `/2/users/:id/tweets` for the account
     `user_id`, received at `received_at`. A malformed envelope raises BadPayload (naming the
     endpoint and the field); a malformed tweet is set aside in `Page.rejected`.
@@ -276,8 +281,7 @@ def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint:
             tweet = Fields(item, f"data[{i}]")
             tid = tweet.identify(is_x_id, "an X id")
             page.ids.append(int(tid))  # even a rejected tweet moves the cursor
-            message = _tweet(tweet, tid, user_id=user_id, handle=handle, users=users,
-                             received_at=received_at)
+            message = _tweet(tweet, tid, user_id=user_id, handle=handle, users=users, received_at=received_at)
         except ItemError as exc:
             page.rejected.append(exc.rejected(item, TWEET, tid, _usernames(item, users, "author_id")))
             continue
@@ -286,12 +290,14 @@ def parse_tweets(payload: object, *, user_id: str, handle: str | None, endpoint:
     return page
 
 
-def _tweet(tweet: Fields, tid: str, *, user_id: str, handle: str | None, users: Mapping[str, str],
-           received_at: datetime) -> Message | None:
+def _tweet(
+    tweet: Fields, tid: str, *, user_id: str, handle: str | None, users: Mapping[str, str], received_at: datetime
+) -> Message | None:
     """One tweet as a message (None: the brand's own post); ItemError naming a malformed field."""
     text = tweet.text("text", "bad_text")
-    stamp = believable(tweet.time("created_at"), received_at=received_at, channel="x",
-                       where=f"{tweet.where}.created_at")
+    stamp = believable(
+        tweet.time("created_at"), received_at=received_at, channel="x", where=f"{tweet.where}.created_at"
+    )
     author = tweet.id("author_id", "bad_author", is_x_id, "an X id")
     conversation = tweet.id("conversation_id", "bad_thread", is_x_id, "an X id")
     reply_to = tweet.id("in_reply_to_user_id", "bad_thread", is_x_id, "an X id", required=False)
@@ -320,18 +326,41 @@ def _tweet(tweet: Fields, tid: str, *, user_id: str, handle: str | None, users: 
         if reply_to is None or reply_to == user_id or "retweeted" in kinds:
             return None  # the brand's own posts (and replies to itself) open and close nothing
         name = users.get(author, handle)
-        return Message(original, f"{conversation}:{reply_to}", "public", "outbound", created_at, text,
-                       author, name, tweet_url(name, tid), False, tweet.item, future)
+        return Message(
+            original,
+            f"{conversation}:{reply_to}",
+            "public",
+            "outbound",
+            created_at,
+            text,
+            author,
+            name,
+            tweet_url(name, tid),
+            False,
+            tweet.item,
+            future,
+        )
     username = users.get(author)
-    return Message(original, f"{conversation}:{author}", "public", "inbound", created_at, text, author,
-                   username, tweet_url(username, tid), "retweeted" in kinds, tweet.item, future,
-                   # An answer to the brand's words: a reply to one of the brand's *replies*. A reply to
-                   # the brand's own post (the conversation's root: a campaign tweet) is judged on its text.
-                   reply_to_brand=reply_to == user_id and replied_to is not None and replied_to != conversation)
+    return Message(
+        original,
+        f"{conversation}:{author}",
+        "public",
+        "inbound",
+        created_at,
+        text,
+        author,
+        username,
+        tweet_url(username, tid),
+        "retweeted" in kinds,
+        tweet.item,
+        future,
+        # An answer to the brand's words: a reply to one of the brand's *replies*. A reply to
+        # the brand's own post (the conversation's root: a campaign tweet) is judged on its text.
+        reply_to_brand=reply_to == user_id and replied_to is not None and replied_to != conversation,
+    )
 
 
-def parse_dm_events(payload: object, *, user_id: str, handle: str | None, endpoint: str,
-                    received_at: datetime) -> Page:
+def parse_dm_events(payload: object, *, user_id: str, handle: str | None, endpoint: str, received_at: datetime) -> Page:
     """Messages of one page of `/2/dm_events` for the account `user_id`: thread = the DM
     conversation, private; the account's own events are outbound; joins and leaves skipped.
     A malformed event is set aside in `Page.rejected`."""
@@ -343,8 +372,7 @@ def parse_dm_events(payload: object, *, user_id: str, handle: str | None, endpoi
             event = Fields(item, f"data[{i}]")
             eid = event.identify(is_x_id, "an X id")
             page.ids.append(int(eid))
-            message = _dm(event, eid, user_id=user_id, handle=handle, users=users,
-                          received_at=received_at)
+            message = _dm(event, eid, user_id=user_id, handle=handle, users=users, received_at=received_at)
         except ItemError as exc:
             page.rejected.append(exc.rejected(item, DM_EVENT, eid, _usernames(item, users, "sender_id")))
             continue
@@ -353,35 +381,61 @@ def parse_dm_events(payload: object, *, user_id: str, handle: str | None, endpoi
     return page
 
 
-def _dm(event: Fields, eid: str, *, user_id: str, handle: str | None, users: Mapping[str, str],
-        received_at: datetime) -> Message | None:
+def _dm(
+    event: Fields, eid: str, *, user_id: str, handle: str | None, users: Mapping[str, str], received_at: datetime
+) -> Message | None:
     """One DM event as a message (None: not a message, a join or a leave)."""
     if event.text("event_type", "bad_field") != "MessageCreate":
         return None
     text = event.text("text", "bad_text")
-    stamp = believable(event.time("created_at"), received_at=received_at, channel="x",
-                       where=f"{event.where}.created_at")
+    stamp = believable(
+        event.time("created_at"), received_at=received_at, channel="x", where=f"{event.where}.created_at"
+    )
     sender = event.id("sender_id", "bad_author", is_x_id, "an X id")
-    conversation = event.id("dm_conversation_id", "bad_thread", is_dm_conversation_id,
-                            "a DM conversation id")
+    conversation = event.id("dm_conversation_id", "bad_thread", is_dm_conversation_id, "a DM conversation id")
     assert text is not None and sender is not None and conversation is not None
     outbound = sender == user_id
-    return Message(eid, conversation, "private", "outbound" if outbound else "inbound", stamp.at, text,
-                   sender, users.get(sender, handle if outbound else None),
-                   f"https://x.com/messages/{conversation}", False, event.item, stamp.clamped_from)
+    return Message(
+        eid,
+        conversation,
+        "private",
+        "outbound" if outbound else "inbound",
+        stamp.at,
+        text,
+        sender,
+        users.get(sender, handle if outbound else None),
+        f"https://x.com/messages/{conversation}",
+        False,
+        event.item,
+        stamp.clamped_from,
+    )
 
 
-def parse_rejected(stream: str, kind: str, raw: object, context: Mapping[str, Any], *, user_id: str,
-                   handle: str | None, received_at: datetime) -> Parsed:
+def parse_rejected(
+    stream: str,
+    kind: str,
+    raw: object,
+    context: Mapping[str, Any],
+    *,
+    user_id: str,
+    handle: str | None,
+    received_at: datetime,
+) -> Parsed:
     """A set-aside item parsed again by this code (`inbox-monitor quarantine retry`), as the
     one-item page of its stream's endpoint."""
     payload = one_item_page(raw, context)
     if kind == DM_EVENT:
-        page = parse_dm_events(payload, user_id=user_id, handle=handle, endpoint=ENDPOINT_DM_EVENTS,
-                               received_at=received_at)
+        page = parse_dm_events(
+            payload, user_id=user_id, handle=handle, endpoint=ENDPOINT_DM_EVENTS, received_at=received_at
+        )
     elif kind == TWEET:
-        page = parse_tweets(payload, user_id=user_id, handle=handle, received_at=received_at,
-                            endpoint=ENDPOINT_MENTIONS if stream == "x.mentions" else ENDPOINT_TWEETS)
+        page = parse_tweets(
+            payload,
+            user_id=user_id,
+            handle=handle,
+            received_at=received_at,
+            endpoint=ENDPOINT_MENTIONS if stream == "x.mentions" else ENDPOINT_TWEETS,
+        )
     else:
         raise ValueError(f"not an item kind of the X streams: {kind!r}")
     return Parsed(page.messages, page.rejected)
@@ -391,6 +445,7 @@ def parse_rejected(stream: str, kind: str, raw: object, context: Mapping[str, An
 # Cursors
 # --------------------------------------------------------------------------------------------
 
+
 def is_id(text: str) -> bool:
     """An X id: a decimal snowflake of 1 to 19 digits, at most 2^63 - 1."""
     return 0 < len(text) <= 19 and text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID
@@ -399,8 +454,7 @@ def is_id(text: str) -> bool:
 def is_token(text: str) -> bool:
     """A pagination token fit to follow and to keep: 1 to MAX_TOKEN_CHARS printable ASCII
     characters without a space."""
-    return 0 < len(text) <= MAX_TOKEN_CHARS and text.isascii() and text.isprintable() \
-        and " " not in text
+    return 0 < len(text) <= MAX_TOKEN_CHARS and text.isascii() and text.isprintable() and " " not in text
 
 
 def valid_ids(ids: Iterable[int]) -> list[int]:
@@ -428,17 +482,14 @@ class Cursor:
     def __post_init__(self) -> None:
         for name, value in (("newest", self.newest), ("since", self.since)):
             if value is not None and not is_id(value):
-                raise ValueError(f"not a cursor of an X stream: its {name} is not an X id "
-                                 f"({value[:40]!r})")
+                raise ValueError(f"not a cursor of an X stream: its {name} is not an X id ({value[:40]!r})")
         if self.resume is not None and not is_token(self.resume):
-            raise ValueError(f"not a cursor of an X stream: its resume is not a token "
-                             f"({self.resume[:40]!r})")
+            raise ValueError(f"not a cursor of an X stream: its resume is not a token ({self.resume[:40]!r})")
 
     def encode(self) -> str | None:
         if not self.gap:
             return self.newest
-        return urlencode({"newest": self.newest or "", "since": self.since or "",
-                          "resume": self.resume or ""})
+        return urlencode({"newest": self.newest or "", "since": self.since or "", "resume": self.resume or ""})
 
     @classmethod
     def decode(cls, text: str | None) -> Cursor:
@@ -449,13 +500,13 @@ class Cursor:
         fields = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
         if set(fields) != {"newest", "since", "resume"}:
             raise ValueError(f"not a cursor of an X stream: {text[:80]!r}")
-        return cls(fields["newest"] or None, True, fields["since"] or None,
-                   fields["resume"] or None)
+        return cls(fields["newest"] or None, True, fields["since"] or None, fields["resume"] or None)
 
 
 # --------------------------------------------------------------------------------------------
 # Rate budgets
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class RateWindow:
@@ -470,8 +521,7 @@ class RateWindow:
     spent: dict[int, int] = field(default_factory=dict)
     """Requests each source (by `id`) sent in the current window: at most its `share`."""
 
-    def observe(self, limit: int | None, remaining: int, reset: float,
-                source: object = None) -> None:
+    def observe(self, limit: int | None, remaining: int, reset: float, source: object = None) -> None:
         """Take in an answer's headers; `source` sent the request (it counts in a new window)."""
         if self.reset is None or self.remaining is None or reset > self.reset + 1:
             self.limit, self.remaining, self.reset = limit, remaining, reset
@@ -493,8 +543,9 @@ class RateWindow:
         if self.remaining is None or self.reset is None or now >= self.reset:
             return False
         share = self.share
-        return self.remaining <= 0 or (source is not None and share is not None
-                                       and self.spent.get(id(source), 0) >= share)
+        return self.remaining <= 0 or (
+            source is not None and share is not None and self.spent.get(id(source), 0) >= share
+        )
 
     @property
     def share(self) -> int | None:
@@ -546,8 +597,7 @@ class RateBudgets:
         return self._windows.setdefault(key, RateWindow())
 
 
-_BUDGETS: weakref.WeakKeyDictionary[aiohttp.ClientSession, RateBudgets] = \
-    weakref.WeakKeyDictionary()
+_BUDGETS: weakref.WeakKeyDictionary[aiohttp.ClientSession, RateBudgets] = weakref.WeakKeyDictionary()
 
 
 def budgets_of(session: aiohttp.ClientSession) -> RateBudgets:
@@ -559,15 +609,14 @@ def budgets_of(session: aiohttp.ClientSession) -> RateBudgets:
 # The session tweepy sees
 # --------------------------------------------------------------------------------------------
 
+
 def rewrite_middleware(base_url: str) -> ClientMiddlewareType:
     """An aiohttp client middleware sending requests for api.twitter.com to `base_url`."""
     base = URL(base_url)
 
-    async def rewrite(request: aiohttp.ClientRequest,
-                      handler: ClientHandlerType) -> aiohttp.ClientResponse:
+    async def rewrite(request: aiohttp.ClientRequest, handler: ClientHandlerType) -> aiohttp.ClientResponse:
         if request.url.host == API_HOST:
-            request.url = request.url.with_scheme(base.scheme).with_host(base.host or "") \
-                .with_port(base.explicit_port)
+            request.url = request.url.with_scheme(base.scheme).with_host(base.host or "").with_port(base.explicit_port)
             host = request.url.host_port_subcomponent
             if host is not None:
                 request.headers[hdrs.HOST] = host
@@ -580,16 +629,19 @@ class ApiSession:
     """What a tweepy client takes for its session: the shared session, with this source's
     middlewares and timeout added to every request. tweepy does not close it."""
 
-    def __init__(self, session: aiohttp.ClientSession, middlewares: Sequence[ClientMiddlewareType],
-                 timeout: aiohttp.ClientTimeout) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        middlewares: Sequence[ClientMiddlewareType],
+        timeout: aiohttp.ClientTimeout,
+    ) -> None:
         self.session = session
         self.middlewares = tuple(middlewares)
         self.timeout = timeout
 
     def request(self, method: str, url: Any, **kwargs: Any) -> Any:
         # Per-request middlewares replace the session's own (the project's session has none).
-        return self.session.request(method, url, middlewares=self.middlewares, timeout=self.timeout,
-                                    **kwargs)
+        return self.session.request(method, url, middlewares=self.middlewares, timeout=self.timeout, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -642,8 +694,11 @@ class _Chain:
 
     def advance(self, ids: Iterable[int]) -> bool:
         """Take in a page's ids: True when one of them is older than any before."""
-        fresh = [i for i in valid_ids(ids) if (self.since is None or i > self.since)
-                 and (self.until is None or i < self.until)]
+        fresh = [
+            i
+            for i in valid_ids(ids)
+            if (self.since is None or i > self.since) and (self.until is None or i < self.until)
+        ]
         if not fresh:
             return False
         progressed = self.oldest is None or min(fresh) < self.oldest
@@ -669,14 +724,23 @@ class _XSource:
     resume_by_id = False
     """Whether a gap resumes at an `until_id` (timelines) rather than a token (DMs)."""
 
-    def __init__(self, *, user_id: str, handle: str | None, client: AsyncClient,
-                 session: aiohttp.ClientSession, base_url: str | None = None,
-                 budgets: RateBudgets | None = None, clock: UnixClock = time.time,
-                 timeout: float = 30.0, max_pages: int = MAX_PAGES,
-                 credentials: Callable[[], tuple[str, ...] | None] | None = None,
-                 make_client: Callable[[tuple[str, ...]], AsyncClient] | None = None,
-                 initial: tuple[str, ...] | None = None,
-                 credential_of: Callable[[tuple[str, ...]], str] = lambda values: values[0]) -> None:
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        handle: str | None,
+        client: AsyncClient,
+        session: aiohttp.ClientSession,
+        base_url: str | None = None,
+        budgets: RateBudgets | None = None,
+        clock: UnixClock = time.time,
+        timeout: float = 30.0,
+        max_pages: int = MAX_PAGES,
+        credentials: Callable[[], tuple[str, ...] | None] | None = None,
+        make_client: Callable[[tuple[str, ...]], AsyncClient] | None = None,
+        initial: tuple[str, ...] | None = None,
+        credential_of: Callable[[tuple[str, ...]], str] = lambda values: values[0],
+    ) -> None:
         self.user_id = user_id
         self.handle = handle
         self.client = client
@@ -719,8 +783,9 @@ class _XSource:
             return
         values = self.credentials()
         if values is None:
-            raise CredentialsRejected(f"{self.handle or self.user_id}: the account's token is not set",
-                                      endpoint=self.endpoint)
+            raise CredentialsRejected(
+                f"{self.handle or self.user_id}: the account's token is not set", endpoint=self.endpoint
+            )
         if values != self._values:
             self._values, self.client = values, self.make_client(values)
             self.client.session = self._api_session
@@ -735,12 +800,14 @@ class _XSource:
         self.window = self._budgets.window(self._base_url, credential, self.endpoint)
         self.window.users += 1
 
+    def rate_budget(self) -> RateBudget:
+        return RateBudget(remaining=dict(self.rate_limit_remaining))
+
     async def close(self) -> None:
         """The session is shared and closed by its owner; release our share of the budget."""
         self.window.users = max(0, self.window.users - 1)
 
-    async def _observe(self, request: aiohttp.ClientRequest,
-                       handler: ClientHandlerType) -> aiohttp.ClientResponse:
+    async def _observe(self, request: aiohttp.ClientRequest, handler: ClientHandlerType) -> aiohttp.ClientResponse:
         """Middleware: keep every response's status, headers and body (at most
         MAX_RESPONSE_BYTES of it) before tweepy reads it, and note its rate-limit headers."""
         response = await handler(request)
@@ -748,9 +815,10 @@ class _XSource:
             body = await read_bounded(response, MAX_RESPONSE_BYTES)
         except BodyTooLarge as exc:
             response.close()  # the rest is never read: the connection is dropped, not reused
-            raise BadPayload(f"{self.endpoint}: the response body {exc}, more than the "
-                             f"{MAX_RESPONSE_BYTES} read at most; refused",
-                             endpoint=self.endpoint) from None
+            raise BadPayload(
+                f"{self.endpoint}: the response body {exc}, more than the {MAX_RESPONSE_BYTES} read at most; refused",
+                endpoint=self.endpoint,
+            ) from None
         response._body = body  # aiohttp's cache of a read body: tweepy's read() returns it
         self._last = _Response(response.status, response.headers, body)
         try:
@@ -791,18 +859,17 @@ class _XSource:
         try:
             state = Cursor.decode(text)
             if self.resume_by_id and state.resume is not None and not is_id(state.resume):
-                raise ValueError(f"not a cursor of an X timeline: its resume is not an X id "
-                                 f"({state.resume[:40]!r})")
+                raise ValueError(f"not a cursor of an X timeline: its resume is not an X id ({state.resume[:40]!r})")
         except ValueError as exc:
             if text != self._dropped:
                 self._dropped = text
-                log.warning("stored cursor dropped", extra={
-                    "stream": self.stream, "user_id": self.user_id, "error": str(exc)})
+                log.warning(
+                    "stored cursor dropped", extra={"stream": self.stream, "user_id": self.user_id, "error": str(exc)}
+                )
             return Cursor()
         return state
 
-    async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any,
-                    **params: Any) -> dict[str, Any]:
+    async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any, **params: Any) -> dict[str, Any]:
         """One API request; every client-library error is translated here, and only here."""
         self._check_budget()
         self.window.spend(self.clock(), self)
@@ -819,8 +886,10 @@ class _XSource:
         payload = decode_json(self._last.body, self.endpoint)
         data = payload.get("data")
         if isinstance(data, list) and len(data) > PAGE_SIZE:  # before parsing: a bounded batch
-            raise BadPayload(f"{self.endpoint}: {len(data)} items on one page, more than the "
-                             f"max_results={PAGE_SIZE} asked", endpoint=self.endpoint)
+            raise BadPayload(
+                f"{self.endpoint}: {len(data)} items on one page, more than the max_results={PAGE_SIZE} asked",
+                endpoint=self.endpoint,
+            )
         return payload
 
     def _translate(self, exc: Exception) -> SourceError | None:
@@ -830,35 +899,43 @@ class _XSource:
         last = self._last
         if last is not None and not 200 <= last.status < 300:
             status = last.status
-            detail = "; ".join(str(m) for m in getattr(exc, "api_messages", []) or []) or \
-                excerpt(" ".join(last.body[:2000].decode("utf-8", "replace").split()), 120)
+            detail = "; ".join(str(m) for m in getattr(exc, "api_messages", []) or []) or excerpt(
+                " ".join(last.body[:2000].decode("utf-8", "replace").split()), 120
+            )
             if status == 429:
-                return RateLimited(f"{endpoint}: 429 rate limited",
-                                   retry_after=retry_after(last.headers, self.clock()),
-                                   endpoint=endpoint)
+                return RateLimited(
+                    f"{endpoint}: 429 rate limited",
+                    retry_after=retry_after(last.headers, self.clock()),
+                    endpoint=endpoint,
+                )
             if status in (401, 403):
                 return CredentialsRejected(f"{endpoint}: {status} {detail}", endpoint=endpoint)
             if status >= 500 or status in (408, 425):
                 return TemporaryFailure(f"{endpoint}: {status} {detail}", endpoint=endpoint)
-            return BadPayload(f"{endpoint}: the API refused the request: {status} {detail}",
-                              endpoint=endpoint)
+            return BadPayload(f"{endpoint}: the API refused the request: {status} {detail}", endpoint=endpoint)
         if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError | tweepy.TweepyException):
-            return TemporaryFailure(excerpt(f"{endpoint}: {type(exc).__name__}: {exc}", 300),
-                                    endpoint=endpoint)
+            return TemporaryFailure(excerpt(f"{endpoint}: {type(exc).__name__}: {exc}", 300), endpoint=endpoint)
         return None
 
     def _out_of_budget(self) -> RateLimited:
-        return RateLimited(f"{self.endpoint}: no request left in this rate window",
-                           retry_after=self.window.spacing(self.clock(), source=self),
-                           endpoint=self.endpoint)
+        return RateLimited(
+            f"{self.endpoint}: no request left in this rate window",
+            retry_after=self.window.spacing(self.clock(), source=self),
+            endpoint=self.endpoint,
+        )
 
     def _batch(self, messages: dict[str, Message], cursor: Cursor, *, stopped: bool) -> Batch:
         now = self.clock()
         budget_out = self.window.exhausted(now, self)
         self._report()
-        return Batch(list(messages.values()), cursor.encode(), more=stopped and not budget_out,
-                     next_poll_after=self.window.spacing(now, source=self), calls=self._pages,
-                     rejected=list(self._rejected))
+        return Batch(
+            list(messages.values()),
+            cursor.encode(),
+            more=stopped and not budget_out,
+            next_poll_after=self.window.spacing(now, source=self),
+            calls=self._pages,
+            rejected=list(self._rejected),
+        )
 
     def _report(self) -> None:
         """Log the pagination anomalies of this fetch when they change: once when they start,
@@ -867,8 +944,7 @@ class _XSource:
             return
         extra = {"stream": self.stream, "user_id": self.user_id, "endpoint": self.endpoint}
         if self._anomalies:
-            log.warning("X pagination broken", extra={
-                **extra, "anomalies": "; ".join(sorted(self._anomalies))})
+            log.warning("X pagination broken", extra={**extra, "anomalies": "; ".join(sorted(self._anomalies))})
         else:
             log.warning("X pagination recovered", extra=extra)
         self._reported = set(self._anomalies)
@@ -893,27 +969,40 @@ class XTimelineSource(_XSource):
 
     def _method(self) -> Callable[..., Awaitable[Any]]:
         method: Callable[..., Awaitable[Any]] = (
-            self.client.get_users_mentions if self.stream == "x.mentions"
-            else self.client.get_users_tweets)
+            self.client.get_users_mentions if self.stream == "x.mentions" else self.client.get_users_tweets
+        )
         return method
 
-    async def _page(self, *, since: str | None = None, until: str | None = None,
-                    token: str | None = None, start_time: datetime | None = None) -> Page:
+    async def _page(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        token: str | None = None,
+        start_time: datetime | None = None,
+    ) -> Page:
         params: dict[str, Any] = dict(
-            since_id=since, until_id=until, pagination_token=token, start_time=start_time,
-            max_results=PAGE_SIZE, tweet_fields=TWEET_FIELDS, expansions=TWEET_EXPANSIONS,
-            user_fields=USER_FIELDS)
+            since_id=since,
+            until_id=until,
+            pagination_token=token,
+            start_time=start_time,
+            max_results=PAGE_SIZE,
+            tweet_fields=TWEET_FIELDS,
+            expansions=TWEET_EXPANSIONS,
+            user_fields=USER_FIELDS,
+        )
         if self.stream == "x.replies":
             params["exclude"] = ["retweets"]
-        payload = await self._call(self._method(), self.user_id,
-                                   **{k: v for k, v in params.items() if v is not None})
-        page = parse_tweets(payload, user_id=self.user_id, handle=self.handle,
-                            endpoint=self.endpoint, received_at=self._received())
+        payload = await self._call(self._method(), self.user_id, **{k: v for k, v in params.items() if v is not None})
+        page = parse_tweets(
+            payload, user_id=self.user_id, handle=self.handle, endpoint=self.endpoint, received_at=self._received()
+        )
         self._rejected += page.rejected
         return page
 
-    async def _read(self, into: dict[str, Message], since: str | None,
-                    until: str | None) -> tuple[bool, int | None, int | None]:
+    async def _read(
+        self, into: dict[str, Message], since: str | None, until: str | None
+    ) -> tuple[bool, int | None, int | None]:
         """Read (since, until) newest first, page by page: (stopped early, newest, oldest id).
 
         The chain ends at an empty page, a page without a next token, or a first page with
@@ -956,8 +1045,7 @@ class XTimelineSource(_XSource):
             stopped, _, oldest = await self._read(messages, state.since, state.resume)
             if stopped:
                 resume = str(oldest) if oldest is not None else state.resume
-                return self._batch(messages, Cursor(state.newest, True, state.since, resume),
-                                   stopped=True)
+                return self._batch(messages, Cursor(state.newest, True, state.since, resume), stopped=True)
             state = Cursor(state.newest)
         stopped, newest, oldest = await self._read(messages, state.newest, None)
         if newest is None:
@@ -984,18 +1072,24 @@ class XDmSource(_XSource):
 
     async def _page(self, token: str | None) -> Page:
         params: dict[str, Any] = dict(
-            dm_event_fields=DM_EVENT_FIELDS, event_types="MessageCreate", expansions=DM_EXPANSIONS,
-            user_fields=USER_FIELDS, max_results=PAGE_SIZE)
+            dm_event_fields=DM_EVENT_FIELDS,
+            event_types="MessageCreate",
+            expansions=DM_EXPANSIONS,
+            user_fields=USER_FIELDS,
+            max_results=PAGE_SIZE,
+        )
         if token:
             params["pagination_token"] = token
         payload = await self._call(self.client.get_direct_message_events, user_auth=True, **params)
-        page = parse_dm_events(payload, user_id=self.user_id, handle=self.handle,
-                               endpoint=self.endpoint, received_at=self._received())
+        page = parse_dm_events(
+            payload, user_id=self.user_id, handle=self.handle, endpoint=self.endpoint, received_at=self._received()
+        )
         self._rejected += page.rejected
         return page
 
-    async def _read(self, into: dict[str, Message], since: str | None,
-                    token: str | None) -> tuple[bool, int | None, str | None]:
+    async def _read(
+        self, into: dict[str, Message], since: str | None, token: str | None
+    ) -> tuple[bool, int | None, str | None]:
         """Pages from `token` (None: the newest) down to `since`: (stopped, newest, resume token).
         dm_events has no since_id: read until an event at or before `since` shows up. A page
         with nothing older than the ones before, or a token that cannot be followed (repeated,
@@ -1030,8 +1124,7 @@ class XDmSource(_XSource):
         if state.gap:
             stopped, _, resume = await self._read(messages, state.since, state.resume)
             if stopped:
-                return self._batch(messages, Cursor(state.newest, True, state.since, resume),
-                                   stopped=True)
+                return self._batch(messages, Cursor(state.newest, True, state.since, resume), stopped=True)
             state = Cursor(state.newest)
         stopped, newest, resume = await self._read(messages, state.newest, None)
         if newest is None:
@@ -1048,26 +1141,44 @@ class XDmSource(_XSource):
             page = await self._page(token)
         except _Stop:
             raise self._out_of_budget() from None
-        return Page([m for m in page.messages if m.created_at >= start_time], page.ids,
-                    page.next_token, page.errors, page.rejected)
+        return Page(
+            [m for m in page.messages if m.created_at >= start_time],
+            page.ids,
+            page.next_token,
+            page.errors,
+            page.rejected,
+        )
 
 
 XSource = XTimelineSource | XDmSource
 
 
-def build_x_sources(account: XAccount, session: aiohttp.ClientSession, *,
-                    environ: Mapping[str, str] = os.environ, clock: UnixClock = time.time,
-                    budgets: RateBudgets | None = None, timeout: float = 30.0,
-                    max_pages: int = 20) -> list[Source]:
+def build_x_sources(
+    account: XAccount,
+    session: aiohttp.ClientSession,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    clock: UnixClock = time.time,
+    budgets: RateBudgets | None = None,
+    timeout: float = 30.0,
+    max_pages: int = 20,
+) -> list[Source]:
     """The streams of one X account: mentions, replies and, with `dm = true`, DMs."""
-    return list(x_sources(account, session, environ=environ, clock=clock, budgets=budgets,
-                          timeout=timeout, max_pages=max_pages))
+    return list(
+        x_sources(account, session, environ=environ, clock=clock, budgets=budgets, timeout=timeout, max_pages=max_pages)
+    )
 
 
-def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
-              environ: Mapping[str, str] = os.environ, clock: UnixClock = time.time,
-              budgets: RateBudgets | None = None, timeout: float = 30.0,
-              max_pages: int = 20) -> list[XSource]:
+def x_sources(
+    account: XAccount,
+    session: aiohttp.ClientSession,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    clock: UnixClock = time.time,
+    budgets: RateBudgets | None = None,
+    timeout: float = 30.0,
+    max_pages: int = 20,
+) -> list[XSource]:
     """Like `build_x_sources`, typed as the X sources (the backfill reads their history)."""
 
     def reader(*names: str | None) -> Callable[[], tuple[str, ...] | None]:
@@ -1081,33 +1192,66 @@ def x_sources(account: XAccount, session: aiohttp.ClientSession, *,
         return read
 
     common: dict[str, Any] = dict(
-        user_id=account.user_id, handle=account.handle, session=session,
-        base_url=account.api_base_url, budgets=budgets or budgets_of(session), clock=clock,
-        timeout=timeout, max_pages=max_pages)
+        user_id=account.user_id,
+        handle=account.handle,
+        session=session,
+        base_url=account.api_base_url,
+        budgets=budgets or budgets_of(session),
+        clock=clock,
+        timeout=timeout,
+        max_pages=max_pages,
+    )
     bearer_of = reader(account.bearer_token_env)
     initial = bearer_of()  # None (unset): the first fetch says so with CredentialsRejected
     bearer = (initial or ("",))[0]
     sources: list[XSource] = [
-        XTimelineSource(stream, client=_client(bearer_token=bearer), credentials=bearer_of,
-                        make_client=lambda values: _client(bearer_token=values[0]), initial=initial, **common)
+        XTimelineSource(
+            stream,
+            client=_client(bearer_token=bearer),
+            credentials=bearer_of,
+            make_client=lambda values: _client(bearer_token=values[0]),
+            initial=initial,
+            **common,
+        )
         for stream in ("x.mentions", "x.replies")
     ]
     if account.dm:
-        keys_of = reader(account.consumer_key_env, account.consumer_secret_env, account.access_token_env,
-                         account.access_token_secret_env)
+        keys_of = reader(
+            account.consumer_key_env,
+            account.consumer_secret_env,
+            account.access_token_env,
+            account.access_token_secret_env,
+        )
         initial_keys = keys_of()
         keys = initial_keys or ("", "", "", "")
-        sources.append(XDmSource(client=_client(*keys), credentials=keys_of,
-                                 make_client=lambda values: _client(*values), initial=initial_keys,
-                                 credential_of=lambda values: values[2], **common))
+        sources.append(
+            XDmSource(
+                client=_client(*keys),
+                credentials=keys_of,
+                make_client=lambda values: _client(*values),
+                initial=initial_keys,
+                credential_of=lambda values: values[2],
+                **common,
+            )
+        )
     return sources
 
 
-def _client(consumer_key: str | None = None, consumer_secret: str | None = None,
-            access_token: str | None = None, access_token_secret: str | None = None, *,
-            bearer_token: str | None = None) -> AsyncClient:
+def _client(
+    consumer_key: str | None = None,
+    consumer_secret: str | None = None,
+    access_token: str | None = None,
+    access_token_secret: str | None = None,
+    *,
+    bearer_token: str | None = None,
+) -> AsyncClient:
     """A tweepy client returning the raw aiohttp response (we read headers and body ourselves)."""
-    return AsyncClient(bearer_token=bearer_token, consumer_key=consumer_key,
-                       consumer_secret=consumer_secret, access_token=access_token,
-                       access_token_secret=access_token_secret,
-                       return_type=aiohttp.ClientResponse, wait_on_rate_limit=False)
+    return AsyncClient(
+        bearer_token=bearer_token,
+        consumer_key=consumer_key,
+        consumer_secret=consumer_secret,
+        access_token=access_token,
+        access_token_secret=access_token_secret,
+        return_type=aiohttp.ClientResponse,
+        wait_on_rate_limit=False,
+    )
