@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from monitor.domain.items import ItemError, Parsed, Rejected, Stamp, believable
-from monitor.domain.model import Message
+from monitor.domain.model import Channel, Message
 from monitor.sources.base import BadPayload
 from monitor.sources.fields import Fields
 from monitor.sources.graph.ids import is_graph_id
@@ -31,8 +31,27 @@ def is_messenger_id(value: str) -> bool:
     return _MESSENGER_ID.fullmatch(value) is not None
 
 
+@dataclass(frozen=True)
+class Inbox:
+    """A Messenger Platform inbox of a Page (`/{page-id}/conversations?platform=...`)."""
+
+    platform: str
+    """The `platform` of the conversation list."""
+    channel: Channel
+    thread_prefix: str
+    """Its conversations' thread keys: `<prefix>:<conversation id>`."""
+    url: str
+    """Where the brand answers (`{page_id}` is the Page's id)."""
+
+
+MESSENGER = Inbox(
+    "messenger", "facebook", "messenger", "https://business.facebook.com/latest/inbox/all?asset_id={page_id}"
+)
+"""The Page's own Messenger inbox."""
+
+
 def messenger_thread_key(conversation_id: str) -> str:
-    return f"messenger:{conversation_id}"
+    return f"{MESSENGER.thread_prefix}:{conversation_id}"
 
 
 def comment_thread_key(comment_id: str) -> str:
@@ -52,11 +71,11 @@ def created_unix(item: object) -> int | None:
 
 
 def author(item: Fields) -> tuple[str | None, str | None]:
-    """(id, name) of `from`; (None, None) when the API leaves it out."""
+    """(id, name) of `from` (its `username` on Instagram); (None, None) when the API leaves it out."""
     who = item.nested("from", "bad_author")
     if who is None:
         return None, None
-    name = who.item.get("name")
+    name = who.item.get("name", who.item.get("username"))
     return who.id("id", "bad_author", is_graph_id, "a Graph id"), name if isinstance(name, str) else None
 
 
@@ -65,10 +84,9 @@ def _text(item: Fields) -> str:
     return item.text("message", "bad_text", required=False) or ""
 
 
-def _created(item: Fields, received_at: datetime) -> Stamp:
-    return believable(
-        item.time("created_time"), received_at=received_at, channel="facebook", where=f"{item.where}.created_time"
-    )
+def created(item: Fields, received_at: datetime, *, key: str = "created_time", channel: Channel = "facebook") -> Stamp:
+    """An item's creation time (`key`), clamped when a little ahead of `received_at`."""
+    return believable(item.time(key), received_at=received_at, channel=channel, where=f"{item.where}.{key}")
 
 
 @dataclass(frozen=True)
@@ -108,27 +126,36 @@ def parse_conversation(item: object, *, received_at: datetime) -> Conversation |
     return Conversation(cid, updated, listing.items, listing.after)
 
 
-def messenger_message(item: object, conversation_id: str, page_id: str, *, received_at: datetime) -> Message | Rejected:
-    """A Messenger message (outbound when `from` is the Page), or the item set aside."""
+def messenger_message(
+    item: object,
+    conversation_id: str,
+    page_id: str,
+    *,
+    received_at: datetime,
+    inbox: Inbox = MESSENGER,
+    brand_id: str | None = None,
+) -> Message | Rejected:
+    """A message of a conversation of `inbox` (outbound when `from` is `brand_id`, by default the
+    Page), or the item set aside."""
     mid: str | None = None
     try:
         m = Fields(item, f"a message of conversation {conversation_id}")
         mid = m.identify(is_messenger_id, "a message id", named="message")
-        stamp = _created(m, received_at)
+        stamp = created(m, received_at, channel=inbox.channel)
         author_id, author_name = author(m)
         text = _text(m)
     except ItemError as exc:
         return exc.rejected(item, MESSENGER_MESSAGE, mid, {"conversation": conversation_id})
     return Message(
         external_id=mid,
-        thread_key=messenger_thread_key(conversation_id),
+        thread_key=f"{inbox.thread_prefix}:{conversation_id}",
         thread_kind="private",
-        direction="outbound" if author_id == page_id else "inbound",
+        direction="outbound" if author_id == (brand_id or page_id) else "inbound",
         created_at=stamp.at,
         text=text,
         author_id=author_id,
         author_handle=author_name,
-        url=f"https://business.facebook.com/latest/inbox/all?asset_id={page_id}",
+        url=inbox.url.format(page_id=page_id),
         raw=m.item,
         future_created_at=stamp.clamped_from,
     )
@@ -150,7 +177,7 @@ def parse_post(item: object, page_id: str, *, received_at: datetime) -> Post | R
     try:
         p = Fields(item, "post")
         post_id = p.identify(is_graph_id, "a Graph id", named="post")
-        stamp = _created(p, received_at)
+        stamp = created(p, received_at)
         author_id, author_name = author(p)
         if author_id == page_id:
             return Post(post_id, stamp.at, None)
@@ -215,7 +242,7 @@ def comment_messages(
             fields = Fields(item, f"a comment of post {post_id}")
             cid = fields.identify(is_graph_id, "a Graph id", named="comment")
             parent, grand = _parent_ids(fields)
-            stamp = _created(fields, received_at)
+            stamp = created(fields, received_at)
             author_id, author_name = author(fields)
             comment = _Comment(cid, parent, fields, stamp, author_id, author_name, _text(fields))
         except ItemError as exc:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from monitor.domain.items import Rejected
+from monitor.domain.items import Parsed, Rejected
 from monitor.domain.model import Message
 from monitor.sources.base import BadPayload, Batch, RateBudget
 from monitor.sources.graph.bounds import MAX_ACTIVE_POSTS, MAX_CALLS_PER_MINUTE, MAX_CURSOR_CHARS
 from monitor.sources.graph.budget import Cut, FetchBudget
 from monitor.sources.graph.client import GraphClient, Json
-from monitor.sources.graph.paging import Listing, parse_listing
+from monitor.sources.graph.cursor import ActivePost, retire
+from monitor.sources.graph.options import GraphOptions
+from monitor.sources.graph.paging import Listing, ListPass, Paging, parse_listing, unix
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +30,15 @@ PASS_ENDS = {
 
 class GraphStream:
     """One stream of a Page on the Graph API (a `Source`): the client it shares with the Page's
-    other streams, a per-poll budget of calls and items, the items a fetch set aside and the
-    receive time of its last answer. Subclasses read their lists in `_fetch`."""
+    other streams, its tunables, a per-poll budget of calls and items, the items a fetch set aside
+    and the receive time of its last answer. Subclasses read their lists in `_fetch`."""
 
     stream = ""
 
-    def __init__(self, client: GraphClient, page_id: str) -> None:
+    def __init__(self, client: GraphClient, page_id: str, options: GraphOptions | None = None) -> None:
         self.client = client
         self.page_id = page_id
+        self.options = options or GraphOptions()
         self.budget = FetchBudget(client.clock)
         self._unfinished = False
         """A list was left for the next poll (`MAX_PAGES_PER_POLL`): poll again at once."""
@@ -59,6 +63,58 @@ class GraphStream:
         listing = parse_listing(await self._get(path, params))
         self.budget.items += len(listing.items)
         return listing
+
+    async def _list(
+        self, lp: ListPass, path: str, params: Mapping[str, str], take: Callable[[Any], bool], what: str
+    ) -> str:
+        """Page the list `path` from where `lp` is, giving each item to `take` (True: the list ends
+        there); why the pass ended ("later": the next poll goes on where `lp` is)."""
+        paging = Paging(lp.after, lp.pages)
+        while True:
+            query = dict(params)
+            if lp.after:
+                query["after"] = lp.after
+            listing = await self._page(path, query)
+            ended = any(take(item) for item in listing.items)  # stops at the first True
+            end = paging.step(None if ended else listing.after)
+            lp.pages = paging.pages
+            self._ended(end or "end", what)
+            if end in (None, "later"):
+                lp.after = listing.after
+            if end is not None:
+                return end
+
+    async def _reread(
+        self, active: dict[str, ActivePost], read: Callable[[str, ActivePost], Awaitable[int | None]]
+    ) -> None:
+        """Read every active object again (`read` gives its newest time, None when it is gone): each
+        goes last in the order once read, so a poll that stops early leaves the others first."""
+        for key in list(active):
+            post = active[key]
+            newest = await read(key, post)
+            del active[key]
+            if newest is not None:
+                post.last = newest
+                active[key] = post
+
+    def _retire(self, active: dict[str, ActivePost], horizon: int) -> dict[str, ActivePost]:
+        """The active set without what has been quiet since `horizon`, capped (`retire`)."""
+        kept, capped = retire(active, horizon)
+        if capped:
+            self._ended("active", "posts")
+        return kept
+
+    def _keep(
+        self, parsed: Parsed, lp: ListPass, ceiling: int, out: dict[str, Message], floor: int | None = None
+    ) -> None:
+        """Keep what a read parsed (set the rejected aside): the messages from `floor` on, their
+        newest time (at most `ceiling`) raising `lp`'s top."""
+        self._rejected += parsed.rejected
+        for m in parsed.messages:  # believable times only (clamped, future ones set aside)
+            t = unix(m.created_at)
+            if floor is None or t >= floor:
+                out[m.external_id] = m
+                lp.raise_top(min(t, ceiling))
 
     def _ended(self, reason: str, what: str) -> None:
         """Note why a list stopped before its end ("later": it goes on at the next poll)."""
