@@ -13,8 +13,9 @@ import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.config import Config
+from monitor.config import Config, GraphAccount
 from monitor.deadlines import DeadlineScheduler
+from monitor.domain.mentions import Mention
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
@@ -24,10 +25,11 @@ from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
-from monitor.store import nudges
+from monitor.store import mentions, nudges
 from monitor.store.db import create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
 from monitor.store.leases import LeaseStore
+from monitor.store.mentions import MentionInbox
 from monitor.store.store import AccountRow, Store
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,7 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     await migrate(store.pool)
     accounts = config.accounts()
     ids = await store.sync_accounts(
-        AccountRow(a.name, brand, a.channel, a.user_id if a.channel == "x" else a.page_id, a.handle, a.policy)
-        for brand, a in accounts
+        AccountRow(a.name, brand, a.channel, a.external_id, a.handle, a.policy) for brand, a in accounts
     )
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
@@ -101,7 +102,7 @@ async def run(
                 ids[account.name], account.name, brand, account.channel, source, account.poll_interval.total_seconds()
             )
             for brand, account in config.accounts()
-            for source in build_sources(account, session)
+            for source in build_sources(account, session, mentions=MentionInbox(store.pool, ids[account.name]))
         ]
         for target in targets:
             stack.push_async_callback(target.source.close)
@@ -197,12 +198,12 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
     whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
-        [settings.facebook_app_secret_env] + [a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"]
+        [settings.facebook_app_secret_env]
+        + [a.app_secret_env for _, a in config.accounts() if isinstance(a, GraphAccount)]
     )
     accounts: dict[tuple[str, str], list[int]] = {}
     for _, a in config.accounts():
-        key = a.page_id if a.channel == "facebook" else a.user_id
-        accounts.setdefault((a.channel, key), []).append(ids[a.name])
+        accounts.setdefault((a.channel, a.external_id), []).append(ids[a.name])
 
     async def deliver(account_id: int, streams: Sequence[str]) -> None:
         try:  # bounded: Meta and X give up on a slow answer, and retry
@@ -210,12 +211,16 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         except DATABASE_ERRORS:
             poller.nudge(account_id, streams)
 
+    async def remember(account_id: int, found: Sequence[Mention]) -> None:
+        await asyncio.wait_for(mentions.remember(store.pool, account_id, found), timeout=2)
+
     return Webhooks(
         facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),
         facebook_app_secrets=[EnvSecret(name) for name in app_secrets if name],
         x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
         accounts=accounts,
         deliver=deliver,
+        remember=remember,
         counted=metrics.webhook,
     )
 

@@ -18,6 +18,7 @@ import platformdirs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from monitor.domain.calendar import ALWAYS_OPEN, Calendar
+from monitor.domain.model import CHANNELS, Channel
 from monitor.domain.questions import QuestionRules
 from monitor.domain.sla import Policy, PriorityRule, Targets
 from monitor.reports.settings import ReportSchedules
@@ -121,7 +122,7 @@ class TargetsConfig(_Model):
 
 
 class ChannelTargetsConfig(_Model):
-    channel: Literal["x", "facebook"]
+    channel: Channel
     kind: Literal["public", "private"]
     first: Duration
     next: Duration
@@ -162,6 +163,9 @@ class PolicyConfig(_Model):
     at_risk_share: float = Field(0.8, gt=0, lt=1)
     priority: list[PriorityConfig] = []
     questions: QuestionsConfig = QuestionsConfig()
+    dm_closes_public: bool = False
+    """A brand's private message to a customer (a DM, Messenger) also closes that customer's open
+    public waits on the same account (a comment answered in private)."""
 
 
 class _AccountBase(_Model):
@@ -180,6 +184,12 @@ class _AccountBase(_Model):
 class XAccount(_AccountBase):
     channel: Literal["x"]
     user_id: str = Field(pattern=r"^\d{1,20}$")
+
+    @property
+    def external_id(self) -> str:
+        """The platform's id of the account (what webhooks name it by)."""
+        return self.user_id
+
     bearer_token_env: EnvName | None = None
     dm: bool = False
     consumer_key_env: EnvName | None = None
@@ -188,15 +198,38 @@ class XAccount(_AccountBase):
     access_token_secret_env: EnvName | None = None
 
 
-class FacebookAccount(_AccountBase):
-    channel: Literal["facebook"]
+class GraphAccount(_AccountBase):
+    """An account read through the Meta Graph API with a Page access token."""
+
     page_id: str = Field(pattern=r"^\d{1,25}$")
     page_token_env: EnvName | None = None
     app_secret_env: EnvName | None = None
     graph_api_version: str = Field("v23.0", pattern=r"^v\d+\.\d+$")
 
+    @property
+    def external_id(self) -> str:
+        """The platform's id of the account (what webhooks name it by)."""
+        return self.page_id
 
-Account = Annotated[XAccount | FacebookAccount, Field(discriminator="channel")]
+
+class FacebookAccount(GraphAccount):
+    channel: Literal["facebook"]
+
+
+class InstagramAccount(GraphAccount):
+    """An Instagram professional account, read with the token of the Page it is linked to."""
+
+    channel: Literal["instagram"]
+    ig_user_id: str = Field(pattern=r"^\d{1,25}$")
+    """The Instagram professional account's id (`instagram_business_account` of the Page)."""
+
+    @property
+    def external_id(self) -> str:
+        return self.ig_user_id
+
+
+AnyAccount = XAccount | FacebookAccount | InstagramAccount
+Account = Annotated[AnyAccount, Field(discriminator="channel")]
 
 
 class BrandConfig(_Model):
@@ -212,7 +245,7 @@ class Config(_Model):
     reports: ReportSchedules = []
     """Scheduled reports (see monitor/reports/settings.py)."""
 
-    def accounts(self) -> list[tuple[str, XAccount | FacebookAccount]]:
+    def accounts(self) -> list[tuple[str, AnyAccount]]:
         """(brand, account) pairs in file order."""
         return [(b.name, a) for b in self.brands for a in b.accounts]
 
@@ -250,6 +283,7 @@ def _policy(name: str, cfg: PolicyConfig) -> Policy:
             ignore_patterns=tuple(cfg.questions.ignore_patterns),
             automatic_patterns=tuple(cfg.questions.automatic_patterns),
         ),
+        dm_closes_public=cfg.dm_closes_public,
     )
 
 
@@ -280,26 +314,23 @@ def format_location(loc: tuple[str | int, ...]) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif (
-            i > 0
-            and isinstance(loc[i - 1], int)
-            and i >= 2
-            and loc[i - 2] == "accounts"
-            and (part in ("x", "facebook"))
-        ):
+        elif i > 0 and isinstance(loc[i - 1], int) and i >= 2 and loc[i - 2] == "accounts" and (part in CHANNELS):
             continue  # the tag pydantic adds for the account's channel
         else:
             out += f".{part}" if out else str(part)
     return out
 
 
+_CHANNEL_NAMES = ", ".join(f"'{c}'" for c in CHANNELS[:-1]) + f" or '{CHANNELS[-1]}'"
+
+
 def _message(error: Mapping[str, Any]) -> str:
     msg = str(error["msg"])
     msg = msg.removeprefix("Value error, ")
     if error["type"] == "union_tag_invalid":
-        msg = f"channel must be 'x' or 'facebook' (got {error['ctx']['tag']!r})"
+        msg = f"channel must be {_CHANNEL_NAMES} (got {error['ctx']['tag']!r})"
     elif error["type"] == "union_tag_not_found":
-        msg = "channel is required ('x' or 'facebook')"
+        msg = f"channel is required ({_CHANNEL_NAMES})"
     return msg[:1].lower() + msg[1:]
 
 
@@ -345,7 +376,7 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
                         "access_token_env",
                         "access_token_secret_env",
                     ]
-            elif acc.get("channel") == "facebook":
+            elif acc.get("channel") in ("facebook", "instagram"):
                 required = ["page_token_env"]
             for key in required:
                 env = acc.get(key)

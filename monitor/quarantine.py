@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from monitor.config import FacebookAccount, XAccount
+from monitor.config import AnyAccount, InstagramAccount, XAccount
 from monitor.domain.items import Parsed, Settled
 from monitor.engine import Engine
-from monitor.sources import facebook, x
+from monitor.sources import facebook, instagram, x
 from monitor.sources.base import BadPayload
 from monitor.store.quarantine import QuarantinedItem, QuarantineStore
 
@@ -30,7 +30,7 @@ class RetryResult:
     """Reason -> items still set aside."""
 
 
-def reparse(account: XAccount | FacebookAccount, item: QuarantinedItem) -> Parsed:
+def reparse(account: AnyAccount, item: QuarantinedItem) -> Parsed:
     """What this version's parser makes of a quarantined item (received when it was)."""
     if isinstance(account, XAccount):
         return x.parse_rejected(
@@ -42,13 +42,22 @@ def reparse(account: XAccount | FacebookAccount, item: QuarantinedItem) -> Parse
             handle=account.handle,
             received_at=item.received_at,
         )
+    if isinstance(account, InstagramAccount):
+        return instagram.parse_rejected(
+            item.kind,
+            item.raw,
+            item.context,
+            page_id=account.page_id,
+            ig_user_id=account.ig_user_id,
+            received_at=item.received_at,
+        )
     return facebook.parse_rejected(
         item.kind, item.raw, item.context, page_id=account.page_id, received_at=item.received_at
     )
 
 
 async def retry(
-    engine: Engine, quarantine: QuarantineStore, accounts: Mapping[int, XAccount | FacebookAccount]
+    engine: Engine, quarantine: QuarantineStore, accounts: Mapping[int, AnyAccount]
 ) -> RetryResult:
     """Retry every unresolved item of these accounts (by account id) set aside before the call
     (not the ones this retry sets aside: this code has just parsed them)."""

@@ -34,9 +34,10 @@ from monitor.sources.webhooks import (
     verify_x,
     x_crc_response,
 )
-from monitor.store.db import pending_migrations
+from monitor.store.db import DATABASE_ERRORS, pending_migrations
 
 if TYPE_CHECKING:
+    from monitor.domain.mentions import Mention
     from monitor.engine import Engine
     from monitor.metrics import Metrics
     from monitor.poller import Poller
@@ -69,6 +70,9 @@ class Webhooks:
     accounts: Mapping[tuple[str, str], Sequence[int]]
     """(channel, Page id or X user id) -> account ids."""
     deliver: Callable[[int, Sequence[str]], Awaitable[None]]
+    remember: Callable[[int, Sequence[Mention]], Awaitable[None]] | None = None
+    """Keep the Instagram @mentions a delivery names for the account's mentions stream (in every
+    process's PostgreSQL); None: they are not kept."""
     counted: Callable[[str, str], None] = lambda channel, result: None
     """(channel, result) of each delivery, for the metrics."""
     clock: Callable[[], float] = time.time
@@ -81,6 +85,22 @@ class Webhooks:
     def app_secrets(self) -> list[str]:
         """The Meta app secrets set now (several apps may serve the Pages)."""
         return [v for s in self.facebook_app_secrets if (v := s.get())]
+
+    async def _remember(self, body: bytes, delivery: Delivery) -> None:
+        """Keep the mentions of known accounts before their streams are nudged. Meta keeps no list
+        of them: when PostgreSQL cannot take them the delivery is refused (503), and Meta retries."""
+        if self.remember is None or not delivery.mentions:
+            return
+        by_account: dict[int, list[Mention]] = {}
+        for n, mention in delivery.mentions:
+            for account_id in self.accounts.get((n.channel, n.key), ()):
+                by_account.setdefault(account_id, []).append(mention)
+        try:
+            for account_id, found in by_account.items():
+                await self.remember(account_id, found)
+        except (*DATABASE_ERRORS, TimeoutError) as exc:
+            self.replays.forget(body)  # Meta's retry of this body is not a replay
+            raise WebhookError(503, "unavailable", f"the mentions could not be kept ({type(exc).__name__})") from None
 
     def refused(self, channel: str, exc: WebhookError) -> web.Response:
         self.counted(channel, exc.result)
@@ -112,6 +132,7 @@ class Webhooks:
             )
         if not self.replays.first_time(body, time.monotonic()):
             return self._ignored(channel, "replayed", "the same body came within the replay window")
+        await self._remember(body, delivery)
         nudged = unknown = limited = 0
         for n in delivery.nudges:
             ids = self.accounts.get((n.channel, n.key), ())
@@ -152,9 +173,10 @@ class HttpServer:
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/go/oldest", self.go_oldest)
-        self.app.router.add_get("/webhooks/facebook", self.facebook_subscribe)
-        self.app.router.add_post("/webhooks/facebook", self.facebook_delivery)
-        self.app.router.add_route("*", "/webhooks/facebook", self.webhook_method)
+        for meta in ("/webhooks/facebook", "/webhooks/meta"):  # one Meta app: Pages and Instagram accounts
+            self.app.router.add_get(meta, self.facebook_subscribe)
+            self.app.router.add_post(meta, self.facebook_delivery)
+            self.app.router.add_route("*", meta, self.webhook_method)
         self.app.router.add_get("/webhooks/x", self.x_crc)
         self.app.router.add_post("/webhooks/x", self.x_delivery)
         self.app.router.add_post("/api/messages/{id}/label", self.label)
@@ -255,7 +277,8 @@ class HttpServer:
             )
             body = await _body(request)
             verify_meta(body, request.headers.get("X-Hub-Signature-256"), hooks.app_secrets())
-            return await hooks.act("facebook", body, read_meta(body))
+            delivery = read_meta(body)
+            return await hooks.act(delivery.channel or "facebook", body, delivery)
 
         return await self._guarded("facebook", deliver)
 

@@ -37,6 +37,7 @@ FUTURE_LIMIT = timedelta(days=1)
 LAUNCHED: dict[str, datetime] = {
     "x": datetime(2006, 3, 21, tzinfo=UTC),  # the first tweet
     "facebook": datetime(2004, 2, 4, tzinfo=UTC),  # thefacebook.com opened
+    "instagram": datetime(2010, 10, 6, tzinfo=UTC),  # Instagram launched on the App Store
 }
 """Nothing on a platform was created before it existed."""
 

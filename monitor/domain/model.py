@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Channel = Literal["x", "facebook"]
+Channel = Literal["x", "facebook", "instagram"]
 Direction = Literal["inbound", "outbound"]
 ThreadKind = Literal["public", "private"]
 WaitKind = Literal["first", "next"]
 
-CHANNELS: tuple[Channel, ...] = ("x", "facebook")
+CHANNELS: tuple[Channel, ...] = ("x", "facebook", "instagram")
+"""Every channel, in the order reports and views list them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,9 @@ class Policy:
     at_risk_share: float = 0.8
     priority_rules: tuple[PriorityRule, ...] = ()
     rules: QuestionRules = field(default=DEFAULT_RULES)
+    dm_closes_public: bool = False
+    """A brand's private message to a customer also closes that customer's public waits on the
+    same account (where a private reply to a comment counts as the answer)."""
 
     @property
     def sla_calendar(self) -> Calendar:

@@ -76,6 +76,8 @@ def _ts(t: datetime) -> int:
 class Person:
     id: str
     name: str
+    username: str | None = None
+    """Instagram users are named by their username (`from {username, id}`)."""
 
 
 @dataclass
@@ -95,6 +97,8 @@ class FakeConversation:
     customer: Person
     messages: list[FakeMessage] = field(default_factory=list)  # by (created, id)
     _times: list[int] = field(default_factory=list)
+    platform: str = "messenger"
+    """Which inbox of the Page it is in: `messenger`, or `instagram` (its Instagram account's)."""
     updated_override: int | None = None
     """`updated_time` said (and sorted by) whatever the messages say (`set_updated_time`)."""
 
@@ -419,8 +423,25 @@ class FakeGraphApi:
     def _new_id(self) -> int:
         return next(self._ids)
 
-    def add_conversation(self, page_id: str, customer: Person) -> str:
-        conv = FakeConversation(f"t_{self._new_id()}", page_id, customer)
+    def new_id(self) -> int:
+        """A number no object of this fake has had (objects of other kinds build their ids on it)."""
+        return self._new_id()
+
+    def add_node(self, kind: str, obj: Any) -> None:
+        """Serve `obj` (with an `id` and the `page_id` whose token reads it) as a node of `kind`:
+        a kind another module registers (`NodeKind`, monitor/simulator/instagram.py)."""
+        self._nodes[obj.id] = (kind, obj)
+
+    def node(self, object_id: str) -> Any:
+        """The object served under `object_id`."""
+        return self._nodes[object_id][1]
+
+    def lookup(self, object_id: str) -> tuple[str, Any] | None:
+        """(kind, object) served under `object_id`, if any."""
+        return self._nodes.get(object_id)
+
+    def add_conversation(self, page_id: str, customer: Person, *, platform: str = "messenger") -> str:
+        conv = FakeConversation(f"t_{self._new_id()}", page_id, customer, platform=platform)
         self._nodes[conv.id] = ("conversation", conv)
         self.pages[page_id].conversations.append(conv)
         return conv.id
@@ -765,6 +786,8 @@ class FakeGraphApi:
             return bool(obj.created > now)
         if kind == "conversation":
             return not obj.visible(now)
+        if kind in KINDS:
+            return KINDS[kind].hidden(obj, now)
         return False
 
 
@@ -794,6 +817,8 @@ class _Ctx:
             return obj.id
         if name in EDGES.get(kind, ()):
             return self.edge(kind, obj, name, spec.modifiers, spec.sub)
+        if kind in KINDS:
+            return KINDS[kind].field(self, obj, spec)
         if kind == "page" and name == "name":
             return obj.name
         if kind == "conversation":
@@ -931,6 +956,8 @@ def _unparse(specs: list[FieldSpec]) -> str:
 
 
 def _messenger_person(p: Person) -> Json:
+    if p.username is not None:
+        return {"username": p.username, "id": p.id}
     return {"name": p.name, "email": f"{p.id}@facebook.com", "id": p.id}
 
 
@@ -951,11 +978,10 @@ Edge = Callable[[_Ctx, Any, dict[str, str]], tuple[str, list[Any], SortKey]]
 
 
 def _conversations(ctx: _Ctx, page: FakePage, args: dict[str, str]) -> tuple[str, list[Any], Any]:
-    if args.get("platform", "messenger") != "messenger":
-        return "conversation", [], lambda c: (c.id,)
+    platform = args.get("platform", "messenger")
     latest = {}
     for obj in page.conversations:
-        if obj.visible(ctx.now):
+        if obj.platform == platform and obj.visible(ctx.now):
             latest[obj.id] = (obj, obj.updated(ctx.now))
     items = [c for c, _ in latest.values()]
     return "conversation", items, lambda c: (-latest[c.id][1], c.id)
@@ -995,6 +1021,29 @@ def _comments(ctx: _Ctx, obj: Any, args: dict[str, str]) -> tuple[str, list[Any]
     if args.get("order", "chronological") == "reverse_chronological":
         return "comment", visible, lambda c: (-c.created, c.id)
     return "comment", visible, lambda c: (c.created, c.id)
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    """A kind of node another module serves (Instagram's): how its fields render (`field` raises
+    `GraphApiError` for a field it does not have) and until when it does not exist yet."""
+
+    field: Callable[[_Ctx, Any, FieldSpec], Any]
+    hidden: Callable[[Any, int], bool]
+
+
+KINDS: dict[str, NodeKind] = {}
+"""Kinds registered with `register` (their edges in `EDGES`)."""
+
+
+def register(
+    kind: str, type_name: str, default_fields: str, node: NodeKind, edges: dict[str, Edge] | None = None
+) -> None:
+    """Serve the nodes of `kind` (added with `FakeGraphApi.add_node`) as Graph type `type_name`."""
+    KINDS[kind] = node
+    TYPE_NAMES[kind] = type_name
+    DEFAULT_FIELDS[kind] = _specs(default_fields)
+    EDGES[kind] = dict(edges or {})
 
 
 EDGES: dict[str, dict[str, Edge]] = {

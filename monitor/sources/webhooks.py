@@ -1,4 +1,5 @@
-"""Webhook deliveries from Meta (Facebook Pages) and X (Account Activity API): verify, read, nudge.
+"""Webhook deliveries from Meta (Facebook Pages, Instagram accounts) and X (Account Activity API):
+verify, read, nudge.
 
 A delivery does not carry everything a poll reads (a Messenger event names the customer's
 page-scoped id, not the conversation; X sends tweets in its v1.1 shape), so the pollers stay the
@@ -28,10 +29,12 @@ import hmac
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.domain.mentions import Mention
+from monitor.sources import instagram
 from monitor.sources.facebook import COMMENTS, MESSENGER
 
 X_MENTIONS, X_REPLIES, X_DM = "x.mentions", "x.replies", "x.dm"
@@ -39,6 +42,15 @@ X_MENTIONS, X_REPLIES, X_DM = "x.mentions", "x.replies", "x.dm"
 # Which streams a delivery's parts concern.
 META_FIELDS = {"messaging": (MESSENGER,), "feed": (COMMENTS,)}
 """Entry part (the `messaging` list, or a `changes[].field`) -> streams to poll now."""
+INSTAGRAM_FIELDS = {
+    "messaging": (instagram.DM,),
+    "comments": (instagram.COMMENTS,),
+    "live_comments": (instagram.COMMENTS,),
+    "mentions": (instagram.MENTIONS,),
+}
+"""The same for the Instagram accounts' deliveries (object `instagram`, `entry[].id` the account's id)."""
+META_OBJECTS = {"page": ("facebook", META_FIELDS), "instagram": ("instagram", INSTAGRAM_FIELDS)}
+"""A delivery's `object` -> the channel of its accounts, and what its parts concern."""
 X_EVENTS = {"tweet_create_events": (X_MENTIONS, X_REPLIES), "direct_message_events": (X_DM,)}
 """Account Activity event list -> streams to poll now (other events: likes, follows... are not ours)."""
 
@@ -79,6 +91,10 @@ class Delivery:
 
     nudges: list[Nudge]
     event_time: float | None = None
+    mentions: list[tuple[Nudge, Mention]] = field(default_factory=list)
+    """The Instagram @mentions it names, with the account's nudge (to keep them for its stream)."""
+    channel: str = ""
+    """The channel of its accounts, when the body says (Meta: `object`)."""
 
     def age(self, now: float) -> float | None:
         return None if self.event_time is None else now - self.event_time
@@ -176,34 +192,56 @@ def _newest(times: Iterable[float | None]) -> float | None:
 
 
 def read_meta(body: bytes) -> Delivery:
-    """The Pages and streams a Meta delivery concerns (other objects, such as Instagram, none), and
-    its newest `entry[].time` (seconds for feed changes, milliseconds for Messenger)."""
+    """The Pages or Instagram accounts and streams a Meta delivery concerns (other objects: none),
+    the @mentions it names, and its newest `entry[].time` (seconds for changes, milliseconds for
+    messaging)."""
     payload = _json_object(body)
-    if payload.get("object") != "page":
-        return Delivery([])
+    channel, fields = META_OBJECTS.get(str(payload.get("object")), ("", {}))
+    if not fields:
+        return Delivery([])  # another object (a user, a permission): not ours
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise WebhookError(400, "bad_request", "entry: expected a list")
     found: dict[str, set[str]] = {}
+    named: list[tuple[str, Mention]] = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise WebhookError(400, "bad_request", f"entry[{i}]: expected an object")
-        page = _id(entry.get("id"), f"entry[{i}].id")
-        streams = found.setdefault(page, set())
+        account = _id(entry.get("id"), f"entry[{i}].id")
+        streams = found.setdefault(account, set())
         for part in ("messaging", "standby"):  # standby: another app has the thread (handover)
             if part in entry:
                 if not isinstance(entry[part], list):
                     raise WebhookError(400, "bad_request", f"entry[{i}].{part}: expected a list")
-                streams.update(META_FIELDS["messaging"])
+                streams.update(fields["messaging"])
         changes = entry.get("changes", [])
         if not isinstance(changes, list):
             raise WebhookError(400, "bad_request", f"entry[{i}].changes: expected a list")
         for j, change in enumerate(changes):
             if not isinstance(change, dict) or not isinstance(change.get("field"), str):
                 raise WebhookError(400, "bad_request", f"entry[{i}].changes[{j}].field: expected a string")
-            streams.update(META_FIELDS.get(change["field"], ()))
-    nudges = [Nudge("facebook", page, tuple(sorted(s))) for page, s in found.items() if s]
-    return Delivery(nudges, _newest(_unix(e.get("time")) for e in entries))
+            streams.update(fields.get(change["field"], ()))
+            if channel == "instagram" and change["field"] == "mentions":
+                named.append((account, _mention(change.get("value"), f"entry[{i}].changes[{j}].value")))
+    nudges = {page: Nudge(channel, page, tuple(sorted(s))) for page, s in found.items() if s}
+    return Delivery(
+        list(nudges.values()),
+        _newest(_unix(e.get("time")) for e in entries),
+        [(nudges[account], mention) for account, mention in named],
+        channel,
+    )
+
+
+def _mention(value: Any, where: str) -> Mention:
+    """The comment (`comment_id`) or the caption (`media_id` alone) a `mentions` change names."""
+    if not isinstance(value, dict):
+        raise WebhookError(400, "bad_request", f"{where}: expected an object")
+    media = _id(value["media_id"], f"{where}.media_id") if value.get("media_id") is not None else None
+    if value.get("comment_id") is not None:
+        return Mention("comment", _id(value["comment_id"], f"{where}.comment_id"), media)
+    if media is None:
+        raise WebhookError(400, "bad_request", f"{where}: expected a comment_id or a media_id")
+    return Mention("media", media, media)
 
 
 def _x_time(event: Any) -> float | None:

@@ -62,10 +62,11 @@ def post_thread_key(post_id: str) -> str:
     return f"post:{post_id}"
 
 
-def created_unix(item: object) -> int | None:
-    """An item's `created_time` in UNIX seconds; None when it cannot be read (its parser says why)."""
+def created_unix(item: object, key: str = "created_time") -> int | None:
+    """An item's creation time (`key`) in UNIX seconds; None when it cannot be read (its parser
+    says why)."""
     try:
-        return unix(Fields(item, "item").time("created_time"))
+        return unix(Fields(item, "item").time(key))
     except ItemError:
         return None
 
