@@ -21,7 +21,7 @@ from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
 from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
 from monitor.reports.schedule import ReportScheduler
-from monitor.runtime import Backoff, Monotonic, Supervised
+from monitor.runtime import Backoff, Monotonic, Supervised, utcnow
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
@@ -212,7 +212,7 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
             poller.nudge(account_id, streams)
 
     async def remember(account_id: int, found: Sequence[Mention]) -> None:
-        await asyncio.wait_for(mentions.remember(store.pool, account_id, found), timeout=2)
+        await asyncio.wait_for(mentions.remember(store.pool, account_id, found, at=utcnow()), timeout=2)
 
     return Webhooks(
         facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),

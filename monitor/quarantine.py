@@ -56,9 +56,7 @@ def reparse(account: AnyAccount, item: QuarantinedItem) -> Parsed:
     )
 
 
-async def retry(
-    engine: Engine, quarantine: QuarantineStore, accounts: Mapping[int, AnyAccount]
-) -> RetryResult:
+async def retry(engine: Engine, quarantine: QuarantineStore, accounts: Mapping[int, AnyAccount]) -> RetryResult:
     """Retry every unresolved item of these accounts (by account id) set aside before the call
     (not the ones this retry sets aside: this code has just parsed them)."""
     result = RetryResult()

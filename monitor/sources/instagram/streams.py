@@ -59,7 +59,10 @@ it still; older rows are deleted)."""
 class MentionsInbox(Protocol):
     """The @mentions an account's webhooks named, as the store keeps them (monitor.store.mentions)."""
 
-    async def since(self, at: datetime, *, forget_before: datetime, limit: int) -> list[Mention]: ...
+    async def since(self, at: datetime, *, until: datetime, forget_before: datetime, limit: int) -> list[Mention]:
+        """The mentions received from `at` to `until`, the oldest first (at most `limit`); those
+        received before `forget_before` are forgotten."""
+        ...
 
 
 def _at(t: int) -> datetime:
@@ -186,7 +189,9 @@ class MentionsSource(GraphStream):
             return False
         overlap = int(self.options.overlap.total_seconds())
         forget = _at(horizon - int(FORGET_AFTER_DAYS * 86400))
-        taken = await self.inbox.since(_at(state.refs - overlap), forget_before=forget, limit=MAX_MENTIONS_PER_FETCH)
+        taken = await self.inbox.since(
+            _at(state.refs - overlap), until=self.client.clock(), forget_before=forget, limit=MAX_MENTIONS_PER_FETCH
+        )
         for mention in taken:
             received = unix(mention.received_at) if mention.received_at else state.refs
             if is_graph_id(mention.object_id) and mention.key not in state.active:
