@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import platformdirs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -179,17 +179,19 @@ class _AccountBase(_Model):
     demo_per_minute: float = Field(2.0, gt=0, le=100000)
     """With source = "demo": questions per minute of generated traffic."""
     demo_seed: int = 1
-
-
-class XAccount(_AccountBase):
-    channel: Literal["x"]
-    user_id: str = Field(pattern=r"^\d{1,20}$")
+    ID_FIELD: ClassVar[str] = ""
+    """The field that holds the platform's id of the account."""
 
     @property
     def external_id(self) -> str:
-        """The platform's id of the account (what webhooks name it by)."""
-        return self.user_id
+        """The platform's id of the account (what the accounts table and webhooks name it by)."""
+        return str(getattr(self, self.ID_FIELD))
 
+
+class XAccount(_AccountBase):
+    ID_FIELD: ClassVar[str] = "user_id"
+    channel: Literal["x"]
+    user_id: str = Field(pattern=r"^\d{1,20}$")
     bearer_token_env: EnvName | None = None
     dm: bool = False
     consumer_key_env: EnvName | None = None
@@ -205,11 +207,7 @@ class GraphAccount(_AccountBase):
     page_token_env: EnvName | None = None
     app_secret_env: EnvName | None = None
     graph_api_version: str = Field("v23.0", pattern=r"^v\d+\.\d+$")
-
-    @property
-    def external_id(self) -> str:
-        """The platform's id of the account (what webhooks name it by)."""
-        return self.page_id
+    ID_FIELD: ClassVar[str] = "page_id"
 
 
 class FacebookAccount(GraphAccount):
@@ -222,10 +220,7 @@ class InstagramAccount(GraphAccount):
     channel: Literal["instagram"]
     ig_user_id: str = Field(pattern=r"^\d{1,25}$")
     """The Instagram professional account's id (`instagram_business_account` of the Page)."""
-
-    @property
-    def external_id(self) -> str:
-        return self.ig_user_id
+    ID_FIELD: ClassVar[str] = "ig_user_id"
 
 
 AnyAccount = XAccount | FacebookAccount | InstagramAccount

@@ -7,6 +7,7 @@ aside, with the reason this version gives. Cursors are not touched.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -42,18 +43,10 @@ def reparse(account: AnyAccount, item: QuarantinedItem) -> Parsed:
             handle=account.handle,
             received_at=item.received_at,
         )
+    parse = facebook.parse_rejected
     if isinstance(account, InstagramAccount):
-        return instagram.parse_rejected(
-            item.kind,
-            item.raw,
-            item.context,
-            page_id=account.page_id,
-            ig_user_id=account.ig_user_id,
-            received_at=item.received_at,
-        )
-    return facebook.parse_rejected(
-        item.kind, item.raw, item.context, page_id=account.page_id, received_at=item.received_at
-    )
+        parse = functools.partial(instagram.parse_rejected, ig_user_id=account.ig_user_id)
+    return parse(item.kind, item.raw, item.context, page_id=account.page_id, received_at=item.received_at)
 
 
 async def retry(engine: Engine, quarantine: QuarantineStore, accounts: Mapping[int, AnyAccount]) -> RetryResult:

@@ -19,7 +19,6 @@ the caller signs them with the app secret (`X-Hub-Signature-256`).
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -27,8 +26,10 @@ from datetime import datetime
 from typing import Any
 
 from monitor.simulator.graph_api import (
+    FakeComment,
     FakeGraphApi,
     FakeMessage,
+    FakePost,
     FieldSpec,
     NodeKind,
     Person,
@@ -52,42 +53,28 @@ def _ts(t: datetime) -> int:
 
 
 @dataclass
-class FakeIgComment:
-    id: str
-    media_id: str
-    page_id: str
-    """The Page whose token reads it (the brand's)."""
-    created: int
-    author: Person
-    text: str
-    parent: str | None
+class FakeIgComment(FakeComment):
+    """A comment under a media (`post_id`), read with the token of the Page `page_id`."""
+
+    page_id: str = ""
+
+    @property
+    def media_id(self) -> str:
+        return self.post_id
 
     def hidden(self, now: int) -> bool:
         return self.created > now
 
 
 @dataclass
-class FakeMedia:
-    id: str
-    page_id: str
-    owner: Person
-    created: int
-    caption: str
+class FakeMedia(FakePost):
+    """A media: its `author` posted it, its `text` is the caption, its comments are `FakeIgComment`s."""
+
     tags: tuple[str, ...] = ()
     """The Instagram accounts tagged in it."""
-    comments: list[FakeIgComment] = field(default_factory=list)  # by (created, id)
-    _times: list[int] = field(default_factory=list)
 
     def hidden(self, now: int) -> bool:
-        return self.created > now
-
-    def add(self, comment: FakeIgComment) -> None:
-        i = bisect.bisect_right(self._times, comment.created)
-        self._times.insert(i, comment.created)
-        self.comments.insert(i, comment)
-
-    def visible(self, now: int) -> list[FakeIgComment]:
-        return self.comments[: bisect.bisect_right(self._times, now)]
+        return self.created > now or self.gone(now)
 
 
 @dataclass
@@ -122,29 +109,31 @@ def _found(ctx: _Ctx, object_id: str, kind: str) -> Any:
     return found[1]
 
 
+MENTIONED = {
+    "mentioned_comment": ("comment_id", "ig_comment", "text"),
+    "mentioned_media": ("media_id", "ig_media", "text"),
+}
+"""An IG user's field of what @mentions it -> (its modifier, the kind found, where the mention is)."""
+
+
 def _user_field(ctx: _Ctx, user: FakeIgUser, spec: FieldSpec) -> Any:
     if spec.name in ("username", "name"):
         return user.username
-    if spec.name == "mentioned_comment":
-        wanted = spec.modifiers.get("comment_id", "")
-        comment = _found(ctx, wanted, "ig_comment")
-        if not _mentions(comment.text, user.username):
-            raise _missing(wanted)
-        return ctx.render("ig_comment", comment, spec.sub or DEFAULT_COMMENT)
-    if spec.name == "mentioned_media":
-        wanted = spec.modifiers.get("media_id", "")
-        media = _found(ctx, wanted, "ig_media")
-        if not _mentions(media.caption, user.username):
-            raise _missing(wanted)
-        return ctx.render("ig_media", media, spec.sub or DEFAULT_MEDIA)
-    raise _no_field(spec.name, "ig_user")
+    if spec.name not in MENTIONED:
+        raise _no_field(spec.name, "ig_user")
+    modifier, kind, text = MENTIONED[spec.name]
+    wanted = spec.modifiers.get(modifier, "")
+    found = _found(ctx, wanted, kind)
+    if not _mentions(getattr(found, text), user.username):
+        raise _missing(wanted)
+    return ctx.render(kind, found, spec.sub or DEFAULTS[kind])
 
 
 def _media_field(ctx: _Ctx, media: FakeMedia, spec: FieldSpec) -> Any:
     values = {
         "timestamp": graph_time(media.created),
-        "caption": media.caption,
-        "username": media.owner.username,
+        "caption": media.text,
+        "username": media.author.username,
         "permalink": f"https://www.instagram.com/p/{media.id[-11:]}/",
         "comments_count": len(media.visible(ctx.now)),
         "like_count": 0,
@@ -153,7 +142,7 @@ def _media_field(ctx: _Ctx, media: FakeMedia, spec: FieldSpec) -> Any:
         "is_comment_enabled": True,
     }
     if spec.name == "owner":
-        return _sub({"id": media.owner.id}, spec)
+        return _sub({"id": media.author.id}, spec)
     if spec.name not in values:
         raise _no_field(spec.name, "ig_media")
     return values[spec.name]
@@ -202,8 +191,7 @@ def _replies(ctx: _Ctx, comment: FakeIgComment, args: dict[str, str]) -> tuple[s
     return "ig_comment", replies, lambda c: (c.created, c.id)
 
 
-DEFAULT_COMMENT = [FieldSpec("timestamp"), FieldSpec("text"), FieldSpec("id")]
-DEFAULT_MEDIA = [FieldSpec("id")]
+DEFAULTS = {"ig_comment": [FieldSpec("timestamp"), FieldSpec("text"), FieldSpec("id")], "ig_media": [FieldSpec("id")]}
 
 register(
     "ig_user",
@@ -247,7 +235,7 @@ class FakeInstagram:
     def add_media(self, ig_user_id: str, at: datetime, caption: str) -> str:
         """A media the account posts."""
         user = self.accounts[ig_user_id]
-        media = FakeMedia(self._ig_id(), user.page_id, user.person, _ts(at), caption)
+        media = FakeMedia(self._ig_id(), user.page_id, _ts(at), user.person, caption)
         user.media.append(media)
         self.api.add_node("ig_media", media)
         return media.id
@@ -256,7 +244,7 @@ class FakeInstagram:
         """Another account's media that concerns this one: its caption may @mention it (`@name`),
         and with `tag` it tags it (listed in `/tags`)."""
         user = self.accounts[ig_user_id]
-        media = FakeMedia(self._ig_id(), user.page_id, owner, _ts(at), caption, (ig_user_id,) if tag else ())
+        media = FakeMedia(self._ig_id(), user.page_id, _ts(at), owner, caption, tags=(ig_user_id,) if tag else ())
         if tag:
             user.tagged.append(media)
         self.api.add_node("ig_media", media)
@@ -272,7 +260,7 @@ class FakeInstagram:
             author = next(u.person for u in self.accounts.values() if u.page_id == media.page_id)
         if parent is not None:  # a reply to a reply is a reply to its top-level comment
             parent = self.api.node(parent).parent or parent
-        comment = FakeIgComment(self._ig_id(), media_id, media.page_id, _ts(at), author, text, parent)
+        comment = FakeIgComment(self._ig_id(), media_id, _ts(at), author, text, parent, page_id=media.page_id)
         media.add(comment)
         self.api.add_node("ig_comment", comment)
         return comment.id

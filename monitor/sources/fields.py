@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from monitor.domain.items import ItemError, RejectReason
+from monitor.domain.items import ItemError, Rejected, RejectReason
+
+T = TypeVar("T")
 
 
 def _chars(text: str) -> str:
@@ -103,3 +105,17 @@ class Fields:
         if not isinstance(value, list):
             raise self.fail(reason, key, f"not a list but {_kind(value)}")
         return value
+
+
+def parse_item(
+    item: object, kind: str, valid: Callable[[str], bool], what: str, read: Callable[[str, Fields], T]
+) -> T | Rejected:
+    """`read(id, fields)` of an item of `kind` whose `id` `valid` accepts (`what` names its form),
+    or the item set aside (`kind` it is, and its id when that could be read)."""
+    object_id: str | None = None
+    try:
+        fields = Fields(item, kind)
+        object_id = fields.identify(valid, what, named=kind)
+        return read(object_id, fields)
+    except ItemError as exc:
+        return exc.rejected(item, kind, object_id)

@@ -15,7 +15,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,8 +29,16 @@ from monitor.domain.changes import IngestResult
 from monitor.engine import Engine
 from monitor.poller import Poller, PollTarget
 from monitor.runtime import Backoff, SleepTimer
-from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest, Traffic, graph_time, script_page
-from monitor.sources.base import Batch
+from monitor.simulator.graph_api import (
+    ExpectedWait,
+    FakeGraphApi,
+    Person,
+    RecordedRequest,
+    Traffic,
+    graph_time,
+    script_page,
+)
+from monitor.sources.base import Batch, Source
 from monitor.sources.facebook import (
     COMMENTS,
     MESSENGER,
@@ -128,22 +136,28 @@ class Rig:
     session: aiohttp.ClientSession | None = None
     sources: dict[tuple[str, str], Any] = field(default_factory=dict)
 
+    channel = "facebook"
+
+    def streams(self, name: str, session: aiohttp.ClientSession) -> list[Source]:
+        """The streams of one account."""
+        account = FacebookAccount(
+            name=name,
+            channel="facebook",
+            page_id=PAGES[name],
+            page_token_env=token_env(name),
+            app_secret_env="FB_APP_SECRET",
+            api_base_url=self.api.url,
+            poll_interval=timedelta(seconds=INTERVAL),
+        )
+        return build_facebook_sources(account, session, options=OPTIONS, clock=self.clock)
+
     async def start(self, names: list[str] | None = None) -> Poller:
         self.session = aiohttp.ClientSession()
         targets = []
         for name in names or list(self.ids):
-            account = FacebookAccount(
-                name=name,
-                channel="facebook",
-                page_id=PAGES[name],
-                page_token_env=token_env(name),
-                app_secret_env="FB_APP_SECRET",
-                api_base_url=self.api.url,
-                poll_interval=timedelta(seconds=INTERVAL),
-            )
-            for source in build_facebook_sources(account, self.session, options=OPTIONS, clock=self.clock):
+            for source in self.streams(name, self.session):
                 self.sources[(name, source.stream)] = source
-                targets.append(PollTarget(self.ids[name], name, "brand", "facebook", source, INTERVAL))
+                targets.append(PollTarget(self.ids[name], name, "brand", self.channel, source, INTERVAL))
         self.poller = Poller(
             self.engine,
             targets,
@@ -187,19 +201,26 @@ class Rig:
 
 @asynccontextmanager
 async def rig(
-    store: Store, monkeypatch: pytest.MonkeyPatch, *, speed: float, names: tuple[str, ...] = tuple(PAGES)
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    speed: float,
+    names: tuple[str, ...] = tuple(PAGES),
+    pages: Mapping[str, str] = PAGES,
+    kind: type[Rig] = Rig,
 ) -> AsyncIterator[Rig]:
+    """A `kind` of rig on the Pages `pages` (account name -> Page id) named `names`."""
     clock = VirtualClock(START - timedelta(minutes=15), speed)
     api = FakeGraphApi(clock=clock, app_secret=APP_SECRET, hang_seconds=2.0)
     await api.start()
     monkeypatch.setenv("FB_APP_SECRET", APP_SECRET)
     for name in names:
-        api.add_page(PAGES[name], token=f"token-{name}", name=name.title())
+        api.add_page(pages[name], token=f"token-{name}", name=name.title())
         monkeypatch.setenv(token_env(name), f"token-{name}")
-    engine = await engine_for(store, names, channel="facebook")
+    engine = await engine_for(store, names, channel=kind.channel)
     engine.clock = clock
     ids = {ctx.name: i for i, ctx in engine.accounts.items()}
-    r = Rig(api, store, engine, clock, ids)
+    r = kind(api, store, engine, clock, ids)
     try:
         yield r
     finally:
@@ -214,23 +235,18 @@ THREAD_KEYS: dict[str, Callable[[str], str]] = {
 }
 
 
+def expected_row(w: ExpectedWait) -> tuple[object, ...]:
+    """A scripted wait as `stored_waits` gives a stored one."""
+    seconds = (w.closed_at - w.opened_at).total_seconds() if w.closed_at else None
+    return (w.kind, w.opened_at, w.opened_by, w.questions, w.closed_at, w.closed_by, seconds)
+
+
 def expected_waits(traffic: Traffic) -> dict[str, list[tuple[object, ...]]]:
-    out: dict[str, list[tuple[object, ...]]] = {}
-    for (kind, gid), waits in traffic.threads.items():
-        if waits:
-            out[THREAD_KEYS[kind](gid)] = [
-                (
-                    w.kind,
-                    w.opened_at,
-                    w.opened_by,
-                    w.questions,
-                    w.closed_at,
-                    w.closed_by,
-                    (w.closed_at - w.opened_at).total_seconds() if w.closed_at else None,
-                )
-                for w in waits
-            ]
-    return out
+    return {
+        THREAD_KEYS[kind](gid): [expected_row(w) for w in waits]
+        for (kind, gid), waits in traffic.threads.items()
+        if waits
+    }
 
 
 async def stored_threads(store: Store, name: str) -> dict[str, str]:

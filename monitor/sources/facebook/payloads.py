@@ -216,7 +216,7 @@ def _parent_ids(comment: Fields) -> tuple[str | None, str | None]:
     )
 
 
-class _Comment(NamedTuple):
+class CommentRead(NamedTuple):
     """A comment read, before its thread is known (a tuple: one per comment of every poll)."""
 
     id: str
@@ -234,7 +234,7 @@ def comment_messages(
     """The comments of one post as messages, each in its thread (docs/sources.md,
     `facebook.comments`), and the comments set aside."""
     parents: dict[str, str | None] = {}
-    parsed: list[_Comment] = []
+    parsed: list[CommentRead] = []
     rejected: list[Rejected] = []
     authors: dict[str, str | None] = {}  # comment id -> author id, from the comments and their parents
     for item in items:
@@ -245,7 +245,7 @@ def comment_messages(
             parent, grand = _parent_ids(fields)
             stamp = created(fields, received_at)
             author_id, author_name = author(fields)
-            comment = _Comment(cid, parent, fields, stamp, author_id, author_name, _text(fields))
+            comment = CommentRead(cid, parent, fields, stamp, author_id, author_name, _text(fields))
         except ItemError as exc:
             rejected.append(exc.rejected(item, COMMENT, cid, {"post": post_id, "visitor": visitor_post}))
             continue

@@ -211,19 +211,12 @@ class CommentsSource(PostsStream):
         """The feed since the post watermark: visitor posts are messages, every post is active."""
 
         def take(item: Any) -> bool:
-            read = parse_post(item, self.page_id, received_at=self._received_at)
-            if isinstance(read, Rejected):
-                self._rejected.append(read)
-                return False
-            created = unix(read.created)
-            if created < floor:
+            read = self._accepted(parse_post(item, self.page_id, received_at=self._received_at))
+            if read is None or unix(read.created) < floor:
                 return False
             if read.message is not None:
                 out[read.id] = read.message
-            created = min(created, ceiling)
-            assert state.feed is not None
-            state.feed.raise_top(created)
-            state.active.setdefault(read.id, ActivePost(created, read.message is not None))
+            self._activate(state, read.id, unix(read.created), ceiling, visitor=read.message is not None)
             return False
 
         await self._posts(

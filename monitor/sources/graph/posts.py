@@ -63,6 +63,12 @@ class PostsStream(GraphStream):
         """Read a post's new comments (`_read_comments`); the newest time read (None: it is gone)."""
         raise NotImplementedError
 
+    def _activate(self, state: PostsCursor, post_id: str, created: int, ceiling: int, visitor: bool = False) -> None:
+        """A new post read (created at `created`): active from then on, the watermark to move."""
+        assert state.feed is not None
+        state.feed.raise_top(min(created, ceiling))
+        state.active.setdefault(post_id, ActivePost(min(created, ceiling), visitor))
+
     async def _posts(self, state: PostsCursor, path: str, params: dict[str, str], take: Take, what: str) -> None:
         """A read of new posts from where a poll left it; the post watermark moves at its end."""
         state.feed = state.feed or ListPass()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor.domain.items import Parsed, Rejected
 from monitor.domain.model import Message
@@ -17,6 +17,7 @@ from monitor.sources.graph.options import GraphOptions
 from monitor.sources.graph.paging import Listing, ListPass, Paging, parse_listing, unix
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PASS_ENDS = {
     "repeat": "the Graph API gave a paging cursor it had given before",
@@ -103,6 +104,13 @@ class GraphStream:
         if capped:
             self._ended("active", "posts")
         return kept
+
+    def _accepted(self, read: T | Rejected) -> T | None:
+        """What a parser read, or None when it set the item aside (kept for the quarantine)."""
+        if isinstance(read, Rejected):
+            self._rejected.append(read)
+            return None
+        return read
 
     def _keep(
         self, parsed: Parsed, lp: ListPass, ceiling: int, out: dict[str, Message], floor: int | None = None

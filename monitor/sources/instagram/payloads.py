@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from monitor.domain.items import ItemError, Parsed, Rejected, Stamp
 from monitor.domain.model import Message
 from monitor.sources.base import BadPayload
-from monitor.sources.facebook.payloads import Inbox, author, created, messenger_message
-from monitor.sources.fields import Fields
+from monitor.sources.facebook.payloads import CommentRead, Inbox, author, created, messenger_message
+from monitor.sources.fields import Fields, parse_item
 from monitor.sources.graph.ids import is_graph_id
 from monitor.sources.graph.paging import Listing, parse_listing
 
@@ -68,34 +68,19 @@ class Media:
 
 def parse_media(item: object, *, received_at: datetime) -> Media | Rejected:
     """A media of the account, or the item set aside."""
-    media_id: str | None = None
-    try:
-        m = Fields(item, "media")
-        media_id = m.identify(is_graph_id, "a Graph id", named="media")
-        stamp = _stamp(m, received_at)
+
+    def read(media_id: str, m: Fields) -> Media:
         count = m.item.get("comments_count")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
             raise m.fail("bad_field", "comments_count", "not a count")
-    except ItemError as exc:
-        return exc.rejected(item, MEDIA, media_id)
-    return Media(media_id, stamp.at, count)
+        return Media(media_id, _stamp(m, received_at).at, count)
+
+    return parse_item(item, MEDIA, is_graph_id, "a Graph id", read)
 
 
-class _Comment(NamedTuple):
-    """A comment read, before its thread is known (a tuple: one per comment of every poll)."""
-
-    id: str
-    parent: str | None
-    fields: Fields
-    stamp: Stamp
-    author_id: str | None
-    author_name: str | None
-    text: str
-
-    @property
-    def customer(self) -> str:
-        """Who it is from, as a thread names them: the Instagram-scoped id, else `@username`."""
-        return self.author_id or f"@{self.author_name or ''}"
+def customer_of(c: CommentRead) -> str:
+    """Who a comment is from, as a thread names them: the Instagram-scoped id, else `@username`."""
+    return c.author_id or f"@{c.author_name or ''}"
 
 
 def replies_of(item: object) -> Listing | None:
@@ -109,7 +94,7 @@ def replies_of(item: object) -> Listing | None:
         return None
 
 
-def _comment(item: object, where: str, parent: str | None, received_at: datetime) -> _Comment:
+def _comment(item: object, where: str, parent: str | None, received_at: datetime) -> CommentRead:
     c = Fields(item, where)
     cid = c.identify(is_graph_id, "a Graph id", named="comment")
     author_id, author_name = author(c)
@@ -117,17 +102,17 @@ def _comment(item: object, where: str, parent: str | None, received_at: datetime
         author_name = c.text("username", "bad_author", required=False)
     if c.item.get("replies") is not None and replies_of(c.item) is None:
         raise c.fail("bad_field", "replies", "not a list of comments")
-    return _Comment(cid, parent, c, _stamp(c, received_at), author_id, author_name, _text(c))
+    return CommentRead(cid, parent, c, _stamp(c, received_at), author_id, author_name, _text(c))
 
 
 def _flatten(
     items: Sequence[Any], where: str, context: Mapping[str, Any], received_at: datetime
-) -> tuple[list[_Comment], list[Rejected]]:
+) -> tuple[list[CommentRead], list[Rejected]]:
     """Comments and their embedded replies, in the order read; the malformed ones set aside."""
-    out: list[_Comment] = []
+    out: list[CommentRead] = []
     rejected: list[Rejected] = []
 
-    def read(item: object, parent: str | None) -> _Comment | None:
+    def read(item: object, parent: str | None) -> CommentRead | None:
         try:
             return _comment(item, where, parent, received_at)
         except ItemError as exc:
@@ -175,24 +160,24 @@ def comment_messages(
     context = {"media": media_id, **(context or {})}
     comments, rejected = _flatten(items, f"a comment of media {media_id}", context, received_at)
     by_id = {c.id: c for c in comments}
-    names = {c.author_name: c.customer for c in comments if c.author_id != brand_id and c.author_name}
+    names = {c.author_name: customer_of(c) for c in comments if c.author_id != brand_id and c.author_name}
     out: list[Message] = []
     for c in comments:
         parent = by_id.get(c.parent) if c.parent else None
         brand = c.author_id == brand_id
         if owner is not None:
-            mine = c.customer == owner[0] or (c.author_name is not None and c.author_name == owner[1])
+            mine = customer_of(c) == owner[0] or (c.author_name is not None and c.author_name == owner[1])
             customer: str | None = owner[0] if brand or mine else None
         elif brand:
             customer = _addressed(c.text, names) or (
-                parent.customer if parent and parent.author_id != brand_id else None
+                customer_of(parent) if parent and parent.author_id != brand_id else None
             )
         else:
-            customer = c.customer
+            customer = customer_of(c)
         if customer is None:
             if not brand:
                 continue  # another user's comment under a media that mentions the brand: not ours
-            customer = c.customer  # a brand comment addressed to no one: a thread of its own
+            customer = customer_of(c)  # a brand comment addressed to no one: a thread of its own
         out.append(
             Message(
                 external_id=c.id,
@@ -216,40 +201,36 @@ def mentioned_media_messages(item: object, brand_id: str, *, received_at: dateti
     """A media of another account whose caption @mentions or tags the brand (`mentioned_media`, or
     an item of `/{ig-user-id}/tags`): the caption is the owner's message, and the owner's comments
     and the brand's under it follow it in one thread."""
-    media_id: str | None = None
-    try:
-        m = Fields(item, "media")
-        media_id = m.identify(is_graph_id, "a Graph id", named="media")
+
+    def read(media_id: str, m: Fields) -> Parsed:
         stamp = _stamp(m, received_at)
-        owner = m.text("username", "bad_author")
-        assert owner is not None
+        owner = m.text("username", "bad_author") or ""
         permalink = m.text("permalink", "bad_field", required=False)
-        caption = _text(m, "caption")
         comments = m.nested("comments", "bad_field")
-        listing = parse_listing(comments.item) if comments is not None else Listing([], None)
-    except BadPayload as exc:
-        return Parsed(
-            [], [ItemError("bad_field", f"media {media_id}.comments: {exc}").rejected(item, MENTIONED_MEDIA, media_id)]
+        try:
+            listing = parse_listing(comments.item) if comments is not None else Listing([], None)
+        except BadPayload as exc:
+            raise m.fail("bad_field", "comments", str(exc)) from None
+        customer = f"@{owner}"
+        parsed = comment_messages(
+            media_id, listing.items, brand_id, received_at=received_at, url=permalink, owner=(customer, owner)
         )
-    except ItemError as exc:
-        return Parsed([], [exc.rejected(item, MENTIONED_MEDIA, media_id)])
-    customer = f"@{owner}"
-    parsed = comment_messages(
-        media_id, listing.items, brand_id, received_at=received_at, url=permalink, owner=(customer, owner)
-    )
-    head = Message(
-        external_id=media_id,
-        thread_key=thread_key(media_id, customer),
-        thread_kind="public",
-        direction="inbound",
-        created_at=stamp.at,
-        text=caption,
-        author_handle=owner,
-        url=permalink,
-        raw={k: v for k, v in m.item.items() if k != "comments"},
-        future_created_at=stamp.clamped_from,
-    )
-    return Parsed([head, *parsed.messages], parsed.rejected)
+        head = Message(
+            external_id=media_id,
+            thread_key=thread_key(media_id, customer),
+            thread_kind="public",
+            direction="inbound",
+            created_at=stamp.at,
+            text=_text(m, "caption"),
+            author_handle=owner,
+            url=permalink,
+            raw={k: v for k, v in m.item.items() if k != "comments"},
+            future_created_at=stamp.clamped_from,
+        )
+        return Parsed([head, *parsed.messages], parsed.rejected)
+
+    read_or = parse_item(item, MENTIONED_MEDIA, is_graph_id, "a Graph id", read)
+    return Parsed([], [read_or]) if isinstance(read_or, Rejected) else read_or
 
 
 def mentioned_comment_messages(item: object, brand_id: str, *, received_at: datetime) -> Parsed:
@@ -272,7 +253,7 @@ def mentioned_comment_messages(item: object, brand_id: str, *, received_at: date
         brand_id,
         received_at=received_at,
         url=permalink,
-        owner=(c.customer, c.author_name),
+        owner=(customer_of(c), c.author_name),
     )
 
 

@@ -28,7 +28,6 @@ from monitor.sources.graph.options import GraphOptions
 from monitor.sources.graph.paging import ListPass, unix
 from monitor.sources.graph.posts import PostsStream
 from monitor.sources.graph.stream import GraphStream
-from monitor.sources.instagram.cursor import MentionsCursor
 from monitor.sources.instagram.payloads import (
     DIRECT,
     INBOX_URL,
@@ -86,16 +85,11 @@ class CommentsSource(PostsStream):
         """The media posted since the watermark (newest first): each becomes active."""
 
         def take(item: Any) -> bool:
-            media = parse_media(item, received_at=self._received_at)
-            if isinstance(media, Rejected):
-                self._rejected.append(media)
-                return False
-            created = unix(media.created)
-            if created < floor:
-                return True
-            assert state.feed is not None
-            state.feed.raise_top(min(created, ceiling))
-            state.active.setdefault(media.id, ActivePost(min(created, ceiling), False))
+            media = self._accepted(parse_media(item, received_at=self._received_at))
+            if media is not None and unix(media.created) < floor:
+                return True  # newest first: the rest is older
+            if media is not None:
+                self._activate(state, media.id, unix(media.created), ceiling)
             return False
 
         await self._posts(state, f"{self.ig_user_id}/media", self._media(floor, "id,timestamp"), take, "media")
@@ -148,7 +142,10 @@ class CommentsSource(PostsStream):
 
 class MentionsSource(GraphStream):
     """instagram.mentions: the media that tag the account, and the comments and captions that
-    @mention it (named by the `mentions` webhook); each read again while the brand may answer."""
+    @mention it (named by the `mentions` webhook); each read again while the brand may answer.
+    Its cursor is a `PostsCursor`: `posts` the newest receive time of the webhook mentions taken,
+    `active` the mentions (`c:<comment id>`, `m:<media id>`), `feed` a read of the tagged media
+    that a poll left unfinished."""
 
     stream = MENTIONS
 
@@ -168,7 +165,8 @@ class MentionsSource(GraphStream):
         now = unix(self.client.clock())
         ceiling = now + CLOCK_SKEW_SECONDS
         horizon = now - int(self.options.active_days * 86400)
-        state = MentionsCursor.loads(cursor) or MentionsCursor(now - int(self.options.backfill.total_seconds()))
+        since = now - int(self.options.backfill.total_seconds())
+        state = PostsCursor.loads(cursor) or PostsCursor(since, since)
         state.clamp(ceiling)
         more = await self._take(state, horizon, ceiling)
         out: dict[str, Message] = {}
@@ -183,26 +181,26 @@ class MentionsSource(GraphStream):
         state.active = self._retire(state.active, horizon)
         return list(out.values()), state.dumps(), cut
 
-    async def _take(self, state: MentionsCursor, horizon: int, ceiling: int) -> bool:
+    async def _take(self, state: PostsCursor, horizon: int, ceiling: int) -> bool:
         """Make the mentions the webhooks named since the cursor active; True when more are waiting."""
         if self.inbox is None:
             return False
         overlap = int(self.options.overlap.total_seconds())
         forget = _at(horizon - int(FORGET_AFTER_DAYS * 86400))
         taken = await self.inbox.since(
-            _at(state.refs - overlap), until=self.client.clock(), forget_before=forget, limit=MAX_MENTIONS_PER_FETCH
+            _at(state.posts - overlap), until=self.client.clock(), forget_before=forget, limit=MAX_MENTIONS_PER_FETCH
         )
         for mention in taken:
-            received = unix(mention.received_at) if mention.received_at else state.refs
+            received = unix(mention.received_at) if mention.received_at else state.posts
             if is_graph_id(mention.object_id) and mention.key not in state.active:
                 state.active[mention.key] = ActivePost(min(received, ceiling), False)
-            state.refs = max(state.refs, min(received, ceiling))
+            state.posts = max(state.posts, min(received, ceiling))
         return len(taken) >= MAX_MENTIONS_PER_FETCH
 
-    async def _tags(self, state: MentionsCursor, horizon: int, ceiling: int, out: dict[str, Message]) -> None:
+    async def _tags(self, state: PostsCursor, horizon: int, ceiling: int, out: dict[str, Message]) -> None:
         """The media that tag the account (newest first) down to `horizon`, with their comments."""
-        state.tags = state.tags or ListPass()
-        tags = state.tags
+        state.feed = state.feed or ListPass()
+        tags = state.feed
 
         def take(item: Any) -> bool:
             created = created_unix(item, "timestamp")
@@ -215,7 +213,7 @@ class MentionsSource(GraphStream):
 
         params = {"fields": MEDIA_FIELDS, "limit": str(self.options.page_limit)}
         if await self._list(tags, f"{self.ig_user_id}/tags", params, take, "tags") != "later":
-            state.tags = None
+            state.feed = None
 
     async def _mention(self, key: str, mention: ActivePost, ceiling: int, out: dict[str, Message]) -> int | None:
         """Read one mention again, with the replies under it; its newest time (None: gone)."""
