@@ -179,6 +179,7 @@ class _XSource(ABC):
         return self.budget.window
 
     def rate_budget(self) -> RateBudget:
+        """What X's last answer said is left of this stream's endpoint window."""
         return self.budget.rate_budget()
 
     async def close(self) -> None:
@@ -211,6 +212,7 @@ class _XSource(ABC):
         the newest) down, into `into`."""
 
     def _answered(self, answer: Answer) -> None:
+        """Every answer (an error's too) tells the budget what is left."""
         self.budget.observe(answer.headers, self.clock())
 
     def _current_client(self) -> None:
