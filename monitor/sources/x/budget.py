@@ -1,5 +1,5 @@
 """X's rate windows (`x-rate-limit-*`), shared by the streams that spend them, and a stream's
-share as the Source contract's `RateBudget` (see docs/sources.md, "Rate windows")."""
+share as the Source contract's `RateBudget` (see docs/sources.md, "X" > "Rate windows")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The plumbing of the X streams: tweepy's AsyncClient on the process' shared aiohttp session, each
 answer read within a bound, every client error translated into a SourceError (see
-docs/sources.md, "Requests")."""
+docs/sources.md, "X" > "Requests")."""
 
 from __future__ import annotations
 

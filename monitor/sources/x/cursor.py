@@ -1,5 +1,5 @@
 """The cursor of an X stream: the newest id stored, and at most one gap left to fill (see
-docs/sources.md, "Cursors")."""
+docs/sources.md, "X" > "Cursors")."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def valid_ids(ids: Iterable[int]) -> list[int]:
 @dataclass(frozen=True)
 class Cursor:
     """Where a stream stands: every item up to `newest` is stored, except the items after
-    `since` and before `resume` when `gap` (docs/sources.md, "Cursors"). Ids are checked by
+    `since` and before `resume` when `gap` (docs/sources.md, "X" > "Cursors"). Ids are checked by
     `is_id`, `resume` by `is_token`: anything else raises ValueError."""
 
     newest: str | None = None

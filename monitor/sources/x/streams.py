@@ -188,7 +188,7 @@ class _XSource(ABC):
 
     async def fetch(self, cursor: str | None) -> Batch:
         """Everything after `cursor`, all pages; or up to the page cap / budget, with a gap that
-        the next fetch fills first (docs/sources.md, "Cursors")."""
+        the next fetch fills first (docs/sources.md, "X" > "Cursors")."""
         self._current_client()
         self._start()
         state = self._cursor(cursor)
