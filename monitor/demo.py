@@ -800,8 +800,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
     """Run the demo until `stop` is set; the view holds the last figures."""
     speed = options.speed
     _check_free(options.listen)
-    previous = demo_runs.latest()
-    demo_run = previous if options.keep and previous is not None else demo_runs.new_run(datetime.now(UTC))
+    demo_run, previous = demo_runs.choose(keep=options.keep, now=datetime.now(UTC))
     workdir = Path(tempfile.mkdtemp(prefix="inbox-monitor-demo-"))
     environ = os.environ
     x_api = FakeXApi(window_seconds=900.0 / speed, seed=options.seed)

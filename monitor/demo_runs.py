@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 LATEST = "latest"
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z-[A-Za-z0-9_]+$")
 """A run's directory: its start (UTC) and a random tail. Only these are ever deleted."""
+INLINE_TABLE_MAX = 60
+"""Characters of a table written on one line (`public = { first = "30s", next = "60s" }`); longer
+ones get a [section] of their own, easier to read."""
 ACCOUNT_IDENTITY = ("name", "channel", "user_id", "page_id", "handle", "policy")
 """What the saved configuration keeps of an account: what the stored data and reports refer to."""
 
@@ -56,6 +59,13 @@ def new_run(now: datetime) -> DemoRun:
     """A new, empty run directory (mode 0700: it holds customers' messages, even simulated)."""
     runs_dir().mkdir(parents=True, exist_ok=True)
     return DemoRun(Path(tempfile.mkdtemp(prefix=now.strftime("%Y%m%dT%H%M%SZ-"), dir=runs_dir())))
+
+
+def choose(*, keep: bool, now: datetime) -> tuple[DemoRun, DemoRun | None]:
+    """The directory of a run starting `now` (with `keep`, the last run's if there is one; else a
+    new one), and the last run's."""
+    previous = latest()
+    return (previous if keep and previous is not None else new_run(now)), previous
 
 
 def latest() -> DemoRun | None:
@@ -155,11 +165,9 @@ def _flat(value: object) -> bool:
 
 
 def _inline(value: object) -> bool:
-    """Written on one line: a value, a list of values, a table of those, a list of such tables."""
+    """Written on one line: a value, a list of values, a short table of those."""
     if isinstance(value, Mapping):
-        return all(_flat(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_flat(v) or (isinstance(v, Mapping) and _inline(v)) for v in value)
+        return all(_flat(v) for v in value.values()) and len(_value(value)) <= INLINE_TABLE_MAX
     return _flat(value)
 
 

@@ -65,7 +65,7 @@ class EmbeddedPostgres:
         data_dir = self.data_dir.expanduser()
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir = data_dir.resolve()
-        self._lock_fd = _hold(data_dir)
+        self._lock_fd = hold(data_dir)
         try:
             log.info("starting embedded PostgreSQL data_dir=%s", data_dir)
             with _modes_kept(data_dir, _outside_dirs(data_dir) if os.geteuid() == 0 else []):
@@ -104,7 +104,7 @@ def discard(data_dir: Path) -> bool:
     killed process left running in it; False, and nothing deleted, when a process uses it."""
     data_dir = data_dir.expanduser().resolve()
     try:
-        fd = _hold(data_dir)
+        fd = hold(data_dir)
     except DataDirInUse:
         return False
     try:
@@ -138,9 +138,9 @@ def _lock_path(data_dir: Path) -> Path:
     return data_dir.parent / f".{data_dir.name}.lock"
 
 
-def _hold(data_dir: Path) -> int:
-    """Lock the data directory for this process (the lock file's descriptor: closing it lets go);
-    `DataDirInUse` naming the process that holds it."""
+def hold(data_dir: Path) -> int:
+    """Lock the data directory for this process; the lock file's descriptor (closing it lets go,
+    and so does the process's end). `DataDirInUse`, naming the holder, when another one has it."""
     path = _lock_path(data_dir)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
