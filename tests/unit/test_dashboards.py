@@ -95,10 +95,10 @@ def test_dashboard_provider_loads_the_folder_read_only() -> None:
 
 @pytest.mark.parametrize("board", BOARDS, ids=IDS)
 def test_dashboard_model(board: Json) -> None:
-    assert board["schemaVersion"] == 39
+    assert board["schemaVersion"] == 41  # Grafana 11.6's, what grafana-foundation-sdk 11.6 writes
     assert re.fullmatch(r"[a-z0-9-]{1,40}", board["uid"])
     assert board["title"] and board["description"] and board["time"]["to"] == "now"
-    assert board["editable"] is False and board["id"] is None
+    assert board["editable"] is False and board.get("id") is None
     panels = list(GENERATE.panels_of(board))
     assert [p["id"] for p in panels] == list(range(1, len(panels) + 1))
     for p in panels:
