@@ -62,8 +62,11 @@ DATASOURCES = (
     {"type": "alertmanager", "uid": "inbox-alertmanager"},
 )
 PROM, PG, ALERTMANAGER = (model.DataSourceRef(type_val=ds["type"], uid=ds["uid"]) for ds in DATASOURCES)
-# Where deploy/prometheus/runbook.md is served; each alert has an anchor (its name, lower-cased).
-RUNBOOK_URL = "https://github.com/inbox-monitor/inbox-monitor/blob/main/deploy/prometheus/runbook.md"
+PROMETHEUS_CONFIG = (HERE.parent / "deploy" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8")
+# Where deploy/prometheus/runbook.md is served; each alert has an anchor (its name, lower-cased). One
+# place: the Prometheus rules read it from the same external label. Grafana expands no environment
+# variable in dashboard JSON, so a deployment sets its own with --runbook-url (see main()).
+RUNBOOK_URL = re.search(r"^\s+runbook_doc_url:\s*(\S+)", PROMETHEUS_CONFIG, re.M)[1]  # type: ignore[index]
 TAG = "inbox-monitor"
 P = "social_inbox"
 
@@ -191,6 +194,36 @@ def thresholds(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
 
 
 GREEN = thresholds((None, "green"))
+SLA_TARGET = "SLA target"
+# Shares of the SLA target (the panel's max, from its SLA target query): orange from the default
+# at-risk share (80 %, a policy's at_risk_share), red once the target is passed - whatever the policy.
+SLA_STEPS = (
+    dash.ThresholdsConfig()
+    .mode(model.ThresholdsMode.PERCENTAGE)
+    .steps([model.Threshold(value=None, color="green"), model.Threshold(80, "orange"), model.Threshold(100, "red")])
+)
+
+
+def config_from(ref: str, field: str) -> Json:
+    """Grafana's "Config from query results": query `ref`'s `field` becomes the other fields' max."""
+    return {
+        "id": "configFromData",
+        "options": {
+            "configRefId": ref,
+            "mappings": [{"fieldName": field, "handlerKey": "max", "reducerId": "min"}],
+            "applyTo": {"id": "byType", "options": "number"},
+        },
+    }
+
+
+def first_response_target(selector: str) -> prometheus.Dataquery:
+    """The tightest first-response target of the selected accounts' policies (`sla_max`'s query)."""
+    return prom(
+        f'min({P}_sla_target_seconds{{kind="first"}} * on (policy, channel) group_left () '
+        f"max by (policy, channel) ({P}_account_info{{{selector}}}))",
+        SLA_TARGET,
+        instant=True,
+    )
 
 
 def _value(value: Any) -> Any:
@@ -239,8 +272,14 @@ def panel(
     interval: str | None = None,
     transformations: list[Json] | None = None,
     color: Json | None = None,
+    sla_max: Any | None = None,
 ) -> Any:
-    """The settings every kind of panel shares, on `builder` (a panel of the SDK)."""
+    """The settings every kind of panel shares, on `builder` (a panel of the SDK). `sla_max`: a query
+    giving the SLA target, the panel's max: its thresholds are then shares of the target."""
+    if sla_max is not None:
+        targets = [*targets, sla_max]
+        steps, min_value = SLA_STEPS, 0
+        transformations = [*(transformations or []), config_from(chr(ord("A") + len(targets) - 1), SLA_TARGET)]
     for i, t in enumerate(targets):
         t.ref_id(chr(ord("A") + i))
     datasource = targets[0].build().datasource
@@ -705,7 +744,8 @@ def live() -> Json:
                 stat(
                     "Oldest wait",
                     "How long the oldest waiting question has waited: on the customer's "
-                    "clock, and in business hours (what the SLA counts).",
+                    "clock, and in business hours (what the SLA counts). Orange from 80 % of the tightest "
+                    "first-response target of the selected accounts' policies, red past it.",
                     [
                         prom(f"max({P}_oldest_open_wait_seconds{waits})", "customer's clock"),
                         prom(f"max({P}_oldest_open_wait_business_seconds{waits})", "business hours"),
@@ -713,7 +753,7 @@ def live() -> Json:
                     unit="s",
                     color_mode="value",
                     graph=False,
-                    steps=thresholds((None, "green"), (1800, "orange"), (3600, "red")),
+                    sla_max=first_response_target(WAITS),
                 ),
                 stat(
                     "Within SLA today",
@@ -901,7 +941,8 @@ def live() -> Json:
                     "Response time: today vs last 7 days",
                     "How fast the team answers today compared "
                     "with the last 7 days (today included), per channel: median and 90th percentile, "
-                    "customer's clock.",
+                    "customer's clock. A full bar is the tightest first-response target of the selected "
+                    "brands' policies; orange from 80 % of it.",
                     [
                         prom(quantile(0.5, "$__range", "channel, "), "{{channel}} median today", instant=True),
                         prom(quantile(0.5, "7d", "channel, "), "{{channel}} median 7 days", instant=True),
@@ -912,7 +953,7 @@ def live() -> Json:
                     h=9,
                     unit="s",
                     time_from="now/d",
-                    steps=thresholds((None, "green"), (1800, "orange"), (3600, "red")),
+                    sla_max=first_response_target(BRAND_CHANNEL),
                 ),
                 timeseries(
                     "Response time through the day",
@@ -1053,7 +1094,8 @@ def sla() -> Json:
                 stat(
                     "Median first response",
                     "Median time to the first answer of a conversation, over the "
-                    "answers given in the selected period (customer's clock).",
+                    "answers given in the selected period (customer's clock). Orange from 80 % of the "
+                    "tightest first-response target of those conversations, red past it.",
                     [
                         sql(f"""
                     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY w.wall_seconds) AS "Median"
@@ -1065,7 +1107,11 @@ def sla() -> Json:
                     unit="s",
                     graph=False,
                     color_mode="value",
-                    steps=thresholds((None, "green"), (1800, "orange"), (3600, "red")),
+                    sla_max=sql(f"""
+                    SELECT min(w.target_seconds) AS "{SLA_TARGET}"
+                    {join}
+                    WHERE w.kind = 'first' AND $__timeFilter(w.closed_at) AND {SQL_BRANDS}
+                 """),
                 ),
                 stat(
                     "Questions",
@@ -1723,8 +1769,7 @@ ALERTING = _module("inbox_monitor_grafana_alerting", HERE / "alerting.py")
 
 def evaluation_interval() -> str:
     """Prometheus's evaluation interval (deploy/prometheus/prometheus.yml): the Grafana rules' too."""
-    text = (PROMETHEUS / "prometheus.yml").read_text(encoding="utf-8")
-    match = re.search(r"^\s+evaluation_interval:\s*(\S+)", text, re.M)
+    match = re.search(r"^\s+evaluation_interval:\s*(\S+)", PROMETHEUS_CONFIG, re.M)
     assert match, "no evaluation_interval in deploy/prometheus/prometheus.yml"
     return match[1]
 
@@ -1741,11 +1786,20 @@ def alert_panels(boards: Iterable[Json]) -> dict[str, tuple[str, int]]:
     return out
 
 
-def alerting(boards: Iterable[Json]) -> Json:
+def alerting(boards: Iterable[Json], runbook: str = RUNBOOK_URL) -> Json:
     """grafana/alerting/inbox-monitor.yml: the Grafana-managed twins of the Prometheus rules."""
     return ALERTING.provisioning(  # type: ignore[no-any-return]
-        RULES.all_alerts(), interval=evaluation_interval(), runbook=RUNBOOK_URL, panels=alert_panels(boards)
+        RULES.all_alerts(), interval=evaluation_interval(), runbook=runbook, panels=alert_panels(boards)
     )
+
+
+def with_runbook(board: Json, runbook: str) -> Json:
+    """The dashboard with its `runbook` constant set to `runbook`."""
+    for v in board["templating"]["list"]:
+        if v["name"] == "runbook":
+            v["query"] = runbook
+            v["current"].update(text=runbook, value=runbook)
+    return board
 
 
 class _Dumper(yaml.SafeDumper):
@@ -1772,20 +1826,30 @@ def render_alerting(doc: Json) -> str:
     return ALERTING_HEADER + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
 
 
-def outputs() -> dict[Path, str]:
-    """Every generated file and its text."""
-    boards = build()
-    out = {OUT / name: render(board) for name, board in boards.items()}
-    out[ALERTING_OUT] = render_alerting(alerting(boards.values()))
-    return out
+def outputs(out: Path = HERE, runbook: str = RUNBOOK_URL) -> dict[Path, str]:
+    """Every generated file (under `out`) and its text."""
+    boards = {name: with_runbook(board, runbook) for name, board in build().items()}
+    files = {out / OUT.name / name: render(board) for name, board in boards.items()}
+    files[out / ALERTING_OUT.relative_to(HERE)] = render_alerting(alerting(boards.values(), runbook))
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--check", action="store_true", help="fail if a committed file is out of date")
+    parser.add_argument(
+        "--runbook-url",
+        default=RUNBOOK_URL,
+        help="where your copy of deploy/prometheus/runbook.md is served (default: prometheus.yml's runbook_doc_url)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="write dashboards/ and alerting/ there (default: grafana/)"
+    )
     args = parser.parse_args(argv)
+    if args.check and (args.out != HERE or args.runbook_url != RUNBOOK_URL):
+        parser.error("--check compares the committed files: it takes no --out or --runbook-url")
     stale = []
-    for path, text in outputs().items():
+    for path, text in outputs(args.out, args.runbook_url).items():
         if args.check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(str(path.relative_to(HERE)))

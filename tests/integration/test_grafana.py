@@ -879,3 +879,22 @@ def test_the_alertmanager_data_source_reads_the_alerts_prometheus_sends(scenario
     }
     with urllib.request.urlopen(f"{url}/api/v2/silences", timeout=10) as r:
         assert r.status == 200 and isinstance(json.loads(r.read()), list)
+
+
+def test_the_sla_target_queries_give_the_policy_target(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]]
+) -> None:
+    """The thresholds' max is the tightest first-response target: 2 minutes in the scenario's policy
+    (public threads; private ones have 3), from Prometheus and from PostgreSQL alike."""
+    for uid, title in (("inbox-live", "Oldest wait"), ("inbox-live", "Response time: today vs last 7 days")):
+        board = BOARDS[uid]
+        p = next(p for p in GENERATE.panels_of(board) if p["title"] == title)
+        ref = next(t for t in p["transformations"] if t["id"] == "configFromData")["options"]["configRefId"]
+        target = next(t for t in p["targets"] if t["refId"] == ref)
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        _, _, builtins = builtins_for(board, p, datetime.now(UTC))
+        expr = interpolate(target["expr"], "promql", variables, resolved[uid], builtins)
+        assert [float(s["value"][1]) for s in scenario.query(expr)] == [120.0], (title, expr)
+    p = next(p for p in GENERATE.panels_of(BOARDS["inbox-sla"]) if p["title"] == "Median first response")
+    query, _ = sql_for(scenario, "inbox-sla", p, p["targets"][1], resolved["inbox-sla"])
+    assert [float(r[0]) for r in run_sql(scenario, query)] == [120.0]

@@ -246,3 +246,46 @@ def test_json_is_plain_and_stable() -> None:
         text = GENERATE.render(board)
         assert json.loads(text) == board
         assert text == GENERATE.render(GENERATE.build()[name])  # deterministic
+
+
+def test_sla_thresholds_follow_the_policy_targets() -> None:
+    """A wait or a response time is coloured against the SLA target of the selected accounts (the
+    panel's max, from a query of the targets), never against fixed minutes."""
+    with_target = []
+    for board in BOARDS:
+        for p in GENERATE.panels_of(board):
+            defaults = p.get("fieldConfig", {}).get("defaults", {})
+            steps = [s["value"] for s in defaults.get("thresholds", {}).get("steps", [])]
+            assert not {1800, 3600} & set(steps), f"{p['title']}: fixed 30/60-minute thresholds"
+            config = [t for t in p.get("transformations", []) if t["id"] == "configFromData"]
+            if not config:
+                continue
+            with_target.append(p["title"])
+            (t,) = config
+            target = next(q for q in p["targets"] if q["refId"] == t["options"]["configRefId"])
+            text = target.get("expr") or target["rawSql"]
+            assert "sla_target_seconds" in text or "target_seconds" in text, p["title"]
+            assert t["options"]["mappings"] == [
+                {"fieldName": GENERATE.SLA_TARGET, "handlerKey": "max", "reducerId": "min"}
+            ]
+            assert defaults["thresholds"]["mode"] == "percentage" and defaults["min"] == 0, p["title"]
+            assert steps == [None, 80, 100], p["title"]
+    assert sorted(with_target) == ["Median first response", "Oldest wait", "Response time: today vs last 7 days"]
+
+
+def test_a_deployment_writes_its_own_runbook_url(tmp_path: Path) -> None:
+    """Grafana expands no environment variable in dashboard JSON (nor, before 12.x, in rule
+    annotations): a deployment writes its copies with its runbook's address."""
+    url = "https://wiki.example.com/inbox/runbook.md"
+    assert GENERATE.main(["--runbook-url", url, "--out", str(tmp_path)]) == 0
+    for name in BUILT:
+        board = json.loads((tmp_path / "dashboards" / name).read_text(encoding="utf-8"))
+        (runbook,) = [v for v in board["templating"]["list"] if v["name"] == "runbook"]
+        assert runbook["query"] == runbook["current"]["value"] == url
+    rules = (tmp_path / "alerting" / "inbox-monitor.yml").read_text(encoding="utf-8")
+    assert f"runbook_url: {url}#socialinboxquestionunanswered" in rules
+    assert GENERATE.RUNBOOK_URL not in rules
+    # By default: prometheus.yml's runbook_doc_url, the address the Prometheus rules link to.
+    assert f"runbook_doc_url: {GENERATE.RUNBOOK_URL}\n" in (ROOT / "deploy/prometheus/prometheus.yml").read_text()
+    with pytest.raises(SystemExit):
+        GENERATE.main(["--check", "--runbook-url", url])
