@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from grafana_foundation_sdk.builders import alerting, expr, prometheus
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as alerting_model
 from grafana_foundation_sdk.models import expr as expr_model
+from grafana_foundation_sdk.models import prometheus as prometheus_model
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 Json = dict[str, Any]
+T_co = TypeVar("T_co", covariant=True)
+Queries = list[cogbuilder.Builder[alerting_model.Query]]
 
 FOLDER = "Social inbox"  # the dashboards' folder (provisioning/dashboards/inbox-monitor.yml)
 PROMETHEUS_UID = "inbox-prometheus"
@@ -95,7 +99,7 @@ def _query(ref: str, promql: str) -> alerting.Query:
         .instant()
         .ref_id(ref)
         .datasource(DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID))
-        .editor_mode("code")
+        .editor_mode(prometheus_model.QueryEditorMode.CODE)
     )
     return (
         alerting.Query(ref)
@@ -123,17 +127,17 @@ def _threshold(ref: str, of: str, op: str, value: float) -> alerting.Query:
     return _expression(ref, expr.TypeThreshold().expression(of).conditions([_Built(condition)]))
 
 
-class _Built:
+class _Built(cogbuilder.Builder[T_co]):
     """A model the SDK has no builder for, handed over where it takes a builder."""
 
-    def __init__(self, value: Any) -> None:
+    def __init__(self, value: T_co) -> None:
         self.value = value
 
-    def build(self) -> Any:
+    def build(self) -> T_co:
         return self.value
 
 
-def nodes(alert: Alert) -> tuple[list[alerting.Query], str]:
+def nodes(alert: Alert) -> tuple[Queries, str]:
     """The rule's queries and expressions, and the refId of its condition."""
     letters = _letters()
     if alert.selects is not None:
@@ -145,8 +149,10 @@ def nodes(alert: Alert) -> tuple[list[alerting.Query], str]:
         ], c
     conditions = alert.conditions
     queries = [(next(letters), c.query) for c in conditions]
-    limits = [(next(letters), c.threshold) if isinstance(c.threshold, str) else None for c in conditions]
-    out = [_query(ref, promql) for ref, promql in queries]
+    limits: list[tuple[str, str] | None] = [
+        (next(letters), c.threshold) if isinstance(c.threshold, str) else None for c in conditions
+    ]
+    out: Queries = [_query(ref, promql) for ref, promql in queries]
     out += [_query(limit[0], limit[1]) for limit in limits if limit is not None]
     reduced = [next(letters) for _ in conditions]
     out += [_reduce(ref, q[0]) for ref, q in zip(reduced, queries, strict=True)]
@@ -156,12 +162,12 @@ def nodes(alert: Alert) -> tuple[list[alerting.Query], str]:
             reduced_limits[i] = next(letters)
             out.append(_reduce(reduced_limits[i], limit[0]))
     tests = []
-    for i, c in enumerate(conditions):
+    for i, cond in enumerate(conditions):
         ref = next(letters)
-        if isinstance(c.threshold, str):
-            out.append(_math(ref, f"${reduced[i]} {c.op} ${reduced_limits[i]}"))
+        if isinstance(cond.threshold, str):
+            out.append(_math(ref, f"${reduced[i]} {cond.op} ${reduced_limits[i]}"))
         else:
-            out.append(_threshold(ref, reduced[i], c.op, c.threshold))
+            out.append(_threshold(ref, reduced[i], cond.op, cond.threshold))
         tests.append(ref)
     if len(tests) == 1:
         return out, tests[0]

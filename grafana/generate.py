@@ -31,7 +31,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from grafana_foundation_sdk.builders import bargauge as bargauge_panel
@@ -49,7 +49,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prometheus_model
 
 Json = dict[str, Any]
-T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "dashboards"
@@ -141,13 +141,13 @@ class PrometheusAnnotation(model.AnnotationQuery):
         }
 
 
-class Built(Generic[T]):
+class Built(cogbuilder.Builder[T_co]):
     """A model the SDK has no builder for, handed over where it takes a builder."""
 
-    def __init__(self, value: T) -> None:
+    def __init__(self, value: T_co) -> None:
         self.value = value
 
-    def build(self) -> T:
+    def build(self) -> T_co:
         return self.value
 
 
@@ -404,7 +404,7 @@ def table(
         table_panel.Panel()
         .show_header(True)
         .cell_height(common_model.TableCellHeight.SM)
-        .footer(common.TableFooterOptions().show(False).reducer(["sum"]).fields(""))
+        .footer(common.TableFooterOptions().show(False).reducer(["sum"]).fields([]))
         .sort_by([common.TableSortByFieldState().display_name(s["displayName"]).desc(s["desc"]) for s in sort or []])
         .align(common_model.FieldTextAlignment.AUTO)
         .cell_options(common_model.TableAutoCellOptions())
@@ -1802,7 +1802,7 @@ def with_runbook(board: Json, runbook: str) -> Json:
     return board
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
     """Block scalars for text that spans lines (PromQL, templates): the file reads as it is written."""
 
 
@@ -1823,7 +1823,7 @@ ALERTING_HEADER = """\
 
 
 def render_alerting(doc: Json) -> str:
-    return ALERTING_HEADER + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
+    return ALERTING_HEADER + str(yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True))
 
 
 def outputs(out: Path = HERE, runbook: str = RUNBOOK_URL) -> dict[Path, str]:

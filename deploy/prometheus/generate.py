@@ -16,6 +16,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 
 def _rule_source() -> ModuleType:
@@ -31,7 +32,8 @@ def _rule_source() -> ModuleType:
 
 
 shared = _rule_source()
-Alert, Slo, Stale = shared.Alert, shared.Slo, shared.Stale
+if TYPE_CHECKING:  # the same classes, for the type checker (it finds alerts.py beside this file)
+    from alerts import Alert, Slo, Stale
 load, load_stale, seconds, number = shared.load_slo, shared.load_stale, shared.seconds, shared.number
 
 HERE = shared.HERE

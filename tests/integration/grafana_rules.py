@@ -86,7 +86,7 @@ def _combine(a: Operand, b: Operand, op: Callable[[float, float], float]) -> Ope
 
 def math_expression(expression: str, refs: dict[str, Values]) -> Values:
     """Evaluate a Grafana math expression over the results of other nodes at one instant."""
-    tokens = [t for t in _TOKEN.findall(expression)]
+    tokens: list[str] = list(_TOKEN.findall(expression))
     assert "".join(tokens) == re.sub(r"\s+", "", expression), f"cannot read {expression!r}"
     pos = 0
 
