@@ -397,3 +397,20 @@ def test_the_rule_source_refuses_a_wrong_alert(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match=message):
             generate.shared.load_alerts(tmp_path / "alerts.toml")
     assert generate.render_alerts(generate.shared.load_alerts()) == (DEPLOY / "rules" / "social-inbox.yml").read_text()
+
+
+def test_grafana_expands_no_template_of_the_provisioned_rules() -> None:
+    """Grafana expands `$NAME` in provisioned labels and contact point settings (and `${NAME}` in
+    annotations since 12.x): the only `$` there is the Slack URL's file reference, and the rule
+    templates (`$labels`, `$values`) sit in annotations, unbraced."""
+    doc = yaml.safe_load((ROOT / "grafana" / "alerting" / "inbox-monitor.yml").read_text())
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            assert "$" not in str(rule["labels"]) and "${" not in str(rule["annotations"]), rule["title"]
+            assert "$values." in rule["annotations"]["description"] or "$labels." in rule["annotations"]["description"]
+    (contact_point,) = doc["contactPoints"]
+    (receiver,) = contact_point["receivers"]
+    assert receiver["type"] == "slack"
+    dollars = [found for value in receiver["settings"].values() for found in re.findall(r"\$\S*", value)]
+    assert dollars == ["$__file{/run/secrets/slack-webhook-url}"]
+    assert "hooks.slack.com" not in str(doc)  # the secret is never in the file
