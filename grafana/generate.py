@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Grafana dashboards as code: writes grafana/dashboards/*.json (committed; never edit them by hand).
+"""Grafana as code, with grafana-foundation-sdk's typed builders: writes grafana/dashboards/*.json
+and grafana/alerting/inbox-monitor.yml (Grafana-managed twins of the Prometheus rules, from
+deploy/prometheus/alerts.py, built by grafana/alerting.py). Committed; never edit them by hand.
 
-    python grafana/generate.py           # regenerate the JSON files
+    python grafana/generate.py           # regenerate the files
     python grafana/generate.py --check   # exit 1 if a committed file differs from what this writes
+    python grafana/generate.py --runbook-url URL --out DIR   # a deployment's copies, with its runbook
 
 Three dashboards, one per reader (docs/dashboards.md says which question each panel answers):
   inbox-live      community managers: what waits now, since when, with a link to answer it
