@@ -42,7 +42,7 @@ from monitor.store.reports import ReportStore
 from monitor.store.store import AccountRow, Store
 from tests.conftest import tool
 from tests.integration import report_data as rd
-from tests.waiting import Longest, cli, cli_env, free_port, wait_for
+from tests.waiting import Longest, cli, cli_env, free_port, scrape_sum, serving, start_cli, stop_cli, wait_for
 
 PERIOD = parse_period("2026-W10", now=rd.AS_OF, timezone=rd.TZ)
 
@@ -721,10 +721,17 @@ def test_report_after_a_run(database_url: str, tmp_path: Path) -> None:
     from tests.integration.test_cli import DEMO_CONFIG
 
     config = tmp_path / "config.toml"
-    config.write_text(DEMO_CONFIG.format(port=free_port()))
+    port = free_port()
+    config.write_text(DEMO_CONFIG.format(port=port))
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(config))
-    ran = cli("run", "--duration", "4", env=env)
-    assert ran.returncode == 0, ran.stderr
+    run = start_cli("run", env=env, log=tmp_path / "run.log")
+    try:  # until both accounts' questions are stored, however long the machine takes to start it
+        wait_for(serving(run, port), timeout=60, what="the run's own /readyz")
+        for account in ("demo-x", "demo-fb"):
+            wait_for(lambda a=account: scrape_sum(port, "social_inbox_waits_opened_total", account=a) > 0, timeout=60)
+    finally:
+        stop_cli(run)
+    assert run.returncode == 0, (tmp_path / "run.log").read_text()
     out = tmp_path / "out"
     out.mkdir()
     result = cli("report", "--out", str(out), env=env)
