@@ -23,7 +23,7 @@ from monitor.domain.calendar import Calendar, business_seconds, deadline  # noqa
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = Calendar(
     tz="Europe/Paris",
-    hours={day: ("09:00-12:00", "14:00-18:00") for day in ("mon", "tue", "wed", "thu", "fri")}
+    hours=dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), ("09:00-12:00", "14:00-18:00"))
     | {"sat": ("10:00-13:00",)},
     holidays_country="FR",
 )

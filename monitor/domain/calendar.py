@@ -555,4 +555,4 @@ def is_open(calendar: Calendar, at: datetime) -> bool:
 
 
 #: Round the clock, every day, no holidays.
-ALWAYS_OPEN: Calendar = Calendar(tz="UTC", hours={day: ("00:00-24:00",) for day in WEEKDAYS})
+ALWAYS_OPEN: Calendar = Calendar(tz="UTC", hours=dict.fromkeys(WEEKDAYS, ("00:00-24:00",)))

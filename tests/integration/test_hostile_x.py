@@ -87,13 +87,13 @@ def streams(fake: FakeXApi, session: aiohttp.ClientSession, *, count: int = 250,
         brand_id=BRAND,
         brand_handle="brand",
     )
-    keys: dict[str, Any] = dict(
-        dm=True,
-        consumer_key_env="X_CK",
-        consumer_secret_env="X_CS",
-        access_token_env="X_AT",
-        access_token_secret_env="X_ATS",
-    )
+    keys: dict[str, Any] = {
+        "dm": True,
+        "consumer_key_env": "X_CK",
+        "consumer_secret_env": "X_CS",
+        "access_token_env": "X_AT",
+        "access_token_secret_env": "X_ATS",
+    }
     account = XAccount(
         name="brand-x",
         channel="x",

@@ -82,13 +82,13 @@ class Brand:
     def account(self, base_url: str) -> XAccount:
         extra: dict[str, Any] = {}
         if self.dm:
-            extra = dict(
-                dm=True,
-                consumer_key_env="X_CK",
-                consumer_secret_env="X_CS",
-                access_token_env=f"X_AT_{self.user_id}",
-                access_token_secret_env=f"X_ATS_{self.user_id}",
-            )
+            extra = {
+                "dm": True,
+                "consumer_key_env": "X_CK",
+                "consumer_secret_env": "X_CS",
+                "access_token_env": f"X_AT_{self.user_id}",
+                "access_token_secret_env": f"X_ATS_{self.user_id}",
+            }
         return XAccount(
             name=self.name,
             channel="x",

@@ -33,11 +33,11 @@ HOUR = 3600.0
 
 def office(tz: str = "Europe/Paris", **kwargs: object) -> Calendar:
     """Mon-Fri 09:00-18:00."""
-    return Calendar(tz=tz, hours={d: ("09:00-18:00",) for d in WORKDAYS}, **kwargs)  # type: ignore[arg-type]
+    return Calendar(tz=tz, hours=dict.fromkeys(WORKDAYS, ("09:00-18:00",)), **kwargs)  # type: ignore[arg-type]
 
 
 def every_day(tz: str, *periods: str, **kwargs: object) -> Calendar:
-    return Calendar(tz=tz, hours={d: periods for d in WEEKDAYS}, **kwargs)  # type: ignore[arg-type]
+    return Calendar(tz=tz, hours=dict.fromkeys(WEEKDAYS, periods), **kwargs)  # type: ignore[arg-type]
 
 
 def at(zone: ZoneInfo, *args: int, fold: int = 0) -> datetime:
@@ -128,7 +128,7 @@ def test_deadline_many_weeks_ahead() -> None:
 
 
 def test_split_shifts() -> None:
-    cal = Calendar(tz="Europe/Paris", hours={d: ("09:00-12:00", "14:00-18:00") for d in WORKDAYS})
+    cal = Calendar(tz="Europe/Paris", hours=dict.fromkeys(WORKDAYS, ("09:00-12:00", "14:00-18:00")))
     monday = (2026, 1, 5)
     assert business_seconds(cal, at(PARIS, *monday, 8), at(PARIS, *monday, 20)) == 7 * HOUR
     assert business_seconds(cal, at(PARIS, *monday, 11), at(PARIS, *monday, 15)) == 2 * HOUR
@@ -310,7 +310,7 @@ def test_holidays_with_subdivision_new_york() -> None:
     # Lincoln's Birthday, Thursday 2026-02-12, is a New York State holiday only.
     nine_to_five = Calendar(
         tz="America/New_York",
-        hours={d: ("09:00-17:00",) for d in WORKDAYS},
+        hours=dict.fromkeys(WORKDAYS, ("09:00-17:00",)),
         holidays_country="US",
         holidays_subdiv="NY",
     )
