@@ -623,12 +623,12 @@ def live() -> Json:
                     overrides=[
                         by_name(
                             "At risk",
-                            **{"custom__cellOptions": {"type": "color-text"}},
+                            custom__cellOptions={"type": "color-text"},
                             thresholds=thresholds((None, "text"), (1, "orange")),
                         ),
                         by_name(
                             "Breached",
-                            **{"custom__cellOptions": {"type": "color-background"}},
+                            custom__cellOptions={"type": "color-background"},
                             thresholds=thresholds((None, "transparent"), (1, "red")),
                         ),
                         by_name("Oldest wait", unit="s"),
@@ -692,10 +692,11 @@ def live() -> Json:
                         by_name(
                             "Status",
                             mappings=status_colors,
-                            **{"custom__cellOptions": {"type": "color-background"}, "custom__width": 90},
+                            custom__cellOptions={"type": "color-background"},
+                            custom__width=90,
                         ),
-                        by_name("Waiting for", unit="s", decimals=0, **{"custom__width": 110}),
-                        by_name("Deadline", unit="dateTimeFromNow", **{"custom__width": 130}),
+                        by_name("Waiting for", unit="s", decimals=0, custom__width=110),
+                        by_name("Deadline", unit="dateTimeFromNow", custom__width=130),
                         by_name(
                             "Question",
                             links=[
@@ -706,7 +707,7 @@ def live() -> Json:
                                 }
                             ],
                         ),
-                        by_name("Why", **{"custom__width": 130}),
+                        by_name("Why", custom__width=130),
                         by_name(
                             "Post",
                             links=[
@@ -927,7 +928,7 @@ def sla() -> Json:
                                 unit="percentunit",
                                 decimals=1,
                                 thresholds=thresholds((None, "red"), (0.8, "orange"), (0.95, "green")),
-                                **{"custom__cellOptions": {"type": "color-text"}},
+                                custom__cellOptions={"type": "color-text"},
                             )
                             for name in ("Within SLA (30 d)", "Previous 30 d", "Within SLA (90 d)")
                         ),
@@ -1056,9 +1057,7 @@ def sla() -> Json:
                     decimals=0,
                     steps=thresholds((None, "transparent"), (1, "#FADE2A"), (5, "orange"), (20, "red")),
                     overrides=[
-                        by_name(
-                            f"{h:02d}", **{"custom__cellOptions": {"type": "color-background"}, "custom__width": 42}
-                        )
+                        by_name(f"{h:02d}", custom__cellOptions={"type": "color-background"}, custom__width=42)
                         for h in range(24)
                     ],
                 ),
@@ -1300,7 +1299,7 @@ def pipeline() -> Json:
                             "Failures",
                             decimals=0,
                             thresholds=thresholds((None, "transparent"), (1, "orange")),
-                            **{"custom__cellOptions": {"type": "color-background"}},
+                            custom__cellOptions={"type": "color-background"},
                         )
                     ],
                     links=[runbook("SocialInboxPollerFailing")],
@@ -1393,7 +1392,7 @@ def pipeline() -> Json:
                         by_name(
                             "Since last success",
                             unit="s",
-                            **{"custom__cellOptions": {"type": "color-background"}},
+                            custom__cellOptions={"type": "color-background"},
                             thresholds=thresholds((None, "transparent"), (300, "orange"), (900, "red")),
                         ),
                         by_name("Next poll in", unit="s"),
