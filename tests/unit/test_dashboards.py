@@ -66,9 +66,9 @@ def provisioned_datasources() -> dict[str, str]:
     out: dict[str, str] = {}
     for path in (GRAFANA / "provisioning" / "datasources").glob("*.y*ml"):
         text = path.read_text(encoding="utf-8")
-        for item in re.split(r"^\s*-\s+name:", text, flags=re.M)[1:]:
-            uid = re.search(r"^\s+uid:\s*(\S+)", item, re.M)
-            kind = re.search(r"^\s+type:\s*(\S+)", item, re.M)
+        for item in re.split(r"^\s*-\s+name:", text, flags=re.MULTILINE)[1:]:
+            uid = re.search(r"^\s+uid:\s*(\S+)", item, re.MULTILINE)
+            kind = re.search(r"^\s+type:\s*(\S+)", item, re.MULTILINE)
             assert uid and kind, f"{path}: every data source needs a fixed uid and a type"
             out[uid[1]] = kind[1]
     return out
@@ -88,9 +88,9 @@ def test_every_datasource_a_dashboard_uses_is_provisioned_with_that_uid_and_type
 
 def test_dashboard_provider_loads_the_folder_read_only() -> None:
     text = (GRAFANA / "provisioning" / "dashboards" / "inbox-monitor.yml").read_text(encoding="utf-8")
-    assert re.search(r"^\s+type:\s*file$", text, re.M)
-    assert re.search(r"^\s+allowUiUpdates:\s*false$", text, re.M)
-    assert re.search(r"^\s+path:\s*/\S+$", text, re.M)
+    assert re.search(r"^\s+type:\s*file$", text, re.MULTILINE)
+    assert re.search(r"^\s+allowUiUpdates:\s*false$", text, re.MULTILINE)
+    assert re.search(r"^\s+path:\s*/\S+$", text, re.MULTILINE)
 
 
 @pytest.mark.parametrize("board", BOARDS, ids=IDS)
@@ -191,7 +191,7 @@ def test_runbook_has_a_section_for_every_linked_alert() -> None:
     runbook = ROOT / "deploy" / "prometheus" / "runbook.md"
     headings = {
         re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
-        for h in re.findall(r"^#+\s+(.+)$", runbook.read_text(encoding="utf-8"), re.M)
+        for h in re.findall(r"^#+\s+(.+)$", runbook.read_text(encoding="utf-8"), re.MULTILINE)
     }
     for board in BOARDS:
         for p in GENERATE.panels_of(board):

@@ -398,7 +398,7 @@ def test_the_generator_notices_a_changed_rule_file(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(DEPLOY / "prometheus" / "rules", rules)
     before = generator.render(rules)
-    path = sorted(rules.glob("*.yml"))[0]
+    path = min(rules.glob("*.yml"))
     lines = path.read_text(encoding="utf-8").splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip() == "rules:")
     indent = " " * (len(lines[at + 1]) - len(lines[at + 1].lstrip()))
