@@ -149,9 +149,11 @@ async def scrape(session: aiohttp.ClientSession, url: str) -> dict[tuple[str, st
     out: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families("\n".join(lines) + "\n"):
         for s in family.samples:
-            if s.name in (OPENED, OPEN, BREACHED) and s.labels.get("kind") == "first":
-                out[(s.name, s.labels["account"])] = s.value
-            elif s.name == POLLS and s.labels.get("stream") == "x.mentions" and s.labels.get("result") == "ok":
+            first_waits = s.name in (OPENED, OPEN, BREACHED) and s.labels.get("kind") == "first"
+            mention_polls = (
+                s.name == POLLS and s.labels.get("stream") == "x.mentions" and s.labels.get("result") == "ok"
+            )
+            if first_waits or mention_polls:
                 out[(s.name, s.labels["account"])] = s.value
     return out
 

@@ -84,7 +84,7 @@ def explain_dict(view: ThreadView, asked: str) -> dict[str, Any]:
             }
             for m in view.messages
         ],
-        "waits": [{k: w[k] for k in w.keys()} for w in view.waits],
+        "waits": [dict(w) for w in view.waits],
     }
 
 

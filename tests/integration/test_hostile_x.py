@@ -355,7 +355,7 @@ async def test_a_page_larger_than_asked_is_refused(fake_api: FakeXApi, session: 
     fake_api.misbehave("oversized_page", endpoint=MENTIONS)
     with pytest.raises(BadPayload, match=f"^{MENTIONS}: 2500 items on one page, more than the max_results=100 asked"):
         await mentions.fetch(None)
-    assert 2500 > MAX_BATCH_MESSAGES
+    assert MAX_BATCH_MESSAGES < 2500
 
 
 # --------------------------------------------------------------------------------------------

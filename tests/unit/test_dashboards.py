@@ -104,7 +104,7 @@ def test_dashboard_model(board: Json) -> None:
     for p in panels:
         assert p["type"] in {"row", "stat", "timeseries", "table", "bargauge", "state-timeline"}, p["title"]
         grid = p["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24 and grid["h"] > 0, p["title"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24 and grid["h"] > 0, p["title"]
         if p["type"] == "row":
             continue
         assert p["title"] and p["description"], p

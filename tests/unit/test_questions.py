@@ -334,7 +334,7 @@ def test_rules_validation() -> None:
     rules = QuestionRules(extra_patterns=["a", "b"])  # type: ignore[arg-type]
     assert rules.extra_patterns == ("a", "b")
     assert hash(rules) == hash(QuestionRules(extra_patterns=("a", "b")))
-    assert DEFAULT_RULES == QuestionRules()
+    assert QuestionRules() == DEFAULT_RULES
 
 
 # --------------------------------------------------------------------------------------------
