@@ -80,11 +80,14 @@ async def test_failed_transaction_stores_nothing(store: Store) -> None:
             raise RuntimeError("boom")
         yield from ()
 
-    with pytest.raises(RuntimeError):
+    async def write_then_fail() -> None:
         async with store.transaction() as tx:  # threads created, cursor saved, then the failure
             threads = await tx.lock_batch(account_id, "x", [message("1", "k:1", 0)])
             await tx.save_cursor(account_id, "s", "c1")
             await tx.apply(broken(threads))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await write_then_fail()
     async with store.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM messages") == 0
         assert await conn.fetchval("SELECT count(*) FROM threads") == 0
@@ -249,11 +252,14 @@ async def test_a_failure_while_a_chunk_is_being_copied_stores_nothing(store: Sto
                 raise RuntimeError("boom")
             yield thread_change(stored, thread_outcome(ctx, stored.info, stored.messages, FIXED_NOW))
 
-    with pytest.raises(RuntimeError, match="boom"):
+    async def write_then_fail() -> None:
         async with store.transaction() as tx:
             threads = await tx.lock_batch(account_id, "x", batch)
             await tx.save_cursor(account_id, "s", "c-1")
             await tx.apply(failing(threads))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await write_then_fail()
     assert computed == 400
     async with store.pool.acquire() as conn:
         counts = [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("messages", "threads", "waits")]

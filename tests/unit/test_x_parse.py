@@ -597,7 +597,7 @@ def test_cursor_round_trip() -> None:
     assert Cursor.decode(gap.encode()) == gap
     no_floor = Cursor("900", True, None, "abc_token")
     assert Cursor.decode(no_floor.encode()) == no_floor
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a cursor of an X stream"):
         Cursor.decode("2026-06-01T00:00:00")
 
 
