@@ -365,9 +365,11 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
     return [
         (
             "setup",
-            f"poll every {args.poll:g} s (±10 % jitter){hooks}, snapshot_interval {snap}; {asked} questions to "
-            f"{args.accounts} accounts and {len(posted) - asked} unanswered ones to {args.breach_accounts} "
-            f"accounts with a {args.target} s round-the-clock target, posted at random over {args.window:g} s",
+            (
+                f"poll every {args.poll:g} s (±10 % jitter){hooks}, snapshot_interval {snap}; {asked} questions to "
+                f"{args.accounts} accounts and {len(posted) - asked} unanswered ones to {args.breach_accounts} "
+                f"accounts with a {args.target} s round-the-clock target, posted at random over {args.window:g} s"
+            ),
         ),
         ("(a) question → counted in waits_opened_total: p50 / p99 / max (upper bound)", quantiles(counted)),
         ("(a) of which question → fetched by a poll of the fake: p50 / p99 / max", quantiles(to_fetch)),
@@ -378,8 +380,10 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
         ("deadline → counted in waits_breached_total: p50 / p99 / max (upper bound)", quantiles(breached)),
         ("deadline → counted: p99 ≤ 2 s", verdict(breached, 2.0, missing["breached"])),
         (
-            f"scrape every {args.scrape * 1000:g} ms: resolution (figures above are upper bounds by at most this), "
-            "median / max",
+            (
+                f"scrape every {args.scrape * 1000:g} ms: resolution (figures above are upper bounds by at most this), "
+                "median / max"
+            ),
             resolution,
         ),
         ("failed scrapes / error lines in the monitor's log", f"{state.failures} / {errors}"),

@@ -375,8 +375,10 @@ def second(value: Any = ..., *, key: str | None = None, delete: bool = False) ->
         (
             second("9999-12-31T23:59:59.000Z", key="created_at"),
             "implausible_created_at",
-            "data[1].created_at: 9999-12-31T23:59:59+00:00 is more than 1 day after it was received "
-            "(2026-06-01T12:00:00+00:00)",
+            (
+                "data[1].created_at: 9999-12-31T23:59:59+00:00 is more than 1 day after it was received "
+                "(2026-06-01T12:00:00+00:00)"
+            ),
             Q2,
         ),
         (
