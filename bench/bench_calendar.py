@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.domain.calendar import Calendar, business_seconds, deadline  # noqa: E402
+from monitor.domain.calendar import Calendar, business_seconds, deadline
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = Calendar(

@@ -47,7 +47,7 @@ def _join_labels(base: str, extra: str) -> str:
 
 
 class _Series:
-    __slots__ = ("labels", "label_text", "value", "buckets", "sum", "exemplars", "text", "om")
+    __slots__ = ("buckets", "exemplars", "label_text", "labels", "om", "sum", "text", "value")
 
     def __init__(self, labels: Labels, label_text: str, n_buckets: int) -> None:
         self.labels = labels

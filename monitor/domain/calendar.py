@@ -77,7 +77,7 @@ _Interval = tuple[int, int]  # [start, end) in UTC microseconds since the epoch
 class _FrozenHours(Mapping[str, tuple[str, ...]]):
     """Read-only, hashable weekday -> periods mapping, in weekday order."""
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_hash", "_items")
 
     def __init__(self, items: Iterable[tuple[str, tuple[str, ...]]]) -> None:
         self._items: tuple[tuple[str, tuple[str, ...]], ...] = tuple(items)

@@ -256,7 +256,7 @@ class Words:
         """45 s, 12 min, 1 h 05 (en: 1h 05m), 2 j 3 h (en: 2d 3h)."""
         if seconds is None:
             return "–"
-        s = int(round(seconds))
+        s = round(seconds)
         fr = self.language == "fr"
         if s < 60:
             return f"{s}{NNBSP}s"

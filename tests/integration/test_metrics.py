@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -185,7 +186,7 @@ async def test_open_waits_follow_an_ingest_without_waiting_for_the_snapshot(stor
 
 
 async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: Store) -> None:
-    engine, metrics, targets, registry = await wire(store)
+    engine, metrics, _, registry = await wire(store)
     hostile = [
         '"}\nsocial_inbox_open_waits{account="evil"} 1e9\n',
         "@evil\u202eresu",
@@ -267,7 +268,8 @@ demo_per_minute = 20
 
 
 @pytest.fixture
-def live(tmp_path: Path, database_url: str):  # noqa: ANN201 - a running inbox-monitor: its base URL
+def live(tmp_path: Path, database_url: str) -> Iterator[str]:
+    """A running inbox-monitor: its base URL."""
     port = free_port()
     (tmp_path / "live.toml").write_text(LIVE.format(port=port))
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp_path / "live.toml"))
@@ -331,7 +333,7 @@ def test_alert_links_redirect_to_the_oldest_open_post(live: str) -> None:
         response = conn.getresponse()
         return response.status, response.getheader("Location")
 
-    status, url = wait_for(
+    _, url = wait_for(
         lambda: (r := location("/go/oldest?account=live-x"))[0] == 302 and r, what="an open wait to link to"
     )
     assert url is not None and url.startswith("https://x.com/i/web/status/live-x-")

@@ -10,6 +10,7 @@ import asyncio
 import email
 import email.policy
 import io
+import itertools
 import json
 import subprocess
 from collections import Counter
@@ -122,7 +123,7 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     seconds = [f.business if hours == "business" else f.wall for f in fs if f.wait.kind == "first" and f.answered]
     edges = (0.0, *BUCKET_EDGES, float("inf"))
     assert [b.waits for b in report.distribution] == [
-        sum(1 for s in seconds if s is not None and lo <= s < hi) for lo, hi in zip(edges, edges[1:], strict=False)
+        sum(1 for s in seconds if s is not None and lo <= s < hi) for lo, hi in itertools.pairwise(edges)
     ]
     assert report.unanswered_first == sum(1 for f in fs if f.wait.kind == "first" and not f.answered)
     # Breaches by local weekday and hour the question was asked.

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from prometheus_client import CollectorRegistry
 
 from monitor.config import parse
@@ -14,7 +15,7 @@ from monitor.deadlines import DeadlineScheduler
 from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
 from monitor.metrics import Metrics
-from monitor.runtime import utcnow
+from monitor.runtime import Clock, utcnow
 from monitor.store.store import AccountRow, Store
 from tests.waiting import cli, cli_env
 
@@ -35,7 +36,7 @@ POLICY = {
 }
 
 
-async def engine_with(store: Store, policy: dict[str, object], clock=utcnow) -> Engine:  # noqa: ANN001
+async def engine_with(store: Store, policy: dict[str, object], clock: Clock = utcnow) -> Engine:
     config = parse(
         {
             "policies": {"default": policy},
@@ -114,7 +115,7 @@ async def test_breach_is_stored_and_counted_within_two_seconds_of_the_deadline(s
     counted_at: list[datetime] = []
     counted = asyncio.Event()
 
-    def on_breach(rows):  # noqa: ANN001, ANN202
+    def on_breach(rows: list[asyncpg.Record]) -> None:
         metrics.breaches(rows)
         counted_at.append(utcnow())
         counted.set()

@@ -42,7 +42,7 @@ def impostor() -> Iterator[int]:
     """An HTTP server in this process answering /healthz as an inbox-monitor would, with its own pid."""
 
     class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        def do_GET(self) -> None:
             body = json.dumps({"status": "ok", "pid": 1}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -50,7 +50,7 @@ def impostor() -> Iterator[int]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: object) -> None:  # `format`: the base class's name
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Health)

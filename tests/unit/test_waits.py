@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.domain.model import ThreadMessage
+from monitor.domain.model import ThreadMessage, Wait
 from monitor.domain.waits import compute_waits
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -14,7 +14,7 @@ def msg(ext: str, minutes: float, direction: str = "inbound", text: str = "quest
     return ThreadMessage(ext, direction, T0 + timedelta(minutes=minutes), text)  # type: ignore[arg-type]
 
 
-def waits(messages: list[ThreadMessage]):  # noqa: ANN201
+def waits(messages: list[ThreadMessage]) -> list[Wait]:
     return compute_waits(
         messages,
         needs_reply=lambda m, context: not m.text.startswith("merci"),
