@@ -407,7 +407,7 @@ def test_no_open_time_deadline_raises() -> None:
         ({"holidays_subdiv": "NY"}, "'NY'"),
         ({"closed_dates": (datetime(2026, 1, 1, tzinfo=UTC),)}, "2026"),
         ({"closed_dates": ("2026-01-01",)}, "2026-01-01"),
-        ({"closed_periods": ((datetime(2026, 1, 1), datetime(2026, 1, 2)),)}, "naive"),
+        ({"closed_periods": ((datetime(2026, 1, 1), datetime(2026, 1, 2)),)}, "naive"),  # noqa: DTZ001 - under test
         ({"closed_periods": ((at(PARIS, 2026, 1, 2), at(PARIS, 2026, 1, 1)),)}, "ends before"),
         ({"closed_periods": ((at(PARIS, 2026, 1, 2),),)}, "pair"),
     ],
@@ -419,7 +419,7 @@ def test_invalid_calendars(kwargs: dict[str, object], message: str) -> None:
 
 
 def test_naive_datetimes_are_rejected() -> None:
-    naive = datetime(2026, 1, 5, 10)
+    naive = datetime(2026, 1, 5, 10)  # noqa: DTZ001 - under test
     aware = at(PARIS, 2026, 1, 5, 10)
     with pytest.raises(ValueError, match="timezone-aware"):
         business_seconds(ALWAYS_OPEN, naive, aware)
