@@ -198,9 +198,7 @@ class Calendar:
                 if not isinstance(text, str):
                     raise ValueError(f"invalid opening period {text!r} for {key!r}")
             by_day[day] = texts
-        week: list[tuple[_Period, ...]] = []
-        for day in WEEKDAYS:
-            week.append(tuple(sorted({_parse_period(t) for t in by_day.get(day, ())})))
+        week = [tuple(sorted({_parse_period(t) for t in by_day.get(day, ())})) for day in WEEKDAYS]
         setattr_(self, "hours", _FrozenHours((d, by_day[d]) for d in WEEKDAYS if d in by_day))
 
         # Holidays.

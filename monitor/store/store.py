@@ -528,26 +528,26 @@ class Transaction:
                 tid, account_id = change.thread.id, change.thread.account_id
                 if change.new:
                     flags = change.flags
-                    for m in change.new:
-                        rows.append(
-                            (
-                                account_id,
-                                channel,
-                                m.external_id,
-                                tid,
-                                m.direction,
-                                m.author_id,
-                                m.author_handle,
-                                m.text,
-                                m.url,
-                                m.is_retweet,
-                                m.created_at,
-                                m.raw,
-                                m.future_created_at,
-                                m.reply_to_brand,
-                                *flags[m.external_id],
-                            )
+                    rows.extend(
+                        (
+                            account_id,
+                            channel,
+                            m.external_id,
+                            tid,
+                            m.direction,
+                            m.author_id,
+                            m.author_handle,
+                            m.text,
+                            m.url,
+                            m.is_retweet,
+                            m.created_at,
+                            m.raw,
+                            m.future_created_at,
+                            m.reply_to_brand,
+                            *flags[m.external_id],
                         )
+                        for m in change.new
+                    )
                     if len(rows) >= _COPY_CHUNK:
                         if pending is not None:
                             await pending
