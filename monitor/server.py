@@ -211,7 +211,7 @@ class HttpServer:
             pending = await asyncio.wait_for(pending_migrations(self.store.pool), timeout=2)
             if pending:
                 problems.append(f"migrations pending: {', '.join(pending)}")
-        except Exception as exc:  # any failure to reach the database means not ready
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
             problems.append(f"database unreachable: {type(exc).__name__}")
         if not self.poller.started.is_set():
             problems.append("pollers not started")
@@ -299,7 +299,7 @@ class HttpServer:
             return self._refused(channel, exc)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a failure not foreseen (a bug of ours?): logged with its traceback
+        except Exception as exc:  # noqa: BLE001 - not foreseen (a bug of ours?): logged with its traceback
             error = WebhookError(400, "bad_request", f"the request could not be read ({type(exc).__name__})")
             error.__cause__ = exc
             return self._refused(channel, error)
