@@ -129,5 +129,5 @@ class LeaseManager:
     async def leave(self) -> None:
         """Give every lease back (clean shutdown: others take over at once)."""
         self.held.clear()
-        with contextlib.suppress(DATABASE_ERRORS):  # they expire by themselves
+        with contextlib.suppress(*DATABASE_ERRORS):  # they expire by themselves
             await self.leases.leave(self.holder)
