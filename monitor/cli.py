@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import click
@@ -286,7 +287,7 @@ def labels_export(obj: _Context, accounts: tuple[str, ...], out: str) -> None:
     if out == "-":
         click.echo(text, nl=False)
     else:
-        with open(out, "w", encoding="utf-8", newline="") as fh:
+        with Path(out).open("w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         rows = sum(1 for line in text.splitlines() if not line.startswith("#")) - 1  # the header
         click.echo(f"wrote {out}: {rows} correction(s)", err=True)
