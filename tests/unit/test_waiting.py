@@ -50,7 +50,7 @@ def impostor() -> Iterator[int]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # `format`: the base class's name
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
