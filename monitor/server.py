@@ -18,8 +18,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client import generate_latest as text_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
-from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
 from monitor.corrections import BY_MAX, NOTE_MAX, CorrectionError, correction_dict, mark
 from monitor.secrets import EnvSecret
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
+
+_openmetrics_latest: Callable[[CollectorRegistry], bytes] = openmetrics_exposition.generate_latest
+"""prometheus_client's OpenMetrics rendering, typed here: the library leaves it unannotated."""
 
 
 WEBHOOK_BODY_MAX = 1024 * 1024
@@ -177,7 +180,7 @@ class HttpServer:
     async def metrics_handler(self, request: web.Request) -> web.Response:
         """Our metrics (cached rendering) then the process collectors, in the format asked for."""
         if "application/openmetrics-text" in request.headers.get("Accept", ""):
-            body = self.metrics.render(openmetrics=True) + openmetrics_latest(self.registry)
+            body = self.metrics.render(openmetrics=True) + _openmetrics_latest(self.registry)
             content_type = OPENMETRICS
         else:
             body = self.metrics.render(openmetrics=False) + text_latest(self.registry)

@@ -162,7 +162,7 @@ def breach_heatmap(report: Report, words: Words, fmt: ImageFormat = "png", dpi: 
         spine.set_visible(False)
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     bar.ax.tick_params(labelsize=7, colors=INK)
-    bar.outline.set_visible(False)  # type: ignore[operator]
+    bar.outline.set_visible(False)
     bar.locator = MaxNLocator(integer=True, nbins=4)
     bar.update_ticks()
     if top == 0:

@@ -112,7 +112,7 @@ class _NumberedCanvas(Canvas):
 
     def showPage(self) -> None:  # noqa: N802 - reportlab's name
         self._pages.append(dict(self.__dict__))
-        self._startPage()
+        self._startPage()  # type: ignore[attr-defined]  # reportlab's, left out of its stubs
 
     def save(self) -> None:
         total = len(self._pages)
@@ -131,7 +131,7 @@ class _NumberedCanvas(Canvas):
         self.setFillColor(MUTED)
         self.drawString(MARGIN, 8 * mm, self.title)
         w = self.words
-        self.drawRightString(PAGE_W - MARGIN, 8 * mm, f"{w('page')} {self._pageNumber} {w('of')} {total}")
+        self.drawRightString(PAGE_W - MARGIN, 8 * mm, f"{w('page')} {self.getPageNumber()} {w('of')} {total}")
         self.restoreState()
 
 

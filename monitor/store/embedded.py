@@ -43,16 +43,16 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or join) the server and return a URL of the project's database."""
-        import pgserver  # imported here: only the embedded mode needs it
+        from pgserver.postgres_server import PostgresServer, get_server  # here: only the embedded mode needs it
 
         data_dir = self.data_dir.expanduser()
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir = data_dir.resolve()
         log.info("starting embedded PostgreSQL data_dir=%s", data_dir)
         with _locked(data_dir), _modes_kept(data_dir, _outside_dirs(data_dir) if os.geteuid() == 0 else []):
-            with pgserver.PostgresServer._lock:  # noqa: SLF001 - pgserver's own lock on its handle lists
+            with PostgresServer._lock:  # noqa: SLF001 - pgserver's own lock on its handle lists
                 _forget_dead_handles(data_dir)
-            self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            self._server = get_server(data_dir, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         if DATABASE_NAME not in {r.strip() for r in self._server.psql("SELECT datname FROM pg_database;").splitlines()}:
             self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
@@ -60,12 +60,12 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Leave the server; stop it when no other live process uses it."""
-        import pgserver
+        from pgserver.postgres_server import PostgresServer
 
         if self._server is None:
             return
         server, self._server = self._server, None
-        with pgserver.PostgresServer._lock:  # noqa: SLF001 - pgserver has no public one
+        with PostgresServer._lock:  # noqa: SLF001 - pgserver has no public one
             others = [pid for pid in _forget_dead_handles(server.pgdata) if pid != os.getpid()]
             if not others:
                 # By signal, not pgserver's `pg_ctl stop`: run as root, that runs as the pgserver
@@ -118,9 +118,10 @@ def _outside_dirs(data_dir: Path) -> list[Path]:
     the data directory's path is too long for one)."""
     import pgserver
     from pgserver._commands import POSTGRES_BIN_PATH
+    from pgserver.postgres_server import PostgresServer
 
     package = Path(pgserver.__file__).resolve().parent
-    runtime = Path(pgserver.PostgresServer.runtime_path)
+    runtime = Path(PostgresServer.runtime_path)
     found: dict[Path, None] = {}
     for start in (data_dir, POSTGRES_BIN_PATH.resolve(), runtime):
         for parent in start.parents:

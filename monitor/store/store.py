@@ -21,6 +21,7 @@ from monitor.domain.items import DETAIL_MAX, Rejected, Settled
 from monitor.domain.model import Message, ThreadInfo, ThreadMessage
 from monitor.domain.outcomes import WAIT_FIELDS, Flags, WaitRow
 from monitor.logs import redact
+from monitor.store.db import Connection
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -359,7 +360,7 @@ def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, s
     return [rows[k] for k in sorted(rows)]
 
 
-def _thread_info(r: Mapping[str, Any]) -> ThreadInfo:
+def _thread_info(r: asyncpg.Record) -> ThreadInfo:
     return ThreadInfo(r["id"], r["account_id"], r["kind"], r["customer_id"], r["customer_handle"], r["url"])
 
 
@@ -367,7 +368,7 @@ ACCOUNT_LOCK = 0x1B0C  # advisory lock namespace: (ACCOUNT_LOCK, account id) whi
 
 
 async def _lock_threads(
-    conn: asyncpg.Connection, account_id: int, rows: list[tuple[str, str, str | None, str | None, str | None]]
+    conn: Connection, account_id: int, rows: list[tuple[str, str, str | None, str | None, str | None]]
 ) -> dict[str, ThreadInfo]:
     """Lock the account's threads (one advisory lock per account: its streams ingest one at a
     time, whichever process runs them), create the batch's new threads, and fill in a customer
@@ -422,7 +423,7 @@ class Transaction:
     """One transaction (see `Store.transaction`): lock an account's threads and read their messages
     and waits, apply what their recomputation changes, set items aside, save a cursor."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._channel: str | None = None
         self._message_ids: dict[tuple[int, str], int] = {}
@@ -659,7 +660,7 @@ class Transaction:
 _WAIT_COPIED = ("thread_id", "account_id", "seq", *WAIT_FIELDS)
 
 
-async def _update_waits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+async def _update_waits(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     columns = list(zip(*rows, strict=True))
     await conn.execute(
         f"""
