@@ -393,7 +393,7 @@ async def poller_for(
             api_base_url=fake.base_url,
         )
         [mentions, _] = build_x_sources(
-            account, session, environ=ENV, budgets=budgets, **({"clock": clock.time} if clock else {})
+            account, session, environ=ENV, budgets=budgets, clock=clock.time if clock is not None else time.time
         )
         targets.append(PollTarget(ids[name], name, "brand", "x", mentions, interval))
     if clock is None:

@@ -53,11 +53,11 @@ def q(ext: str, at: datetime, text: str = QUESTION, customer: str = "c1", handle
     return Message(ext, f"conv-{ext}:{customer}", "public", "inbound", at, text, customer, handle)
 
 
-async def stored(store: Store, ext: str) -> dict[str, object]:
+async def stored(store: Store, ext: str) -> asyncpg.Record:
     async with store.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT * FROM waits WHERE opened_message = $1", ext)
     assert row is not None
-    return dict(row)
+    return row
 
 
 async def test_friday_evening_question_is_due_monday_or_tuesday_after_a_holiday(store: Store) -> None:

@@ -226,7 +226,9 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
                 return next(iter(mine)), next(iter(theirs))
             return None
 
-        _, target = await eventually(split, timeout=60, interval=0.5, what="the two accounts split")
+        pair = await eventually(split, timeout=60, interval=0.5, what="the two accounts split")
+        assert isinstance(pair, tuple)  # what split() gave; eventually() types it as an object
+        _, target = pair
         user = USERS[target]
 
         def polled_by_holder() -> list[float]:

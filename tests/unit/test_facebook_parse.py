@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from monitor.domain.items import REJECT_REASONS, Rejected
 from monitor.domain.model import Message
+from monitor.secrets import EnvSecret
 from monitor.sources.base import BadPayload, CredentialsRejected, RateLimited, TemporaryFailure
 from monitor.sources.facebook import (
     DEFAULT_THROTTLE_SECONDS,
     ActivePost,
     CommentsCursor,
     Conversation,
-    EnvSecret,
     GraphError,
     MessengerCursor,
     ObjectGone,

@@ -25,7 +25,7 @@ def waits(messages: list[ThreadMessage]) -> list[Wait]:
 def test_question_then_reply_is_one_first_wait() -> None:
     [w] = waits([msg("q", 0), msg("r", 12, "outbound")])
     assert (w.kind, w.opened_by, w.closed_by, w.questions) == ("first", "q", "r", 1)
-    assert (w.closed_at - w.opened_at).total_seconds() == 720.0
+    assert w.closed_at is not None and (w.closed_at - w.opened_at).total_seconds() == 720.0
 
 
 def test_later_questions_join_the_open_wait() -> None:
