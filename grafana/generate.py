@@ -69,7 +69,7 @@ PROMETHEUS_CONFIG = (HERE.parent / "deploy" / "prometheus" / "prometheus.yml").r
 # Where deploy/prometheus/runbook.md is served; each alert has an anchor (its name, lower-cased). One
 # place: the Prometheus rules read it from the same external label. Grafana expands no environment
 # variable in dashboard JSON, so a deployment sets its own with --runbook-url (see main()).
-RUNBOOK_URL = re.search(r"^\s+runbook_doc_url:\s*(\S+)", PROMETHEUS_CONFIG, re.M)[1]  # type: ignore[index]
+RUNBOOK_URL = re.search(r"^\s+runbook_doc_url:\s*(\S+)", PROMETHEUS_CONFIG, re.MULTILINE)[1]  # type: ignore[index]
 TAG = "inbox-monitor"
 P = "social_inbox"
 
@@ -1771,7 +1771,7 @@ ALERTING = _module("inbox_monitor_grafana_alerting", HERE / "alerting.py")
 
 def evaluation_interval() -> str:
     """Prometheus's evaluation interval (deploy/prometheus/prometheus.yml): the Grafana rules' too."""
-    match = re.search(r"^\s+evaluation_interval:\s*(\S+)", PROMETHEUS_CONFIG, re.M)
+    match = re.search(r"^\s+evaluation_interval:\s*(\S+)", PROMETHEUS_CONFIG, re.MULTILINE)
     assert match, "no evaluation_interval in deploy/prometheus/prometheus.yml"
     return match[1]
 

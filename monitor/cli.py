@@ -197,7 +197,7 @@ def accounts(obj: _Context) -> None:
             click.echo(f"{r['name']}/{r['stream']}: {logs.redact(r['last_error'])}")  # stored before redaction
 
 
-class _Since(click.ParamType):
+class _Since(click.ParamType[datetime, object]):
     """A UTC date (`2026-01-01`, `2026-01-01T08:00:00`) or an age back from now (`2d`, `12h`)."""
 
     name = "date|age"

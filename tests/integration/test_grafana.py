@@ -33,7 +33,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -823,7 +823,11 @@ def alert_list_items(s: Scenario, panel: Json, values: dict[str, list[str]]) -> 
     with urllib.request.urlopen(f"{s.prometheus}/api/v1/rules?type=alert", timeout=10) as r:
         groups = json.loads(r.read())["data"]["groups"]
     shown = {state for state, on in options["stateFilter"].items() if on}
-    tests = {"=": str.__eq__, "!=": str.__ne__, "=~": lambda v, p: bool(re.fullmatch(p, v))}
+    tests: dict[str, Callable[[str, str], bool]] = {
+        "=": str.__eq__,
+        "!=": str.__ne__,
+        "=~": lambda v, p: bool(re.fullmatch(p, v)),
+    }
     tests["!~"] = lambda v, p: not re.fullmatch(p, v)
     return [
         alert

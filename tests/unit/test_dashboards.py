@@ -94,8 +94,8 @@ def test_prometheus_manages_alerts_silenced_in_the_provisioned_alertmanager() ->
     """The alert list lists the Prometheus rules' alerts (a data source that manages alerts), and
     Grafana silences them in the Alertmanager they are sent to."""
     text = (GRAFANA / "provisioning" / "datasources" / "inbox-monitor.yml").read_text(encoding="utf-8")
-    assert re.search(r"^\s+manageAlerts:\s*true\b", text, re.M)
-    assert re.search(r"^\s+alertmanagerUid:\s*inbox-alertmanager\b", text, re.M)
+    assert re.search(r"^\s+manageAlerts:\s*true\b", text, re.MULTILINE)
+    assert re.search(r"^\s+alertmanagerUid:\s*inbox-alertmanager\b", text, re.MULTILINE)
     assert provisioned_datasources()["inbox-alertmanager"] == "alertmanager"
 
 
