@@ -177,7 +177,7 @@ async def watch(session: aiohttp.ClientSession, url: str, period: float, state: 
         await asyncio.sleep(max(0.0, period - (time.time() - start)))  # the scrape period, not a wait
 
 
-async def until(condition: object, timeout: float, what: str, proc: asyncio.subprocess.Process) -> None:  # noqa: ASYNC109
+async def until(condition: object, timeout: float, what: str, proc: asyncio.subprocess.Process) -> None:  # noqa: ASYNC109 - the deadline is the loop's own
     """Wait for `condition()` (a coroutine function or a function) with a deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
