@@ -582,6 +582,11 @@ def builtin_annotation() -> dash.AnnotationQuery:
     )
 
 
+ONE_STEP = 'questions_at_least=~"1|"'
+"""SocialInboxQuestionUnanswered fires once per step its count has reached (docs/alerting.md, "A
+growing count"): alert lists and annotations show step 1 (and every alert without steps)."""
+
+
 def alerts_annotation(expr: str) -> Built[PrometheusAnnotation]:
     return Built(
         PrometheusAnnotation(
@@ -798,7 +803,7 @@ def live() -> Json:
                     "The SocialInbox alerts firing or about to (pending) for the selected brands, and those "
                     "of inbox-monitor itself: questions past or near their deadline, streams not polled. "
                     "From the Prometheus rules or the Grafana-managed ones, whichever the team runs.",
-                    label_filter='{brand=~"${brand:regex}|"}',
+                    label_filter=f'{{brand=~"${{brand:regex}}|", {ONE_STEP}}}',
                     w=24,
                     h=6,
                 ),
@@ -1019,7 +1024,9 @@ def live() -> Json:
                 title="{{account}}: questions close to their deadline",
                 text="{{brand}}, {{channel}}: at risk",
             ),
-            alerts_annotation('ALERTS{alertname=~"SocialInbox.+", alertstate="firing", brand=~"$brand|"}'),
+            alerts_annotation(
+                f'ALERTS{{alertname=~"SocialInbox.+", alertstate="firing", brand=~"$brand|", {ONE_STEP}}}'
+            ),
         ],
     )
 
@@ -1715,7 +1722,7 @@ def pipeline() -> Json:
         variables,
         time_from="now-6h",
         refresh="1m",
-        annotations=[alerts_annotation('ALERTS{alertname=~"SocialInbox.+", alertstate="firing"}')],
+        annotations=[alerts_annotation(f'ALERTS{{alertname=~"SocialInbox.+", alertstate="firing", {ONE_STEP}}}')],
     )
 
 

@@ -215,6 +215,12 @@ def render_alerts(alerts: list[Alert]) -> str:
             if i:
                 lines.append("")
             lines += [f"      # {line}".rstrip() for line in alert.why.splitlines()]
+            for name, promql in alert.records:
+                lines += [
+                    f"      - record: {name}",
+                    "        expr: |",
+                    *(f"          {x}" for x in promql.splitlines()),
+                ]
             lines += [
                 f"      - alert: {alert.name}",
                 *expr(alert),
