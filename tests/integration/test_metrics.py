@@ -136,11 +136,11 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
         for state in ("breached", "at_risk"):
             for bound in ("min", "max"):
                 if f[f"{state}_{bound}"] is not None:
-                    labels = tuple(sorted({**account, "state": state, "bound": bound}.items()))
-                    expected[("social_inbox_open_waits_target_seconds", labels)] = f[f"{state}_{bound}"]
+                    series = tuple(sorted({**account, "state": state, "bound": bound}.items()))
+                    expected[("social_inbox_open_waits_target_seconds", series)] = f[f"{state}_{bound}"]
         if f["at_risk_deadline"] is not None:
-            labels = tuple(sorted(account.items()))
-            expected[("social_inbox_at_risk_deadline_timestamp_seconds", labels)] = f["at_risk_deadline"].timestamp()
+            series = tuple(sorted(account.items()))
+            expected[("social_inbox_at_risk_deadline_timestamp_seconds", series)] = f["at_risk_deadline"].timestamp()
     assert len({k[0] for k in expected}) == 2 and len(expected) > 4, expected  # some breached, some at risk
     facts_exported = {
         k: v
@@ -168,8 +168,8 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
         for (name, lab), value in got.items():
             if name == p + "_bucket" and tuple(x for x in lab if x[0] != "le") == group:
                 le = dict(lab)["le"]
-                expected = g["n"] if le == "+Inf" else sum(1 for v in g["responses"] if v <= float(le))
-                assert value == expected, (group, le)
+                count = g["n"] if le == "+Inf" else sum(1 for v in g["responses"] if v <= float(le))
+                assert value == count, (group, le)
     assert sum(v for (name, _), v in got.items() if name == p + "_count") == sum(g["n"] for g in groups)
     # Bucket edges include the SLA targets.
     edges = {dict(lab)["le"] for (name, lab) in got if name == "social_inbox_response_seconds_bucket"}
