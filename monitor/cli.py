@@ -13,6 +13,7 @@ import click
 
 from monitor import __version__, logs
 from monitor.config import Config, ConfigError, load
+from monitor.domain.figures import DEFAULT_HOURS
 
 EXIT_CONFIG = 2
 
@@ -497,10 +498,11 @@ def quarantine_retry(ctx: click.Context, account_name: str | None) -> None:
 @click.option("--language", type=click.Choice(["fr", "en"]), default="en", show_default=True)
 @click.option(
     "--hours",
-    type=click.Choice(["business", "wall"]),
-    default="business",
+    type=click.Choice(["wall", "business"]),
+    default=DEFAULT_HOURS,
     show_default=True,
-    help="Response times in business hours (the policies' calendars) or elapsed time.",
+    help="Response times in wall time (what the customer waited) or in business hours of the policies' "
+    "calendars (wall time where a policy has none). The SLA figures always use each policy's own clock.",
 )
 @click.option(
     "--timezone", default=None, help="Time zone of the period's days (default: the policies' calendar zone, else UTC)."
