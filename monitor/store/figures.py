@@ -31,24 +31,31 @@ def breached(as_of: str) -> str:
 
 
 def decided(as_of: str) -> str:
-    """Its SLA outcome is known: answered in time, or breached (not still before its deadline)."""
-    return f"({within_sla(as_of)} OR {breached(as_of)})"
+    """Its SLA outcome is known: answered in time, or breached (not still before its deadline).
+    Written as the equivalent "answered, or past its deadline"."""
+    return f"({answered(as_of)} OR w.deadline <= {as_of})"
 
 
-def within_sla_share(as_of: str) -> str:
-    """Aggregate: answered in time ÷ decided (NULL when nothing is decided)."""
-    return f"avg({within_sla(as_of)}::int) FILTER (WHERE {decided(as_of)})"
+def _and(condition: str, where: str | None) -> str:
+    return condition if where is None else f"{condition} AND {where}"
 
 
-def response_rate(as_of: str) -> str:
+def within_sla_share(as_of: str, where: str | None = None) -> str:
+    """Aggregate: answered in time ÷ decided (NULL when nothing is decided), over the waits that
+    also meet `where`."""
+    return f"avg({within_sla(as_of)}::int) FILTER (WHERE {_and(decided(as_of), where)})"
+
+
+def response_rate(as_of: str, where: str | None = None) -> str:
     """Aggregate: answered ÷ opened, first and next waits alike (NULL when nothing was opened)."""
-    return f"avg({answered(as_of)}::int)"
+    return f"avg({answered(as_of)}::int)" + ("" if where is None else f" FILTER (WHERE {where})")
 
 
-def first_response(q: float, as_of: str, hours: Hours = "wall") -> str:
+def first_response(q: float, as_of: str, hours: Hours = "wall", where: str | None = None) -> str:
     """Aggregate: the `q` quantile (percentile_cont: interpolated) of the answered first waits'
     response times, on the `hours` clock."""
+    first_answered = f"w.kind = 'first' AND {answered(as_of)}"
     return (
         f"percentile_cont({q:g}) WITHIN GROUP (ORDER BY w.{RESPONSE_COLUMN[hours]})"
-        f" FILTER (WHERE w.kind = 'first' AND {answered(as_of)})"
+        f" FILTER (WHERE {_and(first_answered, where)})"
     )
