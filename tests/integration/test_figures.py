@@ -177,8 +177,9 @@ def played(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     port, prom_port = free_port(), free_port()
     (tmp / "prometheus.yml").write_text(PROMETHEUS.format(port=port))
     prometheus = f"http://127.0.0.1:{prom_port}"
-    saved = {k: os.environ.get(k) for k in [DATABASE_ENV, *ENV.values(), f"{ENV['page_token']}_FILE"]}
+    saved = {k: os.environ.get(k) for k in [DATABASE_ENV, "XDG_DATA_HOME", *ENV.values(), f"{ENV['page_token']}_FILE"]}
     os.environ[DATABASE_ENV] = database_url
+    os.environ["XDG_DATA_HOME"] = str(tmp / "data")  # the demo's run directory: not the user's
     out = io.StringIO()
     loop: asyncio.AbstractEventLoop | None = None
     stop: asyncio.Event | None = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, load, parse_duration
+from monitor.config import ConfigError, NoConfiguration, load, parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
@@ -19,6 +20,7 @@ EXAMPLE_ENV = {
     "ACME_X_ACCESS_TOKEN_SECRET": "ts",
     "ACME_FB_PAGE_TOKEN": "p",
     "ACME_FB_APP_SECRET": "a",
+    "SMTP_PASSWORD": "m",
 }
 
 BROKEN = """
@@ -87,6 +89,7 @@ def test_example_config_is_valid() -> None:
     assert policy.targets_for("x", "public").first == 900
     assert policy.targets_for("facebook", "public").first == 1800
     assert policy.targets_for("x", "public", ["je veux un remboursement"]).first == 600
+    assert [r.name for r in config.reports] == ["weekly-directors"]
 
 
 def test_example_config_names_missing_secrets() -> None:
@@ -128,9 +131,12 @@ def test_unknown_keys_are_refused(tmp_path: Path) -> None:
         load(path, environ=EXAMPLE_ENV)
 
 
-def test_builtin_demo_config_needs_no_secret() -> None:
-    config = load(None, environ={})
-    assert {a.source for _, a in config.accounts()} == {"demo"}
+def test_there_is_no_builtin_configuration(tmp_path: Path) -> None:
+    with pytest.raises(NoConfiguration, match=r"--config FILE or \$INBOX_MONITOR_CONFIG"):
+        load(None, environ={})
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(missing))} \(named by \$INBOX_MONITOR_CONFIG\)"):
+        load(None, environ={"INBOX_MONITOR_CONFIG": str(missing)})
 
 
 def test_report_schedules_name_missing_secrets(tmp_path: Path) -> None:
@@ -146,7 +152,7 @@ period = "last-week"
 slack = { webhook_url_env = "WEEKLY_SLACK_URL" }
 """
     )
-    missing = r"reports\[0\]\.slack\.webhook_url_env: environment variable WEEKLY_SLACK_URL"
+    missing = r"reports\[1\]\.slack\.webhook_url_env: environment variable WEEKLY_SLACK_URL"
     with pytest.raises(ConfigError, match=missing):
         load(path, environ=EXAMPLE_ENV)
     assert load(path, environ={**EXAMPLE_ENV, "WEEKLY_SLACK_URL": "https://hooks.slack.test/x"}).reports
