@@ -219,7 +219,11 @@ def _figures_table(
 ) -> Table:
     """Rows of figures (with their changes); the int is the row's level (0 brand, 1 inside it)."""
     heads = [words(m.key) for m in METRICS]
-    widths = _column_widths(heads, CONTENT_W - LABEL_MIN_W, st["head_r"])
+    # The names on one line each (an account's name is one word: it must not break), within bounds.
+    bold = f"{st['cell'].fontName}-Bold"
+    names = [pdfmetrics.stringWidth(scope_name(row, words), bold, st["cell"].fontSize) for row, _ in rows]
+    label_w = min(LABEL_MAX_W, max([LABEL_MIN_W, *(n + 2 * CELL_PADDING + 12 for n in names)]))
+    widths = _column_widths(heads, CONTENT_W - label_w, st["head_r"])
     data: list[list[Any]] = [
         [Paragraph(escape(first_header), st["head"])] + [Paragraph(escape(h), st["head_r"]) for h in heads]
     ]
@@ -258,7 +262,9 @@ def _figures_table(
 
 
 LABEL_MIN_W = 27 * mm
-"""The figures tables' first column (brand, channel or account names) is at least this wide."""
+"""The figures tables' first column (brand, channel or account names) is at least this wide…"""
+LABEL_MAX_W = 48 * mm
+"""…and at most this wide, however long a name: the seven figure columns keep room for their headers."""
 CELL_PADDING = 3  # points, left and right of every table cell
 
 

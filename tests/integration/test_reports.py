@@ -691,6 +691,25 @@ def test_report_command_writes_each_format(cli_setup: tuple[dict[str, str], rd.S
     assert got["total"]["current"]["questions"] == want.questions
     assert got["total"]["current"]["breaches"] == want.breaches
     assert got["total"]["current"]["median_first_response_seconds"] == pytest.approx(want.median_first_seconds)
+    # --as-of: the report as it was then (replies after it not come yet, deadlines after it not passed).
+    then = cli(
+        "report",
+        "--period",
+        "2026-W10",
+        "--as-of",
+        f"{rd.AS_OF:%Y-%m-%dT%H:%M:%SZ}",
+        "--format",
+        "json",
+        "--out",
+        "-",
+        env=env,
+    )
+    assert then.returncode == 0, then.stderr
+    got = json.loads(then.stdout)
+    assert datetime.fromisoformat(got["as_of"]) == rd.AS_OF
+    want = rd.expected(data, start=rd.START, end=rd.END, hours="wall", as_of=rd.AS_OF)
+    assert (got["total"]["current"]["answered"], got["total"]["current"]["breaches"]) == (want.answered, want.breaches)
+    assert got["total"]["current"]["within_sla"] == want.within_sla
     pdf = cli(
         "report",
         "--from",
@@ -720,6 +739,8 @@ def test_report_command_writes_each_format(cli_setup: tuple[dict[str, str], rd.S
 # parser's every error is in tests/unit/test_report_period.py.
 BAD_ARGUMENTS = [
     (["--period", "2026-13"], "there is no month 13"),
+    (["--as-of", "yesterday"], "'yesterday' is not an instant such as 2026-12-05T10:35:57Z"),
+    (["--as-of", "2999-01-01T00:00:00Z"], "2999-01-01T00:00:00Z is in the future"),
     (["--from", "2026-03-05", "--to", "2026-03-01"], "--to (2026-03-01) is before --from (2026-03-05)"),
     (["--period", "last-week", "--from", "2026-03-01", "--to", "2026-03-02"], "either --period or --from/--to"),
     (["--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
