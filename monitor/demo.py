@@ -382,7 +382,7 @@ class DemoView:
             name, _ = self._account(e.account_id)
             self.add("question", f"{name} {e.thread_kind} question {self._text(e.message)}")
         for e in ingest.answered:
-            name, channel = self._account(e.account_id)
+            name, _ = self._account(e.account_id)
             wall = e.wall_seconds or 0.0
             self.add(
                 "answer",
@@ -451,10 +451,15 @@ class DemoView:
         if self.figures is None:
             return ["(no figures: PostgreSQL could not be read)"]
         out = [
-            f"Figures as of {self.figures.as_of:%Y-%m-%d %H:%M:%S} UTC, every wait in the demo's data "
-            "(the report's definitions: docs/definitions.md; times in wall time, ≈ simulated):",
-            f"{'account':<20} {'channel':<9} {'questions':>9} {'waits':>6} {'answered':>8} {'response rate':>13} "
-            f"{'within SLA':>10} {'breaches':>8}  {'median first response':<22} p90 first response",
+            (
+                f"Figures as of {self.figures.as_of:%Y-%m-%d %H:%M:%S} UTC, every wait in the demo's data "
+                "(the report's definitions: docs/definitions.md; times in wall time, ≈ simulated):"
+            ),
+            (
+                f"{'account':<20} {'channel':<9} {'questions':>9} {'waits':>6} {'answered':>8} "
+                f"{'response rate':>13} {'within SLA':>10} {'breaches':>8}  {'median first response':<22} "
+                "p90 first response"
+            ),
         ]
         for name, channel, f in self.figure_rows():
             out.append(

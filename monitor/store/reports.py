@@ -18,6 +18,7 @@ import asyncpg
 
 from monitor.domain.figures import Hours
 from monitor.logs import redact
+from monitor.store.db import Connection
 from monitor.store.figures import RESPONSE_COLUMN, answered, breached, within_sla
 
 __all__ = ["Hours", "ReportQuery", "ReportRows", "ReportStore", "ScopeRows", "fine_edges"]
@@ -273,7 +274,7 @@ class ScopeRows:
     """part 'scope' (first_percentiles per scope), 'bucket' (waits per distribution bucket)."""
 
 
-Query = Callable[[asyncpg.Connection], Awaitable[list[asyncpg.Record]]]
+Query = Callable[[Connection], Awaitable[list[asyncpg.Record]]]
 
 
 class ReportStore:

@@ -196,7 +196,7 @@ def played(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
         try:
             result["view"] = asyncio.run(main())
-        except BaseException as exc:  # shown by the test, not lost in the thread
+        except BaseException as exc:  # noqa: BLE001 - shown by the test, not lost in the thread
             result["error"] = exc
 
     with (tmp / "prometheus.log").open("wb") as log:
