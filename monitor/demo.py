@@ -896,7 +896,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             'accounts are source = "demo"\nhere, read without credentials.',
         )
         targets = {
-            (ch, thread, kind): config.policy(POLICY).targets_for(ch, thread).for_kind(kind)  # type: ignore[arg-type]
+            (ch, thread, kind): config.policy(POLICY).targets_for(ch, thread).for_kind(kind)
             for ch in ("x", "facebook")
             for thread in ("public", "private")
             for kind in ("first", "next")

@@ -114,6 +114,7 @@ async def test_the_sql_and_the_python_definitions_agree_on_every_kind_of_wait(st
             [c for c, _ in cases],
             [d for _, d in cases],
         )
+    assert shares is not None
     outcomes = [definition.outcome(closed_at=c, deadline=d, as_of=as_of) for c, d in cases]
     assert set(outcomes) == {"answered_in_time", "answered_late", "unanswered_past_target", "waiting"}
     for (closed, deadline), result, row in zip(cases, outcomes, rows, strict=True):
@@ -325,7 +326,7 @@ async def direct(conn: asyncpg.Connection, as_of: datetime, since: datetime) -> 
 
 def reported(report: Report) -> dict[Key, Figures]:
     """The report's figures by (channel, account): the accounts' rows and the total."""
-    out = {(r.channel, r.account): r.current for r in report.accounts}
+    out: dict[Key, Figures] = {(r.channel, r.account): r.current for r in report.accounts}
     out[(None, None)] = report.total.current
     return out
 
@@ -420,7 +421,7 @@ def test_the_demo_summary_equals_the_report_and_postgresql_as_of_its_instant(pla
         everything.within > 0 and everything.breached > 0 and everything.waits > everything.within + everything.breached
     )
     assert played.view.figures is not None
-    demo = {(channel, name): f for name, channel, f in played.view.figures.accounts}
+    demo: dict[Key, Figures] = {(channel, name): f for name, channel, f in played.view.figures.accounts}
     demo[(None, None)] = played.view.figures.total
     got = reported(report)
     assert set(demo) == set(got) == set(want) and len(want) == 3  # two accounts (X, Facebook) and the total

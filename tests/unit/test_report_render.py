@@ -15,7 +15,7 @@ from PIL import Image
 from monitor.reports import charts
 from monitor.reports.deliver import Made, email_message, slack_payload, write_files
 from monitor.reports.i18n import Words
-from monitor.reports.model import BUCKET_EDGES, Bucket, Day, Figures, LongWait, PolicyNote, Report, Row
+from monitor.reports.model import BUCKET_EDGES, Bucket, Day, Figures, Language, LongWait, PolicyNote, Report, Row
 from monitor.reports.period import Period
 from monitor.reports.present import METRICS, cell, hours_note, policy_lines, scope_line
 from monitor.reports.render import file_name, render
@@ -169,8 +169,8 @@ def without_previous(report: Report) -> Report:
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
-def test_with_nothing_to_compare_with_nothing_is_said_under_the_figures(language: str) -> None:
-    words = Words(language)  # type: ignore[arg-type]
+def test_with_nothing_to_compare_with_nothing_is_said_under_the_figures(language: Language) -> None:
+    words = Words(language)
     report = without_previous(sample())
     assert all(cell(m, report.total, words).change == "" for m in METRICS)
     html = render(report, "html", language).decode()
