@@ -13,20 +13,20 @@ import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.config import Config, GraphAccount
+from monitor.config import Config, DatabaseConfig, GraphAccount
 from monitor.deadlines import DeadlineScheduler
 from monitor.domain.mentions import Mention
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
-from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
+from monitor.poller import Poller, PollTarget
 from monitor.reports.schedule import ReportScheduler
 from monitor.runtime import Backoff, Monotonic, Supervised, utcnow
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
 from monitor.store import mentions, nudges
-from monitor.store.db import create_pool, migrate
+from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
 from monitor.store.leases import LeaseStore
 from monitor.store.mentions import MentionInbox
@@ -36,15 +36,16 @@ log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def open_store(config: Config) -> AsyncIterator[Store]:
+async def open_store(config: Config | DatabaseConfig) -> AsyncIterator[Store]:
     """The configured PostgreSQL, or the embedded one (started here, stopped on exit)."""
-    url = config.database.url()
+    database = config if isinstance(config, DatabaseConfig) else config.database
+    url = database.url()
     embedded: EmbeddedPostgres | None = None
     if url is None:
-        embedded = EmbeddedPostgres(config.database.embedded_dir())
+        embedded = EmbeddedPostgres(database.embedded_dir())
         url = await asyncio.to_thread(embedded.start)
     try:
-        pool = await create_pool(url, min_size=config.database.pool_min_size, max_size=config.database.pool_max_size)
+        pool = await create_pool(url, min_size=database.pool_min_size, max_size=database.pool_max_size)
         try:
             yield Store(pool)
         finally:
@@ -63,7 +64,8 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     )
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
-        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy]) for brand, a in accounts
+        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle)
+        for brand, a in accounts
     }
     return Engine(store, contexts), ids
 

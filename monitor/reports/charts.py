@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from typing import Literal
 
@@ -77,7 +78,7 @@ def daily_volume(report: Report, words: Words, fmt: ImageFormat = "png", dpi: in
     ax.set_xticks(xs[::step], [words.short_day(d.day) for d in days[::step]])
     share = ax.twinx()
     share.set_ylim(0, 105)
-    share.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
+    share.yaxis.set_major_formatter(FuncFormatter(lambda v, _: words.percent(v / 100, 0)))
     share.tick_params(colors=SLA_COLOR, labelsize=8)
     for side in ("top", "left", "bottom"):
         share.spines[side].set_visible(False)
@@ -161,7 +162,7 @@ def breach_heatmap(report: Report, words: Words, fmt: ImageFormat = "png", dpi: 
         spine.set_visible(False)
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     bar.ax.tick_params(labelsize=7, colors=INK)
-    bar.outline.set_visible(False)  # type: ignore[operator]
+    bar.outline.set_visible(False)
     bar.locator = MaxNLocator(integer=True, nbins=4)
     bar.update_ticks()
     if top == 0:
@@ -172,7 +173,7 @@ def breach_heatmap(report: Report, words: Words, fmt: ImageFormat = "png", dpi: 
 def _ramp(t: float) -> str:
     """Green (fast) through amber to red (slow)."""
     stops = [(0.0, (22, 163, 74)), (0.5, (234, 179, 8)), (1.0, (220, 38, 38))]
-    for (t0, c0), (t1, c1) in zip(stops, stops[1:], strict=False):
+    for (t0, c0), (t1, c1) in itertools.pairwise(stops):
         if t <= t1:
             u = (t - t0) / (t1 - t0)
             r, g, b = (round(a + (z - a) * u) for a, z in zip(c0, c1, strict=True))

@@ -53,7 +53,7 @@ class FakeTime:
             return True
         self.waits.append(seconds)
         if self.wake_during_next_wait is not None:  # news arrives halfway through
-            self.wake_during_next_wait, supervised = None, self.wake_during_next_wait
+            supervised, self.wake_during_next_wait = self.wake_during_next_wait, None
             self.now += timedelta(seconds=seconds / 2)
             supervised.wake()
             return True
@@ -134,13 +134,13 @@ def test_health_logs_when_failing_starts_changes_and_ends(caplog: pytest.LogCapt
     for _ in range(5):
         health.failed(TimeoutError("the API is slow"))
     health.failed(PermissionError("token revoked"), status="credentials_rejected")
-    assert health.failures == 6 and health.last_error == "PermissionError: token revoked"
+    assert (health.failures, health.last_error) == (6, "PermissionError: token revoked")
     health.succeeded(T0)
     health.succeeded(T0 + timedelta(minutes=1))
     assert lines(caplog) == [
         ("feed failing", logging.ERROR),
         ("feed failing", logging.ERROR),
-        ("feed recovered", logging.WARNING),
+        ("feed recovered", logging.INFO),
     ]
     first, changed, recovered = (r for r in caplog.records if r.name == log.name)
     assert (first.account, first.status, first.error) == (  # type: ignore[attr-defined]
@@ -178,7 +178,7 @@ async def test_a_failing_step_logs_once_backs_off_and_logs_its_recovery(caplog: 
     down = asyncpg.PostgresConnectionError("connection refused")
     runner = supervised([None, down, down, down, down, down, None, None], time)
     await runner.run()
-    assert lines(caplog) == [("demo step failing", logging.ERROR), ("demo step recovered", logging.WARNING)]
+    assert lines(caplog) == [("demo step failing", logging.ERROR), ("demo step recovered", logging.INFO)]
     assert time.waits == [60.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0]  # interval, backoff to its cap, interval
     assert runner.runs == 8 and runner.health.status == OK and runner.health.failures == 0
     assert runner.health.last_success == time.now
@@ -202,6 +202,7 @@ async def test_failure_is_state_while_it_lasts() -> None:
 
 
 async def test_a_bug_is_logged_with_its_traceback_and_the_step_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     time = FakeTime()
     runner = supervised([KeyError("oops"), KeyError("oops"), asyncpg.PostgresConnectionError("away"), None], time)
     await runner.run()
@@ -214,7 +215,7 @@ async def test_a_bug_is_logged_with_its_traceback_and_the_step_goes_on(caplog: p
 
 async def test_the_interval_is_jittered_and_a_step_s_own_delay_is_not() -> None:
     time = FakeTime()
-    outcomes: list[Outcome] = [None] * 400 + [7.5, -3.0, None]
+    outcomes: list[Outcome] = [*([None] * 400), 7.5, -3.0, None]
     runner = supervised(outcomes, time, jitter=0.1, rng=random.Random(3))
     await runner.run()
     jittered = time.waits[:400]

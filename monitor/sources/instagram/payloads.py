@@ -124,11 +124,9 @@ def _flatten(
         top = read(item, context.get("parent"))
         if top is None:
             continue
-        out.append(top)
         replies = replies_of(item)
-        for reply in replies.items if replies is not None else []:
-            if (r := read(reply, top.id)) is not None:
-                out.append(r)
+        read_replies = [read(reply, top.id) for reply in (replies.items if replies is not None else [])]
+        out += [top, *(r for r in read_replies if r is not None)]
     return out, rejected
 
 
