@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import ConfigError, NoConfiguration, load, parse_duration
+from tests.integration.helpers import SHOP_TOML
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
@@ -60,7 +61,7 @@ EXPECTED = [
     "policies.default.public.first: '30 minutes' is not a duration",
     "policies.default.private.next: field required",
     "brands[0].accounts[1].page_id: field required",
-    "brands[0].accounts[2].channel: channel must be 'x' or 'facebook'",
+    "brands[0].accounts[2].channel: channel must be 'x', 'facebook' or 'instagram'",
     "brands[0].accounts[0].bearer_token_env: environment variable UNSET_TOKEN_VAR (or UNSET_TOKEN_VAR_FILE) is not set",
     "brands[0].accounts[1].policy: no policy named 'nope' (known: default)",
     "brands[0].accounts[2].name: 'acme-x' is already the name of brands[0].accounts[0]",
@@ -84,7 +85,8 @@ def test_bad_durations(text: object) -> None:
 
 def test_example_config_is_valid() -> None:
     config = load(EXAMPLE, environ=EXAMPLE_ENV)
-    assert [a.name for _, a in config.accounts()] == ["acme-x", "acme-facebook"]
+    assert [a.name for _, a in config.accounts()] == ["acme-x", "acme-facebook", "acme-instagram"]
+    assert [a.external_id for _, a in config.accounts()] == ["1234567890", "101234567890123", "17841401234567890"]
     policy = config.policy("default")
     assert policy.targets_for("x", "public").first == 900
     assert policy.targets_for("facebook", "public").first == 1800
@@ -99,7 +101,11 @@ def test_example_config_names_missing_secrets() -> None:
         "brands[0].accounts[1].page_token_env: environment variable ACME_FB_PAGE_TOKEN"
         " (or ACME_FB_PAGE_TOKEN_FILE) is not set"
     ) in str(err.value)
-    assert len(err.value.problems) == len(EXAMPLE_ENV)
+    assert (
+        "brands[0].accounts[2].page_token_env: environment variable ACME_FB_PAGE_TOKEN"
+        " (or ACME_FB_PAGE_TOKEN_FILE) is not set"
+    ) in str(err.value)
+    assert len(err.value.problems) == len(EXAMPLE_ENV) + 2  # the Instagram account reads the Page's two
 
 
 def test_every_problem_is_listed_with_its_location(tmp_path: Path) -> None:
@@ -156,3 +162,18 @@ slack = { webhook_url_env = "WEEKLY_SLACK_URL" }
     with pytest.raises(ConfigError, match=missing):
         load(path, environ=EXAMPLE_ENV)
     assert load(path, environ={**EXAMPLE_ENV, "WEEKLY_SLACK_URL": "https://hooks.slack.test/x"}).reports
+
+
+def test_an_instagram_account_needs_its_ids_and_the_page_token(tmp_path: Path) -> None:
+    path = tmp_path / "ig.toml"
+    account = '[[brands.accounts]]\nname = "shop-ig"\nchannel = "instagram"\npage_id = "1001"\n'
+    path.write_text(SHOP_TOML.format(accounts=account))
+    with pytest.raises(ConfigError) as err:
+        load(path, environ={})
+    assert [str(p) for p in err.value.problems] == [
+        "brands[0].accounts[0].ig_user_id: field required",
+        (
+            "brands[0].accounts[0].page_token_env: field required (the name of the environment variable that holds"
+            " this secret)"
+        ),
+    ]

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from monitor.domain.mentions import Mention
 from monitor.sources.webhook_limits import NudgeLimiter, ReplayMemory
 from monitor.sources.webhooks import (
     CHALLENGE_MAX,
@@ -102,6 +103,44 @@ def test_a_meta_delivery_names_the_pages_and_their_streams() -> None:
         Nudge("facebook", "444", ("facebook.messenger",)),
     ]
     assert read_meta(body({"object": "instagram", "entry": [{"id": "1"}]})).nudges == []
+    assert read_meta(body({"object": "user", "entry": [{"id": "1", "changes": [{"field": "feed"}]}]})).nudges == []
+
+
+def test_an_instagram_delivery_names_the_accounts_streams_and_the_mentions() -> None:
+    delivery = {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": "17841400000000001",
+                "time": 1,
+                "changes": [
+                    {"field": "comments", "value": {"id": "179001", "text": "Vous livrez ?", "media": {"id": "179"}}},
+                    {"field": "mentions", "value": {"media_id": "179002", "comment_id": "179003"}},
+                    {"field": "mentions", "value": {"media_id": "179004"}},
+                ],
+            },
+            {"id": "17841400000000002", "time": 1, "messaging": [{"sender": {"id": "9"}, "message": {"mid": "x"}}]},
+            {"id": "17841400000000003", "time": 1, "changes": [{"field": "story_insights", "value": {}}]},
+        ],
+    }
+    read = read_meta(body(delivery))
+    first = Nudge("instagram", "17841400000000001", ("instagram.comments", "instagram.mentions"))
+    assert read.channel == "instagram"
+    assert read.nudges == [first, Nudge("instagram", "17841400000000002", ("instagram.dm",))]
+    assert read.mentions == [
+        (first, Mention("comment", "179003", "179002")),
+        (first, Mention("media", "179004", "179004")),
+    ]
+    assert [m.key for _, m in read.mentions] == ["c:179003", "m:179004"]
+    for value, where in (
+        ({}, "expected a comment_id or a media_id"),
+        ({"comment_id": "../x"}, r"value.comment_id: expected a numeric id"),
+        ("179", "value: expected an object"),
+    ):
+        bad = {"object": "instagram", "entry": [{"id": "1", "changes": [{"field": "mentions", "value": value}]}]}
+        with pytest.raises(WebhookError, match=where) as caught:
+            read_meta(body(bad))
+        assert (caught.value.status, caught.value.result) == (400, "bad_request")
 
 
 @pytest.mark.parametrize(
