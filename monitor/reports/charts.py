@@ -16,7 +16,8 @@ from monitor.reports.model import Report
 
 ImageFormat = Literal["png", "svg"]
 
-CHANNEL_COLORS = {"x": "#1f2937", "facebook": "#1877f2"}
+CHANNEL_COLORS = {"x": "#1f2937", "facebook": "#1877f2", "instagram": "#c13584"}
+"""Each channel's brand colour (`monitor.domain.model.CHANNELS`)."""
 OTHER_COLOR = "#64748b"
 SLA_COLOR = "#f59e0b"
 UNANSWERED_COLOR = "#b91c1c"

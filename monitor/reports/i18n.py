@@ -115,8 +115,6 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "private": {"en": "private", "fr": "privé"},
     "first": {"en": "first", "fr": "première"},
     "next": {"en": "next", "fr": "suivante"},
-    "x": {"en": "X", "fr": "X"},
-    "facebook": {"en": "Facebook", "fr": "Facebook"},
     "policy": {"en": "Policy", "fr": "Politique"},
     "policy_targets": {
         "en": "targets: public {public_first} (first) / {public_next} (next), private {private_first} / {private_next}",
@@ -140,11 +138,14 @@ _STRINGS: dict[str, dict[Language, str]] = {
     },
 }
 
+CHANNEL_NAMES: dict[str, str] = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
+"""Every channel (`monitor.domain.model.CHANNELS`) by its brand name."""
+
 _METHOD: dict[Language, list[str]] = {
     "en": [
         (
             "<b>Question.</b> An inbound message that needs a reply. In private conversations (X direct "
-            "messages, Messenger) every inbound message is one, except a bare thank-you right after a brand "
+            "messages, Messenger, Instagram direct messages) every inbound message is one, except a bare thank-you right after a brand "
             "reply. In public (mentions, replies, comments, visitor posts) questions, requests and complaints "
             "count, in French and English; praise, retweets and the brand's own posts do not."
         ),
@@ -177,7 +178,7 @@ _METHOD: dict[Language, list[str]] = {
     "fr": [
         (
             "<b>Question.</b> Un message entrant qui appelle une réponse. En conversation privée (messages "
-            "directs X, Messenger), tout message entrant en est une, sauf un simple remerciement juste après "
+            "directs X et Instagram, Messenger), tout message entrant en est une, sauf un simple remerciement juste après "
             "une réponse de la marque. En public (mentions, réponses, commentaires, publications de visiteurs), "
             "les questions, demandes et réclamations comptent, en français et en anglais ; pas les compliments, "
             "les retweets ni les publications de la marque."
@@ -433,4 +434,5 @@ class Words:
         return words[self.language] if words else reason.replace("_", " ")
 
     def channel(self, channel: str | None) -> str:
-        return self(channel) if channel in ("x", "facebook") else (channel or "")
+        """A channel's name, the same in every language (X, Facebook, Instagram)."""
+        return CHANNEL_NAMES.get(channel or "", channel or "")

@@ -59,6 +59,14 @@ CONFIG = {
             "accounts": [
                 {"name": "acme-x", "channel": "x", "user_id": "11", "source": "demo", "policy": "office"},
                 {"name": "acme-fb", "channel": "facebook", "page_id": "12", "source": "demo", "policy": "office"},
+                {
+                    "name": "acme-ig",
+                    "channel": "instagram",
+                    "ig_user_id": "13",
+                    "page_id": "12",
+                    "source": "demo",
+                    "policy": "office",
+                },
             ],
         },
         {
@@ -73,6 +81,7 @@ ACCOUNTS = {
     "acme-x": ("acme", "x", "office"),
     "acme-fb": ("acme", "facebook", "office"),
     "globex-x": ("globex", "x", "always"),
+    "acme-ig": ("acme", "instagram", "office"),  # last: the other accounts' script stays as it was
 }
 TARGETS = {  # policy -> (thread kind, wait kind) -> seconds
     "office": {
@@ -128,7 +137,7 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
         for n in range(conversations):
             t0 = PREVIOUS_START + timedelta(seconds=int(rng.random() * span))
             customer = f"cust{n:03d}"
-            private = account.endswith("-fb") and rng.random() < 0.5
+            private = account.endswith(("-fb", "-ig")) and rng.random() < 0.5
             kind: ThreadKind = "private" if private else "public"
             key = f"{account}:{n}"
             ids = iter(range(100))

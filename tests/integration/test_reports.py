@@ -110,10 +110,15 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     assert [r.brand for r in report.brands] == ["acme", "globex"]
     for r in report.brands:
         check(r, brand=r.brand)
-    assert [(r.brand, r.channel) for r in report.channels] == [("acme", "facebook"), ("acme", "x"), ("globex", "x")]
+    assert [(r.brand, r.channel) for r in report.channels] == [
+        ("acme", "facebook"),
+        ("acme", "instagram"),
+        ("acme", "x"),
+        ("globex", "x"),
+    ]
     for r in report.channels:
         check(r, brand=r.brand, channel=r.channel)
-    assert [r.account for r in report.accounts] == ["acme-fb", "acme-x", "globex-x"]
+    assert [r.account for r in report.accounts] == ["acme-fb", "acme-ig", "acme-x", "globex-x"]
     for r in report.accounts:
         check(r, account=r.account)
 
@@ -376,7 +381,7 @@ async def test_html_csv_and_json_carry_the_same_figures(store: Store, loaded: rd
     total = next(r for r in rows if r["scope"] == "total" and r["period"] == "current")
     assert int(total["waits_opened"]) == report.total.current.waits_opened
     assert float(total["median_first_response_seconds"]) == round(report.total.current.median_first_seconds or 0, 1)
-    assert len(rows) == 2 * (1 + 2 + 3 + 3)
+    assert len(rows) == 2 * (1 + 2 + 4 + 4)  # total, brands, brands' channels, accounts; both periods
     # Rounded to the documented precision (docs/definitions.md): no 74.50000000000001.
     for row in rows:
         for column in ("response_rate", "within_sla_share"):
@@ -389,6 +394,22 @@ async def test_html_csv_and_json_carry_the_same_figures(store: Store, loaded: rd
     assert data["period"]["label"] == "2026-W10" and len(data["longest_waits"]) == 10
     assert [w["reason"] for w in data["longest_waits"]] == [w.reason for w in report.longest]
     assert data["breach_heatmap"]["values"] == report.heatmap
+
+
+async def test_every_channel_has_its_rows_in_both_languages(store: Store, loaded: rd.Script) -> None:
+    """Instagram has its row among the channels and its account's, named, in French and in English."""
+    report = await make(store)
+    assert {c.channel for c in report.channels} == {"x", "facebook", "instagram"}
+    instagram = next(a for a in report.accounts if a.channel == "instagram")
+    opened = [f for f in rd.facts(loaded, start=rd.START, end=rd.END) if f.wait.account == "acme-ig"]
+    assert instagram.current.waits_opened == len(opened) > 0
+    for language, brand_channel in (("fr", "Marque / Canal"), ("en", "Brand / Channel")):
+        html = render(report, "html", language).decode()
+        assert brand_channel in html
+        assert '<tr class=""><td>Instagram</td>' in html, language  # the channel's row
+        assert "acme · Instagram" in html, language  # the account's row
+    rows = list(__import__("csv").DictReader(io.StringIO(render(report, "csv").decode())))
+    assert {r["channel"] for r in rows} >= {"x", "facebook", "instagram"}
 
 
 # --- (4) schedules: delivered by SMTP and Slack, once per occurrence -------------------------------
@@ -658,6 +679,13 @@ policy = "office"
 [[brands.accounts]]
 name = "acme-fb"
 channel = "facebook"
+page_id = "12"
+source = "demo"
+policy = "office"
+[[brands.accounts]]
+name = "acme-ig"
+channel = "instagram"
+ig_user_id = "13"
 page_id = "12"
 source = "demo"
 policy = "office"

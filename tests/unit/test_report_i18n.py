@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from monitor.reports.i18n import MINUS, NBSP, NNBSP, Words, french_spacing
+from monitor.domain.model import CHANNELS
+from monitor.reports.charts import CHANNEL_COLORS
+from monitor.reports.i18n import CHANNEL_NAMES, MINUS, NBSP, NNBSP, Words, french_spacing
 from monitor.reports.period import Period
 
 FR, EN = Words("fr"), Words("en")
@@ -88,3 +90,9 @@ def test_every_word_exists_in_both_languages() -> None:
 
     assert all(set(v) == {"fr", "en"} and all(v.values()) for v in _STRINGS.values())
     assert len(FR.methodology()) == len(EN.methodology())
+
+
+def test_every_channel_has_a_name_and_a_colour() -> None:
+    """No channel list of the reports can leave one out (monitor.domain.model.CHANNELS)."""
+    assert set(CHANNEL_NAMES) == set(CHANNELS) == set(CHANNEL_COLORS)
+    assert [Words(lang).channel("instagram") for lang in ("fr", "en")] == ["Instagram", "Instagram"]
