@@ -14,6 +14,8 @@ from monitor.runtime import Clock, utcnow
 from monitor.sources.base import NO_BUDGET, Batch, RateBudget
 
 SLOT_SECONDS = 10.0
+DEMO_SITES: dict[Channel, str] = {"x": "x.com/i/web/status", "facebook": "facebook.com", "instagram": "instagram.com/p"}
+"""Where each channel's demo posts seem to be (every channel of `CHANNELS`)."""
 MAX_DELAY = timedelta(hours=3)
 FIRST_WINDOW = timedelta(minutes=30)
 
@@ -71,12 +73,12 @@ def _conversation(rng: random.Random, account: str, channel: Channel, slot: int,
     t0 = t0.replace(microsecond=t0.microsecond // 1000 * 1000)
     customer = f"{rng.randrange(10**9):09d}"
     key = f"{slot}-{i}"
-    private = channel == "facebook" and rng.random() < 0.5
+    private = channel != "x" and rng.random() < 0.5  # Messenger, Instagram DMs
     praise = not private and rng.random() < 0.2
     text = rng.choice(PRAISE) if praise else rng.choice(QUESTIONS[lang])
     kind: ThreadKind = "private" if private else "public"
     thread = f"demo:{key}:{customer}"
-    url = f"https://{'x.com/i/web/status' if channel == 'x' else 'facebook.com'}/{account}-{key}"
+    url = f"https://{DEMO_SITES[channel]}/{account}-{key}"
     msgs = [Message(f"{account}-{key}-q", thread, kind, "inbound", t0, text, customer, f"customer_{customer[:4]}", url)]
     if praise or rng.random() < 0.15:  # some questions are never answered
         return msgs

@@ -9,8 +9,9 @@ such as "now/d" applied) and the PostgreSQL data source's macros (`$__timeFilter
 
 The scenario: inbox-monitor with demo accounts of two brands on X and Facebook (one account name
 with a dot, which a wrongly escaped regex would miss), 2-minute targets so that waits breach
-while the test runs, and one Facebook Page read through the local Graph API with injected errors,
-so that the rate-limit and failed-poll series exist. Prometheus scrapes it every second, evaluates
+while the test runs, and one Facebook Page and its Instagram account read through the local Graph
+API with injected errors, so that the rate-limit and failed-poll series exist (every query is also
+run with the Instagram channel alone selected). Prometheus scrapes it every second, evaluates
 one alert rule so that ALERTS has a firing series (besides the project's rules), and sends the alerts
 to a real Alertmanager, the provisioned Alertmanager data source's. Panels that run no query are
 checked against what Grafana reads for them: the alert list against Prometheus's rules API (the
@@ -43,6 +44,8 @@ import pytest
 import yaml
 
 from monitor.simulator.graph_api import FakeGraphApi, script_page
+from monitor.simulator.instagram import FakeInstagram
+from monitor.simulator.instagram_traffic import script_account
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
 
@@ -52,6 +55,7 @@ Json = dict[str, Any]
 SCRAPE_SECONDS = 1
 DATASOURCE_SCRAPE = 15.0  # timeInterval of the provisioned Prometheus data source
 PAGE = "101234567890123"
+IG_USER = "17841401234567890"
 TOKEN_ENV = "INBOX_TEST_GRAPH_TOKEN"
 
 CONFIG = """
@@ -80,6 +84,15 @@ demo_per_minute = 30
 name = "acme-fb"
 channel = "facebook"
 page_id = "{page}"
+page_token_env = "{token_env}"
+api_base_url = "{graph}"
+poll_interval = "2s"
+
+[[brands.accounts]]
+name = "acme-ig"
+channel = "instagram"
+page_id = "{page}"
+ig_user_id = "{ig_user}"
 page_token_env = "{token_env}"
 api_base_url = "{graph}"
 poll_interval = "2s"
@@ -333,20 +346,14 @@ def http_json(url: str, params: dict[str, str] | list[tuple[str, str]], *, post:
 APP_SECRET = "grafana-test-app-secret"
 
 
-def meta_delivery(port: int) -> int:
-    """POST a signed Page webhook delivery (a new comment) to inbox-monitor; its HTTP status."""
-    body = json.dumps(
-        {
-            "object": "page",
-            "entry": [
-                {
-                    "id": PAGE,
-                    "time": int(time.time()),
-                    "changes": [{"field": "feed", "value": {"item": "comment", "verb": "add"}}],
-                }
-            ],
-        }
-    ).encode()
+def meta_delivery(port: int, instagram: bool = False) -> int:
+    """POST a signed Page webhook delivery (a new comment), or an Instagram one (a new direct
+    message), to inbox-monitor; its HTTP status."""
+    if instagram:
+        body = FakeInstagram.delivery(IG_USER, datetime.now(UTC), messaging=True)
+    else:
+        entry = {"id": PAGE, "time": int(time.time()), "changes": [{"field": "feed", "value": {"verb": "add"}}]}
+        body = json.dumps({"object": "page", "entry": [entry]}).encode()
     signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/webhooks/facebook",
@@ -427,12 +434,26 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             comments=30,
             history=False,
         )
+        instagram = FakeInstagram(graph.api)
+        instagram.add_account(PAGE, username="acme", ig_user_id=IG_USER)
+        script_account(
+            instagram,
+            IG_USER,
+            start=now - timedelta(minutes=20),
+            span=timedelta(minutes=25),
+            seed=6,
+            comments=40,
+            mentions=0,
+            dms=40,
+        )
         graph.api.set_usage(PAGE, call_count=35, total_time=12)
         graph.api.inject("500", count=2, page_id=PAGE)  # two failed polls, then recovery
         graph_url = graph.run(graph.api.start())
 
         port, prom_port, am_port = free_port(), free_port(), free_port()
-        (tmp / "inbox.toml").write_text(CONFIG.format(port=port, page=PAGE, token_env=TOKEN_ENV, graph=graph_url))
+        (tmp / "inbox.toml").write_text(
+            CONFIG.format(port=port, page=PAGE, ig_user=IG_USER, token_env=TOKEN_ENV, graph=graph_url)
+        )
         env = cli_env(
             INBOX_MONITOR_DATABASE_URL=database_url,
             INBOX_MONITOR_CONFIG=str(tmp / "inbox.toml"),
@@ -509,6 +530,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         s = Scenario(prometheus, alertmanager, database_url, now)
         # Meta tells of a new comment on the Page (for the pipeline dashboard's webhook panel).
         wait_for(lambda: meta_delivery(port) == 200, timeout=60, interval=0.5, what="a webhook delivery")
+        wait_for(lambda: meta_delivery(port, instagram=True) == 200, timeout=60, what="an Instagram delivery")
         # What the dashboards need to show something honest: live answers and breaches seen by
         # Prometheus (not only counted before its first scrape), a firing alert, the Graph API's
         # rate-limit budget and a failed poll.
@@ -520,7 +542,10 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             'social_inbox_api_rate_limit_remaining{account="acme-fb"}',
             'social_inbox_poll_total{account="acme-fb", result="api_error"}',
             "count(count by (account) (social_inbox_open_waits_breached > 0)) >= 3",
+            'sum(increase(social_inbox_waits_answered_total{channel="instagram"}[1m])) > 0',
+            'social_inbox_open_waits_breached{channel="instagram"} > 0',
             'social_inbox_webhook_deliveries_total{channel="facebook", result="ok"}',
+            'social_inbox_webhook_deliveries_total{channel="instagram", result="ok"}',
         ]:
             wait_for(functools.partial(s.query, expr), timeout=90, interval=0.5, what=expr)
         s.now = datetime.now(UTC)
@@ -593,11 +618,11 @@ def resolved(scenario: Scenario) -> dict[str, dict[str, list[str]]]:
 def test_variables_list_every_configured_brand_channel_and_account(resolved: dict[str, dict[str, list[str]]]) -> None:
     for uid in ("inbox-live", "inbox-pipeline"):
         assert resolved[uid]["brand"] == ["acme", "globex"]
-        assert resolved[uid]["channel"] == ["facebook", "x"]
-        assert resolved[uid]["account"] == ["acme-fb", "acme-x", "globex-fb", "globex.fr-x"]
+        assert resolved[uid]["channel"] == ["facebook", "instagram", "x"]
+        assert resolved[uid]["account"] == ["acme-fb", "acme-ig", "acme-x", "globex-fb", "globex.fr-x"]
     assert resolved["inbox-pipeline"]["job"] == ["inbox-monitor"]
     assert resolved["inbox-sla"]["brand"] == ["acme", "globex"]
-    assert resolved["inbox-sla"]["channel"] == ["facebook", "x"]
+    assert resolved["inbox-sla"]["channel"] == ["facebook", "instagram", "x"]
     assert resolved["inbox-sla"]["tz"] == ["Europe/Paris"]
 
 
@@ -650,6 +675,39 @@ def test_every_promql_query_returns_series(
         wait_for(lambda: finite(evaluate()[1]), timeout=20, interval=0.5, what=f"{where}: {expr}")
 
 
+def instagram_only(values: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The dashboard's variables with only the Instagram channel (and its accounts) selected."""
+    out = {**values, "channel": ["instagram"]}
+    if "account" in values:
+        out["account"] = ["acme-ig"]
+    return out
+
+
+@pytest.mark.parametrize(("uid", "where", "owner", "target"), PROM_QUERIES, ids=[q[1] for q in PROM_QUERIES])
+def test_every_promql_query_returns_instagram_series(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]], uid: str, where: str, owner: Json, target: Json
+) -> None:
+    """With the Instagram channel alone selected, every panel and annotation still has data."""
+    if "query" in target:  # a variable: `test_variables_list_every_configured_brand_channel_and_account`
+        return
+    board = BOARDS[uid]
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+
+    def evaluate() -> tuple[str, list[Json]]:
+        now = datetime.now(UTC)
+        rng, interval, builtins = builtins_for(board, owner, now)
+        expr = interpolate(target["expr"], "promql", variables, instagram_only(resolved[uid]), builtins)
+        if "/ annotation " in where:
+            return expr, scenario.query_range(expr, rng, seconds(owner["step"]))
+        if target["instant"]:
+            return expr, scenario.query(expr, at=now)
+        return expr, scenario.query_range(expr, rng, interval)
+
+    expr, result = evaluate()
+    if not finite(result):
+        wait_for(lambda: finite(evaluate()[1]), timeout=20, interval=0.5, what=f"{where}: {expr}")
+
+
 # ------------------------------------------------------------------------------------------------
 # Every SQL query
 # ------------------------------------------------------------------------------------------------
@@ -690,6 +748,19 @@ def test_every_sql_query_returns_rows(
         if "/ variable " in where:
             assert all(r[0] for r in rows), where
             continue
+        cells = [v for r in rows for k, v in r.items() if not isinstance(v, str) and k != "time"]
+        assert any(v is not None for v in cells), f"{where}: every value is NULL\n{query}"
+
+
+@pytest.mark.parametrize(("uid", "where", "owner", "target"), SQL_QUERIES, ids=[q[1] for q in SQL_QUERIES])
+def test_every_sql_query_returns_instagram_rows(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]], uid: str, where: str, owner: Json, target: Json
+) -> None:
+    """With the Instagram channel alone selected, every table and chart from PostgreSQL has rows."""
+    query, _ = sql_for(scenario, uid, owner, target, instagram_only(resolved[uid]))
+    rows = run_sql(scenario, query)
+    assert rows, f"{where}: no rows\n{query}"
+    if "/ variable " not in where:
         cells = [v for r in rows for k, v in r.items() if not isinstance(v, str) and k != "time"]
         assert any(v is not None for v in cells), f"{where}: every value is NULL\n{query}"
 
@@ -746,7 +817,7 @@ def test_open_questions_table_links_every_open_wait_to_its_post(
     order = ["breached", "at risk", "on time"]
     assert [order.index(r["Status"]) for r in rows] == sorted(order.index(r["Status"]) for r in rows)
     assert all(r["Post"] and r["Post"].startswith("https://") for r in rows)
-    assert {r["Account"] for r in rows} == {"acme-fb", "acme-x", "globex-fb", "globex.fr-x"}
+    assert {r["Account"] for r in rows} == {"acme-fb", "acme-ig", "acme-x", "globex-fb", "globex.fr-x"}
     assert all(r["Question"] for r in rows)
     assert all(r["Why"] and r["Why"] not in ("courtesy", "no_cue", "praise") for r in rows)  # the rule that opened it
 
@@ -771,7 +842,7 @@ def test_sla_compliance_table_matches_the_waits(scenario: Scenario, resolved: di
             await conn.close()
 
     table, waits, now = asyncio.run(both())
-    assert len(table) == 4
+    assert len(table) == 5  # acme: facebook, instagram, x; globex: facebook, x
     for row in table:
         mine = [
             w
