@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.domain.model import Channel, Message, ThreadKind
 from monitor.runtime import Clock, utcnow
-from monitor.sources.base import NO_BUDGET, Batch, RateBudget
+from monitor.sources.base import NO_BUDGET, Batch, CheckResult, RateBudget
 
 SLOT_SECONDS = 10.0
 MAX_DELAY = timedelta(hours=3)
@@ -111,6 +111,10 @@ class DemoSource:
 
     def rate_budget(self) -> RateBudget:
         return NO_BUDGET
+
+    async def check(self) -> CheckResult:
+        """Always ok: the traffic is generated here, no API is called."""
+        return CheckResult("ok", "demo", "generated traffic, no API called")
 
     async def close(self) -> None:
         return None
