@@ -75,12 +75,12 @@ async def check_streams(config: Config, names: Sequence[str] = ()) -> list[Strea
 def describe(result: CheckResult) -> str:
     """The detail column: the permission missing, when it resets, the API's words."""
     parts: list[str] = []
-    if result.permission:
-        parts.append(f"needs {result.permission}")
+    if result.permission:  # a Graph permission (pages_messaging), or X's reason (client-not-enrolled)
+        parts.append(f"needs {result.permission}" if "_" in result.permission else result.permission)
     if result.retry_at is not None:
         parts.append(f"until {result.retry_at:%Y-%m-%d %H:%M:%S} UTC")
     if result.detail:
-        parts.append(redact(result.detail)[:DETAIL_CHARS])
+        parts.append(redact(result.detail.removeprefix(f"{result.endpoint}: "))[:DETAIL_CHARS])
     return "; ".join(parts)
 
 

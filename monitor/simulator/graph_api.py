@@ -55,7 +55,22 @@ Json = dict[str, Any]
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
+PAGE_PERMISSIONS = frozenset(
+    {
+        "pages_show_list",
+        "pages_messaging",
+        "pages_manage_metadata",
+        "pages_read_engagement",
+        "pages_read_user_content",
+        "instagram_basic",
+        "instagram_manage_messages",
+        "instagram_manage_comments",
+    }
+)
+"""What a Page's token is granted unless `revoke` takes some away: all the monitor needs."""
 _VERSION = re.compile(r"^v\d+\.\d+$")
+_ALIAS = re.compile(r"[A-Za-z0-9.]+")
+"""A Page username (letters, digits and periods), as opposed to an object id (`t_...`, `1_2`)."""
 
 
 def graph_time(ts: int) -> str:
@@ -151,6 +166,12 @@ class FakePage:
     id: str
     name: str
     token: str
+    username: str | None = None
+    """The Page's vanity name (facebook.com/NAME): `/{username}` is the Page itself."""
+    instagram_id: str | None = None
+    """The linked Instagram professional account (`instagram_business_account`)."""
+    permissions: set[str] = field(default_factory=lambda: set(PAGE_PERMISSIONS))
+    """What the Page's token is granted (`revoke` takes one away)."""
     expired: set[str] = field(default_factory=set)
     usage: dict[str, float] = field(
         default_factory=lambda: {"call_count": 0.0, "total_cputime": 0.0, "total_time": 0.0}
@@ -387,6 +408,8 @@ class FakeGraphApi:
         self.misbehaviours: list[Misbehaviour] = []
         self._random_faults: tuple[float, tuple[FaultKind, ...], random.Random] | None = None
         self._nodes: dict[str, tuple[str, Any]] = {}
+        self._aliases: dict[str, str] = {}
+        """Page usernames (lower case) -> Page ids."""
         self._ids = itertools.count(1_000_001)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -410,11 +433,26 @@ class FakeGraphApi:
 
     # -- traffic ---------------------------------------------------------------------------------
 
-    def add_page(self, page_id: str, *, token: str, name: str | None = None) -> FakePage:
-        page = FakePage(page_id, name or f"Page {page_id}", token)
+    def add_page(
+        self,
+        page_id: str,
+        *,
+        token: str,
+        name: str | None = None,
+        username: str | None = None,
+        instagram_id: str | None = None,
+    ) -> FakePage:
+        page = FakePage(page_id, name or f"Page {page_id}", token, username, instagram_id)
         self.pages[page_id] = page
         self._nodes[page_id] = ("page", page)
+        if username is not None:
+            self._aliases[username.lower()] = page_id
         return page
+
+    def revoke(self, page_id: str, permission: str) -> None:
+        """The Page's token loses `permission`: the calls that need it get the Graph API's
+        permission error (#230 for `pages_messaging`, #10 for `pages_read_engagement`)."""
+        self.pages[page_id].permissions.discard(permission)
 
     def _new_id(self) -> int:
         return next(self._ids)
@@ -738,11 +776,16 @@ class FakeGraphApi:
     def _serve(
         self, request: web.Request, version: str | None, node: str, edge: str | None, page: FakePage, now: int
     ) -> Json:
+        node = self._aliases.get(node.lower(), node)
         kind, obj = self._nodes.get(node, (None, None))
+        if kind is None and _ALIAS.fullmatch(node) and not node.isdigit():  # a username, not an id
+            raise GraphApiError(400, 803, f"(#803) Some of the aliases you requested do not exist: {node}")
+        if kind == "page" and node != page.id:
+            raise _needs_public_access()
         if kind is None or self._owner(kind, obj) != page.id or self._hidden(kind, obj, now):
             raise _missing(node)
         specs = parse_fields(request.query.get("fields", ""))
-        ctx = _Ctx(self, request, version, now)
+        ctx = _Ctx(self, request, version, now, granted=frozenset(page.permissions))
         if edge is None:
             return ctx.render(kind, obj, specs or DEFAULT_FIELDS[kind])
         return ctx.edge(kind, obj, edge, dict(request.query), specs or None)
@@ -771,8 +814,18 @@ class FakeGraphApi:
 class _Ctx:
     """Rendering of one request: fields, edges, paging URLs."""
 
-    def __init__(self, api: FakeGraphApi, request: web.Request, version: str | None, now: int) -> None:
+    def __init__(
+        self,
+        api: FakeGraphApi,
+        request: web.Request,
+        version: str | None,
+        now: int,
+        *,
+        granted: frozenset[str] = PAGE_PERMISSIONS,
+    ) -> None:
         self.api, self.request, self.version, self.now = api, request, version, now
+        self.granted = granted
+        """The permissions of the request's token."""
 
     def render(self, kind: str, obj: Any, specs: list[FieldSpec]) -> Json:
         out: Json = {}
@@ -796,6 +849,12 @@ class _Ctx:
             return self.edge(kind, obj, name, spec.modifiers, spec.sub)
         if kind == "page" and name == "name":
             return obj.name
+        if kind == "page" and name == "username":
+            return obj.username
+        if kind == "page" and name == "link":
+            return f"https://www.facebook.com/{obj.username or obj.id}"
+        if kind == "page" and name == "instagram_business_account":
+            return {"id": obj.instagram_id} if obj.instagram_id else None
         if kind == "conversation":
             visible = obj.visible(now)
             if name == "updated_time":
@@ -847,6 +906,9 @@ class _Ctx:
     def edge(self, kind: str, obj: Any, edge: str, args: dict[str, str], specs: list[FieldSpec] | None) -> Json:
         if edge not in EDGES.get(kind, ()):
             raise _no_field(edge, kind)
+        needed = EDGE_PERMISSIONS.get(edge)
+        if needed is not None and needed not in self.granted:
+            raise _permission_error(needed)
         child, items, key = EDGES[kind][edge](self, obj, args)
         limit = _int(args.get("limit"), DEFAULT_LIMIT, "limit")
         limit = max(1, min(limit, MAX_LIMIT))
@@ -940,6 +1002,32 @@ def _sub(value: Json, spec: FieldSpec) -> Json:
     return {s.name: value[s.name] for s in spec.sub if s.name in value}
 
 
+def _permission_error(permission: str) -> GraphApiError:
+    """The Graph API's answer to a call its token lacks `permission` for, in its own words."""
+    if permission == "pages_messaging":
+        return GraphApiError(400, 230, "(#230) Requires pages_messaging permission to manage the object")
+    return GraphApiError(
+        403,
+        10,
+        f"(#10) This endpoint requires the '{permission}' permission or the 'Page Public Content Access' "
+        "feature. Refer to https://developers.facebook.com/docs/apps/review/login-permissions#manage-pages and "
+        "https://developers.facebook.com/docs/apps/review/feature#reference-PAGES_ACCESS for details.",
+    )
+
+
+def _needs_public_access() -> GraphApiError:
+    """The answer to a token reading another Page than its own (no Page Public Metadata Access)."""
+    return GraphApiError(
+        400,
+        10,
+        "(#10) This endpoint requires the 'pages_read_engagement' permission or the 'Page Public Content "
+        "Access' feature or the 'Page Public Metadata Access' feature. Refer to "
+        "https://developers.facebook.com/docs/apps/review/login-permissions#manage-pages, "
+        "https://developers.facebook.com/docs/apps/review/feature#reference-PAGES_ACCESS and "
+        "https://developers.facebook.com/docs/apps/review/feature#page-public-metadata-access for details.",
+    )
+
+
 def _no_field(name: str, kind: str) -> GraphApiError:
     return GraphApiError(
         400, 100, f"(#100) Tried accessing nonexisting field ({name}) on node type ({TYPE_NAMES[kind]})"
@@ -996,6 +1084,16 @@ def _comments(ctx: _Ctx, obj: Any, args: dict[str, str]) -> tuple[str, list[Any]
         return "comment", visible, lambda c: (-c.created, c.id)
     return "comment", visible, lambda c: (c.created, c.id)
 
+
+EDGE_PERMISSIONS = {
+    "conversations": "pages_messaging",
+    "feed": "pages_read_engagement",
+    "posts": "pages_read_engagement",
+    "visitor_posts": "pages_read_engagement",
+    "published_posts": "pages_read_engagement",
+    "comments": "pages_read_engagement",
+}
+"""The permission each edge needs of the token (what the Graph API names when it is missing)."""
 
 EDGES: dict[str, dict[str, Edge]] = {
     "page": {

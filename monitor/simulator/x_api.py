@@ -41,7 +41,8 @@ from monitor.simulator.scenario import Scenario
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
 DM_EVENTS = "GET /2/dm_events"
-ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS)
+USER_BY_USERNAME = "GET /2/users/by/username/:username"
+ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS, USER_BY_USERNAME)
 
 FAULTS = (
     "rate_limited",
@@ -78,8 +79,10 @@ ENDLESS_AUTHOR = ("4242424242", "endless_customer")
 TWITTER_EPOCH_MS = 1288834974657
 TIMELINE_CAP = {MENTIONS: 800, TWEETS: 3200}
 """The API serves only the newest 800 mentions and 3,200 tweets of a user."""
-DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300}
-"""Requests per 15-minute window (app bearer for timelines, user keys for DMs)."""
+DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300, USER_BY_USERNAME: 300}
+"""Requests per 15-minute window (app bearer for timelines and user lookups, user keys for DMs)."""
+USERNAME_PATTERN = "^[A-Za-z0-9_]{1,15}$"
+"""What the user lookup accepts as a username (X's own check, quoted in its 400 answer)."""
 TOKEN_PREFIX = "7140dibdnow9c7btw"
 
 TWEET_FIELDS = {
@@ -263,6 +266,22 @@ def too_many() -> web.Response:
     return problem(429, "Too Many Requests", "Too Many Requests")
 
 
+def client_forbidden() -> web.Response:
+    """X's 403 to an app that is not in a project with the access the endpoint needs."""
+    body = {
+        "client_id": "27316216",
+        "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens "
+        "from a Twitter developer App that is attached to a Project. You can create a project via the "
+        "developer portal.",
+        "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+        "title": "Client Forbidden",
+        "required_enrollment": "Appropriate Level of API Access",
+        "reason": "client-not-enrolled",
+        "type": "https://api.twitter.com/2/problems/client-forbidden",
+    }
+    return web.json_response(body, status=403)
+
+
 def invalid(param: str, value: str, message: str) -> web.Response:
     body = {
         "errors": [{"parameters": {param: [value]}, "message": message}],
@@ -302,6 +321,11 @@ class FakeXApi:
         self.bearer_tokens: set[str] = set()
         self.user_keys: dict[str, UserKeys] = {}
         self.users: dict[str, str] = {}
+        self.display_names: dict[str, str] = {}
+        self.protected: set[str] = set()
+        """Users whose accounts are protected (their `protected` field says true)."""
+        self.not_enrolled: set[str] = set()
+        """Credentials of apps outside a project with API access: 403 client-not-enrolled everywhere."""
         self.tweets: dict[int, Tweet] = {}
         self.dm_events: dict[int, DmEvent] = {}
         self.requests: list[RequestRecord] = []
@@ -325,6 +349,7 @@ class FakeXApi:
         app.router.add_get("/2/users/{id}/mentions", self._mentions_handler)
         app.router.add_get("/2/users/{id}/tweets", self._tweets_handler)
         app.router.add_get("/2/dm_events", self._dm_handler)
+        app.router.add_get("/2/users/by/username/{username}", self._user_by_username_handler)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -340,8 +365,17 @@ class FakeXApi:
 
     # ---------------------------------------------------------------- scripting
 
-    def add_user(self, user_id: str, username: str) -> None:
+    def add_user(self, user_id: str, username: str, *, name: str | None = None, protected: bool = False) -> None:
         self.users[user_id] = username
+        if name is not None:
+            self.display_names[user_id] = name
+        if protected:
+            self.protected.add(user_id)
+
+    def unenroll(self, credential: str) -> None:
+        """The app of this bearer token (or user access token) is not in a project with API access:
+        every request with it is refused with 403 client-not-enrolled, as X refuses them."""
+        self.not_enrolled.add(credential)
 
     def add_bearer_token(self, token: str) -> None:
         self.bearer_tokens.add(token)
@@ -539,6 +573,9 @@ class FakeXApi:
     async def _dm_handler(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, DM_EVENTS)
 
+    async def _user_by_username_handler(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, USER_BY_USERNAME)
+
     async def _handle(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         now = self.clock()
         params = {k: v for k, v in request.query.items()}
@@ -548,6 +585,8 @@ class FakeXApi:
         try:
             credential, user = self._authenticate(request, endpoint)
             record.credential = credential
+            if credential in self.not_enrolled:
+                raise _Reply(client_forbidden())
             if endpoint == DM_EVENTS:
                 record.user_id = user
             headers = self._spend(credential, endpoint, now)
@@ -591,9 +630,12 @@ class FakeXApi:
                 )
             if endpoint == DM_EVENTS:
                 body = self._dm_page(params, str(user), now, hostile)
+            elif endpoint == USER_BY_USERNAME:
+                body = self._user_by_username(request.match_info["username"], params)
             else:
                 body = self._timeline_page(endpoint, params, record.user_id or "", now, hostile)
-            record.ids = [str(d.get("id")) for d in body.get("data", [])]
+            data = body.get("data", [])
+            record.ids = [str(d.get("id")) for d in (data if isinstance(data, list) else [data])]
             response = self._render(body, fault)
             if fault is not None and fault not in ("partial_errors", "slow"):
                 record.ids = []
@@ -1047,11 +1089,41 @@ class FakeXApi:
             }
         return self._malform(t.id, out)
 
+    def _user_by_username(self, username: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """`GET /2/users/by/username/:username`: the user (usernames match in any case), or a 200
+        whose `errors` say there is none; 400 for a username X would not accept."""
+        fields = self._fields(params, "user.fields", USER_FIELDS)
+        if not (1 <= len(username) <= 15 and all(c.isascii() and (c.isalnum() or c == "_") for c in username)):
+            raise _Reply(
+                invalid(
+                    "username",
+                    username,
+                    f"The `username` query parameter value [{username}] does not match {USERNAME_PATTERN}",
+                )
+            )
+        for user_id, known in self.users.items():
+            if known.lower() == username.lower():
+                return {"data": self._user_json(user_id, fields)}
+        return {
+            "errors": [
+                {
+                    "value": username,
+                    "detail": f"Could not find user with username: [{username}].",
+                    "title": "Not Found Error",
+                    "resource_type": "user",
+                    "parameter": "username",
+                    "resource_id": username,
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ]
+        }
+
     def _user_json(self, user_id: str, fields: set[str]) -> dict[str, Any]:
         username = self.users[user_id]
-        out: dict[str, Any] = {"id": user_id, "name": username.replace("_", " ").title(), "username": username}
+        name = self.display_names.get(user_id) or username.replace("_", " ").title()
+        out: dict[str, Any] = {"id": user_id, "name": name, "username": username}
         if "protected" in fields:
-            out["protected"] = False
+            out["protected"] = user_id in self.protected
         if "verified" in fields:
             out["verified"] = False
         return out

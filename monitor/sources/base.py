@@ -120,8 +120,8 @@ class CheckResult:
 
 
 def check_failure(exc: SourceError, endpoint: str, now: datetime) -> CheckResult:
-    """The `CheckResult` of a check whose one call raised `exc` (at `now`)."""
-    where = exc.endpoint or endpoint
+    """The `CheckResult` of a check whose one call, to `endpoint`, raised `exc` (at `now`)."""
+    where = endpoint
     detail = str(exc)
     if isinstance(exc, RateLimited):
         at = now + timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
