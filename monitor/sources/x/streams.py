@@ -337,7 +337,7 @@ class _XSource(ABC):
         if self._anomalies:
             log.warning("X pagination broken", extra={**extra, "anomalies": "; ".join(sorted(self._anomalies))})
         else:
-            log.warning("X pagination recovered", extra=extra)
+            log.info("X pagination recovered", extra=extra)
         self._reported = set(self._anomalies)
 
     def _keep(self, into: dict[str, Message], page: Page) -> None:
