@@ -202,7 +202,7 @@ def accounts_of(config: Config, channel: LookupChannel) -> list[str]:
 
 def missing_credentials(target: Target, candidates: list[str]) -> str:
     """What to say when neither --account nor --token-env was given."""
-    known = f" (configured: {', '.join(candidates)})" if candidates else ""
+    known = f": {', '.join(candidates)}" if candidates else ""
     return (
         f"looking up {target_text(target)} needs {TOKEN_KINDS[target.channel]}: give --account NAME "
         f"(a configured {CHANNEL_NAMES[target.channel]} account{known}) or --token-env NAME "

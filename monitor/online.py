@@ -47,28 +47,30 @@ class StreamCheck:
 
 async def check_streams(config: Config, names: Sequence[str] = ()) -> list[StreamCheck]:
     """Check every stream of the accounts named (all of them when `names` is empty), in the
-    configuration's order."""
+    configuration's order. An account's streams are checked one after the other: when the API
+    throttles the first, the next ones (sharing its client) report it without calling again."""
     limit = asyncio.Semaphore(CHECK_CONCURRENCY)
     async with aiohttp.ClientSession() as session:
-        streams: list[tuple[str, str, str, Source]] = [
-            (brand, account.name, account.channel, source)
+        accounts = [
+            (brand, account, build_sources(account, session))
             for brand, account in config.accounts()
             if not names or account.name in names
-            for source in build_sources(account, session)
         ]
 
-        async def one(source: Source) -> CheckResult:
+        async def one(sources: list[Source]) -> list[CheckResult]:
             async with limit:
-                return await source.check()
+                return [await source.check() for source in sources]
 
         try:
-            results = await asyncio.gather(*(one(source) for *_, source in streams))
+            results = await asyncio.gather(*(one(sources) for *_, sources in accounts))
         finally:
-            for *_, source in streams:
-                await source.close()
+            for *_, sources in accounts:
+                for source in sources:
+                    await source.close()
     return [
-        StreamCheck(brand, account, channel, source.stream, result)
-        for (brand, account, channel, source), result in zip(streams, results, strict=True)
+        StreamCheck(brand, account.name, account.channel, source.stream, result)
+        for (brand, account, sources), checked in zip(accounts, results, strict=True)
+        for source, result in zip(sources, checked, strict=True)
     ]
 
 

@@ -73,6 +73,19 @@ bearer_token_env = "X_NOT_ENROLLED"
 api_base_url = "{x}"
 
 [[brands.accounts]]
+name = "ghost-x"
+channel = "x"
+user_id = "1999"
+bearer_token_env = "X_GOOD"
+api_base_url = "{x}"
+
+[[brands.accounts]]
+name = "demo-x"
+channel = "x"
+user_id = "1"
+source = "demo"
+
+[[brands.accounts]]
 name = "good-fb"
 channel = "facebook"
 page_id = "5001"
@@ -98,6 +111,13 @@ name = "throttled-fb"
 channel = "facebook"
 page_id = "5004"
 page_token_env = "FB_THROTTLED"
+api_base_url = "{graph}"
+
+[[brands.accounts]]
+name = "ghost-fb"
+channel = "facebook"
+page_id = "5999"
+page_token_env = "FB_GOOD"
 api_base_url = "{graph}"
 
 [[brands.accounts]]
@@ -167,6 +187,9 @@ async def test_check_config_online_reports_each_account_and_stream(apis: Apis) -
         ("revoked-x", "x.replies"): "rejected",
         ("standalone-x", "x.mentions"): "permission",
         ("standalone-x", "x.replies"): "permission",
+        ("ghost-x", "x.mentions"): "not_found",
+        ("ghost-x", "x.replies"): "not_found",
+        ("demo-x", "demo"): "ok",
         ("good-fb", "facebook.messenger"): "ok",
         ("good-fb", "facebook.comments"): "ok",
         ("no-messaging-fb", "facebook.messenger"): "permission",
@@ -175,31 +198,35 @@ async def test_check_config_online_reports_each_account_and_stream(apis: Apis) -
         ("expired-fb", "facebook.comments"): "rejected",
         ("throttled-fb", "facebook.messenger"): "rate_limited",
         ("throttled-fb", "facebook.comments"): "rate_limited",
+        ("ghost-fb", "facebook.messenger"): "not_found",
+        ("ghost-fb", "facebook.comments"): "not_found",
         ("offline-fb", "facebook.messenger"): "unreachable",
         ("offline-fb", "facebook.comments"): "unreachable",
     }
     assert checks[("standalone-x", "x.mentions")]["permission"] == "client-not-enrolled"
     assert checks[("no-messaging-fb", "facebook.messenger")]["permission"] == "pages_messaging"
     assert "Session has expired" in checks[("expired-fb", "facebook.messenger")]["detail"]
+    assert "Could not find user with id: [1999]" in checks[("ghost-x", "x.mentions")]["detail"]
     reset = datetime.fromisoformat(checks[("throttled-fb", "facebook.messenger")]["retry_at"])
     assert before + timedelta(minutes=29) <= reset <= datetime.now(UTC) + timedelta(minutes=31)
     assert not any(ENV[name] in result.stdout + result.stderr for name in ENV if name.startswith(("X_", "FB_")))
 
     # One cheap call per stream, answered by the fakes of this process (they recorded them).
-    for endpoint, user in ((MENTIONS, "1001"), (TWEETS, "1001"), (MENTIONS, "1002"), (MENTIONS, "1003")):
+    for endpoint, user in ((MENTIONS, "1001"), (TWEETS, "1001"), (MENTIONS, "1002"), (MENTIONS, "1999")):
         calls = apis.x.requests_to(endpoint, user)
         assert len(calls) == 1 and calls[0].params["max_results"] == "5", calls
         assert calls[0].params["end_time"].startswith("2010-11-06"), calls[0].params
     [dm] = apis.x.requests_to(DM_EVENTS)
     assert dm.params["max_results"] == "1" and dm.status == 200
-    by_page: dict[tuple[str | None, str | None], int] = {}
+    by_node: dict[tuple[str | None, str | None], int] = {}
     for r in apis.graph.requests:
-        by_page[(r.page_id, r.edge)] = by_page.get((r.page_id, r.edge), 0) + 1
-        assert r.params.get("limit") == "1", r
-    assert by_page == {(page, edge): 1 for page in ("5001", "5002", "5004") for edge in ("conversations", "feed")} | {
-        ("5003", "conversations"): 1,
-        ("5003", "feed"): 1,
+        by_node[(r.node, r.edge)] = by_node.get((r.node, r.edge), 0) + 1
+        assert r.params.get("limit") == "1" and r.params.get("fields") == "id", r
+    pages = ("5001", "5002", "5003", "5999")
+    assert by_node == {(page, edge): 1 for page in pages for edge in ("conversations", "feed")} | {
+        ("5004", "conversations"): 1  # the throttled Page's feed is not called: calls would extend the block
     }
+    assert "blocked by the Graph API" in checks[("throttled-fb", "facebook.comments")]["detail"]
 
 
 async def test_check_config_online_text_and_exit_status(apis: Apis) -> None:
