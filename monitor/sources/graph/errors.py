@@ -79,6 +79,6 @@ def translate(error: GraphError, usage: Usage, endpoint: str) -> SourceError:
         )
     if error.status == 429:
         return RateLimited(what, retry_after=usage.regain_seconds or DEFAULT_THROTTLE_SECONDS, endpoint=endpoint)
-    if code == 100 and error.subcode == 33 or code == MISSING_ALIAS_CODE:
+    if (code == 100 and error.subcode == 33) or code == MISSING_ALIAS_CODE:
         return ObjectGone(what, endpoint=endpoint)
     return TemporaryFailure(what, endpoint=endpoint)
