@@ -38,7 +38,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from monitor.simulator.graph_api import FakeGraphApi, script_page
+from monitor.simulator.graph_api import FakeGraphApi
+from monitor.simulator.traffic import script_page
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
 
