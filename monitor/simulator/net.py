@@ -1,5 +1,5 @@
-"""Local endpoints for the fakes, the demo, the benchmarks and the tests: a free TCP port, and an
-aiohttp app served on loopback until stopped."""
+"""Local endpoints for the fakes, the demo, the benchmarks and the tests: a free TCP port, and the
+fake servers' start and stop (an aiohttp app served on loopback, as an async context manager)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def ports_below_ephemeral() -> range:
 def free_port(ports: range | None = None) -> int:
     """A TCP port on 127.0.0.1 that nothing holds and that this process has not given before, from
     `ports` (default: `ports_below_ephemeral()`): for a server started in another process. A server
-    started in this process binds port 0 instead (`LocalServer`)."""
+    started in this process binds port 0 instead (`FakeServer`)."""
     ports = ports if ports is not None else ports_below_ephemeral()
     offset = random.randrange(len(ports))  # two runs at once (two checkouts) start at different places
     for i in range(len(ports)):
@@ -55,75 +55,40 @@ def free_port(ports: range | None = None) -> int:
     raise RuntimeError(f"no free port left in {ports}")
 
 
-class LocalServer:
-    """An aiohttp app served on `host` (loopback) at `port` (0: one the kernel picks) until stopped:
-    `url = await server.start()` and `await server.stop()`, or `async with LocalServer(app) as url`."""
-
-    def __init__(
-        self, app: web.Application, *, host: str = LOOPBACK, port: int = 0, shutdown_seconds: float = SHUTDOWN_SECONDS
-    ) -> None:
-        self.app, self.host, self.port = app, host, port
-        self.shutdown_seconds = shutdown_seconds
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> str:
-        """Serve the app; return its base URL (http://HOST:PORT, the port bound)."""
-        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=self.shutdown_seconds)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-        self.url = f"http://{self.host}:{self.port}"
-        return self.url
-
-    async def stop(self) -> None:
-        """Stop serving (again: nothing)."""
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> str:
-        return await self.start()
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-
 class FakeServer:
     """What the fake servers share: `await fake.start()` serves `fake.app()` on loopback and gives
-    its URL (also in `url`), `await fake.stop()` stops it; or `async with fake:` for both."""
+    its base URL (also in `url`, and its port in `port`), `await fake.stop()` stops it; or
+    `async with fake:` for both."""
 
     url = ""
     """The base URL once started (http://127.0.0.1:PORT)."""
-    _server: LocalServer | None = None
+    port = 0
+    """The port served on (0 before `start`)."""
+    _runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
         """The aiohttp app that answers as the real service does."""
         raise NotImplementedError
 
-    @property
-    def port(self) -> int:
-        """The port served on (0 before `start`)."""
-        return self._server.port if self._server is not None else 0
-
     async def start(self, port: int = 0) -> str:
         """Serve on 127.0.0.1 at `port` (0: a port the kernel picks); return the base URL."""
-        server = LocalServer(self.app(), port=port)
-        self.url = await server.start()
-        self._server = server
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, LOOPBACK, port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        self.url = f"http://{LOOPBACK}:{self.port}"
         return self.url
 
     async def stop(self) -> None:
-        if self._server is not None:
-            server, self._server = self._server, None
-            await server.stop()
+        """Stop serving (again: nothing); `url` and `port` still say where it served."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
 
     async def __aenter__(self) -> Self:
         await self.start()

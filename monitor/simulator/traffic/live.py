@@ -24,18 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from monitor.simulator.graph_api import FakeGraphApi, Person
-from monitor.simulator.traffic.texts import (
-    COURTESY,
-    FIRST_NAMES,
-    FOLLOW_UPS,
-    PAGE_POSTS,
-    PRAISE,
-    PRIVATE_QUESTIONS,
-    PUBLIC_QUESTIONS,
-    REPLIES,
-    Lang,
-    mixed,
-)
+from monitor.simulator.traffic import texts
+from monitor.simulator.traffic.texts import Lang
 from monitor.simulator.x_api import FakeXApi
 
 Place = Literal["x_mention", "x_dm", "messenger", "comment"]
@@ -45,7 +35,7 @@ PRIVATE: frozenset[Place] = frozenset({"x_dm", "messenger"})
 
 MINUTE = 60.0
 HOUR = 3600.0
-_PAGE_POSTS = mixed(PAGE_POSTS)
+_PAGE_POSTS = texts.mixed(texts.PAGE_POSTS)
 
 
 @dataclass(frozen=True)
@@ -125,31 +115,33 @@ def plan_minute(seed: int, place: Place, minute: int, salt: str = "") -> list[Ex
     count = int(profile.per_minute) + (1 if rng.random() < profile.per_minute % 1 else 0)
     out = []
     for i in range(count):
-        lang: Lang = rng.choice(("fr", "en"))
+        lang: Lang = rng.choice(texts.LANGS)
         at = minute * MINUTE + rng.random() * MINUTE
         n = ids.randrange(10**15, 10**16)
-        name = f"{rng.choice(FIRST_NAMES)} {chr(65 + n % 26)}."
+        name = f"{rng.choice(texts.FIRST_NAMES)} {chr(65 + n % 26)}."
         steps: list[Step] = []
         if place not in PRIVATE and rng.random() < profile.praise:
-            steps.append(Step(0.0, "praise", rng.choice(PRAISE[lang])))
+            steps.append(Step(0.0, "praise", rng.choice(texts.PRAISE[lang])))
         else:
-            questions = PRIVATE_QUESTIONS if place in PRIVATE else PUBLIC_QUESTIONS
+            questions = texts.PRIVATE_QUESTIONS if place in PRIVATE else texts.PUBLIC_QUESTIONS
             steps.append(Step(0.0, "question", rng.choice(questions[lang])))
             t = 0.0
             if rng.random() < 0.2:  # a second message before any reply joins the same wait
                 t += rng.uniform(1, 5) * MINUTE
-                steps.append(Step(t, "question", rng.choice(FOLLOW_UPS[lang])))
+                steps.append(Step(t, "question", rng.choice(texts.FOLLOW_UPS[lang])))
             if rng.random() >= profile.never:
                 t += _delay(rng, profile.median_delay)
-                steps.append(Step(t, "reply", rng.choice(REPLIES[lang])))
+                steps.append(Step(t, "reply", rng.choice(texts.REPLIES[lang])))
                 after = rng.random()
                 if after < 0.25:  # a thank-you: no new wait
-                    steps.append(Step(t + rng.uniform(1, 10) * MINUTE, "courtesy", rng.choice(COURTESY[lang])))
+                    steps.append(Step(t + rng.uniform(1, 10) * MINUTE, "courtesy", rng.choice(texts.COURTESY[lang])))
                 elif after < 0.45:  # a follow-up question: a `next` wait, answered or not
                     t += rng.uniform(5, 30) * MINUTE
-                    steps.append(Step(t, "question", rng.choice(FOLLOW_UPS[lang])))
+                    steps.append(Step(t, "question", rng.choice(texts.FOLLOW_UPS[lang])))
                     if rng.random() >= profile.never:
-                        steps.append(Step(t + _delay(rng, profile.median_delay), "reply", rng.choice(REPLIES[lang])))
+                        steps.append(
+                            Step(t + _delay(rng, profile.median_delay), "reply", rng.choice(texts.REPLIES[lang]))
+                        )
         out.append(Exchange(f"{place}:{minute}:{i}", place, lang, str(n), name, at, tuple(steps)))
     return out
 

@@ -10,26 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from monitor.simulator.graph_api import FakeGraphApi, Person
-from monitor.simulator.traffic.texts import (
-    COURTESY,
-    FOLLOW_UPS,
-    PAGE_POSTS,
-    PRAISE,
-    PRIVATE_QUESTIONS,
-    PUBLIC_QUESTIONS,
-    REPLIES,
-    THANKS_BACK,
-    mixed,
-)
+from monitor.simulator.traffic import texts
 from monitor.simulator.traffic.waits import ExpectedWait, ThreadWaits
 
-_PRIVATE_QUESTIONS = mixed(PRIVATE_QUESTIONS)
-_PUBLIC_QUESTIONS = mixed(PUBLIC_QUESTIONS)
-_FOLLOW_UPS = mixed(FOLLOW_UPS)
-_PRAISE = mixed(PRAISE)
-_COURTESY = mixed(COURTESY)
-_REPLIES = mixed(REPLIES)
-_PAGE_POSTS = mixed(PAGE_POSTS)
+_PRIVATE_QUESTIONS = texts.mixed(texts.PRIVATE_QUESTIONS)
+_PUBLIC_QUESTIONS = texts.mixed(texts.PUBLIC_QUESTIONS)
+_FOLLOW_UPS = texts.mixed(texts.FOLLOW_UPS)
+_PRAISE = texts.mixed(texts.PRAISE)
+_COURTESY = texts.mixed(texts.COURTESY)
+_REPLIES = texts.mixed(texts.REPLIES)
+_PAGE_POSTS = texts.mixed(texts.PAGE_POSTS)
 
 
 @dataclass
@@ -170,7 +160,7 @@ def script_page(
             written += 1
             if rng.random() < 0.5:
                 r = t + delay()
-                th.seen(api.add_comment(pid, at(r), THANKS_BACK["fr"][0], parent=c), at(r))
+                th.seen(api.add_comment(pid, at(r), texts.THANKS_BACK["fr"][0], parent=c), at(r))
                 written += 1
             continue
         c = api.add_comment(pid, at(t), rng.choice(_PUBLIC_QUESTIONS), author=who)
