@@ -12,7 +12,7 @@ from typing import Any, cast
 import click
 
 from monitor import __version__, logs
-from monitor.config import Config, ConfigError, load
+from monitor.config import Config, ConfigError, load, parse_duration
 
 EXIT_CONFIG = 2
 
@@ -152,12 +152,32 @@ def accounts(obj: _Context) -> None:
             click.echo(f"{r['name']}/{r['stream']}: {logs.redact(r['last_error'])}")  # stored before redaction
 
 
+class _Since(click.ParamType):
+    """A UTC date (`2026-01-01`, `2026-01-01T08:00:00`) or an age back from now (`2d`, `12h`)."""
+
+    name = "date|age"
+    _dates = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        text = str(value).strip()
+        try:
+            return self._dates.convert(text, param, ctx).replace(tzinfo=UTC)
+        except click.BadParameter:
+            pass
+        try:
+            return datetime.now(UTC) - parse_duration(text)
+        except ValueError:
+            self.fail(f"{text!r} is neither a date (2026-01-01, 2026-01-01T08:00:00) nor an age (2d, 12h)", param, ctx)
+
+
 @main.command()
 @click.option(
     "--since",
     required=True,
-    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    help="Recompute the waits of threads with messages since this date (UTC).",
+    type=_Since(),
+    help="Recompute the waits of threads with messages since this UTC date (2026-01-01) or age (2d).",
 )
 @click.pass_obj
 def recompute(obj: _Context, since: datetime) -> None:
@@ -169,7 +189,7 @@ def recompute(obj: _Context, since: datetime) -> None:
     async def go() -> int:
         async with open_store(config) as store:
             engine, _ = await prepare(config, store)
-            return await engine.recompute_since(since.replace(tzinfo=UTC))
+            return await engine.recompute_since(since)
 
     click.echo(f"recomputed {_database_errors(asyncio.run)(go())} thread(s)")
 
@@ -341,7 +361,6 @@ def backfill(obj: _Context, account_name: str, since: str) -> None:
     The live cursor is left where it is: running pollers are not disturbed.
     """
     from monitor.backfill import run_backfill
-    from monitor.config import parse_duration
     from monitor.sources.base import SourceError
 
     try:

@@ -324,7 +324,7 @@ async def test_high_usage_slows_down_and_a_block_stops_every_call(
 
         await eventually(lambda: len(feed()) >= 5, 20, "five polls at low usage")
         source = r.sources[("page-a", COMMENTS)]
-        assert source.rate_limit_remaining == {"app": 100.0, "business": 90.0}
+        assert source.rate_budget().remaining == {"app": 100.0, "business": 90.0}
 
         r.api.set_usage(page, call_count=90, total_time=40)
         switched = r.clock()
@@ -333,14 +333,14 @@ async def test_high_usage_slows_down_and_a_block_stops_every_call(
         high = [b.at - a.at for a, b in zip(feed(), feed()[1:], strict=False) if a.at > switched]
         assert sorted(low)[len(low) // 2] < timedelta(seconds=INTERVAL * 2)
         assert min(high) >= timedelta(seconds=INTERVAL * 5.2)
-        assert source.rate_limit_remaining["business"] == 10.0
+        assert source.rate_budget().remaining["business"] == 10.0
 
         r.api.set_usage(page, call_count=10, total_time=5)
         await eventually(
             lambda: (
                 feed()[-1].at > switched
                 and r.api.requests[-1].status == 200
-                and source.rate_limit_remaining["business"] == 90.0
+                and source.rate_budget().remaining["business"] == 90.0
             ),
             20,
             "usage back to 10 %",
@@ -583,7 +583,7 @@ async def test_the_fake_speaks_the_graph_api(monkeypatch: pytest.MonkeyPatch) ->
         top = api.add_comment(post, START + timedelta(minutes=1), "Do you ship to Canada?", author=who)
         reply = api.add_comment(post, START + timedelta(minutes=2), "Yes!", parent=top)
         deep = api.add_comment(post, START + timedelta(minutes=3), "How long?", author=who, parent=reply)
-        from monitor.sources.facebook import appsecret_proof
+        from monitor.sources.graph.client import appsecret_proof
 
         proof = appsecret_proof("s3cret", "tok")
         async with aiohttp.ClientSession() as s:

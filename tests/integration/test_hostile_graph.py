@@ -22,9 +22,9 @@ import pytest
 
 from monitor.config import FacebookAccount
 from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest
-from monitor.sources import graph_bounds as bounds
 from monitor.sources.base import BadPayload, Batch, RateLimited
 from monitor.sources.facebook import FacebookOptions, build_facebook_sources
+from monitor.sources.graph import bounds
 from tests.integration.helpers import SHOP_TOML
 from tests.waiting import cli_env, eventually, free_port, start_cli, stop_cli
 

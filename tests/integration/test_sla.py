@@ -185,3 +185,26 @@ async def test_recompute_applies_a_changed_policy_to_the_stored_history(
     assert row["target_seconds"] == 600
     assert row["deadline"] == asked + timedelta(minutes=10)
     assert row["breached_at"] == asked + timedelta(minutes=10)  # answered after 20 min: now a breach
+
+
+async def test_recompute_since_takes_an_age_as_the_runbook_writes_it(
+    store: Store, database_url: str, tmp_path: Path
+) -> None:
+    engine = await engine_with(store, {**POLICY, "business_hours_only": False})
+    account = next(iter(engine.accounts))
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=3), now - timedelta(days=1)
+    await engine.ingest(account, "s", [q("three-days", old, customer="c1"), q("one-day", recent, customer="c2")], None)
+    path = tmp_path / "changed.toml"
+    path.write_text(CONFIG.format(first="10m"))
+    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url)
+
+    result = cli("--config", str(path), "recompute", "--since", "2d", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "recomputed 1 thread(s)" in result.stdout  # the one-day-old thread only
+    assert (await stored(store, "one-day"))["target_seconds"] == 600
+    assert (await stored(store, "three-days"))["target_seconds"] == 1800
+
+    result = cli("--config", str(path), "recompute", "--since", "yesterday", env=env)
+    assert result.returncode == 2
+    assert "'yesterday' is neither a date (2026-01-01, 2026-01-01T08:00:00) nor an age (2d, 12h)" in result.stderr

@@ -19,6 +19,7 @@ EXAMPLE_ENV = {
     "ACME_X_ACCESS_TOKEN_SECRET": "ts",
     "ACME_FB_PAGE_TOKEN": "p",
     "ACME_FB_APP_SECRET": "a",
+    "SMTP_PASSWORD": "m",
 }
 
 BROKEN = """
@@ -87,6 +88,7 @@ def test_example_config_is_valid() -> None:
     assert policy.targets_for("x", "public").first == 900
     assert policy.targets_for("facebook", "public").first == 1800
     assert policy.targets_for("x", "public", ["je veux un remboursement"]).first == 600
+    assert [r.name for r in config.reports] == ["weekly-directors"]
 
 
 def test_example_config_names_missing_secrets() -> None:
@@ -146,7 +148,7 @@ period = "last-week"
 slack = { webhook_url_env = "WEEKLY_SLACK_URL" }
 """
     )
-    missing = r"reports\[0\]\.slack\.webhook_url_env: environment variable WEEKLY_SLACK_URL"
+    missing = r"reports\[1\]\.slack\.webhook_url_env: environment variable WEEKLY_SLACK_URL"
     with pytest.raises(ConfigError, match=missing):
         load(path, environ=EXAMPLE_ENV)
     assert load(path, environ={**EXAMPLE_ENV, "WEEKLY_SLACK_URL": "https://hooks.slack.test/x"}).reports

@@ -117,6 +117,32 @@ def test_compose_references_and_mounted_paths_exist() -> None:
         assert "content" in config or "file" in config
 
 
+def _env_names(node: object) -> set[str]:
+    """Every environment variable a configuration names through an `*_env` key."""
+    if isinstance(node, dict):
+        found = {v for k, v in node.items() if k.endswith("_env") and isinstance(v, str)}
+        return found.union(*(_env_names(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_env_names(v) for v in node))
+    return set()
+
+
+def test_compose_gives_every_secret_the_example_config_names_from_a_mounted_file() -> None:
+    example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+    data = compose()
+    service = data["services"]["inbox-monitor"]
+    env = service["environment"]
+    mounted = {f"/run/secrets/{name}": name for name in service["secrets"]}
+    names = _env_names(example) - {"INBOX_MONITOR_DATABASE_URL"}  # set by compose itself
+    assert len(names) >= 12, names
+    for name in sorted(names):
+        path = env.get(f"{name}_FILE")
+        assert path in mounted, f"compose gives {name} neither as {name}_FILE nor as a mounted secret"
+        assert data["secrets"][mounted[path]]["file"] == f"./secrets/{mounted[path]}"
+    environ = {f"{name}_FILE": "/run/secrets/x" for name in names}
+    assert parse(example, "config.example.toml", environ).reports  # nothing missing: parse succeeds
+
+
 def test_compose_wires_alertmanager_slack_secret_and_grafana_as_the_project_expects() -> None:
     data = compose()
     services = data["services"]

@@ -16,32 +16,24 @@ from hypothesis import strategies as st
 
 from monitor.domain.items import REJECT_REASONS, Rejected
 from monitor.domain.model import Message
+from monitor.secrets import EnvSecret
 from monitor.sources.base import BadPayload, CredentialsRejected, RateLimited, TemporaryFailure
-from monitor.sources.facebook import (
-    DEFAULT_THROTTLE_SECONDS,
-    ActivePost,
-    CommentsCursor,
+from monitor.sources.facebook.cursor import ActivePost, CommentsCursor, MessengerCursor
+from monitor.sources.facebook.payloads import (
     Conversation,
-    EnvSecret,
-    GraphError,
-    MessengerCursor,
-    ObjectGone,
     Post,
-    Usage,
-    appsecret_proof,
     comment_messages,
-    graph_error,
-    is_graph_id,
     is_messenger_id,
     messenger_message,
     parse_conversation,
-    parse_listing,
     parse_post,
     parse_rejected,
-    parse_usage,
-    slowdown,
-    translate,
 )
+from monitor.sources.graph.client import appsecret_proof
+from monitor.sources.graph.errors import DEFAULT_THROTTLE_SECONDS, GraphError, ObjectGone, graph_error, translate
+from monitor.sources.graph.ids import is_graph_id
+from monitor.sources.graph.paging import parse_listing
+from monitor.sources.graph.usage import Usage, parse_usage, slowdown
 
 PAGE = "5550001"
 ANN = {"name": "Ann Martin", "id": "901"}

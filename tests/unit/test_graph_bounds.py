@@ -8,18 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.sources import graph_bounds as bounds
 from monitor.sources.base import BadPayload
-from monitor.sources.facebook import (
-    ActivePost,
-    CommentsCursor,
-    MessengerCursor,
-    MessengerPass,
-    SweepPass,
-    Usage,
-    parse_usage,
-)
-from monitor.sources.graph_bounds import Cut, FetchBudget, ListPass, Paging, decode_json, regain_seconds
+from monitor.sources.facebook.cursor import ActivePost, CommentsCursor, MessengerCursor, MessengerPass, SweepPass
+from monitor.sources.graph import bounds
+from monitor.sources.graph.budget import Cut, FetchBudget
+from monitor.sources.graph.client import decode_json
+from monitor.sources.graph.paging import ListPass, Paging
+from monitor.sources.graph.usage import Usage, parse_usage, regain_seconds
 
 PAGE = "5550001"
 
