@@ -13,7 +13,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.config import Config
+from monitor.config import Config, DatabaseConfig
 from monitor.deadlines import DeadlineScheduler
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
@@ -34,15 +34,16 @@ log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def open_store(config: Config) -> AsyncIterator[Store]:
+async def open_store(config: Config | DatabaseConfig) -> AsyncIterator[Store]:
     """The configured PostgreSQL, or the embedded one (started here, stopped on exit)."""
-    url = config.database.url()
+    database = config if isinstance(config, DatabaseConfig) else config.database
+    url = database.url()
     embedded: EmbeddedPostgres | None = None
     if url is None:
-        embedded = EmbeddedPostgres(config.database.embedded_dir())
+        embedded = EmbeddedPostgres(database.embedded_dir())
         url = await asyncio.to_thread(embedded.start)
     try:
-        pool = await create_pool(url, min_size=config.database.pool_min_size, max_size=config.database.pool_max_size)
+        pool = await create_pool(url, min_size=database.pool_min_size, max_size=database.pool_max_size)
         try:
             yield Store(pool)
         finally:

@@ -12,24 +12,64 @@ from typing import Any, cast
 import click
 
 from monitor import __version__, logs
-from monitor.config import Config, ConfigError, load, parse_duration
+from monitor.config import Config, ConfigError, DatabaseConfig, load, parse_duration
 
 EXIT_CONFIG = 2
+GIVE_A_CONFIG = "give one with --config FILE or $INBOX_MONITOR_CONFIG (config.example.toml shows every section)"
 
 
 class _Context:
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, from_env: bool) -> None:
         self.config_path = config_path
+        self.from_env = from_env
+        """The path is $INBOX_MONITOR_CONFIG's (the errors say so)."""
 
-    def config(self) -> Config:
-        """Load the configuration or exit with status 2, listing every problem."""
+    def config(self, *, last_demo: bool = True) -> Config:
+        """Load the configuration or exit with status 2, listing every problem. Given none, the
+        last demo's when `last_demo` (commands that read the stored data), else exit 2."""
+        path = self.config_path
+        if path is None:
+            from monitor.demo_runs import latest_config
+
+            found = latest_config() if last_demo else None
+            if found is None:
+                _no_configuration(last_demo)
+            click.echo(f"no configuration given: reading the last demo's, {found}", err=True)
+            path = str(found)
         try:
-            config = load(self.config_path)
+            config = load(None if self.from_env else path)
         except ConfigError as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_CONFIG)
         _register_secrets(config)
         return config
+
+    def database(self) -> DatabaseConfig:
+        """The configuration's database; given none, the default one (no account is needed)."""
+        if self.config_path is None:
+            database = DatabaseConfig()
+            logs.register_secret(database.url())
+            return database
+        return self.config().database
+
+
+def _no_configuration(last_demo: bool) -> None:
+    """Exit 2: no configuration, and how to give one (or see it work with the demo)."""
+    command = click.get_current_context().info_name
+    if command == "run":
+        text = (
+            "error: no configuration. `inbox-monitor run` polls the accounts a configuration file lists: "
+            f"{GIVE_A_CONFIG}.\nTo see it work first, without credentials: inbox-monitor demo"
+        )
+    elif last_demo:
+        text = (
+            f"error: no configuration: {GIVE_A_CONFIG}, or run `inbox-monitor demo` first "
+            "(the commands run after it read its data)"
+        )
+    else:
+        text = f"error: no configuration: {GIVE_A_CONFIG}, or see it work first with `inbox-monitor demo`"
+    click.echo(text, err=True)
+    sys.exit(EXIT_CONFIG)
 
 
 def _register_secrets(config: Config) -> None:
@@ -49,7 +89,8 @@ def _register_secrets(config: Config) -> None:
     "config_path",
     envvar="INBOX_MONITOR_CONFIG",
     type=click.Path(dir_okay=False),
-    help="TOML configuration file (default: $INBOX_MONITOR_CONFIG, else the built-in demo).",
+    help="TOML configuration file (default: $INBOX_MONITOR_CONFIG). Without one, `run` refuses to "
+    "start and the commands that read stored data use the last demo's.",
 )
 @click.option(
     "--log-level",
@@ -63,14 +104,15 @@ def _register_secrets(config: Config) -> None:
 def main(ctx: click.Context, config_path: str | None, log_level: str, log_format: str) -> None:
     """Social inbox response-time monitor for X and Facebook Pages."""
     logs.setup(log_level, log_format)
-    ctx.obj = _Context(config_path)
+    from_env = ctx.get_parameter_source("config_path") is click.core.ParameterSource.ENVIRONMENT
+    ctx.obj = _Context(config_path, from_env)
 
 
 @main.command("check-config")
 @click.pass_obj
 def check_config(obj: _Context) -> None:
     """Validate the configuration; list every problem with its location (exit status 2)."""
-    config = obj.config()
+    config = obj.config(last_demo=False)
     n = len(config.accounts())
     click.echo(f"configuration OK: {len(config.brands)} brand(s), {n} account(s), {len(config.policies)} policy(ies)")
 
@@ -89,12 +131,14 @@ def run(obj: _Context, duration: float | None, listen: str | None) -> None:
     from monitor.app import run as run_app
     from monitor.config import ServerConfig
 
-    config = obj.config()
     if listen is not None:
         try:
-            server = ServerConfig.model_validate({**config.server.model_dump(), "listen": listen})
+            ServerConfig(listen=listen)
         except ValueError:
             raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen") from None
+    config = obj.config(last_demo=False)
+    if listen is not None:
+        server = ServerConfig.model_validate({**config.server.model_dump(), "listen": listen})
         config = config.model_copy(update={"server": server})
     _database_errors(_run_until_signal)(lambda stop: run_app(config, stop), duration)
 
@@ -106,10 +150,10 @@ def migrate(obj: _Context) -> None:
     from monitor.app import open_store
     from monitor.store.db import migrate as apply
 
-    config = obj.config()
+    database = obj.database()
 
     async def go() -> list[str]:
-        async with open_store(config) as store:
+        async with open_store(database) as store:
             return await apply(store.pool)
 
     applied = _database_errors(asyncio.run)(go())
@@ -320,8 +364,13 @@ def _database_errors(func: Any) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import asyncpg
 
+        from monitor.store.embedded import DataDirInUse
+
         try:
             return func(*args, **kwargs)
+        except DataDirInUse as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             detail = logs.redact(f"{type(exc).__name__}: {exc}")
             click.echo(f"error: cannot connect to PostgreSQL or it failed: {detail}", err=True)
@@ -367,7 +416,7 @@ def backfill(obj: _Context, account_name: str, since: str) -> None:
         age = parse_duration(since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    config = obj.config()
+    config = obj.config(last_demo=False)  # it calls the X API: the demo's is gone
     names = [a.name for _, a in config.accounts() if a.channel == "x"]
     if account_name not in names:
         raise click.BadParameter(
@@ -594,6 +643,11 @@ def report(
     default=None,
     help="Plain periodic lines instead of the live view (the default when stdout is not a terminal).",
 )
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Go on with the last demo's data (its open waits stay open) instead of starting afresh.",
+)
 @click.pass_obj
 def demo(
     obj: _Context,
@@ -603,15 +657,17 @@ def demo(
     listen: str,
     with_prometheus: bool,
     plain: bool | None,
+    keep: bool,
 ) -> None:
     """Run the real monitor on simulated X and Facebook traffic, with a live view of waits and breaches.
 
     Local fake X and Graph APIs serve French and English customers' questions; the brand answers
     after realistic delays, or never; the Facebook token expires and is rotated halfway. The data
-    goes to the configured database (default: the embedded one in your data directory), so
-    `inbox-monitor report` works on it afterwards.
+    goes to a directory of its own for each run (with --keep, the last run's), with an embedded
+    PostgreSQL unless --config or $INBOX_MONITOR_DATABASE_URL names a database; the commands run
+    after it with no --config (`inbox-monitor report`) read the last demo's data.
     """
-    from monitor.config import DatabaseConfig, ServerConfig
+    from monitor.config import ServerConfig
     from monitor.demo import DemoError, DemoOptions, prometheus_available, run_demo
 
     try:
@@ -625,13 +681,13 @@ def demo(
             err=True,
         )
         with_prometheus = False
-    database = obj.config().database if obj.config_path else DatabaseConfig()
     options = DemoOptions(
         speed=speed,
         seed=seed,
         listen=listen,
         with_prometheus=with_prometheus,
-        database=database,
+        database=obj.config(last_demo=False).database if obj.config_path else None,
+        keep=keep,
         plain=True if plain else None,
     )
     try:

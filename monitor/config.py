@@ -76,7 +76,12 @@ class DatabaseConfig(_Model):
     def embedded_dir(self) -> Path:
         if self.data_dir is not None:
             return self.data_dir.expanduser()
-        return Path(platformdirs.user_data_dir("inbox-monitor")) / "pgdata"
+        return data_home() / "pgdata"
+
+
+def data_home() -> Path:
+    """The user's data directory of inbox-monitor (`~/.local/share/inbox-monitor`)."""
+    return Path(platformdirs.user_data_dir("inbox-monitor"))
 
 
 class WebhooksConfig(_Model):
@@ -424,49 +429,29 @@ def parse(data: Mapping[str, Any], source: str = "<config>", environ: Mapping[st
     return config
 
 
+class NoConfiguration(Exception):
+    """Neither a file nor $INBOX_MONITOR_CONFIG names a configuration."""
+
+
 def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] = os.environ) -> Config:
-    """Load the file given, or $INBOX_MONITOR_CONFIG, or the built-in demo configuration."""
+    """Load the file given, else the one $INBOX_MONITOR_CONFIG names; `NoConfiguration` when there
+    is neither (there is no built-in configuration: `inbox-monitor demo` makes its own)."""
+    source = None
     if path is None:
         path = environ.get(ENV_CONFIG) or None
+        source = f"{path} (named by ${ENV_CONFIG})"
     if path is None:
-        return parse(tomllib.loads(DEMO_CONFIG), "<built-in demo configuration>", environ)
+        raise NoConfiguration(f"no configuration file: give one with --config FILE or ${ENV_CONFIG}")
     p = Path(path)
+    source = source or str(p)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(str(p), [Problem("", f"cannot read the file: {exc.strerror}")]) from None
+        raise ConfigError(source, [Problem("", f"cannot read the file: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(str(p), [Problem("", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
+        raise ConfigError(source, [Problem("", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), [Problem("", f"not valid TOML: {exc}")]) from None
-    return parse(data, str(p), environ)
-
-
-DEMO_CONFIG = """
-# Built-in configuration: used when neither --config nor INBOX_MONITOR_CONFIG is given.
-# Two demo accounts whose traffic is generated in-process; no credentials needed.
-[policies.default]
-public = { first = "30m", next = "1h" }
-private = { first = "1h", next = "2h" }
-business_hours_only = false
-
-[[brands]]
-name = "demo"
-
-[[brands.accounts]]
-name = "demo-x"
-channel = "x"
-user_id = "1000000001"
-handle = "demo_brand"
-source = "demo"
-poll_interval = "5s"
-
-[[brands.accounts]]
-name = "demo-facebook"
-channel = "facebook"
-page_id = "2000000002"
-source = "demo"
-poll_interval = "5s"
-"""
+        raise ConfigError(source, [Problem("", f"not valid TOML: {exc}")]) from None
+    return parse(data, source, environ)

@@ -1,7 +1,7 @@
 """`inbox-monitor demo`: the real monitor against local fake X and Graph APIs, with live traffic.
 
 What runs is production code: `monitor.app.run` with its pollers, engine, deadline schedule,
-PostgreSQL (embedded, or the configured URL) and `/metrics`. Only the outside world is simulated:
+PostgreSQL and `/metrics`. Only the outside world is simulated:
 the local X API and Graph API (`monitor.simulator`) serve French and English customers' messages
 that `monitor.simulator.traffic` plans, and the accounts' `api_base_url` points at them. Tokens are
 put in the process environment (the Page token as a `_FILE`, as a mounted secret would be).
@@ -17,6 +17,10 @@ error 190): the Page's streams show `credentials_rejected`. At minute 75 the tok
 the new one is written to the file `$DEMO_FACEBOOK_PAGE_TOKEN_FILE` names - and the streams
 recover at their next retry, without a restart: the Facebook source re-reads its secret at every
 call.
+
+Data: each run has a directory of its own (`monitor.demo_runs`) with its embedded PostgreSQL (unless
+$INBOX_MONITOR_DATABASE_URL or `--config` names a database) and its configuration, which the
+commands run after it read when given none; `--keep` goes on with the last run's.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ import aiohttp
 import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import logs
+from monitor import demo_runs, logs
 from monitor.app import Running, run
 from monitor.config import Config, DatabaseConfig, parse
 from monitor.domain.changes import IngestResult
@@ -105,7 +109,10 @@ class DemoOptions:
     seed: int = 1
     listen: str = "127.0.0.1:9464"
     with_prometheus: bool = False
-    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    database: DatabaseConfig | None = None
+    """None: $INBOX_MONITOR_DATABASE_URL when set, else an embedded PostgreSQL in the run's directory."""
+    keep: bool = False
+    """Go on with the last run's directory (and data) instead of a new one."""
     plain: bool | None = None
     """Plain periodic lines instead of the live view (None: when stdout is not a terminal)."""
 
@@ -124,6 +131,14 @@ def demo_config(
     *, speed: float, listen: str, x_url: str, graph_url: str, database: DatabaseConfig, environ: dict[str, str]
 ) -> Config:
     """The demo's configuration: one brand, an X account and a Facebook Page on the fakes."""
+    data = demo_config_data(speed=speed, listen=listen, x_url=x_url, graph_url=graph_url, database=database)
+    return parse(data, "<demo configuration>", environ)
+
+
+def demo_config_data(
+    *, speed: float, listen: str, x_url: str, graph_url: str, database: DatabaseConfig
+) -> dict[str, Any]:
+    """`demo_config` as the TOML document's data."""
 
     def real(story: float) -> str:
         return f"{story / speed:.6g}s"
@@ -176,11 +191,20 @@ def demo_config(
             }
         ],
     }
-    return parse(data, "<demo configuration>", environ)
+    return data
+
+
+def demo_database(configured: DatabaseConfig | None, run: demo_runs.DemoRun) -> DatabaseConfig:
+    """The database given, else $INBOX_MONITOR_DATABASE_URL's, else an embedded one in the run's directory."""
+    if configured is not None:
+        return configured
+    default = DatabaseConfig()
+    return default if default.url() is not None else DatabaseConfig(data_dir=run.pgdata)
 
 
 class _RunGraphApi(FakeGraphApi):
-    """The fake Graph API with ids unique across demo runs (one database keeps every run)."""
+    """The fake Graph API with ids unique across demo runs (`--keep`, or a configured database,
+    keeps several runs in one database)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -488,8 +512,8 @@ class DemoView:
         for e in self.events:
             events.append(f"{seconds_text(e.at):>6}  {e.text}\n", style=styles.get(e.kind, ""))
         footer = Text(
-            f"Data: {self.data_dir} (open waits left by earlier runs stay open: nobody answers them "
-            "any more).\nCtrl-C stops; then `inbox-monitor report` makes a PDF of it.",
+            f"Data: {self.data_dir} (this run's own; with --keep, open waits of earlier runs stay open: "
+            "nobody answers them any more).\nCtrl-C stops; then `inbox-monitor report` makes a PDF of it.",
             style="dim",
         )
         if self.scrape_error:
@@ -771,6 +795,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
     """Run the demo until `stop` is set; the view holds the last figures."""
     speed = options.speed
     _check_free(options.listen)
+    demo_run, previous = demo_runs.choose(keep=options.keep, now=datetime.now(UTC))
     workdir = Path(tempfile.mkdtemp(prefix="inbox-monitor-demo-"))
     environ = os.environ
     x_api = FakeXApi(window_seconds=900.0 / speed, seed=options.seed)
@@ -810,13 +835,21 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
         environ.pop(ENV["page_token"], None)
         environ[f"{ENV['page_token']}_FILE"] = str(token_file)
 
-        config = demo_config(
+        data = demo_config_data(
             speed=speed,
             listen=options.listen,
             x_url=x_api.base_url,
             graph_url=graph.url,
-            database=options.database,
-            environ=dict(environ),
+            database=demo_database(options.database, demo_run),
+        )
+        config = parse(data, "<demo configuration>", dict(environ))
+        demo_runs.save_config(
+            demo_run,
+            demo_runs.saved_config(data),
+            f"Written by `inbox-monitor demo` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (speed {speed:g}, seed "
+            f"{options.seed}):\nits brand, accounts, policies (targets in real seconds) and database. The "
+            "commands given no\nconfiguration read the last demo's. Its fake APIs stopped with it: the "
+            'accounts are source = "demo"\nhere, read without credentials.',
         )
         targets = {
             (ch, thread, kind): config.policy(POLICY).targets_for(ch, thread).for_kind(kind)  # type: ignore[arg-type]
@@ -837,7 +870,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             salt=secrets.token_hex(4),
         )
         player.advance(LOOKAHEAD)
-        data_dir = config.database.url() and "the configured PostgreSQL" or str(config.database.embedded_dir())
+        data_dir = "the configured PostgreSQL" if config.database.url() else str(config.database.embedded_dir())
         view = DemoView(
             speed=speed,
             started=time.monotonic(),
@@ -873,6 +906,8 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
         tasks: list[asyncio.Task[None]] = []
 
         async def started(running: Running) -> None:
+            demo_runs.make_latest(demo_run)  # its data is there: the commands after it read this run's
+            tasks.append(asyncio.create_task(_remove_old_runs([demo_run, previous]), name="demo-runs"))
             running.poller.credentials_retry = STORY_CREDENTIALS_RETRY / speed
             view.attach(running)
             tasks.append(asyncio.create_task(_traffic(player, stop), name="demo-traffic"))
@@ -892,11 +927,17 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
         print(line, file=out, flush=True)
     print(
         f"\nThe data stays in {data_dir}. Make an SLA report of it: inbox-monitor report "
-        "(PDF; --format html|csv|json).",
+        "(PDF; --format html|csv|json): given no --config, the commands read the last demo's "
+        f"configuration ({demo_run.config_path}). The next demo starts afresh; --keep goes on with this one.",
         file=out,
         flush=True,
     )
     return view
+
+
+async def _remove_old_runs(keep: list[demo_runs.DemoRun | None]) -> None:
+    """Remove the demo runs before `keep` (this one and the one before it), off the event loop."""
+    await asyncio.to_thread(demo_runs.remove_old, keep)
 
 
 async def _traffic(player: TrafficPlayer, stop: asyncio.Event) -> None:

@@ -35,7 +35,8 @@ class Health:
     context: Mapping[str, object] = field(default_factory=dict)
     """Fields added to both log lines (which account, which stream)."""
     level: int = logging.ERROR
-    """Of the "failing" line; recovery is a warning."""
+    """Of the "failing" line; the recovery is info: nothing is left to do, and a warning would
+    sound at every recovery (a token rotated, a network blip) in logs that alert on warnings."""
     failing_message: str | None = None
     recovered_message: str | None = None
     status: str = NEW
@@ -54,7 +55,7 @@ class Health:
     def succeeded(self, at: datetime) -> None:
         """A run went well: log the recovery if it was failing."""
         if self.failing:
-            self.logger.warning(
+            self.logger.info(
                 self.recovered_message or f"{self.name} recovered",
                 extra={**self.context, "after_failures": self.failures},
             )

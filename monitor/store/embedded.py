@@ -1,5 +1,10 @@
-"""The embedded PostgreSQL (pgserver) in a data directory kept across runs: started without
-opening the user's directories to all, and never left running by a process that was killed.
+"""The embedded PostgreSQL (pgserver) in a data directory kept across runs: one process at a time,
+started without opening the user's directories to all, and never left running by a process that
+was killed.
+
+One inbox-monitor process uses a data directory at a time: it holds a lock on `.<name>.lock`
+beside the directory (with its pid and command line in it) until it leaves, and a second one is
+refused with `DataDirInUse`, naming the first. The lock goes with the process, even killed.
 
 pgserver keeps the pids of the processes using a server in `<data dir>/.handle_pids.json` and
 stops the server when the last one leaves. Run as root, it starts PostgreSQL as a `pgserver`
@@ -15,10 +20,13 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import signal
 import stat
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psutil
@@ -32,6 +40,14 @@ SHUTDOWN_SECONDS = 30.0
 """For a fast shutdown (clients disconnected, a checkpoint): seconds on a small database."""
 IMMEDIATE_SECONDS = 5.0
 """After that, an immediate shutdown (crash recovery at the next start)."""
+HOLDER_TEXT_MAX = 4096
+"""Bytes of a lock file read to name its holder (a pid and a command line)."""
+COMMAND_SHOWN_MAX = 200
+"""Characters of the holder's command line in the refusal (a command line has no length limit)."""
+
+
+class DataDirInUse(Exception):
+    """Another process uses the embedded data directory; the message names it."""
 
 
 class EmbeddedPostgres:
@@ -40,38 +56,143 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._server: Any = None
+        self._lock_fd: int | None = None
 
     def start(self) -> str:
-        """Start (or join) the server and return a URL of the project's database."""
-        import pgserver  # imported here: only the embedded mode needs it
-
+        """Start the server and return a URL of the project's database; `DataDirInUse` when
+        another process uses the data directory."""
+        pgserver = _pgserver()
         data_dir = self.data_dir.expanduser()
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir = data_dir.resolve()
-        log.info("starting embedded PostgreSQL data_dir=%s", data_dir)
-        with _locked(data_dir), _modes_kept(data_dir, _outside_dirs(data_dir) if os.geteuid() == 0 else []):
-            with pgserver.PostgresServer._lock:  # pgserver's own lock on its handle lists
-                _forget_dead_handles(data_dir)
-            self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
-        uri: str = self._server.get_uri()
-        if DATABASE_NAME not in {r.strip() for r in self._server.psql("SELECT datname FROM pg_database;").splitlines()}:
-            self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        self._lock_fd = hold(data_dir)
+        try:
+            log.info("starting embedded PostgreSQL data_dir=%s", data_dir)
+            with _modes_kept(data_dir, _outside_dirs(data_dir) if os.geteuid() == 0 else []):
+                with pgserver.PostgresServer._lock:  # pgserver's own lock on its handle lists
+                    _forget_dead_handles(data_dir)
+                self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            uri: str = self._server.get_uri()
+            databases = {r.strip() for r in self._server.psql("SELECT datname FROM pg_database;").splitlines()}
+            if DATABASE_NAME not in databases:
+                self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        except BaseException:
+            self.stop()
+            raise
         return uri.replace("/postgres?", f"/{DATABASE_NAME}?", 1)
 
     def stop(self) -> None:
-        """Leave the server; stop it when no other live process uses it."""
-        import pgserver
-
-        if self._server is None:
-            return
+        """Stop the server and let go of the data directory."""
         server, self._server = self._server, None
-        with pgserver.PostgresServer._lock:
-            others = [pid for pid in _forget_dead_handles(server.pgdata) if pid != os.getpid()]
-            if not others:
-                # By signal, not pgserver's `pg_ctl stop`: run as root, that runs as the pgserver
-                # user, who can no longer reach the data directory through its parents.
-                _shut_down(server.get_postmaster_info().process)
-        server.cleanup()  # drops our pid; the server is down already when we were the last
+        try:
+            if server is not None:
+                with _pgserver().PostgresServer._lock:
+                    others = [pid for pid in _forget_dead_handles(server.pgdata) if pid != os.getpid()]
+                    if not others:
+                        # By signal, not pgserver's `pg_ctl stop`: run as root, that runs as the pgserver
+                        # user, who can no longer reach the data directory through its parents.
+                        _shut_down(server.get_postmaster_info().process)
+                server.cleanup()  # drops our pid; the server is down already
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the lock
+                self._lock_fd = None
+
+
+def discard(data_dir: Path) -> bool:
+    """Delete a data directory that no process uses (an old demo's), after stopping the server a
+    killed process left running in it; False, and nothing deleted, when a process uses it."""
+    data_dir = data_dir.expanduser().resolve()
+    try:
+        fd = hold(data_dir)
+    except DataDirInUse:
+        return False
+    try:
+        postmaster = _postmaster(data_dir)
+        if postmaster is not None:
+            log.info("embedded PostgreSQL: stopping the server left in %s", data_dir)
+            _shut_down(postmaster)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        _lock_path(data_dir).unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _pgserver() -> ModuleType:
+    """The pgserver module, imported here: only the embedded mode needs it.
+
+    pgserver asks platformdirs for its runtime directory when it is imported (for its lock file
+    and, when the data directory's path is too long, its socket), and platformdirs warns
+    "XDG_RUNTIME_DIR is not set" on every machine without a login session (containers, cron,
+    su). Its fallback (`/run/user/<uid>`, else `/tmp/runtime-<uid>`, created 0700 for the user)
+    is the right directory there, so that one warning says nothing to our users: it is dropped,
+    and any other warning of the import still shows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+    return pgserver
+
+
+def _lock_path(data_dir: Path) -> Path:
+    return data_dir.parent / f".{data_dir.name}.lock"
+
+
+def hold(data_dir: Path) -> int:
+    """Lock the data directory for this process; the lock file's descriptor (closing it lets go,
+    and so does the process's end). `DataDirInUse`, naming the holder, when another one has it."""
+    path = _lock_path(data_dir)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(fd)
+        os.close(fd)
+        raise DataDirInUse(
+            f"the embedded PostgreSQL data directory {data_dir} is in use by {holder}: one process at a "
+            "time uses it. Stop that process first, or give this command another data directory "
+            "(database.data_dir) or a PostgreSQL server several processes can share "
+            "($INBOX_MONITOR_DATABASE_URL)."
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    record = json.dumps({"pid": os.getpid(), "command": _command(psutil.Process())}).encode()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, record, 0)
+    return fd
+
+
+def _holder(fd: int) -> str:
+    """The process that holds a lock file, as the refusal names it: "process 123 (command)"."""
+    try:
+        record = json.loads(os.pread(fd, HOLDER_TEXT_MAX, 0))
+        pid = int(record["pid"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return "another process (it is starting: its pid is not written yet)"
+    try:
+        command = _command(psutil.Process(pid))  # the live one, when it can be read
+    except psutil.Error:
+        command = str(record.get("command", ""))[:COMMAND_SHOWN_MAX]
+    return f"process {pid} ({command})" if command else f"process {pid}"
+
+
+def _command(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())[:COMMAND_SHOWN_MAX]
+    except psutil.Error:
+        return ""
+
+
+def _postmaster(data_dir: Path) -> psutil.Process | None:
+    """The running server of a data directory (the pid in `postmaster.pid`, if a postgres of it)."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        process = psutil.Process(pid)
+        cmdline = process.cmdline()
+    except (OSError, ValueError, psutil.Error):
+        return None
+    return process if process.name() == "postgres" and str(data_dir) in cmdline else None
 
 
 def _forget_dead_handles(data_dir: Path) -> list[int]:
@@ -116,10 +237,10 @@ def _outside_dirs(data_dir: Path) -> list[Path]:
     """The directories pgserver chmods that are not its own: the parents of the data directory,
     of its binaries (up to its package) and of its runtime directory (where a socket goes when
     the data directory's path is too long for one)."""
-    import pgserver
+    pgserver = _pgserver()
     from pgserver._commands import POSTGRES_BIN_PATH
 
-    package = Path(pgserver.__file__).resolve().parent
+    package = Path(str(pgserver.__file__)).resolve().parent
     runtime = Path(pgserver.PostgresServer.runtime_path)
     found: dict[Path, None] = {}
     for start in (data_dir, POSTGRES_BIN_PATH.resolve(), runtime):
@@ -127,18 +248,6 @@ def _outside_dirs(data_dir: Path) -> list[Path]:
             if parent != package and package not in parent.parents:
                 found[parent] = None
     return list(found)
-
-
-@contextlib.contextmanager
-def _locked(data_dir: Path) -> Iterator[None]:
-    """One process at a time starts the server of a data directory (and so reads the modes
-    before anyone opened them)."""
-    fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager

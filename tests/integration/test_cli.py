@@ -117,9 +117,11 @@ def test_run_with_a_url_polls_serves_health_and_stops_on_sigterm(tmp_path: Path,
 
 
 def test_run_on_embedded_defaults(short_tmp: Path) -> None:
-    """No configuration and no database URL: pgserver in the user's data directory, demo sources.
+    """No database in the configuration and no database URL: pgserver in the user's data directory.
     (`--listen` a free port: a demo or another monitor may hold the default 9464.)"""
-    env = cli_env(XDG_DATA_HOME=str(short_tmp / "data"))
+    config = short_tmp / "config.toml"
+    config.write_text(DEMO_CONFIG.format(port=1))
+    env = cli_env(XDG_DATA_HOME=str(short_tmp / "data"), INBOX_MONITOR_CONFIG=str(config))
     port = free_port()
     proc = start_cli("run", "--listen", f"127.0.0.1:{port}", env=env, log=short_tmp / "run.log")
     try:
@@ -128,7 +130,7 @@ def test_run_on_embedded_defaults(short_tmp: Path) -> None:
         url = f"postgresql://postgres@/inbox_monitor?host={pgdata}"
         wait_for(
             lambda: fetchval(url, "SELECT count(*) FROM poll_state WHERE status = 'ok'") == 2,
-            what="both demo accounts polled",
+            what="both accounts polled",
         )
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
@@ -139,6 +141,37 @@ def test_run_on_embedded_defaults(short_tmp: Path) -> None:
     listed = cli("accounts", env=env)  # the data is kept across runs
     assert listed.returncode == 0, listed.stderr + (short_tmp / "run.log").read_text()
     assert "demo-x" in listed.stdout and "never polled" not in listed.stdout
+
+
+def test_run_without_a_configuration_refuses_to_start(short_tmp: Path) -> None:
+    """No invented accounts and no healthy-looking service: exit 2, saying how to give a
+    configuration or see it work with the demo; a misspelt $INBOX_MONITOR_CONFIG is named."""
+    env = cli_env(XDG_DATA_HOME=str(short_tmp / "data"))
+    result = cli("run", "--listen", f"127.0.0.1:{free_port()}", "--duration", "5", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "no configuration" in result.stderr
+    for hint in ("--config FILE", "$INBOX_MONITOR_CONFIG", "inbox-monitor demo"):
+        assert hint in result.stderr, result.stderr
+    assert not (short_tmp / "data").exists()  # nothing started: no database, no data directory
+
+    missing = short_tmp / "inbox-monitr.toml"
+    result = cli("run", env={**env, "INBOX_MONITOR_CONFIG": str(missing)})
+    assert result.returncode == 2
+    assert f"{missing} (named by $INBOX_MONITOR_CONFIG)" in result.stderr
+    assert "cannot read the file: No such file or directory" in result.stderr
+
+    checked = cli("check-config", env=env)
+    assert checked.returncode == 2 and "no configuration" in checked.stderr, checked.stderr
+
+
+def test_commands_reading_stored_data_without_a_configuration_name_the_demo(short_tmp: Path) -> None:
+    """Given no configuration, they read the last demo's; with no demo yet, exit 2 saying so."""
+    env = cli_env(XDG_DATA_HOME=str(short_tmp / "data"))
+    for command in (["accounts"], ["report", "--out", "-", "--format", "json"]):
+        result = cli(*command, env=env)
+        assert result.returncode == 2, result.stderr
+        assert "no configuration" in result.stderr and "run `inbox-monitor demo` first" in result.stderr
+    assert not (short_tmp / "data").exists()
 
 
 def test_run_refuses_a_listen_address_that_is_not_host_port() -> None:
@@ -156,8 +189,12 @@ def test_migrate_is_idempotent(database_url: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["run", "migrate", "accounts"])
-def test_unreachable_database_is_a_clear_error(command: str) -> None:
-    env = cli_env(INBOX_MONITOR_DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing")
+def test_unreachable_database_is_a_clear_error(command: str, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(DEMO_CONFIG.format(port=free_port()))
+    env = cli_env(
+        INBOX_MONITOR_DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing",
+        INBOX_MONITOR_CONFIG=str(tmp_path / "config.toml"),
+    )
     result = cli(command, env=env, timeout=60)
     assert result.returncode == 1
     assert "cannot connect to PostgreSQL" in result.stderr

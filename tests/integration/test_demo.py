@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import signal
 import subprocess
+import sys
+import tomllib
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +24,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.config import DatabaseConfig
+from monitor import demo_runs
+from monitor.config import DatabaseConfig, load, parse
 from monitor.demo import (
     DEPLOY,
     STORY_TARGETS,
@@ -29,12 +33,14 @@ from monitor.demo import (
     _Output,
     alertmanager_config,
     demo_config,
+    demo_config_data,
 )
 from monitor.domain.questions import is_automatic, needs_reply
 from monitor.simulator.graph_api import FakeGraphApi
 from monitor.simulator.traffic import PLACES, PRIVATE, Exchange, TrafficPlayer, plan
 from monitor.simulator.x_api import FakeXApi
-from tests.conftest import tool
+from monitor.store.embedded import hold
+from tests.conftest import postmasters, tool
 from tests.waiting import cli, cli_env, free_port, serving, start_cli, wait_for
 
 STARTUP = 30.0
@@ -84,19 +90,23 @@ def test_the_same_seed_plays_the_same_story_with_new_customers_each_run() -> Non
     assert [(e.at, e.steps) for e in plan(8, "x_mention", 0, 1800.0)] != [(e.at, e.steps) for e in a]
 
 
+DEMO_ENV = {
+    f"DEMO_{n}": "x" * 8
+    for n in (
+        "X_BEARER_TOKEN",
+        "X_CONSUMER_KEY",
+        "X_CONSUMER_SECRET",
+        "X_ACCESS_TOKEN",
+        "X_ACCESS_TOKEN_SECRET",
+        "FACEBOOK_PAGE_TOKEN",
+        "FACEBOOK_APP_SECRET",
+    )
+}
+"""The secrets the demo puts in its environment."""
+
+
 def test_the_demo_configuration_divides_the_targets_by_the_speed() -> None:
-    env = {
-        f"DEMO_{n}": "x" * 8
-        for n in (
-            "X_BEARER_TOKEN",
-            "X_CONSUMER_KEY",
-            "X_CONSUMER_SECRET",
-            "X_ACCESS_TOKEN",
-            "X_ACCESS_TOKEN_SECRET",
-            "FACEBOOK_PAGE_TOKEN",
-            "FACEBOOK_APP_SECRET",
-        )
-    }
+    env = DEMO_ENV
     config = demo_config(
         speed=60,
         listen="127.0.0.1:1",
@@ -125,6 +135,71 @@ def test_the_demo_alertmanager_configuration_is_the_projects_with_the_fake_slack
         [tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# The demo's data: a directory of its own for each run
+# ------------------------------------------------------------------------------------------------
+
+
+def test_the_saved_configuration_is_the_demos_and_reads_without_credentials(tmp_path: Path) -> None:
+    data = demo_config_data(
+        speed=60,
+        listen="127.0.0.1:1",
+        x_url="http://127.0.0.1:2",
+        graph_url="http://127.0.0.1:3",
+        database=DatabaseConfig(data_dir=tmp_path / "pgdata"),
+    )
+    assert tomllib.loads(demo_runs.to_toml(data)) == data  # the TOML writer loses nothing
+    run = demo_runs.DemoRun(tmp_path)
+    demo_runs.save_config(run, demo_runs.saved_config(data), "Written by a test\n\nline three")
+    assert run.config_path.read_text().startswith("# Written by a test\n#\n# line three\n")
+    saved = load(run.config_path, environ={})  # none of the demo's secrets: its fake APIs are gone
+    demo = parse(data, environ=DEMO_ENV)
+    assert saved.policies == demo.policies and saved.database == demo.database
+    assert [(b, a.name, a.channel, a.handle, a.policy) for b, a in saved.accounts()] == [
+        (b, a.name, a.channel, a.handle, a.policy) for b, a in demo.accounts()
+    ]
+    assert [a.user_id if a.channel == "x" else a.page_id for _, a in saved.accounts()] == [
+        a.user_id if a.channel == "x" else a.page_id for _, a in demo.accounts()
+    ]
+
+
+def test_a_new_run_keeps_the_last_one_and_removes_older_ones_no_process_uses(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(short_tmp))
+    first, previous = demo_runs.choose(keep=True, now=datetime(2026, 12, 5, 9, tzinfo=UTC))
+    assert previous is None and first.path.is_dir()  # the very first run: a new directory, even with --keep
+    old, busy, last = (demo_runs.new_run(datetime(2026, 12, 5, h, tzinfo=UTC)) for h in (10, 11, 12))
+    demo_runs.make_latest(last)
+    assert demo_runs.latest() == last and demo_runs.latest_config() is None  # no configuration written yet
+    (demo_runs.runs_dir() / "notes").mkdir()  # not a run: never deleted
+    kept, previous = demo_runs.choose(keep=True, now=datetime(2026, 12, 5, 13, tzinfo=UTC))
+    assert kept == previous == last  # --keep goes on with the last run's directory
+    new, previous = demo_runs.choose(keep=False, now=datetime(2026, 12, 5, 13, tzinfo=UTC))
+    assert previous == last and new.path.name.startswith("20261205T130000Z-") and new.path.is_dir()
+
+    lock = hold(busy.pgdata)  # a demo still running there
+    try:
+        assert demo_runs.remove_old([new, previous]) == [first.path, old.path]
+    finally:
+        os.close(lock)
+    assert demo_runs.remove_old([new, previous]) == [busy.path]
+    names = sorted(p.name for p in demo_runs.runs_dir().iterdir())
+    assert names == sorted([new.path.name, last.path.name, "latest", "notes"])
+
+
+def test_removing_an_old_run_stops_the_server_a_killed_demo_left_in_it(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(short_tmp))
+    killed = demo_runs.new_run(datetime(2026, 12, 5, 10, tzinfo=UTC))
+    left = f"import pgserver; pgserver.get_server({str(killed.pgdata)!r}, cleanup_mode=None)"  # no stop at exit
+    subprocess.run([sys.executable, "-c", left], check=True, timeout=120, capture_output=True)
+    assert len(postmasters(killed.pgdata)) == 1
+    assert demo_runs.remove_old([]) == [killed.path]
+    assert postmasters(killed.pgdata) == [] and not killed.path.exists()
 
 
 # ------------------------------------------------------------------------------------------------

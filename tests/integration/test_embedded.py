@@ -1,5 +1,6 @@
-"""The embedded PostgreSQL (pgserver) as users meet it: run as root in a private home, it leaves
-the home's modes alone; killed with SIGKILL, the next start leaves one server, and a stop none."""
+"""The embedded PostgreSQL (pgserver) as users meet it: run as root in a private home without
+XDG_RUNTIME_DIR, it leaves the home's modes alone and warns of nothing; one process at a time
+uses a data directory; killed with SIGKILL, the next start leaves one server, and a stop none."""
 
 from __future__ import annotations
 
@@ -34,10 +35,11 @@ def test_migrate_as_root_leaves_the_modes_of_the_data_directorys_parents_alone(s
         d.chmod(0o700)
     parents = [short_tmp, *short_tmp.parents, home, home / ".local", share]
     before = modes(parents)
-    env = {k: v for k, v in cli_env(HOME=str(home)).items() if not k.startswith("XDG_")}
+    env = {k: v for k, v in cli_env(HOME=str(home)).items() if not k.startswith("XDG_")}  # no XDG_RUNTIME_DIR
     for _ in range(2):  # a new data directory (initdb), then an existing one
         done = cli("migrate", env=env)
         assert done.returncode == 0, done.stderr
+        assert "warning" not in done.stderr.lower(), done.stderr  # pgserver's platformdirs warned here
         assert modes(parents) == before, (os.geteuid(), done.stderr[-2000:])
     assert (share / "inbox-monitor" / "pgdata" / "PG_VERSION").exists()
     assert not postmasters(short_tmp)
@@ -72,3 +74,29 @@ def test_after_a_sigkill_the_next_run_leaves_one_server_and_stopping_leaves_none
                 proc.kill()
                 proc.wait()
     assert "forgetting processes that died" in (short_tmp / "second.log").read_text()
+
+
+def test_a_second_process_on_the_same_data_directory_is_refused_naming_the_first(short_tmp: Path) -> None:
+    data_dir = short_tmp / "pgdata"
+    port = free_port()
+    (short_tmp / "config.toml").write_text(CONFIG.format(port=port, data_dir=data_dir))
+    env = cli_env(INBOX_MONITOR_CONFIG=str(short_tmp / "config.toml"))
+    first = start_cli("run", env=env, log=short_tmp / "first.log")
+    try:
+        wait_for(serving(first, port), timeout=60, what="the first run ready")
+        second = cli("run", "--listen", f"127.0.0.1:{free_port()}", "--duration", "30", env=env)
+        report = cli("accounts", env=env)
+        for refused in (second, report):
+            assert refused.returncode == 1, refused.stderr
+            assert f"{data_dir} is in use by process {first.pid} (" in refused.stderr, refused.stderr
+            assert " -m monitor run)" in refused.stderr and "Traceback" not in refused.stderr
+        assert len(postmasters(data_dir)) == 1
+        assert serving(first, port)()  # the first one goes on
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    listed = cli("accounts", env=env)  # once it has stopped
+    assert listed.returncode == 0, listed.stderr

@@ -712,15 +712,21 @@ def test_report_command_rejects_bad_arguments_clearly(cli_setup: tuple[dict[str,
         assert "Traceback" not in result.stderr
 
 
-def test_report_after_the_demo_run(database_url: str, tmp_path: Path) -> None:
-    """`inbox-monitor run` on the demo configuration, then `inbox-monitor report` with no argument."""
-    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url)
-    ran = cli("run", "--duration", "4", "--listen", f"127.0.0.1:{free_port()}", env=env)  # 9464 may be taken
+def test_report_after_a_run(database_url: str, tmp_path: Path) -> None:
+    """`inbox-monitor run` on generated traffic, then `inbox-monitor report` with no argument."""
+    from tests.integration.test_cli import DEMO_CONFIG
+
+    config = tmp_path / "config.toml"
+    config.write_text(DEMO_CONFIG.format(port=free_port()))
+    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(config))
+    ran = cli("run", "--duration", "4", env=env)
     assert ran.returncode == 0, ran.stderr
-    result = cli("report", "--out", str(tmp_path), env=env)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = cli("report", "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
-    [path] = tmp_path.glob("sla-report-*.pdf")
+    [path] = out.glob("sla-report-*.pdf")
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(path).pages)
-    assert "demo-x" in text and "demo-facebook" in text
+    assert "demo-x" in text and "demo-fb" in text
     data = json.loads(cli("report", "--format", "json", "--out", "-", env=env).stdout)
     assert data["total"]["current"]["waits_opened"] > 0

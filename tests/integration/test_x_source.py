@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -31,7 +31,7 @@ from monitor.simulator.clock import SimClock
 from monitor.simulator.traffic import LoadedPost, Post, Scenario, generate, load_on_x
 from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi, UserKeys
 from monitor.sources.base import Batch, TemporaryFailure
-from monitor.sources.x import Cursor, RateBudgets, XTimelineSource, build_x_sources
+from monitor.sources.x import Cursor, RateBudgets, build_x_sources
 from monitor.store.db import create_pool
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
@@ -305,7 +305,7 @@ async def test_an_honest_budget_never_meets_a_429(
     assert await stored_waits(store, b.name) == b.expected()
     gaps = [p[3].cursor for p in observer.polls if p[3] is not None and p[3].cursor and Cursor.decode(p[3].cursor).gap]
     assert gaps, "the burst should have needed more requests than one window allows"
-    windows = {t.source.stream: cast(XTimelineSource, t.source).rate_limit_remaining for t in targets}
+    windows = {t.source.stream: t.source.rate_budget().remaining for t in targets}
     assert set(windows["x.mentions"]) == {MENTIONS} and set(windows["x.replies"]) == {TWEETS}
 
 

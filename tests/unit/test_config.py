@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, load, parse_duration
+from monitor.config import ConfigError, NoConfiguration, load, parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
@@ -130,9 +131,12 @@ def test_unknown_keys_are_refused(tmp_path: Path) -> None:
         load(path, environ=EXAMPLE_ENV)
 
 
-def test_builtin_demo_config_needs_no_secret() -> None:
-    config = load(None, environ={})
-    assert {a.source for _, a in config.accounts()} == {"demo"}
+def test_there_is_no_builtin_configuration(tmp_path: Path) -> None:
+    with pytest.raises(NoConfiguration, match=r"--config FILE or \$INBOX_MONITOR_CONFIG"):
+        load(None, environ={})
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(missing))} \(named by \$INBOX_MONITOR_CONFIG\)"):
+        load(None, environ={"INBOX_MONITOR_CONFIG": str(missing)})
 
 
 def test_report_schedules_name_missing_secrets(tmp_path: Path) -> None:

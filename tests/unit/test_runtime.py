@@ -140,7 +140,7 @@ def test_health_logs_when_failing_starts_changes_and_ends(caplog: pytest.LogCapt
     assert lines(caplog) == [
         ("feed failing", logging.ERROR),
         ("feed failing", logging.ERROR),
-        ("feed recovered", logging.WARNING),
+        ("feed recovered", logging.INFO),
     ]
     first, changed, recovered = (r for r in caplog.records if r.name == log.name)
     assert (first.account, first.status, first.error) == (  # type: ignore[attr-defined]
@@ -178,7 +178,7 @@ async def test_a_failing_step_logs_once_backs_off_and_logs_its_recovery(caplog: 
     down = asyncpg.PostgresConnectionError("connection refused")
     runner = supervised([None, down, down, down, down, down, None, None], time)
     await runner.run()
-    assert lines(caplog) == [("demo step failing", logging.ERROR), ("demo step recovered", logging.WARNING)]
+    assert lines(caplog) == [("demo step failing", logging.ERROR), ("demo step recovered", logging.INFO)]
     assert time.waits == [60.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0]  # interval, backoff to its cap, interval
     assert runner.runs == 8 and runner.health.status == OK and runner.health.failures == 0
     assert runner.health.last_success == time.now
@@ -202,6 +202,7 @@ async def test_failure_is_state_while_it_lasts() -> None:
 
 
 async def test_a_bug_is_logged_with_its_traceback_and_the_step_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     time = FakeTime()
     runner = supervised([KeyError("oops"), KeyError("oops"), asyncpg.PostgresConnectionError("away"), None], time)
     await runner.run()

@@ -1,0 +1,113 @@
+"""The first hour of a new user (issue 21, point 1): from a fresh HOME on a machine without
+XDG_RUNTIME_DIR (a container, cron), the README's first command twice, then `report`. The second
+demo starts from zero, the report is the demo's (its brand, its targets), no command warns."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load
+from tests.waiting import ROOT, cli, cli_env, free_port, serving, wait_for
+
+DURATION = 20
+"""Seconds of each demo: a cold start (initdb, migrations) and the first polls, which read the
+last 30 simulated minutes (questions and answers in the first seconds)."""
+STARTUP = 30.0
+"""Seconds for the demo to serve: a new embedded PostgreSQL (initdb) and the migrations."""
+SUMMARY_ROW = re.compile(r"^(demo-shop-\S+)\s+(x|facebook)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", re.M)
+"""A line of the demo's closing summary: account, channel, questions, answered, breached, open, past SLA."""
+
+
+def readme_first_command() -> list[str]:
+    """The arguments of `inbox-monitor` in the README's first command."""
+    found = re.search(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    assert found is not None, "the README has no ```sh block"
+    command = found.group(1).split("&&")[-1].split()
+    assert command[0].endswith("bin/inbox-monitor"), found.group(1)
+    return command[1:]
+
+
+@dataclass(frozen=True)
+class Ran:
+    stdout: str
+    stderr: str
+
+    def summary(self) -> dict[str, tuple[int, int]]:
+        """Per account: (questions, open now) of the closing summary."""
+        rows = {m[1]: (int(m[3]), int(m[6])) for m in SUMMARY_ROW.finditer(self.stdout)}
+        assert set(rows) == {"demo-shop-x", "demo-shop-facebook"}, self.stdout[-3000:]
+        return rows
+
+    def data_dir(self) -> str:
+        found = re.search(r"data in (\S+)$", self.stdout, re.M)
+        assert found is not None, self.stdout[:2000]
+        return found.group(1)
+
+
+def demo(env: dict[str, str], out: Path) -> Ran:
+    """The README's first command, for DURATION seconds on a free port; its own process answers there."""
+    port = free_port()
+    args = [*readme_first_command(), "--duration", str(DURATION), "--listen", f"127.0.0.1:{port}"]
+    stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
+    with stdout.open("wb") as o, stderr.open("wb") as e:
+        process = subprocess.Popen([sys.executable, "-m", "monitor", *args], stdout=o, stderr=e, env=env, cwd=ROOT)
+    try:
+        wait_for(serving(process, port, ready=False), timeout=STARTUP, what="the demo's own /healthz")
+        assert process.wait(timeout=DURATION + 60) == 0, stderr.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return Ran(stdout.read_text(), stderr.read_text())
+
+
+@pytest.mark.slow
+def test_two_demos_then_a_report_from_a_fresh_home_without_xdg_runtime_dir(short_tmp: Path) -> None:
+    home = short_tmp / "home"
+    home.mkdir()
+    env = {k: v for k, v in cli_env(HOME=str(home)).items() if not k.startswith("XDG_")}
+    first = demo(env, short_tmp / "first")
+    second = demo(env, short_tmp / "second")
+    report = cli("report", "--format", "json", "--out", "-", env=env)
+    assert report.returncode == 0, report.stderr
+    pdf = cli("report", "--format", "pdf", "--out", str(short_tmp / "demo.pdf"), env=env)  # as the README says
+    assert pdf.returncode == 0, pdf.stderr
+
+    for name, stderr in [("demo", first.stderr), ("demo", second.stderr), ("report", report.stderr + pdf.stderr)]:
+        assert "warning" not in stderr.lower(), f"{name} warned:\n{stderr}"
+
+    # The second demo starts from zero: data of its own, nothing open but its own questions.
+    assert first.data_dir() != second.data_dir()
+    for account, (questions, open_now) in second.summary().items():
+        assert questions > 0 and open_now <= questions, (account, second.stdout[-2000:])
+    data = json.loads(report.stdout)
+    opened = data["total"]["current"]["waits_opened"]
+    before, now = sum(q for q, _ in first.summary().values()), sum(q for q, _ in second.summary().values())
+    assert now <= opened < before + now  # the second run's waits (polled up to its last second), not the first's
+
+    # The report is the last demo's: its brand, accounts and policy; the targets the methodology
+    # states are those of the longest waits.
+    assert "reading the last demo's" in report.stderr
+    assert [row["brand"] for row in data["brands"]] == ["demo-shop"]
+    assert {row["account"] for row in data["accounts"]} == {"demo-shop-x", "demo-shop-facebook"}
+    [note] = data["policies"]
+    config = load(Path(second.data_dir()).parent / "config.toml", environ={})
+    policy = config.policy(note["name"])
+    stated = {
+        note["public_first_seconds"]: policy.public.first,
+        note["public_next_seconds"]: policy.public.next,
+        note["private_first_seconds"]: policy.private.first,
+        note["private_next_seconds"]: policy.private.next,
+    }
+    assert all(k == v for k, v in stated.items()), note
+    assert data["longest_waits"]
+    for wait in data["longest_waits"]:
+        target = policy.targets_for(wait["channel"], wait["thread_kind"]).for_kind(wait["kind"])
+        assert wait["target_seconds"] == target and target in stated, wait
