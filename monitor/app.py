@@ -63,7 +63,8 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     )
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
-        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy]) for brand, a in accounts
+        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle)
+        for brand, a in accounts
     }
     return Engine(store, contexts), ids
 

@@ -31,6 +31,8 @@ class AccountContext:
     brand: str
     channel: Channel
     policy: Policy
+    handle: str | None = None
+    """The account's public handle (X) or name (Facebook Page), as configured: alert texts name it."""
 
 
 def thread_outcome(
