@@ -38,7 +38,7 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
                 return value
         except GaveUp:
             raise
-        except Exception as exc:  # the thing waited for may not exist yet
+        except Exception as exc:  # noqa: BLE001 - the thing waited for may not exist yet: any error, retried
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
@@ -159,7 +159,7 @@ async def eventually(
                 return value
         except GaveUp:
             raise
-        except Exception as exc:  # the thing waited for may not exist yet
+        except Exception as exc:  # noqa: BLE001 - the thing waited for may not exist yet: any error, retried
             last_error = exc
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")

@@ -225,12 +225,12 @@ class GraphApiError(Exception):
         code: int,
         message: str,
         *,
-        type: str = "OAuthException",
+        error_type: str = "OAuthException",
         subcode: int | None = None,
         transient: bool = False,
     ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.type = status, code, message, type
+        self.status, self.code, self.message, self.type = status, code, message, error_type
         self.subcode, self.transient = subcode, transient
 
     def body(self) -> Json:
@@ -255,7 +255,7 @@ def _missing(node: str) -> GraphApiError:
         "exist, cannot be loaded due to missing permissions, or does not support "
         "this operation. Please read the Graph API documentation at "
         "https://developers.facebook.com/docs/graph-api",
-        type="GraphMethodException",
+        error_type="GraphMethodException",
         subcode=33,
     )
 
@@ -387,7 +387,8 @@ class FakeGraphApi(FakeServer):
         """Object id -> (fields left out, values served instead): see `malform`."""
         self.misbehaviours: list[Misbehaviour] = []
         self._random_faults: tuple[float, tuple[FaultKind, ...], random.Random] | None = None
-        self._nodes: dict[str, tuple[str, Any]] = {}
+        self.nodes: dict[str, tuple[str, Any]] = {}
+        """Object id -> (its kind, the object): every page, conversation, message, post and comment."""
         self._ids = itertools.count(1_000_001)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -402,7 +403,7 @@ class FakeGraphApi(FakeServer):
     def add_page(self, page_id: str, *, token: str, name: str | None = None) -> FakePage:
         page = FakePage(page_id, name or f"Page {page_id}", token)
         self.pages[page_id] = page
-        self._nodes[page_id] = ("page", page)
+        self.nodes[page_id] = ("page", page)
         return page
 
     def _new_id(self) -> int:
@@ -410,30 +411,30 @@ class FakeGraphApi(FakeServer):
 
     def add_conversation(self, page_id: str, customer: Person) -> str:
         conv = FakeConversation(f"t_{self._new_id()}", page_id, customer)
-        self._nodes[conv.id] = ("conversation", conv)
+        self.nodes[conv.id] = ("conversation", conv)
         self.pages[page_id].conversations.append(conv)
         return conv.id
 
     def add_message(self, conversation_id: str, at: datetime, text: str, *, from_page: bool = False) -> str:
-        kind, conv = self._nodes[conversation_id]
+        kind, conv = self.nodes[conversation_id]
         assert kind == "conversation"
         page = self.pages[conv.page_id].person
         author, to = (page, conv.customer) if from_page else (conv.customer, page)
         msg = FakeMessage(f"m_{self._new_id()}", conv.id, _ts(at), author, to, text)
         conv.add(msg)
-        self._nodes[msg.id] = ("message", msg)
+        self.nodes[msg.id] = ("message", msg)
         return msg.id
 
     def add_post(self, page_id: str, at: datetime, text: str, *, author: Person | None = None) -> str:
         post = FakePost(f"{page_id}_{self._new_id()}", page_id, _ts(at), author or self.pages[page_id].person, text)
-        self._nodes[post.id] = ("post", post)
+        self.nodes[post.id] = ("post", post)
         self.pages[page_id].posts.append(post)
         return post.id
 
     def add_comment(
         self, post_id: str, at: datetime, text: str, *, author: Person | None = None, parent: str | None = None
     ) -> str:
-        kind, post = self._nodes[post_id]
+        kind, post = self.nodes[post_id]
         assert kind == "post"
         comment = FakeComment(
             f"{post_id.rsplit('_', 1)[1]}_{self._new_id()}",
@@ -444,12 +445,12 @@ class FakeGraphApi(FakeServer):
             parent,
         )
         post.add(comment)
-        self._nodes[comment.id] = ("comment", comment)
+        self.nodes[comment.id] = ("comment", comment)
         return comment.id
 
     def delete_post(self, post_id: str, at: datetime | None = None) -> None:
         """The post (and its comments) is gone from `at` on (default: now)."""
-        self._nodes[post_id][1].deleted_at = _ts(at or self.clock())
+        self.nodes[post_id][1].deleted_at = _ts(at or self.clock())
 
     # -- faults and limits -----------------------------------------------------------------------
 
@@ -492,7 +493,7 @@ class FakeGraphApi(FakeServer):
 
     def set_updated_time(self, conversation_id: str, at: datetime) -> None:
         """The conversation says this `updated_time` (a date in 2999) and is listed by it."""
-        kind, conv = self._nodes[conversation_id]
+        kind, conv = self.nodes[conversation_id]
         assert kind == "conversation"
         conv.updated_override = _ts(at)
 
@@ -522,7 +523,8 @@ class FakeGraphApi(FakeServer):
         """Stop every misbehaviour."""
         self.misbehaviours.clear()
 
-    def _misbehaviour(self, kinds: tuple[str, ...], page_id: str | None, edge: str | None) -> Misbehaviour | None:
+    def misbehaviour_for(self, kinds: tuple[str, ...], page_id: str | None, edge: str | None) -> Misbehaviour | None:
+        """The first hostile answer of these kinds that applies to this Page's edge (None: behave)."""
         for rule in self.misbehaviours:
             if rule.kind in kinds and rule.page_id in (None, page_id) and rule.edge in (None, edge):
                 return rule
@@ -599,11 +601,11 @@ class FakeGraphApi(FakeServer):
                 return response
             if len(parts) > 2 or node is None:
                 raise GraphApiError(
-                    400, 2500, f"Unknown path components: /{'/'.join(parts[2:])}", type="OAuthException"
+                    400, 2500, f"Unknown path components: /{'/'.join(parts[2:])}", error_type="OAuthException"
                 )
             body = self._serve(request, version, node, edge, page, int(now))
             items = len(body["data"]) if isinstance(body.get("data"), list) else 1
-            hostile = self._misbehaviour(("huge_body", "deep_json"), page.id, edge)
+            hostile = self.misbehaviour_for(("huge_body", "deep_json"), page.id, edge)
             if hostile is not None:
                 hostile.served += 1
                 return await self._hostile_body(request, hostile, body, edge, self._usage_headers(page, now))
@@ -716,19 +718,22 @@ class FakeGraphApi(FakeServer):
         proof = request.query.get("appsecret_proof")
         if proof is None:
             raise GraphApiError(
-                400, 100, "API calls from the server require an appsecret_proof argument", type="GraphMethodException"
+                400,
+                100,
+                "API calls from the server require an appsecret_proof argument",
+                error_type="GraphMethodException",
             )
         want = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(proof, want):
             raise GraphApiError(
-                400, 100, "Invalid appsecret_proof provided in the API argument", type="GraphMethodException"
+                400, 100, "Invalid appsecret_proof provided in the API argument", error_type="GraphMethodException"
             )
 
     def _serve(
         self, request: web.Request, version: str | None, node: str, edge: str | None, page: FakePage, now: int
     ) -> Json:
-        kind, obj = self._nodes.get(node, (None, None))
-        if kind is None or self._owner(kind, obj) != page.id or self._hidden(kind, obj, now):
+        kind, obj = self.nodes.get(node, (None, None))
+        if kind is None or self.owner_of(kind, obj) != page.id or self._hidden(kind, obj, now):
             raise _missing(node)
         specs = parse_fields(request.query.get("fields", ""))
         ctx = _Ctx(self, request, version, now)
@@ -736,19 +741,20 @@ class FakeGraphApi(FakeServer):
             return ctx.render(kind, obj, specs or DEFAULT_FIELDS[kind])
         return ctx.edge(kind, obj, edge, dict(request.query), specs or None)
 
-    def _owner(self, kind: str, obj: Any) -> str:
+    def owner_of(self, kind: str, obj: Any) -> str:
+        """The id of the Page an object belongs to."""
         if kind == "page":
             return str(obj.id)
         if kind == "comment" or kind == "message":
             parent = obj.post_id if kind == "comment" else obj.conversation_id
-            return self._owner(*self._nodes[parent])
+            return self.owner_of(*self.nodes[parent])
         return str(obj.page_id)
 
     def _hidden(self, kind: str, obj: Any, now: int) -> bool:
         if kind == "post":
             return bool(obj.gone(now)) or obj.created > now
         if kind == "comment":
-            post = self._nodes[obj.post_id][1]
+            post = self.nodes[obj.post_id][1]
             return bool(post.gone(now)) or obj.created > now
         if kind == "message":
             return bool(obj.created > now)
@@ -827,7 +833,7 @@ class _Ctx:
             if name == "parent":
                 if obj.parent is None:
                     return None
-                parent = self.api._nodes[obj.parent][1]
+                parent = self.api.nodes[obj.parent][1]
                 return self.render("comment", parent, spec.sub or DEFAULT_FIELDS["comment"])
             if name == "permalink_url":
                 return f"https://www.facebook.com/{obj.post_id}?comment_id={obj.id}"
@@ -843,7 +849,7 @@ class _Ctx:
         order = sorted(range(len(items)), key=lambda i: keys[i])
         ordered = [items[i] for i in order]
         skeys = [keys[i] for i in order]
-        hostile = self.api._misbehaviour(("repeat_cursor", "endless_cursor"), self.api._owner(kind, obj), edge)
+        hostile = self.api.misbehaviour_for(("repeat_cursor", "endless_cursor"), self.api.owner_of(kind, obj), edge)
         start, end = 0, len(ordered)
         if hostile is not None:  # whatever the cursor asked: the first page
             end = min(len(ordered), limit)
@@ -962,10 +968,10 @@ def _posts(which: str) -> Edge:
         for obj in page.posts:
             if obj.gone(ctx.now) or obj.created > ctx.now:
                 continue
-            if since is not None and obj.created < since or until is not None and obj.created > until:
+            if (since is not None and obj.created < since) or (until is not None and obj.created > until):
                 continue
             own = obj.author.id == page.id
-            if which == "posts" and not own or which == "visitor_posts" and own:
+            if (which == "posts" and not own) or (which == "visitor_posts" and own):
                 continue
             items.append(obj)
         return "post", items, lambda p: (-p.created, p.id)
@@ -979,7 +985,7 @@ def _comments(ctx: _Ctx, obj: Any, args: dict[str, str]) -> tuple[str, list[Any]
         if args.get("filter", "toplevel") != "stream":
             visible = [c for c in visible if c.parent is None]
     else:
-        post = ctx.api._nodes[obj.post_id][1]
+        post = ctx.api.nodes[obj.post_id][1]
         visible = [c for c in post.visible(ctx.now) if c.parent == obj.id]
     if args.get("order", "chronological") == "reverse_chronological":
         return "comment", visible, lambda c: (-c.created, c.id)

@@ -236,7 +236,7 @@ class _Reply(Exception):
 
 
 def iso(ts: float) -> str:
-    seconds, millis = divmod(int(round(ts * 1000)), 1000)  # 100.9996 -> 101.000, not 100.000
+    seconds, millis = divmod(round(ts * 1000), 1000)  # 100.9996 -> 101.000, not 100.000
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
@@ -332,7 +332,7 @@ class FakeXApi(FakeServer):
 
     def new_id(self, at: float) -> int:
         """A snowflake for time `at` (epoch seconds), unique."""
-        ms = int(round(at * 1000)) - TWITTER_EPOCH_MS
+        ms = round(at * 1000) - TWITTER_EPOCH_MS
         seq = self._seq.get(ms, 0)
         if seq >= 1 << 12:
             raise ValueError("more than 4096 ids in one millisecond")
@@ -485,7 +485,7 @@ class FakeXApi(FakeServer):
 
     async def _handle(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         now = self.clock()
-        params = {k: v for k, v in request.query.items()}
+        params = dict(request.query)
         record = RequestRecord(endpoint, request.path, params, request.match_info.get("id"), None, now)
         self.requests.append(record)
         headers: dict[str, str] = {}
@@ -509,7 +509,7 @@ class FakeXApi(FakeServer):
             if fault == "connection_reset":
                 if request.transport is not None:
                     request.transport.abort()
-                raise asyncio.CancelledError()  # aiohttp drops the handler of a lost connection
+                raise asyncio.CancelledError  # aiohttp drops the handler of a lost connection
             if fault == "rate_limited":
                 reset = math.ceil(now + retry_after)
                 headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
@@ -720,7 +720,7 @@ class FakeXApi(FakeServer):
         if value is None:
             return None
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is None:
                 raise ValueError(value)
         except ValueError:
