@@ -740,7 +740,11 @@ def test_report_after_a_run(database_url: str, tmp_path: Path) -> None:
     try:  # until both accounts' questions are stored, however long the machine takes to start it
         wait_for(serving(run, port), timeout=60, what="the run's own /readyz")
         for account in ("demo-x", "demo-fb"):
-            wait_for(lambda a=account: scrape_sum(port, "social_inbox_waits_opened_total", account=a) > 0, timeout=60)
+
+            def opened(account: str = account) -> bool:
+                return scrape_sum(port, "social_inbox_waits_opened_total", account=account) > 0
+
+            wait_for(opened, timeout=60, what=f"{account}'s first waits")
     finally:
         stop_cli(run)
     assert run.returncode == 0, (tmp_path / "run.log").read_text()
