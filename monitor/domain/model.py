@@ -13,6 +13,8 @@ WaitKind = Literal["first", "next"]
 
 CHANNELS: tuple[Channel, ...] = ("x", "facebook", "instagram")
 """Every channel, in the order reports and views list them."""
+CHANNEL_NAMES: dict[str, str] = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
+"""Every channel by its brand name (the same in every language)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from monitor.domain.model import CHANNEL_NAMES
 from monitor.reports.model import Language
 from monitor.reports.period import Period
 
@@ -138,16 +139,13 @@ _STRINGS: dict[str, dict[Language, str]] = {
     },
 }
 
-CHANNEL_NAMES: dict[str, str] = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
-"""Every channel (`monitor.domain.model.CHANNELS`) by its brand name."""
-
 _METHOD: dict[Language, list[str]] = {
     "en": [
         (
-            "<b>Question.</b> An inbound message that needs a reply. In private conversations (X direct "
-            "messages, Messenger, Instagram direct messages) every inbound message is one, except a bare thank-you right after a brand "
-            "reply. In public (mentions, replies, comments, visitor posts) questions, requests and complaints "
-            "count, in French and English; praise, retweets and the brand's own posts do not."
+            "<b>Question.</b> An inbound message that needs a reply. In private conversations (X and "
+            "Instagram direct messages, Messenger) every inbound message is one, except a bare thank-you right "
+            "after a brand reply. In public (mentions, replies, comments, visitor posts) questions, requests "
+            "and complaints count, in French and English; praise, retweets and the brand's own posts do not."
         ),
         (
             "<b>Wait.</b> Opens at the earliest unanswered question of a thread (later questions join it) and "
@@ -178,10 +176,10 @@ _METHOD: dict[Language, list[str]] = {
     "fr": [
         (
             "<b>Question.</b> Un message entrant qui appelle une réponse. En conversation privée (messages "
-            "directs X et Instagram, Messenger), tout message entrant en est une, sauf un simple remerciement juste après "
-            "une réponse de la marque. En public (mentions, réponses, commentaires, publications de visiteurs), "
-            "les questions, demandes et réclamations comptent, en français et en anglais ; pas les compliments, "
-            "les retweets ni les publications de la marque."
+            "directs X et Instagram, Messenger), tout message entrant en est une, sauf un simple remerciement "
+            "juste après une réponse de la marque. En public (mentions, réponses, commentaires, publications "
+            "de visiteurs), les questions, demandes et réclamations comptent, en français et en anglais ; pas "
+            "les compliments, les retweets ni les publications de la marque."
         ),
         (
             "<b>Attente.</b> Elle s'ouvre à la plus ancienne question sans réponse d'un fil (les questions "

@@ -103,7 +103,7 @@ def _from(p: Person, spec: FieldSpec) -> Json:
 
 def _found(ctx: _Ctx, object_id: str, kind: str) -> Any:
     """The visible object of `kind` under `object_id`, else the Graph API's error 100/33."""
-    found = ctx.api.lookup(object_id)
+    found = ctx.api.nodes.get(object_id)
     if found is None or found[0] != kind or found[1].hidden(ctx.now):
         raise _missing(object_id)
     return found[1]
@@ -152,7 +152,7 @@ def _comment_field(ctx: _Ctx, comment: FakeIgComment, spec: FieldSpec) -> Any:
     if spec.name == "from":
         return _from(comment.author, spec)
     if spec.name == "media":
-        return ctx.render("ig_media", ctx.api.node(comment.media_id), spec.sub or [FieldSpec("id")])
+        return ctx.render("ig_media", ctx.api.nodes[comment.media_id][1], spec.sub or [FieldSpec("id")])
     values = {
         "timestamp": graph_time(comment.created),
         "text": comment.text,
@@ -186,7 +186,7 @@ def _media_comments(ctx: _Ctx, media: FakeMedia, args: dict[str, str]) -> tuple[
 
 
 def _replies(ctx: _Ctx, comment: FakeIgComment, args: dict[str, str]) -> tuple[str, list[Any], Any]:
-    media: FakeMedia = ctx.api.node(comment.media_id)
+    media: FakeMedia = ctx.api.nodes[comment.media_id][1]
     replies = [c for c in media.visible(ctx.now) if c.parent == comment.id]
     return "ig_comment", replies, lambda c: (c.created, c.id)
 
@@ -225,7 +225,7 @@ class FakeInstagram:
         """An Instagram professional account linked to the Page (read with the Page's token)."""
         user = FakeIgUser(ig_user_id or self._ig_id(), page_id, username)
         self.accounts[user.id] = user
-        self.api.add_node("ig_user", user)
+        self.api.nodes[user.id] = ("ig_user", user)
         return user.id
 
     def person(self, username: str) -> Person:
@@ -237,7 +237,7 @@ class FakeInstagram:
         user = self.accounts[ig_user_id]
         media = FakeMedia(self._ig_id(), user.page_id, _ts(at), user.person, caption)
         user.media.append(media)
-        self.api.add_node("ig_media", media)
+        self.api.nodes[media.id] = ("ig_media", media)
         return media.id
 
     def add_foreign_media(self, ig_user_id: str, owner: Person, at: datetime, caption: str, *, tag: bool) -> str:
@@ -247,7 +247,7 @@ class FakeInstagram:
         media = FakeMedia(self._ig_id(), user.page_id, _ts(at), owner, caption, tags=(ig_user_id,) if tag else ())
         if tag:
             user.tagged.append(media)
-        self.api.add_node("ig_media", media)
+        self.api.nodes[media.id] = ("ig_media", media)
         return media.id
 
     def add_comment(
@@ -255,14 +255,14 @@ class FakeInstagram:
     ) -> str:
         """A comment (a reply under `parent`, a top-level comment: Instagram has one level); by the
         media's Page's account when `author` is None (the brand)."""
-        media: FakeMedia = self.api.node(media_id)
+        media: FakeMedia = self.api.nodes[media_id][1]
         if author is None:
             author = next(u.person for u in self.accounts.values() if u.page_id == media.page_id)
         if parent is not None:  # a reply to a reply is a reply to its top-level comment
-            parent = self.api.node(parent).parent or parent
+            parent = self.api.nodes[parent][1].parent or parent
         comment = FakeIgComment(self._ig_id(), media_id, _ts(at), author, text, parent, page_id=media.page_id)
         media.add(comment)
-        self.api.add_node("ig_comment", comment)
+        self.api.nodes[comment.id] = ("ig_comment", comment)
         return comment.id
 
     def add_conversation(self, ig_user_id: str, customer: Person) -> str:
@@ -271,12 +271,12 @@ class FakeInstagram:
 
     def add_message(self, conversation_id: str, at: datetime, text: str, *, from_brand: bool = False) -> str:
         """A direct message, from the customer (or the brand's account)."""
-        conv = self.api.node(conversation_id)
+        conv = self.api.nodes[conversation_id][1]
         brand = next(u.person for u in self.accounts.values() if u.page_id == conv.page_id)
         author, to = (brand, conv.customer) if from_brand else (conv.customer, brand)
         message = FakeMessage(f"aWdf{self.api.new_id()}", conv.id, _ts(at), author, to, text)
         conv.add(message)
-        self.api.add_node("message", message)
+        self.api.nodes[message.id] = ("message", message)
         return message.id
 
     # -- webhooks (object `instagram`) -----------------------------------------------------------
@@ -302,13 +302,13 @@ class FakeInstagram:
     def mention_change(self, comment_id: str | None = None, media_id: str | None = None) -> Json:
         """The `mentions` change that names a comment (or a caption) mentioning the account."""
         if comment_id is not None:
-            media_id = media_id or self.api.node(comment_id).media_id
+            media_id = media_id or self.api.nodes[comment_id][1].media_id
             return {"field": "mentions", "value": {"media_id": media_id, "comment_id": comment_id}}
         return {"field": "mentions", "value": {"media_id": media_id}}
 
     def comment_change(self, comment_id: str) -> Json:
         """The `comments` change of a new comment on one of the account's media."""
-        c: FakeIgComment = self.api.node(comment_id)
+        c: FakeIgComment = self.api.nodes[comment_id][1]
         value: Json = {
             "id": c.id,
             "from": {"id": c.author.id, "username": c.author.username},

@@ -29,15 +29,8 @@ from monitor.domain.changes import IngestResult
 from monitor.engine import Engine
 from monitor.poller import Poller, PollTarget
 from monitor.runtime import Backoff, SleepTimer
-from monitor.simulator.graph_api import (
-    ExpectedWait,
-    FakeGraphApi,
-    Person,
-    RecordedRequest,
-    Traffic,
-    graph_time,
-    script_page,
-)
+from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest, graph_time
+from monitor.simulator.traffic import ExpectedWait, Traffic, script_page
 from monitor.sources.base import Batch, Source
 from monitor.sources.facebook import (
     COMMENTS,
@@ -211,21 +204,19 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     """A `kind` of rig on the Pages `pages` (account name -> Page id) named `names`."""
     clock = VirtualClock(START - timedelta(minutes=15), speed)
-    api = FakeGraphApi(clock=clock, app_secret=APP_SECRET, hang_seconds=2.0)
-    await api.start()
-    monkeypatch.setenv("FB_APP_SECRET", APP_SECRET)
-    for name in names:
-        api.add_page(pages[name], token=f"token-{name}", name=name.title())
-        monkeypatch.setenv(token_env(name), f"token-{name}")
-    engine = await engine_for(store, names, channel=kind.channel)
-    engine.clock = clock
-    ids = {ctx.name: i for i, ctx in engine.accounts.items()}
-    r = kind(api, store, engine, clock, ids)
-    try:
-        yield r
-    finally:
-        await r.stop()
-        await api.stop()
+    async with FakeGraphApi(clock=clock, app_secret=APP_SECRET, hang_seconds=2.0) as api:
+        monkeypatch.setenv("FB_APP_SECRET", APP_SECRET)
+        for name in names:
+            api.add_page(pages[name], token=f"token-{name}", name=name.title())
+            monkeypatch.setenv(token_env(name), f"token-{name}")
+        engine = await engine_for(store, names, channel=kind.channel)
+        engine.clock = clock
+        ids = {ctx.name: i for i, ctx in engine.accounts.items()}
+        r = kind(api, store, engine, clock, ids)
+        try:
+            yield r
+        finally:
+            await r.stop()
 
 
 THREAD_KEYS: dict[str, Callable[[str], str]] = {

@@ -43,9 +43,9 @@ import asyncpg
 import pytest
 import yaml
 
-from monitor.simulator.graph_api import FakeGraphApi, script_page
+from monitor.simulator.graph_api import FakeGraphApi
 from monitor.simulator.instagram import FakeInstagram
-from monitor.simulator.instagram_traffic import script_account
+from monitor.simulator.traffic import script_instagram, script_page
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
 
@@ -115,6 +115,15 @@ source = "demo"
 poll_interval = "1s"
 demo_per_minute = 30
 demo_seed = 3
+[[brands.accounts]]
+name = "globex-ig"
+channel = "instagram"
+page_id = "3"
+ig_user_id = "4"
+source = "demo"
+poll_interval = "1s"
+demo_per_minute = 30
+demo_seed = 4
 """
 
 PROMETHEUS = """
@@ -436,7 +445,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         )
         instagram = FakeInstagram(graph.api)
         instagram.add_account(PAGE, username="acme", ig_user_id=IG_USER)
-        script_account(
+        script_instagram(
             instagram,
             IG_USER,
             start=now - timedelta(minutes=20),
@@ -543,6 +552,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             'social_inbox_poll_total{account="acme-fb", result="api_error"}',
             "count(count by (account) (social_inbox_open_waits_breached > 0)) >= 3",
             'sum(increase(social_inbox_waits_answered_total{channel="instagram"}[1m])) > 0',
+            'sum(increase(social_inbox_waits_breached_total{channel="instagram"}[1m])) > 0',
             'social_inbox_open_waits_breached{channel="instagram"} > 0',
             'social_inbox_webhook_deliveries_total{channel="facebook", result="ok"}',
             'social_inbox_webhook_deliveries_total{channel="instagram", result="ok"}',
@@ -619,7 +629,7 @@ def test_variables_list_every_configured_brand_channel_and_account(resolved: dic
     for uid in ("inbox-live", "inbox-pipeline"):
         assert resolved[uid]["brand"] == ["acme", "globex"]
         assert resolved[uid]["channel"] == ["facebook", "instagram", "x"]
-        assert resolved[uid]["account"] == ["acme-fb", "acme-ig", "acme-x", "globex-fb", "globex.fr-x"]
+        assert resolved[uid]["account"] == ["acme-fb", "acme-ig", "acme-x", "globex-fb", "globex-ig", "globex.fr-x"]
     assert resolved["inbox-pipeline"]["job"] == ["inbox-monitor"]
     assert resolved["inbox-sla"]["brand"] == ["acme", "globex"]
     assert resolved["inbox-sla"]["channel"] == ["facebook", "instagram", "x"]
@@ -679,7 +689,7 @@ def instagram_only(values: dict[str, list[str]]) -> dict[str, list[str]]:
     """The dashboard's variables with only the Instagram channel (and its accounts) selected."""
     out = {**values, "channel": ["instagram"]}
     if "account" in values:
-        out["account"] = ["acme-ig"]
+        out["account"] = ["acme-ig", "globex-ig"]
     return out
 
 
@@ -802,22 +812,27 @@ def test_open_questions_table_links_every_open_wait_to_its_post(
     p = next(p for p in GENERATE.panels_of(board) if p["title"] == "Open questions, by deadline")
     query, _ = sql_for(scenario, "inbox-live", p, p["targets"][0], resolved["inbox-live"])
 
-    async def both() -> tuple[list[asyncpg.Record], int]:
+    async def both() -> tuple[list[asyncpg.Record], int, set[str]]:
         conn = await asyncpg.connect(scenario.database_url)
         try:
             async with conn.transaction(readonly=True, isolation="repeatable_read"):
                 rows = await conn.fetch(query)
-                return list(rows), int(await conn.fetchval("SELECT count(*) FROM waits WHERE closed_at IS NULL"))
+                count = int(await conn.fetchval("SELECT count(*) FROM waits WHERE closed_at IS NULL"))
+                first = await conn.fetch(  # the accounts of the 500 open waits due first
+                    "SELECT DISTINCT a.name FROM (SELECT account_id FROM waits WHERE closed_at IS NULL"
+                    " ORDER BY deadline LIMIT 500) w JOIN accounts a ON a.id = w.account_id"
+                )
+                return list(rows), count, {r["name"] for r in first}
         finally:
             await conn.close()
 
-    rows, open_waits = asyncio.run(both())
+    rows, open_waits, due_first = asyncio.run(both())
     assert len(rows) == min(open_waits, 500)
     assert [r["Deadline"] for r in rows] == sorted(r["Deadline"] for r in rows)
     order = ["breached", "at risk", "on time"]
     assert [order.index(r["Status"]) for r in rows] == sorted(order.index(r["Status"]) for r in rows)
     assert all(r["Post"] and r["Post"].startswith("https://") for r in rows)
-    assert {r["Account"] for r in rows} == {"acme-fb", "acme-ig", "acme-x", "globex-fb", "globex.fr-x"}
+    assert {r["Account"] for r in rows} == due_first and len(due_first) >= 4
     assert all(r["Question"] for r in rows)
     assert all(r["Why"] and r["Why"] not in ("courtesy", "no_cue", "praise") for r in rows)  # the rule that opened it
 
@@ -842,7 +857,7 @@ def test_sla_compliance_table_matches_the_waits(scenario: Scenario, resolved: di
             await conn.close()
 
     table, waits, now = asyncio.run(both())
-    assert len(table) == 5  # acme: facebook, instagram, x; globex: facebook, x
+    assert len(table) == 6  # acme and globex: facebook, instagram, x
     for row in table:
         mine = [
             w

@@ -27,7 +27,7 @@ import pytest
 from monitor.config import InstagramAccount
 from monitor.simulator.graph_api import FakeGraphApi, RecordedRequest
 from monitor.simulator.instagram import FakeInstagram
-from monitor.simulator.instagram_traffic import IgTraffic, Thread, script_account
+from monitor.simulator.traffic import InstagramTraffic, script_instagram
 from monitor.sources.base import Source
 from monitor.sources.instagram import STREAMS, build_instagram_sources, thread_key
 from monitor.store import mentions
@@ -97,19 +97,21 @@ async def rig(
         yield r
 
 
-def key(thread: Thread) -> str:
-    return thread_key(thread[1], thread[2]) if thread[0] == "igcomment" else f"igdm:{thread[1]}"
+def key(thread: tuple[str, str]) -> str:
+    """The thread key of a scripted thread (`igcomment`, "<media>:<customer>"), (`igdm`, conversation)."""
+    kind, gid = thread
+    return thread_key(*gid.split(":", 1)) if kind == "igcomment" else f"igdm:{gid}"
 
 
-def expected_waits(traffic: IgTraffic) -> dict[str, list[tuple[object, ...]]]:
+def expected_waits(traffic: InstagramTraffic) -> dict[str, list[tuple[object, ...]]]:
     return {key(thread): [expected_row(w) for w in waits] for thread, waits in traffic.threads.items() if waits}
 
 
-async def script(r: Rig, span: timedelta, **sizes: int) -> dict[str, IgTraffic]:
+async def script(r: Rig, span: timedelta, **sizes: int) -> dict[str, InstagramTraffic]:
     """Every account's traffic, its @mentions delivered (to the store) at their webhook's time."""
     traffic = {}
     for i, name in enumerate(r.ids):
-        traffic[name] = script_account(r.ig, ACCOUNTS[name][1], start=START, span=span, seed=i, **sizes)
+        traffic[name] = script_instagram(r.ig, ACCOUNTS[name][1], start=START, span=span, seed=i, **sizes)
         await mentions.remember(r.store.pool, r.ids[name], traffic[name].mentions, at=START)
     return traffic
 

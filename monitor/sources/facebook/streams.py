@@ -66,6 +66,10 @@ class MessengerSource(GraphStream):
         """Who the brand is in the conversations: their messages `from` it are outbound."""
         return self.page_id
 
+    def _check_call(self) -> tuple[str, dict[str, str]]:
+        """One conversation's id (needs `pages_messaging`; on Instagram, `instagram_manage_messages`)."""
+        return f"{self.page_id}/conversations", {"platform": self.inbox.platform, "fields": "id", "limit": "1"}
+
     def _fields(self) -> str:
         limit = self.options.messages_limit
         return f"id,updated_time,messages.limit({limit}){{id,created_time,from,message}}"
@@ -203,6 +207,10 @@ class CommentsSource(PostsStream):
 
     stream = COMMENTS
     COMMENT_FIELDS = "id,from,message,created_time,parent{id,from,parent{id}}"
+
+    def _check_call(self) -> tuple[str, dict[str, str]]:
+        """One post's id from the feed (needs `pages_read_engagement`)."""
+        return f"{self.page_id}/feed", {"fields": "id", "limit": "1"}
 
     def _feed(self, since: int, fields: str) -> dict[str, str]:
         return {"fields": fields, "since": str(since), "limit": str(self.options.page_limit)}

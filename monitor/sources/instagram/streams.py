@@ -78,6 +78,10 @@ class CommentsSource(PostsStream):
         self.ig_user_id = ig_user_id
         self.url = INBOX_URL.format(page_id=page_id)
 
+    def _check_call(self) -> tuple[str, dict[str, str]]:
+        """One media's id (needs `instagram_basic`, and the account linked to the token's Page)."""
+        return f"{self.ig_user_id}/media", {"fields": "id", "limit": "1"}
+
     def _media(self, since: int, fields: str) -> dict[str, str]:
         return {"fields": fields, "since": str(since), "limit": str(self.options.page_limit)}
 
@@ -160,6 +164,10 @@ class MentionsSource(GraphStream):
         super().__init__(client, page_id, options)
         self.ig_user_id = ig_user_id
         self.inbox = inbox
+
+    def _check_call(self) -> tuple[str, dict[str, str]]:
+        """One tagged media's id (needs `instagram_manage_comments`)."""
+        return f"{self.ig_user_id}/tags", {"fields": "id", "limit": "1"}
 
     async def _fetch(self, cursor: str | None) -> tuple[list[Message], str, Cut | None]:
         now = unix(self.client.clock())
