@@ -4,23 +4,19 @@ brand's answers at known delays and the waits the script implies."""
 
 from __future__ import annotations
 
-import math
-import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from monitor.domain.mentions import Mention
 from monitor.simulator.graph_api import Person
 from monitor.simulator.instagram import FakeInstagram
 from monitor.simulator.traffic import texts
-from monitor.simulator.traffic.page import ScriptedThread, Traffic, script_private
+from monitor.simulator.traffic.page import ScriptClock, ScriptedThread, Traffic, script_praise, script_private
 
 _PUBLIC_QUESTIONS = texts.mixed(texts.PUBLIC_QUESTIONS)
 _FOLLOW_UPS = texts.mixed(texts.FOLLOW_UPS)
-_PRAISE = texts.mixed(texts.PRAISE)
 _REPLIES = texts.mixed(texts.REPLIES)
 _POSTS = texts.mixed(texts.PAGE_POSTS)
-_THANKS = texts.mixed(texts.THANKS_BACK)
 
 WEBHOOK_DELAY = timedelta(seconds=3)
 """How long after an @mention its webhook delivery comes."""
@@ -53,17 +49,10 @@ def script_instagram(
     hours) or never; some customers add to their question before the answer, thank the brand after
     it (private: no new wait) or ask again (a `next` wait); some answers name the customer
     (`@username ...`), some answer another customer who asked under a comment."""
-    rng = random.Random(f"{seed}:{ig_user_id}")
+    clock = ScriptClock.of(f"{seed}:{ig_user_id}", start, span)
+    rng, s0, total, at, delay = clock.rng, clock.s0, clock.total, clock.at, clock.delay
     traffic = InstagramTraffic()
     user = ig.accounts[ig_user_id]
-    s0 = math.floor(start.timestamp())
-    total = int(span.total_seconds())
-
-    def at(ts: float) -> datetime:
-        return datetime.fromtimestamp(int(ts), UTC)
-
-    def delay() -> int:
-        return rng.randint(30, 600) if rng.random() < 0.6 else rng.randint(600, 7200)
 
     def customer() -> Person:
         return ig.person(f"client_{rng.randrange(10**8):08d}")
@@ -82,13 +71,11 @@ def script_instagram(
         th = thread(mid, who.id)
         kind = rng.random()
         if kind < 0.15:  # praise, sometimes thanked: no wait
-            c = ig.add_comment(mid, at(t), rng.choice(_PRAISE), author=who)
-            th.seen(c, at(t))
-            written += 1
-            if rng.random() < 0.5:
-                r = t + delay()
-                th.seen(ig.add_comment(mid, at(r), rng.choice(_THANKS), parent=c), at(r))
-                written += 1
+
+            def comment(ts: int, text: str, parent: str | None, mid: str = mid, who: Person = who) -> str:
+                return ig.add_comment(mid, at(ts), text, author=None if parent else who, parent=parent)
+
+            written += script_praise(clock, t, comment, th)
             continue
         c = ig.add_comment(mid, at(t), rng.choice(_PUBLIC_QUESTIONS), author=who)
         th.question(c, at(t))

@@ -62,6 +62,27 @@ class ScriptedThread:
         self.waits.done()
 
 
+@dataclass(frozen=True)
+class ScriptClock:
+    """The times of a script: its random draws (`rng`), its start and span (UNIX seconds), and the
+    brand's reply delays: seconds to ten minutes mostly, else up to two hours."""
+
+    rng: random.Random
+    s0: int
+    total: int
+
+    @classmethod
+    def of(cls, seed: str, start: datetime, span: timedelta) -> ScriptClock:
+        return cls(random.Random(seed), math.floor(start.timestamp()), int(span.total_seconds()))
+
+    @staticmethod
+    def at(ts: float) -> datetime:
+        return datetime.fromtimestamp(int(ts), UTC)
+
+    def delay(self) -> int:
+        return self.rng.randint(30, 600) if self.rng.random() < 0.6 else self.rng.randint(600, 7200)
+
+
 Say = Callable[[int, str, bool], str]
 """(UNIX time, text, from the brand) -> the id of the message written."""
 
@@ -97,6 +118,26 @@ def script_private(th: ScriptedThread, rng: random.Random, t: int, say: Say, del
     return written
 
 
+Comment = Callable[[int, str, str | None], str]
+"""(UNIX time, text, parent comment: None for the customer's, a comment id for the brand's reply
+under it) -> the id of the comment written."""
+
+
+def script_praise(
+    clock: ScriptClock, t: int, comment: Comment, thread: ScriptedThread | Callable[[str], ScriptedThread]
+) -> int:
+    """A customer's praise at `t` (no wait), thanked by the brand half the time, in `thread` (or
+    `thread(the praise's id)`). The comments it wrote."""
+    c = comment(t, clock.rng.choice(_PRAISE), None)
+    th = thread if isinstance(thread, ScriptedThread) else thread(c)
+    th.seen(c, clock.at(t))
+    if clock.rng.random() >= 0.5:
+        return 1
+    r = t + clock.delay()
+    th.seen(comment(r, texts.THANKS_BACK["fr"][0], c), clock.at(r))
+    return 2
+
+
 def script_page(
     api: FakeGraphApi,
     page_id: str,
@@ -119,16 +160,9 @@ def script_page(
     and posts (before `start - 10 days`) that a monitor must not read, one old conversation and one
     old post that come back to life during the span, and a post deleted during the span.
     """
-    rng = random.Random(f"{seed}:{page_id}")
+    clock = ScriptClock.of(f"{seed}:{page_id}", start, span)
+    rng, s0, total, at, delay = clock.rng, clock.s0, clock.total, clock.at, clock.delay
     traffic = Traffic()
-    s0 = math.floor(start.timestamp())
-    total = int(span.total_seconds())
-
-    def at(ts: float) -> datetime:
-        return datetime.fromtimestamp(int(ts), UTC)
-
-    def delay() -> int:
-        return rng.randint(30, 600) if rng.random() < 0.6 else rng.randint(600, 7200)
 
     def customer() -> Person:
         n = rng.randrange(10**12)
@@ -174,14 +208,11 @@ def script_page(
         t = t_post + rng.randint(60, max(120, min(total, 6 * 3600)))
         kind = rng.random()
         if kind < 0.2:  # praise, sometimes thanked: no wait
-            c = api.add_comment(pid, at(t), rng.choice(_PRAISE), author=who)
-            th = ScriptedThread(traffic, ("comment", c))
-            th.seen(c, at(t))
-            written += 1
-            if rng.random() < 0.5:
-                r = t + delay()
-                th.seen(api.add_comment(pid, at(r), texts.THANKS_BACK["fr"][0], parent=c), at(r))
-                written += 1
+
+            def comment(ts: int, text: str, parent: str | None, pid: str = pid, who: Person = who) -> str:
+                return api.add_comment(pid, at(ts), text, author=None if parent else who, parent=parent)
+
+            written += script_praise(clock, t, comment, lambda c: ScriptedThread(traffic, ("comment", c)))
             continue
         c = api.add_comment(pid, at(t), rng.choice(_PUBLIC_QUESTIONS), author=who)
         th = ScriptedThread(traffic, ("comment", c))
