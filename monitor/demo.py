@@ -13,7 +13,8 @@ At the default speed 60 one real second is one simulated minute: the 30-minute X
 30 s and the first breaches come within a minute.
 
 The token story: at simulated minute 45 the Facebook Page token expires (the Graph API answers
-error 190): the Page's streams show `credentials_rejected`. At minute 75 the token is rotated -
+error 190): the Page's streams, and its Instagram account's, show `credentials_rejected`. At
+minute 75 the token is rotated -
 the new one is written to the file `$DEMO_FACEBOOK_PAGE_TOKEN_FILE` names - and the streams
 recover at their next retry, without a restart: the Facebook source re-reads its secret at every
 call.
@@ -52,11 +53,13 @@ from monitor import demo_runs, logs
 from monitor.app import Running, open_store, run
 from monitor.config import Config, DatabaseConfig, parse
 from monitor.domain.changes import IngestResult
+from monitor.domain.model import CHANNELS
 from monitor.poller import PollTarget
 from monitor.reports.build import scope_figures
 from monitor.reports.i18n import Words
 from monitor.reports.model import Figures
 from monitor.simulator.graph_api import FakeGraphApi
+from monitor.simulator.instagram import FakeInstagram
 from monitor.simulator.net import free_port
 from monitor.simulator.slack import FakeSlack
 from monitor.simulator.traffic import HOUR, MINUTE, TrafficPlayer
@@ -67,8 +70,10 @@ from monitor.store.reports import ReportStore
 log = logging.getLogger(__name__)
 
 BRAND = "demo-shop"
-X_ACCOUNT, FB_ACCOUNT = "demo-shop-x", "demo-shop-facebook"
+X_ACCOUNT, FB_ACCOUNT, IG_ACCOUNT = "demo-shop-x", "demo-shop-facebook", "demo-shop-instagram"
 X_USER_ID, X_HANDLE, PAGE_ID = "1900000000000000001", "demoshop", "190000000000001"
+IG_USER_ID = "17841400190000001"
+"""The Instagram professional account linked to the demo Page (read with the Page's token)."""
 POLICY = "demo"
 
 # SLA targets in simulated time: 30 minutes on X in public (what good brands promise), 1 hour on
@@ -132,7 +137,8 @@ def seconds_text(seconds: float) -> str:
 def demo_config(
     *, speed: float, listen: str, x_url: str, graph_url: str, database: DatabaseConfig, environ: dict[str, str]
 ) -> Config:
-    """The demo's configuration: one brand, an X account and a Facebook Page on the fakes."""
+    """The demo's configuration: one brand, an X account, a Facebook Page and its Instagram account on
+    the fakes."""
     data = demo_config_data(speed=speed, listen=listen, x_url=x_url, graph_url=graph_url, database=database)
     return parse(data, "<demo configuration>", environ)
 
@@ -183,6 +189,18 @@ def demo_config_data(
                         "channel": "facebook",
                         "page_id": PAGE_ID,
                         "handle": "Demo Shop",
+                        "policy": POLICY,
+                        "api_base_url": graph_url,
+                        "poll_interval": poll,
+                        "page_token_env": ENV["page_token"],
+                        "app_secret_env": ENV["app_secret"],
+                    },
+                    {
+                        "name": IG_ACCOUNT,
+                        "channel": "instagram",
+                        "ig_user_id": IG_USER_ID,
+                        "page_id": PAGE_ID,
+                        "handle": X_HANDLE,
                         "policy": POLICY,
                         "api_base_url": graph_url,
                         "poll_interval": poll,
@@ -864,6 +882,8 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             )
         )
         graph.add_page(PAGE_ID, token=tokens["page_token"], name="Demo Shop")
+        instagram = FakeInstagram(graph)
+        instagram.add_account(PAGE_ID, username=X_HANDLE, ig_user_id=IG_USER_ID)
         token_file = workdir / "facebook-page-token"
         token_file.write_text(tokens["page_token"] + "\n", encoding="utf-8")
         for key, name in ENV.items():
@@ -888,9 +908,9 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             "commands given no\nconfiguration read the last demo's. Its fake APIs stopped with it: the "
             'accounts are source = "demo"\nhere, read without credentials.',
         )
-        targets = {
+        targets: dict[tuple[str, str, str], float] = {
             (ch, thread, kind): config.policy(POLICY).targets_for(ch, thread).for_kind(kind)
-            for ch in ("x", "facebook")
+            for ch in CHANNELS
             for thread in ("public", "private")
             for kind in ("first", "next")
         }
@@ -905,6 +925,8 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             x_handle=X_HANDLE,
             page_id=PAGE_ID,
             salt=secrets.token_hex(4),
+            instagram=instagram,
+            ig_user_id=IG_USER_ID,
         )
         player.advance(LOOKAHEAD)
         data_dir = "the configured PostgreSQL" if config.database.url() else str(config.database.embedded_dir())

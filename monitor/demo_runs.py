@@ -32,7 +32,7 @@ RUN_NAME = re.compile(r"^\d{8}T\d{6}Z-[A-Za-z0-9_]+$")
 INLINE_TABLE_MAX = 60
 """Characters of a table written on one line (`public = { first = "30s", next = "60s" }`); longer
 ones get a [section] of their own, easier to read."""
-ACCOUNT_IDENTITY = ("name", "channel", "user_id", "page_id", "handle", "policy")
+ACCOUNT_IDENTITY = ("name", "channel", "user_id", "page_id", "ig_user_id", "handle", "policy")
 """What the saved configuration keeps of an account: what the stored data and reports refer to."""
 
 

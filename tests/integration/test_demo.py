@@ -118,7 +118,8 @@ def test_the_demo_configuration_divides_the_targets_by_the_speed() -> None:
     policy = config.policy("demo")
     assert policy.targets_for("x", "public").first == STORY_TARGETS[("public", "first")] / 60 == 30.0
     assert policy.targets_for("facebook", "private").next == STORY_TARGETS[("private", "next")] / 60
-    assert [a.api_base_url for _, a in config.accounts()] == ["http://127.0.0.1:2", "http://127.0.0.1:3"]
+    assert [a.api_base_url for _, a in config.accounts()] == ["http://127.0.0.1:2", *["http://127.0.0.1:3"] * 2]
+    assert [a.channel for _, a in config.accounts()] == ["x", "facebook", "instagram"]
 
 
 def test_the_demo_alertmanager_configuration_is_the_projects_with_the_fake_slack(tmp_path: Path) -> None:
@@ -160,9 +161,7 @@ def test_the_saved_configuration_is_the_demos_and_reads_without_credentials(tmp_
     assert [(b, a.name, a.channel, a.handle, a.policy) for b, a in saved.accounts()] == [
         (b, a.name, a.channel, a.handle, a.policy) for b, a in demo.accounts()
     ]
-    assert [a.user_id if a.channel == "x" else a.page_id for _, a in saved.accounts()] == [
-        a.user_id if a.channel == "x" else a.page_id for _, a in demo.accounts()
-    ]
+    assert [a.external_id for _, a in saved.accounts()] == [a.external_id for _, a in demo.accounts()]
 
 
 def test_a_new_run_keeps_the_last_one_and_removes_older_ones_no_process_uses(
@@ -299,7 +298,10 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
             text = scrape(port)
             names = [f"social_inbox_waits_{k}_total" for k in ("opened", "answered", "breached")]
             found = {name: total(text, name) for name in [*names, "social_inbox_open_waits"]}
-            return found if all(found.values()) else None
+            instagram = [  # Instagram's questions, answers and breaches too
+                sum(v for labels, v in samples(text, name) if labels.get("channel") == "instagram") for name in names
+            ]
+            return found if all(found.values()) and all(instagram) else None
 
         # The first poll reads the last 30 simulated minutes: some of it is past its SLA already.
         first = wait_for(figures, timeout=120, interval=1, what="questions, answers and a breach in /metrics")
@@ -322,6 +324,7 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
         assert {labels["channel"] for labels, v in samples(text, "social_inbox_waits_opened_total") if v} == {
             "x",
             "facebook",
+            "instagram",
         }
         assert total(text, "social_inbox_response_seconds_count") == total(text, "social_inbox_waits_answered_total")
         output = stop(process, log)
@@ -331,6 +334,7 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
             process.wait()
     assert "SLA BREACHED" in output
     assert re.search(r"demo-shop-x\s+x\s+\d+", output), output[-2000:]
+    assert re.search(r"demo-shop-instagram\s+instagram\s+\d+", output), output[-2000:]
 
     # The report works on the demo's data (the same embedded data directory).
     pdf = tmp_path / "report.pdf"

@@ -1,5 +1,5 @@
-"""Live traffic for the demo: French and English customers write to a brand on X and Facebook, the
-brand answers after realistic delays, or never.
+"""Live traffic for the demo: French and English customers write to a brand on X, Facebook and
+Instagram, the brand answers after realistic delays, or never.
 
 Traffic is planned in *story time* (seconds of the simulated day) and played at `speed` times real
 time: at speed 60 one real second is one simulated minute. Every message carries a real UTC
@@ -24,14 +24,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from monitor.simulator.graph_api import FakeGraphApi, Person
+from monitor.simulator.instagram import FakeInstagram
 from monitor.simulator.traffic import texts
 from monitor.simulator.traffic.texts import Lang
 from monitor.simulator.x_api import FakeXApi
 
-Place = Literal["x_mention", "x_dm", "messenger", "comment"]
+Place = Literal["x_mention", "x_dm", "messenger", "comment", "ig_comment", "ig_dm"]
 StepKind = Literal["question", "reply", "courtesy", "praise"]
-PLACES: tuple[Place, ...] = ("x_mention", "x_dm", "messenger", "comment")
-PRIVATE: frozenset[Place] = frozenset({"x_dm", "messenger"})
+PLACES: tuple[Place, ...] = ("x_mention", "x_dm", "messenger", "comment", "ig_comment", "ig_dm")
+PRIVATE: frozenset[Place] = frozenset({"x_dm", "messenger", "ig_dm"})
+INSTAGRAM: frozenset[Place] = frozenset({"ig_comment", "ig_dm"})
+"""The places of an Instagram account (played when the player has one)."""
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -58,6 +61,9 @@ PROFILES: dict[Place, Profile] = {
     # Facebook Pages: slower, and many questions never get an answer.
     "messenger": Profile(per_minute=0.15, never=0.25, median_delay=40 * MINUTE),
     "comment": Profile(per_minute=0.15, never=0.30, median_delay=45 * MINUTE, praise=0.2),
+    # Instagram: busy comments (much of it praise), direct messages answered within the hour.
+    "ig_comment": Profile(per_minute=0.2, never=0.25, median_delay=35 * MINUTE, praise=0.3),
+    "ig_dm": Profile(per_minute=0.1, never=0.15, median_delay=30 * MINUTE),
 }
 
 
@@ -168,7 +174,8 @@ class Played:
 
 
 class TrafficPlayer:
-    """Loads the planned traffic into the fake X API and the fake Graph API, ahead of time.
+    """Loads the planned traffic into the fake X API and the fake Graph API (with its Instagram
+    account, when given), ahead of time.
 
     `advance(until)` loads every exchange starting before story time `until` (a chunk at a
     time, from `history` story seconds before the origin); the fakes reveal each message when
@@ -189,6 +196,8 @@ class TrafficPlayer:
         salt: str = "",
         history: float = 30 * MINUTE,
         places: tuple[Place, ...] = PLACES,
+        instagram: FakeInstagram | None = None,
+        ig_user_id: str = "",
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -196,10 +205,11 @@ class TrafficPlayer:
         self.x, self.graph = x, graph
         self.x_user_id, self.x_handle, self.page_id = x_user_id, x_handle, page_id
         self.salt = salt
-        self.places = places
+        self.instagram, self.ig_user_id = instagram, ig_user_id
+        self.places = tuple(p for p in places if instagram is not None or p not in INSTAGRAM)
         self.loaded_until = -history
         self.played = Played()
-        self._page_posts: list[tuple[float, str]] = []
+        self._posts: dict[Place, list[tuple[float, str]]] = {"comment": [], "ig_comment": []}
         x.add_user(x_user_id, x_handle)
 
     def real(self, story: float) -> datetime:
@@ -230,6 +240,8 @@ class TrafficPlayer:
             "x_dm": self._dm,
             "messenger": self._messenger,
             "comment": self._comment,
+            "ig_comment": self._ig_comment,
+            "ig_dm": self._ig_dm,
         }
         loaders[e.place](e)
 
@@ -268,24 +280,52 @@ class TrafficPlayer:
             mid = self.graph.add_message(conversation, at, step.text, from_page=step.from_brand)
             self._note(mid, e, step.text)
 
-    def _post_for(self, story: float) -> str:
-        """The Page's latest post at story time `story`: the Page posts every 3 story hours."""
+    def _post_for(self, story: float, place: Place = "comment") -> str:
+        """The brand's latest post (the Page's, or the Instagram account's media) at story time
+        `story`: the brand posts every 3 story hours."""
         slot = math.floor(story / (3 * HOUR))
-        while not self._page_posts or self._page_posts[-1][0] < slot:
-            n = slot if not self._page_posts else int(self._page_posts[-1][0]) + 1
-            at = self.real(n * 3 * HOUR - 20 * MINUTE)
-            post = self.graph.add_post(self.page_id, at, _PAGE_POSTS[n % len(_PAGE_POSTS)])
-            self._page_posts.append((n, post))
-        return next(post for n, post in reversed(self._page_posts) if n <= slot)
+        posts = self._posts[place]
+        while not posts or posts[-1][0] < slot:
+            n = slot if not posts else int(posts[-1][0]) + 1
+            at, text = self.real(n * 3 * HOUR - 20 * MINUTE), _PAGE_POSTS[n % len(_PAGE_POSTS)]
+            if place == "comment":
+                posts.append((n, self.graph.add_post(self.page_id, at, text)))
+            else:
+                assert self.instagram is not None
+                posts.append((n, self.instagram.add_media(self.ig_user_id, at, text)))
+        return next(post for n, post in reversed(posts) if n <= slot)
 
     def _comment(self, e: Exchange) -> None:
         post = self._post_for(e.at)
         person = Person(e.customer_id, e.customer_name)
         top: str | None = None
         for step, at in self._times(e):
-            if step.from_brand:
-                cid = self.graph.add_comment(post, at, step.text, parent=top)
-            else:
-                cid = self.graph.add_comment(post, at, step.text, author=person, parent=top)
+            author = None if step.from_brand else person
+            cid = self.graph.add_comment(post, at, step.text, author=author, parent=top)
             top = top or cid
             self._note(cid, e, step.text)
+
+    def _ig_comment(self, e: Exchange) -> None:
+        """Under the account's latest media: the customer's comment, the brand's answers and the
+        customer's next questions as replies under it."""
+        assert self.instagram is not None
+        media = self._post_for(e.at, "ig_comment")
+        username = f"{e.customer_name.split()[0].lower()}_{e.customer_id[-4:]}"
+        person = Person(e.customer_id, e.customer_name, username)
+        top: str | None = None
+        for step, at in self._times(e):
+            author = None if step.from_brand else person
+            cid = self.instagram.add_comment(media, at, step.text, author=author, parent=top)
+            top = top or cid
+            self._note(cid, e, step.text)
+
+    def _ig_dm(self, e: Exchange) -> None:
+        assert self.instagram is not None
+        username = f"{e.customer_name.split()[0].lower()}_{e.customer_id[-4:]}"
+        conversation = self.instagram.add_conversation(
+            self.ig_user_id, Person(e.customer_id, e.customer_name, username)
+        )
+        for step, at in self._times(e):
+            self._note(
+                self.instagram.add_message(conversation, at, step.text, from_brand=step.from_brand), e, step.text
+            )
