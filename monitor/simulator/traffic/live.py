@@ -113,6 +113,11 @@ def _delay(rng: random.Random, median: float) -> float:
     return min(max(value, 2 * MINUTE), 4 * HOUR)
 
 
+def _username(e: Exchange) -> str:
+    """The customer's handle on X and Instagram: `camille_1234`."""
+    return f"{e.customer_name.split()[0].lower()}_{e.customer_id[-4:]}"
+
+
 def plan_minute(seed: int, place: Place, minute: int, salt: str = "") -> list[Exchange]:
     """The exchanges that start at `place` during story minute `minute` (may be negative)."""
     profile = PROFILES[place]
@@ -240,7 +245,7 @@ class TrafficPlayer:
             "x_dm": self._dm,
             "messenger": self._messenger,
             "comment": self._comment,
-            "ig_comment": self._ig_comment,
+            "ig_comment": self._comment,
             "ig_dm": self._ig_dm,
         }
         loaders[e.place](e)
@@ -253,7 +258,7 @@ class TrafficPlayer:
         self.played.texts[message_id] = (e, text)
 
     def _mention(self, e: Exchange) -> None:
-        handle = f"{e.customer_name.split()[0].lower()}_{e.customer_id[-4:]}"
+        handle = _username(e)
         self.x.add_user(e.customer_id, handle)
         last: int | None = None
         for step, at in self._times(e):
@@ -269,7 +274,7 @@ class TrafficPlayer:
             last = tid
 
     def _dm(self, e: Exchange) -> None:
-        self.x.add_user(e.customer_id, f"{e.customer_name.split()[0].lower()}_{e.customer_id[-4:]}")
+        self.x.add_user(e.customer_id, _username(e))
         for step, at in self._times(e):
             sender, recipient = (self.x_user_id, e.customer_id) if step.from_brand else (e.customer_id, self.x_user_id)
             self._note(str(self.x.add_dm(sender, recipient, step.text, at)), e, step.text)
@@ -296,34 +301,22 @@ class TrafficPlayer:
         return next(post for n, post in reversed(posts) if n <= slot)
 
     def _comment(self, e: Exchange) -> None:
-        post = self._post_for(e.at)
-        person = Person(e.customer_id, e.customer_name)
+        """Under the brand's latest post (the Page's, or the Instagram account's media): the
+        customer's comment, the brand's answers and the customer's next questions under it."""
+        post = self._post_for(e.at, e.place)
+        instagram = self.instagram if e.place == "ig_comment" else None
+        add = instagram.add_comment if instagram is not None else self.graph.add_comment
+        person = Person(e.customer_id, e.customer_name, _username(e) if instagram is not None else None)
         top: str | None = None
         for step, at in self._times(e):
-            author = None if step.from_brand else person
-            cid = self.graph.add_comment(post, at, step.text, author=author, parent=top)
-            top = top or cid
-            self._note(cid, e, step.text)
-
-    def _ig_comment(self, e: Exchange) -> None:
-        """Under the account's latest media: the customer's comment, the brand's answers and the
-        customer's next questions as replies under it."""
-        assert self.instagram is not None
-        media = self._post_for(e.at, "ig_comment")
-        username = f"{e.customer_name.split()[0].lower()}_{e.customer_id[-4:]}"
-        person = Person(e.customer_id, e.customer_name, username)
-        top: str | None = None
-        for step, at in self._times(e):
-            author = None if step.from_brand else person
-            cid = self.instagram.add_comment(media, at, step.text, author=author, parent=top)
+            cid = add(post, at, step.text, author=None if step.from_brand else person, parent=top)
             top = top or cid
             self._note(cid, e, step.text)
 
     def _ig_dm(self, e: Exchange) -> None:
         assert self.instagram is not None
-        username = f"{e.customer_name.split()[0].lower()}_{e.customer_id[-4:]}"
         conversation = self.instagram.add_conversation(
-            self.ig_user_id, Person(e.customer_id, e.customer_name, username)
+            self.ig_user_id, Person(e.customer_id, e.customer_name, _username(e))
         )
         for step, at in self._times(e):
             self._note(
