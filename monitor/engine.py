@@ -36,13 +36,23 @@ class AccountContext:
 
 
 def thread_outcome(
-    account: AccountContext, thread: ThreadInfo, messages: Sequence[ThreadMessageLike], now: datetime
+    account: AccountContext,
+    thread: ThreadInfo,
+    messages: Sequence[ThreadMessageLike],
+    now: datetime,
+    private_replies: Sequence[ThreadMessageLike] = (),
 ) -> ThreadOutcome:
-    """The waits of one thread and its messages' flags under the account's policy (pure)."""
+    """The waits of one thread and its messages' flags under the account's policy (pure). A public
+    thread's waits also close at the brand's `private_replies` to its customer where the policy
+    says so (`dm_closes_public`)."""
     policy = account.policy
     rules = policy.rules
     private = thread.kind == "private"
     flags: dict[str, Flags] = dict.fromkeys([m.external_id for m in messages], NO_FLAGS)
+    own = set(flags)
+    if policy.dm_closes_public and not private:
+        extra = [m for m in private_replies if m.direction == "outbound" and m.external_id not in own]
+        messages = [*messages, *extra]
     texts = {m.external_id: m.text for m in messages}
 
     def question(m: ThreadMessageLike, context: Context) -> bool:
@@ -93,7 +103,7 @@ def thread_outcome(
                 breached_at=t.breached_at,
             )
         )
-    return ThreadOutcome(rows, flags)
+    return ThreadOutcome(rows, {k: v for k, v in flags.items() if k in own})
 
 
 class Engine:
@@ -122,7 +132,9 @@ class Engine:
         result = IngestResult()
         async with self.store.transaction() as tx:
             if messages:
-                threads = await tx.lock_batch(account_id, account.channel, messages)
+                threads = await tx.lock_batch(
+                    account_id, account.channel, messages, dm_closes_public=account.policy.dm_closes_public
+                )
                 await tx.apply(self._changes(threads, now, result))
             if rejected:
                 result.quarantined = await tx.quarantine(
@@ -139,7 +151,7 @@ class Engine:
         recompute its thread's waits with it, in one transaction."""
         async with self.store.transaction() as tx:
             thread_id, before = await labels.relabel(tx, message, label)
-            threads = await tx.lock_threads([thread_id])
+            threads = await tx.lock_threads([thread_id], dm_closes_public=self._dm_accounts)
             changes = list(self._changes(threads, self.clock(), IngestResult()))
             await tx.apply(changes)
             after = changes[0].flags[message.external_id]
@@ -150,15 +162,21 @@ class Engine:
         ids = await self.store.threads_since(since, sorted(self.accounts))
         for i in range(0, len(ids), page):
             async with self.store.transaction() as tx:
-                threads = await tx.lock_threads(ids[i : i + page])
+                threads = await tx.lock_threads(ids[i : i + page], dm_closes_public=self._dm_accounts)
                 await tx.apply(self._changes(threads, self.clock(), IngestResult()))
         return len(ids)
+
+    @property
+    def _dm_accounts(self) -> set[int]:
+        """The accounts whose policy lets a private message close a public wait."""
+        return {i for i, a in self.accounts.items() if a.policy.dm_closes_public}
 
     def _changes(self, threads: Iterable[StoredThread], now: datetime, result: IngestResult) -> Iterator[ThreadChange]:
         """Each thread's outcome and what it changes, counted in `result`, one thread at a time
         (the store writes what one changes while the next is computed)."""
         for stored in threads:
-            outcome = thread_outcome(self.accounts[stored.info.account_id], stored.info, stored.messages, now)
+            account = self.accounts[stored.info.account_id]
+            outcome = thread_outcome(account, stored.info, stored.messages, now, stored.private_replies)
             change = thread_change(stored, outcome)
             result.add(change)
             yield change

@@ -24,6 +24,9 @@ class StoredThread:
     """Flags of the stored messages, by external id."""
     new: list[Message] = field(default_factory=list)
     """The batch's messages not stored yet (also in `messages`)."""
+    private_replies: list[ThreadMessageLike] = field(default_factory=list)
+    """A public thread's: the brand's private messages to its customer on the same account, which
+    close its waits where the policy says so (`dm_closes_public`)."""
 
 
 class WaitDiff(NamedTuple):

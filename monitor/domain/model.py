@@ -40,6 +40,9 @@ class Message:
     Facebook: a reply to one of the Page's comments)."""
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    customer_id: str | None = None
+    """Whom the brand's message is to, when the platform says (a private message's recipient):
+    the customer of a conversation the brand begins."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -351,16 +351,17 @@ def item_key(item: Rejected) -> str:
 
 
 def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, str | None, str | None]]:
-    """One row per thread key: kind, the customer (first inbound author seen), a link."""
+    """One row per thread key: kind, the customer (the first inbound author seen, else whom the
+    brand writes to), a link."""
     rows: dict[str, tuple[str, str, str | None, str | None, str | None]] = {}
     for m in sorted(batch, key=lambda m: (m.created_at, m.external_id)):
         known = rows.get(m.thread_key)
         inbound = m.direction == "inbound"
-        if known is None or (known[2] is None and inbound):
+        if known is None or (known[2] is None and (inbound or m.customer_id is not None)):
             rows[m.thread_key] = (
                 m.thread_key,
                 m.thread_kind,
-                m.author_id if inbound else None,
+                m.author_id if inbound else m.customer_id,
                 m.author_handle if inbound else None,
                 m.url if inbound else (known[4] if known else None),
             )
@@ -436,11 +437,15 @@ class Transaction:
         self._message_ids: dict[tuple[int, str], int] = {}
         """(thread id, external id) -> row id of each stored message read: where its flags change."""
 
-    async def lock_batch(self, account_id: int, channel: str, messages: Sequence[Message]) -> list[StoredThread]:
+    async def lock_batch(
+        self, account_id: int, channel: str, messages: Sequence[Message], *, dm_closes_public: bool = False
+    ) -> list[StoredThread]:
         """Lock the account's threads (its streams ingest one at a time, whichever process runs
         them), create the batch's new threads, and read the threads the batch touches. The batch's
         messages not stored yet (in any of the account's threads) are their threads' `new`, made
-        storable (`clean_messages`) and in their order; a message given twice counts once."""
+        storable (`clean_messages`) and in their order; a message given twice counts once. With
+        `dm_closes_public`, the public threads of the customers the brand writes to in private
+        are read too, and every public thread gets its customer's `private_replies`."""
         unique = {m.external_id: m for m in clean_messages(messages)}
         batch = sorted(unique.values(), key=lambda m: (m.thread_key, m.external_id))
         if not batch:
@@ -448,17 +453,58 @@ class Transaction:
         self._channel = channel
         infos = await _lock_threads(self.conn, account_id, _thread_rows(batch))
         threads = {i.id: StoredThread(i) for i in infos.values()}
+        if dm_closes_public:
+            written = {infos[m.thread_key].customer_id for m in batch if m.direction == "outbound"}
+            customers = {i.customer_id for i in infos.values() if i.kind == "private" and i.customer_id in written}
+            for r in await self.conn.fetch(
+                "SELECT id, account_id, kind, customer_id, customer_handle, url FROM threads"
+                " WHERE account_id = $1 AND kind = 'public' AND customer_id = ANY($2::text[])",
+                account_id,
+                sorted(c for c in customers if c is not None),
+            ):
+                threads.setdefault(r["id"], StoredThread(_thread_info(r)))
         known = await self._load(threads, account_id, [m.external_id for m in batch])
         for m in batch:
             if m.external_id not in known:
                 thread = threads[infos[m.thread_key].id]
                 thread.new.append(m)
                 thread.messages.append(m)  # a Message reads as a ThreadMessage
+        if dm_closes_public:
+            await self._private_replies(threads)
         return list(threads.values())
 
-    async def lock_threads(self, thread_ids: Sequence[int]) -> list[StoredThread]:
+    async def _private_replies(self, threads: Mapping[int, StoredThread]) -> None:
+        """Give each public thread with a customer the brand's messages to that customer in the
+        account's private threads: the stored ones, and the new ones among `threads`."""
+        public = [t for t in threads.values() if t.info.kind == "public" and t.info.customer_id is not None]
+        if not public:
+            return
+        found: dict[tuple[int, str], dict[str, ThreadMessage | Message]] = {}
+        for r in await self.conn.fetch(
+            "SELECT t.account_id, t.customer_id, m.external_id, m.created_at, m.body, m.author_id, m.label"
+            " FROM threads t JOIN messages m ON m.thread_id = t.id"
+            " WHERE t.kind = 'private' AND m.direction = 'outbound'"
+            " AND (t.account_id, t.customer_id) IN (SELECT * FROM unnest($1::int[], $2::text[]))",
+            [t.info.account_id for t in public],
+            [t.info.customer_id for t in public],
+        ):
+            message = ThreadMessage(r["external_id"], "outbound", r["created_at"], r["body"], r["author_id"])
+            found.setdefault((r["account_id"], r["customer_id"]), {})[r["external_id"]] = message
+        for t in threads.values():
+            if t.info.kind == "private" and t.info.customer_id is not None:
+                for m in t.new:
+                    if m.direction == "outbound":
+                        found.setdefault((t.info.account_id, t.info.customer_id), {})[m.external_id] = m
+        for t in public:
+            assert t.info.customer_id is not None
+            t.private_replies = list(found.get((t.info.account_id, t.info.customer_id), {}).values())
+
+    async def lock_threads(
+        self, thread_ids: Sequence[int], *, dm_closes_public: Collection[int] = ()
+    ) -> list[StoredThread]:
         """Lock the accounts of these threads (in order: no deadlock with another recompute) and
-        read the threads."""
+        read the threads; the public ones of the accounts in `dm_closes_public` with their
+        customer's `private_replies`."""
         conn = self.conn
         accounts = await conn.fetch(
             "SELECT DISTINCT account_id FROM threads WHERE id = ANY($1::bigint[]) ORDER BY 1", list(thread_ids)
@@ -471,6 +517,7 @@ class Transaction:
         )
         threads = {r["id"]: StoredThread(_thread_info(r)) for r in records}
         await self._load(threads)
+        await self._private_replies({i: t for i, t in threads.items() if t.info.account_id in dm_closes_public})
         return list(threads.values())
 
     async def _load(

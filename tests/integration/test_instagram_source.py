@@ -8,6 +8,7 @@ script (question time, reply delay); the @mentions reach the store at their webh
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -25,6 +26,7 @@ import aiohttp
 import pytest
 
 from monitor.config import InstagramAccount
+from monitor.poller import Poller, PollTarget
 from monitor.simulator.graph_api import FakeGraphApi, RecordedRequest
 from monitor.simulator.instagram import FakeInstagram
 from monitor.simulator.traffic import InstagramTraffic, script_instagram
@@ -33,7 +35,7 @@ from monitor.sources.instagram import STREAMS, build_instagram_sources, thread_k
 from monitor.store import mentions
 from monitor.store.mentions import MentionInbox
 from monitor.store.store import Store
-from tests.integration.helpers import SHOP_TOML
+from tests.integration.helpers import SHOP_TOML, engine_for
 from tests.integration.test_facebook_source import (
     APP_SECRET,
     OPTIONS,
@@ -55,6 +57,7 @@ ACCOUNTS = {  # name -> (Page id, Instagram account id, username)
     "ig-c": ("2003", "17841400000000003", "shop_c"),
 }
 INTERVAL = 600.0  # virtual seconds between polls
+OVERLAP = int(OPTIONS.overlap.total_seconds())
 
 
 @dataclass
@@ -169,10 +172,19 @@ async def test_three_accounts_waits_exact_under_faults_and_a_restart(
         await eventually(lambda: len(r.observer.polls) >= 3 * len(STREAMS) * 3, 30, "three polls of every stream")
         await r.stop()
         after = r.api.requests[mark:]
-        assert not [q for q in after if q.edge == "messages"]
+        # Only a conversation updated within the overlap of its stream's watermark (2 minutes, read
+        # again at every poll) may have its messages paged: nothing older is read again.
+        watermarks = {
+            ACCOUNTS[name][0]: json.loads(cursors[(r.ids[name], "instagram.dm")])["watermark"] for name in ACCOUNTS
+        }
+        paged_conversations = {(q.page_id, q.node) for q in after if q.edge == "messages"}
+        assert all(
+            r.api.nodes[node][1].updated(int(r.clock().timestamp())) >= watermarks[page] - OVERLAP
+            for page, node in paged_conversations
+        ), paged_conversations
         # The tagged media are read down to the active window at every poll, and the hourly sweep
         # pages the media with their `comments_count`: neither starts over because of the restart.
-        paged = [(q.edge, q.params.get("fields", "")) for q in after if "after" in q.params]
+        paged = [(q.edge, q.params.get("fields", "")) for q in after if "after" in q.params and q.edge != "messages"]
         assert not [p for p in paged if p[0] not in ("tags", "comments") and "comments_count" not in p[1]], paged
         for name in ACCOUNTS:
             active = set(json.loads(cursors[(r.ids[name], "instagram.comments")])["active"])
@@ -335,3 +347,58 @@ async def test_a_signed_instagram_delivery_makes_the_right_stream_poll(tmp_path:
         except subprocess.TimeoutExpired:
             proc.kill()
         await api.stop()
+
+
+@pytest.mark.parametrize("dm_first", [False, True])
+async def test_a_direct_message_closes_the_public_wait_where_the_policy_says_so(
+    store: Store, monkeypatch: pytest.MonkeyPatch, dm_first: bool
+) -> None:
+    """A customer asks under a media; the brand answers by a direct message it starts (not under
+    the comment). With `dm_closes_public` the public wait closes at the message, whichever stream
+    is read first; without, it stays open. The Facebook and Instagram policies alike."""
+    now = START + timedelta(hours=2)
+    monkeypatch.setenv("FB_APP_SECRET", APP_SECRET)
+    async with FakeGraphApi(clock=lambda: now, app_secret=APP_SECRET) as api:
+        ig = FakeInstagram(api)
+        engine = await engine_for(store, ["ig-a", "ig-b"], channel="instagram", now=now)
+        for i, context in engine.accounts.items():  # ig-a's policy lets a direct message answer
+            policy = dataclasses.replace(context.policy, dm_closes_public=context.name == "ig-a")
+            engine.accounts[i] = dataclasses.replace(context, policy=policy)
+        asked, answered = {}, {}
+        async with aiohttp.ClientSession() as session:
+            for account_id, context in engine.accounts.items():
+                page_id, ig_user_id, username = ACCOUNTS[context.name]
+                api.add_page(page_id, token=f"token-{context.name}")
+                monkeypatch.setenv(token_env(context.name), f"token-{context.name}")
+                ig.add_account(page_id, username=username, ig_user_id=ig_user_id)
+                who = ig.person("camille")
+                media = ig.add_media(ig_user_id, now - timedelta(hours=1), "Nouvelle collection")
+                asked[context.name] = ig.add_comment(
+                    media, now - timedelta(minutes=30), "Vous livrez en Belgique ?", author=who
+                )
+                conversation = ig.add_conversation(ig_user_id, who)
+                answered[context.name] = ig.add_message(
+                    conversation, now - timedelta(minutes=10), "Bonjour, oui : on vous écrit ici.", from_brand=True
+                )
+                account = InstagramAccount(
+                    name=context.name,
+                    channel="instagram",
+                    page_id=page_id,
+                    ig_user_id=ig_user_id,
+                    page_token_env=token_env(context.name),
+                    app_secret_env="FB_APP_SECRET",
+                    api_base_url=api.url,
+                )
+                sources = {
+                    s.stream: s for s in build_instagram_sources(account, session, options=OPTIONS, clock=lambda: now)
+                }
+                poller = Poller(engine, [], clock=lambda: now)
+                order = ["instagram.dm", "instagram.comments"] if dm_first else ["instagram.comments", "instagram.dm"]
+                for stream in order:
+                    target = PollTarget(account_id, context.name, "brand", "instagram", sources[stream], INTERVAL)
+                    await poller.poll_once(target, None)
+    waits = {name: next(iter(w.values())) for name, w in [(n, await stored_waits(store, n)) for n in ("ig-a", "ig-b")]}
+    assert waits["ig-a"] == [
+        ("first", now - timedelta(minutes=30), asked["ig-a"], 1, now - timedelta(minutes=10), answered["ig-a"], 1200.0)
+    ]
+    assert waits["ig-b"] == [("first", now - timedelta(minutes=30), asked["ig-b"], 1, None, None, None)]

@@ -147,11 +147,12 @@ def messenger_message(
         text = _text(m)
     except ItemError as exc:
         return exc.rejected(item, MESSENGER_MESSAGE, mid, {"conversation": conversation_id})
+    outbound = author_id == (brand_id or page_id)
     return Message(
         external_id=mid,
         thread_key=f"{inbox.thread_prefix}:{conversation_id}",
         thread_kind="private",
-        direction="outbound" if author_id == (brand_id or page_id) else "inbound",
+        direction="outbound" if outbound else "inbound",
         created_at=stamp.at,
         text=text,
         author_id=author_id,
@@ -159,7 +160,18 @@ def messenger_message(
         url=inbox.url.format(page_id=page_id),
         raw=m.item,
         future_created_at=stamp.clamped_from,
+        customer_id=_recipient(m.item) if outbound else None,
     )
+
+
+def _recipient(message: dict[str, Any]) -> str | None:
+    """The first id of a message's `to` (`{"data": [{"id": ...}]}`), when it is a Graph id: whom
+    the brand writes to. Anything else is no recipient (`to` only names a conversation's customer)."""
+    to = message.get("to")
+    people = to.get("data") if isinstance(to, dict) else None
+    first = people[0] if isinstance(people, list) and people and isinstance(people[0], dict) else {}
+    value = first.get("id")
+    return value if isinstance(value, str) and is_graph_id(value) else None
 
 
 @dataclass(frozen=True)

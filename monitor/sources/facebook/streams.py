@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 MESSENGER = "facebook.messenger"
 COMMENTS = "facebook.comments"
+MESSAGE_FIELDS = "id,created_time,from,to,message"
+"""What a Messenger Platform message is read with (`to`: whom the brand writes to)."""
 MAX_VERIFY_ROUNDS = 4
 """Re-reads of the conversation list's head in one pass (the list moved while it was paged);
 after as many, the list keeps moving and the watermark stays where it was."""
@@ -72,7 +74,7 @@ class MessengerSource(GraphStream):
 
     def _fields(self) -> str:
         limit = self.options.messages_limit
-        return f"id,updated_time,messages.limit({limit}){{id,created_time,from,message}}"
+        return f"id,updated_time,messages.limit({limit}){{{MESSAGE_FIELDS}}}"
 
     async def _fetch(self, cursor: str | None) -> tuple[list[Message], str, Cut | None]:
         now = self.client.clock()
@@ -189,7 +191,7 @@ class MessengerSource(GraphStream):
             if after is None or (oldest is not None and oldest < floor):
                 return
             params = {
-                "fields": "id,created_time,from,message",
+                "fields": MESSAGE_FIELDS,
                 "limit": str(self.options.messages_limit),
                 "after": after,
             }
