@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -13,7 +14,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.config import Config, DatabaseConfig
+from monitor.config import Config, DatabaseConfig, XAccount
 from monitor.deadlines import DeadlineScheduler
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
@@ -24,6 +25,7 @@ from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
+from monitor.sources.x.activity import ActivityCollector, ActivityStream, Deliver, StreamAccount
 from monitor.store import nudges
 from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
@@ -116,6 +118,8 @@ async def run(
             metrics.hold(set(leases.held))
             scheduler.account_ids = sorted(leases.held)
             scheduler.wake()
+            for stream in streams:
+                stream.supervised.wake()  # the lease of its connection may have come or gone
             await poller.activate(gained)
             if gained or lost:
                 log.info("accounts held", extra={"held": len(leases.held), "gained": len(gained), "lost": len(lost)})
@@ -136,6 +140,9 @@ async def run(
             if account_id in leases.held:
                 scheduler.wake()  # a question the correction opened may be due already
 
+        streams = activity_streams(config, ids, targets, session, nudger(store, poller), leases)
+        registry.register(ActivityCollector(streams))
+
         server = HttpServer(
             config.server.host,
             config.server.port,
@@ -155,6 +162,7 @@ async def run(
             "deadlines": scheduler.supervised,
             "leases": leases.supervised,
             "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected),
+            **{f"x-activity-{i}": stream.supervised for i, stream in enumerate(streams)},
         }
         tasks = [asyncio.create_task(step.run(), name=name) for name, step in background.items()]
         tasks += [
@@ -205,12 +213,7 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
     for _, a in config.accounts():
         key = a.page_id if a.channel == "facebook" else a.user_id
         accounts.setdefault((a.channel, key), []).append(ids[a.name])
-
-    async def deliver(account_id: int, streams: Sequence[str]) -> None:
-        try:  # bounded: Meta and X give up on a slow answer, and retry
-            await asyncio.wait_for(nudges.publish(store.pool, account_id, streams), timeout=2)
-        except DATABASE_ERRORS:
-            poller.nudge(account_id, streams)
+    deliver = nudger(store, poller)
 
     return Webhooks(
         facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),
@@ -220,6 +223,59 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         deliver=deliver,
         counted=metrics.webhook,
     )
+
+
+NUDGE_PUBLISH_SECONDS = 2.0
+"""Time allowed to publish a nudge through PostgreSQL: Meta and X give up on a slow webhook
+answer (and retry), and a stream that stops reading is dropped by X."""
+
+
+def nudger(store: Store, poller: Poller) -> Deliver:
+    """Make an account's streams poll now in whichever process polls them (a NOTIFY through
+    PostgreSQL; this process alone when it is away)."""
+
+    async def deliver(account_id: int, streams: Sequence[str]) -> None:
+        try:
+            await asyncio.wait_for(nudges.publish(store.pool, account_id, streams), timeout=NUDGE_PUBLISH_SECONDS)
+        except DATABASE_ERRORS:
+            poller.nudge(account_id, streams)
+
+    return deliver
+
+
+def activity_streams(
+    config: Config,
+    ids: dict[str, int],
+    targets: Sequence[PollTarget],
+    session: aiohttp.ClientSession,
+    deliver: Deliver,
+    leases: LeaseManager,
+) -> list[ActivityStream]:
+    """One X Activity stream per X app (bearer token and API host) with accounts in `stream` mode,
+    opened by the process holding the lease of the app's first account: never twice at once."""
+    apps: dict[tuple[str | None, str | None], list[StreamAccount]] = {}
+    for brand, a in config.accounts():
+        if not isinstance(a, XAccount) or a.activity_mode() != "stream":
+            continue
+        account_id = ids[a.name]
+        polled = tuple(sorted(t.stream for t in targets if t.account_id == account_id))
+        apps.setdefault((a.api_base_url, a.bearer_token_env), []).append(
+            StreamAccount(account_id, a.name, brand, a.user_id, polled)
+        )
+    streams = []
+    for (base, token_env), members in apps.items():
+        lead = min(m.account_id for m in members)
+        streams.append(
+            ActivityStream(
+                session,
+                members,
+                bearer_token=EnvSecret(token_env),
+                deliver=deliver,
+                holds=functools.partial(leases.holds, lead),
+                api_base_url=base,
+            )
+        )
+    return streams
 
 
 async def _started(leases: LeaseManager, poller: Poller) -> None:

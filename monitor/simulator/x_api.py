@@ -37,6 +37,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
 from monitor.simulator.scenario import Scenario
+from monitor.simulator.x_activity import FakeActivity
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
@@ -340,6 +341,8 @@ class FakeXApi:
         self._tokens = 0
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.activity = FakeActivity(clock, lambda token: token in self.bearer_tokens, iso)
+        """The X Activity API: subscriptions and the persistent stream."""
 
     # ---------------------------------------------------------------- server
 
@@ -350,6 +353,7 @@ class FakeXApi:
         app.router.add_get("/2/users/{id}/tweets", self._tweets_handler)
         app.router.add_get("/2/dm_events", self._dm_handler)
         app.router.add_get("/2/users/by/username/{username}", self._user_by_username_handler)
+        self.activity.routes(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -448,6 +452,7 @@ class FakeXApi:
         self.dm_events[eid] = event
         for user in (a, b):
             insort(self._dms.setdefault(user, []), eid)
+        self.activity.dm(eid, sender_id, recipient_id, self._dm_json(event, DM_EVENT_FIELDS), ts)
         return eid
 
     def _store(self, tweet: Tweet) -> None:
@@ -455,6 +460,7 @@ class FakeXApi:
         insort(self._authored.setdefault(tweet.author_id, []), tweet.id)
         for user in tweet.mentions:
             insort(self._mentions.setdefault(user, []), tweet.id)
+        self.activity.post(tweet, self._tweet_json(tweet, TWEET_FIELDS))
 
     def load(self, scenario: Scenario, *, brand_id: str, brand_handle: str) -> dict[str, LoadedPost]:
         """Turn a scenario into tweets (public posts mention the brand, replies answer them) and
