@@ -102,7 +102,15 @@ async def run(
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
             PollTarget(
-                ids[account.name], account.name, brand, account.channel, source, account.poll_interval.total_seconds()
+                ids[account.name],
+                account.name,
+                brand,
+                account.channel,
+                source,
+                account.poll_interval.total_seconds(),
+                STREAM_NUDGE_GAP_SECONDS
+                if isinstance(account, XAccount) and account.activity_mode() == "stream"
+                else None,
             )
             for brand, account in config.accounts()
             for source in build_sources(account, session)
@@ -140,7 +148,14 @@ async def run(
             if account_id in leases.held:
                 scheduler.wake()  # a question the correction opened may be due already
 
-        streams = activity_streams(config, ids, targets, session, nudger(store, poller), leases)
+        everywhere = nudger(store, poller)
+
+        async def stream_nudge(account_id: int, names: Sequence[str]) -> None:
+            """Here when this process polls the account (no round trip through PostgreSQL)."""
+            if not poller.nudge(account_id, names):
+                await everywhere(account_id, names)
+
+        streams = activity_streams(config, ids, targets, session, stream_nudge, leases)
         registry.register(ActivityCollector(streams))
 
         server = HttpServer(
@@ -224,6 +239,12 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         counted=metrics.webhook,
     )
 
+
+STREAM_NUDGE_GAP_SECONDS = 0.2
+"""Seconds between two polls of a stream that X Activity events bring forward (a webhook's: 1 s).
+An event announces one post that exists now, so a poll soon after it finds it; under a burst the
+stream polls 5 times a second at most, and the rate budget spaces the polls further when the
+window runs short (docs/webhooks.md, "X Activity API")."""
 
 NUDGE_PUBLISH_SECONDS = 2.0
 """Time allowed to publish a nudge through PostgreSQL: Meta and X give up on a slow webhook

@@ -89,6 +89,13 @@ class FakeActivity:
         for queue in self._queues:
             queue.put_nowait(None)
 
+    def subscribe(self, event_type: str, user_id: str, tag: str | None = None) -> Subscription:
+        """A subscription, as `POST /2/activity/subscriptions` makes it."""
+        self._next_id += 1
+        sub = Subscription(str(self._next_id), event_type, user_id, tag, self.iso(self.clock()))
+        self.subscriptions[sub.subscription_id] = sub
+        return sub
+
     def post(self, post: _Post, payload: dict[str, Any]) -> None:
         """Announce a post to the subscriptions it matches, when it exists (now or later)."""
         kinds: list[tuple[str, str]] = [("post.create", post.author_id)]
@@ -187,12 +194,8 @@ class FakeActivity:
                 {"title": "Invalid Request", "detail": "event_type and filter.user_id are required", "status": 400},
                 status=400,
             )
-        self._next_id += 1
         tag = body.get("tag")
-        sub = Subscription(
-            str(self._next_id), kind, user, tag if isinstance(tag, str) else None, self.iso(self.clock())
-        )
-        self.subscriptions[sub.subscription_id] = sub
+        sub = self.subscribe(kind, user, tag if isinstance(tag, str) else None)
         return web.json_response({"data": sub.json(), "meta": {"total_subscriptions": len(self.subscriptions)}})
 
     async def _list(self, request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ what was posted meanwhile) and shows in /metrics while it is down."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -132,5 +133,5 @@ async def test_subscriptions_then_one_stream_counts_a_question_at_once_and_survi
         assert api.activity.subscriptions == {}
     finally:
         for proc in procs:
-            await in_thread(lambda proc=proc: stop_cli(proc))()
+            await asyncio.to_thread(stop_cli, proc)
         await api.stop()

@@ -39,9 +39,10 @@ in its mentions timeline; the brand's own posts and replies in its tweets timeli
 OTHER = "other"
 """The `kind` label of an event of a type not in EVENT_STREAMS (a bounded label set)."""
 
-KEEPALIVE_SECONDS = 20.0
-"""X sends a blank line at least every 20 s and says to reconnect when 20 s pass without data or
-keep-alive (x-api/fundamentals/handling-disconnections.mdx)."""
+KEEPALIVE_SECONDS = 30.0
+"""Reconnect after this long without a line. X sends a blank line every 20 s and says to reconnect
+when 20 s pass without one (x-api/fundamentals/handling-disconnections.mdx); a timeout of exactly
+20 s races the heartbeat itself (seen on the fake), so 10 s of slack for a slow network."""
 MAX_LINE_BYTES = 1 << 20
 """Bytes of one event line (aiohttp's read buffer: it refuses a line past twice this). A post
 event carries the whole post and its `includes` (users, referenced posts): tens of KB at most; a
@@ -154,7 +155,6 @@ class ActivityStream:
         self.url = (api_base_url or DEFAULT_API_BASE).rstrip("/") + STREAM_PATH
         self.keepalive_seconds = keepalive_seconds
         self.state = StreamState()
-        names = ",".join(a.name for a in self.accounts)
         self.supervised = Supervised(
             "x activity stream",
             self.step,
@@ -165,7 +165,7 @@ class ActivityStream:
             health=Health(
                 "x activity stream",
                 log,
-                {"accounts": names},
+                {"accounts": len(self.accounts), "first_account": self.accounts[0].name if self.accounts else ""},
                 failing_message="x activity stream disconnected",
                 recovered_message="x activity stream connected again",
             ),
