@@ -37,7 +37,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
 from monitor.simulator.scenario import Scenario
-from monitor.simulator.x_activity import FakeActivity
+from monitor.simulator.x_stream import FakeActivity
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"

@@ -7,7 +7,6 @@ Why a nudge and not an ingest, the keep-alive and the reconnection rules: docs/w
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from monitor.runtime import REAL_TIME, Backoff, Health, Supervised, Timer
 from monitor.secrets import EnvSecret
 from monitor.sources.webhooks import X_DM, X_MENTIONS, X_REPLIES
+from monitor.sources.x.activity_events import ActivityEventError, parse_line
 
 log = logging.getLogger(__name__)
 
@@ -65,28 +65,12 @@ class Event:
     event_uuid: str | None
 
 
-class EventError(ValueError):
-    """A line that is not an event envelope we can route."""
-
-
 def parse_event(line: bytes) -> Event:
-    """An envelope `{"data": {"event_uuid", "filter": {"user_id"}, "event_type", ...}}`."""
-    try:
-        payload = json.loads(line)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise EventError(f"not JSON: {exc}") from None
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(data, dict):
-        raise EventError("no `data` object")
-    flt = data.get("filter")
-    user = flt.get("user_id") if isinstance(flt, dict) else None
-    if not isinstance(user, str) or not user.isdigit() or len(user) > 20:
-        raise EventError("data.filter.user_id: expected a numeric string")
-    kind = data.get("event_type")
-    if not isinstance(kind, str):
-        raise EventError("data.event_type: expected a string")
-    uuid = data.get("event_uuid")
-    return Event(user, kind, uuid if isinstance(uuid, str) else None)
+    """What routing needs from an envelope line (`activity_events.parse_line` reads it)."""
+    event = parse_line(line)
+    if event.user_id is None:
+        raise ActivityEventError("data.filter.user_id: missing (an event of no account)")
+    return Event(event.user_id, event.event_type, event.event_uuid)
 
 
 def nudges(events: Iterable[Event], accounts: Mapping[str, Sequence[int]]) -> dict[int, set[str]]:
@@ -160,7 +144,7 @@ class ActivityStream:
             self.step,
             interval_seconds=HOLD_CHECK_SECONDS,
             backoff=backoff or Backoff(base_seconds=RECONNECT_BASE_SECONDS, cap_seconds=RECONNECT_CAP_SECONDS),
-            expected=(aiohttp.ClientError, TimeoutError, EventError),
+            expected=(aiohttp.ClientError, TimeoutError, ActivityEventError),
             timer=timer,
             health=Health(
                 "x activity stream",
@@ -193,35 +177,40 @@ class ActivityStream:
                 # Events sent while we were away are lost: the polls read what they announced.
                 for account in self.accounts:
                     await self.deliver(account.account_id, account.streams)
-                await self._read(response)
+                lines = await self._read(response)
             finally:
                 self.state.connected = False
+        if not lines:  # refused in all but name: reconnecting at once would loop
+            raise aiohttp.ClientError("the stream ended before its first line")
         return 0.0
 
-    async def _read(self, response: aiohttp.ClientResponse) -> None:
-        """Route each line until the connection ends or the lease is gone."""
+    async def _read(self, response: aiohttp.ClientResponse) -> int:
+        """Route each line until the connection ends or the lease is gone; the lines read."""
+        lines = 0
         while self.holds():
             try:
                 line = await response.content.readuntil(b"\n")
             except ValueError:  # aiohttp: the line passed the read buffer (MAX_LINE_BYTES)
-                raise EventError(f"a line longer than {MAX_LINE_BYTES} bytes") from None
-            except aiohttp.ClientPayloadError as exc:
-                raise aiohttp.ClientError(f"the stream broke: {exc}") from None
+                raise ActivityEventError(f"a line longer than {MAX_LINE_BYTES} bytes") from None
+            except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
+                return lines  # dropped (a deploy on X's side): reopened at once if it was working
             if not line:
-                return  # the server closed the stream
+                return lines  # the server closed the stream
+            lines += 1
             self.state.last_data = time.time()
             line = line.strip()
             if not line:
                 continue  # keep-alive
             try:
                 event = parse_event(line)
-            except EventError as exc:
+            except ActivityEventError as exc:
                 log.warning("x activity event skipped", extra={"error": str(exc)})
                 continue
             kind = event.event_type if event.event_type in EVENT_STREAMS else OTHER
             self.state.events[event.user_id, kind] = self.state.events.get((event.user_id, kind), 0) + 1
             for account_id, streams in nudges([event], self.by_user).items():
                 await self.deliver(account_id, sorted(streams))
+        return lines
 
 
 class ActivityCollector:

@@ -89,6 +89,11 @@ class FakeActivity:
         for queue in self._queues:
             queue.put_nowait(None)
 
+    def send_raw(self, line: bytes) -> None:
+        """Write these bytes to every open stream as they are (a hostile or broken line)."""
+        for queue in self._queues:
+            queue.put_nowait(line)
+
     def subscribe(self, event_type: str, user_id: str, tag: str | None = None) -> Subscription:
         """A subscription, as `POST /2/activity/subscriptions` makes it."""
         self._next_id += 1
