@@ -1,0 +1,97 @@
+"""X Activity API deliveries on /webhooks/x, end to end: `inbox-monitor run` (its X account user
+1001) receives what the fake X API's webhook sender posts (monitor/simulator/x_activity.py).
+
+- The CRC answer is the documented `{"response_token": "sha256=<base64 HMAC>"}` (X's check passes).
+- Good signature: 200 and acted on; bad signature: 403; a body not of XAA's form: 400; every one
+  counted in `social_inbox_webhook_deliveries_total`. The Account Activity format still works.
+- An encrypted chat (`chat.received`, then `chat.sent`) opens and closes a private wait at the
+  chats' own times, stored without text, its decision `encrypted` (no rule read it).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from monitor.simulator.x_activity import WebhookSender, chat_envelope, envelope, new_chat
+from monitor.store.store import Store
+from tests.integration.test_webhooks import CONSUMER_SECRET, start_hooked
+from tests.waiting import eventually, in_thread, scrape_sum, serving
+
+BRAND, CUSTOMER = "1001", "7001"
+
+
+async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_close_a_wait(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    proc, port = start_hooked(tmp_path, database_url)
+
+    def counted(result: str) -> float:
+        return scrape_sum(port, "social_inbox_webhook_deliveries_total", channel="x", result=result)
+
+    try:
+        await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
+        async with aiohttp.ClientSession() as session:
+            x = WebhookSender(f"http://127.0.0.1:{port}/webhooks/x", CONSUMER_SECRET, session)
+            assert await x.crc()  # the answer X computes itself
+            assert not await WebhookSender(x.url, "another-secret", session).crc()
+
+            now = time.time()
+            mention = envelope(
+                "post.mention.create",
+                BRAND,
+                {"id": "2080765813578191303", "created_at": datetime.fromtimestamp(now, UTC).isoformat()},
+            )
+            assert await x.deliver(mention) == (200, {"status": "ok", "accounts": 1})
+            status, answer = await x.deliver(mention, secret="another-secret")
+            assert status == 403 and "does not match" in answer["error"]
+            broken = {"data": {**mention["data"], "filter": {"user_id": "@shop"}}}
+            status, answer = await x.deliver(broken)
+            assert status == 400
+            assert answer == {"error": "data.filter.user_id: expected an X user id (a string of digits)"}
+            tweet = {"id_str": "1", "timestamp_ms": str(int(now * 1000))}
+            legacy = {"for_user_id": BRAND, "tweet_create_events": [tweet]}
+            assert await x.deliver(legacy) == (200, {"status": "ok", "accounts": 1})  # still served
+            assert await x.deliver(envelope("like.create", BRAND, {})) == (200, {"status": "ignored", "accounts": 0})
+
+            # A customer writes in XChat 10 minutes ago; the brand answers 2 minutes ago.
+            asked = new_chat(CUSTOMER, BRAND, now - 600)
+            answered = new_chat(BRAND, CUSTOMER, now - 120)
+            received = chat_envelope(asked, BRAND)
+            assert await x.deliver(received) == (200, {"status": "ok", "accounts": 1})
+            assert await x.deliver(received) == (200, {"status": "replayed", "accounts": 0})
+            assert await x.deliver(chat_envelope(answered, BRAND)) == (200, {"status": "ok", "accounts": 1})
+
+        for result, count in (("subscribed", 2), ("ok", 4), ("bad_signature", 1), ("bad_request", 1)):
+            assert counted(result) == count, result
+        assert counted("ignored") == 1 and counted("replayed") == 1
+
+        messages = await store.pool.fetch(
+            "SELECT external_id, direction, body, text_available, is_question, reason, created_at"
+            " FROM messages WHERE channel = 'x' AND NOT text_available ORDER BY created_at"
+        )
+        assert [(m["external_id"], m["direction"], m["body"], m["is_question"], m["reason"]) for m in messages] == [
+            (asked.id, "inbound", "", True, "encrypted"),
+            (answered.id, "outbound", "", False, None),
+        ]
+        [wait] = await store.pool.fetch(
+            "SELECT w.kind, w.opened_at, w.closed_at, w.wall_seconds, t.kind AS thread_kind"
+            " FROM waits w JOIN threads t ON t.id = w.thread_id WHERE t.thread_key = $1",
+            asked.conversation_id,
+        )
+        assert (wait["kind"], wait["thread_kind"]) == ("first", "private")
+        assert wait["opened_at"].timestamp() == round(asked.created_at * 1000) / 1000
+        assert wait["closed_at"].timestamp() == round(answered.created_at * 1000) / 1000
+        assert abs(wait["wall_seconds"] - 480.0) < 0.01
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = (tmp_path / "run.log").read_text()
+    assert "Traceback" not in log and CONSUMER_SECRET not in log, log[-3000:]
