@@ -17,7 +17,9 @@ from pathlib import Path
 
 import aiohttp
 
+from monitor.explain import NO_TEXT, explain_dict, explain_text
 from monitor.simulator.x_activity import WebhookSender, chat_envelope, envelope, new_chat
+from monitor.store import labels
 from monitor.store.store import Store
 from tests.integration.test_webhooks import CONSUMER_SECRET, start_hooked
 from tests.waiting import eventually, in_thread, scrape_sum, serving
@@ -87,6 +89,14 @@ async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_
         assert wait["opened_at"].timestamp() == round(asked.created_at * 1000) / 1000
         assert wait["closed_at"].timestamp() == round(answered.created_at * 1000) / 1000
         assert abs(wait["wall_seconds"] - 480.0) < 0.01
+        # `explain` says why there is no text, and the JSON gives none.
+        thread_id = await store.pool.fetchval("SELECT id FROM threads WHERE thread_key = $1", asked.conversation_id)
+        view = await labels.thread_view(store.pool, thread_id)
+        shown = explain_text(view, asked.id)
+        assert NO_TEXT in shown and "encrypted" in shown
+        assert [(m["text"], m["text_available"]) for m in explain_dict(view, asked.id)["messages"]] == [
+            (None, False)
+        ] * 2
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
