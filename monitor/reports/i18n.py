@@ -223,6 +223,7 @@ _REASONS: dict[str, dict[Language, str]] = {
     "private": {"en": "private message", "fr": "message privé"},
     "pattern:extra": {"en": "policy pattern", "fr": "motif de la politique"},
     "corrected": {"en": "corrected by a person", "fr": "corrigé à la main"},
+    "encrypted": {"en": "encrypted chat (no text)", "fr": "message chiffré (sans texte)"},
 }
 
 _MONTHS: dict[Language, list[str]] = {
