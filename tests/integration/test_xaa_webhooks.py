@@ -67,8 +67,14 @@ async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_
             assert await x.deliver(received) == (200, {"status": "ok", "accounts": 1})
             assert await x.deliver(received) == (200, {"status": "replayed", "accounts": 0})
             assert await x.deliver(chat_envelope(answered, BRAND)) == (200, {"status": "ok", "accounts": 1})
+            # Chats are stored whatever their age (no poll reads them; a replay job brings old ones),
+            # while an old post event is not acted on (the poll has read it).
+            old_chat = new_chat("7002", BRAND, now - 2 * 3600)
+            assert await x.deliver(chat_envelope(old_chat, BRAND)) == (200, {"status": "ok", "accounts": 1})
+            old_mention = envelope("post.mention.create", BRAND, {"created_at": "2026-01-01T00:00:00.000Z"})
+            assert await x.deliver(old_mention) == (200, {"status": "stale", "accounts": 0})
 
-        for result, count in (("subscribed", 2), ("ok", 4), ("bad_signature", 1), ("bad_request", 1)):
+        for result, count in (("subscribed", 2), ("ok", 5), ("bad_signature", 1), ("bad_request", 1), ("stale", 1)):
             assert counted(result) == count, result
         assert counted("ignored") == 1 and counted("replayed") == 1
 
@@ -77,6 +83,7 @@ async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_
             " FROM messages WHERE channel = 'x' AND NOT text_available ORDER BY created_at"
         )
         assert [(m["external_id"], m["direction"], m["body"], m["is_question"], m["reason"]) for m in messages] == [
+            (old_chat.id, "inbound", "", True, "encrypted"),
             (asked.id, "inbound", "", True, "encrypted"),
             (answered.id, "outbound", "", False, None),
         ]
