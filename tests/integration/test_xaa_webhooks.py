@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 
 from monitor.explain import NO_TEXT, explain_dict, explain_text
+from monitor.reports.build import ReportRequest, build_report
+from monitor.reports.i18n import Words
+from monitor.reports.period import period_between
+from monitor.reports.present import methodology
 from monitor.simulator.x_activity import WebhookSender, chat_envelope, envelope, new_chat
 from monitor.store import labels
+from monitor.store.reports import ReportStore
 from monitor.store.store import Store
 from tests.integration.test_webhooks import CONSUMER_SECRET, start_hooked
 from tests.waiting import eventually, in_thread, scrape_sum, serving
@@ -101,9 +106,14 @@ async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_
         view = await labels.thread_view(store.pool, thread_id)
         shown = explain_text(view, asked.id)
         assert NO_TEXT in shown and "encrypted" in shown
-        assert [(m["text"], m["text_available"]) for m in explain_dict(view, asked.id)["messages"]] == [
-            (None, False)
-        ] * 2
+        as_json = explain_dict(view, asked.id)["messages"]
+        assert [(m["text"], m["text_available"]) for m in as_json] == [(None, False)] * 2
+        # The report counts the waits encrypted chats opened, and says why they have no text.
+        today = datetime.fromtimestamp(now, UTC).date()
+        period = period_between(today - timedelta(days=1), today, timezone="UTC")
+        report = await build_report(ReportStore(store.pool), ReportRequest(period), as_of=datetime.now(UTC))
+        assert report.encrypted_waits == 2
+        assert any("2 waits were opened by encrypted chats" in p for p in methodology(report, Words("en")))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
