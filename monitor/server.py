@@ -117,7 +117,11 @@ class Webhooks:
         stale = age is not None and age > self.max_age
         if not stale and not self.replays.first_time(body, time.monotonic()):
             return self._ignored(channel, "replayed", "the same body came within the replay window")
-        stored, unknown = await self._store(delivery)
+        try:
+            stored, unknown = await self._store(delivery)
+        except WebhookError:
+            self.replays.forget(body)  # not stored: X delivers it again, and that one must count
+            raise
         if stale:  # a chat is stored whatever its age (no poll reads it): a replay job brings old ones
             if stored:
                 self.counted(channel, "ok")

@@ -10,22 +10,33 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from monitor.domain.model import Message
 from monitor.explain import NO_TEXT, explain_dict, explain_text
 from monitor.reports.build import ReportRequest, build_report
 from monitor.reports.i18n import Words
 from monitor.reports.period import period_between
 from monitor.reports.present import methodology
+from monitor.secrets import EnvSecret
+from monitor.server import Webhooks
 from monitor.simulator.x_activity import WebhookSender, chat_envelope, envelope, new_chat
+from monitor.simulator.x_api import FakeXApi
+from monitor.sources.webhooks import WebhookError, read_x
+from monitor.sources.x.chats import CHAT_STREAM
 from monitor.store import labels
+from monitor.store.db import create_pool, migrate
 from monitor.store.reports import ReportStore
 from monitor.store.store import Store
+from tests.integration.helpers import engine_for
 from tests.integration.test_webhooks import CONSUMER_SECRET, start_hooked
 from tests.waiting import eventually, in_thread, scrape_sum, serving
 
@@ -48,11 +59,10 @@ async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_
             assert not await WebhookSender(x.url, "another-secret", session).crc()
 
             now = time.time()
-            mention = envelope(
-                "post.mention.create",
-                BRAND,
-                {"id": "2080765813578191303", "created_at": datetime.fromtimestamp(now, UTC).isoformat()},
-            )
+            api = FakeXApi()  # what X holds: the post a mention event carries whole
+            api.add_user(BRAND, "shop")
+            posted = api.add_tweet(CUSTOMER, "@shop where is my parcel?", now, mentions=[BRAND])
+            mention = api.post_event("post.mention.create", BRAND, posted)
             assert await x.deliver(mention) == (200, {"status": "ok", "accounts": 1})
             status, answer = await x.deliver(mention, secret="another-secret")
             assert status == 403 and "does not match" in answer["error"]
@@ -122,3 +132,38 @@ async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_
             proc.wait()
     log = (tmp_path / "run.log").read_text()
     assert "Traceback" not in log and CONSUMER_SECRET not in log, log[-3000:]
+
+
+async def test_a_chat_the_database_cannot_store_is_a_503_and_its_redelivery_is_stored(database_url: str) -> None:
+    """Nothing stored is lost: X delivers again what was not answered 200 (PostgreSQL away here)."""
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    await migrate(pool)
+    engine = await engine_for(Store(pool), ["shop-x"])
+    [account_id] = engine.accounts
+
+    async def nudge(account_id: int, streams: Sequence[str]) -> None:
+        raise AssertionError("a chat is stored, no stream is nudged")
+
+    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
+        await engine.ingest(account_id, CHAT_STREAM, messages, None)
+
+    hooks = Webhooks(
+        facebook_verify_token=EnvSecret("XHOOK_UNSET"),
+        facebook_app_secrets=[],
+        x_consumer_secret=EnvSecret("XHOOK_UNSET"),
+        accounts={("x", BRAND): [account_id]},
+        deliver=nudge,
+        ingest=ingest,
+    )
+    body = json.dumps(chat_envelope(new_chat(CUSTOMER, BRAND, time.time() - 60), BRAND)).encode()
+    broken = await create_pool(database_url, min_size=1, max_size=1)
+    await broken.close()
+    engine.store = Store(broken)  # the database is away
+    with pytest.raises(WebhookError) as caught:
+        await hooks.act("x", body, read_x(body))
+    assert (caught.value.status, caught.value.result) == (503, "unavailable")
+    engine.store = Store(pool)  # back: X's redelivery of the same body is stored, not "replayed"
+    answer = await hooks.act("x", body, read_x(body))
+    assert (answer.status, json.loads(answer.text or "")) == (200, {"status": "ok", "accounts": 1})
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE NOT text_available") == 1
+    await pool.close()
