@@ -294,3 +294,60 @@ def test_other_alerts_keep_their_summary_and_description(tmp_path: Path) -> None
         "<https://grafana.example.com/d/inbox-pipeline?var-brand=acme&var-account=acme-x|Dashboard> · "
         "<https://git.example.com/inbox-monitor/runbook.md#socialinboxpollerfailing|Runbook>\n"
     )
+
+
+def annotation_duration(value: float) -> str:
+    """A duration as the rules' annotations write it (alerts.toml): `$round` in PromQL, then the `d`
+    template - Prometheus's humanizeDuration and the template's regular expressions, read from
+    alerts.toml so that the test follows the rules."""
+    rounded = round(value) if round(value) < 60 else 60 * round(value / 60)
+    if rounded >= 36000:
+        rounded = 3600 * int(value / 3600 + 0.5)
+    days, rest = divmod(int(rounded), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days}d {hours}h {minutes}m {secs}s"
+    elif hours:
+        text = f"{hours}h {minutes}m {secs}s"
+    elif minutes:
+        text = f"{minutes}m {secs}s"
+    else:
+        text = f"{rounded:.4g}s"
+    alerts_toml = (DEPLOY / "alerts.toml").read_text()
+    chain = re.search(r'\{\{ define "d" \}\}\{\{ \. \| humanizeDuration (.*?) \}\}\{\{ end', alerts_toml)
+    assert chain, "alerts.toml: the `d` template"
+    for pattern, replacement in re.findall(r'\| reReplaceAll "(.*?)" "(.*?)"', chain[1]):
+        text = re.sub(pattern, replacement.replace("$1", r"\1").replace("$2", r"\2"), text)
+    return text
+
+
+@pytest.mark.parametrize(
+    "seconds", [45, 59.6, 3120, 6300, 35999, 39600, 84600, 86400, 88200, 172800, 183600, 185000, 30 * 86400 + 3600]
+)
+def test_a_resolved_message_rounds_as_the_annotations(seconds: float, tmp_path: Path) -> None:
+    """"Lasted ..." says a duration as the annotations say one ("2 days 3 h", never "51 h")."""
+    start = MINUTE_0
+    alert = {
+        "labels": {"alertname": "SocialInboxQuestionUnanswered"},
+        "annotations": {},
+        "status": "resolved",
+        "startsAt": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "endsAt": (start + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    (tmp_path / "data.json").write_text(json.dumps({"alerts": [alert]}))
+    result = subprocess.run(
+        [
+            "amtool",
+            "template",
+            "render",
+            f"--template.glob={DEPLOY / 'templates' / '*.tmpl'}",
+            f"--template.data={tmp_path / 'data.json'}",
+            '--template.text={{ template "social_inbox.lasted" (index .Alerts 0) }}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == annotation_duration(seconds)
