@@ -234,6 +234,8 @@ def rule(alert: Alert, alerts: list[Alert], *, runbook: str, panel: tuple[str, i
     out = {key: api.pop(key) for key in first} | api  # the file reads best in this order
     if panel is not None:
         out["dashboardUid"], out["panelId"] = panel
+        # The Slack template's Dashboard link (Alertmanager's come from Prometheus's external labels).
+        out["annotations"].setdefault("dashboard_url", f"{{{{ externalURL }}}}/d/{panel[0]}")
     # Resolve an instance at the first evaluation its series is missing, as Prometheus does (and as
     # Grafana's own Prometheus import sets; Grafana before 12.0 ignores it and waits two).
     out["missing_series_evals_to_resolve"] = 1
