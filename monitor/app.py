@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from monitor.config import Config, DatabaseConfig, XAccount
 from monitor.deadlines import DeadlineScheduler
+from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
@@ -25,7 +26,8 @@ from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
-from monitor.sources.x.activity import ActivityCollector, ActivityStream, Deliver, StreamAccount
+from monitor.sources.x.activity import ActivityCollector, ActivityStream, Deliver, Ingest, StreamAccount
+from monitor.sources.x.chats import CHAT_STREAM
 from monitor.store import nudges
 from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
@@ -155,7 +157,9 @@ async def run(
             if not poller.nudge(account_id, names):
                 await everywhere(account_id, names)
 
-        streams = activity_streams(config, ids, targets, session, stream_nudge, leases)
+        streams = activity_streams(
+            config, ids, targets, session, stream_nudge, leases, chat_ingester(engine, metrics, scheduler.wake)
+        )
         registry.register(ActivityCollector(streams))
 
         server = HttpServer(
@@ -165,7 +169,7 @@ async def run(
             poller=poller,
             metrics=metrics,
             registry=registry,
-            webhooks=webhooks(config, ids, store, poller, metrics),
+            webhooks=webhooks(config, ids, store, poller, metrics, engine=engine, woken=scheduler.wake),
             engine=engine,
             api_token=EnvSecret(config.server.api.token_env),
         )
@@ -217,9 +221,19 @@ class _TaskCollector:
         yield family
 
 
-def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, metrics: Metrics) -> Webhooks:
+def webhooks(
+    config: Config,
+    ids: dict[str, int],
+    store: Store,
+    poller: Poller,
+    metrics: Metrics,
+    *,
+    engine: Engine | None = None,
+    woken: Callable[[], None] = lambda: None,
+) -> Webhooks:
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
-    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away)."""
+    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away);
+    the encrypted chats it carries go through the engine (no poll reads them)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
         [settings.facebook_app_secret_env] + [a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"]
@@ -236,8 +250,21 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
         accounts=accounts,
         deliver=deliver,
+        ingest=chat_ingester(engine, metrics, woken) if engine is not None else None,
         counted=metrics.webhook,
     )
+
+
+def chat_ingester(engine: Engine, metrics: Metrics, woken: Callable[[], None]) -> Ingest:
+    """Store encrypted chats (a webhook's or the stream's: no poll reads them)."""
+
+    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
+        result = await asyncio.wait_for(engine.ingest(account_id, CHAT_STREAM, messages, None), timeout=2)
+        metrics.ingested(result, "x")  # counted here when this process holds the account
+        if result.threads_touched:
+            woken()  # a new wait's deadline may come before the schedule looks again
+
+    return ingest
 
 
 STREAM_NUDGE_GAP_SECONDS = 0.2
@@ -271,6 +298,7 @@ def activity_streams(
     session: aiohttp.ClientSession,
     deliver: Deliver,
     leases: LeaseManager,
+    ingest: Ingest | None = None,
 ) -> list[ActivityStream]:
     """One X Activity stream per X app (bearer token and API host) with accounts in `stream` mode,
     opened by the process holding the lease of the app's first account: never twice at once."""
@@ -292,6 +320,7 @@ def activity_streams(
                 members,
                 bearer_token=EnvSecret(token_env),
                 deliver=deliver,
+                ingest=ingest,
                 holds=functools.partial(leases.holds, lead),
                 api_base_url=base,
             )

@@ -166,4 +166,5 @@ async def build_report(
         heatmap=heatmap,
         longest=longest,
         policies=list(policies),
+        encrypted_waits=sum(r["waits"] for r in rows.encrypted),
     )

@@ -153,6 +153,8 @@ class Report:
     """Breached waits by the weekday (0 = Monday) and local hour they were opened at: [7][24]."""
     longest: list[LongWait]
     policies: list[PolicyNote] = field(default_factory=list)
+    encrypted_waits: int = 0
+    """Waits of the period opened by an encrypted chat (XChat): counted like any, with no text."""
 
     @property
     def channel_names(self) -> list[str]:

@@ -110,6 +110,13 @@ class FakeActivity:
         for kind, user in kinds:
             self._announce(kind, user, payload, post.created_at, str(post.id))
 
+    def envelope(self, envelope: dict[str, Any], at: float) -> None:
+        """Announce an event already in its envelope (an encrypted chat's) to the subscriptions it
+        matches, with the subscription's tag."""
+        data = envelope["data"]
+        payload = data.get("payload", {})
+        self._announce(data["event_type"], data["filter"]["user_id"], payload, at, data["event_uuid"])
+
     def dm(self, event_id: int, sender: str, recipient: str, payload: dict[str, Any], at: float) -> None:
         self._announce("dm.sent", sender, payload, at, f"{event_id}1")
         self._announce("dm.received", recipient, payload, at, f"{event_id}2")

@@ -89,10 +89,12 @@ async def test_a_line_past_the_bound_ends_the_connection_which_comes_back(
         await eventually(lambda: stream.state.connected, timeout=10, what="connected")
         api.activity.send_raw(b'{"data": "' + b"x" * (2 * MAX_LINE_BYTES + 10) + b'"}\r\n')
         await eventually(lambda: stream.state.connections >= 2, timeout=10, what="the reconnection")
-        assert any("longer than" in e for e in errors(caplog))
+        assert any("longer than" in e for e in errors(caplog)), errors(caplog)
         api.activity.send_raw(
             b"not json\r\n"
-            + json.dumps({"data": {"filter": {"user_id": "1001"}, "event_type": "post.create"}}).encode()
+            + json.dumps(
+                {"data": {"event_uuid": "9", "filter": {"user_id": "1001"}, "event_type": "post.create"}}
+            ).encode()
             + b"\r\n"
         )
         await eventually(lambda: (1, ["x.replies"]) in nudged, timeout=5, what="the next event routed")

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.config import Config, ConfigError, XAccount, parse
-from monitor.sources.x.activity import EVENT_STREAMS, Event, EventError, nudges, parse_event
+from monitor.sources.x.activity import EVENT_KINDS, route
+from monitor.sources.x.activity_events import ActivityEvent, parse_line
 from monitor.sources.x.subscriptions import DM_EVENTS, POST_EVENTS, wanted
 from tests.integration.helpers import POLICY_TOML
 
@@ -27,55 +28,56 @@ MENTION = {
 
 
 def test_the_documented_envelope_is_routed_by_its_filter_user_id() -> None:
-    event = parse_event(json.dumps(MENTION).encode())
-    assert event == Event("1111111111111111111", "post.mention.create", "2080765813578191303")
-    assert nudges([event], {"1111111111111111111": [7]}) == {7: {"x.mentions"}}
-    assert nudges([event], {"999": [7]}) == {}  # another app's user: nobody
-
-
-@pytest.mark.parametrize(
-    ("line", "says"),
-    [
-        (b"{not json", "not JSON"),
-        (b"[1]", "no `data` object"),
-        (b'{"data": {"event_type": "post.create"}}', "data.filter.user_id"),
-        (b'{"data": {"filter": {"user_id": "12a"}, "event_type": "post.create"}}', "data.filter.user_id"),
-        (b'{"data": {"filter": {"user_id": "12"}, "event_type": 5}}', "data.event_type"),
-        (b"[" * 100_000, "not JSON"),
-    ],
-)
-def test_a_line_that_is_no_envelope_is_refused_saying_what(line: bytes, says: str) -> None:
-    with pytest.raises(EventError, match=says):
-        parse_event(line)
+    event = parse_line(json.dumps(MENTION).encode())
+    assert route([event], {"1111111111111111111": [7]}).polls == {7: {"x.mentions"}}
+    assert route([event], {"999": [7]}).polls == {}  # another app's user: nobody
 
 
 def test_event_types_we_do_not_poll_for_nudge_nothing() -> None:
-    assert nudges([Event("1", "like.create", None), Event("1", "ProfileBioUpdate", None)], {"1": [1]}) == {}
+    events = [ActivityEvent("1", kind, "1", None, {}) for kind in ("like.create", "ProfileBioUpdate")]
+    assert route(events, {"1": [1]}) == route([], {})
 
 
 USERS = ["1", "2", "3"]
 events = st.lists(
-    st.builds(Event, st.sampled_from([*USERS, "4"]), st.sampled_from([*EVENT_STREAMS, "like.create"]), st.none()),
+    st.builds(
+        ActivityEvent,
+        st.sampled_from(["1", "2", "3"]),
+        st.sampled_from([*EVENT_KINDS, "like.create"]),
+        st.sampled_from([*USERS, "4"]),
+        st.none(),
+        st.fixed_dictionaries(
+            {
+                "id": st.sampled_from(["a1", "b2"]),
+                "sender_id": st.sampled_from(USERS),
+                "conversation_id": st.just("1:2"),
+                "created_at_msec": st.just("1764936000000"),
+            }
+        ),
+    ),
     max_size=30,
 )
 
 
 @given(events, st.data())
-def test_routing_ignores_order_and_repeats_and_a_lost_event_only_nudges_less(
-    sent: list[Event], data: st.DataObject
+def test_routing_ignores_order_and_repeats_and_a_lost_event_only_does_less(
+    sent: list[ActivityEvent], data: st.DataObject
 ) -> None:
     """A nudge makes the account's streams poll now, and the poll reads everything after the stored
     cursor: what a poll finds never depends on which events came, in which order, how often. So the
     nudges of a delivery are a set union: the same whatever the order or the repeats, and a subset
-    when events are lost (those streams are then read at their poll interval)."""
+    when events are lost (those streams are then read at their poll interval). Chats are messages
+    keyed by their id: the same set whatever the order and the repeats."""
     accounts = {"1": [10], "2": [20, 21], "3": [30]}
-    expected = nudges(sent, accounts)
+    expected = route(sent, accounts)
     shuffled = data.draw(st.permutations(sent))
     repeated = shuffled + data.draw(st.lists(st.sampled_from(sent), max_size=10)) if sent else shuffled
-    assert nudges(repeated, accounts) == expected
+    again = route(repeated, accounts)
+    assert again.polls == expected.polls
+    assert {(a, m.external_id) for a, m in again.chats} == {(a, m.external_id) for a, m in expected.chats}
     kept = data.draw(st.lists(st.booleans(), min_size=len(sent), max_size=len(sent)))
-    partial = nudges([e for e, k in zip(sent, kept, strict=True) if k], accounts)
-    assert all(streams <= expected[a] for a, streams in partial.items())
+    partial = route([e for e, k in zip(sent, kept, strict=True) if k], accounts)
+    assert all(streams <= expected.polls[a] for a, streams in partial.polls.items())
 
 
 def account(**extra: object) -> dict[str, object]:

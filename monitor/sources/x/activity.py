@@ -13,31 +13,25 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 
 import aiohttp
+from aiohttp.http_exceptions import LineTooLong
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from monitor.domain.model import Message
 from monitor.runtime import REAL_TIME, Backoff, Health, Supervised, Timer
 from monitor.secrets import EnvSecret
-from monitor.sources.webhooks import X_DM, X_MENTIONS, X_REPLIES
-from monitor.sources.x.activity_events import ActivityEventError, parse_line
+from monitor.sources.webhooks import XAA_EVENTS, read_xaa
+from monitor.sources.x.activity_events import CHAT_EVENTS, ActivityEvent, ActivityEventError, parse_line
+from monitor.store.db import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
 STREAM_PATH = "/2/activity/stream"
 DEFAULT_API_BASE = "https://api.x.com"
 
-EVENT_STREAMS: Mapping[str, tuple[str, ...]] = {
-    "post.mention.create": (X_MENTIONS,),
-    "post.reply.create": (X_MENTIONS,),
-    "post.create": (X_REPLIES,),
-    "dm.received": (X_DM,),
-    "dm.sent": (X_DM,),
-    "chat.received": (X_DM,),
-    "chat.sent": (X_DM,),
-}
-"""Event type -> the polled streams that read what it announces (a reply to the brand's post is
-in its mentions timeline; the brand's own posts and replies in its tweets timeline)."""
+EVENT_KINDS = (*XAA_EVENTS, *CHAT_EVENTS)
+"""The event types we use (what each means: `webhooks.read_xaa`, shared with /webhooks/x)."""
 OTHER = "other"
-"""The `kind` label of an event of a type not in EVENT_STREAMS (a bounded label set)."""
+"""The `kind` label of an event of another type (a bounded label set)."""
 
 KEEPALIVE_SECONDS = 30.0
 """Reconnect after this long without a line. X sends a blank line every 20 s and says to reconnect
@@ -57,30 +51,29 @@ sooner)."""
 
 
 @dataclass(frozen=True)
-class Event:
-    """What routing needs from an event envelope: whose, what, and its id (for logs only)."""
+class Routed:
+    """What events mean for the accounts."""
 
-    user_id: str
-    event_type: str
-    event_uuid: str | None
-
-
-def parse_event(line: bytes) -> Event:
-    """What routing needs from an envelope line (`activity_events.parse_line` reads it)."""
-    event = parse_line(line)
-    if event.user_id is None:
-        raise ActivityEventError("data.filter.user_id: missing (an event of no account)")
-    return Event(event.user_id, event.event_type, event.event_uuid)
+    polls: dict[int, set[str]]
+    """Account id -> streams to poll now."""
+    chats: list[tuple[int, Message]]
+    """(account id, encrypted chat message) to store."""
 
 
-def nudges(events: Iterable[Event], accounts: Mapping[str, Sequence[int]]) -> dict[int, set[str]]:
-    """Account id -> streams to poll now, for these events (unknown users and types: none). The
-    result is the same in any order and with any event repeated: a set union."""
-    out: dict[int, set[str]] = {}
+def route(events: Iterable[ActivityEvent], accounts: Mapping[str, Sequence[int]]) -> Routed:
+    """What events mean for the accounts (X user id -> account ids): the streams to poll now per
+    account, a set union (the same in any order and with any event repeated), and the chats to
+    store (stored once however often they come: the store keeps a message by its id)."""
+    polls: dict[int, set[str]] = {}
+    chats: list[tuple[int, Message]] = []
     for event in events:
-        for account_id in accounts.get(event.user_id, ()):
-            out.setdefault(account_id, set()).update(EVENT_STREAMS.get(event.event_type, ()))
-    return {a: s for a, s in out.items() if s}
+        delivery = read_xaa(event)
+        for nudge in delivery.nudges:
+            for account_id in accounts.get(nudge.key, ()):
+                polls.setdefault(account_id, set()).update(nudge.streams)
+        for chat in delivery.chats:
+            chats += [(account_id, chat.message) for account_id in accounts.get(chat.key, ())]
+    return Routed(polls, chats)
 
 
 @dataclass(frozen=True)
@@ -97,6 +90,8 @@ class StreamAccount:
 
 Deliver = Callable[[int, Sequence[str]], Awaitable[None]]
 """(account id, streams) -> make those streams poll now, in whichever process polls them."""
+Ingest = Callable[[int, Sequence[Message]], Awaitable[None]]
+"""(account id, messages) -> store them (encrypted chats: no poll reads them)."""
 
 
 @dataclass
@@ -122,6 +117,7 @@ class ActivityStream:
         bearer_token: EnvSecret,
         deliver: Deliver,
         holds: Callable[[], bool],
+        ingest: Ingest | None = None,
         api_base_url: str | None = None,
         keepalive_seconds: float = KEEPALIVE_SECONDS,
         backoff: Backoff | None = None,
@@ -134,6 +130,7 @@ class ActivityStream:
             self.by_user.setdefault(a.user_id, []).append(a.account_id)
         self.bearer_token = bearer_token
         self.deliver = deliver
+        self.ingest = ingest
         self.holds = holds
         """True while this process holds the lease that lets it open the app's connection."""
         self.url = (api_base_url or DEFAULT_API_BASE).rstrip("/") + STREAM_PATH
@@ -190,8 +187,8 @@ class ActivityStream:
         while self.holds():
             try:
                 line = await response.content.readuntil(b"\n")
-            except ValueError:  # aiohttp: the line passed the read buffer (MAX_LINE_BYTES)
-                raise ActivityEventError(f"a line longer than {MAX_LINE_BYTES} bytes") from None
+            except (ValueError, LineTooLong):  # aiohttp: the line passed twice the read buffer
+                raise ActivityEventError(f"a line longer than {2 * MAX_LINE_BYTES} bytes") from None
             except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
                 return lines  # dropped (a deploy on X's side): reopened at once if it was working
             if not line:
@@ -202,15 +199,29 @@ class ActivityStream:
             if not line:
                 continue  # keep-alive
             try:
-                event = parse_event(line)
+                event = parse_line(line)
             except ActivityEventError as exc:
                 log.warning("x activity event skipped", extra={"error": str(exc)})
                 continue
-            kind = event.event_type if event.event_type in EVENT_STREAMS else OTHER
-            self.state.events[event.user_id, kind] = self.state.events.get((event.user_id, kind), 0) + 1
-            for account_id, streams in nudges([event], self.by_user).items():
+            kind = event.event_type if event.event_type in EVENT_KINDS else OTHER
+            key = (event.user_id or "", kind)
+            self.state.events[key] = self.state.events.get(key, 0) + 1
+            routed = route([event], self.by_user)
+            for account_id, streams in routed.polls.items():
                 await self.deliver(account_id, sorted(streams))
+            for account_id, message in routed.chats:
+                await self._store_chat(account_id, message)
         return lines
+
+    async def _store_chat(self, account_id: int, message: Message) -> None:
+        """Store a chat; when that fails it is lost to the stream (X does not send it again on a
+        stream): logged, never fatal to the connection."""
+        if self.ingest is None:
+            return
+        try:
+            await self.ingest(account_id, [message])
+        except (*DATABASE_ERRORS, TimeoutError) as exc:
+            log.warning("x activity chat not stored", extra={"error": type(exc).__name__})
 
 
 class ActivityCollector:
