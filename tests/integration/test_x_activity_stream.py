@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 import aiohttp
 import pytest
 
+from monitor.domain.model import Message
 from monitor.runtime import Backoff
 from monitor.secrets import EnvSecret
 from monitor.simulator.x_api import FakeXApi
@@ -22,10 +23,18 @@ TOKEN = "app-token"
 
 @contextlib.asynccontextmanager
 async def streaming(
-    api: FakeXApi, nudged: list[tuple[int, list[str]]], *, keepalive: float = 5.0
+    api: FakeXApi,
+    nudged: list[tuple[int, list[str]]],
+    *,
+    keepalive: float = 5.0,
+    stored: list[tuple[int, Message]] | None = None,
 ) -> AsyncIterator[ActivityStream]:
     async def deliver(account_id: int, streams: Sequence[str]) -> None:
         nudged.append((account_id, list(streams)))
+
+    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
+        if stored is not None:
+            stored.extend((account_id, m) for m in messages)
 
     async with aiohttp.ClientSession() as session:
         stream = ActivityStream(
@@ -36,6 +45,7 @@ async def streaming(
             ],
             bearer_token=EnvSecret("X_ACTIVITY_TEST_TOKEN", {"X_ACTIVITY_TEST_TOKEN": TOKEN}),
             deliver=deliver,
+            ingest=ingest,
             holds=lambda: True,
             api_base_url=api.base_url,
             keepalive_seconds=keepalive,
@@ -124,3 +134,18 @@ async def test_a_drop_reconnects_and_a_refusal_shows_down_until_it_ends(api: Fak
         await eventually(lambda: stream.state.connected, timeout=10, what="connected again")
         assert stream.state.connections == 2
         assert api.activity.most_open == 1
+
+
+async def test_an_encrypted_chat_on_the_stream_is_stored_without_text_and_polls_nothing(api: FakeXApi) -> None:
+    api.activity.subscribe("chat.received", "1001")
+    nudged: list[tuple[int, list[str]]] = []
+    stored: list[tuple[int, Message]] = []
+    async with streaming(api, nudged, stored=stored) as stream:
+        await eventually(lambda: stream.state.connected, timeout=10, what="connected")
+        nudged.clear()
+        chat = api.add_chat("7001", "1001", api.clock())
+        await eventually(lambda: stored, timeout=5, what="the chat stored")
+        [(account_id, message)] = stored
+        assert (account_id, message.external_id, message.direction) == (1, chat.id, "inbound")
+        assert not message.text_available
+        assert nudged == []
