@@ -132,6 +132,8 @@ class FakeActivity:
                     self._send(envelope)
                 else:
                     self._pending.append((at, envelope))
+                    for queue in self._queues:
+                        queue.put_nowait(b"")  # wake the streams: they now look for due events often
 
     def _send(self, envelope: dict[str, Any]) -> None:
         if not self._queues:
@@ -173,19 +175,25 @@ class FakeActivity:
         self._queues.add(queue)
         self.connections += 1
         self.most_open = max(self.most_open, len(self._queues))
+        loop = asyncio.get_running_loop()
+        written = loop.time()
         try:
             while True:
-                wait = PENDING_TICK_SECONDS if self._pending else self.keepalive_seconds
+                keepalive_in = max(0.0, written + self.keepalive_seconds - loop.time())
+                wait = min(PENDING_TICK_SECONDS, keepalive_in) if self._pending else keepalive_in
                 try:
                     line = await asyncio.wait_for(queue.get(), wait)
                 except TimeoutError:
-                    if self._pending:
-                        self._flush()
-                        continue
-                    line = b"\r\n"  # keep-alive
+                    line = b""
                 if line is None:
                     break
-                await response.write(line)
+                if self._pending:
+                    self._flush()  # due events go to the queues, written next
+                if not line and loop.time() - written >= self.keepalive_seconds:
+                    line = b"\r\n"  # keep-alive
+                if line:
+                    await response.write(line)
+                    written = loop.time()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
