@@ -706,20 +706,23 @@ def cost(obj: _Context, period: str, accounts: tuple[str, ...], fmt: str) -> Non
                 store.pool, config.x.pricing.prices(), p.first_day, p.last_day, list(accounts) or None
             )
         if fmt == "json":
-            return json.dumps(
-                [
-                    {
-                        "brand": c.brand,
-                        "account": c.account,
-                        "resources": c.counts,
-                        "dollars": c.dollars,
-                        "answered_questions": c.answered,
-                        "dollars_per_answered_question": c.per_answered,
-                    }
-                    for c in costs
-                ],
-                indent=2,
-            ) + "\n"
+            return (
+                json.dumps(
+                    [
+                        {
+                            "brand": c.brand,
+                            "account": c.account,
+                            "resources": c.counts,
+                            "dollars": c.dollars,
+                            "answered_questions": c.answered,
+                            "dollars_per_answered_question": c.per_answered,
+                        }
+                        for c in costs
+                    ],
+                    indent=2,
+                )
+                + "\n"
+            )
         return cost_text(costs, p.first_day, p.last_day)
 
     click.echo(_database_errors(asyncio.run)(go()), nl=False)

@@ -1,0 +1,34 @@
+"""The pure cost rules: prices by kind, and the poll pace a monthly budget asks for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from monitor.domain.cost import PACE_MAX_FACTOR, BillableRead, Prices, month_position, poll_factor, spend, unique_reads
+
+
+def test_spend_prices_each_kind() -> None:
+    counts = {"post_read": 10, "owned_read": 100, "dm_event_read": 3, "activity_event": 2}
+    assert abs(spend(counts, Prices()) - (0.05 + 0.1 + 0.03 + 0.01)) < 1e-12  # type: ignore[arg-type]
+
+
+def test_a_page_naming_a_resource_twice_bills_it_once() -> None:
+    reads = [BillableRead("owned_read", "1"), BillableRead("owned_read", "1"), BillableRead("dm_event_read", "1")]
+    assert unique_reads(reads) == [BillableRead("owned_read", "1"), BillableRead("dm_event_read", "1")]
+
+
+def test_no_budget_or_a_spend_within_it_keeps_the_interval() -> None:
+    assert poll_factor(spent=1000.0, budget=None, days_elapsed=10, days_in_month=30) == 1.0
+    assert poll_factor(spent=10.0, budget=100.0, days_elapsed=10, days_in_month=30) == 1.0  # 30 projected < 80
+
+
+def test_a_budget_below_the_need_slows_polls_in_proportion() -> None:
+    # 1 dollar a day on day 1 of 30: 30 projected for a budget of 10 (8 allowed): 29 more needed, 7 left.
+    factor = poll_factor(spent=1.0, budget=10.0, days_elapsed=1, days_in_month=30)
+    assert abs(factor - 29 / 7) < 1e-9
+    assert poll_factor(spent=7.99, budget=10.0, days_elapsed=1, days_in_month=30) == PACE_MAX_FACTOR
+    assert poll_factor(spent=10.0, budget=10.0, days_elapsed=29, days_in_month=30) == PACE_MAX_FACTOR
+
+
+def test_month_position_is_utc() -> None:
+    assert month_position(datetime(2026, 2, 15, 12, tzinfo=UTC)) == (14.5, 28.0)
