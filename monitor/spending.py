@@ -75,7 +75,7 @@ class AccountCost:
 
     account: str
     brand: str
-    counts: dict[str, int]
+    counts: dict[BillableKind, int]
     dollars: float
     answered: int
     """Questions answered in the period."""

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import asyncpg
-from asyncpg import Connection
 
 from monitor.domain.cost import BillableKind, BillableRead, unique_reads
+from monitor.store.db import Connection
 
 BILLABLE_KEEP_DAYS = 2
 """UTC days of billed resource ids kept (today and yesterday): X de-duplicates within one UTC day,
