@@ -36,7 +36,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
-from monitor.simulator.scenario import Scenario
+from monitor.simulator.net import FakeServer
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
@@ -233,23 +233,13 @@ class _Misbehaviour:
     author: str | None
 
 
-@dataclass(frozen=True)
-class LoadedPost:
-    """What the fake made of a scenario post: its ids, and the thread key a source should use."""
-
-    question_id: str
-    reply_id: str | None
-    edit_id: str | None
-    thread_key: str
-
-
 class _Reply(Exception):
     def __init__(self, response: web.StreamResponse) -> None:
         self.response = response
 
 
 def iso(ts: float) -> str:
-    seconds, millis = divmod(int(round(ts * 1000)), 1000)  # 100.9996 -> 101.000, not 100.000
+    seconds, millis = divmod(round(ts * 1000), 1000)  # 100.9996 -> 101.000, not 100.000
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
@@ -292,9 +282,9 @@ def invalid(param: str, value: str, message: str) -> web.Response:
     return web.json_response(body, status=400)
 
 
-class FakeXApi:
-    """The local X API: `await start()` gives its base URL; script it with `add_*`, `load`,
-    `inject`; read `requests` afterwards."""
+class FakeXApi(FakeServer):
+    """The local X API: `await start()` gives its base URL (or `async with`); script it with `add_*`
+    (or `traffic.load_on_x`), `inject`; read `requests` afterwards."""
 
     def __init__(
         self,
@@ -338,8 +328,6 @@ class FakeXApi:
         self._seq: dict[int, int] = {}
         self._misbehaviours: list[_Misbehaviour] = []
         self._tokens = 0
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
         self.owned_reads = True
         """Whether reads of a user's mentions and timeline are "owned reads" (the app is the user's)."""
         self.billed: Counter[tuple[str, str]] = Counter()
@@ -348,25 +336,18 @@ class FakeXApi:
 
     # ---------------------------------------------------------------- server
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1, a free port; return the base URL (http://127.0.0.1:PORT)."""
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/2/users/{id}/mentions", self._mentions_handler)
         app.router.add_get("/2/users/{id}/tweets", self._tweets_handler)
         app.router.add_get("/2/dm_events", self._dm_handler)
         app.router.add_get("/2/users/by/username/{username}", self._user_by_username_handler)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
+        return app
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    @property
+    def base_url(self) -> str:
+        """The base URL, as the X API docs name it: `url`."""
+        return self.url
 
     # ---------------------------------------------------------------- scripting
 
@@ -390,7 +371,7 @@ class FakeXApi:
 
     def new_id(self, at: float) -> int:
         """A snowflake for time `at` (epoch seconds), unique."""
-        ms = int(round(at * 1000)) - TWITTER_EPOCH_MS
+        ms = round(at * 1000) - TWITTER_EPOCH_MS
         seq = self._seq.get(ms, 0)
         if seq >= 1 << 12:
             raise ValueError("more than 4096 ids in one millisecond")
@@ -460,43 +441,6 @@ class FakeXApi:
         insort(self._authored.setdefault(tweet.author_id, []), tweet.id)
         for user in tweet.mentions:
             insort(self._mentions.setdefault(user, []), tweet.id)
-
-    def load(self, scenario: Scenario, *, brand_id: str, brand_handle: str) -> dict[str, LoadedPost]:
-        """Turn a scenario into tweets (public posts mention the brand, replies answer them) and
-        DMs (private posts); return what each post became, by post key."""
-        self.add_user(brand_id, brand_handle)
-        out: dict[str, LoadedPost] = {}
-        for post in scenario.posts:
-            self.add_user(post.customer_id, post.customer_handle)
-            if post.private:
-                qid = self.add_dm(post.customer_id, brand_id, post.text, post.at)
-                rid = None
-                if post.reply_at is not None:
-                    rid = self.add_dm(brand_id, post.customer_id, post.reply_text, post.reply_at)
-                out[post.key] = LoadedPost(
-                    str(qid), str(rid) if rid else None, None, self.dm_events[qid].conversation_id
-                )
-                continue
-            text = post.text if post.text.startswith("@") else f"@{brand_handle} {post.text}"
-            qid = self.add_tweet(post.customer_id, text, post.at, mentions=[brand_id])
-            eid = None
-            if post.edited_at is not None:
-                edit = post.edit_text or post.text
-                edit = edit if edit.startswith("@") else f"@{brand_handle} {edit}"
-                eid = self.edit_tweet(qid, edit, post.edited_at)
-            rid = None
-            if post.reply_at is not None:
-                rid = self.add_tweet(
-                    brand_id,
-                    f"@{post.customer_handle} {post.reply_text}",
-                    post.reply_at,
-                    mentions=[post.customer_id],
-                    reply_to=qid,
-                )
-            out[post.key] = LoadedPost(
-                str(qid), str(rid) if rid else None, str(eid) if eid else None, f"{qid}:{post.customer_id}"
-            )
-        return out
 
     def inject(
         self,
@@ -583,7 +527,7 @@ class FakeXApi:
 
     async def _handle(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         now = self.clock()
-        params = {k: v for k, v in request.query.items()}
+        params = dict(request.query)
         record = RequestRecord(endpoint, request.path, params, request.match_info.get("id"), None, now)
         self.requests.append(record)
         headers: dict[str, str] = {}
@@ -609,7 +553,7 @@ class FakeXApi:
             if fault == "connection_reset":
                 if request.transport is not None:
                     request.transport.abort()
-                raise asyncio.CancelledError()  # aiohttp drops the handler of a lost connection
+                raise asyncio.CancelledError  # aiohttp drops the handler of a lost connection
             if fault == "rate_limited":
                 reset = math.ceil(now + retry_after)
                 headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
@@ -839,7 +783,7 @@ class FakeXApi:
         if value is None:
             return None
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is None:
                 raise ValueError(value)
         except ValueError:
