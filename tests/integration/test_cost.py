@@ -3,16 +3,24 @@ the fake billed, to the unit (repeat reads of a UTC day, a restart and DMs inclu
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+from prometheus_client import CollectorRegistry
 
 from monitor.config import XAccount
-from monitor.domain.cost import Prices
+from monitor.domain.cost import BillableRead, Prices
+from monitor.engine import Engine
+from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
+from monitor.runtime import SleepTimer
 from monitor.simulator.x_api import FakeXApi, UserKeys
+from monitor.sources.demo import DemoSource
 from monitor.sources.x import x_sources
-from monitor.spending import account_costs
+from monitor.spending import Spending, account_costs
+from monitor.store.cost import count_billable
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
 
@@ -34,6 +42,9 @@ async def test_a_scripted_day_costs_what_the_fake_billed(store: Store) -> None:
     engine = await engine_for(store, ["brand-x"], now=DAY)
     engine.clock = lambda: now[0]
     account_id = next(iter(engine.accounts))
+    spending = Spending(Prices(), {}, clock=lambda: now[0])
+    metrics = Metrics(engine.accounts, registry=(registry := CollectorRegistry()), clock=lambda: now[0])
+    metrics.spending = spending
     account = XAccount(
         name="brand-x",
         channel="x",
@@ -51,7 +62,7 @@ async def test_a_scripted_day_costs_what_the_fake_billed(store: Store) -> None:
 
             async def poll_all(cursors: dict[str, str | None]) -> None:
                 """One poll of every stream, as the poller does it (fetch, then ingest)."""
-                poller = Poller(engine, [])
+                poller = Poller(engine, [], observers=[spending, metrics])
                 for source in x_sources(account, session, environ=ENV, clock=lambda: now[0].timestamp()):
                     target = PollTarget(account_id, "brand-x", "brand", "x", source, 60.0)
                     batch, _ = await poller.poll_once(target, cursors.get(source.stream))
@@ -79,3 +90,55 @@ async def test_a_scripted_day_costs_what_the_fake_billed(store: Store) -> None:
     assert len(costs) == 1
     assert costs[0].counts == billed
     assert abs(costs[0].dollars - (48 * 0.001 + 24 * 0.010)) < 1e-9
+    for kind, n in billed.items():  # the process's counter agrees (one process, no restart of it)
+        labels = {"brand": "brand", "channel": "x", "account": "brand-x", "kind": kind}
+        assert registry.get_sample_value("social_inbox_api_billable_total", labels) == n
+    assert abs(spending.spent(account_id) - costs[0].dollars) < 1e-9
+
+
+async def first_interval_wait(store: Store, engine: Engine, account_id: int, pace: Callable[[int], float]) -> float:
+    """The wait the real Poller makes after one poll of a (demo) stream with a 60 s interval."""
+    sleeps: list[float] = []
+    done = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) >= 2:  # the first polls' spread, then the wait after the first poll
+            done.set()
+            await asyncio.Event().wait()
+
+    source = DemoSource("brand-x", "x", per_minute=0.001)
+    target = PollTarget(account_id, "brand-x", "brand", "x", source, 60.0)
+    poller = Poller(engine, [target], timer=SleepTimer(sleep), jitter=0.0, pace=pace)
+    await poller.start()
+    try:
+        async with asyncio.timeout(30):
+            await done.wait()
+    finally:
+        await poller.stop()
+    return sleeps[1]
+
+
+async def test_a_budget_below_the_days_need_slows_polls(store: Store) -> None:
+    """A month's budget below what a day of reads projects to: the pace factor passes 1, the
+    poller waits that many intervals (the gauge SocialInboxXBudgetAtRisk watches says so); no
+    budget: the interval."""
+    now = DAY + timedelta(hours=23)
+    engine = await engine_for(store, ["brand-x"], now=now)
+    account_id = next(iter(engine.accounts))
+    async with store.transaction() as tx:  # a day of reads: 0.288 dollars, about 8.6 in a 30-day month
+        reads = [BillableRead("owned_read", str(i)) for i in range(48)]
+        reads += [BillableRead("dm_event_read", str(i)) for i in range(24)]
+        await count_billable(tx.conn, account_id, now.date(), reads)
+    spending = Spending(Prices(), {account_id: 2.0}, clock=lambda: now)
+    await spending.load(store.pool)
+    factor = spending.factor(account_id)
+    assert factor > 1
+    assert await first_interval_wait(store, engine, account_id, spending.factor) == 60.0 * factor
+    assert await first_interval_wait(store, engine, account_id, lambda _: 1.0) == 60.0
+    metrics = Metrics(engine.accounts, registry=(registry := CollectorRegistry()), clock=lambda: now)
+    metrics.spending = spending
+    metrics.cost_changed({account_id})
+    labels = {"brand": "brand", "channel": "x", "account": "brand-x"}
+    assert registry.get_sample_value("social_inbox_poll_pace_factor", labels) == factor
+    assert registry.get_sample_value("social_inbox_api_monthly_budget_dollars", labels) == 2.0
