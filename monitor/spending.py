@@ -13,7 +13,7 @@ from monitor.domain.cost import BILLABLE_KINDS, BillableKind, Prices, month_posi
 from monitor.poller import PollTarget
 from monitor.runtime import Clock, utcnow
 from monitor.sources.base import Batch
-from monitor.store.cost import answered_questions, billed, month_billed
+from monitor.store.cost import answered_questions, billed_by_account, month_billed
 
 
 class Spending:
@@ -90,12 +90,9 @@ async def account_costs(
     pool: asyncpg.Pool, prices: Prices, first_day: date, last_day: date, accounts: Sequence[str] | None = None
 ) -> list[AccountCost]:
     """The spend per account over the UTC days [first_day, last_day] (accounts with billed reads)."""
-    rows = await billed(pool, first_day, last_day + timedelta(days=1), accounts)
+    by_account = await billed_by_account(pool, first_day, last_day + timedelta(days=1), accounts)
     start = datetime.combine(first_day, time(0), tzinfo=UTC)
     answered = await answered_questions(pool, start, start + timedelta(days=(last_day - first_day).days + 1), accounts)
-    by_account: dict[tuple[str, str], dict[BillableKind, int]] = {}
-    for r in rows:
-        by_account.setdefault((r.brand, r.account), {})[r.kind] = r.count
     return [
         AccountCost(name, brand, dict(counts), spend(counts, prices), answered.get(name, 0))
         for (brand, name), counts in sorted(by_account.items())

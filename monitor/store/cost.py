@@ -87,6 +87,16 @@ async def billed(
     return [BilledCount(r["name"], r["brand"], r["kind"], int(r["n"])) for r in rows]
 
 
+async def billed_by_account(
+    pool: asyncpg.Pool, start: date, end: date, accounts: Sequence[str] | None = None
+) -> dict[tuple[str, str], dict[BillableKind, int]]:
+    """(brand, account) -> kind -> resources billed on the UTC days [start, end), by brand and name."""
+    out: dict[tuple[str, str], dict[BillableKind, int]] = {}
+    for b in await billed(pool, start, end, accounts):
+        out.setdefault((b.brand, b.account), {})[b.kind] = b.count
+    return out
+
+
 async def answered_questions(
     pool: asyncpg.Pool, start: datetime, end: datetime, accounts: Sequence[str] | None = None
 ) -> dict[str, int]:

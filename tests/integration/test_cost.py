@@ -4,6 +4,7 @@ the fake billed, to the unit (repeat reads of a UTC day, a restart and DMs inclu
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -15,12 +16,16 @@ from monitor.domain.cost import BillableRead, Prices
 from monitor.engine import Engine
 from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
+from monitor.reports.build import ReportRequest, build_report
+from monitor.reports.period import period_between
+from monitor.reports.render import render
 from monitor.runtime import SleepTimer
 from monitor.simulator.x_api import FakeXApi, UserKeys
 from monitor.sources.demo import DemoSource
 from monitor.sources.x import x_sources
 from monitor.spending import Spending, account_costs
 from monitor.store.cost import count_billable
+from monitor.store.reports import ReportStore
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
 
@@ -83,6 +88,8 @@ async def test_a_scripted_day_costs_what_the_fake_billed(store: Store) -> None:
             await poll_all({})  # read everything again late in the same UTC day: nothing billed twice
 
         costs = await account_costs(store.pool, Prices(), DAY.date(), DAY.date())
+        request = ReportRequest(period_between(DAY.date(), DAY.date(), timezone="UTC"))
+        report = await build_report(ReportStore(store.pool), request, as_of=now[0], prices=Prices())
     finally:
         await fake.stop()
     billed = {kind: n for (user, kind), n in fake.billed.items() if user == BRAND_ID}
@@ -94,6 +101,14 @@ async def test_a_scripted_day_costs_what_the_fake_billed(store: Store) -> None:
         labels = {"brand": "brand", "channel": "x", "account": "brand-x", "kind": kind}
         assert registry.get_sample_value("social_inbox_api_billable_total", labels) == n
     assert abs(spending.spent(account_id) - costs[0].dollars) < 1e-9
+    # The report's section says the same, in both languages and the data file.
+    assert [(c.account, c.resources, c.answered) for c in report.costs] == [("brand-x", 72, costs[0].answered)]
+    assert report.costs[0].dollars == costs[0].dollars
+    english, french = render(report, "html", "en").decode(), render(report, "html", "fr").decode()
+    assert "X API spend (estimate)" in english and "0.29" in english
+    assert "Dépenses de l&#39;API X (estimation)" in french and "0,29" in french
+    assert json.loads(render(report, "json"))["costs"][0]["resources"] == 72
+    assert render(report, "pdf").startswith(b"%PDF")
 
 
 async def first_interval_wait(store: Store, engine: Engine, account_id: int, pace: Callable[[int], float]) -> float:
