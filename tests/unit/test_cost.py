@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from monitor.config import ConfigError, parse
 from monitor.domain.cost import PACE_MAX_FACTOR, BillableRead, Prices, month_position, poll_factor, spend, unique_reads
 
 
@@ -32,3 +35,26 @@ def test_a_budget_below_the_need_slows_polls_in_proportion() -> None:
 
 def test_month_position_is_utc() -> None:
     assert month_position(datetime(2026, 2, 15, 12, tzinfo=UTC)) == (14.5, 28.0)
+
+
+def test_prices_and_budgets_are_validated_where_they_are_written() -> None:
+    data = {
+        "policies": {"default": {"public": {"first": "30m", "next": "1h"}, "private": {"first": "1h", "next": "2h"}}},
+        "brands": [
+            {
+                "name": "b",
+                "accounts": [{"name": "b-x", "channel": "x", "user_id": "1", "source": "demo", "monthly_budget": -5}],
+            }
+        ],
+        "x": {"pricing": {"post_read": 50}},
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse(data, environ={})
+    where = {p.location for p in caught.value.problems}
+    assert {"x.pricing.post_read", "brands[0].accounts[0].monthly_budget"} <= where
+    fine = {
+        **data,
+        "x": {},
+        "brands": [{"name": "b", "accounts": [{"name": "b-x", "channel": "x", "user_id": "1", "source": "demo"}]}],
+    }
+    assert parse(fine, environ={}).x.pricing.prices() == Prices()  # X's published prices by default
