@@ -323,8 +323,8 @@ class Metrics:
         self.billable = f.add(
             Family(
                 f"{p}_api_billable",
-                "Resources the API bills (X: post_read, owned_read, dm_event_read, activity_event), each "
-                "once per UTC day, counted by the process holding the account (docs/cost.md).",
+                "Resources the API bills (X: post_read, owned_read, dm_event_read, activity_event, "
+                "activity_dm_event), each once per UTC day, counted by the process holding the account.",
                 "counter",
                 ("brand", "channel", "account", "kind"),
             )

@@ -8,19 +8,26 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-BillableKind = Literal["post_read", "owned_read", "dm_event_read", "activity_event"]
+BillableKind = Literal["post_read", "owned_read", "dm_event_read", "activity_event", "activity_dm_event"]
 """`post_read`: a post returned by an X endpoint; `owned_read`: a post of the account's own
 mentions or timeline read by its own app (cheaper); `dm_event_read`: a DM event returned;
-`activity_event`: an X Activity API event delivered that X bills (post and received-message events)."""
+`activity_event`: an X Activity API post event delivered (billed as a post);
+`activity_dm_event`: a delivered `dm.received` or `chat.received` (billed as a DM event)."""
 
-BILLABLE_KINDS: tuple[BillableKind, ...] = ("post_read", "owned_read", "dm_event_read", "activity_event")
+BILLABLE_KINDS: tuple[BillableKind, ...] = (
+    "post_read",
+    "owned_read",
+    "dm_event_read",
+    "activity_event",
+    "activity_dm_event",
+)
 
 BILLED_ACTIVITY_EVENTS: Mapping[str, BillableKind] = {
     "post.create": "activity_event",
     "post.mention.create": "activity_event",
     "post.reply.create": "activity_event",
-    "dm.received": "activity_event",
-    "chat.received": "activity_event",
+    "dm.received": "activity_dm_event",
+    "chat.received": "activity_dm_event",
 }
 """X Activity API events X bills (pricing.mdx, "Webhook events"); `dm.sent`, `chat.sent`,
 `post.delete`, ... are not billed. Each delivered post event is billed as a post."""
@@ -34,6 +41,13 @@ class BillableRead:
     resource_id: str
 
 
+def activity_billable(event_type: str, resource_id: str) -> BillableRead | None:
+    """What a delivered X Activity API event bills, named by `resource_id` (the post's id for a
+    post event, else the event's `event_uuid`), or None when X does not bill that event type."""
+    kind = BILLED_ACTIVITY_EVENTS.get(event_type)
+    return None if kind is None else BillableRead(kind, resource_id)
+
+
 @dataclass(frozen=True)
 class Prices:
     """Dollars per billed resource (X's documented defaults; the config may change them)."""
@@ -45,7 +59,7 @@ class Prices:
     activity_dm_event: float = 0.010
 
     def of(self, kind: BillableKind) -> float:
-        """The price of one resource of `kind` (an activity event is priced as a post)."""
+        """The price of one resource of `kind`."""
         if kind == "activity_event":
             return self.activity_post_event
         price: float = getattr(self, kind)

@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.config import ConfigError, parse
-from monitor.domain.cost import PACE_MAX_FACTOR, BillableRead, Prices, month_position, poll_factor, spend, unique_reads
+from monitor.domain.cost import (
+    PACE_MAX_FACTOR,
+    BillableRead,
+    Prices,
+    activity_billable,
+    month_position,
+    poll_factor,
+    spend,
+    unique_reads,
+)
 
 
 def test_spend_prices_each_kind() -> None:
@@ -58,3 +67,10 @@ def test_prices_and_budgets_are_validated_where_they_are_written() -> None:
         "brands": [{"name": "b", "accounts": [{"name": "b-x", "channel": "x", "user_id": "1", "source": "demo"}]}],
     }
     assert parse(fine, environ={}).x.pricing.prices() == Prices()  # X's published prices by default
+
+
+def test_delivered_activity_events_bill_as_x_says() -> None:
+    assert activity_billable("post.mention.create", "123") == BillableRead("activity_event", "123")
+    assert activity_billable("chat.received", "uuid-1") == BillableRead("activity_dm_event", "uuid-1")
+    assert activity_billable("chat.sent", "uuid-2") is None and activity_billable("dm.sent", "uuid-3") is None
+    assert Prices().of("activity_event") == 0.005 and Prices().of("activity_dm_event") == 0.010
