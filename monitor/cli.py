@@ -687,7 +687,7 @@ def quarantine_retry(ctx: click.Context, account_name: str | None) -> None:
 @click.pass_obj
 def cost(obj: _Context, period: str, accounts: tuple[str, ...], fmt: str) -> None:
     """Estimated X API spend per account over a period, and per answered question (docs/cost.md)."""
-    from monitor.app import open_store
+    from monitor.app import open_store, prepare
     from monitor.reports.period import PeriodError, parse_period
     from monitor.spending import account_costs, cost_text
 
@@ -702,6 +702,7 @@ def cost(obj: _Context, period: str, accounts: tuple[str, ...], fmt: str) -> Non
 
     async def go() -> str:
         async with open_store(config) as store:
+            await prepare(config, store)
             costs = await account_costs(
                 store.pool, config.x.pricing.prices(), p.first_day, p.last_day, list(accounts) or None
             )

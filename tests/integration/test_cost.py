@@ -7,8 +7,10 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
+import asyncpg
 from prometheus_client import CollectorRegistry
 
 from monitor.config import XAccount
@@ -28,6 +30,7 @@ from monitor.store.cost import count_billable
 from monitor.store.reports import ReportStore
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
+from tests.waiting import cli, cli_env
 
 DAY = datetime(2026, 6, 1, tzinfo=UTC)
 BRAND_ID, CUSTOMER_ID = "500", "900"
@@ -157,3 +160,60 @@ async def test_a_budget_below_the_days_need_slows_polls(store: Store) -> None:
     labels = {"brand": "brand", "channel": "x", "account": "brand-x"}
     assert registry.get_sample_value("social_inbox_poll_pace_factor", labels) == factor
     assert registry.get_sample_value("social_inbox_api_monthly_budget_dollars", labels) == 2.0
+
+
+COST_CONFIG = """
+[policies.default]
+public = { first = "30m", next = "1h" }
+private = { first = "1h", next = "2h" }
+
+[x.pricing]
+owned_read = 0.002
+
+[[brands]]
+name = "acme"
+
+[[brands.accounts]]
+name = "acme-x"
+channel = "x"
+user_id = "1"
+source = "demo"
+monthly_budget = 10
+"""
+
+
+def test_the_cost_command_shows_the_spend_per_account(tmp_path: Path, database_url: str) -> None:
+    """`inbox-monitor cost` reads the stored counts at the configured prices; a wrong period or
+    account is a clear error (exit 2)."""
+    path = tmp_path / "config.toml"
+    path.write_text(COST_CONFIG)
+    env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(path))
+    first = cli("cost", "--period", "2026-06", env=env)
+    assert first.returncode == 0 and "nothing billed in this period" in first.stdout, first.stderr
+
+    async def store_counts() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(
+                """
+                INSERT INTO billable_daily (account_id, day, kind, count)
+                SELECT id, d::date, k, n FROM accounts,
+                    (VALUES ('2026-06-01', 'owned_read', 100), ('2026-06-02', 'owned_read', 50),
+                            ('2026-06-02', 'dm_event_read', 7), ('2026-07-01', 'owned_read', 999)) AS v(d, k, n)
+                WHERE name = 'acme-x'
+                """
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(store_counts())
+    shown = cli("cost", "--period", "2026-06", "--format", "json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    [row] = json.loads(shown.stdout)
+    assert row["account"] == "acme-x" and row["resources"] == {"owned_read": 150, "dm_event_read": 7}
+    assert abs(row["dollars"] - (150 * 0.002 + 7 * 0.010)) < 1e-9  # the configured owned_read price
+    text = cli("cost", "--period", "2026-06", "--account", "acme-x", env=env)
+    assert text.returncode == 0 and "0.3700" in text.stdout, text.stdout
+    for bad in (["--period", "someday"], ["--account", "nobody"]):
+        refused = cli("cost", *bad, env=env)
+        assert refused.returncode == 2, refused.stderr
