@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 from prometheus_client import CollectorRegistry
 
+from monitor.backfill import backfill
 from monitor.config import XAccount
 from monitor.domain.cost import BillableRead, Prices
 from monitor.engine import Engine
@@ -89,13 +90,24 @@ async def test_a_scripted_day_costs_what_the_fake_billed(store: Store) -> None:
                     cursors = {}
             now[0] = DAY + timedelta(hours=23)
             await poll_all({})  # read everything again late in the same UTC day: nothing billed twice
+            sources = x_sources(account, session, environ=ENV, clock=lambda: now[0].timestamp())
+            done = await backfill(engine, account_id, sources, DAY)  # and once more, by a backfill
+            assert done.pages >= 3
 
-        costs = await account_costs(store.pool, Prices(), DAY.date(), DAY.date())
-        request = ReportRequest(period_between(DAY.date(), DAY.date(), timezone="UTC"))
-        report = await build_report(ReportStore(store.pool), request, as_of=now[0], prices=Prices())
+            costs = await account_costs(store.pool, Prices(), DAY.date(), DAY.date())
+            request = ReportRequest(period_between(DAY.date(), DAY.date(), timezone="UTC"))
+            report = await build_report(ReportStore(store.pool), request, as_of=now[0], prices=Prices())
+            billed = {kind: n for (user, kind), n in fake.billed.items() if user == BRAND_ID}
+
+            now[0] = DAY + timedelta(days=1, hours=1)  # a new UTC day: the same reads are billed again
+            sources = x_sources(account, session, environ=ENV, clock=lambda: now[0].timestamp())
+            await backfill(engine, account_id, sources, DAY)
+            two_days = await account_costs(store.pool, Prices(), DAY.date(), now[0].date())
     finally:
         await fake.stop()
-    billed = {kind: n for (user, kind), n in fake.billed.items() if user == BRAND_ID}
+    both = {kind: n for (user, kind), n in fake.billed.items() if user == BRAND_ID}
+    assert both == {"owned_read": 96, "dm_event_read": 48}
+    assert two_days[0].counts == both
     assert billed == {"owned_read": 48, "dm_event_read": 24}  # 24 mentions + 24 replies, 24 DMs
     assert len(costs) == 1
     assert costs[0].counts == billed

@@ -313,6 +313,10 @@ class _XSource(ABC):
     def billable_kind(self) -> BillableKind:
         """What X bills each item returned by this stream's endpoint as."""
 
+    def billed(self) -> list[BillableRead]:
+        """What the last fetch or history page returned that X bills (a backfill stores it)."""
+        return list(self._billable)
+
     def _bill(self, data: object) -> None:
         """Note each item of a page's `data` X bills for: every one returned, malformed or not
         (X bills what it sends), named by its id; an item without one cannot be told apart."""
