@@ -171,6 +171,7 @@ async def build_report(
         longest=longest,
         policies=list(policies),
         costs=await _costs(store, prices, period, [a["name"] for a in accounts]) if prices is not None else [],
+        encrypted_waits=sum(r["waits"] for r in rows.encrypted),
     )
 
 

@@ -172,6 +172,8 @@ class Report:
     policies: list[PolicyNote] = field(default_factory=list)
     costs: list[CostRow] = field(default_factory=list)
     """The X accounts' estimated API spend (accounts with billed reads only)."""
+    encrypted_waits: int = 0
+    """Waits of the period opened by an encrypted chat (XChat): counted like any, with no text."""
 
     @property
     def channel_names(self) -> list[str]:
