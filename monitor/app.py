@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -13,9 +14,10 @@ import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.config import Config, DatabaseConfig, GraphAccount
+from monitor.config import Config, DatabaseConfig, GraphAccount, XAccount
 from monitor.deadlines import DeadlineScheduler
 from monitor.domain.mentions import Mention
+from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
@@ -25,6 +27,9 @@ from monitor.runtime import Backoff, Monotonic, Supervised, utcnow
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
+from monitor.sources.x.activity import ActivityCollector, ActivityStream, Deliver, Ingest, StreamAccount
+from monitor.sources.x.chats import CHAT_STREAM
+from monitor.spending import Spending
 from monitor.store import mentions, nudges
 from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
@@ -101,7 +106,15 @@ async def run(
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
             PollTarget(
-                ids[account.name], account.name, brand, account.channel, source, account.poll_interval.total_seconds()
+                ids[account.name],
+                account.name,
+                brand,
+                account.channel,
+                source,
+                account.poll_interval.total_seconds(),
+                STREAM_NUDGE_GAP_SECONDS
+                if isinstance(account, XAccount) and account.activity_mode() == "stream"
+                else None,
             )
             for brand, account in config.accounts()
             for source in build_sources(account, session, mentions=MentionInbox(store.pool, ids[account.name]))
@@ -109,14 +122,24 @@ async def run(
         for target in targets:
             stack.push_async_callback(target.source.close)
         metrics.watch(targets)
+        spending = Spending(
+            config.x.pricing.prices(),
+            {ids[a.name]: a.monthly_budget for _, a in config.accounts() if isinstance(a, XAccount)},
+        )
+        await spending.load(store.pool)
+        metrics.spending = spending
         scheduler = DeadlineScheduler(store, [], on_breach=metrics.breaches)
         metrics.hold(set())
 
         async def leases_changed(gained: set[int], lost: set[int]) -> None:
             await poller.deactivate(lost)
+            if gained:  # what other processes counted for these accounts this month
+                await spending.load(store.pool)
             metrics.hold(set(leases.held))
             scheduler.account_ids = sorted(leases.held)
             scheduler.wake()
+            for stream in streams:
+                stream.supervised.wake()  # the lease of its connection may have come or gone
             await poller.activate(gained)
             if gained or lost:
                 log.info("accounts held", extra={"held": len(leases.held), "gained": len(gained), "lost": len(lost)})
@@ -128,7 +151,12 @@ async def run(
             ttl=config.server.lease_time.total_seconds(),
         )
         poller = Poller(
-            engine, targets, observers=[metrics, scheduler], stream_observers=[metrics], may_poll=leases.holds
+            engine,
+            targets,
+            observers=[spending, metrics, scheduler],  # spending first: the metrics read its new spend
+            stream_observers=[metrics],
+            may_poll=leases.holds,
+            pace=spending.factor,
         )
 
         def corrected(account_id: int, direction: str) -> None:
@@ -137,6 +165,18 @@ async def run(
             if account_id in leases.held:
                 scheduler.wake()  # a question the correction opened may be due already
 
+        everywhere = nudger(store, poller)
+
+        async def stream_nudge(account_id: int, names: Sequence[str]) -> None:
+            """Here when this process polls the account (no round trip through PostgreSQL)."""
+            if not poller.nudge(account_id, names):
+                await everywhere(account_id, names)
+
+        streams = activity_streams(
+            config, ids, targets, session, stream_nudge, leases, chat_ingester(engine, metrics, scheduler.wake)
+        )
+        registry.register(ActivityCollector(streams))
+
         server = HttpServer(
             config.server.host,
             config.server.port,
@@ -144,7 +184,7 @@ async def run(
             poller=poller,
             metrics=metrics,
             registry=registry,
-            webhooks=webhooks(config, ids, store, poller, metrics),
+            webhooks=webhooks(config, ids, store, poller, metrics, engine=engine, woken=scheduler.wake),
             engine=engine,
             api_token=EnvSecret(config.server.api.token_env),
         )
@@ -156,6 +196,7 @@ async def run(
             "deadlines": scheduler.supervised,
             "leases": leases.supervised,
             "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected),
+            **{f"x-activity-{i}": stream.supervised for i, stream in enumerate(streams)},
         }
         tasks = [asyncio.create_task(step.run(), name=name) for name, step in background.items()]
         tasks += [
@@ -195,9 +236,19 @@ class _TaskCollector:
         yield family
 
 
-def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, metrics: Metrics) -> Webhooks:
+def webhooks(
+    config: Config,
+    ids: dict[str, int],
+    store: Store,
+    poller: Poller,
+    metrics: Metrics,
+    *,
+    engine: Engine | None = None,
+    woken: Callable[[], None] = lambda: None,
+) -> Webhooks:
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
-    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away)."""
+    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away);
+    the encrypted chats it carries go through the engine (no poll reads them)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
         [settings.facebook_app_secret_env]
@@ -206,12 +257,7 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
     accounts: dict[tuple[str, str], list[int]] = {}
     for _, a in config.accounts():
         accounts.setdefault((a.channel, a.external_id), []).append(ids[a.name])
-
-    async def deliver(account_id: int, streams: Sequence[str]) -> None:
-        try:  # bounded: Meta and X give up on a slow answer, and retry
-            await asyncio.wait_for(nudges.publish(store.pool, account_id, streams), timeout=2)
-        except DATABASE_ERRORS:
-            poller.nudge(account_id, streams)
+    deliver = nudger(store, poller)
 
     async def remember(account_id: int, found: Sequence[Mention]) -> None:
         await asyncio.wait_for(mentions.remember(store.pool, account_id, found, at=utcnow()), timeout=2)
@@ -223,8 +269,82 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         accounts=accounts,
         deliver=deliver,
         remember=remember,
+        ingest=chat_ingester(engine, metrics, woken) if engine is not None else None,
         counted=metrics.webhook,
     )
+
+
+def chat_ingester(engine: Engine, metrics: Metrics, woken: Callable[[], None]) -> Ingest:
+    """Store encrypted chats (a webhook's or the stream's: no poll reads them)."""
+
+    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
+        result = await asyncio.wait_for(engine.ingest(account_id, CHAT_STREAM, messages, None), timeout=2)
+        metrics.ingested(result, "x")  # counted here when this process holds the account
+        if result.threads_touched:
+            woken()  # a new wait's deadline may come before the schedule looks again
+
+    return ingest
+
+
+STREAM_NUDGE_GAP_SECONDS = 0.2
+"""Seconds between two polls of a stream that X Activity events bring forward (a webhook's: 1 s).
+An event announces one post that exists now, so a poll soon after it finds it; under a burst the
+stream polls 5 times a second at most, and the rate budget spaces the polls further when the
+window runs short (docs/webhooks.md, "X Activity API")."""
+
+NUDGE_PUBLISH_SECONDS = 2.0
+"""Time allowed to publish a nudge through PostgreSQL: Meta and X give up on a slow webhook
+answer (and retry), and a stream that stops reading is dropped by X."""
+
+
+def nudger(store: Store, poller: Poller) -> Deliver:
+    """Make an account's streams poll now in whichever process polls them (a NOTIFY through
+    PostgreSQL; this process alone when it is away)."""
+
+    async def deliver(account_id: int, streams: Sequence[str]) -> None:
+        try:
+            await asyncio.wait_for(nudges.publish(store.pool, account_id, streams), timeout=NUDGE_PUBLISH_SECONDS)
+        except DATABASE_ERRORS:
+            poller.nudge(account_id, streams)
+
+    return deliver
+
+
+def activity_streams(
+    config: Config,
+    ids: dict[str, int],
+    targets: Sequence[PollTarget],
+    session: aiohttp.ClientSession,
+    deliver: Deliver,
+    leases: LeaseManager,
+    ingest: Ingest | None = None,
+) -> list[ActivityStream]:
+    """One X Activity stream per X app (bearer token and API host) with accounts in `stream` mode,
+    opened by the process holding the lease of the app's first account: never twice at once."""
+    apps: dict[tuple[str | None, str | None], list[StreamAccount]] = {}
+    for brand, a in config.accounts():
+        if not isinstance(a, XAccount) or a.activity_mode() != "stream":
+            continue
+        account_id = ids[a.name]
+        polled = tuple(sorted(t.stream for t in targets if t.account_id == account_id))
+        apps.setdefault((a.api_base_url, a.bearer_token_env), []).append(
+            StreamAccount(account_id, a.name, brand, a.user_id, polled)
+        )
+    streams = []
+    for (base, token_env), members in apps.items():
+        lead = min(m.account_id for m in members)
+        streams.append(
+            ActivityStream(
+                session,
+                members,
+                bearer_token=EnvSecret(token_env),
+                deliver=deliver,
+                ingest=ingest,
+                holds=functools.partial(leases.holds, lead),
+                api_base_url=base,
+            )
+        )
+    return streams
 
 
 async def _started(leases: LeaseManager, poller: Poller) -> None:

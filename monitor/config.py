@@ -18,6 +18,7 @@ import platformdirs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from monitor.domain.calendar import ALWAYS_OPEN, Calendar
+from monitor.domain.cost import Prices
 from monitor.domain.model import CHANNELS, Channel
 from monitor.domain.questions import QuestionRules
 from monitor.domain.sla import Policy, PriorityRule, Targets
@@ -173,6 +174,29 @@ class PolicyConfig(_Model):
     public waits on the same account (a comment answered in private)."""
 
 
+MAX_PRICE = 10.0
+"""Dollars per resource at most: X's prices are fractions of a cent, a larger one is a typo."""
+MAX_MONTHLY_BUDGET = 1_000_000.0
+"""Dollars a month at most: beyond, X's pay-per-use cap of 3 million post reads is passed anyway."""
+
+
+class XPricingConfig(_Model):
+    """Dollars per billed resource; the defaults are X's published prices (docs/cost.md)."""
+
+    post_read: float = Field(0.005, ge=0, le=MAX_PRICE)
+    owned_read: float = Field(0.001, ge=0, le=MAX_PRICE)
+    dm_event_read: float = Field(0.010, ge=0, le=MAX_PRICE)
+    activity_post_event: float = Field(0.005, ge=0, le=MAX_PRICE)
+    activity_dm_event: float = Field(0.010, ge=0, le=MAX_PRICE)
+
+    def prices(self) -> Prices:
+        return Prices(**self.model_dump())
+
+
+class XConfig(_Model):
+    pricing: XPricingConfig = XPricingConfig()
+
+
 class _AccountBase(_Model):
     name: Name
     handle: str | None = None
@@ -193,6 +217,15 @@ class _AccountBase(_Model):
         return str(getattr(self, self.ID_FIELD))
 
 
+class XActivityConfig(_Model):
+    """The X Activity API for an X account (docs/webhooks.md, "X Activity API"): its events make
+    the account's streams poll now; the polls stay the one way messages come in."""
+
+    mode: Literal["stream", "webhook", "off"] = "stream"
+    """`stream`: the persistent stream this monitor opens (no public URL needed); `webhook`: X
+    delivers to /webhooks/x; `off`: polls only."""
+
+
 class XAccount(_AccountBase):
     ID_FIELD: ClassVar[str] = "user_id"
     channel: Literal["x"]
@@ -203,6 +236,17 @@ class XAccount(_AccountBase):
     consumer_secret_env: EnvName | None = None
     access_token_env: EnvName | None = None
     access_token_secret_env: EnvName | None = None
+    owned_reads: bool = True
+    """X bills the account's mentions and timeline as "owned reads" (its own developer app reads
+    them); false when another party's app reads them (billed as post reads). docs/cost.md."""
+    monthly_budget: float | None = Field(None, gt=0, le=MAX_MONTHLY_BUDGET)
+    """Dollars the account's X reads may cost in a UTC month: polls slow down before it is spent
+    (never the stream), and SocialInboxXBudgetAtRisk fires."""
+    x_activity: XActivityConfig | None = None
+    """Absent: off. `[...x_activity]` alone turns the stream on."""
+
+    def activity_mode(self) -> str:
+        return "off" if self.x_activity is None else self.x_activity.mode
 
 
 class GraphAccount(_AccountBase):
@@ -244,6 +288,8 @@ class Config(_Model):
     brands: list[BrandConfig] = Field(min_length=1)
     reports: ReportSchedules = []
     """Scheduled reports (see monitor/reports/settings.py)."""
+    x: XConfig = XConfig()
+    """What X charges (`[x.pricing]`)."""
 
     def accounts(self) -> list[tuple[str, AnyAccount]]:
         """(brand, account) pairs in file order."""
@@ -364,6 +410,12 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
             if isinstance(policy, str) and policy_names and policy not in policy_names:
                 known = ", ".join(sorted(policy_names))
                 problems.append(Problem(f"{where}.policy", f"no policy named {policy!r} (known: {known})"))
+            activity = acc.get("x_activity")
+            on = isinstance(activity, dict) and activity.get("mode", "stream") != "off"
+            if on and (acc.get("channel") != "x" or acc.get("source", "api") != "api"):
+                problems.append(
+                    Problem(f"{where}.x_activity", "needs an X account read from the API (channel x, source api)")
+                )
             if acc.get("source", "api") != "api":
                 continue
             required: list[str] = []

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.domain.changes import IngestResult, StoredThread, ThreadChange, thread_change
+from monitor.domain.cost import BillableRead, billing_day
 from monitor.domain.items import Rejected, Settled
 from monitor.domain.labels import Correction, MessageRef
 from monitor.domain.model import Channel, Message, ThreadInfo, ThreadMessageLike
 from monitor.domain.outcomes import NO_FLAGS, Flags, ThreadOutcome, WaitRow
-from monitor.domain.questions import automatic_reason, decide
+from monitor.domain.questions import ENCRYPTED, automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
 from monitor.runtime import Clock, utcnow
-from monitor.store import labels
+from monitor.store import cost, labels
 from monitor.store.store import Store
 
 
@@ -58,6 +59,8 @@ def thread_outcome(
     def question(m: ThreadMessageLike, context: Context) -> bool:
         if m.label is not None:  # a person's correction overrides the rules
             q, reason = m.label, "corrected"
+        elif not m.text_available:  # an encrypted chat: no text to judge, a private message needs a reply
+            q, reason = True, ENCRYPTED
         else:
             q, reason = decide(
                 m.text,
@@ -72,7 +75,7 @@ def thread_outcome(
         return q
 
     def automatic(m: ThreadMessageLike) -> bool:
-        reason = automatic_reason(m.text, rules)
+        reason = automatic_reason(m.text, rules) if m.text_available else None
         flags[m.external_id] = Flags(False, reason is not None, reason)
         return reason is not None
 
@@ -124,9 +127,11 @@ class Engine:
         rejected: Sequence[Rejected] = (),
         received_at: datetime | None = None,
         settled: Settled | None = None,
+        billable: Sequence[BillableRead] = (),
     ) -> IngestResult:
         """Store `messages`, set `rejected` aside (received at `received_at`, default now),
-        recompute the threads' waits, mark a retried item `settled` and save `cursor`, atomically."""
+        recompute the threads' waits, mark a retried item `settled`, count what X bills for the
+        `billable` reads (once per UTC day each) and save `cursor`, atomically."""
         account = self.accounts[account_id]
         now = self.clock()
         result = IngestResult()
@@ -142,6 +147,8 @@ class Engine:
                 )
             if settled is not None:
                 await tx.settle(settled)
+            if billable:
+                result.billable = await cost.count_billable(tx.conn, account_id, billing_day(now), billable)
             if cursor is not None:
                 await tx.save_cursor(account_id, stream, cursor)
         return result

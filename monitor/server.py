@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -38,6 +39,7 @@ from monitor.store.db import DATABASE_ERRORS, pending_migrations
 
 if TYPE_CHECKING:
     from monitor.domain.mentions import Mention
+    from monitor.domain.model import Message
     from monitor.engine import Engine
     from monitor.metrics import Metrics
     from monitor.poller import Poller
@@ -76,6 +78,9 @@ class Webhooks:
     remember: Callable[[int, Sequence[Mention]], Awaitable[None]] | None = None
     """Keep the Instagram @mentions a delivery names for the account's mentions stream (in every
     process's PostgreSQL); None: they are not kept."""
+    ingest: Callable[[int, Sequence[Message]], Awaitable[None]] | None = None
+    """Store messages a delivery carries for an account (X's encrypted chats: no poll reads them);
+    None: they are not ingested (counted as `ignored`)."""
     counted: Callable[[str, str], None] = lambda channel, result: None
     """(channel, result) of each delivery, for the metrics."""
     clock: Callable[[], float] = time.time
@@ -89,9 +94,10 @@ class Webhooks:
         """The Meta app secrets set now (several apps may serve the Pages)."""
         return [v for s in self.facebook_app_secrets if (v := s.get())]
 
-    async def _remember(self, body: bytes, delivery: Delivery) -> None:
-        """Keep the mentions of known accounts before their streams are nudged. Meta keeps no list
-        of them: when PostgreSQL cannot take them the delivery is refused (503), and Meta retries."""
+    async def _remember(self, delivery: Delivery) -> None:
+        """Keep the Instagram @mentions of known accounts before their streams are nudged, whatever
+        the delivery's age (no list has them). Meta keeps no copy: when PostgreSQL cannot take them
+        the delivery is refused (503), and Meta retries."""
         if self.remember is None or not delivery.mentions:
             return
         by_account: dict[int, list[Mention]] = {}
@@ -102,7 +108,6 @@ class Webhooks:
             for account_id, found in by_account.items():
                 await self.remember(account_id, found)
         except (*DATABASE_ERRORS, TimeoutError) as exc:
-            self.replays.forget(body)  # Meta's retry of this body is not a replay
             raise WebhookError(503, "unavailable", f"the mentions could not be kept ({type(exc).__name__})") from None
 
     def refused(self, channel: str, exc: WebhookError) -> web.Response:
@@ -129,14 +134,23 @@ class Webhooks:
         """Nudge the streams a verified delivery names, unless it is old, a replay, or its
         accounts were nudged too often lately."""
         age = delivery.age(self.clock())
-        if age is not None and age > self.max_age:
+        stale = age is not None and age > self.max_age
+        if not stale and not self.replays.first_time(body, time.monotonic()):
+            return self._ignored(channel, "replayed", "the same body came within the replay window")
+        try:
+            stored, unknown = await self._store(delivery)
+            await self._remember(delivery)
+        except WebhookError:
+            self.replays.forget(body)  # not stored: X (Meta) delivers it again, and that one must count
+            raise
+        if stale:  # a chat is stored whatever its age (no poll reads it): a replay job brings old ones
+            if stored:
+                self.counted(channel, "ok")
+                return web.json_response({"status": "ok", "accounts": stored})
             return self._ignored(
                 channel, "stale", f"its newest event is {age:.0f} s old (more than {self.max_age:.0f} s)"
             )
-        if not self.replays.first_time(body, time.monotonic()):
-            return self._ignored(channel, "replayed", "the same body came within the replay window")
-        await self._remember(body, delivery)
-        nudged = unknown = limited = 0
+        nudged = limited = 0
         for n in delivery.nudges:
             ids = self.accounts.get((n.channel, n.key), ())
             unknown += not ids
@@ -146,11 +160,32 @@ class Webhooks:
                     continue
                 await self.deliver(account_id, n.streams)
                 nudged += 1
-        if limited and not nudged:
+        if limited and not nudged and not stored:
             return self._ignored(channel, "rate_limited", f"{limited} account(s) nudged too often lately")
-        result = "ok" if nudged else ("unknown_account" if unknown else "ignored")
+        done = nudged + stored
+        result = "ok" if done else ("unknown_account" if unknown else "ignored")
         self.counted(channel, result)
-        return web.json_response({"status": result, "accounts": nudged})
+        return web.json_response({"status": result, "accounts": done})
+
+    async def _store(self, delivery: Delivery) -> tuple[int, int]:
+        """Ingest the chats a delivery carries into their accounts: (accounts stored, unknown keys).
+        Idempotent (a message is stored once), so neither replays nor the nudge limit apply; a
+        database failure is a 503, and X delivers again."""
+        stored = unknown = 0
+        for c in delivery.chats:
+            ids = self.accounts.get(("x", c.key), ())
+            unknown += not ids
+            if self.ingest is None:
+                continue
+            for account_id in ids:
+                try:
+                    await self.ingest(account_id, [c.message])
+                except DATABASE_ERRORS as exc:
+                    raise WebhookError(
+                        503, "unavailable", f"the chat could not be stored ({type(exc).__name__})"
+                    ) from None
+                stored += 1
+        return stored, unknown
 
 
 class HttpServer:
@@ -301,7 +336,7 @@ class HttpServer:
             hooks, secret = self._configured("x", lambda h: h.x_consumer_secret.get(), "x_consumer_secret_env")
             body = await _body(request)
             verify_x(body, request.headers.get("x-twitter-webhooks-signature"), secret)
-            return await hooks.act("x", body, read_x(body))
+            return await hooks.act("x", body, read_x(body, datetime.fromtimestamp(hooks.clock(), UTC)))
 
         return await self._guarded("x", deliver)
 

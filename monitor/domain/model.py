@@ -40,6 +40,9 @@ class Message:
     Facebook: a reply to one of the Page's comments)."""
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    text_available: bool = True
+    """False for an end-to-end encrypted chat (XChat): `text` is empty, the platform never gives it,
+    and no rule reads it (every inbound one needs a reply)."""
     customer_id: str | None = None
     """Whom the brand's message is to, when the platform says (a private message's recipient):
     the customer of a conversation the brand begins."""
@@ -58,6 +61,8 @@ class ThreadMessage:
     reply_to_brand: bool = False
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    text_available: bool = True
+    """False for an encrypted chat: no text to classify."""
 
 
 @dataclass(frozen=True, slots=True)

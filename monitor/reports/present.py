@@ -178,7 +178,8 @@ def methodology(report: Report, words: Words) -> list[str]:
     """The methodology's paragraphs (<b>/<i> markup): the definitions, the hours every figure uses,
     the policies."""
     fixed = words.methodology()
-    return [*fixed[:-1], hours_note(report, words), fixed[-1], *policy_lines(report, words)]
+    encrypted = [words("encrypted_note").format(waits=report.encrypted_waits)] if report.encrypted_waits else []
+    return [*fixed[:-1], hours_note(report, words), fixed[-1], *encrypted, *policy_lines(report, words)]
 
 
 def changes_line(report: Report, words: Words) -> str:
@@ -187,3 +188,20 @@ def changes_line(report: Report, words: Words) -> str:
     if not has_previous(report):
         return words("no_previous").format(period=previous)
     return f"{words('changes_against')} {previous}."
+
+
+def cost_table(report: Report, words: Words) -> tuple[list[str], list[list[str]]]:
+    """The X API spend section: its header and one row per account (empty without billed reads)."""
+    header = [words("account"), words("billed_resources"), words("spend_dollars"), words("answered_questions")]
+    header.append(words("spend_per_answered"))
+    rows = [
+        [
+            f"{c.account} ({c.brand})",
+            words.integer(c.resources),
+            words.decimal(c.dollars, 2),
+            words.integer(c.answered),
+            words.decimal(c.per_answered, 3) if c.per_answered is not None else "–",
+        ]
+        for c in report.costs
+    ]
+    return header, rows

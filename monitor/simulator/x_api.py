@@ -25,10 +25,10 @@ import math
 import random
 import time
 from bisect import insort
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +37,8 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
 from monitor.simulator.net import FakeServer
+from monitor.simulator.x_activity import Chat, chat_envelope, envelope, new_chat
+from monitor.simulator.x_stream import FakeActivity
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
@@ -318,6 +320,8 @@ class FakeXApi(FakeServer):
         """Credentials of apps outside a project with API access: 403 client-not-enrolled everywhere."""
         self.tweets: dict[int, Tweet] = {}
         self.dm_events: dict[int, DmEvent] = {}
+        self.chats: list[Chat] = []
+        """Encrypted chats (XChat): no endpoint reads them, X Activity API events carry them."""
         self.requests: list[RequestRecord] = []
         self._faults: deque[_Fault] = deque()
         self._malformed: dict[int, tuple[tuple[str, ...], dict[str, Any]]] = {}
@@ -328,6 +332,13 @@ class FakeXApi(FakeServer):
         self._seq: dict[int, int] = {}
         self._misbehaviours: list[_Misbehaviour] = []
         self._tokens = 0
+        self.activity = FakeActivity(clock, lambda token: token in self.bearer_tokens, iso)
+        """The X Activity API: subscriptions and the persistent stream."""
+        self.owned_reads = True
+        """Whether reads of a user's mentions and timeline are "owned reads" (the app is the user's)."""
+        self.billed: Counter[tuple[str, str]] = Counter()
+        """(user id, kind) -> resources billed, by X's rules (docs/cost.md): once per UTC day each."""
+        self._billed_today: tuple[date | None, set[tuple[str, str, str]]] = (None, set())
 
     # ---------------------------------------------------------------- server
 
@@ -337,6 +348,7 @@ class FakeXApi(FakeServer):
         app.router.add_get("/2/users/{id}/tweets", self._tweets_handler)
         app.router.add_get("/2/dm_events", self._dm_handler)
         app.router.add_get("/2/users/by/username/{username}", self._user_by_username_handler)
+        self.activity.routes(app)
         return app
 
     @property
@@ -429,13 +441,28 @@ class FakeXApi(FakeServer):
         self.dm_events[eid] = event
         for user in (a, b):
             insort(self._dms.setdefault(user, []), eid)
+        self.activity.dm(eid, sender_id, recipient_id, self._dm_json(event, DM_EVENT_FIELDS), ts)
         return eid
+
+    def add_chat(self, sender_id: str, recipient_id: str, at: datetime | float) -> Chat:
+        """An encrypted chat message: its events (`chat_envelope`) give sender and time, never text."""
+        chat = new_chat(sender_id, recipient_id, at.timestamp() if isinstance(at, datetime) else at)
+        self.chats.append(chat)
+        for user in (sender_id, recipient_id):
+            self.activity.envelope(chat_envelope(chat, user), chat.created_at)
+        return chat
+
+    def post_event(self, event_type: str, user_id: str, tweet_id: int) -> dict[str, Any]:
+        """A post event of a stored tweet for the subscribed user, in XAA's envelope: the payload is
+        the whole post."""
+        return envelope(event_type, user_id, self._tweet_json(self.tweets[tweet_id], TWEET_FIELDS))
 
     def _store(self, tweet: Tweet) -> None:
         self.tweets[tweet.id] = tweet
         insort(self._authored.setdefault(tweet.author_id, []), tweet.id)
         for user in tweet.mentions:
             insort(self._mentions.setdefault(user, []), tweet.id)
+        self.activity.post(tweet, self._tweet_json(tweet, TWEET_FIELDS))
 
     def inject(
         self,
@@ -583,6 +610,7 @@ class FakeXApi(FakeServer):
             response = self._render(body, fault)
             if fault is not None and fault not in ("partial_errors", "slow"):
                 record.ids = []
+            self._bill(endpoint, record, now)
             raise _Reply(self._with(response, headers))
         except _Reply as reply:
             for name, value in headers.items():  # every answer after the budget check has them
@@ -592,6 +620,21 @@ class FakeXApi(FakeServer):
                 reply.response.headers["x-rate-limit-reset"] = lying.reset
             record.status = reply.response.status
             return reply.response
+
+    def _bill(self, endpoint: str, record: RequestRecord, now: float) -> None:
+        """Count the resources a 200 answer returned as X bills them: per resource, once per UTC day."""
+        if endpoint == USER_BY_USERNAME or not record.ids:
+            return
+        day = datetime.fromtimestamp(now, UTC).date()
+        if self._billed_today[0] != day:  # X's de-duplication window resets at midnight UTC
+            self._billed_today = (day, set())
+        seen = self._billed_today[1]
+        kind = "dm_event_read" if endpoint == DM_EVENTS else "owned_read" if self.owned_reads else "post_read"
+        user = record.user_id or ""
+        for item_id in record.ids:
+            if item_id != "None" and (user, kind, item_id) not in seen:
+                seen.add((user, kind, item_id))
+                self.billed[(user, kind)] += 1
 
     def _hostile(self, endpoint: str, user_id: str | None) -> dict[str, _Misbehaviour]:
         """The misbehaviours that apply to this request, by kind."""
