@@ -63,7 +63,10 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     )
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
-        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy]) for brand, a in accounts
+        ids[a.name]: AccountContext(
+            ids[a.name], a.name, brand, a.channel, policies[a.policy], config.attribution(brand, a.policy)
+        )
+        for brand, a in accounts
     }
     return Engine(store, contexts), ids
 
@@ -142,7 +145,7 @@ async def run(
             poller=poller,
             metrics=metrics,
             registry=registry,
-            webhooks=webhooks(config, ids, store, poller, metrics),
+            webhooks=webhooks(config, ids, store, poller, metrics, engine),
             engine=engine,
             api_token=EnvSecret(config.server.api.token_env),
         )
@@ -193,9 +196,12 @@ class _TaskCollector:
         yield family
 
 
-def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, metrics: Metrics) -> Webhooks:
+def webhooks(
+    config: Config, ids: dict[str, int], store: Store, poller: Poller, metrics: Metrics, engine: Engine | None = None
+) -> Webhooks:
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
-    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away)."""
+    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away),
+    and its Messenger echoes say which app sent the Pages' replies (stored by `engine`)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
         [settings.facebook_app_secret_env] + [a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"]
@@ -217,6 +223,7 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
         accounts=accounts,
         deliver=deliver,
+        record_apps=engine.record_apps if engine is not None else None,
         counted=metrics.webhook,
     )
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.domain.agents import NO_ATTRIBUTION, Attribution
 from monitor.domain.changes import IngestResult, StoredThread, ThreadChange, thread_change
 from monitor.domain.items import Rejected, Settled
 from monitor.domain.labels import Correction, MessageRef
@@ -31,6 +32,8 @@ class AccountContext:
     brand: str
     channel: Channel
     policy: Policy
+    attribution: Attribution = NO_ATTRIBUTION
+    """Who sent the brand's replies: signature rules, roster, apps (docs/agents.md)."""
 
 
 def thread_outcome(
@@ -60,8 +63,9 @@ def thread_outcome(
         return q
 
     def automatic(m: ThreadMessageLike) -> bool:
-        reason = automatic_reason(m.text, rules)
-        flags[m.external_id] = Flags(False, reason is not None, reason)
+        sender = account.attribution.sender(m.text, m.app_id)
+        reason = "app:automatic" if sender.automatic_app else automatic_reason(m.text, rules)
+        flags[m.external_id] = Flags(False, reason is not None, reason, sender.agent, sender.team, sender.app)
         return reason is not None
 
     rows = []
@@ -142,6 +146,18 @@ class Engine:
             await tx.apply(changes)
             after = changes[0].flags[message.external_id]
             return await labels.record(tx, message, label, before, after, by=by, note=note)
+
+    async def record_apps(self, account_id: int, apps: Mapping[str, str]) -> int:
+        """Remember which app sent these messages (external id -> Meta app id, from webhook echoes)
+        and recompute the threads of those already stored, in one transaction; return how many."""
+        if not apps:
+            return 0
+        async with self.store.transaction() as tx:
+            thread_ids = await tx.record_apps(account_id, apps)
+            if thread_ids:
+                threads = await tx.lock_threads(thread_ids)
+                await tx.apply(self._changes(threads, self.clock(), IngestResult()))
+        return len(thread_ids)
 
     async def recompute_since(self, since: datetime, *, page: int = 500) -> int:
         """Recompute the waits of every thread with messages since `since`; return threads done."""

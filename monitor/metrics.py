@@ -74,6 +74,7 @@ WEBHOOK_RESULTS = frozenset(
         "stale",
         "replayed",
         "rate_limited",
+        "unavailable",
     }
 )
 
@@ -345,7 +346,7 @@ class Metrics:
 
     def webhook(self, channel: str, result: str) -> None:
         """Count a webhook request (result: subscribed, ok, ignored, unknown_account, stale, replayed,
-        rate_limited, bad_signature, bad_request, not_configured)."""
+        rate_limited, bad_signature, bad_request, not_configured, unavailable)."""
         self.webhooks.inc((channel, result if result in WEBHOOK_RESULTS else "bad_request"))
 
     def corrected(self, account_id: int, direction: str) -> None:

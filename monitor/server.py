@@ -23,6 +23,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 
 from monitor.corrections import BY_MAX, NOTE_MAX, CorrectionError, correction_dict, mark
 from monitor.secrets import EnvSecret
+from monitor.sources.echoes import Echo, read_echoes
 from monitor.sources.webhook_limits import DELIVERY_MAX_AGE, NudgeLimiter, ReplayMemory
 from monitor.sources.webhooks import (
     Delivery,
@@ -34,7 +35,7 @@ from monitor.sources.webhooks import (
     verify_x,
     x_crc_response,
 )
-from monitor.store.db import pending_migrations
+from monitor.store.db import DATABASE_ERRORS, pending_migrations
 
 if TYPE_CHECKING:
     from monitor.engine import Engine
@@ -56,6 +57,8 @@ WEBHOOK_LOG_EVERY = 300.0
 """Seconds between two log lines of one (channel, result) not acted on: an exposed URL is knocked on often."""
 WEBHOOK_CONTENT_TYPE = "application/json"
 """What X and Meta send their deliveries as."""
+APPS_RECORD_SECONDS = 5.0
+"""To store a delivery's echoes (the app of each reply): Meta gives up on an answer after 20 s."""
 
 
 @dataclass
@@ -69,6 +72,9 @@ class Webhooks:
     accounts: Mapping[tuple[str, str], Sequence[int]]
     """(channel, Page id or X user id) -> account ids."""
     deliver: Callable[[int, Sequence[str]], Awaitable[None]]
+    record_apps: Callable[[int, Mapping[str, str]], Awaitable[int]] | None = None
+    """Store which app sent an account's messages (external id -> app id, from Messenger echoes)
+    and recompute the threads it changes; None: echoes are not read."""
     counted: Callable[[str, str], None] = lambda channel, result: None
     """(channel, result) of each delivery, for the metrics."""
     clock: Callable[[], float] = time.time
@@ -81,6 +87,25 @@ class Webhooks:
     def app_secrets(self) -> list[str]:
         """The Meta app secrets set now (several apps may serve the Pages)."""
         return [v for s in self.facebook_app_secrets if (v := s.get())]
+
+    async def _record_apps(self, body: bytes, echoes: Sequence[Echo]) -> None:
+        """Store the app of each echoed reply of a known Page, before its stream is nudged (the poll
+        then finds it). Meta keeps no list of them: when PostgreSQL cannot take them the delivery is
+        refused (503), and Meta retries it."""
+        if self.record_apps is None or not echoes:
+            return
+        by_account: dict[int, dict[str, str]] = {}
+        for e in echoes:
+            for account_id in self.accounts.get(("facebook", e.page_id), ()):
+                by_account.setdefault(account_id, {})[e.mid] = e.app_id
+        try:
+            for account_id, apps in by_account.items():
+                await asyncio.wait_for(self.record_apps(account_id, apps), timeout=APPS_RECORD_SECONDS)
+        except (*DATABASE_ERRORS, TimeoutError) as exc:
+            self.replays.forget(body)  # Meta's retry of this body is not a replay
+            raise WebhookError(
+                503, "unavailable", f"the replies' apps could not be stored ({type(exc).__name__})"
+            ) from None
 
     def refused(self, channel: str, exc: WebhookError) -> web.Response:
         self.counted(channel, exc.result)
@@ -102,16 +127,19 @@ class Webhooks:
         self.note(channel, result, "webhook delivery not acted on", error)
         return web.json_response({"status": result, "accounts": 0})
 
-    async def act(self, channel: str, body: bytes, delivery: Delivery) -> web.Response:
-        """Nudge the streams a verified delivery names, unless it is old, a replay, or its
-        accounts were nudged too often lately."""
+    async def act(self, channel: str, body: bytes, delivery: Delivery, echoes: Sequence[Echo] = ()) -> web.Response:
+        """Store the apps its `echoes` name, and nudge the streams a verified delivery names, unless
+        it is old, a replay, or its accounts were nudged too often lately."""
         age = delivery.age(self.clock())
         if age is not None and age > self.max_age:
+            if echoes and self.replays.first_time(body, time.monotonic()):
+                await self._record_apps(body, echoes)  # Meta's retries after an outage: still facts
             return self._ignored(
                 channel, "stale", f"its newest event is {age:.0f} s old (more than {self.max_age:.0f} s)"
             )
         if not self.replays.first_time(body, time.monotonic()):
             return self._ignored(channel, "replayed", "the same body came within the replay window")
+        await self._record_apps(body, echoes)
         nudged = unknown = limited = 0
         for n in delivery.nudges:
             ids = self.accounts.get((n.channel, n.key), ())
@@ -255,7 +283,9 @@ class HttpServer:
             )
             body = await _body(request)
             verify_meta(body, request.headers.get("X-Hub-Signature-256"), hooks.app_secrets())
-            return await hooks.act("facebook", body, read_meta(body))
+            delivery = read_meta(body)
+            echoes = read_echoes(body) if hooks.record_apps is not None else []
+            return await hooks.act("facebook", body, delivery, echoes)
 
         return await self._guarded("facebook", deliver)
 

@@ -37,6 +37,8 @@ class Message:
     Facebook: a reply to one of the Page's comments)."""
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    app_id: str | None = None
+    """The Meta app that sent it (an outbound Messenger message), when a webhook echo said so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class ThreadMessage:
     reply_to_brand: bool = False
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    app_id: str | None = None
+    """The Meta app that sent it, when known (monitor.domain.agents)."""
 
 
 @dataclass(frozen=True, slots=True)

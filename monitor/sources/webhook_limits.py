@@ -46,6 +46,10 @@ class ReplayMemory:
             self._seen.popitem(last=False)
         return True
 
+    def forget(self, body: bytes) -> None:
+        """`body` was not acted on after all (its retry is not a replay)."""
+        self._seen.pop(hashlib.sha256(body).digest()[:16], None)
+
     def __len__(self) -> int:
         return len(self._seen)
 
