@@ -64,7 +64,7 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
         ids[a.name]: AccountContext(
-            ids[a.name], a.name, brand, a.channel, policies[a.policy], config.attribution(brand, a.policy)
+            ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle, config.attribution(brand, a.policy)
         )
         for brand, a in accounts
     }

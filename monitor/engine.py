@@ -32,6 +32,8 @@ class AccountContext:
     brand: str
     channel: Channel
     policy: Policy
+    handle: str | None = None
+    """The account's public handle (X) or name (Facebook Page), as configured: alert texts name it."""
     attribution: Attribution = NO_ATTRIBUTION
     """Who sent the brand's replies: signature rules, roster, apps (docs/agents.md)."""
 

@@ -12,94 +12,45 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import re
+import importlib.util
 import sys
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-HERE = Path(__file__).resolve().parent
-CONFIG = HERE / "slo.toml"
+
+def _rule_source() -> ModuleType:
+    """deploy/prometheus/alerts.py, the rule source, imported by path (this file runs as a script too)."""
+    name = "inbox_monitor_alerts"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / "alerts.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+shared = _rule_source()
+if TYPE_CHECKING:  # the same classes, for the type checker (it finds alerts.py beside this file)
+    from alerts import Alert, Slo, Stale
+load, load_stale, seconds, number = shared.load_slo, shared.load_stale, shared.seconds, shared.number
+
+HERE = shared.HERE
+CONFIG = shared.SLO_CONFIG
 OUTPUT = HERE / "rules" / "slo-burn-rate.yml"
-STALE_CONFIG = HERE / "stale.toml"
+STALE_CONFIG = shared.STALE_CONFIG
 STALE_OUTPUT = HERE / "rules" / "stream-stale.yml"
-SEVERITIES = ("critical", "warning", "info")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-OPENED = "social_inbox_waits_opened_total"
-BREACHED = "social_inbox_waits_breached_total"
+ALERTS_CONFIG = shared.ALERTS_CONFIG
+ALERTS_OUTPUT = HERE / "rules" / "social-inbox.yml"
 
 
-@dataclass(frozen=True)
-class BurnRate:
-    long: str
-    short: str
-    factor: float
-    severity: str
-    for_: str
-
-
-@dataclass(frozen=True)
-class Slo:
-    name: str
-    objective: float
-    by: tuple[str, ...]
-    burn_rates: tuple[BurnRate, ...]
-
-    @property
-    def budget(self) -> float:
-        return round(1 - self.objective, 10)
-
-    def record(self, window: str) -> str:
-        """`brand_channel:social_inbox_waits_breached_per_opened:ratio_rate5m` (level:metric:operations)."""
-        return f"{'_'.join(self.by)}:social_inbox_waits_breached_per_opened:ratio_rate{window}"
-
-
-@dataclass(frozen=True)
-class Stale:
-    """SocialInboxStreamStale's thresholds: stale past max(intervals x poll interval, floor)."""
-
-    intervals: float
-    floor: str
-    for_: str
-    severity: str
-
-
-def seconds(duration: str) -> int:
-    """A Prometheus duration with one unit ("5m", "3d") in seconds."""
-    match = re.fullmatch(r"([1-9][0-9]*)([smhdw])", duration)
-    if match is None:
-        raise ValueError(f"not a duration such as 5m, 1h or 3d: {duration!r}")
-    return int(match[1]) * UNITS[match[2]]
-
-
-def number(value: float) -> str:
-    return f"{round(value, 10):g}"
-
-
-def load(path: Path = CONFIG) -> Slo:
-    """Read and check slo.toml."""
-    data: dict[str, Any] = tomllib.loads(path.read_text())
-    slo = data["slo"]
-    objective = float(slo["objective"])
-    if not 0 < objective < 1:
-        raise ValueError(f"slo.objective must be between 0 and 1 (exclusive), not {objective}")
-    by = tuple(slo.get("by", ["brand", "channel"]))
-    if not by or not all(re.fullmatch(r"[a-z_]+", label) for label in by):
-        raise ValueError(f"slo.by must list label names, not {by!r}")
-    rates = []
-    for i, r in enumerate(data["burn_rates"]):
-        rate = BurnRate(r["long"], r["short"], float(r["factor"]), r["severity"], r["for"])
-        for duration in (rate.long, rate.short, rate.for_):
-            seconds(duration)
-        if seconds(rate.short) >= seconds(rate.long):
-            raise ValueError(f"burn_rates[{i}]: the short window must be shorter than the long one")
-        if rate.factor <= 0 or rate.severity not in SEVERITIES:
-            raise ValueError(f"burn_rates[{i}]: factor must be > 0, severity one of {SEVERITIES}")
-        rates.append(rate)
-    if len({r.long for r in rates}) != len(rates):
-        raise ValueError("burn_rates: each alert needs its own long window (it labels the alert)")
-    return Slo(str(slo["name"]), objective, by, tuple(rates))
+def expr(alert: Alert) -> list[str]:
+    """The `expr:` lines of an alerting rule (a block scalar when the PromQL spans lines)."""
+    promql = alert.promql()
+    if "\n" not in promql:
+        return [f"        expr: {promql}"]
+    return ["        expr: |", *(f"          {line}" for line in promql.splitlines())]
 
 
 def render(slo: Slo, source: str = "deploy/prometheus/slo.toml") -> str:
@@ -128,27 +79,20 @@ def render(slo: Slo, source: str = "deploy/prometheus/slo.toml") -> str:
         lines += [
             f"      - record: {slo.record(window)}",
             "        expr: |",
-            f"          sum by ({by}) (rate({BREACHED}[{window}]))",
-            "          /",
-            f"          sum by ({by}) (rate({OPENED}[{window}]))",
+            *(f"          {line}" for line in slo.ratio(window).splitlines()),
             "        labels:",
             f"          slo: {slo.name}",
         ]
-    for rate in slo.burn_rates:
-        threshold = number(rate.factor * slo.budget)
+    for rate, alert in zip(slo.burn_rates, shared.burn_rate_alerts(slo), strict=True):
         lines += [
-            f"      # {number(rate.factor)}x the budget over {rate.long}, confirmed over {rate.short}.",
-            "      - alert: SocialInboxSLOBurnRate",
-            "        expr: |",
-            f"          {slo.record(rate.long)} > {threshold}",
-            f"          and {slo.record(rate.short)} > {threshold}",
-            f"        for: {rate.for_}",
+            f"      # {alert.why}",
+            f"      - alert: {alert.name}",
+            *expr(alert),
+            f"        for: {alert.for_}",
             "        labels:",
-            f"          severity: {rate.severity}",
-            f"          slo: {slo.name}",
-            f"          window: {rate.long}",
+            *(f"          {key}: {value}" for key, value in alert.all_labels().items()),
             "        annotations:",
-            "          summary: The SLA error budget is burning too fast",
+            f"          summary: {alert.summary}",
             "          description: >-",
             f"            {{{{ $value | humanizePercentage }}}} of the waits of {where}",
             f"            breached their SLA over the last {rate.long}, and over the last {rate.short} too: the error",
@@ -158,22 +102,6 @@ def render(slo: Slo, source: str = "deploy/prometheus/slo.toml") -> str:
             "          runbook_url: '{{ $externalLabels.runbook_doc_url }}#socialinboxsloburnrate'",
         ]
     return "\n".join(lines) + "\n"
-
-
-def load_stale(path: Path = STALE_CONFIG) -> Stale:
-    """Read and check stale.toml."""
-    data: dict[str, Any] = tomllib.loads(path.read_text())
-    stale = data["stale"]
-    config = Stale(float(stale["intervals"]), str(stale["floor"]), str(stale["for"]), str(stale["severity"]))
-    if not config.intervals >= 1:
-        raise ValueError(
-            f"stale.intervals must be at least 1 (a stream is polled once an interval), not {config.intervals}"
-        )
-    seconds(config.floor)
-    seconds(config.for_)
-    if config.severity not in SEVERITIES:
-        raise ValueError(f"stale.severity must be one of {SEVERITIES}, not {config.severity!r}")
-    return config
 
 
 # The reason the poller gives for a stream's wait (monitor/poller.py, WAIT_REASONS), as a sentence
@@ -198,7 +126,8 @@ def render_stale(stale: Stale, source: str = "deploy/prometheus/stale.toml") -> 
     s = "brand, channel, account, stream"
     match = "brand=%q,channel=%q,account=%q,stream=%q"
     args = "$labels.brand $labels.channel $labels.account $labels.stream"
-    floor, intervals = seconds(stale.floor), number(stale.intervals)
+    intervals = number(stale.intervals)
+    alert = shared.stale_alert(stale)
     reason = (
         f"{{{{ with printf `max by (reason) (ceil(social_inbox_stream_next_poll_timestamp_seconds{{{match}}})"
         f" * on ({s}, job, instance) group_left (reason) social_inbox_stream_waiting{{{match}}})`"
@@ -227,22 +156,13 @@ def render_stale(stale: Stale, source: str = "deploy/prometheus/stale.toml") -> 
         "groups:",
         "  - name: social-inbox.streams",
         "    rules:",
-        "      - alert: SocialInboxStreamStale",
-        "        expr: |",
-        "          (",
-        "            time() - (",
-        f"              max by ({s}) (social_inbox_last_successful_poll_timestamp_seconds)",
-        "              or",
-        f"              max by ({s}) (social_inbox_stream_monitored_since_timestamp_seconds)",
-        "            )",
-        "          )",
-        f"          > on ({s})",
-        f"          max by ({s}) (clamp_min({intervals} * social_inbox_poll_interval_seconds, {floor}))",
-        f"        for: {stale.for_}",
+        f"      - alert: {alert.name}",
+        *expr(alert),
+        f"        for: {alert.for_}",
         "        labels:",
-        f"          severity: {stale.severity}",
+        *(f"          {key}: {value}" for key, value in alert.all_labels().items()),
         "        annotations:",
-        "          summary: An account's stream is not being polled",
+        f"          summary: {alert.summary}",
         "          description: >-",
         "            No poll of {{ $labels.stream }} for {{ $labels.account }} ({{ $labels.channel }}, brand",
         "            {{ $labels.brand }}) has succeeded for {{ $value | humanizeDuration }}: over"
@@ -255,6 +175,55 @@ def render_stale(stale: Stale, source: str = "deploy/prometheus/stale.toml") -> 
     return "\n".join(lines) + "\n"
 
 
+HEADER = """\
+# DO NOT EDIT: generated by deploy/prometheus/generate.py from deploy/prometheus/alerts.toml.
+# Change alerts.toml, then run `python deploy/prometheus/generate.py`; the tests fail when this
+# file is not what the generator writes. grafana/generate.py writes the Grafana-managed twins of
+# these rules from the same file.
+#
+# SocialInbox alerts: questions past (or near) their SLA, and the health of the pipeline that sees
+# them; the SLO burn-rate rules are in slo-burn-rate.yml, SocialInboxStreamStale in stream-stale.yml.
+#
+# Conventions (docs/alerting.md): alert names start with SocialInbox; `severity` is critical,
+# warning or info; `summary` is fixed, `description` is templated; every alert has a `runbook_url`
+# to its section of deploy/prometheus/runbook.md, and question alerts link to the oldest post
+# (inbox-monitor's /go/oldest redirect) and to the Grafana dashboard. Base URLs come from
+# Prometheus' external labels (prometheus.yml). Every alert's `for:` is tested on both sides in
+# deploy/prometheus/tests/.
+groups:"""
+
+
+def render_alerts(alerts: list[Alert]) -> str:
+    """rules/social-inbox.yml, as text: alerts.toml's alerts in their groups, in file order."""
+    lines = [HEADER]
+    groups = list(dict.fromkeys(a.group for a in alerts))
+    for group in groups:
+        if group != groups[0]:
+            lines.append("")
+        lines += [f"  - name: {group}", "    rules:"]
+        for i, alert in enumerate(a for a in alerts if a.group == group):
+            if i:
+                lines.append("")
+            lines += [f"      # {line}".rstrip() for line in alert.why.splitlines()]
+            for name, promql in alert.records:
+                lines += [
+                    f"      - record: {name}",
+                    "        expr: |",
+                    *(f"          {x}" for x in promql.splitlines()),
+                ]
+            lines += [
+                f"      - alert: {alert.name}",
+                *expr(alert),
+                f"        for: {alert.for_}",
+                "        labels:",
+                *(f"          {key}: {value}" for key, value in alert.all_labels().items()),
+                "        annotations:",
+                f"          summary: {alert.summary}",
+                *(f"          {line}".rstrip() for line in alert.prometheus_annotations.splitlines()),
+            ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Write rules/slo-burn-rate.yml from slo.toml and rules/stream-stale.yml from stale.toml."
@@ -262,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail (exit 1) when a file is not up to date")
     args = parser.parse_args(argv)
     failed = False
-    for output, text in ((OUTPUT, render(load())), (STALE_OUTPUT, render_stale(load_stale()))):
+    for output, text in (
+        (ALERTS_OUTPUT, render_alerts(shared.load_alerts())),
+        (OUTPUT, render(load())),
+        (STALE_OUTPUT, render_stale(load_stale())),
+    ):
         current = output.read_text() if output.exists() else ""
         if args.check:
             if current != text:

@@ -238,14 +238,21 @@ class Store:
             )
 
     async def open_wait_summary(self, account_ids: Sequence[int], now: datetime) -> list[asyncpg.Record]:
-        """Open waits per account and kind: count, breached, at risk, oldest (one indexed query)."""
+        """Open waits per account and kind: count, breached, at risk, oldest; the shortest and
+        longest targets of the breached and of the at-risk ones, and the earliest deadline of the
+        at-risk ones (NULL when there are none). One indexed query."""
         async with self.pool.acquire() as conn:
             return await conn.fetch(
                 """
                 SELECT account_id, kind, count(*) AS open,
                        count(*) FILTER (WHERE deadline <= $2) AS breached,
                        count(*) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk,
-                       min(opened_at) AS oldest_opened_at
+                       min(opened_at) AS oldest_opened_at,
+                       min(target_seconds) FILTER (WHERE deadline <= $2) AS breached_target_min,
+                       max(target_seconds) FILTER (WHERE deadline <= $2) AS breached_target_max,
+                       min(target_seconds) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk_target_min,
+                       max(target_seconds) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk_target_max,
+                       min(deadline) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk_deadline
                 FROM waits
                 WHERE closed_at IS NULL AND account_id = ANY($1::integer[])
                 GROUP BY account_id, kind

@@ -10,8 +10,11 @@ such as "now/d" applied) and the PostgreSQL data source's macros (`$__timeFilter
 The scenario: inbox-monitor with demo accounts of two brands on X and Facebook (one account name
 with a dot, which a wrongly escaped regex would miss), 2-minute targets so that waits breach
 while the test runs, and one Facebook Page read through the local Graph API with injected errors,
-so that the rate-limit and failed-poll series exist. Prometheus scrapes it every second and
-evaluates one alert rule so that ALERTS has a firing series.
+so that the rate-limit and failed-poll series exist. Prometheus scrapes it every second, evaluates
+one alert rule so that ALERTS has a firing series (besides the project's rules), and sends the alerts
+to a real Alertmanager, the provisioned Alertmanager data source's. Panels that run no query are
+checked against what Grafana reads for them: the alert list against Prometheus's rules API (the
+provisioned Prometheus data source manages alerts), with the panel's filters applied.
 """
 
 from __future__ import annotations
@@ -37,12 +40,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+import yaml
 
 from monitor.simulator.graph_api import FakeGraphApi, script_page
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
 
-pytestmark = pytest.mark.tools("prometheus")
+pytestmark = pytest.mark.tools("prometheus", "prometheus-alertmanager")
 
 Json = dict[str, Any]
 SCRAPE_SECONDS = 1
@@ -105,10 +109,22 @@ global:
   scrape_interval: {scrape}s
   evaluation_interval: {scrape}s
 rule_files: {rule_files}
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:{alertmanager_port}"]
 scrape_configs:
   - job_name: inbox-monitor
     static_configs:
       - targets: ["127.0.0.1:{port}"]
+"""
+
+ALERTMANAGER = """
+route:
+  receiver: "{receiver}"
+  group_wait: 1s
+receivers:
+  - name: "{receiver}"
 """
 
 # An alert whose firing series the dashboards' ALERTS annotations must show, whatever the timing
@@ -345,6 +361,7 @@ def meta_delivery(port: int) -> int:
 @dataclass
 class Scenario:
     prometheus: str
+    alertmanager: str
     database_url: str
     now: datetime
 
@@ -414,7 +431,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         graph.api.inject("500", count=2, page_id=PAGE)  # two failed polls, then recovery
         graph_url = graph.run(graph.api.start())
 
-        port, prom_port = free_port(), free_port()
+        port, prom_port, am_port = free_port(), free_port(), free_port()
         (tmp / "inbox.toml").write_text(CONFIG.format(port=port, page=PAGE, token_env=TOKEN_ENV, graph=graph_url))
         env = cli_env(
             INBOX_MONITOR_DATABASE_URL=database_url,
@@ -425,7 +442,33 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         project_rules = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
         rule_files = [str(tmp / "rules.yml"), *map(str, project_rules)]
         (tmp / "prometheus.yml").write_text(
-            PROMETHEUS.format(scrape=SCRAPE_SECONDS, port=port, rule_files=json.dumps(rule_files))
+            PROMETHEUS.format(
+                scrape=SCRAPE_SECONDS, port=port, rule_files=json.dumps(rule_files), alertmanager_port=am_port
+            )
+        )
+        receiver = f"nobody-{uuid.uuid4().hex[:8]}"  # names this test's Alertmanager
+        (tmp / "alertmanager.yml").write_text(ALERTMANAGER.format(receiver=receiver))
+        with (tmp / "alertmanager.log").open("wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        "prometheus-alertmanager",
+                        f"--config.file={tmp / 'alertmanager.yml'}",
+                        f"--storage.path={tmp / 'alertmanager'}",
+                        f"--web.listen-address=127.0.0.1:{am_port}",
+                        "--cluster.listen-address=",
+                        "--log.level=warn",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=tmp,
+                )
+            )
+        alertmanager = f"http://127.0.0.1:{am_port}"
+        wait_for(
+            lambda: receiver in urllib.request.urlopen(f"{alertmanager}/api/v2/status", timeout=2).read().decode(),
+            timeout=30,
+            what="Alertmanager ready",
         )
         (tmp / "rules.yml").write_text(RULES)
         check = subprocess.run(
@@ -463,7 +506,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         )
         procs.append(start_cli("run", env=env, log=tmp / "inbox.log"))
         wait_for(serving(procs[-1], port), timeout=60, what="inbox-monitor ready")
-        s = Scenario(prometheus, database_url, now)
+        s = Scenario(prometheus, alertmanager, database_url, now)
         # Meta tells of a new comment on the Page (for the pipeline dashboard's webhook panel).
         wait_for(lambda: meta_delivery(port) == 200, timeout=60, interval=0.5, what="a webhook delivery")
         # What the dashboards need to show something honest: live answers and breaches seen by
@@ -524,7 +567,10 @@ def resolve(
         found = [
             str(r[0]) for r in run_sql(s, sql_macros(interpolate(v["query"], "sql", variables, values, builtins), rng))
         ]
-    return found if v.get("includeAll") else found[:1]
+    if v.get("includeAll"):
+        return found
+    current = v.get("current", {}).get("value")
+    return [current] if current in found else found[:1]  # Grafana keeps the saved value if it exists
 
 
 def run_sql(s: Scenario, query: str) -> list[asyncpg.Record]:
@@ -552,6 +598,20 @@ def test_variables_list_every_configured_brand_channel_and_account(resolved: dic
     assert resolved["inbox-pipeline"]["job"] == ["inbox-monitor"]
     assert resolved["inbox-sla"]["brand"] == ["acme", "globex"]
     assert resolved["inbox-sla"]["channel"] == ["facebook", "x"]
+    assert resolved["inbox-sla"]["tz"] == ["Europe/Paris"]
+
+
+# Zones whose offsets are not whole hours, or change twice a year on odd dates: what a list of six
+# European and American zones left out. The SLA dashboard's SQL must work in each.
+ODD_ZONES = ["Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kolkata", "UTC"]
+
+
+def test_the_time_zone_variable_offers_every_iana_zone(scenario: Scenario) -> None:
+    board = BOARDS["inbox-sla"]
+    tz = next(v for v in board["templating"]["list"] if v["name"] == "tz")
+    zones = [str(r[0]) for r in run_sql(scenario, tz["query"])]
+    assert len(zones) > 400 and set(ODD_ZONES) <= set(zones), len(zones)
+    assert not [z for z in zones if z.startswith(("posix/", "SystemV/"))]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -613,10 +673,12 @@ def test_every_sql_query_returns_rows(
         for v in board["templating"]["list"]
         if v["type"] == "custom" and re.search(r"\$\{?" + v["name"] + r"\b", target.get("rawSql") or target["query"])
     ]
-    # Each option of a custom variable (the time zones) must work, not only the default.
+    # Each option of a custom variable must work, not only the default; the time zone in odd zones.
     selections = [dict(resolved[uid])] + [
         {**resolved[uid], v["name"]: [o["value"]]} for v in custom for o in v["options"]
     ]
+    if re.search(r"\$\{tz:", target.get("rawSql") or target.get("query", "")):
+        selections += [{**resolved[uid], "tz": [zone]} for zone in ODD_ZONES]
     for values in selections:
         query, _ = sql_for(scenario, uid, owner, target, values)
         rows = run_sql(scenario, query)
@@ -725,3 +787,114 @@ def test_sla_compliance_table_matches_the_waits(scenario: Scenario, resolved: di
             sum(w["closed_at"] is not None for w in first) / len(first)
         )
         assert row["Previous 30 d"] is None  # a new install has no previous period: shown empty, not 0 %
+
+
+# ------------------------------------------------------------------------------------------------
+# The alert list and the Alertmanager data source: what Grafana reads for them
+# ------------------------------------------------------------------------------------------------
+
+DATASOURCES = {
+    ds["uid"]: ds
+    for ds in yaml.safe_load((ROOT / "grafana" / "provisioning" / "datasources" / "inbox-monitor.yml").read_text())[
+        "datasources"
+    ]
+}
+MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def regex_format(values: list[str]) -> str:
+    """Grafana's `${var:regex}` (kbn.regexEscape): each value escaped once, several as (a|b)."""
+    escaped = [re.sub(r"[\\^$*+?.()|{}\[\]/]", lambda m: "\\" + m[0], v) for v in values]
+    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+
+
+def alert_list_items(s: Scenario, panel: Json, values: dict[str, list[str]]) -> list[Json]:
+    """What the alert list shows of the Prometheus rules source: the alerts of its rules API whose
+    rule name has the panel's alert name, in a state it shows, whose labels match its label filter."""
+    options = panel["options"]
+
+    def one(m: re.Match[str]) -> str:
+        assert m[2] == "regex", f"{panel['title']}: use ${{{m[1]}:regex}} in the label filter"
+        return regex_format(values[m[1]])
+
+    matchers = MATCHER.findall(re.sub(r"\$\{(\w+):(\w+)\}", one, options["alertInstanceLabelFilter"]))
+    assert matchers, options["alertInstanceLabelFilter"]
+    with urllib.request.urlopen(f"{s.prometheus}/api/v1/rules?type=alert", timeout=10) as r:
+        groups = json.loads(r.read())["data"]["groups"]
+    shown = {state for state, on in options["stateFilter"].items() if on}
+    tests = {"=": str.__eq__, "!=": str.__ne__, "=~": lambda v, p: bool(re.fullmatch(p, v))}
+    tests["!~"] = lambda v, p: not re.fullmatch(p, v)
+    return [
+        alert
+        for group in groups
+        for rule in group["rules"]
+        if options["alertName"].lower() in rule["name"].lower()
+        for alert in rule["alerts"]
+        if alert["state"] in shown
+        and all(tests[op](alert["labels"].get(name, ""), value) for name, op, value in matchers)
+    ]
+
+
+def test_the_alert_list_shows_the_firing_alerts_of_the_selected_brands(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]]
+) -> None:
+    board = BOARDS["inbox-live"]
+    panel = next(p for p in GENERATE.panels_of(board) if p["type"] == "alertlist")
+    # Every rule source: the Prometheus rules through the provisioned Prometheus data source, which
+    # manages alerts and silences them in the provisioned Alertmanager, and the Grafana-managed rules.
+    assert panel["options"]["datasource"] is None
+    prometheus = DATASOURCES["inbox-prometheus"]["jsonData"]
+    assert prometheus["manageAlerts"] is True and prometheus["alertmanagerUid"] in DATASOURCES
+
+    values = resolved["inbox-live"]
+    items = wait_for(lambda: alert_list_items(scenario, panel, values), timeout=60, what="alerts in the alert list")
+    names = {a["labels"]["alertname"] for a in items}
+    assert {"SocialInboxDashboardTest", "SocialInboxQuestionUnanswered"} <= names, names
+    assert {a["labels"]["brand"] for a in items if "brand" in a["labels"]} == {"acme", "globex"}
+    # One brand selected: the other's alerts are hidden, inbox-monitor's own (no brand) are not.
+    acme = alert_list_items(scenario, panel, {**values, "brand": ["acme"]})
+    assert acme and {a["labels"].get("brand", "") for a in acme} <= {"acme", ""}
+    assert len(acme) < len(items)
+
+
+def test_the_alertmanager_data_source_reads_the_alerts_prometheus_sends(scenario: Scenario) -> None:
+    ds = DATASOURCES["inbox-alertmanager"]
+    assert ds["type"] == "alertmanager" and ds["jsonData"]["implementation"] == "prometheus"
+    assert ds["url"] == "$INBOX_GRAFANA_ALERTMANAGER_URL"
+    # Grafana's Alertmanager data source (Prometheus implementation) reads the v2 API: alert groups
+    # and silences.
+    url = scenario.alertmanager
+
+    def social_inbox_alerts() -> set[str]:
+        with urllib.request.urlopen(f"{url}/api/v2/alerts/groups", timeout=10) as r:
+            groups = json.loads(r.read())
+        return {a["labels"]["alertname"] for g in groups for a in g["alerts"]} & {
+            "SocialInboxDashboardTest",
+            "SocialInboxQuestionUnanswered",
+        }
+
+    assert wait_for(social_inbox_alerts, timeout=60, what="SocialInbox alerts in Alertmanager") == {
+        "SocialInboxDashboardTest",
+        "SocialInboxQuestionUnanswered",
+    }
+    with urllib.request.urlopen(f"{url}/api/v2/silences", timeout=10) as r:
+        assert r.status == 200 and isinstance(json.loads(r.read()), list)
+
+
+def test_the_sla_target_queries_give_the_policy_target(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]]
+) -> None:
+    """The thresholds' max is the tightest first-response target: 2 minutes in the scenario's policy
+    (public threads; private ones have 3), from Prometheus and from PostgreSQL alike."""
+    for uid, title in (("inbox-live", "Oldest wait"), ("inbox-live", "Response time: today vs last 7 days")):
+        board = BOARDS[uid]
+        p = next(p for p in GENERATE.panels_of(board) if p["title"] == title)
+        ref = next(t for t in p["transformations"] if t["id"] == "configFromData")["options"]["configRefId"]
+        target = next(t for t in p["targets"] if t["refId"] == ref)
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        _, _, builtins = builtins_for(board, p, datetime.now(UTC))
+        expr = interpolate(target["expr"], "promql", variables, resolved[uid], builtins)
+        assert [float(s["value"][1]) for s in scenario.query(expr)] == [120.0], (title, expr)
+    p = next(p for p in GENERATE.panels_of(BOARDS["inbox-sla"]) if p["title"] == "Median first response")
+    query, _ = sql_for(scenario, "inbox-sla", p, p["targets"][1], resolved["inbox-sla"])
+    assert [float(r[0]) for r in run_sql(scenario, query)] == [120.0]

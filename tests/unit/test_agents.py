@@ -189,7 +189,7 @@ def test_a_reply_by_an_automatic_app_closes_no_wait() -> None:
 
     policy = Policy("p", Targets(1800, 3600), Targets(3600, 7200), business_hours_only=False)
     attribution = Attribution(apps={"9": App("9", "chatbot", automatic=True), "1": App("1", "native inbox")})
-    account = AccountContext(1, "page", "acme", "facebook", policy, attribution)
+    account = AccountContext(1, "page", "acme", "facebook", policy, attribution=attribution)
     thread = ThreadInfo(1, 1, "private", "c", "c")
     messages = [
         ThreadMessage("q", "inbound", T, "Where is my order?"),

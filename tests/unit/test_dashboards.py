@@ -1,6 +1,8 @@
 """The generated Grafana dashboards: up to date, well-formed, wired to the provisioned data sources.
 
-Whether their queries return data is tests/integration/test_grafana.py's job.
+Whether their queries return data is tests/integration/test_grafana.py's job; the Grafana-managed
+rules are compared with the Prometheus rules in tests/unit/test_rules.py and fire alike in
+tests/integration/test_grafana_alerts.py.
 """
 
 from __future__ import annotations
@@ -52,11 +54,13 @@ def test_committed_dashboards_are_what_the_generator_writes() -> None:
         assert COMMITTED[name].read_text(encoding="utf-8") == GENERATE.render(board), (
             f"grafana/dashboards/{name} is stale or was edited by hand: run python grafana/generate.py"
         )
+    for path, text in GENERATE.outputs().items():  # the Grafana-managed rules too
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run python grafana/generate.py"
     assert GENERATE.main(["--check"]) == 0
 
 
 def test_generated_files_say_do_not_edit() -> None:
-    for path in COMMITTED.values():
+    for path in [*COMMITTED.values(), GENERATE.ALERTING_OUT]:
         first_lines = path.read_text(encoding="utf-8").splitlines()[:3]
         assert any("DO NOT EDIT" in line and "generate.py" in line for line in first_lines), path
 
@@ -78,12 +82,37 @@ def test_every_datasource_a_dashboard_uses_is_provisioned_with_that_uid_and_type
     provisioned = provisioned_datasources()
     assert provisioned == {ds["uid"]: ds["type"] for ds in GENERATE.DATASOURCES}
     for board in BOARDS:
-        refs = [p["datasource"] for p in GENERATE.panels_of(board) if p["type"] != "row"]
+        refs = [p["datasource"] for p in GENERATE.panels_of(board) if p["type"] not in ("row", "alertlist")]
         refs += [t["datasource"] for p in GENERATE.panels_of(board) for t in p.get("targets", [])]
         refs += [v["datasource"] for v in board["templating"]["list"] if "datasource" in v]
         refs += [a["datasource"] for a in board["annotations"]["list"] if not a.get("builtIn")]
         for ref in refs:
             assert provisioned.get(ref["uid"]) == ref["type"], (board["uid"], ref)
+
+
+def test_prometheus_manages_alerts_silenced_in_the_provisioned_alertmanager() -> None:
+    """The alert list lists the Prometheus rules' alerts (a data source that manages alerts), and
+    Grafana silences them in the Alertmanager they are sent to."""
+    text = (GRAFANA / "provisioning" / "datasources" / "inbox-monitor.yml").read_text(encoding="utf-8")
+    assert re.search(r"^\s+manageAlerts:\s*true\b", text, re.M)
+    assert re.search(r"^\s+alertmanagerUid:\s*inbox-alertmanager\b", text, re.M)
+    assert provisioned_datasources()["inbox-alertmanager"] == "alertmanager"
+
+
+def test_the_live_dashboard_lists_firing_alerts_and_marks_breaches() -> None:
+    live = BUILT["inbox-live.json"]
+    (alert_list,) = [p for p in GENERATE.panels_of(live) if p["type"] == "alertlist"]
+    options = alert_list["options"]
+    assert options["alertName"] == "SocialInbox" and options["datasource"] is None  # every rule source
+    assert options["stateFilter"]["firing"] and options["stateFilter"]["pending"]
+    assert not options["stateFilter"]["normal"]
+    variables = {v["name"] for v in live["templating"]["list"]}
+    for m in VARIABLE.finditer(options["alertInstanceLabelFilter"]):  # a label matcher: regex-escaped once
+        assert m[1] in variables and m[2] == "regex", options["alertInstanceLabelFilter"]
+    annotations = {a["name"]: a for a in live["annotations"]["list"]}
+    assert "social_inbox_waits_breached_total" in annotations["Breaches"]["expr"]
+    assert "social_inbox_open_waits_at_risk" in annotations["At risk"]["expr"]
+    assert annotations["Breaches"]["iconColor"] == "red" and annotations["At risk"]["iconColor"] == "orange"
 
 
 def test_dashboard_provider_loads_the_folder_read_only() -> None:
@@ -95,17 +124,20 @@ def test_dashboard_provider_loads_the_folder_read_only() -> None:
 
 @pytest.mark.parametrize("board", BOARDS, ids=IDS)
 def test_dashboard_model(board: Json) -> None:
-    assert board["schemaVersion"] == 39
+    assert board["schemaVersion"] == 41  # Grafana 11.6's, what grafana-foundation-sdk 11.6 writes
     assert re.fullmatch(r"[a-z0-9-]{1,40}", board["uid"])
     assert board["title"] and board["description"] and board["time"]["to"] == "now"
-    assert board["editable"] is False and board["id"] is None
+    assert board["editable"] is False and board.get("id") is None
     panels = list(GENERATE.panels_of(board))
     assert [p["id"] for p in panels] == list(range(1, len(panels) + 1))
     for p in panels:
-        assert p["type"] in {"row", "stat", "timeseries", "table", "bargauge", "state-timeline"}, p["title"]
+        assert p["type"] in {"row", "stat", "timeseries", "table", "bargauge", "state-timeline", "alertlist"}, p
         grid = p["gridPos"]
         assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24 and grid["h"] > 0, p["title"]
         if p["type"] == "row":
+            continue
+        if p["type"] == "alertlist":  # reads alert rules, not a query: checked below
+            assert p["title"] and p["description"] and "targets" not in p, p
             continue
         assert p["title"] and p["description"], p
         refs = [t["refId"] for t in p["targets"]]
@@ -214,3 +246,46 @@ def test_json_is_plain_and_stable() -> None:
         text = GENERATE.render(board)
         assert json.loads(text) == board
         assert text == GENERATE.render(GENERATE.build()[name])  # deterministic
+
+
+def test_sla_thresholds_follow_the_policy_targets() -> None:
+    """A wait or a response time is coloured against the SLA target of the selected accounts (the
+    panel's max, from a query of the targets), never against fixed minutes."""
+    with_target = []
+    for board in BOARDS:
+        for p in GENERATE.panels_of(board):
+            defaults = p.get("fieldConfig", {}).get("defaults", {})
+            steps = [s["value"] for s in defaults.get("thresholds", {}).get("steps", [])]
+            assert not {1800, 3600} & set(steps), f"{p['title']}: fixed 30/60-minute thresholds"
+            config = [t for t in p.get("transformations", []) if t["id"] == "configFromData"]
+            if not config:
+                continue
+            with_target.append(p["title"])
+            (t,) = config
+            target = next(q for q in p["targets"] if q["refId"] == t["options"]["configRefId"])
+            text = target.get("expr") or target["rawSql"]
+            assert "sla_target_seconds" in text or "target_seconds" in text, p["title"]
+            assert t["options"]["mappings"] == [
+                {"fieldName": GENERATE.SLA_TARGET, "handlerKey": "max", "reducerId": "min"}
+            ]
+            assert defaults["thresholds"]["mode"] == "percentage" and defaults["min"] == 0, p["title"]
+            assert steps == [None, 80, 100], p["title"]
+    assert sorted(with_target) == ["Median first response", "Oldest wait", "Response time: today vs last 7 days"]
+
+
+def test_a_deployment_writes_its_own_runbook_url(tmp_path: Path) -> None:
+    """Grafana expands no environment variable in dashboard JSON (nor, before 12.x, in rule
+    annotations): a deployment writes its copies with its runbook's address."""
+    url = "https://wiki.example.com/inbox/runbook.md"
+    assert GENERATE.main(["--runbook-url", url, "--out", str(tmp_path)]) == 0
+    for name in BUILT:
+        board = json.loads((tmp_path / "dashboards" / name).read_text(encoding="utf-8"))
+        (runbook,) = [v for v in board["templating"]["list"] if v["name"] == "runbook"]
+        assert runbook["query"] == runbook["current"]["value"] == url
+    rules = (tmp_path / "alerting" / "inbox-monitor.yml").read_text(encoding="utf-8")
+    assert f"runbook_url: {url}#socialinboxquestionunanswered" in rules
+    assert GENERATE.RUNBOOK_URL not in rules
+    # By default: prometheus.yml's runbook_doc_url, the address the Prometheus rules link to.
+    assert f"runbook_doc_url: {GENERATE.RUNBOOK_URL}\n" in (ROOT / "deploy/prometheus/prometheus.yml").read_text()
+    with pytest.raises(SystemExit):
+        GENERATE.main(["--check", "--runbook-url", url])

@@ -1,9 +1,9 @@
 """deploy/prometheus: Prometheus and Alertmanager accept the configs, the promtool unit tests pass,
-every alert follows the conventions, the Slack templates render, the generated rules are up to date."""
+every alert follows the conventions, the generated rules are up to date (the Slack messages:
+test_slack_messages.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "prometheus"
@@ -174,6 +175,7 @@ def test_amtool_accepts_the_alertmanager_config() -> None:
     assert "hooks.slack.com" not in text and "api_url:" not in text  # the secret is never in the file
     assert text.count("api_url_file: /etc/alertmanager/secrets/slack-webhook-url") == 2
     assert text.count("send_resolved: true") == 2
+    assert text.count("footer: '{{ template \"social_inbox.slack.footer\" . }}'") == 2
 
 
 @AMTOOL
@@ -203,89 +205,135 @@ def test_routes_by_severity(labels: list[str], receiver: str) -> None:
     assert result.returncode == 0 and result.stdout.strip() == receiver, result.stdout + result.stderr
 
 
-def notification(status: str) -> dict[str, object]:
-    """Alertmanager's template data for one SocialInboxQuestionUnanswered alert."""
-    labels = {
-        "alertname": "SocialInboxQuestionUnanswered",
-        "severity": "critical",
-        "brand": "acme",
-        "channel": "facebook",
-        "account": "acme-fb",
+# The Slack messages themselves: tests/unit/test_slack_messages.py (rendered by amtool).
+
+
+GRAFANA_OPS = {"gt": ">", "lt": "<", "gte": ">=", "lte": "<=", "eq": "==", "ne": "!="}
+
+
+def grafana_condition(rule: dict[str, Any]) -> str:
+    """A Grafana rule's condition written back as PromQL: each query with the reduce and threshold
+    (or math comparison) applied to it; `&&` of conditions as `and`; a query whose every series
+    fires (is_number || is_nan || is_inf, above 0) as the query alone."""
+    nodes = {node["refId"]: node["model"] for node in rule["data"]}
+
+    def query(ref: str) -> str:
+        model = nodes[ref]
+        if model.get("type") == "reduce":
+            assert model["reducer"] == "last", rule["title"]  # an instant query's one value
+            return query(model["expression"])
+        assert model["instant"] is True and model["datasource"]["uid"] == "inbox-prometheus", rule["title"]
+        return str(model["expr"])
+
+    def condition(ref: str, *, wrap: bool) -> str:
+        model = nodes[ref]
+        if model["type"] == "threshold":
+            (c,) = model["conditions"]
+            source = nodes[model["expression"]]
+            if source.get("type") == "math":  # is_number($A) || is_nan($A) || is_inf($A): every series
+                a = re.fullmatch(r"is_number\(\$(\w)\) \|\| is_nan\(\$\1\) \|\| is_inf\(\$\1\)", source["expression"])
+                assert a and c["evaluator"] == {"params": [0.0], "type": "gt"}, rule["title"]
+                return query(a[1])
+            left = query(model["expression"])
+            return (
+                f"{f'({left})' if wrap else left} {GRAFANA_OPS[c['evaluator']['type']]} {c['evaluator']['params'][0]:g}"
+            )
+        assert model["type"] == "math", rule["title"]
+        if " && " in model["expression"]:
+            return " and ".join(condition(r.strip("$"), wrap=True) for r in model["expression"].split(" && "))
+        left, op, right = re.fullmatch(r"\$(\w+) (\S+) \$(\w+)", model["expression"]).groups()  # type: ignore[union-attr]
+        return f"{query(left)} {op} {query(right)}"
+
+    return condition(rule["condition"], wrap=False)
+
+
+def prometheus_condition(expr: str, records: dict[str, str]) -> str:
+    """A Prometheus rule's expr with its recording rules inlined (over a range, as the subquery
+    Grafana runs) and the vector matching of its comparison (`> on (...)`, which Grafana's math
+    does by equal label sets) left out."""
+    for name, recorded in records.items():
+        inline = recorded.replace("\\", "\\\\")  # a replacement string: its backslashes doubled
+        expr = re.sub(rf"\b{re.escape(name)}\[(\w+)\]", rf"({inline})[\1:]", expr)
+        expr = re.sub(rf"\b{re.escape(name)}\b", f"({inline})", expr)
+    return re.sub(r"([<>]=?|[=!]=) on \([\w, ]+\)", r"\1", expr)
+
+
+def squeeze(promql: str) -> str:
+    return re.sub(r"\s+", "", promql)
+
+
+def test_the_grafana_rules_have_the_conditions_and_thresholds_of_the_prometheus_rules() -> None:
+    """grafana/alerting/inbox-monitor.yml and rules/*.yml are written from one source (alerts.py):
+    the same alerts, in the same groups, each with the same query, comparison and threshold, `for:`,
+    labels and summary. (test_grafana_alerts.py shows they fire at the same instants.)"""
+    prometheus: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {}
+    records: dict[str, str] = {}
+    for path in RULES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    records[rule["record"]] = rule["expr"].strip()
+                else:
+                    prometheus[(rule["alert"], rule["labels"].get("window"))] = (group["name"], rule)
+    grafana_file = yaml.safe_load((ROOT / "grafana" / "alerting" / "inbox-monitor.yml").read_text())
+    grafana = {
+        (rule["title"].split(" ")[0], rule["labels"].get("window")): (group, rule)
+        for group in grafana_file["groups"]
+        for rule in group["rules"]
     }
-    annotations = {
-        "summary": "Questions past their SLA are still unanswered",
-        "description": "3 questions to acme-fb (facebook, brand acme) passed the SLA deadline and are still "
-        "unanswered; the oldest has waited 1h 2m 5s (50m 0s in business hours).",
-        "post_url": "https://inbox.example.com/go/oldest?account=acme-fb&breached=1",
-        "dashboard_url": "https://grafana.example.com/d/inbox-live?var-brand=acme&var-account=acme-fb",
-        "runbook_url": "https://git.example.com/runbook.md#socialinboxquestionunanswered",
-    }
-    alert = {
-        "status": status,
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": "2026-06-01T12:00:00Z",
-        "endsAt": "2026-06-01T12:47:30Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-    }
-    return {
-        "receiver": "slack-oncall",
-        "status": status,
-        "alerts": [alert],
-        "groupLabels": {"brand": "acme", "account": "acme-fb"},
-        "commonLabels": labels,
-        "commonAnnotations": annotations,
-        "externalURL": "http://alertmanager:9093",
-    }
+    inhibition_only = {key for key, (_, rule) in prometheus.items() if rule["labels"]["severity"] == "none"}
+    assert inhibition_only == {("SocialInboxNoHealthyMonitor", None)}
+    assert set(grafana) == set(prometheus) - inhibition_only
+    evaluation = re.search(r"evaluation_interval:\s*(\S+)", (DEPLOY / "prometheus.yml").read_text())
+    assert evaluation
+    for key, (group, g) in grafana.items():
+        group_name, p = prometheus[key]
+        assert group["name"] == group_name and group["interval"] == evaluation[1], key
+        assert squeeze(grafana_condition(g)) == squeeze(prometheus_condition(p["expr"], records)), key
+        assert g["for"] == p["for"] and g["labels"] == p["labels"], key
+        assert g["annotations"]["summary"] == p["annotations"]["summary"], key
+        assert g["annotations"]["runbook_url"].endswith(f"#{key[0].lower()}"), key
+        # No data is nothing firing (as in Prometheus), a failing query alerts, a missing series resolves.
+        assert (g["noDataState"], g["execErrState"], g["missing_series_evals_to_resolve"]) == ("OK", "Error", 1)
+    # Where Grafana matches series by equal label sets, Prometheus matches `on` the same labels.
+    for _, rule in prometheus.values():
+        for on, by in re.findall(r" on \(([\w, ]+)\)\s+max by \(([\w, ]+)\)", rule["expr"]):
+            assert on == by, rule["alert"]
 
 
-def render(template: str, data: dict[str, object], tmp_path: Path) -> str:
-    (tmp_path / "data.json").write_text(json.dumps(data))
-    result = run(
-        "amtool",
-        "template",
-        "render",
-        f"--template.glob={DEPLOY / 'templates' / '*.tmpl'}",
-        f"--template.data={tmp_path / 'data.json'}",
-        f'--template.text={{{{ template "{template}" . }}}}',
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+def test_the_rule_source_refuses_a_wrong_alert(tmp_path: Path) -> None:
+    generate = generator()
+    good = (DEPLOY / "alerts.toml").read_text()
+    for wrong, message in (
+        (good.replace('name = "SocialInboxRateLimited"', 'name = "RateLimited"'), "must start with SocialInbox"),
+        (good.replace('severity = "warning"', 'severity = "page"', 1), "severity must be one of"),
+        (good.replace('op = "=="', 'op = "="'), "op must be one of"),
+        (good.replace('for = "5m"', 'for = "5 minutes"'), "for: not a duration"),
+        (good.replace("grafana_description = '''The API", "why_not = '''The API"), "grafana_description is missing"),
+        (good.replace("[[alerts]]\ngroup", "[[alerts]]\nselects = 'up'\ngroup", 1), "either query"),
+        (good.replace("at = [1, 2, 5,", "at = [2, 5,"), "steps.at must list whole numbers from 1"),
+        (good.replace("at = [1, 2, 5, 10,", "at = [1, 5, 2, 10,"), "steps.at must increase"),
+        (good.replace('over = "1h"', 'over = "an hour"'), "steps.over: not a duration"),
+        (good.replace('record = "brand_channel_account:', 'why_not = "brand_channel_account:'), "steps need a record"),
+    ):
+        (tmp_path / "alerts.toml").write_text(wrong)
+        with pytest.raises(ValueError, match=message):
+            generate.shared.load_alerts(tmp_path / "alerts.toml")
+    assert generate.render_alerts(generate.shared.load_alerts()) == (DEPLOY / "rules" / "social-inbox.yml").read_text()
 
 
-@AMTOOL
-def test_the_slack_message_names_the_account_and_links_to_the_post(tmp_path: Path) -> None:
-    firing = notification("firing")
-    assert (
-        render("social_inbox.slack.title", firing, tmp_path)
-        == "[FIRING:1] SocialInboxQuestionUnanswered — brand acme, facebook account acme-fb"
-    )
-    assert render("social_inbox.slack.color", firing, tmp_path) == "danger"
-    assert (
-        render("social_inbox.slack.title_link", firing, tmp_path)
-        == "https://grafana.example.com/d/inbox-live?var-brand=acme&var-account=acme-fb"
-    )
-    assert render("social_inbox.slack.text", firing, tmp_path) == (
-        ":red_circle: *SocialInboxQuestionUnanswered* (critical) — brand acme, facebook account acme-fb\n"
-        "*Questions past their SLA are still unanswered*\n"
-        "3 questions to acme-fb (facebook, brand acme) passed the SLA deadline and are still unanswered; "
-        "the oldest has waited 1h 2m 5s (50m 0s in business hours).\n"
-        "<https://inbox.example.com/go/oldest?account=acme-fb&breached=1|Oldest question> · "
-        "<https://grafana.example.com/d/inbox-live?var-brand=acme&var-account=acme-fb|Dashboard> · "
-        "<https://git.example.com/runbook.md#socialinboxquestionunanswered|Runbook>\n"
-    )
-
-
-@AMTOOL
-def test_the_resolved_message_says_so(tmp_path: Path) -> None:
-    resolved = notification("resolved")
-    assert (
-        render("social_inbox.slack.title", resolved, tmp_path)
-        == "[RESOLVED] SocialInboxQuestionUnanswered — brand acme, facebook account acme-fb"
-    )
-    assert render("social_inbox.slack.color", resolved, tmp_path) == "good"
-    text = render("social_inbox.slack.text", resolved, tmp_path)
-    assert text.startswith(
-        ":white_check_mark: *Resolved:* *SocialInboxQuestionUnanswered* — brand acme, "
-        "facebook account acme-fb (fired for 47m30s, until 12:47:30 UTC)\n"
-    )
-    assert "passed the SLA deadline" not in text  # the firing description is stale once resolved
+def test_grafana_expands_no_template_of_the_provisioned_rules() -> None:
+    """Grafana expands `$NAME` in provisioned labels and contact point settings (and `${NAME}` in
+    annotations since 12.x): the only `$` there is the Slack URL's file reference, and the rule
+    templates (`$labels`, `$values`) sit in annotations, unbraced."""
+    doc = yaml.safe_load((ROOT / "grafana" / "alerting" / "inbox-monitor.yml").read_text())
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            assert "$" not in str(rule["labels"]) and "${" not in str(rule["annotations"]), rule["title"]
+            assert "$values." in rule["annotations"]["description"] or "$labels." in rule["annotations"]["description"]
+    (contact_point,) = doc["contactPoints"]
+    (receiver,) = contact_point["receivers"]
+    assert receiver["type"] == "slack"
+    dollars = [found for value in receiver["settings"].values() for found in re.findall(r"\$\S*", value)]
+    assert dollars == ["$__file{/run/secrets/slack-webhook-url}"]
+    assert "hooks.slack.com" not in str(doc)  # the secret is never in the file
