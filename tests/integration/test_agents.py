@@ -58,6 +58,13 @@ poll_interval = "1h"
 """
 
 
+def chatbot(api: FakeGraphApi, conversation: str, at: datetime) -> str:
+    """The chatbot's instant answer, sent by its app."""
+    return api.add_message(
+        conversation, at, "Bonjour ! Un conseiller vous répond bientôt.", from_page=True, app_id=CHATBOT
+    )
+
+
 async def rows(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(url)
     try:
@@ -113,13 +120,7 @@ async def test_a_reply_by_an_automatic_app_does_not_close_the_wait(tmp_path: Pat
         # The echoes come before the poll (Meta sends them as the replies leave; they nudge the poll).
         one = api.add_conversation(PAGE, Person("9001", "Camille"))
         q1 = api.add_message(one, now - timedelta(seconds=60), "Bonjour, où en est ma commande 123456 ?")
-        bot1 = api.add_message(
-            one,
-            now - timedelta(seconds=55),
-            "Bonjour ! Un conseiller vous répond bientôt.",
-            from_page=True,
-            app_id=CHATBOT,
-        )
+        bot1 = chatbot(api, one, now - timedelta(seconds=55))
         human1 = api.add_message(
             one, now - timedelta(seconds=10), "Elle part aujourd'hui, suivi envoyé par e-mail -Bettina", from_page=True
         )
@@ -159,13 +160,7 @@ async def test_a_reply_by_an_automatic_app_does_not_close_the_wait(tmp_path: Pat
         # reopens it.
         three = api.add_conversation(PAGE, Person("9003", "Léa"))
         q3 = api.add_message(three, now - timedelta(seconds=30), "Bonjour, je n'ai pas reçu mon remboursement")
-        bot3 = api.add_message(
-            three,
-            now - timedelta(seconds=25),
-            "Bonjour ! Un conseiller vous répond bientôt.",
-            from_page=True,
-            app_id=CHATBOT,
-        )
+        bot3 = chatbot(api, three, now - timedelta(seconds=25))
         await hooks.messages([q3])  # a customer's message: the stream polls now, no echo yet
         early = cast(
             asyncpg.Record,
