@@ -18,14 +18,14 @@ from monitor.deadlines import DeadlineScheduler
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
-from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
+from monitor.poller import Poller, PollTarget
 from monitor.reports.schedule import ReportScheduler
 from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
 from monitor.store import nudges
-from monitor.store.db import create_pool, migrate
+from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
 from monitor.store.leases import LeaseStore
 from monitor.store.store import AccountRow, Store

@@ -39,7 +39,7 @@ class AccountContext:
 
 
 def thread_outcome(
-    account: AccountContext, thread: ThreadInfo, messages: list[ThreadMessageLike], now: datetime
+    account: AccountContext, thread: ThreadInfo, messages: Sequence[ThreadMessageLike], now: datetime
 ) -> ThreadOutcome:
     """The waits of one thread and its messages' flags under the account's policy (pure)."""
     policy = account.policy

@@ -8,6 +8,7 @@ alerts.toml (the alerts written by hand), slo.toml (the burn-rate alerts) and st
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -265,7 +266,7 @@ def load_steps(steps: Any, where: str) -> Steps:
     at = steps.get("at") if isinstance(steps, dict) else None
     if not isinstance(at, list) or not at or at[0] != 1 or any(not isinstance(n, int) for n in at):
         raise ValueError(f"{where}: steps.at must list whole numbers from 1 up")
-    if any(b <= a for a, b in zip(at, at[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(at)):
         raise ValueError(f"{where}: steps.at must increase")
     if not re.fullmatch(r"[a-z_]+", str(steps.get("label", ""))):
         raise ValueError(f"{where}: steps.label must be a label name")

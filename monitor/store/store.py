@@ -21,6 +21,7 @@ from monitor.domain.items import DETAIL_MAX, Rejected, Settled
 from monitor.domain.model import Message, ThreadInfo, ThreadMessage
 from monitor.domain.outcomes import FLAG_FIELDS, WAIT_FIELDS, Flags, WaitRow
 from monitor.logs import redact
+from monitor.store.db import Connection
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -365,7 +366,7 @@ def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, s
     return [rows[k] for k in sorted(rows)]
 
 
-def _thread_info(r: Mapping[str, Any]) -> ThreadInfo:
+def _thread_info(r: asyncpg.Record) -> ThreadInfo:
     return ThreadInfo(r["id"], r["account_id"], r["kind"], r["customer_id"], r["customer_handle"], r["url"])
 
 
@@ -373,7 +374,7 @@ ACCOUNT_LOCK = 0x1B0C  # advisory lock namespace: (ACCOUNT_LOCK, account id) whi
 
 
 async def _lock_threads(
-    conn: asyncpg.Connection, account_id: int, rows: list[tuple[str, str, str | None, str | None, str | None]]
+    conn: Connection, account_id: int, rows: list[tuple[str, str, str | None, str | None, str | None]]
 ) -> dict[str, ThreadInfo]:
     """Lock the account's threads (one advisory lock per account: its streams ingest one at a
     time, whichever process runs them), create the batch's new threads, and fill in a customer
@@ -428,7 +429,7 @@ class Transaction:
     """One transaction (see `Store.transaction`): lock an account's threads and read their messages
     and waits, apply what their recomputation changes, set items aside, save a cursor."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._channel: str | None = None
         self._message_ids: dict[tuple[int, str], int] = {}
@@ -581,27 +582,27 @@ class Transaction:
                 tid, account_id = change.thread.id, change.thread.account_id
                 if change.new:
                     flags = change.flags
-                    for m in change.new:
-                        rows.append(
-                            (
-                                account_id,
-                                channel,
-                                m.external_id,
-                                tid,
-                                m.direction,
-                                m.author_id,
-                                m.author_handle,
-                                m.text,
-                                m.url,
-                                m.is_retweet,
-                                m.created_at,
-                                m.raw,
-                                m.future_created_at,
-                                m.reply_to_brand,
-                                *flags[m.external_id],
-                                m.app_id,
-                            )
+                    rows.extend(
+                        (
+                            account_id,
+                            channel,
+                            m.external_id,
+                            tid,
+                            m.direction,
+                            m.author_id,
+                            m.author_handle,
+                            m.text,
+                            m.url,
+                            m.is_retweet,
+                            m.created_at,
+                            m.raw,
+                            m.future_created_at,
+                            m.reply_to_brand,
+                            *flags[m.external_id],
+                            m.app_id,
                         )
+                        for m in change.new
+                    )
                     if len(rows) >= _COPY_CHUNK:
                         if pending is not None:
                             await pending
@@ -715,7 +716,7 @@ class Transaction:
 _WAIT_COPIED = ("thread_id", "account_id", "seq", *WAIT_FIELDS)
 
 
-async def _update_waits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+async def _update_waits(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     columns = list(zip(*rows, strict=True))
     await conn.execute(
         f"""

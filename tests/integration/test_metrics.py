@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,11 +136,11 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
         for state in ("breached", "at_risk"):
             for bound in ("min", "max"):
                 if f[f"{state}_{bound}"] is not None:
-                    labels = tuple(sorted({**account, "state": state, "bound": bound}.items()))
-                    expected[("social_inbox_open_waits_target_seconds", labels)] = f[f"{state}_{bound}"]
+                    series = tuple(sorted({**account, "state": state, "bound": bound}.items()))
+                    expected[("social_inbox_open_waits_target_seconds", series)] = f[f"{state}_{bound}"]
         if f["at_risk_deadline"] is not None:
-            labels = tuple(sorted(account.items()))
-            expected[("social_inbox_at_risk_deadline_timestamp_seconds", labels)] = f["at_risk_deadline"].timestamp()
+            series = tuple(sorted(account.items()))
+            expected[("social_inbox_at_risk_deadline_timestamp_seconds", series)] = f["at_risk_deadline"].timestamp()
     assert len({k[0] for k in expected}) == 2 and len(expected) > 4, expected  # some breached, some at risk
     facts_exported = {
         k: v
@@ -161,14 +162,14 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
     assert len(groups) == 3  # (acme, x), (acme, facebook), (globex, x); demo replies close first waits
     p = "social_inbox_response_seconds"
     for g in groups:
-        labels = (("brand", g["brand"]), ("channel", g["channel"]), ("kind", g["kind"]))
-        assert got[(p + "_count", labels)] == g["n"], labels
-        assert got[(p + "_sum", labels)] == pytest.approx(g["total"])
+        group = (("brand", g["brand"]), ("channel", g["channel"]), ("kind", g["kind"]))
+        assert got[(p + "_count", group)] == g["n"], group
+        assert got[(p + "_sum", group)] == pytest.approx(g["total"])
         for (name, lab), value in got.items():
-            if name == p + "_bucket" and tuple(x for x in lab if x[0] != "le") == labels:
+            if name == p + "_bucket" and tuple(x for x in lab if x[0] != "le") == group:
                 le = dict(lab)["le"]
-                expected = g["n"] if le == "+Inf" else sum(1 for v in g["responses"] if v <= float(le))
-                assert value == expected, (labels, le)
+                count = g["n"] if le == "+Inf" else sum(1 for v in g["responses"] if v <= float(le))
+                assert value == count, (group, le)
     assert sum(v for (name, _), v in got.items() if name == p + "_count") == sum(g["n"] for g in groups)
     # Bucket edges include the SLA targets.
     edges = {dict(lab)["le"] for (name, lab) in got if name == "social_inbox_response_seconds_bucket"}
@@ -269,7 +270,7 @@ async def test_the_alert_facts_follow_each_account_read_and_go_with_the_answer(s
 
 
 async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: Store) -> None:
-    engine, metrics, targets, registry = await wire(store)
+    engine, metrics, _, registry = await wire(store)
     hostile = [
         '"}\nsocial_inbox_open_waits{account="evil"} 1e9\n',
         "@evil\u202eresu",
@@ -333,7 +334,8 @@ async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: St
 def http_get(url: str, accept: str | None = None) -> str:
     request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     with urllib.request.urlopen(request, timeout=5) as r:
-        return r.read().decode()
+        body: bytes = r.read()
+    return body.decode()
 
 
 LIVE = """
@@ -357,7 +359,8 @@ demo_per_minute = 20
 
 
 @pytest.fixture
-def live(tmp_path: Path, database_url: str):  # noqa: ANN201 - a running inbox-monitor: its base URL
+def live(tmp_path: Path, database_url: str) -> Iterator[str]:
+    """A running inbox-monitor: its base URL."""
     port = free_port()
     (tmp_path / "live.toml").write_text(LIVE.format(port=port))
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp_path / "live.toml"))
@@ -387,8 +390,11 @@ def test_promtool_accepts_the_live_metrics(live: str) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.strip() == "" and check.stderr.strip() == "", check.stdout + check.stderr
     # promtool reads the text format only; the OpenMetrics output must parse as OpenMetrics.
-    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.openmetrics import parser
 
+    # prometheus_client leaves its OpenMetrics parser unannotated: its type, here.
+    parse_openmetrics: Callable[[str], Iterable[Metric]] = parser.text_string_to_metric_families
     families = list(parse_openmetrics(http_get(f"{live}/metrics", "application/openmetrics-text; version=1.0.0")))
     assert {"social_inbox_open_waits", "social_inbox_response_seconds"} <= {f.name for f in families}
 
@@ -416,13 +422,16 @@ def test_alert_links_redirect_to_the_oldest_open_post(live: str) -> None:
 
     def location(path: str) -> tuple[int, str | None]:
         parts = urlsplit(live)
+        assert parts.hostname is not None
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
         conn.request("GET", path)
         response = conn.getresponse()
         return response.status, response.getheader("Location")
 
-    status, url = wait_for(
-        lambda: (r := location("/go/oldest?account=live-x"))[0] == 302 and r, what="an open wait to link to"
-    )
+    def redirect() -> str | None:
+        status, url = location("/go/oldest?account=live-x")
+        return url if status == 302 else None
+
+    url = wait_for(redirect, what="an open wait to link to")
     assert url is not None and url.startswith("https://x.com/i/web/status/live-x-")
     assert location("/go/oldest?account=someone-else")[0] == 404

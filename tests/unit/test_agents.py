@@ -150,10 +150,14 @@ def test_configuration_errors_name_the_rule_and_where() -> None:
         "agents[3].name: string should have at least 1 character",
         "agents[3].signatures: list should have at least 1 item after validation, not 0",
         "apps[2].app_id: string should match pattern '^\\d{1,20}$'",
-        "policies.default.agents.signatures[0]: '\\\\^([A-Z]{2})$': "
-        "no named group (?P<agent>...) that captures the signature",
-        "policies.default.agents.signatures[1]: '(?P<agent>[A-Z]{2}': "
-        "bad regular expression: missing ), unterminated subpattern at position 0",
+        (
+            "policies.default.agents.signatures[0]: '\\\\^([A-Z]{2})$': "
+            "no named group (?P<agent>...) that captures the signature"
+        ),
+        (
+            "policies.default.agents.signatures[1]: '(?P<agent>[A-Z]{2}': "
+            "bad regular expression: missing ), unterminated subpattern at position 0"
+        ),
         "agents[0].brands[1]: no brand named 'nope' (known: acme, other)",
         "agents[1].signatures[0]: 'jd' is already the signature of agents[0]",
         "apps[1].app_id: '263902037430900' is already apps[0]",

@@ -97,10 +97,14 @@ def _before(a: dict[str, str], b: dict[str, str]) -> int:
     return len(a) - len(b)
 
 
+def _alert_before(a: dict[str, Any], b: dict[str, Any]) -> int:
+    return _before(a["labels"], b["labels"])
+
+
 def notification(receiver: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
     """Alertmanager's template data for one group's notification (alerts: labels, annotations,
     status, startsAt, endsAt)."""
-    alerts = sorted(alerts, key=cmp_to_key(lambda x, y: _before(x["labels"], y["labels"])))
+    alerts = sorted(alerts, key=cmp_to_key(_alert_before))
     common = [set(a["labels"].items()) for a in alerts]
     common_annotations = [set(a["annotations"].items()) for a in alerts]
     firing = any(a["status"] == "firing" for a in alerts)
