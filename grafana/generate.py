@@ -1190,6 +1190,44 @@ def sla() -> Json:
                 ),
             ],
             [
+                table(
+                    "Answers by team",
+                    "Per team (docs/agents.md): the questions of the selected period its agents "
+                    "answered, median and p90 response (customer's clock, first and next answers), and the "
+                    "share answered by the deadline. A team is the roster's; signed replies of agents the "
+                    "roster does not list are '(no team)', unsigned replies '(unsigned)'.",
+                    [
+                        sql(f"""
+                    WITH answers AS (
+                      SELECT CASE WHEN m.agent IS NULL THEN '(unsigned)'
+                                  ELSE coalesce(m.team, '(no team)') END AS team,
+                             w.wall_seconds, {WITHIN} AS within
+                      {join}
+                      JOIN messages m ON m.account_id = w.account_id AND m.external_id = w.closed_message
+                      WHERE $__timeFilter(w.opened_at) AND w.closed_at IS NOT NULL AND {SQL_BRANDS}
+                    )
+                    SELECT team AS "Team", count(*) AS "Answers",
+                           percentile_cont(0.5) WITHIN GROUP (ORDER BY wall_seconds) AS "Median response",
+                           percentile_cont(0.9) WITHIN GROUP (ORDER BY wall_seconds) AS "p90 response",
+                           avg(within::int) AS "Within SLA"
+                    FROM answers GROUP BY team ORDER BY "Answers" DESC, team
+                  """)
+                    ],
+                    h=7,
+                    overrides=[
+                        by_name(
+                            "Within SLA",
+                            unit="percentunit",
+                            decimals=1,
+                            thresholds=thresholds((None, "red"), (0.8, "orange"), (0.95, "green")),
+                            **{"custom__cellOptions": {"type": "color-text"}},
+                        ),
+                        by_name("Median response", unit="s"),
+                        by_name("p90 response", unit="s"),
+                    ],
+                ),
+            ],
+            [
                 timeseries(
                     "Within SLA by week",
                     "Weekly share of questions answered by their deadline, per "

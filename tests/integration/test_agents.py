@@ -10,10 +10,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import aiohttp
 import asyncpg
 
+from monitor.app import prepare
+from monitor.config import Config, XAccount, parse
+from monitor.engine import Engine
 from monitor.simulator.graph_api import FakeGraphApi, Person
 from monitor.simulator.meta_webhooks import MetaWebhooks
+from monitor.simulator.x_api import FakeXApi
+from monitor.sources.x import build_x_sources
+from monitor.store.store import Store
 from tests.waiting import cli, cli_env, eventually, free_port, in_thread, serving, start_cli, stop_cli
 
 PAGE = "1001"
@@ -63,6 +70,120 @@ def chatbot(api: FakeGraphApi, conversation: str, at: datetime) -> str:
     return api.add_message(
         conversation, at, "Bonjour ! Un conseiller vous répond bientôt.", from_page=True, app_id=CHATBOT
     )
+
+
+BRAND_ID, BRAND = "100", "shop"
+X_ENV = {"X_BEARER": "app-bearer-token"}
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+"""The X scenario's first question: yesterday (the report's period is the last seven days)."""
+
+ROSTER = {
+    "agents": [
+        {"name": "Jane Doe", "signatures": ["JD"], "team": "care"},
+        {"name": "Bettina Roy", "signatures": ["Bettina"], "team": "care"},
+        {"name": "Jehanne Martin", "signatures": ["Jeh"], "team": "social"},
+        {"name": "Ana Barros", "signatures": ["AB"], "team": "social"},
+    ]
+}
+
+# (reply text, minutes to answer, agent, team): each reply answers one customer's question.
+SIGNED = [
+    ("Sorry about that, a new card is on its way ^JD", 5, "Jane Doe", "care"),
+    ("On it, check your DMs ^Jen", 12, "Jen", None),  # not in the roster: her signature, no team
+    ("Refund sent, sorry for the wait -Bettina", 45, "Bettina Roy", "care"),
+    ("C'est réglé, bonne journée –Jeh", 8, "Jehanne Martin", "social"),
+    ("Merci, c'est noté /AB", 20, "Ana Barros", "social"),
+    ("We have escalated this — JD", 40, "Jane Doe", "care"),
+    ("Thanks for waiting, it ships today ^Jen", 3, "Jen", None),
+]
+UNSIGNED = [
+    ("Yeah, our app is *totally* fast today /s", 3),
+    ("It should be back in an hour-ish -ish", 7),
+    ("Glad it works now ^^", 50),
+    ("Everything is explained on https://help.shop.example/AB", 15),
+    ("Sorry about that :-D", 25),
+    ("We are looking into it, please DM us your order number", 31),
+]
+
+
+def x_scenario(fake: FakeXApi) -> dict[str, tuple[str | None, str | None]]:
+    """Customers' questions to @shop, each answered by one reply; reply id -> (agent, team)."""
+    fake.add_user(BRAND_ID, BRAND)
+    out: dict[str, tuple[str | None, str | None]] = {}
+    script = [(text, minutes, agent, team) for text, minutes, agent, team in SIGNED]
+    script += [(text, minutes, None, None) for text, minutes in UNSIGNED]
+    for i, (text, minutes, agent, team) in enumerate(script):
+        customer = str(5000 + i)
+        fake.add_user(customer, f"cust{i}")
+        asked = START + timedelta(minutes=90 * i)
+        question = fake.add_tweet(
+            customer, f"@{BRAND} my order {100000 + i} never arrived, can you help?", asked, mentions=[BRAND_ID]
+        )
+        reply = fake.add_tweet(BRAND_ID, f"@cust{i} {text}", asked + timedelta(minutes=minutes), reply_to=question)
+        out[str(reply)] = (agent, team)
+    return out
+
+
+def x_config(base_url: str, **policy: Any) -> Config:
+    account = {
+        "name": "shop-x",
+        "channel": "x",
+        "user_id": BRAND_ID,
+        "handle": BRAND,
+        "bearer_token_env": "X_BEARER",
+        "api_base_url": base_url,
+    }
+    return parse(
+        {
+            "policies": {
+                "default": {
+                    "public": {"first": "30m", "next": "1h"},
+                    "private": {"first": "1h", "next": "2h"},
+                    "business_hours_only": False,
+                    **policy,
+                }
+            },
+            "brands": [{"name": "shop", "accounts": [account]}],
+            **ROSTER,
+        },
+        environ=X_ENV,
+    )
+
+
+async def read_x(fake: FakeXApi, store: Store, config: Config) -> Engine:
+    """Every stream of @shop read from the local X API and ingested."""
+    engine, ids = await prepare(config, store)
+    [(_, account)] = config.accounts()
+    assert isinstance(account, XAccount)
+    async with aiohttp.ClientSession() as session:
+        for source in build_x_sources(account, session, environ=X_ENV):
+            cursor: str | None = None
+            while True:
+                batch = await source.fetch(cursor)
+                await engine.ingest(ids["shop-x"], source.stream, batch.messages, batch.cursor)
+                cursor = batch.cursor
+                if not batch.more:
+                    break
+    return engine
+
+
+async def test_every_signed_reply_is_attributed_and_no_unsigned_one(store: Store) -> None:
+    fake = FakeXApi()
+    await fake.start()
+    fake.add_bearer_token(X_ENV["X_BEARER"])
+    try:
+        expected = x_scenario(fake)
+        await read_x(fake, store, x_config(fake.base_url))
+    finally:
+        await fake.stop()
+    async with store.pool.acquire() as conn:
+        stored = {
+            r["external_id"]: (r["agent"], r["team"])
+            for r in await conn.fetch("SELECT external_id, agent, team FROM messages WHERE direction = 'outbound'")
+        }
+        closing = {r[0] for r in await conn.fetch("SELECT closed_message FROM waits WHERE closed_at IS NOT NULL")}
+    assert stored == expected
+    assert closing == set(expected)  # every reply answers its question
 
 
 async def rows(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
