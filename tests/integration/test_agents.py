@@ -110,7 +110,7 @@ def x_scenario(fake: FakeXApi) -> dict[str, tuple[str | None, str | None]]:
     """Customers' questions to @shop, each answered by one reply; reply id -> (agent, team)."""
     fake.add_user(BRAND_ID, BRAND)
     out: dict[str, tuple[str | None, str | None]] = {}
-    script = [(text, minutes, agent, team) for text, minutes, agent, team in SIGNED]
+    script: list[tuple[str, int, str | None, str | None]] = [*SIGNED]
     script += [(text, minutes, None, None) for text, minutes in UNSIGNED]
     for i, (text, minutes, agent, team) in enumerate(script):
         customer = str(5000 + i)
