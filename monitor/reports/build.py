@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.reports.model import BUCKET_EDGES, Bucket, Day, Figures, LongWait, PolicyNote, Report, Row
+from monitor.reports.model import (
+    BUCKET_EDGES,
+    AgentFigures,
+    Bucket,
+    Day,
+    Figures,
+    LongWait,
+    PolicyNote,
+    Report,
+    Row,
+)
 from monitor.reports.period import Period
 from monitor.store.reports import Hours, ReportQuery, ReportStore
 
@@ -46,6 +56,23 @@ def _by_scope(counts: Iterable[Any], percentiles: Iterable[Any]) -> dict[Key, Fi
             breaches=r["breaches"],
         )
     return out
+
+
+def _agent_figures(rows: Iterable[Any]) -> tuple[list[AgentFigures], list[AgentFigures]]:
+    """(teams, agents) from the per-team and per-agent rows, teams by most answers, unsigned last."""
+    teams: list[AgentFigures] = []
+    agents: list[AgentFigures] = []
+    for r in rows:
+        median, p90 = r["percentiles"] or (None, None)
+        figures = AgentFigures(r["team"], r["agent"], r["signed"], r["answers"], r["within_sla"], median, p90)
+        if r["team_total"]:
+            teams.append(figures)
+        elif r["signed"]:
+            agents.append(figures)
+    teams.sort(key=lambda t: (not t.signed, -t.answers, t.team is None, t.team or ""))
+    order = {t.team: i for i, t in enumerate(teams) if t.signed}
+    agents.sort(key=lambda a: (order.get(a.team, len(order)), -a.answers, a.agent or ""))
+    return teams, agents
 
 
 async def build_report(
@@ -134,6 +161,7 @@ async def build_report(
         for r in rows.longest
     ]
     total = row((None, None, None))
+    teams, agents = _agent_figures(rows.agents)
     return Report(
         period=period,
         previous_period=previous,
@@ -150,4 +178,6 @@ async def build_report(
         heatmap=heatmap,
         longest=longest,
         policies=list(policies),
+        teams=teams,
+        agents=agents,
     )

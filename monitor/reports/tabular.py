@@ -8,7 +8,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from monitor.reports.model import Figures, Report, Row
+from monitor.reports.model import AgentFigures, Figures, Report, Row
 
 CSV_COLUMNS = (
     "scope",
@@ -31,7 +31,17 @@ CSV_COLUMNS = (
     "within_sla",
     "breaches",
     "within_sla_share",
+    "team",
+    "agent",
+    "answers",
+    "median_response_seconds",
+    "p90_response_seconds",
 )
+"""Rows of scope `total`, `brand`, `channel` and `account` fill the columns up to `within_sla_share`;
+rows of scope `team`, `agent` and `unsigned` (docs/agents.md: the waits their replies answered, in
+the current period) fill `team`, `agent`, `answers`, the response times, `within_sla` and
+`within_sla_share`."""
+_AGENT_COLUMNS = ("team", "agent", "answers", "median_response_seconds", "p90_response_seconds")
 
 
 def _scope(row: Row) -> str:
@@ -54,6 +64,20 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "p90_first_response_seconds": f.p90_first_seconds,
         "within_sla": f.within_sla,
         "breaches": f.breaches,
+        "within_sla_share": f.within_sla_share,
+    }
+
+
+def agent_dict(f: AgentFigures) -> dict[str, Any]:
+    """A team's, an agent's or the unsigned replies' figures (the current period)."""
+    return {
+        "scope": ("agent" if f.agent is not None else "team") if f.signed else "unsigned",
+        "team": f.team,
+        "agent": f.agent,
+        "answers": f.answers,
+        "median_response_seconds": f.median_seconds,
+        "p90_response_seconds": f.p90_seconds,
+        "within_sla": f.within_sla,
         "within_sla_share": f.within_sla_share,
     }
 
@@ -84,9 +108,24 @@ def render_csv(report: Report) -> bytes:
                     period.last_day.isoformat(),
                     period.timezone,
                     report.hours,
-                    *("" if values[c] is None else values[c] for c in CSV_COLUMNS[9:]),
+                    *("" if values[c] is None else values[c] for c in CSV_COLUMNS[9 : -len(_AGENT_COLUMNS)]),
+                    *[""] * len(_AGENT_COLUMNS),
                 ]
             )
+    period = report.period
+    for f in [*report.teams, *report.agents]:
+        values = agent_dict(f)
+        line = dict.fromkeys(CSV_COLUMNS, "")
+        line.update(
+            scope=values["scope"],
+            period="current",
+            first_day=period.first_day.isoformat(),
+            last_day=period.last_day.isoformat(),
+            timezone=period.timezone,
+            hours=report.hours,
+        )
+        line.update({k: "" if v is None else v for k, v in values.items() if k != "scope"})
+        writer.writerow([line[c] for c in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
 
 
@@ -161,6 +200,8 @@ def report_dict(report: Report) -> dict[str, Any]:
             for w in report.longest
         ],
         "policies": [vars(p) for p in report.policies],
+        "teams": [agent_dict(t) for t in report.teams],
+        "agents": [agent_dict(a) for a in report.agents],
     }
 
 

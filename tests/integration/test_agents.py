@@ -5,6 +5,10 @@ report's per-agent and per-team figures equal to a direct SQL computation."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
+import statistics
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,14 +16,22 @@ from typing import Any, cast
 
 import aiohttp
 import asyncpg
+import pypdf
+import pytest
 
 from monitor.app import prepare
 from monitor.config import Config, XAccount, parse
 from monitor.engine import Engine
+from monitor.reports.build import ReportRequest, build_report
+from monitor.reports.i18n import Words
+from monitor.reports.model import AgentFigures, Report
+from monitor.reports.period import parse_period
+from monitor.reports.render import render
 from monitor.simulator.graph_api import FakeGraphApi, Person
 from monitor.simulator.meta_webhooks import MetaWebhooks
 from monitor.simulator.x_api import FakeXApi
 from monitor.sources.x import build_x_sources
+from monitor.store.reports import ReportStore
 from monitor.store.store import Store
 from tests.waiting import cli, cli_env, eventually, free_port, in_thread, serving, start_cli, stop_cli
 
@@ -184,6 +196,78 @@ async def test_every_signed_reply_is_attributed_and_no_unsigned_one(store: Store
         closing = {r[0] for r in await conn.fetch("SELECT closed_message FROM waits WHERE closed_at IS NOT NULL")}
     assert stored == expected
     assert closing == set(expected)  # every reply answers its question
+
+
+# The figures computed directly from the stored waits and the replies that closed them (the report
+# reads the same tables its own way: GROUPING SETS over the answered waits of its cohort).
+DIRECT_SQL = """
+    SELECT m.agent, m.team, count(*) AS answers,
+           count(*) FILTER (WHERE w.closed_at <= w.deadline) AS within_sla,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY w.wall_seconds) AS median,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY w.wall_seconds) AS p90
+    FROM waits w JOIN messages m ON m.account_id = w.account_id AND m.external_id = w.closed_message
+    WHERE w.closed_at IS NOT NULL AND m.agent IS NOT NULL
+    GROUP BY 1, 2
+"""
+DIRECT_TEAM_SQL = """
+    SELECT m.agent IS NOT NULL AS signed, CASE WHEN m.agent IS NOT NULL THEN m.team END AS team,
+           count(*) AS answers, count(*) FILTER (WHERE w.closed_at <= w.deadline) AS within_sla,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY w.wall_seconds) AS median,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY w.wall_seconds) AS p90
+    FROM waits w JOIN messages m ON m.account_id = w.account_id AND m.external_id = w.closed_message
+    WHERE w.closed_at IS NOT NULL
+    GROUP BY 1, 2
+"""
+
+
+def figures(f: AgentFigures) -> tuple[int, int, float | None, float | None]:
+    return f.answers, f.within_sla, f.median_seconds, f.p90_seconds
+
+
+async def test_the_agent_and_team_tables_equal_a_direct_sql_computation(store: Store) -> None:
+    fake = FakeXApi()
+    await fake.start()
+    fake.add_bearer_token(X_ENV["X_BEARER"])
+    try:
+        x_scenario(fake)
+        await read_x(fake, store, x_config(fake.base_url))
+    finally:
+        await fake.stop()
+    now = datetime.now(UTC)
+    period = parse_period("last-7-days", now=now, timezone="UTC")
+    report = await build_report(ReportStore(store.pool), ReportRequest(period, hours="wall"), as_of=now)
+    async with store.pool.acquire() as conn:
+        direct = {(r["agent"], r["team"]): tuple(r)[2:] for r in await conn.fetch(DIRECT_SQL)}
+        direct_teams = {(r["signed"], r["team"]): tuple(r)[2:] for r in await conn.fetch(DIRECT_TEAM_SQL)}
+    assert {(a.agent, a.team): figures(a) for a in report.agents} == direct
+    assert {(t.signed, t.team): figures(t) for t in report.teams} == direct_teams
+    # And both are what the script says: Jane Doe answered in 5 and 40 minutes (the target is 30).
+    jane = next(a for a in report.agents if a.agent == "Jane Doe")
+    minutes = [m for _, m, agent, _ in SIGNED if agent == "Jane Doe"]
+    assert figures(jane) == (2, 1, statistics.median(minutes) * 60, (5 + 0.9 * (40 - 5)) * 60)
+    assert [t.team for t in report.teams] == ["care", "social", None, None]  # (no team), then unsigned
+    assert report.teams[-1].signed is False and report.teams[-1].answers == len(UNSIGNED)
+    assert [a.agent for a in report.agents] == ["Jane Doe", "Bettina Roy", "Ana Barros", "Jehanne Martin", "Jen"]
+    assert_rendered(report)
+
+
+def assert_rendered(report: Report) -> None:
+    """The table in the PDF and the HTML in French and English, and in the CSV and JSON."""
+    for language in ("fr", "en"):
+        words = Words(language)
+        html = render(report, "html", language).decode()
+        assert words("by_agent") in html and "Jehanne Martin" in html and words("unsigned") in html
+        pdf = pypdf.PdfReader(io.BytesIO(render(report, "pdf", language)))
+        text = " ".join(page.extract_text() for page in pdf.pages)
+        assert words("by_agent") in text and "Jehanne Martin" in text and words("no_team") in text
+    lines = list(csv.DictReader(io.StringIO(render(report, "csv").decode())))
+    jane = next(r for r in lines if r["scope"] == "agent" and r["agent"] == "Jane Doe")
+    assert (jane["team"], jane["answers"], jane["within_sla"]) == ("care", "2", "1")
+    assert float(jane["median_response_seconds"]) == pytest.approx(1350.0)
+    assert [r["team"] for r in lines if r["scope"] == "team"] == ["care", "social", ""]
+    assert [r["answers"] for r in lines if r["scope"] == "unsigned"] == [str(len(UNSIGNED))]
+    data = json.loads(render(report, "json"))
+    assert [a["agent"] for a in data["agents"]] == [a.agent for a in report.agents]
 
 
 async def rows(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
