@@ -8,7 +8,12 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from monitor.domain.figures import BREACHED, SECONDS_DIGITS, SHARE_DIGITS, rounded
 from monitor.reports.model import AgentFigures, Figures, Report, Row
+from monitor.reports.present import response_clock, sla_clock
+
+AGENT_CSV_COLUMNS = ("team", "agent", "answers", "median_response_seconds", "p90_response_seconds")
+"""The per-team and per-agent figures' own columns (docs/agents.md)."""
 
 CSV_COLUMNS = (
     "scope",
@@ -20,6 +25,7 @@ CSV_COLUMNS = (
     "last_day",
     "timezone",
     "hours",
+    "sla_hours",
     "questions",
     "waits_opened",
     "answered",
@@ -37,11 +43,6 @@ CSV_COLUMNS = (
     "median_response_seconds",
     "p90_response_seconds",
 )
-"""Rows of scope `total`, `brand`, `channel` and `account` fill the columns up to `within_sla_share`;
-rows of scope `team`, `agent` and `unsigned` (docs/agents.md: the waits their replies answered, in
-the current period) fill `team`, `agent`, `answers`, the response times, `within_sla` and
-`within_sla_share`."""
-_AGENT_COLUMNS = ("team", "agent", "answers", "median_response_seconds", "p90_response_seconds")
 
 
 def _scope(row: Row) -> str:
@@ -52,19 +53,32 @@ def _scope(row: Row) -> str:
     return "channel" if row.channel is not None else "brand"
 
 
+FIGURE_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("questions") : CSV_COLUMNS.index("team")]
+
+
+def _share(value: float | None) -> float | None:
+    return rounded(value, SHARE_DIGITS)
+
+
+def _seconds(value: float | None) -> float | None:
+    return rounded(value, SECONDS_DIGITS)
+
+
 def figures_dict(f: Figures) -> dict[str, Any]:
+    """The figures as the data files give them: shares (0..1) to SHARE_DIGITS decimals, seconds
+    to SECONDS_DIGITS (docs/definitions.md, "Precision")."""
     return {
         "questions": f.questions,
         "waits_opened": f.waits_opened,
         "answered": f.answered,
-        "response_rate": f.response_rate,
+        "response_rate": _share(f.response_rate),
         "first_waits": f.first_waits,
         "first_answered": f.first_answered,
-        "median_first_response_seconds": f.median_first_seconds,
-        "p90_first_response_seconds": f.p90_first_seconds,
+        "median_first_response_seconds": _seconds(f.median_first_seconds),
+        "p90_first_response_seconds": _seconds(f.p90_first_seconds),
         "within_sla": f.within_sla,
         "breaches": f.breaches,
-        "within_sla_share": f.within_sla_share,
+        "within_sla_share": _share(f.within_sla_share),
     }
 
 
@@ -75,10 +89,10 @@ def agent_dict(f: AgentFigures) -> dict[str, Any]:
         "team": f.team,
         "agent": f.agent,
         "answers": f.answers,
-        "median_response_seconds": f.median_seconds,
-        "p90_response_seconds": f.p90_seconds,
+        "median_response_seconds": _seconds(f.median_seconds),
+        "p90_response_seconds": _seconds(f.p90_seconds),
         "within_sla": f.within_sla,
-        "within_sla_share": f.within_sla_share,
+        "within_sla_share": _share(f.within_sla_share),
     }
 
 
@@ -87,7 +101,10 @@ def _rows(report: Report) -> list[Row]:
 
 
 def render_csv(report: Report) -> bytes:
-    """UTF-8 CSV with a header; numbers unformatted (seconds, shares between 0 and 1)."""
+    """UTF-8 CSV with a header; numbers unformatted (seconds, shares between 0 and 1), rounded.
+
+    `hours`: the clock of the response times (wall, business, or mixed: business hours where the
+    policy has a calendar); `sla_hours`: the clock of within SLA and breaches."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -107,9 +124,10 @@ def render_csv(report: Report) -> bytes:
                     period.first_day.isoformat(),
                     period.last_day.isoformat(),
                     period.timezone,
-                    report.hours,
-                    *("" if values[c] is None else values[c] for c in CSV_COLUMNS[9 : -len(_AGENT_COLUMNS)]),
-                    *[""] * len(_AGENT_COLUMNS),
+                    response_clock(report),
+                    sla_clock(report),
+                    *("" if values[c] is None else values[c] for c in FIGURE_COLUMNS),
+                    *[""] * len(AGENT_CSV_COLUMNS),
                 ]
             )
     period = report.period
@@ -122,7 +140,8 @@ def render_csv(report: Report) -> bytes:
             first_day=period.first_day.isoformat(),
             last_day=period.last_day.isoformat(),
             timezone=period.timezone,
-            hours=report.hours,
+            hours=response_clock(report),
+            sla_hours=sla_clock(report),
         )
         line.update({k: "" if v is None else v for k, v in values.items() if k != "scope"})
         writer.writerow([line[c] for c in CSV_COLUMNS])
@@ -157,7 +176,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "period": period(report.period),
         "previous_period": period(report.previous_period),
         "as_of": report.as_of,
-        "hours": report.hours,
+        "hours": response_clock(report),
+        "sla_hours": sla_clock(report),
         "brands_filter": list(report.brands_filter),
         "total": row(report.total),
         "brands": [row(r) for r in report.brands],
@@ -170,7 +190,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "waits_by_channel": d.waits_by_channel,
                 "within_sla": d.within_sla,
                 "breaches": d.breaches,
-                "within_sla_share": d.within_sla_share,
+                "within_sla_share": _share(d.within_sla_share),
             }
             for d in report.days
         ],
@@ -189,11 +209,12 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "customer_handle": w.customer_handle,
                 "opened_at": w.opened_at,
                 "closed_at": w.closed_at,
-                "waited_seconds": w.waited_seconds,
-                "business_seconds": w.business_seconds,
+                "waited_seconds": _seconds(w.waited_seconds),
+                "business_seconds": _seconds(w.business_seconds),
                 "target_seconds": w.target_seconds,
                 "deadline": w.deadline,
-                "breached": w.breached,
+                "outcome": w.outcome(report.as_of),
+                "breached": w.outcome(report.as_of) in BREACHED,
                 "url": w.url,
                 "reason": w.reason,
             }
