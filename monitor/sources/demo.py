@@ -48,6 +48,10 @@ REPLIES = {
     "en": "Hi, we're looking into it and will follow up by DM.",
 }
 
+SIGNATURES = (" ^CM", " -Hugo", " /LB", " –Jeh", "")
+"""How the demo's agents sign their replies (docs/agents.md), one after the other; one reply in five
+is unsigned. Chosen by the conversation's place, not drawn: the traffic stays what it was."""
+
 
 def demo_messages(
     account: str, channel: Channel, seed: int, start: datetime, end: datetime, per_minute: float
@@ -82,7 +86,17 @@ def _conversation(rng: random.Random, account: str, channel: Channel, slot: int,
         return msgs
     delay = timedelta(seconds=min(rng.lognormvariate(6.0, 1.0), MAX_DELAY.total_seconds() - 60))
     msgs.append(
-        Message(f"{account}-{key}-r", thread, kind, "outbound", t0 + delay, REPLIES[lang], "brand", account, url)
+        Message(
+            f"{account}-{key}-r",
+            thread,
+            kind,
+            "outbound",
+            t0 + delay,
+            REPLIES[lang] + SIGNATURES[(slot + i) % len(SIGNATURES)],
+            "brand",
+            account,
+            url,
+        )
     )
     return msgs
 
