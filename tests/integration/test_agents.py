@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import statistics
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ from monitor.simulator.x_api import FakeXApi
 from monitor.sources.x import build_x_sources
 from monitor.store.reports import ReportStore
 from monitor.store.store import Store
-from tests.waiting import cli, cli_env, eventually, free_port, in_thread, serving, start_cli, stop_cli
+from tests.waiting import ROOT, cli, cli_env, eventually, free_port, in_thread, serving, start_cli, stop_cli
 
 PAGE = "1001"
 APP_SECRET = "agents-test-app-secret"
@@ -249,6 +250,31 @@ async def test_the_agent_and_team_tables_equal_a_direct_sql_computation(store: S
     assert report.teams[-1].signed is False and report.teams[-1].answers == len(UNSIGNED)
     assert [a.agent for a in report.agents] == ["Jane Doe", "Bettina Roy", "Ana Barros", "Jehanne Martin", "Jen"]
     assert_rendered(report)
+    async with store.pool.acquire() as conn:
+        panel = await conn.fetch(team_panel_sql(period.start, now))
+    assert {
+        r["Team"]: (r["Answers"], r["Median response"], r["p90 response"], float(r["Within SLA"])) for r in panel
+    } == {
+        ((t.team or "(no team)") if t.signed else "(unsigned)"): (
+            t.answers,
+            t.median_seconds,
+            t.p90_seconds,
+            pytest.approx(t.within_sla_share),
+        )
+        for t in report.teams
+    }
+
+
+def team_panel_sql(start: datetime, end: datetime) -> str:
+    """The SLA dashboard's "Answers by team" query, as Grafana sends it for brand shop on X over
+    [start, end] (its macros and variables substituted)."""
+    board = json.loads((ROOT / "grafana" / "dashboards" / "inbox-sla.json").read_text(encoding="utf-8"))
+    [panel] = [p for p in board["panels"] if p.get("title") == "Answers by team"]
+    sql = str(panel["targets"][0]["rawSql"])
+    sql = sql.replace("${brand:sqlstring}", "'shop'").replace("${channel:sqlstring}", "'x'")
+    return re.sub(
+        r"\$__timeFilter\(([^)]+)\)", lambda m: f"{m[1]} BETWEEN '{start.isoformat()}' AND '{end.isoformat()}'", sql
+    )
 
 
 def one_line(text: str) -> str:
