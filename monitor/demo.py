@@ -57,6 +57,7 @@ from monitor.reports.build import scope_figures
 from monitor.reports.i18n import Words
 from monitor.reports.model import Figures
 from monitor.simulator.graph_api import FakeGraphApi
+from monitor.simulator.net import free_port
 from monitor.simulator.slack import FakeSlack
 from monitor.simulator.traffic import HOUR, MINUTE, TrafficPlayer
 from monitor.simulator.x_api import FakeXApi, UserKeys
@@ -133,8 +134,8 @@ DEMO_ROSTER = [
     {"name": "Hugo Bernard", "signatures": ["Hugo"], "team": "care"},
     {"name": "Léa Blanc", "signatures": ["LB"], "team": "social"},
 ]
-"""Who signs the demo's replies (monitor/sources/demo.py); "Jeh" is not listed: her replies show
-under "(no team)" (docs/agents.md)."""
+"""Who signs the demo's replies (monitor/simulator/traffic/texts.py, SIGNATURES); "Jeh" is not
+listed: her replies show under "(no team)" (docs/agents.md)."""
 
 
 def demo_config(
@@ -584,12 +585,6 @@ class _ViewLogHandler(logging.Handler):
 # ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _check_free(listen: str) -> None:
     """DemoError when HOST:PORT cannot be listened on (another inbox-monitor is there, say)."""
     host, _, port = listen.rpartition(":")
@@ -866,10 +861,8 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
     stack = contextlib.AsyncExitStack()
     async with stack:
         stack.callback(shutil.rmtree, workdir, True)
-        await x_api.start()
-        stack.push_async_callback(x_api.stop)
-        await graph.start()
-        stack.push_async_callback(graph.stop)
+        await stack.enter_async_context(x_api)
+        await stack.enter_async_context(graph)
         x_api.add_bearer_token(tokens["bearer"])
         x_api.add_user_keys(
             UserKeys(

@@ -42,7 +42,8 @@ import asyncpg
 import pytest
 import yaml
 
-from monitor.simulator.graph_api import FakeGraphApi, script_page
+from monitor.simulator.graph_api import FakeGraphApi
+from monitor.simulator.traffic import script_page
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
 

@@ -21,7 +21,9 @@ from monitor.domain.agents import (
     compile_signature,
 )
 from monitor.domain.model import ThreadInfo, ThreadMessage
+from monitor.domain.questions import is_automatic
 from monitor.engine import AccountContext, thread_outcome
+from monitor.simulator.traffic.texts import REPLIES, SIGNATURES, mixed, signed
 from monitor.sources.echoes import ECHOES_MAX, Echo, read_echoes
 
 SIGNED = [
@@ -245,3 +247,12 @@ def test_echoes_name_the_app_of_each_reply_and_nothing_else() -> None:
     assert read_echoes(b"not json") == [] and read_echoes(b"[1]") == []
     many = _delivery(*(_echo(f"m_{i}", 1) for i in range(ECHOES_MAX + 10)))
     assert len(read_echoes(many)) == ECHOES_MAX
+
+
+@pytest.mark.parametrize("n", range(len(SIGNATURES)))
+def test_the_demo_signs_its_replies_as_the_default_rules_read_them(n: int) -> None:
+    """Every signature of the scripted traffic is its agent's, and a signed reply stays a human one."""
+    agent = SIGNATURES[n].lstrip("^-/–") or None
+    for text in mixed(REPLIES):
+        reply = signed(text, n)
+        assert NO_ATTRIBUTION.signature(reply) == agent and not is_automatic(reply)
