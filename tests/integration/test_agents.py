@@ -10,7 +10,8 @@ import io
 import json
 import re
 import statistics
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -28,10 +29,15 @@ from monitor.reports.i18n import Words
 from monitor.reports.model import AgentFigures, Report
 from monitor.reports.period import parse_period
 from monitor.reports.render import render
+from monitor.secrets import EnvSecret
+from monitor.server import Webhooks
 from monitor.simulator.graph_api import FakeGraphApi, Person
 from monitor.simulator.meta_webhooks import MetaWebhooks
 from monitor.simulator.x_api import FakeXApi
+from monitor.sources.echoes import read_echoes
+from monitor.sources.webhooks import WebhookError, read_meta
 from monitor.sources.x import build_x_sources
+from monitor.store.db import create_pool, migrate
 from monitor.store.reports import ReportStore
 from monitor.store.store import Store
 from tests.waiting import ROOT, cli, cli_env, eventually, free_port, in_thread, serving, start_cli, stop_cli
@@ -302,6 +308,79 @@ def assert_rendered(report: Report) -> None:
     assert [r["answers"] for r in lines if r["scope"] == "unsigned"] == [str(len(UNSIGNED))]
     data = json.loads(render(report, "json"))
     assert [a["agent"] for a in data["agents"]] == [a.agent for a in report.agents]
+
+
+def echo_delivery(mid: str, app_id: int, at: float) -> bytes:
+    """A Page delivery holding one message echo, as Meta sends it (times in milliseconds)."""
+    event = {
+        "sender": {"id": PAGE},
+        "recipient": {"id": "9001"},
+        "timestamp": int(at * 1000),
+        "message": {"is_echo": True, "app_id": app_id, "mid": mid, "text": "hi"},
+    }
+    return json.dumps(
+        {"object": "page", "entry": [{"id": PAGE, "time": int(at * 1000), "messaging": [event]}]}
+    ).encode()
+
+
+async def test_echoes_are_stored_even_late_once_each_and_a_failure_is_retried(database_url: str) -> None:
+    """A delivery's echoes are stored before its nudge; an old one (Meta's retry after an outage) is
+    stored though it nudges nothing; a replay stores nothing new; when PostgreSQL fails the delivery
+    is refused with a 503 and its retry is not taken for a replay."""
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    await migrate(pool)
+    config = parse(
+        {
+            "policies": {
+                "default": {"public": {"first": "30m", "next": "1h"}, "private": {"first": "1h", "next": "2h"}}
+            },
+            "brands": [
+                {
+                    "name": "shop",
+                    "accounts": [{"name": "shop-fb", "channel": "facebook", "page_id": PAGE, "source": "demo"}],
+                }
+            ],
+            "apps": [{"app_id": CHATBOT, "name": "chatbot", "automatic": True}],
+        },
+        environ={},
+    )
+    engine, ids = await prepare(config, Store(pool))
+    nudged: list[tuple[int, tuple[str, ...]]] = []
+
+    async def deliver(account_id: int, streams: Sequence[str]) -> None:
+        nudged.append((account_id, tuple(streams)))
+
+    now = time.time()
+    hooks = Webhooks(
+        facebook_verify_token=EnvSecret(None),
+        facebook_app_secrets=[],
+        x_consumer_secret=EnvSecret(None),
+        accounts={("facebook", PAGE): [ids["shop-fb"]]},
+        deliver=deliver,
+        record_apps=engine.record_apps,
+        clock=lambda: now,
+    )
+
+    async def act(body: bytes) -> Any:
+        answer = await hooks.act("facebook", body, read_meta(body), read_echoes(body))
+        return json.loads(cast(bytes, answer.body))["status"]
+
+    async def apps() -> dict[str, str]:
+        found = await rows(database_url, "SELECT external_id, app_id FROM message_apps")
+        return {r["external_id"]: r["app_id"] for r in found}
+
+    fresh, old = echo_delivery("m_1", int(CHATBOT), now - 5), echo_delivery("m_2", int(CHATBOT), now - 7200)
+    assert await act(fresh) == "ok" and await apps() == {"m_1": CHATBOT}
+    assert nudged == [(ids["shop-fb"], ("facebook.messenger",))]
+    assert await act(old) == "stale" and await apps() == {"m_1": CHATBOT, "m_2": CHATBOT}
+    assert await act(fresh) == "replayed" and len(nudged) == 1
+    await pool.close()
+    down = echo_delivery("m_3", int(CHATBOT), now - 1)
+    with pytest.raises(WebhookError) as refused:
+        await act(down)
+    assert (refused.value.status, refused.value.result) == (503, "unavailable")
+    assert hooks.replays.first_time(down, time.monotonic())  # Meta's retry is acted on
+    assert len(nudged) == 1  # nothing nudged without its apps
 
 
 async def rows(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
