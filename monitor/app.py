@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from monitor.config import Config, DatabaseConfig
 from monitor.deadlines import DeadlineScheduler
+from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
@@ -24,6 +25,7 @@ from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
+from monitor.sources.x.chats import CHAT_STREAM
 from monitor.store import nudges
 from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
@@ -145,7 +147,7 @@ async def run(
             poller=poller,
             metrics=metrics,
             registry=registry,
-            webhooks=webhooks(config, ids, store, poller, metrics, engine),
+            webhooks=webhooks(config, ids, store, poller, metrics, engine=engine, woken=scheduler.wake),
             engine=engine,
             api_token=EnvSecret(config.server.api.token_env),
         )
@@ -197,11 +199,19 @@ class _TaskCollector:
 
 
 def webhooks(
-    config: Config, ids: dict[str, int], store: Store, poller: Poller, metrics: Metrics, engine: Engine | None = None
+    config: Config,
+    ids: dict[str, int],
+    store: Store,
+    poller: Poller,
+    metrics: Metrics,
+    *,
+    engine: Engine | None = None,
+    woken: Callable[[], None] = lambda: None,
 ) -> Webhooks:
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
-    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away),
-    and its Messenger echoes say which app sent the Pages' replies (stored by `engine`)."""
+    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away);
+    the encrypted chats it carries go through the engine (no poll reads them), and its Messenger
+    echoes say which app sent the Pages' replies (stored by the engine too)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
         [settings.facebook_app_secret_env] + [a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"]
@@ -217,12 +227,20 @@ def webhooks(
         except DATABASE_ERRORS:
             poller.nudge(account_id, streams)
 
+    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
+        assert engine is not None
+        result = await asyncio.wait_for(engine.ingest(account_id, CHAT_STREAM, messages, None), timeout=2)
+        metrics.ingested(result, "x")  # counted here when this process holds the account
+        if result.threads_touched:
+            woken()  # a new wait's deadline may come before the schedule looks again
+
     return Webhooks(
         facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),
         facebook_app_secrets=[EnvSecret(name) for name in app_secrets if name],
         x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
         accounts=accounts,
         deliver=deliver,
+        ingest=ingest if engine is not None else None,
         record_apps=engine.record_apps if engine is not None else None,
         counted=metrics.webhook,
     )

@@ -15,7 +15,7 @@ from monitor.domain.items import Rejected, Settled
 from monitor.domain.labels import Correction, MessageRef
 from monitor.domain.model import Channel, Message, ThreadInfo, ThreadMessageLike
 from monitor.domain.outcomes import NO_FLAGS, Flags, ThreadOutcome, WaitRow
-from monitor.domain.questions import automatic_reason, decide
+from monitor.domain.questions import ENCRYPTED, automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
 from monitor.runtime import Clock, utcnow
@@ -51,6 +51,8 @@ def thread_outcome(
     def question(m: ThreadMessageLike, context: Context) -> bool:
         if m.label is not None:  # a person's correction overrides the rules
             q, reason = m.label, "corrected"
+        elif not m.text_available:  # an encrypted chat: no text to judge, a private message needs a reply
+            q, reason = True, ENCRYPTED
         else:
             q, reason = decide(
                 m.text,
@@ -66,7 +68,10 @@ def thread_outcome(
 
     def automatic(m: ThreadMessageLike) -> bool:
         sender = account.attribution.sender(m.text, m.app_id)
-        reason = "app:automatic" if sender.automatic_app else automatic_reason(m.text, rules)
+        if sender.automatic_app:
+            reason: str | None = "app:automatic"
+        else:
+            reason = automatic_reason(m.text, rules) if m.text_available else None
         flags[m.external_id] = Flags(False, reason is not None, reason, sender.agent, sender.team, sender.app)
         return reason is not None
 

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -38,6 +39,7 @@ from monitor.sources.webhooks import (
 from monitor.store.db import DATABASE_ERRORS, pending_migrations
 
 if TYPE_CHECKING:
+    from monitor.domain.model import Message
     from monitor.engine import Engine
     from monitor.metrics import Metrics
     from monitor.poller import Poller
@@ -78,6 +80,9 @@ class Webhooks:
     record_apps: Callable[[int, Mapping[str, str]], Awaitable[int]] | None = None
     """Store which app sent an account's messages (external id -> app id, from Messenger echoes)
     and recompute the threads it changes; None: echoes are not read."""
+    ingest: Callable[[int, Sequence[Message]], Awaitable[None]] | None = None
+    """Store messages a delivery carries for an account (X's encrypted chats: no poll reads them);
+    None: they are not ingested (counted as `ignored`)."""
     counted: Callable[[str, str], None] = lambda channel, result: None
     """(channel, result) of each delivery, for the metrics."""
     clock: Callable[[], float] = time.time
@@ -91,10 +96,10 @@ class Webhooks:
         """The Meta app secrets set now (several apps may serve the Pages)."""
         return [v for s in self.facebook_app_secrets if (v := s.get())]
 
-    async def _record_apps(self, body: bytes, echoes: Sequence[Echo]) -> None:
+    async def _record_apps(self, echoes: Sequence[Echo]) -> None:
         """Store the app of each echoed reply of a known Page, before its stream is nudged (the poll
-        then finds it). Meta keeps no list of them: when PostgreSQL cannot take them the delivery is
-        refused (503), and Meta retries it."""
+        then finds it). Idempotent, so neither replays nor the nudge limit apply. Meta keeps no list
+        of them: when PostgreSQL cannot take them the delivery is refused (503), and Meta retries it."""
         if self.record_apps is None or not echoes:
             return
         by_account: dict[int, dict[str, str]] = {}
@@ -105,7 +110,6 @@ class Webhooks:
             for account_id, apps in by_account.items():
                 await asyncio.wait_for(self.record_apps(account_id, apps), timeout=APPS_RECORD_SECONDS)
         except (*DATABASE_ERRORS, TimeoutError) as exc:
-            self.replays.forget(body)  # Meta's retry of this body is not a replay
             raise WebhookError(
                 503, "unavailable", f"the replies' apps could not be stored ({type(exc).__name__})"
             ) from None
@@ -134,16 +138,23 @@ class Webhooks:
         """Store the apps its `echoes` name, and nudge the streams a verified delivery names, unless
         it is old, a replay, or its accounts were nudged too often lately."""
         age = delivery.age(self.clock())
-        if age is not None and age > self.max_age:
-            if echoes and self.replays.first_time(body, time.monotonic()):
-                await self._record_apps(body, echoes)  # Meta's retries after an outage: still facts
+        stale = age is not None and age > self.max_age
+        if not stale and not self.replays.first_time(body, time.monotonic()):
+            return self._ignored(channel, "replayed", "the same body came within the replay window")
+        try:
+            stored, unknown = await self._store(delivery)
+            await self._record_apps(echoes)  # before the nudge: the poll then finds each reply's app
+        except WebhookError:
+            self.replays.forget(body)  # not stored: X and Meta deliver it again, and that one must count
+            raise
+        if stale:  # chats and apps are stored whatever their age (Meta's retries after an outage too)
+            if stored:
+                self.counted(channel, "ok")
+                return web.json_response({"status": "ok", "accounts": stored})
             return self._ignored(
                 channel, "stale", f"its newest event is {age:.0f} s old (more than {self.max_age:.0f} s)"
             )
-        if not self.replays.first_time(body, time.monotonic()):
-            return self._ignored(channel, "replayed", "the same body came within the replay window")
-        await self._record_apps(body, echoes)
-        nudged = unknown = limited = 0
+        nudged = limited = 0
         for n in delivery.nudges:
             ids = self.accounts.get((n.channel, n.key), ())
             unknown += not ids
@@ -153,11 +164,32 @@ class Webhooks:
                     continue
                 await self.deliver(account_id, n.streams)
                 nudged += 1
-        if limited and not nudged:
+        if limited and not nudged and not stored:
             return self._ignored(channel, "rate_limited", f"{limited} account(s) nudged too often lately")
-        result = "ok" if nudged else ("unknown_account" if unknown else "ignored")
+        done = nudged + stored
+        result = "ok" if done else ("unknown_account" if unknown else "ignored")
         self.counted(channel, result)
-        return web.json_response({"status": result, "accounts": nudged})
+        return web.json_response({"status": result, "accounts": done})
+
+    async def _store(self, delivery: Delivery) -> tuple[int, int]:
+        """Ingest the chats a delivery carries into their accounts: (accounts stored, unknown keys).
+        Idempotent (a message is stored once), so neither replays nor the nudge limit apply; a
+        database failure is a 503, and X delivers again."""
+        stored = unknown = 0
+        for c in delivery.chats:
+            ids = self.accounts.get(("x", c.key), ())
+            unknown += not ids
+            if self.ingest is None:
+                continue
+            for account_id in ids:
+                try:
+                    await self.ingest(account_id, [c.message])
+                except DATABASE_ERRORS as exc:
+                    raise WebhookError(
+                        503, "unavailable", f"the chat could not be stored ({type(exc).__name__})"
+                    ) from None
+                stored += 1
+        return stored, unknown
 
 
 class HttpServer:
@@ -308,7 +340,7 @@ class HttpServer:
             hooks, secret = self._configured("x", lambda h: h.x_consumer_secret.get(), "x_consumer_secret_env")
             body = await _body(request)
             verify_x(body, request.headers.get("x-twitter-webhooks-signature"), secret)
-            return await hooks.act("x", body, read_x(body))
+            return await hooks.act("x", body, read_x(body, datetime.fromtimestamp(hooks.clock(), UTC)))
 
         return await self._guarded("x", deliver)
 

@@ -39,6 +39,9 @@ class Message:
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
     app_id: str | None = None
     """The Meta app that sent it (an outbound Messenger message), when a webhook echo said so."""
+    text_available: bool = True
+    """False for an end-to-end encrypted chat (XChat): `text` is empty, the platform never gives it,
+    and no rule reads it (every inbound one needs a reply)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,8 @@ class ThreadMessage:
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
     app_id: str | None = None
     """The Meta app that sent it, when known (monitor.domain.agents)."""
+    text_available: bool = True
+    """False for an encrypted chat: no text to classify."""
 
 
 @dataclass(frozen=True, slots=True)

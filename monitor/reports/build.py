@@ -196,4 +196,5 @@ async def build_report(
         policies=list(policies),
         teams=teams,
         agents=agents,
+        encrypted_waits=sum(r["waits"] for r in rows.encrypted),
     )

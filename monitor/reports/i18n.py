@@ -130,6 +130,12 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "en": "no calendar: every hour counts, wall time",
         "fr": "sans calendrier : toutes les heures comptent, en temps écoulé",
     },
+    "encrypted_note": {
+        "en": "<b>Encrypted chats.</b> {waits} waits were opened by encrypted chats (XChat): the platform "
+        "gives their sender and time, not their text, so each one counts as a question.",
+        "fr": "<b>Messages chiffrés.</b> {waits} attentes ont été ouvertes par des messages chiffrés (XChat) : "
+        "la plateforme en donne l'expéditeur et l'heure, pas le texte ; chacun compte comme une question.",
+    },
     "no_previous": {
         "en": "No data in the previous period ({period}): no changes shown.",
         "fr": "Aucune donnée sur la période précédente ({period}) : pas d'évolution affichée.",
@@ -257,6 +263,7 @@ _REASONS: dict[str, dict[Language, str]] = {
     "private": {"en": "private message", "fr": "message privé"},
     "pattern:extra": {"en": "policy pattern", "fr": "motif de la politique"},
     "corrected": {"en": "corrected by a person", "fr": "corrigé à la main"},
+    "encrypted": {"en": "encrypted chat (no text)", "fr": "message chiffré (sans texte)"},
 }
 
 _MONTHS: dict[Language, list[str]] = {

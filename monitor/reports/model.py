@@ -179,6 +179,8 @@ class Report:
     """Per team, most answers first; the unsigned replies last."""
     agents: list[AgentFigures] = field(default_factory=list)
     """Per agent, by team (as `teams`), most answers first."""
+    encrypted_waits: int = 0
+    """Waits of the period opened by an encrypted chat (XChat): counted like any, with no text."""
 
     @property
     def channel_names(self) -> list[str]:

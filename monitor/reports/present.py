@@ -178,7 +178,8 @@ def methodology(report: Report, words: Words) -> list[str]:
     """The methodology's paragraphs (<b>/<i> markup): the definitions, the hours every figure uses,
     the policies."""
     fixed = words.methodology()
-    return [*fixed[:-1], hours_note(report, words), fixed[-1], *policy_lines(report, words)]
+    encrypted = [words("encrypted_note").format(waits=report.encrypted_waits)] if report.encrypted_waits else []
+    return [*fixed[:-1], hours_note(report, words), fixed[-1], *encrypted, *policy_lines(report, words)]
 
 
 def changes_line(report: Report, words: Words) -> str:

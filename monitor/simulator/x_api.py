@@ -37,6 +37,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
 from monitor.simulator.net import FakeServer
+from monitor.simulator.x_activity import Chat, envelope, new_chat
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
@@ -318,6 +319,8 @@ class FakeXApi(FakeServer):
         """Credentials of apps outside a project with API access: 403 client-not-enrolled everywhere."""
         self.tweets: dict[int, Tweet] = {}
         self.dm_events: dict[int, DmEvent] = {}
+        self.chats: list[Chat] = []
+        """Encrypted chats (XChat): no endpoint reads them, X Activity API events carry them."""
         self.requests: list[RequestRecord] = []
         self._faults: deque[_Fault] = deque()
         self._malformed: dict[int, tuple[tuple[str, ...], dict[str, Any]]] = {}
@@ -430,6 +433,17 @@ class FakeXApi(FakeServer):
         for user in (a, b):
             insort(self._dms.setdefault(user, []), eid)
         return eid
+
+    def add_chat(self, sender_id: str, recipient_id: str, at: datetime | float) -> Chat:
+        """An encrypted chat message: its events (`chat_envelope`) give sender and time, never text."""
+        chat = new_chat(sender_id, recipient_id, at.timestamp() if isinstance(at, datetime) else at)
+        self.chats.append(chat)
+        return chat
+
+    def post_event(self, event_type: str, user_id: str, tweet_id: int) -> dict[str, Any]:
+        """A post event of a stored tweet for the subscribed user, in XAA's envelope: the payload is
+        the whole post."""
+        return envelope(event_type, user_id, self._tweet_json(self.tweets[tweet_id], TWEET_FIELDS))
 
     def _store(self, tweet: Tweet) -> None:
         self.tweets[tweet.id] = tweet

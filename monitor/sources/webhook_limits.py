@@ -47,7 +47,7 @@ class ReplayMemory:
         return True
 
     def forget(self, body: bytes) -> None:
-        """`body` was not acted on after all (its retry is not a replay)."""
+        """Forget `body` (it was not acted on after all: its sender delivers it again)."""
         self._seen.pop(hashlib.sha256(body).digest()[:16], None)
 
     def __len__(self) -> int:

@@ -212,6 +212,14 @@ _LONGEST_SQL = f"""
 """
 
 
+_ENCRYPTED_SQL = f"""
+    SELECT count(*)::bigint AS waits
+    FROM waits w
+    JOIN messages m ON m.account_id = w.account_id AND m.external_id = w.opened_message
+    WHERE {_COHORT} AND NOT m.text_available
+"""
+
+
 def _agents_sql(column: str) -> str:
     """The waits answered by each agent's replies (docs/agents.md): per team and agent, and per team
     (`team_total`), their count, how many were answered by their deadline, and the median and P90
@@ -270,6 +278,8 @@ class ReportRows:
     previous_counts: list[asyncpg.Record]
     previous_first_responses: list[asyncpg.Record]
     longest: list[asyncpg.Record]
+    encrypted: list[asyncpg.Record]
+    """One row: `waits`, those of the current period opened by an encrypted chat (no text)."""
     agents: list[asyncpg.Record]
     """Per team and agent, and per team (`team_total`): the waits their replies answered."""
 
@@ -344,6 +354,7 @@ class ReportStore:
             fetch(_COUNTS_SQL, *previous),
             fetch(first_responses, *previous, edges, to_coarse),
             fetch(_LONGEST_SQL, *current, q.longest),
+            fetch(_ENCRYPTED_SQL, ids, start, end),
             fetch(_agents_sql(column), *current),
         ]
         results = await self._in_one_snapshot(queries)

@@ -129,6 +129,7 @@ _COPIED = (
     "raw",
     "future_created_at",
     "reply_to_brand",
+    "text_available",
     *FLAG_FIELDS,
     "app_id",
 )
@@ -529,7 +530,8 @@ class Transaction:
         message_ids = self._message_ids
         for r in await self.conn.fetch(
             "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
-            " reply_to_brand, label, app_id, is_question, is_automatic, reason, agent, team, app FROM messages"
+            " reply_to_brand, label, app_id, text_available, is_question, is_automatic, reason, agent, team, app"
+            " FROM messages"
             " WHERE thread_id = ANY($1::bigint[]) OR (account_id = $2 AND external_id = ANY($3::text[]))",
             ids,
             account_id,
@@ -552,6 +554,7 @@ class Transaction:
                     r["reply_to_brand"],
                     r["label"],
                     r["app_id"],
+                    r["text_available"],
                 )
             )
             thread.flags[ext] = Flags(r["is_question"], r["is_automatic"], r["reason"], r["agent"], r["team"], r["app"])
@@ -598,6 +601,7 @@ class Transaction:
                             m.raw,
                             m.future_created_at,
                             m.reply_to_brand,
+                            m.text_available,
                             *flags[m.external_id],
                             m.app_id,
                         )
