@@ -96,14 +96,12 @@ X_ENV = {"X_BEARER": "app-bearer-token"}
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 """The X scenario's first question: yesterday (the report's period is the last seven days)."""
 
-ROSTER = {
-    "agents": [
-        {"name": "Jane Doe", "signatures": ["JD"], "team": "care"},
-        {"name": "Bettina Roy", "signatures": ["Bettina"], "team": "care"},
-        {"name": "Jehanne Martin", "signatures": ["Jeh"], "team": "social"},
-        {"name": "Ana Barros", "signatures": ["AB"], "team": "social"},
-    ]
-}
+ROSTER: list[dict[str, Any]] = [
+    {"name": "Jane Doe", "signatures": ["JD"], "team": "care"},
+    {"name": "Bettina Roy", "signatures": ["Bettina"], "team": "care"},
+    {"name": "Jehanne Martin", "signatures": ["Jeh"], "team": "social"},
+    {"name": "Ana Barros", "signatures": ["AB"], "team": "social"},
+]
 
 # (reply text, minutes to answer, agent, team): each reply answers one customer's question.
 SIGNED = [
@@ -143,7 +141,7 @@ def x_scenario(fake: FakeXApi) -> dict[str, tuple[str | None, str | None]]:
     return out
 
 
-def x_config(base_url: str, **policy: Any) -> Config:
+def x_config(base_url: str, roster: list[dict[str, Any]] = ROSTER) -> Config:
     account = {
         "name": "shop-x",
         "channel": "x",
@@ -159,11 +157,10 @@ def x_config(base_url: str, **policy: Any) -> Config:
                     "public": {"first": "30m", "next": "1h"},
                     "private": {"first": "1h", "next": "2h"},
                     "business_hours_only": False,
-                    **policy,
                 }
             },
             "brands": [{"name": "shop", "accounts": [account]}],
-            **ROSTER,
+            "agents": roster,
         },
         environ=X_ENV,
     )
@@ -186,6 +183,12 @@ async def read_x(fake: FakeXApi, store: Store, config: Config) -> Engine:
     return engine
 
 
+async def stored_senders(store: Store) -> dict[str, tuple[str | None, str | None]]:
+    async with store.pool.acquire() as conn:
+        found = await conn.fetch("SELECT external_id, agent, team FROM messages WHERE direction = 'outbound'")
+    return {r["external_id"]: (r["agent"], r["team"]) for r in found}
+
+
 async def test_every_signed_reply_is_attributed_and_no_unsigned_one(store: Store) -> None:
     fake = FakeXApi()
     await fake.start()
@@ -196,13 +199,17 @@ async def test_every_signed_reply_is_attributed_and_no_unsigned_one(store: Store
     finally:
         await fake.stop()
     async with store.pool.acquire() as conn:
-        stored = {
-            r["external_id"]: (r["agent"], r["team"])
-            for r in await conn.fetch("SELECT external_id, agent, team FROM messages WHERE direction = 'outbound'")
-        }
         closing = {r[0] for r in await conn.fetch("SELECT closed_message FROM waits WHERE closed_at IS NOT NULL")}
-    assert stored == expected
+    assert await stored_senders(store) == expected
     assert closing == set(expected)  # every reply answers its question
+
+    # The roster changes (Jen joins it); a recompute applies it to the stored replies.
+    jen = {"name": "Jen Park", "signatures": ["Jen"], "team": "social"}
+    again, _ = await prepare(x_config(fake.base_url, roster=[*ROSTER, jen]), store)
+    assert await again.recompute_since(START - timedelta(days=1)) == len(expected)
+    assert await stored_senders(store) == {
+        k: ("Jen Park", "social") if v == ("Jen", None) else v for k, v in expected.items()
+    }
 
 
 # The figures computed directly from the stored waits and the replies that closed them (the report
