@@ -13,7 +13,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.config import Config, DatabaseConfig
+from monitor.config import Config, DatabaseConfig, XAccount
 from monitor.deadlines import DeadlineScheduler
 from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
@@ -26,6 +26,7 @@ from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
 from monitor.sources.x.chats import CHAT_STREAM
+from monitor.spending import Spending
 from monitor.store import nudges
 from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
@@ -112,11 +113,19 @@ async def run(
         for target in targets:
             stack.push_async_callback(target.source.close)
         metrics.watch(targets)
+        spending = Spending(
+            config.x.pricing.prices(),
+            {ids[a.name]: a.monthly_budget for _, a in config.accounts() if isinstance(a, XAccount)},
+        )
+        await spending.load(store.pool)
+        metrics.spending = spending
         scheduler = DeadlineScheduler(store, [], on_breach=metrics.breaches)
         metrics.hold(set())
 
         async def leases_changed(gained: set[int], lost: set[int]) -> None:
             await poller.deactivate(lost)
+            if gained:  # what other processes counted for these accounts this month
+                await spending.load(store.pool)
             metrics.hold(set(leases.held))
             scheduler.account_ids = sorted(leases.held)
             scheduler.wake()
@@ -131,7 +140,12 @@ async def run(
             ttl=config.server.lease_time.total_seconds(),
         )
         poller = Poller(
-            engine, targets, observers=[metrics, scheduler], stream_observers=[metrics], may_poll=leases.holds
+            engine,
+            targets,
+            observers=[spending, metrics, scheduler],  # spending first: the metrics read its new spend
+            stream_observers=[metrics],
+            may_poll=leases.holds,
+            pace=spending.factor,
         )
 
         def corrected(account_id: int, direction: str) -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from monitor.domain.agents import App, Attribution, Member, SignatureError, compile_signature, roster_for
 from monitor.domain.calendar import ALWAYS_OPEN, Calendar
+from monitor.domain.cost import Prices
 from monitor.domain.questions import QuestionRules
 from monitor.domain.sla import Policy, PriorityRule, Targets
 from monitor.reports.settings import ReportSchedules
@@ -206,6 +207,29 @@ class AppConfig(_Model):
     """Its replies are a bot's: they never close a wait."""
 
 
+MAX_PRICE = 10.0
+"""Dollars per resource at most: X's prices are fractions of a cent, a larger one is a typo."""
+MAX_MONTHLY_BUDGET = 1_000_000.0
+"""Dollars a month at most: beyond, X's pay-per-use cap of 3 million post reads is passed anyway."""
+
+
+class XPricingConfig(_Model):
+    """Dollars per billed resource; the defaults are X's published prices (docs/cost.md)."""
+
+    post_read: float = Field(0.005, ge=0, le=MAX_PRICE)
+    owned_read: float = Field(0.001, ge=0, le=MAX_PRICE)
+    dm_event_read: float = Field(0.010, ge=0, le=MAX_PRICE)
+    activity_post_event: float = Field(0.005, ge=0, le=MAX_PRICE)
+    activity_dm_event: float = Field(0.010, ge=0, le=MAX_PRICE)
+
+    def prices(self) -> Prices:
+        return Prices(**self.model_dump())
+
+
+class XConfig(_Model):
+    pricing: XPricingConfig = XPricingConfig()
+
+
 class _AccountBase(_Model):
     name: Name
     handle: str | None = None
@@ -228,6 +252,12 @@ class XAccount(_AccountBase):
     consumer_secret_env: EnvName | None = None
     access_token_env: EnvName | None = None
     access_token_secret_env: EnvName | None = None
+    owned_reads: bool = True
+    """X bills the account's mentions and timeline as "owned reads" (its own developer app reads
+    them); false when another party's app reads them (billed as post reads). docs/cost.md."""
+    monthly_budget: float | None = Field(None, gt=0, le=MAX_MONTHLY_BUDGET)
+    """Dollars the account's X reads may cost in a UTC month: polls slow down before it is spent
+    (never the stream), and SocialInboxXBudgetAtRisk fires."""
 
 
 class FacebookAccount(_AccountBase):
@@ -257,6 +287,8 @@ class Config(_Model):
     """The roster: who signs replies with what (docs/agents.md)."""
     apps: list[AppConfig] = []
     """The apps that send replies, by Meta app id (docs/agents.md)."""
+    x: XConfig = XConfig()
+    """What X charges (`[x.pricing]`)."""
 
     def accounts(self) -> list[tuple[str, XAccount | FacebookAccount]]:
         """(brand, account) pairs in file order."""

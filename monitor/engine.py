@@ -11,6 +11,7 @@ from datetime import datetime
 
 from monitor.domain.agents import NO_ATTRIBUTION, Attribution
 from monitor.domain.changes import IngestResult, StoredThread, ThreadChange, thread_change
+from monitor.domain.cost import BillableRead, billing_day
 from monitor.domain.items import Rejected, Settled
 from monitor.domain.labels import Correction, MessageRef
 from monitor.domain.model import Channel, Message, ThreadInfo, ThreadMessageLike
@@ -19,7 +20,7 @@ from monitor.domain.questions import ENCRYPTED, automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
 from monitor.runtime import Clock, utcnow
-from monitor.store import labels
+from monitor.store import cost, labels
 from monitor.store.store import Store
 
 
@@ -123,9 +124,11 @@ class Engine:
         rejected: Sequence[Rejected] = (),
         received_at: datetime | None = None,
         settled: Settled | None = None,
+        billable: Sequence[BillableRead] = (),
     ) -> IngestResult:
         """Store `messages`, set `rejected` aside (received at `received_at`, default now),
-        recompute the threads' waits, mark a retried item `settled` and save `cursor`, atomically."""
+        recompute the threads' waits, mark a retried item `settled`, count what X bills for the
+        `billable` reads (once per UTC day each) and save `cursor`, atomically."""
         account = self.accounts[account_id]
         now = self.clock()
         result = IngestResult()
@@ -139,6 +142,8 @@ class Engine:
                 )
             if settled is not None:
                 await tx.settle(settled)
+            if billable:
+                result.billable = await cost.count_billable(tx.conn, account_id, billing_day(now), billable)
             if cursor is not None:
                 await tx.save_cursor(account_id, stream, cursor)
         return result

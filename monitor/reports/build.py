@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.domain.cost import Prices, spend
 from monitor.domain.figures import DEFAULT_HOURS, Hours
 from monitor.reports.model import (
     BUCKET_EDGES,
     AgentFigures,
     Bucket,
+    CostRow,
     Day,
     Figures,
     LongWait,
@@ -20,6 +22,7 @@ from monitor.reports.model import (
     Row,
 )
 from monitor.reports.period import Period
+from monitor.store import cost
 from monitor.store.reports import ReportQuery, ReportStore
 
 Key = tuple[str | None, str | None, str | None]
@@ -97,8 +100,10 @@ async def build_report(
     *,
     as_of: datetime,
     policies: Sequence[PolicyNote] = (),
+    prices: Prices | None = None,
 ) -> Report:
-    """The report of `request.period` (and the period before it) as of `as_of`."""
+    """The report of `request.period` (and the period before it) as of `as_of`; with `prices`,
+    what the X accounts' reads cost over the period's days (taken as UTC days: X bills by them)."""
     period = request.period
     previous = period.previous()
     brands = tuple(dict.fromkeys(request.brands))
@@ -196,5 +201,17 @@ async def build_report(
         policies=list(policies),
         teams=teams,
         agents=agents,
+        costs=await _costs(store, prices, period, [a["name"] for a in accounts]) if prices is not None else [],
         encrypted_waits=sum(r["waits"] for r in rows.encrypted),
     )
+
+
+async def _costs(store: ReportStore, prices: Prices, period: Period, accounts: Sequence[str]) -> list[CostRow]:
+    """The estimated spend of these accounts over the period (docs/cost.md)."""
+    end_day = period.last_day + timedelta(days=1)
+    by_account = await cost.billed_by_account(store.pool, period.first_day, end_day, accounts)
+    answered = await cost.answered_questions(store.pool, period.start, period.end, accounts)
+    return [
+        CostRow(brand, name, sum(counts.values()), spend(counts, prices), answered.get(name, 0))
+        for (brand, name), counts in sorted(by_account.items())
+    ]

@@ -19,6 +19,7 @@ from monitor.reports.present import (
     agent_lines,
     cell,
     changes_line,
+    cost_table,
     has_business_time,
     methodology,
     outcome,
@@ -120,6 +121,13 @@ _TEMPLATE = """<!doctype html>
 {% for c in r.cells %}<td>{{ c.value }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 
+{% if cost_rows %}<h2>{{ w("x_api_spend") }}</h2>
+<table>
+<tr>{% for h in cost_header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in cost_rows %}<tr><td>{{ r[0] }}</td>{% for c in r[1:] %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<p class="meta">{{ w("x_api_spend_note") }}</p>{% endif %}
+
 <h2>{{ w("methodology") }}</h2>
 <div class="method">{% for p in methodology %}<p>{{ p }}</p>{% endfor %}</div>
 </div></body>
@@ -208,5 +216,7 @@ def render_html(report: Report, words: Words) -> bytes:
         ],
         charts={name: _inline_svg(svg) for name, svg in charts.all_charts(report, words, "svg").items()},
         methodology=[_rich(p) for p in methodology(report, words)],
+        cost_header=cost_table(report, words)[0],
+        cost_rows=cost_table(report, words)[1],
     )
     return html.encode("utf-8")

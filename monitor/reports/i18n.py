@@ -76,6 +76,17 @@ _STRINGS: dict[str, dict[Language, str]] = {
     },
     "longest": {"en": "The 10 longest waits", "fr": "Les 10 attentes les plus longues"},
     "per_account": {"en": "Per account", "fr": "Par compte"},
+    "x_api_spend": {"en": "X API spend (estimate)", "fr": "Dépenses de l'API X (estimation)"},
+    "x_api_spend_note": {
+        "en": "Resources X bills at pay-per-use prices, each once per UTC day, over the period's days; "
+        "the Developer Console is the reference (docs/cost.md).",
+        "fr": "Ressources facturées par X au prix du paiement à l'usage, chacune une fois par jour UTC, sur les "
+        "jours de la période ; la console développeur fait foi (docs/cost.md).",
+    },
+    "billed_resources": {"en": "Billed resources", "fr": "Ressources facturées"},
+    "spend_dollars": {"en": "Spend ($)", "fr": "Dépense ($)"},
+    "answered_questions": {"en": "Answered questions", "fr": "Questions répondues"},
+    "spend_per_answered": {"en": "$ per answered question", "fr": "$ par question répondue"},
     "methodology": {"en": "Methodology", "fr": "Méthodologie"},
     "questions": {"en": "Questions", "fr": "Questions"},
     "waits": {"en": "Waits opened", "fr": "Attentes ouvertes"},

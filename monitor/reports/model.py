@@ -154,6 +154,23 @@ class PolicyNote:
 
 
 @dataclass(frozen=True)
+class CostRow:
+    """What one X account's API reads cost over the report's period (docs/cost.md)."""
+
+    brand: str
+    account: str
+    resources: int
+    """Resources X billed (each once per UTC day)."""
+    dollars: float
+    answered: int
+    """Questions answered in the period."""
+
+    @property
+    def per_answered(self) -> float | None:
+        return self.dollars / self.answered if self.answered else None
+
+
+@dataclass(frozen=True)
 class Report:
     """One SLA report: figures per scope for a period and the one before, charts' data, tables."""
 
@@ -179,6 +196,8 @@ class Report:
     """Per team, most answers first; the unsigned replies last."""
     agents: list[AgentFigures] = field(default_factory=list)
     """Per agent, by team (as `teams`), most answers first."""
+    costs: list[CostRow] = field(default_factory=list)
+    """The X accounts' estimated API spend (accounts with billed reads only)."""
     encrypted_waits: int = 0
     """Waits of the period opened by an encrypted chat (XChat): counted like any, with no text."""
 

@@ -227,3 +227,20 @@ def agent_lines(report: Report, words: Words) -> tuple[list[AgentLine], int]:
 
 AGENT_COLUMNS = ("answers", "median_response", "p90_response", "within_sla")
 """The i18n keys of the table's columns, after the team or agent's name."""
+
+
+def cost_table(report: Report, words: Words) -> tuple[list[str], list[list[str]]]:
+    """The X API spend section: its header and one row per account (empty without billed reads)."""
+    header = [words("account"), words("billed_resources"), words("spend_dollars"), words("answered_questions")]
+    header.append(words("spend_per_answered"))
+    rows = [
+        [
+            f"{c.account} ({c.brand})",
+            words.integer(c.resources),
+            words.decimal(c.dollars, 2),
+            words.integer(c.answered),
+            words.decimal(c.per_answered, 3) if c.per_answered is not None else "–",
+        ]
+        for c in report.costs
+    ]
+    return header, rows

@@ -223,6 +223,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "policies": [vars(p) for p in report.policies],
         "teams": [agent_dict(t) for t in report.teams],
         "agents": [agent_dict(a) for a in report.agents],
+        "costs": [{**vars(c), "per_answered": c.per_answered} for c in report.costs],
     }
 
 

@@ -25,10 +25,10 @@ import math
 import random
 import time
 from bisect import insort
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -331,6 +331,11 @@ class FakeXApi(FakeServer):
         self._seq: dict[int, int] = {}
         self._misbehaviours: list[_Misbehaviour] = []
         self._tokens = 0
+        self.owned_reads = True
+        """Whether reads of a user's mentions and timeline are "owned reads" (the app is the user's)."""
+        self.billed: Counter[tuple[str, str]] = Counter()
+        """(user id, kind) -> resources billed, by X's rules (docs/cost.md): once per UTC day each."""
+        self._billed_today: tuple[date | None, set[tuple[str, str, str]]] = (None, set())
 
     # ---------------------------------------------------------------- server
 
@@ -597,6 +602,7 @@ class FakeXApi(FakeServer):
             response = self._render(body, fault)
             if fault is not None and fault not in ("partial_errors", "slow"):
                 record.ids = []
+            self._bill(endpoint, record, now)
             raise _Reply(self._with(response, headers))
         except _Reply as reply:
             for name, value in headers.items():  # every answer after the budget check has them
@@ -606,6 +612,21 @@ class FakeXApi(FakeServer):
                 reply.response.headers["x-rate-limit-reset"] = lying.reset
             record.status = reply.response.status
             return reply.response
+
+    def _bill(self, endpoint: str, record: RequestRecord, now: float) -> None:
+        """Count the resources a 200 answer returned as X bills them: per resource, once per UTC day."""
+        if endpoint == USER_BY_USERNAME or not record.ids:
+            return
+        day = datetime.fromtimestamp(now, UTC).date()
+        if self._billed_today[0] != day:  # X's de-duplication window resets at midnight UTC
+            self._billed_today = (day, set())
+        seen = self._billed_today[1]
+        kind = "dm_event_read" if endpoint == DM_EVENTS else "owned_read" if self.owned_reads else "post_read"
+        user = record.user_id or ""
+        for item_id in record.ids:
+            if item_id != "None" and (user, kind, item_id) not in seen:
+                seen.add((user, kind, item_id))
+                self.billed[(user, kind)] += 1
 
     def _hostile(self, endpoint: str, user_id: str | None) -> dict[str, _Misbehaviour]:
         """The misbehaviours that apply to this request, by kind."""
