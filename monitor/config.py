@@ -243,6 +243,15 @@ class _AccountBase(_Model):
     demo_seed: int = 1
 
 
+class XActivityConfig(_Model):
+    """The X Activity API for an X account (docs/webhooks.md, "X Activity API"): its events make
+    the account's streams poll now; the polls stay the one way messages come in."""
+
+    mode: Literal["stream", "webhook", "off"] = "stream"
+    """`stream`: the persistent stream this monitor opens (no public URL needed); `webhook`: X
+    delivers to /webhooks/x; `off`: polls only."""
+
+
 class XAccount(_AccountBase):
     channel: Literal["x"]
     user_id: str = Field(pattern=r"^\d{1,20}$")
@@ -258,6 +267,11 @@ class XAccount(_AccountBase):
     monthly_budget: float | None = Field(None, gt=0, le=MAX_MONTHLY_BUDGET)
     """Dollars the account's X reads may cost in a UTC month: polls slow down before it is spent
     (never the stream), and SocialInboxXBudgetAtRisk fires."""
+    x_activity: XActivityConfig | None = None
+    """Absent: off. `[...x_activity]` alone turns the stream on."""
+
+    def activity_mode(self) -> str:
+        return "off" if self.x_activity is None else self.x_activity.mode
 
 
 class FacebookAccount(_AccountBase):
@@ -424,6 +438,12 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
             if isinstance(policy, str) and policy_names and policy not in policy_names:
                 known = ", ".join(sorted(policy_names))
                 problems.append(Problem(f"{where}.policy", f"no policy named {policy!r} (known: {known})"))
+            activity = acc.get("x_activity")
+            on = isinstance(activity, dict) and activity.get("mode", "stream") != "off"
+            if on and (acc.get("channel") != "x" or acc.get("source", "api") != "api"):
+                problems.append(
+                    Problem(f"{where}.x_activity", "needs an X account read from the API (channel x, source api)")
+                )
             if acc.get("source", "api") != "api":
                 continue
             required: list[str] = []

@@ -50,7 +50,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import demo_runs, logs
 from monitor.app import Running, open_store, run
-from monitor.config import Config, DatabaseConfig, parse
+from monitor.config import Config, DatabaseConfig, XAccount, parse
 from monitor.domain.changes import IngestResult
 from monitor.poller import PollTarget
 from monitor.reports.build import scope_figures
@@ -62,6 +62,7 @@ from monitor.simulator.slack import FakeSlack
 from monitor.simulator.traffic import HOUR, MINUTE, TrafficPlayer
 from monitor.simulator.x_api import FakeXApi, UserKeys
 from monitor.sources.base import Batch
+from monitor.sources.x import subscriptions
 from monitor.store.reports import ReportStore
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ def demo_config_data(
                         "consumer_secret_env": ENV["consumer_secret"],
                         "access_token_env": ENV["access_token"],
                         "access_token_secret_env": ENV["access_token_secret"],
+                        "x_activity": {"mode": "stream"},  # its events make it poll at once
                     },
                     {
                         "name": FB_ACCOUNT,
@@ -890,6 +892,10 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             database=demo_database(options.database, demo_run),
         )
         config = parse(data, "<demo configuration>", dict(environ))
+        for _, account in config.accounts():  # as `inbox-monitor x-activity subscribe` makes them
+            if isinstance(account, XAccount) and account.activity_mode() != "off":
+                for kind in subscriptions.wanted(account):
+                    x_api.activity.subscribe(kind, account.user_id, subscriptions.TAG)
         demo_runs.save_config(
             demo_run,
             demo_runs.saved_config(data),
