@@ -69,7 +69,9 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     )
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
-        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle)
+        ids[a.name]: AccountContext(
+            ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle, config.attribution(brand, a.policy)
+        )
         for brand, a in accounts
     }
     return Engine(store, contexts), ids
@@ -248,7 +250,8 @@ def webhooks(
 ) -> Webhooks:
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
     whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away);
-    the encrypted chats it carries go through the engine (no poll reads them)."""
+    the encrypted chats it carries go through the engine (no poll reads them), and its Messenger
+    echoes say which app sent the Pages' replies (stored by the engine too)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
         [settings.facebook_app_secret_env]
@@ -270,6 +273,7 @@ def webhooks(
         deliver=deliver,
         remember=remember,
         ingest=chat_ingester(engine, metrics, woken) if engine is not None else None,
+        record_apps=engine.record_apps if engine is not None else None,
         counted=metrics.webhook,
     )
 

@@ -135,6 +135,15 @@ def seconds_text(seconds: float) -> str:
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
+DEMO_ROSTER = [
+    {"name": "Camille Martin", "signatures": ["CM"], "team": "care"},
+    {"name": "Hugo Bernard", "signatures": ["Hugo"], "team": "care"},
+    {"name": "Léa Blanc", "signatures": ["LB"], "team": "social"},
+]
+"""Who signs the demo's replies (monitor/simulator/traffic/texts.py, SIGNATURES); "Jeh" is not
+listed: her replies show under "(no team)" (docs/agents.md)."""
+
+
 def demo_config(
     *, speed: float, listen: str, x_url: str, graph_url: str, database: DatabaseConfig, environ: dict[str, str]
 ) -> Config:
@@ -212,6 +221,7 @@ def demo_config_data(
                 ],
             }
         ],
+        "agents": DEMO_ROSTER,
     }
     return data
 

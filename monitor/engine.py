@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.domain.agents import NO_ATTRIBUTION, Attribution
 from monitor.domain.changes import IngestResult, StoredThread, ThreadChange, thread_change
 from monitor.domain.cost import BillableRead, billing_day
 from monitor.domain.items import Rejected, Settled
@@ -34,6 +35,8 @@ class AccountContext:
     policy: Policy
     handle: str | None = None
     """The account's public handle (X) or name (Facebook Page), as configured: alert texts name it."""
+    attribution: Attribution = NO_ATTRIBUTION
+    """Who sent the brand's replies: signature rules, roster, apps (docs/agents.md)."""
 
 
 def thread_outcome(
@@ -75,8 +78,12 @@ def thread_outcome(
         return q
 
     def automatic(m: ThreadMessageLike) -> bool:
-        reason = automatic_reason(m.text, rules) if m.text_available else None
-        flags[m.external_id] = Flags(False, reason is not None, reason)
+        sender = account.attribution.sender(m.text, m.app_id)
+        if sender.automatic_app:
+            reason: str | None = "app:automatic"
+        else:
+            reason = automatic_reason(m.text, rules) if m.text_available else None
+        flags[m.external_id] = Flags(False, reason is not None, reason, sender.agent, sender.team, sender.app)
         return reason is not None
 
     rows = []
@@ -163,6 +170,18 @@ class Engine:
             await tx.apply(changes)
             after = changes[0].flags[message.external_id]
             return await labels.record(tx, message, label, before, after, by=by, note=note)
+
+    async def record_apps(self, account_id: int, apps: Mapping[str, str]) -> int:
+        """Remember which app sent these messages (external id -> Meta app id, from webhook echoes)
+        and recompute the threads of those already stored, in one transaction; return how many."""
+        if not apps:
+            return 0
+        async with self.store.transaction() as tx:
+            thread_ids = await tx.record_apps(account_id, apps)
+            if thread_ids:
+                threads = await tx.lock_threads(thread_ids)
+                await tx.apply(self._changes(threads, self.clock(), IngestResult()))
+        return len(thread_ids)
 
     async def recompute_since(self, since: datetime, *, page: int = 500) -> int:
         """Recompute the waits of every thread with messages since `since`; return threads done."""

@@ -9,8 +9,11 @@ from datetime import date, datetime
 from typing import Any
 
 from monitor.domain.figures import BREACHED, SECONDS_DIGITS, SHARE_DIGITS, rounded
-from monitor.reports.model import Figures, Report, Row
+from monitor.reports.model import AgentFigures, Figures, Report, Row
 from monitor.reports.present import response_clock, sla_clock
+
+AGENT_CSV_COLUMNS = ("team", "agent", "answers", "median_response_seconds", "p90_response_seconds")
+"""The per-team and per-agent figures' own columns (docs/agents.md)."""
 
 CSV_COLUMNS = (
     "scope",
@@ -34,6 +37,11 @@ CSV_COLUMNS = (
     "within_sla",
     "breaches",
     "within_sla_share",
+    "team",
+    "agent",
+    "answers",
+    "median_response_seconds",
+    "p90_response_seconds",
 )
 
 
@@ -45,7 +53,7 @@ def _scope(row: Row) -> str:
     return "channel" if row.channel is not None else "brand"
 
 
-FIGURE_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("questions") :]
+FIGURE_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("questions") : CSV_COLUMNS.index("team")]
 
 
 def _share(value: float | None) -> float | None:
@@ -70,6 +78,20 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "p90_first_response_seconds": _seconds(f.p90_first_seconds),
         "within_sla": f.within_sla,
         "breaches": f.breaches,
+        "within_sla_share": _share(f.within_sla_share),
+    }
+
+
+def agent_dict(f: AgentFigures) -> dict[str, Any]:
+    """A team's, an agent's or the unsigned replies' figures (the current period)."""
+    return {
+        "scope": ("agent" if f.agent is not None else "team") if f.signed else "unsigned",
+        "team": f.team,
+        "agent": f.agent,
+        "answers": f.answers,
+        "median_response_seconds": _seconds(f.median_seconds),
+        "p90_response_seconds": _seconds(f.p90_seconds),
+        "within_sla": f.within_sla,
         "within_sla_share": _share(f.within_sla_share),
     }
 
@@ -105,8 +127,24 @@ def render_csv(report: Report) -> bytes:
                     response_clock(report),
                     sla_clock(report),
                     *("" if values[c] is None else values[c] for c in FIGURE_COLUMNS),
+                    *[""] * len(AGENT_CSV_COLUMNS),
                 ]
             )
+    period = report.period
+    for f in [*report.teams, *report.agents]:
+        values = agent_dict(f)
+        line = dict.fromkeys(CSV_COLUMNS, "")
+        line.update(
+            scope=values["scope"],
+            period="current",
+            first_day=period.first_day.isoformat(),
+            last_day=period.last_day.isoformat(),
+            timezone=period.timezone,
+            hours=response_clock(report),
+            sla_hours=sla_clock(report),
+        )
+        line.update({k: "" if v is None else v for k, v in values.items() if k != "scope"})
+        writer.writerow([line[c] for c in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
 
 
@@ -183,6 +221,8 @@ def report_dict(report: Report) -> dict[str, Any]:
             for w in report.longest
         ],
         "policies": [vars(p) for p in report.policies],
+        "teams": [agent_dict(t) for t in report.teams],
+        "agents": [agent_dict(a) for a in report.agents],
         "costs": [{**vars(c), "per_answered": c.per_answered} for c in report.costs],
     }
 
