@@ -48,7 +48,7 @@ class Ran:
     def summary(self) -> dict[str, tuple[int, int, str]]:
         """Per account and "total": (questions, waits, within SLA as printed) of the closing summary."""
         rows = {m[1]: (int(m[2]), int(m[3]), m[6]) for m in SUMMARY_ROW.finditer(self.stdout)}
-        assert {"demo-shop-x", "demo-shop-facebook", "total"} <= set(rows), self.stdout[-3000:]
+        assert {"demo-shop-x", "demo-shop-facebook", "demo-shop-instagram", "total"} <= set(rows), self.stdout[-3000:]
         return rows
 
     def as_of(self) -> str:
@@ -111,7 +111,7 @@ def test_two_demos_then_a_report_from_a_fresh_home_without_xdg_runtime_dir(short
     # states are those of the longest waits.
     assert "reading the last demo's" in report.stderr
     assert [row["brand"] for row in data["brands"]] == ["demo-shop"]
-    assert {row["account"] for row in data["accounts"]} == {"demo-shop-x", "demo-shop-facebook"}
+    assert {row["account"] for row in data["accounts"]} == {"demo-shop-x", "demo-shop-facebook", "demo-shop-instagram"}
     [note] = data["policies"]
     config = load(Path(second.data_dir()).parent / "config.toml", environ={})
     policy = config.policy(note["name"])
