@@ -45,7 +45,7 @@ import yaml
 
 from monitor.simulator.graph_api import FakeGraphApi
 from monitor.simulator.instagram import FakeInstagram
-from monitor.simulator.traffic import script_instagram, script_page
+from monitor.simulator.traffic import Sizes, script_instagram, script_page
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
 
@@ -436,7 +436,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         script_page(graph.api, PAGE, **window, seed=5, conversations=30, posts=6, comments=30, history=False)
         instagram = FakeInstagram(graph.api)  # the Page's Instagram account
         instagram.add_account(PAGE, username="acme", ig_user_id=IG_USER)
-        script_instagram(instagram, IG_USER, **window, seed=6, comments=40, mentions=0, dms=40)
+        script_instagram(instagram, IG_USER, **window, seed=6, sizes=Sizes(comments=40, mentions=0, dms=40))
         graph.api.set_usage(PAGE, call_count=35, total_time=12)
         graph.api.inject("500", count=2, page_id=PAGE)  # two failed polls, then recovery
         graph_url = graph.run(graph.api.start())

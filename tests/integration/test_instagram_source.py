@@ -29,7 +29,7 @@ from monitor.config import InstagramAccount
 from monitor.poller import Poller, PollTarget
 from monitor.simulator.graph_api import FakeGraphApi, RecordedRequest
 from monitor.simulator.instagram import FakeInstagram
-from monitor.simulator.traffic import InstagramTraffic, script_instagram
+from monitor.simulator.traffic import InstagramTraffic, Sizes, script_instagram
 from monitor.sources.base import Source
 from monitor.sources.instagram import STREAMS, build_instagram_sources, thread_key
 from monitor.store import mentions
@@ -110,11 +110,13 @@ def expected_waits(traffic: InstagramTraffic) -> dict[str, list[tuple[object, ..
     return {key(thread): [expected_row(w) for w in waits] for thread, waits in traffic.threads.items() if waits}
 
 
-async def script(r: Rig, span: timedelta, **sizes: int) -> dict[str, InstagramTraffic]:
+async def script(r: Rig, span: timedelta, sizes: Sizes | None = None) -> dict[str, InstagramTraffic]:
     """Every account's traffic, its @mentions delivered (to the store) at their webhook's time."""
     traffic = {}
     for i, name in enumerate(r.ids):
-        traffic[name] = script_instagram(r.ig, ACCOUNTS[name][1], start=START, span=span, seed=i, **sizes)
+        traffic[name] = script_instagram(
+            r.ig, ACCOUNTS[name][1], start=START, span=span, seed=i, sizes=sizes or Sizes()
+        )
         await mentions.remember(r.store.pool, r.ids[name], traffic[name].mentions, at=START)
     return traffic
 
@@ -199,7 +201,7 @@ async def test_an_expired_token_rejects_the_account_until_it_is_replaced(
     """Code 190 marks the three streams of that account `credentials_rejected` (one log line each),
     the other accounts go on, and it recovers without a restart once a new token is in place."""
     async with rig(store, monkeypatch, speed=3000) as r:
-        traffic = await script(r, timedelta(hours=2), comments=80, mentions=80, dms=80)
+        traffic = await script(r, timedelta(hours=2), Sizes(comments=80, mentions=80, dms=80))
         end = max(t.end for t in traffic.values() if t.end)
         await r.start()
         await eventually(lambda: all(r.status(n, s) == "ok" for n in ACCOUNTS for s in STREAMS), 20, "all ok")

@@ -107,22 +107,17 @@ def test_a_meta_delivery_names_the_pages_and_their_streams() -> None:
 
 
 def test_an_instagram_delivery_names_the_accounts_streams_and_the_mentions() -> None:
-    delivery = {
-        "object": "instagram",
-        "entry": [
-            {
-                "id": "17841400000000001",
-                "time": 1,
-                "changes": [
-                    {"field": "comments", "value": {"id": "179001", "text": "Vous livrez ?", "media": {"id": "179"}}},
-                    {"field": "mentions", "value": {"media_id": "179002", "comment_id": "179003"}},
-                    {"field": "mentions", "value": {"media_id": "179004"}},
-                ],
-            },
-            {"id": "17841400000000002", "time": 1, "messaging": [{"sender": {"id": "9"}, "message": {"mid": "x"}}]},
-            {"id": "17841400000000003", "time": 1, "changes": [{"field": "story_insights", "value": {}}]},
-        ],
-    }
+    changes = [
+        ("comments", {"id": "179001", "text": "Vous livrez ?", "media": {"id": "179"}}),
+        ("mentions", {"media_id": "179002", "comment_id": "179003"}),
+        ("mentions", {"media_id": "179004"}),
+    ]
+    entries = [
+        {"id": "17841400000000001", "changes": [{"field": f, "value": v} for f, v in changes]},
+        {"id": "17841400000000002", "messaging": [{"sender": {"id": "9"}, "message": {"mid": "x"}}]},
+        {"id": "17841400000000003", "changes": [{"field": "story_insights", "value": {}}]},  # not ours
+    ]
+    delivery = {"object": "instagram", "entry": [{**e, "time": 1} for e in entries]}
     read = read_meta(body(delivery))
     first = Nudge("instagram", "17841400000000001", ("instagram.comments", "instagram.mentions"))
     assert read.channel == "instagram"

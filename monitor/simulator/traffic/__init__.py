@@ -6,7 +6,7 @@ The package holds the canned texts by kind and language (`texts`), the waits a s
 Graph API (`page`), an Instagram account's (`instagram`) and the demo's live traffic on both (`live`).
 """
 
-from monitor.simulator.traffic.instagram import InstagramTraffic, script_instagram
+from monitor.simulator.traffic.instagram import InstagramTraffic, Sizes, script_instagram
 from monitor.simulator.traffic.live import (
     HOUR,
     MINUTE,
@@ -65,6 +65,7 @@ __all__ = [
     "Played",
     "Post",
     "Scenario",
+    "Sizes",
     "Step",
     "Texts",
     "ThreadWaits",

@@ -11,7 +11,14 @@ from monitor.domain.mentions import Mention
 from monitor.simulator.graph_api import Person
 from monitor.simulator.instagram import FakeInstagram
 from monitor.simulator.traffic import texts
-from monitor.simulator.traffic.page import ScriptClock, ScriptedThread, Traffic, script_praise, script_private
+from monitor.simulator.traffic.page import (
+    ScriptClock,
+    ScriptedThread,
+    Traffic,
+    script_again,
+    script_praise,
+    script_private,
+)
 
 _PUBLIC_QUESTIONS = texts.mixed(texts.PUBLIC_QUESTIONS)
 _FOLLOW_UPS = texts.mixed(texts.FOLLOW_UPS)
@@ -32,23 +39,25 @@ class InstagramTraffic(Traffic):
     """The @mentions its webhooks name, each with `received_at`, the time of its delivery."""
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """How much a script writes: about so many comments on the account's media, messages under
+    media and comments that @mention or tag it, and direct messages."""
+
+    comments: int = 500
+    mentions: int = 500
+    dms: int = 500
+
+
 def script_instagram(
-    ig: FakeInstagram,
-    ig_user_id: str,
-    *,
-    start: datetime,
-    span: timedelta,
-    seed: int = 0,
-    comments: int = 500,
-    mentions: int = 500,
-    dms: int = 500,
+    ig: FakeInstagram, ig_user_id: str, *, start: datetime, span: timedelta, seed: int = 0, sizes: Sizes = Sizes()
 ) -> InstagramTraffic:
-    """Script about `comments` comments on the account's media, `mentions` messages under media and
-    comments that @mention or tag it, and `dms` direct messages, between `start` and about
-    `start + span` (+ reply delays). Questions are answered after a delay (half a minute to two
-    hours) or never; some customers add to their question before the answer, thank the brand after
-    it (private: no new wait) or ask again (a `next` wait); some answers name the customer
-    (`@username ...`), some answer another customer who asked under a comment."""
+    """Script about `sizes` comments on the account's media, messages under media and comments that
+    @mention or tag it, and direct messages, between `start` and about `start + span` (+ reply
+    delays). Questions are answered after a delay (half a minute to two hours) or never; some
+    customers add to their question before the answer, thank the brand after it (private: no new
+    wait) or ask again (a `next` wait); some answers name the customer (`@username ...`), some
+    answer another customer who asked under a comment."""
     clock = ScriptClock.of(f"{seed}:{ig_user_id}", start, span)
     rng, s0, total, at, delay = clock.rng, clock.s0, clock.total, clock.at, clock.delay
     traffic = InstagramTraffic()
@@ -64,7 +73,7 @@ def script_instagram(
     times = sorted(s0 + rng.randrange(max(1, int(total * 0.7))) for _ in range(12))
     media = [(ig.add_media(ig_user_id, at(t), rng.choice(_POSTS)), t) for t in times]
     written = 0
-    while written < comments:
+    while written < sizes.comments:
         mid, t_media = rng.choice(media)
         who = customer()
         t = t_media + rng.randint(60, max(120, min(total, 6 * 3600)))
@@ -94,13 +103,11 @@ def script_instagram(
             th.reply(ig.add_comment(mid, at(r), rng.choice(_REPLIES), parent=c), at(r))
         written += 1
         if kind >= 0.7:  # asks again under the answer, answered or not
-            q = r + rng.randint(60, 1800)
-            th.question(ig.add_comment(mid, at(q), rng.choice(_FOLLOW_UPS), author=who, parent=c), at(q))
-            written += 1
-            if kind < 0.9:
-                r2 = q + delay()
-                th.reply(ig.add_comment(mid, at(r2), rng.choice(_REPLIES), parent=c), at(r2))
-                written += 1
+
+            def again(ts: int, text: str, brand: bool, mid: str = mid, who: Person = who, c: str = c) -> str:
+                return ig.add_comment(mid, at(ts), text, author=None if brand else who, parent=c)
+
+            written += script_again(clock, th, r, again, kind < 0.9)
         elif kind >= 0.65:  # another customer asks under this one: answered by name
             other = customer()
             q = r + rng.randint(60, 600)
@@ -114,7 +121,7 @@ def script_instagram(
 
     # @mentions and tags on other accounts' media.
     written = 0
-    while written < mentions:
+    while written < sizes.mentions:
         who = customer()
         t = s0 + rng.randrange(total)
         kind = rng.random()
@@ -142,18 +149,18 @@ def script_instagram(
         th.reply(ig.add_comment(fm, at(r), f"@{who.username} {rng.choice(_REPLIES)}", parent=reply_under), at(r))
         written += 1
         if rng.random() < 0.3:  # asks again, answered or not
-            q = r + rng.randint(60, 1800)
-            th.question(ig.add_comment(fm, at(q), rng.choice(_FOLLOW_UPS), author=who, parent=reply_under), at(q))
-            written += 1
-            if rng.random() < 0.7:
-                r2 = q + delay()
-                th.reply(ig.add_comment(fm, at(r2), rng.choice(_REPLIES), parent=reply_under), at(r2))
-                written += 1
+
+            def under(
+                ts: int, text: str, brand: bool, fm: str = fm, who: Person = who, c: str | None = reply_under
+            ) -> str:
+                return ig.add_comment(fm, at(ts), text, author=None if brand else who, parent=c)
+
+            written += script_again(clock, th, r, under, lambda: rng.random() < 0.7)
         th.done()
 
     # Direct messages.
     written = 0
-    while written < dms:
+    while written < sizes.dms:
         conv = ig.add_conversation(ig_user_id, customer())
 
         def say(ts: int, text: str, brand: bool, conv: str = conv) -> str:

@@ -138,6 +138,19 @@ def script_praise(
     return 2
 
 
+def script_again(clock: ScriptClock, th: ScriptedThread, r: int, say: Say, answered: bool | Callable[[], bool]) -> int:
+    """After the brand's answer at `r`, the customer asks again (a `next` wait), and the brand
+    answers again when `answered` (a draw made after the question when it is a function). The
+    messages it wrote."""
+    q = r + clock.rng.randint(60, 1800)
+    th.question(say(q, clock.rng.choice(_FOLLOW_UPS), False), clock.at(q))
+    if not (answered() if callable(answered) else answered):
+        return 1
+    r2 = q + clock.delay()
+    th.reply(say(r2, clock.rng.choice(_REPLIES), True), clock.at(r2))
+    return 2
+
+
 def script_page(
     api: FakeGraphApi,
     page_id: str,
@@ -230,13 +243,14 @@ def script_page(
         th.reply(reply, at(r))
         written += 1
         if kind >= 0.75:  # a reply to the Page's reply (third level), then maybe another answer
-            q = r + rng.randint(60, 1800)
-            th.question(api.add_comment(pid, at(q), rng.choice(_FOLLOW_UPS), author=who, parent=reply), at(q))
-            written += 1
-            if kind < 0.92:
-                r2 = q + delay()
-                th.reply(api.add_comment(pid, at(r2), rng.choice(_REPLIES), parent=c), at(r2))
-                written += 1
+
+            def again(
+                ts: int, text: str, brand: bool, pid: str = pid, who: Person = who, c: str = c, to: str = reply
+            ) -> str:
+                author, parent = (None, c) if brand else (who, to)
+                return api.add_comment(pid, at(ts), text, author=author, parent=parent)
+
+            written += script_again(clock, th, r, again, kind < 0.92)
         th.done()
 
     if history:

@@ -214,9 +214,6 @@ class CommentsSource(PostsStream):
         """One post's id from the feed (needs `pages_read_engagement`)."""
         return f"{self.page_id}/feed", {"fields": "id", "limit": "1"}
 
-    def _feed(self, since: int, fields: str) -> dict[str, str]:
-        return {"fields": fields, "since": str(since), "limit": str(self.options.page_limit)}
-
     async def _new_posts(self, state: CommentsCursor, floor: int, ceiling: int, out: dict[str, Message]) -> None:
         """The feed since the post watermark: visitor posts are messages, every post is active."""
 
@@ -230,7 +227,7 @@ class CommentsSource(PostsStream):
             return False
 
         await self._posts(
-            state, f"{self.page_id}/feed", self._feed(floor, "id,created_time,from,message"), take, "feed"
+            state, f"{self.page_id}/feed", self._since(floor, "id,created_time,from,message"), take, "feed"
         )
 
     async def _sweep(self, state: CommentsCursor, floor: int) -> None:
@@ -250,7 +247,7 @@ class CommentsSource(PostsStream):
             return False
 
         fields = "id,created_time,updated_time,from"
-        await self._swept(state, f"{self.page_id}/feed", self._feed(self._sweep_since(state), fields), take, "feed")
+        await self._swept(state, f"{self.page_id}/feed", self._since(self._sweep_since(state), fields), take, "feed")
 
     async def _comments(
         self, post_id: str, post: ActivePost, floor: int, ceiling: int, out: dict[str, Message]

@@ -79,6 +79,10 @@ class PostsStream(GraphStream):
         assert state.sweep is not None
         state.end_sweep(await self._list(state.sweep.list, path, params, take, what))
 
+    def _since(self, since: int, fields: str) -> dict[str, str]:
+        """The parameters of a read of the posts since `since` (UNIX seconds), with `fields`."""
+        return {"fields": fields, "since": str(since), "limit": str(self.options.page_limit)}
+
     def _sweep_since(self, state: PostsCursor) -> int:
         """How far back the sweep under way reads (UNIX seconds)."""
         assert state.sweep is not None

@@ -82,9 +82,6 @@ class CommentsSource(PostsStream):
         """One media's id (needs `instagram_basic`, and the account linked to the token's Page)."""
         return f"{self.ig_user_id}/media", {"fields": "id", "limit": "1"}
 
-    def _media(self, since: int, fields: str) -> dict[str, str]:
-        return {"fields": fields, "since": str(since), "limit": str(self.options.page_limit)}
-
     async def _new_posts(self, state: PostsCursor, floor: int, ceiling: int, out: dict[str, Message]) -> None:
         """The media posted since the watermark (newest first): each becomes active."""
 
@@ -96,7 +93,7 @@ class CommentsSource(PostsStream):
                 self._activate(state, media.id, unix(media.created), ceiling)
             return False
 
-        await self._posts(state, f"{self.ig_user_id}/media", self._media(floor, "id,timestamp"), take, "media")
+        await self._posts(state, f"{self.ig_user_id}/media", self._since(floor, "id,timestamp"), take, "media")
 
     async def _sweep(self, state: PostsCursor, floor: int) -> None:
         """Bring back into the active set the media whose `comments_count` changed since the last
@@ -118,7 +115,7 @@ class CommentsSource(PostsStream):
             return False
 
         fields = "id,timestamp,comments_count"
-        await self._swept(state, f"{self.ig_user_id}/media", self._media(since, fields), take, "media")
+        await self._swept(state, f"{self.ig_user_id}/media", self._since(since, fields), take, "media")
         newest = sorted(state.counts, key=lambda k: state.counts[k][1])[-MAX_COUNTED_MEDIA:]
         state.counts = {k: state.counts[k] for k in newest if state.sweep is not None or state.counts[k][1] >= since}
 
