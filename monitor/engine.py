@@ -19,6 +19,7 @@ from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
 from monitor.runtime import Clock, utcnow
 from monitor.store import labels
+from monitor.store.peers import PeerStore
 from monitor.store.store import Store
 
 
@@ -95,12 +96,23 @@ def thread_outcome(
 
 
 class Engine:
-    """Ingests batches for configured accounts, in one transaction each."""
+    """Ingests batches for configured accounts, in one transaction each; a peer's batches go to the
+    peers' own tables (docs/peers.md), their waits computed by the same `thread_outcome`."""
 
-    def __init__(self, store: Store, accounts: Mapping[int, AccountContext], clock: Clock = utcnow):
+    def __init__(
+        self,
+        store: Store,
+        accounts: Mapping[int, AccountContext],
+        clock: Clock = utcnow,
+        *,
+        peers: Mapping[int, AccountContext] | None = None,
+    ):
         self.store = store
         self.accounts = dict(accounts)
         self.clock = clock
+        self.peers = dict(peers or {})
+        """Peers by account id, each with its brand's policy: never in `accounts` (the inbox's)."""
+        self.peer_store = PeerStore(store.pool)
 
     async def ingest(
         self,
@@ -115,6 +127,8 @@ class Engine:
     ) -> IngestResult:
         """Store `messages`, set `rejected` aside (received at `received_at`, default now),
         recompute the threads' waits, mark a retried item `settled` and save `cursor`, atomically."""
+        if account_id in self.peers:
+            return await self._ingest_peer(account_id, stream, messages, cursor, rejected=rejected)
         account = self.accounts[account_id]
         now = self.clock()
         result = IngestResult()
@@ -128,6 +142,34 @@ class Engine:
                 )
             if settled is not None:
                 await tx.settle(settled)
+            if cursor is not None:
+                await tx.save_cursor(account_id, stream, cursor)
+        return result
+
+    async def _ingest_peer(
+        self,
+        account_id: int,
+        stream: str,
+        messages: Sequence[Message],
+        cursor: str | None,
+        *,
+        rejected: Sequence[Rejected],
+    ) -> IngestResult:
+        """A peer's batch, as `ingest` stores an account's, in the peers' tables."""
+        peer = self.peers[account_id]
+        now = self.clock()
+        result = IngestResult()
+        async with self.peer_store.transaction() as tx:
+            if messages:
+                threads = await tx.lock_batch(account_id, messages)
+                changes = []
+                for stored in threads:
+                    change = thread_change(stored, thread_outcome(peer, stored.info, stored.messages, now))
+                    result.add(change)
+                    changes.append(change)
+                await tx.apply(changes)
+            if rejected:
+                result.quarantined = await tx.quarantine(account_id, stream, rejected, now)
             if cursor is not None:
                 await tx.save_cursor(account_id, stream, cursor)
         return result

@@ -23,6 +23,7 @@ import hmac
 import json
 import math
 import random
+import re
 import time
 from bisect import insort
 from collections import deque
@@ -37,11 +38,15 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
 from monitor.simulator.scenario import Scenario
+from monitor.simulator.x_search import Post as SearchPost
+from monitor.simulator.x_search import QueryError, parse_query
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
 DM_EVENTS = "GET /2/dm_events"
-ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS)
+SEARCH = "GET /2/tweets/search/recent"
+USER_BY_USERNAME = "GET /2/users/by/username/:username"
+ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS, SEARCH, USER_BY_USERNAME)
 
 FAULTS = (
     "rate_limited",
@@ -78,8 +83,12 @@ ENDLESS_AUTHOR = ("4242424242", "endless_customer")
 TWITTER_EPOCH_MS = 1288834974657
 TIMELINE_CAP = {MENTIONS: 800, TWEETS: 3200}
 """The API serves only the newest 800 mentions and 3,200 tweets of a user."""
-DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300}
-"""Requests per 15-minute window (app bearer for timelines, user keys for DMs)."""
+DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300, SEARCH: 450, USER_BY_USERNAME: 300}
+"""Requests per 15-minute window (app bearer for timelines and search, user keys for DMs)."""
+SEARCH_REACH_SECONDS = 7 * 86400.0
+"""Recent search serves the posts of the last 7 days."""
+SEARCH_DEFAULT_LAG_SECONDS = 30.0
+"""Without start_time, end_time or since_id, recent search ends 30 s before the request (paginate.mdx)."""
 TOKEN_PREFIX = "7140dibdnow9c7btw"
 
 TWEET_FIELDS = {
@@ -314,6 +323,8 @@ class FakeXApi:
         self._seq: dict[int, int] = {}
         self._misbehaviours: list[_Misbehaviour] = []
         self._tokens = 0
+        self.search_reads: dict[tuple[str, str], int] = {}
+        """(query, UTC day) -> posts served in the `data` of recent-search answers: what X bills."""
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -325,6 +336,8 @@ class FakeXApi:
         app.router.add_get("/2/users/{id}/mentions", self._mentions_handler)
         app.router.add_get("/2/users/{id}/tweets", self._tweets_handler)
         app.router.add_get("/2/dm_events", self._dm_handler)
+        app.router.add_get("/2/tweets/search/recent", self._search_handler)
+        app.router.add_get("/2/users/by/username/{username}", self._username_handler)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -539,6 +552,16 @@ class FakeXApi:
     async def _dm_handler(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, DM_EVENTS)
 
+    async def _search_handler(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, SEARCH)
+
+    async def _username_handler(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, USER_BY_USERNAME)
+
+    def reads_of(self, query: str) -> dict[str, int]:
+        """Posts served to `query` per UTC day (`YYYY-MM-DD`)."""
+        return {day: n for (q, day), n in self.search_reads.items() if q == query}
+
     async def _handle(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         now = self.clock()
         params = {k: v for k, v in request.query.items()}
@@ -591,9 +614,14 @@ class FakeXApi:
                 )
             if endpoint == DM_EVENTS:
                 body = self._dm_page(params, str(user), now, hostile)
+            elif endpoint == SEARCH:
+                body = self._search_page(params, now)
+            elif endpoint == USER_BY_USERNAME:
+                body = self._user_by_username(request.match_info["username"], params)
             else:
                 body = self._timeline_page(endpoint, params, record.user_id or "", now, hostile)
-            record.ids = [str(d.get("id")) for d in body.get("data", [])]
+            data = body.get("data", [])
+            record.ids = [str(d.get("id")) for d in (data if isinstance(data, list) else [data])]
             response = self._render(body, fault)
             if fault is not None and fault not in ("partial_errors", "slow"):
                 record.ids = []
@@ -1007,6 +1035,114 @@ class FakeXApi:
             meta["next_token"] = self._next_token(page[-1].id)
         body["meta"] = meta
         return self._hostile_meta(body, params, hostile, page[-1].id)
+
+    def _search_page(self, params: Mapping[str, str], now: float) -> dict[str, Any]:
+        """A page of recent search (GET /2/tweets/search/recent), newest first, as the API docs say:
+        the last 7 days, `since_id` or `start_time` (not both), `until_id` or `end_time` (not both),
+        `next_token` or `pagination_token`, `max_results` 10 to 100 (default 10); posts served are
+        counted in `search_reads`."""
+        for a, b in (("start_time", "since_id"), ("end_time", "until_id"), ("pagination_token", "next_token")):
+            if a in params and b in params:
+                raise _Reply(invalid(a, params[a], f"At most one of `{a}`, `{b}` may be provided."))
+        try:
+            matches = parse_query(params.get("query", ""))
+        except QueryError as exc:
+            raise _Reply(invalid("query", params.get("query", ""), str(exc))) from None
+        tweet_fields = self._fields(params, "tweet.fields", TWEET_FIELDS)
+        user_fields = self._fields(params, "user.fields", USER_FIELDS)
+        expansions = self._fields(params, "expansions", TWEET_EXPANSIONS)
+        size = self._max_results(params, 10, 100, 10)
+        since, until = self._id_param(params, "since_id"), self._id_param(params, "until_id")
+        start, end = self._time_param(params, "start_time"), self._time_param(params, "end_time")
+        oldest = now - SEARCH_REACH_SECONDS
+        if since is not None and snowflake_time(since) < oldest:
+            raise _Reply(
+                invalid(
+                    "since_id",
+                    str(since),
+                    f"Invalid 'since_id':'{since}'. 'since_id' must be a tweet id created after {iso(oldest)}.",
+                )
+            )
+        if start is not None and start < oldest:
+            raise _Reply(
+                invalid(
+                    "start_time",
+                    params["start_time"],
+                    f"Invalid 'start_time':'{params['start_time']}'. 'start_time' must be on or after {iso(oldest)}",
+                )
+            )
+        if start is None and end is None and since is None:
+            end = now - SEARCH_DEFAULT_LAG_SECONDS
+        token = params.get("next_token") or params.get("pagination_token")
+        below = self._token({"pagination_token": token} if token else {})
+        usernames = {uid: name.lower() for uid, name in self.users.items()}
+        matching = []
+        for tid in sorted(self.tweets, reverse=True):
+            t = self.tweets[tid]
+            if not t.visible(now) or t.created_at < max(oldest, start or oldest):
+                continue
+            if (end is not None and t.created_at > end) or (since is not None and t.id <= since):
+                continue
+            if (until is not None and t.id >= until) or (below is not None and t.id >= below):
+                continue
+            post = SearchPost(
+                text=t.text,
+                author=usernames.get(t.author_id, ""),
+                mentions=frozenset(usernames[u] for u in t.mentions if u in usernames),
+                reply_to=usernames.get(t.in_reply_to_user_id or "") if t.in_reply_to_user_id else None,
+                conversation_id=str(t.conversation_id),
+                retweet=any(k == "retweeted" for k, _ in t.referenced),
+                quote=any(k == "quoted" for k, _ in t.referenced),
+            )
+            if matches(post):
+                matching.append(t)
+        page = matching[:size]
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        key = (params.get("query", ""), day)
+        self.search_reads[key] = self.search_reads.get(key, 0) + len(page)
+        if not page:
+            return {"meta": {"result_count": 0}}
+        body: dict[str, Any] = {"data": [self._tweet_json(t, tweet_fields) for t in page]}
+        if "author_id" in expansions:
+            users = dict.fromkeys(t.author_id for t in page)
+            body["includes"] = {"users": [self._user_json(u, user_fields) for u in users if u in self.users]}
+        meta: dict[str, Any] = {
+            "newest_id": str(page[0].id),
+            "oldest_id": str(page[-1].id),
+            "result_count": len(page),
+        }
+        if len(matching) > len(page):
+            meta["next_token"] = self._next_token(page[-1].id)
+        body["meta"] = meta
+        return body
+
+    def _user_by_username(self, username: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """GET /2/users/by/username/:username: the user, or a 200 with a not-found error."""
+        user_fields = self._fields(params, "user.fields", USER_FIELDS)
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", username):
+            raise _Reply(
+                invalid(
+                    "username",
+                    username,
+                    f"The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$",
+                )
+            )
+        for uid, name in self.users.items():
+            if name.lower() == username.lower():
+                return {"data": self._user_json(uid, user_fields)}
+        return {
+            "errors": [
+                {
+                    "value": username,
+                    "detail": f"Could not find user with username: [{username}].",
+                    "title": "Not Found Error",
+                    "resource_type": "user",
+                    "parameter": "username",
+                    "resource_id": username,
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ]
+        }
 
     @staticmethod
     def _not_found(tweet_id: int) -> dict[str, Any]:

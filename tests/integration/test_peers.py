@@ -1,0 +1,172 @@
+"""Peers (docs/peers.md): a competitor's public questions and replies read with recent search on the
+local X API, within a daily read budget that the fake counts, threaded and timed by the engine into
+the peers' own tables, never the inbox's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+
+from monitor.app import prepare
+from monitor.config import Config, parse
+from monitor.simulator.scenario import Scenario, generate
+from monitor.simulator.x_api import SEARCH, FakeXApi
+from monitor.sources.x import Cursor
+from monitor.sources.x.peers import XPeerSource, build_peer_source, peer_query
+from monitor.store.store import Store
+
+T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+BEARER = "peer-app-bearer"
+ENV = {"X_BEARER": BEARER}
+BRAND_ID, RIVAL_ID, OTHER_ID = "100", "500", "600"
+
+
+class ManualClock:
+    def __init__(self, start: datetime) -> None:
+        self.at = start.timestamp()
+
+    def time(self) -> float:
+        return self.at
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.at, UTC)
+
+    def move(self, to: datetime) -> None:
+        self.at = to.timestamp()
+
+
+def config_for(base_url: str, *peers: dict[str, Any], public_first: str = "1h") -> Config:
+    """Brand `shop` (its X account @shop) and these peers, on the local X API."""
+    return parse(
+        {
+            "policies": {
+                "default": {
+                    "public": {"first": public_first, "next": "2h"},
+                    "private": {"first": "1h", "next": "2h"},
+                    "business_hours_only": False,
+                }
+            },
+            "brands": [
+                {
+                    "name": "shop",
+                    "accounts": [
+                        {
+                            "name": "shop-x",
+                            "channel": "x",
+                            "user_id": BRAND_ID,
+                            "handle": "shop",
+                            "bearer_token_env": "X_BEARER",
+                            "api_base_url": base_url,
+                        }
+                    ],
+                    "peers": list(peers),
+                }
+            ],
+        },
+        environ=ENV,
+    )
+
+
+@pytest.fixture
+async def fake_api() -> AsyncIterator[FakeXApi]:
+    api = FakeXApi()
+    await api.start()
+    api.add_bearer_token(BEARER)
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def answering(seed: int, count: int, start: datetime, span: timedelta, delays: list[timedelta | None]) -> Scenario:
+    """`count` questions to an X account over `span`, answered after `delays` (cycled; None: never)."""
+    return generate(seed=seed, count=count, start=start, span=span, reply_delays=delays, prefix=f"s{seed}-")
+
+
+def add_noise(fake: FakeXApi, user_id: str, handle: str, at: datetime) -> None:
+    """What the query must leave out or the rules must not count: the account's own post, a
+    retweet of it, praise."""
+    fake.add_user("4100", "fan_of_it")
+    post = fake.add_tweet(user_id, "Our summer sale starts today!", at)
+    fake.add_tweet("4100", f"RT @{handle}: Our summer sale starts today!", at + timedelta(minutes=1), retweet_of=post)
+    fake.add_tweet(
+        "4100", f"@{handle} love the new collection, thank you!", at + timedelta(minutes=2), mentions=[user_id]
+    )
+
+
+async def peer_waits(store: Store, name: str) -> set[tuple[Any, ...]]:
+    async with store.pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT w.opened_message, w.opened_at, w.closed_message, w.closed_at, w.kind
+               FROM peer_waits w JOIN accounts a ON a.id = w.account_id WHERE a.name = $1""",
+            name,
+        )
+    return {tuple(r) for r in rows}
+
+
+def expected_waits(scenario: Scenario, loaded: dict[str, Any]) -> set[tuple[Any, ...]]:
+    out = set()
+    for w in scenario.expected_waits():
+        closer = loaded[w.closed_by].reply_id if w.closed_by else None
+        out.add((loaded[w.opened_by].question_id, w.opened_at, closer, w.closed_at, "first"))
+    return out
+
+
+async def test_a_peer_is_read_within_its_budget_and_timed_apart_from_the_inbox(
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
+    """60 posts a day for ~95 (50 questions, 40 replies, noise): the first day's fetch reads 60
+    exactly (the fake counts them) and keeps a gap; the next day's fills it. The peer's waits are
+    then the script's to the second, in `peer_waits`; nothing is in the inbox's tables."""
+    clock = ManualClock(T0 + timedelta(hours=2))
+    fake_api.clock = clock.time
+    scenario = answering(1, 50, T0, timedelta(hours=1), [timedelta(minutes=20)] * 4 + [None])
+    loaded = fake_api.load(scenario, brand_id=RIVAL_ID, brand_handle="rival")
+    add_noise(fake_api, RIVAL_ID, "rival", T0 + timedelta(minutes=30))
+    config = config_for(fake_api.base_url, {"handle": "@Rival", "daily_reads": 60})
+    [peer] = config.peers()
+    engine, ids = await prepare(config, store)
+    account_id = ids[peer.account_name]
+    assert set(engine.peers) == {account_id} and account_id not in engine.accounts
+    source = build_peer_source(peer, account_id, session, engine.peer_store, environ=ENV, clock=clock.time)
+    assert isinstance(source, XPeerSource)
+
+    async def poll(cursor: str | None) -> str | None:
+        batch = await source.fetch(cursor)
+        await engine.ingest(account_id, source.stream, batch.messages, batch.cursor, rejected=batch.rejected)
+        assert not batch.more  # out of budget: nothing more today
+        return batch.cursor
+
+    cursor = await poll(None)
+    assert source.user_id == RIVAL_ID  # looked up by handle, once
+    query = peer_query("Rival")
+    assert fake_api.reads_of(query) == {"2026-06-01": 60}
+    assert Cursor.decode(cursor).gap and source.reads_out
+    searches = fake_api.requests_to(SEARCH)
+    assert [r.params["max_results"] for r in searches] == ["60"]  # never more than the budget left
+    assert await poll(cursor) == cursor and len(fake_api.requests_to(SEARCH)) == 1  # spent: no request
+
+    clock.move(T0 + timedelta(days=1))
+    cursor = await poll(cursor)
+    assert not Cursor.decode(cursor).gap
+    reads = fake_api.reads_of(query)
+    assert reads["2026-06-01"] == 60 and 0 < reads["2026-06-02"] <= 60
+    async with store.pool.acquire() as conn:
+        counted = {
+            str(r["day"]): r["reads"]
+            for r in await conn.fetch("SELECT day, reads FROM peer_reads WHERE account_id = $1", account_id)
+        }
+        inbox = await conn.fetchval("SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM waits)")
+    assert counted == reads  # what we count is what the fake served
+    assert inbox == 0
+    assert await peer_waits(store, peer.account_name) == expected_waits(scenario, loaded)
