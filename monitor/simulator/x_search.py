@@ -150,4 +150,3 @@ def parse_query(query: str) -> Matcher:
             " not a conjunction-required operator"
         )
     return node.match
-
