@@ -264,7 +264,9 @@ class Peer:
     @property
     def account_name(self) -> str:
         """Its row in `accounts` (leases, poll state): a name no configured account can have."""
-        return f"peer:{self.brand}:{self.label}"
+        from monitor.store.peers import peer_account_name
+
+        return peer_account_name(self.brand, self.label)
 
 
 class BrandConfig(_Model):

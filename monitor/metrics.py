@@ -347,7 +347,7 @@ class Metrics:
                     target = ctx.policy.targets_for(ctx.channel, thread).for_kind(kind)
                     self.sla_target.set((ctx.policy.name, ctx.channel, thread, kind), target)
         self.snapshot_ts.set((), 0.0)
-        self.hold(set(accounts))
+        self.hold(set(accounts) | set(self.all_peers))
         if registry is not None:
             registry.register(f)
 
@@ -406,7 +406,7 @@ class Metrics:
     def watch(self, targets: Sequence[PollTarget]) -> None:
         """Export the pipeline state (polls, rate-limit budget, credentials) of these streams."""
         self._targets = list(targets)
-        self.hold(set(self.accounts))
+        self.hold(set(self.accounts) | set(self.peers))
 
     def _labels(self, account_id: int, kind: str) -> Labels:
         ctx = self.accounts[account_id]

@@ -38,6 +38,21 @@ _MESSAGE_COPIED = (
 )
 
 
+PEER_PREFIX = "peer:"
+"""How a peer's row in `accounts` is named: `peer:<brand>:<peer>`, a name no configured account
+can have (account names have no colon)."""
+
+
+def peer_account_name(brand: str, peer: str) -> str:
+    """The name of a brand's peer's row in `accounts`."""
+    return f"{PEER_PREFIX}{brand}:{peer}"
+
+
+def peer_name(account_name: str, brand: str) -> str:
+    """A peer's own name, from the name of its row in `accounts`."""
+    return account_name.removeprefix(peer_account_name(brand, ""))
+
+
 @dataclass(frozen=True, slots=True)
 class PeerRow:
     """A configured peer as `accounts` holds it."""
@@ -146,6 +161,113 @@ class PeerStore:
                 day,
             )
         return [PeerReads(**dict(r)) for r in rows]
+
+
+# The figures of the comparison, per brand and per peer (docs/peers.md, "The method"): the brand's
+# public X threads' waits and its peers' waits opened in [$2, $3), as of $4, brands $1 (all: NULL).
+# $5: the response-time column (wall or business), chosen in code, never from input.
+_COMPARED = "w.opened_at >= $2 AND w.opened_at < $3"
+_ANSWERED = "(w.closed_at IS NOT NULL AND w.closed_at <= $4)"
+_WITHIN = "(w.closed_at IS NOT NULL AND w.closed_at <= w.deadline AND w.closed_at <= $4)"
+_BREACHED = "(w.deadline <= $4 AND (w.closed_at IS NULL OR w.closed_at > w.deadline))"
+_WAIT_PART = "w.kind, w.questions, w.closed_at, w.deadline, w.{column} AS seconds"
+
+
+def _comparison_sql(column: str) -> str:
+    part = _WAIT_PART.format(column=column)
+    return f"""
+        WITH scope AS (
+            SELECT id, brand, peer FROM accounts
+            WHERE ($1::text[] IS NULL OR brand = ANY($1::text[])) AND (peer OR channel = 'x')
+        ), compared AS (
+            SELECT s.brand, NULL::integer AS peer_id, {part}
+            FROM waits w JOIN scope s ON s.id = w.account_id AND NOT s.peer
+            JOIN threads t ON t.id = w.thread_id AND t.kind = 'public'
+            WHERE {_COMPARED}
+            UNION ALL
+            SELECT s.brand, s.id, {part}
+            FROM peer_waits w JOIN scope s ON s.id = w.account_id AND s.peer
+            WHERE {_COMPARED}
+        )
+        SELECT w.brand, w.peer_id,
+               count(*) AS waits_opened,
+               sum(w.questions)::bigint AS questions,
+               count(*) FILTER (WHERE {_ANSWERED}) AS answered,
+               count(*) FILTER (WHERE w.kind = 'first') AS first_waits,
+               count(*) FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS first_answered,
+               count(*) FILTER (WHERE {_WITHIN}) AS within_sla,
+               count(*) FILTER (WHERE {_BREACHED}) AS breaches,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY w.seconds)
+                   FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS median_first_seconds,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY w.seconds)
+                   FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS p90_first_seconds
+        FROM compared w
+        GROUP BY w.brand, w.peer_id
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAccount:
+    """A peer as the report lists it, with what its reading was like over the period."""
+
+    id: int
+    brand: str
+    name: str
+    handle: str
+    reads: int
+    """Posts read on the UTC days the period touches."""
+    days_at_budget: int
+    """UTC days of the period on which its budget ran out."""
+    monitored_since: datetime | None
+    """When its stream was first polled (None: never yet)."""
+
+
+class PeerComparison:
+    """The report's reads of the peers (`monitor.reports.peers`)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def peers(
+        self, brands: Sequence[str] | None, start: datetime, end: datetime, *, least: int
+    ) -> list[PeerAccount]:
+        """The peers of these brands (all when None), by brand and name; a day with fewer than
+        `least` posts left of its budget (a request's smallest) is a day at budget."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """
+                SELECT a.id, a.brand, a.name, a.handle,
+                       coalesce(sum(r.reads), 0)::bigint AS reads,
+                       count(r.day) FILTER (WHERE r.budget - r.reads < $4) AS days_at_budget,
+                       (SELECT min(p.monitored_since) FROM poll_state p WHERE p.account_id = a.id)
+                           AS monitored_since
+                FROM accounts a
+                LEFT JOIN peer_reads r ON r.account_id = a.id
+                    AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+                    AND r.day < ($3::timestamptz AT TIME ZONE 'UTC' + interval '1 day')::date
+                WHERE a.peer AND ($1::text[] IS NULL OR a.brand = ANY($1::text[]))
+                GROUP BY a.id
+                ORDER BY a.brand, a.name
+                """,
+                None if brands is None else list(brands),
+                start,
+                end,
+                least,
+            )
+        return [PeerAccount(**dict(r)) for r in rows]
+
+    async def figures(
+        self, brands: Sequence[str] | None, start: datetime, end: datetime, *, as_of: datetime, column: str
+    ) -> list[asyncpg.Record]:
+        """Counts and first-response percentiles per brand (`peer_id` NULL: its public X threads) and
+        per peer, of the waits opened in [start, end), as of `as_of`; `column` is `wall_seconds` or
+        `business_seconds`."""
+        if column not in ("wall_seconds", "business_seconds"):
+            raise ValueError(f"not a response-time column: {column!r}")
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(
+                _comparison_sql(column), None if brands is None else list(brands), start, end, as_of
+            )
 
 
 def _first_inbound(batch: Sequence[Message]) -> dict[str, tuple[str | None, str | None]]:

@@ -4,7 +4,9 @@ the peers' own tables, never the inbox's."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +14,14 @@ import aiohttp
 import pytest
 
 from monitor.app import prepare
-from monitor.config import Config, parse
-from monitor.simulator.scenario import Scenario, generate
+from monitor.config import Config, XAccount, parse
+from monitor.engine import Engine
+from monitor.metrics import Metrics
+from monitor.poller import Poller, PollTarget
+from monitor.reports.peers import compare
+from monitor.simulator.scenario import Scenario, SimClock, generate
 from monitor.simulator.x_api import SEARCH, FakeXApi
-from monitor.sources.x import Cursor
+from monitor.sources.x import Cursor, build_x_sources
 from monitor.sources.x.peers import XPeerSource, build_peer_source, peer_query
 from monitor.store.store import Store
 
@@ -170,3 +176,117 @@ async def test_a_peer_is_read_within_its_budget_and_timed_apart_from_the_inbox(
     assert counted == reads  # what we count is what the fake served
     assert inbox == 0
     assert await peer_waits(store, peer.account_name) == expected_waits(scenario, loaded)
+
+
+async def eventually(condition: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
+    """The first truthy value of `condition()`, checked every 50 ms; fail after `within` s."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await condition()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {within}s waiting for {what} (last: {last!r})")
+
+
+async def stored(store: Store, table: str, account: str) -> int:
+    async with store.pool.acquire() as conn:
+        count: int = await conn.fetchval(
+            f"SELECT count(*) FROM {table} m JOIN accounts a ON a.id = m.account_id WHERE a.name = $1", account
+        )
+    return count
+
+
+DAY = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.mark.slow
+async def test_two_peers_against_the_brand_to_the_second_within_their_budgets(
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
+    """A day of scripted traffic polled by the real poller on a simulated clock: the brand answers
+    90 % in 10 minutes, globex 80 % in 20 minutes, initech 30 % in 5 hours (its 78 posts read within
+    a budget of 50 a day: up to 50 the first day, the rest the next). The comparison gives exactly those
+    figures; neither peer's budget is ever exceeded by what the fake served; nothing of a peer is in
+    the inbox's series."""
+    clock = SimClock(DAY + timedelta(hours=7), speed=3000)
+    fake_api.clock = clock.time
+    span = timedelta(hours=4)
+    ten, twenty, five_h = timedelta(minutes=10), timedelta(minutes=20), timedelta(hours=5)
+    own = answering(1, 40, DAY + timedelta(hours=8), span, [ten] * 9 + [None])
+    globex = answering(2, 50, DAY + timedelta(hours=8), span, [twenty] * 4 + [None])
+    initech = answering(3, 60, DAY + timedelta(hours=8), span, [five_h] * 3 + [None] * 7)
+    fake_api.load(own, brand_id=BRAND_ID, brand_handle="shop")
+    fake_api.load(globex, brand_id=RIVAL_ID, brand_handle="globex")
+    fake_api.load(initech, brand_id=OTHER_ID, brand_handle="initech")
+    add_noise(fake_api, RIVAL_ID, "globex", DAY + timedelta(hours=9))
+    config = config_for(
+        fake_api.base_url,
+        {"handle": "globex", "daily_reads": 200, "poll_interval": "15m"},
+        {"handle": "initech", "daily_reads": 50, "poll_interval": "15m"},
+    )
+    base, ids = await prepare(config, store)
+    engine = Engine(store, base.accounts, clock=clock.now, peers=base.peers)
+    [(brand, account)] = config.accounts()
+    assert isinstance(account, XAccount)
+    targets = [
+        PollTarget(ids[account.name], account.name, brand, "x", source, 300)
+        for source in build_x_sources(account, session, environ=ENV, clock=clock.time)
+    ]
+    for peer in config.peers():
+        source = build_peer_source(
+            peer, ids[peer.account_name], session, engine.peer_store, environ=ENV, clock=clock.time
+        )
+        assert source is not None
+        targets.append(PollTarget(ids[peer.account_name], peer.account_name, brand, "x", source, 900))
+    budgets = {ids[p.account_name]: p.daily_reads for p in config.peers()}
+    metrics = Metrics(engine.accounts, peers=engine.peers, read_budgets=budgets, registry=None, clock=clock.now)
+    metrics.watch(targets)
+    poller = Poller(engine, targets, observers=[metrics], stream_observers=[metrics], clock=clock.now, timer=clock)
+    await poller.start()
+    expected = {
+        "shop-x": 40 + 36,
+        "peer:shop:globex": 50 + 40 + 1,  # and the praise (a mention, not a question)
+        "peer:shop:initech": 60 + 18,
+    }
+    try:
+
+        async def caught_up() -> bool:
+            if clock.now() < DAY + timedelta(days=1, hours=1):
+                return False
+            counts = {"shop-x": await stored(store, "messages", "shop-x")}
+            for name in expected:
+                if name.startswith("peer:"):
+                    counts[name] = await stored(store, "peer_messages", name)
+            return counts == expected
+
+        await eventually(caught_up, within=90, what="every post read and stored")
+        await metrics.refresh(store)
+    finally:
+        await poller.stop()
+
+    as_of = clock.now()
+    compared = await compare(store.pool, [], DAY, DAY + timedelta(days=1), as_of=as_of, hours="wall")
+    figures = {c.name: c.figures for c in compared}
+    assert [c.name for c in compared] == ["shop", "globex", "initech"]
+    assert {
+        n: (f.waits_opened, f.response_rate, f.median_first_seconds, f.within_sla_share) for n, f in figures.items()
+    } == {
+        "shop": (40, 0.9, 600.0, 0.9),
+        "globex": (50, 0.8, 1200.0, 0.8),
+        "initech": (60, 0.3, 18000.0, 0.0),
+    }
+    for c in compared[1:]:
+        served = fake_api.reads_of(peer_query(c.handle or ""))
+        budget = {"globex": 200, "initech": 50}[c.name]
+        assert served and max(served.values()) <= budget, (c.name, served)
+        assert c.reads == sum(served.values()) and not c.partial(DAY)
+    initech_reads = fake_api.reads_of(peer_query("initech"))
+    # The first day stops with fewer than 10 posts of its 50 left (a request asks 10 at least).
+    assert 40 < initech_reads["2026-06-01"] <= 50 and sum(initech_reads.values()) == 78
+    assert compared[2].days_at_budget == 1 and compared[1].days_at_budget == 0
+    text = metrics.render().decode()
+    assert 'social_inbox_peer_read_budget{brand="shop",peer="initech"} 50.0' in text
+    assert 'social_inbox_peer_poll_total{brand="shop",peer="globex",result="ok"}' in text
+    assert "peer:" not in text  # no inbox series names a peer
