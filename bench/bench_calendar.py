@@ -11,19 +11,19 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.domain.calendar import Calendar, business_seconds, deadline  # noqa: E402
+from monitor.domain.calendar import Calendar, business_seconds, deadline
 
 PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = Calendar(
     tz="Europe/Paris",
-    hours={day: ("09:00-12:00", "14:00-18:00") for day in ("mon", "tue", "wed", "thu", "fri")}
+    hours=dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), ("09:00-12:00", "14:00-18:00"))
     | {"sat": ("10:00-13:00",)},
     holidays_country="FR",
 )
@@ -78,7 +78,7 @@ def main() -> list[tuple[str, str]]:
         tz="Europe/Paris",
         hours=dict(CALENDAR.hours),
         holidays_country="FR",
-        closed_dates=(datetime(2030, 1, 2).date(),),
+        closed_dates=(date(2030, 1, 2),),
     )
     business_seconds(fresh, datetime(2031, 1, 2, tzinfo=PARIS), datetime(2031, 12, 1, tzinfo=PARIS))
     cold_ms = (time.perf_counter_ns() - t0) / 1e6

@@ -149,9 +149,11 @@ async def scrape(session: aiohttp.ClientSession, url: str) -> dict[tuple[str, st
     out: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families("\n".join(lines) + "\n"):
         for s in family.samples:
-            if s.name in (OPENED, OPEN, BREACHED) and s.labels.get("kind") == "first":
-                out[(s.name, s.labels["account"])] = s.value
-            elif s.name == POLLS and s.labels.get("stream") == "x.mentions" and s.labels.get("result") == "ok":
+            first_waits = s.name in (OPENED, OPEN, BREACHED) and s.labels.get("kind") == "first"
+            mention_polls = (
+                s.name == POLLS and s.labels.get("stream") == "x.mentions" and s.labels.get("result") == "ok"
+            )
+            if first_waits or mention_polls:
                 out[(s.name, s.labels["account"])] = s.value
     return out
 
@@ -175,7 +177,7 @@ async def watch(session: aiohttp.ClientSession, url: str, period: float, state: 
         await asyncio.sleep(max(0.0, period - (time.time() - start)))  # the scrape period, not a wait
 
 
-async def until(condition: object, timeout: float, what: str, proc: asyncio.subprocess.Process) -> None:  # noqa: ASYNC109
+async def until(condition: object, timeout: float, what: str, proc: asyncio.subprocess.Process) -> None:  # noqa: ASYNC109 - the deadline is the loop's own
     """Wait for `condition()` (a coroutine function or a function) with a deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -363,9 +365,11 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
     return [
         (
             "setup",
-            f"poll every {args.poll:g} s (±10 % jitter){hooks}, snapshot_interval {snap}; {asked} questions to "
-            f"{args.accounts} accounts and {len(posted) - asked} unanswered ones to {args.breach_accounts} "
-            f"accounts with a {args.target} s round-the-clock target, posted at random over {args.window:g} s",
+            (
+                f"poll every {args.poll:g} s (±10 % jitter){hooks}, snapshot_interval {snap}; {asked} questions to "
+                f"{args.accounts} accounts and {len(posted) - asked} unanswered ones to {args.breach_accounts} "
+                f"accounts with a {args.target} s round-the-clock target, posted at random over {args.window:g} s"
+            ),
         ),
         ("(a) question → counted in waits_opened_total: p50 / p99 / max (upper bound)", quantiles(counted)),
         ("(a) of which question → fetched by a poll of the fake: p50 / p99 / max", quantiles(to_fetch)),
@@ -376,8 +380,10 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
         ("deadline → counted in waits_breached_total: p50 / p99 / max (upper bound)", quantiles(breached)),
         ("deadline → counted: p99 ≤ 2 s", verdict(breached, 2.0, missing["breached"])),
         (
-            f"scrape every {args.scrape * 1000:g} ms: resolution (figures above are upper bounds by at most this), "
-            "median / max",
+            (
+                f"scrape every {args.scrape * 1000:g} ms: resolution (figures above are upper bounds by at most this), "
+                "median / max"
+            ),
             resolution,
         ),
         ("failed scrapes / error lines in the monitor's log", f"{state.failures} / {errors}"),

@@ -225,8 +225,10 @@ async def _main() -> list[tuple[str, str]]:
             )
             figures.append(
                 (
-                    f"{name} ({report.total.current.waits_opened:,} waits): figures / figures + PDF, best of "
-                    f"{args.runs} (worst)",
+                    (
+                        f"{name} ({report.total.current.waits_opened:,} waits): figures / figures + PDF, best of "
+                        f"{args.runs} (worst)"
+                    ),
                     f"{min(builds):.2f} s / {min(totals):.2f} s ({max(totals):.2f} s)",
                 )
             )

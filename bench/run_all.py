@@ -25,8 +25,10 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "metrics": (
         "bench_metrics",
         [],
-        "scrape and snapshot with 2,000 accounts and 200,000 open waits (issue 6): "
-        "scrape p99 ≤ 50 ms, refresh ≤ 500 ms",
+        (
+            "scrape and snapshot with 2,000 accounts and 200,000 open waits (issue 6): "
+            "scrape p99 ≤ 50 ms, refresh ≤ 500 ms"
+        ),
     ),
     "ingest": (
         "bench_ingest",
@@ -36,39 +38,51 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "ingest-concurrent": (
         "bench_ingest",
         ["--streams", "2"],
-        "the same with two accounts ingesting at once, as the "
-        "poller does, against two COPYs at once (issue 12): ≥ 30 % of COPY and ≥ 10,000 messages/s",
+        (
+            "the same with two accounts ingesting at once, as the "
+            "poller does, against two COPYs at once (issue 12): ≥ 30 % of COPY and ≥ 10,000 messages/s"
+        ),
     ),
     "ingest-pages": (
         "bench_ingest",
         ["--batch", "100"],
-        "the same in batches of 100 messages, the X API's page "
-        "size (for information: live polls bring a few messages, backfills pages of 100)",
+        (
+            "the same in batches of 100 messages, the X API's page "
+            "size (for information: live polls bring a few messages, backfills pages of 100)"
+        ),
     ),
     "freshness": (
         "bench_freshness",
         ["--poll", "5", "--accounts", "20", "--questions", "150", "--target", "10"],
-        "question on the fake X API → visible in /metrics (issue 12): p99 ≤ poll interval + 2 s for "
-        "waits_opened_total and for open_waits; deadline → waits_breached_total: ≤ 2 s",
+        (
+            "question on the fake X API → visible in /metrics (issue 12): p99 ≤ poll interval + 2 s for "
+            "waits_opened_total and for open_waits; deadline → waits_breached_total: ≤ 2 s"
+        ),
     ),
     "freshness-webhooks": (
         "bench_freshness",
         ["--poll", "60", "--webhooks", "--accounts", "20", "--questions", "150", "--target", "10"],
-        "the same with a 60 s poll interval and X's webhook delivery for each question: p99 ≤ 2 s "
-        "(question → counted and shown), breach ≤ 2 s",
+        (
+            "the same with a 60 s poll interval and X's webhook delivery for each question: p99 ≤ 2 s "
+            "(question → counted and shown), breach ≤ 2 s"
+        ),
     ),
     "report": ("bench_report", [], "SLA report over a year of 10 brands (issue 9): ≤ 20 s"),
     "footprint": (
         "bench_footprint",
         ["--accounts", "1000", "--poll", "60", "--minutes", "4"],
-        "one process polling 1,000 accounts every 60 s on the fake X API (issue 12): < 200 MB "
-        "resident, < 10 % of one core",
+        (
+            "one process polling 1,000 accounts every 60 s on the fake X API (issue 12): < 200 MB "
+            "resident, < 10 % of one core"
+        ),
     ),
     "soak": (
         "bench_footprint",
         ["--accounts", "200", "--poll", "5", "--minutes", "10", "--faults"],
-        "10-minute soak, 200 accounts, API faults injected (issue 11): memory growth < 10 % after warm-up, "
-        "no leaked tasks, no unclosed session",
+        (
+            "10-minute soak, 200 accounts, API faults injected (issue 11): memory growth < 10 % after warm-up, "
+            "no leaked tasks, no unclosed session"
+        ),
     ),
 }
 

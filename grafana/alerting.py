@@ -54,13 +54,16 @@ SLACK_TITLE = (
     "{{ .CommonLabels.alertname }}{{ with .CommonLabels.brand }} — brand {{ . }}{{ end }}"
     "{{ with .CommonLabels.account }}, {{ .CommonLabels.channel }} account {{ . }}{{ end }}"
 )
+# SocialInboxQuestionUnanswered fires once per step of its count (label questions_at_least,
+# docs/alerting.md "A growing count"): the text shows step 1 of an account, with the count.
 SLACK_TEXT = (
     "{{ range .Alerts }}"
+    '{{ if or (not .Labels.questions_at_least) (eq .Labels.questions_at_least "1") }}'
     '{{ if eq .Status "firing" }}:red_circle:{{ else }}:white_check_mark: *Resolved:*{{ end }} '
     "*{{ .Annotations.summary }}*\n"
     '{{ if eq .Status "firing" }}{{ .Annotations.description }}\n{{ end }}'
     "{{ with .PanelURL }}<{{ . }}|Dashboard> · {{ end }}<{{ .Annotations.runbook_url }}|Runbook>\n"
-    "{{ end }}"
+    "{{ end }}{{ end }}"
 )
 
 

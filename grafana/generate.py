@@ -69,7 +69,7 @@ PROMETHEUS_CONFIG = (HERE.parent / "deploy" / "prometheus" / "prometheus.yml").r
 # Where deploy/prometheus/runbook.md is served; each alert has an anchor (its name, lower-cased). One
 # place: the Prometheus rules read it from the same external label. Grafana expands no environment
 # variable in dashboard JSON, so a deployment sets its own with --runbook-url (see main()).
-RUNBOOK_URL = re.search(r"^\s+runbook_doc_url:\s*(\S+)", PROMETHEUS_CONFIG, re.M)[1]  # type: ignore[index]
+RUNBOOK_URL = re.search(r"^\s+runbook_doc_url:\s*(\S+)", PROMETHEUS_CONFIG, re.MULTILINE)[1]  # type: ignore[index]
 TAG = "inbox-monitor"
 P = "social_inbox"
 
@@ -582,6 +582,11 @@ def builtin_annotation() -> dash.AnnotationQuery:
     )
 
 
+ONE_STEP = 'questions_at_least=~"1|"'
+"""SocialInboxQuestionUnanswered fires once per step its count has reached (docs/alerting.md, "A
+growing count"): alert lists and annotations show step 1 (and every alert without steps)."""
+
+
 def alerts_annotation(expr: str) -> Built[PrometheusAnnotation]:
     return Built(
         PrometheusAnnotation(
@@ -798,7 +803,7 @@ def live() -> Json:
                     "The SocialInbox alerts firing or about to (pending) for the selected brands, and those "
                     "of inbox-monitor itself: questions past or near their deadline, streams not polled. "
                     "From the Prometheus rules or the Grafana-managed ones, whichever the team runs.",
-                    label_filter='{brand=~"${brand:regex}|"}',
+                    label_filter=f'{{brand=~"${{brand:regex}}|", {ONE_STEP}}}',
                     w=24,
                     h=6,
                 ),
@@ -845,12 +850,12 @@ def live() -> Json:
                     overrides=[
                         by_name(
                             "At risk",
-                            **{"custom__cellOptions": {"type": "color-text"}},
+                            custom__cellOptions={"type": "color-text"},
                             thresholds=thresholds((None, "text"), (1, "orange")),
                         ),
                         by_name(
                             "Breached",
-                            **{"custom__cellOptions": {"type": "color-background"}},
+                            custom__cellOptions={"type": "color-background"},
                             thresholds=thresholds((None, "transparent"), (1, "red")),
                         ),
                         by_name("Oldest wait", unit="s"),
@@ -914,10 +919,11 @@ def live() -> Json:
                         by_name(
                             "Status",
                             mappings=status_colors,
-                            **{"custom__cellOptions": {"type": "color-background"}, "custom__width": 90},
+                            custom__cellOptions={"type": "color-background"},
+                            custom__width=90,
                         ),
-                        by_name("Waiting for", unit="s", decimals=0, **{"custom__width": 110}),
-                        by_name("Deadline", unit="dateTimeFromNow", **{"custom__width": 130}),
+                        by_name("Waiting for", unit="s", decimals=0, custom__width=110),
+                        by_name("Deadline", unit="dateTimeFromNow", custom__width=130),
                         by_name(
                             "Question",
                             links=[
@@ -928,7 +934,7 @@ def live() -> Json:
                                 }
                             ],
                         ),
-                        by_name("Why", **{"custom__width": 130}),
+                        by_name("Why", custom__width=130),
                         by_name(
                             "Post",
                             links=[
@@ -1018,7 +1024,9 @@ def live() -> Json:
                 title="{{account}}: questions close to their deadline",
                 text="{{brand}}, {{channel}}: at risk",
             ),
-            alerts_annotation('ALERTS{alertname=~"SocialInbox.+", alertstate="firing", brand=~"$brand|"}'),
+            alerts_annotation(
+                f'ALERTS{{alertname=~"SocialInbox.+", alertstate="firing", brand=~"$brand|", {ONE_STEP}}}'
+            ),
         ],
     )
 
@@ -1171,7 +1179,7 @@ def sla() -> Json:
                                 unit="percentunit",
                                 decimals=1,
                                 thresholds=thresholds((None, "red"), (0.8, "orange"), (0.95, "green")),
-                                **{"custom__cellOptions": {"type": "color-text"}},
+                                custom__cellOptions={"type": "color-text"},
                             )
                             for name in ("Within SLA (30 d)", "Previous 30 d", "Within SLA (90 d)")
                         ),
@@ -1300,9 +1308,7 @@ def sla() -> Json:
                     decimals=0,
                     steps=thresholds((None, "transparent"), (1, "#FADE2A"), (5, "orange"), (20, "red")),
                     overrides=[
-                        by_name(
-                            f"{h:02d}", **{"custom__cellOptions": {"type": "color-background"}, "custom__width": 42}
-                        )
+                        by_name(f"{h:02d}", custom__cellOptions={"type": "color-background"}, custom__width=42)
                         for h in range(24)
                     ],
                 ),
@@ -1539,7 +1545,7 @@ def pipeline() -> Json:
                             "Failures",
                             decimals=0,
                             thresholds=thresholds((None, "transparent"), (1, "orange")),
-                            **{"custom__cellOptions": {"type": "color-background"}},
+                            custom__cellOptions={"type": "color-background"},
                         )
                     ],
                     links=[runbook("SocialInboxPollerFailing")],
@@ -1632,7 +1638,7 @@ def pipeline() -> Json:
                         by_name(
                             "Since last success",
                             unit="s",
-                            **{"custom__cellOptions": {"type": "color-background"}},
+                            custom__cellOptions={"type": "color-background"},
                             thresholds=thresholds((None, "transparent"), (300, "orange"), (900, "red")),
                         ),
                         by_name("Next poll in", unit="s"),
@@ -1716,7 +1722,7 @@ def pipeline() -> Json:
         variables,
         time_from="now-6h",
         refresh="1m",
-        annotations=[alerts_annotation('ALERTS{alertname=~"SocialInbox.+", alertstate="firing"}')],
+        annotations=[alerts_annotation(f'ALERTS{{alertname=~"SocialInbox.+", alertstate="firing", {ONE_STEP}}}')],
     )
 
 
@@ -1772,7 +1778,7 @@ ALERTING = _module("inbox_monitor_grafana_alerting", HERE / "alerting.py")
 
 def evaluation_interval() -> str:
     """Prometheus's evaluation interval (deploy/prometheus/prometheus.yml): the Grafana rules' too."""
-    match = re.search(r"^\s+evaluation_interval:\s*(\S+)", PROMETHEUS_CONFIG, re.M)
+    match = re.search(r"^\s+evaluation_interval:\s*(\S+)", PROMETHEUS_CONFIG, re.MULTILINE)
     assert match, "no evaluation_interval in deploy/prometheus/prometheus.yml"
     return match[1]
 

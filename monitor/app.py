@@ -18,7 +18,7 @@ from monitor.deadlines import DeadlineScheduler
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
-from monitor.poller import DATABASE_ERRORS, Poller, PollTarget
+from monitor.poller import Poller, PollTarget
 from monitor.reports.schedule import ReportScheduler
 from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
@@ -26,7 +26,7 @@ from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
 from monitor.sources.x.peers import build_peer_source
 from monitor.store import nudges
-from monitor.store.db import create_pool, migrate
+from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
 from monitor.store.leases import LeaseStore
 from monitor.store.peers import PeerRow, PeerStore
@@ -65,7 +65,8 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     )
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
-        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy]) for brand, a in accounts
+        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle)
+        for brand, a in accounts
     }
     peers = config.peers()
     peer_ids = await PeerStore(store.pool).sync_peers(

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import click
@@ -196,7 +197,7 @@ def accounts(obj: _Context) -> None:
             click.echo(f"{r['name']}/{r['stream']}: {logs.redact(r['last_error'])}")  # stored before redaction
 
 
-class _Since(click.ParamType):
+class _Since(click.ParamType[datetime, object]):
     """A UTC date (`2026-01-01`, `2026-01-01T08:00:00`) or an age back from now (`2d`, `12h`)."""
 
     name = "date|age"
@@ -350,7 +351,7 @@ def labels_export(obj: _Context, accounts: tuple[str, ...], out: str) -> None:
     if out == "-":
         click.echo(text, nl=False)
     else:
-        with open(out, "w", encoding="utf-8", newline="") as fh:
+        with Path(out).open("w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         rows = sum(1 for line in text.splitlines() if not line.startswith("#")) - 1  # the header
         click.echo(f"wrote {out}: {rows} correction(s)", err=True)

@@ -293,20 +293,20 @@ class Config(_Model):
         out = []
         for b in self.brands:
             x = next((a for a in b.accounts if isinstance(a, XAccount)), None)
-            for p in b.peers:
-                out.append(
-                    Peer(
-                        brand=b.name,
-                        handle=p.handle,
-                        label=p.label,
-                        user_id=p.user_id,
-                        daily_reads=p.daily_reads,
-                        poll_interval=p.poll_interval,
-                        policy=p.policy or (x.policy if x else "default"),
-                        bearer_token_env=p.bearer_token_env or (x.bearer_token_env if x else None),
-                        api_base_url=p.api_base_url or (x.api_base_url if x else None),
-                    )
+            out += [
+                Peer(
+                    brand=b.name,
+                    handle=p.handle,
+                    label=p.label,
+                    user_id=p.user_id,
+                    daily_reads=p.daily_reads,
+                    poll_interval=p.poll_interval,
+                    policy=p.policy or (x.policy if x else "default"),
+                    bearer_token_env=p.bearer_token_env or (x.bearer_token_env if x else None),
+                    api_base_url=p.api_base_url or (x.api_base_url if x else None),
                 )
+                for p in b.peers
+            ]
         return out
 
     def policy(self, name: str) -> Policy:

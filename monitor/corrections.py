@@ -4,12 +4,15 @@ scripts/question_eval.py scores the rules on (docs/operations.md, "Corrections")
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from monitor.domain.labels import Correction, MessageRef
 from monitor.engine import Engine
 from monitor.store import labels
+
+if TYPE_CHECKING:
+    import asyncpg
 
 NOTE_MAX = 1000
 """Characters of a correction's note (a reason in a sentence or two; a longer one is refused)."""
@@ -113,7 +116,7 @@ def guess_language(text: str) -> str:
     return "fr" if fr > en else "en" if en > fr else "und"
 
 
-def labels_tsv(rows: Iterable[Mapping[str, Any]]) -> str:
+def labels_tsv(rows: Iterable[asyncpg.Record]) -> str:
     """Corrections as `label<TAB>lang<TAB>text` rows (tests/data/questions_labelled.tsv's format).
 
     Only messages of public threads: the script scores the public rules; on private channels

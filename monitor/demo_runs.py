@@ -72,7 +72,7 @@ def latest() -> DemoRun | None:
     """The run `latest` points at, if it is still there."""
     link = runs_dir() / LATEST
     try:
-        target = runs_dir() / os.readlink(link)
+        target = runs_dir() / link.readlink()
     except OSError:
         return None
     return DemoRun(target) if target.is_dir() else None

@@ -32,10 +32,12 @@ class AccountContext:
     brand: str
     channel: Channel
     policy: Policy
+    handle: str | None = None
+    """The account's public handle (X) or name (Facebook Page), as configured: alert texts name it."""
 
 
 def thread_outcome(
-    account: AccountContext, thread: ThreadInfo, messages: list[ThreadMessageLike], now: datetime
+    account: AccountContext, thread: ThreadInfo, messages: Sequence[ThreadMessageLike], now: datetime
 ) -> ThreadOutcome:
     """The waits of one thread and its messages' flags under the account's policy (pure)."""
     policy = account.policy

@@ -23,7 +23,7 @@ def duration(seconds: float | None) -> str:
     """`45s`, `12m 05s`, `3h 02m`, `2d 04h`."""
     if seconds is None:
         return "-"
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s}s"
     if s < 3600:
@@ -84,7 +84,7 @@ def explain_dict(view: ThreadView, asked: str) -> dict[str, Any]:
             }
             for m in view.messages
         ],
-        "waits": [{k: w[k] for k in w.keys()} for w in view.waits],
+        "waits": [dict(w) for w in view.waits],
     }
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal
 
+from prometheus_client import utils as prometheus_utils
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -23,10 +24,12 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.samples import Exemplar
-from prometheus_client.utils import floatToGoString
 
 Kind = Literal["counter", "gauge", "histogram", "info"]
 Labels = tuple[str, ...]
+
+_go_float: Callable[[float], str] = prometheus_utils.floatToGoString
+"""prometheus_client's number format (`+Inf`, `1e+06`), typed here: the library leaves it unannotated."""
 
 
 def _escape(value: str) -> str:
@@ -47,7 +50,7 @@ def _join_labels(base: str, extra: str) -> str:
 
 
 class _Series:
-    __slots__ = ("labels", "label_text", "value", "buckets", "sum", "exemplars", "text", "om")
+    __slots__ = ("buckets", "exemplars", "label_text", "labels", "om", "sum", "text", "value")
 
     def __init__(self, labels: Labels, label_text: str, n_buckets: int) -> None:
         self.labels = labels
@@ -77,7 +80,7 @@ class Family:
         self.kind = kind
         self.labelnames = tuple(labelnames)
         self.bounds = sorted(float(b) for b in buckets if b != float("inf"))
-        self._le = [floatToGoString(b) for b in self.bounds] + ["+Inf"]
+        self._le = [_go_float(b) for b in self.bounds] + ["+Inf"]
         self.series: dict[Labels, _Series] = {}
         self._rendered: dict[bool, bytes] = {}
         doc = documentation.replace("\\", "\\\\").replace("\n", "\\n")
@@ -168,9 +171,9 @@ class Family:
     def _render_series(self, s: _Series, openmetrics: bool) -> str:
         name, lt = self.name, s.label_text
         if self.kind == "counter":
-            return f"{name}_total{lt} {floatToGoString(s.value)}\n"
+            return f"{name}_total{lt} {_go_float(s.value)}\n"
         if self.kind == "gauge":
-            return f"{name}{lt} {floatToGoString(s.value)}\n"
+            return f"{name}{lt} {_go_float(s.value)}\n"
         if self.kind == "info":
             return f"{name}_info{lt} 1.0\n"
         lines = []
@@ -178,14 +181,14 @@ class Family:
         for i, le in enumerate(self._le):
             cumulative += s.buckets[i]
             bucket_labels = _join_labels(lt, 'le="' + le + '"')
-            line = f"{name}_bucket{bucket_labels} {floatToGoString(cumulative)}"
+            line = f"{name}_bucket{bucket_labels} {_go_float(cumulative)}"
             ex = s.exemplars[i]
             if openmetrics and ex is not None:
                 ex_labels = ",".join(f'{k}="{_escape(v)}"' for k, v in ex[0].items())
-                line += f" # {{{ex_labels}}} {floatToGoString(ex[1])} {ex[2]:.3f}"
+                line += f" # {{{ex_labels}}} {_go_float(ex[1])} {ex[2]:.3f}"
             lines.append(line)
-        lines.append(f"{name}_count{lt} {floatToGoString(cumulative)}")
-        lines.append(f"{name}_sum{lt} {floatToGoString(s.sum)}")
+        lines.append(f"{name}_count{lt} {_go_float(cumulative)}")
+        lines.append(f"{name}_sum{lt} {_go_float(s.sum)}")
         return "\n".join(lines) + "\n"
 
     # --- prometheus-client collector ----------------------------------------------------------

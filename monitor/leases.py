@@ -10,6 +10,7 @@ the same account at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -128,7 +129,5 @@ class LeaseManager:
     async def leave(self) -> None:
         """Give every lease back (clean shutdown: others take over at once)."""
         self.held.clear()
-        try:
+        with contextlib.suppress(*DATABASE_ERRORS):  # they expire by themselves
             await self.leases.leave(self.holder)
-        except DATABASE_ERRORS:
-            pass  # they expire by themselves

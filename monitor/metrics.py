@@ -60,6 +60,10 @@ def _label_in(labels: Labels, *, index: int, names: set[str]) -> bool:
     return labels[index] in names
 
 
+def _label_not_in(labels: Labels, *, index: int, names: set[str]) -> bool:
+    return labels[index] not in names
+
+
 def response_buckets(targets: Iterable[float]) -> list[float]:
     return sorted(set(RESPONSE_BUCKETS) | {float(t) for t in targets if t > 0})
 
@@ -99,7 +103,10 @@ class Metrics:
       waits_opened_total{W}, waits_answered_total{W}, waits_breached_total{W}
       open_waits{W}, open_waits_breached{W}, open_waits_at_risk{W},
       oldest_open_wait_seconds{W}, oldest_open_wait_business_seconds{W}   from the snapshot
-      sla_target_seconds{policy, channel, thread, kind}, account_info{brand, channel, account, policy}
+      open_waits_target_seconds{brand, channel, account, state, bound},
+      at_risk_deadline_timestamp_seconds{brand, channel, account}   from the snapshot, only while
+                                                          some wait is breached (at risk)
+      sla_target_seconds{policy, channel, thread, kind}, account_info{brand, channel, account, policy, handle}
       poll_total{S, result}, poll_duration_seconds{channel, stream}, last_successful_poll_timestamp_seconds{S},
       poll_interval_seconds{S}, stream_monitored_since_timestamp_seconds{S},
       stream_next_poll_timestamp_seconds{S}, stream_waiting{S, reason}   (one series a stream: the
@@ -209,9 +216,26 @@ class Metrics:
         self.account_info = f.add(
             Family(
                 f"{p}_account",
-                "A monitored account and its SLA policy.",
+                "A monitored account, its SLA policy and its handle (as configured, without a leading @).",
                 "info",
-                ("brand", "channel", "account", "policy"),
+                ("brand", "channel", "account", "policy", "handle"),
+            )
+        )
+        self.open_targets = f.add(
+            Family(
+                f"{p}_open_waits_target_seconds",
+                "Shortest (bound=min) and longest (bound=max) SLA target of the account's open waits that "
+                "are breached (state=breached) or at risk (state=at_risk); only while there are some.",
+                "gauge",
+                ("brand", "channel", "account", "state", "bound"),
+            )
+        )
+        self.at_risk_deadline = f.add(
+            Family(
+                f"{p}_at_risk_deadline_timestamp_seconds",
+                "Unix time the first of the account's at-risk waits breaches; only while one is at risk.",
+                "gauge",
+                ("brand", "channel", "account"),
             )
         )
         self.polls = f.add(Family(f"{p}_poll", "Polls of a stream, by result.", "counter", (*stream, "result")))
@@ -369,7 +393,7 @@ class Metrics:
                 index = family.labelnames.index("account")
                 family.retain(functools.partial(_label_in, index=index, names=names))
         for ctx in self.accounts.values():
-            self.account_info.labels(ctx.brand, ctx.channel, ctx.name, ctx.policy.name)
+            self.account_info.labels(ctx.brand, ctx.channel, ctx.name, ctx.policy.name, (ctx.handle or "").lstrip("@"))
             for kind in WAIT_KINDS:
                 for family in (self.opened, self.answered, self.breached):
                     family.labels(ctx.brand, ctx.channel, ctx.name, kind)
@@ -536,6 +560,7 @@ class Metrics:
                 for k, x in v.items():
                     if k[2] in names:
                         family.set(k, x)
+        self._refresh_alert_facts(held, rows, names, full=account_ids is None)
         if account_ids is None and self.peers:
             today = self.clock().astimezone(UTC).date()
             counted = {r.account_id: r.reads for r in await PeerStore(store.pool).reads(list(self.peers), today)}
@@ -551,3 +576,34 @@ class Metrics:
             )
             self.snapshot_ts.set((), time.time())
         self.families.prerender()  # the gauges just changed: render them here, not in the next scrape
+
+    def _refresh_alert_facts(
+        self, held: Mapping[int, AccountContext], rows: Iterable[asyncpg.Record], names: set[str], *, full: bool
+    ) -> None:
+        """The targets of the breached and at-risk waits, and the first at-risk deadline, per
+        account (what the alert texts say): series only for accounts that have such waits."""
+        targets: dict[Labels, float] = {}
+        deadlines: dict[Labels, float] = {}
+        for r in rows:
+            ctx = held[r["account_id"]]
+            if ctx.name not in names:
+                continue
+            account: Labels = (ctx.brand, ctx.channel, ctx.name)
+            for state in ("breached", "at_risk"):
+                for bound, pick in (("min", min), ("max", max)):
+                    value = r[f"{state}_target_{bound}"]
+                    if value is not None:
+                        key: Labels = (*account, state, bound)
+                        targets[key] = pick(targets.get(key, value), value)  # across the kinds (first, next)
+            if r["at_risk_deadline"] is not None:
+                at = r["at_risk_deadline"].timestamp()
+                deadlines[account] = min(deadlines.get(account, at), at)
+        if full:
+            self.open_targets.replace(targets)
+            self.at_risk_deadline.replace(deadlines)
+            return
+        read = {ctx.name for ctx in held.values()}
+        for family, values in ((self.open_targets, targets), (self.at_risk_deadline, deadlines)):
+            family.retain(functools.partial(_label_not_in, index=2, names=read))
+            for key, value in values.items():
+                family.set(key, value)

@@ -261,7 +261,7 @@ class Poller:
                     cursor = record.cursor
                     self._known(target, record)
                     cursor_loaded = True
-                batch, ingest = await self.poll_once(target, cursor)
+                batch, _ = await self.poll_once(target, cursor)
                 cursor = batch.cursor if batch.cursor is not None else cursor
                 self._ok(target)
                 if batch.more:

@@ -18,8 +18,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client import generate_latest as text_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
-from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
 from monitor.corrections import BY_MAX, NOTE_MAX, CorrectionError, correction_dict, mark
 from monitor.secrets import EnvSecret
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
+
+_openmetrics_latest: Callable[[CollectorRegistry], bytes] = openmetrics_exposition.generate_latest
+"""prometheus_client's OpenMetrics rendering, typed here: the library leaves it unannotated."""
 
 
 WEBHOOK_BODY_MAX = 1024 * 1024
@@ -177,7 +180,7 @@ class HttpServer:
     async def metrics_handler(self, request: web.Request) -> web.Response:
         """Our metrics (cached rendering) then the process collectors, in the format asked for."""
         if "application/openmetrics-text" in request.headers.get("Accept", ""):
-            body = self.metrics.render(openmetrics=True) + openmetrics_latest(self.registry)
+            body = self.metrics.render(openmetrics=True) + _openmetrics_latest(self.registry)
             content_type = OPENMETRICS
         else:
             body = self.metrics.render(openmetrics=False) + text_latest(self.registry)
@@ -211,7 +214,7 @@ class HttpServer:
             pending = await asyncio.wait_for(pending_migrations(self.store.pool), timeout=2)
             if pending:
                 problems.append(f"migrations pending: {', '.join(pending)}")
-        except Exception as exc:  # any failure to reach the database means not ready
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
             problems.append(f"database unreachable: {type(exc).__name__}")
         if not self.poller.started.is_set():
             problems.append("pollers not started")
@@ -299,7 +302,7 @@ class HttpServer:
             return self._refused(channel, exc)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a failure not foreseen (a bug of ours?): logged with its traceback
+        except Exception as exc:  # noqa: BLE001 - not foreseen (a bug of ours?): logged with its traceback
             error = WebhookError(400, "bad_request", f"the request could not be read ({type(exc).__name__})")
             error.__cause__ = exc
             return self._refused(channel, error)

@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# After the path above (the script runs from a checkout, installed or not): hence E402.
 from monitor.domain.model import ThreadInfo, ThreadMessage  # noqa: E402
 from monitor.domain.questions import decide  # noqa: E402
 from monitor.domain.sla import Policy, Targets  # noqa: E402

@@ -107,11 +107,11 @@ def pg_server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    import pgserver
+    from pgserver.postgres_server import get_server
 
     # A short path: the server's Unix socket lives in the data directory (108-byte limit).
     data = Path(tempfile.mkdtemp(prefix="imtest-"))
-    server = pgserver.get_server(data, cleanup_mode="stop")
+    server = get_server(data, cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:

@@ -8,6 +8,7 @@ alerts.toml (the alerts written by hand), slo.toml (the burn-rate alerts) and st
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -52,13 +53,35 @@ class Condition:
     threshold: float | str
     on: tuple[str, ...] = ()
     record: str | None = None
-    """The recording rule that holds `query` in the Prometheus rules (Grafana runs the query)."""
+    """What stands for `query` in the Prometheus rules: the recording rule that holds it, or PromQL
+    over recording rules (Grafana runs the query)."""
 
     def promql(self) -> str:
         left = self.record or self.query
         if isinstance(self.threshold, str):
             return f"{left}\n{self.op} on ({', '.join(self.on)})\n{self.threshold}"
         return f"{left} {self.op} {number(self.threshold)}"
+
+
+@dataclass(frozen=True)
+class Steps:
+    """One alert instance per step the value has reached within `over`, told apart by the label
+    `label`: Alertmanager notifies a group again when an alert joins it, not when a value changes,
+    so a growing value notifies at each step and a falling one (within `over`) does not."""
+
+    label: str
+    at: tuple[int, ...]
+    over: str
+
+    def select(self, value: str, ranged: str) -> str:
+        """PromQL: `value` labelled with each step its peak over `over` has reached. `ranged` is
+        `value` over a range: `recorded[1h]` in Prometheus, the subquery `(query)[1h:]` in Grafana."""
+        first = f'label_replace({value}, "{self.label}", "{self.at[0]}", "", "")'
+        more = [
+            f'or label_replace({value} and max_over_time({ranged}) >= {step}, "{self.label}", "{step}", "", "")'
+            for step in self.at[1:]
+        ]
+        return "\n".join(["(", f"  {first}", *(f"  {term}" for term in more), ")"])
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,8 @@ class Alert:
     """The Prometheus rule's annotations after `summary` (YAML lines; Prometheus templates)."""
     grafana_description: str | None = None
     """The Grafana rule's description (Grafana templates); None: no Grafana rule (inhibition only)."""
+    records: tuple[tuple[str, str], ...] = ()
+    """Recording rules (name, PromQL) the Prometheus rule reads, written just before it."""
 
     def promql(self) -> str:
         """The Prometheus rule's `expr`."""
@@ -195,10 +220,26 @@ def load_alerts(path: Path = ALERTS_CONFIG) -> list[Alert]:
         except ValueError as exc:
             raise ValueError(f"{where}: for: {exc}") from None
         conditions: tuple[Condition, ...] = ()
+        records: tuple[tuple[str, str], ...] = ()
         if "query" in a:
             if a.get("op") not in OPS or not isinstance(a.get("threshold"), int | float):
                 raise ValueError(f"{where}: op must be one of {list(OPS)} and threshold a number")
-            conditions = (Condition(a["query"].strip(), a["op"], float(a["threshold"])),)
+            query, record = a["query"].strip(), a.get("record")
+            if record is not None and not re.fullmatch(r"[a-z_]+:[a-z_]+:[a-z_0-9]+", str(record)):
+                raise ValueError(f"{where}: record must be a recording rule name, level:metric:operations")
+            condition = Condition(query, a["op"], float(a["threshold"]), record=record)
+            if "steps" in a:
+                steps = load_steps(a["steps"], where)
+                if record is None:
+                    raise ValueError(f"{where}: steps need a record (the value whose peak they follow)")
+                condition = Condition(
+                    steps.select(f"({query})", f"({query})[{steps.over}:]"),
+                    a["op"],
+                    float(a["threshold"]),
+                    record=steps.select(record, f"{record}[{steps.over}]"),
+                )
+            conditions = (condition,)
+            records = ((record, query),) if record is not None else ()
         grafana = a.get("grafana_description")
         if grafana is None and a["severity"] != INHIBITION_ONLY:
             raise ValueError(f"{where}: grafana_description is missing (only an inhibition-only alert has none)")
@@ -214,9 +255,26 @@ def load_alerts(path: Path = ALERTS_CONFIG) -> list[Alert]:
                 why=a.get("why", "").strip(),
                 prometheus_annotations=a.get("prometheus_annotations", "").strip(),
                 grafana_description=grafana,
+                records=records,
             )
         )
     return out
+
+
+def load_steps(steps: Any, where: str) -> Steps:
+    """An alert's `steps` table: label, at (increasing whole numbers from 1), over (a duration)."""
+    at = steps.get("at") if isinstance(steps, dict) else None
+    if not isinstance(at, list) or not at or at[0] != 1 or any(not isinstance(n, int) for n in at):
+        raise ValueError(f"{where}: steps.at must list whole numbers from 1 up")
+    if any(b <= a for a, b in itertools.pairwise(at)):
+        raise ValueError(f"{where}: steps.at must increase")
+    if not re.fullmatch(r"[a-z_]+", str(steps.get("label", ""))):
+        raise ValueError(f"{where}: steps.label must be a label name")
+    try:
+        seconds(str(steps.get("over")))
+    except ValueError as exc:
+        raise ValueError(f"{where}: steps.over: {exc}") from None
+    return Steps(steps["label"], tuple(at), steps["over"])
 
 
 def burn_rate_alerts(slo: Slo) -> list[Alert]:

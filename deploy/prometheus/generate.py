@@ -66,8 +66,10 @@ def render(slo: Slo, source: str = "deploy/prometheus/slo.toml") -> str:
         "# Change slo.toml, then run `python deploy/prometheus/generate.py`; the tests fail when this",
         "# file is not what the generator writes.",
         "#",
-        f"# SLO {slo.name}: {number(slo.objective * 100)} % of waits answered within their SLA target "
-        f"(error budget {number(slo.budget * 100)} %), per {by}.",
+        (
+            f"# SLO {slo.name}: {number(slo.objective * 100)} % of waits answered within their SLA target "
+            f"(error budget {number(slo.budget * 100)} %), per {by}."
+        ),
         "#",
         "# One group: Prometheus evaluates a group's rules in order, so the alerts read the ratios",
         "# recorded at the same evaluation.",
@@ -96,8 +98,10 @@ def render(slo: Slo, source: str = "deploy/prometheus/slo.toml") -> str:
             "          description: >-",
             f"            {{{{ $value | humanizePercentage }}}} of the waits of {where}",
             f"            breached their SLA over the last {rate.long}, and over the last {rate.short} too: the error",
-            f"            budget ({number(slo.budget * 100)} % of waits, SLO {slo.name}) burns at"
-            f" {number(rate.factor)}x the sustainable rate.",
+            (
+                f"            budget ({number(slo.budget * 100)} % of waits, SLO {slo.name}) burns at"
+                f" {number(rate.factor)}x the sustainable rate."
+            ),
             f"          dashboard_url: '{dashboard}'",
             "          runbook_url: '{{ $externalLabels.runbook_doc_url }}#socialinboxsloburnrate'",
         ]
@@ -147,8 +151,10 @@ def render_stale(stale: Stale, source: str = "deploy/prometheus/stale.toml") -> 
         "# Change stale.toml, then run `python deploy/prometheus/generate.py`; the tests fail when this",
         "# file is not what the generator writes.",
         "#",
-        f"# A stream is stale when its last successful poll is older than max({intervals} x its poll interval,"
-        f" {stale.floor}),",
+        (
+            f"# A stream is stale when its last successful poll is older than max({intervals} x its poll interval,"
+            f" {stale.floor}),"
+        ),
         "# whatever the reason. A stream never polled successfully counts from when inbox-monitor began",
         "# polling it (social_inbox_stream_monitored_since_timestamp_seconds, kept in PostgreSQL); a",
         "# restarted process exports the last success PostgreSQL remembers. Series are merged across",
@@ -165,11 +171,15 @@ def render_stale(stale: Stale, source: str = "deploy/prometheus/stale.toml") -> 
         f"          summary: {alert.summary}",
         "          description: >-",
         "            No poll of {{ $labels.stream }} for {{ $labels.account }} ({{ $labels.channel }}, brand",
-        "            {{ $labels.brand }}) has succeeded for {{ $value | humanizeDuration }}: over"
-        f" {intervals} poll intervals ({interval}) and over {stale.floor}. inbox-monitor says: {reason}.",
+        (
+            "            {{ $labels.brand }}) has succeeded for {{ $value | humanizeDuration }}: over"
+            f" {intervals} poll intervals ({interval}) and over {stale.floor}. inbox-monitor says: {reason}."
+        ),
         "            New questions to this account are not seen, so they cannot alert.",
-        "          dashboard_url: '{{ $externalLabels.grafana_url }}/d/inbox-pipeline?var-brand={{ $labels.brand"
-        " | urlquery }}&var-account={{ $labels.account | urlquery }}'",
+        (
+            "          dashboard_url: '{{ $externalLabels.grafana_url }}/d/inbox-pipeline?var-brand={{ $labels.brand"
+            " | urlquery }}&var-account={{ $labels.account | urlquery }}'"
+        ),
         "          runbook_url: '{{ $externalLabels.runbook_doc_url }}#socialinboxstreamstale'",
     ]
     return "\n".join(lines) + "\n"
@@ -205,6 +215,12 @@ def render_alerts(alerts: list[Alert]) -> str:
             if i:
                 lines.append("")
             lines += [f"      # {line}".rstrip() for line in alert.why.splitlines()]
+            for name, promql in alert.records:
+                lines += [
+                    f"      - record: {name}",
+                    "        expr: |",
+                    *(f"          {x}" for x in promql.splitlines()),
+                ]
             lines += [
                 f"      - alert: {alert.name}",
                 *expr(alert),

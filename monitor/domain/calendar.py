@@ -58,7 +58,6 @@ _SECOND_US = 1_000_000
 _MINUTE_US = 60 * _SECOND_US
 _DAY_US = 86_400 * _SECOND_US
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_NAIVE = datetime(1970, 1, 1)
 _EPOCH_ORD = date(1970, 1, 1).toordinal()
 _PERIOD_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 # deadline() gives up after this many consecutive UTC years without any open time.
@@ -77,7 +76,7 @@ _Interval = tuple[int, int]  # [start, end) in UTC microseconds since the epoch
 class _FrozenHours(Mapping[str, tuple[str, ...]]):
     """Read-only, hashable weekday -> periods mapping, in weekday order."""
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_hash", "_items")
 
     def __init__(self, items: Iterable[tuple[str, tuple[str, ...]]]) -> None:
         self._items: tuple[tuple[str, tuple[str, ...]], ...] = tuple(items)
@@ -199,9 +198,7 @@ class Calendar:
                 if not isinstance(text, str):
                     raise ValueError(f"invalid opening period {text!r} for {key!r}")
             by_day[day] = texts
-        week: list[tuple[_Period, ...]] = []
-        for day in WEEKDAYS:
-            week.append(tuple(sorted({_parse_period(t) for t in by_day.get(day, ())})))
+        week = [tuple(sorted({_parse_period(t) for t in by_day.get(day, ())})) for day in WEEKDAYS]
         setattr_(self, "hours", _FrozenHours((d, by_day[d]) for d in WEEKDAYS if d in by_day))
 
         # Holidays.
@@ -343,8 +340,8 @@ def _local_to_utc_us(zone: ZoneInfo, day: date, minute: int) -> int:
     ordinal = day.toordinal() + minute // 1440
     hour, minute_of_hour = divmod(minute % 1440, 60)
     wall = date.fromordinal(ordinal)
-    off0 = zone.utcoffset(datetime(wall.year, wall.month, wall.day, hour, minute_of_hour))
-    off1 = zone.utcoffset(datetime(wall.year, wall.month, wall.day, hour, minute_of_hour, fold=1))
+    off0 = datetime(wall.year, wall.month, wall.day, hour, minute_of_hour, tzinfo=zone).utcoffset()
+    off1 = datetime(wall.year, wall.month, wall.day, hour, minute_of_hour, fold=1, tzinfo=zone).utcoffset()
     assert off0 is not None and off1 is not None
     local_us = (ordinal - _EPOCH_ORD) * _DAY_US + (hour * 60 + minute_of_hour) * _MINUTE_US
     if off0 >= off1:  # regular time (equal) or ambiguous fold (fold=0: first occurrence)
@@ -555,4 +552,4 @@ def is_open(calendar: Calendar, at: datetime) -> bool:
 
 
 #: Round the clock, every day, no holidays.
-ALWAYS_OPEN: Calendar = Calendar(tz="UTC", hours={day: ("00:00-24:00",) for day in WEEKDAYS})
+ALWAYS_OPEN: Calendar = Calendar(tz="UTC", hours=dict.fromkeys(WEEKDAYS, ("00:00-24:00",)))

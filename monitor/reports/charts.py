@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from typing import Literal
 
@@ -161,7 +162,7 @@ def breach_heatmap(report: Report, words: Words, fmt: ImageFormat = "png", dpi: 
         spine.set_visible(False)
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     bar.ax.tick_params(labelsize=7, colors=INK)
-    bar.outline.set_visible(False)  # type: ignore[operator]
+    bar.outline.set_visible(False)
     bar.locator = MaxNLocator(integer=True, nbins=4)
     bar.update_ticks()
     if top == 0:
@@ -172,7 +173,7 @@ def breach_heatmap(report: Report, words: Words, fmt: ImageFormat = "png", dpi: 
 def _ramp(t: float) -> str:
     """Green (fast) through amber to red (slow)."""
     stops = [(0.0, (22, 163, 74)), (0.5, (234, 179, 8)), (1.0, (220, 38, 38))]
-    for (t0, c0), (t1, c1) in zip(stops, stops[1:], strict=False):
+    for (t0, c0), (t1, c1) in itertools.pairwise(stops):
         if t <= t1:
             u = (t - t0) / (t1 - t0)
             r, g, b = (round(a + (z - a) * u) for a, z in zip(c0, c1, strict=True))

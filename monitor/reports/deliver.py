@@ -60,7 +60,7 @@ def write_files(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(data)
-                os.replace(tmp, directory / name)
+                Path(tmp).replace(directory / name)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise

@@ -89,57 +89,81 @@ _STRINGS: dict[str, dict[Language, str]] = {
 
 _METHOD: dict[Language, list[str]] = {
     "en": [
-        "<b>Question.</b> An inbound message that needs a reply. In private conversations (X direct "
-        "messages, Messenger) every inbound message is one, except a bare thank-you right after a brand "
-        "reply. In public (mentions, replies, comments, visitor posts) questions, requests and complaints "
-        "count, in French and English; praise, retweets and the brand's own posts do not.",
-        "<b>Wait.</b> Opens at the earliest unanswered question of a thread (later questions join it) and "
-        "closes at the brand's first reply in that thread. Replies marked automatic (away messages, "
-        "instant replies) do not close a wait. A thread's first wait gives the <i>first response</i> "
-        "time; later ones are <i>next</i> waits, with their own target.",
-        "<b>Which waits.</b> Those opened during the period, counted as of the instant stated at the top: "
-        "a wait answered after it counts as unanswered. <i>Questions</i> are the inbound questions of those "
-        "waits. Response times (median, P90) are those of the "
-        "answered first waits. The previous period is the same length just before (the previous week or "
-        "calendar month).",
-        "<b>SLA.</b> Each wait has a target set by the account's policy (per channel, public or private, "
-        "first or next, with priority rules). It is <i>within SLA</i> if answered by its deadline and "
-        "<i>breached</i> once the deadline passes without a reply, answered later or not at all. The share "
-        "within SLA is over waits whose outcome is known (waits still open before their deadline are left "
-        "out). Breaches are counted by the hour the question was asked.",
-        "<b>Business hours.</b> When a policy has a calendar, targets and business times count only its "
-        "opening hours (several periods a day, overnight spans, public holidays and closed dates) in its "
-        "time zone. The longest waits are ranked by the time the customer actually waited.",
-        "<b>Changes.</b> Counts and times change in percent; shares in percentage points (pts). A change "
-        "shown in green is an improvement.",
+        (
+            "<b>Question.</b> An inbound message that needs a reply. In private conversations (X direct "
+            "messages, Messenger) every inbound message is one, except a bare thank-you right after a brand "
+            "reply. In public (mentions, replies, comments, visitor posts) questions, requests and complaints "
+            "count, in French and English; praise, retweets and the brand's own posts do not."
+        ),
+        (
+            "<b>Wait.</b> Opens at the earliest unanswered question of a thread (later questions join it) and "
+            "closes at the brand's first reply in that thread. Replies marked automatic (away messages, "
+            "instant replies) do not close a wait. A thread's first wait gives the <i>first response</i> "
+            "time; later ones are <i>next</i> waits, with their own target."
+        ),
+        (
+            "<b>Which waits.</b> Those opened during the period, counted as of the instant stated at the top: "
+            "a wait answered after it counts as unanswered. <i>Questions</i> are the inbound questions of those "
+            "waits. Response times (median, P90) are those of the "
+            "answered first waits. The previous period is the same length just before (the previous week or "
+            "calendar month)."
+        ),
+        (
+            "<b>SLA.</b> Each wait has a target set by the account's policy (per channel, public or private, "
+            "first or next, with priority rules). It is <i>within SLA</i> if answered by its deadline and "
+            "<i>breached</i> once the deadline passes without a reply, answered later or not at all. The share "
+            "within SLA is over waits whose outcome is known (waits still open before their deadline are left "
+            "out). Breaches are counted by the hour the question was asked."
+        ),
+        (
+            "<b>Business hours.</b> When a policy has a calendar, targets and business times count only its "
+            "opening hours (several periods a day, overnight spans, public holidays and closed dates) in its "
+            "time zone. The longest waits are ranked by the time the customer actually waited."
+        ),
+        (
+            "<b>Changes.</b> Counts and times change in percent; shares in percentage points (pts). A change "
+            "shown in green is an improvement."
+        ),
     ],
     "fr": [
-        "<b>Question.</b> Un message entrant qui appelle une réponse. En conversation privée (messages "
-        "directs X, Messenger), tout message entrant en est une, sauf un simple remerciement juste après "
-        "une réponse de la marque. En public (mentions, réponses, commentaires, publications de visiteurs), "
-        "les questions, demandes et réclamations comptent, en français et en anglais ; pas les compliments, "
-        "les retweets ni les publications de la marque.",
-        "<b>Attente.</b> Elle s'ouvre à la plus ancienne question sans réponse d'un fil (les questions "
-        "suivantes s'y ajoutent) et se ferme à la première réponse de la marque dans ce fil. Les réponses "
-        "automatiques configurées (absence, réponse instantanée) ne la ferment pas. La première attente "
-        "d'un fil donne le délai de <i>première réponse</i> ; les suivantes ont leur propre objectif.",
-        "<b>Attentes comptées.</b> Celles ouvertes pendant la période, arrêtées à l'instant indiqué en tête : "
-        "une attente traitée après cet instant compte comme sans réponse. Les <i>questions</i> sont les "
-        "messages entrants de ces attentes. Les délais (médiane, P90) sont "
-        "ceux des premières attentes traitées. La période précédente a la même durée, juste avant "
-        "(semaine ou mois civil précédent).",
-        "<b>SLA.</b> Chaque attente a un objectif fixé par la politique du compte (par canal, public ou "
-        "privé, première ou suivante, avec règles de priorité). Elle est <i>dans le SLA</i> si la réponse "
-        "arrive avant l'échéance, et en <i>dépassement</i> dès que l'échéance passe sans réponse, traitée "
-        "plus tard ou jamais. La part dans le SLA se calcule sur les attentes dont l'issue est connue (les "
-        "attentes encore ouvertes avant leur échéance sont écartées). Les dépassements sont comptés selon "
-        "l'heure de la question.",
-        "<b>Heures ouvrées.</b> Quand une politique a un calendrier, objectifs et délais ne comptent que ses "
-        "heures d'ouverture (plusieurs plages par jour, plages de nuit, jours fériés et fermetures) dans son "
-        "fuseau horaire. Les attentes les plus longues sont classées selon le temps réellement attendu par "
-        "le client.",
-        "<b>Évolutions.</b> Volumes et délais varient en pourcentage ; les parts en points (pts). Une "
-        "évolution en vert est une amélioration.",
+        (
+            "<b>Question.</b> Un message entrant qui appelle une réponse. En conversation privée (messages "
+            "directs X, Messenger), tout message entrant en est une, sauf un simple remerciement juste après "
+            "une réponse de la marque. En public (mentions, réponses, commentaires, publications de visiteurs), "
+            "les questions, demandes et réclamations comptent, en français et en anglais ; pas les compliments, "
+            "les retweets ni les publications de la marque."
+        ),
+        (
+            "<b>Attente.</b> Elle s'ouvre à la plus ancienne question sans réponse d'un fil (les questions "
+            "suivantes s'y ajoutent) et se ferme à la première réponse de la marque dans ce fil. Les réponses "
+            "automatiques configurées (absence, réponse instantanée) ne la ferment pas. La première attente "
+            "d'un fil donne le délai de <i>première réponse</i> ; les suivantes ont leur propre objectif."
+        ),
+        (
+            "<b>Attentes comptées.</b> Celles ouvertes pendant la période, arrêtées à l'instant indiqué en tête : "
+            "une attente traitée après cet instant compte comme sans réponse. Les <i>questions</i> sont les "
+            "messages entrants de ces attentes. Les délais (médiane, P90) sont "
+            "ceux des premières attentes traitées. La période précédente a la même durée, juste avant "
+            "(semaine ou mois civil précédent)."
+        ),
+        (
+            "<b>SLA.</b> Chaque attente a un objectif fixé par la politique du compte (par canal, public ou "
+            "privé, première ou suivante, avec règles de priorité). Elle est <i>dans le SLA</i> si la réponse "
+            "arrive avant l'échéance, et en <i>dépassement</i> dès que l'échéance passe sans réponse, traitée "
+            "plus tard ou jamais. La part dans le SLA se calcule sur les attentes dont l'issue est connue (les "
+            "attentes encore ouvertes avant leur échéance sont écartées). Les dépassements sont comptés selon "
+            "l'heure de la question."
+        ),
+        (
+            "<b>Heures ouvrées.</b> Quand une politique a un calendrier, objectifs et délais ne comptent que ses "
+            "heures d'ouverture (plusieurs plages par jour, plages de nuit, jours fériés et fermetures) dans son "
+            "fuseau horaire. Les attentes les plus longues sont classées selon le temps réellement attendu par "
+            "le client."
+        ),
+        (
+            "<b>Évolutions.</b> Volumes et délais varient en pourcentage ; les parts en points (pts). Une "
+            "évolution en vert est une amélioration."
+        ),
     ],
 }
 
@@ -232,7 +256,7 @@ class Words:
         """45 s, 12 min, 1 h 05 (en: 1h 05m), 2 j 3 h (en: 2d 3h)."""
         if seconds is None:
             return "–"
-        s = int(round(seconds))
+        s = round(seconds)
         fr = self.language == "fr"
         if s < 60:
             return f"{s}{NNBSP}s"

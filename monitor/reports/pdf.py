@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -51,7 +51,7 @@ TONES = {"good": "#15803d", "bad": "#b91c1c", "neutral": "#64748b"}
 @cache
 def _fonts() -> str:
     """Register DejaVu Sans (shipped with matplotlib: every accent, arrow and narrow space)."""
-    folder = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     faces = {
         FONT: "DejaVuSans.ttf",
         f"{FONT}-Bold": "DejaVuSans-Bold.ttf",
@@ -59,7 +59,7 @@ def _fonts() -> str:
         f"{FONT}-BoldOblique": "DejaVuSans-BoldOblique.ttf",
     }
     for name, file in faces.items():
-        pdfmetrics.registerFont(TTFont(name, os.path.join(folder, file)))
+        pdfmetrics.registerFont(TTFont(name, str(folder / file)))
     pdfmetrics.registerFontFamily(
         FONT, normal=FONT, bold=f"{FONT}-Bold", italic=f"{FONT}-Oblique", boldItalic=f"{FONT}-BoldOblique"
     )
@@ -112,7 +112,7 @@ class _NumberedCanvas(Canvas):
 
     def showPage(self) -> None:  # noqa: N802 - reportlab's name
         self._pages.append(dict(self.__dict__))
-        self._startPage()
+        self._startPage()  # type: ignore[attr-defined]  # reportlab's, left out of its stubs
 
     def save(self) -> None:
         total = len(self._pages)
@@ -131,7 +131,7 @@ class _NumberedCanvas(Canvas):
         self.setFillColor(MUTED)
         self.drawString(MARGIN, 8 * mm, self.title)
         w = self.words
-        self.drawRightString(PAGE_W - MARGIN, 8 * mm, f"{w('page')} {self._pageNumber} {w('of')} {total}")
+        self.drawRightString(PAGE_W - MARGIN, 8 * mm, f"{w('page')} {self.getPageNumber()} {w('of')} {total}")
         self.restoreState()
 
 

@@ -30,7 +30,7 @@ class Backoff:
 
     def bound(self, failures: int) -> float:
         """The longest wait after `failures` failures in a row (at least one)."""
-        return min(self.cap_seconds, self.base_seconds * 2 ** min(max(failures, 1) - 1, MAX_DOUBLINGS))
+        return min(self.cap_seconds, self.base_seconds * 2.0 ** min(max(failures, 1) - 1, MAX_DOUBLINGS))
 
     def delay(self, failures: int) -> float:
         """The wait after `failures` failures in a row (at least one)."""

@@ -106,14 +106,14 @@ class Supervised:
         self.runs += 1
         try:
             delay = await self.step()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever a step raises is its state, not the loop's end
             foreseen = isinstance(exc, self.expected)
             self.health.failed(exc, status=FAILING if foreseen else CRASHED, traceback=not foreseen)
             if self.on_failure is not None:
                 try:
                     await self.on_failure(exc)
                 except Exception:
-                    self.health.logger.exception(f"{self.name}: handling a failure failed")
+                    self.health.logger.exception("%s: handling a failure failed", self.name)
             return self.backoff.delay(self.health.failures)
         self.health.succeeded(self.clock())
         if delay is None:

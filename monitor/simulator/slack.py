@@ -25,6 +25,12 @@ class SlackMessage:
         """Everything a reader sees: text, blocks and attachments flattened to one string."""
         return json.dumps(self.payload, ensure_ascii=False)
 
+    def field(self, name: str) -> str:
+        """A field (title, text, footer, color...) of the first attachment, or ""."""
+        attachments = self.payload.get("attachments") or [{}]
+        value = attachments[0].get(name, "") if isinstance(attachments[0], dict) else ""
+        return value if isinstance(value, str) else ""
+
 
 @dataclass
 class FakeSlack:

@@ -61,9 +61,7 @@ def demo_messages(
         rng = random.Random(f"{seed}:{account}:{slot}")
         n = int(p) + (1 if rng.random() < p - int(p) else 0)
         for i in range(n):
-            for m in _conversation(rng, account, channel, slot, i):
-                if start < m.created_at <= end:
-                    out.append(m)
+            out.extend(m for m in _conversation(rng, account, channel, slot, i) if start < m.created_at <= end)
     return out
 
 

@@ -69,7 +69,7 @@ class EmbeddedPostgres:
         try:
             log.info("starting embedded PostgreSQL data_dir=%s", data_dir)
             with _modes_kept(data_dir, _outside_dirs(data_dir) if os.geteuid() == 0 else []):
-                with pgserver.PostgresServer._lock:  # pgserver's own lock on its handle lists
+                with pgserver.PostgresServer._lock:  # noqa: SLF001 - pgserver's own lock on its handle lists
                     _forget_dead_handles(data_dir)
                 self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
             uri: str = self._server.get_uri()
@@ -86,7 +86,7 @@ class EmbeddedPostgres:
         server, self._server = self._server, None
         try:
             if server is not None:
-                with _pgserver().PostgresServer._lock:
+                with _pgserver().PostgresServer._lock:  # noqa: SLF001 - pgserver has no public one
                     others = [pid for pid in _forget_dead_handles(server.pgdata) if pid != os.getpid()]
                     if not others:
                         # By signal, not pgserver's `pg_ctl stop`: run as root, that runs as the pgserver
@@ -277,7 +277,7 @@ def _restore(modes: dict[str, int]) -> list[str]:
     changed = []
     for path, mode in modes.items():
         with contextlib.suppress(OSError):
-            if stat.S_IMODE(os.stat(path).st_mode) != mode:
-                os.chmod(path, mode)
+            if stat.S_IMODE(Path(path).stat().st_mode) != mode:
+                Path(path).chmod(mode)
                 changed.append(path)
     return changed

@@ -84,17 +84,19 @@ def listener(
     run: one pooled connection LISTENs; when it breaks (or stops answering the check every
     `check_every_seconds`) another is taken, after `backoff`."""
 
-    def received(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-        notice = _read(payload)
+    def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        text = str(payload)  # asyncpg hands a NOTIFY payload over as a str
+        notice = _read(text)
         if notice is None:
-            log.warning("poll-now notice ignored: not ours", extra={"bytes": len(payload)})
+            log.warning("poll-now notice ignored: not ours", extra={"bytes": len(text)})
             return
         nudged(*notice)
 
-    def correction(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-        notice = _read_correction(payload)
+    def correction(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        text = str(payload)
+        notice = _read_correction(text)
         if notice is None:
-            log.warning("correction notice ignored: not ours", extra={"bytes": len(payload)})
+            log.warning("correction notice ignored: not ours", extra={"bytes": len(text)})
         elif corrected is not None:
             corrected(*notice)
 

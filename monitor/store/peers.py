@@ -15,6 +15,7 @@ from monitor.domain.changes import StoredThread, ThreadChange
 from monitor.domain.items import Rejected
 from monitor.domain.model import Message, ThreadInfo, ThreadMessage
 from monitor.domain.outcomes import WAIT_FIELDS, Flags, WaitRow
+from monitor.store.db import Connection
 from monitor.store.store import ACCOUNT_LOCK, Transaction, clean_messages
 
 _WAIT_COLUMNS = ", ".join(WAIT_FIELDS)
@@ -286,7 +287,7 @@ class PeerTransaction:
     """One ingest of a peer's batch: lock the peer, read the threads the batch brings news to, write
     what their recomputation changes; set items aside and save the cursor as the inbox does."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._inbox = Transaction(conn)
         """Quarantine and cursors: the same tables as every stream's."""
@@ -371,24 +372,24 @@ class PeerTransaction:
         gone: list[tuple[int, int]] = []
         for change in changes:
             tid, account_id = change.thread.id, change.thread.account_id
-            for m in change.new:
-                messages.append(
-                    (
-                        account_id,
-                        m.external_id,
-                        tid,
-                        m.direction,
-                        m.author_id,
-                        m.text,
-                        m.url,
-                        m.is_retweet,
-                        m.reply_to_brand,
-                        m.created_at,
-                        m.future_created_at,
-                        m.raw,
-                        *change.flags[m.external_id],
-                    )
+            messages += [
+                (
+                    account_id,
+                    m.external_id,
+                    tid,
+                    m.direction,
+                    m.author_id,
+                    m.text,
+                    m.url,
+                    m.is_retweet,
+                    m.reply_to_brand,
+                    m.created_at,
+                    m.future_created_at,
+                    m.raw,
+                    *change.flags[m.external_id],
                 )
+                for m in change.new
+            ]
             flags += [(account_id, ext, *f) for ext, f in change.reflagged.items()]
             diff = change.waits
             gone += [(tid, seq) for seq in diff.gone] + [(tid, w.seq) for w in diff.changed]

@@ -19,6 +19,7 @@ from typing import Literal
 import asyncpg
 
 from monitor.logs import redact
+from monitor.store.db import Connection
 
 Hours = Literal["business", "wall"]
 _SECONDS_COLUMN: dict[Hours, str] = {"business": "business_seconds", "wall": "wall_seconds"}
@@ -262,7 +263,7 @@ def fine_edges(coarse: Sequence[float]) -> tuple[list[float], list[int]]:
     return fine, to_coarse
 
 
-Query = Callable[[asyncpg.Connection], Awaitable[list[asyncpg.Record]]]
+Query = Callable[[Connection], Awaitable[list[asyncpg.Record]]]
 
 
 class ReportStore:

@@ -21,6 +21,7 @@ from monitor.domain.items import DETAIL_MAX, Rejected, Settled
 from monitor.domain.model import Message, ThreadInfo, ThreadMessage
 from monitor.domain.outcomes import WAIT_FIELDS, Flags, WaitRow
 from monitor.logs import redact
+from monitor.store.db import Connection
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -239,14 +240,21 @@ class Store:
             )
 
     async def open_wait_summary(self, account_ids: Sequence[int], now: datetime) -> list[asyncpg.Record]:
-        """Open waits per account and kind: count, breached, at risk, oldest (one indexed query)."""
+        """Open waits per account and kind: count, breached, at risk, oldest; the shortest and
+        longest targets of the breached and of the at-risk ones, and the earliest deadline of the
+        at-risk ones (NULL when there are none). One indexed query."""
         async with self.pool.acquire() as conn:
             return await conn.fetch(
                 """
                 SELECT account_id, kind, count(*) AS open,
                        count(*) FILTER (WHERE deadline <= $2) AS breached,
                        count(*) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk,
-                       min(opened_at) AS oldest_opened_at
+                       min(opened_at) AS oldest_opened_at,
+                       min(target_seconds) FILTER (WHERE deadline <= $2) AS breached_target_min,
+                       max(target_seconds) FILTER (WHERE deadline <= $2) AS breached_target_max,
+                       min(target_seconds) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk_target_min,
+                       max(target_seconds) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk_target_max,
+                       min(deadline) FILTER (WHERE at_risk_at <= $2 AND deadline > $2) AS at_risk_deadline
                 FROM waits
                 WHERE closed_at IS NULL AND account_id = ANY($1::integer[])
                 GROUP BY account_id, kind
@@ -359,7 +367,7 @@ def _thread_rows(batch: Sequence[Message]) -> list[tuple[str, str, str | None, s
     return [rows[k] for k in sorted(rows)]
 
 
-def _thread_info(r: Mapping[str, Any]) -> ThreadInfo:
+def _thread_info(r: asyncpg.Record) -> ThreadInfo:
     return ThreadInfo(r["id"], r["account_id"], r["kind"], r["customer_id"], r["customer_handle"], r["url"])
 
 
@@ -367,7 +375,7 @@ ACCOUNT_LOCK = 0x1B0C  # advisory lock namespace: (ACCOUNT_LOCK, account id) whi
 
 
 async def _lock_threads(
-    conn: asyncpg.Connection, account_id: int, rows: list[tuple[str, str, str | None, str | None, str | None]]
+    conn: Connection, account_id: int, rows: list[tuple[str, str, str | None, str | None, str | None]]
 ) -> dict[str, ThreadInfo]:
     """Lock the account's threads (one advisory lock per account: its streams ingest one at a
     time, whichever process runs them), create the batch's new threads, and fill in a customer
@@ -422,7 +430,7 @@ class Transaction:
     """One transaction (see `Store.transaction`): lock an account's threads and read their messages
     and waits, apply what their recomputation changes, set items aside, save a cursor."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._channel: str | None = None
         self._message_ids: dict[tuple[int, str], int] = {}
@@ -528,26 +536,26 @@ class Transaction:
                 tid, account_id = change.thread.id, change.thread.account_id
                 if change.new:
                     flags = change.flags
-                    for m in change.new:
-                        rows.append(
-                            (
-                                account_id,
-                                channel,
-                                m.external_id,
-                                tid,
-                                m.direction,
-                                m.author_id,
-                                m.author_handle,
-                                m.text,
-                                m.url,
-                                m.is_retweet,
-                                m.created_at,
-                                m.raw,
-                                m.future_created_at,
-                                m.reply_to_brand,
-                                *flags[m.external_id],
-                            )
+                    rows.extend(
+                        (
+                            account_id,
+                            channel,
+                            m.external_id,
+                            tid,
+                            m.direction,
+                            m.author_id,
+                            m.author_handle,
+                            m.text,
+                            m.url,
+                            m.is_retweet,
+                            m.created_at,
+                            m.raw,
+                            m.future_created_at,
+                            m.reply_to_brand,
+                            *flags[m.external_id],
                         )
+                        for m in change.new
+                    )
                     if len(rows) >= _COPY_CHUNK:
                         if pending is not None:
                             await pending
@@ -659,7 +667,7 @@ class Transaction:
 _WAIT_COPIED = ("thread_id", "account_id", "seq", *WAIT_FIELDS)
 
 
-async def _update_waits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+async def _update_waits(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     columns = list(zip(*rows, strict=True))
     await conn.execute(
         f"""

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config, parse
-from monitor.domain.model import Message
+from monitor.domain.model import Direction, Message, ThreadKind
 from monitor.engine import AccountContext, Engine
 from monitor.store.store import AccountRow, Store
 
@@ -129,17 +129,17 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
             t0 = PREVIOUS_START + timedelta(seconds=int(rng.random() * span))
             customer = f"cust{n:03d}"
             private = account.endswith("-fb") and rng.random() < 0.5
-            kind = "private" if private else "public"
+            kind: ThreadKind = "private" if private else "public"
             key = f"{account}:{n}"
             ids = iter(range(100))
 
             def msg(
                 at: datetime,
-                direction: str,
+                direction: Direction,
                 text: str,
                 key: str = key,
                 customer: str = customer,
-                kind: str = kind,
+                kind: ThreadKind = kind,
                 ids: Iterable[int] = ids,
                 account: str = account,
             ) -> Message:
@@ -151,7 +151,7 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
                     kind,
                     direction,
                     at,
-                    text,  # type: ignore[arg-type]
+                    text,
                     customer if direction == "inbound" else "brand",
                     customer if direction == "inbound" else None,
                     url,
@@ -195,8 +195,8 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
         key = f"{account}:edge:{asked:%d}"
         url = f"https://example.com/{account}/{key}:q"
         out.messages[account] += [
-            Message(f"{key}:q", key, kind, "inbound", asked, QUESTIONS[0], "edge", "edge", url),  # type: ignore[arg-type]
-            Message(f"{key}:r", key, kind, "outbound", answered, REPLY, "brand", None, url),  # type: ignore[arg-type]
+            Message(f"{key}:q", key, kind, "inbound", asked, QUESTIONS[0], "edge", "edge", url),
+            Message(f"{key}:r", key, kind, "outbound", answered, REPLY, "brand", None, url),
         ]
         out.waits.append(
             ScriptedWait(account, kind, "first", asked.astimezone(UTC), answered.astimezone(UTC), url, "edge")

@@ -44,10 +44,10 @@ def parse_labels(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 
 
-def expand(values: str) -> list[float | None | str]:
+def expand(values: str) -> list[float | str | None]:
     """promtool's expanding notation: `a+bxn` is a then n more values b apart; `_xn` is n missing
     samples (`_`), `stale` a staleness marker (None)."""
-    out: list[float | None | str] = []
+    out: list[float | str | None] = []
     for term in values.split():
         if term == "stale":
             out.append(None)

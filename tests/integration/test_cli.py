@@ -63,6 +63,13 @@ def fetchval(url: str, sql: str) -> object:
     return asyncio.run(go())
 
 
+def count(url: str, sql: str) -> int:
+    """What a `SELECT count(*) ...` query gives."""
+    n = fetchval(url, sql)
+    assert isinstance(n, int), n
+    return n
+
+
 def test_check_config_lists_every_problem_and_run_refuses(tmp_path: Path, database_url: str) -> None:
     path = tmp_path / "broken.toml"
     path.write_text(BROKEN)
@@ -99,9 +106,9 @@ def test_run_with_a_url_polls_serves_health_and_stops_on_sigterm(tmp_path: Path,
     try:
         wait_for(serving(proc, port), what="/readyz 200 from the process started")
         assert http_json(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok", "pid": proc.pid})
-        wait_for(lambda: fetchval(database_url, "SELECT count(*) FROM waits") > 0, what="waits stored")
+        wait_for(lambda: count(database_url, "SELECT count(*) FROM waits") > 0, what="waits stored")
         wait_for(
-            lambda: fetchval(database_url, "SELECT count(*) FROM poll_state WHERE status='ok'") == 2,
+            lambda: count(database_url, "SELECT count(*) FROM poll_state WHERE status='ok'") == 2,
             what="both streams polled",
         )
         proc.send_signal(signal.SIGTERM)
@@ -129,7 +136,7 @@ def test_run_on_embedded_defaults(short_tmp: Path) -> None:
         pgdata = short_tmp / "data" / "inbox-monitor" / "pgdata"
         url = f"postgresql://postgres@/inbox_monitor?host={pgdata}"
         wait_for(
-            lambda: fetchval(url, "SELECT count(*) FROM poll_state WHERE status = 'ok'") == 2,
+            lambda: count(url, "SELECT count(*) FROM poll_state WHERE status = 'ok'") == 2,
             what="both accounts polled",
         )
         proc.send_signal(signal.SIGINT)

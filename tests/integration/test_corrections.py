@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.app import prepare
 from monitor.config import Config, parse
-from monitor.domain.model import Message, ThreadInfo
+from monitor.domain.model import Direction, Message, ThreadInfo, ThreadKind
 from monitor.engine import Engine, thread_outcome
 from monitor.metrics import Metrics
 from monitor.secrets import EnvSecret
@@ -134,14 +134,14 @@ async def test_a_label_overrides_the_rules_in_later_ingests_and_recompute_and_ru
     engine = await engine_for(store, ["shop-x"])
     [account_id] = engine.accounts
 
-    def tweet(ext: str, minute: int, text: str, direction: str = "inbound") -> Message:
+    def tweet(ext: str, minute: int, text: str, direction: Direction = "inbound") -> Message:
         return Message(
             ext,
             "c:7",
             "public",
             direction,
             T0 + timedelta(minutes=minute),
-            text,  # type: ignore[arg-type]
+            text,
             "7" if direction == "inbound" else "1",
             "cust",
         )
@@ -234,7 +234,7 @@ def post(
     customer: str = "7001",
     outbound: bool = False,
     reply_to_brand: bool = False,
-    kind: str = "public",
+    kind: ThreadKind = "public",
 ) -> Message:
     handle = "shop-x" if outbound else f"cust{customer}"
     thread = f"c{customer}:{customer}" if kind == "public" else f"dm-{customer}"
@@ -242,7 +242,7 @@ def post(
         ext,
         thread,
         kind,
-        "outbound" if outbound else "inbound",  # type: ignore[arg-type]
+        "outbound" if outbound else "inbound",
         NOW - timedelta(minutes=minutes_ago),
         text,
         "1001" if outbound else customer,
@@ -427,8 +427,8 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
             "127.0.0.1",
             0,
             store=store,
-            poller=None,
-            metrics=metrics,  # type: ignore[arg-type]
+            poller=None,  # type: ignore[arg-type]  # the labels API runs without pollers
+            metrics=metrics,
             registry=CollectorRegistry(),
             engine=engine,
             api_token=token,
@@ -463,7 +463,7 @@ async def test_labels_api_checks_its_token_its_body_and_the_message(tmp_path: Pa
 
             before = await state()
             ok = {"needs_reply": False, "note": "spam", "by": "grafana"}
-            refused = [
+            refused: list[tuple[str, bytes | dict[str, Any], str | None, int, str]] = [
                 (f"{unconfigured}/201/label", ok, TOKEN, 404, "set token_env in [server.api]"),
                 (f"{base}/201/label?account=shop-x", ok, None, 401, "bearer token"),
                 (f"{base}/201/label?account=shop-x", ok, "wrong", 401, "bearer token"),

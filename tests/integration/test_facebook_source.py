@@ -448,7 +448,7 @@ async def test_restart_resumes_from_the_watermarks(store: Store, monkeypatch: py
         assert any(q.edge == "messages" for q in first_run)
         await r.stop()
         async with store.pool.acquire() as conn:
-            cursors = dict(await conn.fetch("SELECT stream, cursor FROM poll_state"))
+            cursors = {r["stream"]: r["cursor"] for r in await conn.fetch("SELECT stream, cursor FROM poll_state")}
         assert all(len(c) < 8000 for c in cursors.values())
 
         mark = len(r.api.requests)

@@ -28,7 +28,7 @@ from monitor.poller import Poller, PollTarget
 from monitor.runtime import Backoff
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 from monitor.sources.x import build_x_sources
-from monitor.store.db import create_pool, migrate
+from monitor.store.db import Connection, create_pool, migrate
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
 from tests.waiting import cli_env, eventually, free_port, in_thread, serving, start_cli
@@ -49,7 +49,7 @@ Script = dict[tuple[str, object], tuple[float, float | None]]
 """(account, question key) -> (asked at, replied at or None): one thread each."""
 
 
-async def assert_stored_as_scripted(conn: asyncpg.Connection, expected: Script) -> None:
+async def assert_stored_as_scripted(conn: Connection, expected: Script) -> None:
     """Every scripted message stored once, every question one `first` wait closed by its reply."""
     assert await conn.fetchval("SELECT count(*) FROM messages") == sum(2 if r else 1 for _, r in expected.values())
     rows = await conn.fetch("""
@@ -106,7 +106,8 @@ poll_interval = "1s"
 def readyz(port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=3) as r:
-            return r.status
+            status: int = r.status
+            return status
     except urllib.error.HTTPError as e:
         return e.code
     except OSError:
@@ -115,10 +116,10 @@ def readyz(port: int) -> int:
 
 @pytest.mark.slow
 async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, short_tmp: Path) -> None:
-    import pgserver
+    from pgserver.postgres_server import get_server
 
     data = short_tmp / "pgdata"
-    server = pgserver.get_server(data, cleanup_mode="stop")
+    server = get_server(data, cleanup_mode="stop")
     url = server.get_uri()
     api = FakeXApi(
         limits={MENTIONS: 10**9, TWEETS: 10**9},
@@ -175,7 +176,7 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
             lambda: time.time() > down + OUTAGE, timeout=OUTAGE + 5, interval=0.2, what=f"{OUTAGE:.0f} s of outage"
         )
         assert proc.poll() is None  # the process rides it out
-        server = await asyncio.to_thread(pgserver.get_server, data, cleanup_mode="stop")
+        server = await asyncio.to_thread(get_server, data, cleanup_mode="stop")
         up = time.time()
         ask("after", float(int(up) + 1))
         await eventually(lambda: readyz(port) == 200, timeout=60, what="/readyz after PostgreSQL came back")
@@ -211,7 +212,7 @@ async def test_postgresql_restart_and_api_faults_lose_nothing(tmp_path: Path, sh
     assert log.count("polls failing") <= ACCOUNTS * 2 * 4, "failures are logged on change, not per retry"
 
 
-class BreakingConnection(asyncpg.Connection):  # type: ignore[misc]
+class BreakingConnection(asyncpg.Connection):
     """A real connection that breaks around a statement: before it (nothing done), or after it
     (done, the answer lost; after a COMMIT, committed without the client knowing). At `rate`, at
     random but reproducibly, and at the `FORCED` occurrences of a statement. Off until `rate` is set."""

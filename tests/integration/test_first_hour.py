@@ -21,13 +21,13 @@ DURATION = 20
 last 30 simulated minutes (questions and answers in the first seconds)."""
 STARTUP = 30.0
 """Seconds for the demo to serve: a new embedded PostgreSQL (initdb) and the migrations."""
-SUMMARY_ROW = re.compile(r"^(demo-shop-\S+)\s+(x|facebook)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", re.M)
+SUMMARY_ROW = re.compile(r"^(demo-shop-\S+)\s+(x|facebook)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", re.MULTILINE)
 """A line of the demo's closing summary: account, channel, questions, answered, breached, open, past SLA."""
 
 
 def readme_first_command() -> list[str]:
     """The arguments of `inbox-monitor` in the README's first command."""
-    found = re.search(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    found = re.search(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL)
     assert found is not None, "the README has no ```sh block"
     command = found.group(1).split("&&")[-1].split()
     assert command[0].endswith("bin/inbox-monitor"), found.group(1)
@@ -46,7 +46,7 @@ class Ran:
         return rows
 
     def data_dir(self) -> str:
-        found = re.search(r"data in (\S+)$", self.stdout, re.M)
+        found = re.search(r"data in (\S+)$", self.stdout, re.MULTILINE)
         assert found is not None, self.stdout[:2000]
         return found.group(1)
 

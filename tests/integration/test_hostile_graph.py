@@ -500,7 +500,7 @@ STREAM_EDGES = {"messenger": ("conversations", "messages"), "comments": ("feed",
 
 def memory(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak) of a process, in bytes."""
-    with open(f"/proc/{pid}/status") as status:
+    with Path(f"/proc/{pid}/status").open() as status:
         fields = dict(line.split(":", 1) for line in status if line.startswith("Vm"))
     return {k: int(v.split()[0]) * 1024 for k, v in fields.items() if k in ("VmRSS", "VmHWM")}
 

@@ -5,6 +5,7 @@ that fails when the bound is removed."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import signal
 import time
@@ -87,13 +88,13 @@ def streams(fake: FakeXApi, session: aiohttp.ClientSession, *, count: int = 250,
         brand_id=BRAND,
         brand_handle="brand",
     )
-    keys: dict[str, Any] = dict(
-        dm=True,
-        consumer_key_env="X_CK",
-        consumer_secret_env="X_CS",
-        access_token_env="X_AT",
-        access_token_secret_env="X_ATS",
-    )
+    keys: dict[str, Any] = {
+        "dm": True,
+        "consumer_key_env": "X_CK",
+        "consumer_secret_env": "X_CS",
+        "access_token_env": "X_AT",
+        "access_token_secret_env": "X_ATS",
+    }
     account = XAccount(
         name="brand-x",
         channel="x",
@@ -355,7 +356,7 @@ async def test_a_page_larger_than_asked_is_refused(fake_api: FakeXApi, session: 
     fake_api.misbehave("oversized_page", endpoint=MENTIONS)
     with pytest.raises(BadPayload, match=f"^{MENTIONS}: 2500 items on one page, more than the max_results=100 asked"):
         await mentions.fetch(None)
-    assert 2500 > MAX_BATCH_MESSAGES
+    assert MAX_BATCH_MESSAGES < 2500
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,7 +393,7 @@ async def poller_for(
             api_base_url=fake.base_url,
         )
         [mentions, _] = build_x_sources(
-            account, session, environ=ENV, budgets=budgets, **({"clock": clock.time} if clock else {})
+            account, session, environ=ENV, budgets=budgets, clock=clock.time if clock is not None else time.time
         )
         targets.append(PollTarget(ids[name], name, "brand", "x", mentions, interval))
     if clock is None:
@@ -449,7 +450,7 @@ async def test_a_stream_that_always_has_more_leaves_the_other_accounts_their_sha
     assert all(w.count("201") <= 20 for w in windows), [w.count("201") for w in windows]
     endless = api.requests_to(MENTIONS, "201")
     starts = [r.at for r in endless if "pagination_token" not in r.params]  # one per fetch
-    assert all(b - a >= MORE_POLL_DELAY - 0.1 for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a >= MORE_POLL_DELAY - 0.1 for a, b in itertools.pairwise(starts))
     assert [r for r in api.requests if r.status == 429] == []
     waited = lags(api, "200", {i: at for i, at in posted.items() if at <= end - 5})
     assert len(waited) == len([at for at in posted.values() if at <= end - 5])
@@ -472,7 +473,7 @@ async def test_a_stream_told_to_wait_for_ever_polls_again_within_a_window(
         await poller.stop()
     at = [r.at for r in fake_api.requests_to(MENTIONS)]
     # (a minute of slack: each real millisecond of the loop is 0.4 simulated seconds)
-    assert all(RATE_WAIT_MAX - 5 <= b - a <= RATE_WAIT_MAX + 60 for a, b in zip(at, at[1:], strict=False)), at
+    assert all(RATE_WAIT_MAX - 5 <= b - a <= RATE_WAIT_MAX + 60 for a, b in itertools.pairwise(at)), at
     assert poller.health[("told", "x.mentions")].status == "rate_limited"
 
 

@@ -7,6 +7,7 @@ import itertools
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.domain.changes import StoredThread, ThreadChange, thread_change
-from monitor.domain.model import Message
+from monitor.domain.model import Direction, Message
 from monitor.engine import thread_outcome
 from monitor.store.db import create_pool, migrate, migrations, pending_migrations
 from monitor.store.store import Store
@@ -27,14 +28,14 @@ REPLY = "Bonjour, nous regardons cela en DM."
 
 
 def message(
-    ext: str, thread: str, minute: int, direction: str = "inbound", text: str = QUESTION, customer: str = "42"
+    ext: str, thread: str, minute: int, direction: Direction = "inbound", text: str = QUESTION, customer: str = "42"
 ) -> Message:
     return Message(
         ext,
         thread,
         "public",
         direction,
-        T0 + timedelta(minutes=minute),  # type: ignore[arg-type]
+        T0 + timedelta(minutes=minute),
         text,
         customer if direction == "inbound" else "brand",
         f"user{customer}",
@@ -67,6 +68,7 @@ async def test_nul_bytes_and_huge_text_are_stored(store: Store) -> None:
     await engine.ingest(account_id, "s", batch, None)
     async with store.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT body, author_handle, raw FROM messages WHERE external_id='n1'")
+    assert row is not None
     assert row["body"].startswith("help\ufffd me") and len(row["body"]) == len(text)
     assert row["author_handle"] == "a\ufffdb" and row["raw"] == {"t\ufffd": "\ufffd"}
 
@@ -80,11 +82,14 @@ async def test_failed_transaction_stores_nothing(store: Store) -> None:
             raise RuntimeError("boom")
         yield from ()
 
-    with pytest.raises(RuntimeError):
+    async def write_then_fail() -> None:
         async with store.transaction() as tx:  # threads created, cursor saved, then the failure
             threads = await tx.lock_batch(account_id, "x", [message("1", "k:1", 0)])
             await tx.save_cursor(account_id, "s", "c1")
             await tx.apply(broken(threads))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await write_then_fail()
     async with store.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM messages") == 0
         assert await conn.fetchval("SELECT count(*) FROM threads") == 0
@@ -197,6 +202,7 @@ async def test_any_unicode_and_odd_timestamps_are_stored_and_waited_on(store: St
     async with store.pool.acquire() as conn:
         bodies = {r["external_id"]: r["body"] for r in await conn.fetch("SELECT external_id, body FROM messages")}
         future = await conn.fetchrow("SELECT * FROM waits WHERE opened_message = 't1'")
+    assert future is not None
     assert [bodies[f"u{i}"] for i in range(len(texts) - 1)] == texts[:-1]  # stored exactly as received
     assert bodies[f"u{len(texts) - 1}"] == "lone \ufffd surrogate?"  # not UTF-8: marked, not refused
     assert future["breached_at"] is None and future["deadline"] > FIXED_NOW  # a future question waits
@@ -209,7 +215,7 @@ async def test_raw_payloads_are_kept_whatever_they_hold(store: Store) -> None:
 
     engine = await engine_for(store, ["acme-x"])
     account_id = next(iter(engine.accounts))
-    payloads = {
+    payloads: dict[str, dict[str, Any]] = {
         "plain": {"id": "1", "text": "Où est ma commande ? 📦", "entities": {"mentions": [{"username": "acme"}]}},
         "nul": {"text": "a\x00b", "k\x00": ["\x00"]},
         "surrogate": {"text": "lone \ud800", "\udc00": 1},
@@ -249,11 +255,14 @@ async def test_a_failure_while_a_chunk_is_being_copied_stores_nothing(store: Sto
                 raise RuntimeError("boom")
             yield thread_change(stored, thread_outcome(ctx, stored.info, stored.messages, FIXED_NOW))
 
-    with pytest.raises(RuntimeError, match="boom"):
+    async def write_then_fail() -> None:
         async with store.transaction() as tx:
             threads = await tx.lock_batch(account_id, "x", batch)
             await tx.save_cursor(account_id, "s", "c-1")
             await tx.apply(failing(threads))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await write_then_fail()
     assert computed == 400
     async with store.pool.acquire() as conn:
         counts = [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("messages", "threads", "waits")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -126,7 +127,7 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
     tokens = {"p1": "token-p1", "p2": "token-p2", "p3": "token-p3"}
     for token in tokens.values():
         api.add_bearer_token(token)
-    procs: dict[str, tuple[object, int]] = {}
+    procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
         for name, token in tokens.items():
             port = free_port()
@@ -138,7 +139,7 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
             )
             procs[name] = (start_cli("run", env=env, log=tmp_path / f"{name}.log"), port)
         for proc, port in procs.values():
-            await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")  # type: ignore[arg-type]
+            await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
 
         def recent_split(window: float) -> dict[str, set[str]]:
             now = time.time()
@@ -160,7 +161,7 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
 
         victim, (proc, _) = "p2", procs["p2"]
         victim_accounts = recent_split(POLL + 1)[tokens[victim]]
-        proc.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
+        proc.send_signal(signal.SIGKILL)
         killed = time.time()
 
         def taken_over() -> bool:
@@ -207,11 +208,11 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
         )
     finally:
         for proc, _ in procs.values():
-            if proc.poll() is None:  # type: ignore[attr-defined]
-                proc.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         for proc, _ in procs.values():
             try:
-                proc.wait(timeout=30)  # type: ignore[attr-defined]
-            except Exception:
-                proc.kill()  # type: ignore[attr-defined]
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         await api.stop()

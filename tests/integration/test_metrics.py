@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tests.waiting import cli_env, eventually, free_port, serving, start_cli, wa
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ACCOUNTS = [("acme", "acme-x", "x"), ("acme", "acme-fb", "facebook"), ("globex", "globex-x", "x")]
+HANDLES = {"acme-x": "@acme", "acme-fb": "Acme Shop"}
 
 
 async def wire(
@@ -46,7 +48,10 @@ async def wire(
         environ={},
     )
     ids = await store.sync_accounts(AccountRow(n, b, c, "1", None, "default") for b, n, c in ACCOUNTS)
-    contexts = {ids[n]: AccountContext(ids[n], n, b, c, config.policy("default")) for b, n, c in ACCOUNTS}  # type: ignore[arg-type]
+    contexts = {
+        ids[n]: AccountContext(ids[n], n, b, c, config.policy("default"), HANDLES.get(n))  # type: ignore[arg-type]
+        for b, n, c in ACCOUNTS
+    }
     engine = Engine(store, contexts, clock=lambda: now)
     registry = CollectorRegistry()
     metrics = Metrics(contexts, registry=registry, clock=lambda: now)
@@ -109,6 +114,43 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
         assert got[(p + "open_waits_breached", labels)] == r["open_breached"], labels
         assert got[(p + "open_waits_at_risk", labels)] == r["open_at_risk"], labels
         assert got[(p + "oldest_open_wait_seconds", labels)] == pytest.approx(float(r["oldest"]))
+    # What the alert texts say, per account: the shortest and longest target of the breached and
+    # of the at-risk waits, and the first at-risk deadline; no series for an account without any.
+    async with store.pool.acquire() as conn:
+        facts = await conn.fetch(
+            """
+            SELECT a.brand, a.channel, a.name AS account,
+              min(w.target_seconds) FILTER (WHERE w.deadline <= $1) AS breached_min,
+              max(w.target_seconds) FILTER (WHERE w.deadline <= $1) AS breached_max,
+              min(w.target_seconds) FILTER (WHERE w.at_risk_at <= $1 AND w.deadline > $1) AS at_risk_min,
+              max(w.target_seconds) FILTER (WHERE w.at_risk_at <= $1 AND w.deadline > $1) AS at_risk_max,
+              min(w.deadline) FILTER (WHERE w.at_risk_at <= $1 AND w.deadline > $1) AS at_risk_deadline
+            FROM accounts a LEFT JOIN waits w ON w.account_id = a.id AND w.closed_at IS NULL
+            GROUP BY a.brand, a.channel, a.name
+            """,
+            NOW,
+        )
+    expected: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for f in facts:
+        account = {"account": f["account"], "brand": f["brand"], "channel": f["channel"]}
+        for state in ("breached", "at_risk"):
+            for bound in ("min", "max"):
+                if f[f"{state}_{bound}"] is not None:
+                    series = tuple(sorted({**account, "state": state, "bound": bound}.items()))
+                    expected[("social_inbox_open_waits_target_seconds", series)] = f[f"{state}_{bound}"]
+        if f["at_risk_deadline"] is not None:
+            series = tuple(sorted(account.items()))
+            expected[("social_inbox_at_risk_deadline_timestamp_seconds", series)] = f["at_risk_deadline"].timestamp()
+    assert len({k[0] for k in expected}) == 2 and len(expected) > 4, expected  # some breached, some at risk
+    facts_exported = {
+        k: v
+        for k, v in got.items()
+        if k[0] in ("social_inbox_open_waits_target_seconds", "social_inbox_at_risk_deadline_timestamp_seconds")
+    }
+    assert facts_exported == expected
+    info = {dict(k[1])["account"]: dict(k[1])["handle"] for k in got if k[0] == "social_inbox_account_info"}
+    assert info == {"acme-x": "acme", "acme-fb": "Acme Shop", "globex-x": ""}  # no @: the rules add it on X
+
     # Histograms are per brand, channel and kind; their series appear with the first observation.
     async with store.pool.acquire() as conn:
         groups = await conn.fetch("""
@@ -120,14 +162,14 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
     assert len(groups) == 3  # (acme, x), (acme, facebook), (globex, x); demo replies close first waits
     p = "social_inbox_response_seconds"
     for g in groups:
-        labels = (("brand", g["brand"]), ("channel", g["channel"]), ("kind", g["kind"]))
-        assert got[(p + "_count", labels)] == g["n"], labels
-        assert got[(p + "_sum", labels)] == pytest.approx(g["total"])
+        group = (("brand", g["brand"]), ("channel", g["channel"]), ("kind", g["kind"]))
+        assert got[(p + "_count", group)] == g["n"], group
+        assert got[(p + "_sum", group)] == pytest.approx(g["total"])
         for (name, lab), value in got.items():
-            if name == p + "_bucket" and tuple(x for x in lab if x[0] != "le") == labels:
+            if name == p + "_bucket" and tuple(x for x in lab if x[0] != "le") == group:
                 le = dict(lab)["le"]
-                expected = g["n"] if le == "+Inf" else sum(1 for v in g["responses"] if v <= float(le))
-                assert value == expected, (labels, le)
+                count = g["n"] if le == "+Inf" else sum(1 for v in g["responses"] if v <= float(le))
+                assert value == count, (group, le)
     assert sum(v for (name, _), v in got.items() if name == p + "_count") == sum(g["n"] for g in groups)
     # Bucket edges include the SLA targets.
     edges = {dict(lab)["le"] for (name, lab) in got if name == "social_inbox_response_seconds_bucket"}
@@ -184,8 +226,51 @@ async def test_open_waits_follow_an_ingest_without_waiting_for_the_snapshot(stor
         await asyncio.gather(loop, return_exceptions=True)
 
 
-async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: Store) -> None:
+async def test_the_alert_facts_follow_each_account_read_and_go_with_the_answer(store: Store) -> None:
+    """open_waits_target_seconds and at_risk_deadline_timestamp_seconds exist only while an
+    account has breached (at-risk) waits; reading one account again leaves the others' alone."""
     engine, metrics, targets, registry = await wire(store)
+    ids = {t.account: t.account_id for t in targets}
+    await metrics.refresh(store)
+    facts = ("social_inbox_open_waits_target_seconds", "social_inbox_at_risk_deadline_timestamp_seconds")
+
+    def exported() -> dict[tuple[str, str, str], float]:
+        """(metric, account, state) -> value."""
+        return {
+            (name, dict(labels)["account"], dict(labels).get("state", "")): value
+            for (name, labels), value in samples(registry).items()
+            if name in facts and dict(labels).get("bound", "min") == "min"
+        }
+
+    assert exported() == {}
+
+    def question(key: str, minutes: int) -> Message:
+        created = NOW - timedelta(minutes=minutes)
+        return Message(key, key, "public", "inbound", created, "Where is my order?", "c1", "someone", None)
+
+    # Public first target 10 minutes: at risk from 8 minutes, breached from 10.
+    await engine.ingest(ids["acme-x"], "mentions", [question("q-acme", 9)], None)
+    await engine.ingest(ids["globex-x"], "mentions", [question("q-globex", 12)], None)
+    await metrics.refresh(store, {ids["acme-x"]})
+    deadline = (NOW + timedelta(minutes=1)).timestamp()
+    assert exported() == {
+        ("social_inbox_open_waits_target_seconds", "acme-x", "at_risk"): 600.0,
+        ("social_inbox_at_risk_deadline_timestamp_seconds", "acme-x", ""): deadline,
+    }
+    await metrics.refresh(store, {ids["globex-x"]})
+    assert exported()[("social_inbox_open_waits_target_seconds", "globex-x", "breached")] == 600.0
+    assert len(exported()) == 3
+
+    reply = Message("r-acme", "q-acme", "public", "outbound", NOW, "On its way!", "brand", "acme", None)
+    await engine.ingest(ids["acme-x"], "mentions", [reply], None)
+    await metrics.refresh(store, {ids["acme-x"]})
+    assert exported() == {("social_inbox_open_waits_target_seconds", "globex-x", "breached"): 600.0}
+    await metrics.refresh(store)
+    assert exported() == {("social_inbox_open_waits_target_seconds", "globex-x", "breached"): 600.0}
+
+
+async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: Store) -> None:
+    engine, metrics, _, registry = await wire(store)
     hostile = [
         '"}\nsocial_inbox_open_waits{account="evil"} 1e9\n',
         "@evil\u202eresu",
@@ -230,7 +315,13 @@ async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: St
         "demo",
         "default",
         *DIRECTIONS,
-    }  # "default" is the policy's name
+        *(h.lstrip("@") for h in HANDLES.values()),
+        "",  # no handle configured
+        "breached",
+        "at_risk",
+        "min",
+        "max",
+    }  # "default" is the policy's name; the handles are the configured ones
     for name, labels in samples(registry):
         for key, value in labels:
             if key in ("le", "version", "result", "quantile"):
@@ -243,7 +334,8 @@ async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: St
 def http_get(url: str, accept: str | None = None) -> str:
     request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     with urllib.request.urlopen(request, timeout=5) as r:
-        return r.read().decode()
+        body: bytes = r.read()
+    return body.decode()
 
 
 LIVE = """
@@ -267,7 +359,8 @@ demo_per_minute = 20
 
 
 @pytest.fixture
-def live(tmp_path: Path, database_url: str):  # noqa: ANN201 - a running inbox-monitor: its base URL
+def live(tmp_path: Path, database_url: str) -> Iterator[str]:
+    """A running inbox-monitor: its base URL."""
     port = free_port()
     (tmp_path / "live.toml").write_text(LIVE.format(port=port))
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(tmp_path / "live.toml"))
@@ -297,8 +390,11 @@ def test_promtool_accepts_the_live_metrics(live: str) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.strip() == "" and check.stderr.strip() == "", check.stdout + check.stderr
     # promtool reads the text format only; the OpenMetrics output must parse as OpenMetrics.
-    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.openmetrics import parser
 
+    # prometheus_client leaves its OpenMetrics parser unannotated: its type, here.
+    parse_openmetrics: Callable[[str], Iterable[Metric]] = parser.text_string_to_metric_families
     families = list(parse_openmetrics(http_get(f"{live}/metrics", "application/openmetrics-text; version=1.0.0")))
     assert {"social_inbox_open_waits", "social_inbox_response_seconds"} <= {f.name for f in families}
 
@@ -326,13 +422,16 @@ def test_alert_links_redirect_to_the_oldest_open_post(live: str) -> None:
 
     def location(path: str) -> tuple[int, str | None]:
         parts = urlsplit(live)
+        assert parts.hostname is not None
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
         conn.request("GET", path)
         response = conn.getresponse()
         return response.status, response.getheader("Location")
 
-    status, url = wait_for(
-        lambda: (r := location("/go/oldest?account=live-x"))[0] == 302 and r, what="an open wait to link to"
-    )
+    def redirect() -> str | None:
+        status, url = location("/go/oldest?account=live-x")
+        return url if status == 302 else None
+
+    url = wait_for(redirect, what="an open wait to link to")
     assert url is not None and url.startswith("https://x.com/i/web/status/live-x-")
     assert location("/go/oldest?account=someone-else")[0] == 404

@@ -270,6 +270,7 @@ async def test_retry_stores_what_this_version_parses_and_keeps_the_rest_with_its
             "SELECT m.external_id, m.author_handle, m.created_at, w.opened_at FROM messages m"
             " JOIN waits w ON w.opened_message = m.external_id"
         )
+    assert stored is not None
     assert tuple(stored) == (
         good["id"],
         "camille_dbs",

@@ -10,6 +10,7 @@ import asyncio
 import email
 import email.policy
 import io
+import itertools
 import json
 import subprocess
 from collections import Counter
@@ -31,7 +32,7 @@ from PIL import Image
 from monitor.config import parse
 from monitor.reports.build import ReportError, ReportRequest, build_report
 from monitor.reports.i18n import Words
-from monitor.reports.model import BUCKET_EDGES, Figures, Report
+from monitor.reports.model import BUCKET_EDGES, Figures, Language, Report, Row
 from monitor.reports.period import parse_period
 from monitor.reports.render import render
 from monitor.reports.schedule import ReportScheduler
@@ -42,7 +43,7 @@ from monitor.store.reports import ReportStore
 from monitor.store.store import AccountRow, Store
 from tests.conftest import tool
 from tests.integration import report_data as rd
-from tests.waiting import Longest, cli, cli_env, free_port, wait_for
+from tests.waiting import Longest, cli, cli_env, free_port, scrape_sum, serving, start_cli, stop_cli, wait_for
 
 PERIOD = parse_period("2026-W10", now=rd.AS_OF, timezone=rd.TZ)
 
@@ -91,14 +92,17 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     data = loaded
     report = await make(store, hours)
 
-    def check(row: Any, **scope: str | None) -> None:
+    def check(row: Row, brand: str | None = None, channel: str | None = None, account: str | None = None) -> None:
+        scope = {"brand": brand, "channel": channel, "account": account}
         where = f"{scope} {hours}"
-        assert_figures(row.current, rd.expected(data, start=rd.START, end=rd.END, hours=hours, **scope), where)
-        assert_figures(
-            row.previous,
-            rd.expected(data, start=rd.PREVIOUS_START, end=rd.START, hours=hours, **scope),
-            f"previous {where}",
+        current = rd.expected(
+            data, start=rd.START, end=rd.END, hours=hours, brand=brand, channel=channel, account=account
         )
+        assert_figures(row.current, current, where)
+        previous = rd.expected(
+            data, start=rd.PREVIOUS_START, end=rd.START, hours=hours, brand=brand, channel=channel, account=account
+        )
+        assert_figures(row.previous, previous, f"previous {where}")
 
     check(report.total)
     assert [r.brand for r in report.brands] == ["acme", "globex"]
@@ -122,7 +126,7 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     seconds = [f.business if hours == "business" else f.wall for f in fs if f.wait.kind == "first" and f.answered]
     edges = (0.0, *BUCKET_EDGES, float("inf"))
     assert [b.waits for b in report.distribution] == [
-        sum(1 for s in seconds if s is not None and lo <= s < hi) for lo, hi in zip(edges, edges[1:], strict=False)
+        sum(1 for s in seconds if s is not None and lo <= s < hi) for lo, hi in itertools.pairwise(edges)
     ]
     assert report.unanswered_first == sum(1 for f in fs if f.wait.kind == "first" and not f.answered)
     # Breaches by local weekday and hour the question was asked.
@@ -133,20 +137,27 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
     )
     assert report.heatmap == [[heat.get((d, h), 0) for h in range(24)] for d in range(7)]
     assert sum(map(sum, report.heatmap)) == report.total.current.breaches
+
     # The ten longest waits: wall-clock time waited, until the reply or the report's instant.
-    waited = sorted(fs, key=lambda f: -(f.wall if f.answered else (rd.AS_OF - f.wait.opened_at).total_seconds()))
+    def waited_seconds(f: rd.Facts) -> float:
+        if f.answered:
+            assert f.wall is not None
+            return f.wall
+        return (rd.AS_OF - f.wait.opened_at).total_seconds()
+
+    waited = sorted(fs, key=waited_seconds, reverse=True)  # stable: ties keep their order
     assert [(w.account, w.opened_at, w.url, w.customer_handle) for w in report.longest] == [
         (f.wait.account, f.wait.opened_at, f.wait.url, f.wait.customer) for f in waited[:10]
     ]
     async with store.pool.acquire() as conn:  # the rule that made the opening message a question
         reasons: dict[tuple[str, datetime], set[str]] = {}
-        for r in await conn.fetch(
+        for rec in await conn.fetch(
             "SELECT a.name, w.opened_at, m.reason FROM waits w"
             " JOIN accounts a ON a.id = w.account_id"
             " JOIN messages m ON m.account_id = w.account_id"
             " AND m.external_id = w.opened_message"
         ):
-            reasons.setdefault((r["name"], r["opened_at"]), set()).add(r["reason"])
+            reasons.setdefault((rec["name"], rec["opened_at"]), set()).add(rec["reason"])
     assert all(w.reason and w.reason in reasons[(w.account, w.opened_at)] for w in report.longest)
     for w, f in zip(report.longest, waited, strict=False):
         until = f.wall if f.answered else (rd.AS_OF - f.wait.opened_at).total_seconds()
@@ -269,6 +280,13 @@ def listing(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
+def payload(part: EmailMessage) -> bytes:
+    """The decoded body of one part of an email."""
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes), type(data)
+    return data
+
+
 SECTIONS = {
     "en": [
         "Social inbox SLA report",
@@ -302,7 +320,7 @@ SECTIONS = {
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 async def test_pdf_opens_has_its_sections_and_its_pages_render_with_charts(
-    store: Store, loaded: rd.Script, tmp_path: Path, language: str
+    store: Store, loaded: rd.Script, tmp_path: Path, language: Language
 ) -> None:
     report = await make(store)
     pdf = await asyncio.to_thread(render, report, "pdf", language)
@@ -460,9 +478,9 @@ async def test_scheduled_report_reaches_smtp_with_the_pdf_and_slack_with_the_sum
     parts = {p.get_filename(): p for p in mail.walk() if p.get_filename()}
     assert set(parts) == {"weekly-2026-W10.pdf", "weekly-2026-W10.csv"}
     assert parts["weekly-2026-W10.pdf"].get_content_type() == "application/pdf"
-    pdf = pypdf.PdfReader(io.BytesIO(parts["weekly-2026-W10.pdf"].get_payload(decode=True)))
+    pdf = pypdf.PdfReader(io.BytesIO(payload(parts["weekly-2026-W10.pdf"])))
     assert "Synthèse" in pdf.pages[0].extract_text()
-    body = next(p for p in mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    body = payload(next(p for p in mail.walk() if p.get_content_type() == "text/plain")).decode()
     assert f"Questions: {expected.questions} (" in body
     # Slack: the summary, with the same figures.
     [message] = slack.messages
@@ -471,9 +489,7 @@ async def test_scheduled_report_reaches_smtp_with_the_pdf_and_slack_with_the_sum
     assert "acme" in message.text and "globex" in message.text
     # The directory: the same files.
     assert listing(tmp_path / "reports") == ["weekly-2026-W10.csv", "weekly-2026-W10.pdf"]
-    assert (tmp_path / "reports" / "weekly-2026-W10.pdf").read_bytes() == parts["weekly-2026-W10.pdf"].get_payload(
-        decode=True
-    )
+    assert (tmp_path / "reports" / "weekly-2026-W10.pdf").read_bytes() == payload(parts["weekly-2026-W10.pdf"])
     [run] = await restarted.reports.runs("weekly")
     assert (run["status"], run["delivered"], run["error"]) == ("done", ["directory", "slack", "email"], None)
 
@@ -721,10 +737,21 @@ def test_report_after_a_run(database_url: str, tmp_path: Path) -> None:
     from tests.integration.test_cli import DEMO_CONFIG
 
     config = tmp_path / "config.toml"
-    config.write_text(DEMO_CONFIG.format(port=free_port()))
+    port = free_port()
+    config.write_text(DEMO_CONFIG.format(port=port))
     env = cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(config))
-    ran = cli("run", "--duration", "4", env=env)
-    assert ran.returncode == 0, ran.stderr
+    run = start_cli("run", env=env, log=tmp_path / "run.log")
+    try:  # until both accounts' questions are stored, however long the machine takes to start it
+        wait_for(serving(run, port), timeout=60, what="the run's own /readyz")
+        for account in ("demo-x", "demo-fb"):
+
+            def opened(account: str = account) -> bool:
+                return scrape_sum(port, "social_inbox_waits_opened_total", account=account) > 0
+
+            wait_for(opened, timeout=60, what=f"{account}'s first waits")
+    finally:
+        stop_cli(run)
+    assert run.returncode == 0, (tmp_path / "run.log").read_text()
     out = tmp_path / "out"
     out.mkdir()
     result = cli("report", "--out", str(out), env=env)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from prometheus_client import CollectorRegistry
 
 from monitor.config import parse
@@ -14,7 +15,7 @@ from monitor.deadlines import DeadlineScheduler
 from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
 from monitor.metrics import Metrics
-from monitor.runtime import utcnow
+from monitor.runtime import Clock, utcnow
 from monitor.store.store import AccountRow, Store
 from tests.waiting import cli, cli_env
 
@@ -35,7 +36,7 @@ POLICY = {
 }
 
 
-async def engine_with(store: Store, policy: dict[str, object], clock=utcnow) -> Engine:  # noqa: ANN001
+async def engine_with(store: Store, policy: dict[str, object], clock: Clock = utcnow) -> Engine:
     config = parse(
         {
             "policies": {"default": policy},
@@ -52,11 +53,11 @@ def q(ext: str, at: datetime, text: str = QUESTION, customer: str = "c1", handle
     return Message(ext, f"conv-{ext}:{customer}", "public", "inbound", at, text, customer, handle)
 
 
-async def stored(store: Store, ext: str) -> dict[str, object]:
+async def stored(store: Store, ext: str) -> asyncpg.Record:
     async with store.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT * FROM waits WHERE opened_message = $1", ext)
     assert row is not None
-    return dict(row)
+    return row
 
 
 async def test_friday_evening_question_is_due_monday_or_tuesday_after_a_holiday(store: Store) -> None:
@@ -114,7 +115,7 @@ async def test_breach_is_stored_and_counted_within_two_seconds_of_the_deadline(s
     counted_at: list[datetime] = []
     counted = asyncio.Event()
 
-    def on_breach(rows):  # noqa: ANN001, ANN202
+    def on_breach(rows: list[asyncpg.Record]) -> None:
         metrics.breaches(rows)
         counted_at.append(utcnow())
         counted.set()

@@ -242,7 +242,7 @@ async def test_a_page_blocked_by_the_graph_api_is_blocked_until_its_regain_time(
         regain = (blocked_at + timedelta(minutes=30)).timestamp()
         for stream in (MESSENGER, COMMENTS):
             next_poll = one(got, "social_inbox_stream_next_poll_timestamp_seconds", stream=stream, **streams)
-            assert next_poll is not None and regain - 60 <= next_poll <= regain + 60, (stream, next_poll - regain)
+            assert next_poll is not None and regain - 60 <= next_poll <= regain + 60, (stream, next_poll, regain)
             assert one(got, "social_inbox_last_successful_poll_timestamp_seconds", stream=stream, **streams) is None
             since = one(got, "social_inbox_stream_monitored_since_timestamp_seconds", stream=stream, **streams)
             assert since is not None and since <= blocked_at.timestamp() + 60

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import signal
 import subprocess
@@ -118,7 +119,7 @@ async def test_a_storm_of_nudges_makes_one_poll_a_second_and_a_failure_keeps_its
                 await asyncio.sleep(0.025)
             await eventually(lambda: len(polls()) == 3, timeout=10, what="the nudged polls")
             times = polls()
-            assert all(b - a >= 0.9 for a, b in zip(times, times[1:], strict=False)), times
+            assert all(b - a >= 0.9 for a, b in itertools.pairwise(times)), times
             # The API fails: the stream backs off, and a nudge does not cut the backoff short.
             api.inject("http_500", user_id="1001", times=1)
             poller.nudge(account_id, ["x.mentions"])
@@ -225,7 +226,9 @@ async def test_a_delivery_to_one_process_makes_the_holder_poll_now(tmp_path: Pat
                 return next(iter(mine)), next(iter(theirs))
             return None
 
-        _, target = await eventually(split, timeout=60, interval=0.5, what="the two accounts split")
+        pair = await eventually(split, timeout=60, interval=0.5, what="the two accounts split")
+        assert isinstance(pair, tuple)  # what split() gave; eventually() types it as an object
+        _, target = pair
         user = USERS[target]
 
         def polled_by_holder() -> list[float]:

@@ -30,7 +30,7 @@ from monitor.runtime import Backoff, SleepTimer
 from monitor.simulator.scenario import Post, Scenario, SimClock, generate
 from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi, LoadedPost, UserKeys
 from monitor.sources.base import Batch, TemporaryFailure
-from monitor.sources.x import Cursor, RateBudgets, build_x_sources
+from monitor.sources.x import Cursor, RateBudgets, build_x_sources, x_sources
 from monitor.store.db import create_pool
 from monitor.store.store import Store
 from tests.integration.helpers import engine_for
@@ -82,13 +82,13 @@ class Brand:
     def account(self, base_url: str) -> XAccount:
         extra: dict[str, Any] = {}
         if self.dm:
-            extra = dict(
-                dm=True,
-                consumer_key_env="X_CK",
-                consumer_secret_env="X_CS",
-                access_token_env=f"X_AT_{self.user_id}",
-                access_token_secret_env=f"X_ATS_{self.user_id}",
-            )
+            extra = {
+                "dm": True,
+                "consumer_key_env": "X_CK",
+                "consumer_secret_env": "X_CS",
+                "access_token_env": f"X_AT_{self.user_id}",
+                "access_token_secret_env": f"X_ATS_{self.user_id}",
+            }
         return XAccount(
             name=self.name,
             channel="x",
@@ -581,14 +581,14 @@ async def test_a_token_rotated_in_its_file_is_used_without_a_restart(
     secret = tmp_path / "bearer"
     secret.write_text("expired-token\n")
     budgets = RateBudgets()
-    [mentions, replies] = build_x_sources(
+    [mentions, replies] = x_sources(
         b.account(fake_api.base_url), session, budgets=budgets, environ={"X_BEARER": "", "X_BEARER_FILE": str(secret)}
     )
     # Another account, on the bearer token the first one will rotate to.
     quiet = generate(
         seed=18, count=1, start=T0 - timedelta(hours=2), span=timedelta(hours=1), reply_delays=[None], prefix="o"
     )
-    [other, _] = build_x_sources(
+    [other, _] = x_sources(
         brand(1, quiet, fake_api).account(fake_api.base_url), session, budgets=budgets, environ={"X_BEARER": BEARER}
     )
     expired = mentions.window

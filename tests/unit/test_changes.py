@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.domain.changes import IngestResult, StoredThread, diff_waits, thread_change
+from monitor.domain.changes import IngestResult, StoredThread, WaitDiff, diff_waits, thread_change
 from monitor.domain.model import ThreadInfo
 from monitor.domain.outcomes import Flags, ThreadOutcome, WaitRow
 
@@ -45,7 +45,7 @@ def test_a_new_thread_opens_all_its_waits_and_answers_the_closed_ones() -> None:
 
 def test_the_same_waits_change_nothing() -> None:
     d = diff_waits([wait(1), wait(0, closed=5)], [wait(0, closed=5), wait(1)])  # stored in any order
-    assert d == ([], [], [], []) and d.opened == []
+    assert d == WaitDiff([], [], [], []) and d.opened == []
 
 
 def test_a_reply_answers_an_open_wait_and_the_next_question_opens_one() -> None:

@@ -78,7 +78,7 @@ def test_durations(text: object, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "30", "30 minutes", "1x", "-5m", "0s", True, None])
 def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
 
 

@@ -70,9 +70,9 @@ def provisioned_datasources() -> dict[str, str]:
     out: dict[str, str] = {}
     for path in (GRAFANA / "provisioning" / "datasources").glob("*.y*ml"):
         text = path.read_text(encoding="utf-8")
-        for item in re.split(r"^\s*-\s+name:", text, flags=re.M)[1:]:
-            uid = re.search(r"^\s+uid:\s*(\S+)", item, re.M)
-            kind = re.search(r"^\s+type:\s*(\S+)", item, re.M)
+        for item in re.split(r"^\s*-\s+name:", text, flags=re.MULTILINE)[1:]:
+            uid = re.search(r"^\s+uid:\s*(\S+)", item, re.MULTILINE)
+            kind = re.search(r"^\s+type:\s*(\S+)", item, re.MULTILINE)
             assert uid and kind, f"{path}: every data source needs a fixed uid and a type"
             out[uid[1]] = kind[1]
     return out
@@ -94,8 +94,8 @@ def test_prometheus_manages_alerts_silenced_in_the_provisioned_alertmanager() ->
     """The alert list lists the Prometheus rules' alerts (a data source that manages alerts), and
     Grafana silences them in the Alertmanager they are sent to."""
     text = (GRAFANA / "provisioning" / "datasources" / "inbox-monitor.yml").read_text(encoding="utf-8")
-    assert re.search(r"^\s+manageAlerts:\s*true\b", text, re.M)
-    assert re.search(r"^\s+alertmanagerUid:\s*inbox-alertmanager\b", text, re.M)
+    assert re.search(r"^\s+manageAlerts:\s*true\b", text, re.MULTILINE)
+    assert re.search(r"^\s+alertmanagerUid:\s*inbox-alertmanager\b", text, re.MULTILINE)
     assert provisioned_datasources()["inbox-alertmanager"] == "alertmanager"
 
 
@@ -117,9 +117,9 @@ def test_the_live_dashboard_lists_firing_alerts_and_marks_breaches() -> None:
 
 def test_dashboard_provider_loads_the_folder_read_only() -> None:
     text = (GRAFANA / "provisioning" / "dashboards" / "inbox-monitor.yml").read_text(encoding="utf-8")
-    assert re.search(r"^\s+type:\s*file$", text, re.M)
-    assert re.search(r"^\s+allowUiUpdates:\s*false$", text, re.M)
-    assert re.search(r"^\s+path:\s*/\S+$", text, re.M)
+    assert re.search(r"^\s+type:\s*file$", text, re.MULTILINE)
+    assert re.search(r"^\s+allowUiUpdates:\s*false$", text, re.MULTILINE)
+    assert re.search(r"^\s+path:\s*/\S+$", text, re.MULTILINE)
 
 
 @pytest.mark.parametrize("board", BOARDS, ids=IDS)
@@ -133,7 +133,7 @@ def test_dashboard_model(board: Json) -> None:
     for p in panels:
         assert p["type"] in {"row", "stat", "timeseries", "table", "bargauge", "state-timeline", "alertlist"}, p
         grid = p["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24 and grid["h"] > 0, p["title"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24 and grid["h"] > 0, p["title"]
         if p["type"] == "row":
             continue
         if p["type"] == "alertlist":  # reads alert rules, not a query: checked below
@@ -223,7 +223,7 @@ def test_runbook_has_a_section_for_every_linked_alert() -> None:
     runbook = ROOT / "deploy" / "prometheus" / "runbook.md"
     headings = {
         re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
-        for h in re.findall(r"^#+\s+(.+)$", runbook.read_text(encoding="utf-8"), re.M)
+        for h in re.findall(r"^#+\s+(.+)$", runbook.read_text(encoding="utf-8"), re.MULTILINE)
     }
     for board in BOARDS:
         for p in GENERATE.panels_of(board):

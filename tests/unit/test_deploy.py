@@ -248,9 +248,8 @@ _METADATA = _object(
 _SELECTOR = _object({"matchLabels": _MAP, "matchExpressions": {"type": "array"}})
 _ENDPOINT = _object(
     {
-        **{
-            name: _ANY
-            for name in (
+        **dict.fromkeys(
+            (
                 "authorization",
                 "basicAuth",
                 "bearerTokenSecret",
@@ -270,8 +269,9 @@ _ENDPOINT = _object(
                 "tlsConfig",
                 "trackTimestampsStaleness",
                 "targetPort",
-            )
-        },
+            ),
+            _ANY,
+        ),
         "port": {"type": "string"},
         "portNumber": {"type": "integer", "minimum": 1, "maximum": 65535},
         "path": {"type": "string"},
@@ -303,9 +303,8 @@ OPERATOR_SCHEMAS: dict[str, dict[str, Any]] = {
             "metadata": _METADATA,
             "spec": _object(
                 {
-                    **{
-                        name: _ANY
-                        for name in (
+                    **dict.fromkeys(
+                        (
                             "attachMetadata",
                             "bodySizeLimit",
                             "fallbackScrapeProtocol",
@@ -322,8 +321,9 @@ OPERATOR_SCHEMAS: dict[str, dict[str, Any]] = {
                             "scrapeProtocols",
                             "selectorMechanism",
                             "targetLimit",
-                        )
-                    },
+                        ),
+                        _ANY,
+                    ),
                     "jobLabel": {"type": "string"},
                     "namespaceSelector": _object({"any": {"type": "boolean"}, "matchNames": {"type": "array"}}),
                     "selector": _SELECTOR,
@@ -424,7 +424,7 @@ def test_the_generator_notices_a_changed_rule_file(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(DEPLOY / "prometheus" / "rules", rules)
     before = generator.render(rules)
-    path = sorted(rules.glob("*.yml"))[0]
+    path = min(rules.glob("*.yml"))
     lines = path.read_text(encoding="utf-8").splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip() == "rules:")
     indent = " " * (len(lines[at + 1]) - len(lines[at + 1].lstrip()))
@@ -473,7 +473,7 @@ def test_deployment_provides_every_secret_the_configmap_names() -> None:
         if e["name"].endswith("_FILE"):
             assert e["value"] in files, e["name"]
     assert env["INBOX_MONITOR_CONFIG"]["value"] == f"{config_dir}/config.toml"
-    environ = {name: "from-the-secret" for name in env}
+    environ = dict.fromkeys(env, "from-the-secret")
     data = tomllib.loads(found["ConfigMap"]["data"]["config.toml"])
     config = parse(data, "configmap.yaml", environ)  # ConfigError lists every problem
     assert config.server.port == container["ports"][0]["containerPort"] and config.server.host == "0.0.0.0"

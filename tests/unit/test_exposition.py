@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
-from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics import exposition as openmetrics_exposition
+from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from monitor.exposition import Family, FamilySet
+
+# prometheus_client leaves its OpenMetrics functions unannotated: their types, here.
+openmetrics_latest: Callable[[CollectorRegistry], bytes] = openmetrics_exposition.generate_latest
+parse_openmetrics: Callable[[str], Iterable[Metric]] = openmetrics_parser.text_string_to_metric_families
+
+LabelPairs = tuple[tuple[str, str], ...]
+Sample = tuple[str, str, str, LabelPairs, float, tuple[LabelPairs, float] | None]
+"""(family, type, sample name, labels, value, exemplar labels and value)"""
 
 HOSTILE = 'a"b\\c\nd}{,=é🙂'
 
@@ -29,9 +40,9 @@ def families() -> FamilySet:
     return f
 
 
-def samples(families_: object) -> set[tuple[object, ...]]:
-    out = set()
-    for family in families_:  # type: ignore[attr-defined]
+def samples(families_: Iterable[Metric]) -> set[Sample]:
+    out: set[Sample] = set()
+    for family in families_:
         for s in family.samples:
             ex = (tuple(sorted(s.exemplar.labels.items())), s.exemplar.value) if s.exemplar else None
             out.add((family.name, family.type, s.name, tuple(sorted(s.labels.items())), s.value, ex))

@@ -225,8 +225,10 @@ def test_messenger_attachment_without_text_is_an_empty_message() -> None:
         (
             {"id": "m_1", "created_time": "9999-12-31T23:59:59+0000", "from": ANN, "message": "x"},
             "implausible_created_at",
-            "message m_1.created_time: 9999-12-31T23:59:59+00:00 is more than 1 day "
-            "after it was received (2026-06-01T12:00:00+00:00)",
+            (
+                "message m_1.created_time: 9999-12-31T23:59:59+00:00 is more than 1 day "
+                "after it was received (2026-06-01T12:00:00+00:00)"
+            ),
             "m_1",
         ),
         ("m_1", "bad_item", "a message of conversation t_1: not an object but a string of 3 characters", None),

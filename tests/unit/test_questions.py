@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -154,7 +155,7 @@ def test_thresholds_on_conversations() -> None:
 
 
 def test_a_thank_you_after_an_answer_opens_no_wait() -> None:
-    conversation = {
+    conversation: dict[str, Any] = {
         "id": "t",
         "channel": "x",
         "scenario": "t",
@@ -334,7 +335,7 @@ def test_rules_validation() -> None:
     rules = QuestionRules(extra_patterns=["a", "b"])  # type: ignore[arg-type]
     assert rules.extra_patterns == ("a", "b")
     assert hash(rules) == hash(QuestionRules(extra_patterns=("a", "b")))
-    assert DEFAULT_RULES == QuestionRules()
+    assert QuestionRules() == DEFAULT_RULES
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
 
 import pytest
@@ -94,7 +95,7 @@ def test_local_hours_across_both_summer_time_switches() -> None:
     starts, days, cells = spring.hours()
     assert len(starts) == 25 and starts[0] == spring.start and starts[-1] == spring.end
     assert starts[2] == starts[3] == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # the skipped hour is empty
-    assert all(a <= b for a, b in zip(starts, starts[1:], strict=False))
+    assert all(a <= b for a, b in itertools.pairwise(starts))
     assert set(days) == {0} and cells == [6 * 24 + h for h in range(24)]  # a Sunday
     autumn = Period("days", date(2026, 10, 25), date(2026, 10, 25), PARIS)  # 02:00 happens twice
     starts, _, _ = autumn.hours()

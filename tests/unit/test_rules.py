@@ -1,9 +1,9 @@
 """deploy/prometheus: Prometheus and Alertmanager accept the configs, the promtool unit tests pass,
-every alert follows the conventions, the Slack templates render, the generated rules are up to date."""
+every alert follows the conventions, the generated rules are up to date (the Slack messages:
+test_slack_messages.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -175,6 +175,7 @@ def test_amtool_accepts_the_alertmanager_config() -> None:
     assert "hooks.slack.com" not in text and "api_url:" not in text  # the secret is never in the file
     assert text.count("api_url_file: /etc/alertmanager/secrets/slack-webhook-url") == 2
     assert text.count("send_resolved: true") == 2
+    assert text.count("footer: '{{ template \"social_inbox.slack.footer\" . }}'") == 2
 
 
 @AMTOOL
@@ -204,92 +205,7 @@ def test_routes_by_severity(labels: list[str], receiver: str) -> None:
     assert result.returncode == 0 and result.stdout.strip() == receiver, result.stdout + result.stderr
 
 
-def notification(status: str) -> dict[str, object]:
-    """Alertmanager's template data for one SocialInboxQuestionUnanswered alert."""
-    labels = {
-        "alertname": "SocialInboxQuestionUnanswered",
-        "severity": "critical",
-        "brand": "acme",
-        "channel": "facebook",
-        "account": "acme-fb",
-    }
-    annotations = {
-        "summary": "Questions past their SLA are still unanswered",
-        "description": "3 questions to acme-fb (facebook, brand acme) passed the SLA deadline and are still "
-        "unanswered; the oldest has waited 1h 2m 5s (50m 0s in business hours).",
-        "post_url": "https://inbox.example.com/go/oldest?account=acme-fb&breached=1",
-        "dashboard_url": "https://grafana.example.com/d/inbox-live?var-brand=acme&var-account=acme-fb",
-        "runbook_url": "https://git.example.com/runbook.md#socialinboxquestionunanswered",
-    }
-    alert = {
-        "status": status,
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": "2026-06-01T12:00:00Z",
-        "endsAt": "2026-06-01T12:47:30Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-    }
-    return {
-        "receiver": "slack-oncall",
-        "status": status,
-        "alerts": [alert],
-        "groupLabels": {"brand": "acme", "account": "acme-fb"},
-        "commonLabels": labels,
-        "commonAnnotations": annotations,
-        "externalURL": "http://alertmanager:9093",
-    }
-
-
-def render(template: str, data: dict[str, object], tmp_path: Path) -> str:
-    (tmp_path / "data.json").write_text(json.dumps(data))
-    result = run(
-        "amtool",
-        "template",
-        "render",
-        f"--template.glob={DEPLOY / 'templates' / '*.tmpl'}",
-        f"--template.data={tmp_path / 'data.json'}",
-        f'--template.text={{{{ template "{template}" . }}}}',
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-@AMTOOL
-def test_the_slack_message_names_the_account_and_links_to_the_post(tmp_path: Path) -> None:
-    firing = notification("firing")
-    assert (
-        render("social_inbox.slack.title", firing, tmp_path)
-        == "[FIRING:1] SocialInboxQuestionUnanswered — brand acme, facebook account acme-fb"
-    )
-    assert render("social_inbox.slack.color", firing, tmp_path) == "danger"
-    assert (
-        render("social_inbox.slack.title_link", firing, tmp_path)
-        == "https://grafana.example.com/d/inbox-live?var-brand=acme&var-account=acme-fb"
-    )
-    assert render("social_inbox.slack.text", firing, tmp_path) == (
-        ":red_circle: *SocialInboxQuestionUnanswered* (critical) — brand acme, facebook account acme-fb\n"
-        "*Questions past their SLA are still unanswered*\n"
-        "3 questions to acme-fb (facebook, brand acme) passed the SLA deadline and are still unanswered; "
-        "the oldest has waited 1h 2m 5s (50m 0s in business hours).\n"
-        "<https://inbox.example.com/go/oldest?account=acme-fb&breached=1|Oldest question> · "
-        "<https://grafana.example.com/d/inbox-live?var-brand=acme&var-account=acme-fb|Dashboard> · "
-        "<https://git.example.com/runbook.md#socialinboxquestionunanswered|Runbook>\n"
-    )
-
-
-@AMTOOL
-def test_the_resolved_message_says_so(tmp_path: Path) -> None:
-    resolved = notification("resolved")
-    assert (
-        render("social_inbox.slack.title", resolved, tmp_path)
-        == "[RESOLVED] SocialInboxQuestionUnanswered — brand acme, facebook account acme-fb"
-    )
-    assert render("social_inbox.slack.color", resolved, tmp_path) == "good"
-    text = render("social_inbox.slack.text", resolved, tmp_path)
-    assert text.startswith(
-        ":white_check_mark: *Resolved:* *SocialInboxQuestionUnanswered* — brand acme, "
-        "facebook account acme-fb (fired for 47m30s, until 12:47:30 UTC)\n"
-    )
-    assert "passed the SLA deadline" not in text  # the firing description is stale once resolved
+# The Slack messages themselves: tests/unit/test_slack_messages.py (rendered by amtool).
 
 
 GRAFANA_OPS = {"gt": ">", "lt": "<", "gte": ">=", "lte": "<=", "eq": "==", "ne": "!="}
@@ -332,10 +248,13 @@ def grafana_condition(rule: dict[str, Any]) -> str:
 
 
 def prometheus_condition(expr: str, records: dict[str, str]) -> str:
-    """A Prometheus rule's expr with its recording rules inlined and the vector matching of its
-    comparison (`> on (...)`, which Grafana's math does by equal label sets) left out."""
+    """A Prometheus rule's expr with its recording rules inlined (over a range, as the subquery
+    Grafana runs) and the vector matching of its comparison (`> on (...)`, which Grafana's math
+    does by equal label sets) left out."""
     for name, recorded in records.items():
-        expr = re.sub(rf"\b{re.escape(name)}\b", f"({recorded})", expr)
+        inline = recorded.replace("\\", "\\\\")  # a replacement string: its backslashes doubled
+        expr = re.sub(rf"\b{re.escape(name)}\[(\w+)\]", rf"({inline})[\1:]", expr)
+        expr = re.sub(rf"\b{re.escape(name)}\b", f"({inline})", expr)
     return re.sub(r"([<>]=?|[=!]=) on \([\w, ]+\)", r"\1", expr)
 
 
@@ -392,6 +311,10 @@ def test_the_rule_source_refuses_a_wrong_alert(tmp_path: Path) -> None:
         (good.replace('for = "5m"', 'for = "5 minutes"'), "for: not a duration"),
         (good.replace("grafana_description = '''The API", "why_not = '''The API"), "grafana_description is missing"),
         (good.replace("[[alerts]]\ngroup", "[[alerts]]\nselects = 'up'\ngroup", 1), "either query"),
+        (good.replace("at = [1, 2, 5,", "at = [2, 5,"), "steps.at must list whole numbers from 1"),
+        (good.replace("at = [1, 2, 5, 10,", "at = [1, 5, 2, 10,"), "steps.at must increase"),
+        (good.replace('over = "1h"', 'over = "an hour"'), "steps.over: not a duration"),
+        (good.replace('record = "brand_channel_account:', 'why_not = "brand_channel_account:'), "steps need a record"),
     ):
         (tmp_path / "alerts.toml").write_text(wrong)
         with pytest.raises(ValueError, match=message):

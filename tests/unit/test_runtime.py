@@ -53,7 +53,7 @@ class FakeTime:
             return True
         self.waits.append(seconds)
         if self.wake_during_next_wait is not None:  # news arrives halfway through
-            self.wake_during_next_wait, supervised = None, self.wake_during_next_wait
+            supervised, self.wake_during_next_wait = self.wake_during_next_wait, None
             self.now += timedelta(seconds=seconds / 2)
             supervised.wake()
             return True
@@ -134,7 +134,7 @@ def test_health_logs_when_failing_starts_changes_and_ends(caplog: pytest.LogCapt
     for _ in range(5):
         health.failed(TimeoutError("the API is slow"))
     health.failed(PermissionError("token revoked"), status="credentials_rejected")
-    assert health.failures == 6 and health.last_error == "PermissionError: token revoked"
+    assert (health.failures, health.last_error) == (6, "PermissionError: token revoked")
     health.succeeded(T0)
     health.succeeded(T0 + timedelta(minutes=1))
     assert lines(caplog) == [
@@ -215,7 +215,7 @@ async def test_a_bug_is_logged_with_its_traceback_and_the_step_goes_on(caplog: p
 
 async def test_the_interval_is_jittered_and_a_step_s_own_delay_is_not() -> None:
     time = FakeTime()
-    outcomes: list[Outcome] = [None] * 400 + [7.5, -3.0, None]
+    outcomes: list[Outcome] = [*([None] * 400), 7.5, -3.0, None]
     runner = supervised(outcomes, time, jitter=0.1, rng=random.Random(3))
     await runner.run()
     jittered = time.waits[:400]

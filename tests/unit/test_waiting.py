@@ -32,7 +32,7 @@ def test_each_xdist_worker_has_its_own_ports(monkeypatch: pytest.MonkeyPatch) ->
     for worker in ("gw0", "gw1", "gw2"):
         monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
         monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
-        slices.append(set(waiting._port_slice()))
+        slices.append(set(waiting._port_slice()))  # noqa: SLF001 - the helper's own test
     assert all(len(s) > 1000 for s in slices)
     assert not (slices[0] & slices[1]) and not (slices[1] & slices[2]) and not (slices[0] & slices[2])
 
@@ -42,7 +42,7 @@ def impostor() -> Iterator[int]:
     """An HTTP server in this process answering /healthz as an inbox-monitor would, with its own pid."""
 
     class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        def do_GET(self) -> None:
             body = json.dumps({"status": "ok", "pid": 1}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.domain.model import ThreadMessage
+from monitor.domain.model import ThreadMessage, Wait
 from monitor.domain.waits import compute_waits
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -14,7 +14,7 @@ def msg(ext: str, minutes: float, direction: str = "inbound", text: str = "quest
     return ThreadMessage(ext, direction, T0 + timedelta(minutes=minutes), text)  # type: ignore[arg-type]
 
 
-def waits(messages: list[ThreadMessage]):  # noqa: ANN201
+def waits(messages: list[ThreadMessage]) -> list[Wait]:
     return compute_waits(
         messages,
         needs_reply=lambda m, context: not m.text.startswith("merci"),
@@ -25,7 +25,7 @@ def waits(messages: list[ThreadMessage]):  # noqa: ANN201
 def test_question_then_reply_is_one_first_wait() -> None:
     [w] = waits([msg("q", 0), msg("r", 12, "outbound")])
     assert (w.kind, w.opened_by, w.closed_by, w.questions) == ("first", "q", "r", 1)
-    assert (w.closed_at - w.opened_at).total_seconds() == 720.0
+    assert w.closed_at is not None and (w.closed_at - w.opened_at).total_seconds() == 720.0
 
 
 def test_later_questions_join_the_open_wait() -> None:

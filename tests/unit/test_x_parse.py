@@ -375,8 +375,10 @@ def second(value: Any = ..., *, key: str | None = None, delete: bool = False) ->
         (
             second("9999-12-31T23:59:59.000Z", key="created_at"),
             "implausible_created_at",
-            "data[1].created_at: 9999-12-31T23:59:59+00:00 is more than 1 day after it was received "
-            "(2026-06-01T12:00:00+00:00)",
+            (
+                "data[1].created_at: 9999-12-31T23:59:59+00:00 is more than 1 day after it was received "
+                "(2026-06-01T12:00:00+00:00)"
+            ),
             Q2,
         ),
         (
@@ -597,7 +599,7 @@ def test_cursor_round_trip() -> None:
     assert Cursor.decode(gap.encode()) == gap
     no_floor = Cursor("900", True, None, "abc_token")
     assert Cursor.decode(no_floor.encode()) == no_floor
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a cursor of an X stream"):
         Cursor.decode("2026-06-01T00:00:00")
 
 

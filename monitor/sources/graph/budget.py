@@ -14,7 +14,7 @@ from monitor.sources.graph.bounds import (
 )
 
 
-class Cut(Exception):  # noqa: N818 - control flow inside a fetch, not an error
+class Cut(Exception):
     """A fetch stops here and saves where it is; `more`: poll again at once."""
 
     def __init__(self, more: bool, wait: float | None = None) -> None:

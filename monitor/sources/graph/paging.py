@@ -61,11 +61,9 @@ class ListPass:
             return None
         after, pages, top = value
         if (
-            after is not None
-            and not (isinstance(after, str) and len(after) <= MAX_CURSOR_CHARS)
+            (after is not None and not (isinstance(after, str) and len(after) <= MAX_CURSOR_CHARS))
             or not isinstance(pages, int)
-            or top is not None
-            and not isinstance(top, int)
+            or (top is not None and not isinstance(top, int))
         ):
             return None
         return cls(after, pages, top)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping
@@ -71,10 +72,8 @@ def parse_usage(headers: Mapping[str, str]) -> Usage:
     app: float | None = None
     business: float | None = None
     regain = 0.0
-    try:
+    with contextlib.suppress(ValueError):
         app = _percent(json.loads(lower.get("x-app-usage", "null")))
-    except ValueError:
-        pass
     try:
         buc = json.loads(lower.get("x-business-use-case-usage", "null"))
     except ValueError:

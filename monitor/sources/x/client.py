@@ -178,7 +178,7 @@ class XClient:
                 f"{self.endpoint}: the response body {exc}, more than the {MAX_RESPONSE_BYTES} read at most; refused",
                 endpoint=self.endpoint,
             ) from None
-        response._body = body  # aiohttp's cache of a read body: tweepy's read() returns it
+        response._body = body  # noqa: SLF001 - aiohttp caches a read body there; tweepy's read() returns it
         self._last = Answer(response.status, response.headers, body)
         self.on_answer(self._last)
         return response

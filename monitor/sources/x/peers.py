@@ -171,22 +171,22 @@ class XPeerSource(XTimelineSource):
         if since is not None and int(since) < reach:
             since = None
         if self._pages >= self.max_pages or self.budget.exhausted(now):
-            raise _Stop()
+            raise _Stop
         day = datetime.fromtimestamp(now, UTC).date()
         size = await self.ledger.reserve(
             self.account_id, day, wanted=PAGE_SIZE, least=MIN_RESULTS, budget=self.daily_reads
         )
         if not size:
             self.reads_out = True
-            raise _Stop()
-        params: dict[str, Any] = dict(
-            since_id=since,
-            until_id=until,
-            next_token=token,
-            start_time=start_time if since is None else None,  # X takes one of them
-            max_results=size,
-            tweet_fields=TWEET_FIELDS,
-        )
+            raise _Stop
+        params: dict[str, Any] = {
+            "since_id": since,
+            "until_id": until,
+            "next_token": token,
+            "start_time": start_time if since is None else None,  # X takes one of them
+            "max_results": size,
+            "tweet_fields": TWEET_FIELDS,
+        }
         asked = {k: v for k, v in params.items() if v is not None}
         query = self.query
 

@@ -261,7 +261,7 @@ class _XSource(ABC):
     async def _call(self, request: Callable[[AsyncClient], Awaitable[object]]) -> dict[str, Any]:
         """One API request within the page cap and the budget (else _Stop): its JSON body."""
         if self._pages >= self.max_pages or self.budget.exhausted(self.clock()):
-            raise _Stop()
+            raise _Stop
         self.budget.spend(self.clock())
         self._pages += 1
         answer = await self.api.call(request)
@@ -339,16 +339,16 @@ class XTimelineSource(_XSource):
         token: str | None = None,
         start_time: datetime | None = None,
     ) -> Page:
-        params: dict[str, Any] = dict(
-            since_id=since,
-            until_id=until,
-            pagination_token=token,
-            start_time=start_time,
-            max_results=PAGE_SIZE,
-            tweet_fields=TWEET_FIELDS,
-            expansions=TWEET_EXPANSIONS,
-            user_fields=USER_FIELDS,
-        )
+        params: dict[str, Any] = {
+            "since_id": since,
+            "until_id": until,
+            "pagination_token": token,
+            "start_time": start_time,
+            "max_results": PAGE_SIZE,
+            "tweet_fields": TWEET_FIELDS,
+            "expansions": TWEET_EXPANSIONS,
+            "user_fields": USER_FIELDS,
+        }
         if self.stream == "x.replies":
             params["exclude"] = ["retweets"]
         asked = {k: v for k, v in params.items() if v is not None}
@@ -414,13 +414,13 @@ class XDmSource(_XSource):
     endpoint = ENDPOINT_DM_EVENTS
 
     async def _page(self, token: str | None) -> Page:
-        params: dict[str, Any] = dict(
-            dm_event_fields=DM_EVENT_FIELDS,
-            event_types="MessageCreate",
-            expansions=DM_EXPANSIONS,
-            user_fields=USER_FIELDS,
-            max_results=PAGE_SIZE,
-        )
+        params: dict[str, Any] = {
+            "dm_event_fields": DM_EVENT_FIELDS,
+            "event_types": "MessageCreate",
+            "expansions": DM_EXPANSIONS,
+            "user_fields": USER_FIELDS,
+            "max_results": PAGE_SIZE,
+        }
         if token:
             params["pagination_token"] = token
 
@@ -514,16 +514,16 @@ def x_sources(
 
         return read
 
-    common: dict[str, Any] = dict(
-        user_id=account.user_id,
-        handle=account.handle,
-        session=session,
-        base_url=account.api_base_url,
-        budgets=budgets or budgets_of(session),
-        clock=clock,
-        timeout=timeout,
-        max_pages=max_pages,
-    )
+    common: dict[str, Any] = {
+        "user_id": account.user_id,
+        "handle": account.handle,
+        "session": session,
+        "base_url": account.api_base_url,
+        "budgets": budgets or budgets_of(session),
+        "clock": clock,
+        "timeout": timeout,
+        "max_pages": max_pages,
+    }
     bearer_of = reader(account.bearer_token_env)
     initial = bearer_of()  # None (unset): the first fetch says so with CredentialsRejected
     bearer = (initial or ("",))[0]
