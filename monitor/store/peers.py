@@ -164,46 +164,54 @@ class PeerStore:
         return [PeerReads(**dict(r)) for r in rows]
 
 
-# The figures of the comparison, per brand and per peer (docs/peers.md, "The method"): the brand's
-# public X threads' waits and its peers' waits opened in [$2, $3), as of $4, brands $1 (all: NULL).
-# $5: the response-time column (wall or business), chosen in code, never from input.
-_COMPARED = "w.opened_at >= $2 AND w.opened_at < $3"
-_ANSWERED = "(w.closed_at IS NOT NULL AND w.closed_at <= $4)"
-_WITHIN = "(w.closed_at IS NOT NULL AND w.closed_at <= w.deadline AND w.closed_at <= $4)"
-_BREACHED = "(w.deadline <= $4 AND (w.closed_at IS NULL OR w.closed_at > w.deadline))"
-_WAIT_PART = "w.kind, w.questions, w.closed_at, w.deadline, w.{column} AS seconds"
-
-
-def _comparison_sql(column: str) -> str:
-    part = _WAIT_PART.format(column=column)
+def comparison_sql(*, brands: str, start: str, end: str, as_of: str, column: str) -> str:
+    """The figures of the comparison (docs/peers.md, "The method"), one row per brand that has peers
+    (`peer_id` NULL: the brand's public X threads) and per peer (its `peer_id` and `handle`): the
+    waits opened in [`start`, `end`), as of `as_of`. Each argument is SQL: `brands` a condition on
+    `accounts` (which brands), the others expressions (bind parameters in the report, Grafana's
+    macros on the dashboard: one query for both); `column` is `wall_seconds` or `business_seconds`."""
+    if column not in ("wall_seconds", "business_seconds"):
+        raise ValueError(f"not a response-time column: {column!r}")
+    answered = f"(w.closed_at IS NOT NULL AND w.closed_at <= {as_of})"
+    within = f"(w.closed_at IS NOT NULL AND w.closed_at <= w.deadline AND w.closed_at <= {as_of})"
+    breached = f"(w.deadline <= {as_of} AND (w.closed_at IS NULL OR w.closed_at > w.deadline))"
+    first_answered = f"w.kind = 'first' AND {answered}"
+    part = f"w.kind, w.questions, w.closed_at, w.deadline, w.{column} AS seconds"
+    opened = f"w.opened_at >= {start} AND w.opened_at < {end}"
     return f"""
         WITH scope AS (
-            SELECT id, brand, peer FROM accounts
-            WHERE ($1::text[] IS NULL OR brand = ANY($1::text[])) AND (peer OR channel = 'x')
+            SELECT id, brand, peer, handle FROM accounts
+            WHERE ({brands}) AND (peer OR channel = 'x') AND brand IN (SELECT brand FROM accounts WHERE peer)
+        ), lines AS (
+            SELECT DISTINCT brand, NULL::integer AS peer_id, NULL::text AS handle FROM scope
+            UNION ALL
+            SELECT brand, id, handle FROM scope WHERE peer
         ), compared AS (
             SELECT s.brand, NULL::integer AS peer_id, {part}
             FROM waits w JOIN scope s ON s.id = w.account_id AND NOT s.peer
             JOIN threads t ON t.id = w.thread_id AND t.kind = 'public'
-            WHERE {_COMPARED}
+            WHERE {opened}
             UNION ALL
             SELECT s.brand, s.id, {part}
             FROM peer_waits w JOIN scope s ON s.id = w.account_id AND s.peer
-            WHERE {_COMPARED}
+            WHERE {opened}
         )
-        SELECT w.brand, w.peer_id,
-               count(*) AS waits_opened,
-               sum(w.questions)::bigint AS questions,
-               count(*) FILTER (WHERE {_ANSWERED}) AS answered,
+        SELECT l.brand, l.peer_id, l.handle,
+               count(w.kind) AS waits_opened,
+               coalesce(sum(w.questions), 0)::bigint AS questions,
+               count(*) FILTER (WHERE {answered}) AS answered,
                count(*) FILTER (WHERE w.kind = 'first') AS first_waits,
-               count(*) FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS first_answered,
-               count(*) FILTER (WHERE {_WITHIN}) AS within_sla,
-               count(*) FILTER (WHERE {_BREACHED}) AS breaches,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY w.seconds)
-                   FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS median_first_seconds,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY w.seconds)
-                   FILTER (WHERE w.kind = 'first' AND {_ANSWERED}) AS p90_first_seconds
-        FROM compared w
-        GROUP BY w.brand, w.peer_id
+               count(*) FILTER (WHERE {first_answered}) AS first_answered,
+               count(*) FILTER (WHERE {within}) AS within_sla,
+               count(*) FILTER (WHERE {breached}) AS breaches,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY w.seconds) FILTER (WHERE {first_answered})
+                   AS median_first_seconds,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY w.seconds) FILTER (WHERE {first_answered})
+                   AS p90_first_seconds
+        FROM lines l
+        LEFT JOIN compared w ON w.brand = l.brand AND w.peer_id IS NOT DISTINCT FROM l.peer_id
+        GROUP BY l.brand, l.peer_id, l.handle
+        ORDER BY l.brand, l.peer_id NULLS FIRST
     """
 
 
@@ -260,15 +268,13 @@ class PeerComparison:
     async def figures(
         self, brands: Sequence[str] | None, start: datetime, end: datetime, *, as_of: datetime, column: str
     ) -> list[asyncpg.Record]:
-        """Counts and first-response percentiles per brand (`peer_id` NULL: its public X threads) and
-        per peer, of the waits opened in [start, end), as of `as_of`; `column` is `wall_seconds` or
-        `business_seconds`."""
-        if column not in ("wall_seconds", "business_seconds"):
-            raise ValueError(f"not a response-time column: {column!r}")
+        """`comparison_sql` for these brands (all when None), waits opened in [start, end), as of
+        `as_of`; `column` is `wall_seconds` or `business_seconds`."""
+        sql = comparison_sql(
+            brands="$1::text[] IS NULL OR brand = ANY($1::text[])", start="$2", end="$3", as_of="$4", column=column
+        )
         async with self.pool.acquire() as conn:
-            return await conn.fetch(
-                _comparison_sql(column), None if brands is None else list(brands), start, end, as_of
-            )
+            return await conn.fetch(sql, None if brands is None else list(brands), start, end, as_of)
 
 
 def _first_inbound(batch: Sequence[Message]) -> dict[str, tuple[str | None, str | None]]:
