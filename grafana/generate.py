@@ -52,6 +52,7 @@ from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prometheus_model
 
+from monitor.store.figures import breached, first_response, response_rate, within_sla_share
 from monitor.store.peers import comparison_sql
 
 Json = dict[str, Any]
@@ -85,11 +86,15 @@ STREAMS = 'job="$job", brand=~"$brand", channel=~"$channel", account=~"$account"
 SQL_BRANDS = "a.brand IN (${brand:sqlstring}) AND a.channel IN (${channel:sqlstring})"
 SQL_ACCOUNTS = SQL_BRANDS + " AND a.name IN (${account:sqlstring})"
 TZ = "${tz:sqlstring}"
-# A wait is *due* once it is answered or its deadline has passed; it is *within SLA* when it was
-# answered by its deadline (deadline = opened_at + target, in business time, stored as an instant).
-DUE = "(w.closed_at IS NOT NULL OR w.deadline <= now())"
-WITHIN = "(w.closed_at IS NOT NULL AND w.closed_at <= w.deadline)"
-BREACHED = "(w.deadline <= now() AND (w.closed_at IS NULL OR w.closed_at > w.deadline))"
+# The figures' definitions (docs/definitions.md) come from monitor/store/figures.py, as the
+# report's do, as of now(): within SLA = answered in time ÷ decided; response rate = answered ÷
+# opened (first and next waits); first response = answered first waits, wall time.
+NOW = "now()"
+WITHIN_SLA = within_sla_share(NOW)
+RESPONSE_RATE = response_rate(NOW)
+BREACHED = breached(NOW)
+LAST_30 = "w.opened_at >= now() - interval '30 days'"
+PREVIOUS_30 = "w.opened_at >= now() - interval '60 days'"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -706,8 +711,10 @@ def dashboard(
 
 
 def quantile(q: float, window: str, by: str = "") -> str:
+    """First response time (kind="first", wall time) over the answers given in `window`."""
     return (
-        f"histogram_quantile({q}, sum by ({by}le) (increase({P}_response_seconds_bucket{{{BRAND_CHANNEL}}}[{window}])))"
+        f"histogram_quantile({q}, sum by ({by}le) "
+        f'(increase({P}_response_seconds_bucket{{{BRAND_CHANNEL}, kind="first"}}[{window}])))'
     )
 
 
@@ -773,10 +780,9 @@ def live() -> Json:
                     [
                         sql(f"""
                     SELECT a.channel AS "Channel",
-                           avg({WITHIN}::int) AS "Within SLA"
+                           {WITHIN_SLA} AS "Within SLA"
                     FROM waits w JOIN accounts a ON a.id = w.account_id
-                    WHERE $__timeFilter(w.opened_at) AND {DUE}
-                      AND {SQL_ACCOUNTS}
+                    WHERE $__timeFilter(w.opened_at) AND {SQL_ACCOUNTS}
                     GROUP BY a.channel ORDER BY a.channel
                  """)
                     ],
@@ -951,10 +957,11 @@ def live() -> Json:
             [
                 bargauge(
                     "Response time: today vs last 7 days",
-                    "How fast the team answers today compared "
-                    "with the last 7 days (today included), per channel: median and 90th percentile, "
-                    "customer's clock. A full bar is the tightest first-response target of the selected "
-                    "brands' policies; orange from 80 % of it.",
+                    "How fast the team gives a first answer today compared "
+                    "with the last 7 days (today included), per channel: median and 90th percentile of the "
+                    "first responses given in the window, wall time (estimated from the histogram's buckets). "
+                    "A full bar is the tightest first-response target of the selected brands' policies; orange "
+                    "from 80 % of it.",
                     [
                         prom(quantile(0.5, "$__range", "channel, "), "{{channel}} median today", instant=True),
                         prom(quantile(0.5, "7d", "channel, "), "{{channel}} median 7 days", instant=True),
@@ -969,7 +976,7 @@ def live() -> Json:
                 ),
                 timeseries(
                     "Response time through the day",
-                    "Median and 90th percentile response time over the previous hour, per channel (wall clock).",
+                    "Median and 90th percentile first response time over the previous hour, per channel (wall time).",
                     [
                         prom(quantile(0.5, "1h", "channel, "), "{{channel}} median"),
                         prom(quantile(0.9, "1h", "channel, "), "{{channel}} p90"),
@@ -1061,9 +1068,9 @@ def sla() -> Json:
                     "is known (answered, or past their deadline) that were answered by their deadline.",
                     [
                         sql(f"""
-                    SELECT avg({WITHIN}::int) AS "Within SLA"
+                    SELECT {WITHIN_SLA} AS "Within SLA"
                     {join}
-                    WHERE w.opened_at >= now() - interval '30 days' AND {DUE} AND {SQL_BRANDS}
+                    WHERE {LAST_30} AND {SQL_BRANDS}
                  """)
                     ],
                     w=5,
@@ -1077,9 +1084,9 @@ def sla() -> Json:
                     "The same over 90 days: the trend a month hides.",
                     [
                         sql(f"""
-                    SELECT avg({WITHIN}::int) AS "Within SLA"
+                    SELECT {WITHIN_SLA} AS "Within SLA"
                     {join}
-                    WHERE w.opened_at >= now() - interval '90 days' AND {DUE} AND {SQL_BRANDS}
+                    WHERE w.opened_at >= now() - interval '90 days' AND {SQL_BRANDS}
                  """)
                     ],
                     w=5,
@@ -1090,13 +1097,13 @@ def sla() -> Json:
                 ),
                 stat(
                     "Response rate",
-                    "Share of the conversations started in the selected period that got "
-                    "an answer at all (first waits answered / first waits).",
+                    "Share of the questions asked in the selected period that got "
+                    "an answer (waits answered / waits opened, first and next alike).",
                     [
                         sql(f"""
-                    SELECT avg((w.closed_at IS NOT NULL)::int) AS "Response rate"
+                    SELECT {RESPONSE_RATE} AS "Response rate"
                     {join}
-                    WHERE w.kind = 'first' AND $__timeFilter(w.opened_at) AND {SQL_BRANDS}
+                    WHERE $__timeFilter(w.opened_at) AND {SQL_BRANDS}
                  """)
                     ],
                     w=5,
@@ -1107,14 +1114,14 @@ def sla() -> Json:
                 ),
                 stat(
                     "Median first response",
-                    "Median time to the first answer of a conversation, over the "
-                    "answers given in the selected period (customer's clock). Orange from 80 % of the "
+                    "Median time to the first answer of a conversation, for the "
+                    "questions asked in the selected period (wall time). Orange from 80 % of the "
                     "tightest first-response target of those conversations, red past it.",
                     [
                         sql(f"""
-                    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY w.wall_seconds) AS "Median"
+                    SELECT {first_response(0.5, NOW)} AS "Median"
                     {join}
-                    WHERE w.kind = 'first' AND $__timeFilter(w.closed_at) AND {SQL_BRANDS}
+                    WHERE $__timeFilter(w.opened_at) AND {SQL_BRANDS}
                  """)
                     ],
                     w=5,
@@ -1124,7 +1131,7 @@ def sla() -> Json:
                     sla_max=sql(f"""
                     SELECT min(w.target_seconds) AS "{SLA_TARGET}"
                     {join}
-                    WHERE w.kind = 'first' AND $__timeFilter(w.closed_at) AND {SQL_BRANDS}
+                    WHERE w.kind = 'first' AND $__timeFilter(w.opened_at) AND {SQL_BRANDS}
                  """),
                 ),
                 stat(
@@ -1153,25 +1160,17 @@ def sla() -> Json:
                     "p90 first response (30 days). Fixed windows ending now, whatever the time picker says.",
                     [
                         sql(f"""
-                    WITH w AS (
-                      SELECT a.brand, a.channel, w.kind, w.opened_at, w.wall_seconds,
-                             {DUE} AS due, {WITHIN} AS within, w.closed_at IS NOT NULL AS answered,
-                             w.opened_at >= now() - interval '30 days' AS last30
-                      {join}
-                      WHERE w.opened_at >= now() - interval '90 days' AND {SQL_BRANDS}
-                    )
-                    SELECT brand AS "Brand", channel AS "Channel",
-                           count(*) FILTER (WHERE last30) AS "Waits (30 d)",
-                           avg(within::int) FILTER (WHERE due AND last30) AS "Within SLA (30 d)",
-                           avg(within::int) FILTER (WHERE due AND NOT last30
-                               AND opened_at >= now() - interval '60 days') AS "Previous 30 d",
-                           avg(within::int) FILTER (WHERE due) AS "Within SLA (90 d)",
-                           avg(answered::int) FILTER (WHERE kind = 'first' AND last30) AS "Response rate (30 d)",
-                           percentile_cont(0.5) WITHIN GROUP (ORDER BY wall_seconds)
-                               FILTER (WHERE kind = 'first' AND answered AND last30) AS "Median first response",
-                           percentile_cont(0.9) WITHIN GROUP (ORDER BY wall_seconds)
-                               FILTER (WHERE kind = 'first' AND answered AND last30) AS "p90 first response"
-                    FROM w GROUP BY brand, channel ORDER BY brand, channel
+                    SELECT a.brand AS "Brand", a.channel AS "Channel",
+                           count(*) FILTER (WHERE {LAST_30}) AS "Waits (30 d)",
+                           {within_sla_share(NOW, LAST_30)} AS "Within SLA (30 d)",
+                           {within_sla_share(NOW, f"NOT {LAST_30} AND {PREVIOUS_30}")} AS "Previous 30 d",
+                           {WITHIN_SLA} AS "Within SLA (90 d)",
+                           {response_rate(NOW, LAST_30)} AS "Response rate (30 d)",
+                           {first_response(0.5, NOW, where=LAST_30)} AS "Median first response",
+                           {first_response(0.9, NOW, where=LAST_30)} AS "p90 first response"
+                    {join}
+                    WHERE w.opened_at >= now() - interval '90 days' AND {SQL_BRANDS}
+                    GROUP BY a.brand, a.channel ORDER BY a.brand, a.channel
                   """)
                     ],
                     h=7,
@@ -1201,9 +1200,9 @@ def sla() -> Json:
                         sql(
                             f"""
                           SELECT {day("w.opened_at", "week")} AS time, a.channel AS metric,
-                                 avg({WITHIN}::int) AS value
+                                 {WITHIN_SLA} AS value
                           {join}
-                          WHERE $__timeFilter(w.opened_at) AND {DUE} AND {SQL_BRANDS}
+                          WHERE $__timeFilter(w.opened_at) AND {SQL_BRANDS}
                           GROUP BY 1, 2 ORDER BY 1
                        """,
                             time_series=True,
@@ -1218,17 +1217,17 @@ def sla() -> Json:
                 timeseries(
                     "First response time by day",
                     "Median and 90th percentile time to the first "
-                    "answer, per channel, by the day the answer was given (customer's clock).",
+                    "answer, per channel, by the day the question was asked (wall time).",
                     [
                         sql(
                             f"""
                           SELECT d.time, d.channel || ' ' || q.name AS metric, q.value
                           FROM (
-                            SELECT {day("w.closed_at")} AS time, a.channel,
-                                   percentile_cont(0.5) WITHIN GROUP (ORDER BY w.wall_seconds) AS p50,
-                                   percentile_cont(0.9) WITHIN GROUP (ORDER BY w.wall_seconds) AS p90
+                            SELECT {day("w.opened_at")} AS time, a.channel,
+                                   {first_response(0.5, NOW)} AS p50,
+                                   {first_response(0.9, NOW)} AS p90
                             {join}
-                            WHERE w.kind = 'first' AND $__timeFilter(w.closed_at) AND {SQL_BRANDS}
+                            WHERE w.kind = 'first' AND $__timeFilter(w.opened_at) AND {SQL_BRANDS}
                             GROUP BY 1, 2
                           ) d CROSS JOIN LATERAL (VALUES ('median', d.p50), ('p90', d.p90)) AS q(name, value)
                           ORDER BY 1
@@ -1244,15 +1243,15 @@ def sla() -> Json:
             [
                 timeseries(
                     "Response rate by week",
-                    "Weekly share of conversations that got an answer, per "
+                    "Weekly share of questions that got an answer, per "
                     "channel (the last weeks rise as late answers arrive).",
                     [
                         sql(
                             f"""
                           SELECT {day("w.opened_at", "week")} AS time, a.channel AS metric,
-                                 avg((w.closed_at IS NOT NULL)::int) AS value
+                                 {RESPONSE_RATE} AS value
                           {join}
-                          WHERE w.kind = 'first' AND $__timeFilter(w.opened_at) AND {SQL_BRANDS}
+                          WHERE $__timeFilter(w.opened_at) AND {SQL_BRANDS}
                           GROUP BY 1, 2 ORDER BY 1
                        """,
                             time_series=True,

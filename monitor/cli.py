@@ -14,6 +14,7 @@ import click
 
 from monitor import __version__, logs
 from monitor.config import Config, ConfigError, DatabaseConfig, load, parse_duration
+from monitor.domain.figures import DEFAULT_HOURS
 
 EXIT_CONFIG = 2
 GIVE_A_CONFIG = "give one with --config FILE or $INBOX_MONITOR_CONFIG (config.example.toml shows every section)"
@@ -357,6 +358,20 @@ def labels_export(obj: _Context, accounts: tuple[str, ...], out: str) -> None:
         click.echo(f"wrote {out}: {rows} correction(s)", err=True)
 
 
+def _instant(value: str | None) -> datetime | None:
+    """An ISO 8601 instant from the command line (no offset: UTC), or a usage error naming it."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an instant such as 2026-12-05T10:35:57Z") from None
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if at > datetime.now(UTC):
+        raise click.BadParameter(f"{value} is in the future")
+    return at
+
+
 def _database_errors(func: Any) -> Any:
     """Turn a PostgreSQL that cannot be reached into one clear line and exit status 1."""
     import functools
@@ -566,13 +581,22 @@ def quarantine_retry(ctx: click.Context, account_name: str | None) -> None:
 @click.option("--language", type=click.Choice(["fr", "en"]), default="en", show_default=True)
 @click.option(
     "--hours",
-    type=click.Choice(["business", "wall"]),
-    default="business",
+    type=click.Choice(["wall", "business"]),
+    default=DEFAULT_HOURS,
     show_default=True,
-    help="Response times in business hours (the policies' calendars) or elapsed time.",
+    help="Response times in wall time (what the customer waited) or in business hours of the policies' "
+    "calendars (wall time where a policy has none). The SLA figures always use each policy's own clock.",
 )
 @click.option(
     "--timezone", default=None, help="Time zone of the period's days (default: the policies' calendar zone, else UTC)."
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    callback=lambda ctx, param, value: _instant(value),
+    help="Make the report as it was at this instant (ISO 8601, e.g. 2026-12-05T10:35:57Z; default: now): "
+    "a reply after it has not come yet, a deadline after it has not passed.",
 )
 @click.pass_obj
 def report(
@@ -586,6 +610,7 @@ def report(
     language: str,
     hours: str,
     timezone: str | None,
+    as_of: datetime | None,
 ) -> None:
     """Make an SLA report (PDF, HTML, CSV or JSON) from the stored waits."""
     from monitor.reports.command import ReportOptions, run_report_command
@@ -603,6 +628,7 @@ def report(
         cast("Language", language),  # click.Choice(["fr", "en"]) checked it
         cast("Hours", hours),  # click.Choice(["business", "wall"]) checked it
         timezone,
+        as_of,
     )
     path = run_report_command(config, options, run=_database_errors(asyncio.run))
     if path is not None:

@@ -35,7 +35,6 @@ import os
 import secrets
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -51,15 +50,19 @@ import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import demo_runs, logs
-from monitor.app import Running, run
+from monitor.app import Running, open_store, run
 from monitor.config import Config, DatabaseConfig, parse
 from monitor.domain.changes import IngestResult
 from monitor.poller import PollTarget
+from monitor.reports.build import scope_figures
+from monitor.reports.i18n import Words
+from monitor.reports.model import Figures
 from monitor.simulator.graph_api import FakeGraphApi
 from monitor.simulator.slack import FakeSlack
 from monitor.simulator.traffic import HOUR, MINUTE, QUESTIONS, REPLIES, Lang, TrafficPlayer
 from monitor.simulator.x_api import FakeXApi, UserKeys
 from monitor.sources.base import Batch
+from monitor.store.reports import ReportStore
 
 log = logging.getLogger(__name__)
 
@@ -288,11 +291,37 @@ def read_metrics(text: str) -> dict[str, AccountFigures]:
     return out
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+FIGURES_EVERY = 2.0
+"""Seconds between two reads of the summary figures from PostgreSQL while the demo runs: the
+report's own queries, a few milliseconds on a demo's data; the view redraws four times a second."""
+EVERYTHING = datetime(1970, 1, 1, tzinfo=UTC)
+"""The summary counts every wait in the demo's data, as a report of any period holding it does."""
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+WORDS = Words("en")
+"""Shares and durations written as the report writes them (1 decimal: 75.0%)."""
+
+
+@dataclass(frozen=True)
+class SummaryFigures:
+    """The demo's figures as of an instant: what `inbox-monitor report` says of the same waits
+    (the same queries and definitions, docs/definitions.md), per account and in total."""
+
+    as_of: datetime
+    accounts: list[tuple[str, str, Figures]]
+    """(account, channel, figures), by account name."""
+    total: Figures
+
+
+async def read_figures(pool: asyncpg.Pool, *, as_of: datetime) -> SummaryFigures:
+    """The demo brand's figures as of `as_of`, every wait opened before it."""
+    store = ReportStore(pool)
+    accounts = await store.accounts([BRAND])
+    by_scope = await scope_figures(store, [a["id"] for a in accounts], EVERYTHING, as_of, as_of=as_of)
+    return SummaryFigures(
+        as_of,
+        [(a["name"], a["channel"], by_scope.get((BRAND, a["channel"], a["name"]), Figures())) for a in accounts],
+        by_scope.get((None, None, None), Figures()),
+    )
 
 
 @dataclass
@@ -325,8 +354,8 @@ class DemoView:
         self.accounts: dict[str, AccountFigures] = {}
         self.events: deque[Event] = deque(maxlen=14)
         self.running: Running | None = None
-        self.responses: dict[str, list[tuple[str, str, float]]] = {}
-        """account -> (thread kind, wait kind, seconds) of each wait answered during this run."""
+        self.figures: SummaryFigures | None = None
+        """The latest figures read from PostgreSQL (`read_figures`)."""
         self.scrape_error: str | None = None
         self.alerts = 0
         self.seq = 0
@@ -382,9 +411,8 @@ class DemoView:
             name, _ = self._account(e.account_id)
             self.add("question", f"{name} {e.thread_kind} question {self._text(e.message)}")
         for e in ingest.answered:
-            name, channel = self._account(e.account_id)
+            name, _ = self._account(e.account_id)
             wall = e.wall_seconds or 0.0
-            self.responses.setdefault(name, []).append((e.thread_kind, e.kind, wall))
             self.add(
                 "answer",
                 f"{name} answered a {e.kind} {e.thread_kind} wait in {seconds_text(wall)} "
@@ -422,21 +450,11 @@ class DemoView:
         keys = ("opened", "answered", "breached", "open", "at_risk", "open_breached")
         return {k: sum(getattr(a, k) for a in self.accounts.values()) for k in keys}
 
-    def response_rows(self) -> list[tuple[str, str, int, float, float, float]]:
-        """(account, thread kind, answered, median s, p90 s, share within target) of this run."""
-        rows = []
-        for account, values in sorted(self.responses.items()):
-            channel = self.accounts[account].channel if account in self.accounts else ""
-            for thread_kind in ("public", "private"):
-                mine = [(k, s) for t, k, s in values if t == thread_kind]
-                if not mine:
-                    continue
-                secs = [s for _, s in mine]
-                within = sum(1 for k, s in mine if s <= self.targets.get((channel, thread_kind, k), math.inf))
-                rows.append(
-                    (account, thread_kind, len(mine), statistics.median(secs), quantile(secs, 0.9), within / len(mine))
-                )
-        return rows
+    def figure_rows(self) -> list[tuple[str, str, Figures]]:
+        """(account, channel, figures) of the latest figures, then ("total", "", figures)."""
+        if self.figures is None:
+            return []
+        return [*self.figures.accounts, ("total", "", self.figures.total)]
 
     def line(self) -> str:
         """The periodic line of the plain view."""
@@ -449,30 +467,44 @@ class DemoView:
         )
         return (
             f"[{seconds_text(self.elapsed):>6} | simulated {self.story(self.elapsed):>6}] "
-            f"questions {t['opened']:.0f}, answered {t['answered']:.0f}, breached {t['breached']:.0f}; "
+            f"waits opened {t['opened']:.0f}, answered {t['answered']:.0f}, breached {t['breached']:.0f}; "
             f"open now {t['open']:.0f} (at risk {t['at_risk']:.0f}, past SLA {t['open_breached']:.0f})"
+            + (f"; within SLA {WORDS.percent(self.figures.total.within_sla_share)}" if self.figures else "")
             + (f"; streams not ok: {streams}" if streams else "; all streams ok")
             + (f"; /metrics unreachable: {self.scrape_error}" if self.scrape_error else "")
         )
 
     def summary(self) -> list[str]:
-        """Plain-text summary lines (the end of a run)."""
+        """Plain-text summary lines (the end of a run): the figures `inbox-monitor report` gives
+        for the same waits as of the same instant."""
+        if self.figures is None:
+            return ["(no figures: PostgreSQL could not be read)"]
         out = [
-            f"{'account':<20} {'channel':<9} {'questions':>9} {'answered':>8} {'breached':>8} "
-            f"{'open':>5} {'past SLA':>8}"
+            (
+                f"Figures as of {self.figures.as_of:%Y-%m-%d %H:%M:%S} UTC, every wait in the demo's data "
+                "(the report's definitions: docs/definitions.md; times in wall time, ≈ simulated):"
+            ),
+            (
+                f"{'account':<20} {'channel':<9} {'questions':>9} {'waits':>6} {'answered':>8} "
+                f"{'response rate':>13} {'within SLA':>10} {'breaches':>8}  {'median first response':<22} "
+                "p90 first response"
+            ),
         ]
-        for name, a in sorted(self.accounts.items()):
+        for name, channel, f in self.figure_rows():
             out.append(
-                f"{name:<20} {a.channel:<9} {a.opened:>9.0f} {a.answered:>8.0f} {a.breached:>8.0f} "
-                f"{a.open:>5.0f} {a.open_breached:>8.0f}"
+                f"{name:<20} {channel:<9} {f.questions:>9} {f.waits_opened:>6} {f.answered:>8} "
+                f"{WORDS.percent(f.response_rate):>13} {WORDS.percent(f.within_sla_share):>10} {f.breaches:>8}  "
+                f"{self.duration(f.median_first_seconds):<22} {self.duration(f.p90_first_seconds)}"
             )
-        for account, kind, n, median, p90, within in self.response_rows():
-            out.append(
-                f"{account} {kind}: {n} answered, median {seconds_text(median)} "
-                f"(≈ {self.story(median)} simulated), p90 {seconds_text(p90)}, "
-                f"{within:.0%} within target"
-            )
+        out.append(
+            f"The same figures: inbox-monitor report --as-of {self.figures.as_of:%Y-%m-%dT%H:%M:%SZ} "
+            "(a report made later counts the questions whose deadline has passed since as breached)."
+        )
         return out
+
+    def duration(self, seconds: float | None) -> str:
+        """`1m05s (≈ 1h05m)`: real seconds and their simulated equivalent; – when there is none."""
+        return "–" if seconds is None else f"{seconds_text(seconds)} (≈ {self.story(seconds)})"
 
     def renderable(self) -> Any:
         from rich.console import Group
@@ -490,7 +522,7 @@ class DemoView:
         for col in (
             "account",
             "streams",
-            "questions",
+            "waits",
             "answered",
             "breached",
             "open",
@@ -515,17 +547,23 @@ class DemoView:
                 Text(f"{a.open_breached:.0f}", style="bold red" if a.open_breached else ""),
                 f"{seconds_text(a.oldest)} (≈ {self.story(a.oldest)})" if a.open else "-",
             )
-        responses = Table(title="Response times this run (real seconds; ≈ simulated)", expand=True)
-        for col in ("account", "thread", "answered", "median", "p90", "within SLA"):
-            responses.add_column(col, justify="left" if col in ("account", "thread") else "right")
-        for account, kind, n, median, p90, within in self.response_rows():
+        as_of = f" as of {self.figures.as_of:%H:%M:%S} UTC" if self.figures else ""
+        responses = Table(
+            title=f"SLA figures{as_of}, as the report computes them (wall time; ≈ simulated)", expand=True
+        )
+        for col in ("account", "waits", "answered", "response rate", "within SLA", "breaches", "median first", "p90"):
+            responses.add_column(col, justify="left" if col == "account" else "right")
+        for name, _, f in self.figure_rows():
+            within = f.within_sla_share
             responses.add_row(
-                account,
-                kind,
-                str(n),
-                f"{seconds_text(median)} (≈ {self.story(median)})",
-                f"{seconds_text(p90)} (≈ {self.story(p90)})",
-                Text(f"{within:.0%}", style="green" if within >= 0.9 else "yellow"),
+                name,
+                str(f.waits_opened),
+                str(f.answered),
+                WORDS.percent(f.response_rate),
+                Text(WORDS.percent(within), style="green" if within is not None and within >= 0.9 else "yellow"),
+                Text(str(f.breaches), style="red" if f.breaches else ""),
+                self.duration(f.median_first_seconds),
+                self.duration(f.p90_first_seconds),
             )
         styles = {
             "breach": "bold red",
@@ -887,7 +925,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             'accounts are source = "demo"\nhere, read without credentials.',
         )
         targets = {
-            (ch, thread, kind): config.policy(POLICY).targets_for(ch, thread).for_kind(kind)  # type: ignore[arg-type]
+            (ch, thread, kind): config.policy(POLICY).targets_for(ch, thread).for_kind(kind)
             for ch in ("x", "facebook")
             for thread in ("public", "private")
             for kind in ("first", "next")
@@ -949,6 +987,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             tasks.append(asyncio.create_task(_peer_traffic(player, x_api, stop), name="demo-peers"))
             tasks.append(asyncio.create_task(_token_story(player, graph, token_file, view, stop), name="demo-token"))
             tasks.append(asyncio.create_task(_refresh(view, output, stop), name="demo-view"))
+            tasks.append(asyncio.create_task(_figures(view, running.engine.store.pool, stop), name="demo-figures"))
             if prometheus is not None:
                 tasks.append(asyncio.create_task(_alerts(prometheus.slack, view, output), name="demo-alerts"))
 
@@ -959,6 +998,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         output.refresh(force_line=True)
+    view.figures = await _final_figures(config, view.figures)
     for line in view.summary():
         print(line, file=out, flush=True)
     print(
@@ -1053,6 +1093,29 @@ async def _refresh(view: DemoView, output: _Output, stop: asyncio.Event) -> None
             output.refresh()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def _figures(view: DemoView, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+    """Read the summary figures every FIGURES_EVERY seconds while the demo runs."""
+    while not stop.is_set():
+        try:
+            view.figures = await read_figures(pool, as_of=datetime.now(UTC))
+        except DATABASE_ERRORS as exc:  # the view keeps the last figures; the monitor logs the outage
+            log.debug("demo figures not read: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=FIGURES_EVERY)
+
+
+async def _final_figures(config: Config, last: SummaryFigures | None) -> SummaryFigures | None:
+    """The figures once every poll has stopped: nothing changes them any more, so a report of
+    the same data as of the same instant gives exactly these (`last` if PostgreSQL is away)."""
+    try:
+        async with open_store(config) as store:
+            # A whole second, so that `report --as-of` with the instant printed gives the same figures.
+            return await read_figures(store.pool, as_of=datetime.now(UTC).replace(microsecond=0))
+    except DATABASE_ERRORS as exc:
+        log.warning("the demo's final figures could not be read: %s", exc)
+        return last
 
 
 async def _alerts(slack: FakeSlack, view: DemoView, output: _Output) -> None:

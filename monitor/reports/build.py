@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.domain.figures import DEFAULT_HOURS, Hours
 from monitor.reports.model import BUCKET_EDGES, Bucket, Day, Figures, LongWait, PolicyNote, Report, Row
 from monitor.reports.period import Period
-from monitor.store.reports import Hours, ReportQuery, ReportStore
+from monitor.store.reports import ReportQuery, ReportStore
 
 Key = tuple[str | None, str | None, str | None]
 
@@ -21,13 +22,13 @@ class ReportError(ValueError):
 @dataclass(frozen=True)
 class ReportRequest:
     period: Period
-    hours: Hours = "business"
+    hours: Hours = DEFAULT_HOURS
     brands: tuple[str, ...] = ()
     """Only these brands (all when empty)."""
     longest: int = 10
 
 
-def _by_scope(counts: Iterable[Any], percentiles: Iterable[Any]) -> dict[Key, Figures]:
+def by_scope(counts: Iterable[Any], percentiles: Iterable[Any]) -> dict[Key, Figures]:
     """Figures by (brand, channel, account), None where a level is rolled up."""
     medians = {(r["brand"], r["channel"], r["account"]): r["first_percentiles"] or (None, None) for r in percentiles}
     out = {}
@@ -46,6 +47,21 @@ def _by_scope(counts: Iterable[Any], percentiles: Iterable[Any]) -> dict[Key, Fi
             breaches=r["breaches"],
         )
     return out
+
+
+async def scope_figures(
+    store: ReportStore,
+    account_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    as_of: datetime,
+    hours: Hours = DEFAULT_HOURS,
+) -> dict[Key, Figures]:
+    """A report's figures of these accounts' waits opened in [start, end) as of `as_of`, by
+    (brand, channel, account) with None where a level is rolled up: (None, None, None) is the total."""
+    rows = await store.figures(account_ids, start, end, as_of=as_of, hours=hours, bucket_edges=BUCKET_EDGES)
+    return by_scope(rows.counts, [r for r in rows.first_responses if r["part"] == "scope"])
 
 
 async def build_report(
@@ -86,8 +102,8 @@ async def build_report(
     for r in rows.cohort:
         parts[r["part"]].append(r)
     firsts = [r for r in rows.first_responses if r["part"] == "scope"]
-    current = _by_scope(parts["scope"], firsts)
-    before = _by_scope(rows.previous_counts, [r for r in rows.previous_first_responses if r["part"] == "scope"])
+    current = by_scope(parts["scope"], firsts)
+    before = by_scope(rows.previous_counts, [r for r in rows.previous_first_responses if r["part"] == "scope"])
 
     def row(key: Key) -> Row:
         return Row(*key, current=current.get(key, Figures()), previous=before.get(key, Figures()))

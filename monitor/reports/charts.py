@@ -78,7 +78,7 @@ def daily_volume(report: Report, words: Words, fmt: ImageFormat = "png", dpi: in
     ax.set_xticks(xs[::step], [words.short_day(d.day) for d in days[::step]])
     share = ax.twinx()
     share.set_ylim(0, 105)
-    share.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
+    share.yaxis.set_major_formatter(FuncFormatter(lambda v, _: words.percent(v / 100, 0)))
     share.tick_params(colors=SLA_COLOR, labelsize=8)
     for side in ("top", "left", "bottom"):
         share.spines[side].set_visible(False)

@@ -13,12 +13,13 @@ from typing import Any
 import click
 
 from monitor.config import Config
+from monitor.domain.figures import Hours
 from monitor.reports.build import ReportError, ReportRequest, build_report
 from monitor.reports.model import Language, Report
 from monitor.reports.notes import default_timezone, policy_notes
 from monitor.reports.period import Period, PeriodError, parse_period, period_between, zone
 from monitor.reports.render import file_name, render
-from monitor.store.reports import Hours, ReportStore
+from monitor.store.reports import ReportStore
 
 DEFAULT_PERIOD = "last-7-days"
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -35,6 +36,8 @@ class ReportOptions:
     language: Language
     hours: Hours
     timezone: str | None
+    as_of: datetime | None = None
+    """The instant the report is made as of (None: now)."""
 
 
 def resolve_period(options: ReportOptions, *, now: datetime, timezone: str) -> Period:
@@ -86,7 +89,7 @@ def run_report_command(
     config: Config, options: ReportOptions, *, run: Runner = asyncio.run, now: datetime | None = None
 ) -> Path | None:
     """Make the report and write it; return the path written (None: standard output)."""
-    now = now or datetime.now(UTC)
+    now = options.as_of or now or datetime.now(UTC)
     period = resolve_period(options, now=now, timezone=options.timezone or default_timezone(config))
     if options.out is not None and options.out != "-":
         parent = Path(options.out).expanduser()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from typing import Any
+from xml.sax.saxutils import unescape
 
 from jinja2 import Environment, Template, select_autoescape
 from markupsafe import Markup
@@ -12,7 +13,17 @@ from markupsafe import Markup
 from monitor.reports import charts
 from monitor.reports.i18n import Words
 from monitor.reports.model import Report, Row
-from monitor.reports.present import METRICS, cell, outcome, scope_line, scope_name, subtitle
+from monitor.reports.present import (
+    METRICS,
+    cell,
+    changes_line,
+    has_business_time,
+    methodology,
+    outcome,
+    scope_line,
+    scope_name,
+    subtitle,
+)
 
 _TEMPLATE = """<!doctype html>
 <html lang="{{ lang }}">
@@ -58,15 +69,15 @@ _TEMPLATE = """<!doctype html>
 <h2>{{ w("summary") }}</h2>
 <div class="kpis">
 {% for k in kpis %}  <div class="kpi"><div class="label">{{ k.label }}</div><div class="value">{{ k.value }}</div>
-    <div class="change {{ k.tone }}">{{ k.change }}</div></div>
+    {% if k.change %}<div class="change {{ k.tone }}">{{ k.change }}</div>{% endif %}</div>
 {% endfor %}</div>
-<p class="meta">{{ w("changes_against") }} {{ previous }}.</p>
+<p class="meta">{{ changes }}</p>
 
 <h2>{{ w("by_brand_channel") }}</h2>
 <table>
 <tr><th>{{ w("brand") }} / {{ w("channel") }}</th>{% for m in metrics %}<th>{{ m }}</th>{% endfor %}</tr>
-{% for r in scope_rows %}<tr class="{{ r.css }}"><td>{{ r.name }}</td>{% for c in r.cells %}<td>{{ c.value }}<br>
-<span class="change {{ c.tone }}">{{ c.change }}</span></td>{% endfor %}</tr>
+{% for r in scope_rows %}<tr class="{{ r.css }}"><td>{{ r.name }}</td>{% for c in r.cells %}<td>{{ c.value }}
+{%- if c.change %}<br><span class="change {{ c.tone }}">{{ c.change }}</span>{% endif %}</td>{% endfor %}</tr>
 {% endfor %}</table>
 
 <h2>{{ w("charts") }}</h2>
@@ -77,14 +88,16 @@ _TEMPLATE = """<!doctype html>
 <h2>{{ w("longest") }}</h2>
 {% if longest %}<table>
 <tr><th>#</th><th style="text-align:left">{{ w("account") }}</th><th style="text-align:left">{{ w("customer") }}</th>
-<th style="text-align:left">{{ w("asked") }}</th><th>{{ w("waited") }}</th><th>{{ w("business_time") }}</th>
+<th style="text-align:left">{{ w("asked") }}</th><th>{{ w("waited") }}</th>
+{%- if business %}<th>{{ w("business_time") }}</th>{% endif %}
 <th>{{ w("target") }}</th><th style="text-align:left">{{ w("outcome") }}</th>
 <th style="text-align:left">{{ w("link") }}</th></tr>
 {% for l in longest %}<tr><td>{{ loop.index }}</td>
 <td class="text"><b>{{ l.account }}</b><br><span class="sub">{{ l.kind }}</span></td>
 <td class="text">{{ l.customer }}{% if l.reason %}<br><span class="sub">{{ l.reason }}</span>{% endif %}</td>
 <td class="text">{{ l.asked }}</td><td><b>{{ l.waited }}</b></td>
-<td>{{ l.business }}</td><td>{{ l.target }}</td><td class="text {{ l.tone }}">{{ l.outcome }}</td>
+{% if business %}<td>{{ l.business }}</td>{% endif %}<td>{{ l.target }}</td>
+<td class="text {{ l.tone }}">{{ l.outcome }}</td>
 <td class="text">{% if l.url %}<a href="{{ l.url }}">{{ w("open") }}</a>{% else %}–{% endif %}</td></tr>
 {% endfor %}</table>{% else %}<p>{{ w("no_waits") }}</p>{% endif %}
 
@@ -118,8 +131,9 @@ def _inline_svg(svg: bytes) -> Markup:
 
 
 def _rich(text: str) -> Markup:
-    """The methodology's own <b>/<i> markup (a fixed text of ours), kept; anything else escaped."""
-    escaped = str(Markup.escape(text))
+    """The methodology's own <b>/<i> markup (a fixed text of ours, values escaped for the PDF's
+    markup too), kept; anything else escaped."""
+    escaped = str(Markup.escape(unescape(text)))
     for tag in ("b", "i"):
         escaped = escaped.replace(f"&lt;{tag}&gt;", f"<{tag}>").replace(f"&lt;/{tag}&gt;", f"</{tag}>")
     return Markup(escaped)
@@ -142,6 +156,7 @@ def render_html(report: Report, words: Words) -> bytes:
     if len(report.brands) > 1:
         scope_rows.append({"css": "brand", "name": scope_name(report.total, words), "cells": cells(report.total)})
     tz = report.period.timezone
+    outcomes = [outcome(w, words, report.as_of) for w in report.longest]
     longest = [
         {
             "account": w.account,
@@ -152,11 +167,11 @@ def render_html(report: Report, words: Words) -> bytes:
             "waited": words.duration(w.waited_seconds),
             "business": words.duration(w.business_seconds),
             "target": words.duration(w.target_seconds),
-            "outcome": outcome(w, words),
-            "tone": "bad" if w.breached else "good",
+            "outcome": said,
+            "tone": tone,
             "url": w.url,
         }
-        for w in report.longest
+        for w, (said, tone) in zip(report.longest, outcomes, strict=True)
     ]
     title = words("title")
     html = _template().render(
@@ -164,7 +179,8 @@ def render_html(report: Report, words: Words) -> bytes:
         title=title,
         w=words,
         subtitle=subtitle(report, words),
-        previous=words.period(report.previous_period),
+        changes=changes_line(report, words),
+        business=has_business_time(report),
         meta=f"{scope_line(report, words)} · {words('generated')} {words.instant(report.as_of, tz)}",
         kpis=[{"label": words(m.key), **vars(cell(m, report.total, words))} for m in METRICS],
         metrics=[words(m.key) for m in METRICS],
@@ -175,6 +191,6 @@ def render_html(report: Report, words: Words) -> bytes:
             for a in report.accounts
         ],
         charts={name: _inline_svg(svg) for name, svg in charts.all_charts(report, words, "svg").items()},
-        methodology=[_rich(p) for p in words.methodology()],
+        methodology=[_rich(p) for p in methodology(report, words)],
     )
     return html.encode("utf-8")

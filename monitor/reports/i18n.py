@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,15 +12,53 @@ from monitor.reports.period import Period
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % and units
 MINUS = "\u2212"
 NBSP = "\u00a0"
+# French typography: a no-break space before ":" and a narrow one before ";", "?" and "!" (the
+# Imprimerie nationale's rule), where the sign ends a clause (not in 09:00 nor in https://).
+_FRENCH_COLON = re.compile(r"[ \u00a0\u202f]?:(?=\s|$)")
+_FRENCH_TALL = re.compile(r"[ \u00a0\u202f]?([;?!])(?=\s|$|<)")
+
+
+def french_spacing(text: str) -> str:
+    """`text` with the no-break spaces French puts before two-part punctuation."""
+    return _FRENCH_TALL.sub(NNBSP + r"\1", _FRENCH_COLON.sub(NBSP + ":", text))
+
 
 _STRINGS: dict[str, dict[Language, str]] = {
     "title": {"en": "Social inbox SLA report", "fr": "Rapport SLA des messageries sociales"},
     "compared_with": {"en": "compared with", "fr": "comparé à"},
     "generated": {"en": "Figures as of", "fr": "Chiffres arrêtés au"},
-    "hours_business": {"en": "response times in business hours", "fr": "temps de réponse en heures ouvrées"},
-    "hours_wall": {
-        "en": "response times in elapsed (wall-clock) time",
-        "fr": "temps de réponse en temps écoulé (horloge)",
+    # Which hours the figures use (monitor/reports/present.py: response_clock, sla_clock).
+    "response_clock_wall": {"en": "response times in wall time", "fr": "délais en temps écoulé"},
+    "response_clock_business": {"en": "response times in business hours", "fr": "délais en heures ouvrées"},
+    "response_clock_mixed": {
+        "en": "response times in business hours (wall time without a calendar)",
+        "fr": "délais en heures ouvrées (temps écoulé sans calendrier)",
+    },
+    "sla_clock_wall": {"en": "SLA in wall time", "fr": "SLA en temps écoulé"},
+    "sla_clock_business": {"en": "SLA in business hours", "fr": "SLA en heures ouvrées"},
+    "sla_clock_mixed": {
+        "en": "SLA in business hours or wall time, by policy",
+        "fr": "SLA en heures ouvrées ou en temps écoulé selon la politique",
+    },
+    "sla_clock_policy": {"en": "SLA on each policy's clock", "fr": "SLA selon l'horloge de chaque politique"},
+    "clock_wall": {"en": "wall time", "fr": "temps écoulé"},
+    "clock_business": {"en": "business hours", "fr": "heures ouvrées"},
+    "clock_mixed": {
+        "en": "business hours where the policy has a calendar, wall time elsewhere",
+        "fr": "heures ouvrées si la politique a un calendrier, temps écoulé sinon",
+    },
+    "clock_policy": {"en": "each policy's own clock", "fr": "l'horloge de chaque politique"},
+    "hours_note": {
+        "en": "<b>Hours.</b> Median and P90 first response: {response}. Within SLA and breaches: {sla}, the "
+        "clock the policy's targets run on. Questions, waits and response rate are counts, by the local day "
+        "({timezone}) the question was asked. Wall time is the time that passed, what the customer waited; "
+        "business hours count only the opening hours of the policy's calendar. The longest waits are "
+        "ranked by wall time.",
+        "fr": "<b>Heures.</b> Première réponse médiane et P90 : {response}. Part dans le SLA et dépassements : "
+        "{sla}, l'horloge des objectifs de la politique. Questions, attentes et taux de réponse sont des "
+        "comptes, par jour local ({timezone}) de la question. Le temps écoulé est ce que le client a "
+        "attendu ; les heures ouvrées ne comptent que les heures d'ouverture du calendrier de la politique. Les "
+        "attentes les plus longues sont classées en temps écoulé.",
     },
     "all_brands": {"en": "all brands", "fr": "toutes les marques"},
     "brands": {"en": "brands", "fr": "marques"},
@@ -58,6 +97,8 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "link": {"en": "Link", "fr": "Lien"},
     "open": {"en": "open", "fr": "ouvrir"},
     "unanswered": {"en": "Unanswered", "fr": "Sans réponse"},
+    "unanswered_past_target": {"en": "Unanswered", "fr": "Sans réponse"},
+    "waiting": {"en": "Waiting, on time", "fr": "En attente, dans les temps"},
     "answered_late": {"en": "Answered late", "fr": "Réponse tardive"},
     "answered_in_time": {"en": "Answered in time", "fr": "Réponse dans les temps"},
     "no_data": {"en": "No data for this period", "fr": "Aucune donnée sur la période"},
@@ -77,9 +118,21 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "x": {"en": "X", "fr": "X"},
     "facebook": {"en": "Facebook", "fr": "Facebook"},
     "policy": {"en": "Policy", "fr": "Politique"},
+    "policy_targets": {
+        "en": "targets: public {public_first} (first) / {public_next} (next), private {private_first} / {private_next}",
+        "fr": "objectifs : public {public_first} (première) / {public_next} (suivante), privé {private_first} / "
+        "{private_next}",
+    },
+    "policy_calendar": {"en": "business hours {timezone}: {hours}", "fr": "heures ouvrées {timezone} : {hours}"},
+    "policy_holidays": {"en": "public holidays {holidays}", "fr": "jours fériés {holidays}"},
+    "policy_sla_all_hours": {"en": "the SLA counts every hour", "fr": "le SLA compte toutes les heures"},
     "always_open": {
-        "en": "all hours count (no business calendar)",
-        "fr": "toutes les heures comptent (pas de calendrier ouvré)",
+        "en": "no calendar: every hour counts, wall time",
+        "fr": "sans calendrier : toutes les heures comptent, en temps écoulé",
+    },
+    "no_previous": {
+        "en": "No data in the previous period ({period}): no changes shown.",
+        "fr": "Aucune donnée sur la période précédente ({period}) : pas d'évolution affichée.",
     },
     "slack_more": {
         "en": "Full report attached to the email / in the reports directory.",
@@ -104,21 +157,17 @@ _METHOD: dict[Language, list[str]] = {
         (
             "<b>Which waits.</b> Those opened during the period, counted as of the instant stated at the top: "
             "a wait answered after it counts as unanswered. <i>Questions</i> are the inbound questions of those "
-            "waits. Response times (median, P90) are those of the "
-            "answered first waits. The previous period is the same length just before (the previous week or "
-            "calendar month)."
+            "waits. The <i>response rate</i> is the share of waits answered, first and next alike. Response times "
+            "(median, P90) are those of the answered first waits. The previous period is the same length just "
+            "before (the previous week or calendar month)."
         ),
         (
             "<b>SLA.</b> Each wait has a target set by the account's policy (per channel, public or private, "
             "first or next, with priority rules). It is <i>within SLA</i> if answered by its deadline and "
             "<i>breached</i> once the deadline passes without a reply, answered later or not at all. The share "
-            "within SLA is over waits whose outcome is known (waits still open before their deadline are left "
-            "out). Breaches are counted by the hour the question was asked."
-        ),
-        (
-            "<b>Business hours.</b> When a policy has a calendar, targets and business times count only its "
-            "opening hours (several periods a day, overnight spans, public holidays and closed dates) in its "
-            "time zone. The longest waits are ranked by the time the customer actually waited."
+            "within SLA is answered in time ÷ (answered in time + breached): a question still unanswered past "
+            "its deadline counts against it; one still before its deadline is left out until its outcome is "
+            "known. Breaches are counted by the hour the question was asked."
         ),
         (
             "<b>Changes.</b> Counts and times change in percent; shares in percentage points (pts). A change "
@@ -142,23 +191,18 @@ _METHOD: dict[Language, list[str]] = {
         (
             "<b>Attentes comptées.</b> Celles ouvertes pendant la période, arrêtées à l'instant indiqué en tête : "
             "une attente traitée après cet instant compte comme sans réponse. Les <i>questions</i> sont les "
-            "messages entrants de ces attentes. Les délais (médiane, P90) sont "
-            "ceux des premières attentes traitées. La période précédente a la même durée, juste avant "
-            "(semaine ou mois civil précédent)."
+            "messages entrants de ces attentes. Le <i>taux de réponse</i> est la part des attentes traitées, "
+            "premières et suivantes. Les délais (médiane, P90) sont ceux des premières attentes traitées. La "
+            "période précédente a la même durée, juste avant (semaine ou mois civil précédent)."
         ),
         (
             "<b>SLA.</b> Chaque attente a un objectif fixé par la politique du compte (par canal, public ou "
             "privé, première ou suivante, avec règles de priorité). Elle est <i>dans le SLA</i> si la réponse "
             "arrive avant l'échéance, et en <i>dépassement</i> dès que l'échéance passe sans réponse, traitée "
-            "plus tard ou jamais. La part dans le SLA se calcule sur les attentes dont l'issue est connue (les "
-            "attentes encore ouvertes avant leur échéance sont écartées). Les dépassements sont comptés selon "
+            "plus tard ou jamais. La part dans le SLA vaut traitées à temps ÷ (traitées à temps + dépassements) : "
+            "une question encore sans réponse après son échéance compte contre elle ; une question encore avant "
+            "son échéance est écartée tant que son issue n'est pas connue. Les dépassements sont comptés selon "
             "l'heure de la question."
-        ),
-        (
-            "<b>Heures ouvrées.</b> Quand une politique a un calendrier, objectifs et délais ne comptent que ses "
-            "heures d'ouverture (plusieurs plages par jour, plages de nuit, jours fériés et fermetures) dans son "
-            "fuseau horaire. Les attentes les plus longues sont classées selon le temps réellement attendu par "
-            "le client."
         ),
         (
             "<b>Évolutions.</b> Volumes et délais varient en pourcentage ; les parts en points (pts). Une "
@@ -211,6 +255,12 @@ _MONTHS: dict[Language, list[str]] = {
         "décembre",
     ],
 }
+_SHORT_MONTHS: dict[Language, list[str]] = {
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+}
+_DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""The weekdays as a calendar's `hours` names them (monitor/config.py)."""
 _WEEKDAYS: dict[Language, list[str]] = {
     "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     "fr": ["lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."],
@@ -224,11 +274,15 @@ class Words:
         self.language: Language = language
 
     def __call__(self, key: str) -> str:
-        return _STRINGS[key][self.language]
+        return self.typeset(_STRINGS[key][self.language])
+
+    def typeset(self, text: str) -> str:
+        """`text` with this language's spacing around punctuation."""
+        return french_spacing(text) if self.language == "fr" else text
 
     def methodology(self) -> list[str]:
         """Paragraphs with <b>/<i> markup only."""
-        return list(_METHOD[self.language])
+        return [self.typeset(p) for p in _METHOD[self.language]]
 
     def weekdays(self) -> list[str]:
         return list(_WEEKDAYS[self.language])
@@ -295,17 +349,17 @@ class Words:
     # --- changes against the previous period -----------------------------------------------------
 
     def relative_change(self, now: float | None, before: float | None) -> str:
-        """+12 % / −3 %; – when there is nothing to compare with."""
+        """+12 % / −3 %; "" when there is nothing to compare with (nothing is said)."""
         if now is None or before is None or before == 0:
-            return "–"
+            return ""
         change = (now - before) / before
         sign = "+" if round(100 * change) > 0 else ""
         return sign + self.percent(change, 0)
 
     def points_change(self, now: float | None, before: float | None) -> str:
-        """+1.5 pts / −0.3 pts."""
+        """+1.5 pts / −0.3 pts; "" when there is nothing to compare with."""
         if now is None or before is None:
-            return "–"
+            return ""
         change = 100 * (now - before)
         sign = "+" if round(change, 1) > 0 else ""
         return f"{sign}{self.decimal(change, 1)}{NNBSP}pts"
@@ -321,7 +375,8 @@ class Words:
         return f"{text} {d.year}" if year else text
 
     def short_day(self, d: date) -> str:
-        return f"{d.day:02d}/{d.month:02d}" if self.language == "fr" else f"{d.month:02d}-{d.day:02d}"
+        """`2 Mar` / `2 mars`: the month named, which no reader takes for another day."""
+        return f"{d.day}{NBSP}{_SHORT_MONTHS[self.language][d.month - 1]}"
 
     def period(self, p: Period) -> str:
         """`1–7 June 2026`, `March 2026`, `30 March – 5 April 2026`."""
@@ -344,11 +399,31 @@ class Words:
         return f"{self.day(local.date())} at {local:%H:%M} ({timezone})"
 
     def timestamp(self, at: datetime, timezone: str) -> str:
-        """Compact local date and time for tables."""
+        """Compact local date and time for tables: `5 Dec 06:01` / `5 déc. 06:01`."""
         local = at.astimezone(ZoneInfo(timezone))
-        if self.language == "fr":
-            return f"{local:%d/%m %H:%M}"
-        return f"{local:%m-%d %H:%M}"
+        return f"{self.short_day(local.date())} {local:%H:%M}"
+
+    def weekly_hours(self, hours: dict[str, list[str]]) -> str:
+        """`Mon–Fri 09:00–18:00, Sat 10:00–12:00`: days with the same periods grouped."""
+        days = [d for d in _DAY_KEYS if hours.get(d)]
+        groups: list[list[str]] = []
+        for d in days:
+            previous = groups[-1][-1] if groups else None
+            if (
+                previous is not None
+                and hours[previous] == hours[d]
+                and _DAY_KEYS.index(d) == _DAY_KEYS.index(previous) + 1
+            ):
+                groups[-1].append(d)
+            else:
+                groups.append([d])
+        names = dict(zip(_DAY_KEYS, _WEEKDAYS[self.language], strict=True))
+        out = []
+        for g in groups:
+            span = names[g[0]] if len(g) == 1 else f"{names[g[0]]}–{names[g[-1]]}"
+            periods = " ".join(p.replace("-", "–") for p in hours[g[0]])
+            out.append(f"{span} {periods}")
+        return ", ".join(out)
 
     def reason(self, reason: str | None) -> str:
         """Why a question needs a reply, in words ("" when unknown)."""

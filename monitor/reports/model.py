@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from monitor.domain import figures
+from monitor.domain.figures import Hours, Outcome
 from monitor.reports.period import Period
-from monitor.store.reports import Hours
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
@@ -16,10 +17,6 @@ FORMATS = ("pdf", "html", "csv", "json")
 # Edges of the first-response distribution: the usual promises (15 min, 30 min, 1 h) and the
 # steps a director reads at a glance (the same day, the next day).
 BUCKET_EDGES: tuple[float, ...] = (300, 900, 1800, 3600, 7200, 14400, 28800, 86400)
-
-
-def _share(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
 
 
 @dataclass(frozen=True)
@@ -39,8 +36,8 @@ class Figures:
 
     @property
     def response_rate(self) -> float | None:
-        """Share of waits answered."""
-        return _share(self.answered, self.waits_opened)
+        """Share of waits answered (docs/definitions.md)."""
+        return figures.response_rate(self.answered, self.waits_opened)
 
     @property
     def decided(self) -> int:
@@ -49,8 +46,8 @@ class Figures:
 
     @property
     def within_sla_share(self) -> float | None:
-        """Share of decided waits answered within their target."""
-        return _share(self.within_sla, self.decided)
+        """Share of decided waits answered within their target (docs/definitions.md)."""
+        return figures.within_sla_share(self.within_sla, self.breaches)
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ class Day:
 
     @property
     def within_sla_share(self) -> float | None:
-        return _share(self.within_sla, self.within_sla + self.breaches)
+        return figures.within_sla_share(self.within_sla, self.breaches)
 
 
 @dataclass(frozen=True)
@@ -112,9 +109,9 @@ class LongWait:
     """Why the question that opened the wait needs a reply: the rule (`question_mark`,
     `reply_to_brand`, ...) or `corrected` by a person."""
 
-    @property
-    def breached(self) -> bool:
-        return self.closed_at is None or self.closed_at > self.deadline
+    def outcome(self, as_of: datetime) -> Outcome:
+        """What became of it as of the report's instant (`closed_at` is None when answered after it)."""
+        return figures.outcome(closed_at=self.closed_at, deadline=self.deadline, as_of=as_of)
 
 
 @dataclass(frozen=True)
@@ -127,7 +124,9 @@ class PolicyNote:
     private_first_seconds: float
     private_next_seconds: float
     business_hours: bool
+    """The SLA clock runs in the calendar's opening hours (targets, deadlines, breaches)."""
     timezone: str | None
+    """The calendar's time zone; None: the policy has no calendar (business time is wall time)."""
     hours: dict[str, list[str]]
     holidays: str | None
 

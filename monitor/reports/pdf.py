@@ -33,7 +33,19 @@ from reportlab.platypus import (
 from monitor.reports import charts
 from monitor.reports.i18n import Words
 from monitor.reports.model import Report, Row
-from monitor.reports.present import METRICS, Tone, cell, outcome, scope_line, scope_name, subtitle
+from monitor.reports.present import (
+    METRICS,
+    Tone,
+    cell,
+    changes_line,
+    has_business_time,
+    has_previous,
+    methodology,
+    outcome,
+    scope_line,
+    scope_name,
+    subtitle,
+)
 
 FONT = "DejaVuSans"
 PAGE_W, PAGE_H = A4
@@ -91,7 +103,7 @@ def _styles() -> dict[str, ParagraphStyle]:
             "kpi_value", base, fontName=f"{font}-Bold", fontSize=13.5, leading=17, textColor=NAVY
         ),
         "kpi_change": ParagraphStyle("kpi_change", base, fontSize=7, leading=9),
-        "method": ParagraphStyle("method", base, fontSize=8, leading=11, spaceAfter=4),
+        "method": ParagraphStyle("method", base, fontSize=7.6, leading=10.2, spaceAfter=3),
         "center": ParagraphStyle("center", base, alignment=TA_CENTER, textColor=MUTED),
     }
 
@@ -152,24 +164,29 @@ def _later_pages(canvas: Canvas, doc: Any) -> None:
 
 
 def _kpis(report: Report, words: Words, st: dict[str, ParagraphStyle]) -> Table:
+    width = CONTENT_W / len(METRICS)
+    figures = [cell(metric, report.total, words) for metric in METRICS]
+    # The values on one line each: a long one ("20h 04m") makes them all a little smaller.
+    value = st["kpi_value"]
+    widest = max(pdfmetrics.stringWidth(c.value, value.fontName, 1.0) for c in figures)
+    size = min(value.fontSize, (width - 8 - 2 * CELL_PADDING) / widest)
+    value = ParagraphStyle("kpi_value_fit", value, fontSize=size, leading=size * value.leading / value.fontSize)
     cells = []
-    for metric in METRICS:
-        c = cell(metric, report.total, words)
-        change = _change(c.change, c.tone, 7.5)
-        cells.append(
-            [
-                Paragraph(escape(words(metric.key)), st["kpi_label"]),
-                Paragraph(escape(c.value), st["kpi_value"]),
-                Paragraph(change, st["kpi_change"]),
-            ]
-        )
-    width = CONTENT_W / len(cells)
+    for metric, c in zip(METRICS, figures, strict=True):
+        kpi = [Paragraph(escape(words(metric.key)), st["kpi_label"]), Paragraph(escape(c.value), value)]
+        if has_previous(report):
+            kpi.append(Paragraph(_change(c.change, c.tone, 7.5) if c.change else "", st["kpi_change"]))
+        cells.append(kpi)
+    # Every label as tall as the tallest, so the values line up whichever labels wrap.
+    label_h = max(c[0].wrap(width - 8, PAGE_H)[1] for c in cells)
     inner = [
         Table(
             [[p] for p in c],
             colWidths=[width - 8],
+            rowHeights=[label_h + 2] + [None] * (len(c) - 1),
             style=TableStyle(
                 [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
                     ("LEFTPADDING", (0, 0), (-1, -1), 0),
                     ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                     ("TOPPADDING", (0, 0), (-1, -1), 1),
@@ -201,10 +218,14 @@ def _figures_table(
     rows: list[tuple[Row, int]], words: Words, st: dict[str, ParagraphStyle], *, first_header: str, changes: bool
 ) -> Table:
     """Rows of figures (with their changes); the int is the row's level (0 brand, 1 inside it)."""
-    label_w = 31 * mm
-    col_w = (CONTENT_W - label_w) / len(METRICS)
+    heads = [words(m.key) for m in METRICS]
+    # The names on one line each (an account's name is one word: it must not break), within bounds.
+    bold = f"{st['cell'].fontName}-Bold"
+    names = [pdfmetrics.stringWidth(scope_name(row, words), bold, st["cell"].fontSize) for row, _ in rows]
+    label_w = min(LABEL_MAX_W, max([LABEL_MIN_W, *(n + 2 * CELL_PADDING + 12 for n in names)]))
+    widths = _column_widths(heads, CONTENT_W - label_w, st["head_r"])
     data: list[list[Any]] = [
-        [Paragraph(escape(first_header), st["head"])] + [Paragraph(escape(words(m.key)), st["head_r"]) for m in METRICS]
+        [Paragraph(escape(first_header), st["head"])] + [Paragraph(escape(h), st["head_r"]) for h in heads]
     ]
     style: list[tuple[Any, ...]] = [
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
@@ -228,29 +249,53 @@ def _figures_table(
             text = escape(c.value)
             if level == 0 and row.account is None:
                 text = f"<b>{text}</b>"
-            if changes:
+            if changes and c.change:
                 text += "<br/>" + _change(c.change, c.tone)
             line.append(Paragraph(text, st["cell_r"]))
         data.append(line)
         if level == 0 and row.account is None:
             style.append(("BACKGROUND", (0, i), (-1, i), BAND))
         style.append(("LINEBELOW", (0, i), (-1, i), 0.4, LINE))
-    table = Table(data, colWidths=[label_w] + [col_w] * len(METRICS), repeatRows=1)
+    table = Table(data, colWidths=[CONTENT_W - sum(widths), *widths], repeatRows=1)
     table.setStyle(TableStyle(style))
     return table
+
+
+LABEL_MIN_W = 27 * mm
+"""The figures tables' first column (brand, channel or account names) is at least this wide…"""
+LABEL_MAX_W = 48 * mm
+"""…and at most this wide, however long a name: the seven figure columns keep room for their headers."""
+CELL_PADDING = 3  # points, left and right of every table cell
+
+
+def _column_widths(heads: list[str], room: float, style: ParagraphStyle) -> list[float]:
+    """Widths for the figure columns: each holds its header's longest word on one line (a header
+    breaks between words, never inside one), the rest of `room` shared out evenly."""
+    needed = [
+        max(pdfmetrics.stringWidth(w, style.fontName, style.fontSize) for w in h.split()) + 2 * CELL_PADDING + 1
+        for h in heads
+    ]
+    even = room / len(heads)
+    deficit = sum(max(0.0, n - even) for n in needed)
+    slack = sum(max(0.0, even - n) for n in needed)
+    if deficit == 0 or slack < deficit:  # nothing to do, or too narrow whatever we do: even
+        return [even] * len(heads)
+    # Columns with room to spare give it, in proportion, to the ones that need it.
+    return [n if n > even else even - (even - n) * deficit / slack for n in needed]
 
 
 def _longest_table(report: Report, words: Words, st: dict[str, ParagraphStyle]) -> Flowable:
     if not report.longest:
         return Paragraph(escape(words("no_waits")), st["base"])
     tz = report.period.timezone
+    business = has_business_time(report)
     heads = [
         "#",
         words("account"),
         words("customer"),
         words("asked"),
         words("waited"),
-        words("business_time"),
+        *([words("business_time")] if business else []),
         words("target"),
         words("outcome"),
         words("link"),
@@ -265,7 +310,7 @@ def _longest_table(report: Report, words: Words, st: dict[str, ParagraphStyle]) 
         ]
     ]
     for i, w in enumerate(report.longest, start=1):
-        tone = "bad" if w.breached else "good"
+        said, tone = outcome(w, words, report.as_of)
         kind = f"{words.channel(w.channel)} · {words(w.thread_kind)} · {words(w.kind)}"
         link = (
             f'<a href="{escape(w.url, {chr(34): "&quot;"})}" color="#1877f2"><u>{escape(words("open"))}</u></a>'
@@ -289,13 +334,13 @@ def _longest_table(report: Report, words: Words, st: dict[str, ParagraphStyle]) 
                 ),
                 Paragraph(escape(words.timestamp(w.opened_at, tz)), st["cell"]),
                 Paragraph(f"<b>{escape(words.duration(w.waited_seconds))}</b>", st["cell_r"]),
-                Paragraph(escape(words.duration(w.business_seconds)), st["cell_r"]),
+                *([Paragraph(escape(words.duration(w.business_seconds)), st["cell_r"])] if business else []),
                 Paragraph(escape(words.duration(w.target_seconds)), st["cell_r"]),
-                Paragraph(f'<font color="{TONES[tone]}">{escape(outcome(w, words))}</font>', st["cell"]),
+                Paragraph(f'<font color="{TONES[tone]}">{escape(said)}</font>', st["cell"]),
                 Paragraph(link, st["cell"]),
             ]
         )
-    widths = [6 * mm, 40 * mm, 25 * mm, 18 * mm, 17 * mm, 17 * mm, 15 * mm, 25 * mm]
+    widths = [6 * mm, 40 * mm, 25 * mm, 18 * mm, 17 * mm, *([17 * mm] if business else []), 15 * mm, 25 * mm]
     widths.append(CONTENT_W - sum(widths))
     table = Table(data, colWidths=widths, repeatRows=1)
     table.setStyle(
@@ -322,23 +367,6 @@ def _chart(png: bytes) -> Image:
     return image
 
 
-def _policy_lines(report: Report, words: Words) -> list[str]:
-    out = []
-    for p in report.policies:
-        targets = (
-            f"{words('public')}: {words.round_duration(p.public_first_seconds)} / "
-            f"{words.round_duration(p.public_next_seconds)}, {words('private')}: "
-            f"{words.round_duration(p.private_first_seconds)} / {words.round_duration(p.private_next_seconds)}"
-        )
-        if p.business_hours and p.timezone:
-            hours = "; ".join(f"{d} {' '.join(v)}" for d, v in p.hours.items())
-            when = f"{p.timezone}, {hours}" + (f", {p.holidays}" if p.holidays else "")
-        else:
-            when = words("always_open")
-        out.append(f"<b>{escape(words('policy'))} {escape(p.name)}</b> — {escape(targets)} ({escape(when)})")
-    return out
-
-
 def render_pdf(report: Report, words: Words) -> bytes:
     """The report as PDF bytes."""
     st = _styles()
@@ -358,7 +386,7 @@ def render_pdf(report: Report, words: Words) -> bytes:
         Paragraph(escape(words("summary")), st["h2"]),
         _kpis(report, words, st),
         Spacer(1, 1.5 * mm),
-        Paragraph(escape(f"{words('changes_against')} {words.period(report.previous_period)}."), st["meta"]),
+        Paragraph(escape(changes_line(report, words)), st["meta"]),
         Spacer(1, 2 * mm),
         Paragraph(escape(words("by_brand_channel")), st["h2"]),
     ]
@@ -368,7 +396,11 @@ def render_pdf(report: Report, words: Words) -> bytes:
         rows += [(c, 1) for c in report.channels if c.brand == brand.brand]
     if len(report.brands) > 1:
         rows.append((report.total, 0))
-    story.append(_figures_table(rows, words, st, first_header=f"{words('brand')} / {words('channel')}", changes=True))
+    story.append(
+        _figures_table(
+            rows, words, st, first_header=f"{words('brand')} / {words('channel')}", changes=has_previous(report)
+        )
+    )
     story += [
         PageBreak(),
         Paragraph(escape(words("charts")), st["h2"]),
@@ -381,11 +413,15 @@ def render_pdf(report: Report, words: Words) -> bytes:
         CondPageBreak(40 * mm),
         Paragraph(escape(words("per_account")), st["h2"]),
         _figures_table([(a, 1) for a in report.accounts], words, st, first_header=words("account"), changes=False),
-        CondPageBreak(60 * mm),
-        Paragraph(escape(words("methodology")), st["h2"]),
+        # The methodology stays in one piece: on this page if it fits, else wholly on the next one
+        # (never a last page holding one line of it).
+        KeepTogether(
+            [
+                Paragraph(escape(words("methodology")), st["h2"]),
+                *(Paragraph(p, st["method"]) for p in methodology(report, words)),
+            ]
+        ),
     ]
-    story += [Paragraph(p, st["method"]) for p in words.methodology()]
-    story += [Paragraph(p, st["method"]) for p in _policy_lines(report, words)]
 
     out = io.BytesIO()
     title = f"{words('title')} — {words.period(report.period)}"

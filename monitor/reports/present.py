@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
+from xml.sax.saxutils import escape
 
+from monitor.domain.figures import BREACHED
 from monitor.reports.i18n import Words
 from monitor.reports.model import Figures, LongWait, Report, Row
 
 Kind = Literal["count", "share", "duration"]
 Tone = Literal["good", "bad", "neutral"]
+Clock = Literal["wall", "business", "mixed", "policy"]
+"""Which hours a set of figures is counted in: wall time, business hours, business hours where a
+policy has a calendar and wall time elsewhere, or each policy's own (when the policies are unknown)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ METRICS: tuple[Metric, ...] = (
 class Cell:
     value: str
     change: str
+    """Against the previous period; "" when there is nothing to compare with (nothing is said)."""
     tone: Tone
 
 
@@ -58,7 +65,7 @@ def cell(metric: Metric, row: Row, words: Words) -> Cell:
     else:
         change = words.relative_change(None if now is None else float(now), None if before is None else float(before))
     tone: Tone = "neutral"
-    if metric.better is not None and now is not None and before is not None and now != before and change != "–":
+    if metric.better is not None and now is not None and before is not None and now != before and change:
         up = now > before
         tone = "good" if up == (metric.better == "up") else "bad"
     return Cell(value_text(metric, row.current, words), change, tone)
@@ -75,20 +82,61 @@ def scope_name(row: Row, words: Words) -> str:
 
 
 def subtitle(report: Report, words: Words) -> str:
-    """`23–29 March 2026 · compared with 16–22 March 2026`."""
+    """`23–29 March 2026 · compared with 16–22 March 2026` (just the period when the previous
+    one has no data)."""
+    if not has_previous(report):
+        return words.period(report.period)
     return f"{words.period(report.period)} · {words('compared_with')} {words.period(report.previous_period)}"
 
 
+def has_previous(report: Report) -> bool:
+    """Whether the previous period has any wait to compare with (else no change is shown)."""
+    return report.total.previous.waits_opened > 0
+
+
+def _clock(flags: list[bool]) -> Clock:
+    if not flags or all(flags):
+        return "business"
+    return "wall" if not any(flags) else "mixed"
+
+
+def response_clock(report: Report) -> Clock:
+    """The hours the response times (median, P90) are in: wall time when asked, or when no policy
+    has a calendar (business time is wall time then); business hours when every one has one."""
+    if report.hours == "wall":
+        return "wall"
+    return _clock([p.timezone is not None for p in report.policies])
+
+
+def sla_clock(report: Report) -> Clock:
+    """The hours the SLA figures (within SLA, breaches) count: each policy's SLA clock."""
+    return _clock([p.business_hours for p in report.policies]) if report.policies else "policy"
+
+
+def has_business_time(report: Report) -> bool:
+    """Whether a business time differs from the wall time anywhere (some policy has a calendar)."""
+    return not report.policies or any(p.timezone is not None for p in report.policies)
+
+
 def scope_line(report: Report, words: Words) -> str:
+    """`all brands · response times in wall time · SLA in business hours`."""
     brands = ", ".join(report.brands_filter) if report.brands_filter else words("all_brands")
-    hours = words("hours_business") if report.hours == "business" else words("hours_wall")
-    return f"{brands} · {hours}"
+    return f"{brands} · {words(f'response_clock_{response_clock(report)}')} · {words(f'sla_clock_{sla_clock(report)}')}"
 
 
-def outcome(wait: LongWait, words: Words) -> str:
-    if wait.closed_at is None:
-        return words("unanswered")
-    return words("answered_late") if wait.breached else words("answered_in_time")
+def hours_note(report: Report, words: Words) -> str:
+    """The methodology's paragraph saying which hours every figure uses."""
+    return words("hours_note").format(
+        response=words(f"clock_{response_clock(report)}"),
+        sla=words(f"clock_{sla_clock(report)}"),
+        timezone=report.period.timezone,
+    )
+
+
+def outcome(wait: LongWait, words: Words, as_of: datetime) -> tuple[str, Tone]:
+    """What became of a long wait as of the report's instant, in words, and its tone."""
+    result = wait.outcome(as_of)
+    return words(result), "bad" if result in BREACHED else "neutral" if result == "waiting" else "good"
 
 
 def summary_lines(report: Report, words: Words) -> list[tuple[str, str]]:
@@ -96,5 +144,46 @@ def summary_lines(report: Report, words: Words) -> list[tuple[str, str]]:
     out = []
     for metric in METRICS:
         c = cell(metric, report.total, words)
-        out.append((words(metric.key), c.value if c.change == "–" else f"{c.value} ({c.change})"))
+        out.append((words(metric.key), f"{c.value} ({c.change})" if c.change else c.value))
     return out
+
+
+def policy_lines(report: Report, words: Words) -> list[str]:
+    """One line per policy for the methodology, with <b> markup (values escaped)."""
+    out = []
+    for p in report.policies:
+        d = words.round_duration
+        parts = [
+            words("policy_targets").format(
+                public_first=d(p.public_first_seconds),
+                public_next=d(p.public_next_seconds),
+                private_first=d(p.private_first_seconds),
+                private_next=d(p.private_next_seconds),
+            )
+        ]
+        if p.timezone is None:
+            parts.append(words("always_open"))
+        else:
+            parts.append(words("policy_calendar").format(timezone=p.timezone, hours=words.weekly_hours(p.hours)))
+            if p.holidays:
+                parts.append(words("policy_holidays").format(holidays=p.holidays))
+            if not p.business_hours:
+                parts.append(words("policy_sla_all_hours"))
+        text = words.typeset(" ; ".join(parts) if words.language == "fr" else "; ".join(parts))
+        out.append(f"<b>{escape(words('policy'))} {escape(p.name)}</b> — {escape(text)}.")
+    return out
+
+
+def methodology(report: Report, words: Words) -> list[str]:
+    """The methodology's paragraphs (<b>/<i> markup): the definitions, the hours every figure uses,
+    the policies."""
+    fixed = words.methodology()
+    return [*fixed[:-1], hours_note(report, words), fixed[-1], *policy_lines(report, words)]
+
+
+def changes_line(report: Report, words: Words) -> str:
+    """What the changes are against, or that there is nothing to compare with."""
+    previous = words.period(report.previous_period)
+    if not has_previous(report):
+        return words("no_previous").format(period=previous)
+    return f"{words('changes_against')} {previous}."

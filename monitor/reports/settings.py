@@ -35,6 +35,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from monitor.domain.figures import DEFAULT_HOURS, Hours
 from monitor.reports.period import NAMED, PeriodError, zone
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -85,7 +86,8 @@ class ReportSchedule(_Model):
     period: RelativePeriod = "last-week"
     formats: list[Literal["pdf", "html", "csv", "json"]] = Field(["pdf"], min_length=1)
     language: Literal["fr", "en"] = "en"
-    hours: Literal["business", "wall"] = "business"
+    hours: Hours = DEFAULT_HOURS
+    """Response times in wall time (default) or in the policies' business hours (docs/definitions.md)."""
     brands: list[str] = []
     """Only these brands (default: all)."""
     directory: DirectoryDelivery | None = None

@@ -8,7 +8,9 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from monitor.domain.figures import BREACHED, SECONDS_DIGITS, SHARE_DIGITS, rounded
 from monitor.reports.model import Figures, Report, Row
+from monitor.reports.present import response_clock, sla_clock
 
 CSV_COLUMNS = (
     "scope",
@@ -20,6 +22,7 @@ CSV_COLUMNS = (
     "last_day",
     "timezone",
     "hours",
+    "sla_hours",
     "questions",
     "waits_opened",
     "answered",
@@ -42,19 +45,32 @@ def _scope(row: Row) -> str:
     return "channel" if row.channel is not None else "brand"
 
 
+FIGURE_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("questions") :]
+
+
+def _share(value: float | None) -> float | None:
+    return rounded(value, SHARE_DIGITS)
+
+
+def _seconds(value: float | None) -> float | None:
+    return rounded(value, SECONDS_DIGITS)
+
+
 def figures_dict(f: Figures) -> dict[str, Any]:
+    """The figures as the data files give them: shares (0..1) to SHARE_DIGITS decimals, seconds
+    to SECONDS_DIGITS (docs/definitions.md, "Precision")."""
     return {
         "questions": f.questions,
         "waits_opened": f.waits_opened,
         "answered": f.answered,
-        "response_rate": f.response_rate,
+        "response_rate": _share(f.response_rate),
         "first_waits": f.first_waits,
         "first_answered": f.first_answered,
-        "median_first_response_seconds": f.median_first_seconds,
-        "p90_first_response_seconds": f.p90_first_seconds,
+        "median_first_response_seconds": _seconds(f.median_first_seconds),
+        "p90_first_response_seconds": _seconds(f.p90_first_seconds),
         "within_sla": f.within_sla,
         "breaches": f.breaches,
-        "within_sla_share": f.within_sla_share,
+        "within_sla_share": _share(f.within_sla_share),
     }
 
 
@@ -63,7 +79,10 @@ def _rows(report: Report) -> list[Row]:
 
 
 def render_csv(report: Report) -> bytes:
-    """UTF-8 CSV with a header; numbers unformatted (seconds, shares between 0 and 1)."""
+    """UTF-8 CSV with a header; numbers unformatted (seconds, shares between 0 and 1), rounded.
+
+    `hours`: the clock of the response times (wall, business, or mixed: business hours where the
+    policy has a calendar); `sla_hours`: the clock of within SLA and breaches."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -83,8 +102,9 @@ def render_csv(report: Report) -> bytes:
                     period.first_day.isoformat(),
                     period.last_day.isoformat(),
                     period.timezone,
-                    report.hours,
-                    *("" if values[c] is None else values[c] for c in CSV_COLUMNS[9:]),
+                    response_clock(report),
+                    sla_clock(report),
+                    *("" if values[c] is None else values[c] for c in FIGURE_COLUMNS),
                 ]
             )
     return out.getvalue().encode("utf-8")
@@ -118,7 +138,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "period": period(report.period),
         "previous_period": period(report.previous_period),
         "as_of": report.as_of,
-        "hours": report.hours,
+        "hours": response_clock(report),
+        "sla_hours": sla_clock(report),
         "brands_filter": list(report.brands_filter),
         "total": row(report.total),
         "brands": [row(r) for r in report.brands],
@@ -131,7 +152,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "waits_by_channel": d.waits_by_channel,
                 "within_sla": d.within_sla,
                 "breaches": d.breaches,
-                "within_sla_share": d.within_sla_share,
+                "within_sla_share": _share(d.within_sla_share),
             }
             for d in report.days
         ],
@@ -150,11 +171,12 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "customer_handle": w.customer_handle,
                 "opened_at": w.opened_at,
                 "closed_at": w.closed_at,
-                "waited_seconds": w.waited_seconds,
-                "business_seconds": w.business_seconds,
+                "waited_seconds": _seconds(w.waited_seconds),
+                "business_seconds": _seconds(w.business_seconds),
                 "target_seconds": w.target_seconds,
                 "deadline": w.deadline,
-                "breached": w.breached,
+                "outcome": w.outcome(report.as_of),
+                "breached": w.outcome(report.as_of) in BREACHED,
                 "url": w.url,
                 "reason": w.reason,
             }

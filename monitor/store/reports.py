@@ -1,9 +1,8 @@
 """All SQL of the reports: aggregates of the stored waits and messages, and scheduled-run claims.
 
 Reports read stored facts (a wait's open and close instants, its response time in wall and
-business seconds, its deadline) and aggregate them in PostgreSQL. A wait counts as of `as_of`:
-answered if it closed by then, breached if its deadline came before it closed (or before
-`as_of` while it was still open).
+business seconds, its deadline) and aggregate them in PostgreSQL. A wait counts as of `as_of`,
+as docs/definitions.md says (the conditions are those of monitor/store/figures.py).
 """
 
 from __future__ import annotations
@@ -14,23 +13,25 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 import asyncpg
 
+from monitor.domain.figures import Hours
 from monitor.logs import redact
 from monitor.store.db import Connection
+from monitor.store.figures import RESPONSE_COLUMN, answered, breached, within_sla
 
-Hours = Literal["business", "wall"]
-_SECONDS_COLUMN: dict[Hours, str] = {"business": "business_seconds", "wall": "wall_seconds"}
+__all__ = ["Hours", "ReportQuery", "ReportRows", "ReportStore", "ScopeRows", "fine_edges"]
+
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
 
 # Every query filters the waits of a cohort: the accounts' waits opened in [$2, $3).
 # $4 is the instant the report is made "as of".
 _COHORT = "w.account_id = ANY($1::integer[]) AND w.opened_at >= $2 AND w.opened_at < $3"
-_ANSWERED = "w.closed_at <= $4"
-_WITHIN = "w.closed_at <= w.deadline AND w.closed_at <= $4"
-_BREACHED = "w.deadline <= $4 AND (w.closed_at IS NULL OR w.closed_at > w.deadline)"
+# What a wait is as of $4 (docs/definitions.md): the one definition, in monitor/store/figures.py.
+_ANSWERED = answered("$4")
+_WITHIN = within_sla("$4")
+_BREACHED = breached("$4")
 
 
 _MEASURE_NAMES = ("waits_opened", "questions", "answered", "first_waits", "first_answered", "within_sla", "breaches")
@@ -263,6 +264,16 @@ def fine_edges(coarse: Sequence[float]) -> tuple[list[float], list[int]]:
     return fine, to_coarse
 
 
+@dataclass(frozen=True)
+class ScopeRows:
+    """The figures of some accounts' waits opened in one span, per scope, read in one snapshot."""
+
+    counts: list[asyncpg.Record]
+    """Counts per scope (brand, channel, account; None where rolled up)."""
+    first_responses: list[asyncpg.Record]
+    """part 'scope' (first_percentiles per scope), 'bucket' (waits per distribution bucket)."""
+
+
 Query = Callable[[Connection], Awaitable[list[asyncpg.Record]]]
 
 
@@ -292,7 +303,7 @@ class ReportStore:
 
     async def read(self, q: ReportQuery) -> ReportRows:
         """Every aggregate of a report, in parallel on several connections sharing one snapshot."""
-        column = _SECONDS_COLUMN[q.hours]
+        column = RESPONSE_COLUMN[q.hours]
         ids = list(q.account_ids)
         end = min(q.end, q.as_of)
         start = min(q.start, end)
@@ -315,6 +326,28 @@ class ReportStore:
         ]
         results = await self._in_one_snapshot(queries)
         return ReportRows(*results)
+
+    async def figures(
+        self,
+        account_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        *,
+        as_of: datetime,
+        hours: Hours,
+        bucket_edges: Sequence[float],
+    ) -> ScopeRows:
+        """The report's figures of these accounts' waits opened in [start, end), as of `as_of`:
+        the same queries as a report's previous period, for whoever shows figures outside a report."""
+        args = (list(account_ids), start, end, as_of)
+        edges, to_coarse = fine_edges(bucket_edges)
+        counts, firsts = await self._in_one_snapshot(
+            [
+                lambda conn: conn.fetch(_COUNTS_SQL, *args),
+                lambda conn: conn.fetch(_first_response_sql(RESPONSE_COLUMN[hours]), *args, edges, to_coarse),
+            ]
+        )
+        return ScopeRows(counts, firsts)
 
     async def _in_one_snapshot(self, queries: Sequence[Query]) -> list[list[asyncpg.Record]]:
         """Run `queries` concurrently; all see the same data (an exported snapshot)."""

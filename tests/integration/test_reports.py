@@ -12,6 +12,7 @@ import email.policy
 import io
 import itertools
 import json
+import re
 import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +35,7 @@ from monitor.reports.build import ReportError, ReportRequest, build_report
 from monitor.reports.i18n import Words
 from monitor.reports.model import BUCKET_EDGES, Figures, Language, Report, Row
 from monitor.reports.period import parse_period
+from monitor.reports.present import METRICS
 from monitor.reports.render import render
 from monitor.reports.schedule import ReportScheduler
 from monitor.runtime import Backoff, SleepTimer, set_testing
@@ -164,7 +166,12 @@ async def test_every_figure_equals_an_independent_computation(store: Store, load
         assert w.waited_seconds == pytest.approx(until)
         assert w.closed_at == (f.wait.closed_at if f.answered else None)
         assert w.business_seconds == (pytest.approx(f.business) if f.answered else None)
-        assert (w.target_seconds, w.deadline, w.breached) == (f.target, f.deadline, f.breached or not f.answered)
+        assert (w.target_seconds, w.deadline) == (f.target, f.deadline)
+        assert w.outcome(rd.AS_OF) == (
+            ("answered_late" if f.breached else "answered_in_time")
+            if f.answered
+            else ("unanswered_past_target" if f.breached else "waiting")
+        )
 
 
 async def test_brand_filter_and_unknown_brand(store: Store, loaded: rd.Script) -> None:
@@ -185,7 +192,7 @@ async def test_one_connection_pool_gives_the_same_report(store: Store, loaded: r
     parallel = await make(store)
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
-        alone = await build_report(ReportStore(pool), ReportRequest(PERIOD), as_of=rd.AS_OF)
+        alone = await build_report(ReportStore(pool), ReportRequest(PERIOD, hours="business"), as_of=rd.AS_OF)
     finally:
         await pool.close()
     assert alone == parallel
@@ -343,6 +350,13 @@ async def test_pdf_opens_has_its_sections_and_its_pages_render_with_charts(
     for image in images:
         assert image is not None and colourful_share(image) > 0.01
     # Rendered pages: the charts page is clearly coloured; every page has ink on it.
+    # No header breaks inside a word ("Dépassement / s"); no last page holding a line or two.
+    first = re.sub(r"\s*\n\s*", "\n", reader.pages[0].extract_text())
+    heads = [w for m in METRICS for w in Words(language)(m.key).split() if len(w) > 3]
+    assert not [(w, k) for w in heads for k in range(1, len(w)) if f"{w[:k]}\n{w[k:]}" in first]
+    assert len(reader.pages[-1].extract_text()) > 800
+    if language == "fr":  # French typography: a no-break space before ":" ";" "?" "!"
+        assert not re.search(r"[^\s\u00a0\u202f][:;?!]\s", text), re.findall(r".{20}[^\s][:;?!]\s", text)
     pages = await asyncio.to_thread(render_pages, pdf, tmp_path)
     assert len(pages) == len(reader.pages)
     shares = [colourful_share(p) for p in pages]
@@ -361,8 +375,15 @@ async def test_html_csv_and_json_carry_the_same_figures(store: Store, loaded: rd
     rows = list(__import__("csv").DictReader(io.StringIO(render(report, "csv").decode())))
     total = next(r for r in rows if r["scope"] == "total" and r["period"] == "current")
     assert int(total["waits_opened"]) == report.total.current.waits_opened
-    assert float(total["median_first_response_seconds"]) == report.total.current.median_first_seconds
+    assert float(total["median_first_response_seconds"]) == round(report.total.current.median_first_seconds or 0, 1)
     assert len(rows) == 2 * (1 + 2 + 3 + 3)
+    # Rounded to the documented precision (docs/definitions.md): no 74.50000000000001.
+    for row in rows:
+        for column in ("response_rate", "within_sla_share"):
+            assert re.fullmatch(r"(0|1)(\.\d{1,4})?|", row[column]), (column, row[column])
+        for column in ("median_first_response_seconds", "p90_first_response_seconds"):
+            assert re.fullmatch(r"\d+\.\d|", row[column]), (column, row[column])
+    assert float(total["within_sla_share"]) == round(report.total.current.within_sla_share or 0, 4)
     data = json.loads(render(report, "json"))
     assert data["total"]["current"]["breaches"] == report.total.current.breaches
     assert data["period"]["label"] == "2026-W10" and len(data["longest_waits"]) == 10
@@ -680,10 +701,31 @@ def test_report_command_writes_each_format(cli_setup: tuple[dict[str, str], rd.S
     got = json.loads(result.stdout)
     assert got["period"]["timezone"] == "Europe/Paris"  # the calendars' zone by default
     now = datetime.now(UTC)  # the data is in the past: every reply has come
-    want = rd.expected(data, start=rd.START, end=rd.END, hours="business", as_of=now)
+    # Response times in wall time by default; the SLA on each policy's clock (one has a calendar).
+    assert (got["hours"], got["sla_hours"]) == ("wall", "mixed")
+    want = rd.expected(data, start=rd.START, end=rd.END, hours="wall", as_of=now)
     assert got["total"]["current"]["questions"] == want.questions
     assert got["total"]["current"]["breaches"] == want.breaches
     assert got["total"]["current"]["median_first_response_seconds"] == pytest.approx(want.median_first_seconds)
+    # --as-of: the report as it was then (replies after it not come yet, deadlines after it not passed).
+    then = cli(
+        "report",
+        "--period",
+        "2026-W10",
+        "--as-of",
+        f"{rd.AS_OF:%Y-%m-%dT%H:%M:%SZ}",
+        "--format",
+        "json",
+        "--out",
+        "-",
+        env=env,
+    )
+    assert then.returncode == 0, then.stderr
+    got = json.loads(then.stdout)
+    assert datetime.fromisoformat(got["as_of"]) == rd.AS_OF
+    want = rd.expected(data, start=rd.START, end=rd.END, hours="wall", as_of=rd.AS_OF)
+    assert (got["total"]["current"]["answered"], got["total"]["current"]["breaches"]) == (want.answered, want.breaches)
+    assert got["total"]["current"]["within_sla"] == want.within_sla
     pdf = cli(
         "report",
         "--from",
@@ -713,6 +755,8 @@ def test_report_command_writes_each_format(cli_setup: tuple[dict[str, str], rd.S
 # parser's every error is in tests/unit/test_report_period.py.
 BAD_ARGUMENTS = [
     (["--period", "2026-13"], "there is no month 13"),
+    (["--as-of", "yesterday"], "'yesterday' is not an instant such as 2026-12-05T10:35:57Z"),
+    (["--as-of", "2999-01-01T00:00:00Z"], "2999-01-01T00:00:00Z is in the future"),
     (["--from", "2026-03-05", "--to", "2026-03-01"], "--to (2026-03-01) is before --from (2026-03-05)"),
     (["--period", "last-week", "--from", "2026-03-01", "--to", "2026-03-02"], "either --period or --from/--to"),
     (["--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),

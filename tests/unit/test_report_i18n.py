@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
 
-from monitor.reports.i18n import MINUS, NBSP, NNBSP, Words
+from monitor.reports.i18n import MINUS, NBSP, NNBSP, Words, french_spacing
 from monitor.reports.period import Period
 
 FR, EN = Words("fr"), Words("en")
@@ -37,9 +38,10 @@ def test_durations(seconds: float | None, fr: str, en: str) -> None:
 def test_changes() -> None:
     assert EN.relative_change(120, 100) == "+20%" and FR.relative_change(80, 100) == f"{MINUS}20{NNBSP}%"
     assert EN.relative_change(100.2, 100) == "0%"  # rounds to nothing: no sign
-    assert EN.relative_change(5, 0) == EN.relative_change(None, 3) == "–"
+    # Nothing to compare with: nothing is said (not a grey dash under every figure).
+    assert EN.relative_change(5, 0) == EN.relative_change(None, 3) == ""
     assert EN.points_change(0.52, 0.5) == f"+2.0{NNBSP}pts" and FR.points_change(0.5, 0.52) == f"{MINUS}2,0{NNBSP}pts"
-    assert EN.points_change(None, 0.5) == "–"
+    assert EN.points_change(None, 0.5) == ""
 
 
 def test_dates_and_periods() -> None:
@@ -50,7 +52,27 @@ def test_dates_and_periods() -> None:
     assert EN.period(Period("days", date(2025, 12, 29), date(2026, 1, 4), tz)) == "29 December 2025 – 4 January 2026"
     assert FR.period(Period("month", date(2026, 8, 1), date(2026, 8, 31), tz)) == "août 2026"
     assert FR.instant(datetime(2026, 3, 9, 9, 0, tzinfo=UTC), tz) == "9 mars 2026 à 10:00 (Europe/Paris)"
-    assert EN.timestamp(datetime(2026, 3, 9, 9, 0, tzinfo=UTC), tz) == "03-09 10:00"
+    # Table dates name the month: "12-05" reads as 12 May to a European, 5 December to others.
+    assert EN.timestamp(datetime(2026, 12, 5, 5, 1, tzinfo=UTC), tz) == f"5{NBSP}Dec 06:01"
+    assert FR.timestamp(datetime(2026, 12, 5, 5, 1, tzinfo=UTC), tz) == f"5{NBSP}déc. 06:01"
+    assert FR.short_day(date(2026, 3, 2)) == f"2{NBSP}mars" and EN.short_day(date(2026, 3, 2)) == f"2{NBSP}Mar"
+
+
+def test_french_spacing_before_two_part_punctuation() -> None:
+    assert (
+        french_spacing("objectifs: public ; privé? oui!")
+        == f"objectifs{NBSP}: public{NNBSP}; privé{NNBSP}? oui{NNBSP}!"
+    )
+    assert french_spacing("à 09:00, https://example.com (?)") == "à 09:00, https://example.com (?)"
+    for paragraph in FR.methodology():
+        assert not re.search(r"[^\u00a0\u202f][:;?!](\s|$)", paragraph), paragraph
+    assert FR("no_previous").startswith("Aucune donnée") and f"{NBSP}:" in FR("no_previous")
+
+
+def test_weekly_hours_group_days_with_the_same_periods() -> None:
+    week = {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": ["10:00-12:00", "14:00-16:00"]}
+    assert EN.weekly_hours(week) == "Mon–Fri 09:00–18:00, Sat 10:00–12:00 14:00–16:00"
+    assert FR.weekly_hours({"mon": ["09:00-12:00"], "wed": ["09:00-12:00"]}) == "lun. 09:00–12:00, mer. 09:00–12:00"
 
 
 def test_bucket_labels() -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pypdf
 import pytest
+from markupsafe import escape
 from PIL import Image
 
 from monitor.reports import charts
 from monitor.reports.deliver import Made, email_message, slack_payload, write_files
 from monitor.reports.i18n import Words
-from monitor.reports.model import BUCKET_EDGES, Bucket, Day, Figures, LongWait, Report, Row
+from monitor.reports.model import BUCKET_EDGES, Bucket, Day, Figures, Language, LongWait, PolicyNote, Report, Row
 from monitor.reports.period import Period
+from monitor.reports.present import METRICS, cell, hours_note, policy_lines, scope_line
 from monitor.reports.render import file_name, render
 from monitor.reports.settings import EmailDelivery
 from monitor.simulator.slack import FakeSlack
@@ -147,3 +151,58 @@ def test_files_are_written_whole(tmp_path: object) -> None:
     written = write_files(tmp_path / "deep" / "dir", {"a.json": b"{}", "b.csv": b"x"})
     assert [p.read_bytes() for p in written] == [b"{}", b"x"]
     assert sorted(p.name for p in (tmp_path / "deep" / "dir").iterdir()) == ["a.json", "b.csv"]
+
+
+def without_previous(report: Report) -> Report:
+    """`report` as if the period before it held no wait."""
+
+    def blank(row: Row) -> Row:
+        return replace(row, previous=Figures())
+
+    return replace(
+        report,
+        total=blank(report.total),
+        brands=[blank(r) for r in report.brands],
+        channels=[blank(r) for r in report.channels],
+        accounts=[blank(r) for r in report.accounts],
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_with_nothing_to_compare_with_nothing_is_said_under_the_figures(language: Language) -> None:
+    words = Words(language)
+    report = without_previous(sample())
+    assert all(cell(m, report.total, words).change == "" for m in METRICS)
+    html = render(report, "html", language).decode()
+    assert 'class="change' not in html and words("compared_with") not in html
+    assert escape(words("no_previous").format(period=words.period(report.previous_period))) in html
+    pages = pypdf.PdfReader(io.BytesIO(render(report, "pdf", language))).pages
+    first = [line.strip() for line in pages[0].extract_text().splitlines()]
+    assert "–" not in first  # no dash under any figure
+    assert words("compared_with") not in first[1]
+    with_changes = pypdf.PdfReader(io.BytesIO(render(sample(), "pdf", language))).pages[0].extract_text()
+    assert words("compared_with") in with_changes
+    # With a previous period, the changes are there.
+    assert words("compared_with") in render(sample(), "html", language).decode()
+
+
+def test_the_report_says_which_hours_each_figure_uses() -> None:
+    en = Words("en")
+    no_calendar = PolicyNote("demo", 60, 120, 120, 240, False, None, {}, None)
+    office = PolicyNote("office", 1800, 3600, 3600, 7200, True, "Europe/Paris", {"mon": ["09:00-18:00"]}, "FR")
+    asked_business = replace(sample(), hours="business", policies=[no_calendar])
+    # Business hours asked, but no policy has a calendar: it is wall time, and the report says so.
+    assert scope_line(asked_business, en) == "all brands · response times in wall time · SLA in wall time"
+    assert "business hours" not in scope_line(asked_business, en)
+    mixed = replace(sample(), hours="business", policies=[no_calendar, office])
+    assert "business hours (wall time without a calendar)" in scope_line(mixed, en)
+    wall = replace(sample(), hours="wall", policies=[office])
+    assert scope_line(wall, en) == "all brands · response times in wall time · SLA in business hours"
+    note = hours_note(wall, en)
+    assert "Median and P90 first response: wall time" in note and "Within SLA and breaches: business hours" in note
+    lines = policy_lines(mixed, Words("fr"))
+    assert "sans calendrier" in lines[0] and "lun. 09:00–18:00" in lines[1]
+    assert all("((" not in line and "))" not in line for line in lines)  # no nested brackets
+    # The longest waits drop the business-time column when no calendar applies.
+    no_column = render(replace(sample(), policies=[no_calendar]), "html", "en").decode()
+    assert en("business_time") not in no_column and en("business_time") in render(mixed, "html", "en").decode()

@@ -40,7 +40,7 @@ SECRETS = {"SLACK_URL": "https://hooks.slack.test/x", "SMTP_PASSWORD": "pw"}  # 
 def test_a_schedule_with_every_delivery() -> None:
     config = parse({**BASE, "reports": [GOOD]}, environ=SECRETS)
     [s] = config.reports
-    assert s.formats == ["pdf", "csv"] and s.hours == "business" and s.brands == []
+    assert s.formats == ["pdf", "csv"] and s.hours == "wall" and s.brands == []  # wall time by default
     assert s.email is not None and s.email.sender == "sla@example.com" and s.email.port == 587
     assert s.email.security == "starttls"
     assert parse(BASE, environ={}).reports == []
