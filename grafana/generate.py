@@ -1408,7 +1408,7 @@ def peers_table() -> dash.Panel:
         start="$__timeFrom()",
         end="$__timeTo()",
         as_of="now()",
-        column="wall_seconds",
+        hours="wall",
     )
     return table(  # type: ignore[no-any-return]
         "You and your peers",
@@ -1426,9 +1426,9 @@ def peers_table() -> dash.Panel:
                     SELECT f.brand AS "Brand",
                            coalesce('@' || f.handle, f.brand) AS "Who",
                            f.questions AS "Questions",
-                           f.answered::float / nullif(f.waits_opened, 0) AS "Response rate",
+                           f.response_rate AS "Response rate",
                            f.median_first_seconds AS "Median first response",
-                           f.within_sla::float / nullif(f.within_sla + f.breaches, 0) AS "Within target",
+                           f.within_sla_share AS "Within target",
                            (SELECT sum(r.reads) FROM peer_reads r
                              WHERE r.account_id = f.peer_id
                                AND r.day >= ($__timeFrom()::timestamptz AT TIME ZONE 'UTC')::date

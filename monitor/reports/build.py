@@ -9,6 +9,7 @@ from typing import Any
 
 from monitor.domain.figures import DEFAULT_HOURS, Hours
 from monitor.reports.model import BUCKET_EDGES, Bucket, Day, Figures, LongWait, PolicyNote, Report, Row
+from monitor.reports.peers import compare
 from monitor.reports.period import Period
 from monitor.store.reports import ReportQuery, ReportStore
 
@@ -166,4 +167,5 @@ async def build_report(
         heatmap=heatmap,
         longest=longest,
         policies=list(policies),
+        peers=await compare(store.pool, brands, period.start, period.end, as_of=as_of, hours=request.hours),
     )

@@ -132,6 +132,34 @@ class PolicyNote:
 
 
 @dataclass(frozen=True)
+class Compared:
+    """One line of "You and your peers" (docs/peers.md): a brand's public X threads, or one of its
+    peers, over the report's period."""
+
+    brand: str
+    name: str
+    """The brand's name, or the peer's."""
+    handle: str | None
+    """The peer's X handle (None: the brand's own line)."""
+    figures: Figures
+    reads: int | None = None
+    """Posts read of the peer on the UTC days the period touches (billed by X)."""
+    days_at_budget: int | None = None
+    """Of those days, the ones on which its daily read budget ran out."""
+    read_from: datetime | None = None
+    """How far back the peer's posts could be read: 7 days before its stream was first polled
+    (None: never polled yet)."""
+
+    @property
+    def peer(self) -> bool:
+        return self.handle is not None
+
+    def partial(self, start: datetime) -> bool:
+        """The peer's posts could be read from after the period's start only (or not at all)."""
+        return self.peer and (self.read_from is None or self.read_from > start)
+
+
+@dataclass(frozen=True)
 class Report:
     """One SLA report: figures per scope for a period and the one before, charts' data, tables."""
 
@@ -153,6 +181,8 @@ class Report:
     """Breached waits by the weekday (0 = Monday) and local hour they were opened at: [7][24]."""
     longest: list[LongWait]
     policies: list[PolicyNote] = field(default_factory=list)
+    peers: list[Compared] = field(default_factory=list)
+    """Each brand that has peers, then its peers ("You and your peers"); empty: no peers."""
 
     @property
     def channel_names(self) -> list[str]:

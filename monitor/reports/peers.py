@@ -4,44 +4,14 @@ peers', over the report's period, as of its instant, with its definitions and it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from monitor.reports.model import Figures
+from monitor.domain.figures import Hours
+from monitor.reports.model import Compared, Figures
 from monitor.sources.x.peers import MIN_RESULTS, SEARCH_REACH
 from monitor.store.peers import PeerComparison, peer_name
-from monitor.store.reports import Hours
-
-RESPONSE_COLUMN: dict[Hours, str] = {"business": "business_seconds", "wall": "wall_seconds"}
-
-
-@dataclass(frozen=True)
-class Compared:
-    """One line of the comparison: a brand (its public X threads) or one of its peers."""
-
-    brand: str
-    name: str
-    """The brand's name, or the peer's."""
-    handle: str | None
-    """The peer's X handle (None: the brand's own line)."""
-    figures: Figures
-    reads: int | None = None
-    """Posts read of the peer on the UTC days the period touches (billed by X)."""
-    days_at_budget: int | None = None
-    """Of those days, the ones on which its daily budget ran out."""
-    read_from: datetime | None = None
-    """How far back the peer's posts could be read: 7 days before its stream was first polled
-    (None: never polled yet)."""
-
-    @property
-    def peer(self) -> bool:
-        return self.handle is not None
-
-    def partial(self, start: datetime) -> bool:
-        """The peer's posts could be read from after the period's start only (or not at all)."""
-        return self.peer and (self.read_from is None or self.read_from > start)
 
 
 def _figures(r: asyncpg.Record | None) -> Figures:
@@ -76,9 +46,7 @@ async def compare(
     if not peers:
         return []
     end = min(end, as_of)
-    rows = await store.figures(
-        sorted({p.brand for p in peers}), min(start, end), end, as_of=as_of, column=RESPONSE_COLUMN[hours]
-    )
+    rows = await store.figures(sorted({p.brand for p in peers}), min(start, end), end, as_of=as_of, hours=hours)
     by = {(r["brand"], r["peer_id"]): r for r in rows}
     out: list[Compared] = []
     for brand in dict.fromkeys(p.brand for p in peers):

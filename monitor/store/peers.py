@@ -12,9 +12,11 @@ from typing import Any
 import asyncpg
 
 from monitor.domain.changes import StoredThread, ThreadChange
+from monitor.domain.figures import Hours
 from monitor.domain.items import Rejected
 from monitor.domain.model import Message, ThreadInfo, ThreadMessage
 from monitor.domain.outcomes import WAIT_FIELDS, Flags, WaitRow
+from monitor.store import figures
 from monitor.store.db import Connection
 from monitor.store.store import ACCOUNT_LOCK, Transaction, clean_messages
 
@@ -164,20 +166,17 @@ class PeerStore:
         return [PeerReads(**dict(r)) for r in rows]
 
 
-def comparison_sql(*, brands: str, start: str, end: str, as_of: str, column: str) -> str:
+def comparison_sql(*, brands: str, start: str, end: str, as_of: str, hours: Hours) -> str:
     """The figures of the comparison (docs/peers.md, "The method"), one row per brand that has peers
     (`peer_id` NULL: the brand's public X threads) and per peer (its `peer_id` and `handle`): the
-    waits opened in [`start`, `end`), as of `as_of`. Each argument is SQL: `brands` a condition on
-    `accounts` (which brands), the others expressions (bind parameters in the report, Grafana's
-    macros on the dashboard: one query for both); `column` is `wall_seconds` or `business_seconds`."""
-    if column not in ("wall_seconds", "business_seconds"):
-        raise ValueError(f"not a response-time column: {column!r}")
-    answered = f"(w.closed_at IS NOT NULL AND w.closed_at <= {as_of})"
-    within = f"(w.closed_at IS NOT NULL AND w.closed_at <= w.deadline AND w.closed_at <= {as_of})"
-    breached = f"(w.deadline <= {as_of} AND (w.closed_at IS NULL OR w.closed_at > w.deadline))"
-    first_answered = f"w.kind = 'first' AND {answered}"
-    part = f"w.kind, w.questions, w.closed_at, w.deadline, w.{column} AS seconds"
+    waits opened in [`start`, `end`), as of `as_of`, each figure as docs/definitions.md defines it
+    (monitor/store/figures.py), response times on the `hours` clock. Each argument is SQL: `brands`
+    a condition on `accounts` (which brands), the others expressions (bind parameters in the report,
+    Grafana's macros on the dashboard: one query for both)."""
+    part = "w.kind, w.questions, w.closed_at, w.deadline, w.wall_seconds, w.business_seconds"
     opened = f"w.opened_at >= {start} AND w.opened_at < {end}"
+    some = "w.kind IS NOT NULL"  # a line without waits has one row of NULLs (the LEFT JOIN)
+    answered, first = figures.answered(as_of), "w.kind = 'first'"
     return f"""
         WITH scope AS (
             SELECT id, brand, peer, handle FROM accounts
@@ -200,14 +199,14 @@ def comparison_sql(*, brands: str, start: str, end: str, as_of: str, column: str
                count(w.kind) AS waits_opened,
                coalesce(sum(w.questions), 0)::bigint AS questions,
                count(*) FILTER (WHERE {answered}) AS answered,
-               count(*) FILTER (WHERE w.kind = 'first') AS first_waits,
-               count(*) FILTER (WHERE {first_answered}) AS first_answered,
-               count(*) FILTER (WHERE {within}) AS within_sla,
-               count(*) FILTER (WHERE {breached}) AS breaches,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY w.seconds) FILTER (WHERE {first_answered})
-                   AS median_first_seconds,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY w.seconds) FILTER (WHERE {first_answered})
-                   AS p90_first_seconds
+               count(*) FILTER (WHERE {first}) AS first_waits,
+               count(*) FILTER (WHERE {first} AND {answered}) AS first_answered,
+               count(*) FILTER (WHERE {figures.within_sla(as_of)}) AS within_sla,
+               count(*) FILTER (WHERE {figures.breached(as_of)}) AS breaches,
+               {figures.response_rate(as_of, some)} AS response_rate,
+               {figures.within_sla_share(as_of, some)} AS within_sla_share,
+               {figures.first_response(0.5, as_of, hours)} AS median_first_seconds,
+               {figures.first_response(0.9, as_of, hours)} AS p90_first_seconds
         FROM lines l
         LEFT JOIN compared w ON w.brand = l.brand AND w.peer_id IS NOT DISTINCT FROM l.peer_id
         GROUP BY l.brand, l.peer_id, l.handle
@@ -266,12 +265,12 @@ class PeerComparison:
         return [PeerAccount(**dict(r)) for r in rows]
 
     async def figures(
-        self, brands: Sequence[str] | None, start: datetime, end: datetime, *, as_of: datetime, column: str
+        self, brands: Sequence[str] | None, start: datetime, end: datetime, *, as_of: datetime, hours: Hours
     ) -> list[asyncpg.Record]:
         """`comparison_sql` for these brands (all when None), waits opened in [start, end), as of
-        `as_of`; `column` is `wall_seconds` or `business_seconds`."""
+        `as_of`, response times on the `hours` clock."""
         sql = comparison_sql(
-            brands="$1::text[] IS NULL OR brand = ANY($1::text[])", start="$2", end="$3", as_of="$4", column=column
+            brands="$1::text[] IS NULL OR brand = ANY($1::text[])", start="$2", end="$3", as_of="$4", hours=hours
         )
         async with self.pool.acquire() as conn:
             return await conn.fetch(sql, None if brands is None else list(brands), start, end, as_of)

@@ -281,7 +281,8 @@ async def test_two_peers_against_the_brand_to_the_second_within_their_budgets(
         served = fake_api.reads_of(peer_query(c.handle or ""))
         budget = {"globex": 200, "initech": 50}[c.name]
         assert served and max(served.values()) <= budget, (c.name, served)
-        assert c.reads == sum(served.values()) and not c.partial(DAY)
+        # Never below what was served: a request cut by the poller's stop keeps its reservation.
+        assert c.reads is not None and c.reads >= sum(served.values()) and not c.partial(DAY)
     initech_reads = fake_api.reads_of(peer_query("initech"))
     # The first day stops with fewer than 10 posts of its 50 left (a request asks 10 at least).
     assert 40 < initech_reads["2026-06-01"] <= 50 and sum(initech_reads.values()) == 78
