@@ -34,7 +34,12 @@ CSV_COLUMNS = (
     "within_sla",
     "breaches",
     "within_sla_share",
+    "posts_read",
+    "days_at_budget",
 )
+"""Rows `compared_brand` (a brand's public X questions) and `compared_peer` (one of its peers, by
+name in `account`) are "You and your peers" (docs/peers.md): current period only, and the peers'
+`posts_read` and `days_at_budget`, empty on every other row."""
 
 
 def _scope(row: Row) -> str:
@@ -45,7 +50,7 @@ def _scope(row: Row) -> str:
     return "channel" if row.channel is not None else "brand"
 
 
-FIGURE_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("questions") :]
+FIGURE_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("questions") : CSV_COLUMNS.index("posts_read")]
 
 
 def _share(value: float | None) -> float | None:
@@ -105,8 +110,29 @@ def render_csv(report: Report) -> bytes:
                     response_clock(report),
                     sla_clock(report),
                     *("" if values[c] is None else values[c] for c in FIGURE_COLUMNS),
+                    "",
+                    "",
                 ]
             )
+    for c in report.peers:
+        values = figures_dict(c.figures)
+        writer.writerow(
+            [
+                "compared_peer" if c.peer else "compared_brand",
+                c.brand,
+                "x",
+                c.name if c.peer else "",
+                "current",
+                report.period.first_day.isoformat(),
+                report.period.last_day.isoformat(),
+                report.period.timezone,
+                response_clock(report),
+                sla_clock(report),
+                *("" if values[col] is None else values[col] for col in FIGURE_COLUMNS),
+                "" if c.reads is None else c.reads,
+                "" if c.days_at_budget is None else c.days_at_budget,
+            ]
+        )
     return out.getvalue().encode("utf-8")
 
 
@@ -183,6 +209,19 @@ def report_dict(report: Report) -> dict[str, Any]:
             for w in report.longest
         ],
         "policies": [vars(p) for p in report.policies],
+        "peers": [
+            {
+                "brand": c.brand,
+                "name": c.name,
+                "handle": c.handle,
+                "peer": c.peer,
+                "current": figures_dict(c.figures),
+                "posts_read": c.reads,
+                "days_at_budget": c.days_at_budget,
+                "read_from": c.read_from,
+            }
+            for c in report.peers
+        ],
     }
 
 

@@ -252,7 +252,7 @@ class PeerComparison:
                 FROM accounts a
                 LEFT JOIN peer_reads r ON r.account_id = a.id
                     AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
-                    AND r.day < ($3::timestamptz AT TIME ZONE 'UTC' + interval '1 day')::date
+                    AND r.day <= (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date
                 WHERE a.peer AND ($1::text[] IS NULL OR a.brand = ANY($1::text[]))
                 GROUP BY a.id
                 ORDER BY a.brand, a.name

@@ -5,12 +5,16 @@ the peers' own tables, never the inbox's."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import pypdf
 import pytest
 
 from monitor.app import prepare
@@ -18,11 +22,16 @@ from monitor.config import Config, XAccount, parse
 from monitor.engine import Engine
 from monitor.metrics import Metrics
 from monitor.poller import Poller, PollTarget
+from monitor.reports.build import ReportRequest, build_report
+from monitor.reports.model import Report
 from monitor.reports.peers import compare
+from monitor.reports.period import period_between
+from monitor.reports.render import render
 from monitor.simulator.scenario import Scenario, SimClock, generate
 from monitor.simulator.x_api import SEARCH, FakeXApi
 from monitor.sources.x import Cursor, build_x_sources
 from monitor.sources.x.peers import XPeerSource, build_peer_source, peer_query
+from monitor.store.reports import ReportStore
 from monitor.store.store import Store
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -267,7 +276,10 @@ async def test_two_peers_against_the_brand_to_the_second_within_their_budgets(
         await poller.stop()
 
     as_of = clock.now()
-    compared = await compare(store.pool, [], DAY, DAY + timedelta(days=1), as_of=as_of, hours="wall")
+    period = period_between(DAY.date(), DAY.date(), timezone="UTC")
+    report = await build_report(ReportStore(store.pool), ReportRequest(period, hours="wall"), as_of=as_of)
+    compared = report.peers
+    assert compared == await compare(store.pool, [], DAY, DAY + timedelta(days=1), as_of=as_of, hours="wall")
     figures = {c.name: c.figures for c in compared}
     assert [c.name for c in compared] == ["shop", "globex", "initech"]
     assert {
@@ -281,8 +293,8 @@ async def test_two_peers_against_the_brand_to_the_second_within_their_budgets(
         served = fake_api.reads_of(peer_query(c.handle or ""))
         budget = {"globex": 200, "initech": 50}[c.name]
         assert served and max(served.values()) <= budget, (c.name, served)
-        # Never below what was served: a request cut by the poller's stop keeps its reservation.
-        assert c.reads is not None and c.reads >= sum(served.values()) and not c.partial(DAY)
+        # The period's day, never below what was served (a request cut short keeps its reservation).
+        assert c.reads is not None and c.reads >= served["2026-06-01"] and not c.partial(DAY)
     initech_reads = fake_api.reads_of(peer_query("initech"))
     # The first day stops with fewer than 10 posts of its 50 left (a request asks 10 at least).
     assert 40 < initech_reads["2026-06-01"] <= 50 and sum(initech_reads.values()) == 78
@@ -291,3 +303,32 @@ async def test_two_peers_against_the_brand_to_the_second_within_their_budgets(
     assert 'social_inbox_peer_read_budget{brand="shop",peer="initech"} 50.0' in text
     assert 'social_inbox_peer_poll_total{brand="shop",peer="globex",result="ok"}' in text
     assert "peer:" not in text  # no inbox series names a peer
+    assert [a.account for a in report.accounts] == ["shop-x"]  # the inbox's tables know no peer
+    assert_rendered(report)
+
+
+def assert_rendered(report: Report) -> None:
+    """The section in every format and language: the CSV to the second, the pages in words."""
+    rows = {
+        (r["scope"], r["account"]): r
+        for r in csv.DictReader(io.StringIO(render(report, "csv").decode()))
+        if r["scope"].startswith("compared")
+    }
+    assert {
+        k: (v["response_rate"], v["median_first_response_seconds"], v["within_sla_share"]) for k, v in rows.items()
+    } == {
+        ("compared_brand", ""): ("0.9", "600.0", "0.9"),
+        ("compared_peer", "globex"): ("0.8", "1200.0", "0.8"),
+        ("compared_peer", "initech"): ("0.3", "18000.0", "0.0"),
+    }
+    assert rows[("compared_peer", "initech")]["days_at_budget"] == "1"
+    assert json.loads(render(report, "json"))["peers"][1]["current"]["median_first_response_seconds"] == 1200.0
+    for language, title, cells in [
+        ("en", "You and your peers", ["@globex", "80.0%", "20\u202fmin", "@initech", "30.0%", "5h\u00a000m", "0.0%"]),
+        ("fr", "Vous et vos concurrents", ["@globex", "80,0\u202f%", "20\u202fmin", "5\u202fh\u202f00"]),
+    ]:
+        html = render(report, "html", language).decode()
+        assert title in html and all(c in html for c in cells), (language, [c for c in cells if c not in html])
+        pdf = pypdf.PdfReader(io.BytesIO(render(report, "pdf", language)))
+        text = "\n".join(page.extract_text() for page in pdf.pages)
+        assert title in text and "@initech" in text, language
