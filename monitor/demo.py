@@ -107,6 +107,9 @@ PEERS = (
     DemoPeer("initech", "1900000000000000003", share=0.3, delay=5 * HOUR, every=6 * MINUTE),
 )
 """One peer answering 80 % within 20 minutes, one 30 % within 5 hours."""
+PEER_HISTORY = 6 * HOUR
+"""The peers' traffic starts this long before the story: recent search reads back 7 days, so the
+first polls show both peers' answers, the 5-hour ones included."""
 TOKEN_EXPIRES_AT = 45 * MINUTE
 TOKEN_ROTATED_AT = 75 * MINUTE
 LOOKAHEAD = 15 * MINUTE
@@ -1025,20 +1028,21 @@ async def _traffic(player: TrafficPlayer, stop: asyncio.Event) -> None:
 
 
 async def _peer_traffic(player: TrafficPlayer, x_api: FakeXApi, stop: asyncio.Event) -> None:
-    """Keep the peers' questions and replies loaded `LOOKAHEAD` of story time ahead of now."""
+    """Keep the peers' questions and replies loaded `LOOKAHEAD` of story time ahead of now, from
+    `PEER_HISTORY` before the story's start."""
     loaded = dict.fromkeys(range(len(PEERS)), 0)
     for p in PEERS:
         x_api.add_user(p.user_id, p.handle)
     while not stop.is_set():
         until = player.story(datetime.now(UTC)) + LOOKAHEAD
         for k, p in enumerate(PEERS):
-            while (loaded[k] + 1) * p.every < until:
+            while (loaded[k] + 1) * p.every - PEER_HISTORY < until:
                 i = loaded[k]
                 loaded[k] += 1
                 customer, handle = str(1950000000000000000 + 1000 * k + i), f"client_{k}_{i}"
                 x_api.add_user(customer, handle)
                 lang: Lang = "fr" if i % 2 else "en"
-                asked = player.real((i + 1) * p.every)
+                asked = player.real((i + 1) * p.every - PEER_HISTORY)
                 question = QUESTIONS[lang][i % len(QUESTIONS[lang])]
                 qid = x_api.add_tweet(customer, f"@{p.handle} {question}", asked, mentions=[p.user_id])
                 if p.answered(i):

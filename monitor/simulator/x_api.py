@@ -615,7 +615,7 @@ class FakeXApi:
             if endpoint == DM_EVENTS:
                 body = self._dm_page(params, str(user), now, hostile)
             elif endpoint == SEARCH:
-                body = self._search_page(params, now)
+                body = self._search_page(params, now, hostile)
             elif endpoint == USER_BY_USERNAME:
                 body = self._user_by_username(request.match_info["username"], params)
             else:
@@ -1036,11 +1036,13 @@ class FakeXApi:
         body["meta"] = meta
         return self._hostile_meta(body, params, hostile, page[-1].id)
 
-    def _search_page(self, params: Mapping[str, str], now: float) -> dict[str, Any]:
+    def _search_page(
+        self, params: Mapping[str, str], now: float, hostile: Mapping[str, _Misbehaviour] | None = None
+    ) -> dict[str, Any]:
         """A page of recent search (GET /2/tweets/search/recent), newest first, as the API docs say:
         the last 7 days, `since_id` or `start_time` (not both), `until_id` or `end_time` (not both),
         `next_token` or `pagination_token`, `max_results` 10 to 100 (default 10); posts served are
-        counted in `search_reads`."""
+        counted in `search_reads`. Under `oversized_page`, every match on one page."""
         for a, b in (("start_time", "since_id"), ("end_time", "until_id"), ("pagination_token", "next_token")):
             if a in params and b in params:
                 raise _Reply(invalid(a, params[a], f"At most one of `{a}`, `{b}` may be provided."))
@@ -1096,6 +1098,8 @@ class FakeXApi:
             )
             if matches(post):
                 matching.append(t)
+        if "oversized_page" in (hostile or {}):
+            size = len(matching)
         page = matching[:size]
         day = datetime.fromtimestamp(now, UTC).date().isoformat()
         key = (params.get("query", ""), day)

@@ -29,6 +29,7 @@ from monitor.reports.period import period_between
 from monitor.reports.render import render
 from monitor.simulator.scenario import Scenario, SimClock, generate
 from monitor.simulator.x_api import SEARCH, FakeXApi
+from monitor.sources.base import BadPayload
 from monitor.sources.x import Cursor, build_x_sources
 from monitor.sources.x.peers import XPeerSource, build_peer_source, peer_query
 from monitor.store.reports import ReportStore
@@ -185,6 +186,32 @@ async def test_a_peer_is_read_within_its_budget_and_timed_apart_from_the_inbox(
     assert counted == reads  # what we count is what the fake served
     assert inbox == 0
     assert await peer_waits(store, peer.account_name) == expected_waits(scenario, loaded)
+
+
+async def test_an_api_that_serves_more_than_asked_is_refused_and_every_post_it_served_counted(
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
+    """A page larger than `max_results` is a bad payload (nothing stored, cursor kept), yet X bills
+    what it sent: the day's count holds all of it, and no further request is made that day."""
+    clock = ManualClock(T0 + timedelta(hours=2))
+    fake_api.clock = clock.time
+    fake_api.load(
+        answering(4, 40, T0, timedelta(hours=1), [timedelta(minutes=5)]), brand_id=RIVAL_ID, brand_handle="rival"
+    )
+    fake_api.misbehave("oversized_page", endpoint=SEARCH)
+    config = config_for(fake_api.base_url, {"handle": "rival", "daily_reads": 50})
+    [peer] = config.peers()
+    engine, ids = await prepare(config, store)
+    source = build_peer_source(peer, ids[peer.account_name], session, engine.peer_store, environ=ENV, clock=clock.time)
+    assert source is not None
+    with pytest.raises(BadPayload, match="80 posts on one page, more than the max_results=50 asked"):
+        await source.fetch(None)
+    [counted] = await engine.peer_store.reads([ids[peer.account_name]], T0.date())
+    assert counted.reads == fake_api.reads_of(peer_query("rival"))["2026-06-01"] == 80
+    fake_api.behave()
+    batch = await source.fetch(None)
+    assert (batch.messages, batch.calls, source.reads_out) == ([], 0, True)  # over budget: no request
+    assert len(fake_api.requests_to(SEARCH)) == 1
 
 
 async def eventually(condition: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
