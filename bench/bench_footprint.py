@@ -20,8 +20,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import free_port, start_monitor, x_account
+from common import start_monitor, x_account
 
+from monitor.simulator.net import free_port
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 
 EVERY = 300  # seconds between two questions to one account
@@ -67,45 +68,45 @@ async def run(accounts: int, poll: int, minutes: float, faults: bool) -> list[tu
     rates = (
         {"connection_reset": 0.02, "http_500": 0.02, "truncated_json": 0.02, "http_503_html": 0.02} if faults else {}
     )
-    api = FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9}, fault_rates=rates)
-    base = await api.start()
-    api.add_bearer_token("tok")
-    now = time.time()
-    for i in range(accounts):
-        brand = str(10_000 + i)
-        api.add_user(brand, f"brand{i}")
-        api.add_user(str(90_000 + i), f"customer{i}")
-        for k in range(int(minutes * 60 / EVERY) + 2):  # a question every 5 min per account, half answered
-            asked = now - 60 + (i % EVERY) + k * EVERY
-            tid = api.add_tweet(
-                str(90_000 + i), f"@brand{i} my order {k} never arrived, can you check?", asked, mentions=[brand]
-            )
-            if k % 2 == 0:
-                api.add_tweet(brand, "sorry, on it", asked + 120, reply_to=tid)
-    port = free_port()
-    cfg = Path(data) / "bench.toml"
-    cfg.write_text(config(port, base, accounts, poll))
-    log = Path(data) / "run.log"
-    proc = await start_monitor(cfg, db.get_uri(), log)
-    samples: list[tuple[float, float, float, float]] = []
-    try:
-        end = time.monotonic() + minutes * 60
-        while time.monotonic() < end:
-            await asyncio.sleep(10)  # a sampling period, not a wait for something
-            rss, cpu = sample(proc.pid)
-            try:
-                n = await asyncio.to_thread(tasks, port)
-            except OSError:
-                n = float("nan")
-            samples.append((time.monotonic(), rss, cpu, n))
-            print(
-                f"t={samples[-1][0] - samples[0][0]:5.0f}s rss={rss:6.1f} MB cpu={cpu:7.1f}s tasks={n:.0f}", flush=True
-            )
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), timeout=60)
-        await api.stop()
-        db.cleanup()
+    async with FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9}, fault_rates=rates) as api:
+        base = api.url
+        api.add_bearer_token("tok")
+        now = time.time()
+        for i in range(accounts):
+            brand = str(10_000 + i)
+            api.add_user(brand, f"brand{i}")
+            api.add_user(str(90_000 + i), f"customer{i}")
+            for k in range(int(minutes * 60 / EVERY) + 2):  # a question every 5 min per account, half answered
+                asked = now - 60 + (i % EVERY) + k * EVERY
+                tid = api.add_tweet(
+                    str(90_000 + i), f"@brand{i} my order {k} never arrived, can you check?", asked, mentions=[brand]
+                )
+                if k % 2 == 0:
+                    api.add_tweet(brand, "sorry, on it", asked + 120, reply_to=tid)
+        port = free_port()
+        cfg = Path(data) / "bench.toml"
+        cfg.write_text(config(port, base, accounts, poll))
+        log = Path(data) / "run.log"
+        proc = await start_monitor(cfg, db.get_uri(), log)
+        samples: list[tuple[float, float, float, float]] = []
+        try:
+            end = time.monotonic() + minutes * 60
+            while time.monotonic() < end:
+                await asyncio.sleep(10)  # a sampling period, not a wait for something
+                rss, cpu = sample(proc.pid)
+                try:
+                    n = await asyncio.to_thread(tasks, port)
+                except OSError:
+                    n = float("nan")
+                samples.append((time.monotonic(), rss, cpu, n))
+                print(
+                    f"t={samples[-1][0] - samples[0][0]:5.0f}s rss={rss:6.1f} MB cpu={cpu:7.1f}s tasks={n:.0f}",
+                    flush=True,
+                )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), timeout=60)
+            db.cleanup()
     text = log.read_text()
     warm = samples[len(samples) // 4]  # after warm-up: the first quarter
     last = samples[-1]

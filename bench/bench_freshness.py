@@ -49,10 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from common import database_url, free_port, report, start_monitor, x_account
+from common import database_url, report, start_monitor, x_account
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.simulator.scenario import QUESTIONS
+from monitor.simulator.net import free_port
+from monitor.simulator.traffic import PUBLIC_QUESTIONS, mixed
 from monitor.simulator.x_api import MENTIONS, TWEETS, FakeXApi
 
 OPENED = "social_inbox_waits_opened_total"
@@ -216,7 +217,7 @@ async def post(
         customer = str(50_000_000 + n)
         api.add_user(customer, f"customer{n}")
         at = round(time.time(), 3)  # the wire format has milliseconds
-        text = f"@brand{user_id(account)} {rng.choice(QUESTIONS)}"
+        text = f"@brand{user_id(account)} {rng.choice(mixed(PUBLIC_QUESTIONS))}"
         tid = api.add_tweet(customer, text, at, mentions=[user_id(account)])
         out.append(Posted(account, tid, at))
         if deliver is not None:
@@ -240,78 +241,78 @@ async def run(args: argparse.Namespace, url: str) -> list[tuple[str, str]]:
     rng = random.Random(args.seed)
     visible = [f"acc-{i:03d}" for i in range(args.accounts)]
     breach = [f"late-{i:03d}" for i in range(args.breach_accounts)]
-    api = FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9})
-    base = await api.start()
-    api.add_bearer_token("tok")
-    for name in visible + breach:
-        api.add_user(user_id(name), f"brand{user_id(name)}")
-    port = free_port()
-    data = Path(tempfile.mkdtemp(prefix="imfresh-"))
-    cfg = data / "bench.toml"
-    cfg.write_text(config(port, base, args.poll, visible, breach, args.target, args.snapshot, args.webhooks))
-    log = data / "run.log"
-    proc = await start_monitor(cfg, url, log, X_WEBHOOK_SECRET=WEBHOOK_SECRET)
-    metrics_url = f"http://127.0.0.1:{port}/metrics"
-    state = Watch()
-    stop = asyncio.Event()
-    posted: list[Posted] = []
-    timeout = aiohttp.ClientTimeout(total=5)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with FakeXApi(limits={MENTIONS: 10**9, TWEETS: 10**9}) as api:
+        base = api.url
+        api.add_bearer_token("tok")
+        for name in visible + breach:
+            api.add_user(user_id(name), f"brand{user_id(name)}")
+        port = free_port()
+        data = Path(tempfile.mkdtemp(prefix="imfresh-"))
+        cfg = data / "bench.toml"
+        cfg.write_text(config(port, base, args.poll, visible, breach, args.target, args.snapshot, args.webhooks))
+        log = data / "run.log"
+        proc = await start_monitor(cfg, url, log, X_WEBHOOK_SECRET=WEBHOOK_SECRET)
+        metrics_url = f"http://127.0.0.1:{port}/metrics"
+        state = Watch()
+        stop = asyncio.Event()
+        posted: list[Posted] = []
+        timeout = aiohttp.ClientTimeout(total=5)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session:
 
-            async def ready() -> bool:
-                async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
-                    return r.status == 200
+                async def ready() -> bool:
+                    async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
+                        return r.status == 200
 
-            await until(ready, 120, "/readyz", proc)
-            watcher = asyncio.create_task(watch(session, metrics_url, args.scrape, state, stop))
-            # Every account has polled its mentions once (the first polls are spread over a tenth of a poll).
-            await until(
-                lambda: all(state.get(POLLS, a).value >= 1 for a in visible + breach),
-                60,
-                "a first poll of every account",
-                proc,
-            )
-            plan = sorted(
-                [(rng.uniform(0, args.window), rng.choice(visible)) for _ in range(args.questions)]
-                + [(rng.uniform(0, args.window), rng.choice(breach)) for _ in range(args.breach_questions)]
-            )
-            print(f"posting {len(plan)} questions over {args.window:g} s", flush=True)
+                await until(ready, 120, "/readyz", proc)
+                watcher = asyncio.create_task(watch(session, metrics_url, args.scrape, state, stop))
+                # Every account has polled its mentions once (the first polls are spread over a tenth of a poll).
+                await until(
+                    lambda: all(state.get(POLLS, a).value >= 1 for a in visible + breach),
+                    60,
+                    "a first poll of every account",
+                    proc,
+                )
+                plan = sorted(
+                    [(rng.uniform(0, args.window), rng.choice(visible)) for _ in range(args.questions)]
+                    + [(rng.uniform(0, args.window), rng.choice(breach)) for _ in range(args.breach_questions)]
+                )
+                print(f"posting {len(plan)} questions over {args.window:g} s", flush=True)
 
-            async def deliver(user: str, tweet: int) -> None:
-                body, headers = delivery(user, tweet)
-                async with session.post(f"http://127.0.0.1:{port}/webhooks/x", data=body, headers=headers) as r:
-                    if r.status != 200 or (await r.json()).get("status") != "ok":  # not rate_limited either
-                        raise RuntimeError(f"the webhook answered {r.status}: {await r.text()}")
+                async def deliver(user: str, tweet: int) -> None:
+                    body, headers = delivery(user, tweet)
+                    async with session.post(f"http://127.0.0.1:{port}/webhooks/x", data=body, headers=headers) as r:
+                        if r.status != 200 or (await r.json()).get("status") != "ok":  # not rate_limited either
+                            raise RuntimeError(f"the webhook answered {r.status}: {await r.text()}")
 
-            await post(api, plan, time.time() + 1.0, rng, posted, deliver if args.webhooks else None)
-            expected: dict[str, int] = {}
-            for p in posted:
-                expected[p.account] = expected.get(p.account, 0) + 1
+                await post(api, plan, time.time() + 1.0, rng, posted, deliver if args.webhooks else None)
+                expected: dict[str, int] = {}
+                for p in posted:
+                    expected[p.account] = expected.get(p.account, 0) + 1
 
-            def complete() -> bool:
-                return all(
-                    state.get(OPENED, a).value >= expected.get(a, 0) and state.get(OPEN, a).value >= expected.get(a, 0)
-                    for a in visible
-                ) and all(state.get(BREACHED, a).value >= expected.get(a, 0) for a in breach)
+                def complete() -> bool:
+                    return all(
+                        state.get(OPENED, a).value >= expected.get(a, 0)
+                        and state.get(OPEN, a).value >= expected.get(a, 0)
+                        for a in visible
+                    ) and all(state.get(BREACHED, a).value >= expected.get(a, 0) for a in breach)
 
-            snapshot = args.snapshot or 10.0
-            tail = 30 + 3 * args.poll + 2 * snapshot + args.target
-            try:
-                await until(complete, tail, "every question and breach in /metrics", proc)
-            except TimeoutError as exc:
-                print(exc, flush=True)
-            stop.set()
-            await watcher
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=60)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        await api.stop()
+                snapshot = args.snapshot or 10.0
+                tail = 30 + 3 * args.poll + 2 * snapshot + args.target
+                try:
+                    await until(complete, tail, "every question and breach in /metrics", proc)
+                except TimeoutError as exc:
+                    print(exc, flush=True)
+                stop.set()
+                await watcher
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(proc.wait(), timeout=60)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
 
     fetched: dict[str, float] = {}
     for r in api.requests_to(MENTIONS):

@@ -27,18 +27,13 @@ from common import database_url, report
 from monitor.config import parse
 from monitor.domain.model import Message, ThreadInfo, ThreadMessage
 from monitor.engine import AccountContext, Engine, thread_outcome
+from monitor.simulator.traffic import PRAISE, PUBLIC_QUESTIONS, REPLIES, mixed
 from monitor.store.db import create_pool, migrate
 from monitor.store.store import AccountRow, Store
 
-QUESTIONS = [
-    "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
-    "How do I reset my password",
-    "Still waiting for a refund, this is ridiculous",
-    "Ça ne marche pas depuis ce matin",
-    "Do you ship to Canada?",
-]
-OTHER = ["Merci, super service !", "Love it 😍"]
-REPLY = "Bonjour, nous regardons cela et revenons vers vous."
+QUESTIONS = mixed(PUBLIC_QUESTIONS)
+OTHER = mixed(PRAISE)
+REPLY = REPLIES["fr"][0]
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 

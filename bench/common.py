@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,12 +34,6 @@ def report(figures: list[tuple[str, str]]) -> list[tuple[str, str]]:
     for name, value in figures:
         print(f"{name}: {value}")
     return figures
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def x_account(name: str, user_id: str, api: str, poll: float, policy: str = "default") -> str:

@@ -1,4 +1,5 @@
-"""Command line: inbox-monitor run | migrate | check-config | accounts | recompute | mark | explain | labels | ..."""
+"""Command line: inbox-monitor run | migrate | check-config [--online] | accounts [lookup] | recompute | mark |
+explain | labels | ..."""
 
 from __future__ import annotations
 
@@ -111,15 +112,41 @@ def main(ctx: click.Context, config_path: str | None, log_level: str, log_format
 
 
 @main.command("check-config")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also call each API once per account and stream with its credentials and report ok, rejected, "
+    "missing permission, rate-limited or unreachable (exit status 1 when one fails). Nothing is stored: "
+    "no database is needed.",
+)
+@click.option("--account", "accounts", multiple=True, help="With --online: only this account (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_obj
-def check_config(obj: _Context) -> None:
+def check_config(obj: _Context, online: bool, accounts: tuple[str, ...], fmt: str) -> None:
     """Validate the configuration; list every problem with its location (exit status 2)."""
     config = obj.config(last_demo=False)
     n, peers = len(config.accounts()), len(config.peers())
-    click.echo(
+    summary = (
         f"configuration OK: {len(config.brands)} brand(s), {n} account(s), {peers} peer(s), "
         f"{len(config.policies)} policy(ies)"
     )
+    if not online:
+        click.echo(summary)
+        return
+    from monitor import online as checks
+
+    known = [a.name for _, a in config.accounts()]
+    if unknown := [a for a in accounts if a not in known]:
+        raise click.BadParameter(
+            f"no account named {', '.join(map(repr, unknown))} (known: {', '.join(known)})", param_hint="--account"
+        )
+    click.echo(summary, err=fmt == "json")
+    if fmt == "text":
+        click.echo("calling each API once per account and stream, with its credentials:")
+    results = asyncio.run(checks.check_streams(config, accounts))
+    click.echo(checks.render_json(results) if fmt == "json" else checks.render_text(results), nl=False)
+    if any(not r.result.ok for r in results):
+        sys.exit(1)
 
 
 @main.command()
@@ -165,13 +192,16 @@ def migrate(obj: _Context) -> None:
     click.echo("applied: " + ", ".join(applied) if applied else "database schema is up to date")
 
 
-@main.command()
-@click.pass_obj
-def accounts(obj: _Context) -> None:
-    """List the configured accounts and the state of their last polls."""
+@main.group(invoke_without_command=True)
+@click.pass_context
+def accounts(ctx: click.Context) -> None:
+    """List the configured accounts and the state of their last polls; `accounts lookup` finds the
+    ids of a new one."""
+    if ctx.invoked_subcommand is not None:
+        return
     from monitor.app import open_store, prepare
 
-    config = obj.config()
+    config = ctx.obj.config()
 
     async def go() -> list[Any]:
         async with open_store(config) as store:
@@ -199,6 +229,99 @@ def accounts(obj: _Context) -> None:
     for r in rows:
         if r["last_error"]:
             click.echo(f"{r['name']}/{r['stream']}: {logs.redact(r['last_error'])}")  # stored before redaction
+
+
+@accounts.command("lookup")
+@click.argument("target")
+@click.option(
+    "--account", "account_name", default=None, help="Use the credentials of this configured account (same channel)."
+)
+@click.option(
+    "--token-env",
+    default=None,
+    metavar="NAME",
+    help="Use the token in this environment variable (or in the file named by NAME_FILE): the X app's "
+    "bearer token, or a Facebook Page (or user) access token. No configuration needed.",
+)
+@click.option(
+    "--app-secret-env",
+    default=None,
+    metavar="NAME",
+    help="With --token-env on Facebook: the app secret's variable (adds appsecret_proof).",
+)
+@click.option(
+    "--api-base-url",
+    default=None,
+    metavar="URL",
+    help="Send the call to another host (a proxy, the local fake APIs); default: the account's, else the API's.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def accounts_lookup(
+    obj: _Context,
+    target: str,
+    account_name: str | None,
+    token_env: str | None,
+    app_secret_env: str | None,
+    api_base_url: str | None,
+    fmt: str,
+) -> None:
+    """Find the ids to put in the configuration: TARGET is an X handle (@acme, https://x.com/acme)
+    or a Facebook Page (https://www.facebook.com/acme, facebook.com/profile.php?id=N, a Page's
+    username or id). Exit status 2 for bad input, 1 when the API says no."""
+    import re
+
+    from monitor.lookup import (
+        Credentials,
+        CredentialsError,
+        TargetError,
+        account_credentials,
+        accounts_of,
+        failure_text,
+        lookup,
+        missing_credentials,
+        parse_target,
+        render_json,
+        render_text,
+    )
+    from monitor.runtime import utcnow
+    from monitor.sources.base import SourceError
+
+    try:
+        wanted = parse_target(target)
+    except TargetError as exc:
+        raise click.BadParameter(str(exc), param_hint="TARGET") from None
+    for name, value in (("--token-env", token_env), ("--app-secret-env", app_secret_env)):
+        if value is not None and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) is None:
+            raise click.BadParameter(f"{value!r} is not an environment variable's name", param_hint=name)
+    if api_base_url is not None and re.fullmatch(r"https?://[^\s/]+/?", api_base_url) is None:
+        raise click.BadParameter(f"{api_base_url!r} is not http(s)://HOST[:PORT]", param_hint="--api-base-url")
+    if account_name is not None and token_env is not None:
+        raise click.UsageError("give --account or --token-env, not both")
+    try:
+        if account_name is not None:
+            credentials = account_credentials(obj.config(last_demo=False), account_name, wanted)
+        elif token_env is not None:
+            credentials = Credentials(token_env, f"--token-env {token_env}", None, app_secret_env)
+        else:
+            candidates = accounts_of(obj.config(last_demo=False), wanted.channel) if obj.config_path else []
+            raise CredentialsError(missing_credentials(wanted, candidates))
+        if api_base_url is not None:
+            credentials = Credentials(
+                credentials.token_env,
+                credentials.origin,
+                api_base_url,
+                credentials.app_secret_env,
+                credentials.graph_api_version,
+            )
+        found = asyncio.run(lookup(wanted, credentials))
+    except CredentialsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except SourceError as exc:
+        click.echo(f"error: {failure_text(exc, wanted, credentials, utcnow())}", err=True)
+        sys.exit(1)
+    click.echo(render_json(found) if fmt == "json" else render_text(found), nl=False)
 
 
 class _Since(click.ParamType[datetime, object]):

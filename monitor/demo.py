@@ -58,8 +58,9 @@ from monitor.reports.build import scope_figures
 from monitor.reports.i18n import Words
 from monitor.reports.model import Figures
 from monitor.simulator.graph_api import FakeGraphApi
+from monitor.simulator.net import free_port
 from monitor.simulator.slack import FakeSlack
-from monitor.simulator.traffic import HOUR, MINUTE, QUESTIONS, REPLIES, Lang, TrafficPlayer
+from monitor.simulator.traffic import HOUR, MINUTE, PUBLIC_QUESTIONS, REPLIES, Lang, TrafficPlayer
 from monitor.simulator.x_api import FakeXApi, UserKeys
 from monitor.sources.base import Batch
 from monitor.store.reports import ReportStore
@@ -606,12 +607,6 @@ class _ViewLogHandler(logging.Handler):
 # ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _check_free(listen: str) -> None:
     """DemoError when HOST:PORT cannot be listened on (another inbox-monitor is there, say)."""
     host, _, port = listen.rpartition(":")
@@ -888,10 +883,8 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
     stack = contextlib.AsyncExitStack()
     async with stack:
         stack.callback(shutil.rmtree, workdir, True)
-        await x_api.start()
-        stack.push_async_callback(x_api.stop)
-        await graph.start()
-        stack.push_async_callback(graph.stop)
+        await stack.enter_async_context(x_api)
+        await stack.enter_async_context(graph)
         x_api.add_bearer_token(tokens["bearer"])
         x_api.add_user_keys(
             UserKeys(
@@ -1043,7 +1036,7 @@ async def _peer_traffic(player: TrafficPlayer, x_api: FakeXApi, stop: asyncio.Ev
                 x_api.add_user(customer, handle)
                 lang: Lang = "fr" if i % 2 else "en"
                 asked = player.real((i + 1) * p.every - PEER_HISTORY)
-                question = QUESTIONS[lang][i % len(QUESTIONS[lang])]
+                question = PUBLIC_QUESTIONS[lang][i % len(PUBLIC_QUESTIONS[lang])]
                 qid = x_api.add_tweet(customer, f"@{p.handle} {question}", asked, mentions=[p.user_id])
                 if p.answered(i):
                     reply = REPLIES[lang][i % len(REPLIES[lang])]

@@ -8,7 +8,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
+
+from monitor.simulator import net
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
                 return value
         except GaveUp:
             raise
-        except Exception as exc:  # the thing waited for may not exist yet
+        except Exception as exc:  # noqa: BLE001 - the thing waited for may not exist yet: any error, retried
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
@@ -50,43 +51,20 @@ class Longest(random.Random):
         return b
 
 
-PORTS_BELOW_EPHEMERAL = 12_000
-"""How many ports under the kernel's ephemeral range `free_port` picks from. The kernel never hands
-those out by itself (outgoing connections, binds to port 0), so a port found free stays free until
-the test's server binds it; each xdist worker has its own slice, so two workers never get one port."""
-_given: set[int] = set()
-
-
 def _port_slice() -> range:
     """This process's slice of the ports just under the ephemeral range (one slice per xdist worker)."""
-    try:
-        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral = 32768  # Linux's default
-    start = max(1024, ephemeral - PORTS_BELOW_EPHEMERAL)
+    ports = net.ports_below_ephemeral()
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    size = (ephemeral - start) // max(1, workers)
-    return range(start + worker * size, start + (worker + 1) * size)
+    size = len(ports) // max(1, workers)
+    return range(ports.start + worker * size, ports.start + (worker + 1) * size)
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing holds and that no other test of this run is given:
-    the one helper for a server a test starts. Servers the tests run in-process bind port 0 instead."""
-    ports = _port_slice()
-    offset = random.randrange(len(ports))  # two runs at once (two checkouts) start at different places
-    for i in range(len(ports)):
-        port = ports[(offset + i) % len(ports)]
-        if port in _given:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:  # held by some process, or still in TIME_WAIT
-                continue
-        _given.add(port)
-        return port
-    raise AssertionError(f"no free port left in {ports}")
+    """A TCP port for a server a test starts in another process, that no other test of this run
+    is given (each xdist worker has its own slice): `monitor.simulator.net.free_port`. Servers the
+    tests run in-process bind port 0 instead."""
+    return net.free_port(_port_slice())
 
 
 def healthz_pid(port: int) -> int | None:
@@ -181,7 +159,7 @@ async def eventually(
                 return value
         except GaveUp:
             raise
-        except Exception as exc:  # the thing waited for may not exist yet
+        except Exception as exc:  # noqa: BLE001 - the thing waited for may not exist yet: any error, retried
             last_error = exc
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")

@@ -23,7 +23,7 @@ without `Content-Length`), JSON nested to any depth; an `estimated_time_to_regai
 value (`set_regain`) and a conversation `updated_time` of any date (`set_updated_time`).
 
 Traffic is scripted (`add_conversation`, `add_message`, `add_post`, `add_comment`, or
-`script_page` for a whole Page) and the server shows only what exists at its clock (injectable).
+`traffic.script_page` for a whole Page) and the server shows only what exists at its clock (injectable).
 Every request is recorded in `requests`.
 """
 
@@ -41,13 +41,14 @@ import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from monitor.runtime import Clock, utcnow
+from monitor.simulator.net import FakeServer
 
 _GRAPH_ZONE = ZoneInfo("America/Los_Angeles")
 
@@ -55,7 +56,22 @@ Json = dict[str, Any]
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
+PAGE_PERMISSIONS = frozenset(
+    {
+        "pages_show_list",
+        "pages_messaging",
+        "pages_manage_metadata",
+        "pages_read_engagement",
+        "pages_read_user_content",
+        "instagram_basic",
+        "instagram_manage_messages",
+        "instagram_manage_comments",
+    }
+)
+"""What a Page's token is granted unless `revoke` takes some away: all the monitor needs."""
 _VERSION = re.compile(r"^v\d+\.\d+$")
+_ALIAS = re.compile(r"[A-Za-z0-9.]+")
+"""A Page username (letters, digits and periods), as opposed to an object id (`t_...`, `1_2`)."""
 
 
 def graph_time(ts: int) -> str:
@@ -151,6 +167,12 @@ class FakePage:
     id: str
     name: str
     token: str
+    username: str | None = None
+    """The Page's vanity name (facebook.com/NAME): `/{username}` is the Page itself."""
+    instagram_id: str | None = None
+    """The linked Instagram professional account (`instagram_business_account`)."""
+    permissions: set[str] = field(default_factory=lambda: set(PAGE_PERMISSIONS))
+    """What the Page's token is granted (`revoke` takes one away)."""
     expired: set[str] = field(default_factory=set)
     usage: dict[str, float] = field(
         default_factory=lambda: {"call_count": 0.0, "total_cputime": 0.0, "total_time": 0.0}
@@ -224,12 +246,12 @@ class GraphApiError(Exception):
         code: int,
         message: str,
         *,
-        type: str = "OAuthException",
+        error_type: str = "OAuthException",
         subcode: int | None = None,
         transient: bool = False,
     ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.type = status, code, message, type
+        self.status, self.code, self.message, self.type = status, code, message, error_type
         self.subcode, self.transient = subcode, transient
 
     def body(self) -> Json:
@@ -254,7 +276,7 @@ def _missing(node: str) -> GraphApiError:
         "exist, cannot be loaded due to missing permissions, or does not support "
         "this operation. Please read the Graph API documentation at "
         "https://developers.facebook.com/docs/graph-api",
-        type="GraphMethodException",
+        error_type="GraphMethodException",
         subcode=33,
     )
 
@@ -371,7 +393,7 @@ def _uncursor(text: str) -> tuple[Any, ...]:
 # ----------------------------------------------------------------------------------------------
 
 
-class FakeGraphApi:
+class FakeGraphApi(FakeServer):
     """A local Graph API server; `await start()` returns its base URL (no version)."""
 
     def __init__(self, *, clock: Clock = utcnow, app_secret: str | None = None, hang_seconds: float = 5.0) -> None:
@@ -386,65 +408,71 @@ class FakeGraphApi:
         """Object id -> (fields left out, values served instead): see `malform`."""
         self.misbehaviours: list[Misbehaviour] = []
         self._random_faults: tuple[float, tuple[FaultKind, ...], random.Random] | None = None
-        self._nodes: dict[str, tuple[str, Any]] = {}
+        self.nodes: dict[str, tuple[str, Any]] = {}
+        """Object id -> (its kind, the object): every page, conversation, message, post and comment."""
+        self._aliases: dict[str, str] = {}
+        """Page usernames (lower case) -> Page ids."""
         self._ids = itertools.count(1_000_001)
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self.url = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return app
 
     # -- traffic ---------------------------------------------------------------------------------
 
-    def add_page(self, page_id: str, *, token: str, name: str | None = None) -> FakePage:
-        page = FakePage(page_id, name or f"Page {page_id}", token)
+    def add_page(
+        self,
+        page_id: str,
+        *,
+        token: str,
+        name: str | None = None,
+        username: str | None = None,
+        instagram_id: str | None = None,
+    ) -> FakePage:
+        page = FakePage(page_id, name or f"Page {page_id}", token, username, instagram_id)
         self.pages[page_id] = page
-        self._nodes[page_id] = ("page", page)
+        self.nodes[page_id] = ("page", page)
+        if username is not None:
+            self._aliases[username.lower()] = page_id
         return page
+
+    def revoke(self, page_id: str, permission: str) -> None:
+        """The Page's token loses `permission`: the calls that need it get the Graph API's
+        permission error (#230 for `pages_messaging`, #10 for `pages_read_engagement`)."""
+        self.pages[page_id].permissions.discard(permission)
 
     def _new_id(self) -> int:
         return next(self._ids)
 
     def add_conversation(self, page_id: str, customer: Person) -> str:
         conv = FakeConversation(f"t_{self._new_id()}", page_id, customer)
-        self._nodes[conv.id] = ("conversation", conv)
+        self.nodes[conv.id] = ("conversation", conv)
         self.pages[page_id].conversations.append(conv)
         return conv.id
 
     def add_message(self, conversation_id: str, at: datetime, text: str, *, from_page: bool = False) -> str:
-        kind, conv = self._nodes[conversation_id]
+        kind, conv = self.nodes[conversation_id]
         assert kind == "conversation"
         page = self.pages[conv.page_id].person
         author, to = (page, conv.customer) if from_page else (conv.customer, page)
         msg = FakeMessage(f"m_{self._new_id()}", conv.id, _ts(at), author, to, text)
         conv.add(msg)
-        self._nodes[msg.id] = ("message", msg)
+        self.nodes[msg.id] = ("message", msg)
         return msg.id
 
     def add_post(self, page_id: str, at: datetime, text: str, *, author: Person | None = None) -> str:
         post = FakePost(f"{page_id}_{self._new_id()}", page_id, _ts(at), author or self.pages[page_id].person, text)
-        self._nodes[post.id] = ("post", post)
+        self.nodes[post.id] = ("post", post)
         self.pages[page_id].posts.append(post)
         return post.id
 
     def add_comment(
         self, post_id: str, at: datetime, text: str, *, author: Person | None = None, parent: str | None = None
     ) -> str:
-        kind, post = self._nodes[post_id]
+        kind, post = self.nodes[post_id]
         assert kind == "post"
         comment = FakeComment(
             f"{post_id.rsplit('_', 1)[1]}_{self._new_id()}",
@@ -455,12 +483,12 @@ class FakeGraphApi:
             parent,
         )
         post.add(comment)
-        self._nodes[comment.id] = ("comment", comment)
+        self.nodes[comment.id] = ("comment", comment)
         return comment.id
 
     def delete_post(self, post_id: str, at: datetime | None = None) -> None:
         """The post (and its comments) is gone from `at` on (default: now)."""
-        self._nodes[post_id][1].deleted_at = _ts(at or self.clock())
+        self.nodes[post_id][1].deleted_at = _ts(at or self.clock())
 
     # -- faults and limits -----------------------------------------------------------------------
 
@@ -503,7 +531,7 @@ class FakeGraphApi:
 
     def set_updated_time(self, conversation_id: str, at: datetime) -> None:
         """The conversation says this `updated_time` (a date in 2999) and is listed by it."""
-        kind, conv = self._nodes[conversation_id]
+        kind, conv = self.nodes[conversation_id]
         assert kind == "conversation"
         conv.updated_override = _ts(at)
 
@@ -533,7 +561,8 @@ class FakeGraphApi:
         """Stop every misbehaviour."""
         self.misbehaviours.clear()
 
-    def _misbehaviour(self, kinds: tuple[str, ...], page_id: str | None, edge: str | None) -> Misbehaviour | None:
+    def misbehaviour_for(self, kinds: tuple[str, ...], page_id: str | None, edge: str | None) -> Misbehaviour | None:
+        """The first hostile answer of these kinds that applies to this Page's edge (None: behave)."""
         for rule in self.misbehaviours:
             if rule.kind in kinds and rule.page_id in (None, page_id) and rule.edge in (None, edge):
                 return rule
@@ -610,11 +639,11 @@ class FakeGraphApi:
                 return response
             if len(parts) > 2 or node is None:
                 raise GraphApiError(
-                    400, 2500, f"Unknown path components: /{'/'.join(parts[2:])}", type="OAuthException"
+                    400, 2500, f"Unknown path components: /{'/'.join(parts[2:])}", error_type="OAuthException"
                 )
             body = self._serve(request, version, node, edge, page, int(now))
             items = len(body["data"]) if isinstance(body.get("data"), list) else 1
-            hostile = self._misbehaviour(("huge_body", "deep_json"), page.id, edge)
+            hostile = self.misbehaviour_for(("huge_body", "deep_json"), page.id, edge)
             if hostile is not None:
                 hostile.served += 1
                 return await self._hostile_body(request, hostile, body, edge, self._usage_headers(page, now))
@@ -727,39 +756,48 @@ class FakeGraphApi:
         proof = request.query.get("appsecret_proof")
         if proof is None:
             raise GraphApiError(
-                400, 100, "API calls from the server require an appsecret_proof argument", type="GraphMethodException"
+                400,
+                100,
+                "API calls from the server require an appsecret_proof argument",
+                error_type="GraphMethodException",
             )
         want = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(proof, want):
             raise GraphApiError(
-                400, 100, "Invalid appsecret_proof provided in the API argument", type="GraphMethodException"
+                400, 100, "Invalid appsecret_proof provided in the API argument", error_type="GraphMethodException"
             )
 
     def _serve(
         self, request: web.Request, version: str | None, node: str, edge: str | None, page: FakePage, now: int
     ) -> Json:
-        kind, obj = self._nodes.get(node, (None, None))
-        if kind is None or self._owner(kind, obj) != page.id or self._hidden(kind, obj, now):
+        node = self._aliases.get(node.lower(), node)
+        kind, obj = self.nodes.get(node, (None, None))
+        if kind is None and _ALIAS.fullmatch(node) and not node.isdigit():  # a username, not an id
+            raise GraphApiError(400, 803, f"(#803) Some of the aliases you requested do not exist: {node}")
+        if kind == "page" and node != page.id:
+            raise _needs_public_access()
+        if kind is None or self.owner_of(kind, obj) != page.id or self._hidden(kind, obj, now):
             raise _missing(node)
         specs = parse_fields(request.query.get("fields", ""))
-        ctx = _Ctx(self, request, version, now)
+        ctx = _Ctx(self, request, version, now, granted=frozenset(page.permissions))
         if edge is None:
             return ctx.render(kind, obj, specs or DEFAULT_FIELDS[kind])
         return ctx.edge(kind, obj, edge, dict(request.query), specs or None)
 
-    def _owner(self, kind: str, obj: Any) -> str:
+    def owner_of(self, kind: str, obj: Any) -> str:
+        """The id of the Page an object belongs to."""
         if kind == "page":
             return str(obj.id)
         if kind == "comment" or kind == "message":
             parent = obj.post_id if kind == "comment" else obj.conversation_id
-            return self._owner(*self._nodes[parent])
+            return self.owner_of(*self.nodes[parent])
         return str(obj.page_id)
 
     def _hidden(self, kind: str, obj: Any, now: int) -> bool:
         if kind == "post":
             return bool(obj.gone(now)) or obj.created > now
         if kind == "comment":
-            post = self._nodes[obj.post_id][1]
+            post = self.nodes[obj.post_id][1]
             return bool(post.gone(now)) or obj.created > now
         if kind == "message":
             return bool(obj.created > now)
@@ -771,8 +809,18 @@ class FakeGraphApi:
 class _Ctx:
     """Rendering of one request: fields, edges, paging URLs."""
 
-    def __init__(self, api: FakeGraphApi, request: web.Request, version: str | None, now: int) -> None:
+    def __init__(
+        self,
+        api: FakeGraphApi,
+        request: web.Request,
+        version: str | None,
+        now: int,
+        *,
+        granted: frozenset[str] = PAGE_PERMISSIONS,
+    ) -> None:
         self.api, self.request, self.version, self.now = api, request, version, now
+        self.granted = granted
+        """The permissions of the request's token."""
 
     def render(self, kind: str, obj: Any, specs: list[FieldSpec]) -> Json:
         out: Json = {}
@@ -796,6 +844,12 @@ class _Ctx:
             return self.edge(kind, obj, name, spec.modifiers, spec.sub)
         if kind == "page" and name == "name":
             return obj.name
+        if kind == "page" and name == "username":
+            return obj.username
+        if kind == "page" and name == "link":
+            return f"https://www.facebook.com/{obj.username or obj.id}"
+        if kind == "page" and name == "instagram_business_account":
+            return {"id": obj.instagram_id} if obj.instagram_id else None
         if kind == "conversation":
             visible = obj.visible(now)
             if name == "updated_time":
@@ -838,7 +892,7 @@ class _Ctx:
             if name == "parent":
                 if obj.parent is None:
                     return None
-                parent = self.api._nodes[obj.parent][1]
+                parent = self.api.nodes[obj.parent][1]
                 return self.render("comment", parent, spec.sub or DEFAULT_FIELDS["comment"])
             if name == "permalink_url":
                 return f"https://www.facebook.com/{obj.post_id}?comment_id={obj.id}"
@@ -847,6 +901,9 @@ class _Ctx:
     def edge(self, kind: str, obj: Any, edge: str, args: dict[str, str], specs: list[FieldSpec] | None) -> Json:
         if edge not in EDGES.get(kind, ()):
             raise _no_field(edge, kind)
+        needed = EDGE_PERMISSIONS.get(edge)
+        if needed is not None and needed not in self.granted:
+            raise _permission_error(needed)
         child, items, key = EDGES[kind][edge](self, obj, args)
         limit = _int(args.get("limit"), DEFAULT_LIMIT, "limit")
         limit = max(1, min(limit, MAX_LIMIT))
@@ -854,7 +911,7 @@ class _Ctx:
         order = sorted(range(len(items)), key=lambda i: keys[i])
         ordered = [items[i] for i in order]
         skeys = [keys[i] for i in order]
-        hostile = self.api._misbehaviour(("repeat_cursor", "endless_cursor"), self.api._owner(kind, obj), edge)
+        hostile = self.api.misbehaviour_for(("repeat_cursor", "endless_cursor"), self.api.owner_of(kind, obj), edge)
         start, end = 0, len(ordered)
         if hostile is not None:  # whatever the cursor asked: the first page
             end = min(len(ordered), limit)
@@ -940,6 +997,32 @@ def _sub(value: Json, spec: FieldSpec) -> Json:
     return {s.name: value[s.name] for s in spec.sub if s.name in value}
 
 
+def _permission_error(permission: str) -> GraphApiError:
+    """The Graph API's answer to a call its token lacks `permission` for, in its own words."""
+    if permission == "pages_messaging":
+        return GraphApiError(400, 230, "(#230) Requires pages_messaging permission to manage the object")
+    return GraphApiError(
+        403,
+        10,
+        f"(#10) This endpoint requires the '{permission}' permission or the 'Page Public Content Access' "
+        "feature. Refer to https://developers.facebook.com/docs/apps/review/login-permissions#manage-pages and "
+        "https://developers.facebook.com/docs/apps/review/feature#reference-PAGES_ACCESS for details.",
+    )
+
+
+def _needs_public_access() -> GraphApiError:
+    """The answer to a token reading another Page than its own (no Page Public Metadata Access)."""
+    return GraphApiError(
+        400,
+        10,
+        "(#10) This endpoint requires the 'pages_read_engagement' permission or the 'Page Public Content "
+        "Access' feature or the 'Page Public Metadata Access' feature. Refer to "
+        "https://developers.facebook.com/docs/apps/review/login-permissions#manage-pages, "
+        "https://developers.facebook.com/docs/apps/review/feature#reference-PAGES_ACCESS and "
+        "https://developers.facebook.com/docs/apps/review/feature#page-public-metadata-access for details.",
+    )
+
+
 def _no_field(name: str, kind: str) -> GraphApiError:
     return GraphApiError(
         400, 100, f"(#100) Tried accessing nonexisting field ({name}) on node type ({TYPE_NAMES[kind]})"
@@ -973,10 +1056,10 @@ def _posts(which: str) -> Edge:
         for obj in page.posts:
             if obj.gone(ctx.now) or obj.created > ctx.now:
                 continue
-            if since is not None and obj.created < since or until is not None and obj.created > until:
+            if (since is not None and obj.created < since) or (until is not None and obj.created > until):
                 continue
             own = obj.author.id == page.id
-            if which == "posts" and not own or which == "visitor_posts" and own:
+            if (which == "posts" and not own) or (which == "visitor_posts" and own):
                 continue
             items.append(obj)
         return "post", items, lambda p: (-p.created, p.id)
@@ -990,12 +1073,22 @@ def _comments(ctx: _Ctx, obj: Any, args: dict[str, str]) -> tuple[str, list[Any]
         if args.get("filter", "toplevel") != "stream":
             visible = [c for c in visible if c.parent is None]
     else:
-        post = ctx.api._nodes[obj.post_id][1]
+        post = ctx.api.nodes[obj.post_id][1]
         visible = [c for c in post.visible(ctx.now) if c.parent == obj.id]
     if args.get("order", "chronological") == "reverse_chronological":
         return "comment", visible, lambda c: (-c.created, c.id)
     return "comment", visible, lambda c: (c.created, c.id)
 
+
+EDGE_PERMISSIONS = {
+    "conversations": "pages_messaging",
+    "feed": "pages_read_engagement",
+    "posts": "pages_read_engagement",
+    "visitor_posts": "pages_read_engagement",
+    "published_posts": "pages_read_engagement",
+    "comments": "pages_read_engagement",
+}
+"""The permission each edge needs of the token (what the Graph API names when it is missing)."""
 
 EDGES: dict[str, dict[str, Edge]] = {
     "page": {
@@ -1009,285 +1102,3 @@ EDGES: dict[str, dict[str, Edge]] = {
     "post": {"comments": _comments},
     "comment": {"comments": _comments},
 }
-
-
-# ----------------------------------------------------------------------------------------------
-# Scripted traffic for a whole Page
-# ----------------------------------------------------------------------------------------------
-
-PRIVATE_QUESTIONS = [
-    "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
-    "Comment je fais pour changer mon adresse de livraison",
-    "J'attends mon remboursement depuis 3 semaines",
-    "Hi, my order never arrived, can you check?",
-    "How do I reset my password",
-    "Can someone help me with my invoice please",
-]
-PUBLIC_QUESTIONS = [
-    "Toujours pas reçu ma commande, vous pouvez vérifier ?",
-    "How do I change my booking?",
-    "Est-ce que vous livrez en Belgique ?",
-    "Do you ship to Canada?",
-    "Ma livraison est en retard, que se passe-t-il ?",
-    "Is the store open on Sunday?",
-    "The app keeps crashing since the update, any fix?",
-]
-FOLLOW_UPS = [
-    "Et pour le retour, comment ça se passe ?",
-    "And how long does a refund take?",
-    "Toujours rien reçu, vous pouvez relancer ?",
-]
-PRAISE = [
-    "Merci pour le service au top !",
-    "Love the new collection 😍",
-    "Super équipe 👏",
-    "Thanks, great support as always",
-]
-COURTESY = ["Merci beaucoup !", "Super, merci 👍", "ok merci"]
-REPLIES = [
-    "Bonjour, nous regardons cela tout de suite.",
-    "Hi, we're looking into it right now.",
-    "Bonjour, c'est noté, nous revenons vers vous.",
-]
-PAGE_POSTS = [
-    "Nouvelle collection disponible dès aujourd'hui",
-    "Our summer sale starts now",
-    "Rendez-vous samedi en boutique",
-]
-
-
-@dataclass(frozen=True)
-class ExpectedWait:
-    kind: str
-    opened_at: datetime
-    opened_by: str
-    questions: int
-    closed_at: datetime | None
-    closed_by: str | None
-
-
-@dataclass
-class Traffic:
-    """What `script_page` put on a Page: the threads with their expected waits, and the ids of
-    the messages a monitor should store (history older than `start` excluded)."""
-
-    threads: dict[tuple[str, str], list[ExpectedWait]] = field(default_factory=dict)
-    """("messenger", conversation id) | ("comment", top-level comment id) | ("post", post id)."""
-    messages: set[str] = field(default_factory=set)
-    thread_of: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Message id -> its thread (as in `threads`)."""
-    end: datetime | None = None
-    """When the last scripted item appears."""
-
-
-class _Thread:
-    """Builds one thread's messages and its expected waits from the script."""
-
-    def __init__(self, traffic: Traffic, key: tuple[str, str]) -> None:
-        self.traffic, self.key = traffic, key
-        self.waits: list[ExpectedWait] = []
-        self.open: tuple[datetime, str, int] | None = None
-        traffic.threads[key] = self.waits
-
-    def seen(self, mid: str, at: datetime) -> None:
-        self.traffic.messages.add(mid)
-        self.traffic.thread_of[mid] = self.key
-        if self.traffic.end is None or at > self.traffic.end:
-            self.traffic.end = at
-
-    def question(self, mid: str, at: datetime) -> None:
-        self.seen(mid, at)
-        if self.open is None:
-            self.open = (at, mid, 1)
-        else:
-            self.open = (self.open[0], self.open[1], self.open[2] + 1)
-
-    def reply(self, mid: str, at: datetime) -> None:
-        self.seen(mid, at)
-        if self.open is not None:
-            kind = "first" if not self.waits else "next"
-            self.waits.append(ExpectedWait(kind, self.open[0], self.open[1], self.open[2], at, mid))
-            self.open = None
-
-    def done(self) -> None:
-        if self.open is not None:
-            kind = "first" if not self.waits else "next"
-            opened_at, opened_by, questions = self.open
-            self.waits.append(ExpectedWait(kind, opened_at, opened_by, questions, None, None))
-            self.open = None
-
-
-def script_page(
-    api: FakeGraphApi,
-    page_id: str,
-    *,
-    start: datetime,
-    span: timedelta,
-    seed: int = 0,
-    conversations: int = 300,
-    posts: int = 50,
-    comments: int = 1000,
-    history: bool = True,
-) -> Traffic:
-    """Script a Page's traffic between `start` and about `start + span` (+ reply delays).
-
-    Messenger: a question, then a reply after a delay (seconds to 2 h), or never; sometimes a second
-    message before the reply, a courtesy after it, a follow-up question and a second reply.
-    Posts: a fifth are visitor posts (the question); the others collect top-level questions,
-    praise, replies by the Page, customers' replies to the Page's replies (3 levels) - about
-    `comments` comments in all, some hours after their post. With `history`, older conversations
-    and posts (before `start - 10 days`) that a monitor must not read, one old conversation and one
-    old post that come back to life during the span, and a post deleted during the span.
-    """
-    rng = random.Random(f"{seed}:{page_id}")
-    traffic = Traffic()
-    s0 = _ts(start)
-    total = int(span.total_seconds())
-
-    def at(ts: float) -> datetime:
-        return datetime.fromtimestamp(int(ts), UTC)
-
-    def delay() -> int:
-        return rng.randint(30, 600) if rng.random() < 0.6 else rng.randint(600, 7200)
-
-    def customer() -> Person:
-        n = rng.randrange(10**12)
-        return Person(f"{n:015d}", f"Client {n % 10000}")
-
-    # Messenger ----------------------------------------------------------------------------------
-    for _ in range(conversations):
-        cid = api.add_conversation(page_id, customer())
-        th = _Thread(traffic, ("messenger", cid))
-        t = s0 + rng.randrange(total)
-        th.question(api.add_message(cid, at(t), rng.choice(PRIVATE_QUESTIONS)), at(t))
-        pattern = rng.random()
-        if pattern < 0.15:  # never answered
-            th.done()
-            continue
-        if pattern < 0.30:  # a second message before the reply
-            t2 = t + rng.randint(5, 25)
-            th.question(api.add_message(cid, at(t2), rng.choice(PRIVATE_QUESTIONS)), at(t2))
-        r = t + 30 + delay()
-        th.reply(api.add_message(cid, at(r), rng.choice(REPLIES), from_page=True), at(r))
-        if 0.30 <= pattern < 0.45:  # a courtesy: no new wait
-            k = r + rng.randint(5, 120)
-            th.seen(api.add_message(cid, at(k), rng.choice(COURTESY)), at(k))
-        elif pattern >= 0.70:  # a follow-up question, answered or not
-            q = r + rng.randint(60, 1800)
-            th.question(api.add_message(cid, at(q), rng.choice(FOLLOW_UPS)), at(q))
-            if pattern < 0.88:
-                r2 = q + delay()
-                th.reply(api.add_message(cid, at(r2), rng.choice(REPLIES), from_page=True), at(r2))
-        th.done()
-
-    # Posts and comments -------------------------------------------------------------------------
-    post_ids: list[tuple[str, int]] = []
-    written = 0
-    for i in range(posts):
-        t = s0 + rng.randrange(max(1, int(total * 0.7)))
-        if i % 5 != 4:
-            post_ids.append((api.add_post(page_id, at(t), rng.choice(PAGE_POSTS)), t))
-            continue
-        who = customer()  # a visitor post: the post is the question
-        pid = api.add_post(page_id, at(t), rng.choice(PUBLIC_QUESTIONS), author=who)
-        th = _Thread(traffic, ("post", pid))
-        th.question(pid, at(t))
-        if rng.random() < 0.8:
-            r = t + delay()
-            th.reply(api.add_comment(pid, at(r), rng.choice(REPLIES)), at(r))
-            written += 1
-            if rng.random() < 0.4:
-                q = r + rng.randint(60, 3600)
-                th.question(api.add_comment(pid, at(q), rng.choice(FOLLOW_UPS), author=who), at(q))
-                r2 = q + delay()
-                th.reply(api.add_comment(pid, at(r2), rng.choice(REPLIES)), at(r2))
-                written += 2
-        th.done()
-    while written < comments and post_ids:
-        pid, t_post = rng.choice(post_ids)
-        who = customer()
-        t = t_post + rng.randint(60, max(120, min(total, 6 * 3600)))
-        kind = rng.random()
-        if kind < 0.2:  # praise, sometimes thanked: no wait
-            c = api.add_comment(pid, at(t), rng.choice(PRAISE), author=who)
-            th = _Thread(traffic, ("comment", c))
-            th.seen(c, at(t))
-            written += 1
-            if rng.random() < 0.5:
-                r = t + delay()
-                th.seen(api.add_comment(pid, at(r), "Merci à vous !", parent=c), at(r))
-                written += 1
-            continue
-        c = api.add_comment(pid, at(t), rng.choice(PUBLIC_QUESTIONS), author=who)
-        th = _Thread(traffic, ("comment", c))
-        th.question(c, at(t))
-        written += 1
-        if kind < 0.35:  # never answered
-            th.done()
-            continue
-        if kind < 0.5:  # the customer adds to it before the reply
-            t2 = t + rng.randint(10, 25)
-            th.question(api.add_comment(pid, at(t2), rng.choice(FOLLOW_UPS), author=who, parent=c), at(t2))
-            written += 1
-        r = t + 30 + delay()
-        reply = api.add_comment(pid, at(r), rng.choice(REPLIES), parent=c)
-        th.reply(reply, at(r))
-        written += 1
-        if kind >= 0.75:  # a reply to the Page's reply (third level), then maybe another answer
-            q = r + rng.randint(60, 1800)
-            th.question(api.add_comment(pid, at(q), rng.choice(FOLLOW_UPS), author=who, parent=reply), at(q))
-            written += 1
-            if kind < 0.92:
-                r2 = q + delay()
-                th.reply(api.add_comment(pid, at(r2), rng.choice(REPLIES), parent=c), at(r2))
-                written += 1
-        th.done()
-
-    if history:
-        _history(api, page_id, traffic, rng, s0, total, at, customer)
-    return traffic
-
-
-def _history(
-    api: FakeGraphApi,
-    page_id: str,
-    traffic: Traffic,
-    rng: random.Random,
-    s0: int,
-    total: int,
-    at: Callable[[float], datetime],
-    customer: Callable[[], Person],
-) -> None:
-    old = s0 - 10 * 86400
-    for _ in range(20):  # old conversations, never read
-        cid = api.add_conversation(page_id, customer())
-        t = old - rng.randrange(30 * 86400)
-        api.add_message(cid, at(t), rng.choice(PRIVATE_QUESTIONS))
-        api.add_message(cid, at(t + 600), rng.choice(REPLIES), from_page=True)
-    # An old conversation comes back during the span: only the new messages count.
-    who = customer()
-    cid = api.add_conversation(page_id, who)
-    api.add_message(cid, at(old - 5 * 86400), rng.choice(PRIVATE_QUESTIONS))
-    api.add_message(cid, at(old - 5 * 86400 + 900), rng.choice(REPLIES), from_page=True)
-    th = _Thread(traffic, ("messenger", cid))
-    t = s0 + total // 2
-    th.question(api.add_message(cid, at(t), rng.choice(FOLLOW_UPS)), at(t))
-    th.reply(api.add_message(cid, at(t + 420), rng.choice(REPLIES), from_page=True), at(t + 420))
-    th.done()
-    # Old posts with old comments, never read; one of them gets a new question during the span.
-    for i in range(5):
-        t = old - (20 + i) * 86400
-        pid = api.add_post(page_id, at(t), rng.choice(PAGE_POSTS))
-        for j in range(3):
-            api.add_comment(pid, at(t + 3600 * (j + 1)), rng.choice(PUBLIC_QUESTIONS), author=customer())
-        if i == 0:
-            q = s0 + total // 3
-            c = api.add_comment(pid, at(q), rng.choice(PUBLIC_QUESTIONS), author=customer())
-            th = _Thread(traffic, ("comment", c))
-            th.question(c, at(q))
-            r = q + 1500
-            th.reply(api.add_comment(pid, at(r), rng.choice(REPLIES), parent=c), at(r))
-            th.done()
-    # A post that is deleted during the span, before anyone comments.
-    pid = api.add_post(page_id, at(s0 + 60), rng.choice(PAGE_POSTS))
-    api.delete_post(pid, at(s0 + total // 4))

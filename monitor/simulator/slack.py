@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from monitor.simulator.net import FakeServer
+
 
 @dataclass
 class SlackMessage:
@@ -33,37 +35,23 @@ class SlackMessage:
 
 
 @dataclass
-class FakeSlack:
-    """`await start()` gives the base URL; hooks are `{base}/services/T000/B000/XXXX` style paths."""
+class FakeSlack(FakeServer):
+    """`await start()` gives the base URL (or `async with`); hooks are `{base}/services/T000/B000/XXXX`
+    style paths."""
 
     hooks: set[str] = field(default_factory=lambda: {"/services/T0000/B0000/test"})
     messages: list[SlackMessage] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
     """Statuses to answer (429, 500) before accepting again."""
     received: asyncio.Event = field(default_factory=asyncio.Event)
-    _runner: web.AppRunner | None = None
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def hook_url(self, path: str = "/services/T0000/B0000/test") -> str:
         return self.url + path
 
-    async def start(self, port: int = 0) -> str:
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.path not in self.hooks:

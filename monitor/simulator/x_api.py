@@ -23,7 +23,6 @@ import hmac
 import json
 import math
 import random
-import re
 import time
 from bisect import insort
 from collections import deque
@@ -37,7 +36,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
-from monitor.simulator.scenario import Scenario
+from monitor.simulator.net import FakeServer
 from monitor.simulator.x_search import Post as SearchPost
 from monitor.simulator.x_search import QueryError, parse_query
 
@@ -84,7 +83,9 @@ TWITTER_EPOCH_MS = 1288834974657
 TIMELINE_CAP = {MENTIONS: 800, TWEETS: 3200}
 """The API serves only the newest 800 mentions and 3,200 tweets of a user."""
 DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300, SEARCH: 450, USER_BY_USERNAME: 300}
-"""Requests per 15-minute window (app bearer for timelines and search, user keys for DMs)."""
+"""Requests per 15-minute window (app bearer for timelines, search and user lookups, user keys for DMs)."""
+USERNAME_PATTERN = "^[A-Za-z0-9_]{1,15}$"
+"""What the user lookup accepts as a username (X's own check, quoted in its 400 answer)."""
 SEARCH_REACH_SECONDS = 7 * 86400.0
 """Recent search serves the posts of the last 7 days."""
 SEARCH_DEFAULT_LAG_SECONDS = 30.0
@@ -239,23 +240,13 @@ class _Misbehaviour:
     author: str | None
 
 
-@dataclass(frozen=True)
-class LoadedPost:
-    """What the fake made of a scenario post: its ids, and the thread key a source should use."""
-
-    question_id: str
-    reply_id: str | None
-    edit_id: str | None
-    thread_key: str
-
-
 class _Reply(Exception):
     def __init__(self, response: web.StreamResponse) -> None:
         self.response = response
 
 
 def iso(ts: float) -> str:
-    seconds, millis = divmod(int(round(ts * 1000)), 1000)  # 100.9996 -> 101.000, not 100.000
+    seconds, millis = divmod(round(ts * 1000), 1000)  # 100.9996 -> 101.000, not 100.000
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
@@ -272,6 +263,22 @@ def too_many() -> web.Response:
     return problem(429, "Too Many Requests", "Too Many Requests")
 
 
+def client_forbidden() -> web.Response:
+    """X's 403 to an app that is not in a project with the access the endpoint needs."""
+    body = {
+        "client_id": "27316216",
+        "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens "
+        "from a Twitter developer App that is attached to a Project. You can create a project via the "
+        "developer portal.",
+        "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+        "title": "Client Forbidden",
+        "required_enrollment": "Appropriate Level of API Access",
+        "reason": "client-not-enrolled",
+        "type": "https://api.twitter.com/2/problems/client-forbidden",
+    }
+    return web.json_response(body, status=403)
+
+
 def invalid(param: str, value: str, message: str) -> web.Response:
     body = {
         "errors": [{"parameters": {param: [value]}, "message": message}],
@@ -282,9 +289,9 @@ def invalid(param: str, value: str, message: str) -> web.Response:
     return web.json_response(body, status=400)
 
 
-class FakeXApi:
-    """The local X API: `await start()` gives its base URL; script it with `add_*`, `load`,
-    `inject`; read `requests` afterwards."""
+class FakeXApi(FakeServer):
+    """The local X API: `await start()` gives its base URL (or `async with`); script it with `add_*`
+    (or `traffic.load_on_x`), `inject`; read `requests` afterwards."""
 
     def __init__(
         self,
@@ -311,6 +318,11 @@ class FakeXApi:
         self.bearer_tokens: set[str] = set()
         self.user_keys: dict[str, UserKeys] = {}
         self.users: dict[str, str] = {}
+        self.display_names: dict[str, str] = {}
+        self.protected: set[str] = set()
+        """Users whose accounts are protected (their `protected` field says true)."""
+        self.not_enrolled: set[str] = set()
+        """Credentials of apps outside a project with API access: 403 client-not-enrolled everywhere."""
         self.tweets: dict[int, Tweet] = {}
         self.dm_events: dict[int, DmEvent] = {}
         self.requests: list[RequestRecord] = []
@@ -325,36 +337,36 @@ class FakeXApi:
         self._tokens = 0
         self.search_reads: dict[tuple[str, str], int] = {}
         """(query, UTC day) -> posts served in the `data` of recent-search answers: what X bills."""
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # ---------------------------------------------------------------- server
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1, a free port; return the base URL (http://127.0.0.1:PORT)."""
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/2/users/{id}/mentions", self._mentions_handler)
         app.router.add_get("/2/users/{id}/tweets", self._tweets_handler)
         app.router.add_get("/2/dm_events", self._dm_handler)
+        app.router.add_get("/2/users/by/username/{username}", self._user_by_username_handler)
         app.router.add_get("/2/tweets/search/recent", self._search_handler)
-        app.router.add_get("/2/users/by/username/{username}", self._username_handler)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
+        return app
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    @property
+    def base_url(self) -> str:
+        """The base URL, as the X API docs name it: `url`."""
+        return self.url
 
     # ---------------------------------------------------------------- scripting
 
-    def add_user(self, user_id: str, username: str) -> None:
+    def add_user(self, user_id: str, username: str, *, name: str | None = None, protected: bool = False) -> None:
         self.users[user_id] = username
+        if name is not None:
+            self.display_names[user_id] = name
+        if protected:
+            self.protected.add(user_id)
+
+    def unenroll(self, credential: str) -> None:
+        """The app of this bearer token (or user access token) is not in a project with API access:
+        every request with it is refused with 403 client-not-enrolled, as X refuses them."""
+        self.not_enrolled.add(credential)
 
     def add_bearer_token(self, token: str) -> None:
         self.bearer_tokens.add(token)
@@ -364,7 +376,7 @@ class FakeXApi:
 
     def new_id(self, at: float) -> int:
         """A snowflake for time `at` (epoch seconds), unique."""
-        ms = int(round(at * 1000)) - TWITTER_EPOCH_MS
+        ms = round(at * 1000) - TWITTER_EPOCH_MS
         seq = self._seq.get(ms, 0)
         if seq >= 1 << 12:
             raise ValueError("more than 4096 ids in one millisecond")
@@ -434,43 +446,6 @@ class FakeXApi:
         insort(self._authored.setdefault(tweet.author_id, []), tweet.id)
         for user in tweet.mentions:
             insort(self._mentions.setdefault(user, []), tweet.id)
-
-    def load(self, scenario: Scenario, *, brand_id: str, brand_handle: str) -> dict[str, LoadedPost]:
-        """Turn a scenario into tweets (public posts mention the brand, replies answer them) and
-        DMs (private posts); return what each post became, by post key."""
-        self.add_user(brand_id, brand_handle)
-        out: dict[str, LoadedPost] = {}
-        for post in scenario.posts:
-            self.add_user(post.customer_id, post.customer_handle)
-            if post.private:
-                qid = self.add_dm(post.customer_id, brand_id, post.text, post.at)
-                rid = None
-                if post.reply_at is not None:
-                    rid = self.add_dm(brand_id, post.customer_id, post.reply_text, post.reply_at)
-                out[post.key] = LoadedPost(
-                    str(qid), str(rid) if rid else None, None, self.dm_events[qid].conversation_id
-                )
-                continue
-            text = post.text if post.text.startswith("@") else f"@{brand_handle} {post.text}"
-            qid = self.add_tweet(post.customer_id, text, post.at, mentions=[brand_id])
-            eid = None
-            if post.edited_at is not None:
-                edit = post.edit_text or post.text
-                edit = edit if edit.startswith("@") else f"@{brand_handle} {edit}"
-                eid = self.edit_tweet(qid, edit, post.edited_at)
-            rid = None
-            if post.reply_at is not None:
-                rid = self.add_tweet(
-                    brand_id,
-                    f"@{post.customer_handle} {post.reply_text}",
-                    post.reply_at,
-                    mentions=[post.customer_id],
-                    reply_to=qid,
-                )
-            out[post.key] = LoadedPost(
-                str(qid), str(rid) if rid else None, str(eid) if eid else None, f"{qid}:{post.customer_id}"
-            )
-        return out
 
     def inject(
         self,
@@ -552,11 +527,11 @@ class FakeXApi:
     async def _dm_handler(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, DM_EVENTS)
 
+    async def _user_by_username_handler(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, USER_BY_USERNAME)
+
     async def _search_handler(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, SEARCH)
-
-    async def _username_handler(self, request: web.Request) -> web.StreamResponse:
-        return await self._handle(request, USER_BY_USERNAME)
 
     def reads_of(self, query: str) -> dict[str, int]:
         """Posts served to `query` per UTC day (`YYYY-MM-DD`)."""
@@ -564,13 +539,15 @@ class FakeXApi:
 
     async def _handle(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         now = self.clock()
-        params = {k: v for k, v in request.query.items()}
+        params = dict(request.query)
         record = RequestRecord(endpoint, request.path, params, request.match_info.get("id"), None, now)
         self.requests.append(record)
         headers: dict[str, str] = {}
         try:
             credential, user = self._authenticate(request, endpoint)
             record.credential = credential
+            if credential in self.not_enrolled:
+                raise _Reply(client_forbidden())
             if endpoint == DM_EVENTS:
                 record.user_id = user
             headers = self._spend(credential, endpoint, now)
@@ -588,7 +565,7 @@ class FakeXApi:
             if fault == "connection_reset":
                 if request.transport is not None:
                     request.transport.abort()
-                raise asyncio.CancelledError()  # aiohttp drops the handler of a lost connection
+                raise asyncio.CancelledError  # aiohttp drops the handler of a lost connection
             if fault == "rate_limited":
                 reset = math.ceil(now + retry_after)
                 headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
@@ -804,7 +781,7 @@ class FakeXApi:
         if value is None:
             return None
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is None:
                 raise ValueError(value)
         except ValueError:
@@ -1120,34 +1097,6 @@ class FakeXApi:
         body["meta"] = meta
         return body
 
-    def _user_by_username(self, username: str, params: Mapping[str, str]) -> dict[str, Any]:
-        """GET /2/users/by/username/:username: the user, or a 200 with a not-found error."""
-        user_fields = self._fields(params, "user.fields", USER_FIELDS)
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", username):
-            raise _Reply(
-                invalid(
-                    "username",
-                    username,
-                    f"The `username` query parameter value [{username}] does not match ^[A-Za-z0-9_]{{1,15}}$",
-                )
-            )
-        for uid, name in self.users.items():
-            if name.lower() == username.lower():
-                return {"data": self._user_json(uid, user_fields)}
-        return {
-            "errors": [
-                {
-                    "value": username,
-                    "detail": f"Could not find user with username: [{username}].",
-                    "title": "Not Found Error",
-                    "resource_type": "user",
-                    "parameter": "username",
-                    "resource_id": username,
-                    "type": "https://api.twitter.com/2/problems/resource-not-found",
-                }
-            ]
-        }
-
     @staticmethod
     def _not_found(tweet_id: int) -> dict[str, Any]:
         return {
@@ -1187,11 +1136,41 @@ class FakeXApi:
             }
         return self._malform(t.id, out)
 
+    def _user_by_username(self, username: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """`GET /2/users/by/username/:username`: the user (usernames match in any case), or a 200
+        whose `errors` say there is none; 400 for a username X would not accept."""
+        fields = self._fields(params, "user.fields", USER_FIELDS)
+        if not (1 <= len(username) <= 15 and all(c.isascii() and (c.isalnum() or c == "_") for c in username)):
+            raise _Reply(
+                invalid(
+                    "username",
+                    username,
+                    f"The `username` query parameter value [{username}] does not match {USERNAME_PATTERN}",
+                )
+            )
+        for user_id, known in self.users.items():
+            if known.lower() == username.lower():
+                return {"data": self._user_json(user_id, fields)}
+        return {
+            "errors": [
+                {
+                    "value": username,
+                    "detail": f"Could not find user with username: [{username}].",
+                    "title": "Not Found Error",
+                    "resource_type": "user",
+                    "parameter": "username",
+                    "resource_id": username,
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ]
+        }
+
     def _user_json(self, user_id: str, fields: set[str]) -> dict[str, Any]:
         username = self.users[user_id]
-        out: dict[str, Any] = {"id": user_id, "name": username.replace("_", " ").title(), "username": username}
+        name = self.display_names.get(user_id) or username.replace("_", " ").title()
+        out: dict[str, Any] = {"id": user_id, "name": name, "username": username}
         if "protected" in fields:
-            out["protected"] = False
+            out["protected"] = user_id in self.protected
         if "verified" in fields:
             out["verified"] = False
         return out

@@ -11,42 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.domain.model import Channel, Message, ThreadKind
 from monitor.runtime import Clock, utcnow
-from monitor.sources.base import NO_BUDGET, Batch, RateBudget
+from monitor.simulator.traffic.texts import LANGS, PRAISE, PRIVATE_QUESTIONS, PUBLIC_QUESTIONS, REPLIES
+from monitor.sources.base import NO_BUDGET, Batch, CheckResult, RateBudget
 
 SLOT_SECONDS = 10.0
 MAX_DELAY = timedelta(hours=3)
 FIRST_WINDOW = timedelta(minutes=30)
-
-QUESTIONS = {
-    "fr": [
-        "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
-        "Comment je fais pour changer mon adresse de livraison",
-        "Ça ne marche pas depuis ce matin, l'appli plante au démarrage",
-        "Toujours pas de réponse à mon mail de la semaine dernière...",
-        "Est-ce que vous livrez en Belgique ?",
-        "J'attends mon remboursement depuis 3 semaines, c'est inadmissible",
-        "Vous pouvez m'aider svp, je n'arrive pas à me connecter",
-    ],
-    "en": [
-        "Hi, my order never arrived, can you check?",
-        "How do I reset my password",
-        "Still waiting for a refund, this is ridiculous",
-        "The app keeps crashing since the update, any fix?",
-        "Do you ship to Canada?",
-        "Can someone help me with my invoice please",
-        "Been on hold for an hour, is anyone there?",
-    ],
-}
-PRAISE = [
-    "Merci pour le service au top !",
-    "Love the new collection 😍",
-    "Super équipe 👏",
-    "Thanks, great support as always",
-]
-REPLIES = {
-    "fr": "Bonjour, nous regardons cela tout de suite et revenons vers vous en message privé.",
-    "en": "Hi, we're looking into it and will follow up by DM.",
-}
 
 
 def demo_messages(
@@ -66,14 +36,15 @@ def demo_messages(
 
 
 def _conversation(rng: random.Random, account: str, channel: Channel, slot: int, i: int) -> list[Message]:
-    lang = rng.choice(("fr", "en"))
+    lang = rng.choice(LANGS)
     t0 = datetime.fromtimestamp(slot * SLOT_SECONDS + rng.random() * SLOT_SECONDS, UTC)
     t0 = t0.replace(microsecond=t0.microsecond // 1000 * 1000)
     customer = f"{rng.randrange(10**9):09d}"
     key = f"{slot}-{i}"
     private = channel == "facebook" and rng.random() < 0.5
     praise = not private and rng.random() < 0.2
-    text = rng.choice(PRAISE) if praise else rng.choice(QUESTIONS[lang])
+    questions = PRIVATE_QUESTIONS if private else PUBLIC_QUESTIONS
+    text = rng.choice(PRAISE[lang]) if praise else rng.choice(questions[lang])
     kind: ThreadKind = "private" if private else "public"
     thread = f"demo:{key}:{customer}"
     url = f"https://{'x.com/i/web/status' if channel == 'x' else 'facebook.com'}/{account}-{key}"
@@ -82,7 +53,7 @@ def _conversation(rng: random.Random, account: str, channel: Channel, slot: int,
         return msgs
     delay = timedelta(seconds=min(rng.lognormvariate(6.0, 1.0), MAX_DELAY.total_seconds() - 60))
     msgs.append(
-        Message(f"{account}-{key}-r", thread, kind, "outbound", t0 + delay, REPLIES[lang], "brand", account, url)
+        Message(f"{account}-{key}-r", thread, kind, "outbound", t0 + delay, REPLIES[lang][0], "brand", account, url)
     )
     return msgs
 
@@ -109,6 +80,10 @@ class DemoSource:
 
     def rate_budget(self) -> RateBudget:
         return NO_BUDGET
+
+    async def check(self) -> CheckResult:
+        """Always ok: the traffic is generated here, no API is called."""
+        return CheckResult("ok", "demo", "generated traffic, no API called")
 
     async def close(self) -> None:
         return None

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from monitor.config import Config, parse
 from monitor.domain.model import Direction, Message, ThreadKind
 from monitor.engine import AccountContext, Engine
+from monitor.simulator import traffic
 from monitor.store.store import AccountRow, Store
 
 TZ = "Europe/Paris"
@@ -28,17 +29,10 @@ END = datetime(2026, 3, 9, tzinfo=PARIS).astimezone(UTC)
 AS_OF = datetime(2026, 3, 9, 10, 0, tzinfo=PARIS).astimezone(UTC)
 OPEN_HOURS = (time(9), time(18))  # Monday to Friday, Paris time: the "office" policy's calendar
 
-QUESTIONS = [
-    "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
-    "Est-ce que vous livrez en Belgique ?",
-    "J'attends mon remboursement depuis 3 semaines, c'est inadmissible",
-    "Hi, my order never arrived, can you check?",
-    "How do I reset my password",
-    "Can someone help me with my invoice please",
-]
-PRAISE = "Merci pour le service au top !"
-COURTESY = "Merci beaucoup"
-REPLY = "Bonjour, nous regardons cela tout de suite et revenons vers vous en message privé."
+QUESTIONS = {"private": traffic.mixed(traffic.PRIVATE_QUESTIONS), "public": traffic.mixed(traffic.PUBLIC_QUESTIONS)}
+PRAISE = traffic.PRAISE["fr"][0]
+COURTESY = traffic.COURTESY["fr"][0]
+REPLY = traffic.REPLIES["fr"][0]
 
 CONFIG = {
     "policies": {
@@ -162,11 +156,11 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
                 continue
             at, wait_kind = t0, "first"
             for _ in range(3):  # up to three waits in a thread
-                first_q = msg(at, "inbound", rng.choice(QUESTIONS))
+                first_q = msg(at, "inbound", rng.choice(QUESTIONS[kind]))
                 msgs.append(first_q)
                 if rng.random() < 0.2:  # a second question joins the same wait
                     extra = at + timedelta(seconds=rng.randint(30, 600))
-                    msgs.append(msg(extra, "inbound", rng.choice(QUESTIONS)))
+                    msgs.append(msg(extra, "inbound", rng.choice(QUESTIONS[kind])))
                     first_answer_after, questions = extra, 2
                 else:
                     first_answer_after, questions = at, 1
@@ -195,7 +189,7 @@ def script(seed: int = 7, conversations: int = 45) -> Script:
         key = f"{account}:edge:{asked:%d}"
         url = f"https://example.com/{account}/{key}:q"
         out.messages[account] += [
-            Message(f"{key}:q", key, kind, "inbound", asked, QUESTIONS[0], "edge", "edge", url),
+            Message(f"{key}:q", key, kind, "inbound", asked, QUESTIONS[kind][0], "edge", "edge", url),
             Message(f"{key}:r", key, kind, "outbound", answered, REPLY, "brand", None, url),
         ]
         out.waits.append(

@@ -29,7 +29,8 @@ from monitor.domain.changes import IngestResult
 from monitor.engine import Engine
 from monitor.poller import Poller, PollTarget
 from monitor.runtime import Backoff, SleepTimer
-from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest, Traffic, graph_time, script_page
+from monitor.simulator.graph_api import FakeGraphApi, Person, RecordedRequest, graph_time
+from monitor.simulator.traffic import Traffic, script_page
 from monitor.sources.base import Batch
 from monitor.sources.facebook import (
     COMMENTS,
@@ -190,21 +191,19 @@ async def rig(
     store: Store, monkeypatch: pytest.MonkeyPatch, *, speed: float, names: tuple[str, ...] = tuple(PAGES)
 ) -> AsyncIterator[Rig]:
     clock = VirtualClock(START - timedelta(minutes=15), speed)
-    api = FakeGraphApi(clock=clock, app_secret=APP_SECRET, hang_seconds=2.0)
-    await api.start()
-    monkeypatch.setenv("FB_APP_SECRET", APP_SECRET)
-    for name in names:
-        api.add_page(PAGES[name], token=f"token-{name}", name=name.title())
-        monkeypatch.setenv(token_env(name), f"token-{name}")
-    engine = await engine_for(store, names, channel="facebook")
-    engine.clock = clock
-    ids = {ctx.name: i for i, ctx in engine.accounts.items()}
-    r = Rig(api, store, engine, clock, ids)
-    try:
-        yield r
-    finally:
-        await r.stop()
-        await api.stop()
+    async with FakeGraphApi(clock=clock, app_secret=APP_SECRET, hang_seconds=2.0) as api:
+        monkeypatch.setenv("FB_APP_SECRET", APP_SECRET)
+        for name in names:
+            api.add_page(PAGES[name], token=f"token-{name}", name=name.title())
+            monkeypatch.setenv(token_env(name), f"token-{name}")
+        engine = await engine_for(store, names, channel="facebook")
+        engine.clock = clock
+        ids = {ctx.name: i for i, ctx in engine.accounts.items()}
+        r = Rig(api, store, engine, clock, ids)
+        try:
+            yield r
+        finally:
+            await r.stop()
 
 
 THREAD_KEYS: dict[str, Callable[[str], str]] = {

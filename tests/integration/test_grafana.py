@@ -43,8 +43,8 @@ import asyncpg
 import pytest
 import yaml
 
-from monitor.simulator.graph_api import FakeGraphApi, script_page
-from monitor.simulator.scenario import generate
+from monitor.simulator.graph_api import FakeGraphApi
+from monitor.simulator.traffic import generate, load_on_x, script_page
 from monitor.simulator.x_api import FakeXApi
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
@@ -443,7 +443,8 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         # A peer of acme on the local X API (served on the same loop): questions of the last 20
         # minutes, most answered.
         x_api.add_bearer_token(X_TOKEN)
-        x_api.load(
+        load_on_x(
+            x_api,
             generate(
                 seed=7,
                 count=30,

@@ -64,24 +64,19 @@ class Rig:
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
     clock = Clock(START)
-    api = FakeGraphApi(clock=clock)
-    url = await api.start()
-    api.add_page(PAGE, token=TOKEN, name="Hostile")
-    account = FacebookAccount(
-        name="hostile",
-        channel="facebook",
-        page_id=PAGE,
-        page_token_env="FB_TOKEN",
-        api_base_url=url,
-        poll_interval=timedelta(seconds=60),
-    )
-    options = FacebookOptions(backfill=timedelta(days=1), page_limit=5, messages_limit=2, timeout=10.0)
-    async with aiohttp.ClientSession() as session:
+    async with FakeGraphApi(clock=clock) as api, aiohttp.ClientSession() as session:
+        api.add_page(PAGE, token=TOKEN, name="Hostile")
+        account = FacebookAccount(
+            name="hostile",
+            channel="facebook",
+            page_id=PAGE,
+            page_token_env="FB_TOKEN",
+            api_base_url=api.url,
+            poll_interval=timedelta(seconds=60),
+        )
+        options = FacebookOptions(backfill=timedelta(days=1), page_limit=5, messages_limit=2, timeout=10.0)
         messenger, comments = build_facebook_sources(account, session, options=options, clock=clock, environ=ENV)
-        try:
-            yield Rig(api, clock, messenger, comments)
-        finally:
-            await api.stop()
+        yield Rig(api, clock, messenger, comments)
 
 
 async def fetch(source: Any, cursor: str | None) -> Batch:

@@ -22,7 +22,8 @@ from monitor.backfill import backfill
 from monitor.config import XAccount
 from monitor.engine import Engine
 from monitor.poller import MORE_POLL_DELAY, Poller, PollTarget
-from monitor.simulator.scenario import SimClock, generate
+from monitor.simulator.clock import SimClock
+from monitor.simulator.traffic import generate, load_on_x
 from monitor.simulator.x_api import DM_EVENTS, HUGE_ID, MENTIONS, FakeXApi, UserKeys
 from monitor.sources.base import BadPayload, RateLimited
 from monitor.sources.x import (
@@ -56,14 +57,10 @@ ENV = {
 
 @pytest.fixture
 async def fake_api() -> AsyncIterator[FakeXApi]:
-    api = FakeXApi()
-    await api.start()
-    api.add_bearer_token(BEARER)
-    api.add_user_keys(KEYS)
-    try:
+    async with FakeXApi() as api:
+        api.add_bearer_token(BEARER)
+        api.add_user_keys(KEYS)
         yield api
-    finally:
-        await api.stop()
 
 
 @pytest.fixture
@@ -76,7 +73,8 @@ def streams(fake: FakeXApi, session: aiohttp.ClientSession, *, count: int = 250,
     """The brand's X sources (mentions, replies and, with `dm`, DMs), after `count` customers'
     posts of the last hours: mentions, or DMs with `dm`."""
     now = datetime.now(UTC)
-    fake.load(
+    load_on_x(
+        fake,
         generate(
             seed=1,
             count=count,

@@ -27,7 +27,8 @@ from monitor.reports.model import Report
 from monitor.reports.peers import compare
 from monitor.reports.period import period_between
 from monitor.reports.render import render
-from monitor.simulator.scenario import Scenario, SimClock, generate
+from monitor.simulator.clock import SimClock
+from monitor.simulator.traffic import Scenario, generate, load_on_x
 from monitor.simulator.x_api import SEARCH, FakeXApi
 from monitor.sources.base import BadPayload
 from monitor.sources.x import Cursor, build_x_sources
@@ -147,7 +148,7 @@ async def test_a_peer_is_read_within_its_budget_and_timed_apart_from_the_inbox(
     clock = ManualClock(T0 + timedelta(hours=2))
     fake_api.clock = clock.time
     scenario = answering(1, 50, T0, timedelta(hours=1), [timedelta(minutes=20)] * 4 + [None])
-    loaded = fake_api.load(scenario, brand_id=RIVAL_ID, brand_handle="rival")
+    loaded = load_on_x(fake_api, scenario, brand_id=RIVAL_ID, brand_handle="rival")
     add_noise(fake_api, RIVAL_ID, "rival", T0 + timedelta(minutes=30))
     config = config_for(fake_api.base_url, {"handle": "@Rival", "daily_reads": 60})
     [peer] = config.peers()
@@ -188,6 +189,32 @@ async def test_a_peer_is_read_within_its_budget_and_timed_apart_from_the_inbox(
     assert await peer_waits(store, peer.account_name) == expected_waits(scenario, loaded)
 
 
+async def test_the_online_check_searches_for_nothing_and_finds_the_handle(
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+) -> None:
+    """`check-config --online`'s call for a peer bills no post; an unknown handle says so."""
+    clock = ManualClock(T0)
+    fake_api.clock = clock.time
+    load_on_x(
+        fake_api,
+        answering(5, 20, T0 - timedelta(hours=1), span=timedelta(minutes=30), delays=[None]),
+        brand_id=RIVAL_ID,
+        brand_handle="rival",
+    )
+    config = config_for(fake_api.base_url, {"handle": "rival"}, {"handle": "nobody_here"})
+    engine, ids = await prepare(config, store)
+    results = {}
+    for peer in config.peers():
+        source = build_peer_source(
+            peer, ids[peer.account_name], session, engine.peer_store, environ=ENV, clock=clock.time
+        )
+        assert source is not None
+        results[peer.handle] = (await source.check(), source.user_id)
+    assert results["rival"][0].ok and results["rival"][1] == RIVAL_ID
+    assert results["nobody_here"][0].status == "not_found" and "nobody_here" in results["nobody_here"][0].detail
+    assert sum(fake_api.reads_of(peer_query("rival")).values()) == 0
+
+
 async def test_an_api_that_serves_more_than_asked_is_refused_and_every_post_it_served_counted(
     store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
 ) -> None:
@@ -195,8 +222,11 @@ async def test_an_api_that_serves_more_than_asked_is_refused_and_every_post_it_s
     what it sent: the day's count holds all of it, and no further request is made that day."""
     clock = ManualClock(T0 + timedelta(hours=2))
     fake_api.clock = clock.time
-    fake_api.load(
-        answering(4, 40, T0, timedelta(hours=1), [timedelta(minutes=5)]), brand_id=RIVAL_ID, brand_handle="rival"
+    load_on_x(
+        fake_api,
+        answering(4, 40, T0, timedelta(hours=1), [timedelta(minutes=5)]),
+        brand_id=RIVAL_ID,
+        brand_handle="rival",
     )
     fake_api.misbehave("oversized_page", endpoint=SEARCH)
     config = config_for(fake_api.base_url, {"handle": "rival", "daily_reads": 50})
@@ -253,9 +283,9 @@ async def test_two_peers_against_the_brand_to_the_second_within_their_budgets(
     own = answering(1, 40, DAY + timedelta(hours=8), span, [ten] * 9 + [None])
     globex = answering(2, 50, DAY + timedelta(hours=8), span, [twenty] * 4 + [None])
     initech = answering(3, 60, DAY + timedelta(hours=8), span, [five_h] * 3 + [None] * 7)
-    fake_api.load(own, brand_id=BRAND_ID, brand_handle="shop")
-    fake_api.load(globex, brand_id=RIVAL_ID, brand_handle="globex")
-    fake_api.load(initech, brand_id=OTHER_ID, brand_handle="initech")
+    load_on_x(fake_api, own, brand_id=BRAND_ID, brand_handle="shop")
+    load_on_x(fake_api, globex, brand_id=RIVAL_ID, brand_handle="globex")
+    load_on_x(fake_api, initech, brand_id=OTHER_ID, brand_handle="initech")
     add_noise(fake_api, RIVAL_ID, "globex", DAY + timedelta(hours=9))
     config = config_for(
         fake_api.base_url,

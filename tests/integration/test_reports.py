@@ -427,12 +427,8 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    try:
+    async with FakeSlack() as server:
         yield server
-    finally:
-        await server.stop()
 
 
 class Clock:

@@ -27,8 +27,9 @@ from monitor.domain.questions import is_automatic, needs_reply
 from monitor.engine import Engine
 from monitor.poller import Poller, PollTarget
 from monitor.runtime import Backoff, SleepTimer
-from monitor.simulator.scenario import Post, Scenario, SimClock, generate
-from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi, LoadedPost, UserKeys
+from monitor.simulator.clock import SimClock
+from monitor.simulator.traffic import LoadedPost, Post, Scenario, generate, load_on_x
+from monitor.simulator.x_api import DM_EVENTS, MENTIONS, TWEETS, FakeXApi, UserKeys
 from monitor.sources.base import Batch, TemporaryFailure
 from monitor.sources.x import Cursor, RateBudgets, build_x_sources, x_sources
 from monitor.store.db import create_pool
@@ -116,7 +117,7 @@ class Brand:
 
 def brand(i: int, scenario: Scenario, fake: FakeXApi, *, dm: bool = False) -> Brand:
     b = Brand(f"brand{i}-x", str(100 + i), f"brand{i}", scenario, dm=dm)
-    b.loaded = fake.load(scenario, brand_id=b.user_id, brand_handle=b.handle)
+    b.loaded = load_on_x(fake, scenario, brand_id=b.user_id, brand_handle=b.handle)
     if dm:
         keys = UserKeys(b.user_id, ENV["X_CK"], ENV["X_CS"], f"{b.user_id}-access", f"secret-{i}")
         fake.add_user_keys(keys)
@@ -160,13 +161,9 @@ async def message_ids(store: Store, account: str) -> list[str]:
 
 @pytest.fixture
 async def fake_api() -> AsyncIterator[FakeXApi]:
-    api = FakeXApi()
-    await api.start()
-    api.add_bearer_token(BEARER)
-    try:
+    async with FakeXApi() as api:
+        api.add_bearer_token(BEARER)
         yield api
-    finally:
-        await api.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from monitor.domain.items import REJECT_REASONS, Rejected
 from monitor.domain.model import Message
 from monitor.secrets import EnvSecret
-from monitor.sources.base import BadPayload, CredentialsRejected, RateLimited, TemporaryFailure
+from monitor.sources.base import BadPayload, CredentialsRejected, PermissionMissing, RateLimited, TemporaryFailure
 from monitor.sources.facebook.cursor import ActivePost, CommentsCursor, MessengerCursor
 from monitor.sources.facebook.payloads import (
     Conversation,
@@ -573,8 +573,9 @@ def test_throttling_codes_are_rate_limits_until_the_announced_time(code: int) ->
         (err(401, 190), CredentialsRejected),
         (err(400, 104), CredentialsRejected),
         (err(400, 100, message="Invalid appsecret_proof provided in the API argument"), CredentialsRejected),
-        (err(403, 10, message="(#10) This endpoint requires the 'pages_messaging' permission"), CredentialsRejected),
-        (err(400, 230), CredentialsRejected),
+        (err(403, 10, message="(#10) This endpoint requires the 'pages_messaging' permission"), PermissionMissing),
+        (err(400, 230), PermissionMissing),
+        (err(400, 803, message="(#803) Some of the aliases you requested do not exist: acme.shop"), ObjectGone),
         (err(500, 2), TemporaryFailure),
         (err(400, 1), TemporaryFailure),
         (err(400, 100, 33), ObjectGone),
@@ -584,6 +585,16 @@ def test_throttling_codes_are_rate_limits_until_the_announced_time(code: int) ->
 def test_graph_errors_map_to_source_errors(error: GraphError, kind: type) -> None:
     exc = translate(error, Usage(), "/v23.0/5550001/feed")
     assert type(exc) is kind and exc.endpoint == "/v23.0/5550001/feed"
+
+
+def test_a_permission_error_names_the_permission_the_api_names() -> None:
+    named = translate(
+        err(400, 230, message="(#230) Requires pages_messaging permission to manage the object"), Usage(), "/x"
+    )
+    assert isinstance(named, PermissionMissing) and named.permission == "pages_messaging"
+    assert isinstance(named, CredentialsRejected)  # the poller treats it as a refused token
+    unnamed = translate(err(400, 200, message="(#200) Permissions error"), Usage(), "/x")
+    assert isinstance(unnamed, PermissionMissing) and unnamed.permission is None
 
 
 def test_only_error_bodies_are_graph_errors() -> None:

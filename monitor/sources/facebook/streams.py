@@ -85,6 +85,10 @@ class MessengerSource(_PageStream):
 
     stream = MESSENGER
 
+    def _check_call(self) -> tuple[str, dict[str, str]]:
+        """One conversation's id (needs `pages_messaging`)."""
+        return f"{self.page_id}/conversations", {"platform": "messenger", "fields": "id", "limit": "1"}
+
     def _fields(self) -> str:
         limit = self.options.messages_limit
         return f"id,updated_time,messages.limit({limit}){{id,created_time,from,message}}"
@@ -215,6 +219,10 @@ class CommentsSource(_PageStream):
 
     stream = COMMENTS
     COMMENT_FIELDS = "id,from,message,created_time,parent{id,from,parent{id}}"
+
+    def _check_call(self) -> tuple[str, dict[str, str]]:
+        """One post's id from the feed (needs `pages_read_engagement`)."""
+        return f"{self.page_id}/feed", {"fields": "id", "limit": "1"}
 
     async def _fetch(self, cursor: str | None) -> tuple[list[Message], str, Cut | None]:
         now = unix(self.client.clock())

@@ -16,7 +16,7 @@ import aiohttp
 from monitor.logs import excerpt
 from monitor.runtime import Clock, utcnow
 from monitor.secrets import EnvSecret
-from monitor.sources.base import BadPayload, CredentialsRejected, RateBudget, RateLimited, TemporaryFailure
+from monitor.sources.base import BadPayload, CredentialsRejected, RateBudget, RateLimited, TemporaryFailure, Unreachable
 from monitor.sources.graph.bounds import BODY_CHUNK, MAX_BODY_BYTES, MAX_JSON_DEPTH
 from monitor.sources.graph.errors import DEFAULT_THROTTLE_SECONDS, graph_error, translate
 from monitor.sources.graph.usage import UsageLimits
@@ -134,7 +134,10 @@ class GraphClient:
                 usage = self.limits.observe(resp.headers)
                 raw = await read_body(resp, endpoint)
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise TemporaryFailure("timed out", endpoint=endpoint) from None
+            raise Unreachable("timed out", endpoint=endpoint) from None
+        except aiohttp.ClientConnectionError as exc:
+            what = excerpt(f"{type(exc).__name__}: {exc}", CLIENT_ERROR_CHARS)
+            raise Unreachable(what, endpoint=endpoint) from None
         except aiohttp.ClientError as exc:
             what = excerpt(f"{type(exc).__name__}: {exc}", CLIENT_ERROR_CHARS)
             raise TemporaryFailure(what, endpoint=endpoint) from None

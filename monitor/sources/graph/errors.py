@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from monitor.logs import excerpt
-from monitor.sources.base import CredentialsRejected, RateLimited, SourceError, TemporaryFailure
+from monitor.sources.base import CredentialsRejected, PermissionMissing, RateLimited, SourceError, TemporaryFailure
 from monitor.sources.graph.usage import Usage
 
 THROTTLING_CODES = frozenset({4, 17, 32, 613})
@@ -16,6 +17,10 @@ TOKEN_CODES = frozenset({102, 104, 190})
 """Session expired, no token, invalid or expired token."""
 PERMISSION_RANGE = range(200, 300)
 """Permission errors (code 10 too): the token lacks a permission the call needs."""
+MISSING_ALIAS_CODE = 803
+"""`(#803) Some of the aliases you requested do not exist`: no object has that username."""
+_PERMISSION = re.compile(r"\b((?:pages|instagram|business|read|ads)_[a-z_]+)\b")
+"""A permission's name in an error message (`pages_messaging`, `instagram_basic`, ...)."""
 DEFAULT_THROTTLE_SECONDS = 300.0
 """How long to stay away after a throttling error that announces no time (calls while
 throttled extend the throttling)."""
@@ -68,9 +73,12 @@ def translate(error: GraphError, usage: Usage, endpoint: str) -> SourceError:
     if code in TOKEN_CODES or (code == 100 and "appsecret_proof" in error.message):
         return CredentialsRejected(what, endpoint=endpoint)
     if code == 10 or code in PERMISSION_RANGE:
-        return CredentialsRejected(f"permission missing: {what}", endpoint=endpoint)
+        named = _PERMISSION.search(error.message)
+        return PermissionMissing(
+            f"permission missing: {what}", permission=named.group(1) if named else None, endpoint=endpoint
+        )
     if error.status == 429:
         return RateLimited(what, retry_after=usage.regain_seconds or DEFAULT_THROTTLE_SECONDS, endpoint=endpoint)
-    if code == 100 and error.subcode == 33:
+    if (code == 100 and error.subcode == 33) or code == MISSING_ALIAS_CODE:
         return ObjectGone(what, endpoint=endpoint)
     return TemporaryFailure(what, endpoint=endpoint)

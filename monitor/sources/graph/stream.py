@@ -7,10 +7,11 @@ from collections.abc import Mapping
 
 from monitor.domain.items import Rejected
 from monitor.domain.model import Message
-from monitor.sources.base import BadPayload, Batch, RateBudget
+from monitor.sources.base import BadPayload, Batch, CheckResult, RateBudget, SourceError, check_failure
 from monitor.sources.graph.bounds import MAX_ACTIVE_POSTS, MAX_CALLS_PER_MINUTE, MAX_CURSOR_CHARS
 from monitor.sources.graph.budget import Cut, FetchBudget
 from monitor.sources.graph.client import GraphClient, Json
+from monitor.sources.graph.errors import ObjectGone
 from monitor.sources.graph.paging import Listing, parse_listing
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,23 @@ class GraphStream:
 
     def rate_budget(self) -> RateBudget:
         return self.client.rate_budget()
+
+    def _check_call(self) -> tuple[str, dict[str, str]]:
+        """The one call `check` makes, as cheap as the stream's first read allows: the path and
+        its parameters. By default the Page node itself; streams ask for their own list."""
+        return self.page_id, {"fields": "id"}
+
+    async def check(self) -> CheckResult:
+        """One call with the stream's token (`_check_call`), nothing stored."""
+        path, params = self._check_call()
+        endpoint = f"GET /{path}"
+        try:
+            await self.client.get(path, params)
+        except ObjectGone as exc:
+            return CheckResult("not_found", endpoint, f"{exc} (page_id {self.page_id})")
+        except SourceError as exc:
+            return check_failure(exc, endpoint, self.client.clock())
+        return CheckResult("ok", endpoint)
 
     async def _get(self, path: str, params: Mapping[str, str]) -> Json:
         self.budget.spend()

@@ -4,6 +4,7 @@ docs/sources.md, "X" > "Requests")."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,15 @@ from yarl import URL
 
 from monitor.logs import excerpt
 from monitor.runtime import UnixClock
-from monitor.sources.base import BadPayload, CredentialsRejected, RateLimited, SourceError, TemporaryFailure
+from monitor.sources.base import (
+    BadPayload,
+    CredentialsRejected,
+    PermissionMissing,
+    RateLimited,
+    SourceError,
+    TemporaryFailure,
+    Unreachable,
+)
 from monitor.sources.x.budget import retry_after
 
 if TYPE_CHECKING:
@@ -110,13 +119,39 @@ def translate(exc: Exception, answer: Answer | None, endpoint: str, clock: UnixC
             return RateLimited(
                 f"{endpoint}: 429 rate limited", retry_after=retry_after(answer.headers, clock()), endpoint=endpoint
             )
-        if status in (401, 403):
+        if status == 403:
+            what = forbidden(answer.body)
+            return PermissionMissing(f"{endpoint}: 403 {detail}", permission=what, endpoint=endpoint)
+        if status == 401:
             return CredentialsRejected(f"{endpoint}: {status} {detail}", endpoint=endpoint)
         if status >= 500 or status in (408, 425):
             return TemporaryFailure(f"{endpoint}: {status} {detail}", endpoint=endpoint)
         return BadPayload(f"{endpoint}: the API refused the request: {status} {detail}", endpoint=endpoint)
-    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError | tweepy.TweepyException):
+    if isinstance(exc, aiohttp.ClientConnectionError | TimeoutError | OSError):
+        return Unreachable(excerpt(f"{endpoint}: {type(exc).__name__}: {exc}", 300), endpoint=endpoint)
+    if isinstance(exc, aiohttp.ClientError | tweepy.TweepyException):
         return TemporaryFailure(excerpt(f"{endpoint}: {type(exc).__name__}: {exc}", 300), endpoint=endpoint)
+    return None
+
+
+FORBIDDEN_REASON_CHARS = 60
+"""Characters of a 403's `reason` (or problem type) kept as the missing permission's name."""
+
+
+def forbidden(body: bytes) -> str | None:
+    """What a 403 problem body says is missing: its `reason` (`client-not-enrolled`: the app is not
+    in a project with the access the endpoint needs) or the last part of its `type`
+    (`unsupported-authentication`: the endpoint needs user context, not the app's bearer token)."""
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(problem, dict):
+        return None
+    for key in ("reason", "type"):
+        value = problem.get(key)
+        if isinstance(value, str) and value and value != "about:blank":
+            return excerpt(value.rstrip("/").rsplit("/", 1)[-1], FORBIDDEN_REASON_CHARS)
     return None
 
 

@@ -18,7 +18,6 @@ ENDPOINT_MENTIONS = "GET /2/users/:id/mentions"
 ENDPOINT_TWEETS = "GET /2/users/:id/tweets"
 ENDPOINT_DM_EVENTS = "GET /2/dm_events"
 ENDPOINT_SEARCH = "GET /2/tweets/search/recent"
-ENDPOINT_USER_BY_USERNAME = "GET /2/users/by/username/:username"
 
 TWITTER_EPOCH_MS = 1288834974657
 """Snowflake ids carry their creation time: (id >> 22) + this, in milliseconds."""

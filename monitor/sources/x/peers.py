@@ -16,18 +16,11 @@ from tweepy.asynchronous import AsyncClient
 
 from monitor.runtime import UnixClock
 from monitor.secrets import EnvSecret
-from monitor.sources.base import BadPayload, Batch
+from monitor.sources.base import BadPayload, Batch, CheckResult, SourceError, check_failure
 from monitor.sources.x.budget import RateBudgets, budgets_of
-from monitor.sources.x.client import Answer, XClient, tweepy_client
-from monitor.sources.x.payloads import (
-    ENDPOINT_SEARCH,
-    ENDPOINT_USER_BY_USERNAME,
-    TWITTER_EPOCH_MS,
-    Page,
-    decode_json,
-    is_x_id,
-    parse_tweets,
-)
+from monitor.sources.x.client import Answer, tweepy_client
+from monitor.sources.x.lookup import ENDPOINT_USER_BY_USERNAME, lookup_user
+from monitor.sources.x.payloads import ENDPOINT_SEARCH, TWITTER_EPOCH_MS, Page, decode_json, parse_tweets
 from monitor.sources.x.streams import MAX_PAGES, PAGE_SIZE, TWEET_FIELDS, XTimelineSource, _Stop
 
 if TYPE_CHECKING:
@@ -41,6 +34,11 @@ SEARCH_REACH = timedelta(days=7)
 REACH_MARGIN = timedelta(minutes=10)
 """A cursor this close to the 7-day edge is given up a little early: our clock and X's differ, and
 a request refused for a `since_id` just too old would be refused at every poll."""
+
+
+def snowflake_floor(at: datetime) -> int:
+    """The smallest X id made at `at` (ids are snowflakes: their creation time is in them)."""
+    return int(at.timestamp() * 1000 - TWITTER_EPOCH_MS) << 22
 
 
 class ReadLedger(Protocol):
@@ -63,27 +61,6 @@ def posts_read(payload: Mapping[str, Any]) -> int:
     includes = payload.get("includes")
     tweets = includes.get("tweets") if isinstance(includes, dict) else None
     return (len(data) if isinstance(data, list) else 0) + (len(tweets) if isinstance(tweets, list) else 0)
-
-
-def parse_user_id(payload: object, handle: str) -> str:
-    """The user id of a `/2/users/by/username/:username` answer; BadPayload saying why not (a
-    handle that is no X user answers 200 with `errors`)."""
-    body = payload if isinstance(payload, dict) else {}
-    data = body.get("data")
-    if isinstance(data, dict):
-        uid = data.get("id")
-        if isinstance(uid, str) and is_x_id(uid):
-            return uid
-        raise BadPayload(
-            f"{ENDPOINT_USER_BY_USERNAME}: data.id is not an X id ({str(uid)[:40]!r})",
-            endpoint=ENDPOINT_USER_BY_USERNAME,
-        )
-    errors = body.get("errors")
-    detail = "; ".join(str(e.get("detail") or e.get("title")) for e in errors if isinstance(e, dict)) if errors else ""
-    raise BadPayload(
-        f"{ENDPOINT_USER_BY_USERNAME}: no X user @{handle}{': ' + detail[:200] if detail else ''}",
-        endpoint=ENDPOINT_USER_BY_USERNAME,
-    )
 
 
 class XPeerSource(XTimelineSource):
@@ -126,23 +103,35 @@ class XPeerSource(XTimelineSource):
     async def _look_up(self) -> str:
         """The peer's user id, by its handle (one request, the first time the stream is read)."""
         values = self._values or ("",)
-        api = XClient(
-            tweepy_client(bearer_token=values[0]),
+        user = await lookup_user(
             self._session,
-            endpoint=ENDPOINT_USER_BY_USERNAME,
-            on_answer=lambda answer: None,  # another endpoint's window: not the stream's budget
-            clock=self.clock,
+            self.handle or "",
+            bearer_token=values[0],
             base_url=self._base_url,
-            timeout=self._timeout,
+            timeout_seconds=self._timeout,
+            clock=self.clock,
         )
-        handle = self.handle or ""
+        return user.user_id
 
-        def request(client: AsyncClient) -> Awaitable[object]:
-            result: Awaitable[object] = client.get_user(username=handle)
+    def _check_request(self, client: AsyncClient) -> Awaitable[object]:
+        """The search for posts newer than now: empty, nothing billed."""
+        now = snowflake_floor(datetime.fromtimestamp(self.clock(), UTC))
+        result: Awaitable[object] = client.search_recent_tweets(
+            self.query, since_id=str(now), max_results=MIN_RESULTS, tweet_fields=TWEET_FIELDS
+        )
+        return result
+
+    async def check(self) -> CheckResult:
+        """The search with the stream's token (nothing billed), then, when the configuration does
+        not give the peer's user id, the lookup of its handle (one user read)."""
+        result = await super().check()
+        if not result.ok or self.user_id:
             return result
-
-        answer = await api.call(request)
-        return parse_user_id(decode_json(answer.body, ENDPOINT_USER_BY_USERNAME), handle)
+        try:
+            self.user_id = await self._look_up()
+        except SourceError as exc:
+            return check_failure(exc, ENDPOINT_USER_BY_USERNAME, datetime.fromtimestamp(self.clock(), UTC))
+        return result
 
     def _answered(self, answer: Answer) -> None:
         super()._answered(answer)
@@ -150,8 +139,7 @@ class XPeerSource(XTimelineSource):
 
     def _reach(self, now: float) -> int:
         """The oldest X id recent search still serves (with REACH_MARGIN), as a snowflake floor."""
-        edge = datetime.fromtimestamp(now, UTC) - SEARCH_REACH + REACH_MARGIN
-        return int(edge.timestamp() * 1000 - TWITTER_EPOCH_MS) << 22
+        return snowflake_floor(datetime.fromtimestamp(now, UTC) - SEARCH_REACH + REACH_MARGIN)
 
     async def _page(
         self,

@@ -19,8 +19,19 @@ from monitor.domain.items import Rejected
 from monitor.domain.model import Message
 from monitor.runtime import UnixClock
 from monitor.secrets import EnvSecret
-from monitor.sources.base import BadPayload, Batch, CredentialsRejected, RateBudget, RateLimited, Source
+from monitor.sources.base import (
+    BadPayload,
+    Batch,
+    CheckResult,
+    CredentialsRejected,
+    RateBudget,
+    RateLimited,
+    Source,
+    SourceError,
+    check_failure,
+)
 from monitor.sources.x.budget import RateBudgets, RateWindow, StreamBudget, budgets_of
+from monitor.sources.x.check import CHECK_DM_RESULTS, CHECK_END_TIME, CHECK_TIMELINE_RESULTS, missing_user
 from monitor.sources.x.client import Answer, XClient, tweepy_client
 from monitor.sources.x.cursor import Cursor, is_id, is_token, valid_ids
 from monitor.sources.x.payloads import (
@@ -210,6 +221,24 @@ class _XSource(ABC):
     async def _read(self, into: dict[str, Message], since: str | None, resume: str | None) -> _Read:
         """Read the items after `since` (None: as far back as the API goes), from `resume` (None:
         the newest) down, into `into`."""
+
+    @abstractmethod
+    def _check_request(self, client: AsyncClient) -> Awaitable[object]:
+        """The cheapest request of the stream's endpoint (`check`): monitor.sources.x.check."""
+
+    async def check(self) -> CheckResult:
+        """One request with the stream's current credentials, nothing stored (`check-config
+        --online`); its answer still tells the shared rate window what is left."""
+        try:
+            self._current_client()
+            answer = await self.api.call(self._check_request)
+            payload = decode_json(answer.body, self.endpoint)
+        except SourceError as exc:
+            return check_failure(exc, self.endpoint, datetime.fromtimestamp(self.clock(), UTC))
+        missing = missing_user(payload)
+        if missing is not None:
+            return CheckResult("not_found", self.endpoint, f"{missing} (user_id {self.user_id})")
+        return CheckResult("ok", self.endpoint)
 
     def _answered(self, answer: Answer) -> None:
         """Every answer (an error's too) tells the budget what is left."""
@@ -406,6 +435,12 @@ class XTimelineSource(_XSource):
         """One page of the timeline back to `start_time` (for backfills), newest first."""
         return await self._history(lambda: self._page(token=token, start_time=start_time))
 
+    def _check_request(self, client: AsyncClient) -> Awaitable[object]:
+        """The timeline up to CHECK_END_TIME: empty, nothing billed."""
+        method = client.get_users_mentions if self.stream == "x.mentions" else client.get_users_tweets
+        result: Awaitable[object] = method(self.user_id, max_results=CHECK_TIMELINE_RESULTS, end_time=CHECK_END_TIME)
+        return result
+
 
 class XDmSource(_XSource):
     """`x.dm`: the account's direct messages (OAuth 1.0a user context)."""
@@ -460,6 +495,13 @@ class XDmSource(_XSource):
             if (why := chain.follows(token)) is not None:
                 self._anomaly(why)
                 return _Read(False, chain.newest, None)
+
+    def _check_request(self, client: AsyncClient) -> Awaitable[object]:
+        """The newest DM event: one read at most."""
+        result: Awaitable[object] = client.get_direct_message_events(
+            user_auth=True, max_results=CHECK_DM_RESULTS, event_types="MessageCreate"
+        )
+        return result
 
     async def history_page(self, start_time: datetime, token: str | None) -> Page:
         """One page of DM events, newest first; the caller stops at `start_time`."""

@@ -24,80 +24,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from monitor.simulator.graph_api import FakeGraphApi, Person
+from monitor.simulator.traffic import texts
+from monitor.simulator.traffic.texts import Lang
 from monitor.simulator.x_api import FakeXApi
 
 Place = Literal["x_mention", "x_dm", "messenger", "comment"]
-Lang = Literal["fr", "en"]
 StepKind = Literal["question", "reply", "courtesy", "praise"]
 PLACES: tuple[Place, ...] = ("x_mention", "x_dm", "messenger", "comment")
 PRIVATE: frozenset[Place] = frozenset({"x_dm", "messenger"})
 
 MINUTE = 60.0
 HOUR = 3600.0
-
-QUESTIONS: dict[Lang, tuple[str, ...]] = {
-    "fr": (
-        "Bonjour, ma commande n'est toujours pas arrivée, vous pouvez vérifier ?",
-        "Comment je fais pour changer mon adresse de livraison ?",
-        "Est-ce que vous livrez en Belgique ?",
-        "Toujours pas de réponse à ma réclamation, c'est normal ?",
-        "J'attends mon remboursement depuis 3 semaines, vous pouvez m'aider ?",
-        "Vous pouvez m'aider svp, je n'arrive pas à me connecter",
-        "Le magasin de Lyon est ouvert dimanche ?",
-        "Ma livraison est en retard, que se passe-t-il ?",
-    ),
-    "en": (
-        "Hi, my order never arrived, can you check?",
-        "How do I reset my password?",
-        "Do you ship to Canada?",
-        "Still waiting for my refund, can someone help me please?",
-        "The app keeps crashing since the update, any fix?",
-        "Can someone help me with my invoice please?",
-        "Is the Paris store open on Sunday?",
-        "How do I change my delivery address?",
-    ),
-}
-FOLLOW_UPS: dict[Lang, tuple[str, ...]] = {
-    "fr": ("Et pour le retour, comment ça se passe ?", "Toujours rien reçu, vous pouvez relancer ?"),
-    "en": ("And how long does a refund take?", "Still nothing, can you check again?"),
-}
-REPLIES: dict[Lang, tuple[str, ...]] = {
-    "fr": (
-        "Bonjour, nous regardons cela tout de suite et revenons vers vous.",
-        "Bonjour, c'est noté : votre dossier est transmis au service client.",
-    ),
-    "en": (
-        "Hi, we're looking into it right now and will get back to you.",
-        "Hi, thanks for your patience: your case is with our support team.",
-    ),
-}
-COURTESY: dict[Lang, tuple[str, ...]] = {
-    "fr": ("Merci beaucoup !", "Super, merci 👍"),
-    "en": ("Thanks!", "Great, thank you 👍"),
-}
-PRAISE: dict[Lang, tuple[str, ...]] = {
-    "fr": ("Merci pour le service au top !", "Super équipe 👏"),
-    "en": ("Love the new collection 😍", "Thanks, great support as always"),
-}
-PAGE_POSTS = (
-    "Nouvelle collection disponible dès aujourd'hui",
-    "Our summer sale starts now",
-    "Rendez-vous samedi en boutique",
-)
-FIRST_NAMES = (
-    "Camille",
-    "Léa",
-    "Hugo",
-    "Chloé",
-    "Lucas",
-    "Manon",
-    "Emma",
-    "Jules",
-    "Olivia",
-    "Noah",
-    "Grace",
-    "Oliver",
-)
+_PAGE_POSTS = texts.mixed(texts.PAGE_POSTS)
 
 
 @dataclass(frozen=True)
@@ -177,30 +115,33 @@ def plan_minute(seed: int, place: Place, minute: int, salt: str = "") -> list[Ex
     count = int(profile.per_minute) + (1 if rng.random() < profile.per_minute % 1 else 0)
     out = []
     for i in range(count):
-        lang: Lang = rng.choice(("fr", "en"))
+        lang: Lang = rng.choice(texts.LANGS)
         at = minute * MINUTE + rng.random() * MINUTE
         n = ids.randrange(10**15, 10**16)
-        name = f"{rng.choice(FIRST_NAMES)} {chr(65 + n % 26)}."
+        name = f"{rng.choice(texts.FIRST_NAMES)} {chr(65 + n % 26)}."
         steps: list[Step] = []
         if place not in PRIVATE and rng.random() < profile.praise:
-            steps.append(Step(0.0, "praise", rng.choice(PRAISE[lang])))
+            steps.append(Step(0.0, "praise", rng.choice(texts.PRAISE[lang])))
         else:
-            steps.append(Step(0.0, "question", rng.choice(QUESTIONS[lang])))
+            questions = texts.PRIVATE_QUESTIONS if place in PRIVATE else texts.PUBLIC_QUESTIONS
+            steps.append(Step(0.0, "question", rng.choice(questions[lang])))
             t = 0.0
             if rng.random() < 0.2:  # a second message before any reply joins the same wait
                 t += rng.uniform(1, 5) * MINUTE
-                steps.append(Step(t, "question", rng.choice(FOLLOW_UPS[lang])))
+                steps.append(Step(t, "question", rng.choice(texts.FOLLOW_UPS[lang])))
             if rng.random() >= profile.never:
                 t += _delay(rng, profile.median_delay)
-                steps.append(Step(t, "reply", rng.choice(REPLIES[lang])))
+                steps.append(Step(t, "reply", rng.choice(texts.REPLIES[lang])))
                 after = rng.random()
                 if after < 0.25:  # a thank-you: no new wait
-                    steps.append(Step(t + rng.uniform(1, 10) * MINUTE, "courtesy", rng.choice(COURTESY[lang])))
+                    steps.append(Step(t + rng.uniform(1, 10) * MINUTE, "courtesy", rng.choice(texts.COURTESY[lang])))
                 elif after < 0.45:  # a follow-up question: a `next` wait, answered or not
                     t += rng.uniform(5, 30) * MINUTE
-                    steps.append(Step(t, "question", rng.choice(FOLLOW_UPS[lang])))
+                    steps.append(Step(t, "question", rng.choice(texts.FOLLOW_UPS[lang])))
                     if rng.random() >= profile.never:
-                        steps.append(Step(t + _delay(rng, profile.median_delay), "reply", rng.choice(REPLIES[lang])))
+                        steps.append(
+                            Step(t + _delay(rng, profile.median_delay), "reply", rng.choice(texts.REPLIES[lang]))
+                        )
         out.append(Exchange(f"{place}:{minute}:{i}", place, lang, str(n), name, at, tuple(steps)))
     return out
 
@@ -333,7 +274,7 @@ class TrafficPlayer:
         while not self._page_posts or self._page_posts[-1][0] < slot:
             n = slot if not self._page_posts else int(self._page_posts[-1][0]) + 1
             at = self.real(n * 3 * HOUR - 20 * MINUTE)
-            post = self.graph.add_post(self.page_id, at, PAGE_POSTS[n % len(PAGE_POSTS)])
+            post = self.graph.add_post(self.page_id, at, _PAGE_POSTS[n % len(_PAGE_POSTS)])
             self._page_posts.append((n, post))
         return next(post for n, post in reversed(self._page_posts) if n <= slot)
 

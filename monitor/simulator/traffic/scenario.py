@@ -1,40 +1,22 @@
-"""Scripted traffic for the fake APIs: customers post at given times, the brand replies after given
-delays or never. Channel-neutral: each fake turns posts into its own objects (tweets, DM events,
-comments, Messenger messages), and the script alone says what the waits must be.
-
-`SimClock` runs time faster for the fakes and the code under test alike, so a 15-minute rate
-window or a day of traffic passes in seconds of a test.
-"""
+"""X scenarios: customers post at given times, the brand replies after given delays or never;
+`load_on_x` turns a scenario into tweets and DMs on the fake X API, and the script alone says
+what the waits must be."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from monitor.runtime import REAL_TIME
+from monitor.simulator.traffic.texts import EDITS, PRIVATE_QUESTIONS, PUBLIC_QUESTIONS, REPLIES, mixed
+from monitor.simulator.traffic.waits import ExpectedWait, ThreadWaits
+from monitor.simulator.x_api import FakeXApi
 
-QUESTIONS = (
-    "my order never arrived, can you check?",
-    "Bonjour, toujours pas de réponse à ma réclamation ?",
-    "how do I reset my password?",
-    "still waiting for my refund, can someone help me please?",
-    "Est-ce que vous livrez en Belgique ?",
-    "Vous pouvez m'aider svp, je n'arrive pas à me connecter",
-    "the app keeps crashing since the update, any fix?",
-    "Comment je fais pour changer mon adresse de livraison ?",
-)
-EDITS = (
-    "my order never arrived, can you check? (order 123456)",
-    "Bonjour, toujours pas de réponse à ma réclamation, vous pouvez regarder ?",
-)
-REPLIES = (
-    "Hi, we're looking into it and will follow up by DM.",
-    "Bonjour, nous regardons cela tout de suite et revenons vers vous en message privé.",
-)
+_QUESTIONS = {True: mixed(PRIVATE_QUESTIONS), False: mixed(PUBLIC_QUESTIONS)}
+"""The questions of private and of public posts."""
+_REPLIES = mixed(REPLIES)
+_EDITS = mixed(EDITS)
 
 
 @dataclass(frozen=True)
@@ -51,7 +33,7 @@ class Post:
     at: datetime
     text: str
     reply_after: timedelta | None = None
-    reply_text: str = REPLIES[0]
+    reply_text: str = REPLIES["en"][0]
     private: bool = False
     edit_after: timedelta | None = None
     """The customer edits the post this long after posting (X edits, Facebook edits)."""
@@ -69,21 +51,6 @@ class Post:
     @property
     def edited_at(self) -> datetime | None:
         return None if self.edit_after is None else self.at + self.edit_after
-
-
-@dataclass(frozen=True)
-class ExpectedWait:
-    """A wait the script implies: opened by post `opened_by`, closed by the reply to `closed_by`."""
-
-    thread: str
-    opened_by: str
-    opened_at: datetime
-    closed_by: str | None
-    closed_at: datetime | None
-
-    @property
-    def wall_seconds(self) -> float | None:
-        return None if self.closed_at is None else (self.closed_at - self.opened_at).total_seconds()
 
 
 @dataclass
@@ -108,23 +75,18 @@ class Scenario:
     def expected_waits(self) -> list[ExpectedWait]:
         """Every post is a question; a wait opens at the earliest unanswered one of a thread and
         closes at the thread's first reply at or after it (a reply answers its whole thread)."""
-        out: list[ExpectedWait] = []
         threads: dict[str, list[Post]] = {}
         for p in self.posts:
             threads.setdefault(p.thread_of, []).append(p)
+        out: list[ExpectedWait] = []
         for thread, posts in threads.items():
             events = sorted(
                 [(p.at, 0, p.key) for p in posts] + [(p.reply_at, 1, p.key) for p in posts if p.reply_at is not None]
             )
-            opened: tuple[datetime, str] | None = None
-            for at, kind, key in events:
-                if kind == 0 and opened is None:
-                    opened = (at, key)
-                elif kind == 1 and opened is not None:
-                    out.append(ExpectedWait(thread, opened[1], opened[0], key, at))
-                    opened = None
-            if opened is not None:
-                out.append(ExpectedWait(thread, opened[1], opened[0], None, None))
+            waits = ThreadWaits(thread)
+            for at, is_reply, key in events:
+                (waits.reply if is_reply else waits.question)(key, at)
+            out += waits.done()
         return sorted(out, key=lambda w: (w.opened_at, w.opened_by))
 
 
@@ -155,7 +117,7 @@ def generate(
         private = rng.random() < private_share
         customer = 7_000_000_000 + (10_000 + i if private else rng.randrange(customers))
         edit = rng.random() < edit_share
-        text = rng.choice(QUESTIONS)
+        text = rng.choice(_QUESTIONS[private])
         posts.append(
             Post(
                 key=f"{prefix}{i}",
@@ -164,43 +126,56 @@ def generate(
                 at=start + offset * step,
                 text=f"{mention} {text}".strip(),
                 reply_after=reply_delays[i % len(reply_delays)],
-                reply_text=rng.choice(REPLIES),
+                reply_text=rng.choice(_REPLIES),
                 private=private,
                 edit_after=timedelta(seconds=rng.randrange(5, 600)) if edit else None,
-                edit_text=f"{mention} {rng.choice(EDITS)}".strip() if edit else None,
+                edit_text=f"{mention} {rng.choice(_EDITS)}".strip() if edit else None,
             )
         )
     return Scenario(posts)
 
 
-class SimClock:
-    """Simulated time running `speed` times faster than the real one, from `start`.
+@dataclass(frozen=True)
+class LoadedPost:
+    """What a scenario post became on the fake X API: its ids, and the thread key a source should use."""
 
-    `now()` (aware datetime) and `time()` (epoch seconds) for clocks; `sleep(seconds)` and
-    `wait(event, seconds)` for waiting simulated seconds (a `runtime.Timer`); concurrent sleepers
-    share one timeline.
-    """
+    question_id: str
+    reply_id: str | None
+    edit_id: str | None
+    thread_key: str
 
-    def __init__(self, start: datetime, speed: float = 1.0) -> None:
-        if start.tzinfo is None:
-            raise ValueError("start must be an aware datetime")
-        self.start = start.astimezone(UTC)
-        self.speed = speed
-        self._origin = time.monotonic()
 
-    def time(self) -> float:
-        return self.start.timestamp() + (time.monotonic() - self._origin) * self.speed
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.time(), UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
-
-    async def wait(self, event: asyncio.Event, seconds: float) -> bool:
-        """Until `event` is set or `seconds` of simulated time have passed (a `runtime.Timer`)."""
-        return await REAL_TIME.wait(event, max(0.0, seconds) / self.speed)
-
-    async def until(self, when: datetime) -> None:
-        """Sleep until the simulated time reaches `when`."""
-        await self.sleep((when - self.now()).total_seconds())
+def load_on_x(api: FakeXApi, scenario: Scenario, *, brand_id: str, brand_handle: str) -> dict[str, LoadedPost]:
+    """Turn a scenario into tweets on the fake X API (public posts mention the brand, replies
+    answer them) and DMs (private posts); return what each post became, by post key."""
+    api.add_user(brand_id, brand_handle)
+    out: dict[str, LoadedPost] = {}
+    for post in scenario.posts:
+        api.add_user(post.customer_id, post.customer_handle)
+        if post.private:
+            qid = api.add_dm(post.customer_id, brand_id, post.text, post.at)
+            rid = None
+            if post.reply_at is not None:
+                rid = api.add_dm(brand_id, post.customer_id, post.reply_text, post.reply_at)
+            out[post.key] = LoadedPost(str(qid), str(rid) if rid else None, None, api.dm_events[qid].conversation_id)
+            continue
+        text = post.text if post.text.startswith("@") else f"@{brand_handle} {post.text}"
+        qid = api.add_tweet(post.customer_id, text, post.at, mentions=[brand_id])
+        eid = None
+        if post.edited_at is not None:
+            edit = post.edit_text or post.text
+            edit = edit if edit.startswith("@") else f"@{brand_handle} {edit}"
+            eid = api.edit_tweet(qid, edit, post.edited_at)
+        rid = None
+        if post.reply_at is not None:
+            rid = api.add_tweet(
+                brand_id,
+                f"@{post.customer_handle} {post.reply_text}",
+                post.reply_at,
+                mentions=[post.customer_id],
+                reply_to=qid,
+            )
+        out[post.key] = LoadedPost(
+            str(qid), str(rid) if rid else None, str(eid) if eid else None, f"{qid}:{post.customer_id}"
+        )
+    return out
