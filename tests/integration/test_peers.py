@@ -21,6 +21,7 @@ from monitor.app import prepare
 from monitor.config import Config, XAccount, parse
 from monitor.engine import Engine
 from monitor.metrics import Metrics
+from monitor.online import check_streams
 from monitor.poller import Poller, PollTarget
 from monitor.reports.build import ReportRequest, build_report
 from monitor.reports.model import Report
@@ -190,7 +191,7 @@ async def test_a_peer_is_read_within_its_budget_and_timed_apart_from_the_inbox(
 
 
 async def test_the_online_check_searches_for_nothing_and_finds_the_handle(
-    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession
+    store: Store, fake_api: FakeXApi, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`check-config --online`'s call for a peer bills no post; an unknown handle says so."""
     clock = ManualClock(T0)
@@ -212,6 +213,15 @@ async def test_the_online_check_searches_for_nothing_and_finds_the_handle(
         results[peer.handle] = (await source.check(), source.user_id)
     assert results["rival"][0].ok and results["rival"][1] == RIVAL_ID
     assert results["nobody_here"][0].status == "not_found" and "nobody_here" in results["nobody_here"][0].detail
+    fake_api.add_user(BRAND_ID, "shop")
+    monkeypatch.setenv("X_BEARER", BEARER)  # `check-config --online` reads the process environment
+    checks = await check_streams(config)
+    assert [(c.account, c.stream, c.result.status) for c in checks] == [
+        ("shop-x", "x.mentions", "ok"),
+        ("shop-x", "x.replies", "ok"),
+        ("peer:shop:rival", "x.peer", "ok"),
+        ("peer:shop:nobody_here", "x.peer", "not_found"),
+    ]
     assert sum(fake_api.reads_of(peer_query("rival")).values()) == 0
 
 

@@ -49,6 +49,16 @@ class ReadLedger(Protocol):
     async def settle(self, account_id: int, day: date, *, reserved: int, read: int) -> None: ...
 
 
+class NoReads:
+    """A ledger that grants no read: for a source that only checks (`check-config --online`)."""
+
+    async def reserve(self, account_id: int, day: date, *, wanted: int, least: int, budget: int) -> int:
+        return 0
+
+    async def settle(self, account_id: int, day: date, *, reserved: int, read: int) -> None:
+        return None
+
+
 def peer_query(handle: str) -> str:
     """Customers' posts to the peer (`@` mentions, replies to its posts) and the peer's replies,
     retweets left out: at most 80 characters (X takes 512)."""
