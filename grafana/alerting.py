@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from grafana_foundation_sdk.builders import alerting, expr, prometheus
@@ -48,23 +49,16 @@ TIMING = {
     "warning": {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"},
     "info": {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "24h"},
 }
-# The Slack message. Grafana expands $NAME in contact point settings at provisioning: no `$` here.
-SLACK_TITLE = (
-    '{{ if eq .Status "firing" }}[FIRING:{{ len .Alerts.Firing }}]{{ else }}[RESOLVED]{{ end }} '
-    "{{ .CommonLabels.alertname }}{{ with .CommonLabels.brand }} — brand {{ . }}{{ end }}"
-    "{{ with .CommonLabels.account }}, {{ .CommonLabels.channel }} account {{ . }}{{ end }}"
-)
-# SocialInboxQuestionUnanswered fires once per step of its count (label questions_at_least,
-# docs/alerting.md "A growing count"): the text shows step 1 of an account, with the count.
-SLACK_TEXT = (
-    "{{ range .Alerts }}"
-    '{{ if or (not .Labels.questions_at_least) (eq .Labels.questions_at_least "1") }}'
-    '{{ if eq .Status "firing" }}:red_circle:{{ else }}:white_check_mark: *Resolved:*{{ end }} '
-    "*{{ .Annotations.summary }}*\n"
-    '{{ if eq .Status "firing" }}{{ .Annotations.description }}\n{{ end }}'
-    "{{ with .PanelURL }}<{{ . }}|Dashboard> · {{ end }}<{{ .Annotations.runbook_url }}|Runbook>\n"
-    "{{ end }}{{ end }}"
-)
+# The Slack message: Alertmanager's templates (deploy/prometheus/templates/slack.tmpl), provisioned
+# as a Grafana notification template, whose data model (.Alerts, .Status, .Labels, .Annotations,
+# .StartsAt, .EndsAt, .CommonLabels) and functions (reReplaceAll, match, stringSlice) they keep to;
+# the question rules carry the annotations they read (alerts.toml: grafana_annotations), so both
+# paths print the same messages. Grafana expands $NAME in contact point settings at provisioning
+# (not in templates): no `$` in the settings.
+SLACK_TEMPLATES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "templates" / "slack.tmpl"
+TEMPLATE_GROUP = "social-inbox-slack"
+SLACK_TITLE = '{{ template "social_inbox.slack.title" . }}'
+SLACK_TEXT = '{{ template "social_inbox.slack.text" . }}'
 
 
 class Condition(Protocol):
@@ -83,6 +77,8 @@ class Alert(Protocol):
     summary: str
     selects: str | None
     grafana_description: str | None
+    grafana_facts: tuple[tuple[str, str], ...]
+    grafana_annotations: tuple[tuple[str, str], ...]
 
     @property
     def conditions(self) -> tuple[Condition, ...]: ...
@@ -173,10 +169,20 @@ def nodes(alert: Alert) -> tuple[Queries, str]:
             out.append(_threshold(ref, reduced[i], cond.op, cond.threshold))
         tests.append(ref)
     if len(tests) == 1:
-        return out, tests[0]
+        return out + facts(alert), tests[0]
     final = next(letters)
     out.append(_math(final, " && ".join(f"${t}" for t in tests)))
-    return out, final
+    return out + facts(alert), final
+
+
+def facts(alert: Alert) -> Queries:
+    """The queries the rule's annotations read and not its condition: each reduced (`last`) under
+    the fact's name, so that its templates read it as $values.name (Grafana gives the templates the
+    reduced values whose labels match the alert's, or are a subset of them)."""
+    out: Queries = []
+    for name, promql in alert.grafana_facts:
+        out += [_query(f"{name}_query", promql), _reduce(name, f"{name}_query")]
+    return out
 
 
 def title(alert: Alert, alerts: list[Alert]) -> str:
@@ -215,6 +221,7 @@ def rule(alert: Alert, alerts: list[Alert], *, runbook: str, panel: tuple[str, i
                 "description": alert.grafana_description or "",
                 "runbook_url": f"{runbook}#{alert.name.lower()}",
             }
+            | dict(alert.grafana_annotations)
         )
         .notification_settings(settings)
         .is_paused(False)
@@ -227,6 +234,8 @@ def rule(alert: Alert, alerts: list[Alert], *, runbook: str, panel: tuple[str, i
     out = {key: api.pop(key) for key in first} | api  # the file reads best in this order
     if panel is not None:
         out["dashboardUid"], out["panelId"] = panel
+        # The Slack template's Dashboard link (Alertmanager's come from Prometheus's external labels).
+        out["annotations"].setdefault("dashboard_url", f"{{{{ externalURL }}}}/d/{panel[0]}")
     # Resolve an instance at the first evaluation its series is missing, as Prometheus does (and as
     # Grafana's own Prometheus import sets; Grafana before 12.0 ignores it and waits two).
     out["missing_series_evals_to_resolve"] = 1
@@ -249,10 +258,15 @@ def contact_point() -> Json:
 
 
 def provisioning(alerts: list[Alert], *, interval: str, runbook: str, panels: Mapping[str, tuple[str, int]]) -> Json:
-    """grafana/alerting/inbox-monitor.yml: the rule groups, then the contact point."""
+    """grafana/alerting/inbox-monitor.yml: the rule groups, the contact point, its templates."""
     grafana = [a for a in alerts if a.grafana_description is not None]
     groups = []
     for group in dict.fromkeys(a.group for a in grafana):
         rules = [rule(a, grafana, runbook=runbook, panel=panels.get(a.name)) for a in grafana if a.group == group]
         groups.append({"orgId": 1, "name": group, "folder": FOLDER, "interval": interval, "rules": rules})
-    return {"apiVersion": 1, "groups": groups, "contactPoints": [contact_point()]}
+    return {
+        "apiVersion": 1,
+        "groups": groups,
+        "contactPoints": [contact_point()],
+        "templates": [{"orgId": 1, "name": TEMPLATE_GROUP, "template": SLACK_TEMPLATES.read_text()}],
+    }

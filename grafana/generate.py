@@ -162,6 +162,13 @@ class Built(cogbuilder.Builder[T_co]):
         return self.value
 
 
+_QUESTION_TEXT = (
+    "CASE WHEN m.text_available IS FALSE THEN '(encrypted chat: no text)' "
+    "ELSE left(regexp_replace(coalesce(m.body, ''), '\\s+', ' ', 'g'), {n}) END"
+)
+"""A question's text in a table: an encrypted chat (XChat) has none, and says so."""
+
+
 def prom(
     expr: str, legend: str = "__auto", *, instant: bool = False, table: bool = False, interval: str | None = None
 ) -> prometheus.Dataquery:
@@ -910,7 +917,7 @@ def live() -> Json:
                            a.name AS "Account",
                            t.kind AS "Thread",
                            coalesce(t.customer_handle, m.author_handle, t.customer_id) AS "Customer",
-                           left(regexp_replace(coalesce(m.body, ''), '\\s+', ' ', 'g'), 140) AS "Question",
+                           {_QUESTION_TEXT.format(n=140)} AS "Question",
                            coalesce(m.reason, '') AS "Why",
                            w.questions AS "Messages",
                            coalesce(m.url, t.url) AS "Post"
@@ -1325,7 +1332,7 @@ def sla() -> Json:
                     SELECT a.brand AS "Brand", a.channel AS "Channel", a.name AS "Account",
                            t.kind AS "Thread", w.kind AS "Wait",
                            coalesce(t.customer_handle, m.author_handle, t.customer_id) AS "Customer",
-                           left(regexp_replace(coalesce(m.body, ''), '\\s+', ' ', 'g'), 120) AS "Question",
+                           {_QUESTION_TEXT.format(n=120)} AS "Question",
                            w.opened_at AS "Asked",
                            w.closed_at AS "Answered",
                            coalesce(w.wall_seconds, extract(epoch FROM now() - w.opened_at)) AS "Waited",

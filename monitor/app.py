@@ -13,8 +13,9 @@ import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.config import Config, DatabaseConfig
+from monitor.config import Config, DatabaseConfig, XAccount
 from monitor.deadlines import DeadlineScheduler
+from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
 from monitor.leases import LeaseManager
 from monitor.metrics import Metrics
@@ -24,7 +25,9 @@ from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
+from monitor.sources.x.chats import CHAT_STREAM
 from monitor.sources.x.peers import build_peer_source
+from monitor.spending import Spending
 from monitor.store import nudges
 from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
@@ -122,11 +125,19 @@ async def run(
         for target in targets:
             stack.push_async_callback(target.source.close)
         metrics.watch(targets)
+        spending = Spending(
+            config.x.pricing.prices(),
+            {ids[a.name]: a.monthly_budget for _, a in config.accounts() if isinstance(a, XAccount)},
+        )
+        await spending.load(store.pool)
+        metrics.spending = spending
         scheduler = DeadlineScheduler(store, [], on_breach=metrics.breaches)
         metrics.hold(set())
 
         async def leases_changed(gained: set[int], lost: set[int]) -> None:
             await poller.deactivate(lost)
+            if gained:  # what other processes counted for these accounts this month
+                await spending.load(store.pool)
             metrics.hold(set(leases.held))
             scheduler.account_ids = sorted(set(leases.held) & set(engine.accounts))  # a peer never alerts
             scheduler.wake()
@@ -141,7 +152,12 @@ async def run(
             ttl=config.server.lease_time.total_seconds(),
         )
         poller = Poller(
-            engine, targets, observers=[metrics, scheduler], stream_observers=[metrics], may_poll=leases.holds
+            engine,
+            targets,
+            observers=[spending, metrics, scheduler],  # spending first: the metrics read its new spend
+            stream_observers=[metrics],
+            may_poll=leases.holds,
+            pace=spending.factor,
         )
 
         def corrected(account_id: int, direction: str) -> None:
@@ -157,7 +173,7 @@ async def run(
             poller=poller,
             metrics=metrics,
             registry=registry,
-            webhooks=webhooks(config, ids, store, poller, metrics),
+            webhooks=webhooks(config, ids, store, poller, metrics, engine=engine, woken=scheduler.wake),
             engine=engine,
             api_token=EnvSecret(config.server.api.token_env),
         )
@@ -222,9 +238,19 @@ class _TaskCollector:
         yield family
 
 
-def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, metrics: Metrics) -> Webhooks:
+def webhooks(
+    config: Config,
+    ids: dict[str, int],
+    store: Store,
+    poller: Poller,
+    metrics: Metrics,
+    *,
+    engine: Engine | None = None,
+    woken: Callable[[], None] = lambda: None,
+) -> Webhooks:
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
-    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away)."""
+    whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away);
+    the encrypted chats it carries go through the engine (no poll reads them)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
         [settings.facebook_app_secret_env] + [a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"]
@@ -240,12 +266,20 @@ def webhooks(config: Config, ids: dict[str, int], store: Store, poller: Poller, 
         except DATABASE_ERRORS:
             poller.nudge(account_id, streams)
 
+    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
+        assert engine is not None
+        result = await asyncio.wait_for(engine.ingest(account_id, CHAT_STREAM, messages, None), timeout=2)
+        metrics.ingested(result, "x")  # counted here when this process holds the account
+        if result.threads_touched:
+            woken()  # a new wait's deadline may come before the schedule looks again
+
     return Webhooks(
         facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),
         facebook_app_secrets=[EnvSecret(name) for name in app_secrets if name],
         x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
         accounts=accounts,
         deliver=deliver,
+        ingest=ingest if engine is not None else None,
         counted=metrics.webhook,
     )
 

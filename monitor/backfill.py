@@ -73,7 +73,9 @@ async def backfill(
                 await timer.sleep(backoff.delay(failures))
                 continue
             failures = 0
-            ingest = await engine.ingest(account_id, source.stream, page.messages, None, rejected=page.rejected)
+            ingest = await engine.ingest(
+                account_id, source.stream, page.messages, None, rejected=page.rejected, billable=source.billed()
+            )
             result.pages += 1
             result.messages += len(page.messages)
             result.new_messages += ingest.messages_new

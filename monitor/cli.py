@@ -684,6 +684,55 @@ def quarantine_retry(ctx: click.Context, account_name: str | None) -> None:
 
 
 @main.command()
+@click.option("--period", default="this-month", show_default=True, help="this-month, last-month, YYYY-MM (UTC days).")
+@click.option("--account", "accounts", multiple=True, help="Only this account (repeatable; default: all).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def cost(obj: _Context, period: str, accounts: tuple[str, ...], fmt: str) -> None:
+    """Estimated X API spend per account over a period, and per answered question (docs/cost.md)."""
+    from monitor.app import open_store, prepare
+    from monitor.reports.period import PeriodError, parse_period
+    from monitor.spending import account_costs, cost_text
+
+    config = obj.config()
+    try:
+        p = parse_period(period, now=datetime.now(UTC), timezone="UTC")
+    except PeriodError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    unknown = sorted(set(accounts) - {a.name for _, a in config.accounts()})
+    if unknown:
+        raise click.BadParameter(f"no account named {', '.join(unknown)} in the configuration", param_hint="--account")
+
+    async def go() -> str:
+        async with open_store(config) as store:
+            await prepare(config, store)
+            costs = await account_costs(
+                store.pool, config.x.pricing.prices(), p.first_day, p.last_day, list(accounts) or None
+            )
+        if fmt == "json":
+            return (
+                json.dumps(
+                    [
+                        {
+                            "brand": c.brand,
+                            "account": c.account,
+                            "resources": c.counts,
+                            "dollars": c.dollars,
+                            "answered_questions": c.answered,
+                            "dollars_per_answered_question": c.per_answered,
+                        }
+                        for c in costs
+                    ],
+                    indent=2,
+                )
+                + "\n"
+            )
+        return cost_text(costs, p.first_day, p.last_day)
+
+    click.echo(_database_errors(asyncio.run)(go()), nl=False)
+
+
+@main.command()
 @click.option(
     "--period",
     default=None,

@@ -18,6 +18,7 @@ import platformdirs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from monitor.domain.calendar import ALWAYS_OPEN, Calendar
+from monitor.domain.cost import Prices
 from monitor.domain.questions import QuestionRules
 from monitor.domain.sla import Policy, PriorityRule, Targets
 from monitor.reports.settings import ReportSchedules
@@ -169,6 +170,29 @@ class PolicyConfig(_Model):
     questions: QuestionsConfig = QuestionsConfig()
 
 
+MAX_PRICE = 10.0
+"""Dollars per resource at most: X's prices are fractions of a cent, a larger one is a typo."""
+MAX_MONTHLY_BUDGET = 1_000_000.0
+"""Dollars a month at most: beyond, X's pay-per-use cap of 3 million post reads is passed anyway."""
+
+
+class XPricingConfig(_Model):
+    """Dollars per billed resource; the defaults are X's published prices (docs/cost.md)."""
+
+    post_read: float = Field(0.005, ge=0, le=MAX_PRICE)
+    owned_read: float = Field(0.001, ge=0, le=MAX_PRICE)
+    dm_event_read: float = Field(0.010, ge=0, le=MAX_PRICE)
+    activity_post_event: float = Field(0.005, ge=0, le=MAX_PRICE)
+    activity_dm_event: float = Field(0.010, ge=0, le=MAX_PRICE)
+
+    def prices(self) -> Prices:
+        return Prices(**self.model_dump())
+
+
+class XConfig(_Model):
+    pricing: XPricingConfig = XPricingConfig()
+
+
 class _AccountBase(_Model):
     name: Name
     handle: str | None = None
@@ -191,6 +215,12 @@ class XAccount(_AccountBase):
     consumer_secret_env: EnvName | None = None
     access_token_env: EnvName | None = None
     access_token_secret_env: EnvName | None = None
+    owned_reads: bool = True
+    """X bills the account's mentions and timeline as "owned reads" (its own developer app reads
+    them); false when another party's app reads them (billed as post reads). docs/cost.md."""
+    monthly_budget: float | None = Field(None, gt=0, le=MAX_MONTHLY_BUDGET)
+    """Dollars the account's X reads may cost in a UTC month: polls slow down before it is spent
+    (never the stream), and SocialInboxXBudgetAtRisk fires."""
 
 
 class FacebookAccount(_AccountBase):
@@ -283,6 +313,8 @@ class Config(_Model):
     brands: list[BrandConfig] = Field(min_length=1)
     reports: ReportSchedules = []
     """Scheduled reports (see monitor/reports/settings.py)."""
+    x: XConfig = XConfig()
+    """What X charges (`[x.pricing]`)."""
 
     def accounts(self) -> list[tuple[str, XAccount | FacebookAccount]]:
         """(brand, account) pairs in file order."""

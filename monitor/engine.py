@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.domain.changes import IngestResult, StoredThread, ThreadChange, thread_change
+from monitor.domain.cost import BillableRead, billing_day
 from monitor.domain.items import Rejected, Settled
 from monitor.domain.labels import Correction, MessageRef
 from monitor.domain.model import Channel, Message, ThreadInfo, ThreadMessageLike
 from monitor.domain.outcomes import NO_FLAGS, Flags, ThreadOutcome, WaitRow
-from monitor.domain.questions import automatic_reason, decide
+from monitor.domain.questions import ENCRYPTED, automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
 from monitor.runtime import Clock, utcnow
-from monitor.store import labels
+from monitor.store import cost, labels
 from monitor.store.peers import PeerStore
 from monitor.store.store import Store
 
@@ -49,6 +50,8 @@ def thread_outcome(
     def question(m: ThreadMessageLike, context: Context) -> bool:
         if m.label is not None:  # a person's correction overrides the rules
             q, reason = m.label, "corrected"
+        elif not m.text_available:  # an encrypted chat: no text to judge, a private message needs a reply
+            q, reason = True, ENCRYPTED
         else:
             q, reason = decide(
                 m.text,
@@ -63,7 +66,7 @@ def thread_outcome(
         return q
 
     def automatic(m: ThreadMessageLike) -> bool:
-        reason = automatic_reason(m.text, rules)
+        reason = automatic_reason(m.text, rules) if m.text_available else None
         flags[m.external_id] = Flags(False, reason is not None, reason)
         return reason is not None
 
@@ -126,11 +129,13 @@ class Engine:
         rejected: Sequence[Rejected] = (),
         received_at: datetime | None = None,
         settled: Settled | None = None,
+        billable: Sequence[BillableRead] = (),
     ) -> IngestResult:
         """Store `messages`, set `rejected` aside (received at `received_at`, default now),
-        recompute the threads' waits, mark a retried item `settled` and save `cursor`, atomically."""
+        recompute the threads' waits, mark a retried item `settled`, count what X bills for the
+        `billable` reads (once per UTC day each) and save `cursor`, atomically."""
         if account_id in self.peers:
-            return await self._ingest_peer(account_id, stream, messages, cursor, rejected=rejected)
+            return await self._ingest_peer(account_id, stream, messages, cursor, rejected=rejected, billable=billable)
         account = self.accounts[account_id]
         now = self.clock()
         result = IngestResult()
@@ -144,6 +149,8 @@ class Engine:
                 )
             if settled is not None:
                 await tx.settle(settled)
+            if billable:
+                result.billable = await cost.count_billable(tx.conn, account_id, billing_day(now), billable)
             if cursor is not None:
                 await tx.save_cursor(account_id, stream, cursor)
         return result
@@ -156,8 +163,10 @@ class Engine:
         cursor: str | None,
         *,
         rejected: Sequence[Rejected],
+        billable: Sequence[BillableRead],
     ) -> IngestResult:
-        """A peer's batch, as `ingest` stores an account's, in the peers' tables."""
+        """A peer's batch, as `ingest` stores an account's, in the peers' tables; what X bills for
+        it counts in the peer's cost like any account's (docs/cost.md)."""
         peer = self.peers[account_id]
         now = self.clock()
         result = IngestResult()
@@ -172,6 +181,8 @@ class Engine:
                 await tx.apply(changes)
             if rejected:
                 result.quarantined = await tx.quarantine(account_id, stream, rejected, now)
+            if billable:
+                result.billable = await cost.count_billable(tx.conn, account_id, billing_day(now), billable)
             if cursor is not None:
                 await tx.save_cursor(account_id, stream, cursor)
         return result

@@ -33,6 +33,14 @@ def duration(seconds: float | None) -> str:
     return f"{s // 86400}d {s % 86400 // 3600:02d}h"
 
 
+NO_TEXT = "(encrypted chat: no text)"
+"""What stands for the text of an encrypted chat (XChat): the platform never gives it."""
+
+
+def _text(m: Any) -> str:
+    return m["body"] if m["text_available"] else NO_TEXT
+
+
 def _short(text: str) -> str:
     one = " ".join(text.split())
     return one if len(one) <= TEXT_CHARS else one[: TEXT_CHARS - 1] + "…"
@@ -66,7 +74,8 @@ def explain_dict(view: ThreadView, asked: str) -> dict[str, Any]:
                 "created_at": m["created_at"],
                 "direction": m["direction"],
                 "author": m["author_handle"] or m["author_id"],
-                "text": m["body"],
+                "text": m["body"] if m["text_available"] else None,
+                "text_available": m["text_available"],
                 "url": m["url"],
                 "needs_reply": m["is_question"],
                 "automatic": m["is_automatic"],
@@ -117,7 +126,7 @@ def explain_text(view: ThreadView, asked: str) -> str:
                 m["author_handle"] or m["author_id"] or "-",
                 decision,
                 reason,
-                _short(m["body"]),
+                _short(_text(m)),
             )
         )
         if m["labelled_at"] is not None:

@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from monitor import __version__
 from monitor.domain.calendar import business_seconds
 from monitor.domain.changes import IngestResult, WaitEvent
+from monitor.domain.cost import BILLABLE_KINDS
 from monitor.domain.items import REJECT_REASONS
 from monitor.domain.model import ThreadKind, WaitKind
 from monitor.engine import AccountContext
@@ -27,6 +28,7 @@ from monitor.exposition import Family, FamilySet, Labels
 from monitor.poller import WAIT_REASONS, PollTarget, StreamHealth
 from monitor.runtime import Clock, utcnow
 from monitor.sources.base import Batch
+from monitor.spending import Spending
 from monitor.store.labels import DIRECTIONS
 from monitor.store.peers import PeerStore
 from monitor.store.store import Store
@@ -80,6 +82,7 @@ WEBHOOK_RESULTS = frozenset(
         "stale",
         "replayed",
         "rate_limited",
+        "unavailable",
     }
 )
 
@@ -115,6 +118,8 @@ class Metrics:
       ingest_lag_seconds{channel}, snapshot_timestamp_seconds, build_info{version},
       webhook_deliveries_total{channel, result}, corrections_total{brand, channel, direction}
       webhook_deliveries_total{channel, result}, items_rejected_total{channel, stream, reason}
+      api_billable_total{brand, channel, account, kind}, api_spend_month_dollars{brand, channel, account},
+      api_monthly_budget_dollars{brand, channel, account}, poll_pace_factor{brand, channel, account}   (X)
       peer_poll_total{brand, peer, result}, peer_last_successful_poll_timestamp_seconds{brand, peer},
       peer_reads_today{brand, peer}, peer_read_budget{brand, peer}   (peers: docs/peers.md; nothing
                                                           of a peer is in the series above)
@@ -138,6 +143,8 @@ class Metrics:
         self.read_budgets = dict(read_budgets or {})
         """Peer id -> posts it may read a UTC day."""
         self.clock = clock
+        self.spending: Spending | None = None
+        """The month's spend of the X accounts, when the app tracks it (the cost gauges follow it)."""
         self._targets: list[PollTarget] = []
         self._dirty: set[int] = set()
         self.changed = asyncio.Event()
@@ -326,6 +333,40 @@ class Metrics:
                 ("brand", "channel", "direction"),
             )
         )
+        self.billable = f.add(
+            Family(
+                f"{p}_api_billable",
+                "Resources the API bills (X: post_read, owned_read, dm_event_read, activity_event, "
+                "activity_dm_event), each once per UTC day, counted by the process holding the account.",
+                "counter",
+                ("brand", "channel", "account", "kind"),
+            )
+        )
+        self.spend_month = f.add(
+            Family(
+                f"{p}_api_spend_month_dollars",
+                "Estimated dollars the account's billed reads cost since the start of the UTC month.",
+                "gauge",
+                ("brand", "channel", "account"),
+            )
+        )
+        self.budget_month = f.add(
+            Family(
+                f"{p}_api_monthly_budget_dollars",
+                "The account's configured monthly_budget (only accounts that have one).",
+                "gauge",
+                ("brand", "channel", "account"),
+            )
+        )
+        self.pace = f.add(
+            Family(
+                f"{p}_poll_pace_factor",
+                "How many times its poll interval the account waits between polls to stay within its "
+                "monthly budget (1: not slowed).",
+                "gauge",
+                ("brand", "channel", "account"),
+            )
+        )
         self.rejected = f.add(
             Family(
                 f"{p}_items_rejected",
@@ -399,6 +440,10 @@ class Metrics:
                     family.labels(ctx.brand, ctx.channel, ctx.name, kind)
             for direction in DIRECTIONS:
                 self.corrections.labels(ctx.brand, ctx.channel, direction)
+            if ctx.channel == "x":
+                for bkind in BILLABLE_KINDS:  # zero until billed: rate() sees the first one
+                    self.billable.labels(ctx.brand, ctx.channel, ctx.name, bkind)
+        self.cost_changed(set(self.accounts))
         for t in self._targets:
             if t.account_id in self.accounts:
                 labels = (t.brand, t.channel, t.account, t.stream)
@@ -412,7 +457,7 @@ class Metrics:
 
     def webhook(self, channel: str, result: str) -> None:
         """Count a webhook request (result: subscribed, ok, ignored, unknown_account, stale, replayed,
-        rate_limited, bad_signature, bad_request, not_configured)."""
+        rate_limited, bad_signature, bad_request, not_configured, unavailable)."""
         self.webhooks.inc((channel, result if result in WEBHOOK_RESULTS else "bad_request"))
 
     def corrected(self, account_id: int, direction: str) -> None:
@@ -462,6 +507,25 @@ class Metrics:
                 self.rejected.inc(
                     (target.channel, target.stream, reason if reason in REJECT_REASONS else "bad_item"), count
                 )
+            for bkind, count in ingest.billable.items():
+                self.billable.inc((target.brand, target.channel, target.account, bkind), count)
+            if ingest.billable:
+                self.cost_changed({target.account_id})
+
+    def cost_changed(self, account_ids: set[int]) -> None:
+        """Set the spend, budget and pace gauges of these held X accounts from `spending`."""
+        if self.spending is None:
+            return
+        for account_id in account_ids:
+            ctx = self.accounts.get(account_id)
+            if ctx is None or ctx.channel != "x":
+                continue
+            labels = (ctx.brand, ctx.channel, ctx.name)
+            self.spend_month.set(labels, self.spending.spent(account_id))
+            self.pace.set(labels, self.spending.factor(account_id))
+            budget = self.spending.budgets.get(account_id)
+            if budget is not None:
+                self.budget_month.set(labels, budget)
 
     def stream_changed(self, target: PollTarget, health: StreamHealth) -> None:
         """StreamObserver: why the stream waits and until when; since when it is polled, and its
@@ -575,6 +639,7 @@ class Metrics:
                 }
             )
             self.snapshot_ts.set((), time.time())
+            self.cost_changed(set(self.accounts))  # the pace follows the days passing too
         self.families.prerender()  # the gauges just changed: render them here, not in the next scrape
 
     def _refresh_alert_facts(

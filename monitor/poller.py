@@ -143,6 +143,7 @@ class Poller:
         first_poll_spread: float = 10.0,
         may_poll: Callable[[int], bool] = lambda account_id: True,
         nudge_gap: float = 1.0,
+        pace: Callable[[int], float] = lambda account_id: 1.0,
     ) -> None:
         self.engine = engine
         self.targets = targets
@@ -156,6 +157,9 @@ class Poller:
         self.first_poll_spread = first_poll_spread
         self.may_poll = may_poll
         self.nudge_gap = nudge_gap
+        self.pace = pace
+        """Account id -> how many times its interval a stream waits between polls (1, or more when
+        a monthly budget would be spent: `Spending.factor`). A nudge still polls at once."""
         """Seconds between the starts of two polls of a stream that a nudge brought forward: a busy
         Page's stream of webhook deliveries makes at most one poll a second, not one per delivery."""
         self.health: dict[tuple[str, str], StreamHealth] = {}
@@ -246,7 +250,8 @@ class Poller:
         cursor: str | None = None
         cursor_loaded = False
         while True:
-            delay = target.interval
+            interval = target.interval * self.pace(target.account_id)
+            delay = interval
             reason: WaitReason = "waiting"
             early = True  # a nudge may end the wait, unless it follows a failure or a rate limit
             if not self.may_poll(target.account_id):  # the account's lease is ending: wait for news
@@ -269,8 +274,8 @@ class Poller:
                     early = False  # a nudge would not tell it more than it knows
                 elif batch.next_poll_after is not None:
                     delay = max(delay, batch.next_poll_after)
-                    early = delay == target.interval  # spacing polls to last the rate budget: kept
-                    if delay > target.interval:
+                    early = delay == interval  # spacing polls to last the rate budget: kept
+                    if delay > interval:
                         reason = self._throttled(target)
             except RateLimited as exc:
                 self._failed(target, "rate_limited", exc)
@@ -279,7 +284,7 @@ class Poller:
                 early = False
             except CredentialsRejected as exc:
                 self._failed(target, "credentials_rejected", exc)
-                delay = max(target.interval, self.credentials_retry)
+                delay = max(interval, self.credentials_retry)
                 reason = "credentials_rejected"
                 early = False
             except (SourceError, *DATABASE_ERRORS) as exc:
@@ -295,7 +300,7 @@ class Poller:
                 delay = self._backoff(target)
                 reason = "backing_off"
                 early = False
-            if delay == target.interval:
+            if delay == interval:
                 delay *= 1 + rng.uniform(-self.jitter, self.jitter)
             self._waiting(target, reason, delay)
             await self._record(target)
@@ -308,11 +313,16 @@ class Poller:
         batch: Batch | None = None
         try:
             batch = await target.source.fetch(cursor)
-            if not batch.messages and not batch.rejected and batch.cursor in (None, cursor):
+            if not batch.messages and not batch.rejected and not batch.billable and batch.cursor in (None, cursor):
                 result = IngestResult()  # nothing new: no transaction
             else:
                 result = await self.engine.ingest(
-                    target.account_id, target.stream, batch.messages, batch.cursor, rejected=batch.rejected
+                    target.account_id,
+                    target.stream,
+                    batch.messages,
+                    batch.cursor,
+                    rejected=batch.rejected,
+                    billable=batch.billable,
                 )
         except BaseException as exc:
             self._tell(target, _result_label(exc), time.monotonic() - started, batch, None)

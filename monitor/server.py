@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -34,9 +35,10 @@ from monitor.sources.webhooks import (
     verify_x,
     x_crc_response,
 )
-from monitor.store.db import pending_migrations
+from monitor.store.db import DATABASE_ERRORS, pending_migrations
 
 if TYPE_CHECKING:
+    from monitor.domain.model import Message
     from monitor.engine import Engine
     from monitor.metrics import Metrics
     from monitor.poller import Poller
@@ -72,6 +74,9 @@ class Webhooks:
     accounts: Mapping[tuple[str, str], Sequence[int]]
     """(channel, Page id or X user id) -> account ids."""
     deliver: Callable[[int, Sequence[str]], Awaitable[None]]
+    ingest: Callable[[int, Sequence[Message]], Awaitable[None]] | None = None
+    """Store messages a delivery carries for an account (X's encrypted chats: no poll reads them);
+    None: they are not ingested (counted as `ignored`)."""
     counted: Callable[[str, str], None] = lambda channel, result: None
     """(channel, result) of each delivery, for the metrics."""
     clock: Callable[[], float] = time.time
@@ -109,13 +114,22 @@ class Webhooks:
         """Nudge the streams a verified delivery names, unless it is old, a replay, or its
         accounts were nudged too often lately."""
         age = delivery.age(self.clock())
-        if age is not None and age > self.max_age:
+        stale = age is not None and age > self.max_age
+        if not stale and not self.replays.first_time(body, time.monotonic()):
+            return self._ignored(channel, "replayed", "the same body came within the replay window")
+        try:
+            stored, unknown = await self._store(delivery)
+        except WebhookError:
+            self.replays.forget(body)  # not stored: X delivers it again, and that one must count
+            raise
+        if stale:  # a chat is stored whatever its age (no poll reads it): a replay job brings old ones
+            if stored:
+                self.counted(channel, "ok")
+                return web.json_response({"status": "ok", "accounts": stored})
             return self._ignored(
                 channel, "stale", f"its newest event is {age:.0f} s old (more than {self.max_age:.0f} s)"
             )
-        if not self.replays.first_time(body, time.monotonic()):
-            return self._ignored(channel, "replayed", "the same body came within the replay window")
-        nudged = unknown = limited = 0
+        nudged = limited = 0
         for n in delivery.nudges:
             ids = self.accounts.get((n.channel, n.key), ())
             unknown += not ids
@@ -125,11 +139,32 @@ class Webhooks:
                     continue
                 await self.deliver(account_id, n.streams)
                 nudged += 1
-        if limited and not nudged:
+        if limited and not nudged and not stored:
             return self._ignored(channel, "rate_limited", f"{limited} account(s) nudged too often lately")
-        result = "ok" if nudged else ("unknown_account" if unknown else "ignored")
+        done = nudged + stored
+        result = "ok" if done else ("unknown_account" if unknown else "ignored")
         self.counted(channel, result)
-        return web.json_response({"status": result, "accounts": nudged})
+        return web.json_response({"status": result, "accounts": done})
+
+    async def _store(self, delivery: Delivery) -> tuple[int, int]:
+        """Ingest the chats a delivery carries into their accounts: (accounts stored, unknown keys).
+        Idempotent (a message is stored once), so neither replays nor the nudge limit apply; a
+        database failure is a 503, and X delivers again."""
+        stored = unknown = 0
+        for c in delivery.chats:
+            ids = self.accounts.get(("x", c.key), ())
+            unknown += not ids
+            if self.ingest is None:
+                continue
+            for account_id in ids:
+                try:
+                    await self.ingest(account_id, [c.message])
+                except DATABASE_ERRORS as exc:
+                    raise WebhookError(
+                        503, "unavailable", f"the chat could not be stored ({type(exc).__name__})"
+                    ) from None
+                stored += 1
+        return stored, unknown
 
 
 class HttpServer:
@@ -278,7 +313,7 @@ class HttpServer:
             hooks, secret = self._configured("x", lambda h: h.x_consumer_secret.get(), "x_consumer_secret_env")
             body = await _body(request)
             verify_x(body, request.headers.get("x-twitter-webhooks-signature"), secret)
-            return await hooks.act("x", body, read_x(body))
+            return await hooks.act("x", body, read_x(body, datetime.fromtimestamp(hooks.clock(), UTC)))
 
         return await self._guarded("x", deliver)
 

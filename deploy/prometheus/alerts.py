@@ -104,6 +104,10 @@ class Alert:
     """The Prometheus rule's annotations after `summary` (YAML lines; Prometheus templates)."""
     grafana_description: str | None = None
     """The Grafana rule's description (Grafana templates); None: no Grafana rule (inhibition only)."""
+    grafana_facts: tuple[tuple[str, str], ...] = ()
+    """Queries (refId, PromQL) the Grafana rule runs for its annotations only ($values.refId)."""
+    grafana_annotations: tuple[tuple[str, str], ...] = ()
+    """The Grafana rule's annotations after `description` (name, Grafana template)."""
     records: tuple[tuple[str, str], ...] = ()
     """Recording rules (name, PromQL) the Prometheus rule reads, written just before it."""
 
@@ -255,10 +259,23 @@ def load_alerts(path: Path = ALERTS_CONFIG) -> list[Alert]:
                 why=a.get("why", "").strip(),
                 prometheus_annotations=a.get("prometheus_annotations", "").strip(),
                 grafana_description=grafana,
+                grafana_facts=tuple(load_texts(a.get("grafana_facts", {}), f"{where}: grafana_facts")),
+                grafana_annotations=tuple(
+                    load_texts(a.get("grafana_annotations", {}), f"{where}: grafana_annotations")
+                ),
                 records=records,
             )
         )
     return out
+
+
+def load_texts(table: Any, where: str) -> list[tuple[str, str]]:
+    """A table of names (lower case, as refIds and annotation names) and texts."""
+    if not isinstance(table, dict) or not all(
+        re.fullmatch(r"[a-z_]+", str(k)) and isinstance(v, str) for k, v in table.items()
+    ):
+        raise ValueError(f"{where}: give lower_case names = texts")
+    return [(k, v.strip()) for k, v in table.items()]
 
 
 def load_steps(steps: Any, where: str) -> Steps:

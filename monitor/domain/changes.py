@@ -110,6 +110,8 @@ class IngestResult:
     answered: list[WaitEvent] = field(default_factory=list)
     quarantined: dict[str, int] = field(default_factory=dict)
     """Reason -> items set aside for the first time by this transaction (read again: not counted)."""
+    billable: dict[str, int] = field(default_factory=dict)
+    """Kind -> resources X bills for the first time today, counted by this transaction."""
 
     def add(self, change: ThreadChange) -> None:
         """Count one thread's change: its new messages, the waits it opens and answers."""

@@ -37,6 +37,9 @@ class Message:
     Facebook: a reply to one of the Page's comments)."""
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    text_available: bool = True
+    """False for an end-to-end encrypted chat (XChat): `text` is empty, the platform never gives it,
+    and no rule reads it (every inbound one needs a reply)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class ThreadMessage:
     reply_to_brand: bool = False
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    text_available: bool = True
+    """False for an encrypted chat: no text to classify."""
 
 
 @dataclass(frozen=True, slots=True)

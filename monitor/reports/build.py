@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.domain.cost import Prices, spend
 from monitor.domain.figures import DEFAULT_HOURS, Hours
-from monitor.reports.model import BUCKET_EDGES, Bucket, Day, Figures, LongWait, PolicyNote, Report, Row
+from monitor.reports.model import BUCKET_EDGES, Bucket, CostRow, Day, Figures, LongWait, PolicyNote, Report, Row
 from monitor.reports.peers import compare
 from monitor.reports.period import Period
+from monitor.store import cost
 from monitor.store.reports import ReportQuery, ReportStore
 
 Key = tuple[str | None, str | None, str | None]
@@ -71,8 +73,10 @@ async def build_report(
     *,
     as_of: datetime,
     policies: Sequence[PolicyNote] = (),
+    prices: Prices | None = None,
 ) -> Report:
-    """The report of `request.period` (and the period before it) as of `as_of`."""
+    """The report of `request.period` (and the period before it) as of `as_of`; with `prices`,
+    what the X accounts' reads cost over the period's days (taken as UTC days: X bills by them)."""
     period = request.period
     previous = period.previous()
     brands = tuple(dict.fromkeys(request.brands))
@@ -167,5 +171,18 @@ async def build_report(
         heatmap=heatmap,
         longest=longest,
         policies=list(policies),
+        costs=await _costs(store, prices, period, [a["name"] for a in accounts]) if prices is not None else [],
+        encrypted_waits=sum(r["waits"] for r in rows.encrypted),
         peers=await compare(store.pool, brands, period.start, period.end, as_of=as_of, hours=request.hours),
     )
+
+
+async def _costs(store: ReportStore, prices: Prices, period: Period, accounts: Sequence[str]) -> list[CostRow]:
+    """The estimated spend of these accounts over the period (docs/cost.md)."""
+    end_day = period.last_day + timedelta(days=1)
+    by_account = await cost.billed_by_account(store.pool, period.first_day, end_day, accounts)
+    answered = await cost.answered_questions(store.pool, period.start, period.end, accounts)
+    return [
+        CostRow(brand, name, sum(counts.values()), spend(counts, prices), answered.get(name, 0))
+        for (brand, name), counts in sorted(by_account.items())
+    ]

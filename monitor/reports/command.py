@@ -82,7 +82,13 @@ async def make_report(config: Config, period: Period, options: ReportOptions, *,
     async with open_store(config) as store:
         await prepare(config, store)
         request = ReportRequest(period, hours=options.hours, brands=options.brands)
-        return await build_report(ReportStore(store.pool), request, as_of=as_of, policies=policy_notes(config))
+        return await build_report(
+            ReportStore(store.pool),
+            request,
+            as_of=as_of,
+            policies=policy_notes(config),
+            prices=config.x.pricing.prices(),
+        )
 
 
 def run_report_command(

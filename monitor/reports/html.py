@@ -18,6 +18,7 @@ from monitor.reports.present import (
     PEER_METRICS,
     cell,
     changes_line,
+    cost_table,
     has_business_time,
     methodology,
     outcome,
@@ -109,6 +110,13 @@ _TEMPLATE = """<!doctype html>
 {% for r in account_rows %}<tr><td>{{ r.name }}<br><span class="sub">{{ r.sub }}</span></td>
 {% for c in r.cells %}<td>{{ c.value }}</td>{% endfor %}</tr>
 {% endfor %}</table>
+
+{% if cost_rows %}<h2>{{ w("x_api_spend") }}</h2>
+<table>
+<tr>{% for h in cost_header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in cost_rows %}<tr><td>{{ r[0] }}</td>{% for c in r[1:] %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<p class="meta">{{ w("x_api_spend_note") }}</p>{% endif %}
 
 {% if peers %}<h2>{{ w("peers") }}</h2>
 <p class="meta">{{ w("peers_intro") }}</p>
@@ -206,5 +214,7 @@ def render_html(report: Report, words: Words) -> bytes:
         peers=peer_lines(report, words),
         peer_metrics=[words(m.key) for m in PEER_METRICS],
         methodology=[_rich(p) for p in methodology(report, words)],
+        cost_header=cost_table(report, words)[0],
+        cost_rows=cost_table(report, words)[1],
     )
     return html.encode("utf-8")

@@ -76,6 +76,17 @@ _STRINGS: dict[str, dict[Language, str]] = {
     },
     "longest": {"en": "The 10 longest waits", "fr": "Les 10 attentes les plus longues"},
     "per_account": {"en": "Per account", "fr": "Par compte"},
+    "x_api_spend": {"en": "X API spend (estimate)", "fr": "Dépenses de l'API X (estimation)"},
+    "x_api_spend_note": {
+        "en": "Resources X bills at pay-per-use prices, each once per UTC day, over the period's days; "
+        "the Developer Console is the reference (docs/cost.md).",
+        "fr": "Ressources facturées par X au prix du paiement à l'usage, chacune une fois par jour UTC, sur les "
+        "jours de la période ; la console développeur fait foi (docs/cost.md).",
+    },
+    "billed_resources": {"en": "Billed resources", "fr": "Ressources facturées"},
+    "spend_dollars": {"en": "Spend ($)", "fr": "Dépense ($)"},
+    "answered_questions": {"en": "Answered questions", "fr": "Questions répondues"},
+    "spend_per_answered": {"en": "$ per answered question", "fr": "$ par question répondue"},
     "methodology": {"en": "Methodology", "fr": "Méthodologie"},
     "questions": {"en": "Questions", "fr": "Questions"},
     "waits": {"en": "Waits opened", "fr": "Attentes ouvertes"},
@@ -129,6 +140,12 @@ _STRINGS: dict[str, dict[Language, str]] = {
     "always_open": {
         "en": "no calendar: every hour counts, wall time",
         "fr": "sans calendrier : toutes les heures comptent, en temps écoulé",
+    },
+    "encrypted_note": {
+        "en": "<b>Encrypted chats.</b> {waits} waits were opened by encrypted chats (XChat): the platform "
+        "gives their sender and time, not their text, so each one counts as a question.",
+        "fr": "<b>Messages chiffrés.</b> {waits} attentes ont été ouvertes par des messages chiffrés (XChat) : "
+        "la plateforme en donne l'expéditeur et l'heure, pas le texte ; chacun compte comme une question.",
     },
     "no_previous": {
         "en": "No data in the previous period ({period}): no changes shown.",
@@ -268,6 +285,7 @@ _REASONS: dict[str, dict[Language, str]] = {
     "private": {"en": "private message", "fr": "message privé"},
     "pattern:extra": {"en": "policy pattern", "fr": "motif de la politique"},
     "corrected": {"en": "corrected by a person", "fr": "corrigé à la main"},
+    "encrypted": {"en": "encrypted chat (no text)", "fr": "message chiffré (sans texte)"},
 }
 
 _MONTHS: dict[Language, list[str]] = {

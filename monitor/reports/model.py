@@ -160,6 +160,23 @@ class Compared:
 
 
 @dataclass(frozen=True)
+class CostRow:
+    """What one X account's API reads cost over the report's period (docs/cost.md)."""
+
+    brand: str
+    account: str
+    resources: int
+    """Resources X billed (each once per UTC day)."""
+    dollars: float
+    answered: int
+    """Questions answered in the period."""
+
+    @property
+    def per_answered(self) -> float | None:
+        return self.dollars / self.answered if self.answered else None
+
+
+@dataclass(frozen=True)
 class Report:
     """One SLA report: figures per scope for a period and the one before, charts' data, tables."""
 
@@ -181,6 +198,10 @@ class Report:
     """Breached waits by the weekday (0 = Monday) and local hour they were opened at: [7][24]."""
     longest: list[LongWait]
     policies: list[PolicyNote] = field(default_factory=list)
+    costs: list[CostRow] = field(default_factory=list)
+    """The X accounts' estimated API spend (accounts with billed reads only)."""
+    encrypted_waits: int = 0
+    """Waits of the period opened by an encrypted chat (XChat): counted like any, with no text."""
     peers: list[Compared] = field(default_factory=list)
     """Each brand that has peers, then its peers ("You and your peers"); empty: no peers."""
 

@@ -39,6 +39,7 @@ from monitor.reports.present import (
     Tone,
     cell,
     changes_line,
+    cost_table,
     has_business_time,
     has_previous,
     methodology,
@@ -404,6 +405,33 @@ def _longest_table(report: Report, words: Words, st: dict[str, ParagraphStyle]) 
     return table
 
 
+def _cost_section(report: Report, words: Words, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The X API spend table and its note (nothing when no read was billed)."""
+    heads, rows = cost_table(report, words)
+    if not rows:
+        return []
+    data: list[list[Any]] = [
+        [Paragraph(escape(h), st["head"] if i == 0 else st["head_r"]) for i, h in enumerate(heads)]
+    ]
+    data += [[Paragraph(escape(c), st["cell"] if i == 0 else st["cell_r"]) for i, c in enumerate(r)] for r in rows]
+    width = 30 * mm
+    table = Table(data, colWidths=[CONTENT_W - 4 * width, *[width] * 4], repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.4, LINE),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    return [
+        Paragraph(escape(words("x_api_spend")), st["h2"]),
+        table,
+        Paragraph(escape(words("x_api_spend_note")), st["method"]),
+    ]
+
+
 def _chart(png: bytes) -> Image:
     image = Image(io.BytesIO(png))
     ratio = image.imageHeight / image.imageWidth
@@ -458,6 +486,7 @@ def render_pdf(report: Report, words: Words) -> bytes:
         CondPageBreak(40 * mm),
         Paragraph(escape(words("per_account")), st["h2"]),
         _figures_table([(a, 1) for a in report.accounts], words, st, first_header=words("account"), changes=False),
+        *_cost_section(report, words, st),
         *_peers_section(report, words, st),
         # The methodology stays in one piece: on this page if it fits, else wholly on the next one
         # (never a last page holding one line of it).

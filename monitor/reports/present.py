@@ -237,7 +237,8 @@ def methodology(report: Report, words: Words) -> list[str]:
     the policies."""
     fixed = words.methodology()
     peers = [words.peer_methodology()] if report.peers else []
-    return [*fixed[:-1], hours_note(report, words), fixed[-1], *peers, *policy_lines(report, words)]
+    encrypted = [words("encrypted_note").format(waits=report.encrypted_waits)] if report.encrypted_waits else []
+    return [*fixed[:-1], hours_note(report, words), fixed[-1], *encrypted, *peers, *policy_lines(report, words)]
 
 
 def changes_line(report: Report, words: Words) -> str:
@@ -246,3 +247,20 @@ def changes_line(report: Report, words: Words) -> str:
     if not has_previous(report):
         return words("no_previous").format(period=previous)
     return f"{words('changes_against')} {previous}."
+
+
+def cost_table(report: Report, words: Words) -> tuple[list[str], list[list[str]]]:
+    """The X API spend section: its header and one row per account (empty without billed reads)."""
+    header = [words("account"), words("billed_resources"), words("spend_dollars"), words("answered_questions")]
+    header.append(words("spend_per_answered"))
+    rows = [
+        [
+            f"{c.account} ({c.brand})",
+            words.integer(c.resources),
+            words.decimal(c.dollars, 2),
+            words.integer(c.answered),
+            words.decimal(c.per_answered, 3) if c.per_answered is not None else "–",
+        ]
+        for c in report.costs
+    ]
+    return header, rows

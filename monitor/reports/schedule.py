@@ -170,7 +170,13 @@ class ReportScheduler:
         """The report of `schedule` for the period its occurrence names, rendered in its formats."""
         period = parse_period(schedule.period, now=occurrence, timezone=self.timezone(schedule))
         request = ReportRequest(period, hours=schedule.hours, brands=tuple(schedule.brands))
-        report = await build_report(self.reports, request, as_of=self.clock(), policies=policy_notes(self.config))
+        report = await build_report(
+            self.reports,
+            request,
+            as_of=self.clock(),
+            policies=policy_notes(self.config),
+            prices=self.config.x.pricing.prices(),
+        )
 
         def render_all() -> dict[str, bytes]:
             return {

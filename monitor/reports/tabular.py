@@ -209,6 +209,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             for w in report.longest
         ],
         "policies": [vars(p) for p in report.policies],
+        "costs": [{**vars(c), "per_answered": c.per_answered} for c in report.costs],
         "peers": [
             {
                 "brand": c.brand,

@@ -25,10 +25,10 @@ import math
 import random
 import time
 from bisect import insort
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +37,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
 from monitor.simulator.net import FakeServer
+from monitor.simulator.x_activity import Chat, envelope, new_chat
 from monitor.simulator.x_search import Post as SearchPost
 from monitor.simulator.x_search import QueryError, parse_query
 
@@ -325,6 +326,8 @@ class FakeXApi(FakeServer):
         """Credentials of apps outside a project with API access: 403 client-not-enrolled everywhere."""
         self.tweets: dict[int, Tweet] = {}
         self.dm_events: dict[int, DmEvent] = {}
+        self.chats: list[Chat] = []
+        """Encrypted chats (XChat): no endpoint reads them, X Activity API events carry them."""
         self.requests: list[RequestRecord] = []
         self._faults: deque[_Fault] = deque()
         self._malformed: dict[int, tuple[tuple[str, ...], dict[str, Any]]] = {}
@@ -335,6 +338,11 @@ class FakeXApi(FakeServer):
         self._seq: dict[int, int] = {}
         self._misbehaviours: list[_Misbehaviour] = []
         self._tokens = 0
+        self.owned_reads = True
+        """Whether reads of a user's mentions and timeline are "owned reads" (the app is the user's)."""
+        self.billed: Counter[tuple[str, str]] = Counter()
+        """(user id, kind) -> resources billed, by X's rules (docs/cost.md): once per UTC day each."""
+        self._billed_today: tuple[date | None, set[tuple[str, str, str]]] = (None, set())
         self.search_reads: dict[tuple[str, str], int] = {}
         """(query, UTC day) -> posts served in the `data` of recent-search answers: what X bills."""
 
@@ -440,6 +448,17 @@ class FakeXApi(FakeServer):
         for user in (a, b):
             insort(self._dms.setdefault(user, []), eid)
         return eid
+
+    def add_chat(self, sender_id: str, recipient_id: str, at: datetime | float) -> Chat:
+        """An encrypted chat message: its events (`chat_envelope`) give sender and time, never text."""
+        chat = new_chat(sender_id, recipient_id, at.timestamp() if isinstance(at, datetime) else at)
+        self.chats.append(chat)
+        return chat
+
+    def post_event(self, event_type: str, user_id: str, tweet_id: int) -> dict[str, Any]:
+        """A post event of a stored tweet for the subscribed user, in XAA's envelope: the payload is
+        the whole post."""
+        return envelope(event_type, user_id, self._tweet_json(self.tweets[tweet_id], TWEET_FIELDS))
 
     def _store(self, tweet: Tweet) -> None:
         self.tweets[tweet.id] = tweet
@@ -602,6 +621,7 @@ class FakeXApi(FakeServer):
             response = self._render(body, fault)
             if fault is not None and fault not in ("partial_errors", "slow"):
                 record.ids = []
+            self._bill(endpoint, record, now)
             raise _Reply(self._with(response, headers))
         except _Reply as reply:
             for name, value in headers.items():  # every answer after the budget check has them
@@ -611,6 +631,22 @@ class FakeXApi(FakeServer):
                 reply.response.headers["x-rate-limit-reset"] = lying.reset
             record.status = reply.response.status
             return reply.response
+
+    def _bill(self, endpoint: str, record: RequestRecord, now: float) -> None:
+        """Count the resources a 200 answer returned as X bills them: per resource, once per UTC day."""
+        if endpoint == USER_BY_USERNAME or not record.ids:
+            return
+        day = datetime.fromtimestamp(now, UTC).date()
+        if self._billed_today[0] != day:  # X's de-duplication window resets at midnight UTC
+            self._billed_today = (day, set())
+        seen = self._billed_today[1]
+        owned = self.owned_reads and endpoint != SEARCH  # a search reads others' posts: never owned
+        kind = "dm_event_read" if endpoint == DM_EVENTS else "owned_read" if owned else "post_read"
+        user = record.user_id or ""
+        for item_id in record.ids:
+            if item_id != "None" and (user, kind, item_id) not in seen:
+                seen.add((user, kind, item_id))
+                self.billed[(user, kind)] += 1
 
     def _hostile(self, endpoint: str, user_id: str | None) -> dict[str, _Misbehaviour]:
         """The misbehaviours that apply to this request, by kind."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from monitor.domain.cost import BillableRead
 from monitor.domain.items import Rejected
 from monitor.domain.model import Message
 
@@ -77,6 +78,10 @@ class Batch:
     calls: int = field(default=1)
     rejected: Sequence[Rejected] = ()
     """Items that could not become messages: quarantined in the transaction of the messages."""
+    billable: Sequence[BillableRead] = ()
+    """Every resource the API returned that it bills (docs/cost.md), read again or not: the store
+    counts each once per UTC day, in the transaction of the messages. Bounded by the fetch's page
+    cap (a source's MAX_PAGES × PAGE_SIZE)."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ class ReplayMemory:
             self._seen.popitem(last=False)
         return True
 
+    def forget(self, body: bytes) -> None:
+        """Forget `body` (it was not acted on after all: its sender delivers it again)."""
+        self._seen.pop(hashlib.sha256(body).digest()[:16], None)
+
     def __len__(self) -> int:
         return len(self._seen)
 

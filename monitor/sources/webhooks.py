@@ -1,4 +1,6 @@
-"""Webhook deliveries from Meta (Facebook Pages) and X (Account Activity API): verify, read, nudge.
+"""Webhook deliveries from Meta (Facebook Pages) and X (X Activity API, and the Account Activity
+API until X turns it off): verify, read, nudge; X's encrypted chats are the one thing a delivery
+brings that no poll can read, so they come back as messages to ingest (`Delivery.chats`).
 
 A delivery does not carry everything a poll reads (a Messenger event names the customer's
 page-scoped id, not the conversation; X sends tweets in its v1.1 shape), so the pollers stay the
@@ -28,11 +30,25 @@ import hmac
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.domain.model import Message
 from monitor.sources.facebook import COMMENTS, MESSENGER
+from monitor.sources.x.activity_events import (
+    CHAT_EVENTS,
+    DM_RECEIVED,
+    DM_SENT,
+    POST_CREATE,
+    POST_MENTION,
+    POST_REPLY,
+    ActivityEvent,
+    ActivityEventError,
+    is_envelope,
+    parse_envelope,
+)
+from monitor.sources.x.chats import chat_message
 
 X_MENTIONS, X_REPLIES, X_DM = "x.mentions", "x.replies", "x.dm"
 
@@ -41,6 +57,15 @@ META_FIELDS = {"messaging": (MESSENGER,), "feed": (COMMENTS,)}
 """Entry part (the `messaging` list, or a `changes[].field`) -> streams to poll now."""
 X_EVENTS = {"tweet_create_events": (X_MENTIONS, X_REPLIES), "direct_message_events": (X_DM,)}
 """Account Activity event list -> streams to poll now (other events: likes, follows... are not ours)."""
+XAA_EVENTS = {
+    POST_MENTION: (X_MENTIONS,),
+    POST_REPLY: (X_MENTIONS,),  # a reply to the brand's post is read with the mentions
+    POST_CREATE: (X_REPLIES,),  # the brand's own posts and replies
+    DM_RECEIVED: (X_DM,),
+    DM_SENT: (X_DM,),
+}
+"""X Activity API event type -> streams to poll now. Chat events are ingested (no poll reads them);
+other types (likes, follows, profile updates) are not ours."""
 
 CHALLENGE_MAX = 128
 """Characters of X's `crc_token` and Meta's `hub.challenge`. X's tokens are 48 characters (base64 of
@@ -51,6 +76,8 @@ _CHALLENGE = re.compile(r"[A-Za-z0-9+/=._~-]+")
 challenge is a JSON object, and no CRC answer is the signature of a delivery we would accept."""
 _MS_AFTER = 10**11
 """An event time above this is in milliseconds (10^11 seconds is the year 5138)."""
+X_EVENTS_READ_MAX = 100
+"""DM events of one delivery read for their time (X sends one): the rest are not needed for it."""
 _TIME_MAX = 10**16
 """Larger numbers are no time of ours (milliseconds in the year 318857), and would not fit a float."""
 
@@ -73,12 +100,22 @@ class Nudge:
 
 
 @dataclass(frozen=True)
+class Chat:
+    """An encrypted chat message of the account(s) behind X user id `key`."""
+
+    key: str
+    message: Message
+
+
+@dataclass(frozen=True)
 class Delivery:
     """What a verified delivery says: the streams with news, and the newest event time it carries
     (Unix seconds, covered by the signature; None when it carries none)."""
 
     nudges: list[Nudge]
     event_time: float | None = None
+    chats: list[Chat] = field(default_factory=list)
+    """Encrypted chat events, as messages of the account they name: ingested, not polled."""
 
     def age(self, now: float) -> float | None:
         return None if self.event_time is None else now - self.event_time
@@ -223,9 +260,16 @@ def _x_time(event: Any) -> float | None:
     return None
 
 
-def read_x(body: bytes) -> Delivery:
-    """The account and streams an Account Activity delivery concerns, and its newest event time."""
+def read_x(body: bytes, received_at: datetime | None = None) -> Delivery:
+    """The account and streams an X delivery concerns, its newest event time, and the encrypted
+    chats it carries (a chat time past `received_at` is clamped; None: not checked): an X
+    Activity API envelope or an Account Activity API delivery."""
     payload = _json_object(body)
+    if is_envelope(payload):
+        try:
+            return read_xaa(parse_envelope(payload), received_at)
+        except ActivityEventError as exc:
+            raise WebhookError(400, "bad_request", str(exc)) from None
     user = _id(payload.get("for_user_id"), "for_user_id")
     streams: set[str] = set()
     times: list[float | None] = []
@@ -237,3 +281,33 @@ def read_x(body: bytes) -> Delivery:
                 streams.update(names)
                 times.extend(_x_time(e) for e in payload[name])
     return Delivery([Nudge("x", user, tuple(sorted(streams)))] if streams else [], _newest(times))
+
+
+def _xaa_time(event: ActivityEvent) -> float | None:
+    """When an X Activity API event happened: a chat's `created_at_msec`, a legacy DM's
+    `created_timestamp`, or a post's `created_at` (ISO 8601)."""
+    p = event.payload
+    if (t := _unix(p.get("created_at_msec"))) is not None:
+        return t
+    dms = p.get("direct_message_events")
+    if isinstance(dms, list) and dms:
+        return _newest(_x_time(e) for e in dms[:X_EVENTS_READ_MAX])
+    text = p.get("created_at")  # a post event's payload is the post
+    if isinstance(text, str) and len(text) <= 40:
+        try:
+            return datetime.fromisoformat(text).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def read_xaa(event: ActivityEvent, received_at: datetime | None = None) -> Delivery:
+    """What one X Activity API event says: a chat to ingest, or the streams of the filter's user
+    to poll now (an event type of no stream of ours: nothing)."""
+    if event.user_id is None:
+        return Delivery([])
+    when = _xaa_time(event)
+    if event.event_type in CHAT_EVENTS:
+        return Delivery([], when, [Chat(event.user_id, chat_message(event, received_at=received_at))])
+    streams = XAA_EVENTS.get(event.event_type, ())
+    return Delivery([Nudge("x", event.user_id, streams)] if streams else [], when)

@@ -212,6 +212,14 @@ _LONGEST_SQL = f"""
 """
 
 
+_ENCRYPTED_SQL = f"""
+    SELECT count(*)::bigint AS waits
+    FROM waits w
+    JOIN messages m ON m.account_id = w.account_id AND m.external_id = w.opened_message
+    WHERE {_COHORT} AND NOT m.text_available
+"""
+
+
 @dataclass(frozen=True)
 class ReportQuery:
     """What a report reads: these accounts' waits opened in [previous_start, end), as of `as_of`.
@@ -249,6 +257,8 @@ class ReportRows:
     previous_counts: list[asyncpg.Record]
     previous_first_responses: list[asyncpg.Record]
     longest: list[asyncpg.Record]
+    encrypted: list[asyncpg.Record]
+    """One row: `waits`, those of the current period opened by an encrypted chat (no text)."""
 
 
 def fine_edges(coarse: Sequence[float]) -> tuple[list[float], list[int]]:
@@ -323,6 +333,7 @@ class ReportStore:
             fetch(_COUNTS_SQL, *previous),
             fetch(first_responses, *previous, edges, to_coarse),
             fetch(_LONGEST_SQL, *current, q.longest),
+            fetch(_ENCRYPTED_SQL, ids, start, end),
         ]
         results = await self._in_one_snapshot(queries)
         return ReportRows(*results)

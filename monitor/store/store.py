@@ -129,6 +129,7 @@ _COPIED = (
     "raw",
     "future_created_at",
     "reply_to_brand",
+    "text_available",
     "is_question",
     "is_automatic",
     "reason",
@@ -484,7 +485,7 @@ class Transaction:
         message_ids = self._message_ids
         for r in await self.conn.fetch(
             "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
-            " reply_to_brand, label, is_question, is_automatic, reason FROM messages"
+            " reply_to_brand, label, is_question, is_automatic, reason, text_available FROM messages"
             " WHERE thread_id = ANY($1::bigint[]) OR (account_id = $2 AND external_id = ANY($3::text[]))",
             ids,
             account_id,
@@ -506,6 +507,7 @@ class Transaction:
                     r["is_retweet"],
                     r["reply_to_brand"],
                     r["label"],
+                    r["text_available"],
                 )
             )
             thread.flags[ext] = Flags(r["is_question"], r["is_automatic"], r["reason"])
@@ -552,6 +554,7 @@ class Transaction:
                             m.raw,
                             m.future_created_at,
                             m.reply_to_brand,
+                            m.text_available,
                             *flags[m.external_id],
                         )
                         for m in change.new

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import parse
 from monitor.deadlines import DeadlineScheduler
+from monitor.domain.cost import BILLABLE_KINDS
 from monitor.domain.items import REJECT_REASONS
 from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
@@ -321,6 +322,7 @@ async def test_labels_stay_in_the_configured_sets_whatever_the_content(store: St
         "at_risk",
         "min",
         "max",
+        *BILLABLE_KINDS,
     }  # "default" is the policy's name; the handles are the configured ones
     for name, labels in samples(registry):
         for key, value in labels:

@@ -371,6 +371,16 @@ async def test_two_peers_against_the_brand_to_the_second_within_their_budgets(
     assert 'social_inbox_peer_poll_total{brand="shop",peer="globex",result="ok"}' in text
     assert "peer:" not in text  # no inbox series names a peer
     assert [a.account for a in report.accounts] == ["shop-x"]  # the inbox's tables know no peer
+    async with store.pool.acquire() as conn:  # the cost of reading peers (docs/cost.md): not owned reads
+        billed = await conn.fetch(
+            "SELECT a.name, b.kind, count(*) AS n FROM billable_reads b JOIN accounts a ON a.id = b.account_id"
+            " WHERE a.peer GROUP BY 1, 2 ORDER BY 1"
+        )
+    assert [(r["name"], r["kind"]) for r in billed] == [
+        ("peer:shop:globex", "post_read"),
+        ("peer:shop:initech", "post_read"),
+    ]
+    assert sum(r["n"] for r in billed) <= fake_api.billed[("", "post_read")]
     assert_rendered(report)
 
 

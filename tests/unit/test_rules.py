@@ -141,6 +141,7 @@ def test_every_alert_follows_the_conventions() -> None:
         "SocialInboxMonitorDown",
         "SocialInboxNoHealthyMonitor",
         "SocialInboxStreamStale",
+        "SocialInboxXBudgetAtRisk",
     }
     runbook = (DEPLOY / "runbook.md").read_text()
     for name, blocks in found.items():

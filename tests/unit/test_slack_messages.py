@@ -136,7 +136,7 @@ def resolved(alerts: list[dict[str, Any]], starts: dict[str, int], end: int) -> 
     return [{**a, "status": "resolved", "endsAt": at(end)} for a in firing(alerts, starts)]
 
 
-def render(data: dict[str, Any], tmp_path: Path) -> Message:
+def render(data: dict[str, Any], tmp_path: Path, templates: Path = DEPLOY / "templates") -> Message:
     """Every field of the Slack attachment, rendered by amtool with the repository's templates."""
     (tmp_path / "data.json").write_text(json.dumps(data))
     text = SEPARATOR.join(f'{{{{ template "social_inbox.slack.{field}" . }}}}' for field in FIELDS)
@@ -145,7 +145,7 @@ def render(data: dict[str, Any], tmp_path: Path) -> Message:
             "amtool",
             "template",
             "render",
-            f"--template.glob={DEPLOY / 'templates' / '*.tmpl'}",
+            f"--template.glob={templates / '*.tmpl'}",
             f"--template.data={tmp_path / 'data.json'}",
             f"--template.text={text}",
         ],
@@ -294,3 +294,124 @@ def test_other_alerts_keep_their_summary_and_description(tmp_path: Path) -> None
         "<https://grafana.example.com/d/inbox-pipeline?var-brand=acme&var-account=acme-x|Dashboard> · "
         "<https://git.example.com/inbox-monitor/runbook.md#socialinboxpollerfailing|Runbook>\n"
     )
+
+
+def annotation_duration(value: float) -> str:
+    """A duration as the rules' annotations write it (alerts.toml): `$round` in PromQL, then the `d`
+    template - Prometheus's humanizeDuration and the template's regular expressions, read from
+    alerts.toml so that the test follows the rules."""
+    rounded = round(value) if round(value) < 60 else 60 * round(value / 60)
+    if rounded >= 36000:
+        rounded = 3600 * int(value / 3600 + 0.5)
+    days, rest = divmod(int(rounded), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days}d {hours}h {minutes}m {secs}s"
+    elif hours:
+        text = f"{hours}h {minutes}m {secs}s"
+    elif minutes:
+        text = f"{minutes}m {secs}s"
+    else:
+        text = f"{rounded:.4g}s"
+    alerts_toml = (DEPLOY / "alerts.toml").read_text()
+    chain = re.search(r'\{\{ define "d" \}\}\{\{ \. \| humanizeDuration (.*?) \}\}\{\{ end', alerts_toml)
+    assert chain, "alerts.toml: the `d` template"
+    for pattern, replacement in re.findall(r'\| reReplaceAll "(.*?)" "(.*?)"', chain[1]):
+        text = re.sub(pattern, replacement.replace("$1", r"\1").replace("$2", r"\2"), text)
+    return text
+
+
+@pytest.mark.parametrize(
+    "seconds", [45, 59.6, 3120, 6300, 35999, 39600, 84600, 86400, 88200, 172800, 183600, 185000, 30 * 86400 + 3600]
+)
+def test_a_resolved_message_rounds_as_the_annotations(seconds: float, tmp_path: Path) -> None:
+    """ "Lasted ..." says a duration as the annotations say one ("2 days 3 h", never "51 h")."""
+    start = MINUTE_0
+    alert = {
+        "labels": {"alertname": "SocialInboxQuestionUnanswered"},
+        "annotations": {},
+        "status": "resolved",
+        "startsAt": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "endsAt": (start + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    (tmp_path / "data.json").write_text(json.dumps({"alerts": [alert]}))
+    result = subprocess.run(
+        [
+            "amtool",
+            "template",
+            "render",
+            f"--template.glob={DEPLOY / 'templates' / '*.tmpl'}",
+            f"--template.data={tmp_path / 'data.json'}",
+            '--template.text={{ template "social_inbox.lasted" (index .Alerts 0) }}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == annotation_duration(seconds)
+
+
+GRAFANA_ALERTING = ROOT / "grafana" / "alerting" / "inbox-monitor.yml"
+
+
+def grafana_rules() -> dict[str, dict[str, Any]]:
+    doc = yaml.safe_load(GRAFANA_ALERTING.read_text())
+    return {rule["title"]: rule for group in doc["groups"] for rule in group["rules"]}
+
+
+def test_grafana_sends_the_same_messages(tmp_path: Path) -> None:
+    """Grafana's Slack contact point uses the templates Alertmanager uses, provisioned as a Grafana
+    notification template; the question rules carry the annotations those templates read, written
+    with the same duration rule. Grafana is not available here (DESIGN.md): the template Grafana
+    gets is rendered by amtool (the same Go templates, and Grafana's notification data model has
+    what slack.tmpl reads), and the Grafana annotations are checked to be the Prometheus ones'
+    templates fed by the same rounded queries, not rendered by Grafana."""
+    doc = yaml.safe_load(GRAFANA_ALERTING.read_text())
+    (template,) = doc["templates"]
+    assert template["template"] == (DEPLOY / "templates" / "slack.tmpl").read_text()
+    (receiver,) = doc["contactPoints"][0]["receivers"]
+    assert receiver["settings"]["title"] == '{{ template "social_inbox.slack.title" . }}'
+    assert receiver["settings"]["text"] == '{{ template "social_inbox.slack.text" . }}'
+
+    alerts_toml = (DEPLOY / "alerts.toml").read_text()
+    define = re.search(r'\{\{ define "d" \}\}.*?\{\{ end -\}\}', alerts_toml)
+    assert define
+    rounding = "round(%[1]s) < 60 or round(%[1]s, 60) < 36000 or round(%[1]s, 3600)"
+    assert f'$round := "{rounding}"' in alerts_toml  # the Prometheus annotations' rounding
+    rules = grafana_rules()
+    for name, durations in (
+        ("SocialInboxQuestionUnanswered", ("target", "oldest_wait")),
+        ("SocialInboxQuestionAtRisk", ("target", "oldest_wait", "time_left")),
+    ):
+        annotations = rules[name]["annotations"]
+        assert {"questions", *durations, "dashboard_url", "runbook_url"} <= set(annotations), name
+        for fact in durations:
+            assert annotations[fact].startswith(define[0]), (name, fact)
+        facts = {n["refId"]: n["model"] for n in rules[name]["data"] if n["refId"].endswith("_query")}
+        assert facts, name
+        for model in facts.values():
+            inner = re.fullmatch(r"round\((.+?)\) < 60 or .*", model["expr"])
+            assert inner and model["expr"] == rounding.replace("%[1]s", inner[1]), (name, model["expr"])
+
+    # The same alert through both paths: Grafana's labels add its folder; it has no handle (no
+    # `query` in its templates), so the account's name stands where Alertmanager's says @acme.
+    unanswered = expected_alerts(NIGHT, "SocialInboxQuestionUnanswered")
+    starts = {"1": 7, "2": 8, "5": 25, "10": 25}
+    grown = unanswered[24] + [a for a in unanswered[25] if a["labels"]["questions_at_least"] in ("5", "10")]
+    (tmp_path / "grafana").mkdir()
+    (tmp_path / "grafana" / "social-inbox-slack.tmpl").write_text(template["template"])
+    for alerts in (firing(unanswered[7], starts), firing(grown, starts), resolved(unanswered[99], starts, 100)):
+        prometheus = render(notification("slack-oncall", alerts), tmp_path)
+        as_grafana = [
+            {
+                **a,
+                "labels": {**a["labels"], "grafana_folder": "Social inbox"},
+                "annotations": {k: v for k, v in a["annotations"].items() if k != "account_handle"},
+            }
+            for a in alerts
+        ]
+        grafana = render(notification("inbox-monitor-slack", as_grafana), tmp_path, tmp_path / "grafana")
+        assert grafana.title == prometheus.title.replace("@acme", "acme-x"), grafana.title
+        assert grafana.text.split("\n")[0] == prometheus.text.split("\n")[0]

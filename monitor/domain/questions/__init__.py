@@ -9,6 +9,7 @@ and the decision itself (`decision`).
 """
 
 from monitor.domain.questions.decision import (
+    ENCRYPTED,
     MAX_CHARS,
     REASONS,
     Decision,
@@ -21,6 +22,7 @@ from monitor.domain.questions.rules import DEFAULT_RULES, QuestionRules
 
 __all__ = [
     "DEFAULT_RULES",
+    "ENCRYPTED",
     "MAX_CHARS",
     "REASONS",
     "Decision",

@@ -109,12 +109,16 @@ _AUTOMATIC_RE = alt(*AUTOMATIC)
 _AUTOMATIC_START_RE = re.compile(AUTOMATIC_START)
 
 
+ENCRYPTED = "encrypted"
+"""The reason of an encrypted chat's decision: set by the engine, no rule reads a text X never gives."""
+
 REASONS: dict[str, str] = {
     # inbound, any channel
     "pattern:ignore": "matches the policy's ignore_patterns: never needs a reply",
     "pattern:extra": "matches the policy's extra_patterns: needs a reply",
     "retweet": "a retweet: never needs a reply",
     "corrected": "a person's correction decides (set by the engine, not by the rules)",
+    ENCRYPTED: "an encrypted chat (XChat): its text is not available, so not classified; needs a reply",
     "private": "a private message (DM, Messenger): needs a reply unless a courtesy after the brand's reply",
     "courtesy": 'after the brand\'s reply, only thanks, praise, ok, "it works now" or "I\'ll try that": no reply',
     # inbound, public, after the brand's reply or replying to it

@@ -88,7 +88,9 @@ class XPeerSource(XTimelineSource):
         ledger: ReadLedger,
         **kwargs: Any,
     ) -> None:
-        super().__init__(STREAM, endpoint=ENDPOINT_SEARCH, user_id=user_id or "", handle=handle, **kwargs)
+        super().__init__(
+            STREAM, endpoint=ENDPOINT_SEARCH, owned_reads=False, user_id=user_id or "", handle=handle, **kwargs
+        )
         self._session: aiohttp.ClientSession = kwargs["session"]
         self._base_url: str | None = kwargs.get("base_url")
         self._timeout: float = kwargs.get("timeout", 30.0)

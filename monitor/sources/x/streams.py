@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from tweepy.asynchronous import AsyncClient
 
+from monitor.domain.cost import BillableKind, BillableRead
 from monitor.domain.items import Rejected
 from monitor.domain.model import Message
 from monitor.runtime import UnixClock
@@ -178,6 +179,8 @@ class _XSource(ABC):
         self._pages = 0
         self._rejected: list[Rejected] = []
         """Items set aside by the pages of the current fetch."""
+        self._billable: list[BillableRead] = []
+        """What the pages of the current fetch returned that X bills (bounded by the page cap)."""
         self._anomalies: set[str] = set()
         """What the API did wrong in this fetch's pagination (logged on change)."""
         self._reported: set[str] = set()
@@ -261,6 +264,7 @@ class _XSource(ABC):
     def _start(self) -> None:
         self._pages = 0
         self._rejected = []
+        self._billable = []
         self._anomalies = set()
 
     def _received(self) -> datetime:
@@ -301,7 +305,27 @@ class _XSource(ABC):
                 f"{self.endpoint}: {len(data)} items on one page, more than the max_results={PAGE_SIZE} asked",
                 endpoint=self.endpoint,
             )
+        self._bill(data)
         return payload
+
+    @property
+    @abstractmethod
+    def billable_kind(self) -> BillableKind:
+        """What X bills each item returned by this stream's endpoint as."""
+
+    def billed(self) -> list[BillableRead]:
+        """What the last fetch or history page returned that X bills (a backfill stores it)."""
+        return list(self._billable)
+
+    def _bill(self, data: object) -> None:
+        """Note each item of a page's `data` X bills for: every one returned, malformed or not
+        (X bills what it sends), named by its id; an item without one cannot be told apart."""
+        if not isinstance(data, list):
+            return
+        for item in data:
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if isinstance(item_id, str | int) and not isinstance(item_id, bool):
+                self._billable.append(BillableRead(self.billable_kind, str(item_id)))
 
     async def _history(self, page: Callable[[], Awaitable[Page]]) -> Page:
         """One page read on its own (a backfill's); out of budget, RateLimited."""
@@ -326,6 +350,7 @@ class _XSource(ABC):
             next_poll_after=self.budget.spacing(now),
             calls=self._pages,
             rejected=list(self._rejected),
+            billable=list(self._billable),
         )
 
     def _report(self) -> None:
@@ -355,10 +380,16 @@ class XTimelineSource(_XSource):
 
     resume_by_id = True
 
-    def __init__(self, stream: str, *, endpoint: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, stream: str, *, endpoint: str | None = None, owned_reads: bool = True, **kwargs: Any) -> None:
         self.stream = stream
         self.endpoint = endpoint or (ENDPOINT_MENTIONS if stream == "x.mentions" else ENDPOINT_TWEETS)
+        self.owned_reads = owned_reads
+        """Whether X bills this timeline as "owned reads" (the account owns the developer app)."""
         super().__init__(**kwargs)
+
+    @property
+    def billable_kind(self) -> BillableKind:
+        return "owned_read" if self.owned_reads else "post_read"
 
     async def _page(
         self,
@@ -447,6 +478,10 @@ class XDmSource(_XSource):
 
     stream = "x.dm"
     endpoint = ENDPOINT_DM_EVENTS
+
+    @property
+    def billable_kind(self) -> BillableKind:
+        return "dm_event_read"
 
     async def _page(self, token: str | None) -> Page:
         params: dict[str, Any] = {
@@ -576,6 +611,7 @@ def x_sources(
             credentials=bearer_of,
             make_client=lambda values: tweepy_client(bearer_token=values[0]),
             initial=initial,
+            owned_reads=account.owned_reads,
             **common,
         )
         for stream in ("x.mentions", "x.replies")
