@@ -36,8 +36,10 @@ def report(figures: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return figures
 
 
-def x_account(name: str, user_id: str, api: str, poll: float, policy: str = "default") -> str:
-    """A `[[brands.accounts]]` table of an X account on the fake X API (token in $X_TOKEN)."""
+def x_account(name: str, user_id: str, api: str, poll: float, policy: str = "default", *, stream: bool = False) -> str:
+    """A `[[brands.accounts]]` table of an X account on the fake X API (token in $X_TOKEN), with
+    `stream`: on the X Activity API's persistent stream."""
+    activity = '[brands.accounts.x_activity]\nmode = "stream"\n' if stream else ""
     return f"""
 [[brands.accounts]]
 name = "{name}"
@@ -47,7 +49,7 @@ bearer_token_env = "X_TOKEN"
 api_base_url = "{api}"
 poll_interval = "{poll:g}s"
 policy = "{policy}"
-"""
+{activity}"""
 
 
 async def start_monitor(config: Path, database_url: str, log: Path, **environ: str) -> asyncio.subprocess.Process:

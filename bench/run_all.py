@@ -67,6 +67,14 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
             "(question → counted and shown), breach ≤ 2 s"
         ),
     ),
+    "freshness-stream": (
+        "bench_freshness",
+        ["--poll", "600", "--stream", "--accounts", "20", "--questions", "150", "--target", "10"],
+        (
+            "the same with a 10-minute poll interval and every account on the X Activity API's persistent "
+            "stream (issue 19): p99 ≤ 1 s (question → counted and shown), breach ≤ 2 s"
+        ),
+    ),
     "report": ("bench_report", [], "SLA report over a year of 10 brands (issue 9): ≤ 20 s"),
     "footprint": (
         "bench_footprint",

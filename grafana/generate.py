@@ -52,7 +52,7 @@ from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prometheus_model
 
-from monitor.store.figures import breached, first_response, response_rate, within_sla_share
+from monitor.store.figures import answered, breached, first_response, response_rate, within_sla_share
 from monitor.store.peers import comparison_sql
 
 Json = dict[str, Any]
@@ -1195,6 +1195,41 @@ def sla() -> Json:
                         by_name("Response rate (30 d)", unit="percentunit", decimals=1),
                         by_name("Median first response", unit="s"),
                         by_name("p90 first response", unit="s"),
+                    ],
+                ),
+            ],
+            [
+                table(
+                    "Answers by team",
+                    "Per team (docs/agents.md): the questions of the selected period its agents "
+                    "answered, median and p90 response (customer's clock, first and next answers), and the "
+                    "share answered by the deadline. A team is the roster's; signed replies of agents the "
+                    "roster does not list are '(no team)', unsigned replies '(unsigned)'.",
+                    [
+                        sql(f"""
+                    SELECT CASE WHEN m.agent IS NULL THEN '(unsigned)'
+                                ELSE coalesce(m.team, '(no team)') END AS "Team",
+                           count(*) AS "Answers",
+                           percentile_cont(0.5) WITHIN GROUP (ORDER BY w.wall_seconds) AS "Median response",
+                           percentile_cont(0.9) WITHIN GROUP (ORDER BY w.wall_seconds) AS "p90 response",
+                           {within_sla_share(NOW)} AS "Within SLA"
+                    {join}
+                    JOIN messages m ON m.account_id = w.account_id AND m.external_id = w.closed_message
+                    WHERE $__timeFilter(w.opened_at) AND {answered(NOW)} AND {SQL_BRANDS}
+                    GROUP BY 1 ORDER BY "Answers" DESC, "Team"
+                  """)
+                    ],
+                    h=7,
+                    overrides=[
+                        by_name(
+                            "Within SLA",
+                            unit="percentunit",
+                            decimals=1,
+                            thresholds=thresholds((None, "red"), (0.8, "orange"), (0.95, "green")),
+                            custom__cellOptions={"type": "color-text"},
+                        ),
+                        by_name("Median response", unit="s"),
+                        by_name("p90 response", unit="s"),
                     ],
                 ),
             ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from monitor.runtime import Backoff, Monotonic, Supervised
 from monitor.secrets import EnvSecret
 from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
+from monitor.sources.x.activity import ActivityCollector, ActivityStream, Deliver, Ingest, StreamAccount
 from monitor.sources.x.chats import CHAT_STREAM
 from monitor.sources.x.peers import build_peer_source
 from monitor.spending import Spending
@@ -68,7 +70,9 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
     )
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
-        ids[a.name]: AccountContext(ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle)
+        ids[a.name]: AccountContext(
+            ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle, config.attribution(brand, a.policy)
+        )
         for brand, a in accounts
     }
     peers = config.peers()
@@ -116,7 +120,15 @@ async def run(
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
             PollTarget(
-                ids[account.name], account.name, brand, account.channel, source, account.poll_interval.total_seconds()
+                ids[account.name],
+                account.name,
+                brand,
+                account.channel,
+                source,
+                account.poll_interval.total_seconds(),
+                STREAM_NUDGE_GAP_SECONDS
+                if isinstance(account, XAccount) and account.activity_mode() == "stream"
+                else None,
             )
             for brand, account in config.accounts()
             for source in build_sources(account, session)
@@ -141,6 +153,8 @@ async def run(
             metrics.hold(set(leases.held))
             scheduler.account_ids = sorted(set(leases.held) & set(engine.accounts))  # a peer never alerts
             scheduler.wake()
+            for stream in streams:
+                stream.supervised.wake()  # the lease of its connection may have come or gone
             await poller.activate(gained)
             if gained or lost:
                 log.info("accounts held", extra={"held": len(leases.held), "gained": len(gained), "lost": len(lost)})
@@ -166,6 +180,18 @@ async def run(
             if account_id in leases.held:
                 scheduler.wake()  # a question the correction opened may be due already
 
+        everywhere = nudger(store, poller)
+
+        async def stream_nudge(account_id: int, names: Sequence[str]) -> None:
+            """Here when this process polls the account (no round trip through PostgreSQL)."""
+            if not poller.nudge(account_id, names):
+                await everywhere(account_id, names)
+
+        streams = activity_streams(
+            config, ids, targets, session, stream_nudge, leases, chat_ingester(engine, metrics, scheduler.wake)
+        )
+        registry.register(ActivityCollector(streams))
+
         server = HttpServer(
             config.server.host,
             config.server.port,
@@ -185,6 +211,7 @@ async def run(
             "deadlines": scheduler.supervised,
             "leases": leases.supervised,
             "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected),
+            **{f"x-activity-{i}": stream.supervised for i, stream in enumerate(streams)},
         }
         tasks = [asyncio.create_task(step.run(), name=name) for name, step in background.items()]
         tasks += [
@@ -250,7 +277,8 @@ def webhooks(
 ) -> Webhooks:
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
     whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away);
-    the encrypted chats it carries go through the engine (no poll reads them)."""
+    the encrypted chats it carries go through the engine (no poll reads them), and its Messenger
+    echoes say which app sent the Pages' replies (stored by the engine too)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
         [settings.facebook_app_secret_env] + [a.app_secret_env for _, a in config.accounts() if a.channel == "facebook"]
@@ -259,19 +287,7 @@ def webhooks(
     for _, a in config.accounts():
         key = a.page_id if a.channel == "facebook" else a.user_id
         accounts.setdefault((a.channel, key), []).append(ids[a.name])
-
-    async def deliver(account_id: int, streams: Sequence[str]) -> None:
-        try:  # bounded: Meta and X give up on a slow answer, and retry
-            await asyncio.wait_for(nudges.publish(store.pool, account_id, streams), timeout=2)
-        except DATABASE_ERRORS:
-            poller.nudge(account_id, streams)
-
-    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
-        assert engine is not None
-        result = await asyncio.wait_for(engine.ingest(account_id, CHAT_STREAM, messages, None), timeout=2)
-        metrics.ingested(result, "x")  # counted here when this process holds the account
-        if result.threads_touched:
-            woken()  # a new wait's deadline may come before the schedule looks again
+    deliver = nudger(store, poller)
 
     return Webhooks(
         facebook_verify_token=EnvSecret(settings.facebook_verify_token_env),
@@ -279,9 +295,83 @@ def webhooks(
         x_consumer_secret=EnvSecret(settings.x_consumer_secret_env),
         accounts=accounts,
         deliver=deliver,
-        ingest=ingest if engine is not None else None,
+        ingest=chat_ingester(engine, metrics, woken) if engine is not None else None,
+        record_apps=engine.record_apps if engine is not None else None,
         counted=metrics.webhook,
     )
+
+
+def chat_ingester(engine: Engine, metrics: Metrics, woken: Callable[[], None]) -> Ingest:
+    """Store encrypted chats (a webhook's or the stream's: no poll reads them)."""
+
+    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
+        result = await asyncio.wait_for(engine.ingest(account_id, CHAT_STREAM, messages, None), timeout=2)
+        metrics.ingested(result, "x")  # counted here when this process holds the account
+        if result.threads_touched:
+            woken()  # a new wait's deadline may come before the schedule looks again
+
+    return ingest
+
+
+STREAM_NUDGE_GAP_SECONDS = 0.2
+"""Seconds between two polls of a stream that X Activity events bring forward (a webhook's: 1 s).
+An event announces one post that exists now, so a poll soon after it finds it; under a burst the
+stream polls 5 times a second at most, and the rate budget spaces the polls further when the
+window runs short (docs/webhooks.md, "X Activity API")."""
+
+NUDGE_PUBLISH_SECONDS = 2.0
+"""Time allowed to publish a nudge through PostgreSQL: Meta and X give up on a slow webhook
+answer (and retry), and a stream that stops reading is dropped by X."""
+
+
+def nudger(store: Store, poller: Poller) -> Deliver:
+    """Make an account's streams poll now in whichever process polls them (a NOTIFY through
+    PostgreSQL; this process alone when it is away)."""
+
+    async def deliver(account_id: int, streams: Sequence[str]) -> None:
+        try:
+            await asyncio.wait_for(nudges.publish(store.pool, account_id, streams), timeout=NUDGE_PUBLISH_SECONDS)
+        except DATABASE_ERRORS:
+            poller.nudge(account_id, streams)
+
+    return deliver
+
+
+def activity_streams(
+    config: Config,
+    ids: dict[str, int],
+    targets: Sequence[PollTarget],
+    session: aiohttp.ClientSession,
+    deliver: Deliver,
+    leases: LeaseManager,
+    ingest: Ingest | None = None,
+) -> list[ActivityStream]:
+    """One X Activity stream per X app (bearer token and API host) with accounts in `stream` mode,
+    opened by the process holding the lease of the app's first account: never twice at once."""
+    apps: dict[tuple[str | None, str | None], list[StreamAccount]] = {}
+    for brand, a in config.accounts():
+        if not isinstance(a, XAccount) or a.activity_mode() != "stream":
+            continue
+        account_id = ids[a.name]
+        polled = tuple(sorted(t.stream for t in targets if t.account_id == account_id))
+        apps.setdefault((a.api_base_url, a.bearer_token_env), []).append(
+            StreamAccount(account_id, a.name, brand, a.user_id, polled)
+        )
+    streams = []
+    for (base, token_env), members in apps.items():
+        lead = min(m.account_id for m in members)
+        streams.append(
+            ActivityStream(
+                session,
+                members,
+                bearer_token=EnvSecret(token_env),
+                deliver=deliver,
+                ingest=ingest,
+                holds=functools.partial(leases.holds, lead),
+                api_base_url=base,
+            )
+        )
+    return streams
 
 
 async def _started(leases: LeaseManager, poller: Poller) -> None:

@@ -149,6 +149,58 @@ def check_config(obj: _Context, online: bool, accounts: tuple[str, ...], fmt: st
         sys.exit(1)
 
 
+@main.group("x-activity")
+def x_activity() -> None:
+    """The X Activity API subscriptions of the X accounts with `x_activity` on (docs/webhooks.md)."""
+
+
+def _subscriptions(obj: _Context, action: str, accounts: tuple[str, ...], fmt: str) -> None:
+    from monitor.sources.x import subscriptions as subs
+
+    config = obj.config(last_demo=False)
+    known = [a.name for _, a in config.accounts()]
+    if unknown := [a for a in accounts if a not in known]:
+        raise click.BadParameter(
+            f"no account named {', '.join(map(repr, unknown))} (known: {', '.join(known)})", param_hint="--account"
+        )
+    act: subs.Action = "subscribe" if action == "subscribe" else "list" if action == "list" else "unsubscribe"
+    results = asyncio.run(subs.manage(config, act, accounts))
+    click.echo(subs.render_json(results) if fmt == "json" else subs.render_text(act, results), nl=False)
+    if subs.failed(act, results):
+        sys.exit(1)
+
+
+_ACCOUNT_OPTION = click.option("--account", "accounts", multiple=True, help="Only this account (repeatable).")
+_FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+@x_activity.command("subscribe")
+@_ACCOUNT_OPTION
+@_FORMAT_OPTION
+@click.pass_obj
+def x_activity_subscribe(obj: _Context, accounts: tuple[str, ...], fmt: str) -> None:
+    """Create the subscriptions each account needs and lacks (run it again: nothing changes)."""
+    _subscriptions(obj, "subscribe", accounts, fmt)
+
+
+@x_activity.command("list")
+@_ACCOUNT_OPTION
+@_FORMAT_OPTION
+@click.pass_obj
+def x_activity_list(obj: _Context, accounts: tuple[str, ...], fmt: str) -> None:
+    """Show which needed subscriptions exist (exit status 1 when one is missing)."""
+    _subscriptions(obj, "list", accounts, fmt)
+
+
+@x_activity.command("unsubscribe")
+@_ACCOUNT_OPTION
+@_FORMAT_OPTION
+@click.pass_obj
+def x_activity_unsubscribe(obj: _Context, accounts: tuple[str, ...], fmt: str) -> None:
+    """Delete the accounts' subscriptions of the event types this monitor uses."""
+    _subscriptions(obj, "unsubscribe", accounts, fmt)
+
+
 @main.command()
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option(

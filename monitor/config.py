@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import platformdirs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from monitor.domain.agents import App, Attribution, Member, SignatureError, compile_signature, roster_for
 from monitor.domain.calendar import ALWAYS_OPEN, Calendar
 from monitor.domain.cost import Prices
 from monitor.domain.questions import QuestionRules
@@ -159,6 +160,17 @@ class QuestionsConfig(_Model):
     automatic_patterns: list[str] = []
 
 
+class AgentsConfig(_Model):
+    """How a policy's accounts tell which agent signed a reply (docs/agents.md)."""
+
+    signatures: list[str] = []
+    """Signature rules: regexes with a named group `(?P<agent>...)`, tried first, in order."""
+    default_signatures: bool = True
+    """Also try the common forms (`^JD`, `^Jen`, `-Bettina`, `–Jeh`, `/AB` at the end of a reply)."""
+    roster_only: bool = False
+    """Count only the signatures that the roster (`[[agents]]`) lists."""
+
+
 class PolicyConfig(_Model):
     public: TargetsConfig
     private: TargetsConfig
@@ -168,6 +180,31 @@ class PolicyConfig(_Model):
     at_risk_share: float = Field(0.8, gt=0, lt=1)
     priority: list[PriorityConfig] = []
     questions: QuestionsConfig = QuestionsConfig()
+    agents: AgentsConfig = AgentsConfig()
+
+
+Label = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")]
+"""A name shown in reports and dashboards: one line, at most 80 characters."""
+
+
+class RosterEntry(_Model):
+    """One person of the roster (`[[agents]]`): the signatures they use -> their name and team."""
+
+    name: Label
+    signatures: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1)
+    """What they sign with, as the signature rules capture it ("JD", "Jen"): case does not matter."""
+    team: Label | None = None
+    brands: list[str] = []
+    """The brands whose replies they sign (default: every brand)."""
+
+
+class AppConfig(_Model):
+    """An application that sends a Page's messages (`[[apps]]`), known by its Meta app id."""
+
+    app_id: str = Field(pattern=r"^\d{1,20}$")
+    name: Label
+    automatic: bool = False
+    """Its replies are a bot's: they never close a wait."""
 
 
 MAX_PRICE = 10.0
@@ -206,6 +243,15 @@ class _AccountBase(_Model):
     demo_seed: int = 1
 
 
+class XActivityConfig(_Model):
+    """The X Activity API for an X account (docs/webhooks.md, "X Activity API"): its events make
+    the account's streams poll now; the polls stay the one way messages come in."""
+
+    mode: Literal["stream", "webhook", "off"] = "stream"
+    """`stream`: the persistent stream this monitor opens (no public URL needed); `webhook`: X
+    delivers to /webhooks/x; `off`: polls only."""
+
+
 class XAccount(_AccountBase):
     channel: Literal["x"]
     user_id: str = Field(pattern=r"^\d{1,20}$")
@@ -221,6 +267,11 @@ class XAccount(_AccountBase):
     monthly_budget: float | None = Field(None, gt=0, le=MAX_MONTHLY_BUDGET)
     """Dollars the account's X reads may cost in a UTC month: polls slow down before it is spent
     (never the stream), and SocialInboxXBudgetAtRisk fires."""
+    x_activity: XActivityConfig | None = None
+    """Absent: off. `[...x_activity]` alone turns the stream on."""
+
+    def activity_mode(self) -> str:
+        return "off" if self.x_activity is None else self.x_activity.mode
 
 
 class FacebookAccount(_AccountBase):
@@ -313,6 +364,10 @@ class Config(_Model):
     brands: list[BrandConfig] = Field(min_length=1)
     reports: ReportSchedules = []
     """Scheduled reports (see monitor/reports/settings.py)."""
+    agents: list[RosterEntry] = []
+    """The roster: who signs replies with what (docs/agents.md)."""
+    apps: list[AppConfig] = []
+    """The apps that send replies, by Meta app id (docs/agents.md)."""
     x: XConfig = XConfig()
     """What X charges (`[x.pricing]`)."""
 
@@ -343,6 +398,19 @@ class Config(_Model):
 
     def policy(self, name: str) -> Policy:
         return _policy(name, self.policies[name])
+
+    def attribution(self, brand: str, policy: str) -> Attribution:
+        """How the replies of `brand`'s accounts under `policy` are attributed to agents and apps."""
+        agents = self.policies[policy].agents
+        return Attribution(
+            signatures=tuple(agents.signatures),
+            default_signatures=agents.default_signatures,
+            roster_only=agents.roster_only,
+            roster=roster_for(
+                brand, ((Member(a.name, tuple(a.signatures), a.team), tuple(a.brands)) for a in self.agents)
+            ),
+            apps={a.app_id: App(a.app_id, a.name, a.automatic) for a in self.apps},
+        )
 
 
 def _policy(name: str, cfg: PolicyConfig) -> Policy:
@@ -458,6 +526,12 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
             if isinstance(policy, str) and policy_names and policy not in policy_names:
                 known = ", ".join(sorted(policy_names))
                 problems.append(Problem(f"{where}.policy", f"no policy named {policy!r} (known: {known})"))
+            activity = acc.get("x_activity")
+            on = isinstance(activity, dict) and activity.get("mode", "stream") != "off"
+            if on and (acc.get("channel") != "x" or acc.get("source", "api") != "api"):
+                problems.append(
+                    Problem(f"{where}.x_activity", "needs an X account read from the API (channel x, source api)")
+                )
             if acc.get("source", "api") != "api":
                 continue
             required: list[str] = []
@@ -509,6 +583,61 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
         for i, prio in enumerate(policy.get("priority", []) if isinstance(policy, dict) else []):
             pats = prio.get("patterns") if isinstance(prio, dict) else None
             problems += _regex_problems(f"policies.{name}.priority[{i}].patterns", pats)
+        agents = policy.get("agents") if isinstance(policy, dict) else None
+        signatures = agents.get("signatures") if isinstance(agents, dict) else None
+        problems += _signature_problems(f"policies.{name}.agents.signatures", signatures)
+    problems += _roster_problems(data.get("agents"), set(seen_brands))
+    problems += _app_problems(data.get("apps"))
+    return problems
+
+
+def _signature_problems(where: str, patterns: object) -> list[Problem]:
+    problems = []
+    for i, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+        if isinstance(pattern, str):
+            try:
+                compile_signature(pattern, i)
+            except SignatureError as exc:
+                problems.append(Problem(f"{where}[{i}]", f"{pattern!r}: {exc.message}"))
+    return problems
+
+
+def _roster_problems(entries: object, brands: set[str]) -> list[Problem]:
+    """Brands the roster names that do not exist; a signature two people use in one brand."""
+    problems: list[Problem] = []
+    seen: list[tuple[str, set[str] | None, str]] = []  # (signature, its brands or None: all, where)
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        listed = entry.get("brands")
+        named = {b for b in listed if isinstance(b, str)} if isinstance(listed, list) else set()
+        for j, b in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(b, str) and brands and b not in brands:
+                known = ", ".join(sorted(brands))
+                problems.append(Problem(f"agents[{i}].brands[{j}]", f"no brand named {b!r} (known: {known})"))
+        signatures = entry.get("signatures")
+        for j, sig in enumerate(signatures if isinstance(signatures, list) else []):
+            if not isinstance(sig, str):
+                continue
+            scope = named or None
+            clash = next(
+                (w for s, b, w in seen if s == sig.casefold() and (b is None or scope is None or b & scope)), None
+            )
+            if clash is not None and clash != f"agents[{i}]":
+                problems.append(Problem(f"agents[{i}].signatures[{j}]", f"{sig!r} is already the signature of {clash}"))
+            seen.append((sig.casefold(), scope, f"agents[{i}]"))
+    return problems
+
+
+def _app_problems(entries: object) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        app_id = entry.get("app_id") if isinstance(entry, dict) else None
+        if isinstance(app_id, str):
+            if app_id in seen:
+                problems.append(Problem(f"apps[{i}].app_id", f"{app_id!r} is already {seen[app_id]}"))
+            seen.setdefault(app_id, f"apps[{i}]")
     return problems
 
 

@@ -51,7 +51,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import demo_runs, logs
 from monitor.app import Running, open_store, run
-from monitor.config import Config, DatabaseConfig, parse
+from monitor.config import Config, DatabaseConfig, XAccount, parse
 from monitor.domain.changes import IngestResult
 from monitor.poller import PollTarget
 from monitor.reports.build import scope_figures
@@ -63,6 +63,7 @@ from monitor.simulator.slack import FakeSlack
 from monitor.simulator.traffic import HOUR, MINUTE, PUBLIC_QUESTIONS, REPLIES, Lang, TrafficPlayer
 from monitor.simulator.x_api import FakeXApi, UserKeys
 from monitor.sources.base import Batch
+from monitor.sources.x import subscriptions
 from monitor.store.reports import ReportStore
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,15 @@ def seconds_text(seconds: float) -> str:
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
+DEMO_ROSTER = [
+    {"name": "Camille Martin", "signatures": ["CM"], "team": "care"},
+    {"name": "Hugo Bernard", "signatures": ["Hugo"], "team": "care"},
+    {"name": "Léa Blanc", "signatures": ["LB"], "team": "social"},
+]
+"""Who signs the demo's replies (monitor/simulator/traffic/texts.py, SIGNATURES); "Jeh" is not
+listed: her replies show under "(no team)" (docs/agents.md)."""
+
+
 def demo_config(
     *, speed: float, listen: str, x_url: str, graph_url: str, database: DatabaseConfig, environ: dict[str, str]
 ) -> Config:
@@ -205,6 +215,7 @@ def demo_config_data(
                         "consumer_secret_env": ENV["consumer_secret"],
                         "access_token_env": ENV["access_token"],
                         "access_token_secret_env": ENV["access_token_secret"],
+                        "x_activity": {"mode": "stream"},  # its events make it poll at once
                     },
                     {
                         "name": FB_ACCOUNT,
@@ -224,6 +235,7 @@ def demo_config_data(
                 ],
             }
         ],
+        "agents": DEMO_ROSTER,
     }
     return data
 
@@ -912,6 +924,10 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             database=demo_database(options.database, demo_run),
         )
         config = parse(data, "<demo configuration>", dict(environ))
+        for _, account in config.accounts():  # as `inbox-monitor x-activity subscribe` makes them
+            if isinstance(account, XAccount) and account.activity_mode() != "off":
+                for kind in subscriptions.wanted(account):
+                    x_api.activity.subscribe(kind, account.user_id, subscriptions.TAG)
         demo_runs.save_config(
             demo_run,
             demo_runs.saved_config(data),

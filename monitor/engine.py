@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.domain.agents import NO_ATTRIBUTION, Attribution
 from monitor.domain.changes import IngestResult, StoredThread, ThreadChange, thread_change
 from monitor.domain.cost import BillableRead, billing_day
 from monitor.domain.items import Rejected, Settled
@@ -35,6 +36,8 @@ class AccountContext:
     policy: Policy
     handle: str | None = None
     """The account's public handle (X) or name (Facebook Page), as configured: alert texts name it."""
+    attribution: Attribution = NO_ATTRIBUTION
+    """Who sent the brand's replies: signature rules, roster, apps (docs/agents.md)."""
 
 
 def thread_outcome(
@@ -66,8 +69,12 @@ def thread_outcome(
         return q
 
     def automatic(m: ThreadMessageLike) -> bool:
-        reason = automatic_reason(m.text, rules) if m.text_available else None
-        flags[m.external_id] = Flags(False, reason is not None, reason)
+        sender = account.attribution.sender(m.text, m.app_id)
+        if sender.automatic_app:
+            reason: str | None = "app:automatic"
+        else:
+            reason = automatic_reason(m.text, rules) if m.text_available else None
+        flags[m.external_id] = Flags(False, reason is not None, reason, sender.agent, sender.team, sender.app)
         return reason is not None
 
     rows = []
@@ -98,6 +105,13 @@ def thread_outcome(
             )
         )
     return ThreadOutcome(rows, flags)
+
+
+def _decisions_only(outcome: ThreadOutcome) -> ThreadOutcome:
+    """A peer's outcome without who signed its replies: a competitor's staff are none of ours to name
+    (and what is stored of a peer's flags is the decision alone)."""
+    flags = {ext: Flags(f.is_question, f.is_automatic, f.reason) for ext, f in outcome.flags.items()}
+    return ThreadOutcome(outcome.waits, flags)
 
 
 class Engine:
@@ -175,7 +189,9 @@ class Engine:
                 threads = await tx.lock_batch(account_id, messages)
                 changes = []
                 for stored in threads:
-                    change = thread_change(stored, thread_outcome(peer, stored.info, stored.messages, now))
+                    change = thread_change(
+                        stored, _decisions_only(thread_outcome(peer, stored.info, stored.messages, now))
+                    )
                     result.add(change)
                     changes.append(change)
                 await tx.apply(changes)
@@ -197,6 +213,18 @@ class Engine:
             await tx.apply(changes)
             after = changes[0].flags[message.external_id]
             return await labels.record(tx, message, label, before, after, by=by, note=note)
+
+    async def record_apps(self, account_id: int, apps: Mapping[str, str]) -> int:
+        """Remember which app sent these messages (external id -> Meta app id, from webhook echoes)
+        and recompute the threads of those already stored, in one transaction; return how many."""
+        if not apps:
+            return 0
+        async with self.store.transaction() as tx:
+            thread_ids = await tx.record_apps(account_id, apps)
+            if thread_ids:
+                threads = await tx.lock_threads(thread_ids)
+                await tx.apply(self._changes(threads, self.clock(), IngestResult()))
+        return len(thread_ids)
 
     async def recompute_since(self, since: datetime, *, page: int = 500) -> int:
         """Recompute the waits of every thread with messages since `since`; return threads done."""

@@ -53,6 +53,19 @@ def _decision(m: Any) -> tuple[str, str]:
     return ("needs reply" if m["is_question"] else "no reply"), m["reason"] or "-"
 
 
+def sender(m: Any) -> str:
+    """Who sent a brand's reply, as the table shows it: "Jane Doe (care)", "JD via chatbot", "-"."""
+    if m["direction"] != "outbound":
+        return "-"
+    who = m["agent"] or ""
+    if who and m["team"]:
+        who += f" ({m['team']})"
+    app = m["app"] or (f"app {m['app_id']}" if m["app_id"] else "")
+    if app:
+        who = f"{who} via {app}" if who else f"via {app}"
+    return who or "unknown"
+
+
 def explain_dict(view: ThreadView, asked: str) -> dict[str, Any]:
     """Everything `explain` shows, as JSON-ready data (`asked`: the external id looked up)."""
     t = view.thread
@@ -81,6 +94,10 @@ def explain_dict(view: ThreadView, asked: str) -> dict[str, Any]:
                 "automatic": m["is_automatic"],
                 "reason": m["reason"],
                 "reply_to_brand": m["reply_to_brand"],
+                "agent": m["agent"],
+                "team": m["team"],
+                "app": m["app"],
+                "app_id": m["app_id"],
                 "correction": None
                 if m["labelled_at"] is None
                 else {
@@ -113,7 +130,7 @@ def explain_text(view: ThreadView, asked: str) -> str:
     lines = [f"{t['account']} ({t['brand']}, {t['channel']}): {t['kind']} thread {t['thread_key']}{customer}"]
     if t["url"]:
         lines.append(t["url"])
-    rows = [("", "TIME (UTC)", "DIR", "ID", "AUTHOR", "DECISION", "REASON", "TEXT")]
+    rows = [("", "TIME (UTC)", "DIR", "ID", "AUTHOR", "SENT BY", "DECISION", "REASON", "TEXT")]
     notes: dict[int, str] = {}
     for m in view.messages:
         decision, reason = _decision(m)
@@ -124,6 +141,7 @@ def explain_text(view: ThreadView, asked: str) -> str:
                 "in" if m["direction"] == "inbound" else "out",
                 m["external_id"],
                 m["author_handle"] or m["author_id"] or "-",
+                sender(m),
                 decision,
                 reason,
                 _short(_text(m)),

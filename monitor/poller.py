@@ -67,6 +67,8 @@ class PollTarget:
     channel: str
     source: Source
     interval: float
+    nudge_gap: float | None = None
+    """Its own `Poller.nudge_gap` (the X Activity stream's accounts: docs/webhooks.md), else None."""
 
     @property
     def stream(self) -> str:
@@ -225,16 +227,17 @@ class Poller:
             return
         if news.is_set():  # nudged while the last poll ran: it may have missed the news
             news.clear()
-            await self._gap(polled, delay)
+            await self._gap(target, polled, delay)
             return
         nudged = await self.timer.wait(news, delay)
         news.clear()
         if nudged:
-            await self._gap(polled, delay)
+            await self._gap(target, polled, delay)
 
-    async def _gap(self, polled: float, delay: float) -> None:
+    async def _gap(self, target: PollTarget, polled: float, delay: float) -> None:
         """Wait out what is left of `nudge_gap` since the last poll started (never past `delay`)."""
-        left = min(self.nudge_gap, delay) - (time.monotonic() - polled)
+        gap = self.nudge_gap if target.nudge_gap is None else target.nudge_gap
+        left = min(gap, delay) - (time.monotonic() - polled)
         if left > 0:
             await self.timer.sleep(left)
 

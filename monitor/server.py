@@ -24,6 +24,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 
 from monitor.corrections import BY_MAX, NOTE_MAX, CorrectionError, correction_dict, mark
 from monitor.secrets import EnvSecret
+from monitor.sources.echoes import Echo, read_echoes
 from monitor.sources.webhook_limits import DELIVERY_MAX_AGE, NudgeLimiter, ReplayMemory
 from monitor.sources.webhooks import (
     Delivery,
@@ -61,6 +62,8 @@ WEBHOOK_LOG_EVERY = 300.0
 """Seconds between two log lines of one (channel, result) not acted on: an exposed URL is knocked on often."""
 WEBHOOK_CONTENT_TYPE = "application/json"
 """What X and Meta send their deliveries as."""
+APPS_RECORD_SECONDS = 5.0
+"""To store a delivery's echoes (the app of each reply): Meta gives up on an answer after 20 s."""
 
 
 @dataclass
@@ -74,6 +77,9 @@ class Webhooks:
     accounts: Mapping[tuple[str, str], Sequence[int]]
     """(channel, Page id or X user id) -> account ids."""
     deliver: Callable[[int, Sequence[str]], Awaitable[None]]
+    record_apps: Callable[[int, Mapping[str, str]], Awaitable[int]] | None = None
+    """Store which app sent an account's messages (external id -> app id, from Messenger echoes)
+    and recompute the threads it changes; None: echoes are not read."""
     ingest: Callable[[int, Sequence[Message]], Awaitable[None]] | None = None
     """Store messages a delivery carries for an account (X's encrypted chats: no poll reads them);
     None: they are not ingested (counted as `ignored`)."""
@@ -89,6 +95,24 @@ class Webhooks:
     def app_secrets(self) -> list[str]:
         """The Meta app secrets set now (several apps may serve the Pages)."""
         return [v for s in self.facebook_app_secrets if (v := s.get())]
+
+    async def _record_apps(self, echoes: Sequence[Echo]) -> None:
+        """Store the app of each echoed reply of a known Page, before its stream is nudged (the poll
+        then finds it). Idempotent, so neither replays nor the nudge limit apply. Meta keeps no list
+        of them: when PostgreSQL cannot take them the delivery is refused (503), and Meta retries it."""
+        if self.record_apps is None or not echoes:
+            return
+        by_account: dict[int, dict[str, str]] = {}
+        for e in echoes:
+            for account_id in self.accounts.get(("facebook", e.page_id), ()):
+                by_account.setdefault(account_id, {})[e.mid] = e.app_id
+        try:
+            for account_id, apps in by_account.items():
+                await asyncio.wait_for(self.record_apps(account_id, apps), timeout=APPS_RECORD_SECONDS)
+        except (*DATABASE_ERRORS, TimeoutError) as exc:
+            raise WebhookError(
+                503, "unavailable", f"the replies' apps could not be stored ({type(exc).__name__})"
+            ) from None
 
     def refused(self, channel: str, exc: WebhookError) -> web.Response:
         self.counted(channel, exc.result)
@@ -110,19 +134,20 @@ class Webhooks:
         self.note(channel, result, "webhook delivery not acted on", error)
         return web.json_response({"status": result, "accounts": 0})
 
-    async def act(self, channel: str, body: bytes, delivery: Delivery) -> web.Response:
-        """Nudge the streams a verified delivery names, unless it is old, a replay, or its
-        accounts were nudged too often lately."""
+    async def act(self, channel: str, body: bytes, delivery: Delivery, echoes: Sequence[Echo] = ()) -> web.Response:
+        """Store the apps its `echoes` name, and nudge the streams a verified delivery names, unless
+        it is old, a replay, or its accounts were nudged too often lately."""
         age = delivery.age(self.clock())
         stale = age is not None and age > self.max_age
         if not stale and not self.replays.first_time(body, time.monotonic()):
             return self._ignored(channel, "replayed", "the same body came within the replay window")
         try:
             stored, unknown = await self._store(delivery)
+            await self._record_apps(echoes)  # before the nudge: the poll then finds each reply's app
         except WebhookError:
-            self.replays.forget(body)  # not stored: X delivers it again, and that one must count
+            self.replays.forget(body)  # not stored: X and Meta deliver it again, and that one must count
             raise
-        if stale:  # a chat is stored whatever its age (no poll reads it): a replay job brings old ones
+        if stale:  # chats and apps are stored whatever their age (Meta's retries after an outage too)
             if stored:
                 self.counted(channel, "ok")
                 return web.json_response({"status": "ok", "accounts": stored})
@@ -293,7 +318,9 @@ class HttpServer:
             )
             body = await _body(request)
             verify_meta(body, request.headers.get("X-Hub-Signature-256"), hooks.app_secrets())
-            return await hooks.act("facebook", body, read_meta(body))
+            delivery = read_meta(body)
+            echoes = read_echoes(body) if hooks.record_apps is not None else []
+            return await hooks.act("facebook", body, delivery, echoes)
 
         return await self._guarded("facebook", deliver)
 

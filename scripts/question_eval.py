@@ -286,7 +286,7 @@ def judge_conversation(conversation: dict[str, Any], scores: ConversationScores)
             found.add((w.opened_message, w.closed_message))
         brand_before = False
         for m, tm in zip(messages, thread, strict=True):
-            is_question, is_automatic, reason = outcome.flags[m["id"]]
+            is_question, is_automatic, reason = outcome.flags[m["id"]][:3]
             if tm.direction == "outbound":
                 judged = Judged(cid, m["id"], m["text"], False, "brand", bool(m["automatic"]), is_automatic, reason)
                 scores.automatic.add(judged.expected, judged.predicted)

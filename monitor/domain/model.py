@@ -37,6 +37,8 @@ class Message:
     Facebook: a reply to one of the Page's comments)."""
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    app_id: str | None = None
+    """The Meta app that sent it (an outbound Messenger message), when a webhook echo said so."""
     text_available: bool = True
     """False for an end-to-end encrypted chat (XChat): `text` is empty, the platform never gives it,
     and no rule reads it (every inbound one needs a reply)."""
@@ -55,6 +57,8 @@ class ThreadMessage:
     reply_to_brand: bool = False
     label: bool | None = None
     """A person's correction (True: needs a reply, False: does not); None: the rules decide."""
+    app_id: str | None = None
+    """The Meta app that sent it, when known (monitor.domain.agents)."""
     text_available: bool = True
     """False for an encrypted chat: no text to classify."""
 

@@ -33,13 +33,23 @@ WAIT_FIELDS: tuple[str, ...] = WaitRow._fields[1:]
 
 
 class Flags(NamedTuple):
-    """What the rules (or a person) decided of a message, stored with it."""
+    """What the rules (or a person) decided of a message, and who sent a brand's reply, stored
+    with it (the fields in the order of their columns)."""
 
     is_question: bool
     is_automatic: bool
     reason: str | None
     """The rule that decided (one of `monitor.domain.questions.REASONS`), None: none did."""
+    agent: str | None = None
+    """The agent who signed a brand's reply (monitor.domain.agents), None: unknown."""
+    team: str | None = None
+    """The agent's team, from the roster."""
+    app: str | None = None
+    """The configured name of the app that sent a brand's reply."""
 
+
+FLAG_FIELDS: tuple[str, ...] = Flags._fields
+"""The stored columns of the flags, in order."""
 
 NO_FLAGS = Flags(False, False, None)
 """A message no rule has looked at (yet)."""

@@ -9,7 +9,18 @@ from typing import Any
 
 from monitor.domain.cost import Prices, spend
 from monitor.domain.figures import DEFAULT_HOURS, Hours
-from monitor.reports.model import BUCKET_EDGES, Bucket, CostRow, Day, Figures, LongWait, PolicyNote, Report, Row
+from monitor.reports.model import (
+    BUCKET_EDGES,
+    AgentFigures,
+    Bucket,
+    CostRow,
+    Day,
+    Figures,
+    LongWait,
+    PolicyNote,
+    Report,
+    Row,
+)
 from monitor.reports.peers import compare
 from monitor.reports.period import Period
 from monitor.store import cost
@@ -65,6 +76,23 @@ async def scope_figures(
     (brand, channel, account) with None where a level is rolled up: (None, None, None) is the total."""
     rows = await store.figures(account_ids, start, end, as_of=as_of, hours=hours, bucket_edges=BUCKET_EDGES)
     return by_scope(rows.counts, [r for r in rows.first_responses if r["part"] == "scope"])
+
+
+def _agent_figures(rows: Iterable[Any]) -> tuple[list[AgentFigures], list[AgentFigures]]:
+    """(teams, agents) from the per-team and per-agent rows, teams by most answers, unsigned last."""
+    teams: list[AgentFigures] = []
+    agents: list[AgentFigures] = []
+    for r in rows:
+        median, p90 = r["percentiles"] or (None, None)
+        figures = AgentFigures(r["team"], r["agent"], r["signed"], r["answers"], r["within_sla"], median, p90)
+        if r["team_total"]:
+            teams.append(figures)
+        elif r["signed"]:
+            agents.append(figures)
+    teams.sort(key=lambda t: (not t.signed, -t.answers, t.team is None, t.team or ""))
+    order = {t.team: i for i, t in enumerate(teams) if t.signed}
+    agents.sort(key=lambda a: (order.get(a.team, len(order)), -a.answers, a.agent or ""))
+    return teams, agents
 
 
 async def build_report(
@@ -155,6 +183,7 @@ async def build_report(
         for r in rows.longest
     ]
     total = row((None, None, None))
+    teams, agents = _agent_figures(rows.agents)
     return Report(
         period=period,
         previous_period=previous,
@@ -171,6 +200,8 @@ async def build_report(
         heatmap=heatmap,
         longest=longest,
         policies=list(policies),
+        teams=teams,
+        agents=agents,
         costs=await _costs(store, prices, period, [a["name"] for a in accounts]) if prices is not None else [],
         encrypted_waits=sum(r["waits"] for r in rows.encrypted),
         peers=await compare(store.pool, brands, period.start, period.end, as_of=as_of, hours=request.hours),

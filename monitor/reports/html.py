@@ -14,8 +14,10 @@ from monitor.reports import charts
 from monitor.reports.i18n import Words
 from monitor.reports.model import Report, Row
 from monitor.reports.present import (
+    AGENT_COLUMNS,
     METRICS,
     PEER_METRICS,
+    agent_lines,
     cell,
     changes_line,
     cost_table,
@@ -103,6 +105,16 @@ _TEMPLATE = """<!doctype html>
 <td class="text {{ l.tone }}">{{ l.outcome }}</td>
 <td class="text">{% if l.url %}<a href="{{ l.url }}">{{ w("open") }}</a>{% else %}–{% endif %}</td></tr>
 {% endfor %}</table>{% else %}<p>{{ w("no_waits") }}</p>{% endif %}
+
+<h2>{{ w("by_agent") }}</h2>
+<p class="meta">{{ w("agents_note") }}</p>
+{% if agents %}<table>
+<tr><th>{{ w("team") }} / {{ w("agent") }}</th>{% for c in agent_columns %}<th>{{ w(c) }}</th>{% endfor %}</tr>
+{% for a in agents %}<tr class="{{ 'brand' if a.team else '' }}"><td>{{ a.name }}</td>
+{% for c in a.cells %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% if more_agents %}<p class="meta">+ {{ more_agents }} {{ w("more_agents") }}</p>{% endif %}
+{% else %}<p>{{ w("no_answers") }}</p>{% endif %}
 
 <h2>{{ w("per_account") }}</h2>
 <table>
@@ -194,6 +206,7 @@ def render_html(report: Report, words: Words) -> bytes:
         for w, (said, tone) in zip(report.longest, outcomes, strict=True)
     ]
     title = words("title")
+    agents, more_agents = agent_lines(report, words)
     html = _template().render(
         lang=words.language,
         title=title,
@@ -206,6 +219,9 @@ def render_html(report: Report, words: Words) -> bytes:
         metrics=[words(m.key) for m in METRICS],
         scope_rows=scope_rows,
         longest=longest,
+        agents=agents,
+        agent_columns=AGENT_COLUMNS,
+        more_agents=more_agents,
         account_rows=[
             {"name": a.account, "sub": f"{a.brand} · {words.channel(a.channel)}", "cells": cells(a)}
             for a in report.accounts

@@ -169,6 +169,27 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "en": "daily budget reached on {days} days",
         "fr": "budget quotidien atteint {days} jours",
     },
+    "by_agent": {"en": "Who answered: by team and agent", "fr": "Qui a répondu : par équipe et par agent"},
+    "team": {"en": "Team", "fr": "Équipe"},
+    "agent": {"en": "Agent", "fr": "Agent"},
+    "answers": {"en": "Answers", "fr": "Réponses"},
+    "median_response": {"en": "Median response", "fr": "Réponse médiane"},
+    "p90_response": {"en": "P90 response", "fr": "Réponse P90"},
+    "no_team": {"en": "(no team)", "fr": "(sans équipe)"},
+    "unsigned": {"en": "Unsigned replies", "fr": "Réponses non signées"},
+    "no_answers": {
+        "en": "No question of this period was answered.",
+        "fr": "Aucune question de la période n'a eu de réponse.",
+    },
+    "more_agents": {"en": "more agents: see the CSV or JSON", "fr": "autres agents : voir le CSV ou le JSON"},
+    "agents_note": {
+        "en": "The questions of the period that each team's and agent's replies answered (first and next "
+        "waits), their response times and the share answered by the deadline. An agent is told by the "
+        "signature ending a reply (^JD, -Bettina); a team by the roster.",
+        "fr": "Les questions de la période auxquelles les réponses de chaque équipe et de chaque agent ont "
+        "répondu (premières et suivantes), leurs délais et la part donnée avant l'échéance. L'agent se lit "
+        "à la signature qui termine la réponse (^JD, -Bettina) ; l'équipe, dans l'annuaire.",
+    },
     "slack_more": {
         "en": "Full report attached to the email / in the reports directory.",
         "fr": "Rapport complet joint au courriel / dans le répertoire des rapports.",
@@ -205,6 +226,12 @@ _METHOD: dict[Language, list[str]] = {
             "known. Breaches are counted by the hour the question was asked."
         ),
         (
+            "<b>Agents.</b> A wait is the agent's whose reply closed it: the signature at the end of the "
+            "reply (^JD, ^Jen, -Bettina, –Jeh, /AB, or the policy's own rules), named and given a team by "
+            "the roster. Unsigned replies are counted apart; a question nobody answered is nobody's. "
+            "Replies by an app marked automatic (a bot) close no wait, so they count for no one."
+        ),
+        (
             "<b>Changes.</b> Counts and times change in percent; shares in percentage points (pts). A change "
             "shown in green is an improvement."
         ),
@@ -238,6 +265,13 @@ _METHOD: dict[Language, list[str]] = {
             "une question encore sans réponse après son échéance compte contre elle ; une question encore avant "
             "son échéance est écartée tant que son issue n'est pas connue. Les dépassements sont comptés selon "
             "l'heure de la question."
+        ),
+        (
+            "<b>Agents.</b> Une attente est à l'agent dont la réponse l'a fermée : la signature qui termine la "
+            "réponse (^JD, ^Jen, -Bettina, –Jeh, /AB, ou les règles de la politique), nommé et rattaché à une "
+            "équipe par l'annuaire. Les réponses non signées sont comptées à part ; une question restée sans "
+            "réponse n'est à personne. Les réponses d'une application marquée automatique (un robot) ne "
+            "ferment pas d'attente : elles ne comptent pour personne."
         ),
         (
             "<b>Évolutions.</b> Volumes et délais varient en pourcentage ; les parts en points (pts). Une "

@@ -115,6 +115,28 @@ class LongWait:
 
 
 @dataclass(frozen=True)
+class AgentFigures:
+    """The waits of the period that an agent's (or a team's) replies answered (docs/agents.md)."""
+
+    team: str | None
+    """The roster's team; None: no team (or, on the unsigned row, none known)."""
+    agent: str | None
+    """The agent; None on a team's row."""
+    signed: bool
+    """False: the replies without a signature."""
+    answers: int
+    within_sla: int
+    """Answered by the wait's deadline."""
+    median_seconds: float | None
+    p90_seconds: float | None
+
+    @property
+    def within_sla_share(self) -> float | None:
+        """Share of the answers given by the deadline (every answer's outcome is known)."""
+        return figures.share(self.within_sla, self.answers)
+
+
+@dataclass(frozen=True)
 class PolicyNote:
     """What the methodology says of one SLA policy."""
 
@@ -198,6 +220,10 @@ class Report:
     """Breached waits by the weekday (0 = Monday) and local hour they were opened at: [7][24]."""
     longest: list[LongWait]
     policies: list[PolicyNote] = field(default_factory=list)
+    teams: list[AgentFigures] = field(default_factory=list)
+    """Per team, most answers first; the unsigned replies last."""
+    agents: list[AgentFigures] = field(default_factory=list)
+    """Per agent, by team (as `teams`), most answers first."""
     costs: list[CostRow] = field(default_factory=list)
     """The X accounts' estimated API spend (accounts with billed reads only)."""
     encrypted_waits: int = 0

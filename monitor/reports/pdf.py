@@ -34,9 +34,11 @@ from monitor.reports import charts
 from monitor.reports.i18n import Words
 from monitor.reports.model import Report, Row
 from monitor.reports.present import (
+    AGENT_COLUMNS,
     METRICS,
     PEER_METRICS,
     Tone,
+    agent_lines,
     cell,
     changes_line,
     cost_table,
@@ -405,6 +407,40 @@ def _longest_table(report: Report, words: Words, st: dict[str, ParagraphStyle]) 
     return table
 
 
+def _agents_table(report: Report, words: Words, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Each team (a band), then its agents; the unsigned replies last."""
+    lines, more = agent_lines(report, words)
+    if not lines:
+        return [Paragraph(escape(words("no_answers")), st["base"])]
+    data: list[list[Any]] = [
+        [Paragraph(escape(f"{words('team')} / {words('agent')}"), st["head"])]
+        + [Paragraph(escape(words(c)), st["head_r"]) for c in AGENT_COLUMNS]
+    ]
+    style: list[tuple[Any, ...]] = [
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]
+    for i, line in enumerate(lines, start=1):
+        name = f"<b>{escape(line.name)}</b>" if line.team else f"&nbsp;&nbsp;&nbsp;{escape(line.name)}"
+        cells = [f"<b>{escape(c)}</b>" if line.team else escape(c) for c in line.cells]
+        data.append([Paragraph(name, st["cell"]), *(Paragraph(c, st["cell_r"]) for c in cells)])
+        if line.team:
+            style.append(("BACKGROUND", (0, i), (-1, i), BAND))
+        style.append(("LINEBELOW", (0, i), (-1, i), 0.4, LINE))
+    label_w = 60 * mm
+    table = Table(data, colWidths=[label_w] + [(CONTENT_W - label_w) / len(AGENT_COLUMNS)] * len(AGENT_COLUMNS))
+    table.setStyle(TableStyle(style))
+    table.repeatRows = 1
+    out: list[Flowable] = [table]
+    if more:
+        out.append(Paragraph(escape(f"+ {words.integer(more)} {words('more_agents')}"), st["meta"]))
+    return out
+
+
 def _cost_section(report: Report, words: Words, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     """The X API spend table and its note (nothing when no read was billed)."""
     heads, rows = cost_table(report, words)
@@ -483,6 +519,11 @@ def render_pdf(report: Report, words: Words) -> bytes:
         PageBreak(),
         Paragraph(escape(words("longest")), st["h2"]),
         _longest_table(report, words, st),
+        CondPageBreak(40 * mm),
+        Paragraph(escape(words("by_agent")), st["h2"]),
+        Paragraph(escape(words("agents_note")), st["meta"]),
+        Spacer(1, 1.5 * mm),
+        *_agents_table(report, words, st),
         CondPageBreak(40 * mm),
         Paragraph(escape(words("per_account")), st["h2"]),
         _figures_table([(a, 1) for a in report.accounts], words, st, first_header=words("account"), changes=False),

@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 
 from monitor.domain.figures import BREACHED
 from monitor.reports.i18n import Words
-from monitor.reports.model import Figures, LongWait, Report, Row
+from monitor.reports.model import AgentFigures, Figures, LongWait, Report, Row
 from monitor.reports.period import zone
 
 Kind = Literal["count", "share", "duration"]
@@ -247,6 +247,45 @@ def changes_line(report: Report, words: Words) -> str:
     if not has_previous(report):
         return words("no_previous").format(period=previous)
     return f"{words('changes_against')} {previous}."
+
+
+AGENT_ROWS_MAX = 40
+"""Agents shown in the PDF and HTML tables (those with the most answers, by team): a page's worth;
+the CSV and JSON list every one (a wrong signature rule can make many "agents")."""
+
+
+@dataclass(frozen=True)
+class AgentLine:
+    """One line of the per-team and per-agent table: a team (`team`: bold) or one of its agents."""
+
+    name: str
+    team: bool
+    cells: tuple[str, str, str, str]
+    """Answers, median response, P90 response, within SLA."""
+
+
+def agent_lines(report: Report, words: Words) -> tuple[list[AgentLine], int]:
+    """The table's lines (each team, then its agents) and how many agents were left out."""
+
+    def cells(f: AgentFigures) -> tuple[str, str, str, str]:
+        return (
+            words.integer(f.answers),
+            words.duration(f.median_seconds),
+            words.duration(f.p90_seconds),
+            words.percent(f.within_sla_share),
+        )
+
+    shown = report.agents[:AGENT_ROWS_MAX]
+    lines: list[AgentLine] = []
+    for t in report.teams:
+        name = (t.team or words("no_team")) if t.signed else words("unsigned")
+        lines.append(AgentLine(name, True, cells(t)))
+        lines += [AgentLine(a.agent or "", False, cells(a)) for a in shown if t.signed and a.team == t.team]
+    return lines, len(report.agents) - len(shown)
+
+
+AGENT_COLUMNS = ("answers", "median_response", "p90_response", "within_sla")
+"""The i18n keys of the table's columns, after the team or agent's name."""
 
 
 def cost_table(report: Report, words: Words) -> tuple[list[str], list[list[str]]]:

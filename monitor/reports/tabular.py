@@ -9,8 +9,13 @@ from datetime import date, datetime
 from typing import Any
 
 from monitor.domain.figures import BREACHED, SECONDS_DIGITS, SHARE_DIGITS, rounded
-from monitor.reports.model import Figures, Report, Row
+from monitor.reports.model import AgentFigures, Figures, Report, Row
 from monitor.reports.present import response_clock, sla_clock
+
+AGENT_CSV_COLUMNS = ("team", "agent", "answers", "median_response_seconds", "p90_response_seconds")
+"""The per-team and per-agent figures' own columns (docs/agents.md)."""
+PEER_CSV_COLUMNS = ("posts_read", "days_at_budget")
+"""The peers' own columns (docs/peers.md)."""
 
 CSV_COLUMNS = (
     "scope",
@@ -34,8 +39,8 @@ CSV_COLUMNS = (
     "within_sla",
     "breaches",
     "within_sla_share",
-    "posts_read",
-    "days_at_budget",
+    *AGENT_CSV_COLUMNS,
+    *PEER_CSV_COLUMNS,
 )
 """Rows `compared_brand` (a brand's public X questions) and `compared_peer` (one of its peers, by
 name in `account`) are "You and your peers" (docs/peers.md): current period only, and the peers'
@@ -50,7 +55,7 @@ def _scope(row: Row) -> str:
     return "channel" if row.channel is not None else "brand"
 
 
-FIGURE_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("questions") : CSV_COLUMNS.index("posts_read")]
+FIGURE_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("questions") : CSV_COLUMNS.index("team")]
 
 
 def _share(value: float | None) -> float | None:
@@ -75,6 +80,20 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "p90_first_response_seconds": _seconds(f.p90_first_seconds),
         "within_sla": f.within_sla,
         "breaches": f.breaches,
+        "within_sla_share": _share(f.within_sla_share),
+    }
+
+
+def agent_dict(f: AgentFigures) -> dict[str, Any]:
+    """A team's, an agent's or the unsigned replies' figures (the current period)."""
+    return {
+        "scope": ("agent" if f.agent is not None else "team") if f.signed else "unsigned",
+        "team": f.team,
+        "agent": f.agent,
+        "answers": f.answers,
+        "median_response_seconds": _seconds(f.median_seconds),
+        "p90_response_seconds": _seconds(f.p90_seconds),
+        "within_sla": f.within_sla,
         "within_sla_share": _share(f.within_sla_share),
     }
 
@@ -110,29 +129,43 @@ def render_csv(report: Report) -> bytes:
                     response_clock(report),
                     sla_clock(report),
                     *("" if values[c] is None else values[c] for c in FIGURE_COLUMNS),
-                    "",
-                    "",
+                    *[""] * len(AGENT_CSV_COLUMNS),
+                    *[""] * len(PEER_CSV_COLUMNS),
                 ]
             )
-    for c in report.peers:
-        values = figures_dict(c.figures)
-        writer.writerow(
-            [
-                "compared_peer" if c.peer else "compared_brand",
-                c.brand,
-                "x",
-                c.name if c.peer else "",
-                "current",
-                report.period.first_day.isoformat(),
-                report.period.last_day.isoformat(),
-                report.period.timezone,
-                response_clock(report),
-                sla_clock(report),
-                *("" if values[col] is None else values[col] for col in FIGURE_COLUMNS),
-                "" if c.reads is None else c.reads,
-                "" if c.days_at_budget is None else c.days_at_budget,
-            ]
+    period = report.period
+    for f in [*report.teams, *report.agents]:
+        values = agent_dict(f)
+        line = dict.fromkeys(CSV_COLUMNS, "")
+        line.update(
+            scope=values["scope"],
+            period="current",
+            first_day=period.first_day.isoformat(),
+            last_day=period.last_day.isoformat(),
+            timezone=period.timezone,
+            hours=response_clock(report),
+            sla_hours=sla_clock(report),
         )
+        line.update({k: "" if v is None else v for k, v in values.items() if k != "scope"})
+        writer.writerow([line[c] for c in CSV_COLUMNS])
+    for c in report.peers:
+        peer_line: dict[str, object] = dict.fromkeys(CSV_COLUMNS, "")
+        peer_line.update(
+            scope="compared_peer" if c.peer else "compared_brand",
+            brand=c.brand,
+            channel="x",
+            account=c.name if c.peer else "",
+            period="current",
+            first_day=period.first_day.isoformat(),
+            last_day=period.last_day.isoformat(),
+            timezone=period.timezone,
+            hours=response_clock(report),
+            sla_hours=sla_clock(report),
+            posts_read="" if c.reads is None else c.reads,
+            days_at_budget="" if c.days_at_budget is None else c.days_at_budget,
+        )
+        peer_line.update({k: "" if v is None else v for k, v in figures_dict(c.figures).items()})
+        writer.writerow([peer_line[col] for col in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
 
 
@@ -209,6 +242,8 @@ def report_dict(report: Report) -> dict[str, Any]:
             for w in report.longest
         ],
         "policies": [vars(p) for p in report.policies],
+        "teams": [agent_dict(t) for t in report.teams],
+        "agents": [agent_dict(a) for a in report.agents],
         "costs": [{**vars(c), "per_answered": c.per_answered} for c in report.costs],
         "peers": [
             {

@@ -102,6 +102,8 @@ class FakeMessage:
     author: Person
     to: Person
     text: str
+    app_id: str | None = None
+    """The app that sent a Page's message: only its webhook echo tells (monitor/simulator/meta_webhooks.py)."""
 
 
 @dataclass
@@ -453,12 +455,14 @@ class FakeGraphApi(FakeServer):
         self.pages[page_id].conversations.append(conv)
         return conv.id
 
-    def add_message(self, conversation_id: str, at: datetime, text: str, *, from_page: bool = False) -> str:
+    def add_message(
+        self, conversation_id: str, at: datetime, text: str, *, from_page: bool = False, app_id: str | None = None
+    ) -> str:
         kind, conv = self.nodes[conversation_id]
         assert kind == "conversation"
         page = self.pages[conv.page_id].person
         author, to = (page, conv.customer) if from_page else (conv.customer, page)
-        msg = FakeMessage(f"m_{self._new_id()}", conv.id, _ts(at), author, to, text)
+        msg = FakeMessage(f"m_{self._new_id()}", conv.id, _ts(at), author, to, text, app_id if from_page else None)
         conv.add(msg)
         self.nodes[msg.id] = ("message", msg)
         return msg.id

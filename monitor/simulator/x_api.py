@@ -37,9 +37,10 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
 from monitor.simulator.net import FakeServer
-from monitor.simulator.x_activity import Chat, envelope, new_chat
+from monitor.simulator.x_activity import Chat, chat_envelope, envelope, new_chat
 from monitor.simulator.x_search import Post as SearchPost
 from monitor.simulator.x_search import QueryError, parse_query
+from monitor.simulator.x_stream import FakeActivity
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
@@ -338,6 +339,8 @@ class FakeXApi(FakeServer):
         self._seq: dict[int, int] = {}
         self._misbehaviours: list[_Misbehaviour] = []
         self._tokens = 0
+        self.activity = FakeActivity(clock, lambda token: token in self.bearer_tokens, iso)
+        """The X Activity API: subscriptions and the persistent stream."""
         self.owned_reads = True
         """Whether reads of a user's mentions and timeline are "owned reads" (the app is the user's)."""
         self.billed: Counter[tuple[str, str]] = Counter()
@@ -355,6 +358,7 @@ class FakeXApi(FakeServer):
         app.router.add_get("/2/dm_events", self._dm_handler)
         app.router.add_get("/2/users/by/username/{username}", self._user_by_username_handler)
         app.router.add_get("/2/tweets/search/recent", self._search_handler)
+        self.activity.routes(app)
         return app
 
     @property
@@ -447,12 +451,15 @@ class FakeXApi(FakeServer):
         self.dm_events[eid] = event
         for user in (a, b):
             insort(self._dms.setdefault(user, []), eid)
+        self.activity.dm(eid, sender_id, recipient_id, self._dm_json(event, DM_EVENT_FIELDS), ts)
         return eid
 
     def add_chat(self, sender_id: str, recipient_id: str, at: datetime | float) -> Chat:
         """An encrypted chat message: its events (`chat_envelope`) give sender and time, never text."""
         chat = new_chat(sender_id, recipient_id, at.timestamp() if isinstance(at, datetime) else at)
         self.chats.append(chat)
+        for user in (sender_id, recipient_id):
+            self.activity.envelope(chat_envelope(chat, user), chat.created_at)
         return chat
 
     def post_event(self, event_type: str, user_id: str, tweet_id: int) -> dict[str, Any]:
@@ -465,6 +472,7 @@ class FakeXApi(FakeServer):
         insort(self._authored.setdefault(tweet.author_id, []), tweet.id)
         for user in tweet.mentions:
             insort(self._mentions.setdefault(user, []), tweet.id)
+        self.activity.post(tweet, self._tweet_json(tweet, TWEET_FIELDS))
 
     def inject(
         self,

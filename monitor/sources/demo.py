@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.domain.model import Channel, Message, ThreadKind
 from monitor.runtime import Clock, utcnow
-from monitor.simulator.traffic.texts import LANGS, PRAISE, PRIVATE_QUESTIONS, PUBLIC_QUESTIONS, REPLIES
+from monitor.simulator.traffic.texts import LANGS, PRAISE, PRIVATE_QUESTIONS, PUBLIC_QUESTIONS, REPLIES, signed
 from monitor.sources.base import NO_BUDGET, Batch, CheckResult, RateBudget
 
 SLOT_SECONDS = 10.0
@@ -53,7 +53,17 @@ def _conversation(rng: random.Random, account: str, channel: Channel, slot: int,
         return msgs
     delay = timedelta(seconds=min(rng.lognormvariate(6.0, 1.0), MAX_DELAY.total_seconds() - 60))
     msgs.append(
-        Message(f"{account}-{key}-r", thread, kind, "outbound", t0 + delay, REPLIES[lang][0], "brand", account, url)
+        Message(
+            f"{account}-{key}-r",
+            thread,
+            kind,
+            "outbound",
+            t0 + delay,
+            signed(REPLIES[lang][0], slot + i),
+            "brand",
+            account,
+            url,
+        )
     )
     return msgs
 

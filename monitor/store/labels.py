@@ -143,7 +143,7 @@ async def thread_view(pool: asyncpg.Pool, thread_id: int) -> ThreadView:
             """
             SELECT m.external_id, m.direction, m.created_at, m.author_handle, m.author_id,
                    left(m.body, $2) AS body, m.url, m.is_question, m.is_automatic, m.reason, m.label,
-                   m.reply_to_brand, m.text_available,
+                   m.reply_to_brand, m.text_available, m.agent, m.team, m.app, m.app_id,
                    l.labelled_by, l.labelled_at, l.note, l.old_is_question, l.old_reason
             FROM messages m
             LEFT JOIN LATERAL (SELECT * FROM message_labels x WHERE x.message_id = m.id

@@ -276,6 +276,12 @@ class PeerComparison:
             return await conn.fetch(sql, None if brands is None else list(brands), start, end, as_of)
 
 
+def _decision(flags: Flags) -> tuple[bool, bool, str | None]:
+    """What is stored of a peer's message's flags: the decision, never who signed a reply (a
+    competitor's staff are none of ours to name)."""
+    return flags.is_question, flags.is_automatic, flags.reason
+
+
 def _first_inbound(batch: Sequence[Message]) -> dict[str, tuple[str | None, str | None]]:
     """Per thread key: the customer (the first inbound author seen) and a link to their post."""
     out: dict[str, tuple[str | None, str | None]] = {}
@@ -391,11 +397,11 @@ class PeerTransaction:
                     m.created_at,
                     m.future_created_at,
                     m.raw,
-                    *change.flags[m.external_id],
+                    *_decision(change.flags[m.external_id]),
                 )
                 for m in change.new
             ]
-            flags += [(account_id, ext, *f) for ext, f in change.reflagged.items()]
+            flags += [(account_id, ext, *_decision(f)) for ext, f in change.reflagged.items()]
             diff = change.waits
             gone += [(tid, seq) for seq in diff.gone] + [(tid, w.seq) for w in diff.changed]
             waits += [(tid, account_id, *w) for w in (*diff.new, *diff.changed)]

@@ -220,6 +220,27 @@ _ENCRYPTED_SQL = f"""
 """
 
 
+def _agents_sql(column: str) -> str:
+    """The waits answered by each agent's replies (docs/agents.md): per team and agent, and per team
+    (`team_total`), their count, how many were answered by their deadline, and the median and P90
+    of their response times (first and next waits alike). Unsigned replies are `signed` false."""
+    return f"""
+        WITH answers AS (
+            SELECT m.agent IS NOT NULL AS signed, CASE WHEN m.agent IS NOT NULL THEN m.team END AS team,
+                   m.agent, w.{column} AS seconds, ({_WITHIN}) AS within
+            FROM waits w
+            JOIN messages m ON m.account_id = w.account_id AND m.external_id = w.closed_message
+            WHERE {_COHORT} AND {_ANSWERED}
+        )
+        SELECT signed, team, agent, GROUPING(agent) = 1 AS team_total, count(*) AS answers,
+               count(*) FILTER (WHERE within) AS within_sla,
+               percentile_cont(ARRAY[0.5, 0.9]::double precision[]) WITHIN GROUP (ORDER BY seconds) AS percentiles
+        FROM answers
+        GROUP BY GROUPING SETS ((signed, team, agent), (signed, team))
+        ORDER BY signed DESC, team NULLS LAST, team_total DESC, answers DESC, agent
+    """
+
+
 @dataclass(frozen=True)
 class ReportQuery:
     """What a report reads: these accounts' waits opened in [previous_start, end), as of `as_of`.
@@ -259,6 +280,8 @@ class ReportRows:
     longest: list[asyncpg.Record]
     encrypted: list[asyncpg.Record]
     """One row: `waits`, those of the current period opened by an encrypted chat (no text)."""
+    agents: list[asyncpg.Record]
+    """Per team and agent, and per team (`team_total`): the waits their replies answered."""
 
 
 def fine_edges(coarse: Sequence[float]) -> tuple[list[float], list[int]]:
@@ -334,6 +357,7 @@ class ReportStore:
             fetch(first_responses, *previous, edges, to_coarse),
             fetch(_LONGEST_SQL, *current, q.longest),
             fetch(_ENCRYPTED_SQL, ids, start, end),
+            fetch(_agents_sql(column), *current),
         ]
         results = await self._in_one_snapshot(queries)
         return ReportRows(*results)

@@ -19,7 +19,7 @@ import orjson
 from monitor.domain.changes import StoredThread, ThreadChange
 from monitor.domain.items import DETAIL_MAX, Rejected, Settled
 from monitor.domain.model import Message, ThreadInfo, ThreadMessage
-from monitor.domain.outcomes import WAIT_FIELDS, Flags, WaitRow
+from monitor.domain.outcomes import FLAG_FIELDS, WAIT_FIELDS, Flags, WaitRow
 from monitor.logs import redact
 from monitor.store.db import Connection
 
@@ -130,9 +130,8 @@ _COPIED = (
     "future_created_at",
     "reply_to_brand",
     "text_available",
-    "is_question",
-    "is_automatic",
-    "reason",
+    *FLAG_FIELDS,
+    "app_id",
 )
 
 _WAIT_COLUMNS = ", ".join(WAIT_FIELDS)
@@ -450,12 +449,58 @@ class Transaction:
         infos = await _lock_threads(self.conn, account_id, _thread_rows(batch))
         threads = {i.id: StoredThread(i) for i in infos.values()}
         known = await self._load(threads, account_id, [m.external_id for m in batch])
+        if channel != "x":  # X tells no app; Meta's webhook echoes do (docs/agents.md)
+            batch = await self._with_apps(account_id, batch, known)
         for m in batch:
             if m.external_id not in known:
                 thread = threads[infos[m.thread_key].id]
                 thread.new.append(m)
                 thread.messages.append(m)  # a Message reads as a ThreadMessage
         return list(threads.values())
+
+    async def _with_apps(self, account_id: int, batch: list[Message], known: set[str]) -> list[Message]:
+        """The batch with the app of each new outbound message that a webhook echo named."""
+        wanted = [m.external_id for m in batch if m.direction == "outbound" and m.external_id not in known]
+        if not wanted:
+            return batch
+        rows = await self.conn.fetch(
+            "SELECT external_id, app_id FROM message_apps WHERE account_id = $1 AND external_id = ANY($2::text[])",
+            account_id,
+            wanted,
+        )
+        apps = {r["external_id"]: r["app_id"] for r in rows}
+        if not apps:
+            return batch
+        return [dataclasses.replace(m, app_id=apps[m.external_id]) if m.external_id in apps else m for m in batch]
+
+    async def record_apps(self, account_id: int, apps: Mapping[str, str]) -> list[int]:
+        """Remember the app of each message (external id -> app id) under the account's lock; return
+        the threads of the stored messages whose app this changes (to recompute)."""
+        ids, app_ids = list(apps), list(apps.values())
+        await self.conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ACCOUNT_LOCK, account_id)
+        await self.conn.execute(
+            """
+            INSERT INTO message_apps (account_id, external_id, app_id)
+            SELECT $1, * FROM unnest($2::text[], $3::text[])
+            ON CONFLICT (account_id, external_id) DO UPDATE SET app_id = EXCLUDED.app_id
+            WHERE message_apps.app_id <> EXCLUDED.app_id
+            """,
+            account_id,
+            ids,
+            app_ids,
+        )
+        rows = await self.conn.fetch(
+            """
+            UPDATE messages m SET app_id = u.app_id
+            FROM unnest($2::text[], $3::text[]) AS u(external_id, app_id)
+            WHERE m.account_id = $1 AND m.external_id = u.external_id AND m.app_id IS DISTINCT FROM u.app_id
+            RETURNING m.thread_id
+            """,
+            account_id,
+            ids,
+            app_ids,
+        )
+        return sorted({r["thread_id"] for r in rows})
 
     async def lock_threads(self, thread_ids: Sequence[int]) -> list[StoredThread]:
         """Lock the accounts of these threads (in order: no deadlock with another recompute) and
@@ -485,7 +530,8 @@ class Transaction:
         message_ids = self._message_ids
         for r in await self.conn.fetch(
             "SELECT id, thread_id, external_id, direction, created_at, body, author_id, is_retweet,"
-            " reply_to_brand, label, is_question, is_automatic, reason, text_available FROM messages"
+            " reply_to_brand, label, app_id, text_available, is_question, is_automatic, reason, agent, team, app"
+            " FROM messages"
             " WHERE thread_id = ANY($1::bigint[]) OR (account_id = $2 AND external_id = ANY($3::text[]))",
             ids,
             account_id,
@@ -507,10 +553,11 @@ class Transaction:
                     r["is_retweet"],
                     r["reply_to_brand"],
                     r["label"],
+                    r["app_id"],
                     r["text_available"],
                 )
             )
-            thread.flags[ext] = Flags(r["is_question"], r["is_automatic"], r["reason"])
+            thread.flags[ext] = Flags(r["is_question"], r["is_automatic"], r["reason"], r["agent"], r["team"], r["app"])
             message_ids[(r["thread_id"], ext)] = r["id"]
         for r in await self.conn.fetch(
             f"SELECT thread_id, seq, {_WAIT_COLUMNS} FROM waits WHERE thread_id = ANY($1::bigint[])", ids
@@ -529,7 +576,7 @@ class Transaction:
         channel = self._channel
         rows: list[tuple[Any, ...]] = []
         pending: asyncio.Future[str] | None = None
-        flag_rows: list[tuple[int, bool, bool, str | None]] = []
+        flag_rows: list[tuple[Any, ...]] = []
         new_waits: list[tuple[Any, ...]] = []
         changed_waits: list[tuple[Any, ...]] = []
         gone: list[tuple[int, int]] = []
@@ -556,6 +603,7 @@ class Transaction:
                             m.reply_to_brand,
                             m.text_available,
                             *flags[m.external_id],
+                            m.app_id,
                         )
                         for m in change.new
                     )
@@ -586,8 +634,10 @@ class Transaction:
         if flag_rows:
             await conn.execute(
                 """
-                UPDATE messages m SET is_question = u.q, is_automatic = u.a, reason = u.reason
-                FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::text[]) AS u(id, q, a, reason)
+                UPDATE messages m SET is_question = u.q, is_automatic = u.a, reason = u.reason,
+                    agent = u.agent, team = u.team, app = u.app
+                FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::text[], $5::text[], $6::text[],
+                    $7::text[]) AS u(id, q, a, reason, agent, team, app)
                 WHERE m.id = u.id
                 """,
                 *zip(*flag_rows, strict=True),

@@ -41,6 +41,7 @@ from prometheus_client import CollectorRegistry
 from monitor.app import prepare
 from monitor.config import Config, parse
 from monitor.domain.model import Direction, Message, ThreadInfo, ThreadKind
+from monitor.domain.outcomes import Flags
 from monitor.engine import Engine, thread_outcome
 from monitor.metrics import Metrics
 from monitor.secrets import EnvSecret
@@ -94,15 +95,16 @@ def a_thread(draw: st.DrawFn) -> list[Message]:
     return out
 
 
-async def decisions(store: Store, account: str, ids: list[str]) -> dict[str, tuple[bool, bool, str | None]]:
+async def decisions(store: Store, account: str, ids: list[str]) -> dict[str, Flags]:
+    """The stored flags of these messages: decision, reason, and who sent a reply."""
     async with store.pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT m.external_id, m.is_question, m.is_automatic, m.reason FROM messages m"
+            "SELECT m.external_id, m.is_question, m.is_automatic, m.reason, m.agent, m.team, m.app FROM messages m"
             " JOIN accounts a ON a.id = m.account_id WHERE a.name = $1 AND m.external_id = ANY($2::text[])",
             account,
             ids,
         )
-    return {r["external_id"]: (r["is_question"], r["is_automatic"], r["reason"]) for r in rows}
+    return {r["external_id"]: Flags(*r[1:]) for r in rows}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -169,7 +171,7 @@ async def test_a_label_overrides_the_rules_in_later_ingests_and_recompute_and_ru
         account_id, "s", [tweet("r", 10, "Hi, it ships today ^JD", "outbound"), tweet("n", 20, "merci 👍")], None
     )
     assert await engine.recompute_since(T0 - timedelta(days=1)) == 1
-    assert (await decisions(store, "shop-x", ["t"]))["t"] == (True, False, "corrected")
+    assert (await decisions(store, "shop-x", ["t"]))["t"] == Flags(True, False, "corrected")
     assert await waits() == [(0, "q", 2, "r")]
     # Back to the rules: the waits the rules give.
     back = await engine.correct(praise, None, by="alice", note=None)

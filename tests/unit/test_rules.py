@@ -142,6 +142,7 @@ def test_every_alert_follows_the_conventions() -> None:
         "SocialInboxNoHealthyMonitor",
         "SocialInboxStreamStale",
         "SocialInboxXBudgetAtRisk",
+        "SocialInboxXActivityStreamDown",
     }
     runbook = (DEPLOY / "runbook.md").read_text()
     for name, blocks in found.items():

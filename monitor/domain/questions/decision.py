@@ -158,6 +158,7 @@ REASONS: dict[str, str] = {
     # outbound
     "automatic": "an automatic reply in template wording: closes no wait",
     "pattern:automatic": "matches the policy's automatic_patterns: closes no wait",
+    "app:automatic": "sent by an app marked automatic = true in [[apps]] (a bot): closes no wait",
 }
 """Every reason a decision can give, with its meaning (docs/questions.md lists the same)."""
 

@@ -131,7 +131,7 @@ def plan_minute(seed: int, place: Place, minute: int, salt: str = "") -> list[Ex
                 steps.append(Step(t, "question", rng.choice(texts.FOLLOW_UPS[lang])))
             if rng.random() >= profile.never:
                 t += _delay(rng, profile.median_delay)
-                steps.append(Step(t, "reply", rng.choice(texts.REPLIES[lang])))
+                steps.append(Step(t, "reply", texts.signed(rng.choice(texts.REPLIES[lang]), minute + i)))
                 after = rng.random()
                 if after < 0.25:  # a thank-you: no new wait
                     steps.append(Step(t + rng.uniform(1, 10) * MINUTE, "courtesy", rng.choice(texts.COURTESY[lang])))
@@ -139,9 +139,8 @@ def plan_minute(seed: int, place: Place, minute: int, salt: str = "") -> list[Ex
                     t += rng.uniform(5, 30) * MINUTE
                     steps.append(Step(t, "question", rng.choice(texts.FOLLOW_UPS[lang])))
                     if rng.random() >= profile.never:
-                        steps.append(
-                            Step(t + _delay(rng, profile.median_delay), "reply", rng.choice(texts.REPLIES[lang]))
-                        )
+                        reply = texts.signed(rng.choice(texts.REPLIES[lang]), minute + i + 1)
+                        steps.append(Step(t + _delay(rng, profile.median_delay), "reply", reply))
         out.append(Exchange(f"{place}:{minute}:{i}", place, lang, str(n), name, at, tuple(steps)))
     return out
 

@@ -109,6 +109,16 @@ FIRST_NAMES = (
 )
 """Customers' first names, as Messenger and comments show them."""
 
+SIGNATURES: tuple[str, ...] = ("^CM", "-Hugo", "/LB", "–Jeh", "")
+"""How the brand's agents sign its replies in the demo (docs/agents.md), in turn: the demo's roster
+names CM, Hugo and LB; "Jeh" is no one it lists; one reply in five is unsigned."""
+
+
+def signed(text: str, n: int) -> str:
+    """`text` signed with the `n`-th signature, in turn (not drawn: a script's draws stay the same)."""
+    signature = SIGNATURES[n % len(SIGNATURES)]
+    return f"{text} {signature}" if signature else text
+
 
 def mixed(texts: Texts) -> tuple[str, ...]:
     """The texts of both languages, French first: for scripts that do not pick a language."""

@@ -2,8 +2,9 @@
 they read X is told in docs/sources.md, "X".
 
 `payloads` parses pages, `cursor` holds the cursor format, `budget` the rate windows, `client`
-the requests and their errors, `streams` the streams themselves; what the rest of the project
-uses is re-exported here."""
+the requests and their errors, `streams` the streams themselves; `activity` the X Activity API's
+persistent stream and `subscriptions` its subscriptions (docs/webhooks.md); what the rest of the
+project uses is re-exported here."""
 
 from monitor.sources.x.budget import RATE_WAIT_MAX, RATE_WAIT_MIN, RateBudgets, RateWindow, rate_reset, retry_after
 from monitor.sources.x.client import MAX_RESPONSE_BYTES
