@@ -24,7 +24,7 @@ from monitor.metrics import Metrics
 from monitor.online import check_streams
 from monitor.poller import Poller, PollTarget
 from monitor.reports.build import ReportRequest, build_report
-from monitor.reports.model import Report
+from monitor.reports.model import Language, Report
 from monitor.reports.peers import compare
 from monitor.reports.period import period_between
 from monitor.reports.render import render
@@ -400,10 +400,11 @@ def assert_rendered(report: Report) -> None:
     }
     assert rows[("compared_peer", "initech")]["days_at_budget"] == "1"
     assert json.loads(render(report, "json"))["peers"][1]["current"]["median_first_response_seconds"] == 1200.0
-    for language, title, cells in [
+    cases: list[tuple[Language, str, list[str]]] = [
         ("en", "You and your peers", ["@globex", "80.0%", "20\u202fmin", "@initech", "30.0%", "5h\u00a000m", "0.0%"]),
         ("fr", "Vous et vos concurrents", ["@globex", "80,0\u202f%", "20\u202fmin", "5\u202fh\u202f00"]),
-    ]:
+    ]
+    for language, title, cells in cases:
         html = render(report, "html", language).decode()
         assert title in html and all(c in html for c in cells), (language, [c for c in cells if c not in html])
         pdf = pypdf.PdfReader(io.BytesIO(render(report, "pdf", language)))
