@@ -31,6 +31,7 @@ import importlib.util
 import json
 import re
 import sys
+import textwrap
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -52,6 +53,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prometheus_model
 
 from monitor.store.figures import answered, breached, first_response, response_rate, within_sla_share
+from monitor.store.peers import comparison_sql
 
 Json = dict[str, Any]
 T_co = TypeVar("T_co", covariant=True)
@@ -1417,6 +1419,8 @@ def sla() -> Json:
                     overrides=[by_name("Target", unit="s")],
                 ),
             ],
+            [row("You and your peers")],
+            [peers_table()],
         ]
     )
     variables = [
@@ -1435,6 +1439,53 @@ def sla() -> Json:
         variables,
         time_from="now-90d",
         refresh="",
+    )
+
+
+def peers_table() -> dash.Panel:
+    """The report's "You and your peers" (docs/peers.md): the same query (`comparison_sql`), over the
+    time picker's range, as of now, in wall time."""
+    figures = comparison_sql(
+        brands="brand IN (${brand:sqlstring})",
+        start="$__timeFrom()",
+        end="$__timeTo()",
+        as_of="now()",
+        hours="wall",
+    )
+    return table(  # type: ignore[no-any-return]
+        "You and your peers",
+        "Each selected brand that has peers (docs/peers.md), on its public X threads, beside its "
+        "competitors on X, over the questions asked in the selected period, as of now, with the "
+        "same rules and definitions as the report: response rate (waits answered / waits opened), "
+        "median first response (wall time), within target (answered by the deadline / outcome "
+        "known). Posts read: what X bills for reading the peer (its daily budget in the pipeline "
+        "metrics). A peer never alerts.",
+        [
+            sql(f"""
+                    WITH figures AS (
+{textwrap.indent(_dedent(figures).strip(), " " * 24)}
+                    )
+                    SELECT f.brand AS "Brand",
+                           coalesce('@' || f.handle, f.brand) AS "Who",
+                           f.questions AS "Questions",
+                           f.response_rate AS "Response rate",
+                           f.median_first_seconds AS "Median first response",
+                           f.within_sla_share AS "Within target",
+                           (SELECT sum(r.reads) FROM peer_reads r
+                             WHERE r.account_id = f.peer_id
+                               AND r.day >= ($__timeFrom()::timestamptz AT TIME ZONE 'UTC')::date
+                               AND r.day <= ($__timeTo()::timestamptz AT TIME ZONE 'UTC')::date) AS "Posts read"
+                    FROM figures f
+                    ORDER BY f.brand, f.peer_id NULLS FIRST
+                  """)
+        ],
+        w=24,
+        h=7,
+        overrides=[
+            by_name("Response rate", unit="percentunit", decimals=1),
+            by_name("Within target", unit="percentunit", decimals=1),
+            by_name("Median first response", unit="s"),
+        ],
     )
 
 

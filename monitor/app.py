@@ -29,12 +29,14 @@ from monitor.server import HttpServer, Webhooks
 from monitor.sources import build_sources
 from monitor.sources.x.activity import ActivityCollector, ActivityStream, Deliver, Ingest, StreamAccount
 from monitor.sources.x.chats import CHAT_STREAM
+from monitor.sources.x.peers import build_peer_source
 from monitor.spending import Spending
 from monitor.store import mentions, nudges
 from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
 from monitor.store.embedded import EmbeddedPostgres
 from monitor.store.leases import LeaseStore
 from monitor.store.mentions import MentionInbox
+from monitor.store.peers import PeerRow, PeerStore
 from monitor.store.store import AccountRow, Store
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,16 @@ async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]
         )
         for brand, a in accounts
     }
-    return Engine(store, contexts), ids
+    peers = config.peers()
+    peer_ids = await PeerStore(store.pool).sync_peers(
+        PeerRow(p.account_name, p.brand, p.handle, p.user_id, p.policy) for p in peers
+    )
+    ids.update(peer_ids)
+    peer_contexts = {
+        peer_ids[p.account_name]: AccountContext(peer_ids[p.account_name], p.label, p.brand, "x", policies[p.policy])
+        for p in peers
+    }
+    return Engine(store, contexts, peers=peer_contexts), ids
 
 
 @dataclass
@@ -104,7 +115,9 @@ async def run(
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=registry)
         registry.register(_TaskCollector())
-        metrics = Metrics(engine.accounts, registry=None)  # rendered by the server, with `registry` after it
+        # rendered by the server, with `registry` after it
+        budgets = {ids[p.account_name]: p.daily_reads for p in config.peers()}
+        metrics = Metrics(engine.accounts, peers=engine.peers, read_budgets=budgets, registry=None)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
             PollTarget(
@@ -121,6 +134,7 @@ async def run(
             for brand, account in config.accounts()
             for source in build_sources(account, session, mentions=MentionInbox(store.pool, ids[account.name]))
         ]
+        targets += peer_targets(config, ids, engine, session)
         for target in targets:
             stack.push_async_callback(target.source.close)
         metrics.watch(targets)
@@ -138,7 +152,7 @@ async def run(
             if gained:  # what other processes counted for these accounts this month
                 await spending.load(store.pool)
             metrics.hold(set(leases.held))
-            scheduler.account_ids = sorted(leases.held)
+            scheduler.account_ids = sorted(set(leases.held) & set(engine.accounts))  # a peer never alerts
             scheduler.wake()
             for stream in streams:
                 stream.supervised.wake()  # the lease of its connection may have come or gone
@@ -148,7 +162,7 @@ async def run(
 
         leases = LeaseManager(
             LeaseStore(store.pool),
-            list(engine.accounts),
+            [*engine.accounts, *engine.peers],
             on_change=leases_changed,
             ttl=config.server.lease_time.total_seconds(),
         )
@@ -224,6 +238,20 @@ async def run(
                 await maybe
         await stop.wait()
         log.info("stopping")
+
+
+def peer_targets(
+    config: Config, ids: dict[str, int], engine: Engine, session: aiohttp.ClientSession
+) -> list[PollTarget]:
+    """The peers' streams (docs/peers.md): recent search within each peer's daily read budget."""
+    targets = []
+    for peer in config.peers():
+        account_id = ids[peer.account_name]
+        source = build_peer_source(peer, account_id, session, engine.peer_store)
+        if source is not None:
+            name = peer.account_name
+            targets.append(PollTarget(account_id, name, peer.brand, "x", source, peer.poll_interval.total_seconds()))
+    return targets
 
 
 class _TaskCollector:

@@ -125,8 +125,11 @@ def main(ctx: click.Context, config_path: str | None, log_level: str, log_format
 def check_config(obj: _Context, online: bool, accounts: tuple[str, ...], fmt: str) -> None:
     """Validate the configuration; list every problem with its location (exit status 2)."""
     config = obj.config(last_demo=False)
-    n = len(config.accounts())
-    summary = f"configuration OK: {len(config.brands)} brand(s), {n} account(s), {len(config.policies)} policy(ies)"
+    n, peers = len(config.accounts()), len(config.peers())
+    summary = (
+        f"configuration OK: {len(config.brands)} brand(s), {n} account(s), {peers} peer(s), "
+        f"{len(config.policies)} policy(ies)"
+    )
     if not online:
         click.echo(summary)
         return

@@ -312,10 +312,77 @@ class InstagramAccount(GraphAccount):
 AnyAccount = XAccount | FacebookAccount | InstagramAccount
 Account = Annotated[AnyAccount, Field(discriminator="channel")]
 
+X_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+"""An X username, as the API's own `username` parameters check it (`^[A-Za-z0-9_]{1,15}$`)."""
+PEER_MIN_READS = 10
+"""A day's read budget below this cannot pay for one request: recent search asks 10 posts at least."""
+PEER_MAX_READS = 100_000
+"""Posts a peer may read a day at most: pay-per-use X plans stop at 3 million post reads a month,
+about 100,000 a day; a larger budget is a typo, not a plan."""
+
+
+def _x_handle(value: object) -> object:
+    """`@rival` or `rival`: an X handle, without its @; anything else is refused, saying why."""
+    if not isinstance(value, str):
+        return value
+    handle = value.removeprefix("@")
+    if not X_HANDLE.fullmatch(handle):
+        raise ValueError(f"{value!r} is not an X handle (1 to 15 letters, digits or underscores, with or without @)")
+    return handle
+
+
+class PeerConfig(_Model):
+    """A competitor of the brand on X, compared with it in the report (docs/peers.md)."""
+
+    handle: Annotated[str, BeforeValidator(_x_handle)]
+    name: Name | None = None
+    """What the report and the metrics call it (default: the handle, in lower case)."""
+    user_id: str | None = Field(None, pattern=r"^\d{1,19}$")
+    """The handle's X user id; looked up once by handle when not given."""
+    daily_reads: int = Field(500, ge=PEER_MIN_READS, le=PEER_MAX_READS)
+    """Posts read a UTC day at most (each post read is billed)."""
+    poll_interval: Duration = timedelta(minutes=15)
+    policy: str | None = None
+    """The policy whose rules and targets apply (default: the brand's first X account's)."""
+    bearer_token_env: EnvName | None = None
+    """The X app's bearer token (default: the brand's first X account's)."""
+    api_base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+/?$")
+    """Default: the brand's first X account's."""
+
+    @property
+    def label(self) -> str:
+        """The peer's name in the report and the metrics."""
+        return self.name or self.handle.lower()
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A configured peer with the brand's defaults filled in."""
+
+    brand: str
+    handle: str
+    label: str
+    user_id: str | None
+    daily_reads: int
+    poll_interval: timedelta
+    policy: str
+    bearer_token_env: str | None
+    """None when the brand's X account is a demo one (generated traffic): the peer is not read."""
+    api_base_url: str | None
+
+    @property
+    def account_name(self) -> str:
+        """Its row in `accounts` (leases, poll state): a name no configured account can have."""
+        from monitor.store.peers import peer_account_name
+
+        return peer_account_name(self.brand, self.label)
+
 
 class BrandConfig(_Model):
     name: Name
     accounts: list[Account] = Field(min_length=1)
+    peers: list[PeerConfig] = []
+    """Competitors on X, read with recent search within a daily budget (docs/peers.md)."""
 
 
 class Config(_Model):
@@ -335,6 +402,27 @@ class Config(_Model):
     def accounts(self) -> list[tuple[str, AnyAccount]]:
         """(brand, account) pairs in file order."""
         return [(b.name, a) for b in self.brands for a in b.accounts]
+
+    def peers(self) -> list[Peer]:
+        """Every brand's peers, in file order, the brand's first X account's settings as defaults."""
+        out = []
+        for b in self.brands:
+            x = next((a for a in b.accounts if isinstance(a, XAccount)), None)
+            out += [
+                Peer(
+                    brand=b.name,
+                    handle=p.handle,
+                    label=p.label,
+                    user_id=p.user_id,
+                    daily_reads=p.daily_reads,
+                    poll_interval=p.poll_interval,
+                    policy=p.policy or (x.policy if x else "default"),
+                    bearer_token_env=p.bearer_token_env or (x.bearer_token_env if x else None),
+                    api_base_url=p.api_base_url or (x.api_base_url if x else None),
+                )
+                for p in b.peers
+            ]
+        return out
 
     def policy(self, name: str) -> Policy:
         return _policy(name, self.policies[name])
@@ -500,6 +588,7 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
                 problems.append(
                     Problem(f"{where}.app_secret_env", f"environment variable {secret} (or {secret}_FILE) is not set")
                 )
+        problems += _peer_problems(f"brands[{b}]", brand, policy_names, environ)
     for name, policy in policies.items() if isinstance(policies, dict) else []:
         cal = policy.get("calendar") if isinstance(policy, dict) else None
         if isinstance(cal, dict):
@@ -575,6 +664,58 @@ def _app_problems(entries: object) -> list[Problem]:
             if app_id in seen:
                 problems.append(Problem(f"apps[{i}].app_id", f"{app_id!r} is already {seen[app_id]}"))
             seen.setdefault(app_id, f"apps[{i}]")
+    return problems
+
+
+def _peer_problems(
+    where: str, brand: Mapping[str, Any], policy_names: set[str], environ: Mapping[str, str]
+) -> list[Problem]:
+    """A brand's peers: each handle once, none of them the brand's own account, a policy and a
+    bearer token to read them with (theirs, or the brand's first X account's)."""
+    problems: list[Problem] = []
+    peers = brand.get("peers")
+    accounts = brand.get("accounts")
+    own = [a for a in accounts if isinstance(a, dict)] if isinstance(accounts, list) else []
+    x = next((a for a in own if a.get("channel") == "x"), None)
+    seen: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for p, peer in enumerate(peers if isinstance(peers, list) else []):
+        if not isinstance(peer, dict):
+            continue
+        at = f"{where}.peers[{p}]"
+        handle = peer.get("handle")
+        key = handle.removeprefix("@").lower() if isinstance(handle, str) else None
+        twice = key in seen
+        if key:
+            if twice:
+                problems.append(Problem(f"{at}.handle", f"@{key} is already a peer of this brand ({seen[key]})"))
+            seen.setdefault(key, at)
+            for i, a in enumerate(own):
+                same_handle = isinstance(a.get("handle"), str) and a["handle"].removeprefix("@").lower() == key
+                same_id = peer.get("user_id") is not None and a.get("user_id") == peer.get("user_id")
+                if a.get("channel") == "x" and (same_handle or same_id):
+                    problems.append(
+                        Problem(f"{at}.handle", f"@{key} is the brand's own account ({where}.accounts[{i}])")
+                    )
+        label = peer.get("name") or key
+        if isinstance(label, str) and label and not twice:  # the same handle twice: said above
+            if label in names:
+                problems.append(Problem(f"{at}.name", f"{label!r} is already the name of {names[label]}"))
+            names.setdefault(label, at)
+        policy = peer.get("policy")
+        if isinstance(policy, str) and policy_names and policy not in policy_names:
+            known = ", ".join(sorted(policy_names))
+            problems.append(Problem(f"{at}.policy", f"no policy named {policy!r} (known: {known})"))
+        env = peer.get("bearer_token_env")
+        if env is None and x is None:
+            problems.append(
+                Problem(
+                    f"{at}.bearer_token_env",
+                    "field required: the brand has no X account whose bearer token the peer could use",
+                )
+            )
+        elif isinstance(env, str) and not _secret_available(env, environ):
+            problems.append(Problem(f"{at}.bearer_token_env", f"environment variable {env} (or {env}_FILE) is not set"))
     return problems
 
 

@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -41,7 +42,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,7 +63,7 @@ from monitor.simulator.graph_api import FakeGraphApi
 from monitor.simulator.instagram import FakeInstagram
 from monitor.simulator.net import free_port
 from monitor.simulator.slack import FakeSlack
-from monitor.simulator.traffic import HOUR, MINUTE, TrafficPlayer
+from monitor.simulator.traffic import HOUR, MINUTE, PUBLIC_QUESTIONS, REPLIES, Lang, TrafficPlayer
 from monitor.simulator.x_api import FakeXApi, UserKeys
 from monitor.sources.base import Batch
 from monitor.sources.x import subscriptions
@@ -89,6 +90,33 @@ FACEBOOK_PUBLIC = {"first": HOUR, "next": 2 * HOUR}
 STORY_POLL_INTERVAL = 2 * MINUTE
 STORY_CREDENTIALS_RETRY = 5 * MINUTE
 """The poller's production retry after a rejected token (`Poller.credentials_retry`)."""
+
+
+@dataclass(frozen=True)
+class DemoPeer:
+    """A competitor on the fake X API: a question every `every` story seconds, `share` of them
+    answered `delay` later (docs/peers.md; what `inbox-monitor report` compares the brand with)."""
+
+    handle: str
+    user_id: str
+    share: float
+    delay: float
+    every: float
+    daily_reads: int = 3000
+
+    def answered(self, i: int) -> bool:
+        """Exactly `share` of every run of questions, spread evenly."""
+        return math.floor((i + 1) * self.share) > math.floor(i * self.share)
+
+
+PEERS = (
+    DemoPeer("globex", "1900000000000000002", share=0.8, delay=20 * MINUTE, every=4 * MINUTE),
+    DemoPeer("initech", "1900000000000000003", share=0.3, delay=5 * HOUR, every=6 * MINUTE),
+)
+"""One peer answering 80 % within 20 minutes, one 30 % within 5 hours."""
+PEER_HISTORY = 6 * HOUR
+"""The peers' traffic starts this long before the story: recent search reads back 7 days, so the
+first polls show both peers' answers, the 5-hour ones included."""
 TOKEN_EXPIRES_AT = 45 * MINUTE
 TOKEN_ROTATED_AT = 75 * MINUTE
 LOOKAHEAD = 15 * MINUTE
@@ -218,6 +246,10 @@ def demo_config_data(
                         "page_token_env": ENV["page_token"],
                         "app_secret_env": ENV["app_secret"],
                     },
+                ],
+                "peers": [
+                    {"handle": p.handle, "user_id": p.user_id, "daily_reads": p.daily_reads, "poll_interval": poll}
+                    for p in PEERS
                 ],
             }
         ],
@@ -986,6 +1018,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             running.poller.credentials_retry = STORY_CREDENTIALS_RETRY / speed
             view.attach(running)
             tasks.append(asyncio.create_task(_traffic(player, stop), name="demo-traffic"))
+            tasks.append(asyncio.create_task(_peer_traffic(player, x_api, stop), name="demo-peers"))
             tasks.append(asyncio.create_task(_token_story(player, graph, token_file, view, stop), name="demo-token"))
             tasks.append(asyncio.create_task(_refresh(view, output, stop), name="demo-view"))
             tasks.append(asyncio.create_task(_figures(view, running.engine.store.pool, stop), name="demo-figures"))
@@ -1021,6 +1054,32 @@ async def _traffic(player: TrafficPlayer, stop: asyncio.Event) -> None:
     """Keep the fakes loaded `LOOKAHEAD` of story time ahead of now."""
     while not stop.is_set():
         player.advance(player.story(datetime.now(UTC)) + LOOKAHEAD)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def _peer_traffic(player: TrafficPlayer, x_api: FakeXApi, stop: asyncio.Event) -> None:
+    """Keep the peers' questions and replies loaded `LOOKAHEAD` of story time ahead of now, from
+    `PEER_HISTORY` before the story's start."""
+    loaded = dict.fromkeys(range(len(PEERS)), 0)
+    for p in PEERS:
+        x_api.add_user(p.user_id, p.handle)
+    while not stop.is_set():
+        until = player.story(datetime.now(UTC)) + LOOKAHEAD
+        for k, p in enumerate(PEERS):
+            while (loaded[k] + 1) * p.every - PEER_HISTORY < until:
+                i = loaded[k]
+                loaded[k] += 1
+                customer, handle = str(1950000000000000000 + 1000 * k + i), f"client_{k}_{i}"
+                x_api.add_user(customer, handle)
+                lang: Lang = "fr" if i % 2 else "en"
+                asked = player.real((i + 1) * p.every - PEER_HISTORY)
+                question = PUBLIC_QUESTIONS[lang][i % len(PUBLIC_QUESTIONS[lang])]
+                qid = x_api.add_tweet(customer, f"@{p.handle} {question}", asked, mentions=[p.user_id])
+                if p.answered(i):
+                    reply = REPLIES[lang][i % len(REPLIES[lang])]
+                    at = asked + timedelta(seconds=p.delay / player.speed)
+                    x_api.add_tweet(p.user_id, f"@{handle} {reply}", at, mentions=[customer], reply_to=qid)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 

@@ -21,6 +21,7 @@ from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
 from monitor.runtime import Clock, utcnow
 from monitor.store import cost, labels
+from monitor.store.peers import PeerStore
 from monitor.store.store import Store
 
 
@@ -116,13 +117,31 @@ def thread_outcome(
     return ThreadOutcome(rows, {k: v for k, v in flags.items() if k in own})
 
 
-class Engine:
-    """Ingests batches for configured accounts, in one transaction each."""
+def _decisions_only(outcome: ThreadOutcome) -> ThreadOutcome:
+    """A peer's outcome without who signed its replies: a competitor's staff are none of ours to name
+    (and what is stored of a peer's flags is the decision alone)."""
+    flags = {ext: Flags(f.is_question, f.is_automatic, f.reason) for ext, f in outcome.flags.items()}
+    return ThreadOutcome(outcome.waits, flags)
 
-    def __init__(self, store: Store, accounts: Mapping[int, AccountContext], clock: Clock = utcnow):
+
+class Engine:
+    """Ingests batches for configured accounts, in one transaction each; a peer's batches go to the
+    peers' own tables (docs/peers.md), their waits computed by the same `thread_outcome`."""
+
+    def __init__(
+        self,
+        store: Store,
+        accounts: Mapping[int, AccountContext],
+        clock: Clock = utcnow,
+        *,
+        peers: Mapping[int, AccountContext] | None = None,
+    ):
         self.store = store
         self.accounts = dict(accounts)
         self.clock = clock
+        self.peers = dict(peers or {})
+        """Peers by account id, each with its brand's policy: never in `accounts` (the inbox's)."""
+        self.peer_store = PeerStore(store.pool)
 
     async def ingest(
         self,
@@ -139,6 +158,8 @@ class Engine:
         """Store `messages`, set `rejected` aside (received at `received_at`, default now),
         recompute the threads' waits, mark a retried item `settled`, count what X bills for the
         `billable` reads (once per UTC day each) and save `cursor`, atomically."""
+        if account_id in self.peers:
+            return await self._ingest_peer(account_id, stream, messages, cursor, rejected=rejected, billable=billable)
         account = self.accounts[account_id]
         now = self.clock()
         result = IngestResult()
@@ -154,6 +175,40 @@ class Engine:
                 )
             if settled is not None:
                 await tx.settle(settled)
+            if billable:
+                result.billable = await cost.count_billable(tx.conn, account_id, billing_day(now), billable)
+            if cursor is not None:
+                await tx.save_cursor(account_id, stream, cursor)
+        return result
+
+    async def _ingest_peer(
+        self,
+        account_id: int,
+        stream: str,
+        messages: Sequence[Message],
+        cursor: str | None,
+        *,
+        rejected: Sequence[Rejected],
+        billable: Sequence[BillableRead],
+    ) -> IngestResult:
+        """A peer's batch, as `ingest` stores an account's, in the peers' tables; what X bills for
+        it counts in the peer's cost like any account's (docs/cost.md)."""
+        peer = self.peers[account_id]
+        now = self.clock()
+        result = IngestResult()
+        async with self.peer_store.transaction() as tx:
+            if messages:
+                threads = await tx.lock_batch(account_id, messages)
+                changes = []
+                for stored in threads:
+                    change = thread_change(
+                        stored, _decisions_only(thread_outcome(peer, stored.info, stored.messages, now))
+                    )
+                    result.add(change)
+                    changes.append(change)
+                await tx.apply(changes)
+            if rejected:
+                result.quarantined = await tx.quarantine(account_id, stream, rejected, now)
             if billable:
                 result.billable = await cost.count_billable(tx.conn, account_id, billing_day(now), billable)
             if cursor is not None:

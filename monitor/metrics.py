@@ -12,6 +12,7 @@ import functools
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC
 
 import asyncpg
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -29,6 +30,7 @@ from monitor.runtime import Clock, utcnow
 from monitor.sources.base import Batch
 from monitor.spending import Spending
 from monitor.store.labels import DIRECTIONS
+from monitor.store.peers import PeerStore
 from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -118,18 +120,28 @@ class Metrics:
       webhook_deliveries_total{channel, result}, items_rejected_total{channel, stream, reason}
       api_billable_total{brand, channel, account, kind}, api_spend_month_dollars{brand, channel, account},
       api_monthly_budget_dollars{brand, channel, account}, poll_pace_factor{brand, channel, account}   (X)
+      peer_poll_total{brand, peer, result}, peer_last_successful_poll_timestamp_seconds{brand, peer},
+      peer_reads_today{brand, peer}, peer_read_budget{brand, peer}   (peers: docs/peers.md; nothing
+                                                          of a peer is in the series above)
     """
 
     def __init__(
         self,
         accounts: Mapping[int, AccountContext],
         *,
+        peers: Mapping[int, AccountContext] | None = None,
+        read_budgets: Mapping[int, int] | None = None,
         registry: CollectorRegistry | None = REGISTRY,
         clock: Clock = utcnow,
     ) -> None:
         self.all_accounts = dict(accounts)
         self.accounts = dict(accounts)
         """The accounts this process holds, whose series it exports."""
+        self.all_peers = dict(peers or {})
+        self.peers = dict(self.all_peers)
+        """The peers this process holds (their streams' leases), whose series it exports."""
+        self.read_budgets = dict(read_budgets or {})
+        """Peer id -> posts it may read a UTC day."""
         self.clock = clock
         self.spending: Spending | None = None
         """The month's spend of the X accounts, when the app tracks it (the cost gauges follow it)."""
@@ -363,6 +375,29 @@ class Metrics:
                 ("channel", "stream", "reason"),
             )
         )
+        peer = ("brand", "peer")
+        self.peer_polls = f.add(
+            Family(f"{p}_peer_poll", "Polls of a peer's recent search, by result.", "counter", (*peer, "result"))
+        )
+        self.peer_last_success = f.add(
+            Family(
+                f"{p}_peer_last_successful_poll_timestamp_seconds",
+                "Unix time of the last successful poll of a peer's recent search.",
+                "gauge",
+                peer,
+            )
+        )
+        self.peer_reads = f.add(
+            Family(
+                f"{p}_peer_reads_today",
+                "Posts read for a peer since 00:00 UTC (billed by X, counted before each request).",
+                "gauge",
+                peer,
+            )
+        )
+        self.peer_budget = f.add(
+            Family(f"{p}_peer_read_budget", "Posts a peer may read a UTC day (its daily_reads).", "gauge", peer)
+        )
         self.snapshot_ts = f.add(
             Family(
                 f"{p}_snapshot_timestamp_seconds",
@@ -377,7 +412,7 @@ class Metrics:
                     target = ctx.policy.targets_for(ctx.channel, thread).for_kind(kind)
                     self.sla_target.set((ctx.policy.name, ctx.channel, thread, kind), target)
         self.snapshot_ts.set((), 0.0)
-        self.hold(set(accounts))
+        self.hold(set(accounts) | set(self.all_peers))
         if registry is not None:
             registry.register(f)
 
@@ -385,6 +420,14 @@ class Metrics:
         """Export the series of these accounts only (the ones whose leases this process holds), so
         that sums across processes count each account once."""
         self.accounts = {i: c for i, c in self.all_accounts.items() if i in account_ids}
+        self.peers = {i: c for i, c in self.all_peers.items() if i in account_ids}
+        peers = {(c.brand, c.name) for c in self.peers.values()}
+        for family in (self.peer_polls, self.peer_last_success, self.peer_reads, self.peer_budget):
+            family.retain(lambda labels: (labels[0], labels[1]) in peers)
+        for i, c in self.peers.items():
+            self.peer_polls.labels(c.brand, c.name, "ok")
+            self.peer_budget.set((c.brand, c.name), self.read_budgets.get(i, 0))
+            self.peer_reads.labels(c.brand, c.name)
         names = {c.name for c in self.accounts.values()}
         for family in self.families.families:
             if "account" in family.labelnames:
@@ -432,7 +475,7 @@ class Metrics:
     def watch(self, targets: Sequence[PollTarget]) -> None:
         """Export the pipeline state (polls, rate-limit budget, credentials) of these streams."""
         self._targets = list(targets)
-        self.hold(set(self.accounts))
+        self.hold(set(self.accounts) | set(self.peers))
 
     def _labels(self, account_id: int, kind: str) -> Labels:
         ctx = self.accounts[account_id]
@@ -441,7 +484,14 @@ class Metrics:
     def poll_done(
         self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
     ) -> None:
-        """PollObserver: count the poll and what its ingest opened and answered."""
+        """PollObserver: count the poll and what its ingest opened and answered (a peer's: the poll
+        only)."""
+        peer = self.peers.get(target.account_id)
+        if peer is not None:
+            self.peer_polls.inc((peer.brand, peer.name, result if result in POLL_RESULTS else "error"))
+            if result == "ok":
+                self.peer_last_success.set((peer.brand, peer.name), time.time())
+            return
         if target.account_id not in self.accounts:
             return  # a poll that ended after the lease went elsewhere
         labels = (target.brand, target.channel, target.account, target.stream)
@@ -575,6 +625,10 @@ class Metrics:
                     if k[2] in names:
                         family.set(k, x)
         self._refresh_alert_facts(held, rows, names, full=account_ids is None)
+        if account_ids is None and self.peers:
+            today = self.clock().astimezone(UTC).date()
+            counted = {r.account_id: r.reads for r in await PeerStore(store.pool).reads(list(self.peers), today)}
+            self.peer_reads.replace({(c.brand, c.name): counted.get(i, 0) for i, c in self.peers.items()})
         if account_ids is None:
             self.rate_limit.replace(
                 {

@@ -15,6 +15,7 @@ from monitor.config import Config
 from monitor.logs import redact
 from monitor.sources import build_sources
 from monitor.sources.base import CheckResult, CheckStatus, Source
+from monitor.sources.x.peers import NoReads, build_peer_source
 
 CHECK_CONCURRENCY = 8
 """Checks in flight at once: a configuration of many accounts does not open that many
@@ -51,11 +52,15 @@ async def check_streams(config: Config, names: Sequence[str] = ()) -> list[Strea
     throttles the first, the next ones (sharing its client) report it without calling again."""
     limit = asyncio.Semaphore(CHECK_CONCURRENCY)
     async with aiohttp.ClientSession() as session:
-        accounts = [
-            (brand, account, build_sources(account, session))
+        accounts: list[tuple[str, str, str, list[Source]]] = [
+            (brand, account.name, account.channel, build_sources(account, session))
             for brand, account in config.accounts()
             if not names or account.name in names
         ]
+        for peer in config.peers() if not names else []:  # docs/peers.md: a search, a handle lookup
+            searched = build_peer_source(peer, 0, session, NoReads())
+            if searched is not None:
+                accounts.append((peer.brand, peer.account_name, "x", [searched]))
 
         async def one(sources: list[Source]) -> list[CheckResult]:
             async with limit:
@@ -68,8 +73,8 @@ async def check_streams(config: Config, names: Sequence[str] = ()) -> list[Strea
                 for source in sources:
                     await source.close()
     return [
-        StreamCheck(brand, account.name, account.channel, source.stream, result)
-        for (brand, account, sources), checked in zip(accounts, results, strict=True)
+        StreamCheck(brand, account, channel, source.stream, result)
+        for (brand, account, channel, sources), checked in zip(accounts, results, strict=True)
         for source, result in zip(sources, checked, strict=True)
     ]
 

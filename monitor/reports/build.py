@@ -21,6 +21,7 @@ from monitor.reports.model import (
     Report,
     Row,
 )
+from monitor.reports.peers import compare
 from monitor.reports.period import Period
 from monitor.store import cost
 from monitor.store.reports import ReportQuery, ReportStore
@@ -203,6 +204,7 @@ async def build_report(
         agents=agents,
         costs=await _costs(store, prices, period, [a["name"] for a in accounts]) if prices is not None else [],
         encrypted_waits=sum(r["waits"] for r in rows.encrypted),
+        peers=await compare(store.pool, brands, period.start, period.end, as_of=as_of, hours=request.hours),
     )
 
 

@@ -16,6 +16,7 @@ from monitor.reports.model import Report, Row
 from monitor.reports.present import (
     AGENT_COLUMNS,
     METRICS,
+    PEER_METRICS,
     agent_lines,
     cell,
     changes_line,
@@ -23,6 +24,7 @@ from monitor.reports.present import (
     has_business_time,
     methodology,
     outcome,
+    peer_lines,
     scope_line,
     scope_name,
     subtitle,
@@ -128,6 +130,16 @@ _TEMPLATE = """<!doctype html>
 {% endfor %}</table>
 <p class="meta">{{ w("x_api_spend_note") }}</p>{% endif %}
 
+{% if peers %}<h2>{{ w("peers") }}</h2>
+<p class="meta">{{ w("peers_intro") }}</p>
+<table>
+<tr><th>{{ w("brand") }}</th>{% for m in peer_metrics %}<th>{{ m }}</th>{% endfor %}
+<th>{{ w("posts_read") }}</th></tr>
+{% for r in peers %}<tr class="{{ 'brand' if r.own else '' }}">
+<td>{{ r.name }}<br><span class="sub">{{ r.sub }}</span></td>{% for v in r.values %}<td>{{ v }}</td>{% endfor %}
+<td>{{ r.reads }}{% if r.note %}<br><span class="sub">{{ r.note }}</span>{% endif %}</td></tr>
+{% endfor %}</table>
+{% endif %}
 <h2>{{ w("methodology") }}</h2>
 <div class="method">{% for p in methodology %}<p>{{ p }}</p>{% endfor %}</div>
 </div></body>
@@ -215,6 +227,8 @@ def render_html(report: Report, words: Words) -> bytes:
             for a in report.accounts
         ],
         charts={name: _inline_svg(svg) for name, svg in charts.all_charts(report, words, "svg").items()},
+        peers=peer_lines(report, words),
+        peer_metrics=[words(m.key) for m in PEER_METRICS],
         methodology=[_rich(p) for p in methodology(report, words)],
         cost_header=cost_table(report, words)[0],
         cost_rows=cost_table(report, words)[1],

@@ -150,6 +150,24 @@ _STRINGS: dict[str, dict[Language, str]] = {
         "en": "No data in the previous period ({period}): no changes shown.",
         "fr": "Aucune donnée sur la période précédente ({period}) : pas d'évolution affichée.",
     },
+    "peers": {"en": "You and your peers", "fr": "Vous et vos concurrents"},
+    "peers_intro": {
+        "en": "Public questions on X in the period, as of the same instant, with the same rules: each brand's "
+        "own (mentions of it and replies to its posts) beside its competitors' (see the methodology).",
+        "fr": "Questions publiques sur X pendant la période, arrêtées au même instant, avec les mêmes règles : "
+        "celles de chaque marque (mentions et réponses à ses publications) à côté de celles de ses concurrents "
+        "(voir la méthodologie).",
+    },
+    "peers_own": {"en": "its public questions on X", "fr": "ses questions publiques sur X"},
+    "within_target": {"en": "Within target", "fr": "Dans l'objectif"},
+    "posts_read": {"en": "Posts read", "fr": "Posts lus"},
+    "peer_read_from": {"en": "read from {date}", "fr": "lu depuis le {date}"},
+    "peer_not_read": {"en": "not read yet", "fr": "pas encore lu"},
+    "peer_budget_day": {"en": "daily budget reached on 1 day", "fr": "budget quotidien atteint 1 jour"},
+    "peer_budget_days": {
+        "en": "daily budget reached on {days} days",
+        "fr": "budget quotidien atteint {days} jours",
+    },
     "by_agent": {"en": "Who answered: by team and agent", "fr": "Qui a répondu : par équipe et par agent"},
     "team": {"en": "Team", "fr": "Équipe"},
     "agent": {"en": "Agent", "fr": "Agent"},
@@ -261,6 +279,33 @@ _METHOD: dict[Language, list[str]] = {
     ],
 }
 
+_PEER_METHOD: dict[Language, str] = {
+    "en": (
+        "<b>You and your peers.</b> Each brand's public questions on X (mentions of it, replies to its "
+        "posts) beside its competitors', over the same period, as of the same instant, with the same rules: "
+        "the brand's question detection, threads, targets and calendar (its X account's policy), and the "
+        "definitions above; <i>within target</i> is the share within the brand's targets. A competitor's "
+        "questions and replies are read with X's recent search, which reaches 7 days back, within a daily "
+        "budget of posts read (X bills each): a competitor is compared from 7 days before it was first read, "
+        "and on a day its budget ran out, the rest of its posts are read on the next days. Direct messages "
+        "and deleted posts are not seen, for the brand as for its competitors. Competitors on Facebook and "
+        "Instagram are not compared: their public content needs a special Meta permission."
+    ),
+    "fr": (
+        "<b>Vous et vos concurrents.</b> Les questions publiques posées à chaque marque sur X (mentions, "
+        "réponses à ses publications) à côté de celles posées à ses concurrents, sur la même période, "
+        "arrêtées au même instant, avec les mêmes règles : détection des questions, fils, objectifs et "
+        "calendrier de la marque (la politique de son compte X), et les définitions ci-dessus ; <i>dans "
+        "l'objectif</i> est la part traitée dans les objectifs de la marque. Les questions et réponses d'un "
+        "concurrent sont lues par la recherche récente de X, qui remonte 7 jours, dans un budget quotidien de "
+        "posts lus (X facture chacun) : un concurrent est comparé à partir de 7 jours avant sa première "
+        "lecture, et un jour où son budget est épuisé, le reste de ses posts est lu les jours suivants. Les "
+        "messages privés et les posts supprimés ne sont pas vus, pour la marque comme pour ses concurrents. "
+        "Les concurrents sur Facebook et Instagram ne sont pas comparés : leur contenu public demande une "
+        "autorisation spéciale de Meta."
+    ),
+}
+
 # Why the question that opened a wait needs a reply (the rule's name in monitor/domain/questions.py,
 # or `corrected` by a person); a rule not listed here is shown by its name.
 _REASONS: dict[str, dict[Language, str]] = {
@@ -334,6 +379,10 @@ class Words:
     def methodology(self) -> list[str]:
         """Paragraphs with <b>/<i> markup only."""
         return [self.typeset(p) for p in _METHOD[self.language]]
+
+    def peer_methodology(self) -> str:
+        """The method of "You and your peers" (docs/peers.md), <b>/<i> markup only."""
+        return self.typeset(_PEER_METHOD[self.language])
 
     def weekdays(self) -> list[str]:
         return list(_WEEKDAYS[self.language])

@@ -154,6 +154,34 @@ class PolicyNote:
 
 
 @dataclass(frozen=True)
+class Compared:
+    """One line of "You and your peers" (docs/peers.md): a brand's public X threads, or one of its
+    peers, over the report's period."""
+
+    brand: str
+    name: str
+    """The brand's name, or the peer's."""
+    handle: str | None
+    """The peer's X handle (None: the brand's own line)."""
+    figures: Figures
+    reads: int | None = None
+    """Posts read of the peer on the UTC days the period touches (billed by X)."""
+    days_at_budget: int | None = None
+    """Of those days, the ones on which its daily read budget ran out."""
+    read_from: datetime | None = None
+    """How far back the peer's posts could be read: 7 days before its stream was first polled
+    (None: never polled yet)."""
+
+    @property
+    def peer(self) -> bool:
+        return self.handle is not None
+
+    def partial(self, start: datetime) -> bool:
+        """The peer's posts could be read from after the period's start only (or not at all)."""
+        return self.peer and (self.read_from is None or self.read_from > start)
+
+
+@dataclass(frozen=True)
 class CostRow:
     """What one X account's API reads cost over the report's period (docs/cost.md)."""
 
@@ -200,6 +228,8 @@ class Report:
     """The X accounts' estimated API spend (accounts with billed reads only)."""
     encrypted_waits: int = 0
     """Waits of the period opened by an encrypted chat (XChat): counted like any, with no text."""
+    peers: list[Compared] = field(default_factory=list)
+    """Each brand that has peers, then its peers ("You and your peers"); empty: no peers."""
 
     @property
     def channel_names(self) -> list[str]:

@@ -36,6 +36,7 @@ from monitor.reports.model import Report, Row
 from monitor.reports.present import (
     AGENT_COLUMNS,
     METRICS,
+    PEER_METRICS,
     Tone,
     agent_lines,
     cell,
@@ -45,6 +46,7 @@ from monitor.reports.present import (
     has_previous,
     methodology,
     outcome,
+    peer_lines,
     scope_line,
     scope_name,
     subtitle,
@@ -215,6 +217,49 @@ def _kpis(report: Report, words: Words, st: dict[str, ParagraphStyle]) -> Table:
         )
     )
     return table
+
+
+def _peers_section(report: Report, words: Words, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """ "You and your peers" (docs/peers.md): nothing when no brand of the report has peers."""
+    lines = peer_lines(report, words)
+    if not lines:
+        return []
+    heads = [words(m.key) for m in PEER_METRICS] + [words("posts_read")]
+    widths = _column_widths(heads, CONTENT_W - LABEL_MAX_W, st["head_r"])
+    data: list[list[Any]] = [
+        [Paragraph(escape(words("brand")), st["head"])] + [Paragraph(escape(h), st["head_r"]) for h in heads]
+    ]
+    style: list[tuple[Any, ...]] = [
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, NAVY),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]
+    for i, line in enumerate(lines, start=1):
+        name = f'{escape(line.name)}<br/><font size="6.5" color="#64748b">{escape(line.sub)}</font>'
+        reads = escape(line.reads)
+        if line.note:
+            reads += f'<br/><font size="6.5" color="#64748b">{escape(line.note)}</font>'
+        values = [f"<b>{escape(v)}</b>" if line.own else escape(v) for v in line.values]
+        data.append(
+            [Paragraph(f"<b>{name}</b>" if line.own else name, st["cell"])]
+            + [Paragraph(v, st["cell_r"]) for v in values]
+            + [Paragraph(reads, st["cell_r"])]
+        )
+        if line.own:
+            style.append(("BACKGROUND", (0, i), (-1, i), BAND))
+        style.append(("LINEBELOW", (0, i), (-1, i), 0.4, LINE))
+    table = Table(data, colWidths=[CONTENT_W - sum(widths), *widths], repeatRows=1)
+    table.setStyle(TableStyle(style))
+    return [
+        CondPageBreak(40 * mm),
+        Paragraph(escape(words("peers")), st["h2"]),
+        Paragraph(escape(words("peers_intro")), st["meta"]),
+        Spacer(1, 1.5 * mm),
+        table,
+    ]
 
 
 def _figures_table(
@@ -483,6 +528,7 @@ def render_pdf(report: Report, words: Words) -> bytes:
         Paragraph(escape(words("per_account")), st["h2"]),
         _figures_table([(a, 1) for a in report.accounts], words, st, first_header=words("account"), changes=False),
         *_cost_section(report, words, st),
+        *_peers_section(report, words, st),
         # The methodology stays in one piece: on this page if it fits, else wholly on the next one
         # (never a last page holding one line of it).
         KeepTogether(

@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 from monitor.domain.figures import BREACHED
 from monitor.reports.i18n import Words
 from monitor.reports.model import AgentFigures, Figures, LongWait, Report, Row
+from monitor.reports.period import zone
 
 Kind = Literal["count", "share", "duration"]
 Tone = Literal["good", "bad", "neutral"]
@@ -38,6 +39,15 @@ METRICS: tuple[Metric, ...] = (
     Metric("within_sla", lambda f: f.within_sla_share, "share", "up"),
     Metric("breaches", lambda f: f.breaches, "count", "down"),
 )
+
+
+PEER_METRICS: tuple[Metric, ...] = (
+    Metric("questions", lambda f: f.questions, "count", None),
+    Metric("response_rate", lambda f: f.response_rate, "share", "up"),
+    Metric("median_first", lambda f: f.median_first_seconds, "duration", "down"),
+    Metric("within_target", lambda f: f.within_sla_share, "share", "up"),
+)
+"""The figures of "You and your peers": within target is the share within the brand's targets."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,54 @@ def outcome(wait: LongWait, words: Words, as_of: datetime) -> tuple[str, Tone]:
     return words(result), "bad" if result in BREACHED else "neutral" if result == "waiting" else "good"
 
 
+@dataclass(frozen=True)
+class PeerLine:
+    """One line of "You and your peers", as every rendering shows it."""
+
+    name: str
+    sub: str
+    """Under the name: the peer's @handle, or what the brand's line counts."""
+    own: bool
+    """The brand's own line (the peers follow it)."""
+    values: list[str]
+    """The PEER_METRICS, in order."""
+    reads: str
+    """Posts read of the peer ("" on the brand's line)."""
+    note: str
+    """From when the peer could be read, and the days its budget ran out ("" when nothing to say)."""
+
+
+def peer_lines(report: Report, words: Words) -> list[PeerLine]:
+    """The lines of "You and your peers" (none when no brand of the report has peers)."""
+    out = []
+    for c in report.peers:
+        notes = []
+        if c.peer and c.partial(report.period.start):
+            when = c.read_from
+            notes.append(
+                words("peer_not_read")
+                if when is None
+                else words("peer_read_from").format(
+                    date=words.day(when.astimezone(zone(report.period.timezone)).date())
+                )
+            )
+        if c.days_at_budget == 1:
+            notes.append(words("peer_budget_day"))
+        elif c.days_at_budget:
+            notes.append(words("peer_budget_days").format(days=words.integer(c.days_at_budget)))
+        out.append(
+            PeerLine(
+                name=c.name,
+                sub=f"@{c.handle}" if c.handle else words("peers_own"),
+                own=not c.peer,
+                values=[value_text(m, c.figures, words) for m in PEER_METRICS],
+                reads=words.integer(c.reads or 0) if c.peer else "",
+                note=" · ".join(notes),
+            )
+        )
+    return out
+
+
 def summary_lines(report: Report, words: Words) -> list[tuple[str, str]]:
     """(name, "value (change)") of the total's figures: the short summary (Slack, email)."""
     out = []
@@ -178,8 +236,9 @@ def methodology(report: Report, words: Words) -> list[str]:
     """The methodology's paragraphs (<b>/<i> markup): the definitions, the hours every figure uses,
     the policies."""
     fixed = words.methodology()
+    peers = [words.peer_methodology()] if report.peers else []
     encrypted = [words("encrypted_note").format(waits=report.encrypted_waits)] if report.encrypted_waits else []
-    return [*fixed[:-1], hours_note(report, words), fixed[-1], *encrypted, *policy_lines(report, words)]
+    return [*fixed[:-1], hours_note(report, words), fixed[-1], *encrypted, *peers, *policy_lines(report, words)]
 
 
 def changes_line(report: Report, words: Words) -> str:

@@ -14,6 +14,8 @@ from monitor.reports.present import response_clock, sla_clock
 
 AGENT_CSV_COLUMNS = ("team", "agent", "answers", "median_response_seconds", "p90_response_seconds")
 """The per-team and per-agent figures' own columns (docs/agents.md)."""
+PEER_CSV_COLUMNS = ("posts_read", "days_at_budget")
+"""The peers' own columns (docs/peers.md)."""
 
 CSV_COLUMNS = (
     "scope",
@@ -37,12 +39,12 @@ CSV_COLUMNS = (
     "within_sla",
     "breaches",
     "within_sla_share",
-    "team",
-    "agent",
-    "answers",
-    "median_response_seconds",
-    "p90_response_seconds",
+    *AGENT_CSV_COLUMNS,
+    *PEER_CSV_COLUMNS,
 )
+"""Rows `compared_brand` (a brand's public X questions) and `compared_peer` (one of its peers, by
+name in `account`) are "You and your peers" (docs/peers.md): current period only, and the peers'
+`posts_read` and `days_at_budget`, empty on every other row."""
 
 
 def _scope(row: Row) -> str:
@@ -128,6 +130,7 @@ def render_csv(report: Report) -> bytes:
                     sla_clock(report),
                     *("" if values[c] is None else values[c] for c in FIGURE_COLUMNS),
                     *[""] * len(AGENT_CSV_COLUMNS),
+                    *[""] * len(PEER_CSV_COLUMNS),
                 ]
             )
     period = report.period
@@ -145,6 +148,24 @@ def render_csv(report: Report) -> bytes:
         )
         line.update({k: "" if v is None else v for k, v in values.items() if k != "scope"})
         writer.writerow([line[c] for c in CSV_COLUMNS])
+    for c in report.peers:
+        peer_line: dict[str, object] = dict.fromkeys(CSV_COLUMNS, "")
+        peer_line.update(
+            scope="compared_peer" if c.peer else "compared_brand",
+            brand=c.brand,
+            channel="x",
+            account=c.name if c.peer else "",
+            period="current",
+            first_day=period.first_day.isoformat(),
+            last_day=period.last_day.isoformat(),
+            timezone=period.timezone,
+            hours=response_clock(report),
+            sla_hours=sla_clock(report),
+            posts_read="" if c.reads is None else c.reads,
+            days_at_budget="" if c.days_at_budget is None else c.days_at_budget,
+        )
+        peer_line.update({k: "" if v is None else v for k, v in figures_dict(c.figures).items()})
+        writer.writerow([peer_line[col] for col in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
 
 
@@ -224,6 +245,19 @@ def report_dict(report: Report) -> dict[str, Any]:
         "teams": [agent_dict(t) for t in report.teams],
         "agents": [agent_dict(a) for a in report.agents],
         "costs": [{**vars(c), "per_answered": c.per_answered} for c in report.costs],
+        "peers": [
+            {
+                "brand": c.brand,
+                "name": c.name,
+                "handle": c.handle,
+                "peer": c.peer,
+                "current": figures_dict(c.figures),
+                "posts_read": c.reads,
+                "days_at_budget": c.days_at_budget,
+                "read_from": c.read_from,
+            }
+            for c in report.peers
+        ],
     }
 
 

@@ -38,13 +38,16 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from monitor.runtime import UnixClock
 from monitor.simulator.net import FakeServer
 from monitor.simulator.x_activity import Chat, chat_envelope, envelope, new_chat
+from monitor.simulator.x_search import Post as SearchPost
+from monitor.simulator.x_search import QueryError, parse_query
 from monitor.simulator.x_stream import FakeActivity
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
 DM_EVENTS = "GET /2/dm_events"
+SEARCH = "GET /2/tweets/search/recent"
 USER_BY_USERNAME = "GET /2/users/by/username/:username"
-ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS, USER_BY_USERNAME)
+ENDPOINTS = (MENTIONS, TWEETS, DM_EVENTS, SEARCH, USER_BY_USERNAME)
 
 FAULTS = (
     "rate_limited",
@@ -81,10 +84,14 @@ ENDLESS_AUTHOR = ("4242424242", "endless_customer")
 TWITTER_EPOCH_MS = 1288834974657
 TIMELINE_CAP = {MENTIONS: 800, TWEETS: 3200}
 """The API serves only the newest 800 mentions and 3,200 tweets of a user."""
-DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300, USER_BY_USERNAME: 300}
-"""Requests per 15-minute window (app bearer for timelines and user lookups, user keys for DMs)."""
+DEFAULT_LIMITS = {MENTIONS: 450, TWEETS: 1500, DM_EVENTS: 300, SEARCH: 450, USER_BY_USERNAME: 300}
+"""Requests per 15-minute window (app bearer for timelines, search and user lookups, user keys for DMs)."""
 USERNAME_PATTERN = "^[A-Za-z0-9_]{1,15}$"
 """What the user lookup accepts as a username (X's own check, quoted in its 400 answer)."""
+SEARCH_REACH_SECONDS = 7 * 86400.0
+"""Recent search serves the posts of the last 7 days."""
+SEARCH_DEFAULT_LAG_SECONDS = 30.0
+"""Without start_time, end_time or since_id, recent search ends 30 s before the request (paginate.mdx)."""
 TOKEN_PREFIX = "7140dibdnow9c7btw"
 
 TWEET_FIELDS = {
@@ -339,6 +346,8 @@ class FakeXApi(FakeServer):
         self.billed: Counter[tuple[str, str]] = Counter()
         """(user id, kind) -> resources billed, by X's rules (docs/cost.md): once per UTC day each."""
         self._billed_today: tuple[date | None, set[tuple[str, str, str]]] = (None, set())
+        self.search_reads: dict[tuple[str, str], int] = {}
+        """(query, UTC day) -> posts served in the `data` of recent-search answers: what X bills."""
 
     # ---------------------------------------------------------------- server
 
@@ -348,6 +357,7 @@ class FakeXApi(FakeServer):
         app.router.add_get("/2/users/{id}/tweets", self._tweets_handler)
         app.router.add_get("/2/dm_events", self._dm_handler)
         app.router.add_get("/2/users/by/username/{username}", self._user_by_username_handler)
+        app.router.add_get("/2/tweets/search/recent", self._search_handler)
         self.activity.routes(app)
         return app
 
@@ -547,6 +557,13 @@ class FakeXApi(FakeServer):
     async def _user_by_username_handler(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, USER_BY_USERNAME)
 
+    async def _search_handler(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, SEARCH)
+
+    def reads_of(self, query: str) -> dict[str, int]:
+        """Posts served to `query` per UTC day (`YYYY-MM-DD`)."""
+        return {day: n for (q, day), n in self.search_reads.items() if q == query}
+
     async def _handle(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         now = self.clock()
         params = dict(request.query)
@@ -601,6 +618,8 @@ class FakeXApi(FakeServer):
                 )
             if endpoint == DM_EVENTS:
                 body = self._dm_page(params, str(user), now, hostile)
+            elif endpoint == SEARCH:
+                body = self._search_page(params, now, hostile)
             elif endpoint == USER_BY_USERNAME:
                 body = self._user_by_username(request.match_info["username"], params)
             else:
@@ -629,7 +648,8 @@ class FakeXApi(FakeServer):
         if self._billed_today[0] != day:  # X's de-duplication window resets at midnight UTC
             self._billed_today = (day, set())
         seen = self._billed_today[1]
-        kind = "dm_event_read" if endpoint == DM_EVENTS else "owned_read" if self.owned_reads else "post_read"
+        owned = self.owned_reads and endpoint != SEARCH  # a search reads others' posts: never owned
+        kind = "dm_event_read" if endpoint == DM_EVENTS else "owned_read" if owned else "post_read"
         user = record.user_id or ""
         for item_id in record.ids:
             if item_id != "None" and (user, kind, item_id) not in seen:
@@ -1036,6 +1056,90 @@ class FakeXApi(FakeServer):
             meta["next_token"] = self._next_token(page[-1].id)
         body["meta"] = meta
         return self._hostile_meta(body, params, hostile, page[-1].id)
+
+    def _search_page(
+        self, params: Mapping[str, str], now: float, hostile: Mapping[str, _Misbehaviour] | None = None
+    ) -> dict[str, Any]:
+        """A page of recent search (GET /2/tweets/search/recent), newest first, as the API docs say:
+        the last 7 days, `since_id` or `start_time` (not both), `until_id` or `end_time` (not both),
+        `next_token` or `pagination_token`, `max_results` 10 to 100 (default 10); posts served are
+        counted in `search_reads`. Under `oversized_page`, every match on one page."""
+        for a, b in (("start_time", "since_id"), ("end_time", "until_id"), ("pagination_token", "next_token")):
+            if a in params and b in params:
+                raise _Reply(invalid(a, params[a], f"At most one of `{a}`, `{b}` may be provided."))
+        try:
+            matches = parse_query(params.get("query", ""))
+        except QueryError as exc:
+            raise _Reply(invalid("query", params.get("query", ""), str(exc))) from None
+        tweet_fields = self._fields(params, "tweet.fields", TWEET_FIELDS)
+        user_fields = self._fields(params, "user.fields", USER_FIELDS)
+        expansions = self._fields(params, "expansions", TWEET_EXPANSIONS)
+        size = self._max_results(params, 10, 100, 10)
+        since, until = self._id_param(params, "since_id"), self._id_param(params, "until_id")
+        start, end = self._time_param(params, "start_time"), self._time_param(params, "end_time")
+        oldest = now - SEARCH_REACH_SECONDS
+        if since is not None and snowflake_time(since) < oldest:
+            raise _Reply(
+                invalid(
+                    "since_id",
+                    str(since),
+                    f"Invalid 'since_id':'{since}'. 'since_id' must be a tweet id created after {iso(oldest)}.",
+                )
+            )
+        if start is not None and start < oldest:
+            raise _Reply(
+                invalid(
+                    "start_time",
+                    params["start_time"],
+                    f"Invalid 'start_time':'{params['start_time']}'. 'start_time' must be on or after {iso(oldest)}",
+                )
+            )
+        if start is None and end is None and since is None:
+            end = now - SEARCH_DEFAULT_LAG_SECONDS
+        token = params.get("next_token") or params.get("pagination_token")
+        below = self._token({"pagination_token": token} if token else {})
+        usernames = {uid: name.lower() for uid, name in self.users.items()}
+        matching = []
+        for tid in sorted(self.tweets, reverse=True):
+            t = self.tweets[tid]
+            if not t.visible(now) or t.created_at < max(oldest, start or oldest):
+                continue
+            if (end is not None and t.created_at > end) or (since is not None and t.id <= since):
+                continue
+            if (until is not None and t.id >= until) or (below is not None and t.id >= below):
+                continue
+            post = SearchPost(
+                text=t.text,
+                author=usernames.get(t.author_id, ""),
+                mentions=frozenset(usernames[u] for u in t.mentions if u in usernames),
+                reply_to=usernames.get(t.in_reply_to_user_id or "") if t.in_reply_to_user_id else None,
+                conversation_id=str(t.conversation_id),
+                retweet=any(k == "retweeted" for k, _ in t.referenced),
+                quote=any(k == "quoted" for k, _ in t.referenced),
+            )
+            if matches(post):
+                matching.append(t)
+        if "oversized_page" in (hostile or {}):
+            size = len(matching)
+        page = matching[:size]
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        key = (params.get("query", ""), day)
+        self.search_reads[key] = self.search_reads.get(key, 0) + len(page)
+        if not page:
+            return {"meta": {"result_count": 0}}
+        body: dict[str, Any] = {"data": [self._tweet_json(t, tweet_fields) for t in page]}
+        if "author_id" in expansions:
+            users = dict.fromkeys(t.author_id for t in page)
+            body["includes"] = {"users": [self._user_json(u, user_fields) for u in users if u in self.users]}
+        meta: dict[str, Any] = {
+            "newest_id": str(page[0].id),
+            "oldest_id": str(page[-1].id),
+            "result_count": len(page),
+        }
+        if len(matching) > len(page):
+            meta["next_token"] = self._next_token(page[-1].id)
+        body["meta"] = meta
+        return body
 
     @staticmethod
     def _not_found(tweet_id: int) -> dict[str, Any]:

@@ -317,12 +317,13 @@ class ReportStore:
         self.pool = pool
 
     async def accounts(self, brands: Sequence[str] | None = None) -> list[asyncpg.Record]:
-        """Accounts (id, name, brand, channel) of these brands (all when None), by brand and name."""
+        """Accounts (id, name, brand, channel) of these brands (all when None), by brand and name;
+        peers are not the brands' accounts."""
         async with self.pool.acquire() as conn:
             return await conn.fetch(
                 """
                 SELECT id, name, brand, channel FROM accounts
-                WHERE $1::text[] IS NULL OR brand = ANY($1::text[])
+                WHERE NOT peer AND ($1::text[] IS NULL OR brand = ANY($1::text[]))
                 ORDER BY brand, channel, name
                 """,
                 None if brands is None else list(brands),
@@ -330,7 +331,8 @@ class ReportStore:
 
     async def brands(self) -> list[str]:
         async with self.pool.acquire() as conn:
-            return [r["brand"] for r in await conn.fetch("SELECT DISTINCT brand FROM accounts ORDER BY 1")]
+            rows = await conn.fetch("SELECT DISTINCT brand FROM accounts WHERE NOT peer ORDER BY 1")
+        return [r["brand"] for r in rows]
 
     async def read(self, q: ReportQuery) -> ReportRows:
         """Every aggregate of a report, in parallel on several connections sharing one snapshot."""

@@ -327,6 +327,10 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
             "instagram",
         }
         assert total(text, "social_inbox_response_seconds_count") == total(text, "social_inbox_waits_answered_total")
+        # Its two peers are read within their budgets (docs/peers.md), never in the inbox's series.
+        reads = {labels["peer"]: v for labels, v in samples(text, "social_inbox_peer_reads_today")}
+        assert set(reads) == {"globex", "initech"} and all(reads.values()), reads
+        assert "peer:" not in text
         output = stop(process, log)
     finally:
         if process.poll() is None:
@@ -343,9 +347,15 @@ def test_a_new_user_sees_questions_answers_and_breaches_within_two_minutes_then_
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 2000
     result = cli("report", "--format", "json", "--out", "-", env=env)
     assert result.returncode == 0, result.stderr
-    current = json.loads(result.stdout)["total"]["current"]
+    report = json.loads(result.stdout)
+    current = report["total"]["current"]
     assert current["waits_opened"] >= later["social_inbox_waits_opened_total"]
     assert current["breaches"] > 0 and current["answered"] > 0
+    peers = {p["name"]: p["current"] for p in report["peers"]}
+    assert list(peers) == ["demo-shop", "globex", "initech"]
+    assert all(p["waits_opened"] > 0 for p in peers.values()), peers
+    assert peers["globex"]["median_first_response_seconds"] == pytest.approx(20 * 60 / 60, abs=1)  # at speed 60
+    assert 0 < peers["initech"]["response_rate"] < peers["globex"]["response_rate"]
 
 
 @pytest.mark.slow

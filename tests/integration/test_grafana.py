@@ -28,6 +28,7 @@ import importlib.util
 import json
 import math
 import re
+import statistics
 import subprocess
 import threading
 import time
@@ -45,7 +46,8 @@ import yaml
 
 from monitor.simulator.graph_api import FakeGraphApi
 from monitor.simulator.instagram import FakeInstagram
-from monitor.simulator.traffic import Sizes, script_instagram, script_page
+from monitor.simulator.traffic import Sizes, generate, load_on_x, script_instagram, script_page
+from monitor.simulator.x_api import FakeXApi
 from tests.conftest import with_database
 from tests.waiting import ROOT, cli_env, free_port, serving, start_cli, stop_cli, wait_for
 
@@ -57,6 +59,7 @@ DATASOURCE_SCRAPE = 15.0  # timeInterval of the provisioned Prometheus data sour
 PAGE = "101234567890123"
 IG_USER = "17841401234567890"
 TOKEN_ENV = "INBOX_TEST_GRAPH_TOKEN"
+X_TOKEN_ENV, X_TOKEN = "INBOX_TEST_X_TOKEN", "x-test-bearer"
 
 CONFIG = """
 [server]
@@ -87,6 +90,11 @@ page_id = "{page}"
 page_token_env = "{token_env}"
 api_base_url = "{graph}"
 poll_interval = "2s"
+[[brands.peers]]
+handle = "rival"
+bearer_token_env = "{x_token_env}"
+api_base_url = "{x}"
+poll_interval = "1s"
 
 [[brands.accounts]]
 name = "acme-ig"
@@ -428,6 +436,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     asyncio.run(_admin(pg_server_url, f"CREATE DATABASE {name}"))
     database_url = with_database(pg_server_url, name)
     graph = GraphApiThread()
+    x_api = FakeXApi()
     procs: list[subprocess.Popen[bytes]] = []
     try:
         now = datetime.now(UTC)
@@ -440,16 +449,40 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         graph.api.set_usage(PAGE, call_count=35, total_time=12)
         graph.api.inject("500", count=2, page_id=PAGE)  # two failed polls, then recovery
         graph_url = graph.run(graph.api.start())
+        # A peer of acme on the local X API (served on the same loop): questions of the last 20
+        # minutes, most answered.
+        x_api.add_bearer_token(X_TOKEN)
+        load_on_x(
+            x_api,
+            generate(
+                seed=7,
+                count=30,
+                start=now - timedelta(minutes=20),
+                span=timedelta(minutes=15),
+                reply_delays=[timedelta(seconds=d) for d in (40, 90, 150)] + [None],
+            ),
+            brand_id="900",
+            brand_handle="rival",
+        )
+        x_url = graph.run(x_api.start())
 
         port, prom_port, am_port = free_port(), free_port(), free_port()
         (tmp / "inbox.toml").write_text(
-            CONFIG.format(port=port, page=PAGE, ig_user=IG_USER, token_env=TOKEN_ENV, graph=graph_url)
+            CONFIG.format(
+                port=port,
+                page=PAGE,
+                ig_user=IG_USER,
+                token_env=TOKEN_ENV,
+                graph=graph_url,
+                x=x_url,
+                x_token_env=X_TOKEN_ENV,
+            )
         )
         env = cli_env(
             INBOX_MONITOR_DATABASE_URL=database_url,
             INBOX_MONITOR_CONFIG=str(tmp / "inbox.toml"),
             GRAFANA_TEST_APP_SECRET=APP_SECRET,
-            **{TOKEN_ENV: "page-token"},
+            **{TOKEN_ENV: "page-token", X_TOKEN_ENV: X_TOKEN},
         )
         project_rules = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
         rule_files = [str(tmp / "rules.yml"), *map(str, project_rules)]
@@ -538,6 +571,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             'social_inbox_open_waits_breached{channel="instagram"} > 0',
             'social_inbox_webhook_deliveries_total{channel="facebook", result="ok"}',
             'social_inbox_webhook_deliveries_total{channel="instagram", result="ok"}',
+            'social_inbox_peer_reads_today{peer="rival"} > 0',
         ]:
             wait_for(functools.partial(s.query, expr), timeout=90, interval=0.5, what=expr)
         s.now = datetime.now(UTC)
@@ -545,6 +579,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         for proc in reversed(procs):
             stop_cli(proc)
+        graph.run(x_api.stop())
         graph.close()
         asyncio.run(_admin(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
@@ -856,6 +891,56 @@ def test_sla_compliance_table_matches_the_waits(scenario: Scenario, resolved: di
             sum(w["closed_at"] is not None for w in mine) / len(mine)
         )
         assert row["Previous 30 d"] is None  # a new install has no previous period: shown empty, not 0 %
+
+
+def test_the_peers_table_compares_the_brand_and_its_peer_as_the_waits_say(
+    scenario: Scenario, resolved: dict[str, dict[str, list[str]]]
+) -> None:
+    """The report's comparison on the dashboard (docs/peers.md), recomputed in Python from the raw
+    waits: acme's public X threads and its peer's, over the time range, as of now."""
+    board = BOARDS["inbox-sla"]
+    p = next(p for p in GENERATE.panels_of(board) if p["title"] == "You and your peers" and p["type"] == "table")
+    query, rng = sql_for(scenario, "inbox-sla", p, p["targets"][0], resolved["inbox-sla"])
+
+    async def both() -> tuple[list[asyncpg.Record], dict[str, list[asyncpg.Record]], int, datetime]:
+        conn = await asyncpg.connect(scenario.database_url)
+        try:
+            async with conn.transaction(readonly=True, isolation="repeatable_read"):
+                table = await conn.fetch(query)
+                columns = "w.kind, w.opened_at, w.closed_at, w.deadline, w.wall_seconds"
+                waits = {
+                    "acme": await conn.fetch(
+                        f"SELECT {columns} FROM waits w JOIN accounts a ON a.id = w.account_id"
+                        " JOIN threads t ON t.id = w.thread_id"
+                        " WHERE a.brand = 'acme' AND a.channel = 'x' AND t.kind = 'public'"
+                        " AND w.opened_at >= $1 AND w.opened_at < $2",
+                        rng.start,
+                        rng.end,
+                    ),
+                    "@rival": await conn.fetch(
+                        f"SELECT {columns} FROM peer_waits w WHERE w.opened_at >= $1 AND w.opened_at < $2",
+                        rng.start,
+                        rng.end,
+                    ),
+                }
+                reads = await conn.fetchval("SELECT sum(reads) FROM peer_reads")
+                return list(table), waits, int(reads), await conn.fetchval("SELECT now()")
+        finally:
+            await conn.close()
+
+    table, waits, reads, now = asyncio.run(both())
+    assert [(r["Brand"], r["Who"]) for r in table] == [("acme", "acme"), ("acme", "@rival")]
+    for row in table:
+        mine = waits[row["Who"]]
+        answered = [w for w in mine if w["closed_at"] is not None and w["closed_at"] <= now]
+        decided = [w for w in mine if w in answered or w["deadline"] <= now]
+        within = [w for w in answered if w["closed_at"] <= w["deadline"]]
+        firsts = sorted(w["wall_seconds"] for w in answered if w["kind"] == "first")
+        assert len(mine) > 0 and len(firsts) > 0, row["Who"]
+        assert float(row["Response rate"]) == pytest.approx(len(answered) / len(mine))
+        assert float(row["Within target"]) == pytest.approx(len(within) / len(decided))
+        assert float(row["Median first response"]) == pytest.approx(statistics.median(firsts))
+    assert table[0]["Posts read"] is None and table[1]["Posts read"] == reads > 0
 
 
 # ------------------------------------------------------------------------------------------------

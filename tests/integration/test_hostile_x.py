@@ -376,7 +376,7 @@ async def poller_for(
     """The real Poller and Engine (on the simulated clock, or the real one) polling the mentions
     of `users` (account name -> X user id), all on the app's one bearer token."""
     base = await engine_for(store, list(users))
-    engine = Engine(store, base.accounts, **({"clock": clock.now} if clock else {}))
+    engine = Engine(store, base.accounts, clock.now) if clock else Engine(store, base.accounts)
     ids = {ctx.name: i for i, ctx in engine.accounts.items()}
     budgets = RateBudgets()
     targets = []

@@ -94,6 +94,85 @@ def test_example_config_is_valid() -> None:
     assert [r.name for r in config.reports] == ["weekly-directors"]
 
 
+def test_example_config_has_two_peers_with_the_brands_defaults() -> None:
+    config = load(EXAMPLE, environ=EXAMPLE_ENV)
+    peers = config.peers()
+    assert [(p.handle, p.label, p.daily_reads) for p in peers] == [
+        ("globex", "globex", 500),
+        ("InitechCare", "initech", 300),
+    ]
+    assert {(p.brand, p.policy, p.bearer_token_env) for p in peers} == {("acme", "default", "ACME_X_BEARER_TOKEN")}
+    assert [p.account_name for p in peers] == ["peer:acme:globex", "peer:acme:initech"]
+
+
+PEERS = """
+[policies.default]
+public = { first = "30m", next = "1h" }
+private = { first = "1h", next = "2h" }
+
+[[brands]]
+name = "acme"
+
+[[brands.accounts]]
+name = "acme-x"
+channel = "x"
+user_id = "123"
+handle = "Acme"
+bearer_token_env = "TOKEN"
+
+[[brands.peers]]
+handle = "rival corp"
+
+[[brands.peers]]
+handle = "@acme"
+
+[[brands.peers]]
+handle = "globex"
+daily_reads = 5
+
+[[brands.peers]]
+handle = "@GLOBEX"
+policy = "nope"
+
+[[brands.peers]]
+handle = "other"
+user_id = "123"
+bearer_token_env = "UNSET"
+
+[[brands]]
+name = "fb-only"
+
+[[brands.accounts]]
+name = "fb"
+channel = "facebook"
+page_id = "1"
+page_token_env = "TOKEN"
+
+[[brands.peers]]
+handle = "rival"
+"""
+
+
+def test_peers_are_checked_each_problem_named_where(tmp_path: Path) -> None:
+    path = tmp_path / "peers.toml"
+    path.write_text(PEERS)
+    with pytest.raises(ConfigError) as err:
+        load(path, environ={"TOKEN": "t"})
+    problems = [str(p) for p in err.value.problems]
+    for expected in [
+        "brands[0].peers[0].handle: 'rival corp' is not an X handle (1 to 15 letters, digits or underscores",
+        "brands[0].peers[1].handle: @acme is the brand's own account (brands[0].accounts[0])",
+        "brands[0].peers[2].daily_reads: input should be greater than or equal to 10",
+        "brands[0].peers[3].handle: @globex is already a peer of this brand (brands[0].peers[2])",
+        "brands[0].peers[3].policy: no policy named 'nope' (known: default)",
+        "brands[0].peers[4].handle: @other is the brand's own account (brands[0].accounts[0])",
+        "brands[0].peers[4].bearer_token_env: environment variable UNSET (or UNSET_FILE) is not set",
+        "brands[1].peers[0].bearer_token_env: field required: the brand has no X account whose bearer token",
+    ]:
+        assert any(p.startswith(expected) for p in problems), f"missing {expected!r} in:\n" + "\n".join(problems)
+    assert len(problems) == 8, problems
+
+
 def test_example_config_names_missing_secrets() -> None:
     with pytest.raises(ConfigError) as err:
         load(EXAMPLE, environ={})

@@ -17,6 +17,7 @@ from monitor.sources.fields import Fields
 ENDPOINT_MENTIONS = "GET /2/users/:id/mentions"
 ENDPOINT_TWEETS = "GET /2/users/:id/tweets"
 ENDPOINT_DM_EVENTS = "GET /2/dm_events"
+ENDPOINT_SEARCH = "GET /2/tweets/search/recent"
 
 TWITTER_EPOCH_MS = 1288834974657
 """Snowflake ids carry their creation time: (id >> 22) + this, in milliseconds."""

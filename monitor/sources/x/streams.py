@@ -375,13 +375,14 @@ class _XSource(ABC):
 
 
 class XTimelineSource(_XSource):
-    """`x.mentions` (customers' tweets mentioning the account) or `x.replies` (its own tweets)."""
+    """`x.mentions` (customers' tweets mentioning the account) or `x.replies` (its own tweets); a
+    subclass reads another timeline of tweets (`endpoint`, `_page`) the same way."""
 
     resume_by_id = True
 
-    def __init__(self, stream: str, *, owned_reads: bool = True, **kwargs: Any) -> None:
+    def __init__(self, stream: str, *, endpoint: str | None = None, owned_reads: bool = True, **kwargs: Any) -> None:
         self.stream = stream
-        self.endpoint = ENDPOINT_MENTIONS if stream == "x.mentions" else ENDPOINT_TWEETS
+        self.endpoint = endpoint or (ENDPOINT_MENTIONS if stream == "x.mentions" else ENDPOINT_TWEETS)
         self.owned_reads = owned_reads
         """Whether X bills this timeline as "owned reads" (the account owns the developer app)."""
         super().__init__(**kwargs)
