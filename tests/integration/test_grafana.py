@@ -447,7 +447,7 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         instagram.add_account(PAGE, username="acme", ig_user_id=IG_USER)
         script_instagram(instagram, IG_USER, **window, seed=6, sizes=Sizes(comments=40, mentions=0, dms=40))
         graph.api.set_usage(PAGE, call_count=35, total_time=12)
-        graph.api.inject("500", count=2, page_id=PAGE)  # two failed polls, then recovery
+        graph.api.inject("500", count=2, page_id=PAGE, edge="feed")  # two failed Page polls, then recovery
         graph_url = graph.run(graph.api.start())
         # A peer of acme on the local X API (served on the same loop): questions of the last 20
         # minutes, most answered.
@@ -467,17 +467,8 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         x_url = graph.run(x_api.start())
 
         port, prom_port, am_port = free_port(), free_port(), free_port()
-        (tmp / "inbox.toml").write_text(
-            CONFIG.format(
-                port=port,
-                page=PAGE,
-                ig_user=IG_USER,
-                token_env=TOKEN_ENV,
-                graph=graph_url,
-                x=x_url,
-                x_token_env=X_TOKEN_ENV,
-            )
-        )
+        ids = {"page": PAGE, "ig_user": IG_USER, "token_env": TOKEN_ENV, "x_token_env": X_TOKEN_ENV}
+        (tmp / "inbox.toml").write_text(CONFIG.format(port=port, graph=graph_url, x=x_url, **ids))
         env = cli_env(
             INBOX_MONITOR_DATABASE_URL=database_url,
             INBOX_MONITOR_CONFIG=str(tmp / "inbox.toml"),
