@@ -182,7 +182,7 @@ class Rig:
             )
         return {r["external_id"] for r in rows}
 
-    async def ingested(self, traffic: dict[str, Traffic]) -> Progress:
+    async def ingested(self, traffic: Mapping[str, Traffic]) -> Progress:
         """Whether every scripted message is stored, once, and nothing else."""
         progress = Progress()
         for name, t in traffic.items():

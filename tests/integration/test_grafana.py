@@ -441,11 +441,15 @@ def scenario(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         now = datetime.now(UTC)
         graph.api.add_page(PAGE, token="page-token", name="Acme")
-        window = {"start": now - timedelta(minutes=20), "span": timedelta(minutes=25)}
-        script_page(graph.api, PAGE, **window, seed=5, conversations=30, posts=6, comments=30, history=False)
+        start, span = now - timedelta(minutes=20), timedelta(minutes=25)
+        script_page(
+            graph.api, PAGE, start=start, span=span, seed=5, conversations=30, posts=6, comments=30, history=False
+        )
         instagram = FakeInstagram(graph.api)  # the Page's Instagram account
         instagram.add_account(PAGE, username="acme", ig_user_id=IG_USER)
-        script_instagram(instagram, IG_USER, **window, seed=6, sizes=Sizes(comments=40, mentions=0, dms=40))
+        script_instagram(
+            instagram, IG_USER, start=start, span=span, seed=6, sizes=Sizes(comments=40, mentions=0, dms=40)
+        )
         graph.api.set_usage(PAGE, call_count=35, total_time=12)
         graph.api.inject("500", count=2, page_id=PAGE, edge="feed")  # two failed Page polls, then recovery
         graph_url = graph.run(graph.api.start())

@@ -181,7 +181,9 @@ async def test_three_accounts_waits_exact_under_faults_and_a_restart(
         }
         paged_conversations = {(q.page_id, q.node) for q in after if q.edge == "messages"}
         assert all(
-            r.api.nodes[node][1].updated(int(r.clock().timestamp())) >= watermarks[page] - OVERLAP
+            page is not None
+            and node is not None
+            and r.api.nodes[node][1].updated(int(r.clock().timestamp())) >= watermarks[page] - OVERLAP
             for page, node in paged_conversations
         ), paged_conversations
         # The tagged media are read down to the active window at every poll, and the hourly sweep

@@ -404,7 +404,8 @@ async def test_every_channel_has_its_rows_in_both_languages(store: Store, loaded
     instagram = next(a for a in report.accounts if a.channel == "instagram")
     opened = [f for f in rd.facts(loaded, start=rd.START, end=rd.END) if f.wait.account == "acme-ig"]
     assert instagram.current.waits_opened == len(opened) > 0
-    for language, brand_channel in (("fr", "Marque / Canal"), ("en", "Brand / Channel")):
+    cases: tuple[tuple[Language, str], ...] = (("fr", "Marque / Canal"), ("en", "Brand / Channel"))
+    for language, brand_channel in cases:
         html = render(report, "html", language).decode()
         assert brand_channel in html
         assert '<tr class=""><td>Instagram</td>' in html, language  # the channel's row

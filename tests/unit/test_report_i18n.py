@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from monitor.domain.model import CHANNELS
+from monitor.domain.model import CHANNEL_NAMES, CHANNELS
 from monitor.reports.charts import CHANNEL_COLORS
-from monitor.reports.i18n import CHANNEL_NAMES, MINUS, NBSP, NNBSP, Words, french_spacing
+from monitor.reports.i18n import MINUS, NBSP, NNBSP, Words, french_spacing
 from monitor.reports.period import Period
 
 FR, EN = Words("fr"), Words("en")
