@@ -439,8 +439,8 @@ class DemoView:
     def poll_done(
         self, target: PollTarget, result: str, seconds: float, batch: Batch | None, ingest: IngestResult | None
     ) -> None:
-        if ingest is None:
-            return
+        if ingest is None or self.running is None or target.account_id not in self.running.engine.accounts:
+            return  # nothing stored, or a peer's stream: peers are never in the inbox's story
         for e in ingest.opened:
             name, _ = self._account(e.account_id)
             self.add("question", f"{name} {e.thread_kind} question {self._text(e.message)}")

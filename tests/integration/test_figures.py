@@ -35,6 +35,7 @@ import pytest
 from monitor.config import DatabaseConfig
 from monitor.demo import ENV, WORDS, DemoOptions, DemoView, read_figures, run_demo
 from monitor.domain import figures as definition
+from monitor.domain.model import CHANNELS
 from monitor.reports.build import ReportRequest, build_report
 from monitor.reports.model import Figures, Report
 from monitor.reports.period import Period
@@ -225,7 +226,7 @@ def played(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             return bool(body["data"]["result"])
 
         for expr in (
-            'count(sum by (channel) (social_inbox_response_seconds_count{kind="first"}) > 0) == 2',
+            f'count(sum by (channel) (social_inbox_response_seconds_count{{kind="first"}}) > 0) == {len(CHANNELS)}',
             "sum(social_inbox_waits_breached_total) > 0",
         ):
             wait_for(lambda e=expr: seen(e), timeout=90, interval=0.5, what=expr)  # type: ignore[misc]
@@ -424,7 +425,7 @@ def test_the_demo_summary_equals_the_report_and_postgresql_as_of_its_instant(pla
     demo: dict[Key, Figures] = {(channel, name): f for name, channel, f in played.view.figures.accounts}
     demo[(None, None)] = played.view.figures.total
     got = reported(report)
-    assert set(demo) == set(got) == set(want) and len(want) == 3  # two accounts (X, Facebook) and the total
+    assert set(demo) == set(got) == set(want) and len(want) == len(CHANNELS) + 1  # an account a channel, the total
     for key, w in want.items():
         assert_same(got[key], w, f"report {key}")
         assert_same(demo[key], w, f"demo summary {key}")
@@ -445,7 +446,7 @@ def test_the_demo_summary_equals_the_report_and_postgresql_as_of_its_instant(pla
     printed = {
         m["account"]: m
         for m in re.finditer(
-            r"^(?P<account>\S+)\s+(?:x|facebook)?\s+(?P<questions>\d+)\s+(?P<waits>\d+)\s+(?P<answered>\d+)\s+"
+            r"^(?P<account>\S+)\s+(?:x|facebook|instagram)?\s+(?P<questions>\d+)\s+(?P<waits>\d+)\s+(?P<answered>\d+)\s+"
             r"(?P<rate>\S+%|–)\s+(?P<within>\S+%|–)\s+(?P<breaches>\d+)\s",
             played.output,
             re.MULTILINE,
@@ -536,7 +537,7 @@ def test_the_dashboards_queries_give_the_same_figures(played: Played) -> None:
     assert share(rate["Response rate"]) == pytest.approx(month[(None, None)].response_rate, abs=SHARE_TOLERANCE)
     [median] = rows["median"]
     assert median["Median"] == pytest.approx(month[(None, None)].median_first, abs=SECONDS_TOLERANCE)
-    assert len(rows["by channel"]) == len(channels) == 2
+    assert len(rows["by channel"]) == len(channels) == len(CHANNELS)
     for row in rows["by channel"]:
         w = month[channels[row["Channel"]]]
         assert row["Waits (30 d)"] == w.waits, row["Channel"]
@@ -590,7 +591,7 @@ def test_the_live_dashboards_prometheus_median_is_the_first_response_median(play
             await conn.close()
 
     medians = asyncio.run(exact())
-    assert set(estimates) == set(medians) == {"x", "facebook"}
+    assert set(estimates) == set(medians) == set(CHANNELS)
 
     def bucket(seconds: float) -> int:
         return next(i for i, le in enumerate(buckets) if seconds <= le)
