@@ -488,8 +488,52 @@ def business_seconds(calendar: Calendar, start: datetime, end: datetime) -> floa
     """Open (business) seconds of ``calendar`` in [start, end); 0.0 when end <= start."""
     s = _to_us(_validate_aware(start, "start"))
     e = _to_us(_validate_aware(end, "end"))
+    return _business_us(calendar, s, e) / _SECOND_US
+
+
+class BusinessAges:
+    """Business seconds from many instants to a `now` that moves forward (the age of each
+    account's oldest open wait, at every metrics snapshot), the same figure as `business_seconds`:
+    each instant's open time up to the last `now` is kept, so a snapshot walks the calendar once
+    per calendar (from the last `now` to this one) instead of once per account. Exact: open time
+    is additive, and counted in whole microseconds."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[Calendar, int], tuple[int, int]] = {}
+        """(calendar, since) -> (up to, open microseconds in [since, up to))."""
+        self._seen: set[tuple[Calendar, int]] = set()
+        self._steps: dict[tuple[Calendar, int, int], int] = {}
+
+    def age(self, calendar: Calendar, since: datetime, now: datetime) -> float:
+        """`business_seconds(calendar, since, now)`."""
+        s = _to_us(_validate_aware(since, "since"))
+        e = _to_us(_validate_aware(now, "now"))
+        key = (calendar, s)
+        self._seen.add(key)
+        known = self._known.get(key)
+        if known is None or known[0] > e:
+            total = _business_us(calendar, s, e)
+        else:
+            upto, before = known
+            step = self._steps.get((calendar, upto, e))
+            if step is None:
+                step = self._steps[(calendar, upto, e)] = _business_us(calendar, upto, e)
+            total = before + step
+        self._known[key] = (max(s, e), total)  # open time before `since` never counts
+        return total / _SECOND_US
+
+    def forget_unseen(self) -> None:
+        """Keep only the instants asked about since the last call (a full snapshot's): bounded by
+        the open waits' accounts and kinds."""
+        self._known = {k: v for k, v in self._known.items() if k in self._seen}
+        self._seen = set()
+        self._steps = {}
+
+
+def _business_us(calendar: Calendar, s: int, e: int) -> int:
+    """Open microseconds of ``calendar`` in [s, e) (UTC microseconds since the epoch)."""
     if e <= s:
-        return 0.0
+        return 0
     total = 0
     for year in range(_utc_year(s), _utc_year(e) + 1):
         table = _year_table(calendar, year)
@@ -499,7 +543,7 @@ def business_seconds(calendar: Calendar, start: datetime, end: datetime) -> floa
             total += table.total
         elif b > a:
             total += table.elapsed(b) - table.elapsed(a)
-    return total / _SECOND_US
+    return total
 
 
 def deadline(calendar: Calendar, start: datetime, target: float) -> datetime:
