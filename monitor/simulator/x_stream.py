@@ -61,6 +61,8 @@ class FakeActivity:
     """Is this bearer token the app's?"""
     iso: Callable[[float], str]
     keepalive_seconds: float = KEEPALIVE_SECONDS
+    billed: Callable[[dict[str, Any]], None] = lambda envelope: None
+    """Called with each envelope written to the open streams (X bills it once, however many)."""
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     refusing: bool = False
     """While set, a stream connection is answered 503 (an outage)."""
@@ -139,6 +141,7 @@ class FakeActivity:
         if not self._queues:
             return  # nobody connected: the event is lost, as on X
         self.delivered.append(envelope)
+        self.billed(envelope)
         line = json.dumps(envelope).encode() + b"\r\n"
         for queue in self._queues:
             queue.put_nowait(line)

@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from monitor.domain.cost import BillableRead
 from monitor.domain.model import Message
 from monitor.explain import NO_TEXT, explain_dict, explain_text
 from monitor.reports.build import ReportRequest, build_report
@@ -144,8 +145,8 @@ async def test_a_chat_the_database_cannot_store_is_a_503_and_its_redelivery_is_s
     async def nudge(account_id: int, streams: Sequence[str]) -> None:
         raise AssertionError("a chat is stored, no stream is nudged")
 
-    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
-        await engine.ingest(account_id, CHAT_STREAM, messages, None)
+    async def ingest(account_id: int, messages: Sequence[Message], billable: Sequence[BillableRead]) -> None:
+        await engine.ingest(account_id, CHAT_STREAM, messages, None, billable=billable)
 
     hooks = Webhooks(
         facebook_verify_token=EnvSecret("XHOOK_UNSET"),
