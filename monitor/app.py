@@ -189,25 +189,8 @@ async def run(
             if not poller.nudge(account_id, names):
                 await everywhere(account_id, names)
 
-        def count_billed(account_id: int, billed: Mapping[str, int]) -> None:
-            """What X billed for an account's X Activity events: counted by the process holding it."""
-            if leases.holds(account_id):
-                spending.add(account_id, billed)  # first: the metrics read its new spend
-                metrics.billed(account_id, billed)
-
-        async def billed_anywhere(account_id: int, billed: Mapping[str, int]) -> None:
-            """Here when this process holds the account, else a NOTIFY to the one that does."""
-            if leases.holds(account_id):
-                count_billed(account_id, billed)
-                return
-            try:
-                await asyncio.wait_for(
-                    nudges.publish_billed(store.pool, account_id, dict(billed)), timeout=NUDGE_PUBLISH_SECONDS
-                )
-            except DATABASE_ERRORS as exc:  # stored all the same: the holder's spend catches up on reload
-                log.warning("billed notice not sent", extra={"error": type(exc).__name__})
-
-        ingest = activity_ingester(engine, metrics, scheduler.wake, billed_anywhere)
+        count_billed = BilledCounter(leases.holds, spending, metrics, store)
+        ingest = activity_ingester(engine, metrics, scheduler.wake, count_billed.anywhere)
         streams = activity_streams(config, ids, targets, session, stream_nudge, leases, ingest)
         registry.register(ActivityCollector(streams))
 
@@ -229,7 +212,7 @@ async def run(
             "snapshot": snapshot_refresher(metrics, store, config.server.snapshot_interval.total_seconds()),
             "deadlines": scheduler.supervised,
             "leases": leases.supervised,
-            "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected, billed=count_billed),
+            "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected, billed=count_billed.here),
             **{f"x-activity-{i}": stream.supervised for i, stream in enumerate(streams)},
         }
         tasks = [asyncio.create_task(step.run(), name=name) for name, step in background.items()]
@@ -326,6 +309,35 @@ def webhooks(
 
 Billed = Callable[[int, Mapping[str, int]], Awaitable[None]]
 """(account id, kind -> resources newly billed) -> count them in the process holding the account."""
+
+
+@dataclass
+class BilledCounter:
+    """What X billed for an account outside its polls (X Activity events, received by any process)
+    counted in its counter and budget's spend by the process holding it."""
+
+    holds: Callable[[int], bool]
+    spending: Spending
+    metrics: Metrics
+    store: Store
+
+    def here(self, account_id: int, billed: Mapping[str, int]) -> None:
+        """Count it when this process holds the account (a billed notice's listener too)."""
+        if self.holds(account_id):
+            self.spending.add(account_id, billed)  # first: the metrics read its new spend
+            self.metrics.billed(account_id, billed)
+
+    async def anywhere(self, account_id: int, billed: Mapping[str, int]) -> None:
+        """Here when this process holds the account, else a NOTIFY to the one that does."""
+        if self.holds(account_id):
+            self.here(account_id, billed)
+            return
+        try:
+            await asyncio.wait_for(
+                nudges.publish_billed(self.store.pool, account_id, dict(billed)), timeout=NUDGE_PUBLISH_SECONDS
+            )
+        except DATABASE_ERRORS as exc:  # stored all the same: the holder's spend catches up on reload
+            log.warning("billed notice not sent", extra={"error": type(exc).__name__})
 ACTIVITY_INGEST_SECONDS = 2.0
 """Time allowed to store what an X Activity event brings: X gives up on a webhook's answer after
 10 s, and a stream that stops reading is dropped by X."""

@@ -86,6 +86,11 @@ class FakeActivity:
     def open_streams(self) -> int:
         return len(self._queues)
 
+    @property
+    def pending(self) -> int:
+        """Events announced for a later instant, not yet written."""
+        return len(self._pending)
+
     def drop(self) -> None:
         """Close every open stream (as a server restart on X's side does)."""
         for queue in self._queues:
