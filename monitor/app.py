@@ -338,6 +338,8 @@ class BilledCounter:
             )
         except DATABASE_ERRORS as exc:  # stored all the same: the holder's spend catches up on reload
             log.warning("billed notice not sent", extra={"error": type(exc).__name__})
+
+
 ACTIVITY_INGEST_SECONDS = 2.0
 """Time allowed to store what an X Activity event brings: X gives up on a webhook's answer after
 10 s, and a stream that stops reading is dropped by X."""
