@@ -156,7 +156,8 @@ class Webhooks:
         return web.json_response({"status": result, "accounts": 0})
 
     async def act(self, channel: str, body: bytes, delivery: Delivery, echoes: Sequence[Echo] = ()) -> web.Response:
-        """Store the apps its `echoes` name, and nudge the streams a verified delivery names, unless
+        """Store the chats a verified delivery carries and count what X bills for it (always: both
+        are idempotent), store the apps its `echoes` name, and nudge the streams it names, unless
         it is old, a replay, or its accounts were nudged too often lately."""
         age = delivery.age(self.clock())
         stale = age is not None and age > self.max_age

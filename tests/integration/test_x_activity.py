@@ -176,6 +176,8 @@ async def test_a_webhook_delivered_accounts_subscriptions_name_its_webhook(monke
         environ={"X_TOKEN": TOKEN},
     )
     try:
+        before = {r.event_type: (r.outcome, r.detail) for r in await manage(config, "list")}
+        assert before["post.create"] == ("missing", f"delivered to webhook none, not {WEBHOOK_ID}")
         made = await manage(config, "subscribe")
         assert {(r.event_type, r.outcome) for r in made} == {
             ("post.mention.create", "created"),
