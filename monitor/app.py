@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from monitor.config import Config, DatabaseConfig, GraphAccount, XAccount
 from monitor.deadlines import DeadlineScheduler
+from monitor.domain.cost import BillableRead
 from monitor.domain.mentions import Mention
 from monitor.domain.model import Message
 from monitor.engine import AccountContext, Engine
@@ -188,9 +189,9 @@ async def run(
             if not poller.nudge(account_id, names):
                 await everywhere(account_id, names)
 
-        streams = activity_streams(
-            config, ids, targets, session, stream_nudge, leases, chat_ingester(engine, metrics, scheduler.wake)
-        )
+        count_billed = BilledCounter(leases.holds, spending, metrics, store)
+        ingest = activity_ingester(engine, metrics, scheduler.wake, count_billed.anywhere)
+        streams = activity_streams(config, ids, targets, session, stream_nudge, leases, ingest)
         registry.register(ActivityCollector(streams))
 
         server = HttpServer(
@@ -200,7 +201,7 @@ async def run(
             poller=poller,
             metrics=metrics,
             registry=registry,
-            webhooks=webhooks(config, ids, store, poller, metrics, engine=engine, woken=scheduler.wake),
+            webhooks=webhooks(config, ids, store, poller, metrics, engine=engine, ingest=ingest),
             engine=engine,
             api_token=EnvSecret(config.server.api.token_env),
         )
@@ -211,7 +212,7 @@ async def run(
             "snapshot": snapshot_refresher(metrics, store, config.server.snapshot_interval.total_seconds()),
             "deadlines": scheduler.supervised,
             "leases": leases.supervised,
-            "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected),
+            "notices": nudges.listener(store.pool, poller.nudge, corrected=corrected, billed=count_billed.here),
             **{f"x-activity-{i}": stream.supervised for i, stream in enumerate(streams)},
         }
         tasks = [asyncio.create_task(step.run(), name=name) for name, step in background.items()]
@@ -274,12 +275,12 @@ def webhooks(
     metrics: Metrics,
     *,
     engine: Engine | None = None,
-    woken: Callable[[], None] = lambda: None,
+    ingest: Ingest | None = None,
 ) -> Webhooks:
     """The webhook endpoints' view of the configuration: a delivery nudges the streams it names in
     whichever process polls them (a NOTIFY through PostgreSQL; this process alone when it is away);
-    the encrypted chats it carries go through the engine (no poll reads them), and its Messenger
-    echoes say which app sent the Pages' replies (stored by the engine too)."""
+    the encrypted chats it carries and what X bills for it go to `ingest` (no poll reads them),
+    and its Messenger echoes say which app sent the Pages' replies (stored by the engine)."""
     settings = config.server.webhooks
     app_secrets = dict.fromkeys(
         [settings.facebook_app_secret_env]
@@ -300,18 +301,61 @@ def webhooks(
         accounts=accounts,
         deliver=deliver,
         remember=remember,
-        ingest=chat_ingester(engine, metrics, woken) if engine is not None else None,
+        ingest=ingest,
         record_apps=engine.record_apps if engine is not None else None,
         counted=metrics.webhook,
     )
 
 
-def chat_ingester(engine: Engine, metrics: Metrics, woken: Callable[[], None]) -> Ingest:
-    """Store encrypted chats (a webhook's or the stream's: no poll reads them)."""
+Billed = Callable[[int, Mapping[str, int]], Awaitable[None]]
+"""(account id, kind -> resources newly billed) -> count them in the process holding the account."""
 
-    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
-        result = await asyncio.wait_for(engine.ingest(account_id, CHAT_STREAM, messages, None), timeout=2)
+
+@dataclass
+class BilledCounter:
+    """What X billed for an account outside its polls (X Activity events, received by any process)
+    counted in its counter and budget's spend by the process holding it."""
+
+    holds: Callable[[int], bool]
+    spending: Spending
+    metrics: Metrics
+    store: Store
+
+    def here(self, account_id: int, billed: Mapping[str, int]) -> None:
+        """Count it when this process holds the account (a billed notice's listener too)."""
+        if self.holds(account_id):
+            self.spending.add(account_id, billed)  # first: the metrics read its new spend
+            self.metrics.billed(account_id, billed)
+
+    async def anywhere(self, account_id: int, billed: Mapping[str, int]) -> None:
+        """Here when this process holds the account, else a NOTIFY to the one that does."""
+        if self.holds(account_id):
+            self.here(account_id, billed)
+            return
+        try:
+            await asyncio.wait_for(
+                nudges.publish_billed(self.store.pool, account_id, dict(billed)), timeout=NUDGE_PUBLISH_SECONDS
+            )
+        except DATABASE_ERRORS as exc:  # stored all the same: the holder's spend catches up on reload
+            log.warning("billed notice not sent", extra={"error": type(exc).__name__})
+
+
+ACTIVITY_INGEST_SECONDS = 2.0
+"""Time allowed to store what an X Activity event brings: X gives up on a webhook's answer after
+10 s, and a stream that stops reading is dropped by X."""
+
+
+def activity_ingester(engine: Engine, metrics: Metrics, woken: Callable[[], None], billed: Billed) -> Ingest:
+    """Store encrypted chats and count what X billed for the X Activity events (a webhook's or the
+    stream's: no poll reads them), in one transaction; the newly billed resources go to `billed`."""
+
+    async def ingest(account_id: int, messages: Sequence[Message], billable: Sequence[BillableRead]) -> None:
+        result = await asyncio.wait_for(
+            engine.ingest(account_id, CHAT_STREAM, messages, None, billable=billable), timeout=ACTIVITY_INGEST_SECONDS
+        )
         metrics.ingested(result, "x")  # counted here when this process holds the account
+        if result.billable:
+            await billed(account_id, result.billable)
         if result.threads_touched:
             woken()  # a new wait's deadline may come before the schedule looks again
 

@@ -261,6 +261,9 @@ class XActivityConfig(_Model):
     mode: Literal["stream", "webhook", "off"] = "stream"
     """`stream`: the persistent stream this monitor opens (no public URL needed); `webhook`: X
     delivers to /webhooks/x; `off`: polls only."""
+    webhook_id: str | None = Field(None, pattern=r"^[0-9]{1,19}$")
+    """With `mode = "webhook"` (and only then): the id of the webhook registered for /webhooks/x
+    (`GET /2/webhooks` lists it), which `x-activity subscribe` names in each subscription."""
 
 
 class XAccount(_AccountBase):
@@ -558,6 +561,8 @@ def _semantic_problems(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
                 problems.append(
                     Problem(f"{where}.x_activity", "needs an X account read from the API (channel x, source api)")
                 )
+            if isinstance(activity, dict):
+                problems += _webhook_id_problems(activity, f"{where}.x_activity")
             if acc.get("source", "api") != "api":
                 continue
             required: list[str] = []
@@ -732,6 +737,23 @@ def _regex_problems(where: str, patterns: object) -> list[Problem]:
         except re.error as exc:
             problems.append(Problem(f"{where}[{i}]", f"bad regular expression: {exc}"))
     return problems
+
+
+def _webhook_id_problems(activity: Mapping[str, Any], where: str) -> list[Problem]:
+    """A webhook-delivered account's subscriptions must name the webhook (else X delivers its
+    events to a stream nobody opens); a streamed one's must not (X would deliver each twice)."""
+    mode, webhook_id = activity.get("mode", "stream"), activity.get("webhook_id")
+    if mode == "webhook" and webhook_id is None:
+        return [
+            Problem(
+                f"{where}.webhook_id",
+                'required with mode = "webhook": the id of the webhook registered for /webhooks/x '
+                "(GET /2/webhooks lists it)",
+            )
+        ]
+    if mode != "webhook" and webhook_id is not None:
+        return [Problem(f"{where}.webhook_id", 'only with mode = "webhook"')]
+    return []
 
 
 def parse(data: Mapping[str, Any], source: str = "<config>", environ: Mapping[str, str] = os.environ) -> Config:

@@ -515,10 +515,19 @@ class Metrics:
                 self.rejected.inc(
                     (target.channel, target.stream, reason if reason in REJECT_REASONS else "bad_item"), count
                 )
-            for bkind, count in ingest.billable.items():
-                self.billable.inc((target.brand, target.channel, target.account, bkind), count)
             if ingest.billable:
-                self.cost_changed({target.account_id})
+                self.billed(target.account_id, ingest.billable)
+
+    def billed(self, account_id: int, billed: Mapping[str, int]) -> None:
+        """Count what X newly billed for a held account (kind -> resources: a poll's reads, the
+        X Activity events delivered for it) and set its spend gauges."""
+        ctx = self.accounts.get(account_id)
+        if ctx is None:
+            return
+        for bkind, count in billed.items():
+            if bkind in BILLABLE_KINDS:
+                self.billable.inc((ctx.brand, ctx.channel, ctx.name, bkind), count)
+        self.cost_changed({account_id})
 
     def cost_changed(self, account_ids: set[int]) -> None:
         """Set the spend, budget and pace gauges of these held X accounts from `spending`."""

@@ -40,10 +40,10 @@ from monitor.store.db import DATABASE_ERRORS, pending_migrations
 
 if TYPE_CHECKING:
     from monitor.domain.mentions import Mention
-    from monitor.domain.model import Message
     from monitor.engine import Engine
     from monitor.metrics import Metrics
     from monitor.poller import Poller
+    from monitor.sources.x.activity import Ingest
     from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,10 @@ class Webhooks:
     record_apps: Callable[[int, Mapping[str, str]], Awaitable[int]] | None = None
     """Store which app sent an account's messages (external id -> app id, from Messenger echoes)
     and recompute the threads it changes; None: echoes are not read."""
-    ingest: Callable[[int, Sequence[Message]], Awaitable[None]] | None = None
-    """Store messages a delivery carries for an account (X's encrypted chats: no poll reads them);
-    None: they are not ingested (counted as `ignored`)."""
+    ingest: Ingest | None = None
+    """Store messages a delivery carries for an account (X's encrypted chats: no poll reads them)
+    and count what X bills for delivering it (docs/cost.md); None: neither (chats counted as
+    `ignored`)."""
     counted: Callable[[str, str], None] = lambda channel, result: None
     """(channel, result) of each delivery, for the metrics."""
     clock: Callable[[], float] = time.time
@@ -155,14 +156,18 @@ class Webhooks:
         return web.json_response({"status": result, "accounts": 0})
 
     async def act(self, channel: str, body: bytes, delivery: Delivery, echoes: Sequence[Echo] = ()) -> web.Response:
-        """Store the apps its `echoes` name, and nudge the streams a verified delivery names, unless
+        """Store the chats a verified delivery carries and count what X bills for it (always: both
+        are idempotent), store the apps its `echoes` name, and nudge the streams it names, unless
         it is old, a replay, or its accounts were nudged too often lately."""
         age = delivery.age(self.clock())
         stale = age is not None and age > self.max_age
-        if not stale and not self.replays.first_time(body, time.monotonic()):
-            return self._ignored(channel, "replayed", "the same body came within the replay window")
+        replayed = not stale and not self.replays.first_time(body, time.monotonic())
         try:
+            # A replay too: X bills a repeat delivered on another UTC day again, and the store
+            # counts a resource once a day (the same rule), so counting it again is exact.
             stored, unknown = await self._store(delivery)
+            if replayed:
+                return self._ignored(channel, "replayed", "the same body came within the replay window")
             await self._remember(delivery)
             await self._record_apps(echoes)  # before the nudge: the poll then finds each reply's app
         except WebhookError:
@@ -193,23 +198,24 @@ class Webhooks:
         return web.json_response({"status": result, "accounts": done})
 
     async def _store(self, delivery: Delivery) -> tuple[int, int]:
-        """Ingest the chats a delivery carries into their accounts: (accounts stored, unknown keys).
-        Idempotent (a message is stored once), so neither replays nor the nudge limit apply; a
-        database failure is a 503, and X delivers again."""
+        """Ingest the chats a delivery carries into their accounts, and count what X bills for it:
+        (accounts whose chats were stored, unknown keys of chats). Idempotent (a message is stored
+        once, a billed resource counted once a UTC day), so neither replays, age nor the nudge
+        limit apply; a database failure is a 503, and X delivers again. An event of a user no
+        account has is neither stored nor counted (no account to count it for)."""
         stored = unknown = 0
-        for c in delivery.chats:
-            ids = self.accounts.get(("x", c.key), ())
-            unknown += not ids
+        for key, carried in delivery.carried().items():
+            ids = self.accounts.get(("x", key), ())
+            unknown += bool(carried.messages) and not ids
             if self.ingest is None:
                 continue
             for account_id in ids:
                 try:
-                    await self.ingest(account_id, [c.message])
+                    await self.ingest(account_id, carried.messages, carried.billable)
                 except DATABASE_ERRORS as exc:
-                    raise WebhookError(
-                        503, "unavailable", f"the chat could not be stored ({type(exc).__name__})"
-                    ) from None
-                stored += 1
+                    what = "the chat could not be stored" if carried.messages else "the event could not be counted"
+                    raise WebhookError(503, "unavailable", f"{what} ({type(exc).__name__})") from None
+                stored += bool(carried.messages)
         return stored, unknown
 
 

@@ -11,6 +11,7 @@ import hmac
 import itertools
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +97,8 @@ class WebhookSender:
     url: str
     consumer_secret: str
     session: aiohttp.ClientSession
+    billed: Callable[[dict[str, Any]], None] | None = None
+    """Called with each event delivered (answered 2xx) under X's own signature: what X bills."""
 
     async def crc(self, token: str = "M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0") -> bool:
         """X's challenge-response check: valid when the answer is a 200 whose `response_token` is
@@ -118,4 +121,7 @@ class WebhookSender:
         }
         timeout = aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_SECONDS)
         async with self.session.post(self.url, data=body, headers=headers, timeout=timeout) as r:
-            return r.status, await r.json(content_type=None)
+            answer = r.status, await r.json(content_type=None)
+        if self.billed is not None and secret is None and 200 <= answer[0] < 300:
+            self.billed(event)
+        return answer

@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from monitor.runtime import UnixClock
 from monitor.simulator.net import FakeServer
-from monitor.simulator.x_activity import Chat, chat_envelope, envelope, new_chat
+from monitor.simulator.x_activity import Chat, WebhookSender, chat_envelope, envelope, new_chat
 from monitor.simulator.x_search import Post as SearchPost
 from monitor.simulator.x_search import QueryError, parse_query
 from monitor.simulator.x_stream import FakeActivity
@@ -156,6 +157,15 @@ DM_EVENT_FIELDS = {
 }
 DM_EXPANSIONS = {"attachments.media_keys", "referenced_tweets.id", "sender_id", "participant_ids"}
 DM_EVENT_TYPES = {"MessageCreate", "ParticipantsJoin", "ParticipantsLeave"}
+ACTIVITY_BILLED = {
+    "post.create": "activity_event",
+    "post.mention.create": "activity_event",
+    "post.reply.create": "activity_event",
+    "dm.received": "activity_dm_event",
+    "chat.received": "activity_dm_event",
+}
+"""X Activity API events X bills per delivery, and as what (pricing.mdx: a post event as a post;
+`dm.sent`, `chat.sent` are not billed)."""
 
 
 @dataclass
@@ -339,8 +349,8 @@ class FakeXApi(FakeServer):
         self._seq: dict[int, int] = {}
         self._misbehaviours: list[_Misbehaviour] = []
         self._tokens = 0
-        self.activity = FakeActivity(clock, lambda token: token in self.bearer_tokens, iso)
-        """The X Activity API: subscriptions and the persistent stream."""
+        self.activity = FakeActivity(clock, lambda token: token in self.bearer_tokens, iso, billed=self.bill_event)
+        """The X Activity API: subscriptions and the persistent stream (its deliveries billed here)."""
         self.owned_reads = True
         """Whether reads of a user's mentions and timeline are "owned reads" (the app is the user's)."""
         self.billed: Counter[tuple[str, str]] = Counter()
@@ -644,17 +654,37 @@ class FakeXApi(FakeServer):
         """Count the resources a 200 answer returned as X bills them: per resource, once per UTC day."""
         if endpoint == USER_BY_USERNAME or not record.ids:
             return
+        owned = self.owned_reads and endpoint != SEARCH  # a search reads others' posts: never owned
+        kind = "dm_event_read" if endpoint == DM_EVENTS else "owned_read" if owned else "post_read"
+        self._count(record.user_id or "", kind, [i for i in record.ids if i != "None"], now)
+
+    def bill_event(self, envelope: Mapping[str, Any]) -> None:
+        """Count an X Activity API event delivered (on the stream, or a webhook delivery answered
+        2xx) as X bills it (pricing.mdx, "Webhook events"): a post event as its post, a received DM
+        or chat as a DM event, once per UTC day each; other events are not billed."""
+        data = envelope.get("data", {})
+        kind = ACTIVITY_BILLED.get(data.get("event_type", ""))
+        if kind is None:
+            return
+        payload = data.get("payload", {})
+        post = kind == "activity_event" and isinstance(payload.get("id"), str) and payload["id"].isdigit()
+        resource = payload["id"] if post else str(data.get("event_uuid"))
+        self._count(str(data.get("filter", {}).get("user_id", "")), kind, [resource], self.clock())
+
+    def _count(self, user: str, kind: str, resource_ids: Iterable[str], now: float) -> None:
+        """Bill each resource once per (user, kind) and UTC day."""
         day = datetime.fromtimestamp(now, UTC).date()
         if self._billed_today[0] != day:  # X's de-duplication window resets at midnight UTC
             self._billed_today = (day, set())
         seen = self._billed_today[1]
-        owned = self.owned_reads and endpoint != SEARCH  # a search reads others' posts: never owned
-        kind = "dm_event_read" if endpoint == DM_EVENTS else "owned_read" if owned else "post_read"
-        user = record.user_id or ""
-        for item_id in record.ids:
-            if item_id != "None" and (user, kind, item_id) not in seen:
+        for item_id in resource_ids:
+            if (user, kind, item_id) not in seen:
                 seen.add((user, kind, item_id))
                 self.billed[(user, kind)] += 1
+
+    def webhook_sender(self, url: str, consumer_secret: str, session: aiohttp.ClientSession) -> WebhookSender:
+        """X's side of a webhook registered at `url`: its deliveries answered 2xx are billed here."""
+        return WebhookSender(url, consumer_secret, session, billed=self.bill_event)
 
     def _hostile(self, endpoint: str, user_id: str | None) -> dict[str, _Misbehaviour]:
         """The misbehaviours that apply to this request, by kind."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,6 +18,8 @@ from monitor.runtime import UnixClock
 
 STREAM = "GET /2/activity/stream"
 SUBSCRIPTIONS = "/2/activity/subscriptions"
+WEBHOOK_ID = re.compile(r"[0-9]{1,19}")
+"""A `webhook_id` as openapi.json's `WebhookConfigId` pattern says."""
 KEEPALIVE_SECONDS = 20.0
 """X's keep-alive period (a blank line at least every 20 s)."""
 PENDING_TICK_SECONDS = 0.02
@@ -38,6 +41,9 @@ class Subscription:
     user_id: str
     tag: str | None
     created_at: str
+    webhook_id: str | None = None
+    """The webhook its events are delivered to (as well as the open stream)."""
+    updated_at: str | None = None
 
     def json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -45,10 +51,12 @@ class Subscription:
             "event_type": self.event_type,
             "filter": {"user_id": self.user_id},
             "created_at": self.created_at,
-            "updated_at": self.created_at,
+            "updated_at": self.updated_at or self.created_at,
         }
         if self.tag is not None:
             out["tag"] = self.tag
+        if self.webhook_id is not None:
+            out["webhook_id"] = self.webhook_id
         return out
 
 
@@ -61,6 +69,8 @@ class FakeActivity:
     """Is this bearer token the app's?"""
     iso: Callable[[float], str]
     keepalive_seconds: float = KEEPALIVE_SECONDS
+    billed: Callable[[dict[str, Any]], None] = lambda envelope: None
+    """Called with each envelope written to the open streams (X bills it once, however many)."""
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     refusing: bool = False
     """While set, a stream connection is answered 503 (an outage)."""
@@ -79,10 +89,16 @@ class FakeActivity:
         app.router.add_post(SUBSCRIPTIONS, self._create)
         app.router.add_get(SUBSCRIPTIONS, self._list)
         app.router.add_delete(SUBSCRIPTIONS + "/{id}", self._delete)
+        app.router.add_put(SUBSCRIPTIONS + "/{id}", self._update)
 
     @property
     def open_streams(self) -> int:
         return len(self._queues)
+
+    @property
+    def pending(self) -> int:
+        """Events announced for a later instant, not yet written."""
+        return len(self._pending)
 
     def drop(self) -> None:
         """Close every open stream (as a server restart on X's side does)."""
@@ -94,10 +110,12 @@ class FakeActivity:
         for queue in self._queues:
             queue.put_nowait(line)
 
-    def subscribe(self, event_type: str, user_id: str, tag: str | None = None) -> Subscription:
+    def subscribe(
+        self, event_type: str, user_id: str, tag: str | None = None, webhook_id: str | None = None
+    ) -> Subscription:
         """A subscription, as `POST /2/activity/subscriptions` makes it."""
         self._next_id += 1
-        sub = Subscription(str(self._next_id), event_type, user_id, tag, self.iso(self.clock()))
+        sub = Subscription(str(self._next_id), event_type, user_id, tag, self.iso(self.clock()), webhook_id)
         self.subscriptions[sub.subscription_id] = sub
         return sub
 
@@ -139,6 +157,7 @@ class FakeActivity:
         if not self._queues:
             return  # nobody connected: the event is lost, as on X
         self.delivered.append(envelope)
+        self.billed(envelope)
         line = json.dumps(envelope).encode() + b"\r\n"
         for queue in self._queues:
             queue.put_nowait(line)
@@ -214,8 +233,31 @@ class FakeActivity:
                 {"title": "Invalid Request", "detail": "event_type and filter.user_id are required", "status": 400},
                 status=400,
             )
+        webhook = body.get("webhook_id")
+        if webhook is not None and not (isinstance(webhook, str) and WEBHOOK_ID.fullmatch(webhook)):
+            return _invalid("webhook_id must match ^[0-9]{1,19}$")
         tag = body.get("tag")
-        sub = self.subscribe(kind, user, tag if isinstance(tag, str) else None)
+        sub = self.subscribe(kind, user, tag if isinstance(tag, str) else None, webhook)
+        return web.json_response({"data": sub.json(), "meta": {"total_subscriptions": len(self.subscriptions)}})
+
+    async def _update(self, request: web.Request) -> web.Response:
+        """`PUT /2/activity/subscriptions/:id` with `{tag?, webhook_id?}` (nothing else can change)."""
+        self._auth(request)
+        sub = self.subscriptions.get(request.match_info["id"])
+        if sub is None:
+            return web.json_response(
+                {"title": "Not Found Error", "detail": "subscription not found", "status": 404}, status=404
+            )
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or set(body) - {"tag", "webhook_id"}:
+            return _invalid("only tag and webhook_id can be updated")
+        webhook, tag = body.get("webhook_id", sub.webhook_id), body.get("tag", sub.tag)
+        if webhook is not None and not (isinstance(webhook, str) and WEBHOOK_ID.fullmatch(webhook)):
+            return _invalid("webhook_id must match ^[0-9]{1,19}$")
+        sub.webhook_id, sub.tag, sub.updated_at = webhook, tag, self.iso(self.clock())
         return web.json_response({"data": sub.json(), "meta": {"total_subscriptions": len(self.subscriptions)}})
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -230,3 +272,7 @@ class FakeActivity:
                 {"title": "Not Found Error", "detail": "subscription not found", "status": 404}, status=404
             )
         return web.json_response({"data": {"deleted": True}, "meta": {"total_subscriptions": len(self.subscriptions)}})
+
+
+def _invalid(detail: str) -> web.Response:
+    return web.json_response({"title": "Invalid Request", "detail": detail, "status": 400}, status=400)

@@ -1,6 +1,7 @@
 """Webhook deliveries from Meta (Facebook Pages, Instagram accounts) and X (X Activity API, and the
 Account Activity API until X turns it off): verify, read, nudge; X's encrypted chats are a thing a
-delivery brings that no poll can read, so they come back as messages to ingest (`Delivery.chats`).
+delivery brings that no poll can read, so they come back as messages to ingest (`Delivery.chats`),
+and what X bills for an X Activity API event comes back as a billable read (`Delivery.billable`).
 
 A delivery does not carry everything a poll reads (a Messenger event names the customer's
 page-scoped id, not the conversation; X sends tweets in its v1.1 shape), so the pollers stay the
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.domain.cost import BillableRead, activity_billable
 from monitor.domain.mentions import Mention
 from monitor.domain.model import Message
 from monitor.sources import instagram
@@ -51,6 +53,7 @@ from monitor.sources.x.activity_events import (
     parse_envelope,
 )
 from monitor.sources.x.chats import chat_message
+from monitor.sources.x.payloads import is_x_id
 
 X_MENTIONS, X_REPLIES, X_DM = "x.mentions", "x.replies", "x.dm"
 
@@ -119,6 +122,23 @@ class Chat:
 
 
 @dataclass(frozen=True)
+class Bill:
+    """What X bills the account(s) behind X user id `key` for delivering one event."""
+
+    key: str
+    read: BillableRead
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a delivery brings the account(s) of X user id `key` through the engine: encrypted chats
+    to store and what X billed for the delivery (docs/cost.md)."""
+
+    messages: list[Message] = field(default_factory=list)
+    billable: list[BillableRead] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Delivery:
     """What a verified delivery says: the streams with news, and the newest event time it carries
     (Unix seconds, covered by the signature; None when it carries none)."""
@@ -131,6 +151,17 @@ class Delivery:
     """The channel of its accounts, when the body says (Meta: `object`)."""
     chats: list[Chat] = field(default_factory=list)
     """Encrypted chat events, as messages of the account they name: ingested, not polled."""
+    billable: list[Bill] = field(default_factory=list)
+    """What X bills for the X Activity API events it carries (whatever their age: delivered is billed)."""
+
+    def carried(self) -> dict[str, Carried]:
+        """X user id -> the chats and billable reads to ingest for its account(s)."""
+        out: dict[str, Carried] = {}
+        for chat in self.chats:
+            out.setdefault(chat.key, Carried()).messages.append(chat.message)
+        for bill in self.billable:
+            out.setdefault(bill.key, Carried()).billable.append(bill.read)
+        return out
 
     def age(self, now: float) -> float | None:
         return None if self.event_time is None else now - self.event_time
@@ -338,13 +369,33 @@ def _xaa_time(event: ActivityEvent) -> float | None:
     return None
 
 
+POST_EVENTS = frozenset({POST_MENTION, POST_REPLY, POST_CREATE})
+"""Events whose payload is a post: X bills them as that post (a resource named by the post's id)."""
+
+
+def xaa_billable(event: ActivityEvent) -> BillableRead | None:
+    """What X bills for delivering `event` (None: not billed), named so that the store counts it
+    once per UTC day: a post event by its post's id (a redelivery, or the mention and the reply
+    events of one post, are one post), any other by its `event_uuid` (bounded by the envelope's
+    reader). A post id not of X's form falls back to the `event_uuid`."""
+    resource = event.event_uuid
+    if event.event_type in POST_EVENTS:
+        post_id = event.payload.get("id")
+        if isinstance(post_id, str) and is_x_id(post_id):
+            resource = post_id
+    return activity_billable(event.event_type, resource)
+
+
 def read_xaa(event: ActivityEvent, received_at: datetime | None = None) -> Delivery:
     """What one X Activity API event says: a chat to ingest, or the streams of the filter's user
-    to poll now (an event type of no stream of ours: nothing)."""
+    to poll now (an event type of no stream of ours: nothing), and what X bills for it."""
     if event.user_id is None:
         return Delivery([])
     when = _xaa_time(event)
+    read = xaa_billable(event)
+    billable = [Bill(event.user_id, read)] if read is not None else []
     if event.event_type in CHAT_EVENTS:
-        return Delivery([], when, chats=[Chat(event.user_id, chat_message(event, received_at=received_at))])
+        chat = Chat(event.user_id, chat_message(event, received_at=received_at))
+        return Delivery([], when, chats=[chat], billable=billable)
     streams = XAA_EVENTS.get(event.event_type, ())
-    return Delivery([Nudge("x", event.user_id, streams)] if streams else [], when)
+    return Delivery([Nudge("x", event.user_id, streams)] if streams else [], when, billable=billable)

@@ -8,6 +8,12 @@ PostgreSQL is away costs nothing but freshness: the poll at the interval reads t
 A correction of a decision (`inbox-monitor mark`, the labels API) NOTIFYs on its own channel in
 its own transaction, so the notice leaves when it commits: the process holding the account
 re-reads that account's gauges and counts the correction.
+
+What X billed for an X Activity event that a process not holding its account received (a
+webhook delivery, the stream of an app whose first account it holds) is stored there, then
+NOTIFYed on its own channel: the holder adds it to its counter and its budget's spend. A notice
+lost meanwhile leaves the stored count right; the holder's spend catches up at its next lease
+change or restart (docs/cost.md).
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
+from monitor.domain.cost import BILLABLE_KINDS
 from monitor.runtime import REAL_TIME, Backoff, Health, Supervised, Timer
 from monitor.store.db import DATABASE_ERRORS
 
 CHANNEL = "inbox_monitor_poll_now"
 CORRECTIONS = "inbox_monitor_corrections"
+BILLED = "inbox_monitor_billed"
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,11 @@ Nudged = Callable[[int, Sequence[str]], object]
 """(account id, streams) -> anything: called for every notice received."""
 Corrected = Callable[[int, str], object]
 """(account id, direction of the correction) -> anything: called for every correction notice."""
+Billed = Callable[[int, dict[str, int]], object]
+"""(account id, kind -> resources newly billed) -> anything: called for every billed notice."""
+BILLED_MAX = 10**6
+"""Resources of one kind in one notice: an ingest counts one event's (one) or a page's (at most a
+few hundred); a larger number is no notice of ours."""
 
 
 async def publish(pool: asyncpg.Pool, account_id: int, streams: Sequence[str]) -> None:
@@ -42,6 +55,25 @@ async def publish(pool: asyncpg.Pool, account_id: int, streams: Sequence[str]) -
 def correction_notice(account_id: int, direction: str) -> str:
     """The payload of a correction notice (sent by the store in the correction's transaction)."""
     return json.dumps({"account": account_id, "direction": direction}, separators=(",", ":"))
+
+
+async def publish_billed(pool: asyncpg.Pool, account_id: int, billed: dict[str, int]) -> None:
+    """Tell every process (this one too) what X newly billed for the account."""
+    payload = json.dumps({"account": account_id, "billed": billed}, separators=(",", ":"))
+    await pool.execute("SELECT pg_notify($1, $2)", BILLED, payload)
+
+
+def _read_billed(payload: str) -> tuple[int, dict[str, int]] | None:
+    try:
+        notice = json.loads(payload)
+        account, billed = notice["account"], notice["billed"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(account, int) or not isinstance(billed, dict):
+        return None
+    if not all(k in BILLABLE_KINDS and type(n) is int and 0 < n <= BILLED_MAX for k, n in billed.items()):
+        return None
+    return account, billed
 
 
 def _read_correction(payload: str) -> tuple[int, str] | None:
@@ -76,12 +108,13 @@ def listener(
     nudged: Nudged,
     *,
     corrected: Corrected | None = None,
+    billed: Billed | None = None,
     check_every_seconds: float = 30.0,
     backoff: Backoff = LISTEN_BACKOFF,
     timer: Timer = REAL_TIME,
 ) -> Supervised:
-    """Calls `nudged` for each poll-now notice (and `corrected` for each correction notice) once
-    run: one pooled connection LISTENs; when it breaks (or stops answering the check every
+    """Calls `nudged` for each poll-now notice (`corrected` for each correction notice, `billed`
+    for each billed notice) once run: one pooled connection LISTENs; when it breaks (or stops answering the check every
     `check_every_seconds`) another is taken, after `backoff`."""
 
     def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
@@ -100,6 +133,14 @@ def listener(
         elif corrected is not None:
             corrected(*notice)
 
+    def bill(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        text = str(payload)
+        notice = _read_billed(text)
+        if notice is None:
+            log.warning("billed notice ignored: not ours", extra={"bytes": len(text)})
+        elif billed is not None:
+            billed(*notice)
+
     async def step() -> None:
         """Listen on one connection until it closes (a step that lasts while all is well)."""
         async with pool.acquire() as conn:
@@ -113,6 +154,8 @@ def listener(
                 await conn.add_listener(CHANNEL, received)
                 if corrected is not None:
                     await conn.add_listener(CORRECTIONS, correction)
+                if billed is not None:
+                    await conn.add_listener(BILLED, bill)
                 supervised.health.succeeded(supervised.clock())  # listening: recovered, if it had failed
                 while not closed.is_set():
                     if not await timer.wait(closed, check_every_seconds):
@@ -123,6 +166,8 @@ def listener(
                     await conn.remove_listener(CHANNEL, received)
                     if corrected is not None:
                         await conn.remove_listener(CORRECTIONS, correction)
+                    if billed is not None:
+                        await conn.remove_listener(BILLED, bill)
 
     supervised = Supervised(
         "poll-now notices",

@@ -11,8 +11,12 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
+from monitor.config import parse
 from monitor.simulator.x_api import MENTIONS, FakeXApi
-from tests.integration.helpers import SHOP_TOML
+from monitor.sources.x.subscriptions import POST_EVENTS, manage
+from tests.integration.helpers import POLICY_TOML, SHOP_TOML
 from tests.waiting import cli, cli_env, eventually, free_port, in_thread, scrape_sum, serving, start_cli, stop_cli
 
 CONFIG = (
@@ -41,6 +45,7 @@ TOKEN = "app-bearer-token"
 OPENED = "social_inbox_waits_opened_total"
 UP = "social_inbox_x_activity_stream_up"
 CONNECTIONS = "social_inbox_x_activity_stream_connections_total"
+BILLABLE = "social_inbox_api_billable_total"
 
 
 def subscriptions(env: dict[str, str], action: str) -> list[dict[str, object]]:
@@ -127,6 +132,14 @@ async def test_subscriptions_then_one_stream_counts_a_question_at_once_and_survi
         )
         await eventually(in_thread(lambda: opened() == 2), timeout=5, what="still two questions")
 
+        # What X billed for the events it delivered (the repeated one once) is what the holder counted.
+        assert api.billed[("1001", "activity_event")] == 2
+
+        def billed() -> float:
+            return sum(scrape_sum(port, BILLABLE, account="shop", kind="activity_event") for port in ports)
+
+        await eventually(in_thread(lambda: billed() == 2), timeout=10, interval=0.1, what="the events counted")
+
         # Unsubscribe removes what subscribe made.
         gone = await in_thread(lambda: subscriptions(env, "unsubscribe"))()
         assert {r["result"] for r in gone} == {"deleted"}
@@ -134,4 +147,51 @@ async def test_subscriptions_then_one_stream_counts_a_question_at_once_and_survi
     finally:
         for proc in procs:
             await asyncio.to_thread(stop_cli, proc)
+        await api.stop()
+
+
+WEBHOOK_ID = "1976325569252868099"
+
+
+async def test_a_webhook_delivered_accounts_subscriptions_name_its_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`x-activity subscribe` for an account in `mode = "webhook"` sends its `webhook_id` in each
+    subscription it makes (else X delivers its events to a stream nobody opens), and points one made
+    for the stream at the webhook (`PUT`); `list` then finds them present, and a second run changes
+    nothing."""
+    api = FakeXApi()
+    base = await api.start()
+    api.add_bearer_token(TOKEN)
+    monkeypatch.setenv("X_TOKEN", TOKEN)
+    made_for_stream = api.activity.subscribe("post.create", "1001", "inbox-monitor")
+    account = {
+        "name": "shop",
+        "channel": "x",
+        "user_id": "1001",
+        "bearer_token_env": "X_TOKEN",
+        "api_base_url": base,
+        "x_activity": {"mode": "webhook", "webhook_id": WEBHOOK_ID},
+    }
+    config = parse(
+        {"policies": {"default": POLICY_TOML}, "brands": [{"name": "b", "accounts": [account]}]},
+        environ={"X_TOKEN": TOKEN},
+    )
+    try:
+        before = {r.event_type: (r.outcome, r.detail) for r in await manage(config, "list")}
+        assert before["post.create"] == ("missing", f"delivered to webhook none, not {WEBHOOK_ID}")
+        made = await manage(config, "subscribe")
+        assert {(r.event_type, r.outcome) for r in made} == {
+            ("post.mention.create", "created"),
+            ("post.reply.create", "created"),
+            ("post.create", "updated"),
+        }
+        subs = list(api.activity.subscriptions.values())
+        assert sorted(s.event_type for s in subs) == sorted(POST_EVENTS)
+        assert {s.webhook_id for s in subs} == {WEBHOOK_ID}
+        assert made_for_stream.subscription_id in api.activity.subscriptions  # updated, not made twice
+        listed = await manage(config, "list")
+        assert {r.outcome for r in listed} == {"present"}
+        again = await manage(config, "subscribe")
+        assert {r.outcome for r in again} == {"exists"}
+        assert len(api.activity.subscriptions) == 3
+    finally:
         await api.stop()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 import aiohttp
 import pytest
 
+from monitor.domain.cost import BillableRead
 from monitor.domain.model import Message
 from monitor.runtime import Backoff
 from monitor.secrets import EnvSecret
@@ -28,13 +29,16 @@ async def streaming(
     *,
     keepalive: float = 5.0,
     stored: list[tuple[int, Message]] | None = None,
+    billed: list[tuple[int, BillableRead]] | None = None,
 ) -> AsyncIterator[ActivityStream]:
     async def deliver(account_id: int, streams: Sequence[str]) -> None:
         nudged.append((account_id, list(streams)))
 
-    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
+    async def ingest(account_id: int, messages: Sequence[Message], billable: Sequence[BillableRead]) -> None:
         if stored is not None:
             stored.extend((account_id, m) for m in messages)
+        if billed is not None:
+            billed.extend((account_id, b) for b in billable)
 
     async with aiohttp.ClientSession() as session:
         stream = ActivityStream(
@@ -71,13 +75,16 @@ async def api() -> AsyncIterator[FakeXApi]:
 
 async def test_an_event_nudges_its_account_and_a_connection_nudges_them_all(api: FakeXApi) -> None:
     nudged: list[tuple[int, list[str]]] = []
-    async with streaming(api, nudged) as stream:
+    billed: list[tuple[int, BillableRead]] = []
+    async with streaming(api, nudged, billed=billed) as stream:
         await eventually(lambda: stream.state.connected, timeout=10, what="connected")
         assert sorted(nudged) == [(1, ["x.mentions", "x.replies"]), (2, ["x.mentions"])]  # the reconnection's poll
         nudged.clear()
-        api.add_tweet("7001", "@shop hello?", api.clock(), mentions=["1001"])
-        await eventually(lambda: nudged, timeout=5, what="the nudge")
+        posted = api.add_tweet("7001", "@shop hello?", api.clock(), mentions=["1001"])
+        await eventually(lambda: nudged and billed, timeout=5, what="the nudge and the count")
         assert nudged == [(1, ["x.mentions"])]
+        assert billed == [(1, BillableRead("activity_event", str(posted)))]  # billed as the post
+        assert api.billed[("1001", "activity_event")] == 1
         families = {m.name: m for m in ActivityCollector([stream]).collect()}
         assert [s.value for s in families["social_inbox_x_activity_stream_up"].samples] == [1.0, 1.0]
         events = families["social_inbox_x_activity_events"].samples

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -19,9 +20,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 
+from monitor.app import BilledCounter, activity_ingester
+from monitor.domain.cost import BillableRead, Prices
 from monitor.domain.model import Message
 from monitor.explain import NO_TEXT, explain_dict, explain_text
+from monitor.metrics import Metrics
 from monitor.reports.build import ReportRequest, build_report
 from monitor.reports.i18n import Words
 from monitor.reports.period import period_between
@@ -32,7 +37,8 @@ from monitor.simulator.x_activity import WebhookSender, chat_envelope, envelope,
 from monitor.simulator.x_api import FakeXApi
 from monitor.sources.webhooks import WebhookError, read_x
 from monitor.sources.x.chats import CHAT_STREAM
-from monitor.store import labels
+from monitor.spending import Spending
+from monitor.store import labels, nudges
 from monitor.store.db import create_pool, migrate
 from monitor.store.reports import ReportStore
 from monitor.store.store import Store
@@ -54,13 +60,13 @@ async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_
     try:
         await eventually(in_thread(serving(proc, port)), timeout=60, interval=0.2, what="the process ready")
         async with aiohttp.ClientSession() as session:
-            x = WebhookSender(f"http://127.0.0.1:{port}/webhooks/x", CONSUMER_SECRET, session)
+            api = FakeXApi()  # what X holds (the post a mention event carries whole), and what it bills
+            api.add_user(BRAND, "shop")
+            x = api.webhook_sender(f"http://127.0.0.1:{port}/webhooks/x", CONSUMER_SECRET, session)
             assert await x.crc()  # the answer X computes itself
             assert not await WebhookSender(x.url, "another-secret", session).crc()
 
             now = time.time()
-            api = FakeXApi()  # what X holds: the post a mention event carries whole
-            api.add_user(BRAND, "shop")
             posted = api.add_tweet(CUSTOMER, "@shop where is my parcel?", now, mentions=[BRAND])
             mention = api.post_event("post.mention.create", BRAND, posted)
             assert await x.deliver(mention) == (200, {"status": "ok", "accounts": 1})
@@ -88,10 +94,26 @@ async def test_xaa_deliveries_are_verified_counted_and_encrypted_chats_open_and_
             assert await x.deliver(chat_envelope(old_chat, BRAND)) == (200, {"status": "ok", "accounts": 1})
             old_mention = envelope("post.mention.create", BRAND, {"created_at": "2026-01-01T00:00:00.000Z"})
             assert await x.deliver(old_mention) == (200, {"status": "stale", "accounts": 0})
+            assert await x.deliver(mention) == (200, {"status": "replayed", "accounts": 0})
+            stranger = api.post_event("post.mention.create", "4242", posted)  # a subscription of no account
+            assert await x.deliver(stranger) == (200, {"status": "unknown_account", "accounts": 0})
+
+        # What X bills for the deliveries it made (a replay once, a stale one too: delivered is
+        # billed) is what the store counted for the account, by kind, and the holder's counter.
+        billed = {kind: n for (user, kind), n in api.billed.items() if user == BRAND}
+        assert billed == {"activity_event": 2, "activity_dm_event": 2}
+        assert api.billed[("4242", "activity_event")] == 1  # X bills the app; no account counts it
+        stored = await store.pool.fetch(
+            "SELECT d.kind, d.count FROM billable_daily d JOIN accounts a ON a.id = d.account_id"
+            " WHERE a.name = 'shop-x'"
+        )
+        assert {r["kind"]: r["count"] for r in stored} == billed
+        for kind, n in billed.items():
+            assert scrape_sum(port, "social_inbox_api_billable_total", account="shop-x", kind=kind) == n
 
         for result, count in (("subscribed", 2), ("ok", 5), ("bad_signature", 1), ("bad_request", 1), ("stale", 1)):
             assert counted(result) == count, result
-        assert counted("ignored") == 1 and counted("replayed") == 1
+        assert counted("ignored") == 1 and counted("replayed") == 2 and counted("unknown_account") == 1
 
         messages = await store.pool.fetch(
             "SELECT external_id, direction, body, text_available, is_question, reason, created_at"
@@ -144,8 +166,8 @@ async def test_a_chat_the_database_cannot_store_is_a_503_and_its_redelivery_is_s
     async def nudge(account_id: int, streams: Sequence[str]) -> None:
         raise AssertionError("a chat is stored, no stream is nudged")
 
-    async def ingest(account_id: int, messages: Sequence[Message]) -> None:
-        await engine.ingest(account_id, CHAT_STREAM, messages, None)
+    async def ingest(account_id: int, messages: Sequence[Message], billable: Sequence[BillableRead]) -> None:
+        await engine.ingest(account_id, CHAT_STREAM, messages, None, billable=billable)
 
     hooks = Webhooks(
         facebook_verify_token=EnvSecret("XHOOK_UNSET"),
@@ -167,3 +189,60 @@ async def test_a_chat_the_database_cannot_store_is_a_503_and_its_redelivery_is_s
     assert (answer.status, json.loads(answer.text or "")) == (200, {"status": "ok", "accounts": 1})
     assert await pool.fetchval("SELECT count(*) FROM messages WHERE NOT text_available") == 1
     await pool.close()
+
+
+async def test_what_a_process_not_holding_the_account_counts_reaches_the_holder(store: Store) -> None:
+    """A delivery received by a process that does not hold its account is counted in PostgreSQL
+    there, and NOTIFYed: the holder adds it to its counter and its budget's spend, once; a notice
+    not of ours is ignored."""
+    engine = await engine_for(store, ["shop-x"])
+    [account_id] = engine.accounts
+
+    def process(holds: bool) -> tuple[BilledCounter, Spending, CollectorRegistry]:
+        spending = Spending(Prices(), {account_id: 10.0})
+        metrics = Metrics(engine.accounts, registry=(registry := CollectorRegistry()))
+        metrics.spending = spending
+        return BilledCounter(lambda _: holds, spending, metrics, store), spending, registry
+
+    (holder, holder_spent, holder_registry), (away, away_spent, away_registry) = process(True), process(False)
+    listening = asyncio.create_task(nudges.listener(store.pool, lambda a, s: None, billed=holder.here).run())
+
+    async def nudge(account_id: int, streams: Sequence[str]) -> None:
+        pass
+
+    hooks = Webhooks(
+        facebook_verify_token=EnvSecret("XHOOK_UNSET"),
+        facebook_app_secrets=[],
+        x_consumer_secret=EnvSecret("XHOOK_UNSET"),
+        accounts={("x", BRAND): [account_id]},
+        deliver=nudge,
+        ingest=activity_ingester(engine, away.metrics, lambda: None, away.anywhere),
+    )
+    api = FakeXApi()
+    api.add_user(BRAND, "shop")
+    posted = api.add_tweet(CUSTOMER, "@shop where is my parcel?", time.time(), mentions=[BRAND])
+    labels = {"brand": "brand", "channel": "x", "account": "shop-x", "kind": "activity_event"}
+    try:
+
+        async def listening_now() -> bool:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN \"inbox_monitor_billed\"%'"
+            return bool(await store.pool.fetchval(query))
+
+        await eventually(listening_now, timeout=10, what="the holder listening")
+        await store.pool.execute("SELECT pg_notify($1, $2)", nudges.BILLED, '{"account": 1, "billed": {"x": -1}}')
+        for _ in range(2):  # the same event twice: counted once
+            body = json.dumps(api.post_event("post.mention.create", BRAND, posted)).encode()
+            answer = await hooks.act("x", body, read_x(body))
+            assert answer.status == 200
+        await eventually(
+            lambda: holder_registry.get_sample_value("social_inbox_api_billable_total", labels) == 1,
+            timeout=10,
+            what="the holder counting it",
+        )
+        assert abs(holder_spent.spent(account_id) - 0.005) < 1e-12
+        assert away_registry.get_sample_value("social_inbox_api_billable_total", labels) == 0
+        assert away_spent.spent(account_id) == 0
+        assert await store.pool.fetchval("SELECT count FROM billable_daily WHERE account_id = $1", account_id) == 1
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.config import Config, ConfigError, XAccount, parse
+from monitor.domain.cost import BillableRead
+from monitor.sources.webhooks import Bill, read_xaa, xaa_billable
 from monitor.sources.x.activity import EVENT_KINDS, route
 from monitor.sources.x.activity_events import ActivityEvent, parse_line
-from monitor.sources.x.subscriptions import DM_EVENTS, POST_EVENTS, wanted
+from monitor.sources.x.subscriptions import DM_EVENTS, POST_EVENTS, wanted, webhook_of
 from tests.integration.helpers import POLICY_TOML
 
 # From x-api/activity/event-payloads.mdx (payload shortened).
@@ -75,6 +78,7 @@ def test_routing_ignores_order_and_repeats_and_a_lost_event_only_does_less(
     again = route(repeated, accounts)
     assert again.polls == expected.polls
     assert {(a, m.external_id) for a, m in again.chats} == {(a, m.external_id) for a, m in expected.chats}
+    assert set(again.billable) == set(expected.billable)  # what the store counts once a day each
     kept = data.draw(st.lists(st.booleans(), min_size=len(sent), max_size=len(sent)))
     partial = route([e for e, k in zip(sent, kept, strict=True) if k], accounts)
     assert all(streams <= expected.polls[a] for a, streams in partial.polls.items())
@@ -96,7 +100,7 @@ def config(acc: dict[str, object]) -> Config:
 
 def test_x_activity_is_off_unless_set_and_stream_when_set_alone() -> None:
     modes = []
-    for acc in (account(), account(x_activity={}), account(x_activity={"mode": "webhook"})):
+    for acc in (account(), account(x_activity={}), account(x_activity={"mode": "webhook", "webhook_id": "19"})):
         x = config(acc).accounts()[0][1]
         assert isinstance(x, XAccount)
         modes.append(x.activity_mode())
@@ -108,6 +112,35 @@ def test_x_activity_is_refused_where_it_cannot_work() -> None:
         config(account(source="demo", x_activity={}))
     with pytest.raises(ConfigError, match="x_activity"):
         config(account(x_activity={"mode": "push"}))
+
+
+def test_a_webhook_delivered_account_names_its_webhook_and_only_it_does() -> None:
+    where = "brands[0].accounts[0].x_activity.webhook_id"
+    with pytest.raises(ConfigError, match=rf'{re.escape(where)}: required with mode = "webhook"'):
+        config(account(x_activity={"mode": "webhook"}))
+    with pytest.raises(ConfigError, match=rf'{re.escape(where)}: only with mode = "webhook"'):
+        config(account(x_activity={"webhook_id": "1976325569252868099"}))
+    with pytest.raises(ConfigError, match=re.escape(where)):
+        config(account(x_activity={"mode": "webhook", "webhook_id": "12345678901234567890"}))  # 20 digits
+    x = config(account(x_activity={"mode": "webhook", "webhook_id": "1976325569252868099"})).accounts()[0][1]
+    assert isinstance(x, XAccount) and webhook_of(x) == "1976325569252868099"
+
+
+def test_what_x_bills_for_an_event_is_named_so_that_a_day_counts_it_once() -> None:
+    """A post event is billed as its post (the mention and the reply events of one post, or the
+    same event twice, are one resource); a received DM or chat by its event; a sent one not."""
+    mention = parse_line(json.dumps(MENTION).encode())
+    post = BillableRead("activity_event", "2080765813578191303")
+    reply = ActivityEvent("77", "post.reply.create", "1", None, mention.payload)
+    assert xaa_billable(mention) == xaa_billable(reply) == post
+    assert read_xaa(mention).billable == [Bill("1111111111111111111", post)]
+    odd = ActivityEvent("78", "post.create", "1", None, {"id": "not-an-id"})
+    assert xaa_billable(odd) == BillableRead("activity_event", "78")  # bounded: the event's own uuid
+    assert xaa_billable(ActivityEvent("79", "dm.received", "1", None, {})) == BillableRead("activity_dm_event", "79")
+    assert xaa_billable(ActivityEvent("80", "dm.sent", "1", None, {})) is None
+    assert xaa_billable(ActivityEvent("81", "like.create", "1", None, {})) is None
+    nobody = ActivityEvent("82", "post.create", None, None, mention.payload)
+    assert read_xaa(nobody).billable == []  # no user: no account to count it for
 
 
 def test_subscriptions_cover_posts_and_dms_only_when_dms_are_on() -> None:

@@ -1,5 +1,6 @@
 """The X Activity API's persistent stream (`GET /2/activity/stream`): one connection per X app,
-each event routed to its account and turned into a nudge of that account's polled streams.
+each event routed to its account and turned into a nudge of that account's polled streams (and
+what X bills for it, counted through the engine).
 
 Why a nudge and not an ingest, the keep-alive and the reconnection rules: docs/webhooks.md,
 "X Activity API"."""
@@ -16,6 +17,7 @@ import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from monitor.domain.cost import BillableRead
 from monitor.domain.model import Message
 from monitor.runtime import REAL_TIME, Backoff, Health, Supervised, Timer
 from monitor.secrets import EnvSecret
@@ -58,14 +60,28 @@ class Routed:
     """Account id -> streams to poll now."""
     chats: list[tuple[int, Message]]
     """(account id, encrypted chat message) to store."""
+    billable: list[tuple[int, BillableRead]] = field(default_factory=list)
+    """(account id, what X billed for an event) to count."""
+
+    def ingests(self) -> dict[int, tuple[list[Message], list[BillableRead]]]:
+        """Account id -> (chats, billable reads) to ingest for it, in one transaction each."""
+        out: dict[int, tuple[list[Message], list[BillableRead]]] = {}
+        for account_id, message in self.chats:
+            out.setdefault(account_id, ([], []))[0].append(message)
+        for account_id, read in self.billable:
+            out.setdefault(account_id, ([], []))[1].append(read)
+        return out
 
 
 def route(events: Iterable[ActivityEvent], accounts: Mapping[str, Sequence[int]]) -> Routed:
     """What events mean for the accounts (X user id -> account ids): the streams to poll now per
-    account, a set union (the same in any order and with any event repeated), and the chats to
-    store (stored once however often they come: the store keeps a message by its id)."""
+    account, a set union (the same in any order and with any event repeated), the chats to
+    store (stored once however often they come: the store keeps a message by its id), and what
+    X bills (counted once per resource and UTC day however often it comes). An event of a user no
+    account has is nobody's: neither stored nor counted."""
     polls: dict[int, set[str]] = {}
     chats: list[tuple[int, Message]] = []
+    billable: list[tuple[int, BillableRead]] = []
     for event in events:
         delivery = read_xaa(event)
         for nudge in delivery.nudges:
@@ -73,7 +89,9 @@ def route(events: Iterable[ActivityEvent], accounts: Mapping[str, Sequence[int]]
                 polls.setdefault(account_id, set()).update(nudge.streams)
         for chat in delivery.chats:
             chats += [(account_id, chat.message) for account_id in accounts.get(chat.key, ())]
-    return Routed(polls, chats)
+        for bill in delivery.billable:
+            billable += [(account_id, bill.read) for account_id in accounts.get(bill.key, ())]
+    return Routed(polls, chats, billable)
 
 
 @dataclass(frozen=True)
@@ -90,8 +108,9 @@ class StreamAccount:
 
 Deliver = Callable[[int, Sequence[str]], Awaitable[None]]
 """(account id, streams) -> make those streams poll now, in whichever process polls them."""
-Ingest = Callable[[int, Sequence[Message]], Awaitable[None]]
-"""(account id, messages) -> store them (encrypted chats: no poll reads them)."""
+Ingest = Callable[[int, Sequence[Message], Sequence[BillableRead]], Awaitable[None]]
+"""(account id, messages, billable reads) -> store the messages (encrypted chats: no poll reads
+them) and count what X billed for the events (docs/cost.md), in one transaction."""
 
 
 @dataclass
@@ -209,19 +228,21 @@ class ActivityStream:
             routed = route([event], self.by_user)
             for account_id, streams in routed.polls.items():
                 await self.deliver(account_id, sorted(streams))
-            for account_id, message in routed.chats:
-                await self._store_chat(account_id, message)
+            for account_id, (messages, billable) in routed.ingests().items():
+                await self._ingest(account_id, messages, billable)
         return lines
 
-    async def _store_chat(self, account_id: int, message: Message) -> None:
-        """Store a chat; when that fails it is lost to the stream (X does not send it again on a
-        stream): logged, never fatal to the connection."""
+    async def _ingest(self, account_id: int, messages: Sequence[Message], billable: Sequence[BillableRead]) -> None:
+        """Store a chat and count what X billed for the event; when that fails both are lost to
+        the stream (X does not send an event twice on a stream): logged, never fatal to the
+        connection."""
         if self.ingest is None:
             return
         try:
-            await self.ingest(account_id, [message])
+            await self.ingest(account_id, messages, billable)
         except (*DATABASE_ERRORS, TimeoutError) as exc:
-            log.warning("x activity chat not stored", extra={"error": type(exc).__name__})
+            what = "x activity chat not stored" if messages else "x activity event not counted"
+            log.warning(what, extra={"error": type(exc).__name__})
 
 
 class ActivityCollector:

@@ -28,7 +28,7 @@ DETAIL_CHARS = 300
 """Characters of an API's error text shown per line."""
 
 Action = Literal["subscribe", "list", "unsubscribe"]
-Outcome = Literal["created", "exists", "present", "missing", "deleted", "absent", "failed"]
+Outcome = Literal["created", "exists", "updated", "present", "missing", "deleted", "absent", "failed"]
 FAILED_OUTCOMES: dict[Action, set[str]] = {
     "subscribe": {"failed"},
     "list": {"failed", "missing"},
@@ -41,6 +41,22 @@ def wanted(account: XAccount) -> tuple[str, ...]:
     """The event types an account needs: its mentions, replies to it, its own posts; DMs and
     encrypted chats when `dm` is on."""
     return POST_EVENTS + (DM_EVENTS if account.dm else ())
+
+
+def webhook_of(account: XAccount) -> str | None:
+    """The webhook its subscriptions deliver to (`mode = "webhook"`); None: the stream only."""
+    activity = account.x_activity
+    return activity.webhook_id if activity is not None and activity.mode == "webhook" else None
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A subscription as the list call gives it."""
+
+    subscription_id: str
+    event_type: str
+    user_id: str
+    webhook_id: str | None
 
 
 @dataclass(frozen=True)
@@ -82,16 +98,17 @@ async def _call(
     return answer
 
 
-def _existing(answer: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(subscription id, event type, user id) of a list answer; entries of another shape skipped."""
+def _existing(answer: dict[str, Any]) -> list[Existing]:
+    """The subscriptions of a list answer; entries of another shape skipped."""
     out = []
     data = answer.get("data")
     for sub in data if isinstance(data, list) else []:
         if not isinstance(sub, dict) or not isinstance(sub.get("filter"), dict):
             continue
         sid, kind, user = sub.get("subscription_id"), sub.get("event_type"), sub["filter"].get("user_id")
+        webhook = sub.get("webhook_id")
         if isinstance(sid, str) and isinstance(kind, str) and isinstance(user, str):
-            out.append((sid, kind, user))
+            out.append(Existing(sid, kind, user, webhook if isinstance(webhook, str) else None))
     return out
 
 
@@ -122,8 +139,8 @@ async def manage(config: Config, action: Action, names: Sequence[str] = ()) -> l
                 continue
             for brand, a in members:
                 for kind in wanted(a):
-                    ids = [sid for sid, k, user in present if k == kind and user == a.user_id]
-                    results.append(await _one(session, url, token, action, brand, a, kind, ids))
+                    found = [e for e in present if e.event_type == kind and e.user_id == a.user_id]
+                    results.append(await _one(session, url, token, action, brand, a, kind, found))
     return results
 
 
@@ -135,18 +152,33 @@ async def _one(
     brand: str,
     account: XAccount,
     kind: str,
-    ids: list[str],
+    found: list[Existing],
 ) -> SubscriptionResult:
+    """One account's subscription to one event type: listed, made (naming the account's webhook),
+    pointed at that webhook when it names another or none (`PUT`), or deleted."""
+
     def result(outcome: Outcome, sid: str | None = None, detail: str = "") -> SubscriptionResult:
         return SubscriptionResult(brand, account.name, kind, outcome, sid, detail)
 
+    ids = [e.subscription_id for e in found]
+    webhook = webhook_of(account)
+    elsewhere = [e for e in found if webhook is not None and e.webhook_id != webhook]
     try:
         if action == "list":
+            if elsewhere and len(elsewhere) == len(found):
+                named = elsewhere[0].webhook_id or "none"
+                return result("missing", ids[0], f"delivered to webhook {named}, not {webhook}")
             return result("present", ids[0]) if ids else result("missing")
         if action == "subscribe":
-            if ids:
-                return result("exists", ids[0])
-            body = {"event_type": kind, "filter": {"user_id": account.user_id}, "tag": TAG}
+            if found and len(elsewhere) < len(found):
+                return result("exists", next(e.subscription_id for e in found if e not in elsewhere))
+            if elsewhere:  # made for the stream, or for another webhook: X lets it be pointed here
+                sid = elsewhere[0].subscription_id
+                await _call(session, "PUT", f"{url}/{sid}", token, {"webhook_id": webhook})
+                return result("updated", sid)
+            body: dict[str, Any] = {"event_type": kind, "filter": {"user_id": account.user_id}, "tag": TAG}
+            if webhook is not None:
+                body["webhook_id"] = webhook
             answer = await _call(session, "POST", url, token, body)
             data = answer.get("data")
             return result("created", data.get("subscription_id") if isinstance(data, dict) else None)
