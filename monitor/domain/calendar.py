@@ -499,35 +499,48 @@ class BusinessAges:
     is additive, and counted in whole microseconds."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[Calendar, int], tuple[int, int]] = {}
-        """(calendar, since) -> (up to, open microseconds in [since, up to))."""
-        self._seen: set[tuple[Calendar, int]] = set()
-        self._steps: dict[tuple[Calendar, int, int], int] = {}
+        self._calendars: dict[Calendar, tuple[dict[datetime, tuple[int, int, int]], dict[int, int]]] = {}
+        """calendar -> (since -> (up to, open microseconds in [since, up to), generation asked in),
+        up to -> open microseconds in [up to, now)); instants in UTC microseconds."""
+        self._generation = 0
+        self._now: datetime | None = None
+        self._now_us = 0
 
     def age(self, calendar: Calendar, since: datetime, now: datetime) -> float:
         """`business_seconds(calendar, since, now)`."""
-        s = _to_us(_validate_aware(since, "since"))
-        e = _to_us(_validate_aware(now, "now"))
-        key = (calendar, s)
-        self._seen.add(key)
-        known = self._known.get(key)
-        if known is None or known[0] > e:
-            total = _business_us(calendar, s, e)
-        else:
-            upto, before = known
-            step = self._steps.get((calendar, upto, e))
+        if now is not self._now:
+            self._now, self._now_us = now, _to_us(_validate_aware(now, "now"))
+            for _, steps in self._calendars.values():
+                steps.clear()
+        e = self._now_us
+        known = self._calendars.get(calendar)
+        if known is None:
+            known = self._calendars[calendar] = ({}, {})
+        sinces, steps = known
+        entry = sinces.get(since)
+        if entry is not None and entry[0] <= e:
+            upto, before, _ = entry
+            step = steps.get(upto)
             if step is None:
-                step = self._steps[(calendar, upto, e)] = _business_us(calendar, upto, e)
+                step = steps[upto] = _business_us(calendar, upto, e)
             total = before + step
-        self._known[key] = (max(s, e), total)  # open time before `since` never counts
+        else:
+            s = _to_us(_validate_aware(since, "since"))
+            total = _business_us(calendar, s, e)
+            upto = s  # open time before `since` never counts
+        sinces[since] = (max(upto, e), total, self._generation)
         return total / _SECOND_US
 
     def forget_unseen(self) -> None:
         """Keep only the instants asked about since the last call (a full snapshot's): bounded by
         the open waits' accounts and kinds."""
-        self._known = {k: v for k, v in self._known.items() if k in self._seen}
-        self._seen = set()
-        self._steps = {}
+        generation = self._generation
+        self._calendars = {
+            calendar: (kept, {})
+            for calendar, (sinces, _) in self._calendars.items()
+            if (kept := {k: v for k, v in sinces.items() if v[2] == generation})
+        }
+        self._generation += 1
 
 
 def _business_us(calendar: Calendar, s: int, e: int) -> int:
