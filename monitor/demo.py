@@ -1027,6 +1027,9 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
                 tasks.append(asyncio.create_task(_alerts(prometheus.slack, view, output), name="demo-alerts"))
 
         async def stopped(store: Store) -> None:
+            """Once the monitor has stopped, its store still open: the demo's last figures."""
+            if not tasks:  # it never got as far as running (the error goes on up)
+                return
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
