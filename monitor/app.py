@@ -108,10 +108,15 @@ async def run(
     stop: asyncio.Event,
     *,
     started: Callable[[Running], Awaitable[None] | None] | None = None,
+    stopped: Callable[[Store], Awaitable[None]] | None = None,
 ) -> None:
-    """`inbox-monitor run`: poll every account until `stop` is set."""
+    """`inbox-monitor run`: poll every account until `stop` is set. `stopped` is called once
+    everything has stopped, with the store still open (the demo reads its last figures there
+    rather than starting the embedded PostgreSQL again)."""
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(config))
+        if stopped is not None:
+            stack.push_async_callback(stopped, store)
         engine, ids = await prepare(config, store)
         registry = CollectorRegistry()
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
