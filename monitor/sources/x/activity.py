@@ -23,6 +23,7 @@ from monitor.runtime import REAL_TIME, Backoff, Health, Supervised, Timer
 from monitor.secrets import EnvSecret
 from monitor.sources.webhooks import XAA_EVENTS, read_xaa
 from monitor.sources.x.activity_events import CHAT_EVENTS, ActivityEvent, ActivityEventError, parse_line
+from monitor.sources.x.activity_unsaved import MAX_UNSAVED_EVENTS, Unsaved, UnsavedEvents
 from monitor.store.db import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,12 @@ class StreamState:
     """Unix time of the last line (an event or a keep-alive)."""
     events: dict[tuple[str, str], int] = field(default_factory=dict)
     """(user id, kind) -> events received."""
+    unsaved: UnsavedEvents = field(default_factory=UnsavedEvents)
+    """What events brought and PostgreSQL could not store yet, retried in order."""
+    unsaved_since: int = 0
+    """Events dropped from `unsaved` since it was last empty (logged once, then on recovery)."""
+    unsaved_failing: bool = False
+    """The last store of a kept event failed (logged once, and once when all are stored)."""
 
 
 class ActivityStream:
@@ -141,6 +148,7 @@ class ActivityStream:
         keepalive_seconds: float = KEEPALIVE_SECONDS,
         backoff: Backoff | None = None,
         timer: Timer = REAL_TIME,
+        max_unsaved: int = MAX_UNSAVED_EVENTS,
     ) -> None:
         self.session = session
         self.accounts = list(accounts)
@@ -154,7 +162,7 @@ class ActivityStream:
         """True while this process holds the lease that lets it open the app's connection."""
         self.url = (api_base_url or DEFAULT_API_BASE).rstrip("/") + STREAM_PATH
         self.keepalive_seconds = keepalive_seconds
-        self.state = StreamState()
+        self.state = StreamState(unsaved=UnsavedEvents(max_unsaved))
         self.supervised = Supervised(
             "x activity stream",
             self.step,
@@ -173,8 +181,9 @@ class ActivityStream:
 
     async def step(self) -> float | None:
         """Connect and read until the connection ends (then reconnect at once), or, without the
-        lease, look again later."""
+        lease, look again later (and retry what is not stored yet: any process can store it)."""
         if not self.holds():
+            await self._retry()
             return None
         token = self.bearer_token.get()
         if not token:
@@ -216,7 +225,8 @@ class ActivityStream:
             self.state.last_data = time.time()
             line = line.strip()
             if not line:
-                continue  # keep-alive
+                await self._retry()  # keep-alive: every 20 s, so a quiet account does not wait for an event
+                continue
             try:
                 event = parse_line(line)
             except ActivityEventError as exc:
@@ -233,16 +243,41 @@ class ActivityStream:
         return lines
 
     async def _ingest(self, account_id: int, messages: Sequence[Message], billable: Sequence[BillableRead]) -> None:
-        """Store a chat and count what X billed for the event; when that fails both are lost to
-        the stream (X does not send an event twice on a stream): logged, never fatal to the
-        connection."""
+        """Store a chat and count what X billed for the event, after what earlier events could not
+        store (X does not send an event twice on a stream: kept until stored, never fatal to the
+        connection)."""
         if self.ingest is None:
             return
-        try:
-            await self.ingest(account_id, messages, billable)
-        except (*DATABASE_ERRORS, TimeoutError) as exc:
-            what = "x activity chat not stored" if messages else "x activity event not counted"
-            log.warning(what, extra={"error": type(exc).__name__})
+        dropped = self.state.unsaved.push(Unsaved(account_id, messages, billable))
+        if dropped is not None:
+            self.state.unsaved_since += 1
+            if self.state.unsaved_since == 1:
+                log.warning(
+                    "x activity unsaved events dropped",
+                    extra={"account_id": dropped.account_id, "limit": self.state.unsaved.limit},
+                )
+        await self._retry()
+
+    async def _retry(self) -> None:
+        """Store the kept events, oldest first, until one fails (the rest wait for the next line,
+        or the next lease check without the lease)."""
+        unsaved = self.state.unsaved
+        while self.ingest is not None and (event := unsaved.first()) is not None:
+            try:
+                await self.ingest(event.account_id, event.messages, event.billable)
+            except (*DATABASE_ERRORS, TimeoutError) as exc:
+                if not self.state.unsaved_failing:
+                    self.state.unsaved_failing = True
+                    log.warning("x activity events not stored, kept", extra={"error": type(exc).__name__})
+                return
+            except Exception:
+                unsaved.done(event)  # not a database's failure: retrying would block the queue for ever
+                raise
+            unsaved.done(event)
+        if self.state.unsaved_failing:
+            log.info("x activity events stored again", extra={"dropped": self.state.unsaved_since})
+        self.state.unsaved_failing = False
+        self.state.unsaved_since = 0
 
 
 class ActivityCollector:
@@ -253,7 +288,10 @@ class ActivityCollector:
     social_inbox_x_activity_stream_connections_total{brand,channel,account}
     social_inbox_x_activity_last_data_timestamp_seconds{brand,channel,account}
     social_inbox_x_activity_events_total{brand,channel,account,kind}
-    Only the process holding a stream's lease exports it."""
+    Only the process holding a stream's lease exports these; every process exports (its kept
+    events outlive the lease):
+    social_inbox_x_activity_unsaved_events{brand,channel,account} events not stored yet
+    social_inbox_x_activity_events_dropped_total{brand,channel,account} dropped unsaved (full)"""
 
     def __init__(self, streams: Sequence[ActivityStream]) -> None:
         self.streams = list(streams)
@@ -276,10 +314,24 @@ class ActivityCollector:
         events = CounterMetricFamily(
             "social_inbox_x_activity_events", "X Activity events received, by type.", labels=[*labels, "kind"]
         )
+        unsaved = GaugeMetricFamily(
+            "social_inbox_x_activity_unsaved_events",
+            "X Activity events not stored yet (PostgreSQL away), retried in order.",
+            labels=labels,
+        )
+        dropped = CounterMetricFamily(
+            "social_inbox_x_activity_events_dropped",
+            "X Activity events dropped unsaved: the queue of events not stored yet was full.",
+            labels=labels,
+        )
         for stream in self.streams:
+            s = stream.state
+            for a in stream.accounts:
+                key = [a.brand, "x", a.name]
+                unsaved.add_metric(key, s.unsaved.held.get(a.account_id, 0))
+                dropped.add_metric(key, s.unsaved.dropped.get(a.account_id, 0))
             if not stream.holds():
                 continue
-            s = stream.state
             for a in stream.accounts:
                 key = [a.brand, "x", a.name]
                 up.add_metric(key, 1.0 if s.connected else 0.0)
@@ -289,7 +341,7 @@ class ActivityCollector:
                 for (user, kind), n in sorted(s.events.items()):
                     if user == a.user_id:
                         events.add_metric([*key, kind], n)
-        yield from (up, conns, last, events)
+        yield from (up, conns, last, events, unsaved, dropped)
 
 
 async def run_streams(streams: Sequence[ActivityStream]) -> None:
