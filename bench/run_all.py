@@ -75,6 +75,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
             "stream (issue 19): p99 ≤ 1 s (question → counted and shown), breach ≤ 2 s"
         ),
     ),
+    "unsaved": (
+        "bench_unsaved",
+        [],
+        "X Activity stream events kept while PostgreSQL is away (issue 19): a full queue < 100 MB",
+    ),
     "report": ("bench_report", [], "SLA report over a year of 10 brands (issue 9): ≤ 20 s"),
     "footprint": (
         "bench_footprint",
