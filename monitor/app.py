@@ -230,6 +230,8 @@ async def run(
             asyncio.create_task(reports.run(), name="reports"),
         ]
         stack.push_async_callback(leases.leave)  # runs last: polls have stopped
+        for stream in streams:  # after the tasks are cancelled, before the lease and the pool go
+            stack.push_async_callback(stream.close)
         stack.push_async_callback(_cancel, tasks)
         stack.push_async_callback(_stop, [*background.values(), reports.supervised])
         stack.push_async_callback(poller.stop)

@@ -204,3 +204,16 @@ async def asyncpg_fetch(database_url: str, query: str) -> list[asyncpg.Record]:
         return list(await conn.fetch(query))
     finally:
         await conn.close()
+
+
+async def test_events_still_kept_at_shutdown_are_logged_as_lost(
+    database_url: str, api: FakeXApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with streaming(database_url, api) as stream:
+        RefusingConnection.refusing = True
+        api.add_chat(CUSTOMER, BRAND_USER, api.clock())
+        await eventually(lambda: len(stream.state.unsaved) == 1, timeout=10, what="the chat kept")
+        await stream.supervised.stop()
+        await stream.close()  # as `run` does once the stream's task has stopped
+    lost = [r for r in caplog.records if r.getMessage() == "x activity events lost at shutdown"]
+    assert [(r.levelname, getattr(r, "events", None)) for r in lost] == [("ERROR", 1)]

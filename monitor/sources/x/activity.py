@@ -279,6 +279,13 @@ class ActivityStream:
         self.state.unsaved_failing = False
         self.state.unsaved_since = 0
 
+    async def close(self) -> None:
+        """At shutdown (the stream stopped): one last try to store the kept events; what is
+        still kept is lost with the process, and logged as an error."""
+        await self._retry()
+        if len(self.state.unsaved):
+            log.error("x activity events lost at shutdown", extra={"events": len(self.state.unsaved)})
+
 
 class ActivityCollector:
     """The streams' state, per account they serve, in this process (no I/O):
