@@ -143,6 +143,7 @@ def test_every_alert_follows_the_conventions() -> None:
         "SocialInboxStreamStale",
         "SocialInboxXBudgetAtRisk",
         "SocialInboxXActivityStreamDown",
+        "SocialInboxXActivityEventsUnsaved",
     }
     runbook = (DEPLOY / "runbook.md").read_text()
     for name, blocks in found.items():
