@@ -48,6 +48,11 @@ RECONNECT_BASE_SECONDS = 5.0
 RECONNECT_CAP_SECONDS = 320.0
 """Backoff after a failed (re)connection: X's advice for HTTP errors starts at 5 s, doubles, and
 stops at 320 s. A connection that ended after it was established is reopened at once."""
+RETRY_BUDGET_SECONDS = 5.0
+"""How long one retry stores kept events (after an outage) before the stream is read again: X
+drops a client that reads too slowly (handling-disconnections.mdx), and lines wait meanwhile. A
+quarter of X's 20 s heartbeat; each line (an event or a keep-alive) brings another 5 s, so a
+backlog is stored at a quarter of the ingest rate at least while the account is quiet."""
 HOLD_CHECK_SECONDS = 1.0
 """How often a process that does not hold the app's lease looks again (a lease change wakes it
 sooner)."""
@@ -149,6 +154,7 @@ class ActivityStream:
         backoff: Backoff | None = None,
         timer: Timer = REAL_TIME,
         max_unsaved: int = MAX_UNSAVED_EVENTS,
+        retry_budget_seconds: float = RETRY_BUDGET_SECONDS,
     ) -> None:
         self.session = session
         self.accounts = list(accounts)
@@ -163,6 +169,7 @@ class ActivityStream:
         self.url = (api_base_url or DEFAULT_API_BASE).rstrip("/") + STREAM_PATH
         self.keepalive_seconds = keepalive_seconds
         self.state = StreamState(unsaved=UnsavedEvents(max_unsaved))
+        self.retry_budget_seconds = retry_budget_seconds
         self.supervised = Supervised(
             "x activity stream",
             self.step,
@@ -259,9 +266,10 @@ class ActivityStream:
         await self._retry()
 
     async def _retry(self) -> None:
-        """Store the kept events, oldest first, until one fails (the rest wait for the next line,
-        or the next lease check without the lease)."""
+        """Store the kept events, oldest first, until one fails or `RETRY_BUDGET_SECONDS` pass
+        (the rest wait for the next line, or the next lease check without the lease)."""
         unsaved = self.state.unsaved
+        deadline = time.monotonic() + self.retry_budget_seconds
         while self.ingest is not None and (event := unsaved.first()) is not None:
             try:
                 await self.ingest(event.account_id, event.messages, event.billable)
@@ -274,6 +282,8 @@ class ActivityStream:
                 unsaved.done(event)  # not a database's failure: retrying would block the queue for ever
                 raise
             unsaved.done(event)
+            if len(unsaved) and time.monotonic() >= deadline:
+                return  # the stream is read again; the next line goes on
         if self.state.unsaved_failing:
             log.info("x activity events stored again", extra={"dropped": self.state.unsaved_since})
         self.state.unsaved_failing = False
