@@ -81,7 +81,12 @@ class RefusingConnection(asyncpg.Connection):
 
 @contextlib.asynccontextmanager
 async def streaming(
-    database_url: str, api: FakeXApi, *, holds: Callable[[], bool] = lambda: True, max_unsaved: int = 100
+    database_url: str,
+    api: FakeXApi,
+    *,
+    holds: Callable[[], bool] = lambda: True,
+    max_unsaved: int = 100,
+    retry_budget_seconds: float = 5.0,
 ) -> AsyncIterator[ActivityStream]:
     """The stream of account "shop" (user 1001), ingesting through the real engine on a pool of
     `RefusingConnection`s."""
@@ -109,6 +114,7 @@ async def streaming(
                 api_base_url=api.base_url,
                 backoff=Backoff(base_seconds=0.05, cap_seconds=0.1),
                 max_unsaved=max_unsaved,
+                retry_budget_seconds=retry_budget_seconds,
             )
             task = asyncio.create_task(stream.supervised.run())
             try:
@@ -217,3 +223,18 @@ async def test_events_still_kept_at_shutdown_are_logged_as_lost(
         await stream.close()  # as `run` does once the stream's task has stopped
     lost = [r for r in caplog.records if r.getMessage() == "x activity events lost at shutdown"]
     assert [(r.levelname, getattr(r, "events", None)) for r in lost] == [("ERROR", 1)]
+
+
+async def test_one_retry_stores_for_its_budget_and_leaves_the_rest_for_the_next_line(
+    database_url: str, api: FakeXApi
+) -> None:
+    async with streaming(database_url, api, retry_budget_seconds=0.0) as stream:
+        RefusingConnection.refusing = True
+        for n in range(3):
+            api.add_chat(str(8000 + n), BRAND_USER, api.clock())
+        await eventually(lambda: len(stream.state.unsaved) == 3, timeout=10, what="the chats kept")
+        await stream.supervised.stop()  # no line comes any more: one retry alone
+        RefusingConnection.refusing = False
+        await stream.close()
+        assert len(stream.state.unsaved) == 2  # a budget spent stores one event, then reads again
+    assert len(await asyncpg_fetch(database_url, "SELECT * FROM messages")) == 1
