@@ -51,8 +51,9 @@ stops at 320 s. A connection that ended after it was established is reopened at 
 RETRY_BUDGET_SECONDS = 5.0
 """How long one retry stores kept events (after an outage) before the stream is read again: X
 drops a client that reads too slowly (handling-disconnections.mdx), and lines wait meanwhile. A
-quarter of X's 20 s heartbeat; each line (an event or a keep-alive) brings another 5 s, so a
-backlog is stored at a quarter of the ingest rate at least while the account is quiet."""
+quarter of X's 20 s heartbeat. An event's transaction takes about 1 ms (docs/cost.md): some
+5,000 events a line, so a full queue (60,000) is stored within 12 keep-alives (4 minutes) even
+while the account is quiet."""
 HOLD_CHECK_SECONDS = 1.0
 """How often a process that does not hold the app's lease looks again (a lease change wakes it
 sooner)."""
