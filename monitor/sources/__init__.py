@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from monitor.sources.base import Source
-from monitor.sources.demo import DemoSource
 
 if TYPE_CHECKING:
     import aiohttp
@@ -20,6 +19,8 @@ def build_sources(
     """The streams to poll for one configured account (`mentions`: the @mentions an Instagram
     account's webhooks named)."""
     if account.source == "demo":
+        from monitor.sources.demo import DemoSource  # here: it brings the simulator, which only a demo needs
+
         return [DemoSource(account.name, account.channel, seed=account.demo_seed, per_minute=account.demo_per_minute)]
     if account.channel == "x":
         from monitor.sources.x import build_x_sources
