@@ -8,36 +8,17 @@ optimiser the rule sets are compiled with (`alternation`), a policy's own patter
 and the decision itself (`decision`).
 """
 
-from typing import TYPE_CHECKING, Any
-
-from monitor.domain.questions.rules import DEFAULT_RULES, QuestionRules
-
-if TYPE_CHECKING:
-    from monitor.domain.questions.decision import (
-        ENCRYPTED,
-        MAX_CHARS,
-        REASONS,
-        Decision,
-        automatic_reason,
-        decide,
-        is_automatic,
-        needs_reply,
-    )
-
-_DECISION = frozenset(
-    ("ENCRYPTED", "MAX_CHARS", "REASONS", "Decision", "automatic_reason", "decide", "is_automatic", "needs_reply")
+from monitor.domain.questions.decision import (
+    ENCRYPTED,
+    MAX_CHARS,
+    REASONS,
+    Decision,
+    automatic_reason,
+    decide,
+    is_automatic,
+    needs_reply,
 )
-
-
-def __getattr__(name: str) -> Any:
-    """The decision's names, imported at their first use: compiling its rule sets takes about 0.3 s
-    of CPU, which a command that never judges a message (`report`, say) starts without."""
-    if name in _DECISION:
-        from monitor.domain.questions import decision
-
-        return getattr(decision, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from monitor.domain.questions.rules import DEFAULT_RULES, QuestionRules
 
 __all__ = [
     "DEFAULT_RULES",
