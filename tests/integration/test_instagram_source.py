@@ -40,6 +40,7 @@ from tests.integration.test_facebook_source import (
     APP_SECRET,
     OPTIONS,
     START,
+    TAIL_SPEEDUP,
     eventually,
     expected_row,
     stored_threads,
@@ -148,6 +149,7 @@ async def test_three_accounts_waits_exact_under_faults_and_a_restart(
         await eventually(lambda: r.clock() > end, 60, "the end of the traffic")
         r.api.random_faults(0, [])
         await eventually(lambda: r.ingested(traffic), 60, "every scripted message stored")
+        r.clock.set_speed(r.clock.speed / TAIL_SPEEDUP)  # the restart below at the speed it was written for
 
         for name, t in traffic.items():
             assert await stored_threads(store, name) == {m: key(th) for m, th in t.thread_of.items()}, name
