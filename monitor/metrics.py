@@ -18,7 +18,7 @@ import asyncpg
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from monitor import __version__
-from monitor.domain.calendar import business_seconds
+from monitor.domain.calendar import BusinessAges
 from monitor.domain.changes import IngestResult, WaitEvent
 from monitor.domain.cost import BILLABLE_KINDS
 from monitor.domain.items import REJECT_REASONS
@@ -55,6 +55,13 @@ RESPONSE_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0
 LAG_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0, 86400.0)
 # One poll: a single page (tens of ms) to a full backlog of pages (tens of seconds).
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ALERT_FACT_COLUMNS = (
+    ("breached_target_min", "breached", "min", min),
+    ("breached_target_max", "breached", "max", max),
+    ("at_risk_target_min", "at_risk", "min", min),
+    ("at_risk_target_max", "at_risk", "max", max),
+)
+"""The open-wait summary's target columns: (column, state label, bound label, how two combine)."""
 EXEMPLAR_MAX = 128  # OpenMetrics: the exemplar's label names and values, in characters
 
 
@@ -143,6 +150,7 @@ class Metrics:
         self.read_budgets = dict(read_budgets or {})
         """Peer id -> posts it may read a UTC day."""
         self.clock = clock
+        self._business_ages = BusinessAges()
         self.spending: Spending | None = None
         """The month's spend of the X accounts, when the app tracks it (the cost gauges follow it)."""
         self._targets: list[PollTarget] = []
@@ -607,33 +615,50 @@ class Metrics:
         """Read the open-wait gauges from PostgreSQL (one indexed query): of every held account
         and the sources' budgets, or of `account_ids` only (the ones an ingest just touched)."""
         now = self.clock()
+        full = account_ids is None
         held = {i: c for i, c in self.accounts.items() if account_ids is None or i in account_ids}
         rows = await store.open_wait_summary(list(held), now)
-        values: list[dict[Labels, float]] = [{} for _ in range(5)]
+        names = {c.name for c in self.accounts.values()}  # leases may have moved while the query ran
+        values: tuple[dict[Labels, float], ...] = ({}, {}, {}, {}, {})
+        opened, breached, at_risk, oldest, oldest_business = values
         for ctx in held.values():
-            for kind in WAIT_KINDS:
-                for v in values:
-                    v[(ctx.brand, ctx.channel, ctx.name, kind)] = 0.0
+            if ctx.name in names:
+                for kind in WAIT_KINDS:
+                    labels = (ctx.brand, ctx.channel, ctx.name, kind)
+                    for v in values:
+                        v[labels] = 0.0
+        targets: dict[Labels, float] = {}
+        deadlines: dict[Labels, float] = {}
+        age = self._business_ages.age
         for r in rows:
             ctx = held[r["account_id"]]
+            if ctx.name not in names:
+                continue
             labels = (ctx.brand, ctx.channel, ctx.name, r["kind"])
-            oldest = r["oldest_opened_at"]
-            calendar = ctx.policy.calendar
-            values[0][labels] = r["open"]
-            values[1][labels] = r["breached"]
-            values[2][labels] = r["at_risk"]
-            values[3][labels] = max(0.0, (now - oldest).total_seconds())
-            values[4][labels] = business_seconds(calendar, oldest, now) if oldest <= now else 0.0
+            since = r["oldest_opened_at"]
+            opened[labels] = r["open"]
+            breached[labels] = r["breached"]
+            at_risk[labels] = r["at_risk"]
+            oldest[labels] = max(0.0, (now - since).total_seconds())
+            oldest_business[labels] = age(ctx.policy.calendar, since, now) if since <= now else 0.0
+            self._alert_facts(labels[:3], r, targets, deadlines)
         families = (self.open_waits, self.open_breached, self.open_at_risk, self.oldest, self.oldest_business)
-        names = {c.name for c in self.accounts.values()}  # leases may have moved while the query ran
         for family, v in zip(families, values, strict=True):
-            if account_ids is None:
-                family.replace({k: x for k, x in v.items() if k[2] in names})
+            if full:
+                family.replace(v)
             else:
                 for k, x in v.items():
-                    if k[2] in names:
-                        family.set(k, x)
-        self._refresh_alert_facts(held, rows, names, full=account_ids is None)
+                    family.set(k, x)
+        if full:
+            self._business_ages.forget_unseen()
+            self.open_targets.replace(targets)
+            self.at_risk_deadline.replace(deadlines)
+        else:
+            read = {ctx.name for ctx in held.values()}
+            for family, facts in ((self.open_targets, targets), (self.at_risk_deadline, deadlines)):
+                family.retain(functools.partial(_label_not_in, index=2, names=read))
+                for key, value in facts.items():
+                    family.set(key, value)
         if account_ids is None and self.peers:
             today = self.clock().astimezone(UTC).date()
             counted = {r.account_id: r.reads for r in await PeerStore(store.pool).reads(list(self.peers), today)}
@@ -651,33 +676,21 @@ class Metrics:
             self.cost_changed(set(self.accounts))  # the pace follows the days passing too
         self.families.prerender()  # the gauges just changed: render them here, not in the next scrape
 
-    def _refresh_alert_facts(
-        self, held: Mapping[int, AccountContext], rows: Iterable[asyncpg.Record], names: set[str], *, full: bool
+    @staticmethod
+    def _alert_facts(
+        account: Labels, row: asyncpg.Record, targets: dict[Labels, float], deadlines: dict[Labels, float]
     ) -> None:
-        """The targets of the breached and at-risk waits, and the first at-risk deadline, per
-        account (what the alert texts say): series only for accounts that have such waits."""
-        targets: dict[Labels, float] = {}
-        deadlines: dict[Labels, float] = {}
-        for r in rows:
-            ctx = held[r["account_id"]]
-            if ctx.name not in names:
-                continue
-            account: Labels = (ctx.brand, ctx.channel, ctx.name)
-            for state in ("breached", "at_risk"):
-                for bound, pick in (("min", min), ("max", max)):
-                    value = r[f"{state}_target_{bound}"]
-                    if value is not None:
-                        key: Labels = (*account, state, bound)
-                        targets[key] = pick(targets.get(key, value), value)  # across the kinds (first, next)
-            if r["at_risk_deadline"] is not None:
-                at = r["at_risk_deadline"].timestamp()
-                deadlines[account] = min(deadlines.get(account, at), at)
-        if full:
-            self.open_targets.replace(targets)
-            self.at_risk_deadline.replace(deadlines)
-            return
-        read = {ctx.name for ctx in held.values()}
-        for family, values in ((self.open_targets, targets), (self.at_risk_deadline, deadlines)):
-            family.retain(functools.partial(_label_not_in, index=2, names=read))
-            for key, value in values.items():
-                family.set(key, value)
+        """Add a row's facts for the alert texts: the shortest and longest targets of the breached
+        and at-risk waits, and the first at-risk deadline, per account (across the kinds, first
+        and next). Accounts without such waits get no series."""
+        for column, state, bound, pick in ALERT_FACT_COLUMNS:
+            value = row[column]
+            if value is not None:
+                key = (*account, state, bound)
+                known = targets.get(key)
+                targets[key] = value if known is None else pick(known, value)
+        at = row["at_risk_deadline"]
+        if at is not None:
+            stamp = at.timestamp()
+            known = deadlines.get(account)
+            deadlines[account] = stamp if known is None else min(known, stamp)

@@ -488,8 +488,65 @@ def business_seconds(calendar: Calendar, start: datetime, end: datetime) -> floa
     """Open (business) seconds of ``calendar`` in [start, end); 0.0 when end <= start."""
     s = _to_us(_validate_aware(start, "start"))
     e = _to_us(_validate_aware(end, "end"))
+    return _business_us(calendar, s, e) / _SECOND_US
+
+
+class BusinessAges:
+    """Business seconds from many instants to a `now` that moves forward (the age of each
+    account's oldest open wait, at every metrics snapshot), the same figure as `business_seconds`:
+    each instant's open time up to the last `now` is kept, so a snapshot walks the calendar once
+    per calendar (from the last `now` to this one) instead of once per account. Exact: open time
+    is additive, and counted in whole microseconds."""
+
+    def __init__(self) -> None:
+        self._calendars: dict[Calendar, tuple[dict[datetime, tuple[int, int, int]], dict[int, int]]] = {}
+        """calendar -> (since -> (up to, open microseconds in [since, up to), generation asked in),
+        up to -> open microseconds in [up to, now)); instants in UTC microseconds."""
+        self._generation = 0
+        self._now: datetime | None = None
+        self._now_us = 0
+
+    def age(self, calendar: Calendar, since: datetime, now: datetime) -> float:
+        """`business_seconds(calendar, since, now)`."""
+        if now is not self._now:
+            self._now, self._now_us = now, _to_us(_validate_aware(now, "now"))
+            for _, steps in self._calendars.values():
+                steps.clear()
+        e = self._now_us
+        known = self._calendars.get(calendar)
+        if known is None:
+            known = self._calendars[calendar] = ({}, {})
+        sinces, steps = known
+        entry = sinces.get(since)
+        if entry is not None and entry[0] <= e:
+            upto, before, _ = entry
+            step = steps.get(upto)
+            if step is None:
+                step = steps[upto] = _business_us(calendar, upto, e)
+            total = before + step
+        else:
+            s = _to_us(_validate_aware(since, "since"))
+            total = _business_us(calendar, s, e)
+            upto = s  # open time before `since` never counts
+        sinces[since] = (max(upto, e), total, self._generation)
+        return total / _SECOND_US
+
+    def forget_unseen(self) -> None:
+        """Keep only the instants asked about since the last call (a full snapshot's): bounded by
+        the open waits' accounts and kinds."""
+        generation = self._generation
+        self._calendars = {
+            calendar: (kept, {})
+            for calendar, (sinces, _) in self._calendars.items()
+            if (kept := {k: v for k, v in sinces.items() if v[2] == generation})
+        }
+        self._generation += 1
+
+
+def _business_us(calendar: Calendar, s: int, e: int) -> int:
+    """Open microseconds of ``calendar`` in [s, e) (UTC microseconds since the epoch)."""
     if e <= s:
-        return 0.0
+        return 0
     total = 0
     for year in range(_utc_year(s), _utc_year(e) + 1):
         table = _year_table(calendar, year)
@@ -499,7 +556,7 @@ def business_seconds(calendar: Calendar, start: datetime, end: datetime) -> floa
             total += table.total
         elif b > a:
             total += table.elapsed(b) - table.elapsed(a)
-    return total / _SECOND_US
+    return total
 
 
 def deadline(calendar: Calendar, start: datetime, target: float) -> datetime:
