@@ -838,10 +838,12 @@ def test_report_after_a_run(database_url: str, tmp_path: Path) -> None:
     assert run.returncode == 0, (tmp_path / "run.log").read_text()
     out = tmp_path / "out"
     out.mkdir()
-    result = cli("report", "--out", str(out), env=env)
+    with ThreadPoolExecutor(2) as pool:  # two reads
+        as_json = pool.submit(cli, "report", "--format", "json", "--out", "-", env=env)
+        result = cli("report", "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
     [path] = out.glob("sla-report-*.pdf")
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(path).pages)
     assert "demo-x" in text and "demo-fb" in text
-    data = json.loads(cli("report", "--format", "json", "--out", "-", env=env).stdout)
+    data = json.loads(as_json.result().stdout)
     assert data["total"]["current"]["waits_opened"] > 0
