@@ -47,8 +47,6 @@ from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 __all__ = ["ALWAYS_OPEN", "WEEKDAYS", "Calendar", "business_seconds", "deadline", "is_open"]
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -212,12 +210,12 @@ class Calendar:
             if self.holidays_subdiv is not None:
                 subdiv = _SUBDIV_ALIASES.get((self.holidays_country, self.holidays_subdiv), self.holidays_subdiv)
             try:
-                holidays.country_holidays(self.holidays_country, years=())
+                _country_holidays(self.holidays_country, years=())
             except (NotImplementedError, KeyError, ValueError) as exc:
                 raise ValueError(f"unknown holidays country {self.holidays_country!r}") from exc
             if subdiv is not None:
                 try:
-                    holidays.country_holidays(self.holidays_country, subdiv=subdiv, years=())
+                    _country_holidays(self.holidays_country, subdiv=subdiv, years=())
                 except (NotImplementedError, KeyError, ValueError) as exc:
                     raise ValueError(
                         f"unknown holidays subdivision {self.holidays_subdiv!r} for country {self.holidays_country!r}"
@@ -359,9 +357,18 @@ def _local_to_utc_us(zone: ZoneInfo, day: date, minute: int) -> int:
     return hi
 
 
+def _country_holidays(country: str, *, subdiv: str | None = None, years: int | tuple[()]) -> Mapping[date, str]:
+    """The `holidays` library's calendar of a country: imported on first use, so that a process
+    whose calendars name no country never loads it (8 MB resident, every country's rules)."""
+    import holidays
+
+    result: Mapping[date, str] = holidays.country_holidays(country, subdiv=subdiv, years=years)
+    return result
+
+
 @lru_cache(maxsize=1 << 16)
 def _holiday_dates(country: str, subdiv: str | None, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, subdiv=subdiv, years=year).keys())
+    return frozenset(_country_holidays(country, subdiv=subdiv, years=year).keys())
 
 
 def _is_closed_date(calendar: Calendar, day: date) -> bool:

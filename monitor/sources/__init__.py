@@ -18,9 +18,7 @@ def build_sources(
 ) -> list[Source]:
     """The streams to poll for one configured account (`mentions`: the @mentions an Instagram
     account's webhooks named)."""
-    if account.source == "demo":
-        # imported here: the demo's traffic player and fake APIs are not for every command that
-        # imports a source module (`accounts lookup` starts 0.2 s sooner)
+    if account.source == "demo":  # imported here, as the others: it brings the simulator's texts
         from monitor.sources.demo import DemoSource
 
         return [DemoSource(account.name, account.channel, seed=account.demo_seed, per_minute=account.demo_per_minute)]
