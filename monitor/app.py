@@ -33,6 +33,7 @@ from monitor.sources import build_sources
 from monitor.sources.x.activity import ActivityCollector, ActivityStream, Deliver, Ingest, StreamAccount
 from monitor.sources.x.chats import CHAT_STREAM
 from monitor.sources.x.peers import build_peer_source
+from monitor.sources.x.streams import billable_kinds
 from monitor.spending import Spending
 from monitor.store import mentions, nudges
 from monitor.store.db import DATABASE_ERRORS
@@ -81,10 +82,15 @@ async def run(
     stop: asyncio.Event,
     *,
     started: Callable[[Running], Awaitable[None] | None] | None = None,
+    stopped: Callable[[Store], Awaitable[None]] | None = None,
 ) -> None:
-    """`inbox-monitor run`: poll every account until `stop` is set."""
+    """`inbox-monitor run`: poll every account until `stop` is set. `stopped` is called once
+    everything has stopped, with the store still open (the demo reads its last figures there
+    rather than starting the embedded PostgreSQL again)."""
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(config))
+        if stopped is not None:
+            stack.push_async_callback(stopped, store)
         engine, ids = await prepare(config, store)
         registry = CollectorRegistry()
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
@@ -92,7 +98,10 @@ async def run(
         registry.register(_TaskCollector())
         # rendered by the server, with `registry` after it
         budgets = {ids[p.account_name]: p.daily_reads for p in config.peers()}
-        metrics = Metrics(engine.accounts, peers=engine.peers, read_budgets=budgets, registry=None)
+        kinds = {ids[a.name]: billable_kinds(a) for _, a in config.accounts() if isinstance(a, XAccount)}
+        metrics = Metrics(
+            engine.accounts, peers=engine.peers, read_budgets=budgets, billable_kinds=kinds, registry=None
+        )
         session = await stack.enter_async_context(aiohttp.ClientSession())
         targets = [
             PollTarget(

@@ -51,7 +51,7 @@ import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import demo_runs, logs
-from monitor.app import Running, open_store, run
+from monitor.app import Running, run
 from monitor.config import Config, DatabaseConfig, XAccount, parse
 from monitor.domain.changes import IngestResult
 from monitor.domain.model import CHANNELS
@@ -68,6 +68,7 @@ from monitor.simulator.x_api import FakeXApi, UserKeys
 from monitor.sources.base import Batch
 from monitor.sources.x import subscriptions
 from monitor.store.reports import ReportStore
+from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -1025,14 +1026,22 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, *, out: IO[str] = 
             if prometheus is not None:
                 tasks.append(asyncio.create_task(_alerts(prometheus.slack, view, output), name="demo-alerts"))
 
+        async def stopped(store: Store) -> None:
+            """Once the monitor has stopped, its store still open: the demo's last figures."""
+            if not tasks:  # it never got as far as running (the error goes on up)
+                return
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            view.figures = await _final_figures(store, view.figures)
+
         try:
-            await run(config, stop, started=started)
+            await run(config, stop, started=started, stopped=stopped)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         output.refresh(force_line=True)
-    view.figures = await _final_figures(config, view.figures)
     for line in view.summary():
         print(line, file=out, flush=True)
     print(
@@ -1141,13 +1150,12 @@ async def _figures(view: DemoView, pool: asyncpg.Pool, stop: asyncio.Event) -> N
             await asyncio.wait_for(stop.wait(), timeout=FIGURES_EVERY)
 
 
-async def _final_figures(config: Config, last: SummaryFigures | None) -> SummaryFigures | None:
+async def _final_figures(store: Store, last: SummaryFigures | None) -> SummaryFigures | None:
     """The figures once every poll has stopped: nothing changes them any more, so a report of
     the same data as of the same instant gives exactly these (`last` if PostgreSQL is away)."""
     try:
-        async with open_store(config) as store:
-            # A whole second, so that `report --as-of` with the instant printed gives the same figures.
-            return await read_figures(store.pool, as_of=datetime.now(UTC).replace(microsecond=0))
+        # A whole second, so that `report --as-of` with the instant printed gives the same figures.
+        return await read_figures(store.pool, as_of=datetime.now(UTC).replace(microsecond=0))
     except DATABASE_ERRORS as exc:
         log.warning("the demo's final figures could not be read: %s", exc)
         return last

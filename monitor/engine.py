@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.domain import questions  # its rules compile on first use: not for `report` (see the package)
 from monitor.domain.agents import NO_ATTRIBUTION, Attribution
 from monitor.domain.changes import IngestResult, StoredThread, ThreadChange, thread_change
 from monitor.domain.cost import BillableRead, billing_day
@@ -16,7 +17,6 @@ from monitor.domain.items import Rejected, Settled
 from monitor.domain.labels import Correction, MessageRef
 from monitor.domain.model import Channel, Message, ThreadInfo, ThreadMessageLike
 from monitor.domain.outcomes import NO_FLAGS, Flags, ThreadOutcome, WaitRow
-from monitor.domain.questions import ENCRYPTED, automatic_reason, decide
 from monitor.domain.sla import Policy, evaluate
 from monitor.domain.waits import Context, compute_waits
 from monitor.runtime import Clock, utcnow
@@ -64,9 +64,9 @@ def thread_outcome(
         if m.label is not None:  # a person's correction overrides the rules
             q, reason = m.label, "corrected"
         elif not m.text_available:  # an encrypted chat: no text to judge, a private message needs a reply
-            q, reason = True, ENCRYPTED
+            q, reason = True, questions.ENCRYPTED
         else:
-            q, reason = decide(
+            q, reason = questions.decide(
                 m.text,
                 private=private,
                 after_brand_reply=context.after_brand_reply,
@@ -83,7 +83,7 @@ def thread_outcome(
         if sender.automatic_app:
             reason: str | None = "app:automatic"
         else:
-            reason = automatic_reason(m.text, rules) if m.text_available else None
+            reason = questions.automatic_reason(m.text, rules) if m.text_available else None
         flags[m.external_id] = Flags(False, reason is not None, reason, sender.agent, sender.team, sender.app)
         return reason is not None
 

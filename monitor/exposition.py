@@ -64,7 +64,9 @@ class _Series:
         # written: `observe` is for histograms), tens of thousands fewer objects at 2,000 accounts.
         self.buckets = [0] * n_buckets if n_buckets else _NO_BUCKETS
         self.sum = 0.0
-        self.exemplars = [None] * n_buckets if n_buckets else _NO_EXEMPLARS
+        self.exemplars: list[tuple[dict[str, str], float, float] | None] = (
+            [None] * n_buckets if n_buckets else _NO_EXEMPLARS
+        )
         self.text: str | None = None
         self.om: str | None = None
 

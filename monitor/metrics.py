@@ -138,6 +138,7 @@ class Metrics:
         *,
         peers: Mapping[int, AccountContext] | None = None,
         read_budgets: Mapping[int, int] | None = None,
+        billable_kinds: Mapping[int, Sequence[str]] | None = None,
         registry: CollectorRegistry | None = REGISTRY,
         clock: Clock = utcnow,
     ) -> None:
@@ -148,6 +149,8 @@ class Metrics:
         self.peers = dict(self.all_peers)
         """The peers this process holds (their streams' leases), whose series it exports."""
         self.read_budgets = dict(read_budgets or {})
+        self.billable_kinds = dict(billable_kinds or {})
+        """X account id -> the kinds its reads can be billed as (all of them when not given)."""
         """Peer id -> posts it may read a UTC day."""
         self.clock = clock
         self._business_ages = BusinessAges()
@@ -441,7 +444,7 @@ class Metrics:
             if "account" in family.labelnames:
                 index = family.labelnames.index("account")
                 family.retain(functools.partial(_label_in, index=index, names=names))
-        for ctx in self.accounts.values():
+        for account_id, ctx in self.accounts.items():
             self.account_info.labels(ctx.brand, ctx.channel, ctx.name, ctx.policy.name, (ctx.handle or "").lstrip("@"))
             for kind in WAIT_KINDS:
                 for family in (self.opened, self.answered, self.breached):
@@ -449,7 +452,9 @@ class Metrics:
             for direction in DIRECTIONS:
                 self.corrections.labels(ctx.brand, ctx.channel, direction)
             if ctx.channel == "x":
-                for bkind in BILLABLE_KINDS:  # zero until billed: rate() sees the first one
+                for bkind in self.billable_kinds.get(
+                    account_id, BILLABLE_KINDS
+                ):  # zero until billed: rate() sees the first
                     self.billable.labels(ctx.brand, ctx.channel, ctx.name, bkind)
         self.cost_changed(set(self.accounts))
         for t in self._targets:

@@ -53,7 +53,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             tool(name)
 
 
-SHARED_STACK_MODULES = frozenset({"tests/integration/test_alerting.py", "tests/integration/test_grafana.py"})
+SHARED_STACK_MODULES = frozenset(
+    {"tests/integration/test_alerting.py", "tests/integration/test_grafana.py", "tests/integration/test_figures.py"}
+)
 """Modules whose tests share servers started once for the module: under xdist, all on one worker."""
 
 

@@ -9,8 +9,11 @@ refused with `DataDirInUse`, naming the first. The lock goes with the process, e
 pgserver keeps the pids of the processes using a server in `<data dir>/.handle_pids.json` and
 stops the server when the last one leaves. Run as root, it starts PostgreSQL as a `pgserver`
 user, and so first makes every parent of the data directory (and of its binaries) readable and
-searchable by all (`ensure_prefix_permissions`): `~` would stay 0755. We put those modes back
-once the server is up: PostgreSQL works from its data directory (its cwd) by relative paths.
+searchable by all (`ensure_prefix_permissions`): `~` would stay 0755. Once the server is up we
+take back all but the search permission (g+x, o+x: no listing, no reading), and put the modes
+back once the server has stopped: PostgreSQL opens its control file by its absolute path at every
+checkpoint (and at shutdown), and without that search permission it panics there, and the next
+start pays for a crash recovery.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import shutil
 import signal
 import stat
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -40,6 +44,10 @@ SHUTDOWN_SECONDS = 30.0
 """For a fast shutdown (clients disconnected, a checkpoint): seconds on a small database."""
 IMMEDIATE_SECONDS = 5.0
 """After that, an immediate shutdown (crash recovery at the next start)."""
+EXIT_POLL_SECONDS = 0.02
+"""How often a stopping server is looked at. It is not our child (pg_ctl started it): once it has
+exited, only its parent (init, whatever that is in a container) reaps it, maybe seconds later, so
+psutil's `wait` alone would wait for that; a server that is a zombie has stopped."""
 HOLDER_TEXT_MAX = 4096
 """Bytes of a lock file read to name its holder (a pid and a command line)."""
 COMMAND_SHOWN_MAX = 200
@@ -57,6 +65,8 @@ class EmbeddedPostgres:
         self.data_dir = data_dir
         self._server: Any = None
         self._lock_fd: int | None = None
+        self._modes = contextlib.ExitStack()
+        """Puts the parents' modes back (run as root): once the server has stopped."""
 
     def start(self) -> str:
         """Start the server and return a URL of the project's database; `DataDirInUse` when
@@ -68,10 +78,13 @@ class EmbeddedPostgres:
         self._lock_fd = hold(data_dir)
         try:
             log.info("starting embedded PostgreSQL data_dir=%s", data_dir)
-            with _modes_kept(data_dir, _outside_dirs(data_dir) if os.geteuid() == 0 else []):
-                with pgserver.PostgresServer._lock:  # noqa: SLF001 - pgserver's own lock on its handle lists
-                    _forget_dead_handles(data_dir)
-                self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            modes = self._modes.enter_context(
+                _modes_kept(data_dir, _outside_dirs(data_dir) if os.geteuid() == 0 else [])
+            )
+            with pgserver.PostgresServer._lock:  # noqa: SLF001 - pgserver's own lock on its handle lists
+                _forget_dead_handles(data_dir)
+            self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            _searchable_only(modes)
             uri: str = self._server.get_uri()
             databases = {r.strip() for r in self._server.psql("SELECT datname FROM pg_database;").splitlines()}
             if DATABASE_NAME not in databases:
@@ -84,16 +97,23 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Stop the server and let go of the data directory."""
         server, self._server = self._server, None
+        others: list[int] = []
         try:
             if server is not None:
                 with _pgserver().PostgresServer._lock:  # noqa: SLF001 - pgserver has no public one
                     others = [pid for pid in _forget_dead_handles(server.pgdata) if pid != os.getpid()]
                     if not others:
                         # By signal, not pgserver's `pg_ctl stop`: run as root, that runs as the pgserver
-                        # user, who can no longer reach the data directory through its parents.
+                        # user, who can no longer list the data directory's parents.
                         _shut_down(server.get_postmaster_info().process)
+                        # Stopped: pgserver would look at it again, and a server not yet reaped
+                        # (a zombie) still runs for psutil: a failing `pg_ctl stop`, then 2 s of wait.
+                        server._postmaster_info = None  # noqa: SLF001 - pgserver has no public way
                 server.cleanup()  # drops our pid; the server is down already
         finally:
+            if others:  # the server goes on for them: its modes are put back by the next start's stop
+                self._modes.pop_all()
+            self._modes.close()
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the lock
                 self._lock_fd = None
@@ -227,10 +247,20 @@ def _shut_down(postmaster: psutil.Process | None) -> None:
             return
         with contextlib.suppress(psutil.NoSuchProcess):
             postmaster.send_signal(sig)
-        with contextlib.suppress(psutil.TimeoutExpired):
-            postmaster.wait(seconds)
-    if postmaster is not None and postmaster.is_running():
+        deadline = time.monotonic() + seconds
+        while not _exited(postmaster) and time.monotonic() < deadline:
+            with contextlib.suppress(psutil.TimeoutExpired):
+                postmaster.wait(EXIT_POLL_SECONDS)
+    if postmaster is not None and not _exited(postmaster):
         log.error("embedded PostgreSQL did not stop", extra={"pid": postmaster.pid})
+
+
+def _exited(process: psutil.Process) -> bool:
+    """The process has exited (gone, or a zombie its parent has not reaped yet)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _outside_dirs(data_dir: Path) -> list[Path]:
@@ -251,13 +281,14 @@ def _outside_dirs(data_dir: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _modes_kept(data_dir: Path, dirs: Iterable[Path]) -> Iterator[None]:
-    """Put back the modes of `dirs` after the block. They are written down first, beside the data
-    directory: a process killed within the block leaves them to the next start to put back."""
+def _modes_kept(data_dir: Path, dirs: Iterable[Path]) -> Iterator[dict[str, int]]:
+    """Put back the modes of `dirs` after the block (it is given them). They are written down
+    first, beside the data directory: a process killed within the block leaves them to the next
+    start to put back."""
     record = data_dir.parent / f".{data_dir.name}.modes.json"
     modes = {str(d): stat.S_IMODE(d.stat().st_mode) for d in dirs if d.is_dir()}
     if not modes:
-        yield
+        yield modes
         return
     with contextlib.suppress(OSError, ValueError):
         left = json.loads(record.read_text())  # a start killed before it put them back
@@ -265,12 +296,19 @@ def _modes_kept(data_dir: Path, dirs: Iterable[Path]) -> Iterator[None]:
     with contextlib.suppress(OSError):  # best effort: without it, only a killed start is not undone
         record.write_text(json.dumps(modes))
     try:
-        yield
+        yield modes
     finally:
         changed = _restore(modes)
         if changed:
             log.info("embedded PostgreSQL: modes put back", extra={"directories": changed})
         record.unlink(missing_ok=True)
+
+
+def _searchable_only(modes: dict[str, int]) -> None:
+    """While the server runs: of what pgserver opened to all, keep only the search permission of
+    the group and others on the directories of `modes` (their modes before). The server runs as
+    the `pgserver` user, but in root's group (pgserver sets only the user)."""
+    _restore({path: mode | stat.S_IXGRP | stat.S_IXOTH for path, mode in modes.items()})
 
 
 def _restore(modes: dict[str, int]) -> list[str]:

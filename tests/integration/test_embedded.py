@@ -4,11 +4,14 @@ uses a data directory; killed with SIGKILL, the next start leaves one server, an
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import stat
 import subprocess
 from pathlib import Path
+
+import asyncpg
 
 from tests.conftest import postmasters
 from tests.integration.test_cli import DEMO_CONFIG
@@ -27,6 +30,26 @@ def modes(paths: list[Path]) -> dict[str, str]:
     return {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths}
 
 
+def checkpoint(data_dir: Path) -> None:
+    """A checkpoint on the embedded server running in `data_dir`: PostgreSQL writes its control
+    file there by its absolute path (as every 5 minutes of activity, and at shutdown)."""
+
+    async def go() -> None:
+        conn = await asyncpg.connect(f"postgresql://postgres@/inbox_monitor?host={data_dir}")
+        try:
+            await conn.execute("CHECKPOINT")
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+def clean_shutdowns(data_dir: Path) -> None:
+    """The server's log shows no panic and no start after an unclean stop (a crash recovery)."""
+    log = (data_dir / "log").read_text()
+    assert "PANIC" not in log and "not properly shut down" not in log, log[-3000:]
+
+
 def test_migrate_as_root_leaves_the_modes_of_the_data_directorys_parents_alone(short_tmp: Path) -> None:
     home = short_tmp / "home"
     share = home / ".local" / "share"
@@ -42,6 +65,7 @@ def test_migrate_as_root_leaves_the_modes_of_the_data_directorys_parents_alone(s
         assert "warning" not in done.stderr.lower(), done.stderr  # pgserver's platformdirs warned here
         assert modes(parents) == before, (os.geteuid(), done.stderr[-2000:])
     assert (share / "inbox-monitor" / "pgdata" / "PG_VERSION").exists()
+    clean_shutdowns(share / "inbox-monitor" / "pgdata")  # run as root, with a private home
     assert not postmasters(short_tmp)
     assert not list(share.glob(".*.modes.json"))  # the record of the modes is gone once they are back
 
@@ -65,6 +89,8 @@ def test_after_a_sigkill_the_next_run_leaves_one_server_and_stopping_leaves_none
         procs.append(second)
         wait_for(serving(second, port), timeout=60, what="the second run ready")
         assert len(postmasters(data_dir)) == 1
+        checkpoint(data_dir)  # run as root in a private directory, the server still reaches its files
+        assert len(postmasters(data_dir)) == 1 and serving(second, port)()
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0
         assert postmasters(data_dir) == [], (short_tmp / "second.log").read_text()[-3000:]

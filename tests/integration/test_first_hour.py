@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import load
 from tests.waiting import ROOT, cli, cli_env, free_port, serving, wait_for
 
-DURATION = 20
-"""Seconds of each demo: a cold start (initdb, migrations) and the first polls, which read the
-last 30 simulated minutes (questions and answers in the first seconds)."""
 STARTUP = 30.0
 """Seconds for the demo to serve: a new embedded PostgreSQL (initdb) and the migrations."""
+FIRST_POLLS = 60.0
+"""Seconds for the first poll of each of the demo's streams, which reads the last 30 simulated
+minutes (questions and answers in the first seconds): a poll interval and the spread of the first
+polls over it, with a margin for a loaded machine."""
+ACCOUNTS = {"demo-shop-x", "demo-shop-facebook", "demo-shop-instagram"}
 SUMMARY_ROW = re.compile(
     r"^(demo-shop-\S+|total)\s+(?:x|facebook|instagram)?\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)\s",
     re.MULTILINE,
@@ -62,16 +67,34 @@ class Ran:
         return found.group(1)
 
 
+def first_polls_in(port: int) -> bool:
+    """The demo on PORT has polled each of its streams once, and opened waits on each account."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        samples = [s for f in text_string_to_metric_families(r.read().decode()) for s in f.samples if s.value]
+
+    def series(name: str) -> set[tuple[str, str]]:
+        return {(s.labels["account"], s.labels.get("stream", "")) for s in samples if s.name == name}
+
+    streams = series("social_inbox_poll_interval_seconds")
+    polled = series("social_inbox_last_successful_poll_timestamp_seconds")
+    opened = {account for account, _ in series("social_inbox_waits_opened_total")}
+    return bool(streams) and streams <= polled and opened >= ACCOUNTS
+
+
 def demo(env: dict[str, str], out: Path) -> Ran:
-    """The README's first command, for DURATION seconds on a free port; its own process answers there."""
+    """The README's first command on a free port (its own process answers there), stopped as a user
+    does (SIGTERM, Ctrl-C's twin) once it has polled each stream: the questions of its first 30
+    simulated minutes are in."""
     port = free_port()
-    args = [*readme_first_command(), "--duration", str(DURATION), "--listen", f"127.0.0.1:{port}"]
+    args = [*readme_first_command(), "--listen", f"127.0.0.1:{port}"]
     stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
     with stdout.open("wb") as o, stderr.open("wb") as e:
         process = subprocess.Popen([sys.executable, "-m", "monitor", *args], stdout=o, stderr=e, env=env, cwd=ROOT)
     try:
         wait_for(serving(process, port, ready=False), timeout=STARTUP, what="the demo's own /healthz")
-        assert process.wait(timeout=DURATION + 60) == 0, stderr.read_text()[-3000:]
+        wait_for(lambda: first_polls_in(port), timeout=FIRST_POLLS, interval=0.2, what="the demo's first polls")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, stderr.read_text()[-3000:]
     finally:
         if process.poll() is None:
             process.kill()
@@ -94,8 +117,9 @@ def test_two_demos_then_a_report_from_a_fresh_home_without_xdg_runtime_dir(short
     for name, stderr in [("demo", first.stderr), ("demo", second.stderr), ("report", report.stderr + pdf.stderr)]:
         assert "warning" not in stderr.lower(), f"{name} warned:\n{stderr}"
 
-    # The second demo starts from zero: data of its own. Both play the same seed for the same
-    # time, so a second run on the first's database would count about twice the first's questions.
+    # The second demo starts from zero: data of its own. Both play the same seed until their first
+    # polls (the last 30 simulated minutes), so a second run on the first's database would count
+    # about twice the first's questions.
     assert first.data_dir() != second.data_dir()
     before, now = first.summary()["total"], second.summary()["total"]
     assert 0 < now[0] < 1.5 * before[0], (before, now)

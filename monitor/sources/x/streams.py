@@ -636,3 +636,14 @@ def x_sources(
             )
         )
     return sources
+
+
+def billable_kinds(account: XAccount) -> tuple[BillableKind, ...]:
+    """What X can bill this account's reads as, by kind (the streams `build_x_sources` makes, and
+    the X Activity API's events when it is on): the kinds whose counters start at zero."""
+    kinds: list[BillableKind] = ["owned_read" if account.owned_reads else "post_read"]
+    if account.dm:
+        kinds.append("dm_event_read")
+    if account.activity_mode() != "off":
+        kinds += ["activity_event", "activity_dm_event"]
+    return tuple(kinds)
