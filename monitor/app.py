@@ -6,15 +6,17 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import aiohttp
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.config import Config, DatabaseConfig, GraphAccount, XAccount
+from monitor.config import Config, GraphAccount, XAccount
+from monitor.database import open_store as open_store  # re-exported: the commands open the store from here
+from monitor.database import register
 from monitor.deadlines import DeadlineScheduler
 from monitor.domain.cost import BillableRead
 from monitor.domain.mentions import Mention
@@ -34,58 +36,30 @@ from monitor.sources.x.peers import build_peer_source
 from monitor.sources.x.streams import billable_kinds
 from monitor.spending import Spending
 from monitor.store import mentions, nudges
-from monitor.store.db import DATABASE_ERRORS, create_pool, migrate
-from monitor.store.embedded import EmbeddedPostgres
+from monitor.store.db import DATABASE_ERRORS
 from monitor.store.leases import LeaseStore
 from monitor.store.mentions import MentionInbox
-from monitor.store.peers import PeerRow, PeerStore
-from monitor.store.store import AccountRow, Store
+from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
 
 
-@asynccontextmanager
-async def open_store(config: Config | DatabaseConfig) -> AsyncIterator[Store]:
-    """The configured PostgreSQL, or the embedded one (started here, stopped on exit)."""
-    database = config if isinstance(config, DatabaseConfig) else config.database
-    url = database.url()
-    embedded: EmbeddedPostgres | None = None
-    if url is None:
-        embedded = EmbeddedPostgres(database.embedded_dir())
-        url = await asyncio.to_thread(embedded.start)
-    try:
-        pool = await create_pool(url, min_size=database.pool_min_size, max_size=database.pool_max_size)
-        try:
-            yield Store(pool)
-        finally:
-            await pool.close()
-    finally:
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
-
-
 async def prepare(config: Config, store: Store) -> tuple[Engine, dict[str, int]]:
     """Apply migrations, register the configured accounts; the engine and the accounts' ids."""
-    await migrate(store.pool)
-    accounts = config.accounts()
-    ids = await store.sync_accounts(
-        AccountRow(a.name, brand, a.channel, a.external_id, a.handle, a.policy) for brand, a in accounts
-    )
+    registered = await register(config, store)
+    ids = registered.accounts
     policies = {name: config.policy(name) for name in config.policies}
     contexts = {
         ids[a.name]: AccountContext(
             ids[a.name], a.name, brand, a.channel, policies[a.policy], a.handle, config.attribution(brand, a.policy)
         )
-        for brand, a in accounts
+        for brand, a in config.accounts()
     }
-    peers = config.peers()
-    peer_ids = await PeerStore(store.pool).sync_peers(
-        PeerRow(p.account_name, p.brand, p.handle, p.user_id, p.policy) for p in peers
-    )
-    ids.update(peer_ids)
+    peer_ids = registered.peers
+    ids = {**ids, **peer_ids}
     peer_contexts = {
         peer_ids[p.account_name]: AccountContext(peer_ids[p.account_name], p.label, p.brand, "x", policies[p.policy])
-        for p in peers
+        for p in config.peers()
     }
     return Engine(store, contexts, peers=peer_contexts), ids
 

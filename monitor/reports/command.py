@@ -77,10 +77,10 @@ def _destination(out: str | None, name: str) -> Path | None:
 
 async def make_report(config: Config, period: Period, options: ReportOptions, *, as_of: datetime) -> Report:
     """Open the configured store, bring its schema and accounts up to date, build the report."""
-    from monitor.app import open_store, prepare
+    from monitor.database import open_store, register
 
     async with open_store(config) as store:
-        await prepare(config, store)
+        await register(config, store)
         request = ReportRequest(period, hours=options.hours, brands=options.brands)
         return await build_report(
             ReportStore(store.pool),

@@ -27,6 +27,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -323,7 +324,9 @@ def test_explain_shows_the_thread_its_decisions_with_reasons_and_its_waits(
             " JOIN accounts a ON a.id = m.account_id WHERE a.name = 'shop-x'",
         )
     }
-    shown = cli("explain", "https://x.com/cust7001/status/103", env=env)
+    with ThreadPoolExecutor(2) as pool:  # two reads
+        explained = pool.submit(cli, "explain", "201", "--account", "shop-x", "--format", "json", env=env)
+        shown = cli("explain", "https://x.com/cust7001/status/103", env=env)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0] == "shop-x (shop, x): public thread c7001:7001, customer cust7001"
@@ -341,7 +344,7 @@ def test_explain_shows_the_thread_its_decisions_with_reasons_and_its_waits(
         "target 30m 00s" in shown.stdout and "waited 10m 00s (10m 00s in business hours), within target" in shown.stdout
     )
 
-    data = json.loads(cli("explain", "201", "--account", "shop-x", "--format", "json", env=env).stdout)
+    data = json.loads(explained.result().stdout)
     assert data["asked"] == "201" and data["thread"]["kind"] == "public"
     assert [(m["id"], m["needs_reply"], m["reason"]) for m in data["messages"]] == [("201", *stored["201"])]
     [wait] = data["waits"]
@@ -360,8 +363,9 @@ def test_mark_refuses_what_it_cannot_correct_and_changes_nothing(inbox: dict[str
         ("101",): "--needs-reply, --no-reply or --rules",
         ("101", "--no-reply", "--note", "n" * 1001): "note: longer than 1000 characters",
     }
-    for args, error in refused.items():
-        result = cli("mark", *args, env=env)
+    with ThreadPoolExecutor(4) as pool:  # each is refused, nothing is written: side by side
+        results = list(pool.map(lambda args: cli("mark", *args, env=env), refused))
+    for (args, error), result in zip(refused.items(), results, strict=True):
         assert result.returncode == 2 and error in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
     assert fetch(database_url, STATE) == before

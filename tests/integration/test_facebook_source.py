@@ -48,6 +48,9 @@ START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 APP_SECRET = "fake-app-secret"
 PAGES = {"page-a": "1001", "page-b": "1002", "page-c": "1003"}
 INTERVAL = 600.0  # virtual seconds between polls
+TAIL_SPEEDUP = 3
+"""How much faster the clock runs once a script's span is over (`tail`): only the last replies
+are left to come, for hours (a reply's delay is up to several hours), the faults are behind."""
 OPTIONS = FacebookOptions(backfill=timedelta(days=1), page_limit=25, messages_limit=2, timeout=1.0)
 
 
@@ -68,11 +71,23 @@ class VirtualClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
+    def set_speed(self, speed: float) -> None:
+        """Go on from now at `speed` (sleeps already begun end at the old one)."""
+        if self._frozen is None:
+            self._start, self._t0 = self(), time.monotonic()
+        self.speed = speed
+
     def freeze(self, at: datetime | None = None) -> None:
         self._frozen = at or self()
 
     def resume(self) -> None:
         self._start, self._t0, self._frozen = self(), time.monotonic(), None
+
+
+async def tail(clock: VirtualClock, span_end: datetime) -> None:
+    """Once the script's span is over, the clock `TAIL_SPEEDUP` times faster."""
+    await eventually(lambda: clock() > span_end, 30, "the end of the script's span")
+    clock.set_speed(clock.speed * TAIL_SPEEDUP)
 
 
 async def eventually(condition: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -296,6 +311,7 @@ async def test_three_pages_waits_exact_under_faults(store: Store, monkeypatch: p
         await r.start()
         await eventually(lambda: r.clock() > START + timedelta(hours=2), 30, "two hours of traffic")
         r.api.throttle(PAGES["page-b"], minutes=20, code=80001)
+        await tail(r.clock, START + timedelta(hours=3))
         await eventually(lambda: r.clock() > end, 60, "the end of the traffic")
         r.clock.freeze(end + timedelta(minutes=10))
         r.api.random_faults(0, [])
@@ -431,6 +447,7 @@ async def test_expired_token_rejects_one_account_until_it_is_replaced(
         await eventually(
             lambda: all(r.status("page-b", s) == "ok" for s in (MESSENGER, COMMENTS)), 20, "page-b recovered"
         )
+        await tail(r.clock, START + timedelta(hours=2))
         await eventually(lambda: r.clock() > end, 30, "the end of the traffic")
         r.clock.freeze(end + timedelta(minutes=10))
         await eventually(lambda: r.ingested(traffic), 20, "every scripted message stored")
@@ -447,6 +464,7 @@ async def test_restart_resumes_from_the_watermarks(store: Store, monkeypatch: py
             r.api, page, start=START, span=timedelta(hours=2), conversations=120, posts=20, comments=300
         )
         await r.start()
+        await tail(r.clock, START + timedelta(hours=2))
         await eventually(lambda: r.clock() > (traffic.end or START), 30, "the end of the traffic")
         r.clock.freeze(traffic.end + timedelta(minutes=10) if traffic.end else None)
         await eventually(lambda: r.ingested({"page-a": traffic}), 20, "every scripted message stored")

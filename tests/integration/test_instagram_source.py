@@ -40,10 +40,12 @@ from tests.integration.test_facebook_source import (
     APP_SECRET,
     OPTIONS,
     START,
+    TAIL_SPEEDUP,
     eventually,
     expected_row,
     stored_threads,
     stored_waits,
+    tail,
     token_env,
 )
 from tests.integration.test_facebook_source import Rig as PageRig
@@ -143,9 +145,11 @@ async def test_three_accounts_waits_exact_under_faults_and_a_restart(
         await r.stop()  # a restart in the middle of the traffic
         r.api.set_usage(ACCOUNTS["ig-b"][0], call_count=10, total_time=5)
         await r.start()
+        await tail(r.clock, START + timedelta(hours=3))
         await eventually(lambda: r.clock() > end, 60, "the end of the traffic")
         r.api.random_faults(0, [])
         await eventually(lambda: r.ingested(traffic), 60, "every scripted message stored")
+        r.clock.set_speed(r.clock.speed / TAIL_SPEEDUP)  # the restart below at the speed it was written for
 
         for name, t in traffic.items():
             assert await stored_threads(store, name) == {m: key(th) for m, th in t.thread_of.items()}, name
@@ -229,6 +233,7 @@ async def test_an_expired_token_rejects_the_account_until_it_is_replaced(
         r.api.set_token(ACCOUNTS["ig-b"][0], "token-b-renewed")
         monkeypatch.setenv(token_env("ig-b"), "token-b-renewed")
         await eventually(lambda: all(r.status("ig-b", s) == "ok" for s in STREAMS), 20, "ig-b recovered")
+        await tail(r.clock, START + timedelta(hours=2))
         await eventually(lambda: r.clock() > end, 30, "the end of the traffic")
         await eventually(lambda: r.ingested(traffic), 30, "every scripted message stored")
         for name, t in traffic.items():

@@ -14,6 +14,7 @@ import itertools
 import json
 import re
 import subprocess
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,21 +41,55 @@ from monitor.reports.render import render
 from monitor.reports.schedule import ReportScheduler
 from monitor.runtime import Backoff, SleepTimer, set_testing
 from monitor.simulator.slack import FakeSlack
-from monitor.store.db import create_pool
+from monitor.store.db import create_pool, migrate
 from monitor.store.reports import ReportStore
 from monitor.store.store import AccountRow, Store
-from tests.conftest import tool
+from tests.conftest import _admin, tool, with_database
 from tests.integration import report_data as rd
 from tests.waiting import Longest, cli, cli_env, free_port, scrape_sum, serving, start_cli, stop_cli, wait_for
 
 PERIOD = parse_period("2026-W10", now=rd.AS_OF, timezone=rd.TZ)
 
 
+@pytest.fixture(scope="session")
+def dataset_template(pg_server_url: str) -> Iterator[str]:
+    """A database holding the scripted dataset, ingested through the engine once per worker (the
+    ingest is most of a test's set-up): each test that asks for `loaded` gets a copy of it."""
+    name = f"tpl_{uuid.uuid4().hex[:12]}"
+
+    async def fill() -> None:
+        await _admin(pg_server_url, f"CREATE DATABASE {name}")
+        pool = await create_pool(with_database(pg_server_url, name), min_size=1, max_size=2)
+        try:
+            await migrate(pool)
+            await rd.load(Store(pool), rd.script(), rd.config())
+        finally:
+            await pool.close()  # a template must have no connection when it is copied
+
+    asyncio.run(fill())
+    try:
+        yield name
+    finally:
+        asyncio.run(_admin(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 @pytest.fixture
-async def loaded(store: Store) -> rd.Script:
-    data = rd.script()
-    await rd.load(store, data, rd.config())
-    return data
+def database_url(pg_server_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new database, dropped after the test (tests/conftest.py's): for a test that asks for
+    `loaded`, a copy of `dataset_template` (the dataset stored as ingesting it stores it), else empty."""
+    template = request.getfixturevalue("dataset_template") if "loaded" in request.fixturenames else "template1"
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(pg_server_url, f"CREATE DATABASE {name} TEMPLATE {template}"))
+    try:
+        yield with_database(pg_server_url, name)
+    finally:
+        asyncio.run(_admin(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def loaded(database_url: str) -> rd.Script:
+    """The scripted dataset, which the test's database holds (see `database_url`)."""
+    return rd.script()
 
 
 async def make(store: Store, hours: str = "business", brands: tuple[str, ...] = ()) -> Report:
@@ -700,33 +735,41 @@ policy = "always"
 
 
 @pytest.fixture
-def cli_setup(database_url: str, tmp_path: Path) -> tuple[dict[str, str], rd.Script]:
+def cli_setup(database_url: str, loaded: rd.Script, tmp_path: Path) -> tuple[dict[str, str], rd.Script]:
     path = tmp_path / "config.toml"
     path.write_text(config_toml())
     assert parse(__import__("tomllib").loads(config_toml()), environ={}) == rd.config()
-    data = rd.script()
-
-    async def fill() -> None:
-        pool = await create_pool(database_url, max_size=2)
-        try:
-            from monitor.store.db import migrate
-
-            await migrate(pool)
-            await rd.load(Store(pool), data, rd.config())
-        finally:
-            await pool.close()
-
-    asyncio.run(fill())
-    return cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(path)), data
+    return cli_env(INBOX_MONITOR_DATABASE_URL=database_url, INBOX_MONITOR_CONFIG=str(path)), loaded
 
 
 def test_report_command_writes_each_format(cli_setup: tuple[dict[str, str], rd.Script], tmp_path: Path) -> None:
     env, data = cli_setup
-    result = cli("report", "--period", "2026-W10", "--format", "json", "--out", "-", env=env)
+    now = datetime.now(UTC)  # the data is in the past: every reply has come
+    as_of = f"{rd.AS_OF:%Y-%m-%dT%H:%M:%SZ}"
+    commands = [  # independent reads of one database: run side by side
+        ("--period", "2026-W10", "--format", "json", "--out", "-"),
+        ("--period", "2026-W10", "--as-of", as_of, "--format", "json", "--out", "-"),
+        (
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-08",
+            "--brand",
+            "acme",
+            "--language",
+            "fr",
+            "--hours",
+            "wall",
+            "--out",
+            str(tmp_path),
+        ),
+        ("--period", "2026-03", "--format", "html", "--out", str(tmp_path / "m.html")),
+    ]
+    with ThreadPoolExecutor(len(commands)) as pool:
+        result, then, pdf, html = pool.map(lambda args: cli("report", *args, env=env), commands)
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
     assert got["period"]["timezone"] == "Europe/Paris"  # the calendars' zone by default
-    now = datetime.now(UTC)  # the data is in the past: every reply has come
     # Response times in wall time by default; the SLA on each policy's clock (one has a calendar).
     assert (got["hours"], got["sla_hours"]) == ("wall", "mixed")
     want = rd.expected(data, start=rd.START, end=rd.END, hours="wall", as_of=now)
@@ -734,45 +777,16 @@ def test_report_command_writes_each_format(cli_setup: tuple[dict[str, str], rd.S
     assert got["total"]["current"]["breaches"] == want.breaches
     assert got["total"]["current"]["median_first_response_seconds"] == pytest.approx(want.median_first_seconds)
     # --as-of: the report as it was then (replies after it not come yet, deadlines after it not passed).
-    then = cli(
-        "report",
-        "--period",
-        "2026-W10",
-        "--as-of",
-        f"{rd.AS_OF:%Y-%m-%dT%H:%M:%SZ}",
-        "--format",
-        "json",
-        "--out",
-        "-",
-        env=env,
-    )
     assert then.returncode == 0, then.stderr
     got = json.loads(then.stdout)
     assert datetime.fromisoformat(got["as_of"]) == rd.AS_OF
     want = rd.expected(data, start=rd.START, end=rd.END, hours="wall", as_of=rd.AS_OF)
     assert (got["total"]["current"]["answered"], got["total"]["current"]["breaches"]) == (want.answered, want.breaches)
     assert got["total"]["current"]["within_sla"] == want.within_sla
-    pdf = cli(
-        "report",
-        "--from",
-        "2026-03-02",
-        "--to",
-        "2026-03-08",
-        "--brand",
-        "acme",
-        "--language",
-        "fr",
-        "--hours",
-        "wall",
-        "--out",
-        str(tmp_path),
-        env=env,
-    )
     assert pdf.returncode == 0, pdf.stderr
     path = tmp_path / "sla-report-acme-2026-03-02_2026-03-08.pdf"
     assert f"wrote {path}" in pdf.stderr
     assert "Par marque et par canal" in pypdf.PdfReader(path).pages[0].extract_text()
-    html = cli("report", "--period", "2026-03", "--format", "html", "--out", str(tmp_path / "m.html"), env=env)
     assert html.returncode == 0 and "mars 2026" not in (tmp_path / "m.html").read_text()
     assert "March 2026" in (tmp_path / "m.html").read_text()
 
@@ -824,10 +838,12 @@ def test_report_after_a_run(database_url: str, tmp_path: Path) -> None:
     assert run.returncode == 0, (tmp_path / "run.log").read_text()
     out = tmp_path / "out"
     out.mkdir()
-    result = cli("report", "--out", str(out), env=env)
+    with ThreadPoolExecutor(2) as pool:  # two reads
+        as_json = pool.submit(cli, "report", "--format", "json", "--out", "-", env=env)
+        result = cli("report", "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
     [path] = out.glob("sla-report-*.pdf")
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(path).pages)
     assert "demo-x" in text and "demo-fb" in text
-    data = json.loads(cli("report", "--format", "json", "--out", "-", env=env).stdout)
+    data = json.loads(as_json.result().stdout)
     assert data["total"]["current"]["waits_opened"] > 0
