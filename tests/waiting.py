@@ -104,8 +104,14 @@ def in_thread(condition: Callable[[], T]) -> Callable[[], Awaitable[T]]:
     return lambda: asyncio.to_thread(condition)
 
 
+KEPT_OUT_OF_CLI = ("PYTHONDONTWRITEBYTECODE",)
+"""Left out of the commands' environment: with it (set on some machines, CI's among them maybe),
+every `python -m monitor` the suite starts (about 130) compiled the project's modules again,
+a quarter of a second of CPU each."""
+
+
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_MONITOR_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOX_MONITOR_") and k not in KEPT_OUT_OF_CLI}
     env.update(extra)
     return env
 
