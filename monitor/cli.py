@@ -231,7 +231,7 @@ def run(obj: _Context, duration: float | None, listen: str | None) -> None:
 @click.pass_obj
 def migrate(obj: _Context) -> None:
     """Apply the pending database migrations."""
-    from monitor.app import open_store
+    from monitor.database import open_store
     from monitor.store.db import migrate as apply
 
     database = obj.database()
@@ -251,13 +251,13 @@ def accounts(ctx: click.Context) -> None:
     ids of a new one."""
     if ctx.invoked_subcommand is not None:
         return
-    from monitor.app import open_store, prepare
+    from monitor.database import open_store, register
 
     config = ctx.obj.config()
 
     async def go() -> list[Any]:
         async with open_store(config) as store:
-            await prepare(config, store)
+            await register(config, store)
             return list(await store.account_states())
 
     rows = _database_errors(asyncio.run)(go())
