@@ -253,9 +253,11 @@ class FamilySet:
         self.families.append(family)
         return family
 
-    def render(self, openmetrics: bool) -> bytes:
+    def render(self, openmetrics: bool, tail: bytes = b"") -> bytes:
+        """Every family's exposition, then `tail` (other collectors' lines): one join, since a body
+        is megabytes at thousands of accounts and each copy of it costs a scrape milliseconds."""
         self._formats.add(openmetrics)
-        return b"".join(f.render(openmetrics) for f in self.families)
+        return b"".join([*(f.render(openmetrics) for f in self.families), tail])
 
     def prerender(self) -> None:
         """Render what changed now, in the formats scraped so far, so the next scrape is a join."""

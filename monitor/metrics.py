@@ -481,9 +481,10 @@ class Metrics:
             self.corrections.inc((ctx.brand, ctx.channel, direction))
             self._touched(account_id)
 
-    def render(self, openmetrics: bool = False) -> bytes:
-        """This process's social_inbox_* metrics in the Prometheus text or OpenMetrics format."""
-        return self.families.render(openmetrics)
+    def render(self, openmetrics: bool = False, tail: bytes = b"") -> bytes:
+        """This process's social_inbox_* metrics in the Prometheus text or OpenMetrics format,
+        followed by `tail` (the other collectors' lines, in the same format)."""
+        return self.families.render(openmetrics, tail)
 
     def watch(self, targets: Sequence[PollTarget]) -> None:
         """Export the pipeline state (polls, rate-limit budget, credentials) of these streams."""
@@ -622,22 +623,24 @@ class Metrics:
         now = self.clock()
         full = account_ids is None
         held = {i: c for i, c in self.accounts.items() if account_ids is None or i in account_ids}
-        rows = await store.open_wait_summary(list(held), now)
+        # Holding every account (one process), the query names none: the same rows, sooner.
+        every = account_ids is None and len(held) == len(self.all_accounts)
+        rows = await store.open_wait_summary(None if every else list(held), now)
         names = {c.name for c in self.accounts.values()}  # leases may have moved while the query ran
         values: tuple[dict[Labels, float], ...] = ({}, {}, {}, {}, {})
         opened, breached, at_risk, oldest, oldest_business = values
-        for ctx in held.values():
-            if ctx.name in names:
+        for account in held.values():
+            if account.name in names:
                 for kind in WAIT_KINDS:
-                    labels = (ctx.brand, ctx.channel, ctx.name, kind)
+                    labels = (account.brand, account.channel, account.name, kind)
                     for v in values:
                         v[labels] = 0.0
         targets: dict[Labels, float] = {}
         deadlines: dict[Labels, float] = {}
         age = self._business_ages.age
         for r in rows:
-            ctx = held[r["account_id"]]
-            if ctx.name not in names:
+            ctx = held.get(r["account_id"])
+            if ctx is None or ctx.name not in names:  # an account no longer configured, or let go
                 continue
             labels = (ctx.brand, ctx.channel, ctx.name, r["kind"])
             since = r["oldest_opened_at"]

@@ -268,10 +268,10 @@ class HttpServer:
     async def metrics_handler(self, request: web.Request) -> web.Response:
         """Our metrics (cached rendering) then the process collectors, in the format asked for."""
         if "application/openmetrics-text" in request.headers.get("Accept", ""):
-            body = self.metrics.render(openmetrics=True) + _openmetrics_latest(self.registry)
+            body = self.metrics.render(openmetrics=True, tail=_openmetrics_latest(self.registry))
             content_type = OPENMETRICS
         else:
-            body = self.metrics.render(openmetrics=False) + text_latest(self.registry)
+            body = self.metrics.render(openmetrics=False, tail=text_latest(self.registry))
             content_type = CONTENT_TYPE_PLAIN_0_0_4
         response = web.Response(body=body, headers={"Content-Type": content_type})
         if "gzip" in request.headers.get("Accept-Encoding", ""):

@@ -437,3 +437,27 @@ def test_alert_links_redirect_to_the_oldest_open_post(live: str) -> None:
     url = wait_for(redirect, what="an open wait to link to")
     assert url is not None and url.startswith("https://x.com/i/web/status/live-x-")
     assert location("/go/oldest?account=someone-else")[0] == 404
+
+
+async def test_a_full_snapshot_leaves_out_the_waits_of_accounts_no_longer_configured(store: Store) -> None:
+    """Holding every configured account, the snapshot reads the open waits of every account in the
+    table (one query naming none): an account removed from the configuration keeps its rows, and
+    neither its waits nor an error reach the gauges."""
+    engine, metrics, targets, registry = await wire(store)
+    ids = {t.account: t.account_id for t in targets}
+    [gone] = (await store.sync_accounts([AccountRow("gone-x", "acme", "x", "9", None, "default")])).values()
+    gone_engine = Engine(
+        store, {gone: AccountContext(gone, "gone-x", "acme", "x", engine.accounts[ids["acme-x"]].policy)}
+    )
+    created = NOW - timedelta(minutes=12)
+    for engine_, account_id, key in ((engine, ids["acme-x"], "q-acme"), (gone_engine, gone, "q-gone")):
+        question = Message(key, key, "public", "inbound", created, "Where is my order?", "c1", "someone", None)
+        await engine_.ingest(account_id, "mentions", [question], None)
+    await metrics.refresh(store)
+    values = samples(registry)
+    open_waits: dict[str, float] = {}
+    for (name, labels), value in values.items():
+        if name == "social_inbox_open_waits":
+            account = dict(labels)["account"]
+            open_waits[account] = open_waits.get(account, 0.0) + value
+    assert open_waits == {"acme-x": 1.0, "acme-fb": 0.0, "globex-x": 0.0}
