@@ -149,9 +149,9 @@ class Metrics:
         self.peers = dict(self.all_peers)
         """The peers this process holds (their streams' leases), whose series it exports."""
         self.read_budgets = dict(read_budgets or {})
+        """Peer id -> posts it may read a UTC day."""
         self.billable_kinds = dict(billable_kinds or {})
         """X account id -> the kinds its reads can be billed as (all of them when not given)."""
-        """Peer id -> posts it may read a UTC day."""
         self.clock = clock
         self._business_ages = BusinessAges()
         self.spending: Spending | None = None
@@ -452,9 +452,8 @@ class Metrics:
             for direction in DIRECTIONS:
                 self.corrections.labels(ctx.brand, ctx.channel, direction)
             if ctx.channel == "x":
-                for bkind in self.billable_kinds.get(
-                    account_id, BILLABLE_KINDS
-                ):  # zero until billed: rate() sees the first
+                # zero until billed: rate() sees the first one
+                for bkind in self.billable_kinds.get(account_id, BILLABLE_KINDS):
                     self.billable.labels(ctx.brand, ctx.channel, ctx.name, bkind)
         self.cost_changed(set(self.accounts))
         for t in self._targets:

@@ -234,7 +234,7 @@ class FakeActivity:
                 status=400,
             )
         webhook = body.get("webhook_id")
-        if webhook is not None and not (isinstance(webhook, str) and WEBHOOK_ID.fullmatch(webhook)):
+        if not _valid_webhook(webhook):
             return _invalid("webhook_id must match ^[0-9]{1,19}$")
         tag = body.get("tag")
         sub = self.subscribe(kind, user, tag if isinstance(tag, str) else None, webhook)
@@ -255,7 +255,7 @@ class FakeActivity:
         if not isinstance(body, dict) or set(body) - {"tag", "webhook_id"}:
             return _invalid("only tag and webhook_id can be updated")
         webhook, tag = body.get("webhook_id", sub.webhook_id), body.get("tag", sub.tag)
-        if webhook is not None and not (isinstance(webhook, str) and WEBHOOK_ID.fullmatch(webhook)):
+        if not _valid_webhook(webhook):
             return _invalid("webhook_id must match ^[0-9]{1,19}$")
         sub.webhook_id, sub.tag, sub.updated_at = webhook, tag, self.iso(self.clock())
         return web.json_response({"data": sub.json(), "meta": {"total_subscriptions": len(self.subscriptions)}})
@@ -276,3 +276,8 @@ class FakeActivity:
 
 def _invalid(detail: str) -> web.Response:
     return web.json_response({"title": "Invalid Request", "detail": detail, "status": 400}, status=400)
+
+
+def _valid_webhook(webhook: object) -> bool:
+    """No `webhook_id`, or one of X's form."""
+    return webhook is None or (isinstance(webhook, str) and WEBHOOK_ID.fullmatch(webhook) is not None)

@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -117,29 +118,25 @@ def listener(
     for each billed notice) once run: one pooled connection LISTENs; when it breaks (or stops answering the check every
     `check_every_seconds`) another is taken, after `backoff`."""
 
-    def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-        text = str(payload)  # asyncpg hands a NOTIFY payload over as a str
-        notice = _read(text)
-        if notice is None:
-            log.warning("poll-now notice ignored: not ours", extra={"bytes": len(text)})
-            return
-        nudged(*notice)
+    def handler(
+        read: Callable[[str], tuple[Any, ...] | None], ignored: str, call: Callable[..., object] | None
+    ) -> Callable[[object, int, str, object], None]:
+        """A listener of one channel: its payload read and handed to `call`, or a notice not of ours
+        logged (as `ignored`) and skipped."""
 
-    def correction(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-        text = str(payload)
-        notice = _read_correction(text)
-        if notice is None:
-            log.warning("correction notice ignored: not ours", extra={"bytes": len(text)})
-        elif corrected is not None:
-            corrected(*notice)
+        def handle(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+            text = str(payload)  # asyncpg hands a NOTIFY payload over as a str
+            notice = read(text)
+            if notice is None:
+                log.warning(ignored, extra={"bytes": len(text)})
+            elif call is not None:
+                call(*notice)
 
-    def bill(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-        text = str(payload)
-        notice = _read_billed(text)
-        if notice is None:
-            log.warning("billed notice ignored: not ours", extra={"bytes": len(text)})
-        elif billed is not None:
-            billed(*notice)
+        return handle
+
+    received = handler(_read, "poll-now notice ignored: not ours", nudged)
+    correction = handler(_read_correction, "correction notice ignored: not ours", corrected)
+    bill = handler(_read_billed, "billed notice ignored: not ours", billed)
 
     async def step() -> None:
         """Listen on one connection until it closes (a step that lasts while all is well)."""
