@@ -470,8 +470,9 @@ async def test_a_stream_told_to_wait_for_ever_polls_again_within_a_window(
     finally:
         await poller.stop()
     at = [r.at for r in fake_api.requests_to(MENTIONS)]
-    # (a minute of slack: each real millisecond of the loop is 0.4 simulated seconds)
-    assert all(RATE_WAIT_MAX - 5 <= b - a <= RATE_WAIT_MAX + 60 for a, b in itertools.pairwise(at)), at
+    # Four minutes of slack: each real millisecond of the loop is 0.4 simulated seconds, and the
+    # suite's load can hold a worker's loop for a few hundred milliseconds.
+    assert all(RATE_WAIT_MAX - 5 <= b - a <= RATE_WAIT_MAX + 240 for a, b in itertools.pairwise(at)), at
     assert poller.health[("told", "x.mentions")].status == "rate_limited"
 
 
