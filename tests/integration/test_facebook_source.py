@@ -355,7 +355,8 @@ async def test_high_usage_slows_down_and_a_block_stops_every_call(
         await eventually(lambda: len([q for q in feed() if q.at > switched]) >= 4, 20, "four polls at 90 %")
         low = [b.at - a.at for a, b in zip(feed(), feed()[1:], strict=False) if b.at <= switched]
         high = [b.at - a.at for a, b in zip(feed(), feed()[1:], strict=False) if a.at > switched]
-        assert sorted(low)[len(low) // 2] < timedelta(seconds=INTERVAL * 2)
+        # (3 intervals: 0.5 s real at this speed for each poll's own work; at 90 % it is 5.2)
+        assert sorted(low)[len(low) // 2] < timedelta(seconds=INTERVAL * 3)
         assert min(high) >= timedelta(seconds=INTERVAL * 5.2)
         assert source.rate_budget().remaining["business"] == 10.0
 

@@ -67,7 +67,8 @@ async def test_lease_managers_split_the_accounts_and_take_over_from_a_dead_one(s
             what="the dead process's accounts taken over",
         )
         took = time.monotonic() - died
-        assert took <= ttl + ttl / 3 + 1.0, took
+        # The lease runs out, a survivor's next step (every ttl / 3) takes it: the rest is load.
+        assert took <= ttl + ttl / 3 + LOAD_SLACK, took
         assert dead and all(survivors[0].holds(a) or survivors[1].holds(a) for a in dead)
         assert overlaps == []
     finally:
@@ -77,6 +78,9 @@ async def test_lease_managers_split_the_accounts_and_take_over_from_a_dead_one(s
         await asyncio.gather(*tasks.values(), watcher, return_exceptions=True)
 
 
+LOAD_SLACK = 2.0
+"""Real seconds the suite's load (two workers on two cores) may add to a takeover, beyond the
+lease's end and the next renewal step that sees it."""
 ACCOUNTS = 300
 POLL = 2.0
 LEASE = 6.0
@@ -173,7 +177,9 @@ async def test_three_processes_share_300_accounts(tmp_path: Path, database_url: 
 
         await eventually(taken_over, timeout=60, interval=0.2, what="the killed process's accounts polled again")
         took = max(min(r.at for r in api.requests if r.at > killed and r.user_id == a) for a in victim_accounts)
-        assert took - killed <= LEASE + POLL + 1.0, took - killed
+        # The lease runs out, a survivor's next step (every LEASE / 3) takes the accounts, their
+        # first polls are spread over 0.1 * POLL; the processes may stall up to 4 s (LEASE).
+        assert took - killed <= LEASE + LEASE / 3 + 0.1 * POLL + 4.0, took - killed
 
         # At no moment did two processes poll one account: two pollers at once would alternate
         # poll after poll; a lease moves only a few times (start-up rebalancing, the kill).
