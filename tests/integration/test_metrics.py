@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import urllib.request
@@ -179,7 +180,6 @@ async def test_every_metric_equals_an_independent_sql_count(store: Store) -> Non
 
 async def test_open_waits_follow_an_ingest_without_waiting_for_the_snapshot(store: Store) -> None:
     import asyncio
-    import time
 
     from monitor.app import snapshot_refresher
 
@@ -202,15 +202,14 @@ async def test_open_waits_follow_an_ingest_without_waiting_for_the_snapshot(stor
             "https://x.com/s/1",
         )
         metrics.ingested(await engine.ingest(acme.account_id, "mentions", [question], None), "x")
-        started = time.monotonic()
-        await eventually(lambda: metrics.open_waits.value(labels) == 1, timeout=2, what="the question's wait")
-        assert time.monotonic() - started < 2
+        # Read again at once, not at the next snapshot (an hour away: see its time below).
+        await eventually(lambda: metrics.open_waits.value(labels) == 1, timeout=10, what="the question's wait")
         assert metrics.oldest.value(labels) == 60.0
         reply = Message(
             "r-1", "t-1", "public", "outbound", NOW, "Sorry! We are looking into it.", "brand", "acme", None
         )
         metrics.ingested(await engine.ingest(acme.account_id, "mentions", [reply], None), "x")
-        await eventually(lambda: metrics.open_waits.value(labels) == 0, timeout=2, what="the answer")
+        await eventually(lambda: metrics.open_waits.value(labels) == 0, timeout=10, what="the answer")
         # Only the touched account was read again: the full snapshot's time did not move.
         assert metrics.snapshot_ts.value(()) == full_at
         assert (
@@ -373,7 +372,7 @@ def live(tmp_path: Path, database_url: str) -> Iterator[str]:
         wait_for(
             lambda: (
                 "social_inbox_response_seconds_count" in http_get(f"{base}/metrics")
-                and 'account="live-x",stream="demo",result="ok"} 1' in http_get(f"{base}/metrics")
+                and re.search(r'account="live-x",stream="demo",result="ok"\} [1-9]', http_get(f"{base}/metrics"))
                 and "social_inbox_snapshot_timestamp_seconds 0.0" not in http_get(f"{base}/metrics")
             ),
             timeout=60,
