@@ -4,7 +4,8 @@ Each process heartbeats, renews its leases every third of the lease time, and ta
 (accounts ÷ live processes) of the free or expired ones, giving back any excess so that a new
 process gets work. A process that cannot renew (PostgreSQL away, the process stalled) stops
 polling on its own clock before its leases expire in the database's: two processes never poll
-the same account at once.
+the same account at once. A lease renewed late, past its end, is kept if no other process took
+it meanwhile (taking it makes the taker its holder): the polls under way go on.
 """
 
 from __future__ import annotations

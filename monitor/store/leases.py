@@ -32,14 +32,19 @@ class LeaseStore:
         return alive
 
     async def renew(self, holder: str, account_ids: Sequence[int], ttl: float) -> set[int]:
-        """Extend the leases still held; return the accounts still held."""
+        """Extend the leases still held; return the accounts still held.
+
+        A lease past its end that no other process has taken is still ours: taking it would have
+        made the taker its holder. Refusing it would stop the polls under way, take the lease
+        straight back and start them again: on a slow machine, a first poll longer than the lease
+        would never end."""
         if not account_ids:
             return set()
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 """
                 UPDATE account_leases SET expires_at = now() + $3 * interval '1 second'
-                WHERE holder = $1 AND account_id = ANY($2::integer[]) AND expires_at > now()
+                WHERE holder = $1 AND account_id = ANY($2::integer[])
                 RETURNING account_id
                 """,
                 holder,

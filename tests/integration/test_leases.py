@@ -78,6 +78,42 @@ async def test_lease_managers_split_the_accounts_and_take_over_from_a_dead_one(s
         await asyncio.gather(*tasks.values(), watcher, return_exceptions=True)
 
 
+async def test_a_lease_past_its_end_is_renewed_unless_another_process_took_it(store: Store) -> None:
+    """A process stalled past its leases' end (a long first poll on a loaded machine) keeps what
+    nobody took, without stopping its polls; what another process took is lost to it."""
+    ids = sorted(
+        (
+            await store.sync_accounts(AccountRow(f"s{i:02d}", "b", "x", str(i), None, "default") for i in range(4))
+        ).values()
+    )
+    changes: dict[str, list[tuple[set[int], set[int]]]] = {"p1": [], "p2": []}
+
+    def manager(name: str) -> LeaseManager:
+        async def changed(gained: set[int], lost: set[int]) -> None:
+            changes[name].append((gained, lost))
+
+        return LeaseManager(LeaseStore(store.pool), ids, on_change=changed, ttl=30.0, holder=name)
+
+    async def stall_past_the_end() -> None:
+        async with store.pool.acquire() as conn:
+            await conn.execute("UPDATE account_leases SET expires_at = now() - interval '1 second'")
+
+    p1 = manager("p1")
+    await p1.step()
+    assert set(p1.held) == set(ids) and changes["p1"] == [(set(ids), set())]
+    await stall_past_the_end()
+    await p1.step()  # nobody took them: still p1's, its polls never stopped
+    assert set(p1.held) == set(ids) and changes["p1"] == [(set(ids), set())]
+
+    await stall_past_the_end()
+    p2 = manager("p2")
+    await p2.step()  # a second process takes its share (half) of the ended leases
+    taken = set(p2.held)
+    assert len(taken) == 2
+    await p1.step()
+    assert set(p1.held) == set(ids) - taken and changes["p1"][1:] == [(set(), taken)]
+
+
 LOAD_SLACK = 2.0
 """Real seconds the suite's load (two workers on two cores) may add to a takeover, beyond the
 lease's end and the next renewal step that sees it."""
