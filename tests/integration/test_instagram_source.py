@@ -146,7 +146,13 @@ async def test_three_accounts_waits_exact_under_faults_and_a_restart(
         r.api.set_usage(ACCOUNTS["ig-b"][0], call_count=10, total_time=5)
         await r.start()
         await tail(r.clock, START + timedelta(hours=3))
-        await eventually(lambda: r.clock() > end, 60, "the end of the traffic")
+
+        def faults_met() -> bool:  # (fewer polls fit in the day on a loaded machine: wait for them)
+            results = {p[2] for p in r.observer.polls}
+            faulty = [q for q in r.api.requests if q.status != 200]
+            return {"ok", "api_error", "bad_payload", "rate_limited"} <= results and len(faulty) >= 10
+
+        await eventually(lambda: r.clock() > end and faults_met(), 60, "the end of the traffic, faults met")
         r.api.random_faults(0, [])
         await eventually(lambda: r.ingested(traffic), 60, "every scripted message stored")
         r.clock.set_speed(r.clock.speed / TAIL_SPEEDUP)  # the restart below at the speed it was written for
@@ -154,9 +160,6 @@ async def test_three_accounts_waits_exact_under_faults_and_a_restart(
         for name, t in traffic.items():
             assert await stored_threads(store, name) == {m: key(th) for m, th in t.thread_of.items()}, name
             assert await stored_waits(store, name) == expected_waits(t), name
-        results = {p[2] for p in r.observer.polls}
-        assert {"ok", "api_error", "bad_payload", "rate_limited"} <= results
-        assert len([q for q in r.api.requests if q.status != 200]) >= 10
         assert any(q.code == 80002 for q in r.requests("ig-c"))
         async with store.pool.acquire() as conn:
             oldest = await conn.fetchval("SELECT min(created_at) FROM messages")
