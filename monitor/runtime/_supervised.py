@@ -16,6 +16,12 @@ Step = Callable[[], Awaitable[float | None]]
 """One run: returns the seconds until the next one, or None for the interval (jittered)."""
 OnFailure = Callable[[BaseException], Awaitable[None]]
 
+STOP_RECANCEL_SECONDS = 1.0
+"""How long `stop()` waits for the step to end before it cancels it again. On Python 3.11,
+`asyncio.wait_for` loses a cancellation that comes as the awaitable it wraps finishes
+(python/cpython#86296, fixed in 3.12): a step reading a stream for ever (X Activity) would
+then never end, and shutdown would hang."""
+
 
 class Supervised:
     """Runs `step` every `interval_seconds` (± `jitter` of it) until stopped.
@@ -72,6 +78,8 @@ class Supervised:
         self._task: asyncio.Task[object] | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._cancels = 0
+        """Cancellations `stop()` has asked for (taken back once `run()` has ended on one)."""
 
     def wake(self) -> None:
         """Run the step now (after `settle_seconds`), whatever the wait under way."""
@@ -83,6 +91,7 @@ class Supervised:
             raise RuntimeError(f"{self.name}: already running")
         self._task = asyncio.current_task()
         self._stopped.clear()
+        self._cancels = 0
         try:
             while not self._stopping:
                 delay = await self.once()
@@ -94,8 +103,9 @@ class Supervised:
             if not self._stopping:
                 raise
             task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()  # stopped as asked: not a cancellation for whoever awaits run()
+            if task is not None:  # stopped as asked: not a cancellation for whoever awaits run()
+                for _ in range(min(self._cancels, task.cancelling())):
+                    task.uncancel()
         finally:
             self._task = None
             self._stopped.set()
@@ -126,5 +136,10 @@ class Supervised:
         task = self._task
         if task is None or task is asyncio.current_task():
             return
-        task.cancel()
-        await self._stopped.wait()
+        while not self._stopped.is_set():
+            task.cancel()
+            self._cancels += 1
+            try:
+                await asyncio.wait_for(self._stopped.wait(), STOP_RECANCEL_SECONDS)
+            except TimeoutError:
+                continue  # the cancellation was lost: ask again

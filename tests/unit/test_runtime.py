@@ -272,6 +272,28 @@ async def test_stop_during_a_step_cancels_it_and_returns_cleanly() -> None:
     assert runner.health.status == NEW  # a stop is neither a success nor a failure
 
 
+async def test_stop_asks_again_when_a_step_loses_the_cancellation() -> None:
+    """A step that loses the first cancellation and reads on (asyncio.wait_for on Python 3.11,
+    when what it wraps ends at that moment) still ends: `stop()` asks again, and returns."""
+    inside = asyncio.Event()
+    lost: list[bool] = []
+
+    async def step() -> None:
+        inside.set()
+        while True:  # a stream read line after line
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if lost:
+                    raise
+                lost.append(True)  # swallowed, as wait_for's race does
+
+    runner, task = await started(step, inside)
+    await asyncio.wait_for(runner.stop(), timeout=5)
+    assert lost == [True] and task.done() and not task.cancelled() and task.result() is None
+    assert task.cancelling() == 0  # both cancellations taken back: run() ended as asked
+
+
 async def test_a_stopped_runner_does_not_start_and_a_cancelled_one_says_so() -> None:
     async def never() -> None:
         raise AssertionError("must not run")
