@@ -156,15 +156,20 @@ async def _admin(url: str, sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture
-def database_url(pg_server_url: str) -> Iterator[str]:
-    """A new, empty database, dropped after the test."""
+def new_database(pg_server_url: str, template: str = "template1") -> Iterator[str]:
+    """A new database copied from `template` (empty by default): its URL, then dropped."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(pg_server_url, f"CREATE DATABASE {name}"))
+    asyncio.run(_admin(pg_server_url, f"CREATE DATABASE {name} TEMPLATE {template}"))
     try:
         yield with_database(pg_server_url, name)
     finally:
         asyncio.run(_admin(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """A new, empty database, dropped after the test."""
+    yield from new_database(pg_server_url)
 
 
 @pytest.fixture

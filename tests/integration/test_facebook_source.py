@@ -90,6 +90,14 @@ async def tail(clock: VirtualClock, span_end: datetime) -> None:
     clock.set_speed(clock.speed * TAIL_SPEEDUP)
 
 
+def faults_met(r: Rig) -> bool:
+    """Every kind of poll result and 10 faulty answers served: on a loaded machine fewer polls fit
+    in the simulated day, so a test waits for this before it turns the random faults off."""
+    results = {p[2] for p in r.observer.polls}
+    faulty = [q for q in r.api.requests if q.status != 200]
+    return {"ok", "api_error", "bad_payload", "rate_limited"} <= results and len(faulty) >= 10
+
+
 async def eventually(condition: Callable[[], Any], seconds: float, what: str) -> Any:
     """The first truthy value of `condition()` (sync or async), checked every 20 ms; fail after
     `seconds` of real time."""
@@ -313,12 +321,7 @@ async def test_three_pages_waits_exact_under_faults(store: Store, monkeypatch: p
         r.api.throttle(PAGES["page-b"], minutes=20, code=80001)
         await tail(r.clock, START + timedelta(hours=3))
 
-        def faults_met() -> bool:  # (fewer polls fit in the day on a loaded machine: wait for them)
-            results = {p[2] for p in r.observer.polls}
-            faulty = [q for q in r.api.requests if q.status != 200]
-            return {"ok", "api_error", "bad_payload", "rate_limited"} <= results and len(faulty) >= 10
-
-        await eventually(lambda: r.clock() > end and faults_met(), 60, "the end of the traffic, faults met")
+        await eventually(lambda: r.clock() > end and faults_met(r), 60, "the end of the traffic, faults met")
         # Frozen past the traffic and page-b's block (applied late on a loaded machine, it can end
         # after the traffic): a stream blocked past a frozen clock would never poll again.
         blocked_until = r.api.pages[PAGES["page-b"]].blocked_until

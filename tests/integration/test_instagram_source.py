@@ -43,6 +43,7 @@ from tests.integration.test_facebook_source import (
     TAIL_SPEEDUP,
     eventually,
     expected_row,
+    faults_met,
     stored_threads,
     stored_waits,
     tail,
@@ -147,12 +148,7 @@ async def test_three_accounts_waits_exact_under_faults_and_a_restart(
         await r.start()
         await tail(r.clock, START + timedelta(hours=3))
 
-        def faults_met() -> bool:  # (fewer polls fit in the day on a loaded machine: wait for them)
-            results = {p[2] for p in r.observer.polls}
-            faulty = [q for q in r.api.requests if q.status != 200]
-            return {"ok", "api_error", "bad_payload", "rate_limited"} <= results and len(faulty) >= 10
-
-        await eventually(lambda: r.clock() > end and faults_met(), 60, "the end of the traffic, faults met")
+        await eventually(lambda: r.clock() > end and faults_met(r), 60, "the end of the traffic, faults met")
         r.api.random_faults(0, [])
         await eventually(lambda: r.ingested(traffic), 60, "every scripted message stored")
         r.clock.set_speed(r.clock.speed / TAIL_SPEEDUP)  # the restart below at the speed it was written for

@@ -44,7 +44,7 @@ from monitor.simulator.slack import FakeSlack
 from monitor.store.db import create_pool, migrate
 from monitor.store.reports import ReportStore
 from monitor.store.store import AccountRow, Store
-from tests.conftest import _admin, tool, with_database
+from tests.conftest import _admin, new_database, tool, with_database
 from tests.integration import report_data as rd
 from tests.waiting import Longest, cli, cli_env, free_port, scrape_sum, serving, start_cli, stop_cli, wait_for
 
@@ -78,12 +78,7 @@ def database_url(pg_server_url: str, request: pytest.FixtureRequest) -> Iterator
     """A new database, dropped after the test (tests/conftest.py's): for a test that asks for
     `loaded`, a copy of `dataset_template` (the dataset stored as ingesting it stores it), else empty."""
     template = request.getfixturevalue("dataset_template") if "loaded" in request.fixturenames else "template1"
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(pg_server_url, f"CREATE DATABASE {name} TEMPLATE {template}"))
-    try:
-        yield with_database(pg_server_url, name)
-    finally:
-        asyncio.run(_admin(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    yield from new_database(pg_server_url, template)
 
 
 @pytest.fixture
